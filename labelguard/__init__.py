@@ -1,0 +1,1 @@
+"""labelguard: label-flipping drills for data pipelines."""

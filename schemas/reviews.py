@@ -1,0 +1,43 @@
+"""The review schema: unique ids, finite float features, labels in the declared class set, timestamps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from labelguard.tasks.manifest import ColumnSpec
+
+
+def review_schema(spec: ColumnSpec) -> pa.DataFrameSchema:
+    """Build the pandera schema for a dataset laid out as ``spec`` says.
+
+    The default spec is the synthetic review set; user data with other column names gets the
+    same checks on its own columns.
+    """
+    finite = pa.Check(lambda s: np.isfinite(s), element_wise=False, error="finite")
+    columns: dict[str, pa.Column] = {
+        spec.id_col: pa.Column(nullable=False, unique=True, coerce=False),
+        spec.label_col: pa.Column(nullable=False, checks=pa.Check.isin(list(spec.classes))),
+    }
+    for col in spec.feature_cols:
+        columns[col] = pa.Column(float, checks=finite, nullable=False, coerce=True)
+    if spec.timestamp_col:
+        columns[spec.timestamp_col] = pa.Column(
+            pa.DateTime, nullable=False, coerce=True, required=True
+        )
+    return pa.DataFrameSchema(columns, strict=False, name="reviews")
+
+
+def validate_reviews(frame: pd.DataFrame, spec: ColumnSpec) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Validate lazily: every failure at once.
+
+    Returns
+    -------
+    (validated frame or the input, failure cases or None). Failure cases carry ``column``,
+    ``check``, ``failure_case`` and the offending row ``index``.
+    """
+    try:
+        return review_schema(spec).validate(frame, lazy=True), None
+    except pa.errors.SchemaErrors as err:
+        return frame, err.failure_cases

@@ -1,0 +1,207 @@
+"""Signed manifests: what was ingested, pinned by digest and version, signed with Ed25519."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from labelguard.errors import BadInput, KeyProblem
+
+FORMAT = "labelguard-manifest/1"
+SIGNING_KEY_FILE = "signing.key"
+VERIFY_KEY_FILE = "verify.pub"
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """Which columns are the id, the label, the features and the timestamp, and the class set."""
+
+    id_col: str = "review_id"
+    label_col: str = "label"
+    feature_cols: tuple[str, ...] = ("polarity", "intensity")
+    timestamp_col: str | None = "created_at"
+    classes: tuple[Any, ...] = (0, 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id_col": self.id_col,
+            "label_col": self.label_col,
+            "feature_cols": list(self.feature_cols),
+            "timestamp_col": self.timestamp_col,
+            "classes": [_jsonable(c) for c in self.classes],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ColumnSpec":
+        return cls(
+            id_col=data["id_col"],
+            label_col=data["label_col"],
+            feature_cols=tuple(data["feature_cols"]),
+            timestamp_col=data.get("timestamp_col"),
+            classes=tuple(data["classes"]),
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def canonical_json(data: Any) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# ---------------------------------------------------------------- keys
+
+
+def generate_keypair(out_dir: Path) -> tuple[Path, Path]:
+    """Write ``signing.key`` (PKCS#8 PEM, mode 0600) and ``verify.pub`` into ``out_dir``.
+
+    Raises
+    ------
+    KeyProblem
+        If either file already exists (keys are never overwritten) or the directory is unwritable.
+    """
+    out_dir = Path(out_dir)
+    private = Ed25519PrivateKey.generate()
+    priv_pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    pub_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    sign_path, verify_path = out_dir / SIGNING_KEY_FILE, out_dir / VERIFY_KEY_FILE
+    for path in (sign_path, verify_path):
+        if path.exists():
+            raise KeyProblem(f"{path} already exists", "choose another --out directory; keys are never overwritten")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(sign_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(priv_pem)
+        fd = os.open(verify_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pub_pem)
+    except OSError as exc:
+        raise KeyProblem(f"cannot write keys to {out_dir}: {exc.strerror or exc}", "choose a writable --out directory") from None
+    return sign_path, verify_path
+
+
+def load_signing_key(path: Path | None) -> Ed25519PrivateKey:
+    if path is None:
+        raise KeyProblem("no signing key configured", "set LABELGUARD_SIGNING_KEY or pass --signing-key (make one with `labelguard keygen`)")
+    try:
+        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise KeyProblem(f"cannot read signing key {path}: {exc}", "point --signing-key at a key made by `labelguard keygen`") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyProblem(f"{path} is not an Ed25519 private key", "make one with `labelguard keygen`")
+    return key
+
+
+def load_verify_key(path: Path | None) -> Ed25519PublicKey:
+    if path is None:
+        raise KeyProblem("no verify key configured", "set LABELGUARD_VERIFY_KEY or pass --verify-key")
+    try:
+        key = serialization.load_pem_public_key(Path(path).read_bytes())
+    except (OSError, ValueError, TypeError) as exc:
+        raise KeyProblem(f"cannot read verify key {path}: {exc}", "point --verify-key at a verify.pub made by `labelguard keygen`") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise KeyProblem(f"{path} is not an Ed25519 public key", "use the verify.pub from `labelguard keygen`")
+    return key
+
+
+def key_id(public: Ed25519PublicKey) -> str:
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- digests
+
+
+def labels_digest(frame: pd.DataFrame, id_col: str, label_col: str) -> str:
+    """SHA-256 over the (id, label) pairs sorted by id: independent of row order."""
+    pairs = frame[[id_col, label_col]].sort_values(id_col, kind="stable")
+    text = "\n".join(pairs[id_col].astype(str) + "\x1f" + pairs[label_col].astype(str))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def label_histogram(frame: pd.DataFrame, label_col: str) -> dict[str, int]:
+    counts = frame[label_col].value_counts()
+    return {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: str(kv[0]))}
+
+
+# ---------------------------------------------------------------- manifests
+
+
+@dataclass(frozen=True)
+class SignedManifest:
+    """A manifest payload and its detached signature."""
+
+    payload: dict[str, Any]
+    signature: str
+    key_id: str
+    algorithm: str = "ed25519"
+
+    def to_bytes(self) -> bytes:
+        doc = {"payload": self.payload, "signature": self.signature, "key_id": self.key_id, "algorithm": self.algorithm}
+        return json.dumps(doc, sort_keys=True, indent=2).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "SignedManifest":
+        try:
+            doc = json.loads(data)
+            return cls(payload=doc["payload"], signature=doc["signature"], key_id=doc["key_id"], algorithm=doc.get("algorithm", "ed25519"))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadInput(f"manifest is not valid labelguard JSON: {exc}", "re-ingest the dataset") from None
+
+    @property
+    def spec(self) -> ColumnSpec:
+        return ColumnSpec.from_dict(self.payload["columns"])
+
+
+def build_manifest(
+    frame: pd.DataFrame,
+    spec: ColumnSpec,
+    *,
+    data_key: str,
+    data_sha256: str,
+    data_size: int,
+    version_id: str | None,
+    source: dict[str, Any],
+    created_at: str,
+) -> dict[str, Any]:
+    """The payload that gets signed: object digest and version, counts, labels digest, columns."""
+    return {
+        "format": FORMAT,
+        "created_at": created_at,
+        "source": source,
+        "columns": spec.to_dict(),
+        "object": {"key": data_key, "sha256": data_sha256, "bytes": data_size, "version_id": version_id},
+        "rows": int(len(frame)),
+        "label_histogram": label_histogram(frame, spec.label_col),
+        "labels_digest": labels_digest(frame, spec.id_col, spec.label_col),
+    }
+
+
+def sign_manifest(payload: dict[str, Any], key: Ed25519PrivateKey) -> SignedManifest:
+    signature = key.sign(canonical_json(payload))
+    return SignedManifest(payload=payload, signature=base64.b64encode(signature).decode(), key_id=key_id(key.public_key()))
+
+
+def signature_valid(manifest: SignedManifest, key: Ed25519PublicKey) -> bool:
+    try:
+        key.verify(base64.b64decode(manifest.signature), canonical_json(manifest.payload))
+    except (InvalidSignature, ValueError):
+        return False
+    return True

@@ -1,0 +1,107 @@
+"""Training and impact: fit a registered model, score it on a trusted holdout, report the business figure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from labelguard.errors import BadInput, UnknownName
+from labelguard.tasks.manifest import ColumnSpec
+
+ModelFactory = Callable[[int], Any]
+REGISTRY: dict[str, ModelFactory] = {}
+
+
+def register_model(name: str):
+    def decorate(fn: ModelFactory) -> ModelFactory:
+        REGISTRY[name] = fn
+        return fn
+
+    return decorate
+
+
+@register_model("logreg")
+def _logreg(seed: int):
+    return make_pipeline(StandardScaler(), LogisticRegression(random_state=seed))
+
+
+@register_model("knn")
+def _knn(seed: int):
+    return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=15))
+
+
+@register_model("gboost")
+def _gboost(seed: int):
+    return HistGradientBoostingClassifier(random_state=seed)
+
+
+def train_model(frame: pd.DataFrame, spec: ColumnSpec, *, model: str = "logreg", seed: int = 0):
+    """Fit the named model on the frame's features and labels.
+
+    Raises
+    ------
+    BadInput
+        Unknown model, or fewer than two classes left to learn from.
+    """
+    if model not in REGISTRY:
+        raise UnknownName("model", model, list(REGISTRY))
+    y = frame[spec.label_col].to_numpy()
+    if len(np.unique(y)) < 2:
+        raise BadInput("the training data holds a single class", "a model needs at least two classes to learn")
+    return REGISTRY[model](seed).fit(frame[list(spec.feature_cols)].to_numpy(dtype=float), y)
+
+
+def positive_class(spec: ColumnSpec) -> Any:
+    """The class the business figure counts: the last declared class (1 = positive reviews)."""
+    return spec.classes[-1]
+
+
+def evaluate(fitted, holdout: pd.DataFrame, spec: ColumnSpec) -> dict[str, Any]:
+    """Accuracy, precision, recall, F1 (binary on the positive class, else macro), confusion matrix,
+    and predicted vs. true share of the positive class."""
+    X = holdout[list(spec.feature_cols)].to_numpy(dtype=float)
+    y_true = holdout[spec.label_col].to_numpy()
+    y_pred = fitted.predict(X)
+    labels = list(spec.classes)
+    pos = positive_class(spec)
+    binary = len(labels) == 2
+    kw: dict[str, Any] = {"pos_label": pos, "average": "binary"} if binary else {"average": "macro", "labels": labels}
+    return {
+        "rows": int(len(holdout)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "precision": float(precision_score(y_true, y_pred, zero_division=0, **kw)),
+        "recall": float(recall_score(y_true, y_pred, zero_division=0, **kw)),
+        "f1": float(f1_score(y_true, y_pred, zero_division=0, **kw)),
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        "classes": [c.item() if isinstance(c, np.generic) else c for c in labels],
+        "predicted_positive_share": float(np.mean(y_pred == pos)),
+        "true_positive_share": float(np.mean(y_true == pos)),
+    }
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """A fitted model's predictions on a grid, for plotting decision regions."""
+
+    xx: np.ndarray
+    yy: np.ndarray
+    zz: np.ndarray
+
+
+def decision_grid(fitted, frame: pd.DataFrame, spec: ColumnSpec, steps: int = 200) -> Boundary | None:
+    if len(spec.feature_cols) != 2:
+        return None
+    X = frame[list(spec.feature_cols)].to_numpy(dtype=float)
+    lo, hi = X.min(axis=0) - 1, X.max(axis=0) + 1
+    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], steps), np.linspace(lo[1], hi[1], steps))
+    zz = fitted.predict(np.c_[xx.ravel(), yy.ravel()]).reshape(xx.shape)
+    return Boundary(xx, yy, zz)
