@@ -41,6 +41,10 @@ class StoreError(BadInput):
     """The store cannot be reached, written or read as configured."""
 
 
+class StoreUnreachable(StoreError):
+    """The endpoint did not answer: the one storage failure worth retrying."""
+
+
 class DatasetExists(StoreError):
     """Create-only write refused: something is already at the destination."""
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator, Protocol
 from urllib.parse import urlparse
 
-from labelguard.errors import DatasetExists, DatasetMissing, StoreError
+from labelguard.errors import DatasetExists, DatasetMissing, StoreError, StoreUnreachable
 
 EMBEDDED_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "labelguard-embedded",
@@ -139,7 +139,7 @@ class S3Store:
         try:
             return getattr(self.client, op)(**kwargs)
         except EndpointConnectionError:
-            raise StoreError(
+            raise StoreUnreachable(
                 f"cannot reach the S3 endpoint {self.client.meta.endpoint_url}",
                 "start it, or point AWS_ENDPOINT_URL_S3 at a running endpoint",
             ) from None

@@ -44,6 +44,12 @@ def _gboost(seed: int):
     return HistGradientBoostingClassifier(random_state=seed)
 
 
+def check_model(name: str) -> str:
+    if name not in REGISTRY:
+        raise UnknownName("model", name, list(REGISTRY))
+    return name
+
+
 def train_model(frame: pd.DataFrame, spec: ColumnSpec, *, model: str = "logreg", seed: int = 0):
     """Fit the named model on the frame's features and labels.
 
@@ -52,8 +58,7 @@ def train_model(frame: pd.DataFrame, spec: ColumnSpec, *, model: str = "logreg",
     BadInput
         Unknown model, or fewer than two classes left to learn from.
     """
-    if model not in REGISTRY:
-        raise UnknownName("model", model, list(REGISTRY))
+    check_model(model)
     y = frame[spec.label_col].to_numpy()
     if len(np.unique(y)) < 2:
         raise BadInput("the training data holds a single class", "a model needs at least two classes to learn")

@@ -1,0 +1,39 @@
+# Two commands on a fresh machine with python3 and make: `make demo`, `make test`.
+# Each bootstraps a pinned uv into .tools/, then syncs .venv from the committed uv.lock.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+SYNCED := $(VENV)/.synced-$(UV_VERSION)
+
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: setup demo test bench clean
+
+setup: $(SYNCED)
+
+$(UV):
+	@echo "bootstrapping uv $(UV_VERSION) into $(TOOLS)/"
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: labelguard needs Python 3.11+ (fix: install it or run make PYTHON=python3.11)"; exit 2; }
+	@$(PYTHON) -m venv $(TOOLS) || { echo "error: python3 -m venv failed (fix: install your distribution's python3-venv package)"; exit 2; }
+	@$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(SYNCED): $(UV) pyproject.toml uv.lock
+	@$(UV) sync --locked --quiet --python $(PYTHON)
+	@rm -f $(VENV)/.synced-* && touch $@
+
+demo: $(SYNCED)
+	@$(VENV)/bin/labelguard demo
+
+test: $(SYNCED)
+	@$(VENV)/bin/pytest
+
+bench: $(SYNCED)
+	@$(VENV)/bin/python bench/attack_damage.py
+
+clean:
+	rm -rf $(TOOLS) $(VENV) reports .pytest_cache

@@ -1,0 +1,94 @@
+"""Training-pipeline flow: load → verify → transform → guards → train → evaluate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow
+
+from labelguard.errors import GuardFired
+from labelguard.flows._prefect import io_task, publish, step_task
+from labelguard.tasks import dataset, guards, train, transforms
+from labelguard.tasks.attacks import check_rate
+from labelguard.tasks.manifest import load_verify_key
+from labelguard.tasks.report import RunResult, render_markdown
+from labelguard.tasks.storage import open_store
+
+run_transform = step_task(transforms.run_transform, name="transform")
+run_guards = step_task(guards.run_guards, name="guards")
+train_model = step_task(train.train_model, name="train")
+evaluate = step_task(train.evaluate, name="evaluate")
+
+
+@io_task(name="load-verified")
+def load_verified(uri: str, verify_key: Path, endpoint_url: str | None) -> dataset.IntegrityReport:
+    return dataset.load_verified(open_store(uri, endpoint_url=endpoint_url), load_verify_key(verify_key))
+
+
+class UntrustedHoldout(GuardFired):
+    """The trusted holdout itself failed verification: nothing can be measured against it."""
+
+
+@flow(name="labelguard-pipeline", log_prints=False)
+def pipeline_flow(
+    uri: str,
+    verify_key: Path,
+    transform: str = transforms.HONEST,
+    rate: float = 0.0,
+    seed: int = 0,
+    observe: bool = False,
+    holdout_uri: str | None = None,
+    model: str = "logreg",
+    endpoint_url: str | None = None,
+) -> RunResult:
+    """Run the training pipeline on the dataset at ``uri``.
+
+    In enforce mode (the default) a fired guard stops the run before training and the flow fails
+    with :class:`GuardFired`. With ``observe=True`` guards only report and training goes on, so the
+    damage can be measured.
+    """
+    spec_transform = transforms.get_transform(transform)  # unknown names fail before any I/O
+    check_rate(rate)
+    train.check_model(model)
+    holdout_report = load_verified(holdout_uri or f"{uri.rstrip('/')}/{dataset.HOLDOUT}", verify_key, endpoint_url)
+    if not holdout_report.ok:
+        raise UntrustedHoldout(["holdout"], holdout_report.detail)
+    integrity = load_verified(uri, verify_key, endpoint_url)
+    spec = integrity.manifest.spec if integrity.manifest else holdout_report.manifest.spec
+    result = RunResult(dataset=uri, transform=transform, rate=rate, seed=seed, observe=observe, spec=spec)
+    if not integrity.ok and (not observe or integrity.frame is None):
+        # Enforce mode: an unverified object is not read any further.
+        result.guards = [guards.manifest_guard(guards.GuardContext(frame=None, spec=spec, integrity=integrity))]
+        _publish(result)
+        raise GuardFired(result.fired, integrity.detail)
+    out = run_transform(integrity.frame, spec, transform, rate=rate, seed=seed)
+    ctx = guards.GuardContext(
+        frame=out.frame,
+        spec=spec,
+        integrity=integrity,
+        before=integrity.frame,
+        transform=spec_transform,
+        reference_counts=holdout_report.manifest.payload["label_histogram"],
+    )
+    result.guards = run_guards(ctx)
+    result.truth = out.truth
+    result.frame = out.frame
+    if result.fired and not observe:
+        _publish(result)
+        raise GuardFired(result.fired)
+    result.model = train_model(out.frame, spec, model=model, seed=seed)
+    result.metrics = evaluate(result.model, holdout_report.frame, spec)
+    _publish(result)
+    return result
+
+
+def _publish(result: RunResult) -> None:
+    publish(
+        f"labelguard-pipeline-{result.transform}",
+        render_markdown({result.transform: result}, title=f"Pipeline run: {result.transform}"),
+        table=[
+            {"guard": g.name, "verdict": g.verdict, "suspects": len(g.suspect_ids or []), "detail": g.detail}
+            for g in result.guards
+        ],
+        description="Guards and model impact of one pipeline run",
+    )

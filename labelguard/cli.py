@@ -1,0 +1,244 @@
+"""The `labelguard` command: the only place where errors become exit codes (0 ok, 1 guard fired, 2 bad input)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from labelguard.config import Settings
+from labelguard.errors import GuardFired, LabelguardError
+
+EXIT_OK, EXIT_FIRED, EXIT_BAD_INPUT = 0, 1, 2
+
+app = typer.Typer(
+    help="Label-flipping drills for data pipelines: poison labels, see whether your guards notice, measure what it costs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+QUIET_ENV = {
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
+    "PREFECT_LOGGING_SERVER_LEVEL": "CRITICAL",
+}
+
+
+def _quiet(verbose: bool) -> None:
+    """Prefect reads its settings at import: set ours first. Logs still reach the Prefect API."""
+    for key, value in QUIET_ENV.items():
+        if verbose and "LEVEL" in key:
+            continue
+        os.environ.setdefault(key, value)
+    import warnings
+
+    if not verbose:
+        warnings.filterwarnings("ignore")
+
+
+@contextmanager
+def _edge() -> Iterator[None]:
+    """Turn the labelguard error family into one line on stderr and a documented exit code."""
+    try:
+        yield
+    except GuardFired as exc:
+        err.print(f"[red]guard fired:[/] {exc.one_line()}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FIRED) from None
+    except LabelguardError as exc:
+        err.print(f"[red]error:[/] {exc.one_line()}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
+@contextmanager
+def _s3_endpoint(settings: Settings, uris: list[str], *, embed_if_unset: bool) -> Iterator[str | None]:
+    """Use the configured S3 endpoint; for the demo, start an embedded moto server when none is set."""
+    needs_s3 = any(u.startswith("s3://") for u in uris if u)
+    if settings.s3_endpoint or not needs_s3 or not embed_if_unset:
+        yield settings.s3_endpoint
+        return
+    from labelguard.tasks.storage import embedded_s3
+
+    with embedded_s3() as endpoint:
+        yield endpoint
+
+
+VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show Prefect's logs and library warnings.")
+EndpointOpt = typer.Option(None, "--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS).")
+
+
+@app.command()
+def keygen(out_dir: Path = typer.Option(..., "--out", help="Directory for signing.key (0600) and verify.pub.")) -> None:
+    """Make an Ed25519 key pair for signing and verifying manifests."""
+    from labelguard.tasks.manifest import generate_keypair
+
+    with _edge():
+        sign, verify = generate_keypair(out_dir)
+    out.print(f"wrote {sign} (private, mode 0600) and {verify}")
+    out.print(f"export LABELGUARD_SIGNING_KEY={sign.resolve()} LABELGUARD_VERIFY_KEY={verify.resolve()}", soft_wrap=True, highlight=False)
+
+
+@app.command()
+def ingest(
+    dest: str = typer.Option(..., "--dest", help="Dataset URI: s3://bucket/prefix or a local directory."),
+    source: str = typer.Option("synthetic", "--source", help="'synthetic' or a local .csv/.parquet file."),
+    rows: int = typer.Option(5000, "--rows", help="Rows to generate (synthetic only)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for generation and the holdout split."),
+    label_col: str = typer.Option("label", "--label-col"),
+    id_col: str = typer.Option("review_id", "--id-col"),
+    timestamp_col: str = typer.Option("created_at", "--timestamp-col", help="Used when present."),
+    holdout_fraction: float = typer.Option(0.2, "--holdout-fraction", help="Share kept as the trusted holdout at DEST/holdout (0 = none)."),
+    signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Default: $LABELGUARD_SIGNING_KEY."),
+    endpoint_url: Optional[str] = EndpointOpt,
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Ingest reviews as Parquet with a signed manifest (create-only; manifest written last)."""
+    _quiet(verbose)
+    settings = Settings.resolve(signing_key=signing_key, s3_endpoint=endpoint_url)
+    with _edge():
+        from labelguard.tasks.manifest import load_signing_key
+
+        load_signing_key(settings.signing_key)  # fail before Prefect starts
+        from labelguard.flows.ingest import ingest_flow
+
+        summary = ingest_flow(
+            source=source, dest=dest, signing_key=settings.signing_key, rows=rows, seed=seed, id_col=id_col,
+            label_col=label_col, timestamp_col=timestamp_col, holdout_fraction=holdout_fraction, endpoint_url=settings.s3_endpoint,
+        )
+    for part, s in summary.items():
+        out.print(f"{part}: {s['uri']}  rows={s['rows']}  labels={s['label_histogram']}  sha256={s['sha256'][:16]}…  version={s['version_id']}", highlight=False)
+
+
+@app.command()
+def pipeline(
+    uri: str = typer.Argument(..., help="Dataset URI written by `labelguard ingest`."),
+    transform: str = typer.Option("honest", "--transform", help="Preprocessing step: 'honest' or a compromised one (an attack name)."),
+    rate: float = typer.Option(0.0, "--rate", help="Share of rows a compromised transform flips."),
+    seed: int = typer.Option(0, "--seed"),
+    observe: bool = typer.Option(False, "--observe", help="Guards report but do not stop training."),
+    holdout: Optional[str] = typer.Option(None, "--holdout", help="Trusted holdout URI (default: URI/holdout)."),
+    model: str = typer.Option("logreg", "--model", help="logreg, knn or gboost."),
+    verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
+    endpoint_url: Optional[str] = EndpointOpt,
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Run the training pipeline: load, verify, transform, guards, train, evaluate."""
+    _quiet(verbose)
+    settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
+    with _edge():
+        from labelguard.tasks.attacks import check_rate
+        from labelguard.tasks.manifest import load_verify_key
+        from labelguard.tasks.train import check_model
+        from labelguard.tasks.transforms import get_transform
+
+        get_transform(transform), check_rate(rate), check_model(model), load_verify_key(settings.verify_key)
+        from labelguard.flows.pipeline import pipeline_flow
+
+        result = pipeline_flow(
+            uri, settings.verify_key, transform=transform, rate=rate, seed=seed, observe=observe,
+            holdout_uri=holdout, model=model, endpoint_url=settings.s3_endpoint,
+        )
+    _print_guards(result.guards)
+    if result.metrics:
+        _print_runs({"run": result})
+    if result.fired:
+        err.print(f"[red]guard fired:[/] {', '.join(result.fired)} (observe mode: trained anyway)", highlight=False)
+        raise typer.Exit(EXIT_FIRED)
+
+
+@app.command()
+def demo(
+    out_dir: Path = typer.Option(Path("reports/demo"), "--out", help="Where report.md, report.json and boundaries.png go."),
+    rows: int = typer.Option(5000, "--rows"),
+    seed: int = typer.Option(0, "--seed"),
+    transform: str = typer.Option("targeted", "--transform", help="The compromised transform to compare against."),
+    rate: float = typer.Option(0.2, "--rate"),
+    dest: Optional[str] = typer.Option(None, "--dest", help="Dataset URI (default: a fresh s3:// prefix)."),
+    endpoint_url: Optional[str] = EndpointOpt,
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Run the whole drill: ingest, clean run, compromised run (observe mode), report. Exits 0 when it completes."""
+    _quiet(verbose)
+    settings = Settings.resolve(s3_endpoint=endpoint_url)
+    with _edge():
+        from labelguard.tasks.attacks import check_rate
+        from labelguard.tasks.transforms import get_transform
+
+        get_transform(transform), check_rate(rate)
+        from labelguard.flows.demo import demo_dest, demo_flow
+
+        dest = dest or demo_dest()
+        with _s3_endpoint(settings, [dest], embed_if_unset=True) as endpoint:
+            if endpoint and not settings.s3_endpoint:
+                out.print(f"embedded S3 (moto server) at {endpoint}", highlight=False)
+            res = demo_flow(out_dir=out_dir, dest=dest, rows=rows, seed=seed, transform=transform, rate=rate, endpoint_url=endpoint)
+    out.print(f"dataset: {res['dest']}", highlight=False)
+    for name, run in res["runs"].items():
+        _print_guards(run.guards, title=f"guards — {name} run ({run.transform})")
+    _print_runs(res["runs"])
+    from labelguard.tasks.report import business_sentence
+
+    for run in res["runs"].values():
+        out.print(business_sentence(run).replace("`", ""), highlight=False)
+    out.print(f"report: {res['paths']['markdown']}  json: {res['paths']['json']}" + (f"  plot: {res['paths']['plot']}" if "plot" in res["paths"] else ""), highlight=False)
+
+
+@app.command("serve-s3")
+def serve_s3(port: int = typer.Option(5000, "--port")) -> None:
+    """Run the embedded moto S3 server in the foreground, for multi-command sessions (Ctrl-C stops)."""
+    import time
+
+    from labelguard.tasks.storage import EMBEDDED_CREDENTIALS, embedded_s3
+
+    with _edge(), embedded_s3(port) as endpoint:
+        out.print(f"S3 endpoint on {endpoint}; in another shell:", highlight=False)
+        creds = " ".join(f"{k}={v}" for k, v in EMBEDDED_CREDENTIALS.items())
+        out.print(f"  export AWS_ENDPOINT_URL_S3={endpoint} {creds}", highlight=False, soft_wrap=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+def _print_guards(results, title: str = "guards") -> None:
+    table = Table(title=title, title_justify="left")
+    for col in ("guard", "verdict", "suspects", "detail"):
+        table.add_column(col, overflow="fold")
+    for g in results:
+        colour = "yellow" if g.skipped else ("green" if g.passed else "red")
+        table.add_row(g.name, f"[{colour}]{g.verdict}[/]", "—" if g.suspect_ids is None else str(len(g.suspect_ids)), g.detail)
+    out.print(table)
+
+
+def _print_runs(runs) -> None:
+    from labelguard.tasks.report import summary_rows
+
+    rows = summary_rows(runs)
+    table = Table(title="impact on the model (trusted holdout)", title_justify="left")
+    for col in rows[0]:
+        table.add_column(col, justify="left" if col in ("run", "transform", "guards fired") else "right")
+    for r in rows:
+        table.add_row(*[
+            ("—" if v is None else (f"{v:.1%}" if "positive" in k else f"{v:.3f}")) if isinstance(v, float) or v is None else str(v)
+            for k, v in r.items()
+        ])
+    out.print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
