@@ -52,7 +52,7 @@ def pipeline_flow(
     train.check_model(model)
     holdout_report = load_verified(holdout_uri or f"{uri.rstrip('/')}/{dataset.HOLDOUT}", verify_key, endpoint_url)
     if not holdout_report.ok:
-        raise UntrustedHoldout(["holdout"], holdout_report.detail)
+        raise UntrustedHoldout(["holdout"], f"trusted holdout failed verification: {holdout_report.code}: {holdout_report.detail}")
     integrity = load_verified(uri, verify_key, endpoint_url)
     spec = integrity.manifest.spec if integrity.manifest else holdout_report.manifest.spec
     result = RunResult(dataset=uri, transform=transform, rate=rate, seed=seed, observe=observe, spec=spec)
@@ -60,7 +60,7 @@ def pipeline_flow(
         # Enforce mode: an unverified object is not read any further.
         result.guards = [guards.manifest_guard(guards.GuardContext(frame=None, spec=spec, integrity=integrity))]
         _publish(result)
-        raise GuardFired(result.fired, integrity.detail)
+        raise GuardFired(result.fired, integrity.detail, results=result.guards)
     out = run_transform(integrity.frame, spec, transform, rate=rate, seed=seed)
     ctx = guards.GuardContext(
         frame=out.frame,
@@ -75,7 +75,7 @@ def pipeline_flow(
     result.frame = out.frame
     if result.fired and not observe:
         _publish(result)
-        raise GuardFired(result.fired)
+        raise GuardFired(result.fired, results=result.guards)
     result.model = train_model(out.frame, spec, model=model, seed=seed)
     result.metrics = evaluate(result.model, holdout_report.frame, spec)
     _publish(result)

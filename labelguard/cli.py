@@ -23,8 +23,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# Piped or captured output gets a readable fixed width instead of rich's 80 columns.
+_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
+out = Console(soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 
 QUIET_ENV = {
     "DO_NOT_TRACK": "1",
@@ -53,10 +55,12 @@ def _edge() -> Iterator[None]:
     try:
         yield
     except GuardFired as exc:
-        err.print(f"[red]guard fired:[/] {exc.one_line()}", highlight=False, soft_wrap=True)
+        if exc.results:
+            _print_guards(exc.results)
+        err.print(f"[red]guard fired:[/] {exc.one_line()}", highlight=False)
         raise typer.Exit(EXIT_FIRED) from None
     except LabelguardError as exc:
-        err.print(f"[red]error:[/] {exc.one_line()}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {exc.one_line()}", highlight=False)
         raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
@@ -85,7 +89,7 @@ def keygen(out_dir: Path = typer.Option(..., "--out", help="Directory for signin
     with _edge():
         sign, verify = generate_keypair(out_dir)
     out.print(f"wrote {sign} (private, mode 0600) and {verify}")
-    out.print(f"export LABELGUARD_SIGNING_KEY={sign.resolve()} LABELGUARD_VERIFY_KEY={verify.resolve()}", soft_wrap=True, highlight=False)
+    out.print(f"export LABELGUARD_SIGNING_KEY={sign.resolve()} LABELGUARD_VERIFY_KEY={verify.resolve()}", highlight=False)
 
 
 @app.command()
@@ -116,7 +120,10 @@ def ingest(
             label_col=label_col, timestamp_col=timestamp_col, holdout_fraction=holdout_fraction, endpoint_url=settings.s3_endpoint,
         )
     for part, s in summary.items():
-        out.print(f"{part}: {s['uri']}  rows={s['rows']}  labels={s['label_histogram']}  sha256={s['sha256'][:16]}…  version={s['version_id']}", highlight=False)
+        out.print(
+            f"{part}: {s['uri']}  rows={s['rows']}  labels={s['label_histogram']}  sha256={s['sha256'][:16]}…  version={s['version_id']}",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -128,6 +135,7 @@ def pipeline(
     observe: bool = typer.Option(False, "--observe", help="Guards report but do not stop training."),
     holdout: Optional[str] = typer.Option(None, "--holdout", help="Trusted holdout URI (default: URI/holdout)."),
     model: str = typer.Option("logreg", "--model", help="logreg, knn or gboost."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Also write report.md/report.json/boundaries.png here."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
@@ -151,6 +159,11 @@ def pipeline(
     _print_guards(result.guards)
     if result.metrics:
         _print_runs({"run": result})
+    if out_dir is not None:
+        from labelguard.tasks.report import write_report
+
+        paths = write_report({"run": result}, out_dir)
+        out.print("report: " + "  ".join(str(p) for p in paths.values()), highlight=False)
     if result.fired:
         err.print(f"[red]guard fired:[/] {', '.join(result.fired)} (observe mode: trained anyway)", highlight=False)
         raise typer.Exit(EXIT_FIRED)
@@ -203,7 +216,7 @@ def serve_s3(port: int = typer.Option(5000, "--port")) -> None:
     with _edge(), embedded_s3(port) as endpoint:
         out.print(f"S3 endpoint on {endpoint}; in another shell:", highlight=False)
         creds = " ".join(f"{k}={v}" for k, v in EMBEDDED_CREDENTIALS.items())
-        out.print(f"  export AWS_ENDPOINT_URL_S3={endpoint} {creds}", highlight=False, soft_wrap=True)
+        out.print(f"  export AWS_ENDPOINT_URL_S3={endpoint} {creds}", highlight=False)
         try:
             while True:
                 time.sleep(3600)
@@ -221,13 +234,17 @@ def _print_guards(results, title: str = "guards") -> None:
     out.print(table)
 
 
+SHORT = {"transform": "transform", "flipped": "flips", "guards fired": "fired", "accuracy": "acc", "precision": "prec",
+         "recall": "recall", "f1": "F1", "predicted positive": "pred +", "true positive": "true +"}
+
+
 def _print_runs(runs) -> None:
     from labelguard.tasks.report import summary_rows
 
     rows = summary_rows(runs)
-    table = Table(title="impact on the model (trusted holdout)", title_justify="left")
+    table = Table(title="impact on the model (trusted holdout; + = share of positive reviews)", title_justify="left")
     for col in rows[0]:
-        table.add_column(col, justify="left" if col in ("run", "transform", "guards fired") else "right")
+        table.add_column(SHORT.get(col, col), justify="left" if col in ("run", "transform", "guards fired") else "right", overflow="fold")
     for r in rows:
         table.add_row(*[
             ("—" if v is None else (f"{v:.1%}" if "positive" in k else f"{v:.3f}")) if isinstance(v, float) or v is None else str(v)

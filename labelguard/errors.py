@@ -66,11 +66,15 @@ class SchemaViolation(BadInput):
 
 
 class GuardFired(LabelguardError):
-    """One or more guards failed; the pipeline stopped before training."""
+    """One or more guards failed; the pipeline stopped before training.
 
-    def __init__(self, failed: list[str], detail: str = "") -> None:
+    ``results`` carries the guard results, so the edge can show them before the one-line error.
+    """
+
+    def __init__(self, failed: list[str], detail: str = "", results: list | None = None) -> None:
         self.failed = list(failed)
+        self.results = list(results or [])
         super().__init__(
-            f"guard(s) fired: {', '.join(failed)}" + (f" — {detail}" if detail else ""),
-            "inspect the report; rerun with --observe to train anyway",
+            f"{', '.join(failed)} fired, training stopped" + (f" ({detail})" if detail else ""),
+            "inspect the guard results; rerun with --observe to measure the damage anyway",
         )

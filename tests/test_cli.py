@@ -1,0 +1,95 @@
+"""The command line as users script against it: exit codes 0 / 1 / 2 and one-line errors."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from labelguard.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args, env=None):
+    return runner.invoke(app, [str(a) for a in args], env=env)
+
+
+def test_every_subcommand_has_help():
+    top = invoke("--help")
+    assert top.exit_code == 0
+    for cmd in ("keygen", "ingest", "pipeline", "demo", "serve-s3"):
+        res = invoke(cmd, "--help")
+        assert res.exit_code == 0, cmd
+        assert "Usage" in res.output
+
+
+def test_keygen_then_refuses_to_overwrite(tmp_path):
+    res = invoke("keygen", "--out", tmp_path / "k")
+    assert res.exit_code == 0 and (tmp_path / "k" / "signing.key").exists()
+    res = invoke("keygen", "--out", tmp_path / "k")
+    assert res.exit_code == 2 and "already exists" in res.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--transform", "nope"), "unknown transform 'nope'"),
+        (("--rate", "1.5"), "rate must be within [0, 1]"),
+        (("--model", "svm"), "unknown model"),
+    ],
+)
+def test_pipeline_bad_input_exits_2_before_any_work(args, message, keys, tmp_path):
+    res = invoke("pipeline", tmp_path / "nothing", *args, "--verify-key", keys[1])
+    assert res.exit_code == 2
+    assert message in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "nothing").exists()
+
+
+def test_ingest_without_signing_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("LABELGUARD_SIGNING_KEY", raising=False)
+    res = invoke("ingest", "--dest", tmp_path / "ds")
+    assert res.exit_code == 2 and "no signing key configured" in res.output
+    assert not (tmp_path / "ds").exists()
+
+
+def test_ingest_bad_csv_writes_nothing(tmp_path, keys, prefect_harness):
+    csv = tmp_path / "reviews.csv"
+    csv.write_text("review_id,label,score\na,1,0.5\na,0,inf\n")
+    res = invoke("ingest", "--source", csv, "--dest", tmp_path / "ds", "--signing-key", keys[0])
+    assert res.exit_code == 2, res.output
+    assert "schema failure" in res.output
+    assert not (tmp_path / "ds").exists()
+
+
+@pytest.mark.flow
+def test_ingest_pipeline_round_trip_local(tmp_path, keys, prefect_harness):
+    ds = tmp_path / "ds"
+    res = invoke("ingest", "--dest", ds, "--rows", 1500, "--signing-key", keys[0])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((ds / "manifest.json").read_text())
+    assert manifest["payload"]["rows"] == 1200
+    assert json.loads((ds / "holdout" / "manifest.json").read_text())["payload"]["rows"] == 300
+    # an existing dataset at the destination: refused, nothing touched
+    before = (ds / "manifest.json").read_bytes()
+    res = invoke("ingest", "--dest", ds, "--signing-key", keys[0])
+    assert res.exit_code == 2 and "already holds a dataset" in res.output
+    assert (ds / "manifest.json").read_bytes() == before
+
+    env = {"LABELGUARD_VERIFY_KEY": str(keys[1])}
+    clean = invoke("pipeline", ds, env=env)
+    assert clean.exit_code == 0, clean.output
+    fired = invoke("pipeline", ds, "--transform", "targeted", "--rate", 0.2, env=env)
+    assert fired.exit_code == 1
+    assert "label_contract" in fired.output and "class_balance" in fired.output
+    observed = invoke("pipeline", ds, "--transform", "random", "--rate", 0.1, "--observe", env=env)
+    assert observed.exit_code == 1 and "trained anyway" in observed.output
+
+
+@pytest.mark.flow
+def test_pipeline_with_wrong_key_fires_manifest(tmp_path, keys, other_keys, prefect_harness):
+    ds = tmp_path / "ds"
+    assert invoke("ingest", "--dest", ds, "--rows", 800, "--signing-key", keys[0]).exit_code == 0
+    res = invoke("pipeline", ds, "--verify-key", other_keys[1])
+    assert res.exit_code == 1
+    assert "holdout" in res.output  # the trusted holdout cannot be trusted under an unknown key

@@ -1,0 +1,44 @@
+"""The demo flow end to end under the Prefect test harness, against the moto S3 server."""
+
+import json
+
+import pytest
+
+from labelguard.errors import GuardFired
+from labelguard.flows.demo import demo_flow
+from labelguard.flows.ingest import ingest_flow
+from labelguard.flows.pipeline import pipeline_flow
+from labelguard.tasks.dataset import DATA_KEY, to_parquet_bytes
+from labelguard.tasks.storage import open_store
+
+pytestmark = pytest.mark.flow
+
+
+def test_demo_flow_figures(tmp_path, s3_uri, s3_endpoint, prefect_harness):
+    res = demo_flow(out_dir=tmp_path / "report", dest=s3_uri, rows=5000, seed=0, transform="targeted", rate=0.2)
+    clean, bad = res["runs"]["clean"], res["runs"]["compromised"]
+    assert clean.metrics["accuracy"] >= 0.95
+    assert all(g.passed and not g.skipped for g in clean.guards)
+    assert bad.metrics["true_positive_share"] - bad.metrics["predicted_positive_share"] >= 0.10
+    assert {"label_contract", "class_balance"} <= set(bad.fired)
+    assert len(bad.truth.flipped) == 800
+    doc = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert doc["runs"]["compromised"]["fired"] == bad.fired
+    assert (tmp_path / "report" / "boundaries.png").stat().st_size > 10_000
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "understates customer satisfaction" in md
+
+
+def test_enforced_pipeline_stops_on_tampered_object(tmp_path, s3_uri, keys, prefect_harness):
+    ingest_flow(source="synthetic", dest=s3_uri, signing_key=keys[0], rows=1000, seed=4)
+    store = open_store(s3_uri)
+    from labelguard.tasks.dataset import from_parquet_bytes
+
+    frame = from_parquet_bytes(store.get(DATA_KEY))
+    frame.loc[frame.index[:20], "label"] = 0
+    store.put(DATA_KEY, to_parquet_bytes(frame), create_only=False)  # the attacker's overwrite
+    with pytest.raises(GuardFired) as info:
+        pipeline_flow(s3_uri, keys[1])
+    assert info.value.failed == ["manifest"]
+    observed = pipeline_flow(s3_uri, keys[1], observe=True)
+    assert observed.fired == ["manifest"] and observed.metrics is not None
