@@ -206,6 +206,95 @@ def demo(
     out.print(f"report: {res['paths']['markdown']}  json: {res['paths']['json']}" + (f"  plot: {res['paths']['plot']}" if "plot" in res["paths"] else ""), highlight=False)
 
 
+def _parse_options(pairs: list[str]) -> dict:
+    """``--option key=value`` pairs; values parse as JSON when they can (numbers, lists), else text."""
+    import json
+
+    from labelguard.errors import BadInput
+
+    options = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BadInput(f"--option {pair!r} is not key=value", 'write e.g. --option where="polarity > 3"')
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    return options
+
+
+AttackOpt = typer.Option(..., "--attack", help="A registered attack (see `labelguard list`).")
+OptionOpt = typer.Option(None, "--option", help="Attack option key=value (repeatable), e.g. where=\"polarity > 3\".")
+
+
+@app.command()
+def tamper(
+    uri: str = typer.Argument(..., help="Dataset URI (its manifest names the object) or a .parquet/.csv object URI."),
+    attack: str = AttackOpt,
+    rate: float = typer.Option(..., "--rate"),
+    seed: int = typer.Option(0, "--seed"),
+    truth_out: Path = typer.Option(..., "--truth-out", help="JSON ground truth of the flips; never written into the store."),
+    forge_manifest: bool = typer.Option(False, "--forge-manifest", help="Also rewrite every unsigned manifest field to match."),
+    resign_key: Optional[Path] = typer.Option(None, "--resign-key", help="Forge and re-sign the manifest with this (attacker's) key."),
+    option: Optional[list[str]] = OptionOpt,
+    id_col: str = typer.Option("review_id", "--id-col", help="For objects without a manifest."),
+    label_col: str = typer.Option("label", "--label-col", help="For objects without a manifest."),
+    endpoint_url: Optional[str] = EndpointOpt,
+) -> None:
+    """Play the attacker with write access: flip labels in a stored object in place."""
+    settings = Settings.resolve(s3_endpoint=endpoint_url)
+    with _edge():
+        from labelguard.tasks.manifest import load_signing_key
+        from labelguard.tasks.tamper import tamper as do_tamper
+
+        res = do_tamper(
+            uri, attack=attack, rate=rate, seed=seed, truth_out=truth_out, forge_manifest=forge_manifest,
+            resign_key=load_signing_key(resign_key) if resign_key else None, endpoint_url=settings.s3_endpoint,
+            id_col=id_col, label_col=label_col, options=_parse_options(option),
+        )
+    out.print(f"flipped {len(res.flipped)} labels in {uri} with {attack} (rate {rate}, seed {seed}); truth: {truth_out}" + (f"; {res.note}" if res.note else ""), highlight=False)
+
+
+@app.command()
+def poison(
+    path: Path = typer.Argument(..., help="A local .csv or .parquet file, before ingest."),
+    out_path: Path = typer.Option(..., "--out", help="Where the poisoned copy goes (same suffix; never overwritten)."),
+    attack: str = AttackOpt,
+    rate: float = typer.Option(..., "--rate"),
+    seed: int = typer.Option(0, "--seed"),
+    truth_out: Optional[Path] = typer.Option(None, "--truth-out"),
+    option: Optional[list[str]] = OptionOpt,
+    id_col: str = typer.Option("review_id", "--id-col"),
+    label_col: str = typer.Option("label", "--label-col"),
+) -> None:
+    """Poison at the source: write a label-flipped copy of a local file before it is ever ingested."""
+    with _edge():
+        from labelguard.tasks.tamper import poison_file
+
+        res = poison_file(path, out_path, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col, options=_parse_options(option))
+    out.print(f"wrote {out_path}: {len(res.flipped)} labels flipped with {attack}" + (f"; truth: {truth_out}" if truth_out else "") + (f"; {res.note}" if res.note else ""), highlight=False)
+
+
+@app.command("list")
+def list_registered() -> None:
+    """List the registered attacks, transforms, guards and models."""
+    from labelguard.tasks import attacks, guards, train, transforms
+
+    table = Table(title="registered", title_justify="left")
+    for col in ("kind", "name", "what it does"):
+        table.add_column(col)
+    for a in attacks.REGISTRY.values():
+        table.add_row("attack", a.name, a.description)
+    for name in transforms.transform_names():
+        table.add_row("transform", name, transforms.get_transform(name).description)
+    for g in guards.REGISTRY.values():
+        table.add_row("guard", g.name, g.description)
+    for m in train.REGISTRY:
+        table.add_row("model", m, "")
+    out.print(table)
+
+
 @app.command("serve-s3")
 def serve_s3(port: int = typer.Option(5000, "--port")) -> None:
     """Run the embedded moto S3 server in the foreground, for multi-command sessions (Ctrl-C stops)."""

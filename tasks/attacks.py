@@ -22,9 +22,11 @@ class AttackInput:
     classes: np.ndarray
     budget: int
     rng: np.random.Generator
+    frame: pd.DataFrame | None = None  # the feature columns by name, for predicates
 
 
-Strategy = Callable[..., tuple[np.ndarray, np.ndarray]]
+# fn(inp, **options) -> (positions, new_labels) or (positions, new_labels, reason for spending less)
+Strategy = Callable[..., tuple]
 
 
 @dataclass(frozen=True)
@@ -211,8 +213,14 @@ def flip_labels(
         raise BadInput(f"label column {spec.label_col!r} has fewer than two classes", "flipping needs at least two classes")
     X = frame[list(spec.feature_cols)].to_numpy(dtype=float)
     budget = int(round(rate * len(frame)))
-    inp = AttackInput(X=X, y=y, classes=classes, budget=budget, rng=np.random.default_rng(seed))
-    positions, new = strategy.fn(inp, **options) if budget else (np.array([], dtype=int), y[:0])
+    inp = AttackInput(X=X, y=y, classes=classes, budget=budget, rng=np.random.default_rng(seed), frame=frame[list(spec.feature_cols)])
+    try:
+        picked = strategy.fn(inp, **options) if budget else (np.array([], dtype=int), y[:0])
+    except TypeError as exc:
+        if "unexpected keyword" not in str(exc):
+            raise
+        raise BadInput(f"attack {attack!r} does not take option(s) {sorted(options)}", f"see `labelguard attacks` for its options") from None
+    positions, new, reason = (*picked, "")[:3]
     positions = np.asarray(positions, dtype=int)
     new = np.asarray(new, dtype=y.dtype)
     if len(np.unique(positions)) != len(positions) or len(positions) > budget or np.any(new == y[positions]):
@@ -225,5 +233,164 @@ def flip_labels(
     flipped = pd.DataFrame(
         {"id": frame[spec.id_col].to_numpy()[positions][order], "old": y[positions][order], "new": new[order]}
     )
-    note = "" if len(positions) == budget else f"spent {len(positions)} of {budget} flips"
+    note = "" if len(positions) == budget else f"spent {len(positions)} of {budget} flips: {reason or 'the strategy found no more'}"
     return FlipResult(poisoned, flipped, attack, rate, int(seed), budget, note)
+
+
+# ---------------------------------------------------------------- model-aware strategies
+
+
+def _standardize(X: np.ndarray) -> np.ndarray:
+    sd = X.std(axis=0)
+    return (X - X.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+
+
+def _reference_proba(X: np.ndarray, y: np.ndarray, classes: np.ndarray, seed: int) -> np.ndarray:
+    """Class probabilities (columns in ``classes`` order) from a logistic regression the attacker fits."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(max_iter=1000, random_state=seed).fit(X, y)
+    proba = np.zeros((len(X), len(classes)))
+    proba[:, np.searchsorted(classes, model.classes_)] = model.predict_proba(X)
+    return proba
+
+
+def _margin_and_runner_up(inp: AttackInput) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: signed margin (own-class probability minus best other), whether the reference model
+    classifies it correctly, and the most probable other class (the most plausible flip)."""
+    proba = _reference_proba(_standardize(inp.X), inp.y, inp.classes, int(inp.rng.integers(2**31)))
+    own = np.searchsorted(inp.classes, inp.y)
+    rows = np.arange(len(inp.y))
+    own_p = proba[rows, own]
+    others = proba.copy()
+    others[rows, own] = -np.inf
+    runner = others.argmax(axis=1)
+    return own_p - others[rows, runner], own_p >= others[rows, runner], inp.classes[runner]
+
+
+@register_attack("nearest")
+def nearest_flips(inp: AttackInput) -> tuple[np.ndarray, np.ndarray]:
+    """Flip the rows closest to a reference model's decision boundary (to the runner-up class)."""
+    margin, _, runner = _margin_and_runner_up(inp)
+    order = np.lexsort((inp.rng.random(len(margin)), np.abs(margin)))
+    positions = order[: inp.budget]
+    return positions, runner[positions]
+
+
+@register_attack("farthest")
+def farthest_flips(inp: AttackInput) -> tuple[np.ndarray, np.ndarray]:
+    """Flip the rows farthest from the boundary, correctly classified first (ALFA's far-first)."""
+    margin, correct, runner = _margin_and_runner_up(inp)
+    # correct rows by descending margin, then the misclassified ones
+    order = np.lexsort((inp.rng.random(len(margin)), -margin, ~correct))
+    positions = order[: inp.budget]
+    return positions, runner[positions]
+
+
+@register_attack("greedy")
+def greedy_flips(inp: AttackInput, *, batches: int = 10, validation_share: float = 0.3, l2: float = 1e-2) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy validation-loss attack: batches of the flips with the largest estimated loss increase.
+
+    Each batch refits a softmax regression on the current labels and ranks every (row, new class)
+    by its influence on the loss over an attacker-held validation sample with true labels:
+    flipping row i from a to b moves the parameters by -H⁻¹Δgᵢ, so the validation loss changes by
+    (v_b - v_a)·xᵢ / n with v = H⁻¹∇L_val (Koh & Liang 2017; in the spirit of ALFA).
+    """
+    n, k = len(inp.y), len(inp.classes)
+    X1 = np.c_[_standardize(inp.X), np.ones(n)]
+    d = X1.shape[1]
+    val = inp.rng.random(n) < validation_share
+    y_codes = np.searchsorted(inp.classes, inp.y)
+    current = y_codes.copy()
+    flipped = np.zeros(n, dtype=bool)
+    new_codes = np.full(n, -1)
+    sizes = np.diff(np.linspace(0, inp.budget, min(batches, inp.budget) + 1).round().astype(int))
+    for size in sizes:
+        W = _fit_softmax(X1, current, k, l2)
+        P = _softmax(X1 @ W.T)
+        # gradient of mean validation cross-entropy w.r.t. W (k x d), with the true labels
+        onehot_val = np.eye(k)[y_codes[val]]
+        G = (P[val] - onehot_val).T @ X1[val] / max(1, val.sum())
+        H = _softmax_hessian(X1, P, l2)
+        V = np.linalg.solve(H, G.ravel()).reshape(k, d)
+        S = X1 @ V.T  # S[i, c] = v_c · x_i
+        score = S - S[np.arange(n), current][:, None]  # gain of moving row i from its label to c
+        score[np.arange(n), current] = -np.inf
+        score[flipped] = -np.inf
+        best_class = score.argmax(axis=1)
+        best = score[np.arange(n), best_class] + 1e-12 * inp.rng.random(n)
+        pick = np.argsort(-best, kind="stable")[:size]
+        flipped[pick] = True
+        new_codes[pick] = best_class[pick]
+        current[pick] = best_class[pick]
+    positions = np.flatnonzero(flipped)
+    return positions, inp.classes[new_codes[positions]]
+
+
+def _softmax(Z: np.ndarray) -> np.ndarray:
+    Z = Z - Z.max(axis=1, keepdims=True)
+    E = np.exp(Z)
+    return E / E.sum(axis=1, keepdims=True)
+
+
+def _fit_softmax(X1: np.ndarray, codes: np.ndarray, k: int, l2: float, iters: int = 25) -> np.ndarray:
+    """L2-regularised softmax regression by Newton's method (small d: the Hessian is cheap)."""
+    n, d = X1.shape
+    W = np.zeros((k, d))
+    onehot = np.eye(k)[codes]
+    for _ in range(iters):
+        P = _softmax(X1 @ W.T)
+        grad = ((P - onehot).T @ X1 / n + l2 * W).ravel()
+        step = np.linalg.solve(_softmax_hessian(X1, P, l2), grad)
+        W -= step.reshape(k, d)
+        if np.abs(step).max() < 1e-6:
+            break
+    return W
+
+
+def _softmax_hessian(X1: np.ndarray, P: np.ndarray, l2: float) -> np.ndarray:
+    n, d = X1.shape
+    k = P.shape[1]
+    # H[(a,i),(b,j)] = mean_n (P_a δ_ab - P_a P_b) x_i x_j + l2 δ
+    A = np.einsum("na,ab->nab", P, np.eye(k)) - np.einsum("na,nb->nab", P, P)
+    H = np.einsum("nab,ni,nj->aibj", A, X1, X1, optimize=True).reshape(k * d, k * d) / n
+    return H + l2 * np.eye(k * d)
+
+
+@register_attack("subset")
+def subset_flips(inp: AttackInput, *, where: str | None = None, segment_share: float = 0.03):
+    """Flip only rows in one segment (a feature predicate), degrading it while global metrics barely move.
+
+    ``where`` is a pandas query over the feature columns (e.g. ``"polarity > 3"``); by default the
+    segment is the top ``segment_share`` of the first feature.
+    """
+    mask = segment_mask(inp.X, where=where, segment_share=segment_share, frame=inp.frame)
+    pool = np.flatnonzero(mask)
+    k = min(inp.budget, len(pool))
+    positions = inp.rng.choice(pool, size=k, replace=False) if k else pool[:0]
+    note = "" if k == inp.budget else f"the segment holds only {len(pool)} rows, fewer than the budget of {inp.budget}"
+    return positions, _other_class(inp.y[positions], inp.classes, inp.rng), note
+
+
+def segment_mask(X: np.ndarray, *, where: str | None = None, segment_share: float = 0.03, frame: pd.DataFrame | None = None) -> np.ndarray:
+    """The rows a ``subset`` attack targets, as a boolean mask."""
+    if where:
+        if frame is None:
+            raise BadInput("a `where` predicate needs the frame's columns", "pass the frame")
+        try:
+            return frame.eval(where).to_numpy(dtype=bool)
+        except Exception as exc:  # noqa: BLE001 - a user expression; report it in one line
+            raise BadInput(f"cannot evaluate segment predicate {where!r}: {exc}".splitlines()[0], "write a pandas query over the feature columns, e.g. \"polarity > 3\"") from None
+    if not 0 < segment_share <= 1:
+        raise BadInput(f"segment_share must be in (0, 1], got {segment_share}", "pass e.g. segment_share=0.03")
+    return X[:, 0] >= np.quantile(X[:, 0], 1 - segment_share)
+
+
+@register_attack("cluster")
+def cluster_flips(inp: AttackInput) -> tuple[np.ndarray, np.ndarray]:
+    """Flip a spatially correlated group: the rows nearest to a randomly chosen anchor row."""
+    Z = _standardize(inp.X)
+    anchor = Z[inp.rng.integers(len(Z))]
+    dist = np.linalg.norm(Z - anchor, axis=1)
+    positions = np.lexsort((inp.rng.random(len(dist)), dist))[: inp.budget]
+    return positions, _other_class(inp.y[positions], inp.classes, inp.rng)

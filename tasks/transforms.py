@@ -70,7 +70,7 @@ def get_transform(name: str) -> TransformSpec:
     if name in attacks.REGISTRY:
         spec = attacks.REGISTRY[name]
         # A compromised step poses as honest preprocessing: it declares that labels stay put.
-        return TransformSpec(name, _compromised(name), False, f"compromised: honest preprocessing + {spec.description}")
+        return TransformSpec(name, _compromised(name), False, f"compromised, poses as honest: {spec.description}")
     raise UnknownName("transform", name, transform_names())
 
 

@@ -49,7 +49,7 @@ def test_different_seeds_pick_different_rows(name):
     df, spec = _data(2)
     a = flip_labels(df, spec, attack=name, rate=0.1, seed=1).flipped_ids
     b = flip_labels(df, spec, attack=name, rate=0.1, seed=2).flipped_ids
-    assert len(a) == len(b) == 40
+    assert len(a) == len(b) == (12 if name == "subset" else 40)  # subset: the segment is 3 % of rows
     if name in ("random", "targeted"):
         assert a != b
 
