@@ -88,7 +88,7 @@ def targeted_flips(
         src = inp.classes[-1] if source is None else _as_class(source, inp.classes)
         dst = inp.classes[0] if target is None else _as_class(target, inp.classes)
         if src == dst:
-            raise BadInput(f"targeted source and target are both {src!r}", "pick two different classes")
+            raise BadInput(f"targeted source and target are both {_py(src)!r}", "pick two different classes")
         flip_matrix = {src: {dst: 1.0}}
     cells = [(_as_class(s, inp.classes), _as_class(t, inp.classes), float(w)) for s, row in flip_matrix.items() for t, w in row.items()]
     total = sum(w for *_, w in cells)
@@ -104,7 +104,7 @@ def targeted_flips(
         pool = np.flatnonzero((inp.y == src) & ~taken)
         if k > len(pool):
             raise BadInput(
-                f"targeted needs {k} rows of class {src!r} but only {len(pool)} are available",
+                f"targeted needs {k} rows of class {_py(src)!r} but only {len(pool)} are available",
                 "lower --rate or choose another source class",
             )
         pick = inp.rng.choice(pool, size=k, replace=False)
@@ -118,7 +118,7 @@ def _as_class(value: Any, classes: np.ndarray) -> Any:
     for c in classes:
         if c == value or str(c) == str(value):
             return c
-    raise BadInput(f"{value!r} is not one of the classes {list(classes)}", "name an existing class")
+    raise BadInput(f"{value!r} is not one of the classes {[_py(c) for c in classes]}", "name an existing class")
 
 
 @dataclass(frozen=True)
