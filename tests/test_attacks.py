@@ -93,3 +93,31 @@ def test_missing_and_continuous_label_columns():
     cont = df.assign(label=np.linspace(0, 1, len(df)))
     with pytest.raises(BadInput, match="continuous"):
         flip_labels(cont, spec, attack="random", rate=0.1, seed=0)
+
+
+def test_measured_damage_ordering_on_default_data():
+    """Issue numbers: at 10 % with logistic regression greedy beats random and nearest; subset
+    wrecks its segment under kNN while overall accuracy barely moves."""
+    from labelguard.tasks import train
+
+    data = make_reviews(5000, seed=0)
+    tr, ho = data.iloc[:4000], data.iloc[4000:]
+    spec = ColumnSpec()
+
+    def acc(attack, model="logreg", **opts):
+        poisoned = flip_labels(tr, spec, attack=attack, rate=0.1, seed=0, **opts).frame
+        return train.train_model(poisoned, spec, model=model)
+
+    scores = {a: train.evaluate(acc(a), ho, spec)["accuracy"] for a in ("random", "nearest", "greedy")}
+    assert scores["greedy"] < scores["random"] - 0.02 and scores["greedy"] < scores["nearest"] - 0.02
+
+    threshold = float(np.quantile(tr["polarity"], 0.97))
+    where = f"polarity >= {threshold}"
+    seg = ho.eval(where).to_numpy()
+    clean = train.train_model(tr, spec, model="knn")
+    poisoned = acc("subset", model="knn", where=where)
+    y = ho["label"].to_numpy()
+    X = ho[list(spec.feature_cols)].to_numpy()
+    seg_drop = (clean.predict(X[seg]) == y[seg]).mean() - (poisoned.predict(X[seg]) == y[seg]).mean()
+    overall_drop = (clean.predict(X) == y).mean() - (poisoned.predict(X) == y).mean()
+    assert seg.sum() >= 20 and seg_drop >= 0.20 and overall_drop < 0.05
