@@ -68,7 +68,8 @@ def pipeline_flow(
         integrity=integrity,
         before=integrity.frame,
         transform=spec_transform,
-        reference_counts=holdout_report.manifest.payload["label_histogram"],
+        reference=holdout_report.frame,
+        holdout=holdout_report.frame,
     )
     result.guards = run_guards(ctx)
     result.truth = out.truth

@@ -206,6 +206,62 @@ def demo(
     out.print(f"report: {res['paths']['markdown']}  json: {res['paths']['json']}" + (f"  plot: {res['paths']['plot']}" if "plot" in res["paths"] else ""), highlight=False)
 
 
+@app.command()
+def verify(
+    uri: str = typer.Argument(..., help="Dataset URI written by `labelguard ingest`."),
+    reference: Optional[str] = typer.Option(None, "--reference", help="Signed baseline from `labelguard baseline` (enables the statistical and reference-anchored guards)."),
+    holdout: Optional[str] = typer.Option(None, "--holdout", help="Trusted holdout URI for the model gate (default for synthetic data: the golden holdout shipped in data/)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full result as JSON."),
+    guard_names: Optional[str] = typer.Option(None, "--guards", help="Comma-separated subset of guards (default: all)."),
+    verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
+    endpoint_url: Optional[str] = EndpointOpt,
+) -> None:
+    """Run every guard on a stored dataset, without Prefect: exit 0 all pass, 1 any fired, 2 bad input."""
+    import json as _json
+
+    settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
+    with _edge():
+        from labelguard.tasks.manifest import load_verify_key
+        from labelguard.tasks.verify import verify_dataset
+
+        names = [n.strip() for n in guard_names.split(",")] if guard_names else None
+        report = verify_dataset(
+            uri, load_verify_key(settings.verify_key), reference_uri=reference, holdout_uri=holdout, names=names, endpoint_url=settings.s3_endpoint,
+        )
+        if json_out is not None:
+            try:
+                json_out.write_text(_json.dumps(report.to_dict(), indent=1))
+            except OSError as exc:
+                from labelguard.errors import BadInput
+
+                raise BadInput(f"cannot write {json_out}: {exc.strerror or exc}", "choose a writable --json path") from None
+    _print_guards(report.guards, title=f"verify {uri}")
+    if report.suspect_ids:
+        shown = ", ".join(map(str, report.suspect_ids[:10])) + (" …" if len(report.suspect_ids) > 10 else "")
+        out.print(f"suspect rows ({len(report.suspect_ids)}, from {', '.join(report.suspects_from)}): {shown}", highlight=False)
+    if not report.ok:
+        err.print(f"[red]guard fired:[/] {', '.join(g.name for g in report.guards if not g.passed)}", highlight=False)
+        raise typer.Exit(EXIT_FIRED)
+
+
+@app.command()
+def baseline(
+    uri: str = typer.Argument(..., help="A trusted dataset (verified before use)."),
+    out_uri: str = typer.Option(..., "--out", help="Where the signed baseline goes (create-only)."),
+    signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Default: $LABELGUARD_SIGNING_KEY."),
+    verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
+    endpoint_url: Optional[str] = EndpointOpt,
+) -> None:
+    """Make a signed reference baseline from trusted data, for `verify --reference`."""
+    settings = Settings.resolve(signing_key=signing_key, verify_key=verify_key, s3_endpoint=endpoint_url)
+    with _edge():
+        from labelguard.tasks.manifest import load_signing_key, load_verify_key
+        from labelguard.tasks.verify import make_baseline
+
+        m = make_baseline(uri, out_uri, load_verify_key(settings.verify_key), load_signing_key(settings.signing_key), endpoint_url=settings.s3_endpoint)
+    out.print(f"baseline: {out_uri}  rows={m.payload['rows']}  classes={m.payload['baseline']['class_counts']}", highlight=False)
+
+
 def _parse_options(pairs: list[str]) -> dict:
     """``--option key=value`` pairs; values parse as JSON when they can (numbers, lists), else text."""
     import json

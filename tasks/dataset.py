@@ -26,6 +26,7 @@ from labelguard.tasks.storage import Store, sha256_hex
 
 DATA_KEY = "data.parquet"
 MANIFEST_KEY = "manifest.json"
+ROWS_KEY = "rows.parquet"
 HOLDOUT = "holdout"
 
 
@@ -35,9 +36,9 @@ def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
     return sink.getvalue()
 
 
-def from_parquet_bytes(data: bytes) -> pd.DataFrame:
+def from_parquet_bytes(data: bytes, columns: list[str] | None = None) -> pd.DataFrame:
     try:
-        return pq.read_table(pa.BufferReader(data)).to_pandas()
+        return pq.read_table(pa.BufferReader(data), columns=columns).to_pandas()
     except (pa.ArrowInvalid, OSError) as exc:
         raise BadInput(f"data object is not readable Parquet: {exc}", "re-ingest the dataset") from None
 
@@ -49,6 +50,7 @@ def write_dataset(
     key: Ed25519PrivateKey,
     *,
     source: dict[str, Any],
+    extra: dict[str, Any] | None = None,
 ) -> SignedManifest:
     """Write ``frame`` as Parquet, then its signed manifest, both create-only.
 
@@ -64,7 +66,17 @@ def write_dataset(
         if store.head(existing) is not None:
             raise DatasetExists(f"{store.uri} already holds a dataset ({existing})", "choose a new --dest; datasets are create-only")
     data = to_parquet_bytes(frame)
-    info = store.put(DATA_KEY, data)
+    sidecar = to_parquet_bytes(row_digests(frame, spec))
+    written = []
+    try:
+        info = store.put(DATA_KEY, data)
+        written.append(DATA_KEY)
+        rows_info = store.put(ROWS_KEY, sidecar)
+        written.append(ROWS_KEY)
+    except BaseException:
+        for key in written:
+            store.delete(key)
+        raise
     payload = build_manifest(
         frame,
         spec,
@@ -75,13 +87,51 @@ def write_dataset(
         source=source,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
+    payload.update(extra or {})
+    payload["rows_sidecar"] = {"key": ROWS_KEY, "sha256": rows_info.sha256, "bytes": rows_info.size, "version_id": rows_info.version_id}
     manifest = sign_manifest(payload, key)
     try:
         store.put(MANIFEST_KEY, manifest.to_bytes())
     except BaseException:
-        store.delete(DATA_KEY)
+        for key_ in written:
+            store.delete(key_)
         raise
     return manifest
+
+
+def row_digests(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
+    """The per-row sidecar: id, label, and a 64-bit hash of every other column.
+
+    The sidecar's SHA-256 is in the signed manifest, so it needs only the public key to trust; it
+    lets verification name exactly which rows an at-rest edit changed, without a clean copy.
+    Detection never rests on the 64-bit hash: the object's SHA-256 does that.
+    """
+    rest = [c for c in frame.columns if c not in (spec.id_col, spec.label_col)]
+    return pd.DataFrame(
+        {
+            "id": frame[spec.id_col].to_numpy(),
+            "label": frame[spec.label_col].to_numpy(),
+            "row_hash": pd.util.hash_pandas_object(frame[rest], index=False).to_numpy() if rest else 0,
+        }
+    )
+
+
+def localize(frame: pd.DataFrame, spec: ColumnSpec, sidecar: pd.DataFrame) -> dict[str, Any]:
+    """Compare a decoded object with its signed sidecar: which ids changed label, changed otherwise,
+    were added or went missing."""
+    now = row_digests(frame, spec).drop_duplicates("id").set_index("id")
+    then = sidecar.drop_duplicates("id").set_index("id")
+    common = now.index.intersection(then.index)
+    label_changed = common[now.loc[common, "label"].to_numpy() != then.loc[common, "label"].to_numpy()]
+    other_changed = common[now.loc[common, "row_hash"].to_numpy() != then.loc[common, "row_hash"].to_numpy()]
+    added = now.index.difference(then.index)
+    missing = then.index.difference(now.index)
+    return {
+        "label_changed": label_changed.tolist(),
+        "other_changed": other_changed.difference(label_changed).tolist(),
+        "added": added.tolist(),
+        "missing": missing.tolist(),
+    }
 
 
 def read_manifest(store: Store) -> SignedManifest:
@@ -95,8 +145,8 @@ class IntegrityReport:
     """The outcome of verifying a stored dataset against its signed manifest.
 
     ``code`` is ``ok`` or one distinct failure: ``missing-manifest``, ``unknown-key``,
-    ``bad-signature``, ``object-missing``, ``version-swapped``, ``digest-mismatch``,
-    ``row-count``, ``labels-digest``.
+    ``bad-signature``, ``object-missing``, ``row-count``, ``digest-mismatch``,
+    ``version-swapped`` (identical bytes re-uploaded as another version).
     """
 
     code: str
@@ -104,13 +154,14 @@ class IntegrityReport:
     manifest: SignedManifest | None = None
     frame: pd.DataFrame | None = None
     observed: dict[str, Any] = field(default_factory=dict)
+    suspect_ids: list | None = None  # rows an at-rest edit touched, from the signed sidecar
 
     @property
     def ok(self) -> bool:
         return self.code == "ok"
 
 
-def load_verified(store: Store, verify_key: Ed25519PublicKey) -> IntegrityReport:
+def load_verified(store: Store, verify_key: Ed25519PublicKey, *, columns: list[str] | None = None) -> IntegrityReport:
     """Verify the manifest (key, signature) and the object (version, digest, rows, labels).
 
     The frame is decoded whenever the object is readable, so observe mode can train on tampered
@@ -135,19 +186,41 @@ def load_verified(store: Store, verify_key: Ed25519PublicKey) -> IntegrityReport
         return IntegrityReport("object-missing", f"data object {obj['key']} is gone", manifest)
     data = store.get(obj["key"])
     digest = sha256_hex(data)
-    frame = from_parquet_bytes(data)
+    frame = from_parquet_bytes(data, columns=columns)
     spec = manifest.spec
     observed = {"sha256": digest, "version_id": head.version_id, "rows": len(frame)}
-
-    def report(code: str, detail: str) -> IntegrityReport:
-        return IntegrityReport(code, detail, manifest, frame, observed)
-
-    if obj.get("version_id") and head.version_id and head.version_id != obj["version_id"]:
-        return report("version-swapped", f"object version is {head.version_id}, manifest pins {obj['version_id']}")
-    if digest != obj["sha256"]:
-        return report("digest-mismatch", f"object SHA-256 {digest[:12]}… differs from signed {obj['sha256'][:12]}…")
+    pinned = obj.get("version_id")
+    intact = digest == obj["sha256"] and len(frame) == manifest.payload["rows"]
+    # The object's SHA-256 covers every byte; the labels digest is only recomputed when it differs.
+    if intact and not (pinned and head.version_id and head.version_id != pinned):
+        return IntegrityReport("ok", f"signature, version, SHA-256 and {len(frame)} rows verified", manifest, frame, observed)
+    version_note = f" (version {head.version_id}, manifest pins {pinned})" if pinned and head.version_id != pinned else ""
     if len(frame) != manifest.payload["rows"]:
-        return report("row-count", f"{len(frame)} rows, manifest says {manifest.payload['rows']}")
-    if labels_digest(frame, spec.id_col, spec.label_col) != manifest.payload["labels_digest"]:
-        return report("labels-digest", "(id, label) digest differs from the signed one")
-    return report("ok", f"signature, version, SHA-256, {len(frame)} rows and labels digest verified")
+        code, detail = "row-count", f"{len(frame)} rows, manifest says {manifest.payload['rows']}{version_note}"
+    elif digest != obj["sha256"]:
+        code, detail = "digest-mismatch", f"object SHA-256 {digest[:12]}… differs from signed {obj['sha256'][:12]}…{version_note}"
+    else:
+        code, detail = "version-swapped", f"same bytes, but object version is {head.version_id}, manifest pins {pinned}"
+    suspects, where = _localize_with_sidecar(store, manifest, frame)
+    return IntegrityReport(code, f"{detail}; {where}", manifest, frame, observed, suspects)
+
+
+def _localize_with_sidecar(store: Store, manifest: SignedManifest, frame: pd.DataFrame) -> tuple[list | None, str]:
+    side = manifest.payload.get("rows_sidecar")
+    if not side:
+        return None, "no row sidecar to localize the edit"
+    if store.head(side["key"]) is None:
+        return None, "row sidecar missing: cannot localize"
+    raw = store.get(side["key"])
+    if sha256_hex(raw) != side["sha256"]:
+        return None, "row sidecar altered too: cannot localize"
+    spec = manifest.spec
+    if spec.id_col not in frame.columns or spec.label_col not in frame.columns:
+        return None, "id or label column gone: cannot localize"
+    diff = localize(frame, spec, from_parquet_bytes(raw))
+    suspects = sorted(diff["label_changed"] + diff["other_changed"] + diff["added"], key=str)
+    where = (
+        f"{len(diff['label_changed'])} label(s) changed, {len(diff['other_changed'])} row(s) otherwise edited, "
+        f"{len(diff['added'])} added, {len(diff['missing'])} missing"
+    )
+    return suspects, where

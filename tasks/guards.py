@@ -27,8 +27,12 @@ class GuardContext:
     integrity: IntegrityReport | None = None
     before: pd.DataFrame | None = None
     transform: TransformSpec | None = None
-    reference_counts: dict[str, int] | None = None
+    reference: pd.DataFrame | None = None  # trusted rows (a signed baseline, or the trusted holdout)
+    holdout: pd.DataFrame | None = None  # trusted golden holdout for the model gate
     options: dict[str, Any] = field(default_factory=dict)
+
+    def reference_class_counts(self) -> dict[str, int] | None:
+        return label_histogram(self.reference, self.spec.label_col) if self.reference is not None else None
 
 
 @dataclass
@@ -102,7 +106,8 @@ def manifest_guard(ctx: GuardContext) -> GuardResult:
     if ctx.integrity is None:
         return _skip("manifest", "no stored dataset to verify")
     rep = ctx.integrity
-    return GuardResult("manifest", rep.ok, f"{rep.code}: {rep.detail}", metrics={"code": rep.code, **rep.observed})
+    suspects = [] if rep.ok else rep.suspect_ids
+    return GuardResult("manifest", rep.ok, f"{rep.code}: {rep.detail}", suspect_ids=suspects, metrics={"code": rep.code, **rep.observed})
 
 
 @register_guard("label_contract")
@@ -143,19 +148,20 @@ def schema_guard(ctx: GuardContext) -> GuardResult:
 @register_guard("class_balance")
 def class_balance_guard(ctx: GuardContext, *, alpha: float = 1e-3) -> GuardResult:
     """Class shares against a trusted reference, by a chi-square test sized to both samples."""
-    if not ctx.reference_counts:
+    reference_counts = ctx.reference_class_counts()
+    if not reference_counts:
         return _skip("class_balance", "no reference class counts")
     alpha = float(ctx.options.get("class_balance_alpha", alpha))
     observed = label_histogram(ctx.frame, ctx.spec.label_col)
-    keys = sorted({*observed, *ctx.reference_counts})
-    table = np.array([[observed.get(k, 0) for k in keys], [ctx.reference_counts.get(k, 0) for k in keys]])
+    keys = sorted({*observed, *reference_counts})
+    table = np.array([[observed.get(k, 0) for k in keys], [reference_counts.get(k, 0) for k in keys]])
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2:
         return GuardResult("class_balance", False, "only one class present", metrics={"observed": observed})
     p_value = float(chi2_contingency(table)[1])
     shares = {k: observed.get(k, 0) / max(1, sum(observed.values())) for k in keys}
-    ref_total = max(1, sum(ctx.reference_counts.values()))
-    ref_shares = {k: ctx.reference_counts.get(k, 0) / ref_total for k in keys}
+    ref_total = max(1, sum(reference_counts.values()))
+    ref_shares = {k: reference_counts.get(k, 0) / ref_total for k in keys}
     shown = ", ".join(f"class {k}: {shares[k]:.1%} vs {ref_shares[k]:.1%}" for k in keys)
     passed = p_value >= alpha
     return GuardResult(
@@ -163,4 +169,131 @@ def class_balance_guard(ctx: GuardContext, *, alpha: float = 1e-3) -> GuardResul
         passed,
         f"{shown} (chi-square p={p_value:.2g}, fires below {alpha:g})",
         metrics={"p_value": p_value, "shares": shares, "reference_shares": ref_shares},
+    )
+
+
+ALPHA = 1e-3  # every dataset-level test: calibrated in bench/calibrate.py to <= 1 % false alarms
+
+
+def _excess(k: int, n: int, k_ref: int, n_ref: int) -> tuple[float, float]:
+    """One-sided two-proportion z-test: is the candidate's rate k/n above the reference's k_ref/n_ref?"""
+    from scipy.stats import norm
+
+    p, p_ref = k / max(1, n), k_ref / max(1, n_ref)
+    pooled = (k + k_ref) / max(1, n + n_ref)
+    se = np.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / max(1, n) + 1 / max(1, n_ref)))
+    return float(norm.sf((p - p_ref) / se)), p - p_ref
+
+
+def _ids(ctx: GuardContext, mask: np.ndarray) -> list:
+    return ctx.frame[ctx.spec.id_col].to_numpy()[mask].tolist()
+
+
+def _fraction_verdict(name: str, ctx: GuardContext, mask: np.ndarray, ref_mask: np.ndarray | None, what: str) -> GuardResult:
+    ids = _ids(ctx, mask)
+    k, n = int(mask.sum()), len(mask)
+    if ref_mask is None:
+        return GuardResult(name, True, f"{k} of {n} rows {what} ({k / max(1, n):.1%}); no reference, so no dataset verdict", suspect_ids=ids, metrics={"suspect_fraction": k / max(1, n)})
+    p, gap = _excess(k, n, int(ref_mask.sum()), len(ref_mask))
+    passed = p >= ALPHA
+    return GuardResult(
+        name, passed,
+        f"{k} of {n} rows {what} ({k / max(1, n):.1%} vs {ref_mask.mean():.1%} on the reference; one-sided p={p:.2g}, fires below {ALPHA:g})",
+        suspect_ids=ids, metrics={"suspect_fraction": k / max(1, n), "reference_fraction": float(ref_mask.mean()), "p_value": p},
+    )
+
+
+@register_guard("class_conditional")
+def class_conditional_guard(ctx: GuardContext) -> GuardResult:
+    """Per-class feature means against the reference (Hotelling T²): flips move them even when the prior stays put."""
+    from labelguard.tasks.detectors import class_conditional_shift
+
+    if ctx.reference is None:
+        return _skip("class_conditional", "no trusted reference rows")
+    per_class = class_conditional_shift(ctx.frame, ctx.spec, ctx.reference)
+    if not per_class:
+        return _skip("class_conditional", "too few rows per class")
+    threshold = ALPHA / len(per_class)
+    worst = min(per_class, key=lambda c: per_class[c]["p_value"])
+    passed = all(v["p_value"] >= threshold for v in per_class.values())
+    shown = ", ".join(f"class {c}: mean shift {v['shift']:.3g} (p={v['p_value']:.2g})" for c, v in per_class.items())
+    return GuardResult("class_conditional", passed, f"{shown}; fires below {threshold:.2g} (Bonferroni)", metrics={"per_class": per_class, "worst": worst})
+
+
+@register_guard("duplicate_conflicts")
+def duplicate_conflicts_guard(ctx: GuardContext) -> GuardResult:
+    """Identical feature rows that carry different labels: the minority label of each group is suspect."""
+    from labelguard.tasks.detectors import duplicate_conflicts
+
+    mask = duplicate_conflicts(ctx.frame, ctx.spec)
+    ids = _ids(ctx, mask)
+    if ctx.reference is not None:
+        ref = duplicate_conflicts(ctx.reference, ctx.spec)
+        from scipy.stats import fisher_exact
+
+        k, n, kr, nr = int(mask.sum()), len(mask), int(ref.sum()), len(ref)
+        p = float(fisher_exact([[k, n - k], [kr, nr - kr]], alternative="greater")[1]) if k else 1.0
+        return GuardResult("duplicate_conflicts", p >= ALPHA, f"{k} conflicting duplicate row(s) vs {kr} in the reference (Fisher p={p:.2g})", suspect_ids=ids, metrics={"conflicts": k, "p_value": p})
+    return GuardResult("duplicate_conflicts", not ids, f"{len(ids)} conflicting duplicate row(s)", suspect_ids=ids, metrics={"conflicts": len(ids)})
+
+
+@register_guard("confident_learning")
+def confident_learning_guard(ctx: GuardContext) -> GuardResult:
+    """Self-contained: cleanlab's confident learning on out-of-fold logistic-regression probabilities."""
+    from labelguard.tasks.detectors import confident_learning
+
+    if len(ctx.frame) < 50:
+        return _skip("confident_learning", "fewer than 50 rows")
+    res = confident_learning(ctx.frame, ctx.spec)
+    ref = confident_learning(ctx.reference, ctx.spec).suspect if ctx.reference is not None and len(ctx.reference) >= 50 else None
+    return _fraction_verdict("confident_learning", ctx, res.suspect, ref, "look mislabelled to confident learning")
+
+
+@register_guard("knn_consistency")
+def knn_consistency_guard(ctx: GuardContext) -> GuardResult:
+    """Self-contained: a row is suspect when 70 % of its 10 nearest neighbours carry another label."""
+    from labelguard.tasks.detectors import knn_consistency
+
+    if len(ctx.frame) < 20:
+        return _skip("knn_consistency", "fewer than 20 rows")
+    res = knn_consistency(ctx.frame, ctx.spec)
+    ref = knn_consistency(ctx.reference, ctx.spec).suspect if ctx.reference is not None and len(ctx.reference) >= 20 else None
+    return _fraction_verdict("knn_consistency", ctx, res.suspect, ref, "disagree with their neighbourhood")
+
+
+@register_guard("reference_model")
+def reference_model_guard(ctx: GuardContext) -> GuardResult:
+    """Reference-anchored: a model fitted on the trusted reference scores each label; EM estimates the flip rate."""
+    from labelguard.tasks.detectors import reference_anchored, reference_disagreement
+
+    if ctx.reference is None:
+        return _skip("reference_model", "no trusted reference rows")
+    res = reference_anchored(ctx.frame, ctx.spec, ctx.reference)
+    k, n, k_ref, n_ref = reference_disagreement(ctx.frame, ctx.spec, ctx.reference)
+    p, gap = _excess(k, n, k_ref, n_ref)
+    ids = _ids(ctx, res.suspect)
+    return GuardResult(
+        "reference_model", p >= ALPHA,
+        f"estimated flip rate {res.estimate:.1%}, {len(ids)} suspect row(s); labels disagree with the reference model on "
+        f"{k / max(1, n):.1%} of rows vs {k_ref / max(1, n_ref):.1%} out of fold on the reference (one-sided p={p:.2g}, fires below {ALPHA:g})",
+        suspect_ids=ids, metrics={"estimated_flip_rate": res.estimate, "disagreement": k / max(1, n), "reference_disagreement": k_ref / max(1, n_ref), "p_value": p},
+    )
+
+
+@register_guard("model_gate")
+def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_share_shift: float = 0.03) -> GuardResult:
+    """A model trained on the candidate must match the reference model on the trusted holdout (accuracy, positive share)."""
+    from labelguard.tasks.detectors import paired_gate
+
+    if ctx.reference is None or ctx.holdout is None:
+        return _skip("model_gate", "needs a trusted reference and a golden holdout")
+    g = paired_gate(ctx.frame, ctx.reference, ctx.holdout, ctx.spec, in_sample=ctx.reference is ctx.holdout)
+    acc_bad = g["accuracy_p"] < ALPHA and g["reference_accuracy"] - g["accuracy"] > min_accuracy_drop
+    share_bad = g["share_p"] < ALPHA and abs(g["positive_share"] - g["reference_positive_share"]) > min_share_shift
+    return GuardResult(
+        "model_gate", not (acc_bad or share_bad),
+        f"holdout accuracy {g['accuracy']:.3f} vs reference {g['reference_accuracy']:.3f} (p={g['accuracy_p']:.2g}); "
+        f"positive share {g['positive_share']:.1%} vs {g['reference_positive_share']:.1%} (p={g['share_p']:.2g}); "
+        f"fires when p<{ALPHA:g} and the gap exceeds {min_accuracy_drop:.0%} / {min_share_shift:.0%}",
+        metrics=g,
     )

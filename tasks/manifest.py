@@ -130,10 +130,22 @@ def key_id(public: Ed25519PublicKey) -> str:
 
 
 def labels_digest(frame: pd.DataFrame, id_col: str, label_col: str) -> str:
-    """SHA-256 over the (id, label) pairs sorted by id: independent of row order."""
-    pairs = frame[[id_col, label_col]].sort_values(id_col, kind="stable")
-    text = "\n".join(pairs[id_col].astype(str) + "\x1f" + pairs[label_col].astype(str))
-    return hashlib.sha256(text.encode()).hexdigest()
+    """SHA-256 over ``f"{id}\x1f{label}\n"`` for every row, sorted by id: independent of row order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = pa.array(frame[id_col].astype(str).to_numpy(dtype=object), type=pa.large_string())
+    labels = pa.array(frame[label_col].astype(str).to_numpy(dtype=object), type=pa.large_string())
+    order = pc.sort_indices(ids)
+    sep, newline, empty = (pa.scalar(v, pa.large_string()) for v in ("\x1f", "\n", ""))
+    joined = pc.binary_join_element_wise(pc.take(ids, order), pc.take(labels, order), sep)
+    joined = pc.binary_join_element_wise(joined, empty, newline)  # a trailing newline on every row
+    digest = hashlib.sha256()
+    for chunk in (joined.chunks if isinstance(joined, pa.ChunkedArray) else [joined]):
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
+        if len(offsets):
+            digest.update(memoryview(chunk.buffers()[2])[offsets[0] : offsets[-1]])
+    return digest.hexdigest()
 
 
 def label_histogram(frame: pd.DataFrame, label_col: str) -> dict[str, int]:

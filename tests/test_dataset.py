@@ -59,9 +59,33 @@ def test_edit_at_rest_detected(store, reviews, spec, keys):
     _write(store, reviews, spec, keys)
     _flip_one(store, reviews)
     rep = load_verified(store, load_verify_key(keys[1]))
-    expected = "digest-mismatch" if isinstance(store, LocalStore) else "version-swapped"
-    assert rep.code == expected
+    assert rep.code == "digest-mismatch"
     assert rep.frame is not None and (rep.frame.label != reviews.label).sum() == 1
+    assert rep.suspect_ids == [reviews.loc[3, "review_id"]]  # localized from the signed sidecar alone
+    assert "1 label(s) changed" in rep.detail
+
+
+def test_row_count_and_swapped_version(store, reviews, spec, keys):
+    _write(store, reviews, spec, keys)
+    original = store.get(DATA_KEY)
+    store.put(DATA_KEY, to_parquet_bytes(reviews.drop(index=[4, 5])), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.code == "row-count" and rep.suspect_ids == []
+    assert "2 missing" in rep.detail
+    store.put(DATA_KEY, original, create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.code == ("ok" if isinstance(store, LocalStore) else "version-swapped")
+
+
+def test_sidecar_tampered_too(store, reviews, spec, keys):
+    from labelguard.tasks.dataset import ROWS_KEY
+
+    _write(store, reviews, spec, keys)
+    _flip_one(store, reviews)
+    store.put(ROWS_KEY, b"junk", create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.code == "digest-mismatch" and rep.suspect_ids is None
+    assert "sidecar altered" in rep.detail
 
 
 def test_forged_unsigned_fields_break_signature(store, reviews, spec, keys):

@@ -23,7 +23,7 @@ def _clean_context(seed: int, tmp_path, keys) -> GuardContext:
     out = transforms.run_transform(integrity.frame, spec, transforms.HONEST)
     return GuardContext(
         frame=out.frame, spec=spec, integrity=integrity, before=integrity.frame,
-        transform=transforms.get_transform(transforms.HONEST), reference_counts=label_histogram(reference, "label"),
+        transform=transforms.get_transform(transforms.HONEST), reference=reference, holdout=make_reviews(1000, seed=seed + 2000),
     )
 
 
@@ -37,7 +37,23 @@ def test_guard_contract_passes_on_clean_data(name, seed, tmp_path, keys):
     d = result.to_dict()
     assert {"name", "passed", "detail"} <= set(d)
     if result.suspect_ids is not None:
-        assert result.suspect_ids == []
+        assert set(result.suspect_ids) <= set(ctx.frame["review_id"])
+        if name in ("manifest", "label_contract", "schema"):  # exact localizers name nothing on clean data
+            assert result.suspect_ids == []
+
+
+LOCALIZING = ["confident_learning", "knn_consistency", "reference_model", "label_contract"]
+
+
+@pytest.mark.parametrize("name", LOCALIZING)
+def test_localizing_guards_point_at_flipped_rows(name):
+    ctx, out = _ctx_after("targeted", 0.1)
+    res = guards.get_guard(name).fn(ctx)
+    assert not res.passed
+    truth = set(out.truth.flipped_ids)
+    hits = len(truth & set(res.suspect_ids))
+    f1 = 2 * hits / (len(truth) + len(res.suspect_ids))
+    assert f1 > (0.99 if name == "label_contract" else 0.3), f1
 
 
 def _ctx_after(transform, rate, seed=0):
@@ -45,8 +61,7 @@ def _ctx_after(transform, rate, seed=0):
     data = make_reviews(4000, seed=seed)
     reference = make_reviews(1000, seed=seed + 1)
     out = transforms.run_transform(data, spec, transform, rate=rate, seed=seed)
-    ctx = GuardContext(frame=out.frame, spec=spec, before=data, transform=transforms.get_transform(transform),
-                       reference_counts=label_histogram(reference, "label"))
+    ctx = GuardContext(frame=out.frame, spec=spec, before=data, transform=transforms.get_transform(transform), reference=reference)
     return ctx, out
 
 
@@ -82,5 +97,6 @@ def test_guards_without_inputs_skip_visibly():
     spec = ColumnSpec()
     ctx = GuardContext(frame=make_reviews(100, seed=0), spec=spec)
     results = {r.name: r for r in guards.run_guards(ctx)}
-    assert results["manifest"].skipped and results["label_contract"].skipped and results["class_balance"].skipped
+    for name in ("manifest", "label_contract", "class_balance", "class_conditional", "reference_model", "model_gate"):
+        assert results[name].skipped, name
     assert not results["schema"].skipped

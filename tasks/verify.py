@@ -1,0 +1,135 @@
+"""`labelguard verify`: every guard on a stored dataset, no Prefect needed (a CI gate starts fast)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from labelguard.errors import GuardFired
+from labelguard.tasks import guards
+from labelguard.tasks.dataset import IntegrityReport, load_verified, write_dataset
+from labelguard.tasks.manifest import SignedManifest, load_verify_key
+from labelguard.tasks.storage import LocalStore, open_store
+
+GOLDEN = "golden_holdout"
+EXACT = ("manifest", "label_contract", "schema")  # guards whose suspects are facts, not estimates
+ESTIMATED = ("reference_model", "confident_learning")  # in order of preference
+
+
+class UntrustedInput(GuardFired):
+    """A reference or holdout that should be trusted failed its own verification."""
+
+
+@dataclass
+class VerifyReport:
+    dataset: str
+    guards: list[guards.GuardResult]
+    suspect_ids: list = field(default_factory=list)
+    suspects_from: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(g.passed for g in self.guards)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "dataset": self.dataset,
+            "guards": [g.to_dict() for g in self.guards],
+            "suspect_ids": [guards._py(i) for i in self.suspect_ids],
+            "suspects_from": self.suspects_from,
+        }
+
+
+def golden_holdout() -> tuple[LocalStore, Ed25519PublicKey]:
+    """The signed golden holdout shipped under ``data/`` for the default synthetic reviews, and its key."""
+    root = Path(str(resources.files("labelguard.data").joinpath(GOLDEN)))
+    return LocalStore(root), load_verify_key(root / "verify.pub")
+
+
+def _trusted(uri_or_store, key: Ed25519PublicKey, what: str, endpoint_url: str | None) -> pd.DataFrame:
+    store = open_store(uri_or_store, endpoint_url=endpoint_url) if isinstance(uri_or_store, str) else uri_or_store
+    rep = load_verified(store, key)
+    if not rep.ok:
+        raise UntrustedInput([what], f"the {what} at {store.uri} failed verification: {rep.code}: {rep.detail}")
+    return rep.frame
+
+
+def suite_suspects(results: list[guards.GuardResult]) -> tuple[list, list[str]]:
+    """The rows the suite stands behind: exact localizers when they fired; otherwise the best fired
+    content guard's estimate."""
+    fired = {g.name: g for g in results if not g.passed and g.suspect_ids}
+    exact = [n for n in EXACT if n in fired]
+    if exact:
+        ids = sorted({i for n in exact for i in fired[n].suspect_ids}, key=str)
+        return ids, exact
+    for name in ESTIMATED:
+        if name in fired:
+            return list(fired[name].suspect_ids), [name]
+    return [], []
+
+
+def verify_dataset(
+    uri: str,
+    verify_key: Ed25519PublicKey,
+    *,
+    reference_uri: str | None = None,
+    holdout_uri: str | None = None,
+    names: list[str] | None = None,
+    endpoint_url: str | None = None,
+) -> VerifyReport:
+    """Verify a stored dataset and run the guard suite on it.
+
+    The reference (a signed baseline from ``labelguard baseline``) and the holdout are verified
+    first; either failing raises :class:`UntrustedInput`. Without ``holdout_uri``, a dataset of
+    default synthetic reviews uses the golden holdout shipped with labelguard.
+    """
+    for name in names or []:
+        guards.get_guard(name)
+    integrity: IntegrityReport = load_verified(open_store(uri, endpoint_url=endpoint_url), verify_key)
+    reference = _trusted(reference_uri, verify_key, "reference", endpoint_url) if reference_uri else None
+    holdout = None
+    if holdout_uri:
+        holdout = _trusted(holdout_uri, verify_key, "holdout", endpoint_url)
+    elif integrity.manifest is not None and integrity.manifest.payload.get("source", {}).get("kind") == "synthetic":
+        store, key = golden_holdout()
+        holdout = _trusted(store, key, "golden holdout", None)
+    spec = integrity.manifest.spec if integrity.manifest else None
+    if integrity.frame is None or spec is None:
+        results = [guards.manifest_guard(guards.GuardContext(frame=None, spec=spec, integrity=integrity))]
+        return VerifyReport(uri, results)
+    ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout)
+    results = guards.run_guards(ctx, names)
+    ids, sources = suite_suspects(results)
+    return VerifyReport(uri, results, ids, sources)
+
+
+def make_baseline(
+    uri: str,
+    out_uri: str,
+    verify_key: Ed25519PublicKey,
+    signing_key: Ed25519PrivateKey,
+    *,
+    endpoint_url: str | None = None,
+) -> SignedManifest:
+    """Copy a verified, trusted dataset to ``out_uri`` as a signed reference baseline.
+
+    The payload adds summary statistics (class counts, per-class feature means) for people to read;
+    the guards recompute everything from the signed rows.
+    """
+    frame = _trusted(uri, verify_key, "trusted source", endpoint_url)
+    spec = load_verified(open_store(uri, endpoint_url=endpoint_url), verify_key).manifest.spec
+    out = open_store(out_uri, endpoint_url=endpoint_url)
+    out.ensure_writable()
+    means = frame.groupby(spec.label_col)[list(spec.feature_cols)].mean()
+    stats = {
+        "from": uri,
+        "class_counts": {str(k): int(v) for k, v in frame[spec.label_col].value_counts().sort_index().items()},
+        "class_means": {str(k): [float(x) for x in row] for k, row in means.iterrows()},
+    }
+    return write_dataset(out, frame, spec, signing_key, source={"kind": "baseline", "from": uri}, extra={"baseline": stats})
