@@ -43,6 +43,13 @@ def from_parquet_bytes(data: bytes, columns: list[str] | None = None) -> pd.Data
         raise BadInput(f"data object is not readable Parquet: {exc}", "re-ingest the dataset") from None
 
 
+def read_parquet_file(path, columns: list[str] | None = None) -> pd.DataFrame:
+    try:
+        return pq.read_table(path, columns=columns, memory_map=True).to_pandas()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise BadInput(f"data object is not readable Parquet: {exc}", "re-ingest the dataset") from None
+
+
 def write_dataset(
     store: Store,
     frame: pd.DataFrame,
@@ -123,7 +130,10 @@ def localize(frame: pd.DataFrame, spec: ColumnSpec, sidecar: pd.DataFrame) -> di
     then = sidecar.drop_duplicates("id").set_index("id")
     common = now.index.intersection(then.index)
     label_changed = common[now.loc[common, "label"].to_numpy() != then.loc[common, "label"].to_numpy()]
-    other_changed = common[now.loc[common, "row_hash"].to_numpy() != then.loc[common, "row_hash"].to_numpy()]
+    if set(spec.feature_cols) <= set(frame.columns):
+        other_changed = common[now.loc[common, "row_hash"].to_numpy() != then.loc[common, "row_hash"].to_numpy()]
+    else:  # only id and label were decoded: other edits are detected (SHA-256) but not localized
+        other_changed = common[:0]
     added = now.index.difference(then.index)
     missing = then.index.difference(now.index)
     return {
@@ -184,9 +194,8 @@ def load_verified(store: Store, verify_key: Ed25519PublicKey, *, columns: list[s
     head = store.head(obj["key"])
     if head is None:
         return IntegrityReport("object-missing", f"data object {obj['key']} is gone", manifest)
-    data = store.get(obj["key"])
-    digest = sha256_hex(data)
-    frame = from_parquet_bytes(data, columns=columns)
+    with store.fetch(obj["key"]) as (path, digest):
+        frame = read_parquet_file(path, columns=columns)
     spec = manifest.spec
     observed = {"sha256": digest, "version_id": head.version_id, "rows": len(frame)}
     pinned = obj.get("version_id")

@@ -11,7 +11,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import ContextManager, Iterator, Protocol
 from urllib.parse import urlparse
 
 from labelguard.errors import DatasetExists, DatasetMissing, StoreError, StoreUnreachable
@@ -45,6 +45,10 @@ class Store(Protocol):
     def put(self, key: str, data: bytes, *, create_only: bool = True) -> ObjectInfo: ...
 
     def get(self, key: str, *, version_id: str | None = None) -> bytes: ...
+
+    def fetch(self, key: str) -> "ContextManager[tuple[Path, str]]":
+        """A local path holding the object and its SHA-256, streamed: never the whole object in memory."""
+        ...
 
     def head(self, key: str) -> ObjectInfo | None: ...
 
@@ -106,6 +110,16 @@ class LocalStore:
             return self._path(key).read_bytes()
         except FileNotFoundError:
             raise DatasetMissing(f"no object {key!r} under {self.uri}", "check the URI") from None
+
+    @contextmanager
+    def fetch(self, key: str) -> Iterator[tuple[Path, str]]:
+        path = self._path(key)
+        try:
+            with open(path, "rb") as fh:
+                digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        except FileNotFoundError:
+            raise DatasetMissing(f"no object {key!r} under {self.uri}", "check the URI") from None
+        yield path, digest
 
     def head(self, key: str) -> ObjectInfo | None:
         path = self._path(key)
@@ -195,6 +209,17 @@ class S3Store:
     def get(self, key: str, *, version_id: str | None = None) -> bytes:
         extra = {"VersionId": version_id} if version_id else {}
         return self._call("get_object", Bucket=self.bucket, Key=self._key(key), **extra)["Body"].read()
+
+    @contextmanager
+    def fetch(self, key: str) -> Iterator[tuple[Path, str]]:
+        body = self._call("get_object", Bucket=self.bucket, Key=self._key(key))["Body"]
+        digest = hashlib.sha256()
+        with tempfile.NamedTemporaryFile(prefix="labelguard-", suffix=Path(key).suffix) as tmp:
+            for chunk in body.iter_chunks(chunk_size=8 << 20):
+                digest.update(chunk)
+                tmp.write(chunk)
+            tmp.flush()
+            yield Path(tmp.name), digest.hexdigest()
 
     def head(self, key: str) -> ObjectInfo | None:
         try:

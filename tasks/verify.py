@@ -10,9 +10,9 @@ from typing import Any
 import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from labelguard.errors import GuardFired
+from labelguard.errors import DatasetMissing, GuardFired
 from labelguard.tasks import guards
-from labelguard.tasks.dataset import IntegrityReport, load_verified, write_dataset
+from labelguard.tasks.dataset import IntegrityReport, load_verified, read_manifest, write_dataset
 from labelguard.tasks.manifest import SignedManifest, load_verify_key
 from labelguard.tasks.storage import LocalStore, open_store
 
@@ -91,7 +91,16 @@ def verify_dataset(
     """
     for name in names or []:
         guards.get_guard(name)
-    integrity: IntegrityReport = load_verified(open_store(uri, endpoint_url=endpoint_url), verify_key)
+    store = open_store(uri, endpoint_url=endpoint_url)
+    columns = None
+    if names and set(names) <= {"manifest"}:
+        # integrity only: decode just the columns localization needs
+        try:
+            spec_ = read_manifest(store).spec
+            columns = [spec_.id_col, spec_.label_col]
+        except DatasetMissing:
+            pass
+    integrity: IntegrityReport = load_verified(store, verify_key, columns=columns)
     reference = _trusted(reference_uri, verify_key, "reference", endpoint_url) if reference_uri else None
     holdout = None
     if holdout_uri:
