@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prefect import flow
 
-from labelguard.errors import GuardFired
+from labelguard.errors import GuardFired, UntrustedInput
 from labelguard.flows._prefect import io_task, publish, step_task
 from labelguard.tasks import dataset, guards, train, transforms
 from labelguard.tasks.attacks import check_rate
@@ -25,10 +25,6 @@ def load_verified(uri: str, verify_key: Path, endpoint_url: str | None) -> datas
     return dataset.load_verified(open_store(uri, endpoint_url=endpoint_url), load_verify_key(verify_key))
 
 
-class UntrustedHoldout(GuardFired):
-    """The trusted holdout itself failed verification: nothing can be measured against it."""
-
-
 @flow(name="labelguard-pipeline", log_prints=False)
 def pipeline_flow(
     uri: str,
@@ -38,6 +34,7 @@ def pipeline_flow(
     seed: int = 0,
     observe: bool = False,
     holdout_uri: str | None = None,
+    reference_uri: str | None = None,
     model: str = "logreg",
     endpoint_url: str | None = None,
 ) -> RunResult:
@@ -45,14 +42,21 @@ def pipeline_flow(
 
     In enforce mode (the default) a fired guard stops the run before training and the flow fails
     with :class:`GuardFired`. With ``observe=True`` guards only report and training goes on, so the
-    damage can be measured.
+    damage can be measured. The statistical and content guards compare against ``reference_uri`` (a
+    signed baseline) when given, else against the trusted holdout.
     """
     spec_transform = transforms.get_transform(transform)  # unknown names fail before any I/O
     check_rate(rate)
     train.check_model(model)
     holdout_report = load_verified(holdout_uri or f"{uri.rstrip('/')}/{dataset.HOLDOUT}", verify_key, endpoint_url)
     if not holdout_report.ok:
-        raise UntrustedHoldout(["holdout"], f"trusted holdout failed verification: {holdout_report.code}: {holdout_report.detail}")
+        raise UntrustedInput(["holdout"], f"trusted holdout failed verification: {holdout_report.code}: {holdout_report.detail}")
+    reference = holdout_report.frame
+    if reference_uri:
+        reference_report = load_verified(reference_uri, verify_key, endpoint_url)
+        if not reference_report.ok:
+            raise UntrustedInput(["reference"], f"reference baseline failed verification: {reference_report.code}: {reference_report.detail}")
+        reference = reference_report.frame
     integrity = load_verified(uri, verify_key, endpoint_url)
     spec = integrity.manifest.spec if integrity.manifest else holdout_report.manifest.spec
     result = RunResult(dataset=uri, transform=transform, rate=rate, seed=seed, observe=observe, spec=spec)
@@ -68,7 +72,7 @@ def pipeline_flow(
         integrity=integrity,
         before=integrity.frame,
         transform=spec_transform,
-        reference=holdout_report.frame,
+        reference=reference,
         holdout=holdout_report.frame,
     )
     result.guards = run_guards(ctx)

@@ -134,6 +134,7 @@ def pipeline(
     seed: int = typer.Option(0, "--seed"),
     observe: bool = typer.Option(False, "--observe", help="Guards report but do not stop training."),
     holdout: Optional[str] = typer.Option(None, "--holdout", help="Trusted holdout URI (default: URI/holdout)."),
+    reference: Optional[str] = typer.Option(None, "--reference", help="Signed baseline for the statistical/content guards (default: the holdout)."),
     model: str = typer.Option("logreg", "--model", help="logreg, knn or gboost."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Also write report.md/report.json/boundaries.png here."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
@@ -154,7 +155,7 @@ def pipeline(
 
         result = pipeline_flow(
             uri, settings.verify_key, transform=transform, rate=rate, seed=seed, observe=observe,
-            holdout_uri=holdout, model=model, endpoint_url=settings.s3_endpoint,
+            holdout_uri=holdout, reference_uri=reference, model=model, endpoint_url=settings.s3_endpoint,
         )
     _print_guards(result.guards)
     if result.metrics:

@@ -78,3 +78,7 @@ class GuardFired(LabelguardError):
             f"{', '.join(failed)} fired, training stopped" + (f" ({detail})" if detail else ""),
             "inspect the guard results; rerun with --observe to measure the damage anyway",
         )
+
+
+class UntrustedInput(GuardFired):
+    """Data that must be trusted (a holdout, a reference baseline) failed its own verification."""

@@ -45,7 +45,7 @@ def from_parquet_bytes(data: bytes, columns: list[str] | None = None) -> pd.Data
 
 def read_parquet_file(path, columns: list[str] | None = None) -> pd.DataFrame:
     try:
-        return pq.read_table(path, columns=columns, memory_map=True).to_pandas()
+        return pq.read_table(path, columns=columns).to_pandas()
     except (pa.ArrowInvalid, OSError) as exc:
         raise BadInput(f"data object is not readable Parquet: {exc}", "re-ingest the dataset") from None
 

@@ -70,7 +70,7 @@ def knn_consistency(frame: pd.DataFrame, spec: ColumnSpec, *, k: int = 10, eta: 
 
 
 def reference_anchored(
-    frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFrame, *, bins: int = 4, min_bin_rows: int = 250, iters: int = 200
+    frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFrame, *, bins: int = 4, min_bin_rows: int = 250, iters: int = 100
 ) -> RowScores:
     """Score each row's label with a model fitted on the trusted reference, then estimate the label-noise
     transition matrix by EM and each row's posterior probability of having been flipped.
@@ -107,7 +107,7 @@ def reference_anchored(
     return RowScores(flip, suspect, float(flip.mean()))
 
 
-def _em_flip_posterior(prior: np.ndarray, codes: np.ndarray, k: int, iters: int) -> np.ndarray:
+def _em_flip_posterior(prior: np.ndarray, codes: np.ndarray, k: int, iters: int, tol: float = 1e-5) -> np.ndarray:
     """EM for the transition matrix T[y, ỹ]; returns each row's posterior probability that its label was flipped."""
     T = np.full((k, k), 0.02 / max(1, k - 1))
     np.fill_diagonal(T, 0.98)
@@ -116,7 +116,7 @@ def _em_flip_posterior(prior: np.ndarray, codes: np.ndarray, k: int, iters: int)
         joint = prior * T[:, codes].T  # P(true=y, observed=ỹ_i | x_i) ∝ p(y|x) T[y, ỹ_i]
         post = joint / joint.sum(axis=1, keepdims=True)
         new_T = post.T @ onehot / np.maximum(post.sum(axis=0)[:, None], 1e-12)
-        done = np.abs(new_T - T).max() < 1e-7
+        done = np.abs(new_T - T).max() < tol
         T = new_T
         if done:
             break

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from labelguard.errors import DatasetMissing, GuardFired
+from labelguard.errors import DatasetMissing, UntrustedInput
 from labelguard.tasks import guards
 from labelguard.tasks.dataset import IntegrityReport, load_verified, read_manifest, write_dataset
 from labelguard.tasks.manifest import SignedManifest, load_verify_key
@@ -19,10 +19,6 @@ from labelguard.tasks.storage import LocalStore, open_store
 GOLDEN = "golden_holdout"
 EXACT = ("manifest", "label_contract", "schema")  # guards whose suspects are facts, not estimates
 ESTIMATED = ("reference_model", "confident_learning")  # in order of preference
-
-
-class UntrustedInput(GuardFired):
-    """A reference or holdout that should be trusted failed its own verification."""
 
 
 @dataclass
@@ -52,7 +48,7 @@ def golden_holdout() -> tuple[LocalStore, Ed25519PublicKey]:
     return LocalStore(root), load_verify_key(root / "verify.pub")
 
 
-def _trusted(uri_or_store, key: Ed25519PublicKey, what: str, endpoint_url: str | None) -> pd.DataFrame:
+def load_trusted(uri_or_store, key: Ed25519PublicKey, what: str, endpoint_url: str | None) -> pd.DataFrame:
     store = open_store(uri_or_store, endpoint_url=endpoint_url) if isinstance(uri_or_store, str) else uri_or_store
     rep = load_verified(store, key)
     if not rep.ok:
@@ -101,13 +97,13 @@ def verify_dataset(
         except DatasetMissing:
             pass
     integrity: IntegrityReport = load_verified(store, verify_key, columns=columns)
-    reference = _trusted(reference_uri, verify_key, "reference", endpoint_url) if reference_uri else None
+    reference = load_trusted(reference_uri, verify_key, "reference", endpoint_url) if reference_uri else None
     holdout = None
     if holdout_uri:
-        holdout = _trusted(holdout_uri, verify_key, "holdout", endpoint_url)
+        holdout = load_trusted(holdout_uri, verify_key, "holdout", endpoint_url)
     elif integrity.manifest is not None and integrity.manifest.payload.get("source", {}).get("kind") == "synthetic":
         store, key = golden_holdout()
-        holdout = _trusted(store, key, "golden holdout", None)
+        holdout = load_trusted(store, key, "golden holdout", None)
     spec = integrity.manifest.spec if integrity.manifest else None
     if integrity.frame is None or spec is None:
         results = [guards.manifest_guard(guards.GuardContext(frame=None, spec=spec, integrity=integrity))]
@@ -131,7 +127,7 @@ def make_baseline(
     The payload adds summary statistics (class counts, per-class feature means) for people to read;
     the guards recompute everything from the signed rows.
     """
-    frame = _trusted(uri, verify_key, "trusted source", endpoint_url)
+    frame = load_trusted(uri, verify_key, "trusted source", endpoint_url)
     spec = load_verified(open_store(uri, endpoint_url=endpoint_url), verify_key).manifest.spec
     out = open_store(out_uri, endpoint_url=endpoint_url)
     out.ensure_writable()
