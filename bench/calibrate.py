@@ -62,7 +62,7 @@ def main() -> None:
              f"every dataset-level test at alpha = {guards.ALPHA:g}. Wall time {time.perf_counter() - t0:.0f} s.", "",
              "| guard | " + " | ".join(REGIMES) + " |", "|---|" + "---:|" * len(REGIMES)]
     for name in guards.REGISTRY:
-        cells = [f"{fired[r][name]} / {ran[r][name]} ({fired[r][name] / max(1, ran[r][name]):.0%})" if ran[r][name] else "skipped" for r in REGIMES]
+        cells = [f"{fired[r][name]} / {ran[r][name]} ({fired[r][name] / max(1, ran[r][name]):.1%})" if ran[r][name] else "skipped" for r in REGIMES]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     md = "\n".join(lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
