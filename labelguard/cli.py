@@ -388,6 +388,8 @@ def _print_runs(runs) -> None:
     from labelguard.tasks.report import summary_rows
 
     rows = summary_rows(runs)
+    for row, run in zip(rows, runs.values()):  # names are in the guard tables above; keep this one narrow
+        row["guards fired"] = f"{len(run.fired)} of {len(run.guards)}"
     table = Table(title="impact on the model (trusted holdout; + = share of positive reviews)", title_justify="left")
     for col in rows[0]:
         table.add_column(SHORT.get(col, col), justify="left" if col in ("run", "transform", "guards fired") else "right", overflow="fold")
