@@ -131,12 +131,21 @@ def plot_boundaries(runs: dict[str, RunResult], path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from matplotlib.lines import Line2D
+
     fig, axes = plt.subplots(1, len(drawable), figsize=(6 * len(drawable), 5.2), squeeze=False, sharex=True, sharey=True)
+    clean = next((r for r in drawable.values() if r.truth is None), None)
     for ax, (label, run) in zip(axes[0], drawable.items()):
         s = run.spec
         frame = run.frame
         grid = decision_grid(run.model, frame, s)
         pos = s.classes[-1]
+        extra_handles = []
+        if clean is not None and run is not clean:
+            # the clean model's boundary, for comparison: how far the poisoning moved it
+            cg = decision_grid(clean.model, frame, s)
+            ax.contour(cg.xx, cg.yy, (cg.zz == pos).astype(float), levels=[0.5], colors="#555555", linewidths=1.2, linestyles="--")
+            extra_handles.append(Line2D([], [], color="#555555", linestyle="--", label="clean model's boundary"))
         if grid is not None:
             ax.contourf(grid.xx, grid.yy, (grid.zz == pos).astype(float), levels=[-0.5, 0.5, 1.5], colors=["#f4c7c3", "#c6e2c3"], alpha=0.6)
             ax.contour(grid.xx, grid.yy, (grid.zz == pos).astype(float), levels=[0.5], colors="k", linewidths=1)
@@ -154,7 +163,8 @@ def plot_boundaries(runs: dict[str, RunResult], path: Path) -> bool:
         )
         ax.set_xlabel(s.feature_cols[0])
         ax.set_ylabel(s.feature_cols[1])
-        ax.legend(loc="upper left", fontsize=8, markerscale=2)
+        handles, _ = ax.get_legend_handles_labels()
+        ax.legend(handles=handles + extra_handles, loc="upper left", fontsize=8, markerscale=2)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
