@@ -27,6 +27,7 @@ from labelguard.tasks.storage import Store, sha256_hex
 DATA_KEY = "data.parquet"
 MANIFEST_KEY = "manifest.json"
 ROWS_KEY = "rows.parquet"
+ROWS_SIG_KEY = "rows.sig.json"  # the sidecar's own signature: localization survives a forged manifest
 HOLDOUT = "holdout"
 
 
@@ -80,6 +81,12 @@ def write_dataset(
         written.append(DATA_KEY)
         rows_info = store.put(ROWS_KEY, sidecar)
         written.append(ROWS_KEY)
+        envelope = sign_manifest(
+            {"data_key": DATA_KEY, "sidecar_key": ROWS_KEY, "sidecar_sha256": rows_info.sha256, "rows": int(len(frame)), "columns": spec.to_dict()},
+            key,
+        )
+        store.put(ROWS_SIG_KEY, envelope.to_bytes())
+        written.append(ROWS_SIG_KEY)
     except BaseException:
         for key in written:
             store.delete(key)
@@ -183,13 +190,9 @@ def load_verified(store: Store, verify_key: Ed25519PublicKey, *, columns: list[s
         return IntegrityReport("missing-manifest", exc.problem)
     expected_key = key_id(verify_key)
     if manifest.key_id != expected_key:
-        return IntegrityReport(
-            "unknown-key",
-            f"manifest signed by key {manifest.key_id}, not the trusted key {expected_key}",
-            manifest,
-        )
+        return _untrusted_manifest(store, verify_key, manifest, "unknown-key", f"manifest signed by key {manifest.key_id}, not the trusted key {expected_key}", columns)
     if not signature_valid(manifest, verify_key):
-        return IntegrityReport("bad-signature", "manifest signature does not verify: the manifest was edited", manifest)
+        return _untrusted_manifest(store, verify_key, manifest, "bad-signature", "manifest signature does not verify: the manifest was edited", columns)
     obj = manifest.payload["object"]
     head = store.head(obj["key"])
     if head is None:
@@ -210,20 +213,32 @@ def load_verified(store: Store, verify_key: Ed25519PublicKey, *, columns: list[s
         code, detail = "digest-mismatch", f"object SHA-256 {digest[:12]}… differs from signed {obj['sha256'][:12]}…{version_note}"
     else:
         code, detail = "version-swapped", f"same bytes, but object version is {head.version_id}, manifest pins {pinned}"
-    suspects, where = _localize_with_sidecar(store, manifest, frame)
+    suspects, where = _localize_with_sidecar(store, verify_key, frame)
     return IntegrityReport(code, f"{detail}; {where}", manifest, frame, observed, suspects)
 
 
-def _localize_with_sidecar(store: Store, manifest: SignedManifest, frame: pd.DataFrame) -> tuple[list | None, str]:
-    side = manifest.payload.get("rows_sidecar")
-    if not side:
-        return None, "no row sidecar to localize the edit"
-    if store.head(side["key"]) is None:
-        return None, "row sidecar missing: cannot localize"
-    raw = store.get(side["key"])
-    if sha256_hex(raw) != side["sha256"]:
+def _untrusted_manifest(store: Store, verify_key, manifest: SignedManifest, code: str, detail: str, columns) -> IntegrityReport:
+    """The manifest cannot be trusted, but the independently signed sidecar can still say which rows changed."""
+    head = store.head(DATA_KEY)
+    if head is None:
+        return IntegrityReport(code, detail, manifest)
+    with store.fetch(DATA_KEY) as (path, digest):
+        frame = read_parquet_file(path, columns=columns)
+    suspects, where = _localize_with_sidecar(store, verify_key, frame)
+    observed = {"sha256": digest, "version_id": head.version_id, "rows": len(frame)}
+    return IntegrityReport(code, f"{detail}; {where}", manifest, frame, observed, suspects)
+
+
+def _localize_with_sidecar(store: Store, verify_key, frame: pd.DataFrame) -> tuple[list | None, str]:
+    if store.head(ROWS_SIG_KEY) is None or store.head(ROWS_KEY) is None:
+        return None, "row sidecar or its signature missing: cannot localize"
+    envelope = SignedManifest.from_bytes(store.get(ROWS_SIG_KEY))
+    if envelope.key_id != key_id(verify_key) or not signature_valid(envelope, verify_key):
+        return None, "row sidecar signature does not verify: cannot localize"
+    raw = store.get(envelope.payload["sidecar_key"])
+    if sha256_hex(raw) != envelope.payload["sidecar_sha256"]:
         return None, "row sidecar altered too: cannot localize"
-    spec = manifest.spec
+    spec = ColumnSpec.from_dict(envelope.payload["columns"])
     if spec.id_col not in frame.columns or spec.label_col not in frame.columns:
         return None, "id or label column gone: cannot localize"
     diff = localize(frame, spec, from_parquet_bytes(raw))
