@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from labelguard.errors import BadInput, UnknownName
-from labelguard.tasks.manifest import ColumnSpec
+from labelguard.tasks.manifest import ColumnSpec, to_py as _py
 
 
 @dataclass(frozen=True)
@@ -152,10 +152,6 @@ class FlipResult:
 
     def truth_json(self) -> str:
         return json.dumps(self.truth(), indent=1)
-
-
-def _py(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def check_rate(rate: float) -> float:

@@ -12,7 +12,7 @@ from scipy.stats import chi2_contingency
 from labelguard.errors import UnknownName
 from labelguard.schemas.reviews import validate_reviews
 from labelguard.tasks.dataset import IntegrityReport
-from labelguard.tasks.manifest import ColumnSpec, label_histogram
+from labelguard.tasks.manifest import ColumnSpec, label_histogram, to_py as _py
 from labelguard.tasks.transforms import TransformSpec
 
 MAX_LISTED_IDS = 10
@@ -53,10 +53,6 @@ class GuardResult:
         if self.suspect_ids is not None:
             out["suspect_ids"] = [_py(i) for i in self.suspect_ids]
         return out
-
-
-def _py(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 Guard = Callable[[GuardContext], GuardResult]
@@ -237,16 +233,21 @@ def duplicate_conflicts_guard(ctx: GuardContext) -> GuardResult:
     return GuardResult("duplicate_conflicts", not ids, f"{len(ids)} conflicting duplicate row(s)", suspect_ids=ids, metrics={"conflicts": len(ids)})
 
 
+def _self_contained(name: str, ctx: GuardContext, detector, min_rows: int, what: str) -> GuardResult:
+    """Run a self-contained detector on the candidate, and on the reference for the verdict's baseline rate."""
+    if len(ctx.frame) < min_rows:
+        return _skip(name, f"fewer than {min_rows} rows")
+    found = detector(ctx.frame, ctx.spec).suspect
+    ref = detector(ctx.reference, ctx.spec).suspect if ctx.reference is not None and len(ctx.reference) >= min_rows else None
+    return _fraction_verdict(name, ctx, found, ref, what)
+
+
 @register_guard("confident_learning")
 def confident_learning_guard(ctx: GuardContext) -> GuardResult:
     """Self-contained: cleanlab's confident learning on out-of-fold logistic-regression probabilities."""
     from labelguard.tasks.detectors import confident_learning
 
-    if len(ctx.frame) < 50:
-        return _skip("confident_learning", "fewer than 50 rows")
-    res = confident_learning(ctx.frame, ctx.spec)
-    ref = confident_learning(ctx.reference, ctx.spec).suspect if ctx.reference is not None and len(ctx.reference) >= 50 else None
-    return _fraction_verdict("confident_learning", ctx, res.suspect, ref, "look mislabelled to confident learning")
+    return _self_contained("confident_learning", ctx, confident_learning, 50, "look mislabelled to confident learning")
 
 
 @register_guard("knn_consistency")
@@ -254,11 +255,7 @@ def knn_consistency_guard(ctx: GuardContext) -> GuardResult:
     """Self-contained: a row is suspect when 70 % of its 10 nearest neighbours carry another label."""
     from labelguard.tasks.detectors import knn_consistency
 
-    if len(ctx.frame) < 20:
-        return _skip("knn_consistency", "fewer than 20 rows")
-    res = knn_consistency(ctx.frame, ctx.spec)
-    ref = knn_consistency(ctx.reference, ctx.spec).suspect if ctx.reference is not None and len(ctx.reference) >= 20 else None
-    return _fraction_verdict("knn_consistency", ctx, res.suspect, ref, "disagree with their neighbourhood")
+    return _self_contained("knn_consistency", ctx, knn_consistency, 20, "disagree with their neighbourhood")
 
 
 @register_guard("reference_model")

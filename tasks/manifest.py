@@ -39,7 +39,7 @@ class ColumnSpec:
             "label_col": self.label_col,
             "feature_cols": list(self.feature_cols),
             "timestamp_col": self.timestamp_col,
-            "classes": [_jsonable(c) for c in self.classes],
+            "classes": [to_py(c) for c in self.classes],
         }
 
     @classmethod
@@ -53,7 +53,8 @@ class ColumnSpec:
         )
 
 
-def _jsonable(value: Any) -> Any:
+def to_py(value: Any) -> Any:
+    """A numpy scalar as the plain Python value (for JSON and messages); anything else unchanged."""
     return value.item() if isinstance(value, np.generic) else value
 
 

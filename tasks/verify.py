@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from labelguard.errors import DatasetMissing, UntrustedInput
 from labelguard.tasks import guards
 from labelguard.tasks.dataset import IntegrityReport, load_verified, read_manifest, write_dataset
-from labelguard.tasks.manifest import SignedManifest, load_verify_key
+from labelguard.tasks.manifest import SignedManifest, load_verify_key, to_py
 from labelguard.tasks.storage import LocalStore, open_store
 
 GOLDEN = "golden_holdout"
@@ -37,7 +37,7 @@ class VerifyReport:
             "ok": self.ok,
             "dataset": self.dataset,
             "guards": [g.to_dict() for g in self.guards],
-            "suspect_ids": [guards._py(i) for i in self.suspect_ids],
+            "suspect_ids": [to_py(i) for i in self.suspect_ids],
             "suspects_from": self.suspects_from,
         }
 

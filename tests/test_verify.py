@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from labelguard.cli import app
+from labelguard.tasks import attacks
 from labelguard.tasks.dataset import write_dataset
 from labelguard.tasks.manifest import ColumnSpec, load_signing_key, load_verify_key
 from labelguard.tasks.storage import open_store
@@ -44,7 +45,7 @@ def test_clean_dataset_passes_every_guard(stored, keys, tmp_path):
     assert {g["name"] for g in doc["guards"] if not g["skipped"]} >= {"manifest", "class_conditional", "reference_model", "model_gate"}
 
 
-@pytest.mark.parametrize("attack", ["random", "targeted", "nearest", "cluster"])
+@pytest.mark.parametrize("attack", sorted(attacks.REGISTRY))
 @pytest.mark.parametrize("forge", [False, True])
 def test_at_rest_tampering_is_localized_exactly(stored, keys, tmp_path, attack, forge):
     ds, ref = stored
