@@ -44,6 +44,7 @@ def ingest_flow(
     timestamp_col: str | None = "created_at",
     holdout_fraction: float = 0.2,
     endpoint_url: str | None = None,
+    synthetic: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Ingest reviews into ``dest`` (training part) and ``dest/holdout`` (trusted holdout).
 
@@ -51,7 +52,9 @@ def ingest_flow(
     writable and empty. Data objects go first, each manifest last.
     """
     key = load_signing_key(signing_key)
-    frame, spec, meta = load_source(source, rows=rows, seed=seed, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col)
+    frame, spec, meta = load_source(
+        source, rows=rows, seed=seed, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, synthetic=synthetic
+    )
     with_holdout = holdout_fraction > 0
     if with_holdout:
         train, holdout = split_holdout(frame, spec, holdout_fraction, seed)

@@ -97,6 +97,9 @@ def ingest(
     dest: str = typer.Option(..., "--dest", help="Dataset URI: s3://bucket/prefix or a local directory."),
     source: str = typer.Option("synthetic", "--source", help="'synthetic' or a local .csv/.parquet file."),
     rows: int = typer.Option(5000, "--rows", help="Rows to generate (synthetic only)."),
+    separation: float = typer.Option(5.0, "--separation", help="Distance between the class clusters (synthetic only; 2.8 gives ~0.92 accuracy)."),
+    spread: float = typer.Option(1.0, "--spread", help="Within-class standard deviation (synthetic only)."),
+    positive_share: float = typer.Option(0.5, "--positive-share", help="Expected share of positive reviews (synthetic only)."),
     seed: int = typer.Option(0, "--seed", help="Seed for generation and the holdout split."),
     label_col: str = typer.Option("label", "--label-col"),
     id_col: str = typer.Option("review_id", "--id-col"),
@@ -112,11 +115,20 @@ def ingest(
     with _edge():
         from labelguard.tasks.manifest import load_signing_key
 
-        load_signing_key(settings.signing_key)  # fail before Prefect starts
+        from labelguard.tasks.storage import open_store
+
+        # fail before Prefect starts: key, source file, store configuration (no network yet)
+        load_signing_key(settings.signing_key)
+        if source != "synthetic" and not Path(source).is_file():
+            from labelguard.errors import BadInput
+
+            raise BadInput(f"no such file: {source}", "pass --source synthetic or an existing .csv/.parquet file")
+        open_store(dest, endpoint_url=settings.s3_endpoint)
         from labelguard.flows.ingest import ingest_flow
 
         summary = ingest_flow(
             source=source, dest=dest, signing_key=settings.signing_key, rows=rows, seed=seed, id_col=id_col,
+            synthetic={"separation": separation, "spread": spread, "positive_share": positive_share},
             label_col=label_col, timestamp_col=timestamp_col, holdout_fraction=holdout_fraction, endpoint_url=settings.s3_endpoint,
         )
     for part, s in summary.items():
@@ -150,7 +162,10 @@ def pipeline(
         from labelguard.tasks.train import check_model
         from labelguard.tasks.transforms import get_transform
 
+        from labelguard.tasks.storage import open_store
+
         get_transform(transform), check_rate(rate), check_model(model), load_verify_key(settings.verify_key)
+        open_store(uri, endpoint_url=settings.s3_endpoint)
         from labelguard.flows.pipeline import pipeline_flow
 
         result = pipeline_flow(

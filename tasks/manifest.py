@@ -100,7 +100,7 @@ def generate_keypair(out_dir: Path) -> tuple[Path, Path]:
 
 def load_signing_key(path: Path | None) -> Ed25519PrivateKey:
     if path is None:
-        raise KeyProblem("no signing key configured", "set LABELGUARD_SIGNING_KEY or pass --signing-key (make one with `labelguard keygen`)")
+        raise KeyProblem("no signing key configured", "set LABELGUARD_SIGNING_KEY or pass --signing-key; `labelguard keygen` makes one")
     try:
         key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:

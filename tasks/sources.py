@@ -68,6 +68,7 @@ def load_source(
     id_col: str = "review_id",
     label_col: str = "label",
     timestamp_col: str | None = "created_at",
+    synthetic: dict[str, float] | None = None,
 ) -> tuple[pd.DataFrame, ColumnSpec, dict[str, Any]]:
     """Load and validate reviews; nothing is written.
 
@@ -81,9 +82,10 @@ def load_source(
         The data breaks the review schema; the error carries pandera's failure cases.
     """
     if source == SYNTHETIC:
-        frame = make_reviews(rows, seed=seed)
+        params = dict(synthetic or {})
+        frame = make_reviews(rows, seed=seed, **params)
         spec = ColumnSpec(feature_cols=FEATURES)
-        meta: dict[str, Any] = {"kind": SYNTHETIC, "rows": rows, "seed": seed}
+        meta: dict[str, Any] = {"kind": SYNTHETIC, "rows": rows, "seed": seed, **params}
     else:
         frame = read_table(Path(source))
         spec = infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col)

@@ -243,7 +243,7 @@ def _s3_client(endpoint_url: str | None):
     if session.get_credentials() is None:
         raise StoreError(
             "no AWS credentials found",
-            "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE (or unset the endpoint to use the embedded S3)",
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
         )
     config = Config(
         connect_timeout=3,

@@ -48,6 +48,12 @@ def golden_holdout() -> tuple[LocalStore, Ed25519PublicKey]:
     return LocalStore(root), load_verify_key(root / "verify.pub")
 
 
+def _default_synthetic(source: dict) -> bool:
+    """The golden holdout only represents reviews generated with the default parameters."""
+    defaults = {"separation": 5.0, "spread": 1.0, "positive_share": 0.5}
+    return source.get("kind") == "synthetic" and all(float(source.get(k, v)) == v for k, v in defaults.items())
+
+
 def load_trusted(uri_or_store, key: Ed25519PublicKey, what: str, endpoint_url: str | None) -> pd.DataFrame:
     store = open_store(uri_or_store, endpoint_url=endpoint_url) if isinstance(uri_or_store, str) else uri_or_store
     rep = load_verified(store, key)
@@ -101,7 +107,7 @@ def verify_dataset(
     holdout = None
     if holdout_uri:
         holdout = load_trusted(holdout_uri, verify_key, "holdout", endpoint_url)
-    elif integrity.manifest is not None and integrity.manifest.payload.get("source", {}).get("kind") == "synthetic":
+    elif integrity.manifest is not None and _default_synthetic(integrity.manifest.payload.get("source", {})):
         store, key = golden_holdout()
         holdout = load_trusted(store, key, "golden holdout", None)
     spec = integrity.manifest.spec if integrity.manifest else None
