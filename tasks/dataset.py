@@ -44,9 +44,10 @@ def from_parquet_bytes(data: bytes, columns: list[str] | None = None) -> pd.Data
         raise BadInput(f"data object is not readable Parquet: {exc}", "re-ingest the dataset") from None
 
 
-def read_parquet_file(path, columns: list[str] | None = None) -> pd.DataFrame:
+def read_parquet_file(path, columns: list[str] | None = None, *, as_arrow: bool = False):
     try:
-        return pq.read_table(path, columns=columns).to_pandas()
+        table = pq.read_table(path, columns=columns)
+        return table if as_arrow else table.to_pandas()
     except (pa.ArrowInvalid, OSError) as exc:
         raise BadInput(f"data object is not readable Parquet: {exc}", "re-ingest the dataset") from None
 
@@ -169,13 +170,19 @@ class IntegrityReport:
     code: str
     detail: str
     manifest: SignedManifest | None = None
-    frame: pd.DataFrame | None = None
+    data: pa.Table | pd.DataFrame | None = None  # decoded lazily into `frame`: an intact object needs no pandas
     observed: dict[str, Any] = field(default_factory=dict)
     suspect_ids: list | None = None  # rows an at-rest edit touched, from the signed sidecar
 
     @property
     def ok(self) -> bool:
         return self.code == "ok"
+
+    @property
+    def frame(self) -> pd.DataFrame | None:
+        if isinstance(self.data, pa.Table):
+            self.data = self.data.to_pandas()
+        return self.data
 
 
 def load_verified(store: Store, verify_key: Ed25519PublicKey, *, columns: list[str] | None = None) -> IntegrityReport:
@@ -198,14 +205,14 @@ def load_verified(store: Store, verify_key: Ed25519PublicKey, *, columns: list[s
     if head is None:
         return IntegrityReport("object-missing", f"data object {obj['key']} is gone", manifest)
     with store.fetch(obj["key"]) as (path, digest):
-        frame = read_parquet_file(path, columns=columns)
-    spec = manifest.spec
-    observed = {"sha256": digest, "version_id": head.version_id, "rows": len(frame)}
+        table = read_parquet_file(path, columns=columns, as_arrow=True)
+    observed = {"sha256": digest, "version_id": head.version_id, "rows": table.num_rows}
     pinned = obj.get("version_id")
-    intact = digest == obj["sha256"] and len(frame) == manifest.payload["rows"]
-    # The object's SHA-256 covers every byte; the labels digest is only recomputed when it differs.
+    intact = digest == obj["sha256"] and table.num_rows == manifest.payload["rows"]
+    # The object's SHA-256 covers every byte: nothing else needs recomputing when it matches.
     if intact and not (pinned and head.version_id and head.version_id != pinned):
-        return IntegrityReport("ok", f"signature, version, SHA-256 and {len(frame)} rows verified", manifest, frame, observed)
+        return IntegrityReport("ok", f"signature, version, SHA-256 and {table.num_rows} rows verified", manifest, table, observed)
+    frame = table.to_pandas()
     version_note = f" (version {head.version_id}, manifest pins {pinned})" if pinned and head.version_id != pinned else ""
     if len(frame) != manifest.payload["rows"]:
         code, detail = "row-count", f"{len(frame)} rows, manifest says {manifest.payload['rows']}{version_note}"

@@ -111,7 +111,7 @@ def verify_dataset(
         store, key = golden_holdout()
         holdout = load_trusted(store, key, "golden holdout", None)
     spec = integrity.manifest.spec if integrity.manifest else None
-    if integrity.frame is None or spec is None:
+    if columns is not None or integrity.data is None or spec is None:  # integrity only, or nothing to read
         results = [guards.manifest_guard(guards.GuardContext(frame=None, spec=spec, integrity=integrity))]
         return VerifyReport(uri, results)
     ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout)
