@@ -42,3 +42,37 @@ def test_enforced_pipeline_stops_on_tampered_object(tmp_path, s3_uri, keys, pref
     assert info.value.failed == ["manifest"]
     observed = pipeline_flow(s3_uri, keys[1], observe=True)
     assert observed.fired == ["manifest"] and observed.metrics is not None
+
+
+def test_io_tasks_retry_only_an_unreachable_store(prefect_harness):
+    from prefect import flow
+
+    from labelguard.errors import BadInput, StoreUnreachable
+    from labelguard.flows._prefect import io_task
+
+    calls = {"flaky": 0, "bad": 0}
+
+    @io_task(retry_delay_seconds=0)
+    def flaky():
+        calls["flaky"] += 1
+        if calls["flaky"] < 3:
+            raise StoreUnreachable("endpoint down")
+        return "ok"
+
+    @io_task(retry_delay_seconds=0)
+    def bad():
+        calls["bad"] += 1
+        raise BadInput("bad rate")
+
+    @flow
+    def run_flaky():
+        return flaky()
+
+    @flow
+    def run_bad():
+        return bad()
+
+    assert run_flaky() == "ok" and calls["flaky"] == 3
+    with pytest.raises(BadInput):
+        run_bad()
+    assert calls["bad"] == 1
