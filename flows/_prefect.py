@@ -1,7 +1,5 @@
 """Thin Prefect glue shared by the flows: task defaults, the retry rule, artifact helpers."""
 
-from __future__ import annotations
-
 import re
 from typing import Any
 

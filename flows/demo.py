@@ -1,7 +1,5 @@
 """Demo flow: ingest synthetic reviews, run the pipeline clean and compromised in observe mode, compare."""
 
-from __future__ import annotations
-
 import tempfile
 import time
 from datetime import datetime, timezone

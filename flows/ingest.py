@@ -1,7 +1,5 @@
 """Ingest flow: load reviews, validate, split off a trusted holdout, write Parquet + signed manifests."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 

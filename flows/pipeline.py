@@ -1,7 +1,5 @@
 """Training-pipeline flow: load → verify → transform → guards → train → evaluate."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 from prefect import flow

@@ -261,6 +261,44 @@ def verify(
 
 
 @app.command()
+def watch(
+    uri: str = typer.Argument(..., help="Dataset URI to verify on every run."),
+    cron: str = typer.Option(..., "--cron", help='Schedule, e.g. "0 * * * *" (hourly).'),
+    reference: Optional[str] = typer.Option(None, "--reference", help="Signed baseline for the statistical and content guards."),
+    holdout: Optional[str] = typer.Option(None, "--holdout", help="Trusted holdout for the model gate."),
+    name: str = typer.Option("labelguard-watch", "--name", help="Deployment name."),
+    verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
+    endpoint_url: Optional[str] = EndpointOpt,
+) -> None:
+    """Serve the verify flow on a cron schedule (needs a running Prefect server: `prefect server start`)."""
+    settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
+    with _edge():
+        from labelguard.errors import BadInput
+        from labelguard.tasks.manifest import load_verify_key
+        from labelguard.tasks.storage import open_store
+
+        if not os.environ.get("PREFECT_API_URL"):
+            # A served schedule never fires on Prefect's ephemeral API: refuse rather than sit idle.
+            raise BadInput("scheduled runs need a Prefect server", "run `prefect server start` and set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api)")
+        from prefect.client.schemas.schedules import CronSchedule
+
+        try:
+            CronSchedule(cron=cron)
+        except ValueError as exc:
+            raise BadInput(f"invalid cron expression {cron!r}: {str(exc).splitlines()[0]}", 'write five fields, e.g. "0 * * * *"') from None
+        load_verify_key(settings.verify_key)
+        open_store(uri, endpoint_url=settings.s3_endpoint)
+        from labelguard.flows.verify import verify_flow
+
+        out.print(f"serving {name}: verify {uri} on '{cron}' (Ctrl-C stops)", highlight=False)
+        verify_flow.serve(
+            name=name,
+            cron=cron,
+            parameters={"uri": uri, "verify_key": str(settings.verify_key), "reference_uri": reference, "holdout_uri": holdout, "endpoint_url": settings.s3_endpoint},
+        )
+
+
+@app.command()
 def baseline(
     uri: str = typer.Argument(..., help="A trusted dataset (verified before use)."),
     out_uri: str = typer.Option(..., "--out", help="Where the signed baseline goes (create-only)."),

@@ -17,7 +17,7 @@ def invoke(*args, env=None):
 def test_every_subcommand_has_help():
     top = invoke("--help")
     assert top.exit_code == 0
-    for cmd in ("keygen", "ingest", "pipeline", "demo", "serve-s3", "tamper", "poison", "verify", "baseline", "list"):
+    for cmd in ("keygen", "ingest", "pipeline", "demo", "serve-s3", "tamper", "poison", "verify", "baseline", "list", "watch"):
         res = invoke(cmd, "--help")
         assert res.exit_code == 0, cmd
         assert "Usage" in res.output
@@ -93,3 +93,12 @@ def test_pipeline_with_wrong_key_fires_manifest(tmp_path, keys, other_keys, pref
     res = invoke("pipeline", ds, "--verify-key", other_keys[1])
     assert res.exit_code == 1
     assert "holdout" in res.output  # the trusted holdout cannot be trusted under an unknown key
+
+
+def test_watch_refuses_without_a_prefect_server(keys, monkeypatch):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    res = invoke("watch", "s3://labelguard-x/ds", "--cron", "0 * * * *", "--verify-key", keys[1])
+    assert res.exit_code == 2 and "need a Prefect server" in res.output
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    res = invoke("watch", "s3://labelguard-x/ds", "--cron", "not a cron", "--verify-key", keys[1])
+    assert res.exit_code == 2 and "invalid cron" in res.output

@@ -76,3 +76,19 @@ def test_io_tasks_retry_only_an_unreachable_store(prefect_harness):
     with pytest.raises(BadInput):
         run_bad()
     assert calls["bad"] == 1
+
+
+def test_verify_flow_fails_when_a_guard_fires(tmp_path, keys, prefect_harness):
+    from labelguard.flows.verify import verify_flow
+    from labelguard.tasks.tamper import tamper
+
+    ds = str(tmp_path / "ds")
+    ingest_flow(source="synthetic", dest=ds, signing_key=keys[0], rows=800, seed=2)
+    doc = verify_flow(ds, keys[1], reference_uri=f"{ds}/holdout")
+    assert doc["ok"]
+    res = tamper(ds, attack="random", rate=0.05, seed=0, truth_out=tmp_path / "t.json")
+    with pytest.raises(GuardFired) as info:
+        verify_flow(ds, keys[1], reference_uri=f"{ds}/holdout")
+    assert "manifest" in info.value.failed
+    manifest = next(g for g in info.value.results if g.name == "manifest")
+    assert sorted(manifest.suspect_ids) == sorted(res.flipped_ids)

@@ -1,0 +1,38 @@
+"""Verify flow: the guard suite on a stored dataset as a Prefect flow, for scheduled drift-detection runs."""
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+
+from labelguard.errors import GuardFired
+from labelguard.flows._prefect import io_task, publish
+from labelguard.tasks.manifest import load_verify_key
+from labelguard.tasks.verify import verify_dataset
+
+
+@io_task(name="verify-dataset")
+def _verify(uri: str, verify_key: Path, reference_uri: str | None, holdout_uri: str | None, endpoint_url: str | None):
+    return verify_dataset(uri, load_verify_key(verify_key), reference_uri=reference_uri, holdout_uri=holdout_uri, endpoint_url=endpoint_url)
+
+
+@flow(name="labelguard-verify", log_prints=False)
+def verify_flow(
+    uri: str,
+    verify_key: Path,
+    reference_uri: str | None = None,
+    holdout_uri: str | None = None,
+    endpoint_url: str | None = None,
+) -> dict[str, Any]:
+    """Run `labelguard verify` as a flow: publishes the guard table as an artifact and fails when a guard fires."""
+    report = _verify(uri, verify_key, reference_uri, holdout_uri, endpoint_url)
+    publish(
+        "labelguard-verify",
+        "\n".join(f"- **{g.name}**: {g.verdict} — {g.detail}" for g in report.guards)
+        + (f"\n\nSuspect rows ({len(report.suspect_ids)}, from {', '.join(report.suspects_from)})" if report.suspect_ids else ""),
+        table=[{"guard": g.name, "verdict": g.verdict, "suspects": len(g.suspect_ids or []), "detail": g.detail} for g in report.guards],
+        description=f"Guard suite on {uri}",
+    )
+    if not report.ok:
+        raise GuardFired([g.name for g in report.guards if not g.passed], results=report.guards)
+    return report.to_dict()
