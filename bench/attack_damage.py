@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.model_selection import train_test_split
 
+from _common import write_result
 from labelguard.errors import BadInput
 from labelguard.tasks import attacks, train
 from labelguard.tasks.manifest import ColumnSpec
@@ -116,9 +117,7 @@ def main() -> None:
     t0 = time.perf_counter()
     rows, seg = run(args.seeds)
     md = to_markdown(rows, seg, args.seeds, time.perf_counter() - t0)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(md)
-    print(md)
+    write_result(md, args.out)
 
 
 if __name__ == "__main__":

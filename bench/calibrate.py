@@ -14,6 +14,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from _common import write_result
 from labelguard.tasks import guards, transforms
 from labelguard.tasks.dataset import load_verified, write_dataset
 from labelguard.tasks.manifest import ColumnSpec, generate_keypair, load_signing_key, load_verify_key
@@ -65,9 +66,7 @@ def main() -> None:
         cells = [f"{fired[r][name]} / {ran[r][name]} ({fired[r][name] / max(1, ran[r][name]):.1%})" if ran[r][name] else "skipped" for r in REGIMES]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     md = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(md)
-    print(md)
+    write_result(md, args.out)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from _common import write_result
 from labelguard.errors import BadInput
 from labelguard.tasks import attacks, guards
 from labelguard.tasks.detectors import confident_learning
@@ -88,9 +88,7 @@ def main() -> None:
     t0 = time.perf_counter()
     df = run(args.seeds, args.rows, args.separation)
     md = to_markdown(df, args.seeds, time.perf_counter() - t0)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(md)
-    print(md)
+    write_result(md, args.out)
 
 
 if __name__ == "__main__":

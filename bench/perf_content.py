@@ -14,6 +14,7 @@ import argparse
 import time
 from pathlib import Path
 
+from _common import write_result
 from labelguard.tasks.attacks import flip_labels
 from labelguard.tasks.detectors import confident_learning, reference_anchored
 from labelguard.tasks.manifest import ColumnSpec
@@ -46,9 +47,7 @@ def main() -> None:
         lines.append(f"| {attack} {rate:.0%} | {t_ours:.1f} | {f1(ours.suspect, truth):.3f} | {t_cl:.1f} | {f1(cl.suspect, truth):.3f} |")
         print(lines[-1], flush=True)
     md = "\n".join(lines) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(md)
-    print(md)
+    write_result(md, args.out)
 
 
 if __name__ == "__main__":

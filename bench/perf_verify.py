@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import write_result
+
 CHILD = r"""
 import hashlib, json, os, sys, threading, time
 import pyarrow.parquet as pq
@@ -88,9 +90,7 @@ def main() -> None:
         f"| `verify_dataset(..., names=['manifest'])` | {med['verify']:.2f} | {med['verify'] / med['floor']:.2f} | {mem['verify'] / 2**20:.0f} MiB | {mem['verify'] / decoded:.2f} |",
         "", f"Decoded id+label columns (Arrow): {decoded / 2**20:.0f} MiB.",
     ]) + "\n"
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(md)
-    print(md)
+    write_result(md, args.out)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ from labelguard.tasks.manifest import (
     SignedManifest,
     build_manifest,
     key_id,
-    labels_digest,
     sign_manifest,
     signature_valid,
 )

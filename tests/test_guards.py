@@ -6,7 +6,7 @@ import pytest
 from labelguard.tasks import guards, transforms
 from labelguard.tasks.dataset import load_verified, write_dataset
 from labelguard.tasks.guards import GuardContext, GuardResult
-from labelguard.tasks.manifest import ColumnSpec, label_histogram, load_signing_key, load_verify_key
+from labelguard.tasks.manifest import ColumnSpec, load_signing_key, load_verify_key
 from labelguard.tasks.storage import LocalStore
 from labelguard.tasks.synthetic import make_reviews
 
