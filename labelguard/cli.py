@@ -33,7 +33,7 @@ QUIET_ENV = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
-    "PREFECT_LOGGING_SERVER_LEVEL": "CRITICAL",
+    "PREFECT_SERVER_LOGGING_LEVEL": "CRITICAL",
 }
 
 
@@ -235,6 +235,7 @@ def verify(
     """Run every guard on a stored dataset, without Prefect: exit 0 all pass, 1 any fired, 2 bad input."""
     import json as _json
 
+    _quiet(False)
     settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.tasks.manifest import load_verify_key
@@ -307,6 +308,7 @@ def baseline(
     endpoint_url: Optional[str] = EndpointOpt,
 ) -> None:
     """Make a signed reference baseline from trusted data, for `verify --reference`."""
+    _quiet(False)
     settings = Settings.resolve(signing_key=signing_key, verify_key=verify_key, s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.tasks.manifest import load_signing_key, load_verify_key
@@ -353,6 +355,7 @@ def tamper(
     endpoint_url: Optional[str] = EndpointOpt,
 ) -> None:
     """Play the attacker with write access: flip labels in a stored object in place."""
+    _quiet(False)
     settings = Settings.resolve(s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.tasks.manifest import load_signing_key
@@ -379,6 +382,7 @@ def poison(
     label_col: str = typer.Option("label", "--label-col"),
 ) -> None:
     """Poison at the source: write a label-flipped copy of a local file before it is ever ingested."""
+    _quiet(False)
     with _edge():
         from labelguard.tasks.tamper import poison_file
 

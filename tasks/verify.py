@@ -54,12 +54,13 @@ def _default_synthetic(source: dict) -> bool:
     return source.get("kind") == "synthetic" and all(float(source.get(k, v)) == v for k, v in defaults.items())
 
 
-def load_trusted(uri_or_store, key: Ed25519PublicKey, what: str, endpoint_url: str | None) -> pd.DataFrame:
+def load_trusted(uri_or_store, key: Ed25519PublicKey, what: str, endpoint_url: str | None) -> IntegrityReport:
+    """Verify data that must be trusted; anything but ``ok`` raises :class:`UntrustedInput`."""
     store = open_store(uri_or_store, endpoint_url=endpoint_url) if isinstance(uri_or_store, str) else uri_or_store
     rep = load_verified(store, key)
     if not rep.ok:
         raise UntrustedInput([what], f"the {what} at {store.uri} failed verification: {rep.code}: {rep.detail}")
-    return rep.frame
+    return rep
 
 
 def suite_suspects(results: list[guards.GuardResult]) -> tuple[list, list[str]]:
@@ -103,13 +104,13 @@ def verify_dataset(
         except DatasetMissing:
             pass
     integrity: IntegrityReport = load_verified(store, verify_key, columns=columns)
-    reference = load_trusted(reference_uri, verify_key, "reference", endpoint_url) if reference_uri else None
+    reference = load_trusted(reference_uri, verify_key, "reference", endpoint_url).frame if reference_uri else None
     holdout = None
     if holdout_uri:
-        holdout = load_trusted(holdout_uri, verify_key, "holdout", endpoint_url)
+        holdout = load_trusted(holdout_uri, verify_key, "holdout", endpoint_url).frame
     elif integrity.manifest is not None and _default_synthetic(integrity.manifest.payload.get("source", {})):
         store, key = golden_holdout()
-        holdout = load_trusted(store, key, "golden holdout", None)
+        holdout = load_trusted(store, key, "golden holdout", None).frame
     spec = integrity.manifest.spec if integrity.manifest else None
     if columns is not None or integrity.data is None or spec is None:  # integrity only, or nothing to read
         results = [guards.manifest_guard(guards.GuardContext(frame=None, spec=spec, integrity=integrity))]
@@ -133,8 +134,8 @@ def make_baseline(
     The payload adds summary statistics (class counts, per-class feature means) for people to read;
     the guards recompute everything from the signed rows.
     """
-    frame = load_trusted(uri, verify_key, "trusted source", endpoint_url)
-    spec = load_verified(open_store(uri, endpoint_url=endpoint_url), verify_key).manifest.spec
+    source = load_trusted(uri, verify_key, "trusted source", endpoint_url)
+    frame, spec = source.frame, source.manifest.spec
     out = open_store(out_uri, endpoint_url=endpoint_url)
     out.ensure_writable()
     means = frame.groupby(spec.label_col)[list(spec.feature_cols)].mean()

@@ -102,3 +102,22 @@ def test_watch_refuses_without_a_prefect_server(keys, monkeypatch):
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
     res = invoke("watch", "s3://labelguard-x/ds", "--cron", "not a cron", "--verify-key", keys[1])
     assert res.exit_code == 2 and "invalid cron" in res.output
+
+
+@pytest.mark.flow
+def test_demo_command_is_quiet_and_complete(tmp_path):
+    """The real console script, as `make demo` runs it: embedded moto server, ephemeral Prefect, report."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PREFECT_"))}
+    exe = os.path.join(os.path.dirname(sys.executable), "labelguard")
+    proc = subprocess.run([exe, "demo", "--rows", "2000", "--out", str(tmp_path / "r")], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    output = proc.stdout + proc.stderr
+    for noise in ("Traceback", "HTTP/1.1", "| INFO", "| WARNING", "database is locked"):
+        assert noise not in output
+    assert "embedded S3 (moto server) at http://127.0.0.1:" in proc.stdout
+    assert "understates customer satisfaction" in proc.stdout
+    assert {p.name for p in (tmp_path / "r").iterdir()} == {"report.md", "report.json", "boundaries.png"}
