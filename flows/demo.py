@@ -51,7 +51,7 @@ def demo_flow(
     publish(
         "labelguard-demo",
         report.render_markdown(runs, title="labelguard demo"),
-        table=[{k: v for k, v in row.items()} for row in report.summary_rows(runs)],
+        table=report.summary_rows(runs),
         description="Clean vs. compromised pipeline",
     )
     return {"dest": dest, "runs": runs, "paths": paths, "ingest": ingested}

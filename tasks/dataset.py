@@ -36,19 +36,17 @@ def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
     return sink.getvalue()
 
 
-def from_parquet_bytes(data: bytes, columns: list[str] | None = None) -> pd.DataFrame:
+def read_parquet_file(source, columns: list[str] | None = None, *, as_arrow: bool = False):
+    """Decode Parquet from a path or an Arrow buffer; unreadable data is the user's problem, in one line."""
     try:
-        return pq.read_table(pa.BufferReader(data), columns=columns).to_pandas()
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise BadInput(f"data object is not readable Parquet: {exc}", "re-ingest the dataset") from None
-
-
-def read_parquet_file(path, columns: list[str] | None = None, *, as_arrow: bool = False):
-    try:
-        table = pq.read_table(path, columns=columns)
+        table = pq.read_table(source, columns=columns)
         return table if as_arrow else table.to_pandas()
     except (pa.ArrowInvalid, OSError) as exc:
         raise BadInput(f"data object is not readable Parquet: {exc}", "re-ingest the dataset") from None
+
+
+def from_parquet_bytes(data: bytes, columns: list[str] | None = None) -> pd.DataFrame:
+    return read_parquet_file(pa.BufferReader(data), columns)
 
 
 def write_dataset(
@@ -60,10 +58,11 @@ def write_dataset(
     source: dict[str, Any],
     extra: dict[str, Any] | None = None,
 ) -> SignedManifest:
-    """Write ``frame`` as Parquet, then its signed manifest, both create-only.
+    """Write ``frame`` as Parquet, its row sidecar and the sidecar's signature, then the signed
+    manifest, all create-only.
 
-    The manifest goes last, so a dataset without one is visibly incomplete; if the manifest write
-    fails, the data object is removed again.
+    The manifest goes last, so a dataset without one is visibly incomplete; if any write fails,
+    the objects already written are removed again.
 
     Raises
     ------
@@ -75,7 +74,7 @@ def write_dataset(
             raise DatasetExists(f"{store.uri} already holds a dataset ({existing})", "choose a new --dest; datasets are create-only")
     data = to_parquet_bytes(frame)
     sidecar = to_parquet_bytes(row_digests(frame, spec))
-    written = []
+    written: list[str] = []
     try:
         info = store.put(DATA_KEY, data)
         written.append(DATA_KEY)
@@ -87,28 +86,23 @@ def write_dataset(
         )
         store.put(ROWS_SIG_KEY, envelope.to_bytes())
         written.append(ROWS_SIG_KEY)
-    except BaseException:
-        for key in written:
-            store.delete(key)
-        raise
-    payload = build_manifest(
-        frame,
-        spec,
-        data_key=DATA_KEY,
-        data_sha256=info.sha256 or sha256_hex(data),
-        data_size=info.size,
-        version_id=info.version_id,
-        source=source,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    )
-    payload.update(extra or {})
-    payload["rows_sidecar"] = {"key": ROWS_KEY, "sha256": rows_info.sha256, "bytes": rows_info.size, "version_id": rows_info.version_id}
-    manifest = sign_manifest(payload, key)
-    try:
+        payload = build_manifest(
+            frame,
+            spec,
+            data_key=DATA_KEY,
+            data_sha256=info.sha256 or sha256_hex(data),
+            data_size=info.size,
+            version_id=info.version_id,
+            source=source,
+            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        payload.update(extra or {})
+        payload["rows_sidecar"] = {"key": ROWS_KEY, "sha256": rows_info.sha256, "bytes": rows_info.size, "version_id": rows_info.version_id}
+        manifest = sign_manifest(payload, key)
         store.put(MANIFEST_KEY, manifest.to_bytes())
     except BaseException:
-        for key_ in written:
-            store.delete(key_)
+        for object_key in written:
+            store.delete(object_key)
         raise
     return manifest
 
@@ -116,8 +110,9 @@ def write_dataset(
 def row_digests(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
     """The per-row sidecar: id, label, and a 64-bit hash of every other column.
 
-    The sidecar's SHA-256 is in the signed manifest, so it needs only the public key to trust; it
-    lets verification name exactly which rows an at-rest edit changed, without a clean copy.
+    The sidecar is signed on its own (``rows.sig.json``) and its SHA-256 is in the manifest, so it
+    needs only the public key to trust, even when the manifest was forged; it lets verification
+    name exactly which rows an at-rest edit changed, without a clean copy.
     Detection never rests on the 64-bit hash: the object's SHA-256 does that.
     """
     rest = [c for c in frame.columns if c not in (spec.id_col, spec.label_col)]

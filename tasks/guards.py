@@ -171,14 +171,14 @@ def class_balance_guard(ctx: GuardContext, *, alpha: float = 1e-3) -> GuardResul
 ALPHA = 1e-3  # every dataset-level test: calibrated in bench/calibrate.py to <= 1 % false alarms
 
 
-def _excess(k: int, n: int, k_ref: int, n_ref: int) -> tuple[float, float]:
+def _excess(k: int, n: int, k_ref: int, n_ref: int) -> float:
     """One-sided two-proportion z-test: is the candidate's rate k/n above the reference's k_ref/n_ref?"""
     from scipy.stats import norm
 
     p, p_ref = k / max(1, n), k_ref / max(1, n_ref)
     pooled = (k + k_ref) / max(1, n + n_ref)
     se = np.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / max(1, n) + 1 / max(1, n_ref)))
-    return float(norm.sf((p - p_ref) / se)), p - p_ref
+    return float(norm.sf((p - p_ref) / se))
 
 
 def _ids(ctx: GuardContext, mask: np.ndarray) -> list:
@@ -190,7 +190,7 @@ def _fraction_verdict(name: str, ctx: GuardContext, mask: np.ndarray, ref_mask: 
     k, n = int(mask.sum()), len(mask)
     if ref_mask is None:
         return GuardResult(name, True, f"{k} of {n} rows {what} ({k / max(1, n):.1%}); no reference, so no dataset verdict", suspect_ids=ids, metrics={"suspect_fraction": k / max(1, n)})
-    p, gap = _excess(k, n, int(ref_mask.sum()), len(ref_mask))
+    p = _excess(k, n, int(ref_mask.sum()), len(ref_mask))
     passed = p >= ALPHA
     return GuardResult(
         name, passed,
@@ -267,7 +267,7 @@ def reference_model_guard(ctx: GuardContext) -> GuardResult:
         return _skip("reference_model", "no trusted reference rows")
     res = reference_anchored(ctx.frame, ctx.spec, ctx.reference)
     k, n, k_ref, n_ref = reference_disagreement(ctx.frame, ctx.spec, ctx.reference)
-    p, gap = _excess(k, n, k_ref, n_ref)
+    p = _excess(k, n, k_ref, n_ref)
     ids = _ids(ctx, res.suspect)
     return GuardResult(
         "reference_model", p >= ALPHA,

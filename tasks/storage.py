@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from labelguard.errors import DatasetExists, DatasetMissing, StoreError, StoreUnreachable
 
+CREDENTIALS_FIX = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
 EMBEDDED_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "labelguard-embedded",
     "AWS_SECRET_ACCESS_KEY": "labelguard-embedded",
@@ -158,10 +159,7 @@ class S3Store:
                 "start it, or point AWS_ENDPOINT_URL_S3 at a running endpoint",
             ) from None
         except NoCredentialsError:
-            raise StoreError(
-                f"no AWS credentials for {self.uri}",
-                "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE",
-            ) from None
+            raise StoreError(f"no AWS credentials for {self.uri}", CREDENTIALS_FIX) from None
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("PreconditionFailed", "ConditionalRequestConflict"):
@@ -241,10 +239,7 @@ def _s3_client(endpoint_url: str | None):
 
     session = boto3.session.Session()
     if session.get_credentials() is None:
-        raise StoreError(
-            "no AWS credentials found",
-            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
-        )
+        raise StoreError("no AWS credentials found", CREDENTIALS_FIX)
     config = Config(
         connect_timeout=3,
         read_timeout=60,

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from labelguard.errors import BadInput, DatasetMissing
 from labelguard.tasks.attacks import FlipResult, flip_labels
-from labelguard.tasks.dataset import DATA_KEY, MANIFEST_KEY, read_manifest
+from labelguard.tasks.dataset import DATA_KEY, MANIFEST_KEY, from_parquet_bytes, read_manifest
 from labelguard.tasks.manifest import ColumnSpec, SignedManifest, label_histogram, labels_digest, sign_manifest
 from labelguard.tasks.sources import infer_spec
 from labelguard.tasks.storage import Store, open_store, sha256_hex
@@ -27,7 +27,7 @@ OBJECT_SUFFIXES = (".parquet", ".pq", ".csv")
 def decode(data: bytes, key: str) -> pd.DataFrame:
     if key.lower().endswith(".csv"):
         return pd.read_csv(io.BytesIO(data))
-    return pq.read_table(pa.BufferReader(data)).to_pandas()
+    return from_parquet_bytes(data)
 
 
 def encode_like(original: bytes, key: str, frame: pd.DataFrame, spec: ColumnSpec, changed: pd.Series) -> bytes:
