@@ -1,4 +1,12 @@
-"""The one exception family of labelguard; the CLI alone turns these into exit codes."""
+"""The one exception family of labelguard; the CLI alone turns these into exit codes.
+
+Exit codes (decided only in ``labelguard.cli``):
+
+* 1 — :class:`GuardFired` and its subclasses: the data was examined and found wanting (a guard
+  fired, or data that must be trusted could not be vouched for).
+* 2 — every other :class:`LabelguardError`: labelguard could not do what was asked (usage,
+  values, files, nothing at a URI, unreachable store/Prefect/database, missing credentials).
+"""
 
 from __future__ import annotations
 
@@ -15,8 +23,8 @@ class LabelguardError(Exception):
     """
 
     def __init__(self, problem: str, fix: str = "") -> None:
-        self.problem = problem
-        self.fix = fix
+        self.problem = " ".join(str(problem).split())  # always one line
+        self.fix = " ".join(str(fix).split())
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
@@ -50,7 +58,7 @@ class DatasetExists(StoreError):
 
 
 class DatasetMissing(StoreError):
-    """Nothing (or no manifest) at the given URI."""
+    """Nothing at the given URI (no bucket, no objects, no such file)."""
 
 
 class KeyProblem(BadInput):
@@ -65,20 +73,33 @@ class SchemaViolation(BadInput):
         self.failure_cases = failure_cases
 
 
+class ServiceUnreachable(LabelguardError):
+    """A service labelguard needs (Prefect API, database) did not answer or refused the login."""
+
+
 class GuardFired(LabelguardError):
-    """One or more guards failed; the pipeline stopped before training.
+    """One or more guards failed: the data was examined and found wanting.
 
     ``results`` carries the guard results, so the edge can show them before the one-line error.
+    ``fix`` defaults to the pipeline's wording; other commands pass their own.
     """
 
-    def __init__(self, failed: list[str], detail: str = "", results: list | None = None) -> None:
+    PIPELINE_FIX = "inspect the guard results; rerun with --observe to measure the damage anyway"
+
+    def __init__(self, failed: list[str], detail: str = "", results: list | None = None, *, stopped: str = "training stopped", fix: str | None = None) -> None:
         self.failed = list(failed)
         self.results = list(results or [])
         super().__init__(
-            f"{', '.join(failed)} fired, training stopped" + (f" ({detail})" if detail else ""),
-            "inspect the guard results; rerun with --observe to measure the damage anyway",
+            f"{', '.join(failed)} fired" + (f", {stopped}" if stopped else "") + (f" ({detail})" if detail else ""),
+            self.PIPELINE_FIX if fix is None else fix,
         )
 
 
 class UntrustedInput(GuardFired):
     """Data that must be trusted (a holdout, a reference baseline) failed its own verification."""
+
+    def __init__(self, failed: list[str], detail: str = "", results: list | None = None, *, fix: str | None = None) -> None:
+        super().__init__(
+            failed, detail, results, stopped="cannot be trusted",
+            fix=fix or "restore the trusted data from a signed copy, or point at another signed baseline/holdout",
+        )
