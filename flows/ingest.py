@@ -8,7 +8,8 @@ from prefect import flow
 from labelguard.errors import DatasetExists
 from labelguard.flows._prefect import io_task, publish, step_task
 from labelguard.tasks import dataset, sources
-from labelguard.tasks.manifest import load_signing_key
+from labelguard.tasks.ledger import Ledger
+from labelguard.tasks.manifest import DatasetRef, load_signing_key, new_dataset_id
 from labelguard.tasks.storage import open_store
 
 load_source = step_task(sources.load_source, name="load-source")
@@ -30,6 +31,17 @@ def prepare_destination(dest: str, endpoint_url: str | None, with_holdout: bool)
 write_dataset = io_task(dataset.write_dataset, name="write-dataset")
 
 
+def remove_dataset(store) -> None:
+    """Remove the objects of a dataset part this ingest wrote (used when a later part fails)."""
+    for key in (dataset.MANIFEST_KEY, dataset.ROWS_SIG_KEY, dataset.ROWS_KEY, dataset.DATA_KEY):
+        try:
+            head = store.head(key)
+            if head is not None:
+                store.delete(key, version_id=head.version_id)
+        except Exception:  # noqa: BLE001 - best effort; the original failure is reported
+            pass
+
+
 @flow(name="labelguard-ingest", log_prints=False)
 def ingest_flow(
     source: str,
@@ -43,6 +55,9 @@ def ingest_flow(
     holdout_fraction: float = 0.2,
     endpoint_url: str | None = None,
     synthetic: dict[str, float] | None = None,
+    dataset_id: str | None = None,
+    ledger: Path | None = None,
+    reader: dict[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """Ingest reviews into ``dest`` (training part) and ``dest/holdout`` (trusted holdout).
 
@@ -51,7 +66,7 @@ def ingest_flow(
     """
     key = load_signing_key(signing_key)
     frame, spec, meta = load_source(
-        source, rows=rows, seed=seed, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, synthetic=synthetic
+        source, rows=rows, seed=seed, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, synthetic=synthetic, **(reader or {})
     )
     with_holdout = holdout_fraction > 0
     if with_holdout:
@@ -59,17 +74,30 @@ def ingest_flow(
     else:
         train, holdout = frame, None
     store = prepare_destination(dest, endpoint_url, with_holdout)
-    written = {"dataset": write_dataset(store, train, spec, key, source={**meta, "part": "train"})}
-    if holdout is not None:
-        written["holdout"] = write_dataset(store.child(dataset.HOLDOUT), holdout, spec, key, source={**meta, "part": "holdout"})
+    ds_id = dataset_id or new_dataset_id(dest)
+    book = Ledger(ledger) if ledger else None
+    written = {}
+    if holdout is not None:  # the holdout first: the root's manifest, written last, completes the dataset
+        written["holdout"] = write_dataset(
+            store.child(dataset.HOLDOUT), holdout, spec, key, source={**meta, "part": "holdout"},
+            dataset=DatasetRef(ds_id, role="holdout", part=dataset.HOLDOUT), ledger=book, ledger_uri=store.uri,
+        )
+    try:
+        written["dataset"] = write_dataset(store, train, spec, key, source={**meta, "part": "train"}, dataset=DatasetRef(ds_id, role="data"), ledger=book, ledger_uri=store.uri)
+    except BaseException:
+        if "holdout" in written:  # leave nothing half-written behind
+            remove_dataset(store.child(dataset.HOLDOUT))
+        raise
+    written = {"dataset": written["dataset"], **({"holdout": written["holdout"]} if "holdout" in written else {})}
     summary = {
         part: {
             "uri": store.uri if part == "dataset" else store.child(dataset.HOLDOUT).uri,
             "rows": m.payload["rows"],
             "label_histogram": m.payload["label_histogram"],
-            "sha256": m.payload["object"]["sha256"],
-            "version_id": m.payload["object"]["version_id"],
+            "sha256": m.payload["objects"][0]["sha256"],
+            "version_id": m.payload["objects"][0]["version_id"],
             "key_id": m.key_id,
+            "dataset_id": m.payload["dataset"]["id"],
         }
         for part, m in written.items()
     }

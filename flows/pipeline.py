@@ -19,8 +19,10 @@ evaluate = step_task(train.evaluate, name="evaluate")
 
 
 @io_task(name="load-verified")
-def load_verified(uri: str, verify_key: Path, endpoint_url: str | None) -> dataset.IntegrityReport:
-    return dataset.load_verified(open_store(uri, endpoint_url=endpoint_url), load_verify_key(verify_key))
+def load_verified(uri: str, verify_key: Path, endpoint_url: str | None, roles: tuple[str, ...] | None = None, ledger: Path | None = None) -> dataset.IntegrityReport:
+    from labelguard.tasks.ledger import Ledger
+
+    return dataset.load_verified(open_store(uri, endpoint_url=endpoint_url), load_verify_key(verify_key), roles=roles, ledger=Ledger(ledger) if ledger else None)
 
 
 @flow(name="labelguard-pipeline", log_prints=False)
@@ -35,6 +37,7 @@ def pipeline_flow(
     reference_uri: str | None = None,
     model: str = "logreg",
     endpoint_url: str | None = None,
+    ledger: Path | None = None,
 ) -> RunResult:
     """Run the training pipeline on the dataset at ``uri``.
 
@@ -46,16 +49,16 @@ def pipeline_flow(
     spec_transform = transforms.get_transform(transform)  # unknown names fail before any I/O
     check_rate(rate)
     train.check_model(model)
-    holdout_report = load_verified(holdout_uri or f"{uri.rstrip('/')}/{dataset.HOLDOUT}", verify_key, endpoint_url)
+    holdout_report = load_verified(holdout_uri or f"{uri.rstrip('/')}/{dataset.HOLDOUT}", verify_key, endpoint_url, ("holdout",), ledger)
     if not holdout_report.ok:
         raise UntrustedInput(["holdout"], f"trusted holdout failed verification: {holdout_report.code}: {holdout_report.detail}")
     reference = holdout_report.frame
     if reference_uri:
-        reference_report = load_verified(reference_uri, verify_key, endpoint_url)
+        reference_report = load_verified(reference_uri, verify_key, endpoint_url, ("baseline", "holdout"), ledger)
         if not reference_report.ok:
             raise UntrustedInput(["reference"], f"reference baseline failed verification: {reference_report.code}: {reference_report.detail}")
         reference = reference_report.frame
-    integrity = load_verified(uri, verify_key, endpoint_url)
+    integrity = load_verified(uri, verify_key, endpoint_url, ("data", "partition", "baseline"), ledger)
     spec = integrity.manifest.spec if integrity.manifest else holdout_report.manifest.spec
     result = RunResult(dataset=uri, transform=transform, rate=rate, seed=seed, observe=observe, spec=spec)
     if not integrity.ok and (not observe or integrity.frame is None):

@@ -23,16 +23,17 @@ def verify_flow(
     reference_uri: str | None = None,
     holdout_uri: str | None = None,
     endpoint_url: str | None = None,
+    name: str = "labelguard-verify",
 ) -> dict[str, Any]:
     """Run `labelguard verify` as a flow: publishes the guard table as an artifact and fails when a guard fires."""
     report = _verify(uri, verify_key, reference_uri, holdout_uri, endpoint_url)
     publish(
-        "labelguard-verify",
+        name,
         "\n".join(f"- **{g.name}**: {g.verdict} — {g.detail}" for g in report.guards)
         + (f"\n\nSuspect rows ({len(report.suspect_ids)}, from {', '.join(report.suspects_from)})" if report.suspect_ids else ""),
         table=[{"guard": g.name, "verdict": g.verdict, "suspects": len(g.suspect_ids or []), "detail": g.detail} for g in report.guards],
         description=f"Guard suite on {uri}",
     )
     if not report.ok:
-        raise GuardFired([g.name for g in report.guards if not g.passed], results=report.guards)
+        raise GuardFired([g.name for g in report.guards if not g.passed], results=report.guards, stopped="", fix=f"inspect the guard table artifact {name!r} and the suspect rows")
     return report.to_dict()

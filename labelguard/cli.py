@@ -1,4 +1,11 @@
-"""The `labelguard` command: the only place where errors become exit codes (0 ok, 1 guard fired, 2 bad input)."""
+"""The `labelguard` command: the only place where errors become exit codes.
+
+0 ok; 1 the data failed a guard (fired, or could not be vouched for); 2 labelguard could not do
+what was asked (usage, values, files, nothing at a URI, unreachable store/Prefect/database,
+missing credentials). Every error is one line on stderr; a traceback only with ``-v``.
+Heavy libraries (pandas, Prefect, scikit-learn) are imported inside the commands, after the
+checks that need none of them.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +19,69 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from typer.core import TyperGroup
+
 from labelguard.config import Settings
 from labelguard.errors import GuardFired, LabelguardError
 
 EXIT_OK, EXIT_FIRED, EXIT_BAD_INPUT = 0, 1, 2
 
+
+class _Edge(TyperGroup):
+    """Typer's group with labelguard's edge: usage errors and unexpected exceptions become one line
+    and exit 2 (the traceback only with -v), for the console script and CliRunner alike."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        argv = list(sys.argv[1:] if args is None else args)
+        code = _run_edge(lambda: super(_Edge, self).main(args=argv, prog_name=prog_name or "labelguard", complete_var=complete_var, standalone_mode=False, **extra), argv)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _run_edge(call, argv: list[str]) -> int:
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    from typer.exceptions import Abort
+
+    try:
+        rv = call()
+        return rv if isinstance(rv, int) else EXIT_OK
+    except NoArgsIsHelpError as exc:
+        exc.show()
+        return EXIT_OK
+    except UsageError as exc:
+        where = f"labelguard {exc.ctx.info_name} --help" if exc.ctx is not None and exc.ctx.parent is not None else "labelguard --help"
+        err.print(f"[red]error:[/] {_one_line(exc.format_message())} (fix: see `{where}`)", highlight=False)
+        return EXIT_BAD_INPUT
+    except (Abort, KeyboardInterrupt):
+        err.print("[red]aborted[/]", highlight=False)
+        return 130
+    except LabelguardError as exc:  # raised outside a command's own edge
+        err.print(f"[red]error:[/] {exc.one_line()}", highlight=False)
+        return EXIT_FIRED if isinstance(exc, GuardFired) else EXIT_BAD_INPUT
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 2
+        if any(a in ("-v", "--verbose") for a in argv):
+            import traceback
+
+            traceback.print_exc()
+        err.print(
+            f"[red]error:[/] unexpected {type(exc).__name__}: {_one_line(str(exc)) or 'no message'} (fix: rerun with -v for the traceback and report it)",
+            highlight=False,
+        )
+        return EXIT_BAD_INPUT
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())[:500]
+
+
 app = typer.Typer(
+    cls=_Edge,
     help="Label-flipping drills for data pipelines: poison labels, see whether your guards notice, measure what it costs.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 # Piped or captured output gets a readable fixed width instead of rich's 80 columns.
 _WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
@@ -77,8 +137,37 @@ def _s3_endpoint(settings: Settings, uris: list[str], *, embed_if_unset: bool) -
         yield endpoint
 
 
-VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show Prefect's logs and library warnings.")
+def _prefect_ready() -> None:
+    """Before a flow runs: a set PREFECT_API_URL must answer; else reuse this project's `labelguard server`."""
+    from labelguard.server import resolve_prefect_api
+
+    resolve_prefect_api()
+
+
+def _ledger_for(option: Optional[str], key_path: Optional[Path], *, writing: bool):
+    """The ledger to use: --ledger PATH, 'none' to disable, else $LABELGUARD_LEDGER or ledger.jsonl beside the key."""
+    from labelguard.tasks.ledger import Ledger, default_ledger_path
+
+    if option and option.lower() == "none":
+        return None
+    path = Path(option) if option else default_ledger_path(key_path)
+    if path is None:
+        return None
+    if writing:
+        ledger = Ledger(path)
+        ledger.ensure_writable()
+        return ledger
+    return Ledger(path) if path.is_file() else None
+
+
+VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show Prefect's logs, library warnings and tracebacks.")
 EndpointOpt = typer.Option(None, "--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS).")
+LabelColOpt = typer.Option("label", "--label-col", help="Column holding the label to guard.")
+IdColOpt = typer.Option("review_id", "--id-col", help="Column holding a unique row id (kept as written: '007' stays '007').")
+RateOpt = typer.Option(..., "--rate", help="Share of rows to flip, in [0, 1]; the flip budget is round(rate x rows).")
+DelimiterOpt = typer.Option(None, "--delimiter", help="CSV delimiter (default: detected among , ; tab |).")
+EncodingOpt = typer.Option(None, "--encoding", help="CSV text encoding (default: detected; a UTF-8 byte-order mark is handled).")
+LedgerOpt = typer.Option(None, "--ledger", help="Signed ledger of manifests (default: $LABELGUARD_LEDGER, else ledger.jsonl beside the key; 'none' disables).")
 
 
 @app.command()
@@ -92,6 +181,10 @@ def keygen(out_dir: Path = typer.Option(..., "--out", help="Directory for signin
     out.print(f"export LABELGUARD_SIGNING_KEY={sign.resolve()} LABELGUARD_VERIFY_KEY={verify.resolve()}", highlight=False)
 
 
+def _histogram(hist: dict) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in hist.items())
+
+
 @app.command()
 def ingest(
     dest: str = typer.Option(..., "--dest", help="Dataset URI: s3://bucket/prefix or a local directory."),
@@ -101,10 +194,16 @@ def ingest(
     spread: float = typer.Option(1.0, "--spread", help="Within-class standard deviation (synthetic only)."),
     positive_share: float = typer.Option(0.5, "--positive-share", help="Expected share of positive reviews (synthetic only)."),
     seed: int = typer.Option(0, "--seed", help="Seed for generation and the holdout split."),
-    label_col: str = typer.Option("label", "--label-col"),
-    id_col: str = typer.Option("review_id", "--id-col"),
-    timestamp_col: str = typer.Option("created_at", "--timestamp-col", help="Used when present."),
+    label_col: str = LabelColOpt,
+    id_col: str = IdColOpt,
+    timestamp_col: str = typer.Option("created_at", "--timestamp-col", help="Used when present; 'none' keeps it as plain data."),
+    timestamp_unit: Optional[str] = typer.Option(None, "--timestamp-unit", help="Epoch unit of an integer timestamp column: s, ms, us or ns (default: inferred only when unambiguous)."),
+    timestamp_format: Optional[str] = typer.Option(None, "--timestamp-format", help="strftime format of a text timestamp column (default: ISO 8601)."),
+    delimiter: Optional[str] = DelimiterOpt,
+    encoding: Optional[str] = EncodingOpt,
     holdout_fraction: float = typer.Option(0.2, "--holdout-fraction", help="Share kept as the trusted holdout at DEST/holdout (0 = none)."),
+    dataset_id: Optional[str] = typer.Option(None, "--dataset-id", help="Id bound into the signed manifests (default: DEST's name plus a random suffix)."),
+    ledger: Optional[str] = LedgerOpt,
     signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Default: $LABELGUARD_SIGNING_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
@@ -113,42 +212,61 @@ def ingest(
     _quiet(verbose)
     settings = Settings.resolve(signing_key=signing_key, s3_endpoint=endpoint_url)
     with _edge():
+        from labelguard.errors import BadInput, DatasetExists
         from labelguard.tasks.manifest import load_signing_key
 
+        # Everything that needs no Prefect is checked first, so a mistake answers in about a second.
+        if holdout_fraction != 0 and not 0 < holdout_fraction < 1:
+            raise BadInput(f"--holdout-fraction must be 0 (none) or in (0, 1), got {holdout_fraction}", "pass e.g. --holdout-fraction 0.2")
+        load_signing_key(settings.signing_key)
+        book = _ledger_for(ledger, settings.signing_key, writing=True)
+        from labelguard.tasks.sources import describe_spec, load_source, split_holdout
         from labelguard.tasks.storage import open_store
 
-        # fail before Prefect starts: key, source file, store configuration (no network yet)
-        load_signing_key(settings.signing_key)
-        if source != "synthetic" and not Path(source).is_file():
-            from labelguard.errors import BadInput
-
-            raise BadInput(f"no such file: {source}", "pass --source synthetic or an existing .csv/.parquet file")
-        open_store(dest, endpoint_url=settings.s3_endpoint)
+        frame, spec, _ = load_source(
+            source, rows=rows, seed=seed, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col,
+            synthetic={"separation": separation, "spread": spread, "positive_share": positive_share},
+            delimiter=delimiter, encoding=encoding, timestamp_unit=timestamp_unit, timestamp_format=timestamp_format,
+        )
+        if holdout_fraction:
+            split_holdout(frame, spec, holdout_fraction, seed)
+        store = open_store(dest, endpoint_url=settings.s3_endpoint)
+        for target in (store, store.child("holdout")):
+            if target.head("manifest.json") is not None or target.head("data.parquet") is not None:
+                raise DatasetExists(f"{target.uri} already holds a dataset", "choose a new --dest; datasets are create-only")
+        _prefect_ready()
         from labelguard.flows.ingest import ingest_flow
 
+        out.print(describe_spec(spec, frame), highlight=False)
         summary = ingest_flow(
             source=source, dest=dest, signing_key=settings.signing_key, rows=rows, seed=seed, id_col=id_col,
             synthetic={"separation": separation, "spread": spread, "positive_share": positive_share},
             label_col=label_col, timestamp_col=timestamp_col, holdout_fraction=holdout_fraction, endpoint_url=settings.s3_endpoint,
+            dataset_id=dataset_id, ledger=book.path if book else None,
+            reader={"delimiter": delimiter, "encoding": encoding, "timestamp_unit": timestamp_unit, "timestamp_format": timestamp_format},
         )
     for part, s in summary.items():
         out.print(
-            f"{part}: {s['uri']}  rows={s['rows']}  labels={s['label_histogram']}  sha256={s['sha256'][:16]}…  version={s['version_id']}",
+            f"{part}: {s['uri']}  rows={s['rows']}  labels {_histogram(s['label_histogram'])}  dataset={s['dataset_id']}  sha256={s['sha256'][:16]}…"
+            + (f"  version={s['version_id']}" if s["version_id"] else ""),
             highlight=False,
         )
+    if book is not None:
+        out.print(f"ledger: {book.path}", highlight=False)
 
 
 @app.command()
 def pipeline(
     uri: str = typer.Argument(..., help="Dataset URI written by `labelguard ingest`."),
     transform: str = typer.Option("honest", "--transform", help="Preprocessing step: 'honest' or a compromised one (an attack name)."),
-    rate: float = typer.Option(0.0, "--rate", help="Share of rows a compromised transform flips."),
+    rate: float = typer.Option(0.0, "--rate", help="Share of rows a compromised transform flips, in [0, 1]."),
     seed: int = typer.Option(0, "--seed"),
     observe: bool = typer.Option(False, "--observe", help="Guards report but do not stop training."),
     holdout: Optional[str] = typer.Option(None, "--holdout", help="Trusted holdout URI (default: URI/holdout)."),
     reference: Optional[str] = typer.Option(None, "--reference", help="Signed baseline for the statistical/content guards (default: the holdout)."),
     model: str = typer.Option("logreg", "--model", help="logreg, knn or gboost."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Also write report.md/report.json/boundaries.png here."),
+    ledger: Optional[str] = LedgerOpt,
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
@@ -162,15 +280,16 @@ def pipeline(
         from labelguard.tasks.train import check_model
         from labelguard.tasks.transforms import get_transform
 
-        from labelguard.tasks.storage import open_store
-
         get_transform(transform), check_rate(rate), check_model(model), load_verify_key(settings.verify_key)
-        open_store(uri, endpoint_url=settings.s3_endpoint)
+        book = _ledger_for(ledger, settings.verify_key, writing=False)
+        _require_dataset(uri, settings.s3_endpoint)
+        _prefect_ready()
         from labelguard.flows.pipeline import pipeline_flow
 
         result = pipeline_flow(
             uri, settings.verify_key, transform=transform, rate=rate, seed=seed, observe=observe,
             holdout_uri=holdout, reference_uri=reference, model=model, endpoint_url=settings.s3_endpoint,
+            ledger=book.path if book else None,
         )
     _print_guards(result.guards)
     if result.metrics:
@@ -185,25 +304,42 @@ def pipeline(
         raise typer.Exit(EXIT_FIRED)
 
 
+def _require_dataset(uri: str, endpoint_url: str | None) -> None:
+    """Nothing at the URI is the user's mistake (exit 2), found before Prefect starts."""
+    from labelguard.errors import DatasetMissing
+    from labelguard.tasks.storage import open_store
+
+    store = open_store(uri, endpoint_url=endpoint_url)
+    if store.head("manifest.json") is None and not store.list(limit=1):
+        raise DatasetMissing(f"no dataset at {store.uri}", "check the URI (labelguard ingest writes one there)")
+
+
 @app.command()
 def demo(
     out_dir: Path = typer.Option(Path("reports/demo"), "--out", help="Where report.md, report.json and boundaries.png go."),
     rows: int = typer.Option(5000, "--rows"),
     seed: int = typer.Option(0, "--seed"),
     transform: str = typer.Option("targeted", "--transform", help="The compromised transform to compare against."),
-    rate: float = typer.Option(0.2, "--rate"),
+    rate: float = typer.Option(0.2, "--rate", help="Share of rows the compromised transform flips, in [0, 1]."),
     dest: Optional[str] = typer.Option(None, "--dest", help="Dataset URI (default: a fresh s3:// prefix)."),
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
     """Run the whole drill: ingest, clean run, compromised run (observe mode), report. Exits 0 when it completes."""
+    import time
+
+    started = time.monotonic()
     _quiet(verbose)
     settings = Settings.resolve(s3_endpoint=endpoint_url)
     with _edge():
+        from labelguard.errors import BadInput
         from labelguard.tasks.attacks import check_rate
         from labelguard.tasks.transforms import get_transform
 
         get_transform(transform), check_rate(rate)
+        if rows < 100:
+            raise BadInput(f"--rows must be at least 100 for a holdout and a drill, got {rows}", "pass e.g. --rows 5000")
+        _prefect_ready()
         from labelguard.flows.demo import demo_dest, demo_flow
 
         dest = dest or demo_dest()
@@ -220,6 +356,7 @@ def demo(
     for run in res["runs"].values():
         out.print(business_sentence(run).replace("`", ""), highlight=False)
     out.print(f"report: {res['paths']['markdown']}  json: {res['paths']['json']}" + (f"  plot: {res['paths']['plot']}" if "plot" in res["paths"] else ""), highlight=False)
+    out.print(f"done in {time.monotonic() - started:.0f} s", highlight=False)
 
 
 @app.command()
@@ -229,28 +366,35 @@ def verify(
     holdout: Optional[str] = typer.Option(None, "--holdout", help="Trusted holdout URI for the model gate (default for synthetic data: the golden holdout shipped in data/)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full result as JSON."),
     guard_names: Optional[str] = typer.Option(None, "--guards", help="Comma-separated subset of guards (default: all)."),
+    ledger: Optional[str] = LedgerOpt,
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
+    verbose: bool = VerboseOpt,
 ) -> None:
-    """Run every guard on a stored dataset, without Prefect: exit 0 all pass, 1 any fired, 2 bad input."""
+    """Run every guard on a stored dataset, without Prefect: exit 0 all pass, 1 any fired, 2 could not check."""
     import json as _json
 
-    _quiet(False)
+    _quiet(verbose)
     settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
     with _edge():
+        from labelguard.errors import BadInput
+        from labelguard.tasks.guards import get_guard
         from labelguard.tasks.manifest import load_verify_key
+
+        names = [n.strip() for n in guard_names.split(",") if n.strip()] if guard_names else None
+        for name in names or []:
+            get_guard(name)
+        key = load_verify_key(settings.verify_key)
+        book = _ledger_for(ledger, settings.verify_key, writing=False)
+        if json_out is not None and (json_out.is_dir() or not json_out.parent.is_dir()):
+            raise BadInput(f"cannot write {json_out}: not a file in an existing directory", "choose a writable --json path")
         from labelguard.tasks.verify import verify_dataset
 
-        names = [n.strip() for n in guard_names.split(",")] if guard_names else None
-        report = verify_dataset(
-            uri, load_verify_key(settings.verify_key), reference_uri=reference, holdout_uri=holdout, names=names, endpoint_url=settings.s3_endpoint,
-        )
+        report = verify_dataset(uri, key, reference_uri=reference, holdout_uri=holdout, names=names, endpoint_url=settings.s3_endpoint, ledger=book)
         if json_out is not None:
             try:
                 json_out.write_text(_json.dumps(report.to_dict(), indent=1))
             except OSError as exc:
-                from labelguard.errors import BadInput
-
                 raise BadInput(f"cannot write {json_out}: {exc.strerror or exc}", "choose a writable --json path") from None
     _print_guards(report.guards, title=f"verify {uri}")
     if report.suspect_ids:
@@ -267,42 +411,66 @@ def watch(
     cron: str = typer.Option(..., "--cron", help='Schedule, e.g. "0 * * * *" (hourly).'),
     reference: Optional[str] = typer.Option(None, "--reference", help="Signed baseline for the statistical and content guards."),
     holdout: Optional[str] = typer.Option(None, "--holdout", help="Trusted holdout for the model gate."),
-    name: str = typer.Option("labelguard-watch", "--name", help="Deployment name."),
+    name: str = typer.Option("labelguard-watch", "--name", help="Deployment name (also the key of its artifacts)."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
 ) -> None:
-    """Serve the verify flow on a cron schedule (needs a running Prefect server: `prefect server start`)."""
+    """Serve the verify flow on a cron schedule (needs a Prefect server: `labelguard server` or `prefect server start`)."""
     settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.errors import BadInput
         from labelguard.tasks.manifest import load_verify_key
-        from labelguard.tasks.storage import open_store
 
-        if not os.environ.get("PREFECT_API_URL"):
-            # A served schedule never fires on Prefect's ephemeral API: refuse rather than sit idle.
-            raise BadInput("scheduled runs need a Prefect server", "run `prefect server start` and set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api)")
-        from prefect.client.schemas.schedules import CronSchedule
+        from datetime import datetime
+
+        from cronsim import CronSim, CronSimError  # what Prefect's scheduler parses with, without importing Prefect
 
         try:
-            CronSchedule(cron=cron)
-        except ValueError as exc:
-            raise BadInput(f"invalid cron expression {cron!r}: {str(exc).splitlines()[0]}", 'write five fields, e.g. "0 * * * *"') from None
+            CronSim(cron, datetime.now())
+        except (CronSimError, ValueError) as exc:
+            raise BadInput(f"invalid cron expression {cron!r}: {exc}", 'write five fields, e.g. "0 * * * *"') from None
         load_verify_key(settings.verify_key)
-        open_store(uri, endpoint_url=settings.s3_endpoint)
+        from labelguard.server import resolve_prefect_api
+
+        if not resolve_prefect_api():
+            # A served schedule never fires on Prefect's ephemeral API: refuse rather than sit idle.
+            raise BadInput("scheduled runs need a Prefect server", "start one with `labelguard server` (or `prefect server start` and set PREFECT_API_URL)")
+        _require_dataset(uri, settings.s3_endpoint)
+        _quiet(True)
         from labelguard.flows.verify import verify_flow
 
-        out.print(f"serving {name}: verify {uri} on '{cron}' (Ctrl-C stops)", highlight=False)
+        out.print(f"serving {name}: verify {uri} on '{cron}' against {os.environ['PREFECT_API_URL']} (Ctrl-C stops)", highlight=False)
         verify_flow.serve(
             name=name,
             cron=cron,
-            parameters={"uri": uri, "verify_key": str(settings.verify_key), "reference_uri": reference, "holdout_uri": holdout, "endpoint_url": settings.s3_endpoint},
+            parameters={"uri": uri, "verify_key": str(settings.verify_key), "reference_uri": reference, "holdout_uri": holdout, "endpoint_url": settings.s3_endpoint, "name": name},
         )
+
+
+@app.command()
+def server(
+    port: Optional[int] = typer.Option(None, "--port", help="Port on 127.0.0.1 (default: a free one)."),
+    ui: bool = typer.Option(True, "--ui/--no-ui", help="Serve Prefect's web UI too."),
+) -> None:
+    """Start a local Prefect server for this project (database under ./.labelguard); flow commands reuse it."""
+    with _edge():
+        from labelguard.server import labelguard_home, run_server
+
+        def ready(api_url: str, home: Path) -> None:
+            out.print(f"Prefect server for this project at {api_url} (UI: {api_url.removesuffix('/api')}), database under {home}", highlight=False)
+            out.print("flow commands run from this folder use it by themselves; elsewhere: export PREFECT_API_URL=" + api_url, highlight=False)
+            out.print("Ctrl-C stops it", highlight=False)
+
+        out.print(f"starting Prefect server (first start on a new database migrates it: up to a minute) — log: {labelguard_home() / 'server.log'}", highlight=False)
+        code = run_server(port, ui=ui, on_ready=ready)
+    raise typer.Exit(code)
 
 
 @app.command()
 def baseline(
     uri: str = typer.Argument(..., help="A trusted dataset (verified before use)."),
     out_uri: str = typer.Option(..., "--out", help="Where the signed baseline goes (create-only)."),
+    ledger: Optional[str] = LedgerOpt,
     signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Default: $LABELGUARD_SIGNING_KEY."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
@@ -312,10 +480,14 @@ def baseline(
     settings = Settings.resolve(signing_key=signing_key, verify_key=verify_key, s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.tasks.manifest import load_signing_key, load_verify_key
+
+        vkey, skey = load_verify_key(settings.verify_key), load_signing_key(settings.signing_key)
+        read_ledger = _ledger_for(ledger, settings.verify_key, writing=False)
+        write_ledger = _ledger_for(ledger, settings.signing_key, writing=True)
         from labelguard.tasks.verify import make_baseline
 
-        m = make_baseline(uri, out_uri, load_verify_key(settings.verify_key), load_signing_key(settings.signing_key), endpoint_url=settings.s3_endpoint)
-    out.print(f"baseline: {out_uri}  rows={m.payload['rows']}  classes={m.payload['baseline']['class_counts']}", highlight=False)
+        m = make_baseline(uri, out_uri, vkey, skey, endpoint_url=settings.s3_endpoint, ledger=read_ledger, writer_ledger=write_ledger)
+    out.print(f"baseline: {out_uri}  rows={m.payload['rows']}  classes {_histogram(m.payload['baseline']['class_counts'])}  dataset={m.payload['dataset']['id']}", highlight=False)
 
 
 def _parse_options(pairs: list[str]) -> dict:
@@ -342,29 +514,35 @@ OptionOpt = typer.Option(None, "--option", help="Attack option key=value (repeat
 
 @app.command()
 def tamper(
-    uri: str = typer.Argument(..., help="Dataset URI (its manifest names the object) or a .parquet/.csv object URI."),
+    uri: str = typer.Argument(..., help="Dataset URI (its manifest names the objects) or a .parquet/.csv object URI."),
     attack: str = AttackOpt,
-    rate: float = typer.Option(..., "--rate"),
+    rate: float = RateOpt,
     seed: int = typer.Option(0, "--seed"),
     truth_out: Path = typer.Option(..., "--truth-out", help="JSON ground truth of the flips; never written into the store."),
     forge_manifest: bool = typer.Option(False, "--forge-manifest", help="Also rewrite every unsigned manifest field to match."),
     resign_key: Optional[Path] = typer.Option(None, "--resign-key", help="Forge and re-sign the manifest with this (attacker's) key."),
     option: Optional[list[str]] = OptionOpt,
-    id_col: str = typer.Option("review_id", "--id-col", help="For objects without a manifest."),
-    label_col: str = typer.Option("label", "--label-col", help="For objects without a manifest."),
+    id_col: str = typer.Option("review_id", "--id-col", help="Id column, for objects without a manifest."),
+    label_col: str = typer.Option("label", "--label-col", help="Label column, for objects without a manifest."),
+    delimiter: Optional[str] = DelimiterOpt,
+    encoding: Optional[str] = EncodingOpt,
     endpoint_url: Optional[str] = EndpointOpt,
 ) -> None:
     """Play the attacker with write access: flip labels in a stored object in place."""
     _quiet(False)
     settings = Settings.resolve(s3_endpoint=endpoint_url)
     with _edge():
+        from labelguard.tasks.attacks import check_rate, get_attack
         from labelguard.tasks.manifest import load_signing_key
+
+        get_attack(attack), check_rate(rate)
+        options = _parse_options(option)
         from labelguard.tasks.tamper import tamper as do_tamper
 
         res = do_tamper(
             uri, attack=attack, rate=rate, seed=seed, truth_out=truth_out, forge_manifest=forge_manifest,
             resign_key=load_signing_key(resign_key) if resign_key else None, endpoint_url=settings.s3_endpoint,
-            id_col=id_col, label_col=label_col, options=_parse_options(option),
+            id_col=id_col, label_col=label_col, options=options, delimiter=delimiter, encoding=encoding,
         )
     out.print(f"flipped {len(res.flipped)} labels in {uri} with {attack} (rate {rate}, seed {seed}); truth: {truth_out}" + (f"; {res.note}" if res.note else ""), highlight=False)
 
@@ -374,19 +552,25 @@ def poison(
     path: Path = typer.Argument(..., help="A local .csv or .parquet file, before ingest."),
     out_path: Path = typer.Option(..., "--out", help="Where the poisoned copy goes (same suffix; never overwritten)."),
     attack: str = AttackOpt,
-    rate: float = typer.Option(..., "--rate"),
+    rate: float = RateOpt,
     seed: int = typer.Option(0, "--seed"),
-    truth_out: Optional[Path] = typer.Option(None, "--truth-out"),
+    truth_out: Optional[Path] = typer.Option(None, "--truth-out", help="JSON ground truth of the flips (never overwritten)."),
     option: Optional[list[str]] = OptionOpt,
-    id_col: str = typer.Option("review_id", "--id-col"),
-    label_col: str = typer.Option("label", "--label-col"),
+    id_col: str = IdColOpt,
+    label_col: str = LabelColOpt,
+    delimiter: Optional[str] = DelimiterOpt,
+    encoding: Optional[str] = EncodingOpt,
 ) -> None:
     """Poison at the source: write a label-flipped copy of a local file before it is ever ingested."""
     _quiet(False)
     with _edge():
+        from labelguard.tasks.attacks import check_rate, get_attack
+
+        get_attack(attack), check_rate(rate)
+        options = _parse_options(option)
         from labelguard.tasks.tamper import poison_file
 
-        res = poison_file(path, out_path, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col, options=_parse_options(option))
+        res = poison_file(path, out_path, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col, options=options, delimiter=delimiter, encoding=encoding)
     out.print(f"wrote {out_path}: {len(res.flipped)} labels flipped with {attack}" + (f"; truth: {truth_out}" if truth_out else "") + (f"; {res.note}" if res.note else ""), highlight=False)
 
 
@@ -411,20 +595,28 @@ def list_registered() -> None:
 
 @app.command("serve-s3")
 def serve_s3(port: int = typer.Option(5000, "--port")) -> None:
-    """Run the embedded moto S3 server in the foreground, for multi-command sessions (Ctrl-C stops)."""
+    """Run the embedded moto S3 server in the foreground, for multi-command sessions (in memory: its data vanish when it stops)."""
     import time
 
     from labelguard.tasks.storage import EMBEDDED_CREDENTIALS, embedded_s3
 
-    with _edge(), embedded_s3(port) as endpoint:
-        out.print(f"S3 endpoint on {endpoint}; in another shell:", highlight=False)
-        creds = " ".join(f"{k}={v}" for k, v in EMBEDDED_CREDENTIALS.items())
-        out.print(f"  export AWS_ENDPOINT_URL_S3={endpoint} {creds}", highlight=False)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+    with _edge():
+        import socket
+
+        from labelguard.errors import BadInput
+
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                raise BadInput(f"port {port} on 127.0.0.1 is taken", "pass another --port")
+        with embedded_s3(port) as endpoint:
+            out.print(f"S3 endpoint on {endpoint} (moto, in memory: every object vanishes when this stops); in another shell:", highlight=False)
+            creds = " ".join(f"{k}={v}" for k, v in EMBEDDED_CREDENTIALS.items())
+            out.print(f"  export AWS_ENDPOINT_URL_S3={endpoint} {creds}", highlight=False)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
 
 
 def _print_guards(results, title: str = "guards") -> None:

@@ -14,10 +14,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from labelguard.errors import BadInput, DatasetExists, DatasetMissing
 from labelguard.tasks.manifest import (
+    FORMAT,
     ColumnSpec,
+    DatasetRef,
     SignedManifest,
     build_manifest,
     key_id,
+    new_dataset_id,
     sign_manifest,
     signature_valid,
 )
@@ -37,7 +40,7 @@ def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def read_parquet_file(source, columns: list[str] | None = None, *, as_arrow: bool = False):
-    """Decode Parquet from a path or an Arrow buffer; unreadable data is the user's problem, in one line."""
+    """Decode Parquet from a path or an Arrow buffer; unreadable data raises :class:`BadInput` in one line."""
     try:
         table = pq.read_table(source, columns=columns)
         return table if as_arrow else table.to_pandas()
@@ -49,6 +52,15 @@ def from_parquet_bytes(data: bytes, columns: list[str] | None = None) -> pd.Data
     return read_parquet_file(pa.BufferReader(data), columns)
 
 
+def _cleanup(store: Store, written: list[tuple[str, str | None]]) -> None:
+    """Remove what this write created (exact versions on S3), newest first; best effort."""
+    for object_key, version_id in reversed(written):
+        try:
+            store.delete(object_key, version_id=version_id)
+        except Exception:  # noqa: BLE001 - the original failure is the one to report
+            pass
+
+
 def write_dataset(
     store: Store,
     frame: pd.DataFrame,
@@ -56,55 +68,81 @@ def write_dataset(
     key: Ed25519PrivateKey,
     *,
     source: dict[str, Any],
+    dataset: DatasetRef | None = None,
     extra: dict[str, Any] | None = None,
+    ledger=None,
+    ledger_uri: str | None = None,
 ) -> SignedManifest:
     """Write ``frame`` as Parquet, its row sidecar and the sidecar's signature, then the signed
-    manifest, all create-only.
+    manifest, all create-only, into ``store`` (the location of part ``dataset.part``).
 
     The manifest goes last, so a dataset without one is visibly incomplete; if any write fails,
-    the objects already written are removed again.
+    the objects already written are removed again (on S3 by exact version, so a concurrent
+    writer's objects are never touched). With a ``ledger``, the manifest is then recorded there.
+    Without ``dataset``, the part is the root of a new dataset in role ``data``.
 
     Raises
     ------
     DatasetExists
         Something is already at the destination; nothing is written.
     """
+    dataset = dataset or DatasetRef(new_dataset_id(store.uri), role="data")
     for existing in (MANIFEST_KEY, DATA_KEY):
         if store.head(existing) is not None:
             raise DatasetExists(f"{store.uri} already holds a dataset ({existing})", "choose a new --dest; datasets are create-only")
     data = to_parquet_bytes(frame)
     sidecar = to_parquet_bytes(row_digests(frame, spec))
-    written: list[str] = []
+    written: list[tuple[str, str | None]] = []
     try:
         info = store.put(DATA_KEY, data)
-        written.append(DATA_KEY)
+        written.append((DATA_KEY, info.version_id))
         rows_info = store.put(ROWS_KEY, sidecar)
-        written.append(ROWS_KEY)
-        envelope = sign_manifest(
-            {"data_key": DATA_KEY, "sidecar_key": ROWS_KEY, "sidecar_sha256": rows_info.sha256, "rows": int(len(frame)), "columns": spec.to_dict()},
-            key,
-        )
-        store.put(ROWS_SIG_KEY, envelope.to_bytes())
-        written.append(ROWS_SIG_KEY)
+        written.append((ROWS_KEY, rows_info.version_id))
+        objects = [{"key": dataset.key(DATA_KEY), "sha256": info.sha256 or sha256_hex(data), "bytes": info.size, "version_id": info.version_id, "rows": int(len(frame))}]
+        envelope = sidecar_envelope(dataset, spec, objects, rows_info.sha256, len(frame), key)
+        sig_info = store.put(ROWS_SIG_KEY, envelope.to_bytes())
+        written.append((ROWS_SIG_KEY, sig_info.version_id))
         payload = build_manifest(
-            frame,
-            spec,
-            data_key=DATA_KEY,
-            data_sha256=info.sha256 or sha256_hex(data),
-            data_size=info.size,
-            version_id=info.version_id,
-            source=source,
+            frame, spec, dataset=dataset, objects=objects, source=source,
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
         payload.update(extra or {})
-        payload["rows_sidecar"] = {"key": ROWS_KEY, "sha256": rows_info.sha256, "bytes": rows_info.size, "version_id": rows_info.version_id}
+        payload["rows_sidecar"] = {"key": dataset.key(ROWS_KEY), "sha256": rows_info.sha256, "bytes": rows_info.size, "version_id": rows_info.version_id}
         manifest = sign_manifest(payload, key)
-        store.put(MANIFEST_KEY, manifest.to_bytes())
+        man_info = store.put(MANIFEST_KEY, manifest.to_bytes())
+        written.append((MANIFEST_KEY, man_info.version_id))
+        if ledger is not None:
+            record(ledger, manifest, ledger_uri or store.uri, key)
     except BaseException:
-        for object_key in written:
-            store.delete(object_key)
+        _cleanup(store, written)
         raise
     return manifest
+
+
+def sidecar_envelope(dataset: DatasetRef, spec: ColumnSpec, objects: list[dict[str, Any]], sidecar_sha256: str, rows: int, key: Ed25519PrivateKey) -> SignedManifest:
+    """The sidecar's own signed statement: which dataset part, which objects, which sidecar digest."""
+    return sign_manifest(
+        {
+            "dataset": dataset.to_dict(),
+            "objects": [o["key"] for o in objects],
+            "sidecar_key": dataset.key(ROWS_KEY),
+            "sidecar_sha256": sidecar_sha256,
+            "rows": int(rows),
+            "columns": spec.to_dict(),
+        },
+        key,
+    )
+
+
+def record(ledger, manifest: SignedManifest, root_uri: str, key: Ed25519PrivateKey) -> None:
+    """Append a signed manifest to the ledger; ``root_uri`` is the dataset root's location."""
+    from labelguard.tasks.ledger import LedgerEntry, manifest_digest, normalize_uri
+
+    ds = manifest.payload["dataset"]
+    ledger.append(
+        LedgerEntry(ds["id"], ds["part"], ds["role"], int(ds["version"]), manifest_digest(manifest), normalize_uri(root_uri), manifest.payload["created_at"]),
+        key,
+    )
 
 
 def row_digests(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
@@ -147,18 +185,42 @@ def localize(frame: pd.DataFrame, spec: ColumnSpec, sidecar: pd.DataFrame) -> di
 
 
 def read_manifest(store: Store) -> SignedManifest:
+    """The manifest at ``store``.
+
+    Raises
+    ------
+    DatasetMissing
+        Nothing at all at the location (exit 2: a typo is not tampering).
+    ManifestProblem
+        Objects are there but the manifest is absent or not labelguard JSON.
+    """
     if store.head(MANIFEST_KEY) is None:
-        raise DatasetMissing(f"no manifest at {store.uri}", "ingest a dataset there first (labelguard ingest)")
-    return SignedManifest.from_bytes(store.get(MANIFEST_KEY))
+        if not store.list(limit=1):
+            raise DatasetMissing(f"no dataset at {store.uri}", "check the URI (labelguard ingest writes one there)")
+        raise ManifestProblem("missing-manifest", f"objects at {store.uri} but no manifest.json: the data cannot be vouched for")
+    try:
+        return SignedManifest.from_bytes(store.get(MANIFEST_KEY))
+    except BadInput as exc:
+        raise ManifestProblem("bad-manifest", exc.problem) from None
+
+
+class ManifestProblem(Exception):
+    """A manifest that is absent (with data present) or unreadable: a verification outcome, not bad input."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code, self.detail = code, detail
 
 
 @dataclass
 class IntegrityReport:
     """The outcome of verifying a stored dataset against its signed manifest.
 
-    ``code`` is ``ok`` or one distinct failure: ``missing-manifest``, ``unknown-key``,
-    ``bad-signature``, ``object-missing``, ``row-count``, ``digest-mismatch``,
-    ``version-swapped`` (identical bytes re-uploaded as another version).
+    ``code`` is ``ok`` or one distinct failure: ``missing-manifest``, ``bad-manifest``,
+    ``unknown-key``, ``bad-signature``, ``wrong-dataset`` (a manifest of another dataset, part or
+    role), ``rollback`` (an older signed state than the ledger's), ``bad-ledger``,
+    ``object-missing``, ``row-count``, ``digest-mismatch``, ``version-swapped`` (identical bytes
+    re-uploaded as another version).
     """
 
     code: str
@@ -179,73 +241,179 @@ class IntegrityReport:
         return self.data
 
 
-def load_verified(store: Store, verify_key: Ed25519PublicKey, *, columns: list[str] | None = None) -> IntegrityReport:
-    """Verify the manifest (key, signature) and the object (version, digest, rows, labels).
+def load_verified(
+    store: Store,
+    verify_key: Ed25519PublicKey,
+    *,
+    columns: list[str] | None = None,
+    roles: tuple[str, ...] | None = None,
+    ledger=None,
+) -> IntegrityReport:
+    """Verify the manifest (key, signature, identity, ledger) and every object (version, digest, rows).
 
-    The frame is decoded whenever the object is readable, so observe mode can train on tampered
+    Parameters
+    ----------
+    store
+        The location of the dataset part to verify.
+    verify_key
+        The trusted Ed25519 public key.
+    columns
+        Decode only these columns (integrity-only checks); default all.
+    roles
+        Accepted roles (``data``, ``holdout``, ``baseline``, ``partition``); default any.
+    ledger
+        A :class:`labelguard.tasks.ledger.Ledger`; with one, older or foreign signed states fail.
+
+    The frame is decoded whenever the objects are readable, so observe mode can train on tampered
     data; callers that enforce must check ``ok`` before using it.
+
+    Raises
+    ------
+    DatasetMissing
+        Nothing at all at ``store`` (no manifest, no objects).
     """
     try:
         manifest = read_manifest(store)
-    except DatasetMissing as exc:
-        return IntegrityReport("missing-manifest", exc.problem)
+    except ManifestProblem as exc:
+        return IntegrityReport(exc.code, exc.detail)
     expected_key = key_id(verify_key)
     if manifest.key_id != expected_key:
         return _untrusted_manifest(store, verify_key, manifest, "unknown-key", f"manifest signed by key {manifest.key_id}, not the trusted key {expected_key}", columns)
     if not signature_valid(manifest, verify_key):
         return _untrusted_manifest(store, verify_key, manifest, "bad-signature", "manifest signature does not verify: the manifest was edited", columns)
-    obj = manifest.payload["object"]
-    head = store.head(obj["key"])
-    if head is None:
-        return IntegrityReport("object-missing", f"data object {obj['key']} is gone", manifest)
-    with store.fetch(obj["key"]) as (path, digest):
-        table = read_parquet_file(path, columns=columns, as_arrow=True)
-    observed = {"sha256": digest, "version_id": head.version_id, "rows": table.num_rows}
-    pinned = obj.get("version_id")
-    intact = digest == obj["sha256"] and table.num_rows == manifest.payload["rows"]
-    # The object's SHA-256 covers every byte: nothing else needs recomputing when it matches.
-    if intact and not (pinned and head.version_id and head.version_id != pinned):
-        return IntegrityReport("ok", f"signature, version, SHA-256 and {table.num_rows} rows verified", manifest, table, observed)
+    if manifest.payload.get("format") != FORMAT or "dataset" not in manifest.payload:
+        return IntegrityReport("bad-manifest", f"manifest format {manifest.payload.get('format')!r} is not {FORMAT}: re-ingest with this labelguard", manifest)
+    ref = DatasetRef.from_dict(manifest.payload["dataset"])
+    root = store.ancestor(ref.part)
+    problem = _identity_problem(store, root, ref, roles, manifest, verify_key, ledger)
+    if problem:
+        return IntegrityReport(*problem, manifest)
+    return _verify_objects(store, root, verify_key, manifest, ref, columns)
+
+
+def _identity_problem(store: Store, root: Store | None, ref: DatasetRef, roles, manifest: SignedManifest, verify_key, ledger) -> tuple[str, str] | None:
+    where = f"part {ref.part!r} of dataset {ref.id}" if ref.part else f"dataset {ref.id}"
+    if root is None:
+        return "wrong-dataset", f"the manifest is for {where} ({ref.role}), which does not live at {store.uri}"
+    if roles and ref.role not in roles:
+        return "wrong-dataset", f"the manifest is for {where} in role {ref.role!r}; expected {' or '.join(roles)}"
+    if not ref.part:
+        # a root manifest copied into a part's folder: the parent is the root of the same dataset
+        parent_name = store.uri.rstrip("/").rsplit("/", 1)[-1]
+        parent = store.ancestor(parent_name) if parent_name else None
+        if parent is not None and parent.uri != store.uri and parent.head(MANIFEST_KEY) is not None:
+            try:
+                above = SignedManifest.from_bytes(parent.get(MANIFEST_KEY))
+            except BadInput:
+                above = None
+            if above is not None and (above.payload.get("dataset") or {}).get("id") == ref.id:
+                return "wrong-dataset", f"the manifest of {where}'s root sits in its subfolder {parent_name!r}"
+    if ledger is not None:
+        from labelguard.tasks.ledger import LedgerBroken, check_against_ledger
+
+        try:
+            entries = ledger.entries(verify_key)
+        except LedgerBroken as exc:
+            return "bad-ledger", str(exc)
+        return check_against_ledger(entries, manifest, root.uri)
+    return None
+
+
+def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManifest, ref: DatasetRef, columns) -> IntegrityReport:
+    tables, observed, failures = [], {"objects": []}, []
+    for obj in manifest.payload["objects"]:
+        head = root.head(obj["key"])
+        if head is None:
+            return IntegrityReport("object-missing", f"data object {obj['key']} is gone", manifest)
+        with root.fetch(obj["key"]) as (path, digest):
+            table = read_parquet_file(path, columns=columns, as_arrow=True)
+        tables.append(table)
+        pinned = obj.get("version_id")
+        observed["objects"].append({"key": obj["key"], "sha256": digest, "version_id": head.version_id, "rows": table.num_rows})
+        version_note = f" (version {head.version_id}, manifest pins {pinned})" if pinned and head.version_id != pinned else ""
+        if table.num_rows != obj["rows"]:
+            failures.append(("row-count", f"{obj['key']}: {table.num_rows} rows, manifest says {obj['rows']}{version_note}"))
+        elif digest != obj["sha256"]:
+            failures.append(("digest-mismatch", f"{obj['key']}: SHA-256 {digest[:12]}… differs from signed {obj['sha256'][:12]}…{version_note}"))
+        elif pinned and head.version_id and head.version_id != pinned:
+            failures.append(("version-swapped", f"{obj['key']}: same bytes, but object version is {head.version_id}, manifest pins {pinned}"))
+    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    observed["rows"] = table.num_rows
+    if len(manifest.payload["objects"]) == 1:
+        observed.update({k: v for k, v in observed["objects"][0].items() if k in ("sha256", "version_id")})
+    sidecar = manifest.payload.get("rows_sidecar")
+    if sidecar and not failures:
+        head = root.head(sidecar["key"])
+        if head is None:
+            failures.append(("object-missing", f"row sidecar {sidecar['key']} is gone"))
+        elif sha256_hex(root.get(sidecar["key"])) != sidecar["sha256"]:
+            failures.append(("digest-mismatch", f"row sidecar {sidecar['key']} differs from its signed SHA-256"))
+    if not failures:
+        # The objects' SHA-256 covers every byte: nothing else needs recomputing when they match.
+        return IntegrityReport("ok", f"signature, identity ({ref.id}, {ref.role}), version, SHA-256 and {table.num_rows} rows verified", manifest, table, observed)
+    code, detail = failures[0]
+    if len(failures) > 1:
+        detail += f" (+{len(failures) - 1} more object(s))"
     frame = table.to_pandas()
-    version_note = f" (version {head.version_id}, manifest pins {pinned})" if pinned and head.version_id != pinned else ""
-    if len(frame) != manifest.payload["rows"]:
-        code, detail = "row-count", f"{len(frame)} rows, manifest says {manifest.payload['rows']}{version_note}"
-    elif digest != obj["sha256"]:
-        code, detail = "digest-mismatch", f"object SHA-256 {digest[:12]}… differs from signed {obj['sha256'][:12]}…{version_note}"
-    else:
-        code, detail = "version-swapped", f"same bytes, but object version is {head.version_id}, manifest pins {pinned}"
-    suspects, where = _localize_with_sidecar(store, verify_key, frame)
+    suspects, where = _localize_with_sidecar(store, root, verify_key, frame, ref)
     return IntegrityReport(code, f"{detail}; {where}", manifest, frame, observed, suspects)
 
 
 def _untrusted_manifest(store: Store, verify_key, manifest: SignedManifest, code: str, detail: str, columns) -> IntegrityReport:
     """The manifest cannot be trusted, but the independently signed sidecar can still say which rows changed."""
-    head = store.head(DATA_KEY)
-    if head is None:
-        return IntegrityReport(code, detail, manifest)
-    with store.fetch(DATA_KEY) as (path, digest):
-        frame = read_parquet_file(path, columns=columns)
-    suspects, where = _localize_with_sidecar(store, verify_key, frame)
-    observed = {"sha256": digest, "version_id": head.version_id, "rows": len(frame)}
-    return IntegrityReport(code, f"{detail}; {where}", manifest, frame, observed, suspects)
+    envelope = _sidecar_envelope(store, verify_key)
+    if envelope is None:
+        return IntegrityReport(code, f"{detail}; row sidecar signature missing or invalid: cannot localize", manifest)
+    ref = DatasetRef.from_dict(envelope.payload["dataset"])
+    root = store.ancestor(ref.part)
+    if root is None:
+        return IntegrityReport(code, f"{detail}; row sidecar belongs to another dataset part: cannot localize", manifest)
+    tables = []
+    for object_key in envelope.payload["objects"]:
+        if root.head(object_key) is None:
+            return IntegrityReport(code, f"{detail}; data object {object_key} is gone", manifest)
+        with root.fetch(object_key) as (path, _):
+            tables.append(read_parquet_file(path, columns=columns, as_arrow=True))
+    frame = (pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]).to_pandas()
+    suspects, where = _localize_with_sidecar(store, root, verify_key, frame, ref)
+    return IntegrityReport(code, f"{detail}; {where}", manifest, frame, {"rows": len(frame)}, suspects)
 
 
-def _localize_with_sidecar(store: Store, verify_key, frame: pd.DataFrame) -> tuple[list | None, str]:
-    if store.head(ROWS_SIG_KEY) is None or store.head(ROWS_KEY) is None:
-        return None, "row sidecar or its signature missing: cannot localize"
-    envelope = SignedManifest.from_bytes(store.get(ROWS_SIG_KEY))
-    if envelope.key_id != key_id(verify_key) or not signature_valid(envelope, verify_key):
-        return None, "row sidecar signature does not verify: cannot localize"
-    raw = store.get(envelope.payload["sidecar_key"])
+def _sidecar_envelope(store: Store, verify_key) -> SignedManifest | None:
+    if store.head(ROWS_SIG_KEY) is None:
+        return None
+    try:
+        envelope = SignedManifest.from_bytes(store.get(ROWS_SIG_KEY))
+    except BadInput:
+        return None
+    if envelope.key_id != key_id(verify_key) or not signature_valid(envelope, verify_key) or "dataset" not in envelope.payload:
+        return None
+    return envelope
+
+
+def _localize_with_sidecar(store: Store, root: Store, verify_key, frame: pd.DataFrame, ref: DatasetRef) -> tuple[list | None, str]:
+    envelope = _sidecar_envelope(store, verify_key)
+    if envelope is None:
+        return None, "row sidecar or its signature missing or invalid: cannot localize"
+    if DatasetRef.from_dict(envelope.payload["dataset"]) != ref:
+        return None, "row sidecar belongs to another dataset or version: cannot localize"
+    if root.head(envelope.payload["sidecar_key"]) is None:
+        return None, "row sidecar missing: cannot localize"
+    raw = root.get(envelope.payload["sidecar_key"])
     if sha256_hex(raw) != envelope.payload["sidecar_sha256"]:
         return None, "row sidecar altered too: cannot localize"
     spec = ColumnSpec.from_dict(envelope.payload["columns"])
     if spec.id_col not in frame.columns or spec.label_col not in frame.columns:
         return None, "id or label column gone: cannot localize"
     diff = localize(frame, spec, from_parquet_bytes(raw))
-    suspects = sorted(diff["label_changed"] + diff["other_changed"] + diff["added"], key=str)
+    suspects = sort_ids(diff["label_changed"] + diff["other_changed"] + diff["added"])
     where = (
         f"{len(diff['label_changed'])} label(s) changed, {len(diff['other_changed'])} row(s) otherwise edited, "
         f"{len(diff['added'])} added, {len(diff['missing'])} missing"
     )
     return suspects, where
+
+
+def sort_ids(ids) -> list:
+    """Ids in their natural order: numbers numerically, strings as text (mixed types: numbers first)."""
+    return sorted(ids, key=lambda v: (isinstance(v, str), v if not isinstance(v, str) else "", str(v)))

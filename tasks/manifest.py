@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from labelguard.errors import BadInput, KeyProblem
 
-FORMAT = "labelguard-manifest/1"
+FORMAT = "labelguard-manifest/2"
+ROLES = ("data", "holdout", "baseline", "partition")
 SIGNING_KEY_FILE = "signing.key"
 VERIFY_KEY_FILE = "verify.pub"
 
@@ -183,24 +184,64 @@ class SignedManifest:
         return ColumnSpec.from_dict(self.payload["columns"])
 
 
+@dataclass(frozen=True)
+class DatasetRef:
+    """The identity a manifest is bound to: which dataset, which part of it, in which role, which version.
+
+    ``part`` is the part's path relative to the dataset root (``""`` for the root itself,
+    ``"holdout"``, ``"date=2026-01-31"``); every object key in the manifest is relative to the root
+    too, so a manifest copied to another part's location no longer matches where it sits.
+    ``version`` grows by one each time the same dataset part is signed again (``labelguard seal``).
+    """
+
+    id: str
+    role: str = "data"
+    part: str = ""
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise BadInput(f"unknown dataset role {self.role!r}", f"choose one of: {', '.join(ROLES)}")
+
+    def key(self, name: str) -> str:
+        """An object name in this part, as a key relative to the dataset root."""
+        return f"{self.part}/{name}" if self.part else name
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "role": self.role, "part": self.part, "version": int(self.version)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DatasetRef":
+        return cls(id=str(data["id"]), role=str(data["role"]), part=str(data.get("part", "")), version=int(data.get("version", 1)))
+
+
+def new_dataset_id(dest: str) -> str:
+    """A fresh dataset id: the destination's last path segment plus 12 random hex digits."""
+    import re
+    import uuid
+
+    stem = re.sub(r"[^a-z0-9]+", "-", dest.rstrip("/").rsplit("/", 1)[-1].lower()).strip("-") or "dataset"
+    return f"{stem[:40]}-{uuid.uuid4().hex[:12]}"
+
+
 def build_manifest(
     frame: pd.DataFrame,
     spec: ColumnSpec,
     *,
-    data_key: str,
-    data_sha256: str,
-    data_size: int,
-    version_id: str | None,
+    dataset: DatasetRef,
+    objects: list[dict[str, Any]],
     source: dict[str, Any],
     created_at: str,
 ) -> dict[str, Any]:
-    """The payload that gets signed: object digest and version, counts, labels digest, columns."""
+    """The payload that gets signed: identity, objects (key relative to the root, digest, version,
+    rows), counts, labels digest, columns."""
     return {
         "format": FORMAT,
+        "dataset": dataset.to_dict(),
         "created_at": created_at,
         "source": source,
         "columns": spec.to_dict(),
-        "object": {"key": data_key, "sha256": data_sha256, "bytes": data_size, "version_id": version_id},
+        "objects": objects,
         "rows": int(len(frame)),
         "label_histogram": label_histogram(frame, spec.label_col),
         "labels_digest": labels_digest(frame, spec.id_col, spec.label_col),

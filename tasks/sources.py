@@ -10,26 +10,18 @@ import pandas as pd
 
 from labelguard.errors import BadInput, SchemaViolation
 from labelguard.schemas.reviews import validate_reviews
-from labelguard.tasks.manifest import ColumnSpec
+from labelguard.tasks.manifest import ColumnSpec, to_py
+from labelguard.tasks.readers import missing_column_hint, parse_timestamps, read_file
 from labelguard.tasks.synthetic import FEATURES, make_reviews
 
 SYNTHETIC = "synthetic"
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a local CSV or Parquet file, by suffix."""
-    path = Path(path)
-    if not path.is_file():
+def read_table(path: Path, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None) -> pd.DataFrame:
+    """Read a local CSV or Parquet file, by suffix, keeping ids as written (see :mod:`labelguard.tasks.readers`)."""
+    if not Path(path).is_file():
         raise BadInput(f"no such file: {path}", "pass --source synthetic or an existing .csv/.parquet file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            return pd.read_csv(path)
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-    except Exception as exc:  # noqa: BLE001 - any parser failure is the user's file, reported in one line
-        raise BadInput(f"cannot read {path}: {exc}".splitlines()[0], "check that the file is valid CSV/Parquet") from None
-    raise BadInput(f"unsupported file type {suffix!r} for {path}", "use a .csv or .parquet file")
+    return read_file(Path(path), id_col=id_col, delimiter=delimiter, encoding=encoding)[0]
 
 
 def infer_spec(frame: pd.DataFrame, *, id_col: str, label_col: str, timestamp_col: str | None) -> ColumnSpec:
@@ -43,9 +35,13 @@ def infer_spec(frame: pd.DataFrame, *, id_col: str, label_col: str, timestamp_co
     cols = list(map(str, frame.columns))
     for name, flag in ((id_col, "--id-col"), (label_col, "--label-col")):
         if name not in frame.columns:
-            raise BadInput(f"column {name!r} not found (have: {', '.join(cols)})", f"pass {flag} naming an existing column")
+            raise missing_column_hint(name, cols, flag)
     labels = frame[label_col]
-    if pd.api.types.is_float_dtype(labels) and not np.all(np.mod(labels.dropna(), 1) == 0):
+    empty = int(labels.isna().sum())
+    if empty:
+        first = frame[id_col][labels.isna()].iloc[0]
+        raise BadInput(f"label column {label_col!r} has {empty} empty cell(s), first at id {to_py(first)!r}", "label every row, or drop the unlabelled rows before ingest")
+    if pd.api.types.is_float_dtype(labels) and not np.all(np.mod(labels, 1) == 0):
         raise BadInput(f"label column {label_col!r} holds continuous values", "label flipping needs a categorical label column")
     if timestamp_col is not None and timestamp_col not in frame.columns:
         timestamp_col = None
@@ -69,6 +65,10 @@ def load_source(
     label_col: str = "label",
     timestamp_col: str | None = "created_at",
     synthetic: dict[str, float] | None = None,
+    delimiter: str | None = None,
+    encoding: str | None = None,
+    timestamp_unit: str | None = None,
+    timestamp_format: str | None = None,
 ) -> tuple[pd.DataFrame, ColumnSpec, dict[str, Any]]:
     """Load and validate reviews; nothing is written.
 
@@ -87,19 +87,57 @@ def load_source(
         spec = ColumnSpec(feature_cols=FEATURES)
         meta: dict[str, Any] = {"kind": SYNTHETIC, "rows": rows, "seed": seed, **params}
     else:
-        frame = read_table(Path(source))
+        frame = read_table(Path(source), id_col=id_col, delimiter=delimiter, encoding=encoding)
+        if timestamp_col and timestamp_col.lower() == "none":
+            timestamp_col = None
         spec = infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col)
+        if spec.timestamp_col:
+            frame = frame.assign(**{spec.timestamp_col: parse_timestamps(frame[spec.timestamp_col], spec.timestamp_col, unit=timestamp_unit, fmt=timestamp_format)})
         meta = {"kind": "file", "path": str(Path(source).resolve()), "rows": len(frame)}
+    return check_schema(frame, spec), spec, meta
+
+
+def check_schema(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
+    """Validate with the review schema; returns the validated frame.
+
+    Raises
+    ------
+    SchemaViolation
+        The data breaks the schema; the error carries pandera's failure cases.
+    """
     validated, failures = validate_reviews(frame, spec)
     if failures is not None:
         first = failures.iloc[0]
         raise SchemaViolation(
             f"{len(failures)} schema failure(s), first: column {first['column']!r} check {first['check']!r} "
             f"value {first['failure_case']!r} at row {first['index']}",
-            "fix the source data (ids unique, features finite numbers, labels present)",
+            _schema_fix(str(first["column"]), str(first["check"]), spec),
             failure_cases=failures,
         )
-    return validated, spec, meta
+    return validated
+
+
+def describe_spec(spec: ColumnSpec, frame: pd.DataFrame) -> str:
+    """One line saying which column plays which part, and which columns are stored but not used."""
+    used = {spec.id_col, spec.label_col, spec.timestamp_col, *spec.feature_cols}
+    ignored = [str(c) for c in frame.columns if c not in used]
+    classes = ", ".join(str(to_py(c)) for c in spec.classes)
+    line = f"columns: id {spec.id_col!r}, label {spec.label_col!r} (classes {classes}), features {', '.join(spec.feature_cols)}"
+    if spec.timestamp_col:
+        line += f", timestamp {spec.timestamp_col!r}"
+    if ignored:
+        line += f"; stored but not used: {', '.join(ignored)}"
+    return line
+
+
+def _schema_fix(column: str, check: str, spec: ColumnSpec) -> str:
+    if column == spec.id_col:
+        return f"make the ids in {column!r} unique (or pass --id-col naming a unique column)"
+    if column == spec.label_col:
+        return f"use labels from the class set {[to_py(c) for c in spec.classes]}"
+    if column in spec.feature_cols:
+        return f"make every value of feature {column!r} a finite number (no NaN or inf)"
+    return "fix the source data (ids unique, features finite numbers, labels present)"
 
 
 def split_holdout(frame: pd.DataFrame, spec: ColumnSpec, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:

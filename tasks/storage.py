@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import tempfile
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ class ObjectInfo:
     size: int
     sha256: str | None = None
     version_id: str | None = None
+    write_id: str | None = None  # labelguard's own tag on the write, to recognise a retried create
 
 
 class Store(Protocol):
@@ -47,15 +49,27 @@ class Store(Protocol):
 
     def get(self, key: str, *, version_id: str | None = None) -> bytes: ...
 
-    def fetch(self, key: str) -> "ContextManager[tuple[Path, str]]":
+    def fetch(self, key: str, *, version_id: str | None = None) -> "ContextManager[tuple[Path, str]]":
         """A local path holding the object and its SHA-256, streamed: never the whole object in memory."""
         ...
 
     def head(self, key: str) -> ObjectInfo | None: ...
 
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str, *, version_id: str | None = None) -> None: ...
+
+    def list(self, limit: int = 1000) -> list[str]:
+        """Keys under this store (relative), at most ``limit``; empty when nothing is there."""
+        ...
+
+    def exists(self) -> bool:
+        """Whether the location exists at all (a directory, a bucket)."""
+        ...
 
     def child(self, name: str) -> "Store": ...
+
+    def ancestor(self, part: str) -> "Store | None":
+        """The store ``part`` levels up, when this store's URI ends with ``part``; else None."""
+        ...
 
     def ensure_writable(self) -> None: ...
 
@@ -113,7 +127,7 @@ class LocalStore:
             raise DatasetMissing(f"no object {key!r} under {self.uri}", "check the URI") from None
 
     @contextmanager
-    def fetch(self, key: str) -> Iterator[tuple[Path, str]]:
+    def fetch(self, key: str, *, version_id: str | None = None) -> Iterator[tuple[Path, str]]:
         path = self._path(key)
         try:
             with open(path, "rb") as fh:
@@ -128,15 +142,42 @@ class LocalStore:
             return None
         return ObjectInfo(key=key, size=path.stat().st_size)
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, version_id: str | None = None) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def list(self, limit: int = 1000) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        found = []
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and not path.name.startswith(".lg-probe-"):
+                found.append(path.relative_to(self.root).as_posix())
+                if len(found) >= limit:
+                    break
+        return found
+
+    def exists(self) -> bool:
+        return self.root.exists()
 
     def child(self, name: str) -> "LocalStore":
         return LocalStore(self.root / name)
 
+    def ancestor(self, part: str) -> "LocalStore | None":
+        if not part:
+            return self
+        parts = Path(part).parts
+        if self.root.parts[-len(parts):] != parts:
+            return None
+        return LocalStore(Path(*self.root.parts[: -len(parts)]) if len(self.root.parts) > len(parts) else Path("."))
+
 
 class S3Store:
-    """An S3 prefix through boto3 over HTTP: versioned bucket, SHA-256 checksums, If-None-Match."""
+    """An S3 prefix through boto3 over HTTP: versioned bucket, SHA-256 checksums, If-None-Match.
+
+    Every call goes through botocore's standard retry mode (throttling, 5xx, dropped connections)
+    with the attempt budget of :func:`s3_max_attempts`; what still fails becomes one error of the
+    labelguard family, never a half-written dataset (see :func:`labelguard.tasks.dataset.write_dataset`).
+    """
 
     def __init__(self, bucket: str, prefix: str, *, endpoint_url: str | None = None, client=None) -> None:
         self.bucket = bucket
@@ -148,42 +189,70 @@ class S3Store:
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
+    def _unreachable(self, why: str) -> StoreUnreachable:
+        return StoreUnreachable(
+            f"the S3 endpoint {self.client.meta.endpoint_url} {why} (after {s3_max_attempts()} attempts)",
+            f"check that it is up, or raise {MAX_ATTEMPTS_ENV}",
+        )
+
     def _call(self, op: str, **kwargs):
-        from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectionClosedError,
+            ConnectTimeoutError,
+            EndpointConnectionError,
+            NoCredentialsError,
+            ReadTimeoutError,
+        )
 
         try:
             return getattr(self.client, op)(**kwargs)
-        except EndpointConnectionError:
+        except (EndpointConnectionError, ConnectTimeoutError):
             raise StoreUnreachable(
                 f"cannot reach the S3 endpoint {self.client.meta.endpoint_url}",
                 "start it, or point AWS_ENDPOINT_URL_S3 at a running endpoint",
             ) from None
+        except (ConnectionClosedError, ReadTimeoutError):
+            raise self._unreachable("dropped the connection") from None
         except NoCredentialsError:
             raise StoreError(f"no AWS credentials for {self.uri}", CREDENTIALS_FIX) from None
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
             if code in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise DatasetExists(
                     f"{self.uri}/{kwargs.get('Key', '').removeprefix(self.prefix + '/')} already exists; writes are create-only",
                     "choose a new destination prefix",
                 ) from None
-            if code in ("NoSuchKey", "404", "NotFound"):
+            if code in ("NoSuchKey", "404", "NotFound", "NoSuchVersion"):
                 raise DatasetMissing(f"no object {kwargs.get('Key')!r} in bucket {self.bucket}", "check the URI") from None
             if code == "NoSuchBucket":
-                raise DatasetMissing(f"bucket {self.bucket!r} does not exist", "check the URI or ingest first") from None
+                raise DatasetMissing(f"no dataset at {self.uri}: bucket {self.bucket!r} does not exist", "check the URI, or ingest a dataset there first") from None
             if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
                 raise StoreError(f"access denied to {self.uri} ({code})", "check the credentials and bucket policy") from None
+            if status >= 500 or code in ("SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable", "InternalError"):
+                raise self._unreachable(f"kept failing ({status} {code})") from None
             raise StoreError(f"S3 {op} on {self.uri} failed: {code or exc}", "check the endpoint and bucket") from None
         except BotoCoreError as exc:
             raise StoreError(f"S3 {op} on {self.uri} failed: {exc}", "check the endpoint and credentials") from None
 
-    def ensure_writable(self) -> None:
+    def exists(self) -> bool:
         try:
             self._call("head_bucket", Bucket=self.bucket)
         except DatasetMissing:
+            return False
+        return True
+
+    def ensure_writable(self) -> None:
+        if not self.exists():
             region = self.client.meta.region_name
             extra = {} if region in (None, "us-east-1") else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-            self._call("create_bucket", Bucket=self.bucket, **extra)
+            try:
+                self._call("create_bucket", Bucket=self.bucket, **extra)
+            except StoreError as exc:
+                if "BucketAlreadyOwnedByYou" not in exc.problem:  # a concurrent ingest made it first
+                    raise
         # Versioning keeps every overwrite recoverable and lets manifests pin a version.
         self._call(
             "put_bucket_versioning",
@@ -193,29 +262,54 @@ class S3Store:
 
     def put(self, key: str, data: bytes, *, create_only: bool = True) -> ObjectInfo:
         digest = hashlib.sha256(data).digest()
+        write_id = uuid.uuid4().hex
         extra = {"IfNoneMatch": "*"} if create_only else {}
-        resp = self._call(
-            "put_object",
-            Bucket=self.bucket,
-            Key=self._key(key),
-            Body=data,
-            ChecksumSHA256=base64.b64encode(digest).decode(),
-            **extra,
-        )
-        return ObjectInfo(key=key, size=len(data), sha256=digest.hex(), version_id=resp.get("VersionId"))
+        try:
+            resp = self._call(
+                "put_object",
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Body=data,
+                ChecksumSHA256=base64.b64encode(digest).decode(),
+                Metadata={WRITE_ID_META: write_id},
+                **extra,
+            )
+        except DatasetExists:
+            # A retried create whose first attempt landed (the response was lost) meets its own object.
+            head = self.head(key)
+            if head is None or head.write_id != write_id:
+                raise
+            return ObjectInfo(key=key, size=len(data), sha256=digest.hex(), version_id=head.version_id, write_id=write_id)
+        return ObjectInfo(key=key, size=len(data), sha256=digest.hex(), version_id=resp.get("VersionId"), write_id=write_id)
 
     def get(self, key: str, *, version_id: str | None = None) -> bytes:
-        extra = {"VersionId": version_id} if version_id else {}
-        return self._call("get_object", Bucket=self.bucket, Key=self._key(key), **extra)["Body"].read()
+        with self.fetch(key, version_id=version_id) as (path, _):
+            return path.read_bytes()
 
     @contextmanager
-    def fetch(self, key: str) -> Iterator[tuple[Path, str]]:
-        body = self._call("get_object", Bucket=self.bucket, Key=self._key(key))["Body"]
-        digest = hashlib.sha256()
+    def fetch(self, key: str, *, version_id: str | None = None) -> Iterator[tuple[Path, str]]:
+        """Stream the object to a temp file while hashing it; a body cut short is retried, then
+        reported as an unreachable store — never handed on as (tampered-looking) data."""
+        from botocore.exceptions import BotoCoreError
+        from urllib3.exceptions import HTTPError
+
+        extra = {"VersionId": version_id} if version_id else {}
         with tempfile.NamedTemporaryFile(prefix="labelguard-", suffix=Path(key).suffix) as tmp:
-            for chunk in body.iter_chunks(chunk_size=8 << 20):
-                digest.update(chunk)
-                tmp.write(chunk)
+            for attempt in range(s3_max_attempts()):
+                resp = self._call("get_object", Bucket=self.bucket, Key=self._key(key), **extra)
+                digest = hashlib.sha256()
+                tmp.seek(0)
+                tmp.truncate()
+                try:
+                    for chunk in resp["Body"].iter_chunks(chunk_size=8 << 20):
+                        digest.update(chunk)
+                        tmp.write(chunk)
+                except (BotoCoreError, HTTPError, OSError):
+                    continue
+                if tmp.tell() == resp.get("ContentLength", tmp.tell()):
+                    break
+            else:
+                raise self._unreachable(f"cut the download of {key} short")
             tmp.flush()
             yield Path(tmp.name), digest.hexdigest()
 
@@ -224,13 +318,46 @@ class S3Store:
             resp = self._call("head_object", Bucket=self.bucket, Key=self._key(key))
         except DatasetMissing:
             return None
-        return ObjectInfo(key=key, size=resp["ContentLength"], version_id=resp.get("VersionId"))
+        return ObjectInfo(
+            key=key, size=resp["ContentLength"], version_id=resp.get("VersionId"), write_id=(resp.get("Metadata") or {}).get(WRITE_ID_META)
+        )
 
-    def delete(self, key: str) -> None:
-        self._call("delete_object", Bucket=self.bucket, Key=self._key(key))
+    def delete(self, key: str, *, version_id: str | None = None) -> None:
+        # With a version id the delete is exact and permanent: it never removes another writer's object.
+        extra = {"VersionId": version_id} if version_id else {}
+        self._call("delete_object", Bucket=self.bucket, Key=self._key(key), **extra)
+
+    def list(self, limit: int = 1000) -> list[str]:
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        resp = self._call("list_objects_v2", Bucket=self.bucket, Prefix=prefix, MaxKeys=limit)
+        return [o["Key"][len(prefix):] for o in resp.get("Contents", [])]
 
     def child(self, name: str) -> "S3Store":
         return S3Store(self.bucket, f"{self.prefix}/{name}", endpoint_url=self.endpoint_url, client=self.client)
+
+    def ancestor(self, part: str) -> "S3Store | None":
+        if not part:
+            return self
+        part = part.strip("/")
+        if self.prefix != part and not self.prefix.endswith("/" + part):
+            return None
+        return S3Store(self.bucket, self.prefix[: -len(part)].rstrip("/"), endpoint_url=self.endpoint_url, client=self.client)
+
+
+MAX_ATTEMPTS_ENV = "LABELGUARD_S3_MAX_ATTEMPTS"
+WRITE_ID_META = "labelguard-write-id"
+
+
+def s3_max_attempts() -> int:
+    """Attempts per S3 call (botocore standard retry mode): ``LABELGUARD_S3_MAX_ATTEMPTS``, default 5."""
+    raw = os.environ.get(MAX_ATTEMPTS_ENV, "5")
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise StoreError(f"{MAX_ATTEMPTS_ENV}={raw!r} is not a positive whole number", f"set {MAX_ATTEMPTS_ENV} to e.g. 5")
+    return value
 
 
 def _s3_client(endpoint_url: str | None):
@@ -243,7 +370,7 @@ def _s3_client(endpoint_url: str | None):
     config = Config(
         connect_timeout=3,
         read_timeout=60,
-        retries={"max_attempts": 2, "mode": "standard"},
+        retries={"total_max_attempts": s3_max_attempts(), "mode": "standard"},
         request_checksum_calculation="when_required",
     )
     return session.client("s3", endpoint_url=endpoint_url or None, config=config)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,82 +15,79 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from labelguard.errors import BadInput, DatasetMissing
 from labelguard.tasks.attacks import FlipResult, flip_labels
-from labelguard.tasks.dataset import DATA_KEY, MANIFEST_KEY, from_parquet_bytes, read_manifest
-from labelguard.tasks.manifest import ColumnSpec, SignedManifest, label_histogram, labels_digest, sign_manifest
-from labelguard.tasks.sources import infer_spec
+from labelguard.tasks.dataset import DATA_KEY, MANIFEST_KEY, ManifestProblem, read_manifest
+from labelguard.tasks.manifest import ColumnSpec, SignedManifest, label_histogram, labels_digest, sign_manifest, to_py
+from labelguard.tasks.readers import CsvDialect, is_csv, read_bytes, sniff_csv, write_csv_like
+from labelguard.tasks.sources import check_schema, infer_spec
 from labelguard.tasks.storage import Store, open_store, sha256_hex
 
-OBJECT_SUFFIXES = (".parquet", ".pq", ".csv")
+OBJECT_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".txt")
 
 
-def decode(data: bytes, key: str) -> pd.DataFrame:
-    if key.lower().endswith(".csv"):
-        return pd.read_csv(io.BytesIO(data))
-    return from_parquet_bytes(data)
-
-
-def encode_like(original: bytes, key: str, frame: pd.DataFrame, spec: ColumnSpec, changed: pd.Series) -> bytes:
+def encode_like(original: bytes, key: str, frame: pd.DataFrame, spec: ColumnSpec, changed: pd.Series, dialect: CsvDialect | None = None) -> bytes:
     """Re-encode ``frame`` the way the original object was laid out, so the edit looks plausible.
 
-    Parquet keeps the original Arrow schema (and pandas metadata), compression and row-group size;
-    CSV keeps every byte of every field except the label cells of the changed rows.
+    Parquet keeps the original Arrow schema (and pandas metadata), compression and the size of
+    every row group; CSV keeps delimiter, encoding, byte-order mark and line ending, and changes
+    only the label cells of the changed rows.
     """
-    if key.lower().endswith(".csv"):
-        text = original.decode()
-        rows = list(csv.reader(io.StringIO(text)))
-        col = rows[0].index(spec.label_col)
-        labels = frame[spec.label_col].astype(str).to_numpy()
-        for i in changed.to_numpy().nonzero()[0]:
-            rows[i + 1][col] = labels[i]
-        sink = io.StringIO()
-        csv.writer(sink, lineterminator="\r\n" if "\r\n" in text[:4096] else "\n").writerows(rows)
-        return sink.getvalue().encode()
+    if is_csv(key):
+        labels = frame[spec.label_col].to_numpy()
+        new_labels = {int(i): _cell(labels[i]) for i in changed.to_numpy().nonzero()[0]}
+        return write_csv_like(original, dialect or sniff_csv(original, name=key), spec.label_col, new_labels)
     meta = pq.ParquetFile(pa.BufferReader(original)).metadata
     schema = pq.read_schema(pa.BufferReader(original))
     first = meta.row_group(0).column(0) if meta.num_row_groups else None
     table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
     sink = io.BytesIO()
-    pq.write_table(
-        table,
-        sink,
-        compression=(first.compression.lower() if first else "snappy"),
-        row_group_size=max(1, meta.row_group(0).num_rows) if meta.num_row_groups else None,
-    )
+    with pq.ParquetWriter(sink, schema, compression=(first.compression.lower() if first else "snappy")) as writer:
+        offset = 0
+        for g in range(meta.num_row_groups):  # the same row-group boundaries as the original
+            rows = meta.row_group(g).num_rows
+            writer.write_table(table.slice(offset, rows), row_group_size=max(1, rows))
+            offset += rows
     return sink.getvalue()
+
+
+def _cell(value) -> str:
+    """A label as a CSV cell: integers without a decimal point."""
+    value = to_py(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 @dataclass(frozen=True)
 class TamperTarget:
-    store: Store
-    key: str
+    store: Store  # where the objects live (the dataset root for a dataset)
+    keys: tuple[str, ...]  # object keys relative to ``store``
     spec: ColumnSpec
     manifest: SignedManifest | None
+    part_store: Store | None = None  # where the manifest lives
 
 
 def resolve_target(uri: str, *, endpoint_url: str | None, id_col: str, label_col: str) -> TamperTarget:
-    """A dataset URI (its manifest names the object and the columns) or a direct object URI."""
+    """A dataset URI (its manifest names the objects and the columns) or a direct object URI."""
     uri = uri.rstrip("/")
     if uri.lower().endswith(OBJECT_SUFFIXES):
         parent, _, key = uri.rpartition("/")
         store = open_store(parent or ".", endpoint_url=endpoint_url)
-        manifest = _manifest_or_none(store)
-        if manifest is not None and manifest.payload["object"]["key"] != key:
-            manifest = None
-    else:
-        store = open_store(uri, endpoint_url=endpoint_url)
-        manifest = _manifest_or_none(store)
-        key = manifest.payload["object"]["key"] if manifest else DATA_KEY
-    if store.head(key) is None:
-        raise DatasetMissing(f"no object {key!r} under {store.uri}", "point at a dataset written by `labelguard ingest` or at a .parquet/.csv object")
-    spec = manifest.spec if manifest else None
-    return TamperTarget(store, key, spec, manifest) if spec else TamperTarget(store, key, ColumnSpec(id_col=id_col, label_col=label_col), None)
-
-
-def _manifest_or_none(store: Store) -> SignedManifest | None:
+        if store.head(key) is None:
+            raise DatasetMissing(f"no object {key!r} under {store.uri}", "point at a dataset written by `labelguard ingest` or at a .parquet/.csv object")
+        return TamperTarget(store, (key,), ColumnSpec(id_col=id_col, label_col=label_col), None)
+    part = open_store(uri, endpoint_url=endpoint_url)
     try:
-        return read_manifest(store)
-    except DatasetMissing:
-        return None
+        manifest = read_manifest(part)
+    except ManifestProblem:
+        manifest = None
+    if manifest is None or "objects" not in manifest.payload:
+        if part.head(DATA_KEY) is None:
+            raise DatasetMissing(f"no dataset at {part.uri}", "point at a dataset written by `labelguard ingest` or at a .parquet/.csv object")
+        return TamperTarget(part, (DATA_KEY,), ColumnSpec(id_col=id_col, label_col=label_col), None)
+    ref = manifest.payload["dataset"]
+    root = part.ancestor(ref["part"]) or part
+    keys = tuple(o["key"] for o in manifest.payload["objects"])
+    return TamperTarget(root, keys, manifest.spec, manifest, part)
 
 
 def tamper(
@@ -107,45 +103,63 @@ def tamper(
     id_col: str = "review_id",
     label_col: str = "label",
     options: dict[str, Any] | None = None,
+    delimiter: str | None = None,
+    encoding: str | None = None,
 ) -> FlipResult:
-    """Flip labels in a stored object in place, as an attacker with write access would.
+    """Flip labels in stored objects in place, as an attacker with write access would.
 
     Everything that can fail is checked before the store is touched; the truth file is written
-    before the object is overwritten. With ``forge_manifest`` every unsigned field of the manifest
+    before any object is overwritten. With ``forge_manifest`` every unsigned field of the manifest
     is rewritten to match (the old signature stays, so it no longer verifies); with ``resign_key``
-    the forged manifest is re-signed under the attacker's own key.
+    the forged manifest is re-signed under the attacker's own key. A dataset of several objects is
+    attacked as one table; only the objects holding flipped rows are rewritten.
 
     Raises
     ------
     BadInput
         Unknown attack, bad rate or budget, missing columns, ``forge_manifest`` without a manifest,
-        an existing truth file.
+        an existing truth file, an unreadable object.
     """
     target = resolve_target(uri, endpoint_url=endpoint_url, id_col=id_col, label_col=label_col)
     if (forge_manifest or resign_key is not None) and target.manifest is None:
-        raise BadInput(f"no manifest at {target.store.uri} to forge", "drop --forge-manifest, or point at a dataset written by `labelguard ingest`")
+        raise BadInput(f"no manifest at {uri} to forge", "drop --forge-manifest, or point at a dataset written by `labelguard ingest`")
     truth_out = Path(truth_out)
     if truth_out.exists():
         raise BadInput(f"truth file {truth_out} already exists", "choose a new --truth-out path")
-    original = target.store.get(target.key)
-    frame = decode(original, target.key)
-    spec = target.spec if target.manifest else infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col=None)
-    result = flip_labels(frame, spec, attack=attack, rate=rate, seed=seed, **(options or {}))
-    changed = frame[spec.label_col].ne(result.frame[spec.label_col])
-    data = encode_like(original, target.key, result.frame, spec, changed)
-    manifest = _forged(target.manifest, result.frame, spec, data) if (forge_manifest or resign_key) else None
+    originals, frames, dialects = [], [], []
+    for key in target.keys:
+        raw = target.store.get(key)
+        frame, dialect = read_bytes(raw, key, id_col=target.spec.id_col, delimiter=delimiter, encoding=encoding)
+        originals.append(raw)
+        frames.append(frame)
+        dialects.append(dialect)
+    whole = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    spec = target.spec if target.manifest else infer_spec(whole, id_col=id_col, label_col=label_col, timestamp_col=None)
+    result = flip_labels(whole, spec, attack=attack, rate=rate, seed=seed, **(options or {}))
+    changed = whole[spec.label_col].ne(result.frame[spec.label_col]).to_numpy()
+    rewrites = []
+    offset = 0
+    for key, raw, frame, dialect in zip(target.keys, originals, frames, dialects):
+        rows = slice(offset, offset + len(frame))
+        offset += len(frame)
+        if changed[rows].any():
+            part = result.frame.iloc[rows].reset_index(drop=True)
+            rewrites.append((key, encode_like(raw, key, part, spec, pd.Series(changed[rows]), dialect)))
+    forged = _forged(target.manifest, result.frame, spec, dict(rewrites)) if (forge_manifest or resign_key) else None
     _write_truth(truth_out, result, uri)
-    info = target.store.put(target.key, data, create_only=False)
-    if manifest is not None:
-        payload = {**manifest.payload, "object": {**manifest.payload["object"], "version_id": info.version_id}}
-        forged = sign_manifest(payload, resign_key) if resign_key else SignedManifest(payload, manifest.signature, manifest.key_id)
-        target.store.put(MANIFEST_KEY, forged.to_bytes(), create_only=False)
+    versions = {key: target.store.put(key, data, create_only=False).version_id for key, data in rewrites}
+    if forged is not None:
+        payload = {**forged.payload, "objects": [{**o, "version_id": versions.get(o["key"], o.get("version_id"))} for o in forged.payload["objects"]]}
+        forged = sign_manifest(payload, resign_key) if resign_key else SignedManifest(payload, forged.signature, forged.key_id)
+        target.part_store.put(MANIFEST_KEY, forged.to_bytes(), create_only=False)
     return result
 
 
-def _forged(manifest: SignedManifest, frame: pd.DataFrame, spec: ColumnSpec, data: bytes) -> SignedManifest:
+def _forged(manifest: SignedManifest, frame: pd.DataFrame, spec: ColumnSpec, rewritten: dict[str, bytes]) -> SignedManifest:
     payload = json.loads(json.dumps(manifest.payload))
-    payload["object"].update({"sha256": sha256_hex(data), "bytes": len(data)})
+    for obj in payload["objects"]:
+        if obj["key"] in rewritten:
+            obj.update({"sha256": sha256_hex(rewritten[obj["key"]]), "bytes": len(rewritten[obj["key"]])})
     payload["rows"] = int(len(frame))
     payload["label_histogram"] = label_histogram(frame, spec.label_col)
     payload["labels_digest"] = labels_digest(frame, spec.id_col, spec.label_col)
@@ -172,8 +186,14 @@ def poison_file(
     id_col: str = "review_id",
     label_col: str = "label",
     options: dict[str, Any] | None = None,
+    delimiter: str | None = None,
+    encoding: str | None = None,
 ) -> FlipResult:
-    """Write a poisoned copy of a local CSV/Parquet file before it is ever ingested (create-only)."""
+    """Write a poisoned copy of a local CSV/Parquet file before it is ever ingested (create-only).
+
+    The file goes through the same readers and checks as ``ingest`` (ids unique, labels present
+    and categorical, features finite), so a file ingest would refuse is refused here too.
+    """
     path, out = Path(path), Path(out)
     if not path.is_file():
         raise BadInput(f"no such file: {path}", "pass an existing .csv or .parquet file")
@@ -183,10 +203,11 @@ def poison_file(
         if Path(target).exists():
             raise BadInput(f"{target} already exists", "choose a new output path; poison never overwrites")
     original = path.read_bytes()
-    frame = decode(original, path.name)
+    frame, dialect = read_bytes(original, path.name, id_col=id_col, delimiter=delimiter, encoding=encoding)
     spec = infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col="created_at")
+    check_schema(frame, replace(spec, timestamp_col=None))  # a poisoner does not care how times are written
     result = flip_labels(frame, spec, attack=attack, rate=rate, seed=seed, **(options or {}))
-    data = encode_like(original, path.name, result.frame, spec, frame[spec.label_col].ne(result.frame[spec.label_col]))
+    data = encode_like(original, path.name, result.frame, spec, frame[spec.label_col].ne(result.frame[spec.label_col]), dialect)
     if truth_out is not None:
         _write_truth(Path(truth_out), result, str(path))
     out.parent.mkdir(parents=True, exist_ok=True)

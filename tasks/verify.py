@@ -9,10 +9,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from labelguard.errors import DatasetMissing, UntrustedInput
+from labelguard.errors import UntrustedInput
 from labelguard.tasks import guards
-from labelguard.tasks.dataset import IntegrityReport, load_verified, read_manifest, write_dataset
-from labelguard.tasks.manifest import SignedManifest, load_verify_key, to_py
+from labelguard.tasks.dataset import IntegrityReport, ManifestProblem, load_verified, read_manifest, sort_ids, write_dataset
+from labelguard.tasks.manifest import DatasetRef, SignedManifest, load_verify_key, new_dataset_id, to_py
 from labelguard.tasks.storage import LocalStore, open_store
 
 GOLDEN = "golden_holdout"
@@ -53,10 +53,18 @@ def _default_synthetic(source: dict) -> bool:
     return source.get("kind") == "synthetic" and all(float(source.get(k, v)) == v for k, v in defaults.items())
 
 
-def load_trusted(uri_or_store, key: Ed25519PublicKey, what: str, endpoint_url: str | None) -> IntegrityReport:
-    """Verify data that must be trusted; anything but ``ok`` raises :class:`UntrustedInput`."""
+TRUSTED_ROLES = {"reference": ("baseline", "holdout"), "holdout": ("holdout",), "golden holdout": ("holdout",), "trusted source": ("data", "holdout", "baseline", "partition")}
+
+
+def load_trusted(uri_or_store, key: Ed25519PublicKey, what: str, endpoint_url: str | None, *, ledger=None) -> IntegrityReport:
+    """Verify data that must be trusted; anything but ``ok`` raises :class:`UntrustedInput`.
+
+    ``what`` names the use (``reference``, ``holdout``, ``golden holdout``, ``trusted source``)
+    and so the roles a manifest may have there: a training set passed as ``--reference`` is a
+    ``wrong-dataset``, not a baseline.
+    """
     store = open_store(uri_or_store, endpoint_url=endpoint_url) if isinstance(uri_or_store, str) else uri_or_store
-    rep = load_verified(store, key)
+    rep = load_verified(store, key, roles=TRUSTED_ROLES.get(what), ledger=ledger)
     if not rep.ok:
         raise UntrustedInput([what], f"the {what} at {store.uri} failed verification: {rep.code}: {rep.detail}")
     return rep
@@ -68,7 +76,7 @@ def suite_suspects(results: list[guards.GuardResult]) -> tuple[list, list[str]]:
     fired = {g.name: g for g in results if not g.passed and g.suspect_ids}
     exact = [n for n in EXACT if n in fired]
     if exact:
-        ids = sorted({i for n in exact for i in fired[n].suspect_ids}, key=str)
+        ids = sort_ids({i for n in exact for i in fired[n].suspect_ids})
         return ids, exact
     for name in ESTIMATED:
         if name in fired:
@@ -84,12 +92,20 @@ def verify_dataset(
     holdout_uri: str | None = None,
     names: list[str] | None = None,
     endpoint_url: str | None = None,
+    ledger=None,
 ) -> VerifyReport:
     """Verify a stored dataset and run the guard suite on it.
 
     The reference (a signed baseline from ``labelguard baseline``) and the holdout are verified
     first; either failing raises :class:`UntrustedInput`. Without ``holdout_uri``, a dataset of
     default synthetic reviews uses the golden holdout shipped with labelguard.
+
+    Raises
+    ------
+    DatasetMissing
+        Nothing at ``uri`` (exit 2: a typo is not tampering).
+    UntrustedInput
+        The reference or holdout failed its own verification.
     """
     for name in names or []:
         guards.get_guard(name)
@@ -100,22 +116,22 @@ def verify_dataset(
         try:
             spec_ = read_manifest(store).spec
             columns = [spec_.id_col, spec_.label_col]
-        except DatasetMissing:
+        except (ManifestProblem, KeyError, TypeError):
             pass
-    integrity: IntegrityReport = load_verified(store, verify_key, columns=columns)
-    reference = load_trusted(reference_uri, verify_key, "reference", endpoint_url).frame if reference_uri else None
+    integrity: IntegrityReport = load_verified(store, verify_key, columns=columns, ledger=ledger)
+    reference = load_trusted(reference_uri, verify_key, "reference", endpoint_url, ledger=ledger).frame if reference_uri else None
     holdout = None
     if holdout_uri:
-        holdout = load_trusted(holdout_uri, verify_key, "holdout", endpoint_url).frame
+        holdout = load_trusted(holdout_uri, verify_key, "holdout", endpoint_url, ledger=ledger).frame
     elif integrity.manifest is not None and _default_synthetic(integrity.manifest.payload.get("source", {})):
         store, key = golden_holdout()
         holdout = load_trusted(store, key, "golden holdout", None).frame
     spec = integrity.manifest.spec if integrity.manifest else None
     if columns is not None or integrity.data is None or spec is None:  # integrity only, or nothing to read
         results = [guards.manifest_guard(guards.GuardContext(frame=None, spec=spec, integrity=integrity))]
-        return VerifyReport(uri, results)
-    ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout)
-    results = guards.run_guards(ctx, names)
+    else:
+        ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout)
+        results = guards.run_guards(ctx, names)
     ids, sources = suite_suspects(results)
     return VerifyReport(uri, results, ids, sources)
 
@@ -127,13 +143,15 @@ def make_baseline(
     signing_key: Ed25519PrivateKey,
     *,
     endpoint_url: str | None = None,
+    ledger=None,
+    writer_ledger=None,
 ) -> SignedManifest:
-    """Copy a verified, trusted dataset to ``out_uri`` as a signed reference baseline.
+    """Copy a verified, trusted dataset to ``out_uri`` as a signed reference baseline (role ``baseline``).
 
     The payload adds summary statistics (class counts, per-class feature means) for people to read;
     the guards recompute everything from the signed rows.
     """
-    source = load_trusted(uri, verify_key, "trusted source", endpoint_url)
+    source = load_trusted(uri, verify_key, "trusted source", endpoint_url, ledger=ledger)
     frame, spec = source.frame, source.manifest.spec
     out = open_store(out_uri, endpoint_url=endpoint_url)
     out.ensure_writable()
@@ -143,4 +161,7 @@ def make_baseline(
         "class_counts": {str(k): int(v) for k, v in frame[spec.label_col].value_counts().sort_index().items()},
         "class_means": {str(k): [float(x) for x in row] for k, row in means.iterrows()},
     }
-    return write_dataset(out, frame, spec, signing_key, source={"kind": "baseline", "from": uri}, extra={"baseline": stats})
+    return write_dataset(
+        out, frame, spec, signing_key, source={"kind": "baseline", "from": uri, "from_dataset": source.manifest.payload["dataset"]},
+        dataset=DatasetRef(new_dataset_id(out_uri), role="baseline"), extra={"baseline": stats}, ledger=writer_ledger, ledger_uri=out.uri,
+    )

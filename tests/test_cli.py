@@ -98,10 +98,12 @@ def test_pipeline_with_wrong_key_fires_manifest(tmp_path, keys, other_keys, pref
 def test_watch_refuses_without_a_prefect_server(keys, monkeypatch):
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     res = invoke("watch", "s3://labelguard-x/ds", "--cron", "0 * * * *", "--verify-key", keys[1])
-    assert res.exit_code == 2 and "need a Prefect server" in res.output
+    assert res.exit_code == 2 and "scheduled runs need a Prefect server" in res.output
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
     res = invoke("watch", "s3://labelguard-x/ds", "--cron", "not a cron", "--verify-key", keys[1])
     assert res.exit_code == 2 and "invalid cron" in res.output
+    res = invoke("watch", "s3://labelguard-x/ds", "--cron", "0 * * * *", "--verify-key", keys[1])
+    assert res.exit_code == 2 and "the Prefect API at http://127.0.0.1:9/api does not answer" in res.output
 
 
 @pytest.mark.flow

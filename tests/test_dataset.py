@@ -36,9 +36,9 @@ def test_round_trip_verifies(store, reviews, spec, keys):
     assert rep.ok, rep.detail
     assert rep.frame.equals(reviews)
     if isinstance(store, LocalStore):
-        assert manifest.payload["object"]["version_id"] is None
+        assert manifest.payload["objects"][0]["version_id"] is None
     else:
-        assert manifest.payload["object"]["version_id"] == store.head(DATA_KEY).version_id
+        assert manifest.payload["objects"][0]["version_id"] == store.head(DATA_KEY).version_id
 
 
 def test_second_write_refused_and_original_kept(store, reviews, spec, keys):
@@ -104,7 +104,16 @@ def test_resigned_under_unknown_key(store, reviews, spec, keys, other_keys):
     assert load_verified(store, load_verify_key(keys[1])).code == "unknown-key"
 
 
-def test_missing_manifest(store, keys):
+def test_nothing_at_the_uri_is_bad_input_not_tampering(store, keys):
+    from labelguard.errors import DatasetMissing
+
+    with pytest.raises(DatasetMissing, match="no dataset at"):
+        load_verified(store, load_verify_key(keys[1]))
+
+
+def test_data_without_manifest_is_missing_manifest(store, keys, reviews):
+    store.ensure_writable()
+    store.put(DATA_KEY, to_parquet_bytes(reviews))
     assert load_verified(store, load_verify_key(keys[1])).code == "missing-manifest"
 
 

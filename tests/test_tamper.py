@@ -61,7 +61,7 @@ def test_forged_manifest_fails_signature_and_resigned_fails_key(dataset_uri, tmp
     tamper(dataset_uri, attack="targeted", rate=0.1, seed=0, truth_out=tmp_path / "t1.json", forge_manifest=True)
     store = open_store(dataset_uri)
     manifest = json.loads(store.get(MANIFEST_KEY))["payload"]
-    assert manifest["object"]["version_id"] == store.head(DATA_KEY).version_id
+    assert manifest["objects"][0]["version_id"] == store.head(DATA_KEY).version_id
     assert load_verified(store, load_verify_key(keys[1])).code == "bad-signature"
     tamper(dataset_uri, attack="random", rate=0.01, seed=1, truth_out=tmp_path / "t2.json", resign_key=load_signing_key(other_keys[0]))
     assert load_verified(store, load_verify_key(keys[1])).code == "unknown-key"

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from labelguard.cli import app
 from labelguard.tasks import attacks
 from labelguard.tasks.dataset import write_dataset
-from labelguard.tasks.manifest import ColumnSpec, load_signing_key, load_verify_key
+from labelguard.tasks.manifest import ColumnSpec, DatasetRef, load_signing_key, load_verify_key
 from labelguard.tasks.storage import open_store
 from labelguard.tasks.synthetic import make_reviews
 from labelguard.tasks.verify import make_baseline, verify_dataset
@@ -78,7 +78,7 @@ def test_source_poisoning_fires_on_content_and_statistics(tmp_path, keys):
     clean = make_reviews(4000, separation=2.8, seed=3)
     poisoned = flip_labels(clean, ColumnSpec(), attack="targeted", rate=0.2, seed=3)
     write_dataset(open_store(str(tmp_path / "ds")), poisoned.frame, ColumnSpec(), sign, source={"kind": "file"})
-    write_dataset(open_store(str(tmp_path / "ref")), make_reviews(1000, separation=2.8, seed=4), ColumnSpec(), sign, source={"kind": "file"})
+    write_dataset(open_store(str(tmp_path / "ref")), make_reviews(1000, separation=2.8, seed=4), ColumnSpec(), sign, source={"kind": "file"}, dataset=DatasetRef("ref", role="baseline"))
     report = verify_dataset(str(tmp_path / "ds"), pub, reference_uri=str(tmp_path / "ref"))
     fired = {g.name for g in report.guards if not g.passed}
     assert {"class_balance", "class_conditional", "reference_model"} <= fired and "manifest" not in fired
@@ -94,4 +94,4 @@ def test_verify_bad_input_and_untrusted_reference(stored, keys, other_keys, tmp_
     res = runner.invoke(app, ["verify", ds, "--reference", ref, "--verify-key", str(other_keys[1])])
     assert res.exit_code == 1 and "reference" in res.output
     res = runner.invoke(app, ["verify", ds + "-missing", "--verify-key", str(keys[1])])
-    assert res.exit_code == 1 and "missing-manifest" in res.output
+    assert res.exit_code == 2 and res.stderr.strip().startswith(f"error: no dataset at {ds}-missing")

@@ -1,0 +1,141 @@
+"""Which Prefect API a flow command talks to, checked before Prefect is imported.
+
+Order: ``PREFECT_API_URL`` when set (checked with one health request: a dead URL is a one-line
+error, not a 133-line traceback); else a server started by ``labelguard server`` for this project
+(``.labelguard/server.json`` under the current directory, or ``$LABELGUARD_HOME``), reused while it
+answers; else Prefect's ephemeral API (slow to start, no scheduler).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from labelguard.errors import BadInput, ServiceUnreachable
+
+HOME_ENV = "LABELGUARD_HOME"
+STATE_FILE = "server.json"
+HEALTH_TIMEOUT_S = 3.0
+
+
+def labelguard_home() -> Path:
+    """Project state (a local Prefect server's database and address): ``$LABELGUARD_HOME`` or ``./.labelguard``."""
+    return Path(os.environ.get(HOME_ENV) or Path.cwd() / ".labelguard")
+
+
+def healthy(api_url: str, timeout: float = HEALTH_TIMEOUT_S) -> bool:
+    """One ``GET {api_url}/health``: True when the Prefect API answers 200."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(api_url.rstrip("/") + "/health", timeout=timeout) as resp:  # noqa: S310 - a URL the user configured
+            return resp.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def recorded_server() -> str | None:
+    """The API URL of this project's ``labelguard server``, when its state file exists and it answers."""
+    state = labelguard_home() / STATE_FILE
+    try:
+        url = json.loads(state.read_text())["api_url"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return url if healthy(url) else None
+
+
+def resolve_prefect_api() -> str | None:
+    """Set ``PREFECT_API_URL`` for this process before Prefect is imported; returns it (None = ephemeral).
+
+    Raises
+    ------
+    ServiceUnreachable
+        ``PREFECT_API_URL`` is set but does not answer.
+    """
+    configured = os.environ.get("PREFECT_API_URL")
+    if configured:
+        if not healthy(configured):
+            raise ServiceUnreachable(
+                f"the Prefect API at {configured} does not answer",
+                "start it (`labelguard server` or `prefect server start`), or unset PREFECT_API_URL to run on a temporary local API",
+            )
+        return configured
+    url = recorded_server()
+    if url:
+        os.environ["PREFECT_API_URL"] = url
+    return url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_server(port: int | None = None, *, ui: bool = True, startup_timeout: float = 180.0, on_ready=None) -> int:
+    """Start ``prefect server start`` on 127.0.0.1 with its database under :func:`labelguard_home`,
+    record its address for other commands, and wait until it exits (Ctrl-C stops it).
+
+    Returns the server's exit code.
+
+    Raises
+    ------
+    BadInput
+        A labelguard server for this project already answers, or the port is taken.
+    ServiceUnreachable
+        The server did not become healthy within ``startup_timeout`` seconds.
+    """
+    home = labelguard_home()
+    running = recorded_server()
+    if running:
+        raise BadInput(f"a labelguard Prefect server already runs for this project at {running}", "use it (flow commands find it by themselves), or stop it first")
+    port = port or free_port()
+    with socket.socket() as sock:
+        if sock.connect_ex(("127.0.0.1", port)) == 0:
+            raise BadInput(f"port {port} on 127.0.0.1 is taken", "pass another --port")
+    prefect_home = home / "prefect"
+    prefect_home.mkdir(parents=True, exist_ok=True)
+    api_url = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(prefect_home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_API_URL": api_url,
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+    }
+    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    if not ui:
+        cmd.append("--no-ui")
+    log = open(home / "server.log", "ab")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    state = home / STATE_FILE
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not healthy(api_url, timeout=1.0):
+            if proc.poll() is not None:
+                raise ServiceUnreachable(f"prefect server exited with code {proc.returncode} while starting", f"see {home / 'server.log'}")
+            if time.monotonic() > deadline:
+                raise ServiceUnreachable(f"prefect server did not answer within {startup_timeout:.0f} s", f"see {home / 'server.log'}")
+            time.sleep(0.5)
+        state.write_text(json.dumps({"api_url": api_url, "pid": proc.pid, "prefect_home": str(prefect_home)}))
+        if on_ready:
+            on_ready(api_url, prefect_home)
+        return proc.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        state.unlink(missing_ok=True)
+        log.close()

@@ -1,0 +1,272 @@
+"""Readers that keep values: CSV dialect and encoding detected (or given), ids as written, timestamps parsed only unambiguously.
+
+Every command that reads a user's file (``ingest``, ``poison``, ``tamper`` on a CSV/Parquet object)
+goes through :func:`read_bytes`, so one file reads the same everywhere and a bad one fails the same
+way: a :class:`labelguard.errors.BadInput` naming the problem and the fix, never a traceback.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from labelguard.errors import BadInput
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+DELIMITERS = ",;\t|"
+# An id that int64 represents exactly as written: no sign games, no leading zeros, at most 18 digits.
+_CANONICAL_INT = re.compile(r"^(0|-?[1-9][0-9]{0,17})$")
+# Plausible epoch values for 1990-01-01 .. 2100-01-01 in each unit; the windows never overlap.
+EPOCH_WINDOWS = {"s": (631_152_000, 4_102_444_800)}
+EPOCH_WINDOWS.update({u: (lo * f, hi * f) for u, f in (("ms", 10**3), ("us", 10**6), ("ns", 10**9)) for lo, hi in [EPOCH_WINDOWS["s"]]})
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How a CSV file was written, so a rewrite (``tamper``, ``poison``) can write it the same way."""
+
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    bom: bool = False
+    lineterminator: str = "\n"
+
+    @property
+    def codec(self) -> str:
+        return "utf-8-sig" if self.bom and self.encoding == "utf-8" else self.encoding
+
+
+def is_csv(name: str) -> bool:
+    return name.lower().endswith(CSV_SUFFIXES)
+
+
+def is_parquet(name: str) -> bool:
+    return name.lower().endswith(PARQUET_SUFFIXES)
+
+
+def sniff_csv(raw: bytes, *, delimiter: str | None = None, encoding: str | None = None, name: str = "the file") -> CsvDialect:
+    """Detect encoding (BOM first, then UTF-8, then charset-normalizer) and delimiter (``csv.Sniffer``).
+
+    Raises
+    ------
+    BadInput
+        Empty input, or text that decodes in no known encoding.
+    """
+    if not raw.strip():
+        raise BadInput(f"{name} is empty (no header, no rows)", "export the data with a header row and at least one row")
+    bom = raw.startswith(codecs.BOM_UTF8)
+    if encoding is None:
+        if bom:
+            encoding = "utf-8"
+        elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            encoding = "utf-16"
+        else:
+            try:
+                raw[: 1 << 20].decode("utf-8")
+                encoding = "utf-8"
+            except UnicodeDecodeError as exc:
+                if exc.start > (1 << 20) - 4:  # a character cut at the sample's end
+                    encoding = "utf-8"
+                else:
+                    from charset_normalizer import from_bytes
+
+                    best = from_bytes(raw[: 1 << 20]).best()
+                    if best is None:
+                        raise BadInput(f"{name} is not text in any encoding labelguard recognises", "pass --encoding (e.g. latin-1)") from None
+                    encoding = best.encoding
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise BadInput(f"unknown encoding {encoding!r}", "pass --encoding utf-8, latin-1, cp1252, ...") from None
+    head = raw[:65536].decode("utf-8-sig" if bom else encoding, errors="replace")
+    terminator = "\r\n" if "\r\n" in head else "\n"
+    if delimiter is None:
+        first_lines = "\n".join(head.splitlines()[:50])
+        try:
+            delimiter = csv.Sniffer().sniff(first_lines, delimiters=DELIMITERS).delimiter
+        except csv.Error:
+            delimiter = ","
+    elif len(delimiter) != 1:
+        delimiter = {"\\t": "\t", "tab": "\t"}.get(delimiter.lower(), delimiter)
+        if len(delimiter) != 1:
+            raise BadInput(f"--delimiter must be one character, got {delimiter!r}", "pass e.g. --delimiter ';' or --delimiter tab")
+    return CsvDialect(delimiter=delimiter, encoding=encoding, bom=bom, lineterminator=terminator)
+
+
+def read_csv_bytes(raw: bytes, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None, name: str = "the file") -> tuple[pd.DataFrame, CsvDialect]:
+    """Parse CSV bytes, keeping the id column as written (see :func:`ids_as_written`).
+
+    Returns
+    -------
+    (frame, dialect)
+
+    Raises
+    ------
+    BadInput
+        Empty file, header without rows, undecodable text, a malformed row.
+    """
+    dialect = sniff_csv(raw, delimiter=delimiter, encoding=encoding, name=name)
+    try:
+        frame = pd.read_csv(
+            io.BytesIO(raw), sep=dialect.delimiter, encoding=dialect.codec, dtype=str, keep_default_na=False,
+            na_values=[""], skipinitialspace=False,
+        )
+    except pd.errors.EmptyDataError:
+        raise BadInput(f"{name} is empty (no header, no rows)", "export the data with a header row and at least one row") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BadInput(f"cannot parse {name} as CSV (delimiter {dialect.delimiter!r}, {dialect.encoding}): {first}", "fix the file, or pass --delimiter/--encoding") from None
+    frame.columns = [str(c) for c in frame.columns]
+    if frame.empty:
+        raise BadInput(f"{name} has a header but no rows", "export the data with at least one row")
+    return _infer_types(frame, keep=id_col), dialect
+
+
+def _infer_types(frame: pd.DataFrame, *, keep: str | None) -> pd.DataFrame:
+    """Columns read as text become numbers where every value is one; ``keep`` (the id) goes through
+    :func:`ids_as_written`, so "007" stays "007" and "7" becomes 7 only when every id is canonical."""
+    out = {}
+    for col in frame.columns:
+        values = frame[col]
+        if col == keep:
+            out[col] = ids_as_written(values)
+            continue
+        numeric = pd.to_numeric(values, errors="coerce")
+        present = values.notna()
+        if present.any() and numeric[present].notna().all():
+            as_int = numeric.dropna()
+            if (as_int % 1 == 0).all() and values[present].str.fullmatch(r"[+-]?\d+").all():
+                out[col] = numeric.astype("float64") if numeric.isna().any() else numeric.astype("int64")
+            else:
+                out[col] = numeric.astype("float64")
+        else:
+            out[col] = values
+    return pd.DataFrame(out, index=frame.index)
+
+
+def ids_as_written(values: pd.Series) -> pd.Series:
+    """Ids exactly as the file has them: int64 only when every id is a canonical integer (so the
+    text round-trips), otherwise the strings themselves (leading zeros kept)."""
+    text = values.astype("string")
+    if text.notna().all() and text.str.fullmatch(_CANONICAL_INT.pattern).all():
+        return text.astype("int64")
+    return text
+
+
+def read_bytes(raw: bytes, name: str, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None) -> tuple[pd.DataFrame, CsvDialect | None]:
+    """Decode a CSV or Parquet object by its name's suffix.
+
+    Raises
+    ------
+    BadInput
+        Unsupported suffix, unreadable or empty data.
+    """
+    if is_csv(name):
+        return read_csv_bytes(raw, id_col=id_col, delimiter=delimiter, encoding=encoding, name=name)
+    if is_parquet(name):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            frame = pq.read_table(pa.BufferReader(raw)).to_pandas()
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise BadInput(f"{name} is not readable Parquet: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", "check that the file is complete Parquet") from None
+        if frame.empty:
+            raise BadInput(f"{name} has no rows", "write the data with at least one row")
+        return frame, None
+    raise BadInput(f"unsupported file type for {name}", "use a .csv (.tsv, .txt) or .parquet file")
+
+
+def read_file(path: Path, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None) -> tuple[pd.DataFrame, CsvDialect | None]:
+    """Read a local CSV or Parquet file (see :func:`read_bytes`).
+
+    Raises
+    ------
+    BadInput
+        No such file, unreadable, or one of :func:`read_bytes`'s reasons.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"no such file: {path}", "pass an existing .csv or .parquet file")
+    if not (is_csv(path.name) or is_parquet(path.name)):
+        raise BadInput(f"unsupported file type {path.suffix!r} for {path}", "use a .csv (.tsv, .txt) or .parquet file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror or exc}", "check the file's permissions") from None
+    return read_bytes(raw, path.name, id_col=id_col, delimiter=delimiter, encoding=encoding)
+
+
+def missing_column_hint(name: str, columns: list[str], flag: str) -> BadInput:
+    """The error for a column that is not there; when the header looks like one column holding
+    another delimiter, say so instead of sending the user to ``flag``."""
+    have = ", ".join(columns)
+    if len(columns) == 1:
+        for d in DELIMITERS:
+            if d != "," and d in columns[0]:
+                shown = {"\t": "tab"}.get(d, d)
+                return BadInput(
+                    f"column {name!r} not found: the header reads as one column {columns[0]!r}, so the file looks {shown!r}-delimited",
+                    f"pass --delimiter '{shown}'",
+                )
+    return BadInput(f"column {name!r} not found (have: {have})", f"pass {flag} naming an existing column")
+
+
+def parse_timestamps(values: pd.Series, column: str, *, unit: str | None = None, fmt: str | None = None) -> pd.Series:
+    """Parse a timestamp column only when the reading is unambiguous.
+
+    Strings parse as ISO 8601 (or ``fmt``). Integers parse as epoch time in ``unit``; without a
+    unit, only when every value falls in one unit's 1990-2100 window (seconds, milliseconds,
+    microseconds or nanoseconds — the windows are 1000x apart, so at most one fits).
+    Values already datetime are kept. Results are timezone-aware UTC where the input had no zone.
+
+    Raises
+    ------
+    BadInput
+        The column does not parse as declared, or its integers fit no single epoch unit.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    fix = f"pass --timestamp-unit s|ms|us|ns or --timestamp-format, or --timestamp-col none to keep {column!r} as data"
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        numbers = pd.to_numeric(values)
+        if numbers.isna().any() or not np.all(np.mod(numbers, 1) == 0):
+            raise BadInput(f"timestamp column {column!r} holds non-integer numbers", fix)
+        if unit is None:
+            fits = [u for u, (lo, hi) in EPOCH_WINDOWS.items() if numbers.min() >= lo and numbers.max() <= hi]
+            if len(fits) != 1:
+                raise BadInput(f"timestamp column {column!r} holds integers that are not epoch times of one unit between 1990 and 2100", fix)
+            unit = fits[0]
+        if unit not in EPOCH_WINDOWS:
+            raise BadInput(f"unknown --timestamp-unit {unit!r}", "choose one of: s, ms, us, ns")
+        return pd.to_datetime(numbers.astype("int64"), unit=unit, utc=True)
+    try:
+        parsed = pd.to_datetime(values, format=fmt or "ISO8601", utc=True)
+    except (ValueError, TypeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BadInput(f"timestamp column {column!r} does not parse as {fmt or 'ISO 8601'}: {first}", fix) from None
+    return parsed
+
+
+def write_csv_like(original: bytes, dialect: CsvDialect, label_col: str, new_labels: dict[int, str]) -> bytes:
+    """Rewrite CSV bytes changing only the label cells of the given data rows (0-based), in the
+    file's own delimiter, encoding, byte-order mark and line ending."""
+    text = original.decode(dialect.codec)
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter))
+    header = rows[0]
+    col = header.index(label_col)
+    for i, value in new_labels.items():
+        rows[i + 1][col] = value
+    sink = io.StringIO(newline="")
+    csv.writer(sink, delimiter=dialect.delimiter, lineterminator=dialect.lineterminator).writerows(rows)
+    out = sink.getvalue()
+    if not text.endswith(("\n", "\r")):
+        out = out[: -len(dialect.lineterminator)]
+    return (codecs.BOM_UTF8 if dialect.bom else b"") + out.encode(dialect.encoding)
