@@ -490,6 +490,39 @@ def baseline(
     out.print(f"baseline: {out_uri}  rows={m.payload['rows']}  classes {_histogram(m.payload['baseline']['class_counts'])}  dataset={m.payload['dataset']['id']}", highlight=False)
 
 
+@app.command()
+def seal(
+    uri: str = typer.Argument(..., help="A dataset part (re-signed as its next version) or a folder/prefix of Parquet objects."),
+    id_col: str = typer.Option("review_id", "--id-col", help="Id column, for objects without a manifest."),
+    label_col: str = typer.Option("label", "--label-col", help="Label column, for objects without a manifest."),
+    dataset_id: Optional[str] = typer.Option(None, "--dataset-id", help="Id for a new dataset (default: URI's name plus a random suffix)."),
+    ledger: Optional[str] = LedgerOpt,
+    signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Default: $LABELGUARD_SIGNING_KEY."),
+    endpoint_url: Optional[str] = EndpointOpt,
+) -> None:
+    """Sign objects in place as they are now (after an approved relabelling, or data labelguard did not write)."""
+    _quiet(False)
+    settings = Settings.resolve(signing_key=signing_key, s3_endpoint=endpoint_url)
+    with _edge():
+        from labelguard.tasks.manifest import load_signing_key
+
+        key = load_signing_key(settings.signing_key)
+        book = _ledger_for(ledger, settings.signing_key, writing=True)
+        from labelguard.tasks.dataset import MANIFEST_KEY, from_parquet_bytes, seal_dataset
+        from labelguard.tasks.sources import infer_spec
+        from labelguard.tasks.storage import open_store
+
+        store = open_store(uri, endpoint_url=settings.s3_endpoint)
+        spec = None
+        if store.head(MANIFEST_KEY) is None:
+            first = next((k for k in store.list() if k.endswith((".parquet", ".pq"))), None)
+            if first is not None:
+                spec = infer_spec(from_parquet_bytes(store.get(first)), id_col=id_col, label_col=label_col, timestamp_col=None)
+        m = seal_dataset(store, key, spec=spec, dataset_id=dataset_id, ledger=book)
+    ds = m.payload["dataset"]
+    out.print(f"sealed {uri}: dataset {ds['id']} version {ds['version']} ({ds['role']}), {len(m.payload['objects'])} object(s), {m.payload['rows']} rows", highlight=False)
+
+
 def _parse_options(pairs: list[str]) -> dict:
     """``--option key=value`` pairs; values parse as JSON when they can (numbers, lists), else text."""
     import json

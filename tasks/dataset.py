@@ -417,3 +417,69 @@ def _localize_with_sidecar(store: Store, root: Store, verify_key, frame: pd.Data
 def sort_ids(ids) -> list:
     """Ids in their natural order: numbers numerically, strings as text (mixed types: numbers first)."""
     return sorted(ids, key=lambda v: (isinstance(v, str), v if not isinstance(v, str) else "", str(v)))
+
+
+def seal_dataset(
+    store: Store,
+    key: Ed25519PrivateKey,
+    *,
+    spec: ColumnSpec | None = None,
+    dataset_id: str | None = None,
+    role: str = "data",
+    ledger=None,
+) -> SignedManifest:
+    """Sign the objects at ``store`` as they are now, without rewriting them (``labelguard seal``).
+
+    A labelguard dataset part is re-signed as the next version of the same dataset (after an
+    approved relabelling, say), so a ledger then rejects the older state as ``rollback``. A folder
+    of Parquet objects without a manifest becomes version 1 of a new dataset (``spec`` required).
+
+    Raises
+    ------
+    DatasetMissing
+        No Parquet objects at ``store``.
+    BadInput
+        No manifest and no ``spec``; objects that do not decode.
+    """
+    try:
+        old = read_manifest(store)
+    except ManifestProblem:
+        old = None
+    if old is not None and "dataset" in old.payload:
+        prev = DatasetRef.from_dict(old.payload["dataset"])
+        ref = DatasetRef(prev.id, prev.role, prev.part, prev.version + 1)
+        spec = spec or old.spec
+        keys = [o["key"] for o in old.payload["objects"]]
+        root = store.ancestor(ref.part) or store
+    else:
+        if spec is None:
+            raise BadInput(f"no manifest at {store.uri} to take the columns from", "pass --id-col and --label-col")
+        keys = [k for k in store.list() if k.endswith((".parquet", ".pq")) and k.rsplit("/", 1)[-1] != ROWS_KEY]
+        if not keys:
+            raise DatasetMissing(f"no Parquet objects at {store.uri}", "point at a folder or prefix of .parquet files")
+        ref = DatasetRef(dataset_id or new_dataset_id(store.uri), role)
+        root = store
+    objects, tables = [], []
+    for object_key in keys:
+        head = root.head(object_key)
+        if head is None:
+            raise DatasetMissing(f"object {object_key} is gone from {root.uri}", "restore it, or seal what is there")
+        with root.fetch(object_key) as (path, digest):
+            table = read_parquet_file(path, as_arrow=True)
+        objects.append({"key": object_key, "sha256": digest, "bytes": head.size, "version_id": head.version_id, "rows": table.num_rows})
+        tables.append(table)
+    frame = (pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]).to_pandas()
+    sidecar = to_parquet_bytes(row_digests(frame, spec))
+    rows_info = store.put(ROWS_KEY, sidecar, create_only=False)
+    store.put(ROWS_SIG_KEY, sidecar_envelope(ref, spec, objects, rows_info.sha256, len(frame), key).to_bytes(), create_only=False)
+    payload = build_manifest(
+        frame, spec, dataset=ref, objects=objects,
+        source={"kind": "sealed", "previous_version": ref.version - 1 if ref.version > 1 else None},
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    payload["rows_sidecar"] = {"key": ref.key(ROWS_KEY), "sha256": rows_info.sha256, "bytes": rows_info.size, "version_id": rows_info.version_id}
+    manifest = sign_manifest(payload, key)
+    store.put(MANIFEST_KEY, manifest.to_bytes(), create_only=False)
+    if ledger is not None:
+        record(ledger, manifest, root.uri, key)
+    return manifest
