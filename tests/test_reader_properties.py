@@ -1,0 +1,82 @@
+"""Property tests: any small frame, written as CSV or Parquet, reads back without a crash outside the
+labelguard error family, and keeps its ids and labels exactly as written."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from labelguard.errors import LabelguardError
+from labelguard.tasks.readers import read_bytes
+from labelguard.tasks.sources import check_schema, infer_spec
+
+ID_TEXT = st.one_of(
+    st.from_regex(r"0[0-9]{1,6}", fullmatch=True),  # zero-padded
+    st.from_regex(r"[1-9][0-9]{0,5}", fullmatch=True),
+    st.from_regex(r"[A-Za-z][A-Za-z0-9_\-]{0,8}", fullmatch=True),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=6),
+)
+LABELS = st.sampled_from([["0", "1"], ["neg", "pos"], ["satisfied", "unsatisfied"], ["-1", "1"], ["a", "b", "c"]])
+CELL = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=32), st.integers(-10**6, 10**6), st.text(max_size=5), st.none())
+
+
+@st.composite
+def frames(draw):
+    n = draw(st.integers(1, 25))
+    ids = draw(st.lists(ID_TEXT, min_size=n, max_size=n))
+    classes = draw(LABELS)
+    labels = draw(st.lists(st.sampled_from(classes + [""]), min_size=n, max_size=n))
+    feats = draw(st.lists(st.lists(CELL, min_size=n, max_size=n), min_size=0, max_size=3))
+    data = {"review_id": ids, "label": labels}
+    for i, col in enumerate(feats):
+        data[f"f{i}"] = col
+    return pd.DataFrame(data)
+
+
+def _encode(frame: pd.DataFrame, kind: str, sep: str, bom: bool) -> tuple[bytes, str]:
+    if kind == "csv":
+        text = frame.to_csv(index=False, sep=sep)
+        return (b"\xef\xbb\xbf" if bom else b"") + text.encode(), "f.csv"
+    sink = io.BytesIO()
+    frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object}).to_parquet(sink)
+    return sink.getvalue(), "f.parquet"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame=frames(), kind=st.sampled_from(["csv", "parquet"]), sep=st.sampled_from([",", ";", "\t", "|"]), bom=st.booleans(), cut=st.floats(0, 1))
+def test_reading_never_crashes_outside_the_error_family(frame, kind, sep, bom, cut):
+    try:
+        raw, name = _encode(frame, kind, sep, bom)
+    except (ValueError, TypeError, OverflowError):
+        return  # pandas/pyarrow cannot even write this frame: nothing to read
+    for data in (raw, raw[: int(len(raw) * cut)]):  # the file as written, and truncated anywhere
+        try:
+            read, _ = read_bytes(data, name, id_col="review_id")
+            spec = infer_spec(read, id_col="review_id", label_col="label", timestamp_col=None)
+            check_schema(read, spec)
+        except LabelguardError:
+            pass
+
+
+@st.composite
+def clean_frames(draw):
+    n = draw(st.integers(2, 30))
+    ids = draw(st.lists(st.one_of(st.from_regex(r"0[0-9]{2,6}", fullmatch=True), st.from_regex(r"[A-Za-z][A-Za-z0-9]{0,6}", fullmatch=True)), min_size=n, max_size=n, unique=True))
+    classes = draw(LABELS)
+    labels = [classes[i % len(classes)] for i in range(n)]
+    x = draw(st.lists(st.floats(-1e6, 1e6, allow_nan=False, width=32), min_size=n, max_size=n))
+    return pd.DataFrame({"review_id": ids, "label": labels, "x": x})
+
+
+@settings(max_examples=100, deadline=None)
+@given(frame=clean_frames(), kind=st.sampled_from(["csv", "parquet"]), sep=st.sampled_from([",", ";", "\t"]), bom=st.booleans())
+def test_ids_and_labels_read_back_exactly_as_written(frame, kind, sep, bom):
+    raw, name = _encode(frame, kind, sep, bom)
+    read, _ = read_bytes(raw, name, id_col="review_id")
+    assert [str(v) for v in read["review_id"]] == list(frame["review_id"])
+    assert [str(v) for v in read["label"]] == list(frame["label"])
+    assert read["x"].to_numpy(dtype=float) == pytest.approx(frame["x"].to_numpy(dtype=float), rel=1e-6)
