@@ -14,7 +14,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench server clean
 
 setup: $(SYNCED)
 
@@ -31,6 +31,10 @@ $(SYNCED): $(UV) pyproject.toml uv.lock
 demo: $(SYNCED)
 	@$(VENV)/bin/labelguard demo
 
+# A local Prefect server for this folder (database under .labelguard/); flow commands reuse it.
+server: $(SYNCED)
+	@$(VENV)/bin/labelguard server
+
 test: $(SYNCED)
 	@$(VENV)/bin/pytest
 
@@ -43,6 +47,7 @@ bench: $(SYNCED)
 	@$(VENV)/bin/python bench/perf_verify.py --rows 10000000 --repeat 3
 	@$(VENV)/bin/python bench/perf_content.py --rows 1000000
 	@$(VENV)/bin/python bench/attack_damage.py --seeds 3
+	@$(VENV)/bin/python bench/perf_cli.py --repeat 5
 
 clean:
 	rm -rf $(TOOLS) $(VENV) reports .pytest_cache

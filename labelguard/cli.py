@@ -256,6 +256,33 @@ def ingest(
 
 
 @app.command()
+def sample(
+    out_path: Path = typer.Option(..., "--out", help="Where the CSV (or .parquet) goes; never overwritten."),
+    rows: int = typer.Option(3000, "--rows", help="Number of reviews."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Write synthetic reviews as a file (columns id, sentiment, polarity, intensity, created_at) to try the own-data commands on."""
+    with _edge():
+        from labelguard.errors import BadInput
+
+        if out_path.exists():
+            raise BadInput(f"{out_path} already exists", "choose a new --out path")
+        if not out_path.name.lower().endswith((".csv", ".parquet")):
+            raise BadInput(f"--out {out_path.name} is neither .csv nor .parquet", "name the file e.g. reviews.csv")
+        if not out_path.parent.is_dir():
+            raise BadInput(f"no directory {out_path.parent}", "create it first")
+        from labelguard.tasks.synthetic import make_reviews
+
+        frame = make_reviews(rows, seed=seed).rename(columns={"review_id": "id", "label": "sentiment"})
+        frame["created_at"] = frame["created_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if out_path.name.lower().endswith(".csv"):
+            frame.to_csv(out_path, index=False)
+        else:
+            frame.to_parquet(out_path, index=False)
+    out.print(f"wrote {out_path}: {rows} synthetic reviews (sentiment 1 = positive, 0 = negative)", highlight=False)
+
+
+@app.command()
 def pipeline(
     uri: str = typer.Argument(..., help="Dataset URI written by `labelguard ingest`."),
     transform: str = typer.Option("honest", "--transform", help="Preprocessing step: 'honest' or a compromised one (an attack name)."),
@@ -293,11 +320,11 @@ def pipeline(
         )
     _print_guards(result.guards)
     if result.metrics:
-        _print_runs({"run": result})
+        _print_runs({"pipeline": result})
     if out_dir is not None:
         from labelguard.tasks.report import write_report
 
-        paths = write_report({"run": result}, out_dir)
+        paths = write_report({"pipeline": result}, out_dir)
         out.print("report: " + "  ".join(str(p) for p in paths.values()), highlight=False)
     if result.fired:
         err.print(f"[red]guard fired:[/] {', '.join(result.fired)} (observe mode: trained anyway)", highlight=False)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -25,6 +24,9 @@ from labelguard.tasks.manifest import (
     signature_valid,
 )
 from labelguard.tasks.storage import Store, sha256_hex
+
+if TYPE_CHECKING:  # pandas is imported where rows are decoded: an intact dataset verifies without it
+    import pandas as pd
 
 DATA_KEY = "data.parquet"
 MANIFEST_KEY = "manifest.json"
@@ -153,6 +155,8 @@ def row_digests(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
     name exactly which rows an at-rest edit changed, without a clean copy.
     Detection never rests on the 64-bit hash: the object's SHA-256 does that.
     """
+    import pandas as pd
+
     rest = [c for c in frame.columns if c not in (spec.id_col, spec.label_col)]
     return pd.DataFrame(
         {

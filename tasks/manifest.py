@@ -8,15 +8,17 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from labelguard.errors import BadInput, KeyProblem
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMAT = "labelguard-manifest/2"
 ROLES = ("data", "holdout", "baseline", "partition")

@@ -138,3 +138,44 @@ def test_cli_tamper_and_poison_exit_codes(tmp_path, keys):
     make_reviews(100, seed=0).to_parquet(src)
     res = runner.invoke(app, ["poison", str(src), "--out", str(tmp_path / "p.parquet"), "--attack", "subset", "--rate", "0.1", "--option", "where=polarity > 2"])
     assert res.exit_code == 0, res.output
+
+
+def test_tamper_keeps_every_row_group_size_and_row_order(tmp_path, keys):
+    """700/500/800 stays 700/500/800 (a rewrite that evened them out would betray the edit)."""
+    frame = make_reviews(2000, seed=21)
+    path = tmp_path / "obj.parquet"
+    with pq.ParquetWriter(path, pa.Schema.from_pandas(frame, preserve_index=False), compression="gzip") as w:
+        for lo, hi in ((0, 700), (700, 1200), (1200, 2000)):
+            w.write_table(pa.Table.from_pandas(frame.iloc[lo:hi], preserve_index=False))
+    tamper(str(path), attack="random", rate=0.05, seed=2, truth_out=tmp_path / "t.json")
+    meta = pq.ParquetFile(path).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [700, 500, 800]
+    assert meta.row_group(2).column(0).compression == "GZIP"
+    after = pd.read_parquet(path)
+    assert after["review_id"].tolist() == frame["review_id"].tolist()
+    flipped = {f["id"]: f["new"] for f in json.loads((tmp_path / "t.json").read_text())["flipped"]}
+    assert len(flipped) == 100
+    changed = after.loc[after["label"] != frame["label"], "review_id"].tolist()
+    assert sorted(changed) == sorted(flipped)
+    assert after.drop(columns="label").equals(frame.drop(columns="label"))
+
+
+def test_tamper_csv_changes_only_label_cells_keeping_dialect(tmp_path):
+    """A BOM, semicolons and CRLF survive; each changed label cell holds the new class as the file writes it."""
+    frame = make_reviews(300, seed=4).drop(columns="created_at")
+    text = frame.to_csv(index=False, sep=";", lineterminator="\r\n")
+    path = tmp_path / "obj.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    tamper(str(path), attack="random", rate=0.1, seed=0, truth_out=tmp_path / "t.json")
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\r\n") == text.count("\r\n")
+    before, after = text.split("\r\n"), raw[3:].decode().split("\r\n")
+    flipped = {f["id"]: f["new"] for f in json.loads((tmp_path / "t.json").read_text())["flipped"]}
+    assert len(flipped) == 30
+    for old, new in zip(before, after):
+        cells_old, cells_new = old.split(";"), new.split(";")
+        if cells_new and cells_new[0] in flipped:
+            assert cells_new[1] == str(flipped[cells_new[0]])  # "1", never "1.0" or "X"
+            assert cells_old[:1] + cells_old[2:] == cells_new[:1] + cells_new[2:]
+        else:
+            assert old == new
