@@ -188,7 +188,7 @@ def _histogram(hist: dict) -> str:
 @app.command()
 def ingest(
     dest: str = typer.Option(..., "--dest", help="Dataset URI: s3://bucket/prefix or a local directory."),
-    source: str = typer.Option("synthetic", "--source", help="'synthetic' or a local .csv/.parquet file."),
+    source: str = typer.Option("synthetic", "--source", help="'synthetic', a local .csv/.parquet file or folder, or Parquet parts by s3:// object, prefix or glob."),
     rows: int = typer.Option(5000, "--rows", help="Rows to generate (synthetic only)."),
     separation: float = typer.Option(5.0, "--separation", help="Distance between the class clusters (synthetic only; 2.8 gives ~0.92 accuracy)."),
     spread: float = typer.Option(1.0, "--spread", help="Within-class standard deviation (synthetic only)."),
@@ -227,6 +227,7 @@ def ingest(
             source, rows=rows, seed=seed, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col,
             synthetic={"separation": separation, "spread": spread, "positive_share": positive_share},
             delimiter=delimiter, encoding=encoding, timestamp_unit=timestamp_unit, timestamp_format=timestamp_format,
+            endpoint_url=settings.s3_endpoint,
         )
         if holdout_fraction:
             split_holdout(frame, spec, holdout_fraction, seed)
@@ -243,7 +244,7 @@ def ingest(
             synthetic={"separation": separation, "spread": spread, "positive_share": positive_share},
             label_col=label_col, timestamp_col=timestamp_col, holdout_fraction=holdout_fraction, endpoint_url=settings.s3_endpoint,
             dataset_id=dataset_id, ledger=book.path if book else None,
-            reader={"delimiter": delimiter, "encoding": encoding, "timestamp_unit": timestamp_unit, "timestamp_format": timestamp_format},
+            reader={"delimiter": delimiter, "encoding": encoding, "timestamp_unit": timestamp_unit, "timestamp_format": timestamp_format, "endpoint_url": settings.s3_endpoint},
         )
     for part, s in summary.items():
         out.print(
@@ -536,18 +537,17 @@ def seal(
         key = load_signing_key(settings.signing_key)
         book = _ledger_for(ledger, settings.signing_key, writing=True)
         from labelguard.tasks.dataset import MANIFEST_KEY, from_parquet_bytes, seal_dataset
+        from labelguard.tasks.lake import resolve_parts
         from labelguard.tasks.sources import infer_spec
         from labelguard.tasks.storage import open_store
 
-        store = open_store(uri, endpoint_url=settings.s3_endpoint)
-        spec = None
-        if store.head(MANIFEST_KEY) is None:
-            first = next((k for k in store.list() if k.endswith((".parquet", ".pq"))), None)
-            if first is not None:
-                spec = infer_spec(from_parquet_bytes(store.get(first)), id_col=id_col, label_col=label_col, timestamp_col=None)
-        m = seal_dataset(store, key, spec=spec, dataset_id=dataset_id, ledger=book)
+        store, keys, spec = open_store(uri, endpoint_url=settings.s3_endpoint), None, None
+        if store.head(MANIFEST_KEY) is None or "*" in uri or uri.lower().endswith((".parquet", ".pq")):
+            store, keys = resolve_parts(uri, endpoint_url=settings.s3_endpoint)
+            spec = infer_spec(from_parquet_bytes(store.get(keys[0])), id_col=id_col, label_col=label_col, timestamp_col=None)
+        m = seal_dataset(store, key, spec=spec, dataset_id=dataset_id, ledger=book, keys=keys)
     ds = m.payload["dataset"]
-    out.print(f"sealed {uri}: dataset {ds['id']} version {ds['version']} ({ds['role']}), {len(m.payload['objects'])} object(s), {m.payload['rows']} rows", highlight=False)
+    out.print(f"sealed {uri}: dataset {ds['id']} version {ds['version']} ({ds['role']}), {len(m.payload['objects'])} object(s), {m.payload['rows']} rows; manifest at {store.uri}/manifest.json", highlight=False)
 
 
 def _parse_options(pairs: list[str]) -> dict:

@@ -418,6 +418,12 @@ def _localize_with_sidecar(store: Store, root: Store, verify_key, frame: pd.Data
     return suspects, where
 
 
+def _schema_diff(a: pa.Schema, b: pa.Schema) -> str:
+    fa, fb = {f.name: str(f.type) for f in a}, {f.name: str(f.type) for f in b}
+    diffs = [f"{n}: {fa.get(n, 'absent')} vs {fb.get(n, 'absent')}" for n in sorted(set(fa) | set(fb)) if fa.get(n) != fb.get(n)]
+    return "; ".join(diffs[:3]) or "column order"
+
+
 def sort_ids(ids) -> list:
     """Ids in their natural order: numbers numerically, strings as text (mixed types: numbers first)."""
     return sorted(ids, key=lambda v: (isinstance(v, str), v if not isinstance(v, str) else "", str(v)))
@@ -431,19 +437,22 @@ def seal_dataset(
     dataset_id: str | None = None,
     role: str = "data",
     ledger=None,
+    keys: list[str] | None = None,
 ) -> SignedManifest:
     """Sign the objects at ``store`` as they are now, without rewriting them (``labelguard seal``).
 
     A labelguard dataset part is re-signed as the next version of the same dataset (after an
-    approved relabelling, say), so a ledger then rejects the older state as ``rollback``. A folder
-    of Parquet objects without a manifest becomes version 1 of a new dataset (``spec`` required).
+    approved relabelling, say), so a ledger then rejects the older state as ``rollback``. Parquet
+    objects without a manifest (``keys`` relative to ``store``, default every part file found by
+    :func:`labelguard.tasks.lake.resolve_parts`) become version 1 of a new dataset whose root is
+    ``store`` (``spec`` required); every part must have the first part's schema.
 
     Raises
     ------
     DatasetMissing
         No Parquet objects at ``store``.
     BadInput
-        No manifest and no ``spec``; objects that do not decode.
+        No manifest and no ``spec``; objects that do not decode; a part with another schema.
     """
     try:
         old = read_manifest(store)
@@ -458,9 +467,10 @@ def seal_dataset(
     else:
         if spec is None:
             raise BadInput(f"no manifest at {store.uri} to take the columns from", "pass --id-col and --label-col")
-        keys = [k for k in store.list() if k.endswith((".parquet", ".pq")) and k.rsplit("/", 1)[-1] != ROWS_KEY]
-        if not keys:
-            raise DatasetMissing(f"no Parquet objects at {store.uri}", "point at a folder or prefix of .parquet files")
+        if keys is None:
+            from labelguard.tasks.lake import resolve_parts
+
+            keys = resolve_parts(store.uri, endpoint_url=getattr(store, "endpoint_url", None))[1]
         ref = DatasetRef(dataset_id or new_dataset_id(store.uri), role)
         root = store
     objects, tables = [], []
@@ -470,6 +480,11 @@ def seal_dataset(
             raise DatasetMissing(f"object {object_key} is gone from {root.uri}", "restore it, or seal what is there")
         with root.fetch(object_key) as (path, digest):
             table = read_parquet_file(path, as_arrow=True)
+        if tables and not table.schema.equals(tables[0].schema, check_metadata=False):
+            raise BadInput(
+                f"part {object_key} has another schema than {keys[0]} ({_schema_diff(tables[0].schema, table.schema)})",
+                "seal parts with one schema together (a glob or prefix per schema)",
+            )
         objects.append({"key": object_key, "sha256": digest, "bytes": head.size, "version_id": head.version_id, "rows": table.num_rows})
         tables.append(table)
     frame = (pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]).to_pandas()

@@ -11,17 +11,35 @@ import pandas as pd
 from labelguard.errors import BadInput, SchemaViolation
 from labelguard.schemas.reviews import validate_reviews
 from labelguard.tasks.manifest import ColumnSpec, to_py
-from labelguard.tasks.readers import missing_column_hint, parse_timestamps, read_file
+from labelguard.tasks.readers import missing_column_hint, parse_timestamps, read_bytes, read_file
 from labelguard.tasks.synthetic import FEATURES, make_reviews
 
 SYNTHETIC = "synthetic"
 
 
-def read_table(path: Path, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None) -> pd.DataFrame:
-    """Read a local CSV or Parquet file, by suffix, keeping ids as written (see :mod:`labelguard.tasks.readers`)."""
-    if not Path(path).is_file():
-        raise BadInput(f"no such file: {path}", "pass --source synthetic or an existing .csv/.parquet file")
-    return read_file(Path(path), id_col=id_col, delimiter=delimiter, encoding=encoding)[0]
+def read_table(path, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None, endpoint_url: str | None = None) -> pd.DataFrame:
+    """Read a source, keeping ids as written (see :mod:`labelguard.tasks.readers`): a local CSV or
+    Parquet file, or Parquet part files named by an ``s3://`` object, prefix or glob, or a local
+    folder or glob (see :func:`labelguard.tasks.lake.resolve_parts`), concatenated in key order.
+
+    Raises
+    ------
+    BadInput
+        No such file or objects, unreadable data, parts with different schemas.
+    """
+    text = str(path)
+    if text.startswith("s3://") or Path(text).is_dir() or any(c in text for c in "*?["):
+        from labelguard.tasks.lake import resolve_parts
+
+        store, keys = resolve_parts(text, endpoint_url=endpoint_url)
+        frames = [read_bytes(store.get(k), k, id_col=id_col)[0] for k in keys]
+        for key, frame in zip(keys[1:], frames[1:]):
+            if list(frame.columns) != list(frames[0].columns):
+                raise BadInput(f"part {key} has other columns than {keys[0]}", "ingest parts with one schema together (a glob or prefix per schema)")
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if not Path(text).is_file():
+        raise BadInput(f"no such file: {text}", "pass --source synthetic, an existing .csv/.parquet file, or an s3:// object, prefix or glob")
+    return read_file(Path(text), id_col=id_col, delimiter=delimiter, encoding=encoding)[0]
 
 
 def infer_spec(frame: pd.DataFrame, *, id_col: str, label_col: str, timestamp_col: str | None) -> ColumnSpec:
@@ -69,6 +87,7 @@ def load_source(
     encoding: str | None = None,
     timestamp_unit: str | None = None,
     timestamp_format: str | None = None,
+    endpoint_url: str | None = None,
 ) -> tuple[pd.DataFrame, ColumnSpec, dict[str, Any]]:
     """Load and validate reviews; nothing is written.
 
@@ -87,13 +106,14 @@ def load_source(
         spec = ColumnSpec(feature_cols=FEATURES)
         meta: dict[str, Any] = {"kind": SYNTHETIC, "rows": rows, "seed": seed, **params}
     else:
-        frame = read_table(Path(source), id_col=id_col, delimiter=delimiter, encoding=encoding)
+        frame = read_table(source, id_col=id_col, delimiter=delimiter, encoding=encoding, endpoint_url=endpoint_url)
         if timestamp_col and timestamp_col.lower() == "none":
             timestamp_col = None
         spec = infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col)
         if spec.timestamp_col:
             frame = frame.assign(**{spec.timestamp_col: parse_timestamps(frame[spec.timestamp_col], spec.timestamp_col, unit=timestamp_unit, fmt=timestamp_format)})
-        meta = {"kind": "file", "path": str(Path(source).resolve()), "rows": len(frame)}
+        remote = source.startswith("s3://")
+        meta = {"kind": "objects" if remote else "file", "path": source if remote else str(Path(source).resolve()), "rows": len(frame)}
     return check_schema(frame, spec), spec, meta
 
 

@@ -57,7 +57,7 @@ class Store(Protocol):
 
     def delete(self, key: str, *, version_id: str | None = None) -> None: ...
 
-    def list(self, limit: int = 1000) -> list[str]:
+    def list(self, limit: int = 100_000) -> list[str]:
         """Keys under this store (relative), at most ``limit``; empty when nothing is there."""
         ...
 
@@ -145,7 +145,7 @@ class LocalStore:
     def delete(self, key: str, *, version_id: str | None = None) -> None:
         self._path(key).unlink(missing_ok=True)
 
-    def list(self, limit: int = 1000) -> list[str]:
+    def list(self, limit: int = 100_000) -> list[str]:
         if not self.root.is_dir():
             return []
         found = []
@@ -327,10 +327,18 @@ class S3Store:
         extra = {"VersionId": version_id} if version_id else {}
         self._call("delete_object", Bucket=self.bucket, Key=self._key(key), **extra)
 
-    def list(self, limit: int = 1000) -> list[str]:
+    def list(self, limit: int = 100_000) -> list[str]:
         prefix = f"{self.prefix}/" if self.prefix else ""
-        resp = self._call("list_objects_v2", Bucket=self.bucket, Prefix=prefix, MaxKeys=limit)
-        return [o["Key"][len(prefix):] for o in resp.get("Contents", [])]
+        keys: list[str] = []
+        token = None
+        while len(keys) < limit:
+            extra = {"ContinuationToken": token} if token else {}
+            resp = self._call("list_objects_v2", Bucket=self.bucket, Prefix=prefix, MaxKeys=min(1000, limit - len(keys)), **extra)
+            keys += [o["Key"][len(prefix):] for o in resp.get("Contents", [])]
+            token = resp.get("NextContinuationToken")
+            if not resp.get("IsTruncated") or not token:
+                break
+        return keys
 
     def child(self, name: str) -> "S3Store":
         return S3Store(self.bucket, f"{self.prefix}/{name}", endpoint_url=self.endpoint_url, client=self.client)

@@ -1,0 +1,59 @@
+"""Data labelguard did not write: Parquet part files (one file, a prefix, a glob, Hive partitions) found where they are."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+from labelguard.errors import DatasetMissing
+from labelguard.tasks.storage import Store, open_store
+
+PARQUET = (".parquet", ".pq")
+OWN = {"rows.parquet"}  # labelguard's own sidecar, never a data part
+_GLOB = re.compile(r"[*?\[]")
+
+
+def resolve_parts(uri: str, *, endpoint_url: str | None = None) -> tuple[Store, list[str]]:
+    """Find the Parquet objects a URI names and the root they are relative to.
+
+    ``uri`` is one object (``…/part-0.parquet``), a prefix or folder (every Parquet object below it,
+    Hive partitions such as ``date=2026-01-31/`` included; a labelguard holdout or partition below a
+    dataset is its own part and is skipped), or a glob (``…/date=*/part-*.parquet``; ``*`` also
+    crosses ``/``). Keys come back sorted, so the same objects always make the same table.
+
+    Returns
+    -------
+    (root store, keys relative to the root)
+
+    Raises
+    ------
+    DatasetMissing
+        Nothing at the URI, or a glob that matches no Parquet object.
+    """
+    uri = uri.rstrip("/")
+    segments = uri.split("/")
+    first_glob = next((i for i, seg in enumerate(segments) if _GLOB.search(seg)), None)
+    if first_glob is not None:
+        root_uri = "/".join(segments[:first_glob]) or "."
+        pattern = "/".join(segments[first_glob:])
+        root = open_store(root_uri, endpoint_url=endpoint_url)
+        keys = [k for k in root.list() if fnmatch.fnmatchcase(k, pattern) and k.lower().endswith(PARQUET) and k.rsplit("/", 1)[-1] not in OWN]
+        if not keys:
+            raise DatasetMissing(f"the glob {pattern!r} under {root.uri} matches no Parquet object", "check the pattern (e.g. 'date=*/part-*.parquet')")
+        return root, sorted(keys)
+    if uri.lower().endswith(PARQUET):
+        parent, _, name = uri.rpartition("/")
+        root = open_store(parent or ".", endpoint_url=endpoint_url)
+        if root.head(name) is None:
+            raise DatasetMissing(f"no object {name!r} under {root.uri}", "check the URI")
+        return root, [name]
+    root = open_store(uri, endpoint_url=endpoint_url)
+    keys = root.list()
+    nested = {k.rsplit("/", 1)[0] for k in keys if k.endswith("/manifest.json")}  # parts with their own manifest
+    parts = [
+        k for k in keys
+        if k.lower().endswith(PARQUET) and k.rsplit("/", 1)[-1] not in OWN and not any(k.startswith(n + "/") for n in nested)
+    ]
+    if not parts:
+        raise DatasetMissing(f"no Parquet objects at {root.uri}", "point at a folder or prefix of .parquet files, one file, or a glob")
+    return root, sorted(parts)

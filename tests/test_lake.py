@@ -1,0 +1,109 @@
+"""Data labelguard did not write: Parquet part files sealed in place, verified, an edit in one part named exactly."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from labelguard.cli import app
+from labelguard.tasks.storage import open_store
+from labelguard.tasks.synthetic import make_reviews
+
+runner = CliRunner()
+
+
+def _parquet(frame) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+    return sink.getvalue()
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake(request, tmp_path):
+    """Six Hive-partitioned part files of 200 rows each, written by 'someone else' (plain Parquet, no manifest)."""
+    base = str(tmp_path / "lake") if request.param == "local" else request.getfixturevalue("s3_uri") + "/lake"
+    store = open_store(base)
+    store.ensure_writable()
+    frame = make_reviews(1200, seed=9)
+    keys = []
+    for i in range(6):
+        key = f"date=2026-01-0{i // 2 + 1}/part-{i % 2}.parquet"
+        store.put(key, _parquet(frame.iloc[i * 200 : (i + 1) * 200]))
+        keys.append(key)
+    return base, frame, keys
+
+
+def _run(*args):
+    res = runner.invoke(app, [str(a) for a in args])
+    return res
+
+
+def test_seal_in_place_then_an_edit_in_one_part_is_named_exactly(lake, keys, tmp_path):
+    base, frame, parts = lake
+    store = open_store(base)
+    before = {k: store.get(k) for k in parts}
+    res = _run("seal", base, "--signing-key", keys[0], "--ledger", tmp_path / "ledger.jsonl")
+    assert res.exit_code == 0, res.output
+    assert "6 object(s), 1200 rows" in res.stdout
+    assert {k: store.get(k) for k in parts} == before  # nothing rewritten
+    manifest = json.loads(store.get("manifest.json"))["payload"]
+    assert [o["key"] for o in manifest["objects"]] == sorted(parts)
+    ok = _run("verify", base, "--guards", "manifest", "--verify-key", keys[1], "--ledger", tmp_path / "ledger.jsonl")
+    assert ok.exit_code == 0, ok.output
+    # an attacker edits one label in one part
+    target = "date=2026-01-02/part-1.parquet"
+    part = pq.read_table(io.BytesIO(store.get(target))).to_pandas()
+    victim = part["review_id"].iloc[17]
+    part.loc[17, "label"] = 1 - part.loc[17, "label"]
+    store.put(target, _parquet(part), create_only=False)
+    out = tmp_path / "v.json"
+    res = _run("verify", base, "--guards", "manifest", "--verify-key", keys[1], "--json", out, "--ledger", tmp_path / "ledger.jsonl")
+    doc = json.loads(out.read_text())
+    assert res.exit_code == 1
+    assert doc["suspect_ids"] == [victim] and doc["suspects_from"] == ["manifest"]
+    assert doc["guards"][0]["detail"].startswith(f"digest-mismatch: {target}: SHA-256")
+
+
+def test_seal_a_glob_and_a_single_file(lake, keys, tmp_path):
+    base, frame, parts = lake
+    res = _run("seal", f"{base}/date=2026-01-0[12]/*.parquet", "--signing-key", keys[0], "--ledger", "none")
+    assert res.exit_code == 0 and "4 object(s), 800 rows" in res.stdout, res.output
+    assert _run("verify", base, "--guards", "manifest", "--verify-key", keys[1], "--ledger", "none").exit_code == 0
+    one = f"{base}/date=2026-01-03/part-0.parquet"
+    res = _run("seal", one, "--signing-key", keys[0], "--ledger", "none")
+    assert res.exit_code == 0 and "1 object(s), 200 rows" in res.stdout, res.output
+    assert _run("verify", f"{base}/date=2026-01-03", "--guards", "manifest", "--verify-key", keys[1], "--ledger", "none").exit_code == 0
+
+
+def test_seal_bad_input(lake, keys, tmp_path):
+    base, frame, parts = lake
+    store = open_store(base)
+    res = _run("seal", f"{base}/date=2099-*/*.parquet", "--signing-key", keys[0], "--ledger", "none")
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [f"error: the glob 'date=2099-*/*.parquet' under {store.uri} matches no Parquet object (fix: check the pattern (e.g. 'date=*/part-*.parquet'))"]
+    store.put("date=2026-01-04/part-0.parquet", _parquet(frame.iloc[:50].assign(label=frame["label"].iloc[:50].astype(str))))
+    res = _run("seal", base, "--signing-key", keys[0], "--ledger", "none")
+    assert res.exit_code == 2
+    line = res.stderr.strip()
+    assert line.startswith("error: part date=2026-01-04/part-0.parquet has another schema than date=2026-01-01/part-0.parquet (label: int64 vs ")
+    assert store.head("manifest.json") is None and store.head("rows.parquet") is None  # nothing written
+
+
+@pytest.mark.flow
+def test_ingest_from_s3_parts(s3_uri, keys, tmp_path, prefect_harness):
+    base = s3_uri + "/lake"
+    store = open_store(base)
+    store.ensure_writable()
+    frame = make_reviews(600, seed=5)
+    for i in range(3):
+        store.put(f"date=2026-02-0{i + 1}/part-0.parquet", _parquet(frame.iloc[i * 200 : (i + 1) * 200]))
+    res = _run("ingest", "--source", f"{base}/date=*/part-*.parquet", "--dest", tmp_path / "ds", "--signing-key", keys[0], "--ledger", "none")
+    assert res.exit_code == 0, res.output
+    stored = pq.read_table(tmp_path / "ds" / "data.parquet").to_pandas()
+    held = pq.read_table(tmp_path / "ds" / "holdout" / "data.parquet").to_pandas()
+    assert sorted(stored["review_id"].tolist() + held["review_id"].tolist()) == sorted(frame["review_id"])
