@@ -8,6 +8,7 @@ from prefect import flow
 from labelguard.errors import DatasetExists
 from labelguard.flows._prefect import io_task, publish, step_task
 from labelguard.tasks import dataset, sources
+from labelguard.tasks.features import describe_columns
 from labelguard.tasks.manifest import load_signing_key
 from labelguard.tasks.storage import open_store
 
@@ -43,6 +44,10 @@ def ingest_flow(
     holdout_fraction: float = 0.2,
     endpoint_url: str | None = None,
     synthetic: dict[str, float] | None = None,
+    positive_class: Any = None,
+    text_cols: list[str] | None = None,
+    ignore_cols: list[str] | None = None,
+    domain: str | None = None,
 ) -> dict[str, Any]:
     """Ingest reviews into ``dest`` (training part) and ``dest/holdout`` (trusted holdout).
 
@@ -51,7 +56,8 @@ def ingest_flow(
     """
     key = load_signing_key(signing_key)
     frame, spec, meta = load_source(
-        source, rows=rows, seed=seed, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, synthetic=synthetic
+        source, rows=rows, seed=seed, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, synthetic=synthetic,
+        positive_class=positive_class, text_cols=text_cols, ignore_cols=ignore_cols or [], domain=domain,
     )
     with_holdout = holdout_fraction > 0
     if with_holdout:
@@ -70,6 +76,8 @@ def ingest_flow(
             "sha256": m.payload["object"]["sha256"],
             "version_id": m.payload["object"]["version_id"],
             "key_id": m.key_id,
+            "columns": describe_columns(frame, spec),
+            "positive_class": spec.positive_class,
         }
         for part, m in written.items()
     }

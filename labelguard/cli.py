@@ -78,6 +78,14 @@ def _s3_endpoint(settings: Settings, uris: list[str], *, embed_if_unset: bool) -
 
 
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show Prefect's logs and library warnings.")
+PositiveOpt = typer.Option(
+    None, "--positive-class",
+    help="The class the business figure and the default targeted attack are about (default: 1 of 0/1, +1 of -1/+1, True, or a class named positive/yes).",
+)
+
+
+def _cols(value: Optional[str]) -> Optional[list[str]]:
+    return None if value is None else [c.strip() for c in value.split(",") if c.strip()]
 EndpointOpt = typer.Option(None, "--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS).")
 
 
@@ -105,6 +113,10 @@ def ingest(
     id_col: str = typer.Option("review_id", "--id-col"),
     timestamp_col: str = typer.Option("created_at", "--timestamp-col", help="Used when present."),
     holdout_fraction: float = typer.Option(0.2, "--holdout-fraction", help="Share kept as the trusted holdout at DEST/holdout (0 = none)."),
+    positive_class: Optional[str] = PositiveOpt,
+    text_cols: Optional[str] = typer.Option(None, "--text-cols", help="Comma-separated free-text columns to featurize (default: detect long, mostly distinct string columns)."),
+    ignore_cols: Optional[str] = typer.Option(None, "--ignore-cols", help="Comma-separated columns never used as features."),
+    domain: Optional[str] = typer.Option(None, "--domain", help="'reviews' makes the report speak of customer satisfaction (default for synthetic data)."),
     signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Default: $LABELGUARD_SIGNING_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
@@ -130,7 +142,10 @@ def ingest(
             source=source, dest=dest, signing_key=settings.signing_key, rows=rows, seed=seed, id_col=id_col,
             synthetic={"separation": separation, "spread": spread, "positive_share": positive_share},
             label_col=label_col, timestamp_col=timestamp_col, holdout_fraction=holdout_fraction, endpoint_url=settings.s3_endpoint,
+            positive_class=positive_class, text_cols=_cols(text_cols), ignore_cols=_cols(ignore_cols), domain=domain,
         )
+    first = next(iter(summary.values()))
+    out.print(f"columns: {first['columns']}; positive class: {first['positive_class']!r}", highlight=False)
     for part, s in summary.items():
         out.print(
             f"{part}: {s['uri']}  rows={s['rows']}  labels={s['label_histogram']}  sha256={s['sha256'][:16]}…  version={s['version_id']}",
@@ -149,6 +164,8 @@ def pipeline(
     reference: Optional[str] = typer.Option(None, "--reference", help="Signed baseline for the statistical/content guards (default: the holdout)."),
     model: str = typer.Option("logreg", "--model", help="logreg, knn or gboost."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Also write report.md/report.json/boundaries.png here."),
+    positive_class: Optional[str] = PositiveOpt,
+    domain: Optional[str] = typer.Option(None, "--domain", help="'reviews' makes the report speak of customer satisfaction (default: as ingested)."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
@@ -171,6 +188,7 @@ def pipeline(
         result = pipeline_flow(
             uri, settings.verify_key, transform=transform, rate=rate, seed=seed, observe=observe,
             holdout_uri=holdout, reference_uri=reference, model=model, endpoint_url=settings.s3_endpoint,
+            positive_class=positive_class, domain=domain,
         )
     _print_guards(result.guards)
     if result.metrics:
@@ -229,6 +247,7 @@ def verify(
     holdout: Optional[str] = typer.Option(None, "--holdout", help="Trusted holdout URI for the model gate (default for synthetic data: the golden holdout shipped in data/)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full result as JSON."),
     guard_names: Optional[str] = typer.Option(None, "--guards", help="Comma-separated subset of guards (default: all)."),
+    positive_class: Optional[str] = PositiveOpt,
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
 ) -> None:
@@ -244,6 +263,7 @@ def verify(
         names = [n.strip() for n in guard_names.split(",")] if guard_names else None
         report = verify_dataset(
             uri, load_verify_key(settings.verify_key), reference_uri=reference, holdout_uri=holdout, names=names, endpoint_url=settings.s3_endpoint,
+            positive_class=positive_class,
         )
         if json_out is not None:
             try:
@@ -352,6 +372,7 @@ def tamper(
     option: Optional[list[str]] = OptionOpt,
     id_col: str = typer.Option("review_id", "--id-col", help="For objects without a manifest."),
     label_col: str = typer.Option("label", "--label-col", help="For objects without a manifest."),
+    positive_class: Optional[str] = PositiveOpt,
     endpoint_url: Optional[str] = EndpointOpt,
 ) -> None:
     """Play the attacker with write access: flip labels in a stored object in place."""
@@ -364,7 +385,7 @@ def tamper(
         res = do_tamper(
             uri, attack=attack, rate=rate, seed=seed, truth_out=truth_out, forge_manifest=forge_manifest,
             resign_key=load_signing_key(resign_key) if resign_key else None, endpoint_url=settings.s3_endpoint,
-            id_col=id_col, label_col=label_col, options=_parse_options(option),
+            id_col=id_col, label_col=label_col, options=_parse_options(option), positive_class=positive_class,
         )
     out.print(f"flipped {len(res.flipped)} labels in {uri} with {attack} (rate {rate}, seed {seed}); truth: {truth_out}" + (f"; {res.note}" if res.note else ""), highlight=False)
 
@@ -380,13 +401,14 @@ def poison(
     option: Optional[list[str]] = OptionOpt,
     id_col: str = typer.Option("review_id", "--id-col"),
     label_col: str = typer.Option("label", "--label-col"),
+    positive_class: Optional[str] = PositiveOpt,
 ) -> None:
     """Poison at the source: write a label-flipped copy of a local file before it is ever ingested."""
     _quiet(False)
     with _edge():
         from labelguard.tasks.tamper import poison_file
 
-        res = poison_file(path, out_path, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col, options=_parse_options(option))
+        res = poison_file(path, out_path, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col, options=_parse_options(option), positive_class=positive_class)
     out.print(f"wrote {out_path}: {len(res.flipped)} labels flipped with {attack}" + (f"; truth: {truth_out}" if truth_out else "") + (f"; {res.note}" if res.note else ""), highlight=False)
 
 
@@ -447,7 +469,10 @@ def _print_runs(runs) -> None:
     rows = summary_rows(runs)
     for row, run in zip(rows, runs.values()):  # names are in the guard tables above; keep this one narrow
         row["guards fired"] = f"{len(run.fired)} of {len(run.guards)}"
-    table = Table(title="impact on the model (trusted holdout; + = share of positive reviews)", title_justify="left")
+    from labelguard.tasks.report import share_label
+
+    first = next(iter(runs.values()))
+    table = Table(title=f"impact on the model (trusted holdout; + = share of {share_label(first.spec, first.metrics)})", title_justify="left")
     for col in rows[0]:
         table.add_column(SHORT.get(col, col), justify="left" if col in ("run", "transform", "guards fired") else "right", overflow="fold")
     for r in rows:

@@ -82,25 +82,72 @@ def summary_rows(runs: dict[str, RunResult]) -> list[dict[str, Any]]:
     return rows
 
 
+MATCH_POINTS = 0.05  # a gap below this reads as "matches", never as "0.0 points"
+
+
+def is_reviews(spec: ColumnSpec) -> bool:
+    """Customer reviews (the synthetic source, or ``--domain reviews``): the report may speak of satisfaction."""
+    return (spec.domain or "").lower() == "reviews"
+
+
+def share_label(spec: ColumnSpec, metrics: dict[str, Any] | None = None) -> str:
+    """What the "+" share counts, in the data's own words: "positive reviews" or "class 'satisfied'"."""
+    from labelguard.tasks.classes import positive_class
+    from labelguard.tasks.manifest import to_py
+
+    pos = (metrics or {}).get("positive_class", positive_class(spec))
+    if pos is None:
+        return "the positive class (none named)"
+    if is_reviews(spec) and len(spec.classes) == 2:
+        return "positive reviews"
+    return f"class {to_py(pos)!r}"
+
+
+def _gap_words(gap_points: float, what: str) -> str:
+    if abs(gap_points) < MATCH_POINTS:
+        return f"it matches {what} (within {MATCH_POINTS} points)"
+    return f"it {'understates' if gap_points < 0 else 'overstates'} {what} by {abs(gap_points):.1f} points"
+
+
 def business_sentence(run: RunResult) -> str:
+    """The damage in one sentence, in the data's own class names.
+
+    Two classes with a known positive one: its predicted vs. true share (for reviews, the seed's
+    sentence about customer satisfaction). Otherwise every class's predicted vs. true share and the
+    largest shift.
+    """
     m = run.metrics
     if not m:
         return f"The {run.transform} run did not train (guards stopped it)."
-    gap = (m["predicted_positive_share"] - m["true_positive_share"]) * 100
-    direction = "understates" if gap < 0 else "overstates"
-    return (
-        f"Trained after the `{run.transform}` transform, the model reports {m['predicted_positive_share']:.1%} "
-        f"positive reviews where the trusted holdout has {m['true_positive_share']:.1%}: it {direction} "
-        f"customer satisfaction by {abs(gap):.1f} points."
-    )
+    lead = f"Trained after the `{run.transform}` transform"
+    shares = m.get("class_shares") or {}
+    pred, true = m.get("predicted_positive_share"), m.get("true_positive_share")
+    if pred is not None and len(shares) <= 2:
+        gap = (pred - true) * 100
+        if is_reviews(run.spec):
+            return f"{lead}, the model reports {pred:.1%} positive reviews where the trusted holdout has {true:.1%}: {_gap_words(gap, 'customer satisfaction')}."
+        pos = m["positive_class"]
+        return (
+            f"{lead}, the model predicts {pos!r} for {pred:.1%} of the trusted holdout, where the true share of {pos!r} "
+            f"is {true:.1%}: {_gap_words(gap, f'the share of {pos!r}')}."
+        )
+    listed = ", ".join(f"{c!r} {v['predicted']:.1%} vs {v['true']:.1%}" for c, v in shares.items())
+    shift = m["largest_shift"]
+    if abs(shift["points"]) < MATCH_POINTS:
+        tail = f"every class's share matches within {MATCH_POINTS} points"
+    else:
+        tail = f"the largest shift is {shift['class']!r}, {'understated' if shift['points'] < 0 else 'overstated'} by {abs(shift['points']):.1f} points"
+    return f"{lead}, the model's predicted vs. true class shares on the trusted holdout are {listed}: {tail}."
 
 
 def render_markdown(runs: dict[str, RunResult], title: str = "labelguard drill report", plot: str | None = None) -> str:
     lines = [f"# {title}", ""]
     for run in runs.values():
         lines.append(f"- {business_sentence(run)}")
+    first = next(iter(runs.values()), None)
+    plus = share_label(first.spec, first.metrics) if first is not None else "positive"
     lines += ["", "## Impact on the model (trusted holdout)", ""]
-    lines.append("| run | transform | flipped | guards fired | accuracy | precision | recall | F1 | predicted positive | true positive |")
+    lines.append(f"| run | transform | flipped | guards fired | accuracy | precision | recall | F1 | predicted share of {plus} | true share |")
     lines.append("|---|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for r in summary_rows(runs):
         fmt = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
@@ -116,6 +163,11 @@ def render_markdown(runs: dict[str, RunResult], title: str = "labelguard drill r
             cm = run.metrics["confusion_matrix"]
             classes = run.metrics["classes"]
             lines += ["", f"Confusion matrix (rows true, columns predicted; classes {classes}): `{cm}`"]
+            shares = run.metrics.get("class_shares") or {}
+            if len(shares) > 2:
+                lines += ["", "| class | predicted share | true share | shift (points) |", "|---|---:|---:|---:|"]
+                for c, v in shares.items():
+                    lines.append(f"| {c} | {v['predicted']:.1%} | {v['true']:.1%} | {100 * (v['predicted'] - v['true']):+.1f} |")
     if plot:
         lines += ["", "## Data and decision boundaries", "", f"![decision boundaries]({plot})"]
     return "\n".join(lines) + "\n"

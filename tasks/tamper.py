@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from labelguard.errors import BadInput, DatasetMissing
 from labelguard.tasks.attacks import FlipResult, flip_labels
+from labelguard.tasks.classes import with_positive
 from labelguard.tasks.dataset import DATA_KEY, MANIFEST_KEY, from_parquet_bytes, read_manifest
 from labelguard.tasks.manifest import ColumnSpec, SignedManifest, label_histogram, labels_digest, sign_manifest
 from labelguard.tasks.sources import infer_spec
@@ -107,6 +108,7 @@ def tamper(
     id_col: str = "review_id",
     label_col: str = "label",
     options: dict[str, Any] | None = None,
+    positive_class: Any = None,
 ) -> FlipResult:
     """Flip labels in a stored object in place, as an attacker with write access would.
 
@@ -130,6 +132,7 @@ def tamper(
     original = target.store.get(target.key)
     frame = decode(original, target.key)
     spec = target.spec if target.manifest else infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col=None)
+    spec = with_positive(spec, positive_class)
     result = flip_labels(frame, spec, attack=attack, rate=rate, seed=seed, **(options or {}))
     changed = frame[spec.label_col].ne(result.frame[spec.label_col])
     data = encode_like(original, target.key, result.frame, spec, changed)
@@ -172,6 +175,7 @@ def poison_file(
     id_col: str = "review_id",
     label_col: str = "label",
     options: dict[str, Any] | None = None,
+    positive_class: Any = None,
 ) -> FlipResult:
     """Write a poisoned copy of a local CSV/Parquet file before it is ever ingested (create-only)."""
     path, out = Path(path), Path(out)
@@ -184,7 +188,7 @@ def poison_file(
             raise BadInput(f"{target} already exists", "choose a new output path; poison never overwrites")
     original = path.read_bytes()
     frame = decode(original, path.name)
-    spec = infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col="created_at")
+    spec = infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col="created_at", positive_class=positive_class)
     result = flip_labels(frame, spec, attack=attack, rate=rate, seed=seed, **(options or {}))
     data = encode_like(original, path.name, result.frame, spec, frame[spec.label_col].ne(result.frame[spec.label_col]))
     if truth_out is not None:

@@ -15,7 +15,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from labelguard.errors import BadInput, UnknownName
-from labelguard.tasks.manifest import ColumnSpec
+from labelguard.tasks import classes
+from labelguard.tasks.features import feature_matrix
+from labelguard.tasks.manifest import ColumnSpec, to_py
 
 ModelFactory = Callable[[int], Any]
 REGISTRY: dict[str, ModelFactory] = {}
@@ -62,24 +64,36 @@ def train_model(frame: pd.DataFrame, spec: ColumnSpec, *, model: str = "logreg",
     y = frame[spec.label_col].to_numpy()
     if len(np.unique(y)) < 2:
         raise BadInput("the training data holds a single class", "a model needs at least two classes to learn")
-    return REGISTRY[model](seed).fit(frame[list(spec.feature_cols)].to_numpy(dtype=float), y)
+    return REGISTRY[model](seed).fit(feature_matrix(frame, spec), y)
 
 
 def positive_class(spec: ColumnSpec) -> Any:
-    """The class the business figure counts: the last declared class (1 = positive reviews)."""
-    return spec.classes[-1]
+    """The class the business figure counts: the one named at ingest (``--positive-class``), else
+    the unambiguous default (1 of {0, 1}, ...); None when the class set leaves it open."""
+    return classes.positive_class(spec)
 
 
 def evaluate(fitted, holdout: pd.DataFrame, spec: ColumnSpec) -> dict[str, Any]:
-    """Accuracy, precision, recall, F1 (binary on the positive class, else macro), confusion matrix,
-    and predicted vs. true share of the positive class."""
-    X = holdout[list(spec.feature_cols)].to_numpy(dtype=float)
+    """Score a fitted model on the trusted holdout.
+
+    Returns
+    -------
+    dict: ``accuracy``, ``precision``, ``recall``, ``f1`` (binary on the positive class when one is
+    known, else macro), ``confusion_matrix`` (rows true, columns predicted, in ``classes`` order),
+    ``positive_class``, predicted vs. true share of it (None when there is none), and
+    ``class_shares`` (every class's predicted and true share) with the ``largest_shift`` among them.
+    """
+    X = feature_matrix(holdout, spec)
     y_true = holdout[spec.label_col].to_numpy()
     y_pred = fitted.predict(X)
     labels = list(spec.classes)
     pos = positive_class(spec)
-    binary = len(labels) == 2
+    binary = len(labels) == 2 and pos is not None
     kw: dict[str, Any] = {"pos_label": pos, "average": "binary"} if binary else {"average": "macro", "labels": labels}
+    shares = {
+        str(to_py(c)): {"predicted": float(np.mean(y_pred == c)), "true": float(np.mean(y_true == c))} for c in labels
+    }
+    largest = max(shares, key=lambda c: (abs(shares[c]["predicted"] - shares[c]["true"]), c))
     return {
         "rows": int(len(holdout)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
@@ -88,8 +102,11 @@ def evaluate(fitted, holdout: pd.DataFrame, spec: ColumnSpec) -> dict[str, Any]:
         "f1": float(f1_score(y_true, y_pred, zero_division=0, **kw)),
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
         "classes": [c.item() if isinstance(c, np.generic) else c for c in labels],
-        "predicted_positive_share": float(np.mean(y_pred == pos)),
-        "true_positive_share": float(np.mean(y_true == pos)),
+        "positive_class": to_py(pos),
+        "predicted_positive_share": None if pos is None else float(np.mean(y_pred == pos)),
+        "true_positive_share": None if pos is None else float(np.mean(y_true == pos)),
+        "class_shares": shares,
+        "largest_shift": {"class": largest, "points": 100 * (shares[largest]["predicted"] - shares[largest]["true"])},
     }
 
 

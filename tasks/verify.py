@@ -11,7 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from labelguard.errors import DatasetMissing, UntrustedInput
 from labelguard.tasks import guards
-from labelguard.tasks.dataset import IntegrityReport, load_verified, read_manifest, write_dataset
+from labelguard.tasks.classes import with_positive
+from labelguard.tasks.dataset import HOLDOUT, MANIFEST_KEY, IntegrityReport, load_verified, read_manifest, write_dataset
+from labelguard.tasks.features import with_featurizer
 from labelguard.tasks.manifest import SignedManifest, load_verify_key, to_py
 from labelguard.tasks.storage import LocalStore, open_store
 
@@ -84,6 +86,7 @@ def verify_dataset(
     holdout_uri: str | None = None,
     names: list[str] | None = None,
     endpoint_url: str | None = None,
+    positive_class: Any = None,
 ) -> VerifyReport:
     """Verify a stored dataset and run the guard suite on it.
 
@@ -114,10 +117,19 @@ def verify_dataset(
     if columns is not None or integrity.data is None or spec is None:  # integrity only, or nothing to read
         results = [guards.manifest_guard(guards.GuardContext(frame=None, spec=spec, integrity=integrity))]
         return VerifyReport(uri, results)
+    trusted = holdout if holdout is not None or not spec.text_cols else _own_holdout(store, verify_key, endpoint_url)
+    spec = with_featurizer(with_positive(spec, positive_class), integrity.frame, trusted, reference)
     ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout)
     results = guards.run_guards(ctx, names)
     ids, sources = suite_suspects(results)
     return VerifyReport(uri, results, ids, sources)
+
+
+def _own_holdout(store, verify_key, endpoint_url):
+    """The signed holdout under the dataset, whose text the featurizer also learnt from at ingest and
+    in the pipeline (None when there is none)."""
+    own = store.child(HOLDOUT)
+    return load_trusted(own, verify_key, "holdout", endpoint_url).frame if own.head(MANIFEST_KEY) is not None else None
 
 
 def make_baseline(
