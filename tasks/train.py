@@ -111,19 +111,52 @@ def evaluate(fitted, holdout: pd.DataFrame, spec: ColumnSpec) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Plane:
+    """The 2-D plane a plot is drawn on: the two feature columns themselves, or, for more features
+    (or text), the first two principal components of the feature matrix (a projection)."""
+
+    axes: tuple[str, str]
+    pca: Any = None  # fitted sklearn PCA, or None for the identity on two features
+    dims: int = 2  # columns of the feature matrix
+
+    @property
+    def projected(self) -> bool:
+        return self.pca is not None
+
+    def to_plane(self, X: np.ndarray) -> np.ndarray:
+        return X if self.pca is None else self.pca.transform(X)
+
+    def to_features(self, P: np.ndarray) -> np.ndarray:
+        """Points of the plane back in feature space (for a projection: on the plane through the mean)."""
+        return P if self.pca is None else self.pca.inverse_transform(P)
+
+
+def data_plane(X: np.ndarray, spec: ColumnSpec, seed: int = 0) -> Plane:
+    """The plane to draw ``X`` (n_rows, n_features) on: identity for two numeric features, else PCA of
+    the standardized features (a projection)."""
+    if X.shape[1] == 2 and not spec.text_cols:
+        return Plane(tuple(spec.feature_cols))
+    from sklearn.decomposition import PCA
+
+    # standardized first: otherwise one wide column (a count, a price) is the whole first component
+    pca = make_pipeline(StandardScaler(), PCA(n_components=2, random_state=seed)).fit(X)
+    v1, v2 = pca[-1].explained_variance_ratio_
+    return Plane((f"PC1 ({v1:.0%} of standardized variance)", f"PC2 ({v2:.0%})"), pca, X.shape[1])
+
+
+@dataclass(frozen=True)
 class Boundary:
-    """A fitted model's predictions on a grid, for plotting decision regions."""
+    """A fitted model's predictions on a grid over a plane, for plotting decision regions."""
 
     xx: np.ndarray
     yy: np.ndarray
-    zz: np.ndarray
+    zz: np.ndarray  # class labels, shape of xx
 
 
-def decision_grid(fitted, frame: pd.DataFrame, spec: ColumnSpec, steps: int = 200) -> Boundary | None:
-    if len(spec.feature_cols) != 2:
-        return None
-    X = frame[list(spec.feature_cols)].to_numpy(dtype=float)
-    lo, hi = X.min(axis=0) - 1, X.max(axis=0) + 1
-    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], steps), np.linspace(lo[1], hi[1], steps))
-    zz = fitted.predict(np.c_[xx.ravel(), yy.ravel()]).reshape(xx.shape)
+def decision_grid(fitted, plane: Plane, points: np.ndarray, steps: int = 200) -> Boundary:
+    """Predict on a ``steps`` × ``steps`` grid spanning ``points`` (n, 2, plane coordinates) plus a margin."""
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    pad = 0.08 * np.where(hi > lo, hi - lo, 1.0)
+    xx, yy = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], steps), np.linspace(lo[1] - pad[1], hi[1] + pad[1], steps))
+    zz = fitted.predict(plane.to_features(np.c_[xx.ravel(), yy.ravel()])).reshape(xx.shape)
     return Boundary(xx, yy, zz)

@@ -101,3 +101,25 @@ def test_tamper_localized_and_source_poisoning_fires_on_real_text(drugs, tmp_pat
     assert res.exit_code == 1, res.output
     fired = {g["name"] for g in json.loads(out.read_text())["guards"] if not g["passed"]}
     assert "class_balance" in fired and "manifest" not in fired
+
+
+def test_report_draws_a_labelled_projection_for_text(drugs, tmp_path):
+    from labelguard.tasks import train, transforms
+    from labelguard.tasks.report import RunResult, write_report
+
+    frame, spec = drugs
+    tr, ho = split_holdout(frame, spec, 0.2, 0)
+    spec = with_featurizer(spec, tr, ho)
+    runs = {}
+    for label, name, rate in (("clean", "honest", 0.0), ("compromised", "targeted", 0.2)):
+        out = transforms.run_transform(tr, spec, name, rate=rate, seed=0)
+        model = train.train_model(out.frame, spec)
+        runs[label] = RunResult("drugs", name, rate, 0, True, spec, truth=out.truth, frame=out.frame, model=model, metrics=train.evaluate(model, ho, spec))
+    paths = write_report(runs, tmp_path)
+    assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = paths["markdown"].read_text()
+    assert "## Data and model predictions (2-D projection)" in md and "A projection, not the data's own axes" in md
+    assert "predicted share of class 'positive'" in md and "| neutral |" in md
+    assert runs["compromised"].metrics["largest_shift"]["class"] in ("negative", "positive")
+    plane = train.data_plane(feature_matrix(tr, spec), spec)
+    assert plane.projected and plane.dims == 51 and plane.axes[0].startswith("PC1 (")
