@@ -135,6 +135,14 @@ def ingest(
             from labelguard.errors import BadInput
 
             raise BadInput(f"no such file: {source}", "pass --source synthetic or an existing .csv/.parquet file")
+        if source != "synthetic" or positive_class is not None:
+            # the columns, the positive class and the schema need only the file: answer in seconds, not after Prefect starts
+            from labelguard.tasks.sources import load_source
+
+            load_source(
+                source, rows=2, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, positive_class=positive_class,
+                text_cols=_cols(text_cols), ignore_cols=_cols(ignore_cols) or [], domain=domain,
+            )
         open_store(dest, endpoint_url=settings.s3_endpoint)
         from labelguard.flows.ingest import ingest_flow
 

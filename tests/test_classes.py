@@ -160,3 +160,15 @@ def test_report_gives_every_class_share_for_three_classes():
     )
     md = report.render_markdown({"run": _run({**m, "confusion_matrix": [], "classes": [0, 1, 2]}, spec)})
     assert "| 1 | 27.0% | 33.3% | -6.3 |" in md
+
+
+def test_ingest_cli_asks_for_the_positive_class_before_prefect_starts(tmp_path, keys):
+    src = tmp_path / "reviews.csv"
+    _satisfaction().to_csv(src, index=False)
+    res = runner.invoke(app, ["ingest", "--source", str(src), "--dest", str(tmp_path / "ds"), "--signing-key", str(keys[0])])
+    assert res.exit_code == 2
+    assert res.output.strip() == (
+        "error: cannot tell which class is positive among 'satisfied', 'unsatisfied' "
+        "(fix: pass --positive-class naming the class the business figure and the targeted attack are about)"
+    )
+    assert not (tmp_path / "ds").exists()
