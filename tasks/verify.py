@@ -117,6 +117,10 @@ def verify_dataset(
     if columns is not None or integrity.data is None or spec is None:  # integrity only, or nothing to read
         results = [guards.manifest_guard(guards.GuardContext(frame=None, spec=spec, integrity=integrity))]
         return VerifyReport(uri, results)
+    if reference is not None and holdout is not None and _same_rows(reference, holdout, spec.id_col):
+        # a baseline copied from the holdout is one trusted sample: the model gate must compare out of
+        # fold (it checks `reference is holdout`), else the reference model is scored in-sample
+        holdout = reference
     trusted = holdout if holdout is not None or not spec.text_cols else _own_holdout(store, verify_key, endpoint_url)
     spec = with_featurizer(with_positive(spec, positive_class), integrity.frame, trusted, reference)
     ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout)
@@ -125,9 +129,15 @@ def verify_dataset(
     return VerifyReport(uri, results, ids, sources)
 
 
+def _same_rows(a, b, id_col: str) -> bool:
+    if len(a) != len(b) or id_col not in a.columns or id_col not in b.columns:
+        return False
+    return a[id_col].astype(str).sort_values().tolist() == b[id_col].astype(str).sort_values().tolist()
+
+
 def _own_holdout(store, verify_key, endpoint_url):
-    """The signed holdout under the dataset, whose text the featurizer also learnt from at ingest and
-    in the pipeline (None when there is none)."""
+    """The signed holdout under the dataset (None when there is none): the pipeline fits the text
+    featurizer on the dataset and this holdout, so verify refits it on the same rows."""
     own = store.child(HOLDOUT)
     return load_trusted(own, verify_key, "holdout", endpoint_url).frame if own.head(MANIFEST_KEY) is not None else None
 

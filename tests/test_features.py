@@ -80,6 +80,10 @@ def test_tamper_localized_and_source_poisoning_fires_on_real_text(drugs, tmp_pat
     ds.ensure_writable()
     write_dataset(ds, train, spec, sign, source={"kind": "file"})
     write_dataset(ds.child(HOLDOUT), holdout, spec, sign, source={"kind": "file"})
+    holdout_uri = str(tmp_path / "drugs" / HOLDOUT)
+    # clean: every guard passes, the model gate comparing out of fold (a reference equal to the holdout)
+    res = runner.invoke(app, ["verify", str(tmp_path / "drugs"), "--reference", holdout_uri, "--holdout", holdout_uri, "--verify-key", str(keys[1])])
+    assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["tamper", str(tmp_path / "drugs"), "--attack", "targeted", "--rate", "0.05", "--truth-out", str(tmp_path / "t.json")])
     assert res.exit_code == 0, res.output
     flipped = json.loads((tmp_path / "t.json").read_text())["flipped"]
@@ -97,10 +101,10 @@ def test_tamper_localized_and_source_poisoning_fires_on_real_text(drugs, tmp_pat
     batch.ensure_writable()
     write_dataset(batch, poisoned.frame, spec, sign, source={"kind": "file"})
     out = tmp_path / "p.json"
-    res = runner.invoke(app, ["verify", str(tmp_path / "batch"), "--reference", str(tmp_path / "drugs" / HOLDOUT), "--json", str(out), "--verify-key", str(keys[1])])
+    res = runner.invoke(app, ["verify", str(tmp_path / "batch"), "--reference", holdout_uri, "--holdout", holdout_uri, "--json", str(out), "--verify-key", str(keys[1])])
     assert res.exit_code == 1, res.output
     fired = {g["name"] for g in json.loads(out.read_text())["guards"] if not g["passed"]}
-    assert "class_balance" in fired and "manifest" not in fired
+    assert {"class_balance", "model_gate"} <= fired and "manifest" not in fired
 
 
 def test_report_draws_a_labelled_projection_for_text(drugs, tmp_path):
