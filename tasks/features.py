@@ -14,7 +14,8 @@ are read again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import weakref
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -36,6 +37,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
 TEXT_MIN_MEDIAN_CHARS = 20
 TEXT_MIN_MEDIAN_WORDS = 3
 TEXT_MIN_UNIQUE_SHARE = 0.5
+MEMO_SIZE = 4
 
 
 FITTED_ON = "text of the dataset and its trusted rows (labels never used)"
@@ -148,12 +150,27 @@ class FittedText:
     vectorizers: tuple[Any, ...]
     svd: Any
     rows: int  # how many rows' text it was fitted on
+    # The guards featurize the same few frames many times (15 times per verify): the last results,
+    # keyed by the frame itself (a weak reference, so no reuse of a dead frame's id) and a hash of its text.
+    _memo: list = field(default_factory=list, compare=False, repr=False)
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         from scipy import sparse
 
+        digest = int(pd.util.hash_pandas_object(frame[list(self.text_cols)], index=False).sum())
+        for ref, seen, matrix in self._memo:
+            if ref() is frame and seen == digest:
+                return matrix.copy()
         blocks = [v.transform(_texts(frame, c)) for c, v in zip(self.text_cols, self.vectorizers)]
-        return np.asarray(self.svd.transform(sparse.hstack(blocks).tocsr()), dtype=np.float64)
+        matrix = np.asarray(self.svd.transform(sparse.hstack(blocks).tocsr()), dtype=np.float64)
+        self._memo[:] = [*self._memo[-(MEMO_SIZE - 1):], (weakref.ref(frame), digest, matrix)]
+        return matrix.copy()
+
+    def __getstate__(self) -> dict:  # weak references do not pickle; the memo is only a cache
+        return {**self.__dict__, "_memo": []}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
 
 
 def _texts(frame: pd.DataFrame, col: str) -> list[str]:

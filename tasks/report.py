@@ -174,7 +174,7 @@ def render_markdown(runs: dict[str, RunResult], title: str = "labelguard drill r
         else:
             lines += [
                 "", "## Data and model predictions (2-D projection)", "",
-                "A projection, not the data's own axes: the first two principal components of the feature matrix; "
+                "A projection, not the data's own axes: the first two principal components of the standardized feature matrix; "
                 "shading is each model's prediction on that plane, flipped rows are ringed.",
                 "", f"![2-D PCA projection with flipped rows and both models' predictions]({plot})",
             ]
@@ -191,7 +191,7 @@ def plot_boundaries(runs: dict[str, RunResult], path: Path) -> bool:
     """Each run's training data over its model's predicted classes; flipped rows ringed.
 
     Two numeric features are drawn as they are. More features, or text, are drawn on a 2-D
-    projection (PCA of the feature matrix, fitted on the clean run's rows) and labelled as such; the
+    projection (PCA of the standardized feature matrix, fitted on the clean run's rows), labelled; the
     shading is each model's prediction on the projection plane (through the data's mean). Colours
     are Okabe–Ito and every class also has its own marker, so the plot reads without colour vision.
     Returns False when no run trained a model.
@@ -258,7 +258,7 @@ def plot_boundaries(runs: dict[str, RunResult], path: Path) -> bool:
     if plane.projected:
         what = f"{plane.dims}-column feature matrix" + (f" (text {', '.join(spec.text_cols)} as TF-IDF + SVD)" if spec.text_cols else "")
         fig.suptitle(
-            f"2-D projection: first two principal components of the {what}. "
+            f"2-D projection: first two principal components of the standardized {what}. "
             "Shading: each model's predicted class on that plane.",
             fontsize=9,
         )

@@ -127,3 +127,17 @@ def test_report_draws_a_labelled_projection_for_text(drugs, tmp_path):
     assert runs["compromised"].metrics["largest_shift"]["class"] in ("negative", "positive")
     plane = train.data_plane(feature_matrix(tr, spec), spec)
     assert plane.projected and plane.dims == 51 and plane.axes[0].startswith("PC1 (")
+
+
+def test_fitted_featurizer_memo_is_exact_and_pickles(drugs):
+    import pickle
+
+    frame, spec = drugs
+    fitted = with_featurizer(spec, frame)
+    first = feature_matrix(frame, fitted)
+    first[:] = 0.0  # a caller writing into its matrix must not change the next caller's
+    edited = frame.assign(review=frame["review"].str.replace("e", ""))  # same frame shape, other text
+    again, other = feature_matrix(frame, fitted), feature_matrix(edited, fitted)
+    assert np.abs(again).sum() > 0 and not np.allclose(again[:, 1:], other[:, 1:])
+    clone = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_allclose(feature_matrix(frame, clone), again, atol=1e-12)
