@@ -8,6 +8,7 @@ from prefect import flow
 from labelguard.errors import DatasetExists
 from labelguard.flows._prefect import io_task, publish, step_task
 from labelguard.tasks import dataset, sources
+from labelguard.tasks.features import describe_columns
 from labelguard.tasks.ledger import Ledger
 from labelguard.tasks.manifest import DatasetRef, load_signing_key, new_dataset_id
 from labelguard.tasks.storage import open_store
@@ -58,6 +59,10 @@ def ingest_flow(
     dataset_id: str | None = None,
     ledger: Path | None = None,
     reader: dict[str, str | None] | None = None,
+    positive_class: Any = None,
+    text_cols: list[str] | None = None,
+    ignore_cols: list[str] | None = None,
+    domain: str | None = None,
 ) -> dict[str, Any]:
     """Ingest reviews into ``dest`` (training part) and ``dest/holdout`` (trusted holdout).
 
@@ -66,7 +71,8 @@ def ingest_flow(
     """
     key = load_signing_key(signing_key)
     frame, spec, meta = load_source(
-        source, rows=rows, seed=seed, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, synthetic=synthetic, **(reader or {})
+        source, rows=rows, seed=seed, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, synthetic=synthetic,
+        positive_class=positive_class, text_cols=text_cols, ignore_cols=ignore_cols or [], domain=domain, **(reader or {})
     )
     with_holdout = holdout_fraction > 0
     if with_holdout:
@@ -98,6 +104,8 @@ def ingest_flow(
             "version_id": m.payload["objects"][0]["version_id"],
             "key_id": m.key_id,
             "dataset_id": m.payload["dataset"]["id"],
+            "columns": describe_columns(frame, spec),
+            "positive_class": spec.positive_class,
         }
         for part, m in written.items()
     }

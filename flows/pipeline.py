@@ -1,5 +1,6 @@
 """Training-pipeline flow: load → verify → transform → guards → train → evaluate."""
 
+from dataclasses import replace
 from pathlib import Path
 
 from prefect import flow
@@ -8,6 +9,8 @@ from labelguard.errors import GuardFired, UntrustedInput
 from labelguard.flows._prefect import io_task, publish, step_task
 from labelguard.tasks import dataset, guards, train, transforms
 from labelguard.tasks.attacks import check_rate
+from labelguard.tasks.classes import with_positive
+from labelguard.tasks.features import with_featurizer
 from labelguard.tasks.manifest import load_verify_key
 from labelguard.tasks.report import RunResult, render_markdown
 from labelguard.tasks.storage import open_store
@@ -38,6 +41,8 @@ def pipeline_flow(
     model: str = "logreg",
     endpoint_url: str | None = None,
     ledger: Path | None = None,
+    positive_class: str | None = None,
+    domain: str | None = None,
 ) -> RunResult:
     """Run the training pipeline on the dataset at ``uri``.
 
@@ -60,6 +65,10 @@ def pipeline_flow(
         reference = reference_report.frame
     integrity = load_verified(uri, verify_key, endpoint_url, ("data", "partition", "baseline"), ledger)
     spec = integrity.manifest.spec if integrity.manifest else holdout_report.manifest.spec
+    # the named class, and the text featurizer fitted on the text of the data and its trusted rows
+    spec = with_featurizer(with_positive(spec, positive_class), integrity.frame, holdout_report.frame, reference)
+    if domain:
+        spec = replace(spec, domain=domain)
     result = RunResult(dataset=uri, transform=transform, rate=rate, seed=seed, observe=observe, spec=spec)
     if not integrity.ok and (not observe or integrity.frame is None):
         # Enforce mode: an unverified object is not read any further.

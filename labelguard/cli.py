@@ -160,7 +160,15 @@ def _ledger_for(option: Optional[str], key_path: Optional[Path], *, writing: boo
     return Ledger(path) if path.is_file() else None
 
 
+def _cols(value: Optional[str]) -> Optional[list[str]]:
+    return None if value is None else [c.strip() for c in value.split(",") if c.strip()]
+
+
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show Prefect's logs, library warnings and tracebacks.")
+PositiveOpt = typer.Option(
+    None, "--positive-class",
+    help="The class the business figure and the default targeted attack are about (default: 1 of 0/1, +1 of -1/+1, True, or a class named positive/yes).",
+)
 EndpointOpt = typer.Option(None, "--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS).")
 LabelColOpt = typer.Option("label", "--label-col", help="Column holding the label to guard.")
 IdColOpt = typer.Option("review_id", "--id-col", help="Column holding a unique row id (kept as written: '007' stays '007').")
@@ -204,6 +212,10 @@ def ingest(
     holdout_fraction: float = typer.Option(0.2, "--holdout-fraction", help="Share kept as the trusted holdout at DEST/holdout (0 = none)."),
     dataset_id: Optional[str] = typer.Option(None, "--dataset-id", help="Id bound into the signed manifests (default: DEST's name plus a random suffix)."),
     ledger: Optional[str] = LedgerOpt,
+    positive_class: Optional[str] = PositiveOpt,
+    text_cols: Optional[str] = typer.Option(None, "--text-cols", help="Comma-separated free-text columns to featurize (default: detect long, mostly distinct string columns)."),
+    ignore_cols: Optional[str] = typer.Option(None, "--ignore-cols", help="Comma-separated columns never used as features."),
+    domain: Optional[str] = typer.Option(None, "--domain", help="'reviews' makes the report speak of customer satisfaction (default for synthetic data)."),
     signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Default: $LABELGUARD_SIGNING_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
@@ -220,14 +232,15 @@ def ingest(
             raise BadInput(f"--holdout-fraction must be 0 (none) or in (0, 1), got {holdout_fraction}", "pass e.g. --holdout-fraction 0.2")
         load_signing_key(settings.signing_key)
         book = _ledger_for(ledger, settings.signing_key, writing=True)
-        from labelguard.tasks.sources import describe_spec, load_source, split_holdout
+        from labelguard.tasks.sources import load_source, split_holdout
         from labelguard.tasks.storage import open_store
 
         frame, spec, _ = load_source(
             source, rows=rows, seed=seed, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col,
             synthetic={"separation": separation, "spread": spread, "positive_share": positive_share},
             delimiter=delimiter, encoding=encoding, timestamp_unit=timestamp_unit, timestamp_format=timestamp_format,
-            endpoint_url=settings.s3_endpoint,
+            endpoint_url=settings.s3_endpoint, positive_class=positive_class, text_cols=_cols(text_cols),
+            ignore_cols=_cols(ignore_cols) or [], domain=domain,
         )
         if holdout_fraction:
             split_holdout(frame, spec, holdout_fraction, seed)
@@ -238,14 +251,16 @@ def ingest(
         _prefect_ready()
         from labelguard.flows.ingest import ingest_flow
 
-        out.print(describe_spec(spec, frame), highlight=False)
         summary = ingest_flow(
             source=source, dest=dest, signing_key=settings.signing_key, rows=rows, seed=seed, id_col=id_col,
             synthetic={"separation": separation, "spread": spread, "positive_share": positive_share},
             label_col=label_col, timestamp_col=timestamp_col, holdout_fraction=holdout_fraction, endpoint_url=settings.s3_endpoint,
             dataset_id=dataset_id, ledger=book.path if book else None,
             reader={"delimiter": delimiter, "encoding": encoding, "timestamp_unit": timestamp_unit, "timestamp_format": timestamp_format, "endpoint_url": settings.s3_endpoint},
+            positive_class=positive_class, text_cols=_cols(text_cols), ignore_cols=_cols(ignore_cols), domain=domain,
         )
+    first = next(iter(summary.values()))
+    out.print(f"columns: {first['columns']}; positive class: {first['positive_class']!r}", highlight=False)
     for part, s in summary.items():
         out.print(
             f"{part}: {s['uri']}  rows={s['rows']}  labels {_histogram(s['label_histogram'])}  dataset={s['dataset_id']}  sha256={s['sha256'][:16]}…"
@@ -295,6 +310,8 @@ def pipeline(
     model: str = typer.Option("logreg", "--model", help="logreg, knn or gboost."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Also write report.md/report.json/boundaries.png here."),
     ledger: Optional[str] = LedgerOpt,
+    positive_class: Optional[str] = PositiveOpt,
+    domain: Optional[str] = typer.Option(None, "--domain", help="'reviews' makes the report speak of customer satisfaction (default: as ingested)."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
@@ -318,6 +335,7 @@ def pipeline(
             uri, settings.verify_key, transform=transform, rate=rate, seed=seed, observe=observe,
             holdout_uri=holdout, reference_uri=reference, model=model, endpoint_url=settings.s3_endpoint,
             ledger=book.path if book else None,
+            positive_class=positive_class, domain=domain,
         )
     _print_guards(result.guards)
     if result.metrics:
@@ -395,6 +413,7 @@ def verify(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full result as JSON."),
     guard_names: Optional[str] = typer.Option(None, "--guards", help="Comma-separated subset of guards (default: all)."),
     ledger: Optional[str] = LedgerOpt,
+    positive_class: Optional[str] = PositiveOpt,
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
@@ -418,7 +437,10 @@ def verify(
             raise BadInput(f"cannot write {json_out}: not a file in an existing directory", "choose a writable --json path")
         from labelguard.tasks.verify import verify_dataset
 
-        report = verify_dataset(uri, key, reference_uri=reference, holdout_uri=holdout, names=names, endpoint_url=settings.s3_endpoint, ledger=book)
+        report = verify_dataset(
+            uri, key, reference_uri=reference, holdout_uri=holdout, names=names, endpoint_url=settings.s3_endpoint, ledger=book,
+            positive_class=positive_class,
+        )
         if json_out is not None:
             try:
                 json_out.write_text(_json.dumps(report.to_dict(), indent=1))
@@ -586,6 +608,7 @@ def tamper(
     label_col: str = typer.Option("label", "--label-col", help="Label column, for objects without a manifest."),
     delimiter: Optional[str] = DelimiterOpt,
     encoding: Optional[str] = EncodingOpt,
+    positive_class: Optional[str] = PositiveOpt,
     endpoint_url: Optional[str] = EndpointOpt,
 ) -> None:
     """Play the attacker with write access: flip labels in a stored object in place."""
@@ -602,7 +625,7 @@ def tamper(
         res = do_tamper(
             uri, attack=attack, rate=rate, seed=seed, truth_out=truth_out, forge_manifest=forge_manifest,
             resign_key=load_signing_key(resign_key) if resign_key else None, endpoint_url=settings.s3_endpoint,
-            id_col=id_col, label_col=label_col, options=options, delimiter=delimiter, encoding=encoding,
+            id_col=id_col, label_col=label_col, options=options, delimiter=delimiter, encoding=encoding, positive_class=positive_class,
         )
     out.print(f"flipped {len(res.flipped)} labels in {uri} with {attack} (rate {rate}, seed {seed}); truth: {truth_out}" + (f"; {res.note}" if res.note else ""), highlight=False)
 
@@ -620,6 +643,7 @@ def poison(
     label_col: str = LabelColOpt,
     delimiter: Optional[str] = DelimiterOpt,
     encoding: Optional[str] = EncodingOpt,
+    positive_class: Optional[str] = PositiveOpt,
 ) -> None:
     """Poison at the source: write a label-flipped copy of a local file before it is ever ingested."""
     _quiet(False)
@@ -630,7 +654,10 @@ def poison(
         options = _parse_options(option)
         from labelguard.tasks.tamper import poison_file
 
-        res = poison_file(path, out_path, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col, options=options, delimiter=delimiter, encoding=encoding)
+        res = poison_file(
+            path, out_path, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col,
+            options=options, delimiter=delimiter, encoding=encoding, positive_class=positive_class,
+        )
     out.print(f"wrote {out_path}: {len(res.flipped)} labels flipped with {attack}" + (f"; truth: {truth_out}" if truth_out else "") + (f"; {res.note}" if res.note else ""), highlight=False)
 
 
@@ -699,7 +726,10 @@ def _print_runs(runs) -> None:
     rows = summary_rows(runs)
     for row, run in zip(rows, runs.values()):  # names are in the guard tables above; keep this one narrow
         row["guards fired"] = f"{len(run.fired)} of {len(run.guards)}"
-    table = Table(title="impact on the model (trusted holdout; + = share of positive reviews)", title_justify="left")
+    from labelguard.tasks.report import share_label
+
+    first = next(iter(runs.values()))
+    table = Table(title=f"impact on the model (trusted holdout; + = share of {share_label(first.spec, first.metrics)})", title_justify="left")
     for col in rows[0]:
         table.add_column(SHORT.get(col, col), justify="left" if col in ("run", "transform", "guards fired") else "right", overflow="fold")
     for r in rows:

@@ -23,6 +23,7 @@ class AttackInput:
     budget: int
     rng: np.random.Generator
     frame: pd.DataFrame | None = None  # the feature columns by name, for predicates
+    positive: Any = None  # the class the data's business figure is about (None: not named)
 
 
 # fn(inp, **options) -> (positions, new_labels) or (positions, new_labels, reason for spending less)
@@ -81,12 +82,23 @@ def targeted_flips(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Class-conditional flips: source class to target class (default positive to negative).
 
-    ``flip_matrix`` maps source class to {target class: share of the budget}; shares must sum to
-    at most 1.
+    The default source is the data's positive class (``--positive-class``, or the unambiguous
+    default); the default target is the other class of two, the class named ``negative``/``no``,
+    or else a random other class per row. ``flip_matrix`` maps source class to {target class:
+    share of the budget}; shares must sum to at most 1.
     """
     if flip_matrix is None:
-        src = inp.classes[-1] if source is None else _as_class(source, inp.classes)
-        dst = inp.classes[0] if target is None else _as_class(target, inp.classes)
+        from labelguard.tasks.classes import ask_for_positive, negative_class
+
+        if source is None and inp.positive is None:
+            raise ask_for_positive([_py(c) for c in inp.classes])
+        src = inp.positive if source is None else _as_class(source, inp.classes)
+        if target is None:
+            dst = negative_class(list(inp.classes), src)
+            if dst is None:  # several other classes, none named negative: spread over them
+                return _away_from(inp, src)
+        else:
+            dst = _as_class(target, inp.classes)
         if src == dst:
             raise BadInput(f"targeted source and target are both {_py(src)!r}", "pick two different classes")
         flip_matrix = {src: {dst: 1.0}}
@@ -112,6 +124,17 @@ def targeted_flips(
         positions.append(pick)
         labels.append(np.full(k, dst, dtype=inp.y.dtype))
     return np.concatenate(positions), np.concatenate(labels)
+
+
+def _away_from(inp: AttackInput, src: Any) -> tuple[np.ndarray, np.ndarray]:
+    pool = np.flatnonzero(inp.y == src)
+    if inp.budget > len(pool):
+        raise BadInput(
+            f"targeted needs {inp.budget} rows of class {_py(src)!r} but only {len(pool)} are available",
+            "lower --rate or choose another source class",
+        )
+    pick = inp.rng.choice(pool, size=inp.budget, replace=False)
+    return pick, _other_class(inp.y[pick], inp.classes, inp.rng)
 
 
 def _as_class(value: Any, classes: np.ndarray) -> Any:
@@ -198,7 +221,7 @@ def flip_labels(
     """
     strategy = get_attack(attack)
     rate = check_rate(rate)
-    for col in (spec.label_col, spec.id_col, *spec.feature_cols):
+    for col in (spec.label_col, spec.id_col, *spec.feature_cols, *spec.text_cols):
         if col not in frame.columns:
             raise BadInput(f"column {col!r} not in the data (have: {', '.join(map(str, frame.columns))})", "pass --label-col/--id-col naming existing columns")
     y = frame[spec.label_col].to_numpy()
@@ -207,9 +230,15 @@ def flip_labels(
     classes = np.unique(np.asarray(list(spec.classes) if spec.classes else y))
     if len(classes) < 2:
         raise BadInput(f"label column {spec.label_col!r} has fewer than two classes", "flipping needs at least two classes")
-    X = frame[list(spec.feature_cols)].to_numpy(dtype=float)
+    from labelguard.tasks.classes import positive_class
+    from labelguard.tasks.features import feature_matrix
+
+    X = feature_matrix(frame, spec)
     budget = int(round(rate * len(frame)))
-    inp = AttackInput(X=X, y=y, classes=classes, budget=budget, rng=np.random.default_rng(seed), frame=frame[list(spec.feature_cols)])
+    inp = AttackInput(
+        X=X, y=y, classes=classes, budget=budget, rng=np.random.default_rng(seed),
+        frame=frame[[*spec.feature_cols, *spec.text_cols]], positive=positive_class(spec),
+    )
     try:
         picked = strategy.fn(inp, **options) if budget else (np.array([], dtype=int), y[:0])
     except TypeError as exc:

@@ -26,8 +26,10 @@ class RowScores:
 
 
 def _xy(frame: pd.DataFrame, spec: ColumnSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from labelguard.tasks.features import feature_matrix
+
     classes = np.asarray(spec.classes)
-    X = frame[list(spec.feature_cols)].to_numpy(dtype=float)
+    X = feature_matrix(frame, spec)
     codes = np.searchsorted(classes, frame[spec.label_col].to_numpy())
     return X, codes, classes
 
@@ -128,7 +130,9 @@ def _em_flip_posterior(prior: np.ndarray, codes: np.ndarray, k: int, iters: int,
 def duplicate_conflicts(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
     """Rows whose exact feature vector recurs with another label; the minority label of each group is
     suspect (every row of a tied group)."""
-    feats = list(spec.feature_cols)
+    from labelguard.tasks.features import raw_feature_cols
+
+    feats = raw_feature_cols(spec)  # exact duplicates share the stored values, text included
     key = pd.util.hash_pandas_object(frame[feats], index=False).to_numpy()
     labels = frame[spec.label_col].to_numpy()
     df = pd.DataFrame({"key": key, "label": labels})
@@ -183,7 +187,8 @@ def reference_disagreement(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.
 
 def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.DataFrame, spec: ColumnSpec, *, in_sample: bool = False) -> dict:
     """Train on the candidate and on the reference, compare on the holdout with paired sign tests
-    (rows where the two models disagree): accuracy, and share of the positive (last) class."""
+    (rows where the two models disagree): accuracy, and share of the positive class (with none
+    named, the class whose predicted share moves most, Bonferroni-corrected over the classes)."""
     X, codes, _ = _xy(candidate, spec)
     Xr, codes_r, _ = _xy(reference, spec)
     Xh, codes_h, _ = _xy(holdout, spec)
@@ -192,15 +197,24 @@ def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.Da
         ref = cross_val_predict(_logreg(), Xr, codes_r, cv=StratifiedKFold(n_splits=5, shuffle=True, random_state=0))
     else:
         ref = _logreg().fit(Xr, codes_r).predict(Xh)
-    pos = len(spec.classes) - 1
+    from labelguard.tasks.classes import positive_class
+
+    named = positive_class(spec)
+    if named is not None:
+        positions, correction = [list(spec.classes).index(named)], 1
+    else:
+        positions, correction = list(range(len(spec.classes))), len(spec.classes)
+    pos = max(positions, key=lambda c: (abs(float((cand == c).mean()) - float((ref == c).mean())), -c))
     cand_right, ref_right = cand == codes_h, ref == codes_h
     worse, better = int((ref_right & ~cand_right).sum()), int((cand_right & ~ref_right).sum())
     more, fewer = int(((cand == pos) & (ref != pos)).sum()), int(((cand != pos) & (ref == pos)).sum())
+    share_p = min(1.0, correction * float(stats.binomtest(more, more + fewer, 0.5).pvalue)) if more + fewer else 1.0
     return {
         "accuracy": float(cand_right.mean()),
         "reference_accuracy": float(ref_right.mean()),
         "accuracy_p": float(stats.binomtest(worse, worse + better, 0.5, alternative="greater").pvalue) if worse + better else 1.0,
         "positive_share": float((cand == pos).mean()),
         "reference_positive_share": float((ref == pos).mean()),
-        "share_p": float(stats.binomtest(more, more + fewer, 0.5).pvalue) if more + fewer else 1.0,
+        "share_p": share_p,
+        "share_class": str(spec.classes[pos].item() if isinstance(spec.classes[pos], np.generic) else spec.classes[pos]),
     }

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,15 @@ class ColumnSpec:
     feature_cols: tuple[str, ...] = ("polarity", "intensity")
     timestamp_col: str | None = "created_at"
     classes: tuple[Any, ...] = (0, 1)
+    # The class the business figure and the default targeted attack are about; None = resolved by
+    # the default rule (labelguard.tasks.classes.positive_class), absent in older manifests.
+    positive_class: Any = None
+    # Free-text columns, featurized by the recorded featurizer (labelguard.tasks.features).
+    text_cols: tuple[str, ...] = ()
+    featurizer: dict[str, Any] | None = field(default=None, hash=False)
+    domain: str | None = None  # "reviews": the report speaks of customer satisfaction
+    # The featurizer fitted on trusted rows at run time; never serialized.
+    fitted: Any = field(default=None, compare=False, hash=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +52,10 @@ class ColumnSpec:
             "feature_cols": list(self.feature_cols),
             "timestamp_col": self.timestamp_col,
             "classes": [to_py(c) for c in self.classes],
+            "positive_class": to_py(self.positive_class),
+            "text_cols": list(self.text_cols),
+            "featurizer": self.featurizer,
+            "domain": self.domain,
         }
 
     @classmethod
@@ -53,6 +66,10 @@ class ColumnSpec:
             feature_cols=tuple(data["feature_cols"]),
             timestamp_col=data.get("timestamp_col"),
             classes=tuple(data["classes"]),
+            positive_class=data.get("positive_class"),
+            text_cols=tuple(data.get("text_cols") or ()),
+            featurizer=data.get("featurizer"),
+            domain=data.get("domain"),
         )
 
 

@@ -13,7 +13,6 @@ import pandas as pd
 from labelguard.tasks.attacks import FlipResult
 from labelguard.tasks.guards import GuardResult
 from labelguard.tasks.manifest import ColumnSpec
-from labelguard.tasks.train import decision_grid
 
 
 @dataclass
@@ -82,25 +81,72 @@ def summary_rows(runs: dict[str, RunResult]) -> list[dict[str, Any]]:
     return rows
 
 
+MATCH_POINTS = 0.05  # a gap below this reads as "matches", never as "0.0 points"
+
+
+def is_reviews(spec: ColumnSpec) -> bool:
+    """Customer reviews (the synthetic source, or ``--domain reviews``): the report may speak of satisfaction."""
+    return (spec.domain or "").lower() == "reviews"
+
+
+def share_label(spec: ColumnSpec, metrics: dict[str, Any] | None = None) -> str:
+    """What the "+" share counts, in the data's own words: "positive reviews" or "class 'satisfied'"."""
+    from labelguard.tasks.classes import positive_class
+    from labelguard.tasks.manifest import to_py
+
+    pos = (metrics or {}).get("positive_class", positive_class(spec))
+    if pos is None:
+        return "the positive class (none named)"
+    if is_reviews(spec) and len(spec.classes) == 2:
+        return "positive reviews"
+    return f"class {to_py(pos)!r}"
+
+
+def _gap_words(gap_points: float, what: str) -> str:
+    if abs(gap_points) < MATCH_POINTS:
+        return f"it matches {what} (within {MATCH_POINTS} points)"
+    return f"it {'understates' if gap_points < 0 else 'overstates'} {what} by {abs(gap_points):.1f} points"
+
+
 def business_sentence(run: RunResult) -> str:
+    """The damage in one sentence, in the data's own class names.
+
+    Two classes with a known positive one: its predicted vs. true share (for reviews, the seed's
+    sentence about customer satisfaction). Otherwise every class's predicted vs. true share and the
+    largest shift.
+    """
     m = run.metrics
     if not m:
         return f"The {run.transform} run did not train (guards stopped it)."
-    gap = (m["predicted_positive_share"] - m["true_positive_share"]) * 100
-    direction = "understates" if gap < 0 else "overstates"
-    return (
-        f"Trained after the `{run.transform}` transform, the model reports {m['predicted_positive_share']:.1%} "
-        f"positive reviews where the trusted holdout has {m['true_positive_share']:.1%}: it {direction} "
-        f"customer satisfaction by {abs(gap):.1f} points."
-    )
+    lead = f"Trained after the `{run.transform}` transform"
+    shares = m.get("class_shares") or {}
+    pred, true = m.get("predicted_positive_share"), m.get("true_positive_share")
+    if pred is not None and len(shares) <= 2:
+        gap = (pred - true) * 100
+        if is_reviews(run.spec):
+            return f"{lead}, the model reports {pred:.1%} positive reviews where the trusted holdout has {true:.1%}: {_gap_words(gap, 'customer satisfaction')}."
+        pos = m["positive_class"]
+        return (
+            f"{lead}, the model predicts {pos!r} for {pred:.1%} of the trusted holdout, where the true share of {pos!r} "
+            f"is {true:.1%}: {_gap_words(gap, f'the share of {pos!r}')}."
+        )
+    listed = ", ".join(f"{c!r} {v['predicted']:.1%} vs {v['true']:.1%}" for c, v in shares.items())
+    shift = m["largest_shift"]
+    if abs(shift["points"]) < MATCH_POINTS:
+        tail = f"every class's share matches within {MATCH_POINTS} points"
+    else:
+        tail = f"the largest shift is {shift['class']!r}, {'understated' if shift['points'] < 0 else 'overstated'} by {abs(shift['points']):.1f} points"
+    return f"{lead}, the model's predicted vs. true class shares on the trusted holdout are {listed}: {tail}."
 
 
 def render_markdown(runs: dict[str, RunResult], title: str = "labelguard drill report", plot: str | None = None) -> str:
     lines = [f"# {title}", ""]
     for run in runs.values():
         lines.append(f"- {business_sentence(run)}")
+    first = next(iter(runs.values()), None)
+    plus = share_label(first.spec, first.metrics) if first is not None else "positive"
     lines += ["", "## Impact on the model (trusted holdout)", ""]
-    lines.append("| run | transform | flipped | guards fired | accuracy | precision | recall | F1 | predicted positive | true positive |")
+    lines.append(f"| run | transform | flipped | guards fired | accuracy | precision | recall | F1 | predicted share of {plus} | true share |")
     lines.append("|---|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for r in summary_rows(runs):
         fmt = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
@@ -116,55 +162,106 @@ def render_markdown(runs: dict[str, RunResult], title: str = "labelguard drill r
             cm = run.metrics["confusion_matrix"]
             classes = run.metrics["classes"]
             lines += ["", f"Confusion matrix (rows true, columns predicted; classes {classes}): `{cm}`"]
+            shares = run.metrics.get("class_shares") or {}
+            if len(shares) > 2:
+                lines += ["", "| class | predicted share | true share | shift (points) |", "|---|---:|---:|---:|"]
+                for c, v in shares.items():
+                    lines.append(f"| {c} | {v['predicted']:.1%} | {v['true']:.1%} | {100 * (v['predicted'] - v['true']):+.1f} |")
     if plot:
-        lines += ["", "## Data and decision boundaries", "", f"![decision boundaries]({plot})"]
+        first = next(iter(runs.values()))
+        if len(first.spec.feature_cols) == 2 and not first.spec.text_cols:
+            lines += ["", "## Data and decision boundaries", "", f"![decision boundaries]({plot})"]
+        else:
+            lines += [
+                "", "## Data and model predictions (2-D projection)", "",
+                "A projection, not the data's own axes: the first two principal components of the standardized feature matrix; "
+                "shading is each model's prediction on that plane, flipped rows are ringed.",
+                "", f"![2-D PCA projection with flipped rows and both models' predictions]({plot})",
+            ]
     return "\n".join(lines) + "\n"
 
 
+# Okabe & Ito (2008) colour-blind-safe palette; each class also gets its own marker shape.
+OKABE_ITO = ("#E69F00", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+MAX_POINTS = 4000  # points drawn per panel (a seeded sample beyond that)
+
+
 def plot_boundaries(runs: dict[str, RunResult], path: Path) -> bool:
-    """Scatter each run's training data over its model's decision regions; flipped rows ringed."""
-    drawable = {k: r for k, r in runs.items() if r.model is not None and r.frame is not None and len(r.spec.feature_cols) == 2}
+    """Each run's training data over its model's predicted classes; flipped rows ringed.
+
+    Two numeric features are drawn as they are. More features, or text, are drawn on a 2-D
+    projection (PCA of the standardized feature matrix, fitted on the clean run's rows), labelled; the
+    shading is each model's prediction on the projection plane (through the data's mean). Colours
+    are Okabe–Ito and every class also has its own marker, so the plot reads without colour vision.
+    Returns False when no run trained a model.
+    """
+    from labelguard.tasks.features import feature_matrix
+    from labelguard.tasks.manifest import to_py
+    from labelguard.tasks.train import data_plane, decision_grid
+
+    drawable = {k: r for k, r in runs.items() if r.model is not None and r.frame is not None}
     if not drawable:
         return False
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
     from matplotlib.lines import Line2D
 
-    fig, axes = plt.subplots(1, len(drawable), figsize=(6 * len(drawable), 5.2), squeeze=False, sharex=True, sharey=True)
-    clean = next((r for r in drawable.values() if r.truth is None), None)
+    clean = next((r for r in drawable.values() if r.truth is None), next(iter(drawable.values())))
+    spec = clean.spec
+    classes = list(spec.classes)
+    colours = [OKABE_ITO[i % len(OKABE_ITO)] for i in range(len(classes))]
+    plane = data_plane(feature_matrix(clean.frame, spec), spec)
+    projected = {k: plane.to_plane(feature_matrix(r.frame, r.spec)) for k, r in drawable.items()}
+    everything = np.vstack(list(projected.values()))
+    clean_grid = decision_grid(clean.model, plane, everything)
+
+    def codes(labels) -> np.ndarray:
+        return np.searchsorted(np.asarray(classes), np.asarray(labels)).astype(float)
+
+    fig, axes = plt.subplots(1, len(drawable), figsize=(6.2 * len(drawable), 5.6), squeeze=False, sharex=True, sharey=True)
+    levels = np.arange(len(classes) + 1) - 0.5
     for ax, (label, run) in zip(axes[0], drawable.items()):
-        s = run.spec
-        frame = run.frame
-        grid = decision_grid(run.model, frame, s)
-        pos = s.classes[-1]
-        extra_handles = []
-        if clean is not None and run is not clean:
+        frame, P = run.frame, projected[label]
+        grid = clean_grid if run is clean else decision_grid(run.model, plane, everything)
+        ax.contourf(grid.xx, grid.yy, codes(grid.zz.ravel()).reshape(grid.xx.shape), levels=levels, colors=colours, alpha=0.18)
+        ax.contour(grid.xx, grid.yy, codes(grid.zz.ravel()).reshape(grid.xx.shape), levels=levels[1:-1], colors="k", linewidths=1)
+        extra = [Line2D([], [], color="k", linewidth=1, label="this model's boundary")]
+        if run is not clean:
             # the clean model's boundary, for comparison: how far the poisoning moved it
-            cg = decision_grid(clean.model, frame, s)
-            ax.contour(cg.xx, cg.yy, (cg.zz == pos).astype(float), levels=[0.5], colors="#555555", linewidths=1.2, linestyles="--")
-            extra_handles.append(Line2D([], [], color="#555555", linestyle="--", label="clean model's boundary"))
-        if grid is not None:
-            ax.contourf(grid.xx, grid.yy, (grid.zz == pos).astype(float), levels=[-0.5, 0.5, 1.5], colors=["#f4c7c3", "#c6e2c3"], alpha=0.6)
-            ax.contour(grid.xx, grid.yy, (grid.zz == pos).astype(float), levels=[0.5], colors="k", linewidths=1)
-        x, y = frame[s.feature_cols[0]], frame[s.feature_cols[1]]
-        is_pos = (frame[s.label_col] == pos).to_numpy()
-        ax.scatter(x[~is_pos], y[~is_pos], s=4, c="#c0392b", alpha=0.5, label="labelled negative")
-        ax.scatter(x[is_pos], y[is_pos], s=4, c="#1e8449", alpha=0.5, label="labelled positive")
+            ax.contour(clean_grid.xx, clean_grid.yy, codes(clean_grid.zz.ravel()).reshape(clean_grid.xx.shape), levels=levels[1:-1], colors="#555555", linewidths=1.2, linestyles="--")
+            extra.append(Line2D([], [], color="#555555", linestyle="--", label="clean model's boundary"))
+        show = np.arange(len(frame))
+        if len(show) > MAX_POINTS:
+            show = np.sort(np.random.default_rng(0).choice(show, MAX_POINTS, replace=False))
+        labels = frame[run.spec.label_col].to_numpy()
+        for i, c in enumerate(classes):
+            rows = show[labels[show] == c]
+            ax.scatter(P[rows, 0], P[rows, 1], s=9, c=colours[i], marker=MARKERS[i % len(MARKERS)], alpha=0.6, linewidths=0, label=f"labelled {to_py(c)!r}")
         if run.truth is not None and len(run.truth.flipped):
-            flipped = frame[s.id_col].isin(run.truth.flipped["id"]).to_numpy()
-            ax.scatter(x[flipped], y[flipped], s=14, facecolors="none", edgecolors="k", linewidths=0.5, label=f"flipped ({flipped.sum()})")
+            flipped = frame[run.spec.id_col].isin(run.truth.flipped["id"]).to_numpy()
+            rows = show[flipped[show]]
+            ax.scatter(P[rows, 0], P[rows, 1], s=30, facecolors="none", edgecolors="k", linewidths=0.7, label=f"flipped ({int(flipped.sum())})")
         m = run.metrics or {}
+        shown = f", predicted {share_label(run.spec, m)} {m['predicted_positive_share']:.1%}" if m.get("predicted_positive_share") is not None else ""
         ax.set_title(
             f"{label}: {run.transform}" + (f" {run.rate:.0%}" if run.rate else "")
-            + (f"\nholdout acc {m['accuracy']:.3f}, predicted positive {m['predicted_positive_share']:.1%}" if m else "")
+            + (f"\nholdout acc {m['accuracy']:.3f}{shown}" if m else ""),
+            fontsize=10,
         )
-        ax.set_xlabel(s.feature_cols[0])
-        ax.set_ylabel(s.feature_cols[1])
+        ax.set_xlabel(plane.axes[0])
+        ax.set_ylabel(plane.axes[1])
         handles, _ = ax.get_legend_handles_labels()
-        ax.legend(handles=handles + extra_handles, loc="upper left", fontsize=8, markerscale=2)
+        ax.legend(handles=handles + extra, loc="best", fontsize=7, markerscale=1.5, framealpha=0.85)
+    if plane.projected:
+        what = f"{plane.dims}-column feature matrix" + (f" (text {', '.join(spec.text_cols)} as TF-IDF + SVD)" if spec.text_cols else "")
+        fig.suptitle(
+            f"2-D projection: first two principal components of the standardized {what}. "
+            "Shading: each model's predicted class on that plane.",
+            fontsize=9,
+        )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

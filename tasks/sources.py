@@ -42,13 +42,28 @@ def read_table(path, *, id_col: str | None = None, delimiter: str | None = None,
     return read_file(Path(text), id_col=id_col, delimiter=delimiter, encoding=encoding)[0]
 
 
-def infer_spec(frame: pd.DataFrame, *, id_col: str, label_col: str, timestamp_col: str | None) -> ColumnSpec:
-    """Derive the column spec of user data: every numeric column except id and label is a feature.
+def infer_spec(
+    frame: pd.DataFrame,
+    *,
+    id_col: str,
+    label_col: str,
+    timestamp_col: str | None,
+    positive_class: Any = None,
+    text_cols: list[str] | None = None,
+    ignore_cols: list[str] = (),
+    domain: str | None = None,
+    require_positive: bool = False,
+) -> ColumnSpec:
+    """Derive the column spec of user data: numeric columns are features, free-text columns are
+    featurized (:mod:`labelguard.tasks.features`), the rest is ignored; the positive class is the
+    one named or the unambiguous default.
 
     Raises
     ------
     BadInput
-        Missing id/label column, a continuous label column, or no numeric features.
+        Missing id/label column, a continuous label column, no features, an unknown
+        ``positive_class``, or (``require_positive``) two classes neither of which is
+        unambiguously positive.
     """
     cols = list(map(str, frame.columns))
     for name, flag in ((id_col, "--id-col"), (label_col, "--label-col")):
@@ -63,15 +78,20 @@ def infer_spec(frame: pd.DataFrame, *, id_col: str, label_col: str, timestamp_co
         raise BadInput(f"label column {label_col!r} holds continuous values", "label flipping needs a categorical label column")
     if timestamp_col is not None and timestamp_col not in frame.columns:
         timestamp_col = None
-    features = tuple(
-        c for c in frame.columns if c not in (id_col, label_col, timestamp_col) and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-    )
-    if not features:
-        raise BadInput("no numeric feature columns found", "the data needs at least one numeric feature column")
+    from labelguard.tasks.classes import resolve_positive
+    from labelguard.tasks.features import choose_columns, featurizer_config
+
+    features, texts, _ = choose_columns(frame, reserved=(id_col, label_col, timestamp_col), text_cols=text_cols, ignore_cols=ignore_cols)
+    if not features and not texts:
+        raise BadInput("no feature columns found (numeric or free text)", "the data needs a numeric column or a text column (--text-cols)")
     classes = tuple(sorted(labels.dropna().unique().tolist(), key=lambda v: (str(type(v)), v)))
     if len(classes) < 2:
         raise BadInput(f"label column {label_col!r} has fewer than two classes", "a classifier needs at least two classes")
-    return ColumnSpec(id_col=id_col, label_col=label_col, feature_cols=features, timestamp_col=timestamp_col, classes=classes)
+    positive = resolve_positive(classes, positive_class, required=require_positive and len(classes) == 2)
+    return ColumnSpec(
+        id_col=id_col, label_col=label_col, feature_cols=features, timestamp_col=timestamp_col, classes=classes,
+        positive_class=positive, text_cols=texts, featurizer=featurizer_config(texts), domain=domain,
+    )
 
 
 def load_source(
@@ -88,6 +108,10 @@ def load_source(
     timestamp_unit: str | None = None,
     timestamp_format: str | None = None,
     endpoint_url: str | None = None,
+    positive_class: Any = None,
+    text_cols: list[str] | None = None,
+    ignore_cols: list[str] = (),
+    domain: str | None = None,
 ) -> tuple[pd.DataFrame, ColumnSpec, dict[str, Any]]:
     """Load and validate reviews; nothing is written.
 
@@ -103,13 +127,18 @@ def load_source(
     if source == SYNTHETIC:
         params = dict(synthetic or {})
         frame = make_reviews(rows, seed=seed, **params)
-        spec = ColumnSpec(feature_cols=FEATURES)
+        from labelguard.tasks.classes import resolve_positive
+
+        spec = ColumnSpec(feature_cols=FEATURES, positive_class=resolve_positive((0, 1), positive_class), domain=domain or "reviews")
         meta: dict[str, Any] = {"kind": SYNTHETIC, "rows": rows, "seed": seed, **params}
     else:
         frame = read_table(source, id_col=id_col, delimiter=delimiter, encoding=encoding, endpoint_url=endpoint_url)
         if timestamp_col and timestamp_col.lower() == "none":
             timestamp_col = None
-        spec = infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col)
+        spec = infer_spec(
+            frame, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, positive_class=positive_class,
+            text_cols=text_cols, ignore_cols=ignore_cols, domain=domain, require_positive=True,
+        )
         if spec.timestamp_col:
             frame = frame.assign(**{spec.timestamp_col: parse_timestamps(frame[spec.timestamp_col], spec.timestamp_col, unit=timestamp_unit, fmt=timestamp_format)})
         remote = source.startswith("s3://")

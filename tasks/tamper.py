@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from labelguard.errors import BadInput, DatasetMissing
 from labelguard.tasks.attacks import FlipResult, flip_labels
+from labelguard.tasks.classes import with_positive
 from labelguard.tasks.dataset import DATA_KEY, MANIFEST_KEY, ManifestProblem, read_manifest
 from labelguard.tasks.manifest import ColumnSpec, SignedManifest, label_histogram, labels_digest, sign_manifest, to_py
 from labelguard.tasks.readers import CsvDialect, is_csv, read_bytes, sniff_csv, write_csv_like
@@ -105,6 +106,7 @@ def tamper(
     options: dict[str, Any] | None = None,
     delimiter: str | None = None,
     encoding: str | None = None,
+    positive_class: Any = None,
 ) -> FlipResult:
     """Flip labels in stored objects in place, as an attacker with write access would.
 
@@ -135,6 +137,7 @@ def tamper(
         dialects.append(dialect)
     whole = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     spec = target.spec if target.manifest else infer_spec(whole, id_col=id_col, label_col=label_col, timestamp_col=None)
+    spec = with_positive(spec, positive_class)
     result = flip_labels(whole, spec, attack=attack, rate=rate, seed=seed, **(options or {}))
     changed = whole[spec.label_col].ne(result.frame[spec.label_col]).to_numpy()
     rewrites = []
@@ -188,6 +191,7 @@ def poison_file(
     options: dict[str, Any] | None = None,
     delimiter: str | None = None,
     encoding: str | None = None,
+    positive_class: Any = None,
 ) -> FlipResult:
     """Write a poisoned copy of a local CSV/Parquet file before it is ever ingested (create-only).
 
@@ -204,7 +208,7 @@ def poison_file(
             raise BadInput(f"{target} already exists", "choose a new output path; poison never overwrites")
     original = path.read_bytes()
     frame, dialect = read_bytes(original, path.name, id_col=id_col, delimiter=delimiter, encoding=encoding)
-    spec = infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col="created_at")
+    spec = infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col="created_at", positive_class=positive_class)
     check_schema(frame, replace(spec, timestamp_col=None))  # a poisoner does not care how times are written
     result = flip_labels(frame, spec, attack=attack, rate=rate, seed=seed, **(options or {}))
     data = encode_like(original, path.name, result.frame, spec, frame[spec.label_col].ne(result.frame[spec.label_col]), dialect)

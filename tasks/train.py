@@ -15,7 +15,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from labelguard.errors import BadInput, UnknownName
-from labelguard.tasks.manifest import ColumnSpec
+from labelguard.tasks import classes
+from labelguard.tasks.features import feature_matrix
+from labelguard.tasks.manifest import ColumnSpec, to_py
 
 ModelFactory = Callable[[int], Any]
 REGISTRY: dict[str, ModelFactory] = {}
@@ -62,24 +64,36 @@ def train_model(frame: pd.DataFrame, spec: ColumnSpec, *, model: str = "logreg",
     y = frame[spec.label_col].to_numpy()
     if len(np.unique(y)) < 2:
         raise BadInput("the training data holds a single class", "a model needs at least two classes to learn")
-    return REGISTRY[model](seed).fit(frame[list(spec.feature_cols)].to_numpy(dtype=float), y)
+    return REGISTRY[model](seed).fit(feature_matrix(frame, spec), y)
 
 
 def positive_class(spec: ColumnSpec) -> Any:
-    """The class the business figure counts: the last declared class (1 = positive reviews)."""
-    return spec.classes[-1]
+    """The class the business figure counts: the one named at ingest (``--positive-class``), else
+    the unambiguous default (1 of {0, 1}, ...); None when the class set leaves it open."""
+    return classes.positive_class(spec)
 
 
 def evaluate(fitted, holdout: pd.DataFrame, spec: ColumnSpec) -> dict[str, Any]:
-    """Accuracy, precision, recall, F1 (binary on the positive class, else macro), confusion matrix,
-    and predicted vs. true share of the positive class."""
-    X = holdout[list(spec.feature_cols)].to_numpy(dtype=float)
+    """Score a fitted model on the trusted holdout.
+
+    Returns
+    -------
+    dict: ``accuracy``, ``precision``, ``recall``, ``f1`` (binary on the positive class when one is
+    known, else macro), ``confusion_matrix`` (rows true, columns predicted, in ``classes`` order),
+    ``positive_class``, predicted vs. true share of it (None when there is none), and
+    ``class_shares`` (every class's predicted and true share) with the ``largest_shift`` among them.
+    """
+    X = feature_matrix(holdout, spec)
     y_true = holdout[spec.label_col].to_numpy()
     y_pred = fitted.predict(X)
     labels = list(spec.classes)
     pos = positive_class(spec)
-    binary = len(labels) == 2
+    binary = len(labels) == 2 and pos is not None
     kw: dict[str, Any] = {"pos_label": pos, "average": "binary"} if binary else {"average": "macro", "labels": labels}
+    shares = {
+        str(to_py(c)): {"predicted": float(np.mean(y_pred == c)), "true": float(np.mean(y_true == c))} for c in labels
+    }
+    largest = max(shares, key=lambda c: (abs(shares[c]["predicted"] - shares[c]["true"]), c))
     return {
         "rows": int(len(holdout)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
@@ -88,25 +102,61 @@ def evaluate(fitted, holdout: pd.DataFrame, spec: ColumnSpec) -> dict[str, Any]:
         "f1": float(f1_score(y_true, y_pred, zero_division=0, **kw)),
         "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
         "classes": [c.item() if isinstance(c, np.generic) else c for c in labels],
-        "predicted_positive_share": float(np.mean(y_pred == pos)),
-        "true_positive_share": float(np.mean(y_true == pos)),
+        "positive_class": to_py(pos),
+        "predicted_positive_share": None if pos is None else float(np.mean(y_pred == pos)),
+        "true_positive_share": None if pos is None else float(np.mean(y_true == pos)),
+        "class_shares": shares,
+        "largest_shift": {"class": largest, "points": 100 * (shares[largest]["predicted"] - shares[largest]["true"])},
     }
 
 
 @dataclass(frozen=True)
+class Plane:
+    """The 2-D plane a plot is drawn on: the two feature columns themselves, or, for more features
+    (or text), the first two principal components of the feature matrix (a projection)."""
+
+    axes: tuple[str, str]
+    pca: Any = None  # fitted sklearn PCA, or None for the identity on two features
+    dims: int = 2  # columns of the feature matrix
+
+    @property
+    def projected(self) -> bool:
+        return self.pca is not None
+
+    def to_plane(self, X: np.ndarray) -> np.ndarray:
+        return X if self.pca is None else self.pca.transform(X)
+
+    def to_features(self, P: np.ndarray) -> np.ndarray:
+        """Points of the plane back in feature space (for a projection: on the plane through the mean)."""
+        return P if self.pca is None else self.pca.inverse_transform(P)
+
+
+def data_plane(X: np.ndarray, spec: ColumnSpec, seed: int = 0) -> Plane:
+    """The plane to draw ``X`` (n_rows, n_features) on: identity for two numeric features, else PCA of
+    the standardized features (a projection)."""
+    if X.shape[1] == 2 and not spec.text_cols:
+        return Plane(tuple(spec.feature_cols))
+    from sklearn.decomposition import PCA
+
+    # standardized first: otherwise one wide column (a count, a price) is the whole first component
+    pca = make_pipeline(StandardScaler(), PCA(n_components=2, random_state=seed)).fit(X)
+    v1, v2 = pca[-1].explained_variance_ratio_
+    return Plane((f"PC1 ({v1:.0%} of standardized variance)", f"PC2 ({v2:.0%})"), pca, X.shape[1])
+
+
+@dataclass(frozen=True)
 class Boundary:
-    """A fitted model's predictions on a grid, for plotting decision regions."""
+    """A fitted model's predictions on a grid over a plane, for plotting decision regions."""
 
     xx: np.ndarray
     yy: np.ndarray
-    zz: np.ndarray
+    zz: np.ndarray  # class labels, shape of xx
 
 
-def decision_grid(fitted, frame: pd.DataFrame, spec: ColumnSpec, steps: int = 200) -> Boundary | None:
-    if len(spec.feature_cols) != 2:
-        return None
-    X = frame[list(spec.feature_cols)].to_numpy(dtype=float)
-    lo, hi = X.min(axis=0) - 1, X.max(axis=0) + 1
-    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], steps), np.linspace(lo[1], hi[1], steps))
-    zz = fitted.predict(np.c_[xx.ravel(), yy.ravel()]).reshape(xx.shape)
+def decision_grid(fitted, plane: Plane, points: np.ndarray, steps: int = 200) -> Boundary:
+    """Predict on a ``steps`` × ``steps`` grid spanning ``points`` (n, 2, plane coordinates) plus a margin."""
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    pad = 0.08 * np.where(hi > lo, hi - lo, 1.0)
+    xx, yy = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], steps), np.linspace(lo[1] - pad[1], hi[1] + pad[1], steps))
+    zz = fitted.predict(plane.to_features(np.c_[xx.ravel(), yy.ravel()])).reshape(xx.shape)
     return Boundary(xx, yy, zz)

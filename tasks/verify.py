@@ -11,7 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from labelguard.errors import UntrustedInput
 from labelguard.tasks import guards
-from labelguard.tasks.dataset import IntegrityReport, ManifestProblem, load_verified, read_manifest, sort_ids, write_dataset
+from labelguard.tasks.classes import with_positive
+from labelguard.tasks.dataset import HOLDOUT, MANIFEST_KEY, IntegrityReport, ManifestProblem, load_verified, read_manifest, sort_ids, write_dataset
+from labelguard.tasks.features import with_featurizer
 from labelguard.tasks.manifest import DatasetRef, SignedManifest, load_verify_key, new_dataset_id, to_py
 from labelguard.tasks.storage import LocalStore, open_store
 
@@ -93,6 +95,7 @@ def verify_dataset(
     names: list[str] | None = None,
     endpoint_url: str | None = None,
     ledger=None,
+    positive_class: Any = None,
 ) -> VerifyReport:
     """Verify a stored dataset and run the guard suite on it.
 
@@ -124,16 +127,35 @@ def verify_dataset(
     if holdout_uri:
         holdout = load_trusted(holdout_uri, verify_key, "holdout", endpoint_url, ledger=ledger).frame
     elif integrity.manifest is not None and _default_synthetic(integrity.manifest.payload.get("source", {})):
-        store, key = golden_holdout()
-        holdout = load_trusted(store, key, "golden holdout", None).frame
+        golden, golden_key = golden_holdout()
+        holdout = load_trusted(golden, golden_key, "golden holdout", None).frame
     spec = integrity.manifest.spec if integrity.manifest else None
     if columns is not None or integrity.data is None or spec is None:  # integrity only, or nothing to read
         results = [guards.manifest_guard(guards.GuardContext(frame=None, spec=spec, integrity=integrity))]
     else:
+        if reference is not None and holdout is not None and _same_rows(reference, holdout, spec.id_col):
+            # a baseline copied from the holdout is one trusted sample: the model gate must compare out of
+            # fold (it checks `reference is holdout`), else the reference model is scored in-sample
+            holdout = reference
+        trusted = holdout if holdout is not None or not spec.text_cols else _own_holdout(store, verify_key, endpoint_url)
+        spec = with_featurizer(with_positive(spec, positive_class), integrity.frame, trusted, reference)
         ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout)
         results = guards.run_guards(ctx, names)
     ids, sources = suite_suspects(results)
     return VerifyReport(uri, results, ids, sources)
+
+
+def _same_rows(a, b, id_col: str) -> bool:
+    if len(a) != len(b) or id_col not in a.columns or id_col not in b.columns:
+        return False
+    return a[id_col].astype(str).sort_values().tolist() == b[id_col].astype(str).sort_values().tolist()
+
+
+def _own_holdout(store, verify_key, endpoint_url):
+    """The signed holdout under the dataset (None when there is none): the pipeline fits the text
+    featurizer on the dataset and this holdout, so verify refits it on the same rows."""
+    own = store.child(HOLDOUT)
+    return load_trusted(own, verify_key, "holdout", endpoint_url).frame if own.head(MANIFEST_KEY) is not None else None
 
 
 def make_baseline(

@@ -1,0 +1,112 @@
+"""Classes with meaning: which class is "positive", named by the user or by an unambiguous default."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from labelguard.errors import BadInput
+from labelguard.tasks.manifest import ColumnSpec, to_py
+
+POSITIVE_NAMES = ("positive", "yes")
+NEGATIVE_NAMES = ("negative", "no")
+
+
+def _number(value: Any) -> float | None:
+    """The numeric value of a class label (``1``, ``1.0``, ``True``, ``"+1"``), or None for a name."""
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def default_positive(classes: Sequence[Any]) -> Any:
+    """The positive class where the class set leaves no doubt, else None.
+
+    Unambiguous: 1 of {0, 1}, +1 of {-1, +1}, True of {False, True} (numbers written as text count),
+    or the one class literally named ``positive`` or ``yes`` (case-insensitive).
+    """
+    numbers = [_number(c) for c in classes]
+    if len(classes) == 2 and None not in numbers and sorted(numbers) in ([0.0, 1.0], [-1.0, 1.0]):
+        return classes[numbers.index(1.0)]
+    named = [c for c in classes if isinstance(c, str) and c.strip().lower() in POSITIVE_NAMES]
+    return named[0] if len(named) == 1 else None
+
+
+def match_class(value: Any, classes: Sequence[Any], what: str = "--positive-class") -> Any:
+    """The member of ``classes`` that ``value`` names (as written on a command line: ``1`` names 1).
+
+    Raises
+    ------
+    BadInput
+        ``value`` names none of the classes.
+    """
+    for c in classes:
+        if c == value or str(to_py(c)) == str(value):
+            return c
+    shown = ", ".join(repr(to_py(c)) for c in classes)
+    raise BadInput(f"{what} {value!r} is not one of the classes ({shown})", f"pass {what} naming one of: {shown}")
+
+
+def resolve_positive(classes: Sequence[Any], given: Any = None, *, required: bool = False) -> Any:
+    """The positive class: ``given`` (checked against ``classes``) or the unambiguous default.
+
+    Parameters
+    ----------
+    classes
+        The class set.
+    given
+        What the user named (``--positive-class``), or None.
+    required
+        Raise instead of returning None when there is no unambiguous default.
+
+    Raises
+    ------
+    BadInput
+        ``given`` is not a class, or ``required`` and the class set leaves the positive class open.
+    """
+    if given is not None:
+        return match_class(given, classes)
+    found = default_positive(classes)
+    if found is None and required:
+        raise ask_for_positive(classes)
+    return found
+
+
+def ask_for_positive(classes: Sequence[Any]) -> BadInput:
+    shown = ", ".join(repr(to_py(c)) for c in classes)
+    return BadInput(
+        f"cannot tell which class is positive among {shown}",
+        "pass --positive-class naming the class the business figure and the targeted attack are about",
+    )
+
+
+def positive_class(spec: ColumnSpec) -> Any:
+    """The spec's positive class: the recorded one, else the default rule (older manifests), else None."""
+    if spec.positive_class is not None:
+        return match_class(spec.positive_class, spec.classes)
+    return default_positive(spec.classes)
+
+
+def with_positive(spec: ColumnSpec, given: Any = None) -> ColumnSpec:
+    """``spec`` with ``given`` (a command-line override, checked) recorded as its positive class."""
+    from dataclasses import replace
+
+    if given is None:
+        return spec
+    return replace(spec, positive_class=match_class(given, spec.classes))
+
+
+def negative_class(classes: Sequence[Any], positive: Any) -> Any:
+    """The class a targeted attack moves positive rows to by default: the other one of two, or the
+    one literally named ``negative``/``no``; None when several remain (then each row goes to a random
+    other class)."""
+    others = [c for c in classes if c != positive]
+    if len(others) == 1:
+        return others[0]
+    named = [c for c in others if isinstance(c, str) and c.strip().lower() in NEGATIVE_NAMES]
+    return named[0] if len(named) == 1 else None
