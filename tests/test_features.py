@@ -14,7 +14,7 @@ from labelguard.errors import BadInput
 from labelguard.tasks.attacks import flip_labels
 from labelguard.tasks.dataset import HOLDOUT, write_dataset
 from labelguard.tasks.features import choose_columns, describe_columns, feature_matrix, with_featurizer
-from labelguard.tasks.manifest import ColumnSpec, load_signing_key
+from labelguard.tasks.manifest import ColumnSpec, DatasetRef, load_signing_key
 from labelguard.tasks.sources import infer_spec, load_source, split_holdout
 from labelguard.tasks.storage import open_store
 
@@ -78,8 +78,8 @@ def test_tamper_localized_and_source_poisoning_fires_on_real_text(drugs, tmp_pat
     train, holdout = split_holdout(frame, spec, 0.2, 0)
     ds = open_store(str(tmp_path / "drugs"))
     ds.ensure_writable()
-    write_dataset(ds, train, spec, sign, source={"kind": "file"})
-    write_dataset(ds.child(HOLDOUT), holdout, spec, sign, source={"kind": "file"})
+    write_dataset(ds, train, spec, sign, source={"kind": "file"}, dataset=DatasetRef("drugs", "data"))
+    write_dataset(ds.child(HOLDOUT), holdout, spec, sign, source={"kind": "file"}, dataset=DatasetRef("drugs", "holdout", HOLDOUT))
     holdout_uri = str(tmp_path / "drugs" / HOLDOUT)
     # clean: every guard passes, the model gate comparing out of fold (a reference equal to the holdout)
     res = runner.invoke(app, ["verify", str(tmp_path / "drugs"), "--reference", holdout_uri, "--holdout", holdout_uri, "--verify-key", str(keys[1])])
@@ -92,7 +92,7 @@ def test_tamper_localized_and_source_poisoning_fires_on_real_text(drugs, tmp_pat
     res = runner.invoke(app, ["verify", str(tmp_path / "drugs"), "--guards", "manifest,schema,class_balance", "--json", str(out), "--verify-key", str(keys[1])])
     assert res.exit_code == 1, res.output
     doc = json.loads(out.read_text())
-    assert doc["suspect_ids"] == sorted((f["id"] for f in flipped), key=str) and doc["suspects_from"] == ["manifest"]
+    assert doc["suspect_ids"] == sorted(f["id"] for f in flipped) and doc["suspects_from"] == ["manifest"]
 
     # at the source: a new batch (every row but the trusted holdout) poisoned before ingest
     poisoned = flip_labels(train, spec, attack="targeted", rate=0.2, seed=0)
