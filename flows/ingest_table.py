@@ -1,4 +1,4 @@
-"""Ingest from PostgreSQL: read the table in one snapshot, guarded by its signed fingerprint, then write like any source."""
+"""Ingest from PostgreSQL: stream the table from one snapshot, guarded by its signed fingerprint, into Parquet + signed manifests."""
 
 from pathlib import Path
 from typing import Any
@@ -7,19 +7,28 @@ from prefect import flow
 from pydantic import SecretStr
 
 from labelguard.flows._prefect import io_task
-from labelguard.flows.ingest import prepare_destination, split_holdout, write_dataset
+from labelguard.errors import DatasetExists
 from labelguard.tasks import dataset, postgres
 from labelguard.tasks.manifest import load_signing_key
+from labelguard.tasks.storage import open_store
+from labelguard.tasks.table_ingest import ingest_table
 
 
-@io_task(name="read-table")
-def read_table(source: SecretStr, signing_key: Path, fingerprint: Path | None, approve_relabel: Path | None, id_col: str, label_col: str, timestamp_col: str | None):
-    # The snapshot is signed with the ingest key pair: its public half verifies it.
-    verify_key = load_signing_key(signing_key).public_key()
-    target = postgres.parse_table_url(source.get_secret_value())
-    return postgres.load_table_source(
-        target, verify_key, fingerprint=fingerprint, approve_relabel=approve_relabel, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col
-    )
+@io_task(name="check-destination")
+def check_destination(dest: str, endpoint_url: str | None, with_holdout: bool):
+    """Refuse an occupied destination before reading; nothing is created until the table has been read."""
+    store = open_store(dest, endpoint_url=endpoint_url)
+    for target in [store, store.child(dataset.HOLDOUT)] if with_holdout else [store]:
+        for key in (dataset.MANIFEST_KEY, dataset.DATA_KEY):
+            if target.head(key) is not None:
+                raise DatasetExists(f"{target.uri} already holds a dataset ({key})", "choose a new --dest; datasets are create-only")
+    return store
+
+
+@io_task(name="ingest-table")
+def stream_table(source: SecretStr, store, signing_key: Path, **options):
+    # one step: the snapshot is read and written batch by batch, never held whole
+    return ingest_table(postgres.parse_table_url(source.get_secret_value()), store, load_signing_key(signing_key), **options)
 
 
 @flow(name="labelguard-ingest-table", log_prints=False)
@@ -40,14 +49,13 @@ def ingest_table_flow(
 
     ``source`` is a secret (the URL may hold a password): Prefect stores it obfuscated.
     """
-    key = load_signing_key(signing_key)
-    frame, spec, meta = read_table(source, signing_key, fingerprint, approve_relabel, id_col, label_col, timestamp_col)
-    with_holdout = holdout_fraction > 0
-    train, holdout = split_holdout(frame, spec, holdout_fraction, seed) if with_holdout else (frame, None)
-    store = prepare_destination(dest, endpoint_url, with_holdout)
-    written = {"dataset": write_dataset(store, train, spec, key, source={**meta, "part": "train"})}
-    if holdout is not None:
-        written["holdout"] = write_dataset(store.child(dataset.HOLDOUT), holdout, spec, key, source={**meta, "part": "holdout"})
+    load_signing_key(signing_key)
+    store = check_destination(dest, endpoint_url, holdout_fraction > 0)
+    written = stream_table(
+        source, store, signing_key, fingerprint=fingerprint, approve_relabel=approve_relabel, id_col=id_col,
+        label_col=label_col, timestamp_col=timestamp_col, holdout_fraction=holdout_fraction, seed=seed,
+    )
+    meta = written.pop("source")
     return {
         part: {
             "uri": store.uri if part == "dataset" else store.child(dataset.HOLDOUT).uri,

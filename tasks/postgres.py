@@ -232,6 +232,12 @@ class TableSession:
         with _db_errors(self.target):
             return [r[0] for r in self.conn.execute(q, [limit]).fetchall()]
 
+    def label_counts(self, label_col: str) -> dict:
+        """Rows per label (NULL labels are left to the schema check)."""
+        q = self.sql.SQL("SELECT {c}, count(*) FROM {t} WHERE {c} IS NOT NULL GROUP BY 1").format(c=self.sql.Identifier(label_col), t=self.ident)
+        with _db_errors(self.target):
+            return {k: int(v) for k, v in self.conn.execute(q).fetchall()}
+
     def distinct_labels(self, label_col: str, limit: int = 1000) -> list:
         q = self.sql.SQL("SELECT DISTINCT {c} FROM {t} WHERE {c} IS NOT NULL ORDER BY 1 LIMIT %s").format(c=self.sql.Identifier(label_col), t=self.ident)
         with _db_errors(self.target):
@@ -727,73 +733,6 @@ def _approval(diff: TableDiff, fp: Fingerprint, approved: Path | None) -> dict[s
         "sha256": hashlib.sha256(Path(approved).read_bytes()).hexdigest(),
         "relabelled": diff.relabels,
     }
-
-
-def load_table_source(
-    target: TableTarget,
-    verify_key,
-    *,
-    fingerprint: Path | None = None,
-    approve_relabel: Path | None = None,
-    id_col: str = "review_id",
-    label_col: str = "label",
-    timestamp_col: str | None = "created_at",
-):
-    """Read a table for ingest in one snapshot, guarded by its last signed fingerprint.
-
-    In one read-only REPEATABLE READ transaction: find and verify the fingerprint (the given
-    path, else the table's default file; none at the default place means no guard, recorded as
-    such), compare the live table with it, and read every column ingest needs. The class set is
-    the fingerprint's. Rows written by others meanwhile are not seen: the read is consistent.
-
-    Returns
-    -------
-    (frame, spec, provenance) like :func:`labelguard.tasks.sources.load_source`; provenance holds
-    the redacted URL, table, server, snapshot time, row count, the fingerprint and any approval.
-
-    Raises
-    ------
-    GuardFired
-        The table no longer matches its fingerprint and the change is not an approved relabelling.
-    UntrustedInput
-        The fingerprint itself was altered or signed by another key.
-    SchemaViolation
-        Labels outside the class set, duplicate ids, non-finite features (nothing written).
-    """
-    from labelguard.errors import SchemaViolation
-    from labelguard.schemas.reviews import validate_reviews
-
-    with table_session(target) as s:
-        fp = resolve_fingerprint(s, fingerprint, verify_key, required=fingerprint is not None)
-        approval = None
-        if fp is not None:
-            id_col, label_col = fp.spec.id_col, fp.spec.label_col
-            diff = compare_live(s, fp)
-            if not diff.ok:
-                approval = _approval(diff, fp, approve_relabel)
-        spec = s.infer_spec(id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, classes=fp.spec.classes if fp else None)
-        cols = [c for c in s.columns if c in (spec.id_col, spec.label_col, *spec.feature_cols, spec.timestamp_col)]
-        frame = s.read_arrow(cols, order_by=spec.id_col).to_pandas()
-        meta = {
-            "kind": "postgresql",
-            "url": target.shown,
-            "table": target.table,
-            "server": s.server,
-            "snapshot_time": s.snapshot_time,
-            "isolation": "repeatable read, read only",
-            "rows": len(frame),
-            "fingerprint": None if fp is None else {"path": str(fp.path), "taken_at": fp.payload["taken_at"], "stream_sha256": fp.payload["stream_sha256"], "key_id": fp.key_id},
-            "approved_relabel": approval,
-        }
-    validated, failures = validate_reviews(frame, spec)
-    if failures is not None:
-        first = failures.iloc[0]
-        raise SchemaViolation(
-            f"table {target.table}: {len(failures)} schema failure(s), first: column {first['column']!r} check {first['check']!r} value {to_py(first['failure_case'])!r}",
-            "fix the table (ids unique, features finite numbers, labels in the snapshot's class set)",
-            failure_cases=failures,
-        )
-    return validated, spec, meta
 
 
 def precheck_table(target: TableTarget, verify_key, *, fingerprint: Path | None = None, approve_relabel: Path | None = None) -> None:

@@ -240,8 +240,54 @@ def test_ingest_refuses_labels_outside_the_class_set(pg_url, keys, tmp_path, mon
     res = invoke("ingest", "--source", pg_url, "--dest", tmp_path / "ds", "--approve-relabel", tmp_path / "ok.json")
     assert res.exit_code == 2
     assert res.stderr == (
-        "error: table reviews: 1 schema failure(s), first: column 'label' check 'isin([0, 1])' value 7 "
-        "(fix: fix the table (ids unique, features finite numbers, labels in the snapshot's class set))\n"
+        "error: table reviews: schema failure in column 'label' check 'isin([0, 1])' value 7 "
+        "(fix: fix the table (features finite numbers, labels in the snapshot's class set, no missing values))\n"
     )
     assert not (tmp_path / "ds").exists()
 
+
+
+def test_streamed_ingest_writes_what_the_in_memory_path_writes(pg_url, keys, tmp_path):
+    """Many small batches: same split, same rows, same manifest digests and sidecar as write_dataset,
+    and the result verifies (and localizes an at-rest edit) like any dataset."""
+    from labelguard.tasks import dataset, sources
+    from labelguard.tasks.storage import open_store
+    from labelguard.tasks.table_ingest import ingest_table
+    from labelguard.tasks.tamper import tamper
+    from labelguard.tasks.verify import verify_dataset
+
+    target = pg.parse_table_url(pg_url)
+    pg.seed_db(target, 3000, seed=9)
+    key = load_signing_key(keys[0])
+    out = ingest_table(target, open_store(str(tmp_path / "streamed")), key, seed=9, block_bytes=4096)
+    frame, spec = pg.read_frame(target)
+    train, holdout = sources.split_holdout(frame, spec, 0.2, 9)
+    ref = {"dataset": dataset.write_dataset(open_store(str(tmp_path / "ref")), train, spec, key, source={}),
+           "holdout": dataset.write_dataset(open_store(str(tmp_path / "ref" / "holdout")), holdout, spec, key, source={})}
+    for part, sub in (("dataset", ""), ("holdout", "holdout")):
+        got, want = out[part].payload, ref[part].payload
+        assert (got["rows"], got["label_histogram"], got["labels_digest"], got["columns"]) == (want["rows"], want["label_histogram"], want["labels_digest"], want["columns"])
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "streamed" / sub / "data.parquet"), pd.read_parquet(tmp_path / "ref" / sub / "data.parquet"), check_dtype=False)
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "streamed" / sub / "rows.parquet"), pd.read_parquet(tmp_path / "ref" / sub / "rows.parquet"))
+    assert out["source"]["rows"] == 3000 and out["source"]["fingerprint"] is None
+    verify_key = load_verify_key(keys[1])
+    assert verify_dataset(str(tmp_path / "streamed"), verify_key, names=["manifest"]).ok
+    flipped = tamper(str(tmp_path / "streamed"), attack="random", rate=0.01, seed=1, truth_out=tmp_path / "t.json")
+    report = verify_dataset(str(tmp_path / "streamed"), verify_key, names=["manifest"])
+    assert not report.ok, report
+    assert report.guards[0].detail.endswith(f"{len(flipped.flipped)} label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing")
+    assert sorted(report.guards[0].suspect_ids) == sorted(flipped.flipped_ids), report.guards[0]
+
+
+def test_duplicate_ids_across_batches_are_refused_and_nothing_is_written(pg_url, keys, tmp_path):
+    from labelguard.errors import SchemaViolation
+    from labelguard.tasks.storage import open_store
+    from labelguard.tasks.table_ingest import ingest_table
+
+    _sql(pg_url, "CREATE TABLE reviews (review_id text, label int, polarity float8)")
+    _sql(pg_url, "INSERT INTO reviews SELECT 'r' || lpad(i::text, 5, '0'), i % 2, i FROM generate_series(1, 2000) i")
+    _sql(pg_url, "INSERT INTO reviews VALUES ('r01500', 1, 0.5)")
+    with pytest.raises(SchemaViolation) as info:
+        ingest_table(pg.parse_table_url(pg_url), open_store(str(tmp_path / "ds")), load_signing_key(keys[0]), block_bytes=1024)
+    assert info.value.problem == "table reviews: ids in column 'review_id' are not unique (e.g. r01500)"
+    assert not (tmp_path / "ds").exists()
