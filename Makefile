@@ -47,7 +47,7 @@ postgres:
 	  fi; }
 
 # Every benchmark with the arguments bench/RESULTS.md quotes (about 10 minutes on 2 cores).
-bench: $(SYNCED)
+bench: $(SYNCED) postgres
 	@$(VENV)/bin/python bench/calibrate.py --seeds 200 --rows 4000
 	@$(VENV)/bin/python bench/calibrate.py --seeds 50 --rows 1000 --out bench/results/calibration_1000.md
 	@$(VENV)/bin/python bench/calibrate.py --seeds 50 --rows 20000 --out bench/results/calibration_20000.md
@@ -55,6 +55,7 @@ bench: $(SYNCED)
 	@$(VENV)/bin/python bench/perf_verify.py --rows 10000000 --repeat 3
 	@$(VENV)/bin/python bench/perf_content.py --rows 1000000
 	@$(VENV)/bin/python bench/attack_damage.py --seeds 3
+	@$(VENV)/bin/python bench/perf_postgres.py --rows 1000000 --repeat 3
 
 clean:
 	rm -rf $(TOOLS) $(VENV) reports .pytest_cache

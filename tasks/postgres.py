@@ -272,16 +272,20 @@ class TableSession:
             return sql.SQL("{}::text").format(sql.Identifier(col.name))
         return sql.Identifier(col.name)
 
-    def stream(self, columns: list[str], *, order_by: str, block_bytes: int = BATCH_BYTES, digest=None) -> Iterator[pa.RecordBatch]:
-        """Stream ``columns`` (ordered by ``order_by`` as text, bytewise) as Arrow record batches via ``COPY … TO STDOUT``."""
+    def stream(self, columns: list[str], *, order_by: str, block_bytes: int = BATCH_BYTES, extra: list | None = None) -> Iterator[pa.RecordBatch]:
+        """Stream ``columns`` (ordered by ``order_by`` as text, bytewise) as Arrow record batches via ``COPY … TO STDOUT``.
+
+        ``extra`` appends computed columns: ``(name, SQL expression, Arrow type)`` triples.
+        """
         cols = [self.columns[c] for c in columns]
-        query = self._copy_select([self._select_expr(c) for c in cols], order_by)
-        schema = pa.schema([(c.name, c.arrow_type) for c in cols])
+        extra = list(extra or [])
+        query = self._copy_select([self._select_expr(c) for c in cols] + [e[1] for e in extra], order_by)
+        schema = pa.schema([(c.name, c.arrow_type) for c in cols] + [(e[0], e[2]) for e in extra])
         aware = {c.name for c in cols if c.sql_type == "timestamp with time zone"}
         with _db_errors(self.target), self.conn.cursor().copy(query) as copy:
             reader = pacsv.open_csv(
-                io.BufferedReader(_CopyStream(copy, digest), buffer_size=1 << 20),
-                read_options=pacsv.ReadOptions(column_names=columns, block_size=block_bytes, use_threads=False),
+                io.BufferedReader(_CopyStream(copy), buffer_size=1 << 20),
+                read_options=pacsv.ReadOptions(column_names=schema.names, block_size=block_bytes, use_threads=False),
                 convert_options=pacsv.ConvertOptions(
                     column_types=schema, null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False
                 ),
@@ -299,32 +303,47 @@ class TableSession:
             return pa.table({c: pa.array([], type=self.columns[c].arrow_type) for c in columns})
         return pa.Table.from_batches(batches, schema=schema)
 
-    def row_tags(self, id_col: str, label_col: str, *, parse: bool = True) -> tuple[pa.Table | None, str]:
-        """Per-row tags computed in the database: id, label (as text) and the first 128 bits of SHA-256
-        over the whole row's text, ordered by id; plus SHA-256 over the whole stream.
-
-        With ``parse=False`` only the stream digest is computed (nothing is held in memory).
-        """
+    def tag_columns(self, id_col: str, label_col: str) -> list:
+        """The per-row tag columns, for :meth:`stream`'s ``extra``: id and label as text, and the first
+        128 bits of SHA-256 over the whole row's text (every column), computed in the database."""
         sql = self.sql
-        exprs = [
-            sql.SQL("{}::text").format(sql.Identifier(id_col)),
-            sql.SQL("{}::text").format(sql.Identifier(label_col)),
-            sql.SQL("left(encode(sha256(convert_to(t::text, 'UTF8')), 'hex'), {})").format(sql.Literal(TAG_HEX)),
+        return [
+            (TAG_COLUMNS[0], sql.SQL("{}::text").format(sql.Identifier(id_col)), pa.large_string()),
+            (TAG_COLUMNS[1], sql.SQL("{}::text").format(sql.Identifier(label_col)), pa.large_string()),
+            (TAG_COLUMNS[2], sql.SQL("left(encode(sha256(convert_to(t::text, 'UTF8')), 'hex'), {})").format(sql.Literal(TAG_HEX)), pa.string()),
         ]
-        query = self._copy_select(exprs, id_col)
-        digest = hashlib.sha256()
+
+    def row_tags(self, id_col: str, label_col: str, *, parse: bool = True) -> tuple[pa.Table | None, str]:
+        """Per-row tags (``id``, ``label``, ``tag``) ordered by id, and their digest (:func:`update_tags_digest`).
+
+        With ``parse=False`` only the digest is computed, one batch at a time.
+        """
+        digest, kept = hashlib.sha256(), []
+        for batch in self.stream([], order_by=id_col, extra=self.tag_columns(id_col, label_col)):
+            update_tags_digest(digest, batch)
+            if parse:
+                kept.append(batch.rename_columns(["id", "label", "tag"]))
         if not parse:
-            with _db_errors(self.target), self.conn.cursor().copy(query) as copy:
-                for chunk in copy:
-                    digest.update(chunk)
             return None, digest.hexdigest()
-        with _db_errors(self.target), self.conn.cursor().copy(query) as copy:
-            table = pacsv.read_csv(
-                io.BufferedReader(_CopyStream(copy, digest), buffer_size=1 << 20),
-                read_options=pacsv.ReadOptions(column_names=["id", "label", "tag"], use_threads=False),
-                convert_options=pacsv.ConvertOptions(column_types={"id": pa.large_string(), "label": pa.large_string(), "tag": pa.string()}, strings_can_be_null=False),
-            )
-        return table, digest.hexdigest()
+        empty = pa.table({"id": pa.array([], pa.large_string()), "label": pa.array([], pa.large_string()), "tag": pa.array([], pa.string())})
+        return (pa.Table.from_batches(kept) if kept else empty), digest.hexdigest()
+
+
+TAG_COLUMNS = ("__labelguard_id", "__labelguard_label", "__labelguard_tag")
+
+
+def update_tags_digest(digest, batch: pa.RecordBatch) -> None:
+    r"""Feed ``id \x1f label \x1f tag \n`` of every row (the batch's last three columns, NULL as ``\N``) into ``digest``."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    ids, labels, tags = (batch.column(i).cast(pa.large_string()) for i in range(batch.num_columns - 3, batch.num_columns))
+    sep, newline, empty = (pa.scalar(v, pa.large_string()) for v in ("\x1f", "\n", ""))
+    joined = pc.binary_join_element_wise(ids, labels, tags, sep, null_handling="replace", null_replacement="\\N")
+    joined = pc.binary_join_element_wise(joined, empty, newline)
+    if len(joined):
+        offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64)[joined.offset : joined.offset + len(joined) + 1]
+        digest.update(memoryview(joined.buffers()[2])[offsets[0] : offsets[-1]])
 
 
 @contextmanager
@@ -600,6 +619,7 @@ def take_fingerprint(target: TableTarget, signing_key, *, out: Path | None = Non
         "columns": spec.to_dict(),
         "column_types": {c.name: c.sql_type for c in columns.values()},
         "row_tag": f"sha256(row text)[:{TAG_HEX // 2} bytes]",
+        "stream_digest": "sha256 over 'id \\x1f label \\x1f tag \\n' per row, ordered by id as text, bytewise",
         "stream_sha256": stream_sha,
         "tags_file": tags_path(path).name,
         "tags_sha256": hashlib.sha256(data).hexdigest(),

@@ -26,7 +26,7 @@ from labelguard.errors import DatasetExists, SchemaViolation
 from labelguard.schemas.reviews import review_schema, validate_reviews
 from labelguard.tasks import dataset
 from labelguard.tasks.manifest import FORMAT, ColumnSpec, sign_manifest, to_py
-from labelguard.tasks.postgres import BATCH_BYTES, TableTarget, _approval, compare_live, resolve_fingerprint, table_session
+from labelguard.tasks.postgres import BATCH_BYTES, TableTarget, _approval, compare_live, resolve_fingerprint, table_session, update_tags_digest
 from labelguard.tasks.storage import Store, sha256_hex
 
 
@@ -156,13 +156,14 @@ def ingest_table(
 ) -> dict[str, Any]:
     """Ingest a table into ``store`` (training part) and ``store/holdout``, streaming, in one snapshot.
 
-    Inside one read-only REPEATABLE READ transaction: verify the table against its signed
-    fingerprint (refusing an unapproved change), count the classes to draw the same stratified
-    holdout as ``sources.split_holdout``, then stream
-    every column in id order via ``COPY … TO STDOUT`` in Arrow batches, validating each batch with
-    the review schema (ids unique across batches: sorted, a duplicate is adjacent) and writing it
-    to the part's Parquet file. The objects reach the store after
-    the transaction, each part manifest last. Rows written by others meanwhile are not seen.
+    Inside one read-only REPEATABLE READ transaction: count the classes to draw the same
+    stratified holdout as ``sources.split_holdout``, then stream every column in id order via
+    ``COPY … TO STDOUT`` in Arrow batches, with the fingerprint's row tags computed alongside,
+    validating each batch with the review schema (ids unique across batches: sorted, a duplicate
+    is adjacent) and writing it to the part's Parquet file on local disk. When the streamed tags
+    do not match the signed fingerprint, the rows are named in a second pass and the change is
+    refused unless approved; only then do the objects reach the store, each part manifest last.
+    Rows written by others meanwhile are not seen.
 
     Parameters
     ----------
@@ -196,22 +197,24 @@ def ingest_table(
     with tempfile.TemporaryDirectory(prefix="labelguard-ingest-") as tmp:
         with table_session(target) as s:
             fp = resolve_fingerprint(s, fingerprint, signing_key.public_key(), required=fingerprint is not None)
-            approval = None
             if fp is not None:
                 id_col, label_col = fp.spec.id_col, fp.spec.label_col
-                diff = compare_live(s, fp)
-                if not diff.ok:
-                    approval = _approval(diff, fp, approve_relabel)
             spec = s.infer_spec(id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, classes=fp.spec.classes if fp else None)
             # the review schema, except that id uniqueness is checked across batches below, not per batch
             schema = review_schema(spec).update_column(spec.id_col, unique=False)
             with_holdout = holdout_fraction > 0
             draw = HoldoutDraw(s.label_counts(spec.label_col), holdout_fraction, seed) if with_holdout else None
-            last_id = None
             cols = [c for c in s.columns if c in (spec.id_col, spec.label_col, *spec.feature_cols, spec.timestamp_col)]
-            parts: dict[str, _PartWriter] = {}
-            position = 0
-            for batch in s.stream(cols, order_by=spec.id_col, block_bytes=block_bytes):
+            # the fingerprint's row tags ride along in the data stream: one pass, one sort
+            extra = s.tag_columns(spec.id_col, spec.label_col) if fp is not None else None
+            tags_sha, parts, position, last_id = hashlib.sha256(), {}, 0, None
+            approval = schema_failure = None
+            for batch in s.stream(cols, order_by=spec.id_col, block_bytes=block_bytes, extra=extra):
+                if extra:
+                    update_tags_digest(tags_sha, batch)
+                    batch = batch.select(cols)
+                if schema_failure is not None:  # keep streaming only to finish the fingerprint comparison
+                    continue
                 if not parts:
                     parts = {"dataset": _PartWriter(Path(tmp) / "train.parquet", batch.schema, spec)}
                     if with_holdout:
@@ -220,23 +223,34 @@ def ingest_table(
                 _, failures = validate_reviews(frame, spec, schema)
                 if failures is not None:
                     first = failures.iloc[0]
-                    raise SchemaViolation(
+                    schema_failure = SchemaViolation(
                         f"table {target.table}: schema failure in column {first['column']!r} check {first['check']!r} value {to_py(first['failure_case'])!r}",
                         "fix the table (features finite numbers, labels in the snapshot's class set, no missing values)",
                         failure_cases=failures,
                     )
+                    continue
                 # ids arrive sorted bytewise: a duplicate sits next to its twin, within a batch or across the boundary
                 ids = batch.column(spec.id_col).cast(pa.large_string())
                 same = np.asarray(pc.equal(ids[1:], ids[:-1]).fill_null(False)) if len(ids) > 1 else np.zeros(0, dtype=bool)
                 if same.any() or (last_id is not None and ids[0].as_py() == last_id):
                     dup = ids[int(np.argmax(same)) + 1].as_py() if same.any() else last_id
-                    raise SchemaViolation(f"table {target.table}: ids in column {spec.id_col!r} are not unique (e.g. {dup})", "fix the table: one row per id (a primary key)")
+                    schema_failure = SchemaViolation(f"table {target.table}: ids in column {spec.id_col!r} are not unique (e.g. {dup})", "fix the table: one row per id (a primary key)")
+                    continue
                 last_id = ids[-1].as_py()
                 held = draw.take(batch.column(spec.label_col).to_numpy(zero_copy_only=False)) if draw else np.zeros(len(frame), dtype=bool)
                 position += len(frame)
                 parts["dataset"].add(batch.filter(pa.array(~held)), frame[~held])
                 if with_holdout:
                     parts["holdout"].add(batch.filter(pa.array(held)), frame[held])
+            # a changed table is the news (guard fired) even when it also breaks the schema (bad input)
+            if fp is not None and tags_sha.hexdigest() != fp.payload["stream_sha256"]:
+                diff = compare_live(s, fp)  # a second pass in the same snapshot, only when something changed
+                if not diff.ok:
+                    approval = _approval(diff, fp, approve_relabel)
+            if schema_failure is not None:
+                raise schema_failure
+            if not parts:
+                raise SchemaViolation(f"table {target.table} is empty", "ingest a table with rows")
             if draw and draw.seen != {c: len(p) for c, p in draw.chosen.items()}:  # one snapshot: counts and stream agree
                 raise AssertionError(f"streamed {draw.seen} rows per class, counted {({c: len(p) for c, p in draw.chosen.items()})}")
             source = {
@@ -250,8 +264,6 @@ def ingest_table(
                 "fingerprint": None if fp is None else {"path": str(fp.path), "taken_at": fp.payload["taken_at"], "stream_sha256": fp.payload["stream_sha256"], "key_id": fp.key_id},
                 "approved_relabel": approval,
             }
-            if not parts:
-                raise SchemaViolation(f"table {target.table} is empty", "ingest a table with rows")
             sidecars = {name: part.close() for name, part in parts.items()}
         store.ensure_writable()  # only now: a refused or failed read leaves the destination untouched
         written = {"dataset": _write_part(store, parts["dataset"], sidecars.pop("dataset"), spec, signing_key, {**source, "part": "train"})}

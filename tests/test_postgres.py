@@ -291,3 +291,38 @@ def test_duplicate_ids_across_batches_are_refused_and_nothing_is_written(pg_url,
         ingest_table(pg.parse_table_url(pg_url), open_store(str(tmp_path / "ds")), load_signing_key(keys[0]), block_bytes=1024)
     assert info.value.problem == "table reviews: ids in column 'review_id' are not unique (e.g. r01500)"
     assert not (tmp_path / "ds").exists()
+
+
+def test_streamed_ingest_to_s3_verifies(pg_url, keys, s3_uri):
+    from labelguard.tasks.storage import open_store
+    from labelguard.tasks.table_ingest import ingest_table
+    from labelguard.tasks.verify import verify_dataset
+
+    target = pg.parse_table_url(pg_url)
+    pg.seed_db(target, 1000, seed=6)
+    out = ingest_table(target, open_store(s3_uri), load_signing_key(keys[0]))
+    assert (out["dataset"].payload["rows"], out["holdout"].payload["rows"]) == (800, 200)
+    assert out["dataset"].payload["object"]["version_id"]  # versioned bucket: the manifest pins the version
+    for uri in (s3_uri, f"{s3_uri}/holdout"):
+        assert verify_dataset(uri, load_verify_key(keys[1]), names=["manifest"]).ok
+
+
+def test_ingest_guard_fires_inside_the_snapshot_before_schema_complaints(pg_url, keys, tmp_path):
+    """Without the CLI's early check: an unapproved change is refused by the streaming ingest itself,
+    and a tampered label outside the class set reads as tampering (exit 1), not as bad input."""
+    from labelguard.errors import GuardFired
+    from labelguard.tasks.storage import open_store
+    from labelguard.tasks.table_ingest import ingest_table
+
+    target = pg.parse_table_url(pg_url)
+    pg.seed_db(target, 400, seed=8)
+    key = load_signing_key(keys[0])
+    pg.take_fingerprint(target, key, out=tmp_path / "fp.json")
+    _sql(pg_url, "UPDATE reviews SET label = 7 WHERE review_id = 'rev-0000003'")
+    _sql(pg_url, "UPDATE reviews SET intensity = 0 WHERE review_id = 'rev-0000004'")
+    with pytest.raises(GuardFired) as info:
+        ingest_table(target, open_store(str(tmp_path / "ds")), key, fingerprint=tmp_path / "fp.json", block_bytes=2048)
+    assert info.value.failed == ["table_fingerprint"]
+    assert "1 label(s) changed, 1 row(s) otherwise edited, 0 inserted, 0 deleted" in info.value.problem
+    assert info.value.problem.endswith("not approved: rev-0000003, rev-0000004)")
+    assert not (tmp_path / "ds").exists()
