@@ -167,10 +167,10 @@ class Column:
 
 
 class _CopyStream(io.RawIOBase):
-    """A file object over ``COPY … TO STDOUT``, hashing every byte it hands out (optional)."""
+    """A file object over ``COPY … TO STDOUT`` (libpq hands out one row per message)."""
 
-    def __init__(self, copy, digest=None) -> None:
-        self._copy, self._digest, self._buf = copy, digest, memoryview(b"")
+    def __init__(self, copy) -> None:
+        self._copy, self._buf = copy, memoryview(b"")
 
     def readable(self) -> bool:
         return True
@@ -180,8 +180,6 @@ class _CopyStream(io.RawIOBase):
             chunk = self._copy.read()
             if not chunk:
                 return 0
-            if self._digest is not None:
-                self._digest.update(chunk)
             self._buf = memoryview(chunk)
         n = min(len(b), len(self._buf))
         b[:n] = self._buf[:n]
