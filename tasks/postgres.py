@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from labelguard.errors import BadInput, ServiceUnreachable
-from labelguard.tasks.manifest import ColumnSpec, to_py
+from labelguard.tasks.manifest import ColumnSpec
 
 SCHEMES = ("postgresql", "postgres")
 URL_HINT = "write postgresql://USER@HOST:PORT/DB?table=reviews (password from PGPASSWORD or ~/.pgpass)"
