@@ -14,7 +14,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo test bench server clean
+.PHONY: setup demo test bench server clean postgres
 
 setup: $(SYNCED)
 
@@ -35,11 +35,23 @@ demo: $(SYNCED)
 server: $(SYNCED)
 	@$(VENV)/bin/labelguard server
 
-test: $(SYNCED)
+test: $(SYNCED) postgres
 	@$(VENV)/bin/pytest
 
+# The database tests need a real PostgreSQL server: install it from the system packages when no
+# initdb is found (as root, as on CI); the tests start their own throwaway cluster on loopback.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing PostgreSQL from the Debian packages (apt-get)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; } >/dev/null \
+	      || { echo "error: could not install PostgreSQL (fix: apt-get install postgresql, then rerun make test)"; exit 2; }; \
+	  else \
+	    echo "note: PostgreSQL is not installed and this is not root: the database tests will skip, saying so (fix: sudo apt-get install postgresql)"; \
+	  fi; }
+
 # Every benchmark with the arguments bench/RESULTS.md quotes (about 10 minutes on 2 cores).
-bench: $(SYNCED)
+bench: $(SYNCED) postgres
 	@$(VENV)/bin/python bench/calibrate.py --seeds 200 --rows 4000
 	@$(VENV)/bin/python bench/calibrate.py --seeds 50 --rows 1000 --out bench/results/calibration_1000.md
 	@$(VENV)/bin/python bench/calibrate.py --seeds 50 --rows 20000 --out bench/results/calibration_20000.md
@@ -48,6 +60,7 @@ bench: $(SYNCED)
 	@$(VENV)/bin/python bench/perf_content.py --rows 1000000
 	@$(VENV)/bin/python bench/attack_damage.py --seeds 3
 	@$(VENV)/bin/python bench/perf_cli.py --repeat 5
+	@$(VENV)/bin/python bench/perf_postgres.py --rows 1000000 --repeat 3
 
 clean:
 	rm -rf $(TOOLS) $(VENV) reports .pytest_cache

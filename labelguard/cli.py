@@ -196,7 +196,7 @@ def _histogram(hist: dict) -> str:
 @app.command()
 def ingest(
     dest: str = typer.Option(..., "--dest", help="Dataset URI: s3://bucket/prefix or a local directory."),
-    source: str = typer.Option("synthetic", "--source", help="'synthetic', a local .csv/.parquet file or folder, or Parquet parts by s3:// object, prefix or glob."),
+    source: str = typer.Option("synthetic", "--source", help="'synthetic', a local .csv/.parquet file or folder, Parquet parts by s3:// object, prefix or glob, or postgresql://USER@HOST:PORT/DB?table=NAME."),
     rows: int = typer.Option(5000, "--rows", help="Rows to generate (synthetic only)."),
     separation: float = typer.Option(5.0, "--separation", help="Distance between the class clusters (synthetic only; 2.8 gives ~0.92 accuracy)."),
     spread: float = typer.Option(1.0, "--spread", help="Within-class standard deviation (synthetic only)."),
@@ -217,12 +217,19 @@ def ingest(
     ignore_cols: Optional[str] = typer.Option(None, "--ignore-cols", help="Comma-separated columns never used as features."),
     domain: Optional[str] = typer.Option(None, "--domain", help="'reviews' makes the report speak of customer satisfaction (default for synthetic data)."),
     signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Default: $LABELGUARD_SIGNING_KEY."),
+    fingerprint: Optional[Path] = typer.Option(None, "--fingerprint", help="PostgreSQL source: the table's signed snapshot (default: its file under the state directory)."),
+    approve_relabel: Optional[Path] = typer.Option(None, "--approve-relabel", help="PostgreSQL source: ids of an approved relabelling since the snapshot (JSON list, truth file, or one per line)."),
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
     """Ingest reviews as Parquet with a signed manifest (create-only; manifest written last)."""
     _quiet(verbose)
     settings = Settings.resolve(signing_key=signing_key, s3_endpoint=endpoint_url)
+    from labelguard.tasks.postgres import is_table_url
+
+    if is_table_url(source):
+        return _ingest_table(source, dest, settings, fingerprint=fingerprint, approve_relabel=approve_relabel, seed=seed, id_col=id_col,
+                             label_col=label_col, timestamp_col=timestamp_col, holdout_fraction=holdout_fraction)
     with _edge():
         from labelguard.errors import BadInput, DatasetExists
         from labelguard.tasks.manifest import load_signing_key
@@ -415,14 +422,19 @@ def verify(
     ledger: Optional[str] = LedgerOpt,
     positive_class: Optional[str] = PositiveOpt,
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
+    fingerprint: Optional[Path] = typer.Option(None, "--fingerprint", help="PostgreSQL: the table's signed snapshot (default: its file under the state directory)."),
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
-    """Run every guard on a stored dataset, without Prefect: exit 0 all pass, 1 any fired, 2 could not check."""
+    """Run every guard on a stored dataset (or compare a PostgreSQL table with its signed snapshot), without Prefect: exit 0 all pass, 1 any fired, 2 could not check."""
     import json as _json
 
     _quiet(verbose)
     settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
+    from labelguard.tasks.postgres import is_table_url
+
+    if is_table_url(uri):
+        return _verify_table(uri, settings, fingerprint=fingerprint, json_out=json_out)
     with _edge():
         from labelguard.errors import BadInput
         from labelguard.tasks.guards import get_guard
@@ -611,9 +623,22 @@ def tamper(
     positive_class: Optional[str] = PositiveOpt,
     endpoint_url: Optional[str] = EndpointOpt,
 ) -> None:
-    """Play the attacker with write access: flip labels in a stored object in place."""
+    """Play the attacker with write access: flip labels in a stored object in place (or UPDATE a PostgreSQL table)."""
     _quiet(False)
     settings = Settings.resolve(s3_endpoint=endpoint_url)
+    from labelguard.tasks.postgres import is_table_url
+
+    if is_table_url(uri):
+        with _edge():
+            from labelguard.errors import BadInput
+            from labelguard.tasks.postgres import parse_table_url, tamper_table
+
+            if forge_manifest or resign_key:
+                raise BadInput("--forge-manifest/--resign-key apply to stored datasets, not tables", "drop them for a postgresql:// target")
+            target = parse_table_url(uri)
+            res = tamper_table(target, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col, options=_parse_options(option))
+        out.print(f"updated {len(res.flipped)} labels in {target.shown} with {attack} (rate {rate}, seed {seed}) in one transaction; truth: {truth_out}" + (f"; {res.note}" if res.note else ""), highlight=False)
+        return
     with _edge():
         from labelguard.tasks.attacks import check_rate, get_attack
         from labelguard.tasks.manifest import load_signing_key
@@ -659,6 +684,112 @@ def poison(
             options=options, delimiter=delimiter, encoding=encoding, positive_class=positive_class,
         )
     out.print(f"wrote {out_path}: {len(res.flipped)} labels flipped with {attack}" + (f"; truth: {truth_out}" if truth_out else "") + (f"; {res.note}" if res.note else ""), highlight=False)
+
+
+UrlArg = typer.Argument(..., help="postgresql://USER@HOST:PORT/DB?table=NAME (password: URL, PGPASSWORD or ~/.pgpass).")
+
+
+@app.command("seed-db")
+def seed_db(
+    url: str = UrlArg,
+    rows: int = typer.Option(5000, "--rows", help="Synthetic reviews to insert."),
+    seed: int = typer.Option(0, "--seed"),
+    separation: float = typer.Option(5.0, "--separation"),
+    spread: float = typer.Option(1.0, "--spread"),
+    positive_share: float = typer.Option(0.5, "--positive-share"),
+) -> None:
+    """Create a reviews table in PostgreSQL and fill it with synthetic reviews (never overwrites)."""
+    with _edge():
+        from labelguard.tasks.postgres import parse_table_url
+        from labelguard.tasks.postgres import seed_db as do_seed
+
+        target = parse_table_url(url)
+        n = do_seed(target, rows, seed=seed, separation=separation, spread=spread, positive_share=positive_share)
+    out.print(f"created {target.table} with {n} synthetic reviews in {target.shown}", highlight=False)
+
+
+@app.command()
+def snapshot(
+    url: str = UrlArg,
+    out_path: Optional[Path] = typer.Option(None, "--out", help="Fingerprint file (default: one per table under $LABELGUARD_STATE_DIR or ~/.local/state/labelguard)."),
+    id_col: str = typer.Option("review_id", "--id-col"),
+    label_col: str = typer.Option("label", "--label-col"),
+    signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Default: $LABELGUARD_SIGNING_KEY."),
+) -> None:
+    """Sign a fingerprint of a PostgreSQL table (per-row tags over every column), kept outside the database."""
+    settings = Settings.resolve(signing_key=signing_key)
+    with _edge():
+        from labelguard.tasks.manifest import load_signing_key
+        from labelguard.tasks.postgres import parse_table_url, take_fingerprint
+
+        key = load_signing_key(settings.signing_key)
+        target = parse_table_url(url)
+        fp = take_fingerprint(target, key, out=out_path, id_col=id_col, label_col=label_col)
+    out.print(f"snapshot of {target.shown}: {fp.payload['rows']} rows at {fp.payload['taken_at']}, signed by {fp.key_id}: {fp.path}", highlight=False)
+
+
+def _verify_table(uri: str, settings: Settings, *, fingerprint: Optional[Path], json_out: Optional[Path]) -> None:
+    """`verify postgresql://…`: the live table against its signed snapshot; exit 1 naming every changed id."""
+    import json as _json
+
+    with _edge():
+        from labelguard.errors import BadInput
+        from labelguard.tasks.manifest import load_verify_key
+        from labelguard.tasks.postgres import parse_table_url, verify_table
+
+        key = load_verify_key(settings.verify_key)
+        target = parse_table_url(uri)
+        diff, fp = verify_table(target, key, fingerprint=fingerprint)
+        if json_out is not None:
+            doc = {"table": target.shown, "fingerprint": str(fp.path), "snapshot_taken_at": fp.payload["taken_at"], **diff.to_dict()}
+            try:
+                json_out.write_text(_json.dumps(doc, indent=1))
+            except OSError as exc:
+                raise BadInput(f"cannot write {json_out}: {exc.strerror or exc}", "choose a writable --json path") from None
+    table = Table(title=f"verify {target.shown} against the snapshot of {fp.payload['taken_at']}", title_justify="left")
+    for col in ("change", "rows", "ids"):
+        table.add_column(col, overflow="fold")
+    for name, ids in (("label changed", diff.label_changed), ("otherwise edited", diff.other_changed), ("inserted", diff.inserted), ("deleted", diff.deleted)):
+        table.add_row(name, str(len(ids)), ", ".join(ids[:10]) + (" …" if len(ids) > 10 else "") or "—")
+    out.print(table)
+    if not diff.ok:
+        err.print(f"[red]guard fired:[/] table_fingerprint: {diff.summary()}; changed ids: {', '.join(diff.changed_ids)}", highlight=False)
+        raise typer.Exit(EXIT_FIRED)
+
+
+def _ingest_table(source: str, dest: str, settings: Settings, **kwargs) -> None:
+    """`ingest --source postgresql://…`: checks that need no Prefect first, then the table ingest flow."""
+    with _edge():
+        from pydantic import SecretStr
+
+        from labelguard.tasks.manifest import load_signing_key
+        from labelguard.tasks.postgres import connect, parse_table_url, precheck_table
+        from labelguard.tasks.storage import open_store
+
+        load_signing_key(settings.signing_key)
+        target = parse_table_url(source)
+        for path, flag in ((kwargs.get("approve_relabel"), "--approve-relabel"), (kwargs.get("fingerprint"), "--fingerprint")):
+            if path is not None and not Path(path).is_file():
+                from labelguard.errors import BadInput
+
+                raise BadInput(f"no such file: {path}", f"pass {flag} naming an existing file")
+        connect(target).close()  # an unreachable server or a refused login: exit 2 before Prefect starts
+        precheck_table(target, load_signing_key(settings.signing_key).public_key(), fingerprint=kwargs.get("fingerprint"), approve_relabel=kwargs.get("approve_relabel"))
+        open_store(dest, endpoint_url=settings.s3_endpoint)
+        from labelguard.flows.ingest_table import ingest_table_flow
+
+        summary = ingest_table_flow(source=SecretStr(source), dest=dest, signing_key=settings.signing_key, endpoint_url=settings.s3_endpoint, **kwargs)
+    meta = summary["dataset"]["source"]
+    fp = meta["fingerprint"]
+    out.print(f"read {meta['rows']} rows of {meta['table']} in one snapshot at {meta['snapshot_time']}; "
+              + (f"matches the signed snapshot of {fp['taken_at']}" if fp and not meta["approved_relabel"] else
+                 f"{len(meta['approved_relabel']['relabelled'])} approved relabelling(s) since the snapshot of {fp['taken_at']}" if fp else
+                 "no signed snapshot of this table: not guarded (take one with `labelguard snapshot URL`)"), highlight=False)
+    for part, s in summary.items():
+        out.print(
+            f"{part}: {s['uri']}  rows={s['rows']}  labels={s['label_histogram']}  sha256={s['sha256'][:16]}…  version={s['version_id']}",
+            highlight=False,
+        )
 
 
 @app.command("list")

@@ -29,8 +29,8 @@ def review_schema(spec: ColumnSpec) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=False, name="reviews")
 
 
-def validate_reviews(frame: pd.DataFrame, spec: ColumnSpec) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Validate lazily: every failure at once.
+def validate_reviews(frame: pd.DataFrame, spec: ColumnSpec, schema: pa.DataFrameSchema | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Validate lazily (against ``review_schema(spec)`` unless a variant is given): every failure at once.
 
     Returns
     -------
@@ -38,6 +38,6 @@ def validate_reviews(frame: pd.DataFrame, spec: ColumnSpec) -> tuple[pd.DataFram
     ``check``, ``failure_case`` and the offending row ``index``.
     """
     try:
-        return review_schema(spec).validate(frame, lazy=True), None
+        return (schema or review_schema(spec)).validate(frame, lazy=True), None
     except pa.errors.SchemaErrors as err:
         return frame, err.failure_cases

@@ -17,7 +17,7 @@ def invoke(*args, env=None):
 def test_every_subcommand_has_help():
     top = invoke("--help")
     assert top.exit_code == 0
-    for cmd in ("keygen", "ingest", "pipeline", "demo", "serve-s3", "tamper", "poison", "verify", "baseline", "list", "watch"):
+    for cmd in ("keygen", "ingest", "pipeline", "demo", "serve-s3", "tamper", "poison", "verify", "baseline", "list", "watch", "seed-db", "snapshot"):
         res = invoke(cmd, "--help")
         assert res.exit_code == 0, cmd
         assert "Usage" in res.output

@@ -1,0 +1,771 @@
+"""Reviews in PostgreSQL: read a table in one consistent snapshot, fingerprint it, seed it, tamper with it.
+
+Credentials are libpq's business: the URL, ``PG*`` variables or ``~/.pgpass`` (psycopg hands the
+connection string to libpq unchanged). The password never appears in a message, a manifest or a
+truth file: every URL shown is redacted and every server message is scrubbed of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from labelguard.errors import BadInput, ServiceUnreachable
+from labelguard.tasks.manifest import ColumnSpec
+
+SCHEMES = ("postgresql", "postgres")
+URL_HINT = "write postgresql://USER@HOST:PORT/DB?table=reviews (password from PGPASSWORD or ~/.pgpass)"
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
+STATE_ENV = "LABELGUARD_STATE_DIR"
+FINGERPRINT_FORMAT = "labelguard-table-fingerprint/1"
+TAG_HEX = 32  # per-row tag: the first 128 bits of SHA-256 over the row's text
+BATCH_BYTES = 8 << 20  # CSV block size per Arrow record batch when streaming a table
+
+
+def is_table_url(text: str | None) -> bool:
+    return bool(text) and text.split("://", 1)[0].lower() in SCHEMES and "://" in text
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (in the authority and in a ``password=`` parameter)."""
+    url = re.sub(r"(://[^/@:?#]*:)[^@/?#]*@", r"\1***@", url)
+    return re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", url)
+
+
+@dataclass(frozen=True)
+class TableTarget:
+    """A parsed ``postgresql://…?table=NAME``: the libpq connection string and the table.
+
+    ``conninfo`` may hold the password: pass it to libpq only. ``shown`` is safe to print.
+    """
+
+    conninfo: str = field(repr=False)
+    table: str
+    shown: str
+    secret: str | None = field(default=None, repr=False)
+
+    def scrub(self, text: str) -> str:
+        """One line of ``text`` with the password (if any) removed."""
+        text = " ".join(str(text).split())
+        return text.replace(self.secret, "***") if self.secret else text
+
+
+def parse_table_url(url: str) -> TableTarget:
+    """Parse and validate a table URL without connecting.
+
+    Parameters
+    ----------
+    url
+        ``postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB?table=[SCHEMA.]TABLE`` plus any libpq
+        parameters (``sslmode=…``).
+
+    Raises
+    ------
+    BadInput
+        Not a PostgreSQL URL, a bad port, no or an invalid table name, an unknown libpq parameter.
+    """
+    shown = redact_url(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a non-numeric port
+    except ValueError as exc:
+        raise BadInput(f"cannot parse {shown}: {exc}", URL_HINT) from None
+    if parts.scheme.lower() not in SCHEMES:
+        raise BadInput(f"not a PostgreSQL URL: {shown}", URL_HINT)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    tables = [v for k, v in query if k == "table"]
+    if len(tables) != 1 or not tables[0]:
+        raise BadInput(f"no table named in {shown}", "add ?table=NAME (e.g. ?table=reviews)")
+    table = tables[0]
+    if not _IDENT.match(table):
+        raise BadInput(f"invalid table name {table!r} in {shown}", "name a table as NAME or SCHEMA.NAME (letters, digits, _)")
+    rest = [(k, v) for k, v in query if k != "table"]
+    conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest), ""))
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(conninfo)
+    except Exception as exc:  # noqa: BLE001 - libpq's parser: any failure is the user's URL
+        secret = unquote(parts.password) if parts.password else None
+        raise BadInput(f"cannot parse {shown}: {TableTarget('', table, shown, secret).scrub(exc)}", URL_HINT) from None
+    secret = params.get("password") or None
+    return TableTarget(conninfo=conninfo, table=table, shown=redact_url(shown), secret=secret)
+
+
+def connect(target: TableTarget, *, timeout: int = 10):
+    """Open a psycopg connection (libpq resolves the URL, ``PG*`` variables and ``.pgpass``).
+
+    Raises
+    ------
+    ServiceUnreachable
+        The server did not answer or refused the login; the message never holds the password.
+    """
+    import psycopg
+
+    try:
+        return psycopg.connect(target.conninfo, connect_timeout=timeout, application_name="labelguard")
+    except psycopg.Error as exc:
+        reason = target.scrub(str(exc).split("\n")[0]).removeprefix("connection failed: ")
+        raise ServiceUnreachable(
+            f"cannot connect to {target.shown}: {reason}",
+            "check that the server runs and that user, password (URL, PGPASSWORD or ~/.pgpass) and database are right",
+        ) from None
+
+
+@contextmanager
+def _db_errors(target: TableTarget) -> Iterator[None]:
+    """Server errors while reading or writing: a vanished server is unreachable, the rest is the user's input."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        raise ServiceUnreachable(f"lost the connection to {target.shown}: {target.scrub(str(exc).splitlines()[0] if str(exc) else exc)}", "check the server and retry") from None
+    except psycopg.Error as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BadInput(f"{target.shown}: {target.scrub(first)}", "check the table and its columns") from None
+
+
+# ---------------------------------------------------------------- reading in one snapshot
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql_type: str  # format_type(), e.g. 'bigint', 'double precision'
+    category: str  # pg_type.typcategory: N numeric, S string, D date/time, B boolean, ...
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        t = self.sql_type
+        if t in ("smallint", "integer", "bigint"):
+            return pa.int64()
+        if self.category == "N":
+            return pa.float64()
+        if t == "boolean":
+            return pa.bool_()
+        if t.startswith("timestamp"):
+            return pa.timestamp("us")  # read as UTC wall time; tz attached after parsing
+        if t == "date":
+            return pa.date32()
+        return pa.large_string()
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.category == "N"
+
+
+class _CopyStream(io.RawIOBase):
+    """A file object over ``COPY … TO STDOUT`` (libpq hands out one row per message)."""
+
+    def __init__(self, copy) -> None:
+        self._copy, self._buf = copy, memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while not self._buf:
+            chunk = self._copy.read()
+            if not chunk:
+                return 0
+            self._buf = memoryview(chunk)
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+
+class TableSession:
+    """One read-only REPEATABLE READ transaction: every read through it sees the same snapshot."""
+
+    def __init__(self, conn, target: TableTarget) -> None:
+        from psycopg import sql
+
+        self.conn, self.target, self.sql = conn, target, sql
+        self.ident = sql.Identifier(*target.table.split("."))
+        cur = conn.execute("SELECT to_regclass(%s)::oid, now()", [self.ident.as_string(conn)])
+        oid, now = cur.fetchone()
+        if oid is None:
+            raise BadInput(f"no table {target.table!r} in {target.shown}", "create it (labelguard seed-db URL) or name an existing table with ?table=")
+        self.snapshot_time = now.isoformat(timespec="seconds")
+        cur = conn.execute(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typcategory FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+            "WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            [oid],
+        )
+        self.columns = {name: Column(name, typ, cat) for name, typ, cat in cur.fetchall()}
+        info = conn.info
+        self.server = {"host": info.host, "port": int(info.port), "dbname": info.dbname}
+
+    def require(self, *names: str) -> None:
+        for name, flag in zip(names, ("--id-col", "--label-col", "column")):
+            if name not in self.columns:
+                raise BadInput(
+                    f"column {name!r} not in table {self.target.table} (have: {', '.join(self.columns)})",
+                    f"pass {flag} naming an existing column" if flag.startswith("--") else "name an existing column",
+                )
+
+    def scalar(self, query, params=None):
+        with _db_errors(self.target):
+            return self.conn.execute(query, params).fetchone()[0]
+
+    def count(self) -> int:
+        return int(self.scalar(self.sql.SQL("SELECT count(*) FROM {}").format(self.ident)))
+
+    def duplicate_ids(self, id_col: str, limit: int = 5) -> list[str]:
+        """Ids that occur more than once, checked in the database within this snapshot."""
+        q = self.sql.SQL("SELECT {c}::text FROM {t} GROUP BY {c} HAVING count(*) > 1 ORDER BY 1 LIMIT %s").format(c=self.sql.Identifier(id_col), t=self.ident)
+        with _db_errors(self.target):
+            return [r[0] for r in self.conn.execute(q, [limit]).fetchall()]
+
+    def label_counts(self, label_col: str) -> dict:
+        """Rows per label (NULL labels are left to the schema check)."""
+        q = self.sql.SQL("SELECT {c}, count(*) FROM {t} WHERE {c} IS NOT NULL GROUP BY 1").format(c=self.sql.Identifier(label_col), t=self.ident)
+        with _db_errors(self.target):
+            return {k: int(v) for k, v in self.conn.execute(q).fetchall()}
+
+    def distinct_labels(self, label_col: str, limit: int = 1000) -> list:
+        q = self.sql.SQL("SELECT DISTINCT {c} FROM {t} WHERE {c} IS NOT NULL ORDER BY 1 LIMIT %s").format(c=self.sql.Identifier(label_col), t=self.ident)
+        with _db_errors(self.target):
+            return [r[0] for r in self.conn.execute(q, [limit]).fetchall()]
+
+    def infer_spec(self, *, id_col: str, label_col: str, timestamp_col: str | None, classes: tuple | None = None) -> ColumnSpec:
+        """Every numeric column except id and label is a feature; the class set is given or the table's labels."""
+        self.require(id_col, label_col)
+        if self.columns[label_col].sql_type in ("real", "double precision", "numeric") or self.columns[label_col].sql_type.startswith("numeric"):
+            raise BadInput(f"label column {label_col!r} is {self.columns[label_col].sql_type}", "label flipping needs a categorical (integer or text) label column")
+        ts = timestamp_col if timestamp_col in self.columns and self.columns[timestamp_col].sql_type.startswith("timestamp") else None
+        features = tuple(c.name for c in self.columns.values() if c.is_numeric and c.name not in (id_col, label_col, ts))
+        if not features:
+            raise BadInput(f"no numeric feature columns in table {self.target.table}", "the table needs at least one numeric feature column")
+        if classes is None:
+            classes = tuple(self.distinct_labels(label_col))
+            if len(classes) < 2:
+                raise BadInput(f"label column {label_col!r} has fewer than two classes", "a classifier needs at least two classes")
+        return ColumnSpec(id_col=id_col, label_col=label_col, feature_cols=features, timestamp_col=ts, classes=tuple(classes))
+
+    def _copy_select(self, exprs, order_by: str):
+        sql = self.sql
+        return sql.SQL('COPY (SELECT {} FROM {} AS t ORDER BY {}::text COLLATE "C") TO STDOUT (FORMAT csv)').format(
+            sql.SQL(", ").join(exprs), self.ident, sql.Identifier(order_by)
+        )
+
+    def _select_expr(self, col: Column):
+        sql = self.sql
+        if col.sql_type == "timestamp with time zone":
+            return sql.SQL("({} AT TIME ZONE 'UTC')").format(sql.Identifier(col.name))
+        if col.arrow_type == pa.large_string():
+            return sql.SQL("{}::text").format(sql.Identifier(col.name))
+        return sql.Identifier(col.name)
+
+    def stream(self, columns: list[str], *, order_by: str, block_bytes: int = BATCH_BYTES, extra: list | None = None) -> Iterator[pa.RecordBatch]:
+        """Stream ``columns`` (ordered by ``order_by`` as text, bytewise) as Arrow record batches via ``COPY … TO STDOUT``.
+
+        ``extra`` appends computed columns: ``(name, SQL expression, Arrow type)`` triples.
+        """
+        cols = [self.columns[c] for c in columns]
+        extra = list(extra or [])
+        query = self._copy_select([self._select_expr(c) for c in cols] + [e[1] for e in extra], order_by)
+        schema = pa.schema([(c.name, c.arrow_type) for c in cols] + [(e[0], e[2]) for e in extra])
+        aware = {c.name for c in cols if c.sql_type == "timestamp with time zone"}
+        with _db_errors(self.target), self.conn.cursor().copy(query) as copy:
+            reader = pacsv.open_csv(
+                io.BufferedReader(_CopyStream(copy), buffer_size=1 << 20),
+                read_options=pacsv.ReadOptions(column_names=schema.names, block_size=block_bytes, use_threads=False),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=schema, null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False
+                ),
+            )
+            for batch in reader:
+                if aware:
+                    arrays = [a.cast(pa.timestamp("us", tz="UTC")) if n in aware else a for n, a in zip(batch.schema.names, batch.columns)]
+                    batch = pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+                yield batch
+
+    def read_arrow(self, columns: list[str], *, order_by: str) -> pa.Table:
+        batches = list(self.stream(columns, order_by=order_by))
+        schema = batches[0].schema if batches else None
+        if schema is None:
+            return pa.table({c: pa.array([], type=self.columns[c].arrow_type) for c in columns})
+        return pa.Table.from_batches(batches, schema=schema)
+
+    def tag_columns(self, id_col: str, label_col: str) -> list:
+        """The per-row tag columns, for :meth:`stream`'s ``extra``: id and label as text, and the first
+        128 bits of SHA-256 over the whole row's text (every column), computed in the database."""
+        sql = self.sql
+        return [
+            (TAG_COLUMNS[0], sql.SQL("{}::text").format(sql.Identifier(id_col)), pa.large_string()),
+            (TAG_COLUMNS[1], sql.SQL("{}::text").format(sql.Identifier(label_col)), pa.large_string()),
+            (TAG_COLUMNS[2], sql.SQL("left(encode(sha256(convert_to(t::text, 'UTF8')), 'hex'), {})").format(sql.Literal(TAG_HEX)), pa.string()),
+        ]
+
+    def row_tags(self, id_col: str, label_col: str, *, parse: bool = True) -> tuple[pa.Table | None, str]:
+        """Per-row tags (``id``, ``label``, ``tag``) ordered by id, and their digest (:func:`update_tags_digest`).
+
+        With ``parse=False`` only the digest is computed, one batch at a time.
+        """
+        digest, kept = hashlib.sha256(), []
+        for batch in self.stream([], order_by=id_col, extra=self.tag_columns(id_col, label_col)):
+            update_tags_digest(digest, batch)
+            if parse:
+                kept.append(batch.rename_columns(["id", "label", "tag"]))
+        if not parse:
+            return None, digest.hexdigest()
+        empty = pa.table({"id": pa.array([], pa.large_string()), "label": pa.array([], pa.large_string()), "tag": pa.array([], pa.string())})
+        return (pa.Table.from_batches(kept) if kept else empty), digest.hexdigest()
+
+
+TAG_COLUMNS = ("__labelguard_id", "__labelguard_label", "__labelguard_tag")
+
+
+def update_tags_digest(digest, batch: pa.RecordBatch) -> None:
+    r"""Feed ``id \x1f label \x1f tag \n`` of every row (the batch's last three columns, NULL as ``\N``) into ``digest``."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    ids, labels, tags = (batch.column(i).cast(pa.large_string()) for i in range(batch.num_columns - 3, batch.num_columns))
+    sep, newline, empty = (pa.scalar(v, pa.large_string()) for v in ("\x1f", "\n", ""))
+    joined = pc.binary_join_element_wise(ids, labels, tags, sep, null_handling="replace", null_replacement="\\N")
+    joined = pc.binary_join_element_wise(joined, empty, newline)
+    if len(joined):
+        offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64)[joined.offset : joined.offset + len(joined) + 1]
+        digest.update(memoryview(joined.buffers()[2])[offsets[0] : offsets[-1]])
+
+
+@contextmanager
+def table_session(target: TableTarget) -> Iterator[TableSession]:
+    """A read-only REPEATABLE READ transaction on ``target``: one consistent snapshot for every read.
+
+    Text output is pinned (UTC, ISO dates, shortest exact floats) so row text and tags are stable.
+    A table changed by others while this runs does not change what this session sees.
+    """
+    from psycopg import IsolationLevel
+
+    conn = connect(target)
+    try:
+        conn.isolation_level = IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        with _db_errors(target), conn.transaction():
+            conn.execute("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL extra_float_digits = 1")
+            yield TableSession(conn, target)
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------- seeding and tampering
+
+
+REVIEWS_DDL = (
+    "CREATE TABLE {} (review_id text PRIMARY KEY, label bigint NOT NULL, polarity double precision NOT NULL, "
+    "intensity double precision NOT NULL, created_at timestamptz NOT NULL)"
+)
+
+
+def seed_db(target: TableTarget, rows: int, *, seed: int = 0, **synthetic: float) -> int:
+    """Create ``target.table`` and fill it with synthetic reviews (``tasks.synthetic.make_reviews``).
+
+    Parameters
+    ----------
+    target
+        Where the table goes; it must not exist yet.
+    rows
+        Number of reviews.
+    seed
+        Seed of the generator.
+    **synthetic
+        ``separation``, ``spread``, ``positive_share`` for the generator.
+
+    Returns
+    -------
+    The number of rows written (loaded with ``COPY FROM STDIN`` in one transaction).
+
+    Raises
+    ------
+    BadInput
+        The table exists already, or bad generator parameters.
+    ServiceUnreachable
+        The server does not answer or refuses the login.
+    """
+    from psycopg import sql
+
+    from labelguard.tasks.synthetic import make_reviews
+
+    frame = make_reviews(rows, seed=seed, **synthetic)
+    ident = sql.Identifier(*target.table.split("."))
+    with connect(target) as conn, _db_errors(target):
+        if conn.execute("SELECT to_regclass(%s)", [ident.as_string(conn)]).fetchone()[0] is not None:
+            raise BadInput(f"table {target.table!r} already exists in {target.shown}", "name a new table with ?table= (seed-db never overwrites)")
+        with conn.transaction():
+            conn.execute(sql.SQL(REVIEWS_DDL).format(ident))
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            sink = pa.BufferOutputStream()
+            pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False))
+            with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT csv)").format(ident)) as copy:
+                buf = sink.getvalue()
+                for start in range(0, buf.size, 1 << 20):
+                    copy.write(buf[start : start + (1 << 20)].to_pybytes())
+    return len(frame)
+
+
+def read_frame(target: TableTarget, *, id_col: str = "review_id", label_col: str = "label", timestamp_col: str | None = "created_at", classes: tuple | None = None):
+    """The whole table as a pandas frame and its column spec, read in one snapshot (small tables, tamper)."""
+    with table_session(target) as s:
+        spec = s.infer_spec(id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, classes=classes)
+        cols = [c for c in s.columns if c in (spec.id_col, spec.label_col, *spec.feature_cols, spec.timestamp_col)]
+        table = s.read_arrow(cols, order_by=spec.id_col)
+    return table.to_pandas(), spec
+
+
+def tamper_table(
+    target: TableTarget,
+    *,
+    attack: str,
+    rate: float,
+    seed: int,
+    truth_out: Path,
+    id_col: str = "review_id",
+    label_col: str = "label",
+    options: dict[str, Any] | None = None,
+):
+    """Apply a registered attack as ``UPDATE``\\ s in one transaction, as an attacker with a login would.
+
+    The truth file (attack, rate, seed, flipped ids with old and new labels) is written locally
+    before the database is touched; the URL in it is redacted.
+
+    Returns
+    -------
+    FlipResult
+
+    Raises
+    ------
+    BadInput
+        Unknown attack, bad rate, missing columns, an existing truth file, or the update touched a
+        different number of rows than planned (rolled back).
+    """
+    from psycopg import sql
+
+    from labelguard.tasks.attacks import flip_labels, get_attack, check_rate
+    from labelguard.tasks.tamper import _write_truth
+
+    get_attack(attack), check_rate(rate)
+    truth_out = Path(truth_out)
+    if truth_out.exists():
+        raise BadInput(f"truth file {truth_out} already exists", "choose a new --truth-out path")
+    frame, spec = read_frame(target, id_col=id_col, label_col=label_col, timestamp_col=None)
+    result = flip_labels(frame, spec, attack=attack, rate=rate, seed=seed, **(options or {}))
+    _write_truth(truth_out, result, target.shown)
+    if not len(result.flipped):
+        return result
+    ident = sql.Identifier(*target.table.split("."))
+    with connect(target) as conn, _db_errors(target), conn.transaction():
+        label_type = conn.execute(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s", [ident.as_string(conn), label_col]
+        ).fetchone()[0]
+        query = sql.SQL("UPDATE {t} AS t SET {l} = u.new::{typ} FROM unnest(%s::text[], %s::text[]) AS u(id, new) WHERE t.{i}::text = u.id").format(
+            t=ident, l=sql.Identifier(label_col), typ=sql.SQL(label_type), i=sql.Identifier(id_col)
+        )
+        cur = conn.execute(query, [[str(i) for i in result.flipped["id"]], [str(v) for v in result.flipped["new"]]])
+        if cur.rowcount != len(result.flipped):
+            raise _Rollback(f"update touched {cur.rowcount} rows, planned {len(result.flipped)}")
+    return result
+
+
+class _Rollback(BadInput):
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem, "the table changed while tampering; nothing was updated")
+
+
+# ---------------------------------------------------------------- signed table fingerprints
+
+
+def state_dir() -> Path:
+    """labelguard's state directory: ``$LABELGUARD_STATE_DIR``, else ``$XDG_STATE_HOME/labelguard``, else ``~/.local/state/labelguard``."""
+    if os.environ.get(STATE_ENV):
+        return Path(os.environ[STATE_ENV])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "labelguard"
+
+
+def default_fingerprint_path(server: dict[str, Any], table: str) -> Path:
+    """One file per table: ``<state>/tables/<host>_<port>_<db>_<table>.json`` (its tags in ``….parquet`` beside it)."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{server['host']}_{server['port']}_{server['dbname']}_{table}").strip("_")
+    return state_dir() / "tables" / f"{slug}.json"
+
+
+def tags_path(fingerprint: Path) -> Path:
+    return Path(fingerprint).with_suffix(".parquet")
+
+
+@dataclass
+class TableDiff:
+    """Live table vs. signed fingerprint: exact ids, as text, sorted bytewise."""
+
+    label_changed: list[str]
+    other_changed: list[str]
+    inserted: list[str]
+    deleted: list[str]
+    relabels: list[dict[str, str]] = field(default_factory=list)  # {id, old, new} for label_changed
+
+    @property
+    def ok(self) -> bool:
+        return not (self.label_changed or self.other_changed or self.inserted or self.deleted)
+
+    @property
+    def changed_ids(self) -> list[str]:
+        return sorted(set(self.label_changed) | set(self.other_changed) | set(self.inserted) | set(self.deleted))
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.label_changed)} label(s) changed, {len(self.other_changed)} row(s) otherwise edited, "
+            f"{len(self.inserted)} inserted, {len(self.deleted)} deleted"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "label_changed": self.label_changed,
+            "other_changed": self.other_changed,
+            "inserted": self.inserted,
+            "deleted": self.deleted,
+            "relabels": self.relabels,
+            "changed_ids": self.changed_ids,
+        }
+
+
+def diff_tags(then: pa.Table, now: pa.Table) -> TableDiff:
+    """Compare two tag tables (id, label, tag): which ids changed label, changed otherwise, appeared, vanished."""
+    a = then.to_pandas().drop_duplicates("id").set_index("id")
+    b = now.to_pandas().drop_duplicates("id").set_index("id")
+    common = a.index.intersection(b.index)
+    a1, b1 = a.loc[common], b.loc[common]
+    relabel = (a1["label"] != b1["label"]).to_numpy()
+    retag = (a1["tag"] != b1["tag"]).to_numpy()
+    label_changed = sorted(common[relabel].tolist())
+    other = sorted(common[retag & ~relabel].tolist())
+    relabels = [{"id": i, "old": o, "new": n} for i, o, n in zip(common[relabel], a1["label"][relabel], b1["label"][relabel])]
+    relabels.sort(key=lambda r: r["id"])
+    return TableDiff(label_changed, other, sorted(b.index.difference(a.index).tolist()), sorted(a.index.difference(b.index).tolist()), relabels)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """A verified, signed table fingerprint and where it lives."""
+
+    path: Path
+    payload: dict[str, Any]
+    key_id: str
+
+    @property
+    def spec(self) -> ColumnSpec:
+        return ColumnSpec.from_dict(self.payload["columns"])
+
+    def tags(self) -> pa.Table:
+        import pyarrow.parquet as pq
+
+        return pq.read_table(tags_path(self.path))
+
+
+def take_fingerprint(target: TableTarget, signing_key, *, out: Path | None = None, id_col: str = "review_id", label_col: str = "label", timestamp_col: str | None = "created_at") -> Fingerprint:
+    """Sign a fingerprint of the table, stored outside the database.
+
+    Per row: the id, the label and the first 128 bits of SHA-256 over the row's text (every
+    column), computed in the database in one snapshot; the tags go to a Parquet file, and a JSON
+    envelope signed with Ed25519 pins the file's SHA-256, the stream digest, the row count, the
+    columns and the class set. The default location is one file per table under
+    :func:`state_dir`; a newer snapshot of the same table replaces it.
+
+    Raises
+    ------
+    BadInput
+        Missing table or columns, duplicate ids, or an unwritable destination.
+    ServiceUnreachable
+        The server does not answer or refuses the login.
+    """
+    import pyarrow.parquet as pq
+
+    from labelguard.tasks.manifest import sign_manifest
+
+    with table_session(target) as s:
+        spec = s.infer_spec(id_col=id_col, label_col=label_col, timestamp_col=timestamp_col)
+        dupes = s.duplicate_ids(id_col)
+        if dupes:
+            raise BadInput(f"ids in column {id_col!r} of {target.table} are not unique (e.g. {', '.join(dupes)})", "fingerprint a table whose id column is unique (a primary key)")
+        tags, stream_sha = s.row_tags(id_col, label_col)
+        server, taken_at, columns = s.server, s.snapshot_time, s.columns
+    path = Path(out) if out else default_fingerprint_path(server, target.table)
+    sink = pa.BufferOutputStream()
+    pq.write_table(tags, sink, compression="zstd")
+    data = sink.getvalue().to_pybytes()
+    payload = {
+        "format": FINGERPRINT_FORMAT,
+        "server": server,
+        "table": target.table,
+        "taken_at": taken_at,
+        "rows": tags.num_rows,
+        "columns": spec.to_dict(),
+        "column_types": {c.name: c.sql_type for c in columns.values()},
+        "row_tag": f"sha256(row text)[:{TAG_HEX // 2} bytes]",
+        "stream_digest": "sha256 over 'id \\x1f label \\x1f tag \\n' per row, ordered by id as text, bytewise",
+        "stream_sha256": stream_sha,
+        "tags_file": tags_path(path).name,
+        "tags_sha256": hashlib.sha256(data).hexdigest(),
+    }
+    envelope = sign_manifest(payload, signing_key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for dest, blob in ((tags_path(path), data), (path, envelope.to_bytes())):  # tags first, envelope last
+            tmp = dest.with_name(dest.name + ".tmp")
+            tmp.write_bytes(blob)
+            os.replace(tmp, dest)
+    except OSError as exc:
+        raise BadInput(f"cannot write the fingerprint to {path}: {exc.strerror or exc}", "choose a writable --out path or set LABELGUARD_STATE_DIR") from None
+    return Fingerprint(path, payload, envelope.key_id)
+
+
+def load_fingerprint(path: Path, verify_key) -> Fingerprint:
+    """Read and verify a signed fingerprint (envelope signature, trusted key, tags file digest).
+
+    Raises
+    ------
+    DatasetMissing
+        No fingerprint at ``path`` (exit 2: take one with ``labelguard snapshot``).
+    UntrustedInput
+        The envelope or its tags file was altered, or signed by another key (exit 1).
+    """
+    from labelguard.errors import DatasetMissing, UntrustedInput
+    from labelguard.tasks.manifest import SignedManifest, key_id, signature_valid
+
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetMissing(f"no table fingerprint at {path}", "take one first: labelguard snapshot URL")
+    envelope = SignedManifest.from_bytes(path.read_bytes())
+    fix = "take a fresh snapshot (labelguard snapshot URL) after checking the table"
+    if envelope.key_id != key_id(verify_key):
+        raise UntrustedInput(["table_fingerprint"], f"{path} is signed by key {envelope.key_id}, not the trusted key {key_id(verify_key)}", fix=fix)
+    if not signature_valid(envelope, verify_key):
+        raise UntrustedInput(["table_fingerprint"], f"signature of {path} does not verify: it was edited", fix=fix)
+    tags = tags_path(path)
+    if not tags.is_file() or hashlib.sha256(tags.read_bytes()).hexdigest() != envelope.payload["tags_sha256"]:
+        raise UntrustedInput(["table_fingerprint"], f"tags file {tags} is missing or altered", fix=fix)
+    return Fingerprint(path, envelope.payload, envelope.key_id)
+
+
+def resolve_fingerprint(session: TableSession, path: Path | None, verify_key, *, required: bool = True) -> Fingerprint | None:
+    """The fingerprint at ``path``, or the default one for this table (None when absent and not required)."""
+    path = Path(path) if path else default_fingerprint_path(session.server, session.target.table)
+    if not path.is_file() and not required:
+        return None
+    return load_fingerprint(path, verify_key)
+
+
+def compare_live(session: TableSession, fp: Fingerprint) -> TableDiff:
+    """Compare the table, as this session sees it, with a verified fingerprint.
+
+    The stream digest is computed first without holding anything in memory; only when it
+    differs are the live tags parsed and joined with the signed ones to name the rows.
+
+    Raises
+    ------
+    BadInput
+        The id or label column named in the fingerprint is gone.
+    """
+    spec = fp.spec
+    session.require(spec.id_col, spec.label_col)
+    _, stream_sha = session.row_tags(spec.id_col, spec.label_col, parse=False)
+    if stream_sha == fp.payload["stream_sha256"]:
+        return TableDiff([], [], [], [])
+    live, _ = session.row_tags(spec.id_col, spec.label_col)
+    return diff_tags(fp.tags(), live)
+
+
+def verify_table(target: TableTarget, verify_key, *, fingerprint: Path | None = None) -> tuple[TableDiff, Fingerprint]:
+    """Compare the live table with its signed fingerprint, in one snapshot.
+
+    Raises
+    ------
+    DatasetMissing
+        No fingerprint (exit 2).
+    UntrustedInput
+        The fingerprint itself was altered or signed by another key (exit 1).
+    """
+    with table_session(target) as s:
+        fp = resolve_fingerprint(s, fingerprint, verify_key)
+        return compare_live(s, fp), fp
+
+
+def read_approved_ids(path: Path) -> list[str]:
+    """Ids of an approved relabelling: a JSON list, ``{"ids": [...]}``, a truth file (``flipped``), or one id per line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise BadInput(f"cannot read approval file {path}: {exc.strerror or exc}", "pass --approve-relabel FILE listing the approved ids") from None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if isinstance(doc, dict):
+        doc = doc.get("ids", [f.get("id") for f in doc.get("flipped", []) if isinstance(f, dict)])
+    if not isinstance(doc, list):
+        raise BadInput(f"approval file {path} holds no list of ids", 'write a JSON list, {"ids": [...]}, or one id per line')
+    return [str(i) for i in doc]
+
+
+# ---------------------------------------------------------------- ingest source
+
+
+def _approval(diff: TableDiff, fp: Fingerprint, approved: Path | None) -> dict[str, Any]:
+    """Accept a changed table only as an approved relabelling that covers every changed label.
+
+    Raises
+    ------
+    GuardFired
+        Rows changed otherwise, were inserted or deleted, or a relabelled id is not approved.
+    """
+    from labelguard.errors import GuardFired
+
+    approved_ids = set(read_approved_ids(approved)) if approved else set()
+    unapproved = sorted((set(diff.label_changed) - approved_ids) | set(diff.other_changed) | set(diff.inserted) | set(diff.deleted))
+    if unapproved:
+        shown = ", ".join(unapproved[:10]) + (" …" if len(unapproved) > 10 else "")
+        raise GuardFired(
+            ["table_fingerprint"],
+            f"{diff.summary()} since the snapshot of {fp.payload['taken_at']}; not approved: {shown}",
+            stopped="ingest refused",
+            fix="inspect with `labelguard verify URL`; pass --approve-relabel FILE listing relabelled ids you approve, or take a new snapshot after review",
+        )
+    return {
+        "file": str(Path(approved).resolve()),
+        "sha256": hashlib.sha256(Path(approved).read_bytes()).hexdigest(),
+        "relabelled": diff.relabels,
+    }
+
+
+def precheck_table(target: TableTarget, verify_key, *, fingerprint: Path | None = None, approve_relabel: Path | None = None) -> None:
+    """The ingest guard alone, before any heavy machinery starts: refuse early when it would fire.
+
+    The authoritative check runs again inside the ingest's own snapshot (:func:`load_table_source`).
+
+    Raises
+    ------
+    GuardFired, UntrustedInput, DatasetMissing
+        As :func:`load_table_source` would.
+    """
+    with table_session(target) as s:
+        fp = resolve_fingerprint(s, fingerprint, verify_key, required=fingerprint is not None)
+        if fp is not None:
+            diff = compare_live(s, fp)
+            if not diff.ok:
+                _approval(diff, fp, approve_relabel)
