@@ -28,7 +28,10 @@ def check_destination(dest: str, endpoint_url: str | None, with_holdout: bool):
 @io_task(name="ingest-table")
 def stream_table(source: SecretStr, store, signing_key: Path, **options):
     # one step: the snapshot is read and written batch by batch, never held whole
-    return ingest_table(postgres.parse_table_url(source.get_secret_value()), store, load_signing_key(signing_key), **options)
+    from labelguard.tasks.ledger import Ledger
+
+    ledger = options.pop("ledger", None)
+    return ingest_table(postgres.parse_table_url(source.get_secret_value()), store, load_signing_key(signing_key), ledger=Ledger(ledger) if ledger else None, **options)
 
 
 @flow(name="labelguard-ingest-table", log_prints=False)
@@ -44,6 +47,7 @@ def ingest_table_flow(
     timestamp_col: str | None = "created_at",
     holdout_fraction: float = 0.2,
     endpoint_url: str | None = None,
+    ledger: Path | None = None,
 ) -> dict[str, Any]:
     """Ingest a PostgreSQL table into ``dest`` (and ``dest/holdout``) as Parquet with signed manifests.
 
@@ -53,7 +57,7 @@ def ingest_table_flow(
     store = check_destination(dest, endpoint_url, holdout_fraction > 0)
     written = stream_table(
         source, store, signing_key, fingerprint=fingerprint, approve_relabel=approve_relabel, id_col=id_col,
-        label_col=label_col, timestamp_col=timestamp_col, holdout_fraction=holdout_fraction, seed=seed,
+        label_col=label_col, timestamp_col=timestamp_col, holdout_fraction=holdout_fraction, seed=seed, ledger=ledger,
     )
     meta = written.pop("source")
     return {
@@ -61,8 +65,9 @@ def ingest_table_flow(
             "uri": store.uri if part == "dataset" else store.child(dataset.HOLDOUT).uri,
             "rows": m.payload["rows"],
             "label_histogram": m.payload["label_histogram"],
-            "sha256": m.payload["object"]["sha256"],
-            "version_id": m.payload["object"]["version_id"],
+            "sha256": m.payload["objects"][0]["sha256"],
+            "version_id": m.payload["objects"][0]["version_id"],
+            "dataset_id": m.payload["dataset"]["id"],
             "source": meta,
         }
         for part, m in written.items()

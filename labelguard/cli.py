@@ -229,7 +229,7 @@ def ingest(
 
     if is_table_url(source):
         return _ingest_table(source, dest, settings, fingerprint=fingerprint, approve_relabel=approve_relabel, seed=seed, id_col=id_col,
-                             label_col=label_col, timestamp_col=timestamp_col, holdout_fraction=holdout_fraction)
+                             label_col=label_col, timestamp_col=timestamp_col, holdout_fraction=holdout_fraction, ledger_option=ledger)
     with _edge():
         from labelguard.errors import BadInput, DatasetExists
         from labelguard.tasks.manifest import load_signing_key
@@ -767,6 +767,7 @@ def _ingest_table(source: str, dest: str, settings: Settings, **kwargs) -> None:
         from labelguard.tasks.storage import open_store
 
         load_signing_key(settings.signing_key)
+        book = _ledger_for(kwargs.pop("ledger_option", None), settings.signing_key, writing=True)
         target = parse_table_url(source)
         for path, flag in ((kwargs.get("approve_relabel"), "--approve-relabel"), (kwargs.get("fingerprint"), "--fingerprint")):
             if path is not None and not Path(path).is_file():
@@ -776,9 +777,12 @@ def _ingest_table(source: str, dest: str, settings: Settings, **kwargs) -> None:
         connect(target).close()  # an unreachable server or a refused login: exit 2 before Prefect starts
         precheck_table(target, load_signing_key(settings.signing_key).public_key(), fingerprint=kwargs.get("fingerprint"), approve_relabel=kwargs.get("approve_relabel"))
         open_store(dest, endpoint_url=settings.s3_endpoint)
+        _prefect_ready()
         from labelguard.flows.ingest_table import ingest_table_flow
 
-        summary = ingest_table_flow(source=SecretStr(source), dest=dest, signing_key=settings.signing_key, endpoint_url=settings.s3_endpoint, **kwargs)
+        summary = ingest_table_flow(
+            source=SecretStr(source), dest=dest, signing_key=settings.signing_key, endpoint_url=settings.s3_endpoint, ledger=book.path if book else None, **kwargs,
+        )
     meta = summary["dataset"]["source"]
     fp = meta["fingerprint"]
     out.print(f"read {meta['rows']} rows of {meta['table']} in one snapshot at {meta['snapshot_time']}; "
@@ -787,7 +791,8 @@ def _ingest_table(source: str, dest: str, settings: Settings, **kwargs) -> None:
                  "no signed snapshot of this table: not guarded (take one with `labelguard snapshot URL`)"), highlight=False)
     for part, s in summary.items():
         out.print(
-            f"{part}: {s['uri']}  rows={s['rows']}  labels={s['label_histogram']}  sha256={s['sha256'][:16]}…  version={s['version_id']}",
+            f"{part}: {s['uri']}  rows={s['rows']}  labels {_histogram(s['label_histogram'])}  dataset={s['dataset_id']}  sha256={s['sha256'][:16]}…"
+            + (f"  version={s['version_id']}" if s["version_id"] else ""),
             highlight=False,
         )
 

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from labelguard.errors import DatasetExists, SchemaViolation
 from labelguard.schemas.reviews import review_schema, validate_reviews
 from labelguard.tasks import dataset
-from labelguard.tasks.manifest import FORMAT, ColumnSpec, sign_manifest, to_py
+from labelguard.tasks.manifest import FORMAT, ColumnSpec, DatasetRef, new_dataset_id, sign_manifest, to_py
 from labelguard.tasks.postgres import BATCH_BYTES, TableTarget, _approval, compare_live, resolve_fingerprint, table_session, update_tags_digest
 from labelguard.tasks.storage import Store, sha256_hex
 
@@ -100,42 +100,44 @@ class HoldoutDraw:
         return mask
 
 
-def _write_part(store: Store, part: _PartWriter, sidecar: bytes, spec: ColumnSpec, key, source: dict[str, Any]):
-    """``dataset.write_dataset`` for a part already encoded on disk: data, sidecar, its signature, manifest last."""
+def _write_part(store: Store, part: _PartWriter, sidecar: bytes, spec: ColumnSpec, key, source: dict[str, Any], ref: DatasetRef, ledger=None, ledger_uri: str | None = None):
+    """``dataset.write_dataset`` for a part already encoded on disk: data, sidecar, its signature, manifest last,
+    with the same identity binding (dataset id, role, part, keys relative to the root) and ledger entry."""
     for existing in (dataset.MANIFEST_KEY, dataset.DATA_KEY):
         if store.head(existing) is not None:
             raise DatasetExists(f"{store.uri} already holds a dataset ({existing})", "choose a new --dest; datasets are create-only")
-    written: list[str] = []
+    written: list[tuple[str, str | None]] = []
     try:
         data = part.path.read_bytes()
         info = store.put(dataset.DATA_KEY, data)
-        written.append(dataset.DATA_KEY)
+        written.append((dataset.DATA_KEY, info.version_id))
         digest = info.sha256 or sha256_hex(data)
         del data
         rows_info = store.put(dataset.ROWS_KEY, sidecar)
-        written.append(dataset.ROWS_KEY)
-        envelope = sign_manifest(
-            {"data_key": dataset.DATA_KEY, "sidecar_key": dataset.ROWS_KEY, "sidecar_sha256": rows_info.sha256, "rows": part.rows, "columns": spec.to_dict()},
-            key,
-        )
-        store.put(dataset.ROWS_SIG_KEY, envelope.to_bytes())
-        written.append(dataset.ROWS_SIG_KEY)
+        written.append((dataset.ROWS_KEY, rows_info.version_id))
+        objects = [{"key": ref.key(dataset.DATA_KEY), "sha256": digest, "bytes": info.size, "version_id": info.version_id, "rows": part.rows}]
+        envelope = dataset.sidecar_envelope(ref, spec, objects, rows_info.sha256, part.rows, key)
+        sig_info = store.put(dataset.ROWS_SIG_KEY, envelope.to_bytes())
+        written.append((dataset.ROWS_SIG_KEY, sig_info.version_id))
         payload = {
             "format": FORMAT,
+            "dataset": ref.to_dict(),
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "source": source,
             "columns": spec.to_dict(),
-            "object": {"key": dataset.DATA_KEY, "sha256": digest, "bytes": info.size, "version_id": info.version_id},
+            "objects": objects,
             "rows": part.rows,
             "label_histogram": {k: int(v) for k, v in sorted(part.histogram.items())},
             "labels_digest": part.labels_sha.hexdigest(),
-            "rows_sidecar": {"key": dataset.ROWS_KEY, "sha256": rows_info.sha256, "bytes": rows_info.size, "version_id": rows_info.version_id},
+            "rows_sidecar": {"key": ref.key(dataset.ROWS_KEY), "sha256": rows_info.sha256, "bytes": rows_info.size, "version_id": rows_info.version_id},
         }
         manifest = sign_manifest(payload, key)
-        store.put(dataset.MANIFEST_KEY, manifest.to_bytes())
+        man_info = store.put(dataset.MANIFEST_KEY, manifest.to_bytes())
+        written.append((dataset.MANIFEST_KEY, man_info.version_id))
+        if ledger is not None:
+            dataset.record(ledger, manifest, ledger_uri or store.uri, key)
     except BaseException:
-        for object_key in written:
-            store.delete(object_key)
+        dataset._cleanup(store, written)
         raise
     return manifest
 
@@ -153,6 +155,7 @@ def ingest_table(
     holdout_fraction: float = 0.2,
     seed: int = 0,
     block_bytes: int = BATCH_BYTES,
+    ledger=None,
 ) -> dict[str, Any]:
     """Ingest a table into ``store`` (training part) and ``store/holdout``, streaming, in one snapshot.
 
@@ -266,7 +269,12 @@ def ingest_table(
             }
             sidecars = {name: part.close() for name, part in parts.items()}
         store.ensure_writable()  # only now: a refused or failed read leaves the destination untouched
-        written = {"dataset": _write_part(store, parts["dataset"], sidecars.pop("dataset"), spec, signing_key, {**source, "part": "train"})}
-        if with_holdout:
-            written["holdout"] = _write_part(store.child(dataset.HOLDOUT), parts["holdout"], sidecars.pop("holdout"), spec, signing_key, {**source, "part": "holdout"})
+        ds_id = new_dataset_id(store.uri)
+        written = {}
+        if with_holdout:  # the holdout first: the root's manifest, written last, completes the dataset
+            written["holdout"] = _write_part(
+                store.child(dataset.HOLDOUT), parts["holdout"], sidecars.pop("holdout"), spec, signing_key, {**source, "part": "holdout"},
+                DatasetRef(ds_id, "holdout", dataset.HOLDOUT), ledger, store.uri,
+            )
+        written["dataset"] = _write_part(store, parts["dataset"], sidecars.pop("dataset"), spec, signing_key, {**source, "part": "train"}, DatasetRef(ds_id, "data"), ledger, store.uri)
     return {**written, "source": source}
