@@ -302,7 +302,7 @@ def test_streamed_ingest_to_s3_verifies(pg_url, keys, s3_uri):
     pg.seed_db(target, 1000, seed=6)
     out = ingest_table(target, open_store(s3_uri), load_signing_key(keys[0]))
     assert (out["dataset"].payload["rows"], out["holdout"].payload["rows"]) == (800, 200)
-    assert out["dataset"].payload["object"]["version_id"]  # versioned bucket: the manifest pins the version
+    assert out["dataset"].payload["objects"][0]["version_id"]  # versioned bucket: the manifest pins the version
     for uri in (s3_uri, f"{s3_uri}/holdout"):
         assert verify_dataset(uri, load_verify_key(keys[1]), names=["manifest"]).ok
 
