@@ -171,7 +171,7 @@ PositiveOpt = typer.Option(
 )
 EndpointOpt = typer.Option(None, "--endpoint-url", help="S3 endpoint (default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, else AWS).")
 LabelColOpt = typer.Option("label", "--label-col", help="Column holding the label to guard.")
-IdColOpt = typer.Option("review_id", "--id-col", help="Column holding a unique row id (kept as written: '007' stays '007').")
+IdColOpt = typer.Option("review_id", "--id-col", help="Column holding a unique row id (kept as written: '007' stays '007'); 'auto' (ingest) keys rows by their position in the source.")
 RateOpt = typer.Option(..., "--rate", help="Share of rows to flip, in [0, 1]; the flip budget is round(rate x rows).")
 DelimiterOpt = typer.Option(None, "--delimiter", help="CSV delimiter (default: detected among , ; tab |).")
 EncodingOpt = typer.Option(None, "--encoding", help="CSV text encoding (default: detected; a UTF-8 byte-order mark is handled).")

@@ -15,6 +15,27 @@ from labelguard.tasks.readers import missing_column_hint, parse_timestamps, read
 from labelguard.tasks.synthetic import FEATURES, make_reviews
 
 SYNTHETIC = "synthetic"
+AUTO_ID = "auto"
+ROW_KEY = "row_key"
+
+
+def with_row_key(frame: pd.DataFrame) -> pd.DataFrame:
+    """``--id-col auto``: add ``row_key``, each row's 0-based position in the source (in key order
+    across part files), as the id.
+
+    It survives any edit of labels or features, which is what localizing a flip needs; it does not
+    survive reordering, inserting or deleting rows of the source before ingest (every later key
+    shifts), so re-ingesting a reordered export gives other keys. Stored as an extra column; every
+    other column is kept as read.
+
+    Raises
+    ------
+    BadInput
+        The data already has a ``row_key`` column.
+    """
+    if ROW_KEY in frame.columns:
+        raise BadInput(f"--id-col auto adds a column {ROW_KEY!r}, and the data already has one", f"pass --id-col {ROW_KEY} to use it as the id")
+    return frame.assign(**{ROW_KEY: range(len(frame))})
 
 
 def read_table(path, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None, endpoint_url: str | None = None) -> pd.DataFrame:
@@ -132,7 +153,9 @@ def load_source(
         spec = ColumnSpec(feature_cols=FEATURES, positive_class=resolve_positive((0, 1), positive_class), domain=domain or "reviews")
         meta: dict[str, Any] = {"kind": SYNTHETIC, "rows": rows, "seed": seed, **params}
     else:
-        frame = read_table(source, id_col=id_col, delimiter=delimiter, encoding=encoding, endpoint_url=endpoint_url)
+        frame = read_table(source, id_col=None if id_col == AUTO_ID else id_col, delimiter=delimiter, encoding=encoding, endpoint_url=endpoint_url)
+        if id_col == AUTO_ID:
+            frame, id_col = with_row_key(frame), ROW_KEY
         if timestamp_col and timestamp_col.lower() == "none":
             timestamp_col = None
         spec = infer_spec(

@@ -80,3 +80,41 @@ def test_ids_and_labels_read_back_exactly_as_written(frame, kind, sep, bom):
     assert [str(v) for v in read["review_id"]] == list(frame["review_id"])
     assert [str(v) for v in read["label"]] == list(frame["label"])
     assert read["x"].to_numpy(dtype=float) == pytest.approx(frame["x"].to_numpy(dtype=float), rel=1e-6)
+
+
+@st.composite
+def awkward_sources(draw):
+    n = draw(st.integers(2, 25))
+    ids = draw(st.lists(st.one_of(st.from_regex(r"0[0-9]{1,6}", fullmatch=True), st.from_regex(r"[A-Za-z#][A-Za-z0-9 _\-]{0,6}[A-Za-z0-9]", fullmatch=True)), min_size=n, max_size=n, unique=True))
+    classes = draw(LABELS)
+    labels = [classes[i % len(classes)] for i in range(n)]
+    seconds = draw(st.lists(st.integers(1_600_000_000, 1_900_000_000), min_size=n, max_size=n))
+    as_epoch = draw(st.booleans())
+    times = seconds if as_epoch else [pd.Timestamp(s, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ") for s in seconds]
+    x = draw(st.lists(st.floats(-1e6, 1e6, allow_nan=False, width=32), min_size=n, max_size=n))
+    return pd.DataFrame({"review_id": ids, "label": labels, "x": x, "created_at": times}), seconds
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(source=awkward_sources(), kind=st.sampled_from(["csv", "parquet"]), sep=st.sampled_from([",", ";", "\t"]), bom=st.booleans())
+def test_ingested_values_read_back_equal_to_the_source(source, kind, sep, bom, tmp_path_factory, keys):
+    """Ingest (the same plain functions the flow runs) keeps ids, labels, features and epoch or ISO
+    timestamps exactly as the source has them."""
+    from labelguard.tasks.dataset import DATA_KEY, load_verified, write_dataset
+    from labelguard.tasks.manifest import load_signing_key, load_verify_key
+    from labelguard.tasks.sources import load_source
+    from labelguard.tasks.storage import LocalStore
+
+    frame, seconds = source
+    raw, name = _encode(frame, kind, sep, bom)
+    work = tmp_path_factory.mktemp("ingest")
+    (work / name).write_bytes(raw)
+    loaded, spec, meta = load_source(str(work / name))
+    store = LocalStore(work / "ds")
+    write_dataset(store, loaded, spec, load_signing_key(keys[0]), source=meta)
+    back = load_verified(store, load_verify_key(keys[1])).frame
+    assert [str(v) for v in back["review_id"]] == list(frame["review_id"])
+    assert [str(v) for v in back["label"]] == list(frame["label"])
+    assert back["x"].to_numpy(dtype=float) == pytest.approx(frame["x"].to_numpy(dtype=float), rel=1e-6)
+    assert [int(t.timestamp()) for t in back["created_at"]] == seconds
+    assert (work / "ds" / DATA_KEY).is_file()
