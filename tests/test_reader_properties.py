@@ -109,7 +109,7 @@ def test_ingested_values_read_back_equal_to_the_source(source, kind, sep, bom, t
     raw, name = _encode(frame, kind, sep, bom)
     work = tmp_path_factory.mktemp("ingest")
     (work / name).write_bytes(raw)
-    loaded, spec, meta = load_source(str(work / name))
+    loaded, spec, meta = load_source(str(work / name), positive_class=frame["label"].iloc[0])  # named: 'neg'/'pos' is ambiguous
     store = LocalStore(work / "ds")
     write_dataset(store, loaded, spec, load_signing_key(keys[0]), source=meta)
     back = load_verified(store, load_verify_key(keys[1])).frame
