@@ -229,10 +229,12 @@ def verify(
     holdout: Optional[str] = typer.Option(None, "--holdout", help="Trusted holdout URI for the model gate (default for synthetic data: the golden holdout shipped in data/)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full result as JSON."),
     guard_names: Optional[str] = typer.Option(None, "--guards", help="Comma-separated subset of guards (default: all)."),
+    tolerate: float = typer.Option(0.2, "--tolerate", help="Flip rate per class (and holdout accuracy drop) you accept going unseen: a pass without the power to see it is 'inconclusive'."),
+    allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Exit 0 when the verdict is inconclusive (default: exit 1, fail closed)."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
 ) -> None:
-    """Run every guard on a stored dataset, without Prefect: exit 0 all pass, 1 any fired, 2 bad input."""
+    """Run every guard on a stored dataset, without Prefect: exit 0 pass, 1 fired or cannot tell, 2 bad input."""
     import json as _json
 
     _quiet(False)
@@ -241,9 +243,14 @@ def verify(
         from labelguard.tasks.manifest import load_verify_key
         from labelguard.tasks.verify import verify_dataset
 
+        if not 0 < tolerate <= 1:
+            from labelguard.errors import BadInput
+
+            raise BadInput(f"--tolerate must be a rate in (0, 1], got {tolerate:g}", "pass e.g. --tolerate 0.05 (5 % of a class's rows)")
         names = [n.strip() for n in guard_names.split(",")] if guard_names else None
         report = verify_dataset(
             uri, load_verify_key(settings.verify_key), reference_uri=reference, holdout_uri=holdout, names=names, endpoint_url=settings.s3_endpoint,
+            tolerate=tolerate,
         )
         if json_out is not None:
             try:
@@ -255,9 +262,14 @@ def verify(
     _print_guards(report.guards, title=f"verify {uri}")
     if report.suspect_ids:
         shown = ", ".join(map(str, report.suspect_ids[:10])) + (" …" if len(report.suspect_ids) > 10 else "")
-        out.print(f"suspect rows ({len(report.suspect_ids)}, from {', '.join(report.suspects_from)}): {shown}", highlight=False)
-    if not report.ok:
-        err.print(f"[red]guard fired:[/] {', '.join(g.name for g in report.guards if not g.passed)}", highlight=False)
+        what = "suspect rows" if report.verdict != "pass" else "rows most likely flipped, though nothing fired"
+        out.print(f"{what} ({len(report.suspect_ids)}, from {', '.join(report.suspects_from)}): {shown}", highlight=False)
+    out.print(f"verdict: {report.verdict} — {report.verdict_detail}", highlight=False)
+    if report.verdict == "fired":
+        err.print(f"[red]guard fired:[/] {', '.join(g.name for g in report.guards if g.fired)}", highlight=False)
+        raise typer.Exit(EXIT_FIRED)
+    if report.verdict == "inconclusive" and not allow_inconclusive:
+        err.print(f"[red]cannot tell:[/] {report.verdict_detail} (fix: add trusted reference rows, raise --tolerate, or pass --allow-inconclusive)", highlight=False)
         raise typer.Exit(EXIT_FIRED)
 
 
@@ -432,7 +444,7 @@ def _print_guards(results, title: str = "guards") -> None:
     for col in ("guard", "verdict", "suspects", "detail"):
         table.add_column(col, overflow="fold")
     for g in results:
-        colour = "yellow" if g.skipped else ("green" if g.passed else "red")
+        colour = {"skipped": "yellow", "pass": "green", "inconclusive": "magenta"}.get(g.verdict, "red")
         table.add_row(g.name, f"[{colour}]{g.verdict}[/]", "—" if g.suspect_ids is None else str(len(g.suspect_ids)), g.detail)
     out.print(table)
 
