@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -37,13 +37,43 @@ def _logreg():
 
 
 def out_of_fold_proba(frame: pd.DataFrame, spec: ColumnSpec, *, folds: int = 5, seed: int = 0) -> np.ndarray:
-    """Out-of-fold predicted probabilities from logistic regression (columns in class order)."""
+    """Out-of-fold predicted probabilities from logistic regression, shape (n, K) in class order."""
     X, codes, classes = _xy(frame, spec)
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    proba = cross_val_predict(_logreg(), X, codes, cv=cv, method="predict_proba")
-    full = np.zeros((len(X), len(classes)))
-    full[:, np.unique(codes)] = proba
+    return oof_proba(X, codes, len(classes), folds=folds, seed=seed)
+
+
+def oof_proba(X: np.ndarray, codes: np.ndarray, k: int, *, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Out-of-fold logistic-regression probabilities, shape (n, k), robust to rare classes.
+
+    Folds shrink to the rarest class with at least two rows; a fold whose training rows hold a
+    single class predicts it with certainty; with fewer than two usable classes every row gets the
+    uniform distribution.
+    """
+    counts = np.bincount(codes, minlength=k)
+    full = np.full((len(X), k), 1.0 / k)
+    usable = counts >= 2
+    if usable.sum() < 2:
+        return full
+    folds = int(max(2, min(folds, counts[usable].min())))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "least populated class has only 1 member": handled below
+        splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(X, codes))
+    for train, test in splits:
+        full[test] = _fit_proba(X[train], codes[train], X[test], k)
     return full
+
+
+def _fit_proba(X: np.ndarray, codes: np.ndarray, X_new: np.ndarray, k: int) -> np.ndarray:
+    out = np.zeros((len(X_new), k))
+    present = np.unique(codes)
+    if len(present) < 2:
+        out[:, present[0]] = 1.0
+        return out
+    model = _logreg().fit(X, codes)
+    out[:, model.classes_] = model.predict_proba(X_new)
+    return out
 
 
 def confident_learning(frame: pd.DataFrame, spec: ColumnSpec, *, seed: int = 0) -> RowScores:
@@ -84,9 +114,7 @@ def reference_anchored(
     X, codes, classes = _xy(frame, spec)
     Xr, codes_r, _ = _xy(reference, spec)
     k = len(classes)
-    model = _logreg().fit(Xr, codes_r)
-    prior = np.full((len(X), k), 1e-9)
-    prior[:, model.classes_] = model.predict_proba(X)
+    prior = _fit_proba(Xr, codes_r, X, k) + 1e-9
     prior /= prior.sum(axis=1, keepdims=True)
     flip = binned_flip_posterior(prior, codes, k, bins=bins, min_bin_rows=min_bin_rows, iters=iters)
     order = np.argsort(-flip, kind="stable")
@@ -211,11 +239,9 @@ def reference_predictions(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.D
     """
     X, codes, classes = _xy(frame, spec)
     Xr, codes_r, _ = _xy(reference, spec)
-    model = _logreg().fit(Xr, codes_r)
-    pred = model.predict(X)
-    present = np.bincount(codes_r, minlength=len(classes))
-    folds = max(2, min(folds, int(present[present > 0].min())))
-    pred_r = cross_val_predict(_logreg(), Xr, codes_r, cv=StratifiedKFold(n_splits=folds, shuffle=True, random_state=0))
+    k = len(classes)
+    pred = _fit_proba(Xr, codes_r, X, k).argmax(axis=1)
+    pred_r = oof_proba(Xr, codes_r, k, folds=folds).argmax(axis=1)
     return pred, codes, pred_r, codes_r
 
 
@@ -236,14 +262,15 @@ def _cross_fitted_reference(reference: pd.DataFrame, holdout: pd.DataFrame, spec
     hold_ids = holdout[spec.id_col].to_numpy()
     shared = np.isin(hold_ids, ref_ids)
     Xr, codes_r, _ = _xy(reference, spec)
+    k = len(spec.classes)
     if not shared.any():
-        return _logreg().fit(Xr, codes_r).predict(Xh)
+        return _fit_proba(Xr, codes_r, Xh, k).argmax(axis=1)
     pred = np.empty(len(Xh), dtype=int)
     fold = np.random.default_rng(0).permutation(len(Xh)) % folds
     for f in range(folds):
         rows = fold == f
         keep = ~np.isin(ref_ids, hold_ids[rows])
-        pred[rows] = _logreg().fit(Xr[keep], codes_r[keep]).predict(Xh[rows])
+        pred[rows] = _fit_proba(Xr[keep], codes_r[keep], Xh[rows], k).argmax(axis=1)
     return pred
 
 
@@ -256,7 +283,7 @@ def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.Da
     """
     X, codes, classes = _xy(candidate, spec)
     Xh, codes_h, _ = _xy(holdout, spec)
-    cand = _logreg().fit(X, codes).predict(Xh)
+    cand = _fit_proba(X, codes, Xh, len(classes)).argmax(axis=1)
     ref = _cross_fitted_reference(reference, holdout, spec)
     cand_right, ref_right = cand == codes_h, ref == codes_h
     worse, better = int((ref_right & ~cand_right).sum()), int((cand_right & ~ref_right).sum())

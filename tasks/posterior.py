@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from labelguard.tasks.detectors import RowScores, _logreg, _xy, binned_flip_posterior, out_of_fold_proba
+from labelguard.tasks.detectors import RowScores, _fit_proba, _xy, binned_flip_posterior, oof_proba, out_of_fold_proba
 from labelguard.tasks.manifest import ColumnSpec
 
 EPS = 1e-6
@@ -147,20 +147,11 @@ def flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFram
     views = [_unmix(oof, codes, oof), _unmix(knn, codes, oof)]
     names = ["candidate_out_of_fold", "neighbourhood"]
     if reference is not None and len(reference) >= 2 * k and len(np.unique(_xy(reference, spec)[1])) >= 2:
-        from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
         Xr, codes_r, _ = _xy(reference, spec)
-        ref_model = _logreg().fit(Xr, codes_r)
-        ref_view = np.full((len(X), k), EPS)
-        ref_view[:, ref_model.classes_] = ref_model.predict_proba(X)
+        ref_view = _fit_proba(Xr, codes_r, X, k)
         # the same three views on the reference rows, none trained on the row it scores
-        present = np.bincount(codes_r, minlength=k)
-        folds = max(2, min(5, int(present[present > 0].min())))
-        ref_oof = np.full((len(Xr), k), EPS)
-        ref_oof[:, np.unique(codes_r)] = cross_val_predict(_logreg(), Xr, codes_r, cv=StratifiedKFold(folds, shuffle=True, random_state=seed), method="predict_proba")
-        cand_model = _logreg().fit(X, codes)
-        cand_on_ref = np.full((len(Xr), k), EPS)
-        cand_on_ref[:, cand_model.classes_] = cand_model.predict_proba(Xr)
+        ref_oof = oof_proba(Xr, codes_r, k, seed=seed)
+        cand_on_ref = _fit_proba(X, codes, Xr, k)
         knn_on_ref = _knn_proba(Z, codes, scaler.transform(Xr), k, self_included=False)
         views_ref = [_renorm(ref_oof), _unmix(_renorm(cand_on_ref), codes, oof), _unmix(knn_on_ref, codes, oof)]
         views = [_renorm(ref_view)] + views

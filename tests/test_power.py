@@ -56,7 +56,7 @@ def test_minority_class_flips_are_inconclusive_without_power_and_fire_with_it():
     poisoned = attacks.flip_labels(cand, spec, attack="targeted", rate=(minority // 2) / len(cand), seed=3).frame
     res, (verdict, why, power) = _run(poisoned, spec, make_reviews(1000, positive_share=0.01, seed=4))
     assert verdict == "inconclusive" and power["1"] > 0.2 and power["0"] <= 0.2, why
-    assert why.startswith("flips of 20% of a class would go unseen (class 1:")
+    assert why.startswith("flips of 20% of a class would go unseen (smallest detectable flip rate: class 1:")
     assert res["class_balance"].verdict == "inconclusive" and res["class_balance"].passed  # passed keeps meaning "did not fire"
     res, (verdict, _, _) = _run(poisoned, spec, make_reviews(20000, positive_share=0.01, seed=4))
     per_class = res["reference_model"].metrics["per_class"]  # the minority's own disagreement test sees it
