@@ -141,3 +141,13 @@ def test_without_reference_the_verdict_comes_from_the_estimated_noise_rate(tmp_p
         codes[name] = (res.exit_code, json.loads(out.read_text()))
     assert codes["clean"][0] == 0 and codes["clean"][1]["verdict_detail"].startswith("no trusted reference: estimated noise rate")
     assert codes["noisy"][0] == 1 and codes["noisy"][1]["verdict"] == "inconclusive" and codes["noisy"][1]["noise_rate"] > 0.2
+
+
+def test_a_single_minority_row_in_the_reference_is_judged_not_crashed():
+    spec = ColumnSpec()
+    cand = make_reviews(2000, positive_share=0.02, seed=6)
+    ref = make_reviews(300, positive_share=0.02, seed=7)
+    ref = pd.concat([ref[ref.label == 0], ref[ref.label == 1].head(1)], ignore_index=True)
+    res, (verdict, why, power) = _run(cand, spec, ref, ref)
+    assert verdict == "inconclusive" and power["1"] == 1.0, why
+    assert res["reference_model"].verdict == "inconclusive" and res["model_gate"].verdict == "pass"
