@@ -276,7 +276,9 @@ def _cross_fitted_reference(reference: pd.DataFrame, holdout: pd.DataFrame, spec
 
 def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.DataFrame, spec: ColumnSpec, **_: object) -> dict:
     """Train on the candidate and on the reference, compare on the holdout with paired sign tests
-    (rows where the two models disagree): accuracy, and each class's predicted share (Bonferroni over classes).
+    (rows where the two models disagree): accuracy, and each class's predicted share (Bonferroni over
+    classes; ``share_gap`` is how much further from the class's true holdout share the candidate's
+    prediction is than the reference model's).
 
     The reference model never predicts a holdout row it trained on (see :func:`_cross_fitted_reference`),
     so an overlap of reference and holdout does not make the reference look better than it is.
@@ -290,10 +292,15 @@ def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.Da
     k = len(classes)
     shares = []
     for c in range(k):
+        # only a candidate that predicts class c further from its true holdout share than the
+        # reference model does counts: a weaker reference (few trusted rows) may be off itself
+        truth = float((codes_h == c).mean())
+        excess = abs(float((cand == c).mean()) - truth) - abs(float((ref == c).mean()) - truth)
         more, fewer = int(((cand == c) & (ref != c)).sum()), int(((cand != c) & (ref == c)).sum())
-        p = float(stats.binomtest(more, more + fewer, 0.5).pvalue) if more + fewer else 1.0
-        shares.append((min(1.0, p * k), abs(float((cand == c).mean()) - float((ref == c).mean())), c))
-    share_p, share_gap, share_c = min(shares)
+        p = float(stats.binomtest(more, more + fewer, 0.5).pvalue) if more + fewer and excess > 0 else 1.0
+        shares.append((min(1.0, p * k), -excess, c))
+    share_p, neg_excess, share_c = min(shares)
+    share_gap = max(0.0, -neg_excess)
     name = classes[share_c]
     return {
         "accuracy": float(cand_right.mean()),

@@ -151,3 +151,20 @@ def test_a_single_minority_row_in_the_reference_is_judged_not_crashed():
     res, (verdict, why, power) = _run(cand, spec, ref, ref)
     assert verdict == "inconclusive" and power["1"] == 1.0, why
     assert res["reference_model"].verdict == "inconclusive" and res["model_gate"].verdict == "pass"
+
+
+def test_model_gate_share_test_ignores_a_weaker_reference_and_sees_a_moved_class():
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=5000, n_features=10, n_informative=8, n_redundant=0, n_classes=40, n_clusters_per_class=1, random_state=3)
+    cols = tuple(f"f{i}" for i in range(10))
+    frame = pd.DataFrame(X, columns=cols).assign(label=y, review_id=np.arange(5000))
+    spec = ColumnSpec(feature_cols=cols, timestamp_col=None, classes=tuple(range(40)))
+    cand, holdout = frame.iloc[:4000].reset_index(drop=True), frame.iloc[4000:].reset_index(drop=True)
+    clean = guards.model_gate_guard(guards.GuardContext(frame=cand, spec=spec, reference=holdout, holdout=holdout))
+    assert clean.verdict == "pass", clean.detail  # 25 trusted rows per class make a worse reference model, not a poisoned candidate
+    spec3 = ColumnSpec(classes=(0, 1, 2))
+    cand3, hold3 = make_reviews(3000, n_classes=3, seed=8), make_reviews(800, n_classes=3, seed=9)
+    poisoned = attacks.flip_labels(cand3, spec3, attack="targeted", rate=0.2, seed=3, source=2, target=1).frame
+    fired = guards.model_gate_guard(guards.GuardContext(frame=poisoned, spec=spec3, reference=hold3, holdout=hold3))
+    assert fired.verdict == "fired" and fired.metrics["share_class"] in ("1", "2"), fired.detail
