@@ -6,7 +6,7 @@ Labels are flipped before ingest, so the manifest is honestly signed and only co
 statistical guards can see anything. Data: synthetic reviews with overlapping classes
 (separation 2.8, clean accuracy about 0.92), 4,000 rows; an independent 1,000-row trusted
 reference. Baseline: cleanlab's find_label_issues on 5-fold logistic-regression probabilities.
-The suite's suspect set is what `labelguard verify` reports (`suspect_ids`).
+The suite's suspect set is what `labelguard verify` reports (`suspect_ids`: the pooled flip posterior's expected-F1 set).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from _common import write_result
 from labelguard.errors import BadInput
 from labelguard.tasks import attacks, guards
 from labelguard.tasks.detectors import confident_learning
+from labelguard.tasks.posterior import flip_posterior
 from labelguard.tasks.manifest import ColumnSpec
 from labelguard.tasks.synthetic import make_reviews
 from labelguard.tasks.verify import suite_suspects
@@ -48,12 +49,13 @@ def run(seeds: int, rows: int, separation: float) -> pd.DataFrame:
                 truth = set(res.flipped_ids)
                 ctx = guards.GuardContext(frame=res.frame, spec=spec, reference=reference)
                 results = guards.run_guards(ctx, SUITE)
-                suite_ids, _ = suite_suspects(results)
+                post = flip_posterior(res.frame, spec, reference, seed=seed)
+                suite_ids, _ = suite_suspects(results, res.frame.loc[post.suspect, "review_id"].tolist())
                 cl = confident_learning(res.frame, spec, seed=seed)
                 cl_ids = set(res.frame.loc[cl.suspect, "review_id"])
                 row = {"attack": name, "rate": rate, "seed": seed, "flips": len(truth),
                        "suite_f1": f1(set(suite_ids), truth), "cleanlab_f1": f1(cl_ids, truth)}
-                row.update({f"fired_{g.name}": int(not g.passed) for g in results})
+                row.update({f"fired_{g.name}": int(g.fired) for g in results})
                 out.append(row)
     return pd.DataFrame(out)
 

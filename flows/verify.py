@@ -34,6 +34,10 @@ def verify_flow(
         table=[{"guard": g.name, "verdict": g.verdict, "suspects": len(g.suspect_ids or []), "detail": g.detail} for g in report.guards],
         description=f"Guard suite on {uri}",
     )
-    if not report.ok:
-        raise GuardFired([g.name for g in report.guards if not g.passed], results=report.guards, stopped="", fix=f"inspect the guard table artifact {name!r} and the suspect rows")
+    if report.verdict == "fired":
+        raise GuardFired([g.name for g in report.guards if g.fired], results=report.guards, stopped="", fix=f"inspect the guard table artifact {name!r} and the suspect rows")
+    if report.verdict == "inconclusive":
+        unsure = [g.name for g in report.guards if g.verdict == "inconclusive"] or ["suite"]
+        raise GuardFired(unsure, report.verdict_detail, results=report.guards, stopped="cannot tell",
+                         fix="add trusted reference rows or accept a higher tolerated flip rate")
     return report.to_dict()

@@ -421,12 +421,14 @@ def verify(
     guard_names: Optional[str] = typer.Option(None, "--guards", help="Comma-separated subset of guards (default: all)."),
     ledger: Optional[str] = LedgerOpt,
     positive_class: Optional[str] = PositiveOpt,
+    tolerate: float = typer.Option(0.2, "--tolerate", help="Flip rate per class (and holdout accuracy drop) you accept going unseen: a pass without the power to see it is 'inconclusive'."),
+    allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Exit 0 when the verdict is inconclusive (default: exit 1, fail closed)."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     fingerprint: Optional[Path] = typer.Option(None, "--fingerprint", help="PostgreSQL: the table's signed snapshot (default: its file under the state directory)."),
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
-    """Run every guard on a stored dataset (or compare a PostgreSQL table with its signed snapshot), without Prefect: exit 0 all pass, 1 any fired, 2 could not check."""
+    """Run every guard on a stored dataset (or compare a PostgreSQL table with its signed snapshot), without Prefect: exit 0 pass, 1 fired or cannot tell, 2 could not check."""
     import json as _json
 
     _quiet(verbose)
@@ -443,6 +445,8 @@ def verify(
         names = [n.strip() for n in guard_names.split(",") if n.strip()] if guard_names else None
         for name in names or []:
             get_guard(name)
+        if not 0 < tolerate <= 1:
+            raise BadInput(f"--tolerate must be a rate in (0, 1], got {tolerate:g}", "pass e.g. --tolerate 0.05 (5 % of a class's rows)")
         key = load_verify_key(settings.verify_key)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         if json_out is not None and (json_out.is_dir() or not json_out.parent.is_dir()):
@@ -451,7 +455,7 @@ def verify(
 
         report = verify_dataset(
             uri, key, reference_uri=reference, holdout_uri=holdout, names=names, endpoint_url=settings.s3_endpoint, ledger=book,
-            positive_class=positive_class,
+            positive_class=positive_class, tolerate=tolerate,
         )
         if json_out is not None:
             try:
@@ -461,9 +465,14 @@ def verify(
     _print_guards(report.guards, title=f"verify {uri}")
     if report.suspect_ids:
         shown = ", ".join(map(str, report.suspect_ids[:10])) + (" …" if len(report.suspect_ids) > 10 else "")
-        out.print(f"suspect rows ({len(report.suspect_ids)}, from {', '.join(report.suspects_from)}): {shown}", highlight=False)
-    if not report.ok:
-        err.print(f"[red]guard fired:[/] {', '.join(g.name for g in report.guards if not g.passed)}", highlight=False)
+        what = "suspect rows" if report.verdict != "pass" else "rows most likely flipped, though nothing fired"
+        out.print(f"{what} ({len(report.suspect_ids)}, from {', '.join(report.suspects_from)}): {shown}", highlight=False)
+    out.print(f"verdict: {report.verdict} — {report.verdict_detail}", highlight=False)
+    if report.verdict == "fired":
+        err.print(f"[red]guard fired:[/] {', '.join(g.name for g in report.guards if g.fired)}", highlight=False)
+        raise typer.Exit(EXIT_FIRED)
+    if report.verdict == "inconclusive" and not allow_inconclusive:
+        err.print(f"[red]cannot tell:[/] {report.verdict_detail} (fix: add trusted reference rows, raise --tolerate, or pass --allow-inconclusive)", highlight=False)
         raise typer.Exit(EXIT_FIRED)
 
 
@@ -847,7 +856,7 @@ def _print_guards(results, title: str = "guards") -> None:
     for col in ("guard", "verdict", "suspects", "detail"):
         table.add_column(col, overflow="fold")
     for g in results:
-        colour = "yellow" if g.skipped else ("green" if g.passed else "red")
+        colour = {"skipped": "yellow", "pass": "green", "inconclusive": "magenta"}.get(g.verdict, "red")
         table.add_row(g.name, f"[{colour}]{g.verdict}[/]", "—" if g.suspect_ids is None else str(len(g.suspect_ids)), g.detail)
     out.print(table)
 

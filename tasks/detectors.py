@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -39,13 +39,43 @@ def _logreg():
 
 
 def out_of_fold_proba(frame: pd.DataFrame, spec: ColumnSpec, *, folds: int = 5, seed: int = 0) -> np.ndarray:
-    """Out-of-fold predicted probabilities from logistic regression (columns in class order)."""
+    """Out-of-fold predicted probabilities from logistic regression, shape (n, K) in class order."""
     X, codes, classes = _xy(frame, spec)
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    proba = cross_val_predict(_logreg(), X, codes, cv=cv, method="predict_proba")
-    full = np.zeros((len(X), len(classes)))
-    full[:, np.unique(codes)] = proba
+    return oof_proba(X, codes, len(classes), folds=folds, seed=seed)
+
+
+def oof_proba(X: np.ndarray, codes: np.ndarray, k: int, *, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Out-of-fold logistic-regression probabilities, shape (n, k), robust to rare classes.
+
+    Folds shrink to the rarest class with at least two rows; a fold whose training rows hold a
+    single class predicts it with certainty; with fewer than two usable classes every row gets the
+    uniform distribution.
+    """
+    counts = np.bincount(codes, minlength=k)
+    full = np.full((len(X), k), 1.0 / k)
+    usable = counts >= 2
+    if usable.sum() < 2:
+        return full
+    folds = int(max(2, min(folds, counts[usable].min())))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "least populated class has only 1 member": handled below
+        splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(X, codes))
+    for train, test in splits:
+        full[test] = _fit_proba(X[train], codes[train], X[test], k)
     return full
+
+
+def _fit_proba(X: np.ndarray, codes: np.ndarray, X_new: np.ndarray, k: int) -> np.ndarray:
+    out = np.zeros((len(X_new), k))
+    present = np.unique(codes)
+    if len(present) < 2:
+        out[:, present[0]] = 1.0
+        return out
+    model = _logreg().fit(X, codes)
+    out[:, model.classes_] = model.predict_proba(X_new)
+    return out
 
 
 def confident_learning(frame: pd.DataFrame, spec: ColumnSpec, *, seed: int = 0) -> RowScores:
@@ -86,20 +116,9 @@ def reference_anchored(
     X, codes, classes = _xy(frame, spec)
     Xr, codes_r, _ = _xy(reference, spec)
     k = len(classes)
-    model = _logreg().fit(Xr, codes_r)
-    prior = np.full((len(X), k), 1e-9)
-    prior[:, model.classes_] = model.predict_proba(X)
+    prior = _fit_proba(Xr, codes_r, X, k) + 1e-9
     prior /= prior.sum(axis=1, keepdims=True)
-    # Noise may depend on where a row sits (boundary-hugging attacks flip the least certain rows), so
-    # T is estimated separately within bins of the reference model's confidence.
-    confidence = prior.max(axis=1)
-    n_bins = max(1, min(bins, len(X) // min_bin_rows))
-    edges = np.quantile(confidence, np.linspace(0, 1, n_bins + 1)[1:-1])
-    which = np.searchsorted(edges, confidence, side="right")
-    flip = np.zeros(len(X))
-    for b in range(n_bins):
-        rows = which == b
-        flip[rows] = _em_flip_posterior(prior[rows], codes[rows], k, iters)
+    flip = binned_flip_posterior(prior, codes, k, bins=bins, min_bin_rows=min_bin_rows, iters=iters)
     order = np.argsort(-flip, kind="stable")
     expected_tp = np.cumsum(flip[order])
     expected_f1 = 2 * expected_tp / (np.arange(1, len(flip) + 1) + flip.sum())
@@ -107,6 +126,24 @@ def reference_anchored(
     suspect = np.zeros(len(flip), dtype=bool)
     suspect[order[:n_suspects]] = True
     return RowScores(flip, suspect, float(flip.mean()))
+
+
+def binned_flip_posterior(prior: np.ndarray, codes: np.ndarray, k: int, *, bins: int = 4, min_bin_rows: int = 250, iters: int = 100) -> np.ndarray:
+    """Each row's posterior probability of a flipped label, with the transition matrix fitted by EM within confidence bins.
+
+    Noise may depend on where a row sits (boundary-hugging attacks flip the least certain rows), so
+    T is estimated separately within quantile bins of the prior's confidence (at least
+    ``min_bin_rows`` rows each). ``prior`` has shape (n, k); returns shape (n,).
+    """
+    confidence = prior.max(axis=1)
+    n_bins = max(1, min(bins, len(prior) // min_bin_rows))
+    edges = np.quantile(confidence, np.linspace(0, 1, n_bins + 1)[1:-1])
+    which = np.searchsorted(edges, confidence, side="right")
+    flip = np.zeros(len(prior))
+    for b in range(n_bins):
+        rows = which == b
+        flip[rows] = _em_flip_posterior(prior[rows], codes[rows], k, iters)
+    return flip
 
 
 def _em_flip_posterior(prior: np.ndarray, codes: np.ndarray, k: int, iters: int, tol: float = 1e-5) -> np.ndarray:
@@ -127,13 +164,19 @@ def _em_flip_posterior(prior: np.ndarray, codes: np.ndarray, k: int, iters: int,
     return 1.0 - post[np.arange(len(codes)), codes]
 
 
+def feature_cells(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
+    """A 64-bit hash of each row's stored feature values (text included), shape (n,): equal rows share a cell."""
+    from labelguard.tasks.features import raw_feature_cols
+
+    feats = raw_feature_cols(spec)
+    numeric = [c for c in feats if c in spec.feature_cols]
+    return pd.util.hash_pandas_object(frame[feats].astype({c: float for c in numeric}), index=False).to_numpy()
+
+
 def duplicate_conflicts(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
     """Rows whose exact feature vector recurs with another label; the minority label of each group is
     suspect (every row of a tied group)."""
-    from labelguard.tasks.features import raw_feature_cols
-
-    feats = raw_feature_cols(spec)  # exact duplicates share the stored values, text included
-    key = pd.util.hash_pandas_object(frame[feats], index=False).to_numpy()
+    key = feature_cells(frame, spec)
     labels = frame[spec.label_col].to_numpy()
     df = pd.DataFrame({"key": key, "label": labels})
     counts = df.groupby(["key", "label"]).size().rename("n").reset_index()
@@ -147,17 +190,28 @@ def duplicate_conflicts(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
     return np.fromiter(((k, lab) in flagged for k, lab in zip(key, labels)), dtype=bool, count=len(frame))
 
 
-def class_conditional_shift(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFrame) -> dict:
-    """Two-sample Hotelling T² per class between candidate and reference feature means.
+def class_conditional_shift(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFrame, *, alpha: float = 1e-3) -> dict:
+    """Two-sample Hotelling T² per class between candidate and reference feature means, with each class's power.
 
     A label flip moves rows of one class's feature distribution into another class, so the per-class
-    means shift even when the class prior stays put. Returns per-class p-values.
+    means shift even when the class prior stays put. ``power`` of class c is the smallest share of
+    class c's rows flipped into its hardest-to-see neighbour class that the receiving class's test
+    (at ``alpha / K``) would detect (:func:`labelguard.tasks.power.hotelling_power`).
+
+    Returns
+    -------
+    dict
+        class name -> ``p_value``, ``shift`` (norm of the mean difference), ``rows``, ``power``.
     """
+    from labelguard.tasks.power import UNDETECTABLE, hotelling_power
+
     X, codes, classes = _xy(frame, spec)
     Xr, codes_r, _ = _xy(reference, spec)
     d = X.shape[1]
-    out = {}
-    for c, cls in enumerate(classes):
+    k = len(classes)
+    names = [str(c.item() if isinstance(c, np.generic) else c) for c in classes]
+    out, means, covs, sizes = {}, {}, {}, {}
+    for c in range(k):
         a, b = X[codes == c], Xr[codes_r == c]
         na, nb = len(a), len(b)
         if na <= d or nb <= d or na + nb - 2 <= d:
@@ -166,55 +220,108 @@ def class_conditional_shift(frame: pd.DataFrame, spec: ColumnSpec, reference: pd
         pooled = ((na - 1) * np.cov(a, rowvar=False).reshape(d, d) + (nb - 1) * np.cov(b, rowvar=False).reshape(d, d)) / (na + nb - 2)
         t2 = (na * nb) / (na + nb) * float(diff @ np.linalg.pinv(pooled) @ diff)
         f = t2 * (na + nb - d - 1) / (d * (na + nb - 2))
-        out[str(cls.item() if isinstance(cls, np.generic) else cls)] = {
-            "p_value": float(stats.f.sf(f, d, na + nb - d - 1)),
-            "shift": float(np.linalg.norm(diff)),
-            "rows": int(na),
-        }
+        out[names[c]] = {"p_value": float(stats.f.sf(f, d, na + nb - d - 1)), "shift": float(np.linalg.norm(diff)), "rows": int(na)}
+        means[c], covs[c], sizes[c] = b.mean(axis=0), pooled, (na, nb)
+    level = alpha / max(1, len(out))
+    for c in range(k):
+        if names[c] not in out:
+            continue
+        others = [t for t in means if t != c]
+        # the attacker's quietest target is the class whose mean is nearest (smallest shift per flip)
+        others.sort(key=lambda t: float((means[c] - means[t]) @ np.linalg.pinv(covs[t]) @ (means[c] - means[t])))
+        n_source = int((codes == c).sum())
+        worst = max((hotelling_power(means[c] - means[t], covs[t], sizes[t][0], n_source, sizes[t][1], level) for t in others[:1]), default=UNDETECTABLE)
+        out[names[c]]["power"] = worst
     return out
+
+
+def reference_predictions(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFrame, *, folds: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Predictions of a model fitted on the reference: on the candidate, and out of fold on the reference itself.
+
+    Returns
+    -------
+    tuple
+        (pred, codes, pred_ref, codes_ref): class codes, shapes (n,), (n,), (n_ref,), (n_ref,).
+    """
+    X, codes, classes = _xy(frame, spec)
+    Xr, codes_r, _ = _xy(reference, spec)
+    k = len(classes)
+    pred = _fit_proba(Xr, codes_r, X, k).argmax(axis=1)
+    pred_r = oof_proba(Xr, codes_r, k, folds=folds).argmax(axis=1)
+    return pred, codes, pred_r, codes_r
 
 
 def reference_disagreement(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFrame, *, folds: int = 5) -> tuple[int, int, int, int]:
     """How often labels disagree with the reference model: on the candidate, and out of fold on the
     reference itself (the rate clean data should show). Returns (k, n, k_ref, n_ref)."""
-    X, codes, _ = _xy(frame, spec)
-    Xr, codes_r, _ = _xy(reference, spec)
-    pred = _logreg().fit(Xr, codes_r).predict(X)
-    folds = max(2, min(folds, int(np.bincount(codes_r).min()) if len(codes_r) else 2))
-    pred_r = cross_val_predict(_logreg(), Xr, codes_r, cv=StratifiedKFold(n_splits=folds, shuffle=True, random_state=0))
+    pred, codes, pred_r, codes_r = reference_predictions(frame, spec, reference, folds=folds)
     return int((pred != codes).sum()), len(codes), int((pred_r != codes_r).sum()), len(codes_r)
 
 
-def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.DataFrame, spec: ColumnSpec, *, in_sample: bool = False) -> dict:
-    """Train on the candidate and on the reference, compare on the holdout with paired sign tests
-    (rows where the two models disagree): accuracy, and share of the positive class (with none
-    named, the class whose predicted share moves most, Bonferroni-corrected over the classes)."""
-    X, codes, _ = _xy(candidate, spec)
+def _cross_fitted_reference(reference: pd.DataFrame, holdout: pd.DataFrame, spec: ColumnSpec, *, folds: int = 5) -> np.ndarray:
+    """The reference model's predictions on the holdout, never from a model that trained on the row it predicts.
+
+    Reference rows that are also holdout rows (same id) are left out of the fit for their own fold.
+    """
+    Xh, _, _ = _xy(holdout, spec)
+    ref_ids = reference[spec.id_col].to_numpy()
+    hold_ids = holdout[spec.id_col].to_numpy()
+    shared = np.isin(hold_ids, ref_ids)
     Xr, codes_r, _ = _xy(reference, spec)
+    k = len(spec.classes)
+    if not shared.any():
+        return _fit_proba(Xr, codes_r, Xh, k).argmax(axis=1)
+    pred = np.empty(len(Xh), dtype=int)
+    fold = np.random.default_rng(0).permutation(len(Xh)) % folds
+    for f in range(folds):
+        rows = fold == f
+        keep = ~np.isin(ref_ids, hold_ids[rows])
+        pred[rows] = _fit_proba(Xr[keep], codes_r[keep], Xh[rows], k).argmax(axis=1)
+    return pred
+
+
+def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.DataFrame, spec: ColumnSpec, **_: object) -> dict:
+    """Train on the candidate and on the reference, compare on the holdout with paired sign tests
+    (rows where the two models disagree): accuracy, and each class's predicted share (Bonferroni over
+    classes; ``share_gap`` is how much further from the class's true holdout share the candidate's
+    prediction is than the reference model's).
+
+    The reference model never predicts a holdout row it trained on (see :func:`_cross_fitted_reference`),
+    so an overlap of reference and holdout does not make the reference look better than it is.
+    """
+    X, codes, classes = _xy(candidate, spec)
     Xh, codes_h, _ = _xy(holdout, spec)
-    cand = _logreg().fit(X, codes).predict(Xh)
-    if in_sample:  # the reference *is* the holdout: out-of-fold predictions keep the comparison fair
-        ref = cross_val_predict(_logreg(), Xr, codes_r, cv=StratifiedKFold(n_splits=5, shuffle=True, random_state=0))
-    else:
-        ref = _logreg().fit(Xr, codes_r).predict(Xh)
+    cand = _fit_proba(X, codes, Xh, len(classes)).argmax(axis=1)
+    ref = _cross_fitted_reference(reference, holdout, spec)
+    cand_right, ref_right = cand == codes_h, ref == codes_h
+    worse, better = int((ref_right & ~cand_right).sum()), int((cand_right & ~ref_right).sum())
+    k = len(classes)
+    shares = []
+    for c in range(k):
+        # only a candidate that predicts class c further from its true holdout share than the
+        # reference model does counts: a weaker reference (few trusted rows) may be off itself
+        truth = float((codes_h == c).mean())
+        excess = abs(float((cand == c).mean()) - truth) - abs(float((ref == c).mean()) - truth)
+        more, fewer = int(((cand == c) & (ref != c)).sum()), int(((cand != c) & (ref == c)).sum())
+        p = float(stats.binomtest(more, more + fewer, 0.5).pvalue) if more + fewer and excess > 0 else 1.0
+        shares.append((min(1.0, p * k), -excess, c))
+    share_p, neg_excess, share_c = min(shares)
+    share_gap = max(0.0, -neg_excess)
+    name = classes[share_c]
     from labelguard.tasks.classes import positive_class
 
     named = positive_class(spec)
-    if named is not None:
-        positions, correction = [list(spec.classes).index(named)], 1
-    else:
-        positions, correction = list(range(len(spec.classes))), len(spec.classes)
-    pos = max(positions, key=lambda c: (abs(float((cand == c).mean()) - float((ref == c).mean())), -c))
-    cand_right, ref_right = cand == codes_h, ref == codes_h
-    worse, better = int((ref_right & ~cand_right).sum()), int((cand_right & ~ref_right).sum())
-    more, fewer = int(((cand == pos) & (ref != pos)).sum()), int(((cand != pos) & (ref == pos)).sum())
-    share_p = min(1.0, correction * float(stats.binomtest(more, more + fewer, 0.5).pvalue)) if more + fewer else 1.0
+    pos = list(spec.classes).index(named) if named is not None else k - 1
     return {
         "accuracy": float(cand_right.mean()),
         "reference_accuracy": float(ref_right.mean()),
         "accuracy_p": float(stats.binomtest(worse, worse + better, 0.5, alternative="greater").pvalue) if worse + better else 1.0,
+        "holdout_rows": int(len(codes_h)),
+        "share_class": str(name.item() if isinstance(name, np.generic) else name),
+        "share": float((cand == share_c).mean()),
+        "reference_share": float((ref == share_c).mean()),
+        "share_gap": share_gap,
+        "share_p": share_p,
         "positive_share": float((cand == pos).mean()),
         "reference_positive_share": float((ref == pos).mean()),
-        "share_p": share_p,
-        "share_class": str(spec.classes[pos].item() if isinstance(spec.classes[pos], np.generic) else spec.classes[pos]),
     }

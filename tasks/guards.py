@@ -37,22 +37,57 @@ class GuardContext:
 
 @dataclass
 class GuardResult:
+    """One guard's verdict on the candidate.
+
+    ``verdict`` is one of ``pass``, ``fired``, ``inconclusive``, ``skipped``. ``passed`` is kept for
+    compatibility and means "did not fire" (``verdict != "fired"``): an inconclusive guard has
+    ``passed=True``; read ``verdict`` to tell it from a pass. ``power`` is the smallest flip rate
+    the guard would detect (see :mod:`labelguard.tasks.power`; the worst class), ``class_power`` the
+    same per class; both are None for guards that do not test a flip rate.
+    """
+
     name: str
     passed: bool
     detail: str
     suspect_ids: list | None = None
     skipped: bool = False
     metrics: dict[str, Any] = field(default_factory=dict)
+    power: float | None = None
+    class_power: dict[str, float] | None = None
+    inconclusive: bool = False
 
     @property
     def verdict(self) -> str:
-        return "skipped" if self.skipped else ("pass" if self.passed else "FIRED")
+        if self.skipped:
+            return "skipped"
+        if not self.passed:
+            return "fired"
+        return "inconclusive" if self.inconclusive else "pass"
+
+    @property
+    def fired(self) -> bool:
+        return self.verdict == "fired"
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"name": self.name, "passed": self.passed, "skipped": self.skipped, "detail": self.detail, "metrics": self.metrics}
+        out = {"name": self.name, "verdict": self.verdict, "passed": self.passed, "skipped": self.skipped, "detail": self.detail,
+               "power": self.power, "class_power": self.class_power, "metrics": self.metrics}
         if self.suspect_ids is not None:
             out["suspect_ids"] = [_py(i) for i in self.suspect_ids]
         return out
+
+
+def apply_tolerance(results: list[GuardResult], tolerate: float) -> list[GuardResult]:
+    """Mark every pass whose power (smallest detectable flip rate, worst class) is above ``tolerate`` inconclusive, in place."""
+    for g in results:
+        if g.verdict == "pass" and g.power is not None and g.power > tolerate:
+            g.inconclusive = True
+    return results
+
+
+def _power_text(power: float | None) -> str:
+    if power is None:
+        return ""
+    return "; power: cannot see a flip of every row of some class" if power >= 1.0 else f"; power: sees a flip of {power:.0%} of any class"
 
 
 Guard = Callable[[GuardContext], GuardResult]
@@ -141,30 +176,45 @@ def schema_guard(ctx: GuardContext) -> GuardResult:
     return GuardResult("schema", False, f"{len(failures)} failure(s) ({'; '.join(checks)}) in rows {_ids_preview(ids)}", suspect_ids=ids, metrics={"failures": len(failures)})
 
 
+def _class_names(spec: ColumnSpec) -> list[str]:
+    return [str(c.item() if isinstance(c, np.generic) else c) for c in spec.classes]
+
+
+def _codes(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
+    return np.searchsorted(np.asarray(spec.classes), frame[spec.label_col].to_numpy())
+
+
+def _worst(per_class: dict[str, dict], shown: int = 4) -> list[str]:
+    return sorted(per_class, key=lambda c: per_class[c]["p_value"])[:shown]
+
+
 @register_guard("class_balance")
 def class_balance_guard(ctx: GuardContext, *, alpha: float = 1e-3) -> GuardResult:
-    """Class shares against a trusted reference, by a chi-square test sized to both samples."""
-    reference_counts = ctx.reference_class_counts()
-    if not reference_counts:
+    """Each class's share against a trusted reference (Fisher exact per class, Bonferroni): a 1 % class is tested on its own."""
+    from labelguard.tasks.power import share_tests
+
+    if ctx.reference is None or not len(ctx.reference):
         return _skip("class_balance", "no reference class counts")
     alpha = float(ctx.options.get("class_balance_alpha", alpha))
-    observed = label_histogram(ctx.frame, ctx.spec.label_col)
-    keys = sorted({*observed, *reference_counts})
-    table = np.array([[observed.get(k, 0) for k in keys], [reference_counts.get(k, 0) for k in keys]])
-    table = table[:, table.sum(axis=0) > 0]
-    if table.shape[1] < 2:
-        return GuardResult("class_balance", False, "only one class present", metrics={"observed": observed})
-    p_value = float(chi2_contingency(table)[1])
-    shares = {k: observed.get(k, 0) / max(1, sum(observed.values())) for k in keys}
-    ref_total = max(1, sum(reference_counts.values()))
-    ref_shares = {k: reference_counts.get(k, 0) / ref_total for k in keys}
-    shown = ", ".join(f"class {k}: {shares[k]:.1%} vs {ref_shares[k]:.1%}" for k in keys)
-    passed = p_value >= alpha
+    names = _class_names(ctx.spec)
+    k = len(names)
+    counts = np.bincount(_codes(ctx.frame, ctx.spec), minlength=k)[:k]
+    ref_counts = np.bincount(_codes(ctx.reference, ctx.spec), minlength=k)[:k]
+    if (counts > 0).sum() < 2:
+        return GuardResult("class_balance", False, "only one class present", metrics={"observed": dict(zip(names, counts.tolist()))})
+    tests = dict(zip(names, share_tests(counts, ref_counts, alpha)))
+    level = alpha / k
+    fired = [c for c, t in tests.items() if t["p_value"] < level]
+    shown = ", ".join(f"class {c}: {tests[c]['share']:.1%} vs {tests[c]['reference_share']:.1%} (p={tests[c]['p_value']:.2g})"
+                      for c in (names if k <= 4 else _worst(tests)))
+    class_power = {c: t["power"] for c, t in tests.items()}
+    power = max(class_power.values())
     return GuardResult(
-        "class_balance",
-        passed,
-        f"{shown} (chi-square p={p_value:.2g}, fires below {alpha:g})",
-        metrics={"p_value": p_value, "shares": shares, "reference_shares": ref_shares},
+        "class_balance", not fired,
+        f"{shown}{'' if k <= 4 else f' (worst {min(4, k)} of {k})'}; fires below {level:.2g} per class{_power_text(power)}",
+        metrics={"p_value": min(t["p_value"] for t in tests.values()), "per_class": tests, "fired_classes": fired,
+                 "shares": {c: t["share"] for c, t in tests.items()}, "reference_shares": {c: t["reference_share"] for c, t in tests.items()}},
+        power=power, class_power=class_power,
     )
 
 
@@ -206,31 +256,55 @@ def class_conditional_guard(ctx: GuardContext) -> GuardResult:
 
     if ctx.reference is None:
         return _skip("class_conditional", "no trusted reference rows")
-    per_class = class_conditional_shift(ctx.frame, ctx.spec, ctx.reference)
+    per_class = class_conditional_shift(ctx.frame, ctx.spec, ctx.reference, alpha=ALPHA)
     if not per_class:
         return _skip("class_conditional", "too few rows per class")
     threshold = ALPHA / len(per_class)
-    worst = min(per_class, key=lambda c: per_class[c]["p_value"])
     passed = all(v["p_value"] >= threshold for v in per_class.values())
-    shown = ", ".join(f"class {c}: mean shift {v['shift']:.3g} (p={v['p_value']:.2g})" for c, v in per_class.items())
-    return GuardResult("class_conditional", passed, f"{shown}; fires below {threshold:.2g} (Bonferroni)", metrics={"per_class": per_class, "worst": worst})
+    class_power = {c: float(v["power"]) for c, v in per_class.items()}
+    power = max(class_power.values())
+    shown = ", ".join(f"class {c}: mean shift {per_class[c]['shift']:.3g} (p={per_class[c]['p_value']:.2g})"
+                      for c in (per_class if len(per_class) <= 4 else _worst(per_class)))
+    return GuardResult("class_conditional", passed, f"{shown}; fires below {threshold:.2g} (Bonferroni){_power_text(power)}",
+                       metrics={"per_class": per_class, "worst": _worst(per_class, 1)[0]}, power=power, class_power=class_power)
 
 
 @register_guard("duplicate_conflicts")
 def duplicate_conflicts_guard(ctx: GuardContext) -> GuardResult:
-    """Identical feature rows that carry different labels: the minority label of each group is suspect."""
-    from labelguard.tasks.detectors import duplicate_conflicts
+    """Identical feature rows that carry different labels: the minority label of each group is suspect.
+
+    The verdict compares labels within the feature cells the candidate shares with the reference
+    (a per-class Cochran–Mantel–Haenszel test), whose null does not grow with sample size; counting
+    conflicts would (a larger sample has more rows that share a cell with another label).
+    """
+    from labelguard.tasks.detectors import duplicate_conflicts, feature_cells
+    from labelguard.tasks.power import cell_label_test
 
     mask = duplicate_conflicts(ctx.frame, ctx.spec)
     ids = _ids(ctx, mask)
-    if ctx.reference is not None:
-        ref = duplicate_conflicts(ctx.reference, ctx.spec)
-        from scipy.stats import fisher_exact
-
-        k, n, kr, nr = int(mask.sum()), len(mask), int(ref.sum()), len(ref)
-        p = float(fisher_exact([[k, n - k], [kr, nr - kr]], alternative="greater")[1]) if k else 1.0
-        return GuardResult("duplicate_conflicts", p >= ALPHA, f"{k} conflicting duplicate row(s) vs {kr} in the reference (Fisher p={p:.2g})", suspect_ids=ids, metrics={"conflicts": k, "p_value": p})
-    return GuardResult("duplicate_conflicts", not ids, f"{len(ids)} conflicting duplicate row(s)", suspect_ids=ids, metrics={"conflicts": len(ids)})
+    k_conf = len(ids)
+    if ctx.reference is None:
+        return GuardResult("duplicate_conflicts", True, f"{k_conf} conflicting duplicate row(s); no reference to tell natural conflicts from flips",
+                           suspect_ids=ids, metrics={"conflicts": k_conf})
+    names = _class_names(ctx.spec)
+    test = cell_label_test(feature_cells(ctx.frame, ctx.spec), _codes(ctx.frame, ctx.spec),
+                           feature_cells(ctx.reference, ctx.spec), _codes(ctx.reference, ctx.spec), len(names), ALPHA)
+    metrics = {"conflicts": k_conf, "matched_rows": test["matched_rows"], "p_value": test["p_min"]}
+    if test["matched_rows"] == 0:
+        return GuardResult("duplicate_conflicts", True, f"{k_conf} conflicting duplicate row(s); no feature cell shared with the reference, so no verdict",
+                           suspect_ids=ids, metrics=metrics)
+    per_class = {names[c]: v for c, v in test["per_class"].items()}
+    class_power = {c: v["power"] for c, v in per_class.items()}
+    power = max(class_power.values())
+    worst = min(per_class, key=lambda c: per_class[c]["p_value"])
+    w = per_class[worst]
+    return GuardResult(
+        "duplicate_conflicts", test["p_min"] >= test["level"],
+        f"{k_conf} conflicting duplicate row(s); within the {test['cells']} feature cells shared with the reference "
+        f"({test['matched_rows']} rows) class {worst} has {w['observed']:.0f} rows vs {w['expected']:.1f} expected "
+        f"(CMH p={w['p_value']:.2g}, fires below {test['level']:.2g}){_power_text(power)}",
+        suspect_ids=ids, metrics={**metrics, "per_class": per_class}, power=power, class_power=class_power,
+    )
 
 
 def _self_contained(name: str, ctx: GuardContext, detector, min_rows: int, what: str) -> GuardResult:
@@ -260,37 +334,60 @@ def knn_consistency_guard(ctx: GuardContext) -> GuardResult:
 
 @register_guard("reference_model")
 def reference_model_guard(ctx: GuardContext) -> GuardResult:
-    """Reference-anchored: a model fitted on the trusted reference scores each label; EM estimates the flip rate."""
-    from labelguard.tasks.detectors import reference_anchored, reference_disagreement
+    """Reference-anchored: a model fitted on the trusted reference scores each label; per-class disagreement tests."""
+    from labelguard.tasks.detectors import reference_anchored, reference_predictions
+    from labelguard.tasks.power import disagreement_tests
 
     if ctx.reference is None:
         return _skip("reference_model", "no trusted reference rows")
     res = reference_anchored(ctx.frame, ctx.spec, ctx.reference)
-    k, n, k_ref, n_ref = reference_disagreement(ctx.frame, ctx.spec, ctx.reference)
-    p = _excess(k, n, k_ref, n_ref)
+    names = _class_names(ctx.spec)
+    pred, codes, pred_ref, codes_ref = reference_predictions(ctx.frame, ctx.spec, ctx.reference)
+    t = disagreement_tests(pred, codes, pred_ref, codes_ref, len(names), ALPHA)
+    per_class = {names[c]: v for c, v in t["per_class"].items()}
+    class_power = {c: v["power"] for c, v in per_class.items()}
+    power = max(class_power.values())
     ids = _ids(ctx, res.suspect)
+    o = t["overall"]
+    worst = min(per_class, key=lambda c: per_class[c]["p_value"])
+    w = per_class[worst]
     return GuardResult(
-        "reference_model", p >= ALPHA,
+        "reference_model", t["p_min"] >= t["level"],
         f"estimated flip rate {res.estimate:.1%}, {len(ids)} suspect row(s); labels disagree with the reference model on "
-        f"{k / max(1, n):.1%} of rows vs {k_ref / max(1, n_ref):.1%} out of fold on the reference (one-sided p={p:.2g}, fires below {ALPHA:g})",
-        suspect_ids=ids, metrics={"estimated_flip_rate": res.estimate, "disagreement": k / max(1, n), "reference_disagreement": k_ref / max(1, n_ref), "p_value": p},
+        f"{o['rate']:.1%} of rows vs {o['reference_rate']:.1%} out of fold on the reference (p={o['p_value']:.2g}); "
+        f"worst class {worst}: {w['rate']:.1%} vs {w['reference_rate']:.1%} (p={w['p_value']:.2g}); fires below {t['level']:.2g}{_power_text(power)}",
+        suspect_ids=ids,
+        metrics={"estimated_flip_rate": res.estimate, "disagreement": o["rate"], "reference_disagreement": o["reference_rate"],
+                 "p_value": t["p_min"], "per_class": per_class},
+        power=power, class_power=class_power,
     )
 
 
+GATE_ALPHA = ALPHA
+
+
 @register_guard("model_gate")
-def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_share_shift: float = 0.03) -> GuardResult:
-    """A model trained on the candidate must match the reference model on the trusted holdout (accuracy, positive share)."""
+def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_share_shift: float = 0.02) -> GuardResult:
+    """A model trained on the candidate must match the reference model on the trusted holdout (accuracy, each class's predicted share).
+
+    The reference model never scores a holdout row it was trained on (rows shared by reference and
+    holdout are cross-fitted). ``power`` is in holdout accuracy points: the smallest accuracy drop
+    the sign test could see at this holdout size (all disagreements one way).
+    """
     from labelguard.tasks.detectors import paired_gate
 
     if ctx.reference is None or ctx.holdout is None:
         return _skip("model_gate", "needs a trusted reference and a golden holdout")
-    g = paired_gate(ctx.frame, ctx.reference, ctx.holdout, ctx.spec, in_sample=ctx.reference is ctx.holdout)
-    acc_bad = g["accuracy_p"] < ALPHA and g["reference_accuracy"] - g["accuracy"] > min_accuracy_drop
-    share_bad = g["share_p"] < ALPHA and abs(g["positive_share"] - g["reference_positive_share"]) > min_share_shift
+    g = paired_gate(ctx.frame, ctx.reference, ctx.holdout, ctx.spec)
+    acc_bad = g["accuracy_p"] < GATE_ALPHA and g["reference_accuracy"] - g["accuracy"] > min_accuracy_drop
+    share_bad = g["share_p"] < GATE_ALPHA and g["share_gap"] > min_share_shift
+    n_h = max(1, g["holdout_rows"])
+    power = float(min(1.0, max(np.ceil(np.log2(1 / GATE_ALPHA)) / n_h, min_accuracy_drop)))
     return GuardResult(
         "model_gate", not (acc_bad or share_bad),
         f"holdout accuracy {g['accuracy']:.3f} vs reference {g['reference_accuracy']:.3f} (p={g['accuracy_p']:.2g}); "
-        f"positive share {g['positive_share']:.1%} vs {g['reference_positive_share']:.1%} (p={g['share_p']:.2g}); "
-        f"fires when p<{ALPHA:g} and the gap exceeds {min_accuracy_drop:.0%} / {min_share_shift:.0%}",
-        metrics=g,
+        f"class {g['share_class']} predicted {g['share']:.1%} vs {g['reference_share']:.1%} (p={g['share_p']:.2g}); "
+        f"fires when p<{GATE_ALPHA:g} and the gap exceeds {min_accuracy_drop:.0%} / {min_share_shift:.0%}; "
+        f"power: sees an accuracy drop of {power:.1%} on {n_h} holdout rows",
+        metrics=g, power=power,
     )

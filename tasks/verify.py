@@ -20,27 +20,86 @@ from labelguard.tasks.storage import LocalStore, open_store
 GOLDEN = "golden_holdout"
 EXACT = ("manifest", "label_contract", "schema")  # guards whose suspects are facts, not estimates
 ESTIMATED = ("reference_model", "confident_learning")  # in order of preference
+# guards whose per-class power says which flip rates of each class the suite can see
+COVERAGE = ("class_balance", "class_conditional", "reference_model", "duplicate_conflicts")
+DEFAULT_TOLERATE = 0.2
 
 
 @dataclass
 class VerifyReport:
+    """The guard results and the dataset-level verdict (``pass``, ``fired`` or ``inconclusive``).
+
+    ``ok`` is True only for ``pass``; ``class_power`` is the suite's smallest detectable flip rate
+    per class (the best guard for each class); ``noise_rate`` the estimated share of flipped rows.
+    """
+
     dataset: str
     guards: list[guards.GuardResult]
     suspect_ids: list = field(default_factory=list)
     suspects_from: list[str] = field(default_factory=list)
+    verdict: str = "pass"
+    verdict_detail: str = ""
+    tolerate: float = DEFAULT_TOLERATE
+    class_power: dict[str, float] = field(default_factory=dict)
+    noise_rate: float | None = None
 
     @property
     def ok(self) -> bool:
-        return all(g.passed for g in self.guards)
+        return self.verdict == "pass"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "verdict": self.verdict,
+            "verdict_detail": self.verdict_detail,
+            "tolerate": self.tolerate,
+            "class_power": self.class_power,
+            "noise_rate": self.noise_rate,
             "dataset": self.dataset,
             "guards": [g.to_dict() for g in self.guards],
             "suspect_ids": [to_py(i) for i in self.suspect_ids],
             "suspects_from": self.suspects_from,
         }
+
+
+def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_rate: float | None = None) -> tuple[str, str, dict[str, float]]:
+    """The suite's verdict on the dataset from its guards' verdicts and powers.
+
+    ``fired`` when any guard fired. Otherwise ``inconclusive`` when the model gate ran but could not
+    see an accuracy drop of ``tolerate``, or when some class's flips at rate ``tolerate`` are beyond
+    every guard that ran (the suite's power for class c is the best power any coverage guard has for
+    it), or — with no reference-anchored guard at all — when the estimated noise rate from the
+    candidate's own evidence exceeds ``tolerate`` (without trusted rows, flips cannot be told from
+    ambiguity). Else ``pass``.
+
+    Returns
+    -------
+    tuple
+        (verdict, one-line reason, per-class suite power).
+    """
+    fired = [g.name for g in results if g.fired]
+    by_name = {g.name: g for g in results}
+    covered: dict[str, float] = {}
+    for g in results:
+        if g.name in COVERAGE and not g.skipped and g.class_power:
+            for c, p in g.class_power.items():
+                covered[c] = min(covered.get(c, 1.0), p)
+    if fired:
+        return "fired", f"{', '.join(fired)} fired", covered
+    gate = by_name.get("model_gate")
+    if gate is not None and gate.verdict == "inconclusive":
+        return "inconclusive", f"model gate cannot see an accuracy drop of {tolerate:.0%} ({gate.power:.0%} needed on this holdout)", covered
+    if covered:
+        blind = {c: p for c, p in covered.items() if p > tolerate}
+        if blind:
+            shown = ", ".join(f"class {c}: {'none up to 100%' if p >= 1 else f'{p:.0%}'}" for c, p in sorted(blind.items(), key=lambda kv: -kv[1])[:5])
+            return "inconclusive", f"flips of {tolerate:.0%} of a class would go unseen (smallest detectable flip rate: {shown})", covered
+        return "pass", f"no guard fired; every class's flips of {tolerate:.0%} or more would be seen (worst class {max(covered.values()):.0%})", covered
+    if noise_rate is None:
+        return "pass", "no guard fired; no content evidence to judge flip rates (no reference, no detector ran)", covered
+    if noise_rate > tolerate:
+        return "inconclusive", f"no trusted reference: estimated noise rate {noise_rate:.1%} is above the tolerated {tolerate:.0%}, and flips cannot be told from ambiguity without one", covered
+    return "pass", f"no trusted reference: estimated noise rate {noise_rate:.1%} is within the tolerated {tolerate:.0%}", covered
 
 
 def golden_holdout() -> tuple[LocalStore, Ed25519PublicKey]:
@@ -72,14 +131,17 @@ def load_trusted(uri_or_store, key: Ed25519PublicKey, what: str, endpoint_url: s
     return rep
 
 
-def suite_suspects(results: list[guards.GuardResult]) -> tuple[list, list[str]]:
-    """The rows the suite stands behind: exact localizers when they fired; otherwise the best fired
-    content guard's estimate."""
-    fired = {g.name: g for g in results if not g.passed and g.suspect_ids}
+def suite_suspects(results: list[guards.GuardResult], posterior_ids: list | None = None) -> tuple[list, list[str]]:
+    """The rows the suite stands behind: exact localizers when they fired; otherwise the expected-F1
+    set of the pooled flip posterior (:func:`labelguard.tasks.posterior.flip_posterior`) when given;
+    otherwise the best fired content guard's estimate."""
+    fired = {g.name: g for g in results if g.fired and g.suspect_ids}
     exact = [n for n in EXACT if n in fired]
     if exact:
         ids = sort_ids({i for n in exact for i in fired[n].suspect_ids})
         return ids, exact
+    if posterior_ids is not None:
+        return list(posterior_ids), ["flip_posterior"] if posterior_ids else []
     for name in ESTIMATED:
         if name in fired:
             return list(fired[name].suspect_ids), [name]
@@ -96,12 +158,25 @@ def verify_dataset(
     endpoint_url: str | None = None,
     ledger=None,
     positive_class: Any = None,
+    tolerate: float = DEFAULT_TOLERATE,
 ) -> VerifyReport:
-    """Verify a stored dataset and run the guard suite on it.
+    """Verify a stored dataset, run the guard suite on it and reach a dataset-level verdict.
 
     The reference (a signed baseline from ``labelguard baseline``) and the holdout are verified
-    first; either failing raises :class:`UntrustedInput`. Without ``holdout_uri``, a dataset of
-    default synthetic reviews uses the golden holdout shipped with labelguard.
+    first; either failing raises :class:`UntrustedInput`. Without ``holdout_uri`` the dataset's own
+    trusted holdout (``URI/holdout``, written by ingest) is used when it exists, else, for default
+    synthetic reviews, the golden holdout shipped with labelguard. Without ``reference_uri`` the
+    holdout is the reference (as in the pipeline).
+
+    Parameters
+    ----------
+    ledger
+        A :class:`labelguard.tasks.ledger.Ledger`: older or foreign signed states fail verification.
+    positive_class
+        The class the business figure is about (default: the manifest's).
+    tolerate
+        Flip rate per class (and accuracy drop, for the model gate) the user accepts going unseen:
+        a guard that passes without the power to see it is ``inconclusive`` (see :func:`dataset_verdict`).
 
     Raises
     ------
@@ -126,36 +201,59 @@ def verify_dataset(
     holdout = None
     if holdout_uri:
         holdout = load_trusted(holdout_uri, verify_key, "holdout", endpoint_url, ledger=ledger).frame
+    elif columns is None and (own := _own_holdout(store, verify_key, ledger)) is not None:
+        holdout = own
     elif integrity.manifest is not None and _default_synthetic(integrity.manifest.payload.get("source", {})):
         golden, golden_key = golden_holdout()
         holdout = load_trusted(golden, golden_key, "golden holdout", None).frame
     spec = integrity.manifest.spec if integrity.manifest else None
     if columns is not None or integrity.data is None or spec is None:  # integrity only, or nothing to read
         results = [guards.manifest_guard(guards.GuardContext(frame=None, spec=spec, integrity=integrity))]
-    else:
-        if reference is not None and holdout is not None and _same_rows(reference, holdout, spec.id_col):
-            # a baseline copied from the holdout is one trusted sample: the model gate must compare out of
-            # fold (it checks `reference is holdout`), else the reference model is scored in-sample
-            holdout = reference
-        trusted = holdout if holdout is not None or not spec.text_cols else _own_holdout(store, verify_key, endpoint_url)
-        spec = with_featurizer(with_positive(spec, positive_class), integrity.frame, trusted, reference)
-        ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout)
-        results = guards.run_guards(ctx, names)
-    ids, sources = suite_suspects(results)
-    return VerifyReport(uri, results, ids, sources)
+        verdict, why, _ = dataset_verdict(results, tolerate)
+        ids, sources = suite_suspects(results)
+        return VerifyReport(uri, results, ids, sources, verdict=verdict, verdict_detail=why, tolerate=tolerate)
+    # the text featurizer is refitted on the text of the data and its trusted rows, as the pipeline does
+    spec = with_featurizer(with_positive(spec, positive_class), integrity.frame, holdout, reference)
+    if reference is None and holdout is not None:
+        reference = holdout
+    ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout)
+    results = guards.apply_tolerance(guards.run_guards(ctx, names), tolerate)
+    posterior = _posterior(ctx, names)
+    ids, sources = suite_suspects(results, None if posterior is None else ctx.frame[spec.id_col].to_numpy()[posterior.suspect].tolist())
+    noise = posterior.noise_rate if posterior is not None else _noise_rate(results)
+    verdict, why, class_power = dataset_verdict(results, tolerate, noise)
+    return VerifyReport(uri, results, ids, sources, verdict, why, tolerate, class_power, noise)
 
 
-def _same_rows(a, b, id_col: str) -> bool:
-    if len(a) != len(b) or id_col not in a.columns or id_col not in b.columns:
-        return False
-    return a[id_col].astype(str).sort_values().tolist() == b[id_col].astype(str).sort_values().tolist()
+CONTENT = ("class_conditional", "confident_learning", "knn_consistency", "reference_model")
 
 
-def _own_holdout(store, verify_key, endpoint_url):
-    """The signed holdout under the dataset (None when there is none): the pipeline fits the text
-    featurizer on the dataset and this holdout, so verify refits it on the same rows."""
+def _posterior(ctx: guards.GuardContext, names: list[str] | None):
+    """The pooled flip posterior when content guards were asked for and there are enough rows to fit it."""
+    from labelguard.tasks.posterior import flip_posterior
+
+    if names is not None and not set(names) & set(CONTENT):
+        return None
+    if len(ctx.frame) < 50 or ctx.frame[ctx.spec.label_col].nunique() < 2:
+        return None
+    return flip_posterior(ctx.frame, ctx.spec, ctx.reference)
+
+
+def _noise_rate(results: list[guards.GuardResult]) -> float | None:
+    """The candidate's own estimate of its flipped share: the reference model's EM estimate, else cleanlab's suspect share."""
+    for name, key in (("reference_model", "estimated_flip_rate"), ("confident_learning", "suspect_fraction")):
+        g = next((g for g in results if g.name == name and not g.skipped), None)
+        if g is not None and key in g.metrics:
+            return float(g.metrics[key])
+    return None
+
+
+def _own_holdout(store, verify_key: Ed25519PublicKey, ledger=None):
+    """The trusted holdout ingest wrote next to the dataset (``URI/holdout``), verified; None when there is none."""
     own = store.child(HOLDOUT)
-    return load_trusted(own, verify_key, "holdout", endpoint_url).frame if own.head(MANIFEST_KEY) is not None else None
+    if own.head(MANIFEST_KEY) is None and not own.list(limit=1):
+        return None
+    return load_trusted(own, verify_key, "holdout", None, ledger=ledger).frame
 
 
 def make_baseline(

@@ -35,7 +35,9 @@ def test_guard_contract_passes_on_clean_data(name, seed, tmp_path, keys):
     assert result.passed and not result.skipped, result.detail
     assert isinstance(result.detail, str) and result.detail
     d = result.to_dict()
-    assert {"name", "passed", "detail"} <= set(d)
+    assert {"name", "passed", "detail", "verdict", "power", "class_power"} <= set(d) and d["verdict"] == "pass"
+    if result.class_power is not None:  # a power figure is a flip rate, and the guard's is its worst class's
+        assert set(result.class_power) == {"0", "1"} and result.power == max(result.class_power.values()) and 0 < result.power <= 1
     if result.suspect_ids is not None:
         assert set(result.suspect_ids) <= set(ctx.frame["review_id"])
         if name in ("manifest", "label_contract", "schema"):  # exact localizers name nothing on clean data

@@ -41,7 +41,8 @@ def _verify(ds, ref, keys, tmp_path, *extra):
 def test_clean_dataset_passes_every_guard(stored, keys, tmp_path):
     res, doc = _verify(*stored, keys, tmp_path)
     assert res.exit_code == 0, res.output
-    assert doc["ok"] and doc["suspect_ids"] == []
+    # the pooled flip posterior still names the few rows most likely flipped; on clean data they are a sliver
+    assert doc["ok"] and doc["verdict"] == "pass" and len(doc["suspect_ids"]) <= 15
     assert {g["name"] for g in doc["guards"] if not g["skipped"]} >= {"manifest", "class_conditional", "reference_model", "model_gate"}
 
 
@@ -84,7 +85,7 @@ def test_source_poisoning_fires_on_content_and_statistics(tmp_path, keys):
     assert {"class_balance", "class_conditional", "reference_model"} <= fired and "manifest" not in fired
     truth = set(poisoned.flipped_ids)
     f1 = 2 * len(truth & set(report.suspect_ids)) / (len(truth) + len(report.suspect_ids))
-    assert report.suspects_from == ["reference_model"] and f1 > 0.8
+    assert report.suspects_from == ["flip_posterior"] and f1 > 0.8
 
 
 def test_verify_bad_input_and_untrusted_reference(stored, keys, other_keys, tmp_path):

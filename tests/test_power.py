@@ -1,0 +1,170 @@
+"""Regime-aware verdicts: size-free duplicate tests, per-class power, the model gate's holdout, and `verify --tolerate`."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_wine
+from typer.testing import CliRunner
+
+from labelguard.cli import app
+from labelguard.tasks import attacks, guards
+from labelguard.tasks.dataset import write_dataset
+from labelguard.tasks.detectors import paired_gate
+from labelguard.tasks.manifest import ColumnSpec, load_signing_key
+from labelguard.tasks.storage import open_store
+from labelguard.tasks.synthetic import make_reviews
+from labelguard.tasks.verify import dataset_verdict
+
+runner = CliRunner()
+STAT = ["class_balance", "class_conditional", "reference_model", "duplicate_conflicts", "model_gate"]
+DISCRETE = ColumnSpec(feature_cols=("stars", "bucket", "votes"), timestamp_col=None)
+
+
+def _discrete(rows: int, seed: int) -> pd.DataFrame:
+    """Coarse features (stars 1-5, a 0-29 bucket, 0-5 votes): equal feature rows with different labels are natural."""
+    rng = np.random.default_rng(seed)
+    stars = rng.integers(1, 6, rows)
+    label = (rng.random(rows) < 1 / (1 + np.exp(-(stars - 3)))).astype(int)
+    return pd.DataFrame({"review_id": np.arange(rows) + seed * 1_000_000, "stars": stars, "bucket": rng.integers(0, 30, rows),
+                         "votes": rng.integers(0, 6, rows), "label": label})
+
+
+def _run(frame, spec, reference, holdout=None, tolerate=0.2):
+    ctx = guards.GuardContext(frame=frame, spec=spec, reference=reference, holdout=holdout)
+    res = guards.apply_tolerance(guards.run_guards(ctx, STAT if holdout is not None else STAT[:-1]), tolerate)
+    return {g.name: g for g in res}, dataset_verdict(res, tolerate)
+
+
+def test_duplicate_conflicts_verdict_does_not_grow_with_sample_size():
+    cand, ref = _discrete(8000, 1), _discrete(1000, 2)
+    res, _ = _run(cand, DISCRETE, ref)
+    dup = res["duplicate_conflicts"]
+    ref_conflicts = guards.duplicate_conflicts_guard(guards.GuardContext(frame=ref, spec=DISCRETE)).metrics["conflicts"]
+    assert dup.metrics["conflicts"] > 5 * ref_conflicts  # the raw count grows with size: a count test would fire
+    assert dup.verdict == "pass" and dup.power < 0.1, dup.detail
+    flipped = attacks.flip_labels(cand, DISCRETE, attack="targeted", rate=0.1, seed=1).frame
+    fired = guards.duplicate_conflicts_guard(guards.GuardContext(frame=flipped, spec=DISCRETE, reference=ref))
+    assert fired.verdict == "fired" and fired.metrics["p_value"] < 1e-6, fired.detail
+
+
+def test_minority_class_flips_are_inconclusive_without_power_and_fire_with_it():
+    spec = ColumnSpec()
+    cand = make_reviews(4000, positive_share=0.01, seed=3)
+    minority = int((cand["label"] == 1).sum())
+    poisoned = attacks.flip_labels(cand, spec, attack="targeted", rate=(minority // 2) / len(cand), seed=3).frame
+    res, (verdict, why, power) = _run(poisoned, spec, make_reviews(1000, positive_share=0.01, seed=4))
+    assert verdict == "inconclusive" and power["1"] > 0.2 and power["0"] <= 0.2, why
+    assert why.startswith("flips of 20% of a class would go unseen (smallest detectable flip rate: class 1:")
+    assert res["class_balance"].verdict == "inconclusive" and res["class_balance"].passed  # passed keeps meaning "did not fire"
+    res, (verdict, _, _) = _run(poisoned, spec, make_reviews(20000, positive_share=0.01, seed=4))
+    per_class = res["reference_model"].metrics["per_class"]  # the minority's own disagreement test sees it
+    assert verdict == "fired" and per_class["1"]["p_value"] < 1e-10 and per_class["0"]["p_value"] > 1e-3
+
+
+def test_model_gate_reference_never_scores_holdout_rows_it_trained_on():
+    rng = np.random.default_rng(0)
+    cols = tuple(f"f{i}" for i in range(60))
+    holdout = pd.DataFrame(rng.normal(size=(150, 60)), columns=cols)
+    holdout["label"], holdout["review_id"] = rng.integers(0, 2, 150), np.arange(150)  # labels are noise: nothing to learn
+    spec = ColumnSpec(feature_cols=cols, timestamp_col=None)
+    from labelguard.tasks.detectors import _logreg
+
+    in_sample = (_logreg().fit(holdout[list(cols)], holdout["label"]).predict(holdout[list(cols)]) == holdout["label"]).mean()
+    gate = paired_gate(holdout, holdout, holdout, spec)
+    assert in_sample > 0.8 and gate["reference_accuracy"] < 0.62
+
+
+def _wine():
+    w = load_wine(as_frame=True).frame.rename(columns={"target": "label"})
+    w.insert(0, "review_id", np.arange(len(w)))
+    spec = ColumnSpec(feature_cols=tuple(c for c in w.columns if c not in ("review_id", "label")), timestamp_col=None, classes=(0, 1, 2))
+    idx = np.random.default_rng(0).permutation(len(w))
+    return w.iloc[idx[36:]].reset_index(drop=True), w.iloc[idx[:36]].reset_index(drop=True), spec
+
+
+def test_wine_gate_never_passes_a_damaging_attack_and_says_when_it_cannot_tell():
+    train, holdout, spec = _wine()
+    res, (verdict, why, _) = _run(train, spec, holdout, holdout)
+    assert verdict == "inconclusive" and why == "model gate cannot see an accuracy drop of 20% (28% needed on this holdout)"
+    poisoned = attacks.flip_labels(train, spec, attack="targeted", rate=0.2, seed=0).frame
+    res, (verdict, _, _) = _run(poisoned, spec, holdout, holdout)
+    assert verdict == "fired" and res["model_gate"].verdict == "fired"
+    assert res["model_gate"].metrics["reference_accuracy"] == 1.0 and res["model_gate"].metrics["accuracy"] < 0.75
+
+
+@pytest.fixture
+def ingested(tmp_path, keys):
+    """A dataset and its trusted holdout at URI/holdout, as ingest writes them (not default synthetic: no golden holdout)."""
+    sign = load_signing_key(keys[0])
+    ds = str(tmp_path / "ds")
+    frame = make_reviews(4000, seed=21)
+    for uri, part in ((ds, frame.iloc[:3000]), (f"{ds}/holdout", frame.iloc[3000:])):
+        store = open_store(uri)
+        store.ensure_writable()
+        write_dataset(store, part.reset_index(drop=True), ColumnSpec(), sign, source={"kind": "file"})
+    return ds
+
+
+def test_verify_uses_own_holdout_and_fails_closed_when_it_cannot_tell(ingested, keys, tmp_path):
+    out = tmp_path / "v.json"
+    res = runner.invoke(app, ["verify", ingested, "--verify-key", str(keys[1]), "--json", str(out)])
+    doc = json.loads(out.read_text())
+    assert res.exit_code == 0, res.output
+    assert doc["verdict"] == "pass" and doc["ok"]
+    gates = {g["name"]: g for g in doc["guards"]}
+    assert gates["model_gate"]["verdict"] == "pass" and gates["model_gate"]["power"] == 0.02  # 1,000 holdout rows: 10 / 1000 < 2 %
+    assert all({"verdict", "power", "passed"} <= set(g) for g in doc["guards"])
+    res = runner.invoke(app, ["verify", ingested, "--verify-key", str(keys[1]), "--tolerate", "0.01"])
+    assert res.exit_code == 1
+    assert res.stderr.strip() == (
+        "cannot tell: model gate cannot see an accuracy drop of 1% (2% needed on this holdout) "
+        "(fix: add trusted reference rows, raise --tolerate, or pass --allow-inconclusive)"
+    )
+    res = runner.invoke(app, ["verify", ingested, "--verify-key", str(keys[1]), "--tolerate", "0.01", "--allow-inconclusive"])
+    assert res.exit_code == 0 and "verdict: inconclusive" in res.stdout
+    res = runner.invoke(app, ["verify", ingested, "--verify-key", str(keys[1]), "--tolerate", "0"])
+    assert res.exit_code == 2
+    assert res.stderr.strip() == "error: --tolerate must be a rate in (0, 1], got 0 (fix: pass e.g. --tolerate 0.05 (5 % of a class's rows))"
+
+
+def test_without_reference_the_verdict_comes_from_the_estimated_noise_rate(tmp_path, keys):
+    sign = load_signing_key(keys[0])
+    clean = make_reviews(2000, separation=2.8, seed=5)
+    noisy = attacks.flip_labels(clean, ColumnSpec(), attack="random", rate=0.3, seed=5).frame
+    codes = {}
+    for name, frame in (("clean", clean), ("noisy", noisy)):
+        write_dataset(open_store(str(tmp_path / name)), frame, ColumnSpec(), sign, source={"kind": "file"})
+        out = tmp_path / f"{name}.json"
+        res = runner.invoke(app, ["verify", str(tmp_path / name), "--verify-key", str(keys[1]), "--json", str(out)])
+        codes[name] = (res.exit_code, json.loads(out.read_text()))
+    assert codes["clean"][0] == 0 and codes["clean"][1]["verdict_detail"].startswith("no trusted reference: estimated noise rate")
+    assert codes["noisy"][0] == 1 and codes["noisy"][1]["verdict"] == "inconclusive" and codes["noisy"][1]["noise_rate"] > 0.2
+
+
+def test_a_single_minority_row_in_the_reference_is_judged_not_crashed():
+    spec = ColumnSpec()
+    cand = make_reviews(2000, positive_share=0.02, seed=6)
+    ref = make_reviews(300, positive_share=0.02, seed=7)
+    ref = pd.concat([ref[ref.label == 0], ref[ref.label == 1].head(1)], ignore_index=True)
+    res, (verdict, why, power) = _run(cand, spec, ref, ref)
+    assert verdict == "inconclusive" and power["1"] == 1.0, why
+    assert res["reference_model"].verdict == "inconclusive" and res["model_gate"].verdict == "pass"
+
+
+def test_model_gate_share_test_ignores_a_weaker_reference_and_sees_a_moved_class():
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=5000, n_features=10, n_informative=8, n_redundant=0, n_classes=40, n_clusters_per_class=1, random_state=3)
+    cols = tuple(f"f{i}" for i in range(10))
+    frame = pd.DataFrame(X, columns=cols).assign(label=y, review_id=np.arange(5000))
+    spec = ColumnSpec(feature_cols=cols, timestamp_col=None, classes=tuple(range(40)))
+    cand, holdout = frame.iloc[:4000].reset_index(drop=True), frame.iloc[4000:].reset_index(drop=True)
+    clean = guards.model_gate_guard(guards.GuardContext(frame=cand, spec=spec, reference=holdout, holdout=holdout))
+    assert clean.verdict == "pass", clean.detail  # 25 trusted rows per class make a worse reference model, not a poisoned candidate
+    spec3 = ColumnSpec(classes=(0, 1, 2))
+    cand3, hold3 = make_reviews(3000, n_classes=3, seed=8), make_reviews(800, n_classes=3, seed=9)
+    poisoned = attacks.flip_labels(cand3, spec3, attack="targeted", rate=0.2, seed=3, source=2, target=1).frame
+    fired = guards.model_gate_guard(guards.GuardContext(frame=poisoned, spec=spec3, reference=hold3, holdout=hold3))
+    assert fired.verdict == "fired" and fired.metrics["share_class"] in ("1", "2"), fired.detail
