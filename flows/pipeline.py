@@ -66,6 +66,10 @@ def pipeline_flow(
     integrity = load_verified(uri, verify_key, endpoint_url, ("data", "partition", "baseline"), ledger)
     spec = integrity.manifest.spec if integrity.manifest else holdout_report.manifest.spec
     # the named class, and the text featurizer fitted on the text of the data and its trusted rows
+    from labelguard.tasks.verify import check_columns
+
+    check_columns(spec, holdout_report.frame, "holdout", "--holdout")
+    check_columns(spec, reference, "reference", "--reference")
     spec = with_featurizer(with_positive(spec, positive_class), integrity.frame, holdout_report.frame, reference)
     if domain:
         spec = replace(spec, domain=domain)

@@ -528,12 +528,13 @@ def server(
         from labelguard.server import labelguard_home, run_server
 
         def ready(api_url: str, home: Path) -> None:
-            out.print(f"Prefect server for this project at {api_url} (UI: {api_url.removesuffix('/api')}), database under {home}", highlight=False)
+            out.print(f"Prefect server for this project at {api_url}" + (f" (UI: {api_url.removesuffix('/api')})" if ui else "") + f", database under {home}", highlight=False)
             out.print("flow commands run from this folder use it by themselves; elsewhere: export PREFECT_API_URL=" + api_url, highlight=False)
             out.print("Ctrl-C stops it", highlight=False)
 
         out.print(f"starting Prefect server (first start on a new database migrates it: up to a minute) — log: {labelguard_home() / 'server.log'}", highlight=False)
         code = run_server(port, ui=ui, on_ready=ready)
+        out.print("Prefect server stopped", highlight=False)
     raise typer.Exit(code)
 
 
@@ -580,17 +581,35 @@ def seal(
         key = load_signing_key(settings.signing_key)
         book = _ledger_for(ledger, settings.signing_key, writing=True)
         from labelguard.tasks.dataset import MANIFEST_KEY, from_parquet_bytes, seal_dataset
-        from labelguard.tasks.lake import resolve_parts
+        from labelguard.tasks.lake import glob_pattern, resolve_parts
         from labelguard.tasks.sources import infer_spec
         from labelguard.tasks.storage import open_store
 
-        store, keys, spec = open_store(uri, endpoint_url=settings.s3_endpoint), None, None
+        store, keys, spec, scope = open_store(uri, endpoint_url=settings.s3_endpoint), None, None, None
         if store.head(MANIFEST_KEY) is None or "*" in uri or uri.lower().endswith((".parquet", ".pq")):
             store, keys = resolve_parts(uri, endpoint_url=settings.s3_endpoint)
+            pattern = glob_pattern(uri)
+            if pattern is not None:
+                scope = {"kind": "glob", "pattern": pattern}
+            else:
+                scope = {"kind": "files" if uri.lower().endswith((".parquet", ".pq")) else "prefix"}
             spec = infer_spec(from_parquet_bytes(store.get(keys[0])), id_col=id_col, label_col=label_col, timestamp_col=None)
-        m = seal_dataset(store, key, spec=spec, dataset_id=dataset_id, ledger=book, keys=keys)
+        changes = ""
+        if keys is None:  # a re-seal: say what it approves, before signing it
+            from labelguard.tasks.dataset import seal_changes
+
+            changes = seal_changes(store, key.public_key())
+        from labelguard.tasks.dataset import NothingToSeal
+
+        try:
+            m = seal_dataset(store, key, spec=spec, dataset_id=dataset_id, ledger=book, keys=keys, scope=scope)
+        except NothingToSeal as exc:
+            out.print(exc.problem, highlight=False)
+            return
+    if changes:
+        out.print(changes, highlight=False)
     ds = m.payload["dataset"]
-    out.print(f"sealed {uri}: dataset {ds['id']} version {ds['version']} ({ds['role']}), {len(m.payload['objects'])} object(s), {m.payload['rows']} rows; manifest at {store.uri}/manifest.json", highlight=False)
+    out.print(f"sealed {uri}: dataset {ds['id']} version {ds['version']} ({ds['role']}), {len(m.payload['objects'])} object(s), {m.payload['rows']} rows; manifest at {store.uri}/manifest.json (verify {store.uri})", highlight=False)
 
 
 def _parse_options(pairs: list[str]) -> dict:

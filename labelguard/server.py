@@ -115,6 +115,12 @@ def run_server(port: int | None = None, *, ui: bool = True, startup_timeout: flo
         cmd.append("--no-ui")
     log = open(home / "server.log", "ab")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    import signal
+
+    def _stop(signum, frame):  # SIGTERM stops the server we started too, not only this process
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _stop)
     state = home / STATE_FILE
     try:
         deadline = time.monotonic() + startup_timeout
@@ -131,6 +137,7 @@ def run_server(port: int | None = None, *, ui: bool = True, startup_timeout: flo
     except KeyboardInterrupt:
         return 0
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if proc.poll() is None:
             proc.terminate()
             try:

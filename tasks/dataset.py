@@ -91,7 +91,7 @@ def write_dataset(
     dataset = dataset or DatasetRef(new_dataset_id(store.uri), role="data")
     for existing in (MANIFEST_KEY, DATA_KEY):
         if store.head(existing) is not None:
-            raise DatasetExists(f"{store.uri} already holds a dataset ({existing})", "choose a new --dest; datasets are create-only")
+            raise DatasetExists(f"{store.uri} already holds a dataset ({existing})", "choose a new destination; datasets are create-only")
     data = to_parquet_bytes(frame)
     sidecar = to_parquet_bytes(row_digests(frame, spec))
     written: list[tuple[str, str | None]] = []
@@ -343,6 +343,19 @@ def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManif
             failures.append(("version-swapped", f"{obj['key']}: same bytes, but object version is {head.version_id}, manifest pins {pinned}"))
     table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
     observed["rows"] = table.num_rows
+    if not failures:
+        extra = unlisted_objects(store, manifest, ref)
+        if extra:
+            shown = ", ".join(extra[:5]) + (f" (+{len(extra) - 5} more)" if len(extra) > 5 else "")
+            failures.append(("unlisted-object", f"{len(extra)} Parquet object(s) under the dataset that the signed manifest does not list: {shown}"))
+            for object_key in extra:  # their rows are what a reader would take in: localize them as added
+                with root.fetch(object_key) as (path, _):
+                    try:
+                        added = read_parquet_file(path, columns=columns, as_arrow=True)
+                    except BadInput:
+                        continue
+                if added.schema.names == table.schema.names:
+                    table = pa.concat_tables([table, added], promote_options="permissive")
     if len(manifest.payload["objects"]) == 1:
         observed.update({k: v for k, v in observed["objects"][0].items() if k in ("sha256", "version_id")})
     sidecar = manifest.payload.get("rows_sidecar")
@@ -363,11 +376,65 @@ def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManif
     return IntegrityReport(code, f"{detail}; {where}", manifest, frame, observed, suspects)
 
 
+class NothingToSeal(BadInput):
+    """A re-seal found every object as its manifest already signs it."""
+
+
+def seal_changes(store: Store, verify_key) -> str:
+    """What a re-seal would approve: the rows changed since the signed sidecar, as one line."""
+    try:
+        rep = load_verified(store, verify_key)
+    except Exception:  # noqa: BLE001 - a summary only; sealing itself reports real problems
+        return ""
+    if rep.ok:
+        return ""
+    ids = rep.suspect_ids or []
+    shown = ", ".join(map(str, ids[:10])) + (" …" if len(ids) > 10 else "")
+    return f"approving {rep.code}: {rep.detail.split('; ', 1)[-1]}" + (f" (rows {shown})" if ids else "")
+
+
+def unlisted_objects(store: Store, manifest: SignedManifest, ref: DatasetRef) -> list[str]:
+    """Parquet objects in the part's folder that its manifest does not list (keys relative to the root).
+
+    A reader of the folder would take them as data, so they must be signed too. The manifest's
+    ``scope`` says what belongs: ``prefix`` (default: every Parquet object below the part, parts
+    with their own manifest such as ``holdout/`` excepted), ``glob`` (objects matching its pattern)
+    or ``files`` (only the listed objects: a single sealed file claims nothing about its folder).
+    """
+    import fnmatch
+
+    scope = manifest.payload.get("scope") or {"kind": "prefix"}
+    if scope.get("kind") == "files":
+        return []
+    keys = store.list()
+    nested = {k.rsplit("/", 1)[0] for k in keys if "/" in k and k.rsplit("/", 1)[-1] == MANIFEST_KEY}
+    own = {ROWS_KEY}
+    listed = {o["key"] for o in manifest.payload["objects"]}
+    found = []
+    for key in keys:
+        name = key.rsplit("/", 1)[-1]
+        if not key.lower().endswith((".parquet", ".pq")) or name in own or any(key.startswith(n + "/") for n in nested):
+            continue
+        if scope.get("kind") == "glob" and not fnmatch.fnmatchcase(key, scope.get("pattern", "*")):
+            continue
+        if ref.key(key) not in listed:
+            found.append(ref.key(key))
+    return sorted(found)
+
+
 def _untrusted_manifest(store: Store, verify_key, manifest: SignedManifest, code: str, detail: str, columns) -> IntegrityReport:
     """The manifest cannot be trusted, but the independently signed sidecar can still say which rows changed."""
     envelope = _sidecar_envelope(store, verify_key)
     if envelope is None:
-        return IntegrityReport(code, f"{detail}; row sidecar signature missing or invalid: cannot localize", manifest)
+        why = "row sidecar signature missing or invalid"
+        if code == "unknown-key" and store.head(ROWS_SIG_KEY) is not None:
+            try:
+                other = SignedManifest.from_bytes(store.get(ROWS_SIG_KEY)).key_id
+                if other == manifest.key_id:
+                    why = f"row sidecar signed by the same key {other} (is LABELGUARD_VERIFY_KEY / --verify-key the right public key?)"
+            except BadInput:
+                pass
+        return IntegrityReport(code, f"{detail}; {why}: cannot localize", manifest)
     ref = DatasetRef.from_dict(envelope.payload["dataset"])
     root = store.ancestor(ref.part)
     if root is None:
@@ -438,6 +505,7 @@ def seal_dataset(
     role: str = "data",
     ledger=None,
     keys: list[str] | None = None,
+    scope: dict[str, Any] | None = None,
 ) -> SignedManifest:
     """Sign the objects at ``store`` as they are now, without rewriting them (``labelguard seal``).
 
@@ -488,6 +556,10 @@ def seal_dataset(
         objects.append({"key": object_key, "sha256": digest, "bytes": head.size, "version_id": head.version_id, "rows": table.num_rows})
         tables.append(table)
     frame = (pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]).to_pandas()
+    if old is not None and "dataset" in old.payload:
+        before = {o["key"]: o["sha256"] for o in old.payload["objects"]}
+        if before == {o["key"]: o["sha256"] for o in objects}:
+            raise NothingToSeal(f"nothing changed since version {ref.version - 1} of {ref.id}: not re-signed", "seal again after an approved change")
     sidecar = to_parquet_bytes(row_digests(frame, spec))
     rows_info = store.put(ROWS_KEY, sidecar, create_only=False)
     store.put(ROWS_SIG_KEY, sidecar_envelope(ref, spec, objects, rows_info.sha256, len(frame), key).to_bytes(), create_only=False)
@@ -497,6 +569,7 @@ def seal_dataset(
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     payload["rows_sidecar"] = {"key": ref.key(ROWS_KEY), "sha256": rows_info.sha256, "bytes": rows_info.size, "version_id": rows_info.version_id}
+    payload["scope"] = scope or (old.payload.get("scope") if old is not None else None) or {"kind": "prefix"}
     manifest = sign_manifest(payload, key)
     store.put(MANIFEST_KEY, manifest.to_bytes(), create_only=False)
     if ledger is not None:

@@ -13,6 +13,13 @@ OWN = {"rows.parquet"}  # labelguard's own sidecar, never a data part
 _GLOB = re.compile(r"[*?\[]")
 
 
+def glob_pattern(uri: str) -> str | None:
+    """The glob part of a URI, relative to its fixed root (None when the URI has no glob)."""
+    segments = uri.rstrip("/").split("/")
+    first = next((i for i, seg in enumerate(segments) if _GLOB.search(seg)), None)
+    return None if first is None else "/".join(segments[first:])
+
+
 def resolve_parts(uri: str, *, endpoint_url: str | None = None) -> tuple[Store, list[str]]:
     """Find the Parquet objects a URI names and the root they are relative to.
 

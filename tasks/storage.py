@@ -74,6 +74,12 @@ class Store(Protocol):
     def ensure_writable(self) -> None: ...
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class LocalStore:
     """A directory on disk; create-only by hard-linking a fully written temp file into place."""
 
@@ -100,6 +106,7 @@ class LocalStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
         try:
+            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a store is read by other accounts too
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()

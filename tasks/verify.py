@@ -212,6 +212,8 @@ def verify_dataset(
         verdict, why, _ = dataset_verdict(results, tolerate)
         ids, sources = suite_suspects(results)
         return VerifyReport(uri, results, ids, sources, verdict=verdict, verdict_detail=why, tolerate=tolerate)
+    for what, trusted_rows, flag in (("reference", reference, "--reference"), ("holdout", holdout, "--holdout")):
+        check_columns(spec, trusted_rows, what, flag)
     # the text featurizer is refitted on the text of the data and its trusted rows, as the pipeline does
     spec = with_featurizer(with_positive(spec, positive_class), integrity.frame, holdout, reference)
     if reference is None and holdout is not None:
@@ -223,6 +225,27 @@ def verify_dataset(
     noise = posterior.noise_rate if posterior is not None else _noise_rate(results)
     verdict, why, class_power = dataset_verdict(results, tolerate, noise)
     return VerifyReport(uri, results, ids, sources, verdict, why, tolerate, class_power, noise)
+
+
+def check_columns(spec, trusted_rows, what: str, flag: str) -> None:
+    """Trusted rows must carry the dataset's id, label and feature columns to be compared with it.
+
+    Raises
+    ------
+    BadInput
+        A reference or holdout of another dataset's shape (exit 2: it is a usage mistake, not tampering).
+    """
+    from labelguard.errors import BadInput
+    from labelguard.tasks.features import raw_feature_cols
+
+    if trusted_rows is None:
+        return
+    missing = [c for c in (spec.id_col, spec.label_col, *raw_feature_cols(spec)) if c not in trusted_rows.columns]
+    if missing:
+        raise BadInput(
+            f"the {what} has no column(s) {', '.join(map(repr, missing))} that the dataset uses: it belongs to other data",
+            f"pass as {flag} a baseline or holdout made from this dataset (e.g. labelguard baseline URI/holdout --out …)",
+        )
 
 
 CONTENT = ("class_conditional", "confident_learning", "knn_consistency", "reference_model")

@@ -226,3 +226,29 @@ def test_secrets_never_appear_in_output_of_failing_runs(world, monkeypatch):
     assert secret not in text and "AKIAEXAMPLEEXAMPLE" not in text
     for line in pem.splitlines()[1:-1]:
         assert line not in text
+
+
+def test_reference_of_other_data_is_one_line_exit_2(world, tmp_path):
+    """A signed baseline of another dataset's shape is a usage mistake, not a crash and not tampering."""
+    from labelguard.tasks.dataset import write_dataset
+    from labelguard.tasks.manifest import ColumnSpec, DatasetRef, load_signing_key
+    from labelguard.tasks.storage import open_store
+    from labelguard.tasks.synthetic import make_reviews
+
+    other = open_store(str(tmp_path / "other-baseline"))
+    frame = make_reviews(200, seed=1).rename(columns={"polarity": "stars"})
+    spec = ColumnSpec(feature_cols=("stars", "intensity"))
+    write_dataset(other, frame, spec, load_signing_key(world["keys"][0]), source={}, dataset=DatasetRef("other", "baseline"))
+    res = runner.invoke(app, ["verify", str(world["ds"]), "--reference", str(tmp_path / "other-baseline"), V, str(world["keys"][1]), "--ledger", "none"])
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [
+        "error: the reference has no column(s) 'polarity' that the dataset uses: it belongs to other data "
+        "(fix: pass as --reference a baseline or holdout made from this dataset (e.g. labelguard baseline URI/holdout --out …))"
+    ]
+
+
+def test_stored_files_follow_the_umask(world):
+    import stat
+
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in world["ds"].iterdir() if p.is_file()}
+    assert modes == {name: 0o644 for name in ("data.parquet", "rows.parquet", "rows.sig.json", "manifest.json")}

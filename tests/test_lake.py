@@ -107,3 +107,31 @@ def test_ingest_from_s3_parts(s3_uri, keys, tmp_path, prefect_harness):
     stored = pq.read_table(tmp_path / "ds" / "data.parquet").to_pandas()
     held = pq.read_table(tmp_path / "ds" / "holdout" / "data.parquet").to_pandas()
     assert sorted(stored["review_id"].tolist() + held["review_id"].tolist()) == sorted(frame["review_id"])
+
+
+def test_an_unsigned_part_added_after_sealing_fires(lake, keys, tmp_path):
+    """A reader of the folder would take an injected part as data: the manifest must list every part."""
+    base, frame, parts = lake
+    store = open_store(base)
+    assert _run("seal", base, "--signing-key", keys[0], "--ledger", "none").exit_code == 0
+    again = _run("seal", base, "--signing-key", keys[0], "--ledger", "none")
+    assert again.exit_code == 0 and again.stdout.startswith("nothing changed since version 1 of ")
+    injected = frame.iloc[:50].assign(review_id=[f"x{i}" for i in range(50)], label=1 - frame["label"].iloc[:50])
+    store.put("date=2026-01-09/part-0.parquet", _parquet(injected))
+    out = tmp_path / "v.json"
+    res = _run("verify", base, "--guards", "manifest", "--verify-key", keys[1], "--ledger", "none", "--json", out)
+    assert res.exit_code == 1
+    doc = json.loads(out.read_text())
+    assert doc["guards"][0]["detail"] == (
+        "unlisted-object: 1 Parquet object(s) under the dataset that the signed manifest does not list: date=2026-01-09/part-0.parquet; "
+        "0 label(s) changed, 0 row(s) otherwise edited, 50 added, 0 missing"
+    )
+    assert doc["suspect_ids"] == sorted(injected["review_id"])
+
+
+def test_a_sealed_single_file_claims_nothing_about_its_folder(lake, keys):
+    base, frame, parts = lake
+    one = f"{base}/date=2026-01-02/part-0.parquet"
+    assert _run("seal", one, "--signing-key", keys[0], "--ledger", "none").exit_code == 0
+    res = _run("verify", f"{base}/date=2026-01-02", "--guards", "manifest", "--verify-key", keys[1], "--ledger", "none")
+    assert res.exit_code == 0, res.output  # its sibling part-1 is not part of what was sealed
