@@ -82,8 +82,11 @@ def test_tamper_localized_and_source_poisoning_fires_on_real_text(drugs, tmp_pat
     write_dataset(ds.child(HOLDOUT), holdout, spec, sign, source={"kind": "file"}, dataset=DatasetRef("drugs", "holdout", HOLDOUT))
     holdout_uri = str(tmp_path / "drugs" / HOLDOUT)
     # clean: every guard passes, the model gate comparing out of fold (a reference equal to the holdout)
-    res = runner.invoke(app, ["verify", str(tmp_path / "drugs"), "--reference", holdout_uri, "--holdout", holdout_uri, "--verify-key", str(keys[1])])
+    out = tmp_path / "clean.json"
+    res = runner.invoke(app, ["verify", str(tmp_path / "drugs"), "--reference", holdout_uri, "--holdout", holdout_uri, "--verify-key", str(keys[1]), "--json", str(out), "--allow-inconclusive"])
     assert res.exit_code == 0, res.output
+    # small, hard data (clean accuracy 0.74): no guard fires; the suite says it cannot see 20 % flips
+    assert not [g["name"] for g in json.loads(out.read_text())["guards"] if g["verdict"] == "fired"]
     res = runner.invoke(app, ["tamper", str(tmp_path / "drugs"), "--attack", "targeted", "--rate", "0.05", "--truth-out", str(tmp_path / "t.json")])
     assert res.exit_code == 0, res.output
     flipped = json.loads((tmp_path / "t.json").read_text())["flipped"]

@@ -12,7 +12,7 @@ from labelguard.cli import app
 from labelguard.tasks import attacks, guards
 from labelguard.tasks.dataset import write_dataset
 from labelguard.tasks.detectors import paired_gate
-from labelguard.tasks.manifest import ColumnSpec, load_signing_key
+from labelguard.tasks.manifest import ColumnSpec, DatasetRef, load_signing_key
 from labelguard.tasks.storage import open_store
 from labelguard.tasks.synthetic import make_reviews
 from labelguard.tasks.verify import dataset_verdict
@@ -88,7 +88,7 @@ def test_wine_gate_never_passes_a_damaging_attack_and_says_when_it_cannot_tell()
     train, holdout, spec = _wine()
     res, (verdict, why, _) = _run(train, spec, holdout, holdout)
     assert verdict == "inconclusive" and why == "model gate cannot see an accuracy drop of 20% (28% needed on this holdout)"
-    poisoned = attacks.flip_labels(train, spec, attack="targeted", rate=0.2, seed=0).frame
+    poisoned = attacks.flip_labels(train, spec, attack="targeted", rate=0.2, seed=0, source=2, target=0).frame  # last class to first
     res, (verdict, _, _) = _run(poisoned, spec, holdout, holdout)
     assert verdict == "fired" and res["model_gate"].verdict == "fired"
     assert res["model_gate"].metrics["reference_accuracy"] == 1.0 and res["model_gate"].metrics["accuracy"] < 0.75
@@ -100,10 +100,10 @@ def ingested(tmp_path, keys):
     sign = load_signing_key(keys[0])
     ds = str(tmp_path / "ds")
     frame = make_reviews(4000, seed=21)
-    for uri, part in ((ds, frame.iloc[:3000]), (f"{ds}/holdout", frame.iloc[3000:])):
+    for uri, part, ref in ((ds, frame.iloc[:3000], DatasetRef("ds", "data")), (f"{ds}/holdout", frame.iloc[3000:], DatasetRef("ds", "holdout", "holdout"))):
         store = open_store(uri)
         store.ensure_writable()
-        write_dataset(store, part.reset_index(drop=True), ColumnSpec(), sign, source={"kind": "file"})
+        write_dataset(store, part.reset_index(drop=True), ColumnSpec(), sign, source={"kind": "file"}, dataset=ref)
     return ds
 
 
