@@ -27,7 +27,7 @@ MUTMUT = str(Path(sys.executable).parent / "mutmut")
 
 # module -> the fast tests that decide its verdicts (no Prefect flows; the moto server is started once)
 MODULES: dict[str, list[str]] = {
-    "manifest": ["tests/test_manifest.py", "tests/test_dataset.py", "tests/test_replay.py"],
+    "manifest": ["tests/test_manifest_contracts.py", "tests/test_manifest.py", "tests/test_dataset.py", "tests/test_replay.py"],
     "dataset": ["tests/test_dataset.py", "tests/test_store_contracts.py", "tests/test_replay.py", "tests/test_manifest.py"],
     "ledger": ["tests/test_replay.py", "tests/test_ledger_contracts.py"],
     "attacks": ["tests/test_attack_contracts.py", "tests/test_attacks.py::test_targeted_flips_positive_to_negative_by_default",
