@@ -7,7 +7,8 @@ under ``build/mutation/<module>/`` (``labelguard/`` with ``tasks/``, ``flows/``,
 ``data/`` inside it, plus ``tests/``), where path and module name agree, and runs mutmut there on
 one module at a time with only that module's fast tests.
 
-Usage: ``python bench/mutation.py [module ...]`` (default: every module in MODULES);
+Usage: ``python bench/mutation.py [module ...]`` (default: the six modules in DEFAULT;
+``--report [module ...]`` re-reads finished runs);
 ``make mutation`` runs them all. Writes ``bench/results/mutation.md`` and ``mutation.json``.
 """
 
@@ -70,6 +71,13 @@ def run(module: str, max_children: int) -> dict:
     where = stage(module)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     subprocess.run([MUTMUT, "run", "--max-children", str(max_children)], cwd=where, env=env, check=False)
+    return collect(module)
+
+
+def collect(module: str) -> dict:
+    """Read the outcome of a finished run from its staged folder."""
+    where = STAGE / module
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     listing = subprocess.run([MUTMUT, "results", "--all", "true"], cwd=where, env=env, capture_output=True, text=True, check=False).stdout
     status: dict[str, str] = {}
     for line in listing.splitlines():
@@ -79,25 +87,30 @@ def run(module: str, max_children: int) -> dict:
     counts: dict[str, int] = {}
     for state in status.values():
         counts[state] = counts.get(state, 0) + 1
-    judged = sum(v for k, v in counts.items() if k in ("killed", "survived", "timeout", "segfault"))
+    # "no tests" (no selected test runs the function) counts against the module, like a survivor
+    judged = sum(v for k, v in counts.items() if k in ("killed", "survived", "timeout", "segfault", "no tests", "suspicious"))
     killed = sum(v for k, v in counts.items() if k in ("killed", "timeout", "segfault"))
-    survivors = sorted(n for n, s in status.items() if s == "survived")
+    survivors = sorted(n for n, s in status.items() if s in ("survived", "no tests", "suspicious"))
+    survivors = [f"{n} ({status[n]})" if status[n] != "survived" else n for n in survivors]
     return {"module": module, "tests": MODULES[module], "counts": counts, "judged": judged, "killed": killed,
             "kill_rate": killed / judged if judged else None, "survived": survivors}
 
 
 def main(argv: list[str]) -> None:
-    modules = argv or DEFAULT
+    report_only = argv[:1] == ["--report"]  # re-read finished runs under build/mutation/ without running
+    modules = (argv[1:] if report_only else argv) or DEFAULT
     max_children = int(os.environ.get("MUTATION_JOBS", "2"))
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / "mutation.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     for module in modules:
-        results[module] = run(module, max_children)
+        if report_only and not (STAGE / module / "mutants").is_dir():
+            continue
+        results[module] = collect(module) if report_only else run(module, max_children)
         path.write_text(json.dumps(results, indent=1))
-    lines = ["| module | mutants judged | killed | survived | kill rate | other (not checked, no tests) |", "|---|---:|---:|---:|---:|---|"]
+    lines = ["| module | mutants | killed | not killed | kill rate | of which not run by any selected test |", "|---|---:|---:|---:|---:|---|"]
     for module, r in results.items():
-        other = {k: v for k, v in r["counts"].items() if k not in ("killed", "survived", "timeout", "segfault")}
+        other = {k: v for k, v in r["counts"].items() if k not in ("killed", "survived", "timeout", "segfault")}  # no tests, suspicious, skipped
         rate = f"{r['kill_rate']:.1%}" if r["kill_rate"] is not None else "—"
         lines.append(f"| tasks/{module}.py | {r['judged']} | {r['killed']} | {len(r['survived'])} | {rate} | {other or ''} |")
     md = "\n".join(lines) + "\n"

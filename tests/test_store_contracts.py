@@ -108,3 +108,89 @@ def test_failed_write_removes_every_earlier_object(store, keys, fail_on, s3_endp
         raw = boto3.client("s3", endpoint_url=s3_endpoint)
         listing = raw.list_object_versions(Bucket=store.bucket, Prefix=store.prefix)
         assert listing.get("Versions", []) == [] and listing.get("DeleteMarkers", []) == []
+
+
+# ------------------------------------------------------------------ the Store interface itself
+
+
+def test_store_interface_same_answers_on_both_backends(store):
+    from labelguard.tasks.storage import sha256_hex
+
+    assert store.list() == [] and store.head("a") is None
+    info = store.put("a", b"12345")
+    assert (info.key, info.size, info.sha256) == ("a", 5, sha256_hex(b"12345"))
+    nested = store.put("sub/b.bin", b"xy")
+    assert nested.size == 2
+    head = store.head("a")
+    assert (head.key, head.size) == ("a", 5)
+    assert store.list() == ["a", "sub/b.bin"] and store.list(limit=1) == ["a"]
+    with store.fetch("sub/b.bin") as (path, digest):
+        assert path.read_bytes() == b"xy" and digest == sha256_hex(b"xy")
+    assert store.child("sub").get("b.bin") == b"xy" and store.child("sub").list() == ["b.bin"]
+    store.delete("a", version_id=head.version_id)
+    assert store.head("a") is None and store.list() == ["sub/b.bin"]
+    assert store.exists()
+
+
+def test_ancestor_strips_exactly_the_part(store):
+    part = store.child("holdout").child("p=1")
+    assert part.ancestor("holdout/p=1").uri == store.uri
+    assert part.ancestor("p=1").uri == store.child("holdout").uri
+    assert part.ancestor("").uri == part.uri
+    assert part.ancestor("other") is None and store.ancestor("holdout") is None
+
+
+@pytest.mark.parametrize(
+    "uri, kind, where",
+    [
+        ("s3://bucket/a/b/", "s3", ("bucket", "a/b")),
+        ("s3://bucket", "s3", ("bucket", "")),
+        ("file:///tmp/x/y", "local", "/tmp/x/y"),
+        ("rel/dir", "local", "rel/dir"),
+    ],
+)
+def test_open_store_parses_uris(uri, kind, where, s3_endpoint):
+    store = open_store(uri)
+    if kind == "s3":
+        assert isinstance(store, S3Store) and (store.bucket, store.prefix) == where
+        assert store.uri == (f"s3://{where[0]}/{where[1]}" if where[1] else f"s3://{where[0]}")
+    else:
+        assert isinstance(store, LocalStore) and str(store.root) == where
+
+
+def test_store_uri_errors_word_for_word():
+    from labelguard.errors import StoreError
+
+    with pytest.raises(StoreError) as info:
+        open_store("s3:///x")
+    assert (info.value.problem, info.value.fix) == ("no bucket in 's3:///x'", "write it as s3://bucket/prefix")
+    with pytest.raises(StoreError) as info:
+        open_store("gs://b/x")
+    assert (info.value.problem, info.value.fix) == ("unsupported URI scheme 'gs' in 'gs://b/x'", "use s3://bucket/prefix or a directory path")
+
+
+@pytest.mark.parametrize("raw, ok", [("3", 3), ("1", 1), ("0", None), ("-2", None), ("many", None)])
+def test_s3_attempt_budget_from_the_environment(raw, ok, monkeypatch):
+    from labelguard.errors import StoreError
+    from labelguard.tasks.storage import s3_max_attempts
+
+    monkeypatch.setenv("LABELGUARD_S3_MAX_ATTEMPTS", raw)
+    if ok is not None:
+        assert s3_max_attempts() == ok
+    else:
+        with pytest.raises(StoreError) as info:
+            s3_max_attempts()
+        assert info.value.problem == f"LABELGUARD_S3_MAX_ATTEMPTS={raw!r} is not a positive whole number"
+    monkeypatch.delenv("LABELGUARD_S3_MAX_ATTEMPTS")
+    assert s3_max_attempts() == 5
+
+
+def test_local_unwritable_root_word_for_word(tmp_path):
+    from labelguard.errors import StoreError
+
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(StoreError) as info:
+        LocalStore(tmp_path / "f" / "ds").ensure_writable()
+    assert info.value.problem.startswith(f"cannot write to {tmp_path / 'f' / 'ds'}: ") and info.value.fix == "choose a writable destination directory"
+    LocalStore(tmp_path / "new" / "deep").ensure_writable()
+    assert LocalStore(tmp_path / "new" / "deep").list() == []  # the write probe leaves nothing behind
