@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from labelguard.errors import BadInput
-from labelguard.tasks.ledger import Ledger, LedgerBroken, LedgerEntry, check_against_ledger, manifest_digest, normalize_uri
+from labelguard.tasks.ledger import Ledger, default_ledger_path, LedgerBroken, LedgerEntry, check_against_ledger, manifest_digest, normalize_uri
 from labelguard.tasks.manifest import canonical_json, load_signing_key, load_verify_key, sign_manifest
 
 
@@ -38,6 +38,7 @@ def entry(ds_id: str, version: int, uri: str, *, part: str = "", digest: str = "
         ("s3://bucket/a/b/", "s3://bucket/a/b"),
         ("s3://bucket/a//b//", "s3://bucket/a//b"),  # an S3 key is not a path: nothing collapsed, nothing resolved
         ("s3://bucket", "s3://bucket"),
+        ("s3://bucket/BOX/", "s3://bucket/BOX"),  # only slashes are stripped
     ],
 )
 def test_s3_locations_recorded_as_written_without_trailing_slashes(uri, recorded):
@@ -145,3 +146,12 @@ def test_wrong_dataset_only_for_the_same_location_and_part():
     assert check_against_ledger([ledger_entries[1]], m, "/x") is None  # another part at this location
     assert check_against_ledger(ledger_entries, m, "/x") == ("wrong-dataset", "the ledger records dataset other at /x, but the manifest is for d")
     assert check_against_ledger([entry("other", 1, str(Path("/x")))], m, "/x/") == ("wrong-dataset", "the ledger records dataset other at /x, but the manifest is for d")
+
+
+def test_default_ledger_path(tmp_path, monkeypatch):
+    monkeypatch.delenv("LABELGUARD_LEDGER", raising=False)
+    assert default_ledger_path(tmp_path / "keys" / "verify.pub") == tmp_path / "keys" / "ledger.jsonl"
+    assert default_ledger_path(None) is None
+    monkeypatch.setenv("LABELGUARD_LEDGER", str(tmp_path / "elsewhere.jsonl"))
+    assert default_ledger_path(tmp_path / "keys" / "verify.pub") == tmp_path / "elsewhere.jsonl"
+    assert default_ledger_path(None) == tmp_path / "elsewhere.jsonl"
