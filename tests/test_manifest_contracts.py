@@ -52,8 +52,8 @@ def test_labels_digest_of_a_slice_and_of_text_labels():
 
 
 def test_label_histogram_counts_by_label_text():
-    frame = pd.DataFrame({"y": [1, 0, 1, 1, 10]})
-    assert list(label_histogram(frame, "y").items()) == [("0", 1), ("1", 3), ("10", 1)]
+    frame = pd.DataFrame({"y": [1, 0, 1, 1, 10, 2]})
+    assert list(label_histogram(frame, "y").items()) == [("0", 1), ("1", 3), ("10", 1), ("2", 1)]  # ordered as text
 
 
 def test_canonical_json_and_to_py():
@@ -68,6 +68,9 @@ def test_column_spec_round_trip():
     assert d == {"id_col": "id", "label_col": "y", "feature_cols": ["a", "b", "c"], "timestamp_col": None, "classes": [0, 2]}
     assert [type(c) for c in d["classes"]] == [int, int]
     assert ColumnSpec.from_dict(d) == ColumnSpec(id_col="id", label_col="y", feature_cols=("a", "b", "c"), timestamp_col=None, classes=(0, 2))
+    timed = ColumnSpec(timestamp_col="ts")
+    assert ColumnSpec.from_dict(timed.to_dict()) == timed
+    assert ColumnSpec.from_dict({k: v for k, v in timed.to_dict().items() if k != "timestamp_col"}).timestamp_col is None
 
 
 def test_signed_manifest_bytes_round_trip_and_damage(keys):
@@ -77,6 +80,7 @@ def test_signed_manifest_bytes_round_trip_and_damage(keys):
     back = SignedManifest.from_bytes(raw)
     assert back == m and back.algorithm == "ed25519"
     assert SignedManifest.from_bytes(b'{"payload": {}, "signature": "s", "key_id": "k"}').algorithm == "ed25519"
+    assert SignedManifest.from_bytes(b'{"payload": {}, "signature": "s", "key_id": "k", "algorithm": "rsa"}').algorithm == "rsa"
     for bad in (b"{ nope", b'{"payload": {}}', b"[1]"):
         with pytest.raises(BadInput) as info:
             SignedManifest.from_bytes(bad)
@@ -108,7 +112,8 @@ def test_dataset_ref():
 
 @pytest.mark.parametrize(
     "dest, stem",
-    [("s3://bucket/My Reviews_2026/", "my-reviews-2026"), ("/tmp/x/", "x"), ("s3://b/---", "dataset"), ("/d/" + "a" * 60, "a" * 40)],
+    [("s3://bucket/My Reviews_2026/", "my-reviews-2026"), ("/tmp/x/", "x"), ("s3://b/---", "dataset"), ("/d/" + "a" * 60, "a" * 40),
+     ("/d/INBOX/", "inbox"), ("plainname", "plainname")],
 )
 def test_new_dataset_id(dest, stem):
     ds_id = new_dataset_id(dest)
@@ -140,7 +145,7 @@ def test_keypair_files_and_errors(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(KeyProblem) as info:
         generate_keypair(tmp_path / "file" / "k")
-    assert info.value.problem.startswith(f"cannot write keys to {tmp_path / 'file' / 'k'}: ") and info.value.fix == "choose a writable --out directory"
+    assert info.value.problem == f"cannot write keys to {tmp_path / 'file' / 'k'}: Not a directory" and info.value.fix == "choose a writable --out directory"
 
 
 def test_key_loading_messages(tmp_path, keys):
@@ -149,6 +154,7 @@ def test_key_loading_messages(tmp_path, keys):
     assert (info.value.problem, info.value.fix) == ("no verify key configured", "set LABELGUARD_VERIFY_KEY or pass --verify-key")
     with pytest.raises(KeyProblem) as info:
         load_signing_key(None)
+    assert info.value.problem == "no signing key configured"
     assert info.value.fix == "set LABELGUARD_SIGNING_KEY or pass --signing-key; `labelguard keygen` makes one"
     with pytest.raises(KeyProblem) as info:
         load_verify_key(keys[0])  # the private key where the public one goes
