@@ -14,7 +14,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo test bench server clean postgres
+.PHONY: setup demo test bench server clean postgres mutation
 
 setup: $(SYNCED)
 
@@ -49,6 +49,10 @@ postgres:
 	  else \
 	    echo "note: PostgreSQL is not installed and this is not root: the database tests will skip, saying so (fix: sudo apt-get install postgresql)"; \
 	  fi; }
+# Mutation testing of the verdict modules (mutmut 3; not part of `make test`: about 10-25 min per
+# module on 2 shared cores). MODULES="ledger tamper" runs a subset; results in bench/results/mutation.md.
+mutation: $(SYNCED)
+	@$(VENV)/bin/python bench/mutation.py $(MODULES)
 
 # Every benchmark with the arguments bench/RESULTS.md quotes (about 10 minutes on 2 cores).
 bench: $(SYNCED) postgres
