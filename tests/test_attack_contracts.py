@@ -23,7 +23,8 @@ SEED_FREE = {"nearest", "farthest"}
 def _data(n_classes: int, n_extra: int) -> tuple[pd.DataFrame, ColumnSpec]:
     frame = with_extra_features(make_reviews(ROWS, n_classes=n_classes, separation=3.0, seed=31), n_extra, 31)
     feats = ("polarity", "intensity") + tuple(f"noise_{j}" for j in range(n_extra))
-    return frame, ColumnSpec(feature_cols=feats, classes=tuple(range(n_classes)))
+    # a named positive class: with more than two classes the default targeted attack needs one
+    return frame, ColumnSpec(feature_cols=feats, classes=tuple(range(n_classes)), positive_class=n_classes - 1)
 
 
 SHAPES = [(2, 0), (2, 2), (3, 1)]

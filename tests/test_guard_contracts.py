@@ -38,7 +38,7 @@ def data_kind(kind: str, rows: int, seed: int) -> tuple[pd.DataFrame, ColumnSpec
     if kind == "binary":
         return make_reviews(rows, seed=seed), ColumnSpec()
     frame = with_extra_features(make_reviews(rows, n_classes=3, seed=seed), 2, seed)
-    return frame, ColumnSpec(feature_cols=("polarity", "intensity", "noise_0", "noise_1"), classes=(0, 1, 2))
+    return frame, ColumnSpec(feature_cols=("polarity", "intensity", "noise_0", "noise_1"), classes=(0, 1, 2), positive_class=2)
 
 
 def run(name: str, ctx: GuardContext):
@@ -100,12 +100,18 @@ def _fire_class_conditional(tmp_path, keys, kind):
 def _fire_duplicate_conflicts(tmp_path, keys, kind):
     frame, spec = data_kind(kind, 1000, seed=8)
     reference, _ = data_kind(kind, 1000, seed=1008)
-    # 25 rows appear three times: twice with their own label, once with another label. The odd one
+    # 120 rows appear three times: twice with their own label, once with another label. The odd one
     # out of each group is the minority and must be named; nothing else.
-    src = frame.iloc[:25]
-    twin = src.assign(**{spec.id_col: [f"twin-{i:03d}" for i in range(25)]})
-    odd = src.assign(**{spec.id_col: [f"odd-{i:03d}" for i in range(25)], spec.label_col: (src[spec.label_col] + 1) % len(spec.classes)})
+    n = 120
+    first = spec.classes[0]
+    src = frame[frame[spec.label_col] != first].iloc[:n]  # the odd labels all go one way: class shares move
+    twin = src.assign(**{spec.id_col: [f"twin-{i:03d}" for i in range(n)]})
+    odd = src.assign(**{spec.id_col: [f"odd-{i:03d}" for i in range(n)], spec.label_col: first})
     candidate = pd.concat([frame, twin, odd], ignore_index=True)
+    # the trusted reference has the same feature cells, labelled consistently: the verdict compares
+    # like with like (conflicts within cells both share), so the candidate's conflicts stand out
+    ref_rows = [src.assign(**{spec.id_col: [f"ref{j}-{i:03d}" for i in range(n)]}) for j in range(3)]
+    reference = pd.concat([reference, *ref_rows], ignore_index=True)
     return GuardContext(frame=candidate, spec=spec, reference=reference), sorted(odd[spec.id_col]), None
 
 

@@ -65,7 +65,10 @@ def test_canonical_json_and_to_py():
 def test_column_spec_round_trip():
     spec = ColumnSpec(id_col="id", label_col="y", feature_cols=("a", "b", "c"), timestamp_col=None, classes=(np.int64(0), np.int64(2)))
     d = spec.to_dict()
-    assert d == {"id_col": "id", "label_col": "y", "feature_cols": ["a", "b", "c"], "timestamp_col": None, "classes": [0, 2]}
+    assert d == {
+        "id_col": "id", "label_col": "y", "feature_cols": ["a", "b", "c"], "timestamp_col": None, "classes": [0, 2],
+        "positive_class": None, "text_cols": [], "featurizer": None, "domain": None,
+    }
     assert [type(c) for c in d["classes"]] == [int, int]
     assert ColumnSpec.from_dict(d) == ColumnSpec(id_col="id", label_col="y", feature_cols=("a", "b", "c"), timestamp_col=None, classes=(0, 2))
     timed = ColumnSpec(timestamp_col="ts")
