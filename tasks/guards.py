@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2_contingency
 
 from labelguard.errors import UnknownName
-from labelguard.schemas.reviews import validate_reviews
 from labelguard.tasks.dataset import IntegrityReport
 from labelguard.tasks.manifest import ColumnSpec, label_histogram, to_py as _py
-from labelguard.tasks.transforms import TransformSpec
+
+if TYPE_CHECKING:  # scipy, pandera and the attack library load where a guard needs them: integrity-only verify stays light
+    from labelguard.tasks.transforms import TransformSpec
 
 MAX_LISTED_IDS = 10
 
@@ -167,6 +167,8 @@ def label_contract_guard(ctx: GuardContext) -> GuardResult:
 @register_guard("schema")
 def schema_guard(ctx: GuardContext) -> GuardResult:
     """The pandera review schema, validated lazily: ids unique, features finite, labels in the class set."""
+    from labelguard.schemas.reviews import validate_reviews
+
     _, failures = validate_reviews(ctx.frame, ctx.spec)
     if failures is None:
         return GuardResult("schema", True, f"{len(ctx.frame)} rows valid", suspect_ids=[])
