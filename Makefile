@@ -63,7 +63,8 @@ bench: $(SYNCED) postgres
 	@$(VENV)/bin/python bench/perf_verify.py --rows 10000000 --repeat 3
 	@$(VENV)/bin/python bench/perf_content.py --rows 1000000
 	@$(VENV)/bin/python bench/attack_damage.py --seeds 3
-	@$(VENV)/bin/python bench/perf_cli.py --repeat 5
+	@$(VENV)/bin/python bench/perf_cli.py --repeat 3
+	@$(VENV)/bin/python bench/perf_lake.py --rows 1000000 --parts 20 --repeat 2
 	@$(VENV)/bin/python bench/perf_postgres.py --rows 1000000 --repeat 3
 
 clean:
