@@ -421,6 +421,8 @@ def verify(
     guard_names: Optional[str] = typer.Option(None, "--guards", help="Comma-separated subset of guards (default: all)."),
     ledger: Optional[str] = LedgerOpt,
     positive_class: Optional[str] = PositiveOpt,
+    id_col: str = typer.Option("review_id", "--id-col", help="Id column, for Parquet data without a manifest (the manifest-free guards still run)."),
+    label_col: str = typer.Option("label", "--label-col", help="Label column, for Parquet data without a manifest."),
     tolerate: float = typer.Option(0.2, "--tolerate", help="Flip rate per class (and holdout accuracy drop) you accept going unseen: a pass without the power to see it is 'inconclusive'."),
     allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Exit 0 when the verdict is inconclusive (default: exit 1, fail closed)."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
@@ -455,7 +457,7 @@ def verify(
 
         report = verify_dataset(
             uri, key, reference_uri=reference, holdout_uri=holdout, names=names, endpoint_url=settings.s3_endpoint, ledger=book,
-            positive_class=positive_class, tolerate=tolerate,
+            positive_class=positive_class, tolerate=tolerate, id_col=id_col, label_col=label_col,
         )
         if json_out is not None:
             try:

@@ -159,6 +159,8 @@ def verify_dataset(
     ledger=None,
     positive_class: Any = None,
     tolerate: float = DEFAULT_TOLERATE,
+    id_col: str = "review_id",
+    label_col: str = "label",
 ) -> VerifyReport:
     """Verify a stored dataset, run the guard suite on it and reach a dataset-level verdict.
 
@@ -177,6 +179,9 @@ def verify_dataset(
     tolerate
         Flip rate per class (and accuracy drop, for the model gate) the user accepts going unseen:
         a guard that passes without the power to see it is ``inconclusive`` (see :func:`dataset_verdict`).
+    id_col, label_col
+        Columns of Parquet data without a manifest (nobody signed it): the guards that need no
+        manifest still run on it (``manifest``, when asked for, reports ``missing-manifest``).
 
     Raises
     ------
@@ -197,6 +202,9 @@ def verify_dataset(
         except (ManifestProblem, KeyError, TypeError):
             pass
     integrity: IntegrityReport = load_verified(store, verify_key, columns=columns, ledger=ledger)
+    unsealed_spec = None
+    if integrity.code == "missing-manifest" and columns is None and (names is None or set(names) - {"manifest"}):
+        integrity.data, unsealed_spec = _unsealed(uri, endpoint_url, id_col, label_col, positive_class)
     reference = load_trusted(reference_uri, verify_key, "reference", endpoint_url, ledger=ledger).frame if reference_uri else None
     holdout = None
     if holdout_uri:
@@ -206,7 +214,7 @@ def verify_dataset(
     elif integrity.manifest is not None and _default_synthetic(integrity.manifest.payload.get("source", {})):
         golden, golden_key = golden_holdout()
         holdout = load_trusted(golden, golden_key, "golden holdout", None).frame
-    spec = integrity.manifest.spec if integrity.manifest else None
+    spec = integrity.manifest.spec if integrity.manifest else unsealed_spec
     if columns is not None or integrity.data is None or spec is None:  # integrity only, or nothing to read
         results = [guards.manifest_guard(guards.GuardContext(frame=None, spec=spec, integrity=integrity))]
         verdict, why, _ = dataset_verdict(results, tolerate)
@@ -225,6 +233,21 @@ def verify_dataset(
     noise = posterior.noise_rate if posterior is not None else _noise_rate(results)
     verdict, why, class_power = dataset_verdict(results, tolerate, noise)
     return VerifyReport(uri, results, ids, sources, verdict, why, tolerate, class_power, noise)
+
+
+def _unsealed(uri: str, endpoint_url: str | None, id_col: str, label_col: str, positive_class: Any):
+    """Parquet objects nobody signed, read as one table with a spec inferred from the named columns."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from labelguard.tasks.dataset import from_parquet_bytes
+    from labelguard.tasks.lake import resolve_parts
+    from labelguard.tasks.sources import infer_spec
+
+    root, keys = resolve_parts(uri, endpoint_url=endpoint_url)
+    frames = [from_parquet_bytes(root.get(k)) for k in keys]
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return pa.Table.from_pandas(frame, preserve_index=False), infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col=None, positive_class=positive_class)
 
 
 def check_columns(spec, trusted_rows, what: str, flag: str) -> None:

@@ -135,3 +135,32 @@ def test_a_sealed_single_file_claims_nothing_about_its_folder(lake, keys):
     assert _run("seal", one, "--signing-key", keys[0], "--ledger", "none").exit_code == 0
     res = _run("verify", f"{base}/date=2026-01-02", "--guards", "manifest", "--verify-key", keys[1], "--ledger", "none")
     assert res.exit_code == 0, res.output  # its sibling part-1 is not part of what was sealed
+
+
+def test_verify_unsealed_parquet_runs_the_guards_that_need_no_manifest(tmp_path, keys):
+    """Data nobody signed: the manifest guard says so; schema, statistics and content still judge it."""
+    from labelguard.tasks.attacks import flip_labels
+    from labelguard.tasks.dataset import write_dataset
+    from labelguard.tasks.manifest import ColumnSpec, DatasetRef, load_signing_key
+
+    clean = make_reviews(3000, separation=2.8, seed=31)
+    poisoned = flip_labels(clean, ColumnSpec(), attack="targeted", rate=0.2, seed=3).frame
+    for name, frame in (("clean", clean), ("poisoned", poisoned)):
+        for i in range(2):
+            path = tmp_path / name / f"part-{i}.parquet"
+            path.parent.mkdir(exist_ok=True)
+            pq.write_table(pa.Table.from_pandas(frame.iloc[i * 1500 : (i + 1) * 1500], preserve_index=False), path)
+    base = open_store(str(tmp_path / "base"))
+    write_dataset(base, make_reviews(1000, separation=2.8, seed=32), ColumnSpec(), load_signing_key(keys[0]), source={}, dataset=DatasetRef("b", "baseline"))
+    guards = "schema,class_balance,class_conditional,reference_model"
+    common = ["--reference", tmp_path / "base", "--verify-key", keys[1], "--ledger", "none"]
+    assert _run("verify", tmp_path / "clean", "--guards", guards, *common).exit_code == 0
+    out = tmp_path / "p.json"
+    res = _run("verify", tmp_path / "poisoned", "--guards", guards, "--json", out, *common)
+    fired = {g["name"] for g in json.loads(out.read_text())["guards"] if g["verdict"] == "fired"}
+    assert res.exit_code == 1 and {"class_balance", "reference_model"} <= fired
+    out = tmp_path / "all.json"
+    res = _run("verify", tmp_path / "clean", "--json", out, *common)
+    doc = {g["name"]: g for g in json.loads(out.read_text())["guards"]}
+    assert res.exit_code == 1 and doc["manifest"]["detail"].startswith("missing-manifest: objects at ")
+    assert doc["schema"]["verdict"] == "pass" and doc["class_balance"]["verdict"] == "pass"
