@@ -189,19 +189,6 @@ def check_schema(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
     return validated
 
 
-def describe_spec(spec: ColumnSpec, frame: pd.DataFrame) -> str:
-    """One line saying which column plays which part, and which columns are stored but not used."""
-    used = {spec.id_col, spec.label_col, spec.timestamp_col, *spec.feature_cols}
-    ignored = [str(c) for c in frame.columns if c not in used]
-    classes = ", ".join(str(to_py(c)) for c in spec.classes)
-    line = f"columns: id {spec.id_col!r}, label {spec.label_col!r} (classes {classes}), features {', '.join(spec.feature_cols)}"
-    if spec.timestamp_col:
-        line += f", timestamp {spec.timestamp_col!r}"
-    if ignored:
-        line += f"; stored but not used: {', '.join(ignored)}"
-    return line
-
-
 def _schema_fix(column: str, check: str, spec: ColumnSpec) -> str:
     if column == spec.id_col:
         return f"make the ids in {column!r} unique (or pass --id-col naming a unique column)"
