@@ -582,13 +582,13 @@ def seal(
 
         key = load_signing_key(settings.signing_key)
         book = _ledger_for(ledger, settings.signing_key, writing=True)
-        from labelguard.tasks.dataset import MANIFEST_KEY, from_parquet_bytes, seal_dataset
+        from labelguard.tasks.dataset import MANIFEST_KEY, from_parquet_bytes, own_key, seal_dataset
         from labelguard.tasks.lake import glob_pattern, resolve_parts
         from labelguard.tasks.sources import infer_spec
         from labelguard.tasks.storage import open_store
 
         store, keys, spec, scope = open_store(uri, endpoint_url=settings.s3_endpoint), None, None, None
-        if store.head(MANIFEST_KEY) is None or "*" in uri or uri.lower().endswith((".parquet", ".pq")):
+        if store.head(own_key(store, MANIFEST_KEY)) is None or "*" in uri or uri.lower().endswith((".parquet", ".pq")):
             store, keys = resolve_parts(uri, endpoint_url=settings.s3_endpoint)
             pattern = glob_pattern(uri)
             if pattern is not None:
@@ -611,7 +611,7 @@ def seal(
     if changes:
         out.print(changes, highlight=False)
     ds = m.payload["dataset"]
-    out.print(f"sealed {uri}: dataset {ds['id']} version {ds['version']} ({ds['role']}), {len(m.payload['objects'])} object(s), {m.payload['rows']} rows; manifest at {store.uri}/manifest.json (verify {store.uri})", highlight=False)
+    out.print(f"sealed {uri}: dataset {ds['id']} version {ds['version']} ({ds['role']}), {len(m.payload['objects'])} object(s), {m.payload['rows']} rows; manifest at {store.uri}/{own_key(store, MANIFEST_KEY)} (verify {store.uri})", highlight=False)
 
 
 def _parse_options(pairs: list[str]) -> dict:

@@ -33,6 +33,26 @@ MANIFEST_KEY = "manifest.json"
 ROWS_KEY = "rows.parquet"
 ROWS_SIG_KEY = "rows.sig.json"  # the sidecar's own signature: localization survives a forged manifest
 HOLDOUT = "holdout"
+# A lake sealed in place (data labelguard did not write) gets the same three objects under names that
+# start with "_": Spark, Hive and pyarrow/pandas dataset readers skip such files, so sealing a folder
+# never breaks the owner's own `pd.read_parquet(folder)`.
+SEALED_PREFIX = "_"
+
+
+def own_key(store: Store, name: str) -> str:
+    """Where labelguard's object ``name`` (``manifest.json``, ``rows.parquet``, ``rows.sig.json``) lives at ``store``.
+
+    The plain name for a dataset labelguard wrote, the ``_``-prefixed one for a lake sealed in
+    place; a store with neither manifest gets the plain name.
+    """
+    if store.head(MANIFEST_KEY) is None and store.head(SEALED_PREFIX + MANIFEST_KEY) is not None:
+        return SEALED_PREFIX + name
+    return name
+
+
+def is_own_object(key: str) -> bool:
+    """True for labelguard's own objects (manifest, row sidecar, its signature) under either naming."""
+    return key.rsplit("/", 1)[-1].removeprefix(SEALED_PREFIX) in (MANIFEST_KEY, ROWS_KEY, ROWS_SIG_KEY)
 
 
 def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -121,13 +141,15 @@ def write_dataset(
     return manifest
 
 
-def sidecar_envelope(dataset: DatasetRef, spec: ColumnSpec, objects: list[dict[str, Any]], sidecar_sha256: str, rows: int, key: Ed25519PrivateKey) -> SignedManifest:
+def sidecar_envelope(
+    dataset: DatasetRef, spec: ColumnSpec, objects: list[dict[str, Any]], sidecar_sha256: str, rows: int, key: Ed25519PrivateKey, *, rows_key: str = ROWS_KEY
+) -> SignedManifest:
     """The sidecar's own signed statement: which dataset part, which objects, which sidecar digest."""
     return sign_manifest(
         {
             "dataset": dataset.to_dict(),
             "objects": [o["key"] for o in objects],
-            "sidecar_key": dataset.key(ROWS_KEY),
+            "sidecar_key": dataset.key(rows_key),
             "sidecar_sha256": sidecar_sha256,
             "rows": int(rows),
             "columns": spec.to_dict(),
@@ -198,12 +220,13 @@ def read_manifest(store: Store) -> SignedManifest:
     ManifestProblem
         Objects are there but the manifest is absent or not labelguard JSON.
     """
-    if store.head(MANIFEST_KEY) is None:
+    name = own_key(store, MANIFEST_KEY)
+    if store.head(name) is None:
         if not store.list(limit=1):
             raise DatasetMissing(f"no dataset at {store.uri}", "check the URI (labelguard ingest writes one there)")
         raise ManifestProblem("missing-manifest", f"objects at {store.uri} but no manifest.json: the data cannot be vouched for")
     try:
-        return SignedManifest.from_bytes(store.get(MANIFEST_KEY))
+        return SignedManifest.from_bytes(store.get(name))
     except BadInput as exc:
         raise ManifestProblem("bad-manifest", exc.problem) from None
 
@@ -305,9 +328,9 @@ def _identity_problem(store: Store, root: Store | None, ref: DatasetRef, roles, 
         # a root manifest copied into a part's folder: the parent is the root of the same dataset
         parent_name = store.uri.rstrip("/").rsplit("/", 1)[-1]
         parent = store.ancestor(parent_name) if parent_name else None
-        if parent is not None and parent.uri != store.uri and parent.head(MANIFEST_KEY) is not None:
+        if parent is not None and parent.uri != store.uri and parent.head(own_key(parent, MANIFEST_KEY)) is not None:
             try:
-                above = SignedManifest.from_bytes(parent.get(MANIFEST_KEY))
+                above = SignedManifest.from_bytes(parent.get(own_key(parent, MANIFEST_KEY)))
             except BadInput:
                 above = None
             if above is not None and (above.payload.get("dataset") or {}).get("id") == ref.id:
@@ -407,13 +430,11 @@ def unlisted_objects(store: Store, manifest: SignedManifest, ref: DatasetRef) ->
     if scope.get("kind") == "files":
         return []
     keys = store.list()
-    nested = {k.rsplit("/", 1)[0] for k in keys if "/" in k and k.rsplit("/", 1)[-1] == MANIFEST_KEY}
-    own = {ROWS_KEY}
+    nested = {k.rsplit("/", 1)[0] for k in keys if "/" in k and k.rsplit("/", 1)[-1].removeprefix(SEALED_PREFIX) == MANIFEST_KEY}
     listed = {o["key"] for o in manifest.payload["objects"]}
     found = []
     for key in keys:
-        name = key.rsplit("/", 1)[-1]
-        if not key.lower().endswith((".parquet", ".pq")) or name in own or any(key.startswith(n + "/") for n in nested):
+        if not key.lower().endswith((".parquet", ".pq")) or is_own_object(key) or any(key.startswith(n + "/") for n in nested):
             continue
         if scope.get("kind") == "glob" and not fnmatch.fnmatchcase(key, scope.get("pattern", "*")):
             continue
@@ -427,9 +448,10 @@ def _untrusted_manifest(store: Store, verify_key, manifest: SignedManifest, code
     envelope = _sidecar_envelope(store, verify_key)
     if envelope is None:
         why = "row sidecar signature missing or invalid"
-        if code == "unknown-key" and store.head(ROWS_SIG_KEY) is not None:
+        sig_key = own_key(store, ROWS_SIG_KEY)
+        if code == "unknown-key" and store.head(sig_key) is not None:
             try:
-                other = SignedManifest.from_bytes(store.get(ROWS_SIG_KEY)).key_id
+                other = SignedManifest.from_bytes(store.get(sig_key)).key_id
                 if other == manifest.key_id:
                     why = f"row sidecar signed by the same key {other} (is LABELGUARD_VERIFY_KEY / --verify-key the right public key?)"
             except BadInput:
@@ -451,10 +473,11 @@ def _untrusted_manifest(store: Store, verify_key, manifest: SignedManifest, code
 
 
 def _sidecar_envelope(store: Store, verify_key) -> SignedManifest | None:
-    if store.head(ROWS_SIG_KEY) is None:
+    sig_key = own_key(store, ROWS_SIG_KEY)
+    if store.head(sig_key) is None:
         return None
     try:
-        envelope = SignedManifest.from_bytes(store.get(ROWS_SIG_KEY))
+        envelope = SignedManifest.from_bytes(store.get(sig_key))
     except BadInput:
         return None
     if envelope.key_id != key_id(verify_key) or not signature_valid(envelope, verify_key) or "dataset" not in envelope.payload:
@@ -541,6 +564,8 @@ def seal_dataset(
             keys = resolve_parts(store.uri, endpoint_url=getattr(store, "endpoint_url", None))[1]
         ref = DatasetRef(dataset_id or new_dataset_id(store.uri), role)
         root = store
+    # a labelguard part keeps its names; a lake sealed in place gets "_"-prefixed ones its readers skip
+    prefix = "" if store.head(MANIFEST_KEY) is not None else SEALED_PREFIX
     objects, tables = [], []
     for object_key in keys:
         head = root.head(object_key)
@@ -561,17 +586,17 @@ def seal_dataset(
         if before == {o["key"]: o["sha256"] for o in objects}:
             raise NothingToSeal(f"nothing changed since version {ref.version - 1} of {ref.id}: not re-signed", "seal again after an approved change")
     sidecar = to_parquet_bytes(row_digests(frame, spec))
-    rows_info = store.put(ROWS_KEY, sidecar, create_only=False)
-    store.put(ROWS_SIG_KEY, sidecar_envelope(ref, spec, objects, rows_info.sha256, len(frame), key).to_bytes(), create_only=False)
+    rows_info = store.put(prefix + ROWS_KEY, sidecar, create_only=False)
+    store.put(prefix + ROWS_SIG_KEY, sidecar_envelope(ref, spec, objects, rows_info.sha256, len(frame), key, rows_key=prefix + ROWS_KEY).to_bytes(), create_only=False)
     payload = build_manifest(
         frame, spec, dataset=ref, objects=objects,
         source={"kind": "sealed", "previous_version": ref.version - 1 if ref.version > 1 else None},
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-    payload["rows_sidecar"] = {"key": ref.key(ROWS_KEY), "sha256": rows_info.sha256, "bytes": rows_info.size, "version_id": rows_info.version_id}
+    payload["rows_sidecar"] = {"key": ref.key(prefix + ROWS_KEY), "sha256": rows_info.sha256, "bytes": rows_info.size, "version_id": rows_info.version_id}
     payload["scope"] = scope or (old.payload.get("scope") if old is not None else None) or {"kind": "prefix"}
     manifest = sign_manifest(payload, key)
-    store.put(MANIFEST_KEY, manifest.to_bytes(), create_only=False)
+    store.put(prefix + MANIFEST_KEY, manifest.to_bytes(), create_only=False)
     if ledger is not None:
         record(ledger, manifest, root.uri, key)
     return manifest

@@ -9,7 +9,12 @@ from labelguard.errors import DatasetMissing
 from labelguard.tasks.storage import Store, open_store
 
 PARQUET = (".parquet", ".pq")
-OWN = {"rows.parquet"}  # labelguard's own sidecar, never a data part
+OWN = {"rows.parquet", "_rows.parquet"}  # labelguard's own sidecar, never a data part
+
+
+def _skipped(key: str) -> bool:
+    """Not a data part: labelguard's sidecar, or a name starting with "_" or "." (Spark, Hive and pyarrow skip those too)."""
+    return any(seg.startswith(("_", ".")) for seg in key.split("/")) or key.rsplit("/", 1)[-1] in OWN
 _GLOB = re.compile(r"[*?\[]")
 
 
@@ -44,7 +49,7 @@ def resolve_parts(uri: str, *, endpoint_url: str | None = None) -> tuple[Store, 
         root_uri = "/".join(segments[:first_glob]) or "."
         pattern = "/".join(segments[first_glob:])
         root = open_store(root_uri, endpoint_url=endpoint_url)
-        keys = [k for k in root.list() if fnmatch.fnmatchcase(k, pattern) and k.lower().endswith(PARQUET) and k.rsplit("/", 1)[-1] not in OWN]
+        keys = [k for k in root.list() if fnmatch.fnmatchcase(k, pattern) and k.lower().endswith(PARQUET) and not _skipped(k)]
         if not keys:
             raise DatasetMissing(f"the glob {pattern!r} under {root.uri} matches no Parquet object", "check the pattern (e.g. 'date=*/part-*.parquet')")
         return root, sorted(keys)
@@ -56,10 +61,10 @@ def resolve_parts(uri: str, *, endpoint_url: str | None = None) -> tuple[Store, 
         return root, [name]
     root = open_store(uri, endpoint_url=endpoint_url)
     keys = root.list()
-    nested = {k.rsplit("/", 1)[0] for k in keys if k.endswith("/manifest.json")}  # parts with their own manifest
+    nested = {k.rsplit("/", 1)[0] for k in keys if k.endswith(("/manifest.json", "/_manifest.json"))}  # parts with their own manifest
     parts = [
         k for k in keys
-        if k.lower().endswith(PARQUET) and k.rsplit("/", 1)[-1] not in OWN and not any(k.startswith(n + "/") for n in nested)
+        if k.lower().endswith(PARQUET) and not _skipped(k) and not any(k.startswith(n + "/") for n in nested)
     ]
     if not parts:
         raise DatasetMissing(f"no Parquet objects at {root.uri}", "point at a folder or prefix of .parquet files, one file, or a glob")

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from labelguard.errors import BadInput, DatasetMissing
 from labelguard.tasks.attacks import FlipResult, flip_labels
 from labelguard.tasks.classes import with_positive
-from labelguard.tasks.dataset import DATA_KEY, MANIFEST_KEY, ManifestProblem, read_manifest
+from labelguard.tasks.dataset import DATA_KEY, MANIFEST_KEY, ManifestProblem, own_key, read_manifest
 from labelguard.tasks.manifest import ColumnSpec, SignedManifest, label_histogram, labels_digest, sign_manifest, to_py
 from labelguard.tasks.readers import CsvDialect, is_csv, read_bytes, sniff_csv, write_csv_like
 from labelguard.tasks.sources import check_schema, infer_spec
@@ -154,7 +154,7 @@ def tamper(
     if forged is not None:
         payload = {**forged.payload, "objects": [{**o, "version_id": versions.get(o["key"], o.get("version_id"))} for o in forged.payload["objects"]]}
         forged = sign_manifest(payload, resign_key) if resign_key else SignedManifest(payload, forged.signature, forged.key_id)
-        target.part_store.put(MANIFEST_KEY, forged.to_bytes(), create_only=False)
+        target.part_store.put(own_key(target.part_store, MANIFEST_KEY), forged.to_bytes(), create_only=False)
     return result
 
 

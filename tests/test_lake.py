@@ -51,8 +51,15 @@ def test_seal_in_place_then_an_edit_in_one_part_is_named_exactly(lake, keys, tmp
     assert res.exit_code == 0, res.output
     assert "6 object(s), 1200 rows" in res.stdout
     assert {k: store.get(k) for k in parts} == before  # nothing rewritten
-    manifest = json.loads(store.get("manifest.json"))["payload"]
+    manifest = json.loads(store.get("_manifest.json"))["payload"]
     assert [o["key"] for o in manifest["objects"]] == sorted(parts)
+    # the owner's own readers still read the sealed lake: labelguard's objects start with "_"
+    assert sorted(k for k in store.list() if "/" not in k) == ["_manifest.json", "_rows.parquet", "_rows.sig.json"]
+    if not base.startswith("s3://"):
+        import pandas as pd
+
+        read = pd.read_parquet(base).sort_values("review_id", ignore_index=True)
+        assert read["review_id"].tolist() == sorted(frame["review_id"].tolist()) and "date" in read.columns
     ok = _run("verify", base, "--guards", "manifest", "--verify-key", keys[1], "--ledger", tmp_path / "ledger.jsonl")
     assert ok.exit_code == 0, ok.output
     # an attacker edits one label in one part
@@ -67,6 +74,11 @@ def test_seal_in_place_then_an_edit_in_one_part_is_named_exactly(lake, keys, tmp
     assert res.exit_code == 1
     assert doc["suspect_ids"] == [victim] and doc["suspects_from"] == ["manifest"]
     assert doc["guards"][0]["detail"].startswith(f"digest-mismatch: {target}: SHA-256")
+    # the edit approved: re-sealed as version 2 under the same "_" names, and verified again
+    res = _run("seal", base, "--signing-key", keys[0], "--ledger", tmp_path / "ledger.jsonl")
+    assert res.exit_code == 0 and " version 2 (data), 6 object(s), 1200 rows; manifest at " in res.stdout and "/_manifest.json" in res.stdout, res.output
+    assert sorted(k for k in store.list() if "/" not in k) == ["_manifest.json", "_rows.parquet", "_rows.sig.json"]
+    assert _run("verify", base, "--guards", "manifest", "--verify-key", keys[1], "--ledger", tmp_path / "ledger.jsonl").exit_code == 0
 
 
 def test_seal_a_glob_and_a_single_file(lake, keys, tmp_path):
@@ -91,7 +103,7 @@ def test_seal_bad_input(lake, keys, tmp_path):
     assert res.exit_code == 2
     line = res.stderr.strip()
     assert line.startswith("error: part date=2026-01-04/part-0.parquet has another schema than date=2026-01-01/part-0.parquet (label: int64 vs ")
-    assert store.head("manifest.json") is None and store.head("rows.parquet") is None  # nothing written
+    assert store.list() == sorted(parts + ["date=2026-01-04/part-0.parquet"])  # nothing written
 
 
 @pytest.mark.flow
