@@ -32,11 +32,22 @@ class _Edge(TyperGroup):
     and exit 2 (the traceback only with -v), for the console script and CliRunner alike."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        argv = list(sys.argv[1:] if args is None else args)
+        argv = _verbose_after_command(list(sys.argv[1:] if args is None else args), self.commands)
         code = _run_edge(lambda: super(_Edge, self).main(args=argv, prog_name=prog_name or "labelguard", complete_var=complete_var, standalone_mode=False, **extra), argv)
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _verbose_after_command(argv: list[str], commands: dict) -> list[str]:
+    """``labelguard -v verify …`` means ``labelguard verify … -v`` for a command that takes -v/--verbose."""
+    lead = 0
+    while lead < len(argv) and argv[lead] in ("-v", "--verbose"):
+        lead += 1
+    command = commands.get(argv[lead]) if lead and lead < len(argv) else None
+    if command is not None and any(p.name == "verbose" for p in command.params):
+        return argv[lead:] + ["--verbose"]
+    return argv
 
 
 def _run_edge(call, argv: list[str]) -> int:
