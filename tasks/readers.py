@@ -126,20 +126,32 @@ def read_csv_bytes(raw: bytes, *, id_col: str | None = None, delimiter: str | No
     frame.columns = [str(c) for c in frame.columns]
     if frame.empty:
         raise BadInput(f"{name} has a header but no rows", "export the data with at least one row")
-    return _infer_types(frame, keep=id_col), dialect
+    return _infer_types(frame, keep=id_col, decimal_comma=dialect.delimiter != ","), dialect
 
 
-def _infer_types(frame: pd.DataFrame, *, keep: str | None) -> pd.DataFrame:
+_DECIMAL_COMMA = r"[+-]?\d+(,\d+)?"
+
+
+def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool = False) -> pd.DataFrame:
     """Columns read as text become numbers where every value is one; ``keep`` (the id) goes through
-    :func:`ids_as_written`, so "007" stays "007" and "7" becomes 7 only when every id is canonical."""
+    :func:`ids_as_written`, so "007" stays "007" and "7" becomes 7 only when every id is canonical.
+
+    With ``decimal_comma`` (a file not delimited by commas, as European exports are), a column whose
+    every value is digits with at most one decimal comma ("0,868", "-12", "3,5") and at least one
+    comma is read as numbers too; the file's text itself is never rewritten.
+    """
     out = {}
     for col in frame.columns:
         values = frame[col]
         if col == keep:
             out[col] = ids_as_written(values)
             continue
-        numeric = pd.to_numeric(values, errors="coerce")
         present = values.notna()
+        if decimal_comma and present.any():
+            text = values[present].astype(str)
+            if text.str.fullmatch(_DECIMAL_COMMA).all() and text.str.contains(",", regex=False).any():
+                values = values.str.replace(",", ".", regex=False)
+        numeric = pd.to_numeric(values, errors="coerce")
         if present.any() and numeric[present].notna().all():
             as_int = numeric.dropna()
             if (as_int % 1 == 0).all() and values[present].str.fullmatch(r"[+-]?\d+").all():

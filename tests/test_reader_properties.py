@@ -118,3 +118,21 @@ def test_ingested_values_read_back_equal_to_the_source(source, kind, sep, bom, t
     assert back["x"].to_numpy(dtype=float) == pytest.approx(frame["x"].to_numpy(dtype=float), rel=1e-6)
     assert [int(t.timestamp()) for t in back["created_at"]] == seconds
     assert (work / "ds" / DATA_KEY).is_file()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False).map(lambda v: round(v, 3)), min_size=1, max_size=20), st.sampled_from([";", "\t", "|"]))
+def test_decimal_commas_in_a_non_comma_file_read_as_the_numbers_written(values, sep):
+    """European exports: ';'-delimited with "0,868"; the number is what the cell says, never text."""
+    lines = [f"id{sep}x{sep}label"] + [f"{i}{sep}{repr(v).replace('.', ',')}{sep}{i % 2}" for i, v in enumerate(values)]
+    frame, _ = read_bytes(("\n".join(lines) + "\n").encode(), "eu.csv", id_col="id", delimiter=sep)
+    assert frame["x"].dtype == "float64" and frame["x"].tolist() == [float(v) for v in values]
+    # and sniffed, on a file of a few rows like a real export
+    frame, dialect = read_bytes(b"id;x1;x2;label\n0;0,868;0,640;1\n1;1,105;-0,536;1\n2;-3;12,5;0\n", "eu.csv", id_col="id")
+    assert dialect.delimiter == ";" and frame[["x1", "x2"]].to_numpy().tolist() == [[0.868, 0.64], [1.105, -0.536], [-3.0, 12.5]]
+
+
+def test_a_comma_delimited_file_keeps_quoted_decimal_commas_as_text():
+    """In a ','-delimited file a quoted "1,5" is text (a list, a range): only other delimiters imply a decimal comma."""
+    frame, _ = read_bytes(b'id,x,label\n1,"1,5",0\n2,"2,5",1\n3,"7,25",0\n', "us.csv", id_col="id")
+    assert frame["x"].tolist() == ["1,5", "2,5", "7,25"]
