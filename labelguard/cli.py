@@ -852,8 +852,8 @@ def list_registered() -> None:
         table.add_row("transform", name, transforms.get_transform(name).description)
     for g in guards.REGISTRY.values():
         table.add_row("guard", g.name, g.description)
-    for m in train.REGISTRY:
-        table.add_row("model", m, "")
+    for m, factory in train.REGISTRY.items():
+        table.add_row("model", m, (factory.__doc__ or "").strip().splitlines()[0] if factory.__doc__ else "")
     out.print(table)
 
 

@@ -33,16 +33,19 @@ def register_model(name: str):
 
 @register_model("logreg")
 def _logreg(seed: int):
+    """Logistic regression on standardized features (L2, C = 1)."""
     return make_pipeline(StandardScaler(), LogisticRegression(random_state=seed))
 
 
 @register_model("knn")
 def _knn(seed: int):
+    """15-nearest-neighbour vote on standardized features (the seed is unused: kNN is deterministic)."""
     return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=15))
 
 
 @register_model("gboost")
 def _gboost(seed: int):
+    """scikit-learn's histogram gradient boosting with default settings (early stopping above 10,000 rows)."""
     return HistGradientBoostingClassifier(random_state=seed)
 
 
