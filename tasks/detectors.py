@@ -69,7 +69,11 @@ def oof_proba(X: np.ndarray, codes: np.ndarray, k: int, *, folds: int = 5, seed:
 
 def _fit_proba(X: np.ndarray, codes: np.ndarray, X_new: np.ndarray, k: int) -> np.ndarray:
     out = np.zeros((len(X_new), k))
+    if len(X_new) == 0:
+        return out
     present = np.unique(codes)
+    if len(present) == 0:  # no training rows (a tiny reference): no information, uniform
+        return np.full((len(X_new), k), 1.0 / k)
     if len(present) < 2:
         out[:, present[0]] = 1.0
         return out

@@ -199,15 +199,41 @@ def _schema_fix(column: str, check: str, spec: ColumnSpec) -> str:
     return "fix the source data (ids unique, features finite numbers, labels present)"
 
 
+def holdout_size(cls, n: int, fraction: float) -> int:
+    """Rows of a class of ``n`` rows that the stratified holdout takes: ``round(fraction * n)``.
+
+    Raises
+    ------
+    BadInput
+        The holdout or the training part would get no row of the class: every later model, gate
+        and per-class test needs each class on both sides.
+    """
+    k = int(round(fraction * n))
+    if k == 0 or k == n:
+        side = "the trusted holdout" if k == 0 else "the training set"
+        need = int(np.ceil(0.5 / min(fraction, 1 - fraction)))
+        raise BadInput(
+            f"class {to_py(cls)!r} has {n} row(s): a holdout fraction of {fraction:g} leaves {side} without it",
+            f"give every class at least {need} rows, pass another --holdout-fraction, or --holdout-fraction 0 for no holdout",
+        )
+    return k
+
+
 def split_holdout(frame: pd.DataFrame, spec: ColumnSpec, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Carve a stratified trusted holdout off the data, seeded; both parts keep their row order."""
+    """Carve a stratified trusted holdout off the data, seeded; both parts keep their row order.
+
+    Raises
+    ------
+    BadInput
+        ``fraction`` outside (0, 1), or a class too small to appear on both sides (:func:`holdout_size`).
+    """
     if not 0.0 < fraction < 1.0:
         raise BadInput(f"holdout fraction must be in (0, 1), got {fraction}", "pass e.g. --holdout-fraction 0.2")
     rng = np.random.default_rng([seed, 0x401D])
     is_holdout = np.zeros(len(frame), dtype=bool)
     labels = frame[spec.label_col].to_numpy()
-    for cls in np.unique(labels):
+    classes = np.unique(labels)
+    sizes = [holdout_size(cls, int((labels == cls).sum()), fraction) for cls in classes]  # all checked before any draw
+    for cls, k in zip(classes, sizes):
         idx = np.flatnonzero(labels == cls)
-        k = int(round(fraction * len(idx)))
-        is_holdout[rng.choice(idx, size=k, replace=False)] = True
     return frame[~is_holdout].reset_index(drop=True), frame[is_holdout].reset_index(drop=True)

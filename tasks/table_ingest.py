@@ -80,12 +80,15 @@ class HoldoutDraw:
             from labelguard.errors import BadInput
 
             raise BadInput(f"holdout fraction must be in (0, 1), got {fraction}", "pass e.g. --holdout-fraction 0.2")
+        from labelguard.tasks.sources import holdout_size
+
         rng = np.random.default_rng([seed, 0x401D])  # the seed sequence split_holdout uses
         self.chosen: dict = {}
+        sizes = {cls: holdout_size(cls, counts[cls], fraction) for cls in sorted(counts)}
         for cls in sorted(counts):
             n = counts[cls]
             picked = np.zeros(n, dtype=bool)
-            picked[rng.choice(n, size=int(round(fraction * n)), replace=False)] = True
+            picked[rng.choice(n, size=sizes[cls], replace=False)] = True
             self.chosen[cls] = picked
         self.seen = {cls: 0 for cls in self.chosen}
 
