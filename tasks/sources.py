@@ -236,4 +236,5 @@ def split_holdout(frame: pd.DataFrame, spec: ColumnSpec, fraction: float, seed: 
     sizes = [holdout_size(cls, int((labels == cls).sum()), fraction) for cls in classes]  # all checked before any draw
     for cls, k in zip(classes, sizes):
         idx = np.flatnonzero(labels == cls)
+        is_holdout[rng.choice(idx, size=k, replace=False)] = True
     return frame[~is_holdout].reset_index(drop=True), frame[is_holdout].reset_index(drop=True)

@@ -269,6 +269,16 @@ def check_columns(spec, trusted_rows, what: str, flag: str) -> None:
             f"the {what} has no column(s) {', '.join(map(repr, missing))} that the dataset uses: it belongs to other data",
             f"pass as {flag} a baseline or holdout made from this dataset (e.g. labelguard baseline URI/holdout --out …)",
         )
+    from labelguard.tasks.manifest import to_py
+
+    theirs = sorted({to_py(v) for v in trusted_rows[spec.label_col].dropna().unique()}, key=str)
+    ours = [to_py(c) for c in spec.classes or []]
+    if ours and theirs and not set(theirs) & set(ours):
+        # no class in common: labels spelled another way (0/1 vs "negative"/"positive"), not flips
+        raise BadInput(
+            f"the {what}'s classes ({', '.join(map(repr, theirs[:5]))}) are not the dataset's ({', '.join(map(repr, ours[:5]))}): it labels another way",
+            f"pass as {flag} a baseline or holdout made from this dataset, with its label spelling",
+        )
 
 
 CONTENT = ("class_conditional", "confident_learning", "knn_consistency", "reference_model")

@@ -64,8 +64,11 @@ def world(tmp_path, keys):
     _csv(f.assign(created_at=np.arange(len(f)) * 7), w / "small_int_time.csv")
     (w / "sheet.xlsx").write_bytes(b"PK\x03\x04 not really")
     (w / "garbage.key").write_text("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
+    _csv(f.head(5), w / "tiny.csv")  # class 0: 3 rows, class 1: 2 rows
+    _csv(f.assign(label=np.where(f["label"] == 1, "positive", "negative")), w / "words.csv")
     ds = tmp_path / "store"
     _ingest_plain(w / "good.csv", ds, keys[0])
+    _ingest_plain(w / "words.csv", tmp_path / "words", keys[0])  # the same rows, labels spelled as words
     return {"in": w, "ds": ds, "keys": keys, "tmp": tmp_path}
 
 
@@ -105,6 +108,7 @@ CASES = [
     ("ambiguous-int-timestamps", "ingest --source {in}/small_int_time.csv --dest {out} {S} {sk}", 2, "error: timestamp column 'created_at' holds integers that are not epoch times", "--timestamp-unit"),
     ("unsupported-file-type", "ingest --source {in}/sheet.xlsx --dest {out} {S} {sk}", 2, "error: unsupported file type '.xlsx'", "use a .csv"),
     ("no-such-source", "ingest --source {in}/nope.csv --dest {out} {S} {sk}", 2, "error: no such file:", "existing .csv/.parquet"),
+    ("class-too-small-for-holdout", "ingest --source {in}/tiny.csv --dest {out} {S} {sk}", 2, "error: class 1 has 2 row(s): a holdout fraction of 0.2 leaves the trusted holdout without it", "give every class at least 3 rows"),
     ("holdout-fraction", "ingest --holdout-fraction 1.5 --dest {out} {S} {sk}", 2, "error: --holdout-fraction must be 0 (none) or in (0, 1), got 1.5", "--holdout-fraction 0.2"),
     ("bad-encoding-name", "ingest --source {in}/good.csv --encoding klingon --dest {out} {S} {sk}", 2, "error: unknown encoding 'klingon'", "--encoding utf-8"),
     ("long-delimiter", "ingest --source {in}/good.csv --delimiter ;; --dest {out} {S} {sk}", 2, "error: --delimiter must be one character, got ';;'", "--delimiter ';'"),
@@ -127,6 +131,7 @@ CASES = [
     ("unknown-model", "pipeline {ds} --model svm {V} {vk}", 2, "error: unknown model 'svm'", "choose one of: gboost, knn, logreg"),
     ("pipeline-no-dataset", "pipeline {tmp}/typo {V} {vk}", 2, "error: no dataset at {tmp}/typo", "check the URI"),
     ("unknown-guard", "verify {ds} --guards manifest,nope {V} {vk}", 2, "error: unknown guard 'nope'", "choose one of"),
+    ("reference-labels-spelled-otherwise", "verify {ds} --reference {tmp}/words/holdout {V} {vk}", 2, "error: the reference's classes ('negative', 'positive') are not the dataset's (0, 1): it labels another way", "with its label spelling"),
     ("verify-typo-path", "verify {tmp}/nope {V} {vk}", 2, "error: no dataset at {tmp}/nope", "check the URI"),
     ("verify-missing-verify-key", "verify {ds} --verify-key {tmp}/none.pub", 2, "error: cannot read verify key {tmp}/none.pub", "verify.pub"),
     ("verify-unreachable-endpoint", "verify s3://bucket/ds {V} {vk} --endpoint-url http://127.0.0.1:{deadport}", 2, "error: cannot reach the S3 endpoint http://127.0.0.1:{deadport}", "start it"),
@@ -257,3 +262,20 @@ def test_stored_files_follow_the_umask(world):
 
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in world["ds"].iterdir() if p.is_file()}
     assert modes == {name: 0o644 for name in ("data.parquet", "rows.parquet", "rows.sig.json", "manifest.json")}
+
+
+def test_split_holdout_takes_round_fraction_of_each_class_and_refuses_a_class_it_would_empty():
+    from labelguard.errors import BadInput
+    from labelguard.tasks.sources import infer_spec, split_holdout
+
+    f = pd.concat([good_frame(60), good_frame(60).iloc[:7].assign(review_id=lambda d: d["review_id"] + "x", label=2)], ignore_index=True)
+    spec = infer_spec(f, id_col="review_id", label_col="label", timestamp_col=None)
+    train, holdout = split_holdout(f, spec, 0.2, 0)
+    assert holdout["label"].value_counts().sort_index().tolist() == [6, 6, 1]  # round(0.2 * 30), round(0.2 * 30), round(0.2 * 7)
+    assert len(train) == 67 - 13 and not set(train["review_id"]) & set(holdout["review_id"])
+    with pytest.raises(BadInput) as exc:
+        split_holdout(f, spec, 0.95, 0)  # class 2: round(0.95 * 7) = 7 of 7 rows
+    assert exc.value.one_line() == (
+        "class 2 has 7 row(s): a holdout fraction of 0.95 leaves the training set without it "
+        "(fix: give every class at least 10 rows, pass another --holdout-fraction, or --holdout-fraction 0 for no holdout)"
+    )
