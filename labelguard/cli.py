@@ -253,7 +253,7 @@ def ingest(
         from labelguard.tasks.sources import load_source, split_holdout
         from labelguard.tasks.storage import open_store
 
-        frame, spec, _ = load_source(
+        frame, spec, source_meta = load_source(
             source, rows=rows, seed=seed, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col,
             synthetic={"separation": separation, "spread": spread, "positive_share": positive_share},
             delimiter=delimiter, encoding=encoding, timestamp_unit=timestamp_unit, timestamp_format=timestamp_format,
@@ -278,7 +278,10 @@ def ingest(
             positive_class=positive_class, text_cols=_cols(text_cols), ignore_cols=_cols(ignore_cols), domain=domain,
         )
     first = next(iter(summary.values()))
-    out.print(f"columns: {first['columns']}; positive class: {first['positive_class']!r}", highlight=False)
+    positive = repr(first["positive_class"]) if first["positive_class"] is not None else f"none ({len(spec.classes or [])} classes: every class's share is reported)"
+    out.print(f"columns: {first['columns']}; positive class: {positive}", highlight=False)
+    if source_meta.get("encoding") not in (None, "utf-8", "utf_8"):
+        out.print(f"text encoding: {source_meta['encoding']} (not UTF-8; if accents read wrong in the stored data, ingest again with --encoding)", highlight=False)
     for part, s in summary.items():
         out.print(
             f"{part}: {s['uri']}  rows={s['rows']}  labels {_histogram(s['label_histogram'])}  dataset={s['dataset_id']}  sha256={s['sha256'][:16]}…"

@@ -51,6 +51,37 @@ def is_parquet(name: str) -> bool:
     return name.lower().endswith(PARQUET_SUFFIXES)
 
 
+# Languages whose script is not Latin: charset-normalizer's guess is taken for them when it is coherent.
+_NON_LATIN = {
+    "Russian", "Ukrainian", "Bulgarian", "Serbian", "Macedonian", "Belarusian", "Kazakh", "Greek", "Hebrew",
+    "Arabic", "Persian", "Farsi", "Thai", "Japanese", "Chinese", "Korean", "Hindi", "Vietnamese",
+}
+
+
+def _legacy_encoding(sample: bytes, name: str) -> str:
+    """The encoding of text that is not UTF-8.
+
+    Windows-1252 when it decodes the bytes — what Excel writes in Western locales, and the WHATWG
+    Encoding Standard's reading of "latin-1" — unless charset-normalizer recognises, with some
+    coherence, a language written in another script (Cyrillic, Greek, Hebrew, Arabic, CJK, ...).
+    charset-normalizer alone is unreliable on short Western text (a French latin-1 export came out
+    as mac_latin2, a cp1252 one as a Cyrillic DOS code page), so it only decides outside Latin scripts.
+    """
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample).best()
+    if best is not None and best.language in _NON_LATIN and best.coherence >= 0.3:
+        return best.encoding
+    try:
+        sample.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        pass
+    if best is None:
+        raise BadInput(f"{name} is not text in any encoding labelguard recognises", "pass --encoding (e.g. latin-1)")
+    return best.encoding
+
+
 def sniff_csv(raw: bytes, *, delimiter: str | None = None, encoding: str | None = None, name: str = "the file") -> CsvDialect:
     """Detect encoding (BOM first, then UTF-8, then charset-normalizer) and delimiter (``csv.Sniffer``).
 
@@ -75,12 +106,7 @@ def sniff_csv(raw: bytes, *, delimiter: str | None = None, encoding: str | None 
                 if exc.start > (1 << 20) - 4:  # a character cut at the sample's end
                     encoding = "utf-8"
                 else:
-                    from charset_normalizer import from_bytes
-
-                    best = from_bytes(raw[: 1 << 20]).best()
-                    if best is None:
-                        raise BadInput(f"{name} is not text in any encoding labelguard recognises", "pass --encoding (e.g. latin-1)") from None
-                    encoding = best.encoding
+                    encoding = _legacy_encoding(raw[: 1 << 20], name)
     try:
         codecs.lookup(encoding)
     except LookupError:

@@ -60,7 +60,10 @@ def read_table(path, *, id_col: str | None = None, delimiter: str | None = None,
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if not Path(text).is_file():
         raise BadInput(f"no such file: {text}", "pass --source synthetic, an existing .csv/.parquet file, or an s3:// object, prefix or glob")
-    return read_file(Path(text), id_col=id_col, delimiter=delimiter, encoding=encoding)[0]
+    frame, dialect = read_file(Path(text), id_col=id_col, delimiter=delimiter, encoding=encoding)
+    if dialect is not None:
+        frame.attrs["encoding"] = dialect.encoding
+    return frame
 
 
 def infer_spec(
@@ -154,6 +157,7 @@ def load_source(
         meta: dict[str, Any] = {"kind": SYNTHETIC, "rows": rows, "seed": seed, **params}
     else:
         frame = read_table(source, id_col=None if id_col == AUTO_ID else id_col, delimiter=delimiter, encoding=encoding, endpoint_url=endpoint_url)
+        text_encoding = frame.attrs.get("encoding")
         if id_col == AUTO_ID:
             frame, id_col = with_row_key(frame), ROW_KEY
         if timestamp_col and timestamp_col.lower() == "none":
@@ -166,6 +170,8 @@ def load_source(
             frame = frame.assign(**{spec.timestamp_col: parse_timestamps(frame[spec.timestamp_col], spec.timestamp_col, unit=timestamp_unit, fmt=timestamp_format)})
         remote = source.startswith("s3://")
         meta = {"kind": "objects" if remote else "file", "path": source if remote else str(Path(source).resolve()), "rows": len(frame)}
+        if text_encoding:
+            meta["encoding"] = text_encoding
     return check_schema(frame, spec), spec, meta
 
 

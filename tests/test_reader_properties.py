@@ -136,3 +136,20 @@ def test_a_comma_delimited_file_keeps_quoted_decimal_commas_as_text():
     """In a ','-delimited file a quoted "1,5" is text (a list, a range): only other delimiters imply a decimal comma."""
     frame, _ = read_bytes(b'id,x,label\n1,"1,5",0\n2,"2,5",1\n3,"7,25",0\n', "us.csv", id_col="id")
     assert frame["x"].tolist() == ["1,5", "2,5", "7,25"]
+
+
+@pytest.mark.parametrize(
+    "encoding, texts",
+    [
+        ("latin-1", ["Très bon produit, je le recommande à tous.", "Déçu : la qualité n'est pas au rendez-vous."]),
+        ("cp1252", ["très bon – “vraiment” génial", "Produit arrivé cassé, à éviter"]),
+        ("cp1252", ["Sehr gut, würde wieder kaufen", "Größe passt nicht, schade"]),
+        ("cp1251", ["Отличный товар, рекомендую всем", "Плохое качество, не покупайте"]),
+    ],
+)
+def test_legacy_encodings_read_as_written(encoding, texts):
+    """Not UTF-8: Western exports read as Windows-1252 (charset detection alone garbled them), Cyrillic as itself."""
+    rows = "".join(f"{i},\"{texts[i % 2]} {i}\",{i % 2}\n" for i in range(120))
+    frame, dialect = read_bytes(("id,review,label\n" + rows).encode(encoding), "legacy.csv", id_col="id")
+    assert frame["review"].tolist() == [f"{texts[i % 2]} {i}" for i in range(120)]
+    assert dialect.encoding == ("cp1251" if encoding == "cp1251" else "cp1252")
