@@ -248,11 +248,11 @@ def missing_column_hint(name: str, columns: list[str], flag: str) -> BadInput:
     have = ", ".join(columns)
     if len(columns) == 1:
         for d in DELIMITERS:
-            if d != "," and d in columns[0]:
+            if d in columns[0]:
                 shown = {"\t": "tab"}.get(d, d)
                 return BadInput(
                     f"column {name!r} not found: the header reads as one column {columns[0]!r}, so the file looks {shown!r}-delimited",
-                    f"pass --delimiter '{shown}'",
+                    f"pass --delimiter '{shown}', or leave --delimiter out (labelguard detects it)",
                 )
     return BadInput(f"column {name!r} not found (have: {have})", f"pass {flag} naming an existing column")
 
@@ -289,6 +289,15 @@ def parse_timestamps(values: pd.Series, column: str, *, unit: str | None = None,
         parsed = pd.to_datetime(values, format=fmt or "ISO8601", utc=True)
     except (ValueError, TypeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first.split(". You might want to try")[0].rstrip(":. ")  # pandas' own hint, cut off by one line
+        sample = str(values.dropna().iloc[0]) if values.notna().any() else ""
+        if fmt is None and re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}( \d{1,2}:\d{2}(:\d{2})?)?", sample):
+            sep = re.search(r"[/.-]", sample).group(0)
+            clock = " %H:%M:%S" if sample.count(":") == 2 else " %H:%M" if ":" in sample else ""
+            fix = (
+                f"day and month order is not written in {sample!r}: pass --timestamp-format '%d{sep}%m{sep}%Y{clock}' "
+                f"(or '%m{sep}%d{sep}%Y{clock}'), or --timestamp-col none to keep {column!r} as data"
+            )
         raise BadInput(f"timestamp column {column!r} does not parse as {fmt or 'ISO 8601'}: {first}", fix) from None
     return parsed
 

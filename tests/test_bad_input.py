@@ -64,6 +64,7 @@ def world(tmp_path, keys):
     _csv(f.assign(created_at=np.arange(len(f)) * 7), w / "small_int_time.csv")
     (w / "sheet.xlsx").write_bytes(b"PK\x03\x04 not really")
     (w / "garbage.key").write_text("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
+    _csv(f.assign(created_at=[f"{i % 28 + 1:02d}/01/2026 02:51" for i in range(len(f))]), w / "day_month_time.csv")
     _csv(f.head(5), w / "tiny.csv")  # class 0: 3 rows, class 1: 2 rows
     _csv(f.assign(label=np.where(f["label"] == 1, "positive", "negative")), w / "words.csv")
     ds = tmp_path / "store"
@@ -108,6 +109,8 @@ CASES = [
     ("ambiguous-int-timestamps", "ingest --source {in}/small_int_time.csv --dest {out} {S} {sk}", 2, "error: timestamp column 'created_at' holds integers that are not epoch times", "--timestamp-unit"),
     ("unsupported-file-type", "ingest --source {in}/sheet.xlsx --dest {out} {S} {sk}", 2, "error: unsupported file type '.xlsx'", "use a .csv"),
     ("no-such-source", "ingest --source {in}/nope.csv --dest {out} {S} {sk}", 2, "error: no such file:", "existing .csv/.parquet"),
+    ("day-month-timestamps", "ingest --source {in}/day_month_time.csv --dest {out} {S} {sk}", 2, "error: timestamp column 'created_at' does not parse as ISO 8601: Time data 01/01/2026 02:51 is not ISO8601 format (fix: day and month order is not written in '01/01/2026 02:51'", "--timestamp-format '%d/%m/%Y %H:%M'"),
+    ("explicit-wrong-delimiter", "ingest --source {in}/good.csv --delimiter ; --dest {out} {S} {sk}", 2, "error: column 'review_id' not found: the header reads as one column 'review_id,label,polarity,intensity', so the file looks ','-delimited", "leave --delimiter out"),
     ("class-too-small-for-holdout", "ingest --source {in}/tiny.csv --dest {out} {S} {sk}", 2, "error: class 1 has 2 row(s): a holdout fraction of 0.2 leaves the trusted holdout without it", "give every class at least 3 rows"),
     ("holdout-fraction", "ingest --holdout-fraction 1.5 --dest {out} {S} {sk}", 2, "error: --holdout-fraction must be 0 (none) or in (0, 1), got 1.5", "--holdout-fraction 0.2"),
     ("bad-encoding-name", "ingest --source {in}/good.csv --encoding klingon --dest {out} {S} {sk}", 2, "error: unknown encoding 'klingon'", "--encoding utf-8"),
