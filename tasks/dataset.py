@@ -61,11 +61,17 @@ def to_parquet_bytes(frame: pd.DataFrame) -> bytes:
     return sink.getvalue()
 
 
+def _to_frame(table) -> pd.DataFrame:
+    from labelguard.tasks.readers import arrow_to_frame  # pandas only where rows are decoded
+
+    return arrow_to_frame(table)
+
+
 def read_parquet_file(source, columns: list[str] | None = None, *, as_arrow: bool = False):
     """Decode Parquet from a path or an Arrow buffer; unreadable data raises :class:`BadInput` in one line."""
     try:
         table = pq.read_table(source, columns=columns)
-        return table if as_arrow else table.to_pandas()
+        return table if as_arrow else _to_frame(table)
     except (pa.ArrowInvalid, OSError) as exc:
         raise BadInput(f"data object is not readable Parquet: {exc}", "re-ingest the dataset") from None
 
@@ -394,7 +400,7 @@ def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManif
     code, detail = failures[0]
     if len(failures) > 1:
         detail += f" (+{len(failures) - 1} more object(s))"
-    frame = table.to_pandas()
+    frame = _to_frame(table)
     suspects, where = _localize_with_sidecar(store, root, verify_key, frame, ref)
     return IntegrityReport(code, f"{detail}; {where}", manifest, frame, observed, suspects)
 
@@ -467,7 +473,7 @@ def _untrusted_manifest(store: Store, verify_key, manifest: SignedManifest, code
             return IntegrityReport(code, f"{detail}; data object {object_key} is gone", manifest)
         with root.fetch(object_key) as (path, _):
             tables.append(read_parquet_file(path, columns=columns, as_arrow=True))
-    frame = (pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]).to_pandas()
+    frame = _to_frame(pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0])
     suspects, where = _localize_with_sidecar(store, root, verify_key, frame, ref)
     return IntegrityReport(code, f"{detail}; {where}", manifest, frame, {"rows": len(frame)}, suspects)
 
@@ -580,7 +586,7 @@ def seal_dataset(
             )
         objects.append({"key": object_key, "sha256": digest, "bytes": head.size, "version_id": head.version_id, "rows": table.num_rows})
         tables.append(table)
-    frame = (pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]).to_pandas()
+    frame = _to_frame(pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0])
     if old is not None and "dataset" in old.payload:
         before = {o["key"]: o["sha256"] for o in old.payload["objects"]}
         if before == {o["key"]: o["sha256"] for o in objects}:

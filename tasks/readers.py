@@ -198,6 +198,16 @@ def ids_as_written(values: pd.Series) -> pd.Series:
     return text
 
 
+def arrow_to_frame(table) -> pd.DataFrame:
+    """An Arrow table as a frame whose every stored column is a column: pandas metadata would turn a
+    column written by ``df.set_index("id").to_parquet()`` back into the index, where ``--id-col id``
+    cannot find it. An unnamed stored index (``__index_level_0__``) stays dropped."""
+    frame = table.to_pandas()
+    if any(name is not None for name in frame.index.names):
+        frame = frame.reset_index()
+    return frame
+
+
 def read_bytes(raw: bytes, name: str, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None) -> tuple[pd.DataFrame, CsvDialect | None]:
     """Decode a CSV or Parquet object by its name's suffix.
 
@@ -213,7 +223,7 @@ def read_bytes(raw: bytes, name: str, *, id_col: str | None = None, delimiter: s
         import pyarrow.parquet as pq
 
         try:
-            frame = pq.read_table(pa.BufferReader(raw)).to_pandas()
+            frame = arrow_to_frame(pq.read_table(pa.BufferReader(raw)))
         except (pa.ArrowInvalid, OSError) as exc:
             raise BadInput(f"{name} is not readable Parquet: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", "check that the file is complete Parquet") from None
         if frame.empty:

@@ -153,3 +153,15 @@ def test_legacy_encodings_read_as_written(encoding, texts):
     frame, dialect = read_bytes(("id,review,label\n" + rows).encode(encoding), "legacy.csv", id_col="id")
     assert frame["review"].tolist() == [f"{texts[i % 2]} {i}" for i in range(120)]
     assert dialect.encoding == ("cp1251" if encoding == "cp1251" else "cp1252")
+
+
+def test_parquet_with_the_id_as_its_pandas_index_reads_the_id_as_a_column():
+    """`df.set_index("id").to_parquet()` stores id as a column plus pandas metadata; --id-col id must find it."""
+    frame = pd.DataFrame({"id": ["a7", "b3", "c9"], "x": [0.5, 1.5, 2.5], "label": [0, 1, 0]})
+    sink = io.BytesIO()
+    frame.set_index("id").to_parquet(sink)
+    read, _ = read_bytes(sink.getvalue(), "indexed.parquet", id_col="id")
+    assert list(read.columns) == ["id", "x", "label"] and read["id"].tolist() == ["a7", "b3", "c9"]
+    sink = io.BytesIO()
+    frame.set_index("id").reset_index(drop=True).to_parquet(sink, index=True)  # an unnamed RangeIndex stays out
+    assert list(read_bytes(sink.getvalue(), "plain.parquet")[0].columns) == ["x", "label"]
