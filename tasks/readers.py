@@ -155,6 +155,7 @@ def read_csv_bytes(raw: bytes, *, id_col: str | None = None, delimiter: str | No
     return _infer_types(frame, keep=id_col, decimal_comma=dialect.delimiter != ","), dialect
 
 
+NA_TOKENS = {"na", "n/a", "nan", "null", "none", "-", "?", "missing", "#n/a", "nil"}
 _DECIMAL_COMMA = r"[+-]?\d+(,\d+)?"
 
 
@@ -173,6 +174,12 @@ def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool =
             out[col] = ids_as_written(values)
             continue
         present = values.notna()
+        if present.any():
+            # "N/A", "null", "-" among numbers are missing numbers, not a text column to ignore in silence
+            token = values.str.strip().str.lower().isin(NA_TOKENS) & present
+            if token.any() and not token[present].all() and pd.to_numeric(values[present & ~token], errors="coerce").notna().all():
+                values = values.mask(token)
+                present = values.notna()
         if decimal_comma and present.any():
             text = values[present].astype(str)
             if text.str.fullmatch(_DECIMAL_COMMA).all() and text.str.contains(",", regex=False).any():

@@ -186,9 +186,11 @@ def check_schema(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
     validated, failures = validate_reviews(frame, spec)
     if failures is not None:
         first = failures.iloc[0]
+        case = first["failure_case"]
+        shown = "an empty cell" if case is None or (isinstance(case, float) and np.isnan(case)) or case is pd.NA else f"value {to_py(case)!r}"
         raise SchemaViolation(
             f"{len(failures)} schema failure(s), first: column {first['column']!r} check {first['check']!r} "
-            f"value {first['failure_case']!r} at row {first['index']}",
+            f"{shown} at row {first['index']}",
             _schema_fix(str(first["column"]), str(first["check"]), spec),
             failure_cases=failures,
         )
@@ -197,6 +199,8 @@ def check_schema(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
 
 def _schema_fix(column: str, check: str, spec: ColumnSpec) -> str:
     if column == spec.id_col:
+        if check == "not_nullable":
+            return f"fill in the empty ids in {column!r} (or pass --id-col auto to key rows by position)"
         return f"make the ids in {column!r} unique (or pass --id-col naming a unique column)"
     if column == spec.label_col:
         return f"use labels from the class set {[to_py(c) for c in spec.classes]}"
