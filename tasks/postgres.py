@@ -15,7 +15,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
@@ -187,12 +187,12 @@ class RowTagger:
         return self.sha.hexdigest()
 
     def table(self, ids: list[pa.Array], labels: list[pa.Array]) -> pa.Table:
-        """The tag table (``id``, ``label`` as text, ``tag`` binary(16)) given the streamed id and label arrays."""
-        id_arr = pa.concat_arrays(ids) if ids else pa.array([], pa.large_string())
-        label_arr = pa.concat_arrays(labels) if labels else pa.array([], pa.large_string())
+        """The tag table (``id``, ``label`` as text, ``tag`` binary(16)) given the streamed id and label arrays, batch by batch."""
+        id_arr = pa.concat_arrays([a.cast(pa.large_string()) for a in ids]) if ids else pa.array([], pa.large_string())
+        label_arr = pa.concat_arrays([a.cast(pa.large_string()) for a in labels]) if labels else pa.array([], pa.large_string())
         if len(id_arr) != self.rows:
             raise AssertionError(f"parsed {len(id_arr)} rows, tagged {self.rows} COPY rows")
-        tags = pa.FixedSizeBinaryArray.from_buffers(pa.binary(TAG_BYTES), self.rows, [None, pa.py_buffer(bytes(self.tags))])
+        tags = pa.FixedSizeBinaryArray.from_buffers(pa.binary(TAG_BYTES), self.rows, [None, pa.py_buffer(self.tags)])  # no copy: the stream has ended
         return pa.table({"id": id_arr, "label": label_arr, "tag": tags})
 
 
@@ -213,7 +213,7 @@ class _CopyStream(io.RawIOBase):
             out[:n], self._buf = self._buf[:n], self._buf[n:]
         read = self._copy.read
         tags = self._tagger.tags if self._tagger is not None else None
-        blake2b = hashlib.blake2b
+        blake2b, tag_bytes = hashlib.blake2b, TAG_BYTES
         # fill the whole buffer: one call per block, not per row (the per-row loop is the hot path)
         while n < size and not self._eof:
             row = read()
@@ -221,7 +221,7 @@ class _CopyStream(io.RawIOBase):
                 self._eof = True
                 break
             if tags is not None:
-                tags += blake2b(row, digest_size=TAG_BYTES).digest()
+                tags += blake2b(row, digest_size=tag_bytes).digest()
             k = len(row)
             if n + k <= size:
                 out[n : n + k] = row
@@ -364,8 +364,8 @@ class TableSession:
         """Per-row tags (``id``, ``label`` as text, ``tag``) ordered by id, and the stream digest, in one pass (:class:`RowTagger`)."""
         tagger, ids, labels = RowTagger(), [], []
         for batch in self.stream([id_col, label_col], order_by=id_col, tagger=tagger):
-            ids.append(batch.column(id_col).cast(pa.large_string()))
-            labels.append(batch.column(label_col).cast(pa.large_string()))
+            ids.append(batch.column(id_col))
+            labels.append(batch.column(label_col))
         return tagger.table(ids, labels), tagger.hexdigest()
 
 
@@ -573,24 +573,54 @@ def diff_tags(then: pa.Table, now: pa.Table) -> TableDiff:
     """Compare two tag tables (id, label, tag): which ids changed label, changed otherwise, appeared, vanished.
 
     An id the live table holds more than once counts as inserted, and only as inserted (which of
-    its rows came first in the stream is arbitrary).
+    its rows came first in the stream is arbitrary). When the ids are the same in the same order
+    (rows updated, none inserted or deleted: the usual attack) the rows are compared in place;
+    otherwise the live ids are looked up among the signed ones (one hash table, in Arrow).
     """
-    import pandas as pd
+    import numpy as np
+    import pyarrow.compute as pc
 
-    a = then.to_pandas().drop_duplicates("id").set_index("id")
-    live = now.to_pandas()
-    twice = set(live["id"][live["id"].duplicated()].tolist())
-    b = live.drop_duplicates("id").set_index("id")
-    common = a.index.intersection(b.index).difference(pd.Index(sorted(twice), dtype=b.index.dtype))
-    a1, b1 = a.loc[common], b.loc[common]
-    relabel = (a1["label"] != b1["label"]).to_numpy()
-    retag = (a1["tag"] != b1["tag"]).to_numpy()
-    label_changed = sorted(common[relabel].tolist())
-    other = sorted(common[retag & ~relabel].tolist())
-    relabels = [{"id": i, "old": o, "new": n} for i, o, n in zip(common[relabel], a1["label"][relabel], b1["label"][relabel])]
-    relabels.sort(key=lambda r: r["id"])
-    inserted = sorted(set(b.index.difference(a.index).tolist()) | twice)
-    return TableDiff(label_changed, other, inserted, sorted(a.index.difference(b.index).tolist()), relabels)
+    then_ids, now_ids = then.column("id").combine_chunks(), now.column("id").combine_chunks()
+    twice = pa.array([], now_ids.type)
+    if len(then_ids) == len(now_ids) and then_ids.equals(now_ids):
+        pos, found = None, None
+    else:
+        counts = pc.value_counts(now_ids)
+        twice = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+        if len(twice):
+            now = now.filter(pc.invert(pc.is_in(now_ids, value_set=twice)))
+            now_ids = now.column("id").combine_chunks()
+        at = pc.index_in(now_ids, value_set=then_ids)  # row of each live id in the snapshot, null when new
+        found = pc.is_valid(at)
+        pos = at.filter(found)
+    def then_col(name):
+        col = then.column(name).combine_chunks()
+        return col if pos is None else col.take(pos)
+    def now_col(name):
+        col = now.column(name).combine_chunks()
+        return col if found is None else col.filter(found)
+    null = pa.scalar("\\N", pa.large_string())
+    label_then, label_now = (pc.fill_null(c.cast(pa.large_string()), null) for c in (then_col("label"), now_col("label")))
+    relabel = pc.not_equal(label_then, label_now)
+    retag = pc.and_(pc.not_equal(then_col("tag"), now_col("tag")), pc.invert(relabel))
+    ids = now_col("id")
+    relabels = sorted(
+        ({"id": i, "old": o, "new": n} for i, o, n in zip(*(a.filter(relabel).to_pylist() for a in (ids, label_then, label_now)))),
+        key=lambda r: r["id"],
+    )
+    inserted, deleted = set(twice.to_pylist()), []
+    if pos is not None:
+        inserted |= set(now_ids.filter(pc.invert(found)).to_pylist())
+        kept = np.zeros(len(then_ids), dtype=bool)
+        kept[pos.to_numpy()] = True
+        deleted = [i for i in then_ids.filter(pa.array(~kept)).to_pylist() if i not in inserted]
+    return TableDiff(
+        label_changed=[r["id"] for r in relabels],
+        other_changed=sorted(ids.filter(retag).to_pylist()),
+        inserted=sorted(inserted),
+        deleted=sorted(deleted),
+        relabels=relabels,
+    )
 
 
 @dataclass(frozen=True)
@@ -715,8 +745,10 @@ def resolve_fingerprint(session: TableSession, path: Path | None, verify_key, *,
     return load_fingerprint(path, verify_key)
 
 
-def compare_tags(fp: Fingerprint, live: pa.Table, live_digest: str) -> TableDiff:
+def compare_tags(fp: Fingerprint, live: pa.Table | Callable[[], pa.Table], live_digest: str) -> TableDiff:
     """Compare live tags and stream digest (:meth:`TableSession.row_tags`, or an ingest's own stream) with a fingerprint.
+
+    ``live`` may be a function building the tag table: it is called only when the digests differ.
 
     Raises
     ------
@@ -726,7 +758,8 @@ def compare_tags(fp: Fingerprint, live: pa.Table, live_digest: str) -> TableDiff
     """
     if live_digest == fp.payload["stream_sha256"]:
         return TableDiff([], [], [], [])
-    diff = diff_tags(fp.tags(), live)
+    pa.default_memory_pool().release_unused()  # what the stream freed, before two tag tables are held
+    diff = diff_tags(fp.tags(), live() if callable(live) else live)
     if diff.ok:
         from labelguard.errors import UntrustedInput
 

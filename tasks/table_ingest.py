@@ -215,10 +215,9 @@ def ingest_table(
             live_ids, live_labels, parts, position, last_id = [], [], {}, 0, None
             approval = schema_failure = None
             for batch in s.stream(cols, order_by=spec.id_col, block_bytes=block_bytes, tagger=tagger):
-                ids = batch.column(spec.id_col).cast(pa.large_string())
-                if tagger is not None:
-                    live_ids.append(ids)
-                    live_labels.append(batch.column(spec.label_col).cast(pa.large_string()))
+                if tagger is not None:  # as parsed: cast to text only if the digest differs
+                    live_ids.append(batch.column(spec.id_col))
+                    live_labels.append(batch.column(spec.label_col))
                 if schema_failure is not None:  # keep streaming only to finish the fingerprint comparison
                     continue
                 if not parts:
@@ -236,6 +235,7 @@ def ingest_table(
                     )
                     continue
                 # ids arrive sorted bytewise: a duplicate sits next to its twin, within a batch or across the boundary
+                ids = batch.column(spec.id_col).cast(pa.large_string())
                 same = np.asarray(pc.equal(ids[1:], ids[:-1]).fill_null(False)) if len(ids) > 1 else np.zeros(0, dtype=bool)
                 if same.any() or (last_id is not None and ids[0].as_py() == last_id):
                     dup = ids[int(np.argmax(same)) + 1].as_py() if same.any() else last_id
@@ -249,8 +249,8 @@ def ingest_table(
                     parts["holdout"].add(batch.filter(pa.array(held)), frame[held])
             # a changed table is the news (guard fired) even when it also breaks the schema (bad input)
             if fp is not None:
-                diff = compare_tags(fp, tagger.table(live_ids, live_labels), tagger.hexdigest())
-                live_ids = live_labels = None
+                diff = compare_tags(fp, lambda: tagger.table(live_ids, live_labels), tagger.hexdigest())
+                live_ids = live_labels = tagger = None  # freed before the sidecars are assembled
                 if not diff.ok:
                     approval = _approval(diff, fp, approve_relabel)
             if schema_failure is not None:
