@@ -853,19 +853,35 @@ def _approval(diff: TableDiff, fp: Fingerprint, approved: Path | None) -> dict[s
     }
 
 
-def precheck_table(target: TableTarget, verify_key, *, fingerprint: Path | None = None, approve_relabel: Path | None = None) -> None:
-    """The ingest guard alone, before any heavy machinery starts: refuse early when it would fire.
+def precheck_table(
+    target: TableTarget,
+    verify_key,
+    *,
+    fingerprint: Path | None = None,
+    approve_relabel: Path | None = None,
+    id_col: str = "review_id",
+    label_col: str = "label",
+    timestamp_col: str | None = "created_at",
+) -> None:
+    """The ingest's checks alone, before any heavy machinery starts: refuse early what would be refused.
 
-    The authoritative check runs again inside the ingest's own snapshot (:func:`load_table_source`).
+    Columns, label type and features (as :meth:`TableSession.infer_spec` sees them), then the
+    guard: the stream digest against the fingerprint (rows named only when it differs). The
+    authoritative check runs again inside the ingest's own snapshot (:func:`labelguard.tasks.table_ingest.ingest_table`).
 
     Raises
     ------
+    BadInput
+        A missing table or column, a non-categorical label, no numeric feature.
     GuardFired, UntrustedInput, DatasetMissing
-        As :func:`load_table_source` would.
+        As the ingest would.
     """
     with table_session(target) as s:
         fp = resolve_fingerprint(s, fingerprint, verify_key, required=fingerprint is not None)
-        if fp is not None:
-            diff = compare_live(s, fp)
-            if not diff.ok:
-                _approval(diff, fp, approve_relabel)
+        if fp is None:
+            s.infer_spec(id_col=id_col, label_col=label_col, timestamp_col=timestamp_col)
+            return
+        s.infer_spec(id_col=fp.spec.id_col, label_col=fp.spec.label_col, timestamp_col=timestamp_col, classes=fp.spec.classes)
+        diff = compare_live(s, fp)
+        if not diff.ok:
+            _approval(diff, fp, approve_relabel)

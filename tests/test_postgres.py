@@ -388,3 +388,38 @@ def test_an_older_fingerprint_format_is_refused_and_an_unnamed_change_is_untrust
     assert res.exit_code == 1
     assert res.stderr.startswith("guard fired: table_fingerprint fired, cannot be trusted (the table's content differs from the snapshot of ")
     assert res.stderr.endswith(" but no row can be named) (fix: inspect the table, then take a fresh snapshot (labelguard snapshot URL))\n")
+
+
+@pytest.mark.parametrize("command", ["seed-db", "snapshot", "verify", "ingest", "tamper"])
+def test_a_url_that_does_not_parse_exits_2_naming_it_without_the_password(command, keys, tmp_path):
+    bad = "postgresql://alice:s3cr3t-pw@db.example:54x2/shop?table=reviews"
+    args = {
+        "seed-db": ("seed-db", bad),
+        "snapshot": ("snapshot", bad, "--signing-key", keys[0], "--out", tmp_path / "fp.json"),
+        "verify": ("verify", bad, "--verify-key", keys[1]),
+        "ingest": ("ingest", "--source", bad, "--dest", tmp_path / "ds", "--signing-key", keys[0]),
+        "tamper": ("tamper", bad, "--attack", "random", "--rate", 0.1, "--truth-out", tmp_path / "truth.json"),
+    }[command]
+    res = invoke(*args)
+    assert res.exit_code == 2
+    assert res.stderr == (
+        "error: cannot parse postgresql://alice:***@db.example:54x2/shop?table=reviews: Port could not be cast to integer value as '54x2' "
+        "(fix: write postgresql://USER@HOST:PORT/DB?table=reviews (password from PGPASSWORD or ~/.pgpass))\n"
+    )
+    assert res.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+def test_ingest_and_verify_name_a_missing_table_or_column_and_write_nothing(pg_cluster, pg_url, keys, tmp_path):
+    db = pg_url.split("/")[-1].split("?")[0]
+    shown = f"postgresql://labelguard:***@127.0.0.1:{pg_cluster.port}/{db}"
+    missing = pg_url.replace("table=reviews", "table=nope")
+    fix = "(fix: create it (labelguard seed-db URL) or name an existing table with ?table=)"
+    res = invoke("ingest", "--source", missing, "--dest", tmp_path / "ds", "--signing-key", keys[0])
+    assert (res.exit_code, res.stderr) == (2, f"error: no table 'nope' in {shown}?table=nope {fix}\n")
+    res = invoke("verify", missing, "--verify-key", keys[1])
+    assert res.exit_code == 2 and res.stderr == f"error: no table 'nope' in {shown}?table=nope {fix}\n"
+    pg.seed_db(pg.parse_table_url(pg_url), 30)
+    res = invoke("ingest", "--source", pg_url, "--dest", tmp_path / "ds", "--signing-key", keys[0], "--id-col", "rid")
+    assert res.exit_code == 2
+    assert res.stderr == "error: column 'rid' not in table reviews (have: review_id, label, polarity, intensity, created_at) (fix: pass --id-col naming an existing column)\n"
+    assert not (tmp_path / "ds").exists() and res.stdout == ""
