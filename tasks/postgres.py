@@ -188,8 +188,9 @@ class RowTagger:
 
     def table(self, ids: list[pa.Array], labels: list[pa.Array]) -> pa.Table:
         """The tag table (``id``, ``label`` as text, ``tag`` binary(16)) given the streamed id and label arrays, batch by batch."""
-        id_arr = pa.concat_arrays([a.cast(pa.large_string()) for a in ids]) if ids else pa.array([], pa.large_string())
-        label_arr = pa.concat_arrays([a.cast(pa.large_string()) for a in labels]) if labels else pa.array([], pa.large_string())
+        # chunked as streamed: text ids are not copied again
+        id_arr = pa.chunked_array([a.cast(pa.large_string()) for a in ids], pa.large_string())
+        label_arr = pa.chunked_array([a.cast(pa.large_string()) for a in labels], pa.large_string())
         if len(id_arr) != self.rows:
             raise AssertionError(f"parsed {len(id_arr)} rows, tagged {self.rows} COPY rows")
         tags = pa.FixedSizeBinaryArray.from_buffers(pa.binary(TAG_BYTES), self.rows, [None, pa.py_buffer(self.tags)])  # no copy: the stream has ended
@@ -373,7 +374,8 @@ class TableSession:
 def table_session(target: TableTarget) -> Iterator[TableSession]:
     """A read-only REPEATABLE READ transaction on ``target``: one consistent snapshot for every read.
 
-    Text output is pinned (UTC, ISO dates, shortest exact floats) so row text and tags are stable.
+    Text output is pinned (UTC, ISO dates, shortest exact floats, interval and bytea styles) so row
+    text and tags do not depend on server or role defaults.
     A table changed by others while this runs does not change what this session sees.
     """
     from psycopg import IsolationLevel
@@ -383,7 +385,8 @@ def table_session(target: TableTarget) -> Iterator[TableSession]:
         conn.isolation_level = IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with _db_errors(target), conn.transaction():
-            conn.execute("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL extra_float_digits = 1")
+            conn.execute("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL extra_float_digits = 1; "
+                         "SET LOCAL IntervalStyle = 'postgres'; SET LOCAL bytea_output = 'hex'")
             yield TableSession(conn, target)
     finally:
         conn.close()
@@ -580,11 +583,12 @@ def diff_tags(then: pa.Table, now: pa.Table) -> TableDiff:
     import numpy as np
     import pyarrow.compute as pc
 
-    then_ids, now_ids = then.column("id").combine_chunks(), now.column("id").combine_chunks()
+    then_ids, now_ids = then.column("id"), now.column("id")
     twice = pa.array([], now_ids.type)
-    if len(then_ids) == len(now_ids) and then_ids.equals(now_ids):
+    if len(then_ids) == len(now_ids) and then_ids.equals(now_ids):  # chunk layout aside: nothing copied
         pos, found = None, None
     else:
+        then_ids, now_ids = then_ids.combine_chunks(), now_ids.combine_chunks()
         counts = pc.value_counts(now_ids)
         twice = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
         if len(twice):
@@ -593,14 +597,18 @@ def diff_tags(then: pa.Table, now: pa.Table) -> TableDiff:
         at = pc.index_in(now_ids, value_set=then_ids)  # row of each live id in the snapshot, null when new
         found = pc.is_valid(at)
         pos = at.filter(found)
+
     def then_col(name):
-        col = then.column(name).combine_chunks()
-        return col if pos is None else col.take(pos)
+        return then.column(name) if pos is None else then.column(name).take(pos)
+
     def now_col(name):
-        col = now.column(name).combine_chunks()
-        return col if found is None else col.filter(found)
-    null = pa.scalar("\\N", pa.large_string())
-    label_then, label_now = (pc.fill_null(c.cast(pa.large_string()), null) for c in (then_col("label"), now_col("label")))
+        return now.column(name) if found is None else now.column(name).filter(found)
+
+    def label_text(col):
+        col = col.cast(pa.large_string())
+        return pc.fill_null(col, pa.scalar("\\N", pa.large_string())) if col.null_count else col
+
+    label_then, label_now = label_text(then_col("label")), label_text(now_col("label"))
     relabel = pc.not_equal(label_then, label_now)
     retag = pc.and_(pc.not_equal(then_col("tag"), now_col("tag")), pc.invert(relabel))
     ids = now_col("id")
@@ -682,7 +690,8 @@ def take_fingerprint(target: TableTarget, signing_key, *, out: Path | None = Non
         "columns": spec.to_dict(),
         "column_types": {c.name: c.sql_type for c in columns.values()},
         "row_text": "the row's COPY … (FORMAT csv) line, newline included: every column in table order, timestamptz as UTC wall time, "
-        "other non-numeric, non-boolean, non-date columns as text; TimeZone UTC, DateStyle ISO, extra_float_digits 1",
+        "other non-numeric, non-boolean, non-date columns as text; TimeZone UTC, DateStyle ISO, extra_float_digits 1, "
+        "IntervalStyle postgres, bytea_output hex",
         "row_tag": f"blake2b(row text, digest_size={TAG_BYTES})",
         "stream_digest": "sha256 over every row text, ordered by id as text, bytewise (the whole COPY output)",
         "stream_sha256": stream_sha,
