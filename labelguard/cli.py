@@ -819,7 +819,8 @@ def _ingest_table(source: str, dest: str, settings: Settings, **kwargs) -> None:
 
                 raise BadInput(f"no such file: {path}", f"pass {flag} naming an existing file")
         connect(target).close()  # an unreachable server or a refused login: exit 2 before Prefect starts
-        precheck_table(target, load_signing_key(settings.signing_key).public_key(), fingerprint=kwargs.get("fingerprint"), approve_relabel=kwargs.get("approve_relabel"))
+        precheck_table(target, load_signing_key(settings.signing_key).public_key(), fingerprint=kwargs.get("fingerprint"), approve_relabel=kwargs.get("approve_relabel"),
+                       id_col=kwargs["id_col"], label_col=kwargs["label_col"], timestamp_col=kwargs["timestamp_col"])
         open_store(dest, endpoint_url=settings.s3_endpoint)
         _prefect_ready()
         from labelguard.flows.ingest_table import ingest_table_flow

@@ -15,7 +15,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
@@ -28,8 +28,8 @@ SCHEMES = ("postgresql", "postgres")
 URL_HINT = "write postgresql://USER@HOST:PORT/DB?table=reviews (password from PGPASSWORD or ~/.pgpass)"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 STATE_ENV = "LABELGUARD_STATE_DIR"
-FINGERPRINT_FORMAT = "labelguard-table-fingerprint/1"
-TAG_HEX = 32  # per-row tag: the first 128 bits of SHA-256 over the row's text
+FINGERPRINT_FORMAT = "labelguard-table-fingerprint/2"
+TAG_BYTES = 16  # per-row tag: BLAKE2b-128 of the row's COPY line
 BATCH_BYTES = 8 << 20  # CSV block size per Arrow record batch when streaming a table
 
 
@@ -166,24 +166,73 @@ class Column:
         return self.category == "N"
 
 
-class _CopyStream(io.RawIOBase):
-    """A file object over ``COPY … TO STDOUT`` (libpq hands out one row per message)."""
+class RowTagger:
+    """Per-row tags and the stream digest of a ``COPY … TO STDOUT (FORMAT csv)``, computed client-side as the rows pass.
 
-    def __init__(self, copy) -> None:
-        self._copy, self._buf = copy, memoryview(b"")
+    PostgreSQL sends one CopyData message per row, so every message is one row's canonical text
+    (its CSV line, newline included). Its tag is BLAKE2b with a 128-bit digest (RFC 7693); the
+    stream digest is SHA-256 over every message in order, i.e. over the whole COPY output.
+    Detection rests on the stream digest; the tags only name the rows that differ.
+    """
+
+    def __init__(self) -> None:
+        self.tags = bytearray()  # TAG_BYTES per row, in stream order
+        self.sha = hashlib.sha256()
+
+    @property
+    def rows(self) -> int:
+        return len(self.tags) // TAG_BYTES
+
+    def hexdigest(self) -> str:
+        return self.sha.hexdigest()
+
+    def table(self, ids: list[pa.Array], labels: list[pa.Array]) -> pa.Table:
+        """The tag table (``id``, ``label`` as text, ``tag`` binary(16)) given the streamed id and label arrays, batch by batch."""
+        # chunked as streamed: text ids are not copied again
+        id_arr = pa.chunked_array([a.cast(pa.large_string()) for a in ids], pa.large_string())
+        label_arr = pa.chunked_array([a.cast(pa.large_string()) for a in labels], pa.large_string())
+        if len(id_arr) != self.rows:
+            raise AssertionError(f"parsed {len(id_arr)} rows, tagged {self.rows} COPY rows")
+        tags = pa.FixedSizeBinaryArray.from_buffers(pa.binary(TAG_BYTES), self.rows, [None, pa.py_buffer(self.tags)])  # no copy: the stream has ended
+        return pa.table({"id": id_arr, "label": label_arr, "tag": tags})
+
+
+class _CopyStream(io.RawIOBase):
+    """A file object over ``COPY … TO STDOUT`` (libpq hands out one row per message), optionally tagging each row."""
+
+    def __init__(self, copy, tagger: RowTagger | None = None) -> None:
+        self._copy, self._buf, self._tagger, self._eof = copy, memoryview(b""), tagger, False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, b) -> int:
-        while not self._buf:
-            chunk = self._copy.read()
-            if not chunk:
-                return 0
-            self._buf = memoryview(chunk)
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
+        out = memoryview(b).cast("B")
+        size, n = len(out), 0
+        if self._buf:
+            n = min(size, len(self._buf))
+            out[:n], self._buf = self._buf[:n], self._buf[n:]
+        read = self._copy.read
+        tags = self._tagger.tags if self._tagger is not None else None
+        blake2b, tag_bytes = hashlib.blake2b, TAG_BYTES
+        # fill the whole buffer: one call per block, not per row (the per-row loop is the hot path)
+        while n < size and not self._eof:
+            row = read()
+            if not row:
+                self._eof = True
+                break
+            if tags is not None:
+                tags += blake2b(row, digest_size=tag_bytes).digest()
+            k = len(row)
+            if n + k <= size:
+                out[n : n + k] = row
+                n += k
+            else:
+                out[n:] = row[: size - n]
+                self._buf = memoryview(row)[size - n :]
+                n = size
+        if self._tagger is not None and n:
+            self._tagger.sha.update(out[:n])
         return n
 
 
@@ -270,22 +319,24 @@ class TableSession:
             return sql.SQL("{}::text").format(sql.Identifier(col.name))
         return sql.Identifier(col.name)
 
-    def stream(self, columns: list[str], *, order_by: str, block_bytes: int = BATCH_BYTES, extra: list | None = None) -> Iterator[pa.RecordBatch]:
+    def stream(self, columns: list[str], *, order_by: str, block_bytes: int = BATCH_BYTES, tagger: RowTagger | None = None) -> Iterator[pa.RecordBatch]:
         """Stream ``columns`` (ordered by ``order_by`` as text, bytewise) as Arrow record batches via ``COPY … TO STDOUT``.
 
-        ``extra`` appends computed columns: ``(name, SQL expression, Arrow type)`` triples.
+        With a ``tagger`` the COPY carries every column of the table (in table order: the rows'
+        canonical text, see :class:`RowTagger`) and only ``columns`` are converted to Arrow; the
+        tagger collects the row tags and the stream digest in the same pass.
         """
         cols = [self.columns[c] for c in columns]
-        extra = list(extra or [])
-        query = self._copy_select([self._select_expr(c) for c in cols] + [e[1] for e in extra], order_by)
-        schema = pa.schema([(c.name, c.arrow_type) for c in cols] + [(e[0], e[2]) for e in extra])
+        copied = list(self.columns.values()) if tagger is not None else cols
+        query = self._copy_select([self._select_expr(c) for c in copied], order_by)
         aware = {c.name for c in cols if c.sql_type == "timestamp with time zone"}
         with _db_errors(self.target), self.conn.cursor().copy(query) as copy:
             reader = pacsv.open_csv(
-                io.BufferedReader(_CopyStream(copy), buffer_size=1 << 20),
-                read_options=pacsv.ReadOptions(column_names=schema.names, block_size=block_bytes, use_threads=False),
+                io.BufferedReader(_CopyStream(copy, tagger), buffer_size=1 << 20),
+                read_options=pacsv.ReadOptions(column_names=[c.name for c in copied], block_size=block_bytes, use_threads=False),
                 convert_options=pacsv.ConvertOptions(
-                    column_types=schema, null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False
+                    column_types={c.name: c.arrow_type for c in cols}, include_columns=list(columns),
+                    null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
                 ),
             )
             for batch in reader:
@@ -301,54 +352,30 @@ class TableSession:
             return pa.table({c: pa.array([], type=self.columns[c].arrow_type) for c in columns})
         return pa.Table.from_batches(batches, schema=schema)
 
-    def tag_columns(self, id_col: str, label_col: str) -> list:
-        """The per-row tag columns, for :meth:`stream`'s ``extra``: id and label as text, and the first
-        128 bits of SHA-256 over the whole row's text (every column), computed in the database."""
-        sql = self.sql
-        return [
-            (TAG_COLUMNS[0], sql.SQL("{}::text").format(sql.Identifier(id_col)), pa.large_string()),
-            (TAG_COLUMNS[1], sql.SQL("{}::text").format(sql.Identifier(label_col)), pa.large_string()),
-            (TAG_COLUMNS[2], sql.SQL("left(encode(sha256(convert_to(t::text, 'UTF8')), 'hex'), {})").format(sql.Literal(TAG_HEX)), pa.string()),
-        ]
+    def stream_digest(self, order_by: str) -> str:
+        """SHA-256 over the table's canonical COPY text (every column, ordered by ``order_by``), without parsing it."""
+        query = self._copy_select([self._select_expr(c) for c in self.columns.values()], order_by)
+        sha = hashlib.sha256()
+        with _db_errors(self.target), self.conn.cursor().copy(query) as copy:
+            for row in copy:
+                sha.update(row)
+        return sha.hexdigest()
 
-    def row_tags(self, id_col: str, label_col: str, *, parse: bool = True) -> tuple[pa.Table | None, str]:
-        """Per-row tags (``id``, ``label``, ``tag``) ordered by id, and their digest (:func:`update_tags_digest`).
-
-        With ``parse=False`` only the digest is computed, one batch at a time.
-        """
-        digest, kept = hashlib.sha256(), []
-        for batch in self.stream([], order_by=id_col, extra=self.tag_columns(id_col, label_col)):
-            update_tags_digest(digest, batch)
-            if parse:
-                kept.append(batch.rename_columns(["id", "label", "tag"]))
-        if not parse:
-            return None, digest.hexdigest()
-        empty = pa.table({"id": pa.array([], pa.large_string()), "label": pa.array([], pa.large_string()), "tag": pa.array([], pa.string())})
-        return (pa.Table.from_batches(kept) if kept else empty), digest.hexdigest()
-
-
-TAG_COLUMNS = ("__labelguard_id", "__labelguard_label", "__labelguard_tag")
-
-
-def update_tags_digest(digest, batch: pa.RecordBatch) -> None:
-    r"""Feed ``id \x1f label \x1f tag \n`` of every row (the batch's last three columns, NULL as ``\N``) into ``digest``."""
-    import numpy as np
-    import pyarrow.compute as pc
-
-    ids, labels, tags = (batch.column(i).cast(pa.large_string()) for i in range(batch.num_columns - 3, batch.num_columns))
-    sep, newline, empty = (pa.scalar(v, pa.large_string()) for v in ("\x1f", "\n", ""))
-    joined = pc.binary_join_element_wise(ids, labels, tags, sep, null_handling="replace", null_replacement="\\N")
-    joined = pc.binary_join_element_wise(joined, empty, newline)
-    if len(joined):
-        offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64)[joined.offset : joined.offset + len(joined) + 1]
-        digest.update(memoryview(joined.buffers()[2])[offsets[0] : offsets[-1]])
+    def row_tags(self, id_col: str, label_col: str) -> tuple[pa.Table, str]:
+        """Per-row tags (``id``, ``label`` as text, ``tag``) ordered by id, and the stream digest, in one pass (:class:`RowTagger`)."""
+        tagger, ids, labels = RowTagger(), [], []
+        for batch in self.stream([id_col, label_col], order_by=id_col, tagger=tagger):
+            ids.append(batch.column(id_col))
+            labels.append(batch.column(label_col))
+        return tagger.table(ids, labels), tagger.hexdigest()
 
 
 @contextmanager
 def table_session(target: TableTarget) -> Iterator[TableSession]:
     """A read-only REPEATABLE READ transaction on ``target``: one consistent snapshot for every read.
 
-    Text output is pinned (UTC, ISO dates, shortest exact floats) so row text and tags are stable.
+    Text output is pinned (UTC, ISO dates, shortest exact floats, interval and bytea styles) so row
+    text and tags do not depend on server or role defaults.
     A table changed by others while this runs does not change what this session sees.
     """
     from psycopg import IsolationLevel
@@ -358,7 +385,8 @@ def table_session(target: TableTarget) -> Iterator[TableSession]:
         conn.isolation_level = IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with _db_errors(target), conn.transaction():
-            conn.execute("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL extra_float_digits = 1")
+            conn.execute("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL extra_float_digits = 1; "
+                         "SET LOCAL IntervalStyle = 'postgres'; SET LOCAL bytea_output = 'hex'")
             yield TableSession(conn, target)
     finally:
         conn.close()
@@ -545,18 +573,62 @@ class TableDiff:
 
 
 def diff_tags(then: pa.Table, now: pa.Table) -> TableDiff:
-    """Compare two tag tables (id, label, tag): which ids changed label, changed otherwise, appeared, vanished."""
-    a = then.to_pandas().drop_duplicates("id").set_index("id")
-    b = now.to_pandas().drop_duplicates("id").set_index("id")
-    common = a.index.intersection(b.index)
-    a1, b1 = a.loc[common], b.loc[common]
-    relabel = (a1["label"] != b1["label"]).to_numpy()
-    retag = (a1["tag"] != b1["tag"]).to_numpy()
-    label_changed = sorted(common[relabel].tolist())
-    other = sorted(common[retag & ~relabel].tolist())
-    relabels = [{"id": i, "old": o, "new": n} for i, o, n in zip(common[relabel], a1["label"][relabel], b1["label"][relabel])]
-    relabels.sort(key=lambda r: r["id"])
-    return TableDiff(label_changed, other, sorted(b.index.difference(a.index).tolist()), sorted(a.index.difference(b.index).tolist()), relabels)
+    """Compare two tag tables (id, label, tag): which ids changed label, changed otherwise, appeared, vanished.
+
+    An id the live table holds more than once counts as inserted, and only as inserted (which of
+    its rows came first in the stream is arbitrary). When the ids are the same in the same order
+    (rows updated, none inserted or deleted: the usual attack) the rows are compared in place;
+    otherwise the live ids are looked up among the signed ones (one hash table, in Arrow).
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    then_ids, now_ids = then.column("id"), now.column("id")
+    twice = pa.array([], now_ids.type)
+    if len(then_ids) == len(now_ids) and then_ids.equals(now_ids):  # chunk layout aside: nothing copied
+        pos, found = None, None
+    else:
+        then_ids, now_ids = then_ids.combine_chunks(), now_ids.combine_chunks()
+        counts = pc.value_counts(now_ids)
+        twice = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+        if len(twice):
+            now = now.filter(pc.invert(pc.is_in(now_ids, value_set=twice)))
+            now_ids = now.column("id").combine_chunks()
+        at = pc.index_in(now_ids, value_set=then_ids)  # row of each live id in the snapshot, null when new
+        found = pc.is_valid(at)
+        pos = at.filter(found)
+
+    def then_col(name):
+        return then.column(name) if pos is None else then.column(name).take(pos)
+
+    def now_col(name):
+        return now.column(name) if found is None else now.column(name).filter(found)
+
+    def label_text(col):
+        col = col.cast(pa.large_string())
+        return pc.fill_null(col, pa.scalar("\\N", pa.large_string())) if col.null_count else col
+
+    label_then, label_now = label_text(then_col("label")), label_text(now_col("label"))
+    relabel = pc.not_equal(label_then, label_now)
+    retag = pc.and_(pc.not_equal(then_col("tag"), now_col("tag")), pc.invert(relabel))
+    ids = now_col("id")
+    relabels = sorted(
+        ({"id": i, "old": o, "new": n} for i, o, n in zip(*(a.filter(relabel).to_pylist() for a in (ids, label_then, label_now)))),
+        key=lambda r: r["id"],
+    )
+    inserted, deleted = set(twice.to_pylist()), []
+    if pos is not None:
+        inserted |= set(now_ids.filter(pc.invert(found)).to_pylist())
+        kept = np.zeros(len(then_ids), dtype=bool)
+        kept[pos.to_numpy()] = True
+        deleted = [i for i in then_ids.filter(pa.array(~kept)).to_pylist() if i not in inserted]
+    return TableDiff(
+        label_changed=[r["id"] for r in relabels],
+        other_changed=sorted(ids.filter(retag).to_pylist()),
+        inserted=sorted(inserted),
+        deleted=sorted(deleted),
+        relabels=relabels,
+    )
 
 
 @dataclass(frozen=True)
@@ -580,8 +652,9 @@ class Fingerprint:
 def take_fingerprint(target: TableTarget, signing_key, *, out: Path | None = None, id_col: str = "review_id", label_col: str = "label", timestamp_col: str | None = "created_at") -> Fingerprint:
     """Sign a fingerprint of the table, stored outside the database.
 
-    Per row: the id, the label and the first 128 bits of SHA-256 over the row's text (every
-    column), computed in the database in one snapshot; the tags go to a Parquet file, and a JSON
+    Per row: the id, the label and a 128-bit BLAKE2b tag of the row's canonical text (its COPY
+    line, every column), computed while the rows stream from one snapshot, and SHA-256 over the
+    whole stream (:class:`RowTagger`); the tags go to a Parquet file, and a JSON
     envelope signed with Ed25519 pins the file's SHA-256, the stream digest, the row count, the
     columns and the class set. The default location is one file per table under
     :func:`state_dir`; a newer snapshot of the same table replaces it.
@@ -616,8 +689,11 @@ def take_fingerprint(target: TableTarget, signing_key, *, out: Path | None = Non
         "rows": tags.num_rows,
         "columns": spec.to_dict(),
         "column_types": {c.name: c.sql_type for c in columns.values()},
-        "row_tag": f"sha256(row text)[:{TAG_HEX // 2} bytes]",
-        "stream_digest": "sha256 over 'id \\x1f label \\x1f tag \\n' per row, ordered by id as text, bytewise",
+        "row_text": "the row's COPY … (FORMAT csv) line, newline included: every column in table order, timestamptz as UTC wall time, "
+        "other non-numeric, non-boolean, non-date columns as text; TimeZone UTC, DateStyle ISO, extra_float_digits 1, "
+        "IntervalStyle postgres, bytea_output hex",
+        "row_tag": f"blake2b(row text, digest_size={TAG_BYTES})",
+        "stream_digest": "sha256 over every row text, ordered by id as text, bytewise (the whole COPY output)",
         "stream_sha256": stream_sha,
         "tags_file": tags_path(path).name,
         "tags_sha256": hashlib.sha256(data).hexdigest(),
@@ -643,6 +719,8 @@ def load_fingerprint(path: Path, verify_key) -> Fingerprint:
         No fingerprint at ``path`` (exit 2: take one with ``labelguard snapshot``).
     UntrustedInput
         The envelope or its tags file was altered, or signed by another key (exit 1).
+    BadInput
+        A signed fingerprint of another format (an older labelguard's row tags): exit 2.
     """
     from labelguard.errors import DatasetMissing, UntrustedInput
     from labelguard.tasks.manifest import SignedManifest, key_id, signature_valid
@@ -659,6 +737,12 @@ def load_fingerprint(path: Path, verify_key) -> Fingerprint:
     tags = tags_path(path)
     if not tags.is_file() or hashlib.sha256(tags.read_bytes()).hexdigest() != envelope.payload["tags_sha256"]:
         raise UntrustedInput(["table_fingerprint"], f"tags file {tags} is missing or altered", fix=fix)
+    found = envelope.payload.get("format")
+    if found != FINGERPRINT_FORMAT:  # signed and intact, but its row tags are computed another way
+        raise BadInput(
+            f"{path} is a table fingerprint of format {found}; this labelguard reads {FINGERPRINT_FORMAT}",
+            "check the table with the labelguard that took the snapshot, or take a fresh one (labelguard snapshot URL)",
+        )
     return Fingerprint(path, envelope.payload, envelope.key_id)
 
 
@@ -670,24 +754,49 @@ def resolve_fingerprint(session: TableSession, path: Path | None, verify_key, *,
     return load_fingerprint(path, verify_key)
 
 
+def compare_tags(fp: Fingerprint, live: pa.Table | Callable[[], pa.Table], live_digest: str) -> TableDiff:
+    """Compare live tags and stream digest (:meth:`TableSession.row_tags`, or an ingest's own stream) with a fingerprint.
+
+    ``live`` may be a function building the tag table: it is called only when the digests differ.
+
+    Raises
+    ------
+    UntrustedInput
+        The stream digests differ yet no row differs (a tag collision, or a row order the
+        snapshot did not have): the table cannot be vouched for.
+    """
+    if live_digest == fp.payload["stream_sha256"]:
+        return TableDiff([], [], [], [])
+    pa.default_memory_pool().release_unused()  # what the stream freed, before two tag tables are held
+    diff = diff_tags(fp.tags(), live() if callable(live) else live)
+    if diff.ok:
+        from labelguard.errors import UntrustedInput
+
+        raise UntrustedInput(["table_fingerprint"], f"the table's content differs from the snapshot of {fp.payload['taken_at']} but no row can be named",
+                             fix="inspect the table, then take a fresh snapshot (labelguard snapshot URL)")
+    return diff
+
+
 def compare_live(session: TableSession, fp: Fingerprint) -> TableDiff:
     """Compare the table, as this session sees it, with a verified fingerprint.
 
-    The stream digest is computed first without holding anything in memory; only when it
-    differs are the live tags parsed and joined with the signed ones to name the rows.
+    The stream digest is computed first without parsing or holding anything; only when it
+    differs are the rows tagged (a second pass in the same snapshot) and joined with the signed
+    tags to name them.
 
     Raises
     ------
     BadInput
         The id or label column named in the fingerprint is gone.
+    UntrustedInput
+        See :func:`compare_tags`.
     """
     spec = fp.spec
     session.require(spec.id_col, spec.label_col)
-    _, stream_sha = session.row_tags(spec.id_col, spec.label_col, parse=False)
-    if stream_sha == fp.payload["stream_sha256"]:
+    if session.stream_digest(spec.id_col) == fp.payload["stream_sha256"]:
         return TableDiff([], [], [], [])
-    live, _ = session.row_tags(spec.id_col, spec.label_col)
-    return diff_tags(fp.tags(), live)
+    live, digest = session.row_tags(spec.id_col, spec.label_col)
+    return compare_tags(fp, live, digest)
 
 
 def verify_table(target: TableTarget, verify_key, *, fingerprint: Path | None = None) -> tuple[TableDiff, Fingerprint]:
@@ -753,19 +862,35 @@ def _approval(diff: TableDiff, fp: Fingerprint, approved: Path | None) -> dict[s
     }
 
 
-def precheck_table(target: TableTarget, verify_key, *, fingerprint: Path | None = None, approve_relabel: Path | None = None) -> None:
-    """The ingest guard alone, before any heavy machinery starts: refuse early when it would fire.
+def precheck_table(
+    target: TableTarget,
+    verify_key,
+    *,
+    fingerprint: Path | None = None,
+    approve_relabel: Path | None = None,
+    id_col: str = "review_id",
+    label_col: str = "label",
+    timestamp_col: str | None = "created_at",
+) -> None:
+    """The ingest's checks alone, before any heavy machinery starts: refuse early what would be refused.
 
-    The authoritative check runs again inside the ingest's own snapshot (:func:`load_table_source`).
+    Columns, label type and features (as :meth:`TableSession.infer_spec` sees them), then the
+    guard: the stream digest against the fingerprint (rows named only when it differs). The
+    authoritative check runs again inside the ingest's own snapshot (:func:`labelguard.tasks.table_ingest.ingest_table`).
 
     Raises
     ------
+    BadInput
+        A missing table or column, a non-categorical label, no numeric feature.
     GuardFired, UntrustedInput, DatasetMissing
-        As :func:`load_table_source` would.
+        As the ingest would.
     """
     with table_session(target) as s:
         fp = resolve_fingerprint(s, fingerprint, verify_key, required=fingerprint is not None)
-        if fp is not None:
-            diff = compare_live(s, fp)
-            if not diff.ok:
-                _approval(diff, fp, approve_relabel)
+        if fp is None:
+            s.infer_spec(id_col=id_col, label_col=label_col, timestamp_col=timestamp_col)
+            return
+        s.infer_spec(id_col=fp.spec.id_col, label_col=fp.spec.label_col, timestamp_col=timestamp_col, classes=fp.spec.classes)
+        diff = compare_live(s, fp)
+        if not diff.ok:
+            _approval(diff, fp, approve_relabel)

@@ -26,7 +26,7 @@ from labelguard.errors import DatasetExists, SchemaViolation
 from labelguard.schemas.reviews import review_schema, validate_reviews
 from labelguard.tasks import dataset
 from labelguard.tasks.manifest import FORMAT, ColumnSpec, DatasetRef, new_dataset_id, sign_manifest, to_py
-from labelguard.tasks.postgres import BATCH_BYTES, TableTarget, _approval, compare_live, resolve_fingerprint, table_session, update_tags_digest
+from labelguard.tasks.postgres import BATCH_BYTES, RowTagger, TableTarget, _approval, compare_tags, resolve_fingerprint, table_session
 from labelguard.tasks.storage import Store, sha256_hex
 
 
@@ -164,11 +164,13 @@ def ingest_table(
 
     Inside one read-only REPEATABLE READ transaction: count the classes to draw the same
     stratified holdout as ``sources.split_holdout``, then stream every column in id order via
-    ``COPY … TO STDOUT`` in Arrow batches, with the fingerprint's row tags computed alongside,
+    ``COPY … TO STDOUT`` in Arrow batches, with the fingerprint's row tags and stream digest
+    computed from the same COPY bytes as they pass (:class:`~labelguard.tasks.postgres.RowTagger`),
     validating each batch with the review schema (ids unique across batches: sorted, a duplicate
-    is adjacent) and writing it to the part's Parquet file on local disk. When the streamed tags
-    do not match the signed fingerprint, the rows are named in a second pass and the change is
-    refused unless approved; only then do the objects reach the store, each part manifest last.
+    is adjacent) and writing it to the part's Parquet file on local disk. When the stream digest
+    does not match the signed fingerprint, the streamed tags name the rows (no second pass) and
+    the change is refused unless approved; only then do the objects reach the store, each part
+    manifest last.
     Rows written by others meanwhile are not seen.
 
     Parameters
@@ -211,14 +213,14 @@ def ingest_table(
             with_holdout = holdout_fraction > 0
             draw = HoldoutDraw(s.label_counts(spec.label_col), holdout_fraction, seed) if with_holdout else None
             cols = [c for c in s.columns if c in (spec.id_col, spec.label_col, *spec.feature_cols, spec.timestamp_col)]
-            # the fingerprint's row tags ride along in the data stream: one pass, one sort
-            extra = s.tag_columns(spec.id_col, spec.label_col) if fp is not None else None
-            tags_sha, parts, position, last_id = hashlib.sha256(), {}, 0, None
+            # the fingerprint's row tags are computed from the data stream itself: one pass, one sort
+            tagger = RowTagger() if fp is not None else None
+            live_ids, live_labels, parts, position, last_id = [], [], {}, 0, None
             approval = schema_failure = None
-            for batch in s.stream(cols, order_by=spec.id_col, block_bytes=block_bytes, extra=extra):
-                if extra:
-                    update_tags_digest(tags_sha, batch)
-                    batch = batch.select(cols)
+            for batch in s.stream(cols, order_by=spec.id_col, block_bytes=block_bytes, tagger=tagger):
+                if tagger is not None:  # as parsed: cast to text only if the digest differs
+                    live_ids.append(batch.column(spec.id_col))
+                    live_labels.append(batch.column(spec.label_col))
                 if schema_failure is not None:  # keep streaming only to finish the fingerprint comparison
                     continue
                 if not parts:
@@ -249,8 +251,9 @@ def ingest_table(
                 if with_holdout:
                     parts["holdout"].add(batch.filter(pa.array(held)), frame[held])
             # a changed table is the news (guard fired) even when it also breaks the schema (bad input)
-            if fp is not None and tags_sha.hexdigest() != fp.payload["stream_sha256"]:
-                diff = compare_live(s, fp)  # a second pass in the same snapshot, only when something changed
+            if fp is not None:
+                diff = compare_tags(fp, lambda: tagger.table(live_ids, live_labels), tagger.hexdigest())
+                live_ids = live_labels = tagger = None  # freed before the sidecars are assembled
                 if not diff.ok:
                     approval = _approval(diff, fp, approve_relabel)
             if schema_failure is not None:

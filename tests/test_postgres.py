@@ -326,3 +326,100 @@ def test_ingest_guard_fires_inside_the_snapshot_before_schema_complaints(pg_url,
     assert "1 label(s) changed, 1 row(s) otherwise edited, 0 inserted, 0 deleted" in info.value.problem
     assert info.value.problem.endswith("not approved: rev-0000003, rev-0000004)")
     assert not (tmp_path / "ds").exists()
+
+
+def _resign(path, key_path, **changes) -> None:
+    """Rewrite a fingerprint's payload and sign it again with the trusted key (as an older or odd labelguard would have)."""
+    from labelguard.tasks.manifest import SignedManifest, sign_manifest
+
+    payload = {**SignedManifest.from_bytes(path.read_bytes()).payload, **changes}
+    path.write_bytes(sign_manifest(payload, load_signing_key(key_path)).to_bytes())
+
+
+def test_row_tags_are_blake2b_of_each_copy_line_and_the_digest_covers_the_stream(pg_url, keys, tmp_path):
+    """The fingerprint's tags and digest, recomputed independently from a plain COPY of every column."""
+    import hashlib
+
+    _sql(pg_url, "CREATE TABLE reviews (review_id bigint PRIMARY KEY, label text, polarity float8, note text, created_at timestamptz)")
+    _sql(pg_url, "INSERT INTO reviews VALUES (10, 'neg', 0.1, 'a \"quoted\", two-line\nnote', '2024-05-01 12:00:00+02'), "
+                 "(9, 'pos', -2.5e-7, NULL, '2024-05-02 00:00:00+00'), (100, 'pos', 3, '', '2024-05-03 00:00:00+00')")
+    fp = pg.take_fingerprint(pg.parse_table_url(pg_url), load_signing_key(keys[0]), out=tmp_path / "fp.json", timestamp_col=None)
+    with psycopg.connect(pg_url.split("?")[0]) as conn:
+        conn.execute("SET extra_float_digits = 1; SET TimeZone = 'UTC'")
+        with conn.cursor().copy("COPY (SELECT review_id, label, polarity, note, created_at AT TIME ZONE 'UTC' FROM reviews ORDER BY review_id::text COLLATE \"C\") TO STDOUT (FORMAT csv)") as copy:
+            lines = [bytes(row) for row in copy]
+    assert lines == [b'10,neg,0.1,"a ""quoted"", two-line\nnote",2024-05-01 10:00:00\n', b"100,pos,3,\"\",2024-05-03 00:00:00\n", b"9,pos,-2.5e-07,,2024-05-02 00:00:00\n"]
+    tags = fp.tags()
+    assert tags.column("id").to_pylist() == ["10", "100", "9"] and tags.column("label").to_pylist() == ["neg", "pos", "pos"]
+    assert tags.column("tag").to_pylist() == [hashlib.blake2b(line, digest_size=16).digest() for line in lines]
+    assert fp.payload["stream_sha256"] == hashlib.sha256(b"".join(lines)).hexdigest()
+    assert fp.payload["format"] == "labelguard-table-fingerprint/2"
+    _sql(pg_url, "UPDATE reviews SET note = 'b' WHERE review_id = 100")  # a column labelguard does not ingest is still covered
+    diff, _ = pg.verify_table(pg.parse_table_url(pg_url), load_verify_key(keys[1]), fingerprint=tmp_path / "fp.json")
+    assert (diff.label_changed, diff.other_changed, diff.inserted, diff.deleted) == ([], ["100"], [], [])
+
+
+def test_an_id_inserted_twice_after_the_snapshot_is_named(pg_url, keys, tmp_path):
+    _sql(pg_url, "CREATE TABLE reviews (review_id text, label int, polarity float8)")
+    _sql(pg_url, "INSERT INTO reviews SELECT 'r' || i, i % 2, i FROM generate_series(1, 50) i")
+    pg.take_fingerprint(pg.parse_table_url(pg_url), load_signing_key(keys[0]), out=tmp_path / "fp.json", timestamp_col=None)
+    _sql(pg_url, "INSERT INTO reviews VALUES ('r7', 0, 7), ('r8', 0, 8)")  # same ids: one with another label, one with the same row text
+    res = invoke("verify", pg_url, "--fingerprint", tmp_path / "fp.json", "--verify-key", keys[1])
+    assert res.exit_code == 1
+    assert res.stderr == "guard fired: table_fingerprint: 0 label(s) changed, 0 row(s) otherwise edited, 2 inserted, 0 deleted; changed ids: r7, r8\n"
+
+
+def test_an_older_fingerprint_format_is_refused_and_an_unnamed_change_is_untrusted(pg_url, keys, tmp_path):
+    pg.seed_db(pg.parse_table_url(pg_url), 60, seed=2)
+    fp = tmp_path / "fp.json"
+    assert invoke("snapshot", pg_url, "--out", fp, "--signing-key", keys[0]).exit_code == 0
+    original = fp.read_bytes()
+    _resign(fp, keys[0], format="labelguard-table-fingerprint/1")
+    fix = "(fix: check the table with the labelguard that took the snapshot, or take a fresh one (labelguard snapshot URL))"
+    res = invoke("verify", pg_url, "--fingerprint", fp, "--verify-key", keys[1])
+    assert res.exit_code == 2
+    assert res.stderr == f"error: {fp} is a table fingerprint of format labelguard-table-fingerprint/1; this labelguard reads labelguard-table-fingerprint/2 {fix}\n"
+    res = invoke("ingest", "--source", pg_url, "--dest", tmp_path / "ds", "--fingerprint", fp, "--signing-key", keys[0])
+    assert res.exit_code == 2 and res.stderr.startswith(f"error: {fp} is a table fingerprint of format labelguard-table-fingerprint/1;")
+    assert not (tmp_path / "ds").exists()
+    fp.write_bytes(original)
+    _resign(fp, keys[0], stream_sha256="0" * 64)  # the digest disagrees, yet every row's tag matches
+    res = invoke("verify", pg_url, "--fingerprint", fp, "--verify-key", keys[1])
+    assert res.exit_code == 1
+    assert res.stderr.startswith("guard fired: table_fingerprint fired, cannot be trusted (the table's content differs from the snapshot of ")
+    assert res.stderr.endswith(" but no row can be named) (fix: inspect the table, then take a fresh snapshot (labelguard snapshot URL))\n")
+
+
+@pytest.mark.parametrize("command", ["seed-db", "snapshot", "verify", "ingest", "tamper"])
+def test_a_url_that_does_not_parse_exits_2_naming_it_without_the_password(command, keys, tmp_path):
+    bad = "postgresql://alice:s3cr3t-pw@db.example:54x2/shop?table=reviews"
+    args = {
+        "seed-db": ("seed-db", bad),
+        "snapshot": ("snapshot", bad, "--signing-key", keys[0], "--out", tmp_path / "fp.json"),
+        "verify": ("verify", bad, "--verify-key", keys[1]),
+        "ingest": ("ingest", "--source", bad, "--dest", tmp_path / "ds", "--signing-key", keys[0]),
+        "tamper": ("tamper", bad, "--attack", "random", "--rate", 0.1, "--truth-out", tmp_path / "truth.json"),
+    }[command]
+    res = invoke(*args)
+    assert res.exit_code == 2
+    assert res.stderr == (
+        "error: cannot parse postgresql://alice:***@db.example:54x2/shop?table=reviews: Port could not be cast to integer value as '54x2' "
+        "(fix: write postgresql://USER@HOST:PORT/DB?table=reviews (password from PGPASSWORD or ~/.pgpass))\n"
+    )
+    assert res.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+def test_ingest_and_verify_name_a_missing_table_or_column_and_write_nothing(pg_cluster, pg_url, keys, tmp_path):
+    db = pg_url.split("/")[-1].split("?")[0]
+    shown = f"postgresql://labelguard:***@127.0.0.1:{pg_cluster.port}/{db}"
+    missing = pg_url.replace("table=reviews", "table=nope")
+    fix = "(fix: create it (labelguard seed-db URL) or name an existing table with ?table=)"
+    res = invoke("ingest", "--source", missing, "--dest", tmp_path / "ds", "--signing-key", keys[0])
+    assert (res.exit_code, res.stderr) == (2, f"error: no table 'nope' in {shown}?table=nope {fix}\n")
+    res = invoke("verify", missing, "--verify-key", keys[1])
+    assert res.exit_code == 2 and res.stderr == f"error: no table 'nope' in {shown}?table=nope {fix}\n"
+    pg.seed_db(pg.parse_table_url(pg_url), 30)
+    res = invoke("ingest", "--source", pg_url, "--dest", tmp_path / "ds", "--signing-key", keys[0], "--id-col", "rid")
+    assert res.exit_code == 2
+    assert res.stderr == "error: column 'rid' not in table reviews (have: review_id, label, polarity, intensity, created_at) (fix: pass --id-col naming an existing column)\n"
+    assert not (tmp_path / "ds").exists() and res.stdout == ""
