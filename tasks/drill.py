@@ -428,13 +428,16 @@ def _metrics(m: dict[str, Any]) -> dict[str, Any]:
 
 
 def damage(clean: dict[str, Any], poisoned: dict[str, Any]) -> dict[str, Any]:
-    """What the attack cost: accuracy points lost and the largest move of a class's predicted share
-    (in points, against the clean model's); ``material`` when either reaches MATERIAL_POINTS."""
+    """What the attack cost: accuracy points lost and the move of the positive class's predicted share
+    (else the class that moved most; in points, against the clean model's); ``material`` when either
+    reaches MATERIAL_POINTS or any class's share moved that much."""
     acc = 100 * (clean["accuracy"] - poisoned["accuracy"])
     shifts = {c: 100 * (poisoned["class_shares"][c]["predicted"] - clean["class_shares"][c]["predicted"]) for c in poisoned["class_shares"]}
-    worst = max(shifts, key=lambda c: (abs(shifts[c]), c))
+    pos = poisoned.get("positive_class")
+    # the business figure: the positive class's share when there is one, else the class that moved most
+    worst = str(pos) if pos is not None and str(pos) in shifts else max(shifts, key=lambda c: (abs(shifts[c]), c))
     return {"accuracy_points": acc, "share_class": worst, "share_points": shifts[worst],
-            "material": bool(acc >= MATERIAL_POINTS or abs(shifts[worst]) >= MATERIAL_POINTS)}
+            "material": bool(acc >= MATERIAL_POINTS or max(abs(v) for v in shifts.values()) >= MATERIAL_POINTS)}
 
 
 # ------------------------------------------------------------------ the certificate beside the guards

@@ -190,6 +190,7 @@ def plot_accuracy(cells, plan: DrillPlan) -> str:
                 ax.plot(xs, mean, marker="osD^vP*X"[i % 8], color=PALETTE[i % len(PALETTE)], label=a)
                 ax.fill_between(xs, lo, hi, color=PALETTE[i % len(PALETTE)], alpha=0.15)
         ax.set_title(f"{m}: holdout accuracy vs flip rate (band: seed spread)", fontsize=9)
+        ax.set_xticks(list(plan.rates), [f"{r:g}" for r in plan.rates], fontsize=8)
         ax.set_xlabel("flip rate")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("accuracy on the trusted holdout")
@@ -223,6 +224,7 @@ def plot_heatmap(cells, plan: DrillPlan) -> str:
                 else:
                     first = Counter(c["first_guard"] for c in cs).most_common(1)[0][0]
                     grid[i, j] = 1 + firsts.index(first)
+                    ax.text(j, i, first.replace("_", "\n"), ha="center", va="center", fontsize=6, color="white")
         ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-0.5, vmax=len(colors) - 0.5, aspect="auto")
         ax.set_xticks(range(len(plan.rates)), [f"{r:g}" for r in plan.rates], fontsize=8)
         ax.set_yticks(range(len(plan.attacks)), plan.attacks, fontsize=8)
@@ -231,7 +233,7 @@ def plot_heatmap(cells, plan: DrillPlan) -> str:
     from matplotlib.patches import Patch
 
     handles = [Patch(color=UNCAUGHT_COLOR, label="uncaught (acc pts / share pts lost)")] + [Patch(color=colors[i + 1], label=f"first: {g}") for i, g in enumerate(firsts)]
-    fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.02 - 0.06 * ((len(handles) + 2) // 3)), ncol=3, fontsize=7)
     return _png(fig)
 
 
@@ -239,9 +241,11 @@ def plot_localization(cells, plan: DrillPlan) -> str:
     import matplotlib.pyplot as plt
 
     attacked = [c for c in _ok(cells) if c["attack"] != CLEAN and c["model"] == plan.models[0] and c["flips"]]
-    names = [n for n in (attacked[0]["guards"] if attacked else {}) if any(c["guards"][n].get("precision") is not None for c in attacked)]
-    prec = [_mean(c["guards"][n].get("precision") for c in attacked) or 0 for n in names]
-    rec = [_mean(c["guards"][n].get("recall") for c in attacked) or 0 for n in names]
+    # each guard over the cells where it fired and named rows (a guard that stays silent localizes nothing)
+    named = lambda n: [c for c in attacked if c["guards"][n]["verdict"] == "fired" and c["guards"][n].get("suspects")]  # noqa: E731
+    names = [n for n in (attacked[0]["guards"] if attacked else {}) if named(n)]
+    prec = [_mean(c["guards"][n].get("precision") for c in named(n)) or 0 for n in names]
+    rec = [_mean(c["guards"][n].get("recall") for c in named(n)) or 0 for n in names]
     suite_p = _mean(c["suspects"]["precision"] for c in attacked) or 0
     suite_r = _mean(c["suspects"]["recall"] for c in attacked) or 0
     names, prec, rec = names + ["suite"], prec + [suite_p], rec + [suite_r]
@@ -251,7 +255,7 @@ def plot_localization(cells, plan: DrillPlan) -> str:
     ax.bar(x + 0.2, rec, 0.4, color=PALETTE[1], label="recall", hatch="//")
     ax.set_xticks(x, names, rotation=25, ha="right", fontsize=8)
     ax.set_ylim(0, 1.05)
-    ax.set_title("localization: named suspect rows vs the flipped rows (mean over attacked cells)", fontsize=9)
+    ax.set_title("localization: named suspect rows vs the flipped rows (mean over the cells where each guard fired)", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     return _png(fig)
@@ -271,9 +275,10 @@ def plot_business(cells, plan: DrillPlan) -> str:
         if xs:
             ax.plot(xs, ys, marker="osD^vP*X"[i % 8], color=PALETTE[i % len(PALETTE)], label=a)
     ax.axhline(0, color="grey", lw=1)
+    ax.set_xticks(list(plan.rates), [f"{r:g}" for r in plan.rates], fontsize=8)
     ax.set_xlabel("flip rate")
-    ax.set_ylabel("largest move of a class's predicted share (points)")
-    ax.set_title(f"business figure: {plan.models[0]}'s predicted class share vs clean", fontsize=9)
+    ax.set_ylabel("predicted share moved (points)")
+    ax.set_title(f"business figure: {plan.models[0]}'s predicted share of the positive class\n(else the class that moved most) vs the clean model", fontsize=9)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     return _png(fig)
