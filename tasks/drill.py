@@ -249,8 +249,11 @@ def prepare_seed(data: Dataset, plan: DrillPlan, seed: int, store_uri: str, sign
     spec = with_featurizer(with_positive(data.spec), train, holdout)
     setup = SeedSetup(seed, spec, train, holdout, uri, Path(work) / f"seed-{seed}")
     setup.work.mkdir(parents=True, exist_ok=True)
-    for model in plan.models:
-        setup.clean_metrics[model] = with_per_class(evaluate(train_model(train, spec, model=model, seed=seed), holdout, spec))
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        for model in plan.models:
+            setup.clean_metrics[model] = with_per_class(evaluate(train_model(train, spec, model=model, seed=seed), holdout, spec))
     return setup
 
 
@@ -296,9 +299,14 @@ def run_unit(
     and the model gate's holdout); each model of the plan is trained on that data and scored on the
     trusted holdout. An error in the unit becomes cells with ``error`` set, never an exception.
     """
+    from threadpoolctl import threadpool_limits
+
     started = time.perf_counter()
     try:
-        cells = _run_unit(unit, setup, plan, signing_key, verify_key, endpoint_url, content_cache if content_cache is not None else {})
+        # one BLAS/OpenMP thread per fit, set in this worker thread (OpenMP's limit is per thread):
+        # many small fits with several threads each ran 3-20x slower on 2 shared cores (measured)
+        with threadpool_limits(1):
+            cells = _run_unit(unit, setup, plan, signing_key, verify_key, endpoint_url, content_cache if content_cache is not None else {})
     except Exception as exc:  # noqa: BLE001 - a failing cell is reported in the scorecard, not fatal
         message = exc.one_line() if hasattr(exc, "one_line") else f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
         cells = [{**unit, "model": m, "error": message} for m in plan.models]
