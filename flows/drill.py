@@ -63,7 +63,8 @@ def drill_flow(plan: drill.DrillPlan, out_dir: Path, store_uri: str | None = Non
         signing, verify = generate_keypair(Path(tmp) / "keys")
         data = load_data(plan)
         setups = {s: prepare_seed(data, plan, s, store_root, signing, Path(tmp) / "work", endpoint_url) for s in plan.seeds if any(u["seed"] == s for u in pending) or s == plan.seeds[0]}
-        cache: dict[str, list] = {}
+        cache = drill.ContentCache()
+        t_cells = time.perf_counter()
         futures = [run_unit.submit(u, setups[u["seed"]], plan, signing_key=signing, verify_key=verify, endpoint_url=endpoint_url, content_cache=cache) for u in pending]
         finished = total_units - len(pending)
         _progress(finished, total_units, progress_id)
@@ -78,13 +79,18 @@ def drill_flow(plan: drill.DrillPlan, out_dir: Path, store_uri: str | None = Non
                 done.extend(cells)
                 finished += 1
                 _progress(finished, total_units, progress_id)
+        timing = {"setup": t_cells - started, "cells_wall": time.perf_counter() - t_cells, "units": len(pending)}
+        # Prefect's per-unit overhead: the loop's wall time beyond the units' own time (one worker)
+        timing["units_own"] = sum({drill.unit_key(c): c.get("seconds", 0.0) for c in done if "seconds" in c and drill.unit_key(c) in {drill.unit_key(u) for u in pending}}.values())
+        t_cert = time.perf_counter()
         certs = [certificate(setups[plan.seeds[0]], plan, m) for m in plan.models]
         panels = drill_report.decision_panels(setups[plan.seeds[0]], plan, done)
+    timing["certificate_and_panels"] = time.perf_counter() - t_cert
     seconds = time.perf_counter() - started
-    paths = write_report(done, certs, plan, out_dir, panels=panels, seconds=seconds, data_source=data.source)
+    paths = write_report(done, certs, plan, out_dir, panels=panels, seconds=seconds, data_source=data.source, timing=timing)
     summary = drill_report.summarize(done, certs, plan)
     publish("labelguard-drill", drill_report.render_markdown(summary, plan, plots=None), table=drill_report.summary_table(done), description="Drill scorecard")
     from prefect.artifacts import create_link_artifact
 
     create_link_artifact(link=paths["html"].resolve().as_uri(), link_text="drill report (HTML)", key=artifact_key("labelguard-drill-report"))
-    return {"paths": paths, "summary": summary, "cells": done, "certificates": certs, "seconds": seconds, "store": store_root}
+    return {"paths": paths, "summary": summary, "cells": done, "certificates": certs, "seconds": seconds, "store": store_root, "timing": timing}

@@ -282,6 +282,23 @@ def frame_digest(frame: pd.DataFrame) -> str:
 INTEGRITY_GUARDS = ("manifest", "label_contract", "schema")  # depend on how the rows arrived, run per vector
 
 
+class ContentCache:
+    """Content-guard results by row digest, shared by the units of a drill (thread-safe enough: a
+    race computes the same pure result twice). A plain class, not a dict, so an orchestrator that
+    walks task parameters looking for futures does not walk every cached suspect id."""
+
+    def __init__(self) -> None:
+        self._results: dict[str, list] = {}
+
+    def get(self, digest: str, compute) -> list:
+        if digest not in self._results:
+            self._results[digest] = compute()
+        return self._results[digest]
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+
 def run_unit(
     unit: dict[str, Any],
     setup: SeedSetup,
@@ -290,7 +307,7 @@ def run_unit(
     signing_key: Path,
     verify_key: Path,
     endpoint_url: str | None = None,
-    content_cache: dict[str, list] | None = None,
+    content_cache: ContentCache | None = None,
 ) -> list[dict[str, Any]]:
     """Run one unit (attack × rate × seed × vector) end to end and return one cell per model.
 
@@ -306,7 +323,7 @@ def run_unit(
         # one BLAS/OpenMP thread per fit, set in this worker thread (OpenMP's limit is per thread):
         # many small fits with several threads each ran 3-20x slower on 2 shared cores (measured)
         with threadpool_limits(1):
-            cells = _run_unit(unit, setup, plan, signing_key, verify_key, endpoint_url, content_cache if content_cache is not None else {})
+            cells = _run_unit(unit, setup, plan, signing_key, verify_key, endpoint_url, content_cache if content_cache is not None else ContentCache())
     except Exception as exc:  # noqa: BLE001 - a failing cell is reported in the scorecard, not fatal
         message = exc.one_line() if hasattr(exc, "one_line") else f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
         cells = [{**unit, "model": m, "error": message} for m in plan.models]
@@ -375,9 +392,9 @@ def _run_unit(unit, setup: SeedSetup, plan: DrillPlan, signing_key, verify_key, 
     integrity_names = [n for n in names if n in INTEGRITY_GUARDS]
     content_names = [n for n in names if n not in INTEGRITY_GUARDS]
     digest = frame_digest(frame)
-    if digest not in cache:  # the content guards see only these rows (and the trusted holdout)
-        cache[digest] = guard_lib.run_guards(ctx, content_names)
-    by_name = {g.name: g for g in [*guard_lib.run_guards(ctx, integrity_names), *cache[digest]]}
+    # the content guards see only these rows (and the trusted holdout): same rows, same results
+    content = cache.get(digest, lambda: guard_lib.run_guards(ctx, content_names))
+    by_name = {g.name: g for g in [*guard_lib.run_guards(ctx, integrity_names), *content]}
     results = guard_lib.apply_tolerance([_copy_result(by_name[n]) for n in names], plan.tolerate)
     verdict, why, _ = dataset_verdict(results, plan.tolerate)
     fired = [g.name for g in results if g.fired]

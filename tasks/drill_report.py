@@ -343,13 +343,13 @@ def decision_panels(setup, plan: DrillPlan, cells) -> dict[str, Any] | None:
     return {"png": _png(fig), "attack": w["attack"], "rate": w["rate"], "projected": plane.projected}
 
 
-def write_drill_report(cells, certificates, plan: DrillPlan, out_dir: Path, *, panels=None, seconds: float | None = None, data_source=None) -> dict[str, Path]:
+def write_drill_report(cells, certificates, plan: DrillPlan, out_dir: Path, *, panels=None, seconds: float | None = None, data_source=None, timing=None) -> dict[str, Path]:
     """Write report.json (one entry per cell), report.md and a self-contained report.html."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarize(cells, certificates, plan)
     paths = {"json": out_dir / "report.json", "markdown": out_dir / "report.md", "html": out_dir / "report.html"}
-    payload = {"plan": plan.to_dict(), "data_source": data_source, "seconds": seconds, "summary": summary, "certificates": certificates, "cells": cells}
+    payload = {"plan": plan.to_dict(), "data_source": data_source, "seconds": seconds, "timing": timing, "summary": summary, "certificates": certificates, "cells": cells}
     paths["json"].write_text(json.dumps(payload, indent=1, default=json_default))
     paths["markdown"].write_text(render_markdown(summary, plan))
     plots = {
