@@ -81,7 +81,8 @@ def drill_flow(plan: drill.DrillPlan, out_dir: Path, store_uri: str | None = Non
                 _progress(finished, total_units, progress_id)
         timing = {"setup": t_cells - started, "cells_wall": time.perf_counter() - t_cells, "units": len(pending)}
         # Prefect's per-unit overhead: the loop's wall time beyond the units' own time (one worker)
-        timing["units_own"] = sum({drill.unit_key(c): c.get("seconds", 0.0) for c in done if "seconds" in c and drill.unit_key(c) in {drill.unit_key(u) for u in pending}}.values())
+        ran = {drill.unit_key(u) for u in pending}
+        timing["units_own"] = sum({drill.unit_key(c): c["seconds"] for c in done if "seconds" in c and drill.unit_key(c) in ran}.values())
         t_cert = time.perf_counter()
         certs = [certificate(setups[plan.seeds[0]], plan, m) for m in plan.models]
         panels = drill_report.decision_panels(setups[plan.seeds[0]], plan, done)

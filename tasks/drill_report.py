@@ -291,7 +291,8 @@ def plot_certificate(certificates, summary) -> str:
     for i, c in enumerate(certificates):
         xs = [p["flips"] for p in c["curve"]]
         ys = [p["certified_accuracy"] for p in c["curve"]]
-        ax.step(xs, ys, where="post", color=PALETTE[i % len(PALETTE)], label=f"{c['model']} ({c['method']}, {c['voters']} voters)")
+        ax.step(xs, ys, where="post", color=PALETTE[i % len(PALETTE)], lw=2 if len(xs) < 20 else 1.2, marker="o" if len(xs) < 20 else None, ms=3,
+                label=f"{c['model']} ({c['method']}, {c['voters']} voters)")
     ax.set_xlabel("label flips anywhere in the training data")
     ax.set_ylabel("certified accuracy on the holdout")
     ax.set_ylim(0, 1.02)
@@ -371,7 +372,11 @@ def render_html(summary, plan: DrillPlan, plots: dict[str, str], seconds: float 
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark").enable("table")
-    body = md.render(render_markdown(summary, plan))
+    text = render_markdown(summary, plan)
+    # the long per-attack table goes after the plots: the page leads with what a person reads first
+    head, _, table = text.partition("## Every attack")
+    body = md.render(head)
+    tail = md.render("## Every attack" + table) if table else ""
     figs = []
     for title, png in plots.items():
         extra = ""
@@ -383,4 +388,4 @@ def render_html(summary, plan: DrillPlan, plots: dict[str, str], seconds: float 
              "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px}"
              "figure{margin:1.5em 0}figcaption{font-weight:600;margin-bottom:.3em}img{max-width:100%}.note{color:#555;font-size:13px}")
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>labelguard drill</title><style>{style}</style></head>"
-            f"<body>{body}<h2>Plots</h2>{''.join(figs)}{took}</body></html>")
+            f"<body>{body}<h2>Plots</h2>{''.join(figs)}{tail}{took}</body></html>")
