@@ -79,6 +79,10 @@ def drill_flow(plan: drill.DrillPlan, out_dir: Path, store_uri: str | None = Non
                 done.extend(cells)
                 finished += 1
                 _progress(finished, total_units, progress_id)
+                if drill.STOP.is_set():
+                    break
+        if drill.STOP.is_set():
+            raise drill.DrillInterrupted(f"drill stopped: {finished} of {total_units} units finished, kept in {out_dir / drill.CELLS_FILE}", "rerun with the same options and --resume to continue")
         timing = {"setup": t_cells - started, "cells_wall": time.perf_counter() - t_cells, "units": len(pending)}
         # Prefect's per-unit overhead: the loop's wall time beyond the units' own time (one worker)
         ran = {drill.unit_key(u) for u in pending}

@@ -479,15 +479,20 @@ def drill(
             bar = progress.add_task("cells", total=total, completed=total - len(list(drill_lib.iter_pending(plan, done))), models=len(plan.models))
             hook = lambda finished, _total: progress.update(bar, completed=finished)  # noqa: E731
             drill_flows.ON_CELLS.append(hook)
+            import signal
+
+            drill_lib.STOP.clear()
+            previous = signal.signal(signal.SIGINT, lambda *_: drill_lib.STOP.set())  # stop after the units in flight
             try:
                 with progress:
                     res = drill_flows.drill_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))(
                         plan=plan, out_dir=out_dir, store_uri=store_uri, endpoint_url=endpoint)
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, drill_lib.DrillInterrupted):
                 kept = len(drill_lib.read_cells(out_dir))
                 err.print(f"[red]interrupted:[/] {kept} finished cells kept in {out_dir / drill_lib.CELLS_FILE} (fix: rerun with the same options and --resume to continue)", highlight=False)
                 raise typer.Exit(130) from None
             finally:
+                signal.signal(signal.SIGINT, previous)
                 drill_flows.ON_CELLS.remove(hook)
     from labelguard.tasks.drill_report import headline
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,6 +26,16 @@ import pandas as pd
 
 from labelguard.errors import BadInput, UnknownName
 from labelguard.tasks.manifest import ColumnSpec, to_py
+
+# Set by the CLI's Ctrl-C handler: units not started yet return at once, the flow stops after the
+# units in flight and keeps every finished cell (a flag, because an orchestrator may swallow
+# KeyboardInterrupt in its worker threads: observed with Prefect's thread pool).
+STOP = threading.Event()
+
+
+class DrillInterrupted(BadInput):
+    """The drill was stopped (Ctrl-C) with finished cells kept in ``--out``."""
+
 
 VECTORS = ("transform", "at-rest", "source")
 DEFAULT_RATES = (0.01, 0.05, 0.1, 0.2, 0.4)
@@ -318,6 +329,8 @@ def run_unit(
     """
     from threadpoolctl import threadpool_limits
 
+    if STOP.is_set():
+        return []
     started = time.perf_counter()
     try:
         # one BLAS/OpenMP thread per fit, set in this worker thread (OpenMP's limit is per thread):
