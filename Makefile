@@ -14,7 +14,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo test bench server clean postgres mutation
+.PHONY: setup demo test bench server clean postgres browser mutation
 
 setup: $(SYNCED)
 
@@ -35,7 +35,7 @@ demo: $(SYNCED)
 server: $(SYNCED)
 	@$(VENV)/bin/labelguard server
 
-test: $(SYNCED) postgres
+test: $(SYNCED) postgres browser
 	@$(VENV)/bin/pytest
 
 # The database tests need a real PostgreSQL server: install it from the system packages when no
@@ -48,6 +48,17 @@ postgres:
 	      || { echo "error: could not install PostgreSQL (fix: apt-get install postgresql, then rerun make test)"; exit 2; }; \
 	  else \
 	    echo "note: PostgreSQL is not installed and this is not root: the database tests will skip, saying so (fix: sudo apt-get install postgresql)"; \
+	  fi; }
+# The drill report's browser test drives a real headless Chromium: install Debian's chromium and
+# chromium-driver when missing (as root, as on CI); otherwise the test skips saying why (fails with CI=true).
+browser:
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium and chromium-driver from the Debian packages (apt-get)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; } >/dev/null \
+	      || { echo "error: could not install chromium (fix: apt-get install chromium chromium-driver, then rerun make test)"; exit 2; }; \
+	  else \
+	    echo "note: chromium is not installed and this is not root: the browser test will skip, saying so (fix: sudo apt-get install chromium chromium-driver)"; \
 	  fi; }
 # Mutation testing of the verdict modules (mutmut 3; not part of `make test`: about 10-25 min per
 # module on 2 shared cores). MODULES="ledger tamper" runs a subset; results in bench/results/mutation.md.

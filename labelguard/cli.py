@@ -427,6 +427,105 @@ def demo(
 
 
 @app.command()
+def drill(
+    data: str = typer.Option("synthetic", "--data", help="'synthetic' reviews, or your data: a local .csv/.parquet file or folder, or s3:// Parquet objects."),
+    attacks: Optional[str] = typer.Option(None, "--attacks", help="Comma-separated attacks (default: every registered one; see `labelguard list`)."),
+    rates: Optional[str] = typer.Option(None, "--rates", help="Comma-separated flip rates in [0, 1] (default 0.01,0.05,0.1,0.2,0.4)."),
+    seeds: int = typer.Option(3, "--seeds", help="Seeds per cell (each seed: its own holdout split and attack draw)."),
+    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated models (default: every registered one)."),
+    vectors: Optional[str] = typer.Option(None, "--vectors", help="Comma-separated vectors: transform, at-rest, source (default all)."),
+    out_dir: Path = typer.Option(Path("reports/drill"), "--out", help="Where report.json, report.md, report.html (and the local store) go; must be new or empty."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the drill in --out: finished cells are kept, the rest run."),
+    workers: int = typer.Option(1, "--workers", help="Cells run concurrently (Prefect thread pool)."),
+    store: Optional[str] = typer.Option(None, "--store", help="Store for the drill's datasets: a local directory or s3://bucket/prefix (default OUT/store; s3:// without an endpoint starts an embedded moto server)."),
+    rows: int = typer.Option(5000, "--rows", help="Rows to generate (synthetic only)."),
+    holdout_fraction: float = typer.Option(0.2, "--holdout-fraction", help="Share of the data kept as the trusted holdout."),
+    partitions: Optional[int] = typer.Option(None, "--partitions", help="Partitions of the DPA certificate (default: about 20 rows each, at most 100)."),
+    label_col: str = LabelColOpt,
+    id_col: str = IdColOpt,
+    timestamp_col: str = typer.Option("created_at", "--timestamp-col", help="Used when present; 'none' keeps it as plain data."),
+    delimiter: Optional[str] = DelimiterOpt,
+    encoding: Optional[str] = EncodingOpt,
+    positive_class: Optional[str] = PositiveOpt,
+    text_cols: Optional[str] = typer.Option(None, "--text-cols", help="Comma-separated free-text columns to featurize."),
+    ignore_cols: Optional[str] = typer.Option(None, "--ignore-cols", help="Comma-separated columns never used as features."),
+    endpoint_url: Optional[str] = EndpointOpt,
+    verbose: bool = VerboseOpt,
+) -> None:
+    """The attack x guard scorecard on your data, with a label-flip certificate. Exits 0 when the drill ran: it is a measurement, not a gate."""
+    import time
+
+    started = time.monotonic()
+    _quiet(verbose)
+    settings = Settings.resolve(s3_endpoint=endpoint_url)
+    with _edge():
+        from labelguard.errors import BadInput
+        from labelguard.tasks import drill as drill_lib
+
+        try:
+            rate_list = None if rates is None else [float(r) for r in drill_lib.parse_list(rates, "rates")]
+        except ValueError:
+            raise BadInput(f"--rates must be numbers in [0, 1], got {rates!r}", "pass e.g. --rates 0.05,0.2") from None
+        if workers < 1:
+            raise BadInput(f"--workers must be at least 1, got {workers}", "pass e.g. --workers 2")
+        reader = {"id_col": id_col, "label_col": label_col, "timestamp_col": timestamp_col, "delimiter": delimiter, "encoding": encoding,
+                  "endpoint_url": settings.s3_endpoint, "positive_class": positive_class, "text_cols": _cols(text_cols), "ignore_cols": _cols(ignore_cols) or []}
+        plan = drill_lib.plan_drill(
+            attacks=drill_lib.parse_list(attacks, "attacks"), rates=rate_list, seeds=seeds, models=drill_lib.parse_list(models, "models"),
+            vectors=drill_lib.parse_list(vectors, "vectors"), data=data, rows=rows, holdout_fraction=holdout_fraction, partitions=partitions,
+            reader={k: v for k, v in reader.items() if k != "endpoint_url" or data.startswith("s3://")},
+        )
+        done = drill_lib.check_out_dir(out_dir, plan, resume=resume)
+        drill_lib.load_data(plan)  # reads and validates the data (and the partitions) before Prefect starts
+        _prefect_ready()
+        from labelguard.flows import drill as drill_flows
+
+        store_uri = store
+        with _s3_endpoint(settings, [store_uri or ""], embed_if_unset=True) as endpoint:
+            if endpoint and not settings.s3_endpoint:
+                out.print(f"embedded S3 (moto server) at {endpoint}", highlight=False)
+            from prefect.task_runners import ThreadPoolTaskRunner
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            total = len(plan.units())
+            progress = Progress(TextColumn("drill"), BarColumn(), MofNCompleteColumn(), TextColumn("units ({task.fields[models]} model(s) each)"),
+                                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err, transient=False)
+            bar = progress.add_task("cells", total=total, completed=total - len(list(drill_lib.iter_pending(plan, done))), models=len(plan.models))
+            hook = lambda finished, _total: progress.update(bar, completed=finished)  # noqa: E731
+            drill_flows.ON_CELLS.append(hook)
+            import signal
+
+            drill_lib.STOP.clear()
+            previous = signal.signal(signal.SIGINT, lambda *_: drill_lib.STOP.set())  # stop after the units in flight
+            try:
+                with progress:
+                    res = drill_flows.drill_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))(
+                        plan=plan, out_dir=out_dir, store_uri=store_uri, endpoint_url=endpoint)
+            except (KeyboardInterrupt, drill_lib.DrillInterrupted):
+                kept = len(drill_lib.read_cells(out_dir))
+                err.print(f"[red]interrupted:[/] {kept} finished cells kept in {out_dir / drill_lib.CELLS_FILE} (fix: rerun with the same options and --resume to continue)", highlight=False)
+                raise typer.Exit(130) from None
+            finally:
+                signal.signal(signal.SIGINT, previous)
+                drill_flows.ON_CELLS.remove(hook)
+    from labelguard.tasks.drill_report import headline
+
+    s = res["summary"]
+    out.print(headline(s), highlight=False)
+    ctl = s["controls"]
+    out.print(f"clean controls: {ctl['fired']} of {ctl['runs']} raised an alarm" + (f" ({', '.join(f'{g} {n}' for g, n in ctl['by_guard'].items())})" if ctl["by_guard"] else ""), highlight=False)
+    for v, c in s["caught_share"].items():
+        out.print(f"vector {v}: {c['caught']} of {c['material_cells']} cells with material damage at rates >= 5% caught", highlight=False)
+    if s["uncaught_material"]:
+        out.print(f"uncaught with material damage: {len(s['uncaught_material'])} cell(s), listed in {res['paths']['markdown']}", highlight=False)
+    out.print(s["certificate_sentence"], highlight=False)
+    if s["errors"]:
+        err.print(f"[yellow]{s['errors']} cell(s) errored[/]: {s['error_examples'][0]}", highlight=False)
+    out.print(f"report: {res['paths']['html']}  markdown: {res['paths']['markdown']}  json: {res['paths']['json']}", highlight=False)
+    out.print(f"done in {time.monotonic() - started:.0f} s", highlight=False)
+
+
+@app.command()
 def verify(
     uri: str = typer.Argument(..., help="Dataset URI written by `labelguard ingest`."),
     reference: Optional[str] = typer.Option(None, "--reference", help="Signed baseline from `labelguard baseline` (enables the statistical and reference-anchored guards)."),

@@ -1,0 +1,108 @@
+"""`labelguard drill` on the synthetic reviews and on two scikit-learn datasets, through the CLI; plus wall times.
+
+Run: .venv/bin/python bench/drill.py [--seeds 2] [--models logreg] [--workers 1,2] [--out bench/results/drill.md]
+
+Writes breast cancer (569 rows, 30 features, 2 classes) and wine (178 rows, 13 features, 3
+classes) as CSV files, runs `labelguard drill --data FILE` on each and on the default synthetic
+reviews (5,000 rows), and summarizes every report.json: material damage at rates >= 5 % caught per
+vector, uncaught cells with their damage, clean controls' alarms and the certified accuracy curve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import write_result
+
+ROOT = Path(__file__).resolve().parent.parent
+CLI = str(ROOT / ".venv" / "bin" / "labelguard")
+
+
+def sklearn_csv(name: str, folder: Path) -> Path:
+    from sklearn.datasets import load_breast_cancer, load_wine
+
+    bunch = {"breast_cancer": load_breast_cancer, "wine": load_wine}[name](as_frame=True)
+    frame = bunch.frame.rename(columns={"target": "label"})
+    frame.columns = [str(c).replace(" ", "_") for c in frame.columns]
+    frame.insert(0, "row_id", [f"row-{i:04d}" for i in range(len(frame))])
+    path = folder / f"{name}.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def run_drill(args: list[str], out: Path) -> tuple[dict, float, str]:
+    t0 = time.perf_counter()
+    proc = subprocess.run([CLI, "drill", "--out", str(out), *args], capture_output=True, text=True, cwd=ROOT)
+    took = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"drill {args} exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+    return json.loads((out / "report.json").read_text()), took, proc.stdout
+
+
+def summary_md(name: str, doc: dict, took: float, command: str) -> list[str]:
+    s = doc["summary"]
+    lines = [f"### {name}", "", f"`{command}` — {took:.0f} s wall (drill itself {doc['seconds']:.0f} s), {s['cells']} cells, {s['errors']} errored", ""]
+    ctl = s["controls"]
+    lines.append(f"- clean controls: {ctl['fired']} of {ctl['runs']} raised an alarm" + (f" ({ctl['by_guard']})" if ctl["by_guard"] else ""))
+    for v, c in s["caught_share"].items():
+        lines.append(f"- vector {v}: {c['caught']} of {c['material_cells']} cells with material damage at rates >= 5 % caught")
+    w = s["worst"]
+    if w:
+        lines.append(f"- worst case: {w['attack']} at {w['rate']:g} on {w['model']}: accuracy {w['clean_accuracy']:.3f} -> {w['accuracy']:.3f}, share moved {w['share_points']:+.1f} points")
+    lines.append(f"- certificate: {s['certificate_sentence']}")
+    if s["uncaught_material"]:
+        lines += ["", "uncaught with material damage:", "", "| attack | rate | seed | model | vector | flips | acc lost (pts) | share moved (pts) |", "|---|---:|---:|---|---|---:|---:|---:|"]
+        lines += [f"| {u['attack']} | {u['rate']:g} | {u['seed']} | {u['model']} | {u['vector']} | {u['flips']} | {u['accuracy_points']:.1f} | {u['share_points']:+.1f} ({u['share_class']}) |" for u in s["uncaught_material"]]
+    for c in doc["certificates"]:
+        pts = c["curve"]
+        step = max(1, len(pts) // 10)
+        lines += ["", f"certified accuracy, {c['model']} ({c['method']}, {c['voters']} voters, {c['seconds']:.1f} s): "
+                  + ", ".join(f"{p['flips']}: {p['certified_accuracy']:.3f}" for p in pts[::step] + ([pts[-1]] if (len(pts) - 1) % step else []))]
+    return lines + [""]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--models", default="logreg,knn,gboost")
+    ap.add_argument("--workers", default="", help="also time the default synthetic drill (logreg, 3 seeds) with these worker counts")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "drill.md")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the drill folders here")
+    ap.add_argument("--datasets", default="synthetic,breast_cancer,wine")
+    a = ap.parse_args()
+    lines = ["# labelguard drill (issue 10)", "", f"python {' '.join(sys.argv)}", "", "Wall times were taken on a shared 2-core machine while other jobs ran (load average 10-18): read them as upper bounds.", ""]
+    with tempfile.TemporaryDirectory() as tmp:
+        base = a.keep or Path(tmp)
+        base.mkdir(parents=True, exist_ok=True)
+        common = ["--seeds", str(a.seeds), "--models", a.models]
+        cases = {
+            "synthetic": ("synthetic reviews (5,000 rows)", lambda: [*common]),
+            "breast_cancer": ("breast cancer (569 rows, 30 features)", lambda: ["--data", str(sklearn_csv("breast_cancer", base)), "--id-col", "row_id", *common]),
+            "wine": ("wine (178 rows, 13 features, 3 classes; positive class 1)", lambda: ["--data", str(sklearn_csv("wine", base)), "--id-col", "row_id", "--positive-class", "1", *common]),
+        }
+        for key in a.datasets.split(","):
+            name, make_args = cases[key]
+            args = make_args()
+            doc, took, _ = run_drill(args, base / f"drill-{key}")
+            lines += summary_md(name, doc, took, "labelguard drill " + " ".join(a if "/" not in a else Path(a).name for a in args))
+        if a.workers:
+            lines += ["### wall time of the perf drill (all attacks x 5 rates x 3 seeds x logreg x 3 vectors, 5,000 rows)", "",
+                      "| workers | command wall (s) | drill flow (s) | seed setup (s) | cells loop (s) | units | units' own time (s) | Prefect overhead per unit (s, 1 worker) | certificate + panels (s) |",
+                      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            for w in [int(x) for x in a.workers.split(",")]:
+                doc, took, _ = run_drill(["--models", "logreg", "--seeds", "3", "--workers", str(w)], base / f"perf-{w}")
+                t = doc["timing"]
+                overhead = (t["cells_wall"] - t["units_own"]) / t["units"] if w == 1 else float("nan")
+                lines.append(f"| {w} | {took:.0f} | {doc['seconds']:.0f} | {t['setup']:.0f} | {t['cells_wall']:.0f} | {t['units']} | {t['units_own']:.0f} | {overhead:.3f} | {t['certificate_and_panels']:.0f} |")
+            lines.append("")
+    write_result("\n".join(lines), a.out)
+
+
+if __name__ == "__main__":
+    main()

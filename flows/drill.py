@@ -1,0 +1,101 @@
+"""Drill flow: per seed a clean signed dataset, then every cell as a Prefect task, then the report."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from labelguard.flows._prefect import artifact_key, publish, step_task
+from labelguard.tasks import drill, drill_report
+from labelguard.tasks.manifest import generate_keypair
+
+load_data = step_task(drill.load_data, name="load-data")
+prepare_seed = step_task(drill.prepare_seed, name="prepare-seed")
+run_unit = step_task(drill.run_unit, name="drill-cell", task_run_name="{unit[attack]}-{unit[rate]}-seed{unit[seed]}-{unit[vector]}")
+certificate = step_task(drill.certificate, name="certificate")
+write_report = step_task(drill_report.write_drill_report, name="write-report")
+
+# The CLI's progress bar listens here; a flow parameter cannot carry a callable.
+ON_CELLS: list[Callable[[int, int], None]] = []
+
+
+def _progress(done: int, total: int, artifact_id) -> None:
+    from prefect.artifacts import update_progress_artifact
+
+    if artifact_id is not None:
+        update_progress_artifact(artifact_id=artifact_id, progress=100.0 * done / max(1, total))
+    for hook in ON_CELLS:
+        hook(done, total)
+
+
+@flow(name="labelguard-drill", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=1))
+def drill_flow(plan: drill.DrillPlan, out_dir: Path, store_uri: str | None = None, endpoint_url: str | None = None) -> dict[str, Any]:
+    """Run a drill and write report.json, report.md and report.html into ``out_dir``.
+
+    Finished cells are appended to ``out_dir/cells.jsonl`` as they complete, so an interrupted
+    drill keeps them and ``--resume`` runs only the rest. The store is ``store_uri`` (default a
+    local store under ``out_dir/store``); every run writes under a fresh prefix (datasets are
+    create-only). A throwaway Ed25519 key pair is made outside the store and removed at the end.
+    """
+    from prefect.artifacts import create_progress_artifact
+    from threadpoolctl import threadpool_limits
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / drill.PLAN_FILE).write_text(json.dumps(plan.to_dict(), indent=1))
+    done = drill.read_cells(out_dir)
+    pending = list(drill.iter_pending(plan, done))
+    total_units = len(plan.units())
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-{time.monotonic_ns() % 100000:05d}"
+    store_root = f"{(store_uri or str(out_dir / 'store')).rstrip('/')}/run-{stamp}"
+    progress_id = create_progress_artifact(progress=100.0 * (total_units - len(pending)) / max(1, total_units), key=artifact_key("labelguard-drill-progress"), description="Drill cells done")
+    started = time.perf_counter()
+    # one BLAS/OpenMP thread per fit: the drill's parallelism is across cells, and many small fits
+    # with several threads each ran 3-20x slower on 2 shared cores (measured; bench/RESULTS.md)
+    with threadpool_limits(1), tempfile.TemporaryDirectory(prefix="labelguard-drill-") as tmp:
+        signing, verify = generate_keypair(Path(tmp) / "keys")
+        data = load_data(plan)
+        setups = {s: prepare_seed(data, plan, s, store_root, signing, Path(tmp) / "work", endpoint_url) for s in plan.seeds if any(u["seed"] == s for u in pending) or s == plan.seeds[0]}
+        cache = drill.ContentCache()
+        t_cells = time.perf_counter()
+        futures = [run_unit.submit(u, setups[u["seed"]], plan, signing_key=signing, verify_key=verify, endpoint_url=endpoint_url, content_cache=cache) for u in pending]
+        finished = total_units - len(pending)
+        _progress(finished, total_units, progress_id)
+        from prefect.futures import as_completed
+
+        with open(out_dir / drill.CELLS_FILE, "a") as log:
+            for fut in as_completed(futures):
+                cells = fut.result()
+                for c in cells:
+                    log.write(json.dumps(c, default=drill_report.json_default) + "\n")
+                log.flush()
+                done.extend(cells)
+                finished += 1
+                _progress(finished, total_units, progress_id)
+                if drill.STOP.is_set():
+                    break
+        if drill.STOP.is_set():
+            raise drill.DrillInterrupted(f"drill stopped: {finished} of {total_units} units finished, kept in {out_dir / drill.CELLS_FILE}", "rerun with the same options and --resume to continue")
+        timing = {"setup": t_cells - started, "cells_wall": time.perf_counter() - t_cells, "units": len(pending)}
+        # Prefect's per-unit overhead: the loop's wall time beyond the units' own time (one worker)
+        ran = {drill.unit_key(u) for u in pending}
+        timing["units_own"] = sum({drill.unit_key(c): c["seconds"] for c in done if "seconds" in c and drill.unit_key(c) in ran}.values())
+        t_cert = time.perf_counter()
+        certs = [certificate(setups[plan.seeds[0]], plan, m) for m in plan.models]
+        panels = drill_report.decision_panels(setups[plan.seeds[0]], plan, done)
+    timing["certificate_and_panels"] = time.perf_counter() - t_cert
+    seconds = time.perf_counter() - started
+    paths = write_report(done, certs, plan, out_dir, panels=panels, seconds=seconds, data_source=data.source, timing=timing)
+    summary = drill_report.summarize(done, certs, plan)
+    publish("labelguard-drill", drill_report.render_markdown(summary, plan, plots=None), table=drill_report.summary_table(done), description="Drill scorecard")
+    from prefect.artifacts import create_link_artifact
+
+    create_link_artifact(link=paths["html"].resolve().as_uri(), link_text="drill report (HTML)", key=artifact_key("labelguard-drill-report"))
+    return {"paths": paths, "summary": summary, "cells": done, "certificates": certs, "seconds": seconds, "store": store_root, "timing": timing}

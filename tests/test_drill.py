@@ -1,0 +1,165 @@
+"""`labelguard drill`: bad input refused before anything runs, a tiny drill end to end, its HTML in a real browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from labelguard.cli import app
+from labelguard.errors import BadInput
+from labelguard.server import free_port
+from labelguard.tasks import drill
+
+runner = CliRunner()
+DEAD_PREFECT = f"http://127.0.0.1:{free_port()}/api"
+
+
+@pytest.mark.parametrize(
+    "args, line",
+    [
+        (["--attacks", "targeted,nope"], "error: unknown attack 'nope' (fix: choose one of: cluster, farthest, greedy, nearest, random, subset, targeted)"),
+        (["--rates", "0.1,1.5"], "error: rate must be within [0, 1], got 1.5 (fix: pass e.g. --rate 0.2)"),
+        (["--rates", "0.1,x"], "error: --rates must be numbers in [0, 1], got '0.1,x' (fix: pass e.g. --rates 0.05,0.2)"),
+        (["--models", "svm"], "error: unknown model 'svm' (fix: choose one of: gboost, knn, logreg)"),
+        (["--vectors", "at-rest,email"], "error: unknown vector 'email' (fix: choose one of: at-rest, source, transform)"),
+        (["--seeds", "0"], "error: --seeds must be at least 1, got 0 (fix: pass e.g. --seeds 2)"),
+        (["--rows", "300", "--partitions", "200"], "error: 240 training rows are too few for 200 partitions (at least 2 rows each) (fix: pass --partitions 12 or fewer, or more data)"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, args, line):
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["drill", "--out", str(out), *args], env={"PREFECT_API_URL": DEAD_PREFECT})
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [line]
+    assert not out.exists()
+
+
+def test_out_that_is_a_file_or_full_is_refused(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    res = runner.invoke(app, ["drill", "--out", str(f)], env={"PREFECT_API_URL": DEAD_PREFECT})
+    assert (res.exit_code, res.stderr.strip()) == (2, f"error: --out {f} is a file (fix: pass a directory for the drill's reports)")
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("mine")
+    res = runner.invoke(app, ["drill", "--out", str(full)], env={"PREFECT_API_URL": DEAD_PREFECT})
+    assert (res.exit_code, res.stderr.strip()) == (2, f"error: --out {full} is not empty (fix: pass a new directory, or --resume to continue the drill there)")
+    assert [p.name for p in full.iterdir()] == ["keep.txt"]
+
+
+def test_resume_refuses_another_configuration_and_skips_finished_units(tmp_path):
+    plan = drill.plan_drill(attacks=["targeted"], rates=[0.1], seeds=1, models=["logreg"], vectors=["transform", "at-rest"])
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / drill.PLAN_FILE).write_text(json.dumps(plan.to_dict()))
+    done = [{**plan.units()[0], "model": "logreg"}, {**plan.units()[2], "model": "logreg"}]
+    (out / drill.CELLS_FILE).write_text("\n".join(json.dumps(c) for c in done) + "\n{\"cut short")
+    assert drill.check_out_dir(out, plan, resume=True) == done
+    assert [drill.unit_key(u) for u in drill.iter_pending(plan, done)] == ["clean|0|0|at-rest", "targeted|0.1|0|at-rest"]
+    other = drill.plan_drill(attacks=["targeted"], rates=[0.2], seeds=1, models=["logreg"], vectors=["transform", "at-rest"])
+    with pytest.raises(BadInput, match=r"another configuration \(rates differ\)"):
+        drill.check_out_dir(out, other, resume=True)
+    with pytest.raises(BadInput, match="no drill at"):
+        drill.check_out_dir(tmp_path / "new", plan, resume=True)
+
+
+def test_localization_scores_against_the_truth():
+    truth = {"a", "b", "c", "d"}
+    m = drill.localization(["a", "b", "x"], truth, 100)
+    assert (m["precision"], m["recall"], m["f1"]) == (2 / 3, 0.5, 4 / 7)
+    # weighted by support over the per-row call, as scikit-learn computes it: rows a, b, c, d flipped, a, b, x named
+    from sklearn.metrics import f1_score
+
+    rows = ["a", "b", "c", "d", "x"] + [f"r{i}" for i in range(95)]
+    assert m["weighted_f1"] == pytest.approx(f1_score([r in truth for r in rows], [r in {"a", "b", "x"} for r in rows], average="weighted"))
+    assert drill.localization([], set(), 10)["f1"] is None
+
+
+@pytest.fixture(scope="module")
+def tiny_drill(tmp_path_factory, prefect_harness):
+    from labelguard.flows.drill import drill_flow
+
+    plan = drill.plan_drill(attacks=["targeted", "random"], rates=[0.2], seeds=1, models=["logreg"], rows=600)
+    out = tmp_path_factory.mktemp("drill") / "out"
+    res = drill_flow(plan=plan, out_dir=out)
+    return plan, out, res
+
+
+@pytest.mark.flow
+def test_tiny_drill_scorecard(tiny_drill):
+    plan, out, res = tiny_drill
+    doc = json.loads((out / "report.json").read_text())
+    cells = doc["cells"]
+    # one entry per cell: (3 controls + 2 attacks x 1 rate x 3 vectors) x 1 seed x 1 model
+    assert len(cells) == 9 and not [c for c in cells if "error" in c]
+    by = {(c["attack"], c["vector"]): c for c in cells}
+    for v in drill.VECTORS:
+        ctl = by[("clean", v)]
+        assert (ctl["caught"], ctl["fired"], ctl["flips"]) == (False, [], 0)
+        hit = by[("targeted", v)]
+        assert hit["flips"] == 96 and hit["caught"] is True  # round(0.2 x 480 training rows)
+        assert set(hit) >= {"first_guard", "fired", "guards", "suspects", "clean", "poisoned", "damage", "model", "seed", "rate"}
+        assert set(hit["poisoned"]["per_class"]) == {"0", "1"} and set(hit["poisoned"]["class_shares"]) == {"0", "1"}
+        assert hit["damage"]["share_class"] == "1" and hit["damage"]["share_points"] < -5  # positives relabelled negative
+    # the vector decides who sees it first: the signed sidecar at rest, the label contract in a transform
+    assert by[("targeted", "at-rest")]["first_guard"] == "manifest"
+    assert by[("targeted", "transform")]["first_guard"] == "label_contract"
+    assert by[("targeted", "source")]["first_guard"] == "class_balance"
+    for v in ("at-rest", "transform"):
+        s = by[("targeted", v)]["suspects"]
+        assert (s["count"], s["precision"], s["recall"], s["f1"]) == (96, 1.0, 1.0, 1.0)
+    assert doc["summary"]["controls"] == {"runs": 3, "fired": 0, "false_alarm_rate": 0.0, "by_guard": {}}
+    cert = doc["certificates"][0]
+    assert (cert["method"], cert["voters"]) == ("dpa", 24)
+    curve = [p["certified_accuracy"] for p in cert["curve"]]
+    assert len(curve) == 13 and curve[0] >= 0.95 and curve == sorted(curve, reverse=True)
+    md = (out / "report.md").read_text()
+    assert md.startswith("# labelguard drill\n\n**Worst case over all attacks: targeted at 20% takes logreg")
+    assert (out / "report.html").stat().st_size < 1_500_000
+
+
+def _chromium() -> tuple[str, str]:
+    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (browser and driver):
+        reason = "chromium / chromedriver are not installed (fix: run `make test` as root to install them, or apt-get install chromium chromium-driver)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI needs the real browser: {reason}")
+        pytest.skip(reason)
+    return browser, driver
+
+
+@pytest.mark.flow
+def test_report_html_renders_in_a_real_headless_browser(tiny_drill, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    browser, driver_path = _chromium()
+    _, out, _ = tiny_drill
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = browser
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,2400"):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_path), options=opts)
+    try:
+        driver.get((out / "report.html").resolve().as_uri())
+        assert driver.title == "labelguard drill"
+        assert driver.find_element("tag name", "h1").text == "labelguard drill"
+        imgs = driver.find_elements("tag name", "img")
+        assert len(imgs) == 6  # accuracy, heat map, localization, business figure, certificate, decision regions
+        widths = [driver.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i) for i in imgs]
+        assert all(w and w > 200 for w in widths), widths
+        errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+        assert errors == []
+        shot = tmp_path / "report.png"
+        driver.save_screenshot(str(shot))
+        assert shot.stat().st_size > 20_000
+        if os.environ.get("LABELGUARD_SCREENSHOT"):
+            shutil.copy(shot, os.environ["LABELGUARD_SCREENSHOT"])
+    finally:
+        driver.quit()
