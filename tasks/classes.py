@@ -7,8 +7,8 @@ from typing import Any, Sequence
 from labelguard.errors import BadInput
 from labelguard.tasks.manifest import ColumnSpec, to_py
 
-POSITIVE_NAMES = ("positive", "yes")
-NEGATIVE_NAMES = ("negative", "no")
+POSITIVE_NAMES = ("positive", "yes", "true")  # "true": a bool column written to CSV reads back as text
+NEGATIVE_NAMES = ("negative", "no", "false")
 
 
 def _number(value: Any) -> float | None:
@@ -28,7 +28,8 @@ def default_positive(classes: Sequence[Any]) -> Any:
     """The positive class where the class set leaves no doubt, else None.
 
     Unambiguous: 1 of {0, 1}, +1 of {-1, +1}, True of {False, True} (numbers written as text count),
-    or the one class literally named ``positive`` or ``yes`` (case-insensitive).
+    or the one class literally named ``positive``, ``yes`` or ``true`` (case-insensitive, so a bool
+    column exported to CSV as ``True``/``False`` text means the same as in Parquet).
     """
     numbers = [_number(c) for c in classes]
     if len(classes) == 2 and None not in numbers and sorted(numbers) in ([0.0, 1.0], [-1.0, 1.0]):

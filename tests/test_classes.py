@@ -28,6 +28,8 @@ runner = CliRunner()
         (("0", "1"), "1"),
         (("-1", "+1"), "+1"),
         (("no", "yes"), "yes"),
+        (("False", "True"), "True"),  # a bool column exported to CSV
+        (("false", "true"), "true"),
         (("Negative", "Positive"), "Positive"),
         (("negative", "neutral", "positive"), "positive"),
         (("satisfied", "unsatisfied"), None),
