@@ -150,6 +150,11 @@ def read_csv_bytes(raw: bytes, *, id_col: str | None = None, delimiter: str | No
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BadInput(f"cannot parse {name} as CSV (delimiter {dialect.delimiter!r}, {dialect.encoding}): {first}", "fix the file, or pass --delimiter/--encoding") from None
     frame.columns = [str(c) for c in frame.columns]
+    header = next(csv.reader(io.StringIO(raw[:65536].decode(dialect.codec, errors="replace").lstrip("\ufeff")), delimiter=dialect.delimiter), [])
+    dupes = sorted({h for h in header if h.strip() and header.count(h) > 1})
+    if dupes:  # pandas would rename the second one "name.1", a column the source does not have
+        where = ", ".join(str(i + 1) for i, h in enumerate(header) if h == dupes[0])
+        raise BadInput(f"{name} has the column name {dupes[0]!r} more than once (columns {where})", "rename one of them in the header")
     if frame.empty:
         raise BadInput(f"{name} has a header but no rows", "export the data with at least one row")
     return _infer_types(frame, keep=id_col, decimal_comma=dialect.delimiter != ","), dialect

@@ -111,6 +111,17 @@ def infer_spec(
     classes = tuple(sorted(labels.dropna().unique().tolist(), key=lambda v: (str(type(v)), v)))
     if len(classes) < 2:
         raise BadInput(f"label column {label_col!r} has fewer than two classes", "a classifier needs at least two classes")
+    spellings: dict[str, list] = {}
+    for c in classes:
+        if isinstance(c, str):
+            spellings.setdefault(" ".join(c.split()).casefold(), []).append(c)
+    variants = next((v for v in spellings.values() if len(v) > 1), None)
+    if variants:
+        # "positive", "Positive" and "positive " would be three classes: an export or data-entry slip, not a class set
+        raise BadInput(
+            f"labels {', '.join(map(repr, variants))} in {label_col!r} differ only in case or spaces, so they would be separate classes",
+            "normalise the label column to one spelling per class before ingest",
+        )
     positive = resolve_positive(classes, positive_class, required=require_positive and len(classes) == 2)
     return ColumnSpec(
         id_col=id_col, label_col=label_col, feature_cols=features, timestamp_col=timestamp_col, classes=classes,

@@ -65,6 +65,8 @@ def world(tmp_path, keys):
     (w / "sheet.xlsx").write_bytes(b"PK\x03\x04 not really")
     (w / "garbage.key").write_text("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
     _csv(f.assign(created_at=[f"{i % 28 + 1:02d}/01/2026 02:51" for i in range(len(f))]), w / "day_month_time.csv")
+    _csv(f.assign(label=[("Positive" if i % 3 else "positive ") if v else "negative" for i, v in enumerate(f["label"])]), w / "label_spellings.csv")
+    (w / "dup_header.csv").write_text("review_id,label,polarity,polarity\n" + "".join(f"r{i},{i % 2},{i * 0.5},{i}\n" for i in range(30)))
     _csv(f.head(5), w / "tiny.csv")
     _csv(f.assign(polarity=f["polarity"].round(3).astype(str).where(f.index % 20 != 4, "N/A")), w / "na_feature.csv")
     _csv(f.assign(review_id=f["review_id"].where(f.index != 3)), w / "empty_id.csv")  # class 0: 3 rows, class 1: 2 rows
@@ -115,6 +117,8 @@ CASES = [
     ("explicit-wrong-delimiter", "ingest --source {in}/good.csv --delimiter ; --dest {out} {S} {sk}", 2, "error: column 'review_id' not found: the header reads as one column 'review_id,label,polarity,intensity', so the file looks ','-delimited", "leave --delimiter out"),
     ("na-tokens-in-a-numeric-feature", "ingest --source {in}/na_feature.csv --dest {out} {S} {sk}", 2, "error: 3 schema failure(s), first: column 'polarity' check 'not_nullable' an empty cell at row 4", "finite number"),
     ("empty-id", "ingest --source {in}/empty_id.csv --dest {out} {S} {sk}", 2, "error: 1 schema failure(s), first: column 'review_id' check 'not_nullable' an empty cell at row 3", "fill in the empty ids in 'review_id'"),
+    ("label-spelling-variants", "ingest --source {in}/label_spellings.csv --dest {out} {S} {sk}", 2, "error: labels 'Positive', 'positive ' in 'label' differ only in case or spaces, so they would be separate classes", "one spelling per class"),
+    ("duplicate-column-name", "ingest --source {in}/dup_header.csv --dest {out} {S} {sk}", 2, "error: dup_header.csv has the column name 'polarity' more than once (columns 3, 4)", "rename one of them"),
     ("class-too-small-for-holdout", "ingest --source {in}/tiny.csv --dest {out} {S} {sk}", 2, "error: class 1 has 2 row(s): a holdout fraction of 0.2 leaves the trusted holdout without it", "give every class at least 3 rows"),
     ("holdout-fraction", "ingest --holdout-fraction 1.5 --dest {out} {S} {sk}", 2, "error: --holdout-fraction must be 0 (none) or in (0, 1), got 1.5", "--holdout-fraction 0.2"),
     ("bad-encoding-name", "ingest --source {in}/good.csv --encoding klingon --dest {out} {S} {sk}", 2, "error: unknown encoding 'klingon'", "--encoding utf-8"),
