@@ -56,7 +56,9 @@ def read_table(path, *, id_col: str | None = None, delimiter: str | None = None,
         frames = [read_bytes(store.get(k), k, id_col=id_col)[0] for k in keys]
         for key, frame in zip(keys[1:], frames[1:]):
             if list(frame.columns) != list(frames[0].columns):
-                raise BadInput(f"part {key} has other columns than {keys[0]}", "ingest parts with one schema together (a glob or prefix per schema)")
+                extra = sorted(set(frame.columns) ^ set(frames[0].columns))
+                differ = f" ({', '.join(map(repr, extra[:3]))} in one, not the other)" if extra else " (column order)"
+                raise BadInput(f"part {key} has other columns than {keys[0]}{differ}", "point at parts with one schema (a glob or prefix per schema)")
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if not Path(text).is_file():
         raise BadInput(f"no such file: {text}", "pass --source synthetic, an existing .csv/.parquet file, or an s3:// object, prefix or glob")

@@ -237,16 +237,11 @@ def verify_dataset(
 
 def _unsealed(uri: str, endpoint_url: str | None, id_col: str, label_col: str, positive_class: Any):
     """Parquet objects nobody signed, read as one table with a spec inferred from the named columns."""
-    import pandas as pd
     import pyarrow as pa
 
-    from labelguard.tasks.dataset import from_parquet_bytes
-    from labelguard.tasks.lake import resolve_parts
-    from labelguard.tasks.sources import infer_spec
+    from labelguard.tasks.sources import infer_spec, read_table
 
-    root, keys = resolve_parts(uri, endpoint_url=endpoint_url)
-    frames = [from_parquet_bytes(root.get(k)) for k in keys]
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    frame = read_table(uri, id_col=id_col, endpoint_url=endpoint_url)  # parts with other columns are refused, naming the part
     return pa.Table.from_pandas(frame, preserve_index=False), infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col=None, positive_class=positive_class)
 
 

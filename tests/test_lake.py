@@ -176,3 +176,10 @@ def test_verify_unsealed_parquet_runs_the_guards_that_need_no_manifest(tmp_path,
     doc = {g["name"]: g for g in json.loads(out.read_text())["guards"]}
     assert res.exit_code == 1 and doc["manifest"]["detail"].startswith("missing-manifest: objects at ")
     assert doc["schema"]["verdict"] == "pass" and doc["class_balance"]["verdict"] == "pass"
+    # a part with another schema is named, not blamed on the reference
+    extra = make_reviews(10, separation=2.8, seed=33).assign(extra=1)
+    pq.write_table(pa.Table.from_pandas(extra, preserve_index=False), tmp_path / "clean" / "part-2.parquet")
+    res = _run("verify", tmp_path / "clean", *common)
+    assert res.exit_code == 2 and res.stderr.strip().splitlines() == [
+        "error: part part-2.parquet has other columns than part-0.parquet ('extra' in one, not the other) (fix: point at parts with one schema (a glob or prefix per schema))"
+    ]
