@@ -788,6 +788,10 @@ def tamper(
 
         get_attack(attack), check_rate(rate)
         options = _parse_options(option)
+        if "://" not in uri and Path(truth_out).resolve().is_relative_to(Path(uri).resolve()):
+            from labelguard.errors import BadInput
+
+            raise BadInput(f"--truth-out {truth_out} is inside the dataset {uri}", "write the truth file outside the store (the attacker's record never sits beside the data)")
         from labelguard.tasks.tamper import tamper as do_tamper
 
         res = do_tamper(

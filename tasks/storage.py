@@ -6,6 +6,7 @@ import base64
 import hashlib
 import logging
 import os
+import re
 import socket
 import tempfile
 import uuid
@@ -391,12 +392,20 @@ def _s3_client(endpoint_url: str | None):
     return session.client("s3", endpoint_url=endpoint_url or None, config=config)
 
 
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")  # AWS's general-purpose bucket naming rules
+
+
 def open_store(uri: str, *, endpoint_url: str | None = None) -> Store:
     """Open ``s3://bucket/prefix`` or a local directory (plain path or ``file://``)."""
     parsed = urlparse(uri)
     if parsed.scheme == "s3":
         if not parsed.netloc:
             raise StoreError(f"no bucket in {uri!r}", "write it as s3://bucket/prefix")
+        if not _BUCKET.fullmatch(parsed.netloc) or ".." in parsed.netloc:
+            raise StoreError(
+                f"{parsed.netloc!r} in {uri!r} is not a valid S3 bucket name",
+                "bucket names are 3-63 characters: lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit",
+            )
         return S3Store(parsed.netloc, parsed.path, endpoint_url=endpoint_url)
     if parsed.scheme in ("", "file"):
         return LocalStore(Path(parsed.path if parsed.scheme == "file" else uri))

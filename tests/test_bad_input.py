@@ -119,6 +119,8 @@ CASES = [
     ("empty-id", "ingest --source {in}/empty_id.csv --dest {out} {S} {sk}", 2, "error: 1 schema failure(s), first: column 'review_id' check 'not_nullable' an empty cell at row 3", "fill in the empty ids in 'review_id'"),
     ("label-spelling-variants", "ingest --source {in}/label_spellings.csv --dest {out} {S} {sk}", 2, "error: labels 'Positive', 'positive ' in 'label' differ only in case or spaces, so they would be separate classes", "one spelling per class"),
     ("duplicate-column-name", "ingest --source {in}/dup_header.csv --dest {out} {S} {sk}", 2, "error: dup_header.csv has the column name 'polarity' more than once (columns 3, 4)", "rename one of them"),
+    ("invalid-bucket-name", "ingest --source {in}/good.csv --dest s3://lg/x {S} {sk}", 2, "error: 'lg' in 's3://lg/x' is not a valid S3 bucket name", "3-63 characters"),
+    ("truth-inside-dataset", "tamper {ds} --attack random --rate 0.1 --truth-out {ds}/truth.json", 2, "error: --truth-out {ds}/truth.json is inside the dataset {ds}", "outside the store"),
     ("class-too-small-for-holdout", "ingest --source {in}/tiny.csv --dest {out} {S} {sk}", 2, "error: class 1 has 2 row(s): a holdout fraction of 0.2 leaves the trusted holdout without it", "give every class at least 3 rows"),
     ("holdout-fraction", "ingest --holdout-fraction 1.5 --dest {out} {S} {sk}", 2, "error: --holdout-fraction must be 0 (none) or in (0, 1), got 1.5", "--holdout-fraction 0.2"),
     ("bad-encoding-name", "ingest --source {in}/good.csv --encoding klingon --dest {out} {S} {sk}", 2, "error: unknown encoding 'klingon'", "--encoding utf-8"),
