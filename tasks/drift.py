@@ -1,0 +1,619 @@
+"""Daily partitions and drift checks: each day's labels against the signed reference and the recent clean days."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date as Date, datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from labelguard.errors import BadInput, DatasetExists, DatasetMissing, UntrustedInput
+from labelguard.tasks.manifest import ColumnSpec, DatasetRef, SignedManifest, to_py
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+    from labelguard.tasks.storage import Store
+
+PART_KEY = "part-00000.parquet"
+RECORDS = "_drift"  # one JSON record per checked day, beside the partitions
+REFERENCE = "holdout"
+_PART = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+
+# Thresholds, chosen for a reason rather than fitted to a simulation (see check_day):
+ALPHA = 0.05  # family-wise false-alarm probability over HORIZON_DAYS daily checks
+HORIZON_DAYS = 30  # the family: a month of daily checks shares ALPHA (Bonferroni over tests x days)
+WINDOW = 7  # recent clean days whose day-to-day variation sets each test's null
+TAU_QUANTILE = 0.2  # the between-day variance enters as its upper 80 % confidence bound (chi-square)
+
+
+# ---------------------------------------------------------------- partitions
+
+
+def parse_date(value: str, flag: str = "--partition") -> str:
+    """``YYYY-MM-DD`` (or ``date=YYYY-MM-DD``) as a checked ISO date string.
+
+    Raises
+    ------
+    BadInput
+        Not a calendar date.
+    """
+    text = str(value).strip()
+    text = text[5:] if text.startswith("date=") else text
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(text)
+        return Date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise BadInput(f"{flag} {value!r} is not a date", f"write {flag} date=YYYY-MM-DD, e.g. date=2026-01-31") from None
+
+
+def part_name(day: str) -> str:
+    return f"date={day}"
+
+
+def partition_dates(root: Store) -> list[str]:
+    """Dates of every ``date=YYYY-MM-DD/`` folder under the dataset root (with or without a manifest), sorted."""
+    days = set()
+    for key in root.list():
+        head = key.split("/", 1)[0]
+        m = _PART.match(head)
+        if m and "/" in key:
+            days.add(m.group(1))
+    return sorted(days)
+
+
+def dataset_id_at(root: Store) -> str | None:
+    """The dataset id the root's reference or partitions are bound to (read, not trusted: verification checks it)."""
+    from labelguard.tasks.dataset import MANIFEST_KEY
+
+    for part in [REFERENCE] + [part_name(d) for d in partition_dates(root)]:
+        raw = root.child(part).head(MANIFEST_KEY) and root.child(part).get(MANIFEST_KEY)
+        if raw:
+            try:
+                return str(SignedManifest.from_bytes(raw).payload["dataset"]["id"])
+            except (BadInput, KeyError, TypeError):
+                continue
+    return None
+
+
+def ingest_partition(
+    root: Store,
+    frame: pd.DataFrame,
+    spec: ColumnSpec,
+    key: Ed25519PrivateKey,
+    *,
+    day: str,
+    source: dict[str, Any],
+    holdout_fraction: float = 0.0,
+    seed: int = 0,
+    dataset_id: str | None = None,
+    ledger=None,
+) -> dict[str, SignedManifest]:
+    """Write one day's rows as ``root/date=DAY/part-00000.parquet`` with its own signed manifest.
+
+    The manifest is bound to the dataset id and the date (role ``partition``, part ``date=DAY``),
+    so a partition copied under another date or dataset fails verification as ``wrong-dataset``.
+    The first partition of a dataset may also carve off the trusted reference (``root/holdout``,
+    role ``holdout``) that drift checks compare against.
+
+    Parameters
+    ----------
+    root
+        The dataset root (the URI given to ``ingest --dest``).
+    frame
+        The day's rows, shape (n_rows, n_columns).
+    day
+        ISO date of the partition.
+    holdout_fraction
+        Share carved off as the reference when the dataset has none yet; 0 keeps every row.
+    dataset_id
+        Id of a new dataset; an existing dataset's id is read from its manifests.
+
+    Returns
+    -------
+    dict
+        ``{"partition": manifest}`` and, when written, ``{"holdout": manifest}``.
+
+    Raises
+    ------
+    DatasetExists
+        The partition exists already (create-only), or ``dataset_id`` names another dataset than the one at ``root``.
+    """
+    from labelguard.tasks.dataset import MANIFEST_KEY, write_dataset
+    from labelguard.tasks.manifest import new_dataset_id
+    from labelguard.tasks.sources import split_holdout
+
+    part = part_name(parse_date(day))
+    target = root.child(part)
+    if target.list(limit=1):
+        raise DatasetExists(f"partition {part} already exists under {root.uri}", "partitions are create-only: ingest a new date")
+    existing = dataset_id_at(root)
+    if existing and dataset_id and dataset_id != existing:
+        raise DatasetExists(f"{root.uri} holds dataset {existing}, not {dataset_id}", f"drop --dataset-id or pass {existing}")
+    ds_id = existing or dataset_id or new_dataset_id(root.uri)
+    written: dict[str, SignedManifest] = {}
+    has_reference = root.child(REFERENCE).head(MANIFEST_KEY) is not None
+    if holdout_fraction and not has_reference:
+        frame, holdout = split_holdout(frame, spec, holdout_fraction, seed)
+        written["holdout"] = write_dataset(
+            root.child(REFERENCE), holdout, spec, key, source={**source, "part": REFERENCE, "date": day},
+            dataset=DatasetRef(ds_id, role="holdout", part=REFERENCE), ledger=ledger, ledger_uri=root.uri,
+        )
+    written["partition"] = write_dataset(
+        target, frame, spec, key, source={**source, "part": part, "date": day},
+        dataset=DatasetRef(ds_id, role="partition", part=part), ledger=ledger, ledger_uri=root.uri, data_key=PART_KEY,
+    )
+    return written
+
+
+# ---------------------------------------------------------------- statistics
+
+
+@dataclass
+class Reference:
+    """What every day is compared with, fitted once on the signed reference rows."""
+
+    spec: ColumnSpec
+    model: Any  # scikit-learn classifier fitted on the reference
+    directions: np.ndarray  # (K, n_features): each class's Fisher direction, unit within-class sd
+    stats: dict[str, Any]  # the reference's own day statistics (disagreement out of fold)
+    dataset_id: str
+    uri: str
+
+
+def _features(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
+    from labelguard.tasks.features import feature_matrix
+
+    return feature_matrix(frame, spec)
+
+
+def _codes(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
+    return np.searchsorted(np.asarray(spec.classes), frame[spec.label_col].to_numpy())
+
+
+def fit_reference(frame: pd.DataFrame, spec: ColumnSpec, *, dataset_id: str = "", uri: str = "") -> Reference:
+    """Fit the reference model and each class's discriminant direction on trusted rows.
+
+    The direction of class ``c`` is Fisher's ``Σ⁻¹(μ_c − μ_rest)`` (Σ the pooled within-class
+    covariance), scaled to unit within-class standard deviation, so a mean shift along it is in
+    standard deviations of the class.
+    """
+    from labelguard.tasks.detectors import _logreg, oof_proba
+
+    X, codes = _features(frame, spec), _codes(frame, spec)
+    k = len(spec.classes)
+    if len(np.unique(codes)) < 2:
+        raise BadInput(f"the reference holds a single class ({len(frame)} rows)", "ingest a reference with every class")
+    model = _logreg().fit(X, codes)
+    centred = X - np.stack([X[codes == c].mean(axis=0) if (codes == c).any() else X.mean(axis=0) for c in range(k)])[codes]
+    cov = np.cov(centred, rowvar=False).reshape(X.shape[1], X.shape[1]) + 1e-9 * np.eye(X.shape[1])
+    directions = np.zeros((k, X.shape[1]))
+    for c in range(k):
+        if (codes == c).any() and (codes != c).any():
+            w = np.linalg.solve(cov, X[codes == c].mean(axis=0) - X[codes != c].mean(axis=0))
+            directions[c] = w / np.sqrt(max(float(w @ cov @ w), 1e-12))
+    pred_oof = oof_proba(X, codes, k).argmax(axis=1)
+    return Reference(spec, model, directions, _stats(X, codes, pred_oof, directions, k), dataset_id, uri)
+
+
+def _stats(X: np.ndarray, codes: np.ndarray, pred: np.ndarray, directions: np.ndarray, k: int) -> dict[str, Any]:
+    """A day's statistics per class: rows, share, mean and variance along the class direction, disagreements."""
+    n = len(codes)
+    out = {"rows": int(n), "classes": []}
+    for c in range(k):
+        mask = codes == c
+        proj = X[mask] @ directions[c]
+        out["classes"].append({
+            "rows": int(mask.sum()),
+            "share": float(mask.mean()) if n else 0.0,
+            "shift": float(proj.mean()) if mask.any() else 0.0,
+            "shift_var": float(proj.var(ddof=1)) if mask.sum() > 1 else 1.0,
+            "disagree": int((pred[mask] != c).sum()),
+        })
+    return out
+
+
+def day_stats(frame: pd.DataFrame, ref: Reference) -> tuple[dict[str, Any], np.ndarray]:
+    """The day's statistics and the reference model's predicted class codes, shape (n_rows,)."""
+    X, codes = _features(frame, ref.spec), _codes(frame, ref.spec)
+    pred = ref.model.predict(X) if len(X) else np.zeros(0, int)
+    return _stats(X, codes, pred, ref.directions, len(ref.spec.classes)), pred
+
+
+def overdispersed_test(x: float, v: float, history: list[tuple[float, float]], *, side: str, level: float) -> dict[str, float]:
+    """Is today's value ``x`` (sampling variance ``v``) out of line with the clean days' values?
+
+    The null allows day-to-day variation beyond sampling: with clean-day values ``x_i`` (sampling
+    variances ``v_i``), the between-day variance τ² is taken at the upper 80 % confidence bound of
+    the clean days' variance (chi-square, ``m − 1`` degrees of freedom) minus their mean sampling
+    variance (a random-effects model, DerSimonian & Laird 1986, with a conservative plug-in for
+    the few days a window holds). Then ``z = (x − mean x_i) / sqrt(v + v̄/m + τ²(1 + 1/m))``.
+
+    Parameters
+    ----------
+    x, v
+        Today's value and its sampling variance.
+    history
+        ``(x_i, v_i)`` of the clean days and the reference (at least one entry).
+    side
+        ``"greater"`` (one-sided: only a rise is evidence) or ``"two-sided"``.
+    level
+        The per-test significance level (after the multiple-testing split).
+
+    Returns
+    -------
+    dict
+        ``z`` (signed; its absolute value for two-sided), ``p_value``, ``threshold`` (the z the
+        test fires above), ``expected`` (the clean mean), ``sd`` (the null standard deviation),
+        ``tau`` (between-day standard deviation used).
+    """
+    from scipy import stats
+
+    xs = np.array([h[0] for h in history], dtype=float)
+    vs = np.array([h[1] for h in history], dtype=float)
+    m = len(xs)
+    mean, vbar = float(xs.mean()), float(vs.mean())
+    tau2 = 0.0
+    if m >= 2:
+        s2 = float(xs.var(ddof=1))
+        tau2 = max(0.0, s2 * (m - 1) / float(stats.chi2.ppf(TAU_QUANTILE, m - 1)) - vbar)
+    sd = float(np.sqrt(max(v + vbar / m + tau2 * (1 + 1 / m), 1e-18)))
+    z = (x - mean) / sd
+    if side == "greater":
+        p, threshold, shown = float(stats.norm.sf(z)), float(stats.norm.isf(level)), z
+    else:
+        p, threshold, shown = float(2 * stats.norm.sf(abs(z))), float(stats.norm.isf(level / 2)), abs(z)
+    return {"z": float(shown), "p_value": p, "threshold": threshold, "expected": mean, "sd": sd, "tau": float(np.sqrt(tau2))}
+
+
+def _rate_history(days: list[dict], c: int, key: str) -> tuple[float, list[tuple[float, float]]]:
+    """Binomial rates of class ``c`` over the clean days: the pooled rate and (rate, variance at the pooled rate) per day."""
+    if key == "share":
+        ks = np.array([d["classes"][c]["share"] * d["rows"] for d in days])
+        ns = np.array([d["rows"] for d in days], dtype=float)
+    else:
+        ks = np.array([d["classes"][c]["disagree"] for d in days], dtype=float)
+        ns = np.array([d["classes"][c]["rows"] for d in days], dtype=float)
+    keep = ns > 0
+    ks, ns = ks[keep], ns[keep]
+    pooled = float(np.clip(ks.sum() / max(ns.sum(), 1.0), 0.5 / max(ns.sum(), 1.0), 1 - 0.5 / max(ns.sum(), 1.0)))
+    return pooled, [(float(k / n), pooled * (1 - pooled) / n) for k, n in zip(ks, ns)]
+
+
+# ---------------------------------------------------------------- drift guards (registry)
+
+
+@dataclass
+class DriftTest:
+    """One test of one guard on one day (one class, or the whole day)."""
+
+    guard: str
+    subject: str  # "class 0", "day"
+    value: float
+    expected: float
+    z: float
+    threshold: float
+    p_value: float
+    fired: bool
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: to_py(v) for k, v in self.__dict__.items()}
+
+
+DriftGuard = Callable[[dict, list[dict], "Reference", float], list[DriftTest]]
+DRIFT_GUARDS: dict[str, tuple[DriftGuard, str, Callable[[int], int]]] = {}
+
+
+def register_drift_guard(name: str, tests: Callable[[int], int]):
+    """Register ``fn(today, clean_days, reference, level) -> [DriftTest]``; ``tests(K)`` says how many tests it runs for K classes."""
+
+    def decorate(fn: DriftGuard) -> DriftGuard:
+        DRIFT_GUARDS[name] = (fn, (fn.__doc__ or name).strip().splitlines()[0], tests)
+        return fn
+
+    return decorate
+
+
+def tests_per_day(k: int) -> int:
+    return sum(t(k) for _, _, t in DRIFT_GUARDS.values())
+
+
+def _classes(ref: Reference) -> list[str]:
+    return [str(to_py(c)) for c in ref.spec.classes]
+
+
+@register_drift_guard("label_prior", lambda k: 1 if k == 2 else k)
+def label_prior(today: dict, days: list[dict], ref: Reference, level: float) -> list[DriftTest]:
+    """Each class's share of the day against the clean days (two-sided, day-to-day variation in the null)."""
+    names = _classes(ref)
+    out = []
+    for c in range(1 if len(names) == 2 else len(names)):
+        c = len(names) - 1 if len(names) == 2 else c  # two classes: one test, on the second class's share
+        pooled, hist = _rate_history(days, c, "share")
+        x = today["classes"][c]["share"]
+        t = overdispersed_test(x, pooled * (1 - pooled) / max(today["rows"], 1), hist, side="two-sided", level=level)
+        out.append(DriftTest("label_prior", f"class {names[c]}", x, t["expected"], t["z"], t["threshold"], t["p_value"], t["p_value"] < level,
+                             f"share {x:.1%} vs {t['expected']:.1%} ± {t['sd']:.1%} on clean days"))
+    return out
+
+
+@register_drift_guard("class_conditional", lambda k: k)
+def class_conditional(today: dict, days: list[dict], ref: Reference, level: float) -> list[DriftTest]:
+    """Each class's feature mean along its discriminant direction against the clean days (two-sided): flipped rows drag it toward another class."""
+    names = _classes(ref)
+    out = []
+    for c, name in enumerate(names):
+        t_c = today["classes"][c]
+        if t_c["rows"] < 2:
+            continue
+        hist = [(d["classes"][c]["shift"], d["classes"][c]["shift_var"] / max(d["classes"][c]["rows"], 1)) for d in days if d["classes"][c]["rows"] > 1]
+        t = overdispersed_test(t_c["shift"], t_c["shift_var"] / t_c["rows"], hist, side="two-sided", level=level)
+        out.append(DriftTest("class_conditional", f"class {name}", t_c["shift"], t["expected"], t["z"], t["threshold"], t["p_value"], t["p_value"] < level,
+                             f"mean along the class direction {t_c['shift']:+.3f} vs {t['expected']:+.3f} ± {t['sd']:.3f} sd"))
+    return out
+
+
+@register_drift_guard("noise_rate", lambda k: k)
+def noise_rate(today: dict, days: list[dict], ref: Reference, level: float) -> list[DriftTest]:
+    """Share of each class's rows the reference model assigns to another class, against the clean days (one-sided): the suite's noise estimate."""
+    names = _classes(ref)
+    out = []
+    for c, name in enumerate(names):
+        t_c = today["classes"][c]
+        if not t_c["rows"]:
+            continue
+        pooled, hist = _rate_history(days, c, "disagree")
+        x = t_c["disagree"] / t_c["rows"]
+        t = overdispersed_test(x, pooled * (1 - pooled) / t_c["rows"], hist, side="greater", level=level)
+        # a flipped row the model had right now disagrees; one it had wrong may now agree
+        flip_estimate = max(0.0, (x - pooled) / max(1e-9, 1 - 2 * pooled))
+        out.append(DriftTest("noise_rate", f"class {name}", x, t["expected"], t["z"], t["threshold"], t["p_value"], t["p_value"] < level,
+                             f"{x:.1%} of rows labelled {name} disagree with the reference model vs {t['expected']:.1%} ± {t['sd']:.1%}; "
+                             f"estimated flip rate into {name}: {flip_estimate:.1%}"))
+    return out
+
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass
+class DayResult:
+    """The outcome of checking one partition."""
+
+    date: str
+    uri: str
+    rows: int
+    integrity: str  # "ok" or the manifest failure code
+    integrity_detail: str
+    tests: list[DriftTest] = field(default_factory=list)
+    suspect_ids: list = field(default_factory=list)
+    clean_days: list[str] = field(default_factory=list)  # the window the null was estimated from
+    level: float = 0.0
+    stats: dict[str, Any] | None = None
+    manifest_sha256: str | None = None
+    checked_at: str = ""
+
+    @property
+    def fired(self) -> list[str]:
+        names = ["manifest"] if self.integrity != "ok" else []
+        return names + sorted({t.guard for t in self.tests if t.fired}, key=list(DRIFT_GUARDS).index)
+
+    @property
+    def alarm(self) -> bool:
+        return bool(self.fired)
+
+    def guard_summary(self) -> dict[str, dict[str, Any]]:
+        """Per guard: the largest z of its tests, its threshold, whether it fired, and the worst test's detail."""
+        out: dict[str, dict[str, Any]] = {
+            "manifest": {"fired": self.integrity != "ok", "detail": self.integrity_detail if self.integrity != "ok" else "signature, identity and digests verified"}
+        }
+        for name in DRIFT_GUARDS:
+            mine = [t for t in self.tests if t.guard == name]
+            if not mine:
+                out[name] = {"fired": False, "z": None, "threshold": None, "detail": "not run"}
+                continue
+            worst = max(mine, key=lambda t: t.z)
+            out[name] = {"fired": any(t.fired for t in mine), "z": worst.z, "threshold": worst.threshold, "p_value": worst.p_value,
+                         "subject": worst.subject, "detail": worst.detail}
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "date": self.date, "uri": self.uri, "rows": self.rows, "alarm": self.alarm, "fired": self.fired,
+            "integrity": self.integrity, "integrity_detail": self.integrity_detail,
+            "guards": self.guard_summary(), "tests": [t.to_dict() for t in self.tests],
+            "suspect_ids": [to_py(i) for i in self.suspect_ids], "clean_days": self.clean_days, "level": self.level,
+            "stats": self.stats, "manifest_sha256": self.manifest_sha256, "checked_at": self.checked_at,
+        }
+
+
+def record_key(day: str) -> str:
+    return f"{part_name(day)}.json"
+
+
+def read_records(root: Store) -> dict[str, dict]:
+    """Every stored day record under ``root/_drift``, by date."""
+    records = {}
+    store = root.child(RECORDS)
+    for key in store.list():
+        m = re.fullmatch(r"date=(\d{4}-\d{2}-\d{2})\.json", key)
+        if m:
+            try:
+                records[m.group(1)] = json.loads(store.get(key))
+            except ValueError:
+                continue
+    return records
+
+
+def write_record(root: Store, result: DayResult) -> bool:
+    """Store the day's result (create-only: a day is recorded once; a re-check of a recorded day is reported, not stored)."""
+    try:
+        root.child(RECORDS).put(record_key(result.date), json.dumps(result.to_dict(), indent=1, default=str).encode())
+        return True
+    except DatasetExists:
+        return False
+
+
+# ---------------------------------------------------------------- the check
+
+
+def load_reference(root: Store, verify_key: Ed25519PublicKey, *, reference_uri: str | None = None, endpoint_url: str | None = None, ledger=None) -> Reference:
+    """Verify and fit the signed reference (default ``root/holdout``).
+
+    Raises
+    ------
+    DatasetMissing
+        No reference there.
+    UntrustedInput
+        The reference fails its signature, digests or identity (exit 1: it cannot be vouched for).
+    """
+    from labelguard.tasks.dataset import MANIFEST_KEY
+    from labelguard.tasks.storage import open_store
+    from labelguard.tasks.verify import load_trusted
+
+    store = open_store(reference_uri, endpoint_url=endpoint_url) if reference_uri else root.child(REFERENCE)
+    if store.head(MANIFEST_KEY) is None and not store.list(limit=1):
+        raise DatasetMissing(f"no signed reference at {store.uri}", "ingest the first partition with --holdout-fraction 0.2, or pass --reference a signed baseline")
+    rep = load_trusted(store, verify_key, "reference", endpoint_url, ledger=ledger)
+    ds = rep.manifest.payload["dataset"]
+    return fit_reference(rep.frame, rep.manifest.spec, dataset_id=ds["id"], uri=store.uri)
+
+
+def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKey, clean: list[tuple[str, dict]], *,
+              alpha: float = ALPHA, horizon_days: int = HORIZON_DAYS, ledger=None) -> DayResult:
+    """Verify one partition and test it against the reference and the recent clean days.
+
+    Each test runs at ``alpha / (tests per day × horizon_days)`` (Bonferroni over every guard's
+    tests and a horizon of daily checks), so the chance of any false alarm over ``horizon_days``
+    clean days is at most ``alpha``. The null of each test is the clean days' mean with their
+    day-to-day variation (:func:`overdispersed_test`); the signed reference always counts as one
+    clean day, so the first partition is tested too.
+
+    Parameters
+    ----------
+    clean
+        ``(date, statistics)`` of the recent clean days, oldest first.
+    """
+    import hashlib
+
+    from labelguard.tasks.dataset import MANIFEST_KEY, load_verified
+    from labelguard.tasks.ledger import manifest_digest
+
+    store = root.child(part_name(day))
+    level = alpha / (tests_per_day(len(ref.spec.classes)) * horizon_days)
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    try:
+        rep = load_verified(store, verify_key, roles=("partition",), ledger=ledger)
+    except DatasetMissing:
+        return DayResult(day, store.uri, 0, "missing-manifest", f"nothing readable at {store.uri}", level=level, checked_at=now)
+    digest = manifest_digest(rep.manifest) if rep.manifest is not None else (hashlib.sha256(store.get(MANIFEST_KEY)).hexdigest() if store.head(MANIFEST_KEY) else None)
+    result = DayResult(day, store.uri, 0, rep.code, rep.detail, level=level, manifest_sha256=digest, checked_at=now,
+                       suspect_ids=list(rep.suspect_ids or []), clean_days=[d for d, _ in clean])
+    if rep.ok and rep.manifest.payload["dataset"]["id"] != ref.dataset_id:
+        result.integrity, result.integrity_detail = "wrong-dataset", f"partition is bound to dataset {rep.manifest.payload['dataset']['id']}, the reference to {ref.dataset_id}"
+    if rep.ok and rep.manifest.payload["dataset"].get("part") != part_name(day):
+        result.integrity, result.integrity_detail = "wrong-dataset", f"the manifest is for part {rep.manifest.payload['dataset'].get('part')!r}, found at {part_name(day)}"
+    frame = rep.frame
+    if frame is None or not len(frame):
+        return result
+    missing = [c for c in (ref.spec.label_col, ref.spec.id_col, *ref.spec.feature_cols) if c not in frame.columns]
+    if missing:
+        result.integrity_detail += f"; columns {missing} missing: statistics not computed"
+        return result
+    stats, pred = day_stats(frame, ref)
+    result.rows, result.stats = stats["rows"], stats
+    history = [ref.stats] + [s for _, s in clean]
+    for name, (fn, _, _) in DRIFT_GUARDS.items():
+        result.tests.extend(fn(stats, history, ref, level))
+    if not result.suspect_ids:
+        fired_classes = {t.subject.removeprefix("class ") for t in result.tests if t.fired and t.guard in ("noise_rate", "class_conditional")}
+        if fired_classes:
+            codes = _codes(frame, ref.spec)
+            names = np.array(_classes(ref))
+            mask = (pred != codes) & np.isin(names[codes], list(fired_classes))
+            result.suspect_ids = frame[ref.spec.id_col].to_numpy()[mask].tolist()
+    return result
+
+
+def check_partitions(
+    uri: str,
+    verify_key: Ed25519PublicKey,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    reference_uri: str | None = None,
+    alpha: float = ALPHA,
+    horizon_days: int = HORIZON_DAYS,
+    window: int = WINDOW,
+    endpoint_url: str | None = None,
+    ledger=None,
+    on_day: Callable[[DayResult], None] | None = None,
+) -> list[DayResult]:
+    """Check the newest unchecked partitions (or every partition from ``since`` to ``until``) in date order.
+
+    Each checked day is recorded under ``URI/_drift/`` (create-only), so the next run knows what
+    is unchecked and which days were clean; the null of each day's tests comes from the signed
+    reference and the ``window`` most recent clean days before it.
+
+    Raises
+    ------
+    BadInput
+        No partitions under ``uri``, or none in the date range.
+    DatasetMissing, UntrustedInput
+        No reference, or a reference failing verification.
+    """
+    from labelguard.tasks.storage import open_store
+
+    root = open_store(uri, endpoint_url=endpoint_url)
+    days = partition_dates(root)
+    if not days:
+        raise BadInput(f"no partitions (date=YYYY-MM-DD/) under {root.uri}", "ingest one with `labelguard ingest --dest URI --partition date=YYYY-MM-DD`")
+    records = read_records(root)
+    if since or until:
+        lo, hi = since or days[0], until or days[-1]
+        targets = [d for d in days if lo <= d <= hi]
+        if not targets:
+            raise BadInput(f"no partition between {lo} and {hi} under {root.uri} (have {days[0]} to {days[-1]})", "widen --since/--until")
+    else:
+        targets = [d for d in days if d not in records]
+    ref = load_reference(root, verify_key, reference_uri=reference_uri, endpoint_url=endpoint_url, ledger=ledger)
+    stats_cache: dict[str, dict] = {}
+    results = []
+    for day in targets:
+        clean = []
+        for prev in reversed([d for d in days if d < day]):
+            rec = records.get(prev)
+            if rec is None or rec.get("alarm") or rec.get("stats") is None:
+                continue
+            clean.append((prev, rec["stats"]))
+            if len(clean) >= window:
+                break
+        res = check_day(day, root, ref, verify_key, list(reversed(clean)), alpha=alpha, horizon_days=horizon_days, ledger=ledger)
+        if day not in records:
+            write_record(root, res)
+            records[day] = res.to_dict()
+        stats_cache[day] = res.stats
+        results.append(res)
+        if on_day is not None:
+            on_day(res)
+    return results
+
+
+def markdown_table(results: list[DayResult]) -> str:
+    """The days as a markdown table: date, rows, alarm, what fired, each guard's worst z against its threshold."""
+    names = ["manifest", *DRIFT_GUARDS]
+    lines = ["| date | rows | alarm | " + " | ".join(names) + " |", "|" + "---|" * (3 + len(names))]
+    for r in results:
+        g = r.guard_summary()
+        cells = ["FIRED" if g["manifest"]["fired"] else "ok"]
+        for n in DRIFT_GUARDS:
+            s = g[n]
+            cells.append("—" if s.get("z") is None else f"{'**FIRED** ' if s['fired'] else ''}z={s['z']:.1f} / {s['threshold']:.1f}")
+        lines.append(f"| {r.date} | {r.rows} | {'ALARM' if r.alarm else 'no'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
