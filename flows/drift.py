@@ -88,3 +88,42 @@ def drift_flow(
         raise GuardFired(sorted({g for r in alarms for g in r.fired}), f"alarm on {', '.join(r.date for r in alarms)}", stopped="",
                          fix=f"inspect the drift artifact {name!r} and the suspect rows of those partitions")
     return [r.to_dict() for r in results]
+
+
+WEBHOOK_PAYLOAD = (
+    '{"event": "{{ event.event }}", "partition": "{{ event.resource.id }}", "date": "{{ event.payload.date }}", '
+    '"guards": "{{ event.payload.guards | join(\',\') }}", "suspects": "{{ event.payload.suspects }}"}'
+)
+
+
+def create_alert(name: str, *, webhook: str | None = None, deployment: str | None = None, dataset: str | None = None) -> str:
+    """Create an automation reacting to every ``labelguard.guard.fired`` event (of ``dataset``'s partitions, if given).
+
+    Its action POSTs the event to ``webhook`` (through a Webhook block saved under the same name)
+    or runs ``deployment`` (``FLOW/DEPLOYMENT``). Returns the automation id.
+    """
+    from prefect.automations import Automation, CallWebhook, EventTrigger, Posture, RunDeployment
+
+    if webhook:
+        from prefect.blocks.webhook import Webhook
+
+        block_id = Webhook(url=webhook, method="POST", headers={"Content-Type": "application/json"}, allow_private_urls=True).save(
+            artifact_key_name(name), overwrite=True)
+        action = CallWebhook(block_document_id=block_id, payload=WEBHOOK_PAYLOAD)
+    else:
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            dep = client.read_deployment_by_name(deployment)
+        action = RunDeployment(source="selected", deployment_id=dep.id, parameters={})
+    match = {"prefect.resource.id": f"labelguard.partition.{dataset.rstrip('/')}/*" if dataset else "labelguard.partition.*"}
+    automation = Automation(
+        name=name, trigger=EventTrigger(expect={EVENT}, match=match, posture=Posture.Reactive, threshold=1, within=0), actions=[action],
+    ).create()
+    return str(automation.id)
+
+
+def artifact_key_name(name: str) -> str:
+    from labelguard.flows._prefect import artifact_key
+
+    return artifact_key(name)

@@ -524,10 +524,11 @@ def watch(
     reference: Optional[str] = typer.Option(None, "--reference", help="Signed baseline for the statistical and content guards."),
     holdout: Optional[str] = typer.Option(None, "--holdout", help="Trusted holdout for the model gate."),
     name: str = typer.Option("labelguard-watch", "--name", help="Deployment name (also the key of its artifacts)."),
+    ledger: Optional[str] = LedgerOpt,
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
 ) -> None:
-    """Serve the verify flow on a cron schedule (needs a Prefect server: `labelguard server` or `prefect server start`)."""
+    """Serve the verify flow on a cron schedule, or the drift flow when URI holds daily partitions (needs a Prefect server: `labelguard server` or `prefect server start`)."""
     settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.errors import BadInput
@@ -549,6 +550,11 @@ def watch(
             raise BadInput("scheduled runs need a Prefect server", "start one with `labelguard server` (or `prefect server start` and set PREFECT_API_URL)")
         _require_dataset(uri, settings.s3_endpoint)
         _quiet(True)
+        from labelguard.tasks.drift import partition_dates
+        from labelguard.tasks.storage import open_store
+
+        if partition_dates(open_store(uri, endpoint_url=settings.s3_endpoint)):
+            return _serve_drift(uri, cron, name, settings, reference, ledger)
         from labelguard.flows.verify import verify_flow
 
         out.print(f"serving {name}: verify {uri} on '{cron}' against {os.environ['PREFECT_API_URL']} (Ctrl-C stops)", highlight=False)
@@ -607,9 +613,14 @@ def drift(
             raise BadInput(f"--alpha must be in (0, 1) and --horizon at least 1, got {alpha:g} and {horizon}", "pass e.g. --alpha 0.05 --horizon 30")
         if json_out is not None and (json_out.is_dir() or not json_out.parent.is_dir()):
             raise BadInput(f"cannot write {json_out}: not a file in an existing directory", "choose a writable --json path")
-        load_verify_key(settings.verify_key)
+        key = load_verify_key(settings.verify_key)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         _check_partitioned(uri, settings.s3_endpoint)
+        from labelguard.tasks.drift import load_reference
+        from labelguard.tasks.storage import open_store
+
+        # a missing or forged reference answers before Prefect starts (exit 2 / exit 1)
+        load_reference(open_store(uri, endpoint_url=settings.s3_endpoint), key, reference_uri=reference, endpoint_url=settings.s3_endpoint, ledger=book)
         _prefect_ready()
         from labelguard.flows.drift import drift_flow
 
@@ -708,6 +719,51 @@ def _flow_check(uri: str, verify_key: Path, ledger: Path) -> list[dict]:
         except GuardFired:
             pass
         return _json.loads(report_path.read_text())
+
+
+def _serve_drift(uri: str, cron: str, name: str, settings: Settings, reference: Optional[str], ledger: Optional[str]) -> None:
+    """`watch` of a partitioned dataset: the drift flow as a served deployment with the cron schedule."""
+    from prefect import serve
+
+    from labelguard.flows.drift import drift_flow
+
+    book = _ledger_for(ledger, settings.verify_key, writing=False)
+    deployment = drift_flow.to_deployment(
+        name=name, cron=cron,
+        parameters={"uri": uri, "verify_key": str(Path(settings.verify_key).resolve()), "reference_uri": reference, "endpoint_url": settings.s3_endpoint,
+                    "ledger": str(book.path.resolve()) if book else None, "name": name},
+    )
+    out.print(f"serving labelguard-drift/{name}: drift checks of {uri} on '{cron}' against {os.environ['PREFECT_API_URL']} (Ctrl-C stops)", highlight=False)
+    serve(deployment, print_starting_message=False)
+
+
+@app.command()
+def alert(
+    webhook: Optional[str] = typer.Option(None, "--webhook", help="POST each labelguard.guard.fired event to this URL (JSON: partition, guards, date)."),
+    deployment: Optional[str] = typer.Option(None, "--deployment", help="Or run this deployment (FLOW/DEPLOYMENT) on each event."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Only partitions of this dataset URI (default: every labelguard partition)."),
+    name: str = typer.Option("labelguard-guard-fired", "--name", help="Automation name."),
+) -> None:
+    """Create a Prefect automation that reacts to `labelguard.guard.fired` (a drift alarm) by calling a webhook or running a deployment."""
+    with _edge():
+        from labelguard.errors import BadInput
+
+        if bool(webhook) == bool(deployment):
+            raise BadInput("pass exactly one of --webhook URL and --deployment FLOW/DEPLOYMENT", "e.g. labelguard alert --webhook https://hooks.example.com/labelguard")
+        if webhook and not webhook.startswith(("http://", "https://")):
+            raise BadInput(f"--webhook {webhook!r} is not an http(s) URL", "pass e.g. --webhook https://hooks.example.com/labelguard")
+        if deployment and "/" not in deployment:
+            raise BadInput(f"--deployment {deployment!r} is not FLOW/DEPLOYMENT", "pass e.g. --deployment labelguard-drift/nightly")
+        from labelguard.server import resolve_prefect_api
+
+        if not resolve_prefect_api():
+            raise BadInput("automations need a Prefect server (a temporary API forgets them)", "start one with `labelguard server` (or set PREFECT_API_URL)")
+        _quiet(False)
+        from labelguard.flows.drift import create_alert
+
+        automation_id = create_alert(name, webhook=webhook, deployment=deployment, dataset=dataset)
+    target = f"POST {webhook}" if webhook else f"run {deployment}"
+    out.print(f"automation {name} ({automation_id}): on labelguard.guard.fired" + (f" of {dataset}" if dataset else "") + f", {target}", highlight=False)
 
 
 @app.command()

@@ -27,8 +27,8 @@ _PART = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 # Thresholds, chosen for a reason rather than fitted to a simulation (see check_day):
 ALPHA = 0.05  # family-wise false-alarm probability over HORIZON_DAYS daily checks
 HORIZON_DAYS = 30  # the family: a month of daily checks shares ALPHA (Bonferroni over tests x days)
-WINDOW = 7  # recent clean days whose day-to-day variation sets each test's null
-TAU_QUANTILE = 0.2  # the between-day variance enters as its upper 80 % confidence bound (chi-square)
+WINDOW = 14  # recent clean days whose day-to-day variation sets each test's null
+MIN_DAYS = 3  # independent clean days (the reference counts as one) before day-to-day variation can be estimated
 
 
 # ---------------------------------------------------------------- partitions
@@ -164,6 +164,7 @@ class Reference:
     stats: dict[str, Any]  # the reference's own day statistics (disagreement out of fold)
     dataset_id: str
     uri: str
+    day: str | None = None  # the partition date the reference was carved from, if any
 
 
 def _features(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
@@ -228,11 +229,14 @@ def day_stats(frame: pd.DataFrame, ref: Reference) -> tuple[dict[str, Any], np.n
 def overdispersed_test(x: float, v: float, history: list[tuple[float, float]], *, side: str, level: float) -> dict[str, float]:
     """Is today's value ``x`` (sampling variance ``v``) out of line with the clean days' values?
 
-    The null allows day-to-day variation beyond sampling: with clean-day values ``x_i`` (sampling
-    variances ``v_i``), the between-day variance τ² is taken at the upper 80 % confidence bound of
-    the clean days' variance (chi-square, ``m − 1`` degrees of freedom) minus their mean sampling
-    variance (a random-effects model, DerSimonian & Laird 1986, with a conservative plug-in for
-    the few days a window holds). Then ``z = (x − mean x_i) / sqrt(v + v̄/m + τ²(1 + 1/m))``.
+    A random-effects null: each clean day ``i`` shows ``x_i = μ + u_i + e_i`` with sampling
+    variance ``v_i`` and day-to-day variation ``u_i ~ N(0, τ²)``. τ² is estimated as in
+    DerSimonian & Laird (1986, *Controlled Clinical Trials* 7:177) from Cochran's
+    ``Q = Σ (x_i − x̄_w)² / v_i``: ``τ² = max(0, (Q − (m − 1)) / (Σw − Σw² / Σw))``. Then
+    ``z = (x − μ̂) / sqrt(v + τ² + Var μ̂)`` with ``μ̂`` the ``1 / (v_i + τ²)``-weighted mean,
+    referred to Student's t with ``m − 2`` degrees of freedom: the prediction interval for a new
+    study of Higgins, Thompson & Spiegelhalter (2009, *J. R. Stat. Soc. A* 172:137), whose t
+    carries the looseness of τ² estimated from a few days (so ``m >= 3``).
 
     Parameters
     ----------
@@ -248,41 +252,69 @@ def overdispersed_test(x: float, v: float, history: list[tuple[float, float]], *
     Returns
     -------
     dict
-        ``z`` (signed; its absolute value for two-sided), ``p_value``, ``threshold`` (the z the
-        test fires above), ``expected`` (the clean mean), ``sd`` (the null standard deviation),
-        ``tau`` (between-day standard deviation used).
+        ``z`` (signed for one-sided, absolute for two-sided), ``p_value``, ``threshold`` (the z
+        the test fires above), ``expected`` (μ̂), ``sd`` (the null standard deviation of ``x``),
+        ``tau`` (the between-day standard deviation used).
     """
     from scipy import stats
 
     xs = np.array([h[0] for h in history], dtype=float)
-    vs = np.array([h[1] for h in history], dtype=float)
+    vs = np.maximum(np.array([h[1] for h in history], dtype=float), 1e-18)
     m = len(xs)
-    mean, vbar = float(xs.mean()), float(vs.mean())
     tau2 = 0.0
     if m >= 2:
-        s2 = float(xs.var(ddof=1))
-        tau2 = max(0.0, s2 * (m - 1) / float(stats.chi2.ppf(TAU_QUANTILE, m - 1)) - vbar)
-    sd = float(np.sqrt(max(v + vbar / m + tau2 * (1 + 1 / m), 1e-18)))
+        w = 1 / vs
+        xw = float((w * xs).sum() / w.sum())
+        q = float((w * (xs - xw) ** 2).sum())
+        c = float(w.sum() - (w**2).sum() / w.sum())
+        tau2 = max(0.0, (q - (m - 1)) / c) if c > 0 else 0.0
+    w_star = 1 / (vs + tau2)
+    mean = float((w_star * xs).sum() / w_star.sum())
+    sd = float(np.sqrt(max(v + tau2 + 1 / w_star.sum(), 1e-18)))
     z = (x - mean) / sd
+    ref = stats.t(m - 2) if m >= 3 else stats.norm  # fewer than 3 days: callers wait (MIN_DAYS); tests may probe the limit
     if side == "greater":
-        p, threshold, shown = float(stats.norm.sf(z)), float(stats.norm.isf(level)), z
+        p, threshold, shown = float(ref.sf(z)), float(ref.isf(level)), z
     else:
-        p, threshold, shown = float(2 * stats.norm.sf(abs(z))), float(stats.norm.isf(level / 2)), abs(z)
+        p, threshold, shown = float(2 * ref.sf(abs(z))), float(ref.isf(level / 2)), abs(z)
     return {"z": float(shown), "p_value": p, "threshold": threshold, "expected": mean, "sd": sd, "tau": float(np.sqrt(tau2))}
 
 
-def _rate_history(days: list[dict], c: int, key: str) -> tuple[float, list[tuple[float, float]]]:
-    """Binomial rates of class ``c`` over the clean days: the pooled rate and (rate, variance at the pooled rate) per day."""
+def anscombe(k: float, n: float) -> tuple[float, float]:
+    """A binomial rate ``k / n`` on the variance-stabilized scale and its sampling variance.
+
+    ``arcsin(sqrt((k + 3/8) / (n + 3/4)))`` has variance ``1 / (4n + 2)`` whatever the rate
+    (Anscombe 1948, *Biometrika* 35:246), so rates near 0 (a model's disagreements on clean
+    days) need no normal approximation at the rate and a few rows more or less do not look like
+    day-to-day variation.
+    """
+    return float(np.arcsin(np.sqrt((k + 0.375) / (n + 0.75)))), 1.0 / (4 * n + 2)
+
+
+def _rate_history(days: list[dict], c: int, key: str) -> list[tuple[float, float, float]]:
+    """Class ``c``'s rate on each day with rows: (rate, transformed rate, its sampling variance)."""
+    out = []
+    for d in days:
+        k, n = _count(d, c, key)
+        if n > 0:
+            out.append((k / n, *anscombe(k, n)))
+    return out
+
+
+def _count(day: dict, c: int, key: str) -> tuple[float, float]:
     if key == "share":
-        ks = np.array([d["classes"][c]["share"] * d["rows"] for d in days])
-        ns = np.array([d["rows"] for d in days], dtype=float)
-    else:
-        ks = np.array([d["classes"][c]["disagree"] for d in days], dtype=float)
-        ns = np.array([d["classes"][c]["rows"] for d in days], dtype=float)
-    keep = ns > 0
-    ks, ns = ks[keep], ns[keep]
-    pooled = float(np.clip(ks.sum() / max(ns.sum(), 1.0), 0.5 / max(ns.sum(), 1.0), 1 - 0.5 / max(ns.sum(), 1.0)))
-    return pooled, [(float(k / n), pooled * (1 - pooled) / n) for k, n in zip(ks, ns)]
+        return round(day["classes"][c]["share"] * day["rows"]), float(day["rows"])
+    return float(day["classes"][c]["disagree"]), float(day["classes"][c]["rows"])
+
+
+def _rate_test(today: dict, days: list[dict], c: int, key: str, *, side: str, level: float) -> tuple[float, float, dict]:
+    """Today's rate of class ``c``, the clean days' mean rate, and the test on the Anscombe scale."""
+    hist = _rate_history(days, c, key)
+    k, n = _count(today, c, key)
+    x, v = anscombe(k, n)
+    t = overdispersed_test(x, v, [(h[1], h[2]) for h in hist], side=side, level=level)
+    expected = float(np.sin(t["expected"]) ** 2)
+    return k / max(n, 1.0), expected, t
 
 
 # ---------------------------------------------------------------- drift guards (registry)
@@ -335,11 +367,9 @@ def label_prior(today: dict, days: list[dict], ref: Reference, level: float) -> 
     out = []
     for c in range(1 if len(names) == 2 else len(names)):
         c = len(names) - 1 if len(names) == 2 else c  # two classes: one test, on the second class's share
-        pooled, hist = _rate_history(days, c, "share")
-        x = today["classes"][c]["share"]
-        t = overdispersed_test(x, pooled * (1 - pooled) / max(today["rows"], 1), hist, side="two-sided", level=level)
-        out.append(DriftTest("label_prior", f"class {names[c]}", x, t["expected"], t["z"], t["threshold"], t["p_value"], t["p_value"] < level,
-                             f"share {x:.1%} vs {t['expected']:.1%} ± {t['sd']:.1%} on clean days"))
+        x, expected, t = _rate_test(today, days, c, "share", side="two-sided", level=level)
+        out.append(DriftTest("label_prior", f"class {names[c]}", x, expected, t["z"], t["threshold"], t["p_value"], t["p_value"] < level,
+                             f"share {x:.1%} vs {expected:.1%} on clean days (z={t['z']:.1f}, day-to-day sd {t['tau']:.3f} on the arcsine scale)"))
     return out
 
 
@@ -361,20 +391,25 @@ def class_conditional(today: dict, days: list[dict], ref: Reference, level: floa
 
 @register_drift_guard("noise_rate", lambda k: k)
 def noise_rate(today: dict, days: list[dict], ref: Reference, level: float) -> list[DriftTest]:
-    """Share of each class's rows the reference model assigns to another class, against the clean days (one-sided): the suite's noise estimate."""
+    """Share of each class's rows the reference model assigns to another class, against the clean days (one-sided): the suite's noise estimate.
+
+    ``days[0]`` is the reference, whose rate is out of fold on fewer rows (biased up, not
+    comparable): the null comes from the clean partitions alone, so the test waits for two.
+    """
     names = _classes(ref)
     out = []
     for c, name in enumerate(names):
         t_c = today["classes"][c]
         if not t_c["rows"]:
             continue
-        pooled, hist = _rate_history(days, c, "disagree")
-        x = t_c["disagree"] / t_c["rows"]
-        t = overdispersed_test(x, pooled * (1 - pooled) / t_c["rows"], hist, side="greater", level=level)
+        # the reference's own rate is out of fold on a small sample, not the fitted model's: clean partitions only
+        if len([d for d in days[1:] if d["classes"][c]["rows"]]) < 2:
+            continue
+        x, expected, t = _rate_test(today, days[1:], c, "disagree", side="greater", level=level)
         # a flipped row the model had right now disagrees; one it had wrong may now agree
-        flip_estimate = max(0.0, (x - pooled) / max(1e-9, 1 - 2 * pooled))
-        out.append(DriftTest("noise_rate", f"class {name}", x, t["expected"], t["z"], t["threshold"], t["p_value"], t["p_value"] < level,
-                             f"{x:.1%} of rows labelled {name} disagree with the reference model vs {t['expected']:.1%} ± {t['sd']:.1%}; "
+        flip_estimate = max(0.0, (x - expected) / max(1e-9, 1 - 2 * expected))
+        out.append(DriftTest("noise_rate", f"class {name}", x, expected, t["z"], t["threshold"], t["p_value"], t["p_value"] < level,
+                             f"{x:.1%} of rows labelled {name} disagree with the reference model vs {expected:.1%} on clean days (z={t['z']:.1f}); "
                              f"estimated flip rate into {name}: {flip_estimate:.1%}"))
     return out
 
@@ -394,6 +429,7 @@ class DayResult:
     tests: list[DriftTest] = field(default_factory=list)
     suspect_ids: list = field(default_factory=list)
     clean_days: list[str] = field(default_factory=list)  # the window the null was estimated from
+    warming_up: bool = False  # fewer than MIN_DAYS independent clean days: the statistical tests wait
     level: float = 0.0
     stats: dict[str, Any] | None = None
     manifest_sha256: str | None = None
@@ -416,7 +452,9 @@ class DayResult:
         for name in DRIFT_GUARDS:
             mine = [t for t in self.tests if t.guard == name]
             if not mine:
-                out[name] = {"fired": False, "z": None, "threshold": None, "detail": "not run"}
+                why = (f"warming up: {len(self.clean_days) + 1} of {MIN_DAYS} independent clean days (the reference counts as one)"
+                       if self.warming_up else "not run")
+                out[name] = {"fired": False, "z": None, "threshold": None, "detail": why}
                 continue
             worst = max(mine, key=lambda t: t.z)
             out[name] = {"fired": any(t.fired for t in mine), "z": worst.z, "threshold": worst.threshold, "p_value": worst.p_value,
@@ -429,7 +467,7 @@ class DayResult:
             "integrity": self.integrity, "integrity_detail": self.integrity_detail,
             "guards": self.guard_summary(), "tests": [t.to_dict() for t in self.tests],
             "suspect_ids": [to_py(i) for i in self.suspect_ids], "clean_days": self.clean_days, "level": self.level,
-            "stats": self.stats, "manifest_sha256": self.manifest_sha256, "checked_at": self.checked_at,
+            "stats": self.stats, "manifest_sha256": self.manifest_sha256, "checked_at": self.checked_at, "warming_up": self.warming_up,
         }
 
 
@@ -482,7 +520,9 @@ def load_reference(root: Store, verify_key: Ed25519PublicKey, *, reference_uri: 
         raise DatasetMissing(f"no signed reference at {store.uri}", "ingest the first partition with --holdout-fraction 0.2, or pass --reference a signed baseline")
     rep = load_trusted(store, verify_key, "reference", endpoint_url, ledger=ledger)
     ds = rep.manifest.payload["dataset"]
-    return fit_reference(rep.frame, rep.manifest.spec, dataset_id=ds["id"], uri=store.uri)
+    ref = fit_reference(rep.frame, rep.manifest.spec, dataset_id=ds["id"], uri=store.uri)
+    ref.day = (rep.manifest.payload.get("source") or {}).get("date")
+    return ref
 
 
 def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKey, clean: list[tuple[str, dict]], *,
@@ -493,7 +533,9 @@ def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKe
     tests and a horizon of daily checks), so the chance of any false alarm over ``horizon_days``
     clean days is at most ``alpha``. The null of each test is the clean days' mean with their
     day-to-day variation (:func:`overdispersed_test`); the signed reference always counts as one
-    clean day, so the first partition is tested too.
+    clean day. Day-to-day variation cannot be estimated from fewer than :data:`MIN_DAYS` independent
+    clean days: until then only the manifest is checked and the day says it is warming up (a
+    partition of the reference's own date is not independent of it and is not counted).
 
     Parameters
     ----------
@@ -528,7 +570,13 @@ def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKe
         return result
     stats, pred = day_stats(frame, ref)
     result.rows, result.stats = stats["rows"], stats
+    # the partition the reference was carved from is the same day as the reference: count it once
+    clean = [(d, s) for d, s in clean if d != ref.day]
+    result.clean_days = [d for d, _ in clean]
     history = [ref.stats] + [s for _, s in clean]
+    if len(history) < MIN_DAYS:
+        result.warming_up = True
+        return result
     for name, (fn, _, _) in DRIFT_GUARDS.items():
         result.tests.extend(fn(stats, history, ref, level))
     if not result.suspect_ids:
