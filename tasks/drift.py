@@ -375,7 +375,11 @@ def label_prior(today: dict, days: list[dict], ref: Reference, level: float) -> 
 
 @register_drift_guard("class_conditional", lambda k: k)
 def class_conditional(today: dict, days: list[dict], ref: Reference, level: float) -> list[DriftTest]:
-    """Each class's feature mean along its discriminant direction against the clean days (two-sided): flipped rows drag it toward another class."""
+    """Each class's feature mean along its discriminant direction against the clean days (one-sided: flipped rows drag it toward the other classes).
+
+    The direction points from the other classes to the class, so rows flipped into the class can
+    only lower the mean; a rise is benign drift, which the clean days' variation covers anyway.
+    """
     names = _classes(ref)
     out = []
     for c, name in enumerate(names):
@@ -383,7 +387,8 @@ def class_conditional(today: dict, days: list[dict], ref: Reference, level: floa
         if t_c["rows"] < 2:
             continue
         hist = [(d["classes"][c]["shift"], d["classes"][c]["shift_var"] / max(d["classes"][c]["rows"], 1)) for d in days if d["classes"][c]["rows"] > 1]
-        t = overdispersed_test(t_c["shift"], t_c["shift_var"] / t_c["rows"], hist, side="two-sided", level=level)
+        t = overdispersed_test(-t_c["shift"], t_c["shift_var"] / t_c["rows"], [(-x, v) for x, v in hist], side="greater", level=level)
+        t["expected"] = -t["expected"]
         out.append(DriftTest("class_conditional", f"class {name}", t_c["shift"], t["expected"], t["z"], t["threshold"], t["p_value"], t["p_value"] < level,
                              f"mean along the class direction {t_c['shift']:+.3f} vs {t['expected']:+.3f} ± {t['sd']:.3f} sd"))
     return out
