@@ -197,3 +197,42 @@ def test_cli_drift_refuses_an_edited_reference_before_prefect(lake, keys, tmp_pa
     res = invoke("drift", root.uri, "--ledger", "none", env={"LABELGUARD_VERIFY_KEY": str(keys[1]), "PREFECT_API_URL": "http://127.0.0.1:9/api"})
     assert res.exit_code == 1, res.stderr
     assert res.stderr.strip().startswith(f"guard fired: reference fired, cannot be trusted (the reference at {root.uri}/holdout failed verification: digest-mismatch")
+
+
+def test_prefect_yaml_deploys_the_drift_flow_with_its_parameters():
+    import inspect
+    from pathlib import Path
+
+    import yaml
+
+    from labelguard.flows.drift import drift_flow
+
+    root = Path(__file__).resolve().parents[1]
+    doc = yaml.safe_load((root / "prefect.yaml").read_text())
+    (dep,) = doc["deployments"]
+    assert dep["entrypoint"] == "flows/drift.py:drift_flow"
+    path, name = dep["entrypoint"].split(":")
+    assert (root / path).is_file() and f"def {name}(" in (root / path).read_text()
+    assert set(dep["parameters"]) <= set(inspect.signature(drift_flow.fn).parameters)
+    assert dep["schedules"] == [{"cron": "0 6 * * *", "timezone": "UTC"}]
+    assert dep["work_pool"]["name"] == "labelguard-process"
+
+
+@pytest.mark.flow
+def test_cli_drift_runs_the_flow_and_exits_1_on_an_alarm(lake, keys, prefect_harness, tmp_path):
+    from labelguard.tasks.attacks import flip_labels
+
+    root, book = lake
+    env = {"LABELGUARD_VERIFY_KEY": str(keys[1])}
+    first = invoke("drift", root.uri, "--ledger", book.path, "--json", tmp_path / "clean.json", env=env)
+    assert first.exit_code == 0, first.stderr
+    assert [d["alarm"] for d in json.loads((tmp_path / "clean.json").read_text())] == [False] * 8
+    poisoned = flip_labels(_day(8), SPEC, attack="random", rate=0.2, seed=3)
+    drift.ingest_partition(root, poisoned.frame, SPEC, load_signing_key(keys[0]), day="2026-03-09", source={}, ledger=book)
+    res = invoke("drift", root.uri, "--ledger", book.path, env=env)
+    assert res.exit_code == 1
+    assert res.stderr.strip() == ("guard fired: class_conditional, noise_rate fired (alarm on 2026-03-09) (fix: inspect the drift artifact "
+                                  "'labelguard-drift' and the suspect rows of those partitions)")
+    assert "│ 2026-03-09 │" in res.stdout and "ALARM" in res.stdout
+    assert invoke("drift", root.uri, "--ledger", book.path, env=env).stdout.strip() == (
+        f"every partition of {root.uri} was checked already (pass --since/--until to check again)")
