@@ -38,7 +38,14 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=14)
     ap.add_argument("--poison-day", type=int, default=10)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "drift.md")
+    ap.add_argument("--jsonl", type=Path, help="Also append one JSON line per run here.")
+    ap.add_argument("--summarize", type=Path, nargs="+", help="Only summarize the JSON lines of earlier runs (several processes' shares of the seeds).")
+    ap.add_argument("--minutes", type=float, default=None, help="With --summarize: the wall time to quote.")
     args = ap.parse_args()
+    if args.summarize:
+        rows = [json.loads(line) for path in args.summarize for line in path.read_text().splitlines() if line.strip()]
+        seeds = sorted({r["seed"] for r in rows})
+        return summarize(rows, f"{seeds[0]}-{seeds[-1]}", len(seeds), args, (args.minutes or 0) * 60)
     from labelguard.tasks.simulate import simulate
 
     seeds = seeds_arg(args.seeds)
@@ -49,25 +56,33 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 res = simulate(Path(tmp) / "sim", days=args.days, poison_day=args.poison_day, attack=attack, rate=rate, vector=vector, seed=seed, plot=False)
             s = res["summary"]
-            clean_z = {n: max((r["guards"][n]["z"] or 0.0) for r in res["records"] if not r["poisoned"] and r["guards"][n].get("z") is not None)
+            clean_z = {n: max([r["guards"][n]["z"] for r in res["records"] if not r["poisoned"] and r["guards"][n].get("z") is not None] or [0.0])
                        for n in ("label_prior", "class_conditional", "noise_rate")}
             rows.append({"attack": attack, "rate": rate, "vector": vector, "seed": seed, **s, "max_clean_z": clean_z})
             print(json.dumps(rows[-1]), flush=True)
-    took = time.monotonic() - started
+            if args.jsonl:
+                with args.jsonl.open("a") as fh:
+                    fh.write(json.dumps(rows[-1]) + "\n")
+    summarize(rows, args.seeds, len(seeds), args, time.monotonic() - started)
+
+
+def summarize(rows: list[dict], seeds_text: str, n_seeds: int, args, took: float) -> None:
     lines = [
-        f"Command: `python bench/drift.py --seeds {args.seeds}` ({len(seeds)} seeds x {len(SCENARIOS)} scenarios, {args.days} days, poison day {args.poison_day}; "
-        f"{took / 60:.1f} min wall on 2 shared cores).",
+        f"Command: `python bench/drift.py --seeds {seeds_text}` ({n_seeds} seeds x {len(SCENARIOS)} scenarios, {args.days} days, poison day {args.poison_day}; "
+        f"{took / 60:.1f} min wall on 2 cores shared with other jobs).",
         "",
         "| attack | rate | vector | seeds | clean days | false alarms (days) | detected on poisoned day | suspects exactly the flipped rows | guards that fired (count) | largest clean-day z (prior / class-cond. / noise) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for attack, rate, vector in SCENARIOS:
         cell = [r for r in rows if (r["attack"], r["rate"], r["vector"]) == (attack, rate, vector)]
+        if not cell:
+            continue
         fired: dict[str, int] = {}
         for r in cell:
             for g in r["fired_on_poisoned_day"]:
                 fired[g] = fired.get(g, 0) + 1
-        zmax = {n: max(r["max_clean_z"][n] for r in cell) for n in cell[0]["max_clean_z"]}
+        zmax = {n: max(r["max_clean_z"][n] for r in cell) for n in ("label_prior", "class_conditional", "noise_rate")}
         lines.append(
             f"| {attack} | {rate:.0%} | {vector} | {len(cell)} | {sum(r['clean_days'] for r in cell)} | {sum(len(r['false_alarms']) for r in cell)} | "
             f"{sum(r['detected'] for r in cell)}/{len(cell)} | {sum(r['suspects_exact'] for r in cell)}/{len(cell)} | "

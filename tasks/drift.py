@@ -28,7 +28,7 @@ _PART = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 ALPHA = 0.05  # family-wise false-alarm probability over HORIZON_DAYS daily checks
 HORIZON_DAYS = 30  # the family: a month of daily checks shares ALPHA (Bonferroni over tests x days)
 WINDOW = 14  # recent clean days whose day-to-day variation sets each test's null
-MIN_DAYS = 3  # independent clean days (the reference counts as one) before day-to-day variation can be estimated
+MIN_DAYS = 5  # clean days (the reference counts as one) before a test runs: its t has m - 2 >= 3 degrees of freedom
 
 
 # ---------------------------------------------------------------- partitions
@@ -272,7 +272,9 @@ def overdispersed_test(x: float, v: float, history: list[tuple[float, float]], *
     mean = float((w_star * xs).sum() / w_star.sum())
     sd = float(np.sqrt(max(v + tau2 + 1 / w_star.sum(), 1e-18)))
     z = (x - mean) / sd
-    ref = stats.t(m - 2) if m >= 3 else stats.norm  # fewer than 3 days: callers wait (MIN_DAYS); tests may probe the limit
+    if m < 3:
+        raise ValueError(f"a prediction interval needs at least 3 clean days, got {m}")
+    ref = stats.t(m - 2)
     if side == "greater":
         p, threshold, shown = float(ref.sf(z)), float(ref.isf(level)), z
     else:
@@ -399,7 +401,7 @@ def noise_rate(today: dict, days: list[dict], ref: Reference, level: float) -> l
     """Share of each class's rows the reference model assigns to another class, against the clean days (one-sided): the suite's noise estimate.
 
     ``days[0]`` is the reference, whose rate is out of fold on fewer rows (biased up, not
-    comparable): the null comes from the clean partitions alone, so the test waits for two.
+    comparable): the null comes from the clean partitions alone, so it waits for MIN_DAYS of them.
     """
     names = _classes(ref)
     out = []
@@ -408,7 +410,7 @@ def noise_rate(today: dict, days: list[dict], ref: Reference, level: float) -> l
         if not t_c["rows"]:
             continue
         # the reference's own rate is out of fold on a small sample, not the fitted model's: clean partitions only
-        if len([d for d in days[1:] if d["classes"][c]["rows"]]) < 2:
+        if len([d for d in days[1:] if d["classes"][c]["rows"]]) < MIN_DAYS:
             continue
         x, expected, t = _rate_test(today, days[1:], c, "disagree", side="greater", level=level)
         # a flipped row the model had right now disagrees; one it had wrong may now agree
@@ -457,8 +459,9 @@ class DayResult:
         for name in DRIFT_GUARDS:
             mine = [t for t in self.tests if t.guard == name]
             if not mine:
-                why = (f"warming up: {len(self.clean_days) + 1} of {MIN_DAYS} independent clean days (the reference counts as one)"
-                       if self.warming_up else "not run")
+                why = (f"warming up: {len(self.clean_days) + 1} of {MIN_DAYS} clean days (the reference counts as one)" if self.warming_up
+                       else f"warming up: {len(self.clean_days)} of {MIN_DAYS} clean partitions" if name == "noise_rate" and self.stats
+                       else "not run")
                 out[name] = {"fired": False, "z": None, "threshold": None, "detail": why}
                 continue
             worst = max(mine, key=lambda t: t.z)
@@ -538,9 +541,10 @@ def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKe
     tests and a horizon of daily checks), so the chance of any false alarm over ``horizon_days``
     clean days is at most ``alpha``. The null of each test is the clean days' mean with their
     day-to-day variation (:func:`overdispersed_test`); the signed reference always counts as one
-    clean day. Day-to-day variation cannot be estimated from fewer than :data:`MIN_DAYS` independent
-    clean days: until then only the manifest is checked and the day says it is warming up (a
-    partition of the reference's own date is not independent of it and is not counted).
+    clean day. Until :data:`MIN_DAYS` clean days exist only the manifest is checked and the day
+    says it is warming up (a partition of the reference's own date is not independent of it and is
+    not counted): with fewer, Student's t of the prediction interval has too few degrees of
+    freedom to fire on anything.
 
     Parameters
     ----------

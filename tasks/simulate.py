@@ -245,6 +245,10 @@ def timeline_plot(doc: dict, path: Path) -> Path:
         fired = [(d, v) for d, v, r in zip(x, z, recs) if r["guards"][name]["fired"]]
         if fired:
             ax.plot(*zip(*fired), "o", color="tab:red", markersize=10, markerfacecolor="none", markeredgewidth=2, label="fired")
+        waiting = [d for d, v in zip(x, z) if v is None]
+        if waiting:
+            ax.axvspan(min(waiting) - 0.4, max(waiting) + 0.4, color="grey", alpha=0.1)
+            ax.text(min(waiting) - 0.3, 0.5, "warming up", transform=ax.get_xaxis_transform(), fontsize=8, color="grey")
         ax.set_yscale("symlog", linthresh=5)
         ax.set_ylabel("z")
         ax.legend(loc="upper left", fontsize=8, frameon=False)

@@ -65,12 +65,15 @@ def test_clean_days_pass_and_are_recorded_then_skipped(lake, keys):
     first = drift.check_partitions(root.uri, vkey, ledger=book)
     assert [r.date for r in first] == DAYS
     assert [r.alarm for r in first] == [False] * 8
-    # the first day is the reference's own day; statistics start once three independent clean days exist
-    assert [r.warming_up for r in first] == [True, True, True] + [False] * 5
-    assert first[3].clean_days == ["2026-03-02", "2026-03-03"]
-    # the noise rate compares clean partitions only (the reference's rate is out of fold): two are there by day 4
-    assert {t.guard for t in first[3].tests} == {"label_prior", "class_conditional", "noise_rate"}
-    assert first[3].level == pytest.approx(0.05 / (5 * 30))
+    # the first day is the reference's own day; statistics start once five clean days (the reference counts) exist
+    assert [r.warming_up for r in first] == [True] * 5 + [False] * 3
+    assert first[5].clean_days == ["2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]
+    # the noise rate compares clean partitions only (the reference's rate is out of fold): five by day 7
+    assert {t.guard for t in first[5].tests} == {"label_prior", "class_conditional"}
+    assert first[5].guard_summary()["noise_rate"]["detail"] == "warming up: 4 of 5 clean partitions"
+    assert first[4].guard_summary()["label_prior"]["detail"] == "warming up: 4 of 5 clean days (the reference counts as one)"
+    assert {t.guard for t in first[6].tests} == {"label_prior", "class_conditional", "noise_rate"}
+    assert first[6].level == pytest.approx(0.05 / (5 * 30))
     assert sorted(drift.read_records(root)) == DAYS
     assert drift.check_partitions(root.uri, vkey, ledger=book) == []  # nothing unchecked
     again = drift.check_partitions(root.uri, vkey, since="2026-03-03", until="2026-03-03", ledger=book)
@@ -144,6 +147,8 @@ def test_overdispersed_null_holds_its_level_where_a_binomial_test_does_not():
 def test_overdispersed_test_without_spread_is_the_sampling_z_on_t():
     from scipy import stats
 
+    with pytest.raises(ValueError, match="at least 3 clean days, got 2"):
+        drift.overdispersed_test(0.30, 0.0004, [(0.20, 0.0004)] * 2, side="greater", level=0.001)
     t = drift.overdispersed_test(0.30, 0.0004, [(0.20, 0.0004)] * 4, side="greater", level=0.001)
     assert t["tau"] == 0.0
     assert t["z"] == pytest.approx(0.10 / np.sqrt(0.0004 + 0.0001))
