@@ -49,7 +49,8 @@ def parse_date(value: str, flag: str = "--partition") -> str:
             raise ValueError(text)
         return Date.fromisoformat(text).isoformat()
     except ValueError:
-        raise BadInput(f"{flag} {value!r} is not a date", f"write {flag} date=YYYY-MM-DD, e.g. date=2026-01-31") from None
+        form = "date=YYYY-MM-DD, e.g. date=2026-01-31" if flag == "--partition" else "YYYY-MM-DD, e.g. 2026-01-31"
+        raise BadInput(f"{flag} {value!r} is not a date", f"write {flag} {form}") from None
 
 
 def part_name(day: str) -> str:

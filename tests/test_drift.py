@@ -181,7 +181,7 @@ def test_cli_bad_input_is_one_line(tmp_path, keys, lake):
     cases = [
         (("drift", tmp_path / "flat"), f"error: no partitions (date=YYYY-MM-DD/) under {tmp_path / 'flat'} (fix: ingest daily partitions with `labelguard ingest --dest URI --partition date=YYYY-MM-DD`)"),
         (("drift", tmp_path / "nothing"), f"error: no dataset at {tmp_path / 'nothing'} (fix: check the URI (labelguard ingest --partition date=YYYY-MM-DD writes one there))"),
-        (("drift", root.uri, "--since", "2026-02-30"), "error: --since '2026-02-30' is not a date (fix: write --since date=YYYY-MM-DD, e.g. date=2026-01-31)"),
+        (("drift", root.uri, "--since", "2026-02-30"), "error: --since '2026-02-30' is not a date (fix: write --since YYYY-MM-DD, e.g. 2026-01-31)"),
         (("simulate", "--poison-day", "1"), "error: --poison-day must be in 2..14 (day 1 signs the reference), got 1 (fix: pass e.g. --poison-day 10, or 0 for none)"),
         (("simulate", "--vector", "wire"), "error: unknown vector 'wire' (fix: choose one of: source, transform, at-rest)"),
         (("ingest", "--dest", tmp_path / "l2", "--partition", "yesterday"), "error: --partition 'yesterday' is not a date (fix: write --partition date=YYYY-MM-DD, e.g. date=2026-01-31)"),
