@@ -241,3 +241,16 @@ def test_cli_drift_runs_the_flow_and_exits_1_on_an_alarm(lake, keys, prefect_har
     assert "│ 2026-03-09 │" in res.stdout and "ALARM" in res.stdout
     assert invoke("drift", root.uri, "--ledger", book.path, env=env).stdout.strip() == (
         f"every partition of {root.uri} was checked already (pass --since/--until to check again)")
+
+
+def test_simulation_transform_vector_flips_the_budget_and_writes_the_truth(tmp_path):
+    import pandas as pd
+
+    res = simulate(tmp_path / "sim", days=3, poison_day=3, attack="targeted", rate=0.1, vector="transform", seed=5, plot=False)
+    truth = json.loads((tmp_path / "sim" / "truth.json").read_text())
+    stored = pd.read_parquet(tmp_path / "sim" / "store" / "date=2026-03-03" / "part-00000.parquet")
+    assert truth["vector"] == "transform" and len(truth["flipped"]) == round(0.1 * len(stored))
+    # targeted: positives relabelled negative, the stored (signed) partition carries the flipped labels
+    assert set(stored.loc[stored["review_id"].isin(truth["flipped"]), "label"]) == {0}
+    assert res["records"][2]["integrity"] == "ok" and res["records"][2]["warming_up"]
+    assert (tmp_path / "sim" / "report.md").read_text().startswith("# Drift simulation: 3 days, targeted 10% via transform on day 3 (seed 5)")
