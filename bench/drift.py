@@ -38,12 +38,19 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=14)
     ap.add_argument("--poison-day", type=int, default=10)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "drift.md")
+    ap.add_argument("--scenarios", default=None, help="Comma-separated indexes into SCENARIOS (default: all).")
     ap.add_argument("--jsonl", type=Path, help="Also append one JSON line per run here.")
     ap.add_argument("--summarize", type=Path, nargs="+", help="Only summarize the JSON lines of earlier runs (several processes' shares of the seeds).")
     ap.add_argument("--minutes", type=float, default=None, help="With --summarize: the wall time to quote.")
     args = ap.parse_args()
     if args.summarize:
-        rows = [json.loads(line) for path in args.summarize for line in path.read_text().splitlines() if line.strip()]
+        unique = {}
+        for path in args.summarize:  # a cell run by two processes counts once
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    r = json.loads(line)
+                    unique[(r["attack"], r["rate"], r["vector"], r["seed"])] = r
+        rows = list(unique.values())
         seeds = sorted({r["seed"] for r in rows})
         return summarize(rows, f"{seeds[0]}-{seeds[-1]}", len(seeds), args, (args.minutes or 0) * 60)
     from labelguard.tasks.simulate import simulate
@@ -51,7 +58,8 @@ def main() -> None:
     seeds = seeds_arg(args.seeds)
     rows = []
     started = time.monotonic()
-    for attack, rate, vector in SCENARIOS:
+    chosen = [SCENARIOS[int(i)] for i in args.scenarios.split(",")] if args.scenarios else SCENARIOS
+    for attack, rate, vector in chosen:
         for seed in seeds:
             with tempfile.TemporaryDirectory() as tmp:
                 res = simulate(Path(tmp) / "sim", days=args.days, poison_day=args.poison_day, attack=attack, rate=rate, vector=vector, seed=seed, plot=False)
