@@ -45,9 +45,10 @@ serve: $(SYNCED)
 	if [ -z "$$api" ]; then \
 	  echo "starting this project's Prefect server (log: .labelguard/server.log)"; \
 	  $(VENV)/bin/labelguard server > .labelguard/serve.out 2>&1 & pid=$$!; trap 'kill $$pid 2>/dev/null; wait $$pid' EXIT INT TERM; \
-	  for i in $$(seq 240); do grep -q "Prefect server for this project" .labelguard/serve.out 2>/dev/null && break; kill -0 $$pid 2>/dev/null || { cat .labelguard/serve.out; exit 2; }; sleep 0.5; done; \
+	  for i in $$(seq 600); do grep -q "Prefect server for this project" .labelguard/serve.out 2>/dev/null && break; kill -0 $$pid 2>/dev/null || { cat .labelguard/serve.out; exit 2; }; sleep 0.5; done; \
 	  api=$$($(VENV)/bin/python -c "from labelguard.server import recorded_server; print(recorded_server() or '')"); \
 	fi; \
+	[ -n "$$api" ] || { echo "error: the Prefect server did not come up (fix: see .labelguard/server.log)"; exit 2; }; \
 	echo "Prefect UI: $${api%/api}  (API: $$api)"; \
 	PREFECT_API_URL=$$api $(VENV)/bin/labelguard watch "$(URI)" --cron "$(CRON)" --name drift
 
