@@ -83,6 +83,7 @@ bench: $(SYNCED) postgres
 	@$(VENV)/bin/python bench/perf_cli.py --repeat 3
 	@$(VENV)/bin/python bench/perf_lake.py --rows 1000000 --parts 20 --repeat 2
 	@$(VENV)/bin/python bench/perf_postgres.py --rows 1000000 --repeat 3
+	@$(VENV)/bin/python bench/drift.py --seeds 100-119
 
 clean:
 	rm -rf $(TOOLS) $(VENV) reports .pytest_cache
