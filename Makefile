@@ -14,7 +14,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo test bench server clean postgres browser mutation
+.PHONY: setup demo test bench server serve clean postgres browser mutation
 
 setup: $(SYNCED)
 
@@ -34,6 +34,23 @@ demo: $(SYNCED)
 # A local Prefect server for this folder (database under .labelguard/); flow commands reuse it.
 server: $(SYNCED)
 	@$(VENV)/bin/labelguard server
+
+# Scheduled drift checks of a partitioned dataset: this project's Prefect server (reused when it
+# runs; SQLite under .labelguard/, analytics off) and the drift flow served on CRON.
+#   make serve URI=reports/simulate-0/store CRON="0 6 * * *"
+CRON ?= 0 6 * * *
+serve: $(SYNCED)
+	@if [ -z "$(URI)" ]; then echo "error: no URI (fix: make serve URI=DATASET [CRON='0 6 * * *']; labelguard simulate --out DIR makes one at DIR/store)"; exit 2; fi
+	@mkdir -p .labelguard; api=$$($(VENV)/bin/python -c "from labelguard.server import recorded_server; print(recorded_server() or '')"); pid=; \
+	if [ -z "$$api" ]; then \
+	  echo "starting this project's Prefect server (log: .labelguard/server.log)"; \
+	  $(VENV)/bin/labelguard server > .labelguard/serve.out 2>&1 & pid=$$!; trap 'kill $$pid 2>/dev/null; wait $$pid' EXIT INT TERM; \
+	  for i in $$(seq 600); do grep -q "Prefect server for this project" .labelguard/serve.out 2>/dev/null && break; kill -0 $$pid 2>/dev/null || { cat .labelguard/serve.out; exit 2; }; sleep 0.5; done; \
+	  api=$$($(VENV)/bin/python -c "from labelguard.server import recorded_server; print(recorded_server() or '')"); \
+	fi; \
+	[ -n "$$api" ] || { echo "error: the Prefect server did not come up (fix: see .labelguard/server.log)"; exit 2; }; \
+	echo "Prefect UI: $${api%/api}  (API: $$api)"; \
+	PREFECT_API_URL=$$api $(VENV)/bin/labelguard watch "$(URI)" --cron "$(CRON)" --name drift
 
 test: $(SYNCED) postgres browser
 	@$(VENV)/bin/pytest
@@ -77,6 +94,7 @@ bench: $(SYNCED) postgres
 	@$(VENV)/bin/python bench/perf_cli.py --repeat 3
 	@$(VENV)/bin/python bench/perf_lake.py --rows 1000000 --parts 20 --repeat 2
 	@$(VENV)/bin/python bench/perf_postgres.py --rows 1000000 --repeat 3
+	@$(VENV)/bin/python bench/drift.py --seeds 100-119
 
 clean:
 	rm -rf $(TOOLS) $(VENV) reports .pytest_cache

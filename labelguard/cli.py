@@ -231,6 +231,7 @@ def ingest(
     fingerprint: Optional[Path] = typer.Option(None, "--fingerprint", help="PostgreSQL source: the table's signed snapshot (default: its file under the state directory)."),
     approve_relabel: Optional[Path] = typer.Option(None, "--approve-relabel", help="PostgreSQL source: ids of an approved relabelling since the snapshot (JSON list, truth file, or one per line)."),
     endpoint_url: Optional[str] = EndpointOpt,
+    partition: Optional[str] = typer.Option(None, "--partition", help="Write one daily partition DEST/date=YYYY-MM-DD/ with its own signed manifest (create-only); the first one also carves the reference DEST/holdout."),
     verbose: bool = VerboseOpt,
 ) -> None:
     """Ingest reviews as Parquet with a signed manifest (create-only; manifest written last)."""
@@ -238,6 +239,14 @@ def ingest(
     settings = Settings.resolve(signing_key=signing_key, s3_endpoint=endpoint_url)
     from labelguard.tasks.postgres import is_table_url
 
+    if partition is not None:
+        with _edge():
+            from labelguard.errors import BadInput
+            from labelguard.tasks.drift import parse_date
+
+            parse_date(partition)
+            if is_table_url(source):
+                raise BadInput("--partition takes files or synthetic data, not a postgresql:// table", "export the day's rows to Parquet or CSV first")
     if is_table_url(source):
         return _ingest_table(source, dest, settings, fingerprint=fingerprint, approve_relabel=approve_relabel, seed=seed, id_col=id_col,
                              label_col=label_col, timestamp_col=timestamp_col, holdout_fraction=holdout_fraction, ledger_option=ledger)
@@ -253,13 +262,15 @@ def ingest(
         from labelguard.tasks.sources import load_source, split_holdout
         from labelguard.tasks.storage import open_store
 
-        frame, spec, source_meta = load_source(
+        frame, spec, meta = load_source(
             source, rows=rows, seed=seed, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col,
             synthetic={"separation": separation, "spread": spread, "positive_share": positive_share},
             delimiter=delimiter, encoding=encoding, timestamp_unit=timestamp_unit, timestamp_format=timestamp_format,
             endpoint_url=settings.s3_endpoint, positive_class=positive_class, text_cols=_cols(text_cols),
             ignore_cols=_cols(ignore_cols) or [], domain=domain,
         )
+        if partition is not None:
+            return _ingest_partition(partition, dest, settings, frame, spec, meta, book=book, holdout_fraction=holdout_fraction, seed=seed, dataset_id=dataset_id)
         if holdout_fraction:
             split_holdout(frame, spec, holdout_fraction, seed)
         store = open_store(dest, endpoint_url=settings.s3_endpoint)
@@ -280,8 +291,8 @@ def ingest(
     first = next(iter(summary.values()))
     positive = repr(first["positive_class"]) if first["positive_class"] is not None else f"none ({len(spec.classes or [])} classes: every class's share is reported)"
     out.print(f"columns: {first['columns']}; positive class: {positive}", highlight=False)
-    if source_meta.get("encoding") not in (None, "utf-8", "utf_8"):
-        out.print(f"text encoding: {source_meta['encoding']} (not UTF-8; if accents read wrong in the stored data, ingest again with --encoding)", highlight=False)
+    if meta.get("encoding") not in (None, "utf-8", "utf_8"):
+        out.print(f"text encoding: {meta['encoding']} (not UTF-8; if accents read wrong in the stored data, ingest again with --encoding)", highlight=False)
     for part, s in summary.items():
         out.print(
             f"{part}: {s['uri']}  rows={s['rows']}  labels {_histogram(s['label_histogram'])}  dataset={s['dataset_id']}  sha256={s['sha256'][:16]}…"
@@ -290,6 +301,34 @@ def ingest(
         )
     if book is not None:
         out.print(f"ledger: {book.path}", highlight=False)
+
+
+def _ingest_partition(partition: str, dest: str, settings: Settings, frame, spec, meta, *, book, holdout_fraction: float, seed: int, dataset_id: Optional[str]) -> None:
+    """`ingest --partition date=…`: one day under DEST, signed and bound to the dataset and the date (no Prefect: one write)."""
+    from labelguard.errors import DatasetExists
+    from labelguard.tasks.dataset import MANIFEST_KEY
+    from labelguard.tasks.drift import ingest_partition, parse_date, part_name
+    from labelguard.tasks.storage import open_store
+
+    day = parse_date(partition)
+    store = open_store(dest, endpoint_url=settings.s3_endpoint)
+    if store.head(MANIFEST_KEY) is not None:
+        raise DatasetExists(f"{store.uri} holds an unpartitioned dataset", "ingest partitions into a new --dest")
+    store.ensure_writable()
+    written = ingest_partition(store, frame, spec, load_signing_key_for(settings), day=day, source=meta, holdout_fraction=holdout_fraction,
+                               seed=seed, dataset_id=dataset_id, ledger=book)
+    for part, m in written.items():
+        where = store.child(part_name(day) if part == "partition" else "holdout").uri
+        out.print(f"{part}: {where}  rows={m.payload['rows']}  labels {_histogram(m.payload['label_histogram'])}  dataset={m.payload['dataset']['id']}  "
+                  f"part={m.payload['dataset']['part']}  sha256={m.payload['objects'][0]['sha256'][:16]}…", highlight=False)
+    if book is not None:
+        out.print(f"ledger: {book.path}", highlight=False)
+
+
+def load_signing_key_for(settings: Settings):
+    from labelguard.tasks.manifest import load_signing_key
+
+    return load_signing_key(settings.signing_key)
 
 
 @app.command()
@@ -598,10 +637,11 @@ def watch(
     reference: Optional[str] = typer.Option(None, "--reference", help="Signed baseline for the statistical and content guards."),
     holdout: Optional[str] = typer.Option(None, "--holdout", help="Trusted holdout for the model gate."),
     name: str = typer.Option("labelguard-watch", "--name", help="Deployment name (also the key of its artifacts)."),
+    ledger: Optional[str] = LedgerOpt,
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
 ) -> None:
-    """Serve the verify flow on a cron schedule (needs a Prefect server: `labelguard server` or `prefect server start`)."""
+    """Serve the verify flow on a cron schedule, or the drift flow when URI holds daily partitions (needs a Prefect server: `labelguard server` or `prefect server start`)."""
     settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.errors import BadInput
@@ -623,6 +663,11 @@ def watch(
             raise BadInput("scheduled runs need a Prefect server", "start one with `labelguard server` (or `prefect server start` and set PREFECT_API_URL)")
         _require_dataset(uri, settings.s3_endpoint)
         _quiet(True)
+        from labelguard.tasks.drift import partition_dates
+        from labelguard.tasks.storage import open_store
+
+        if partition_dates(open_store(uri, endpoint_url=settings.s3_endpoint)):
+            return _serve_drift(uri, cron, name, settings, reference, ledger)
         from labelguard.flows.verify import verify_flow
 
         out.print(f"serving {name}: verify {uri} on '{cron}' against {os.environ['PREFECT_API_URL']} (Ctrl-C stops)", highlight=False)
@@ -631,6 +676,207 @@ def watch(
             cron=cron,
             parameters={"uri": uri, "verify_key": str(settings.verify_key), "reference_uri": reference, "holdout_uri": holdout, "endpoint_url": settings.s3_endpoint, "name": name},
         )
+
+
+def _check_partitioned(uri: str, endpoint_url: Optional[str]) -> list[str]:
+    """A drift target must hold daily partitions: nothing there, or no date=… folder, is the user's mistake (exit 2)."""
+    from labelguard.errors import BadInput
+    from labelguard.tasks.drift import partition_dates
+    from labelguard.tasks.storage import open_store
+
+    store = open_store(uri, endpoint_url=endpoint_url)
+    days = partition_dates(store)
+    if not days:
+        if not store.list(limit=1):
+            raise BadInput(f"no dataset at {store.uri}", "check the URI (labelguard ingest --partition date=YYYY-MM-DD writes one there)")
+        raise BadInput(f"no partitions (date=YYYY-MM-DD/) under {store.uri}", "ingest daily partitions with `labelguard ingest --dest URI --partition date=YYYY-MM-DD`")
+    return days
+
+
+@app.command()
+def drift(
+    uri: str = typer.Argument(..., help="Partitioned dataset URI (DEST of `labelguard ingest --partition`)."),
+    since: Optional[str] = typer.Option(None, "--since", help="Check every partition from this date (YYYY-MM-DD), checked before or not."),
+    until: Optional[str] = typer.Option(None, "--until", help="... up to this date (default: the newest)."),
+    reference: Optional[str] = typer.Option(None, "--reference", help="Signed reference (default: URI/holdout)."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Chance of any false alarm over --horizon days of clean checks (Bonferroni over tests and days)."),
+    horizon: int = typer.Option(30, "--horizon", help="Days of daily checks that share --alpha."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the days' results as JSON."),
+    ledger: Optional[str] = LedgerOpt,
+    verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
+    endpoint_url: Optional[str] = EndpointOpt,
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Check the newest unchecked daily partitions (or --since/--until) once, as the drift flow: exit 0 no alarm, 1 alarm, 2 could not check."""
+    import json as _json
+    import tempfile
+
+    _quiet(verbose)
+    settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
+    with _edge():
+        from labelguard.errors import BadInput
+        from labelguard.tasks.drift import parse_date
+        from labelguard.tasks.manifest import load_verify_key
+
+        since = parse_date(since, "--since") if since else None
+        until = parse_date(until, "--until") if until else None
+        if since and until and since > until:
+            raise BadInput(f"--since {since} is after --until {until}", "swap them")
+        if not 0 < alpha < 1 or horizon < 1:
+            raise BadInput(f"--alpha must be in (0, 1) and --horizon at least 1, got {alpha:g} and {horizon}", "pass e.g. --alpha 0.05 --horizon 30")
+        if json_out is not None and (json_out.is_dir() or not json_out.parent.is_dir()):
+            raise BadInput(f"cannot write {json_out}: not a file in an existing directory", "choose a writable --json path")
+        key = load_verify_key(settings.verify_key)
+        book = _ledger_for(ledger, settings.verify_key, writing=False)
+        _check_partitioned(uri, settings.s3_endpoint)
+        from labelguard.tasks.drift import load_reference
+        from labelguard.tasks.storage import open_store
+
+        # a missing or forged reference answers before Prefect starts (exit 2 / exit 1)
+        load_reference(open_store(uri, endpoint_url=settings.s3_endpoint), key, reference_uri=reference, endpoint_url=settings.s3_endpoint, ledger=book)
+        _prefect_ready()
+        from labelguard.flows.drift import drift_flow
+
+        with tempfile.TemporaryDirectory() as tmp:
+            report_path = json_out or Path(tmp) / "drift.json"
+            fired = None
+            try:
+                drift_flow(uri, settings.verify_key, since=since, until=until, reference_uri=reference, endpoint_url=settings.s3_endpoint,
+                           ledger=book.path if book else None, alpha=alpha, horizon_days=horizon, report_path=report_path)
+            except GuardFired as exc:
+                fired = exc
+            days = _json.loads(report_path.read_text()) if report_path.is_file() else []
+    _print_days(uri, days)
+    if fired is not None:
+        err.print(f"[red]guard fired:[/] {fired.one_line()}", highlight=False)
+        raise typer.Exit(EXIT_FIRED)
+
+
+def _print_days(uri: str, days: list[dict]) -> None:
+    if not days:
+        out.print(f"every partition of {uri} was checked already (pass --since/--until to check again)", highlight=False)
+        return
+    from labelguard.tasks.drift import DRIFT_GUARDS
+
+    table = Table(title=f"drift {uri} (per-test level {days[0]['level']:.2g})", title_justify="left")
+    for col in ("date", "rows", "alarm", "manifest", *DRIFT_GUARDS):
+        table.add_column(col, overflow="fold")
+    for d in days:
+        g = d["guards"]
+        cells = [("[red]fired[/] " if g[n]["fired"] else "") + ("—" if g[n].get("z") is None else f"z={g[n]['z']:.1f}/{g[n]['threshold']:.1f}") for n in DRIFT_GUARDS]
+        table.add_row(d["date"], str(d["rows"]), "[red]ALARM[/]" if d["alarm"] else "[green]no[/]",
+                      "[green]ok[/]" if d["integrity"] == "ok" else f"[red]{d['integrity']}[/]", *cells)
+    out.print(table)
+    for d in days:
+        if d["alarm"]:
+            g = d["guards"]
+            out.print(f"{d['date']}: " + "; ".join(f"{n}: {g[n]['detail']}" for n in d["fired"]), highlight=False)
+            ids = d.get("suspect_ids") or []
+            if ids:
+                out.print(f"  suspect rows ({len(ids)}): {', '.join(map(str, ids[:10]))}{' …' if len(ids) > 10 else ''}", highlight=False)
+
+
+@app.command()
+def simulate(
+    days: int = typer.Option(14, "--days", help="Daily partitions to ingest and check."),
+    poison_day: int = typer.Option(10, "--poison-day", help="1-based day whose labels are flipped (0: none; day 1 signs the reference)."),
+    attack: str = typer.Option("targeted", "--attack", help="A registered attack (see `labelguard list`)."),
+    rate: float = typer.Option(0.1, "--rate", help="Share of the day's rows to flip, in [0, 1]."),
+    vector: str = typer.Option("source", "--vector", help="source (before ingest), transform (a compromised ETL step) or at-rest (the signed partition edited)."),
+    seed: int = typer.Option(0, "--seed"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="A new directory for the store, keys, report.json, report.md and timeline.png (default: reports/simulate-SEED)."),
+    no_prefect: bool = typer.Option(False, "--no-prefect", help="Run the checks as plain functions instead of the drift flow (faster; for benchmarks)."),
+    verbose: bool = VerboseOpt,
+) -> None:
+    """Simulate daily partitions with natural variation and benign drift, poison one day, run the drift flow after each day."""
+    import time
+
+    started = time.monotonic()
+    _quiet(verbose)
+    with _edge():
+        from labelguard.errors import BadInput
+        from labelguard.tasks.simulate import check_args
+
+        check_args(days, poison_day or None, attack, rate, vector)
+        out_dir = out_dir or Path("reports") / f"simulate-{seed}"
+        if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+            raise BadInput(f"{out_dir} is not a new or empty directory", "choose a new --out directory")
+        check = None
+        if not no_prefect:
+            _prefect_ready()
+            check = _flow_check
+        from labelguard.tasks.simulate import simulate as run
+
+        res = run(out_dir, days=days, poison_day=poison_day or None, attack=attack, rate=rate, vector=vector, seed=seed, check=check)
+    _print_days(res["store"], res["records"])
+    s = res["summary"]
+    out.print(f"clean days: {s['clean_days']}, false alarms: {len(s['false_alarms'])}" + (f" ({', '.join(s['false_alarms'])})" if s["false_alarms"] else ""), highlight=False)
+    if s["poisoned_day"]:
+        out.print(f"poisoned day {s['poisoned_day']} ({s['flipped']} labels flipped): " + (f"ALARM ({', '.join(s['fired_on_poisoned_day'])})" if s["detected"] else "no alarm")
+                  + ("; suspect rows are exactly the flipped ones" if s["suspects_exact"] else ""), highlight=False)
+    out.print("report: " + "  ".join(str(p) for p in res["paths"].values()), highlight=False)
+    out.print(f"done in {time.monotonic() - started:.0f} s", highlight=False)
+
+
+def _flow_check(uri: str, verify_key: Path, ledger: Path) -> list[dict]:
+    """One drift flow run (a simulated day); an alarm ends the flow Failed, its days are read back from the report."""
+    import json as _json
+    import tempfile
+
+    from labelguard.flows.drift import drift_flow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        report_path = Path(tmp) / "drift.json"
+        try:
+            drift_flow(uri, verify_key, ledger=ledger, report_path=report_path)
+        except GuardFired:
+            pass
+        return _json.loads(report_path.read_text())
+
+
+def _serve_drift(uri: str, cron: str, name: str, settings: Settings, reference: Optional[str], ledger: Optional[str]) -> None:
+    """`watch` of a partitioned dataset: the drift flow as a served deployment with the cron schedule."""
+    from prefect import serve
+
+    from labelguard.flows.drift import drift_flow
+
+    book = _ledger_for(ledger, settings.verify_key, writing=False)
+    deployment = drift_flow.to_deployment(
+        name=name, cron=cron,
+        parameters={"uri": uri, "verify_key": str(Path(settings.verify_key).resolve()), "reference_uri": reference, "endpoint_url": settings.s3_endpoint,
+                    "ledger": str(book.path.resolve()) if book else None, "name": name},
+    )
+    out.print(f"serving labelguard-drift/{name}: drift checks of {uri} on '{cron}' against {os.environ['PREFECT_API_URL']} (Ctrl-C stops)", highlight=False)
+    serve(deployment, print_starting_message=False)
+
+
+@app.command()
+def alert(
+    webhook: Optional[str] = typer.Option(None, "--webhook", help="POST each labelguard.guard.fired event to this URL (JSON: partition, guards, date)."),
+    deployment: Optional[str] = typer.Option(None, "--deployment", help="Or run this deployment (FLOW/DEPLOYMENT) on each event."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Only partitions of this dataset URI (default: every labelguard partition)."),
+    name: str = typer.Option("labelguard-guard-fired", "--name", help="Automation name."),
+) -> None:
+    """Create a Prefect automation that reacts to `labelguard.guard.fired` (a drift alarm) by calling a webhook or running a deployment."""
+    with _edge():
+        from labelguard.errors import BadInput
+
+        if bool(webhook) == bool(deployment):
+            raise BadInput("pass exactly one of --webhook URL and --deployment FLOW/DEPLOYMENT", "e.g. labelguard alert --webhook https://hooks.example.com/labelguard")
+        if webhook and not webhook.startswith(("http://", "https://")):
+            raise BadInput(f"--webhook {webhook!r} is not an http(s) URL", "pass e.g. --webhook https://hooks.example.com/labelguard")
+        if deployment and "/" not in deployment:
+            raise BadInput(f"--deployment {deployment!r} is not FLOW/DEPLOYMENT", "pass e.g. --deployment labelguard-drift/nightly")
+        from labelguard.server import resolve_prefect_api
+
+        if not resolve_prefect_api():
+            raise BadInput("automations need a Prefect server (a temporary API forgets them)", "start one with `labelguard server` (or set PREFECT_API_URL)")
+        _quiet(False)
+        from labelguard.flows.drift import create_alert
+
+        automation_id = create_alert(name, webhook=webhook, deployment=deployment, dataset=dataset)
+    target = f"POST {webhook}" if webhook else f"run {deployment}"
+    out.print(f"automation {name} ({automation_id}): on labelguard.guard.fired" + (f" of {dataset}" if dataset else "") + f", {target}", highlight=False)
 
 
 @app.command()

@@ -100,8 +100,9 @@ def write_dataset(
     extra: dict[str, Any] | None = None,
     ledger=None,
     ledger_uri: str | None = None,
+    data_key: str = DATA_KEY,
 ) -> SignedManifest:
-    """Write ``frame`` as Parquet, its row sidecar and the sidecar's signature, then the signed
+    """Write ``frame`` as Parquet (``data_key``, default ``data.parquet``), its row sidecar and the sidecar's signature, then the signed
     manifest, all create-only, into ``store`` (the location of part ``dataset.part``).
 
     The manifest goes last, so a dataset without one is visibly incomplete; if any write fails,
@@ -115,18 +116,18 @@ def write_dataset(
         Something is already at the destination; nothing is written.
     """
     dataset = dataset or DatasetRef(new_dataset_id(store.uri), role="data")
-    for existing in (MANIFEST_KEY, DATA_KEY):
+    for existing in dict.fromkeys((MANIFEST_KEY, DATA_KEY, data_key)):
         if store.head(existing) is not None:
             raise DatasetExists(f"{store.uri} already holds a dataset ({existing})", "choose a new destination; datasets are create-only")
     data = to_parquet_bytes(frame)
     sidecar = to_parquet_bytes(row_digests(frame, spec))
     written: list[tuple[str, str | None]] = []
     try:
-        info = store.put(DATA_KEY, data)
-        written.append((DATA_KEY, info.version_id))
+        info = store.put(data_key, data)
+        written.append((data_key, info.version_id))
         rows_info = store.put(ROWS_KEY, sidecar)
         written.append((ROWS_KEY, rows_info.version_id))
-        objects = [{"key": dataset.key(DATA_KEY), "sha256": info.sha256 or sha256_hex(data), "bytes": info.size, "version_id": info.version_id, "rows": int(len(frame))}]
+        objects = [{"key": dataset.key(data_key), "sha256": info.sha256 or sha256_hex(data), "bytes": info.size, "version_id": info.version_id, "rows": int(len(frame))}]
         envelope = sidecar_envelope(dataset, spec, objects, rows_info.sha256, len(frame), key)
         sig_info = store.put(ROWS_SIG_KEY, envelope.to_bytes())
         written.append((ROWS_SIG_KEY, sig_info.version_id))

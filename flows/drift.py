@@ -1,0 +1,129 @@
+"""Drift flow: check the newest unchecked daily partitions, publish artifacts, emit an event per alarm, fail on an alarm."""
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+
+from labelguard.errors import GuardFired
+from labelguard.flows._prefect import io_task, publish
+from labelguard.tasks import drift
+from labelguard.tasks.manifest import load_verify_key
+
+EVENT = "labelguard.guard.fired"
+
+
+@io_task(name="check-partitions")
+def _check(uri: str, verify_key: Path, since: str | None, until: str | None, reference_uri: str | None, endpoint_url: str | None,
+           ledger: Path | None, alpha: float, horizon_days: int, window: int) -> list[drift.DayResult]:
+    from labelguard.tasks.ledger import Ledger
+
+    book = Ledger(Path(ledger)) if ledger and Path(ledger).is_file() else None
+    return drift.check_partitions(uri, load_verify_key(verify_key), since=since, until=until, reference_uri=reference_uri, endpoint_url=endpoint_url,
+                                  ledger=book, alpha=alpha, horizon_days=horizon_days, window=window)
+
+
+def resource_id(uri: str, day: str) -> str:
+    """The event resource of a partition: ``labelguard.partition.<dataset root>/date=<day>``."""
+    return f"labelguard.partition.{uri.rstrip('/')}/{drift.part_name(day)}"
+
+
+def emit_alarm(uri: str, res: drift.DayResult) -> None:
+    """Emit ``labelguard.guard.fired`` for an alarmed day: the partition as resource, guards and statistics as payload."""
+    from prefect.events import emit_event
+
+    guards = res.guard_summary()
+    emit_event(
+        event=EVENT,
+        resource={"prefect.resource.id": resource_id(uri, res.date), "prefect.resource.name": drift.part_name(res.date), "labelguard.dataset": uri},
+        payload={
+            "date": res.date, "partition": res.uri, "guards": res.fired,
+            "statistics": {name: {k: v for k, v in g.items() if k in ("z", "threshold", "p_value", "subject", "detail")} for name, g in guards.items() if g["fired"]},
+            "suspects": len(res.suspect_ids), "suspect_ids": [str(i) for i in res.suspect_ids[:20]],
+        },
+    )
+
+
+@flow(name="labelguard-drift", log_prints=False)
+def drift_flow(
+    uri: str,
+    verify_key: Path,
+    since: str | None = None,
+    until: str | None = None,
+    reference_uri: str | None = None,
+    endpoint_url: str | None = None,
+    ledger: Path | None = None,
+    alpha: float = drift.ALPHA,
+    horizon_days: int = drift.HORIZON_DAYS,
+    window: int = drift.WINDOW,
+    name: str = "labelguard-drift",
+    report_path: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Check the newest unchecked partitions of ``uri`` (or ``since``..``until``); Failed when any day raises an alarm.
+
+    ``report_path`` (optional) receives the days' results as JSON before the flow ends, alarm or not.
+    """
+    results = _check(uri, verify_key, since, until, reference_uri, endpoint_url, ledger, alpha, horizon_days, window)
+    if report_path is not None:
+        import json
+
+        Path(report_path).write_text(json.dumps([r.to_dict() for r in results], indent=1, default=str))
+    if results:
+        lines = [f"Drift check of `{uri}`: {len(results)} partition(s), per-test level {results[0].level:.2g}", "", drift.markdown_table(results), ""]
+        for r in results:
+            if r.alarm:
+                g = r.guard_summary()
+                lines.append(f"- **{r.date}**: " + "; ".join(f"{n}: {g[n]['detail']}" for n in r.fired)
+                             + (f" — {len(r.suspect_ids)} suspect row(s)" if r.suspect_ids else ""))
+        table = [{"date": r.date, "rows": r.rows, "alarm": r.alarm, "fired": ", ".join(r.fired) or "-",
+                  **{n: (None if g.get("z") is None else round(float(g["z"]), 2)) for n, g in r.guard_summary().items() if n != "manifest"},
+                  "manifest": r.integrity, "suspects": len(r.suspect_ids)} for r in results]
+        publish(name, "\n".join(lines), table=table, description=f"Drift check of {uri}")
+    else:
+        publish(name, f"Drift check of `{uri}`: every partition was already checked", description=f"Drift check of {uri}")
+    alarms = [r for r in results if r.alarm]
+    for r in alarms:
+        emit_alarm(uri, r)
+    if alarms:
+        raise GuardFired(sorted({g for r in alarms for g in r.fired}), f"alarm on {', '.join(r.date for r in alarms)}", stopped="",
+                         fix=f"inspect the drift artifact {name!r} and the suspect rows of those partitions")
+    return [r.to_dict() for r in results]
+
+
+WEBHOOK_PAYLOAD = (
+    '{"event": "{{ event.event }}", "partition": "{{ event.resource.id }}", "date": "{{ event.payload.date }}", '
+    '"guards": "{{ event.payload.guards | join(\',\') }}", "suspects": "{{ event.payload.suspects }}"}'
+)
+
+
+def create_alert(name: str, *, webhook: str | None = None, deployment: str | None = None, dataset: str | None = None) -> str:
+    """Create an automation reacting to every ``labelguard.guard.fired`` event (of ``dataset``'s partitions, if given).
+
+    Its action POSTs the event to ``webhook`` (through a Webhook block saved under the same name)
+    or runs ``deployment`` (``FLOW/DEPLOYMENT``). Returns the automation id.
+    """
+    from prefect.automations import Automation, CallWebhook, EventTrigger, Posture, RunDeployment
+
+    if webhook:
+        from prefect.blocks.webhook import Webhook
+
+        block_id = Webhook(url=webhook, method="POST", headers={"Content-Type": "application/json"}, allow_private_urls=True).save(
+            artifact_key_name(name), overwrite=True)
+        action = CallWebhook(block_document_id=block_id, payload=WEBHOOK_PAYLOAD)
+    else:
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            dep = client.read_deployment_by_name(deployment)
+        action = RunDeployment(source="selected", deployment_id=dep.id, parameters={})
+    match = {"prefect.resource.id": f"labelguard.partition.{dataset.rstrip('/')}/*" if dataset else "labelguard.partition.*"}
+    automation = Automation(
+        name=name, trigger=EventTrigger(expect={EVENT}, match=match, posture=Posture.Reactive, threshold=1, within=0), actions=[action],
+    ).create()
+    return str(automation.id)
+
+
+def artifact_key_name(name: str) -> str:
+    from labelguard.flows._prefect import artifact_key
+
+    return artifact_key(name)

@@ -1,0 +1,677 @@
+"""Daily partitions and drift checks: each day's labels against the signed reference and the recent clean days."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date as Date, datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from labelguard.errors import BadInput, DatasetExists, DatasetMissing, UntrustedInput
+from labelguard.tasks.manifest import ColumnSpec, DatasetRef, SignedManifest, to_py
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+    from labelguard.tasks.storage import Store
+
+PART_KEY = "part-00000.parquet"
+RECORDS = "_drift"  # one JSON record per checked day, beside the partitions
+REFERENCE = "holdout"
+_PART = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+
+# Thresholds, chosen for a reason rather than fitted to a simulation (see check_day):
+ALPHA = 0.05  # family-wise false-alarm probability over HORIZON_DAYS daily checks
+HORIZON_DAYS = 30  # the family: a month of daily checks shares ALPHA (Bonferroni over tests x days)
+WINDOW = 14  # recent clean days whose day-to-day variation sets each test's null
+MIN_DAYS = 5  # clean days (the reference counts as one) before a test runs: its t has m - 2 >= 3 degrees of freedom
+
+
+# ---------------------------------------------------------------- partitions
+
+
+def parse_date(value: str, flag: str = "--partition") -> str:
+    """``YYYY-MM-DD`` (or ``date=YYYY-MM-DD``) as a checked ISO date string.
+
+    Raises
+    ------
+    BadInput
+        Not a calendar date.
+    """
+    text = str(value).strip()
+    text = text[5:] if text.startswith("date=") else text
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(text)
+        return Date.fromisoformat(text).isoformat()
+    except ValueError:
+        form = "date=YYYY-MM-DD, e.g. date=2026-01-31" if flag == "--partition" else "YYYY-MM-DD, e.g. 2026-01-31"
+        raise BadInput(f"{flag} {value!r} is not a date", f"write {flag} {form}") from None
+
+
+def part_name(day: str) -> str:
+    return f"date={day}"
+
+
+def partition_dates(root: Store) -> list[str]:
+    """Dates of every ``date=YYYY-MM-DD/`` folder under the dataset root (with or without a manifest), sorted."""
+    days = set()
+    for key in root.list():
+        head = key.split("/", 1)[0]
+        m = _PART.match(head)
+        if m and "/" in key:
+            days.add(m.group(1))
+    return sorted(days)
+
+
+def dataset_id_at(root: Store) -> str | None:
+    """The dataset id the root's reference or partitions are bound to (read, not trusted: verification checks it)."""
+    from labelguard.tasks.dataset import MANIFEST_KEY
+
+    for part in [REFERENCE] + [part_name(d) for d in partition_dates(root)]:
+        raw = root.child(part).head(MANIFEST_KEY) and root.child(part).get(MANIFEST_KEY)
+        if raw:
+            try:
+                return str(SignedManifest.from_bytes(raw).payload["dataset"]["id"])
+            except (BadInput, KeyError, TypeError):
+                continue
+    return None
+
+
+def ingest_partition(
+    root: Store,
+    frame: pd.DataFrame,
+    spec: ColumnSpec,
+    key: Ed25519PrivateKey,
+    *,
+    day: str,
+    source: dict[str, Any],
+    holdout_fraction: float = 0.0,
+    seed: int = 0,
+    dataset_id: str | None = None,
+    ledger=None,
+) -> dict[str, SignedManifest]:
+    """Write one day's rows as ``root/date=DAY/part-00000.parquet`` with its own signed manifest.
+
+    The manifest is bound to the dataset id and the date (role ``partition``, part ``date=DAY``),
+    so a partition copied under another date or dataset fails verification as ``wrong-dataset``.
+    The first partition of a dataset may also carve off the trusted reference (``root/holdout``,
+    role ``holdout``) that drift checks compare against.
+
+    Parameters
+    ----------
+    root
+        The dataset root (the URI given to ``ingest --dest``).
+    frame
+        The day's rows, shape (n_rows, n_columns).
+    day
+        ISO date of the partition.
+    holdout_fraction
+        Share carved off as the reference when the dataset has none yet; 0 keeps every row.
+    dataset_id
+        Id of a new dataset; an existing dataset's id is read from its manifests.
+
+    Returns
+    -------
+    dict
+        ``{"partition": manifest}`` and, when written, ``{"holdout": manifest}``.
+
+    Raises
+    ------
+    DatasetExists
+        The partition exists already (create-only), or ``dataset_id`` names another dataset than the one at ``root``.
+    """
+    from labelguard.tasks.dataset import MANIFEST_KEY, write_dataset
+    from labelguard.tasks.manifest import new_dataset_id
+    from labelguard.tasks.sources import split_holdout
+
+    part = part_name(parse_date(day))
+    target = root.child(part)
+    if target.list(limit=1):
+        raise DatasetExists(f"partition {part} already exists under {root.uri}", "partitions are create-only: ingest a new date")
+    existing = dataset_id_at(root)
+    if existing and dataset_id and dataset_id != existing:
+        raise DatasetExists(f"{root.uri} holds dataset {existing}, not {dataset_id}", f"drop --dataset-id or pass {existing}")
+    ds_id = existing or dataset_id or new_dataset_id(root.uri)
+    written: dict[str, SignedManifest] = {}
+    has_reference = root.child(REFERENCE).head(MANIFEST_KEY) is not None
+    if holdout_fraction and not has_reference:
+        frame, holdout = split_holdout(frame, spec, holdout_fraction, seed)
+        written["holdout"] = write_dataset(
+            root.child(REFERENCE), holdout, spec, key, source={**source, "part": REFERENCE, "date": day},
+            dataset=DatasetRef(ds_id, role="holdout", part=REFERENCE), ledger=ledger, ledger_uri=root.uri,
+        )
+    written["partition"] = write_dataset(
+        target, frame, spec, key, source={**source, "part": part, "date": day},
+        dataset=DatasetRef(ds_id, role="partition", part=part), ledger=ledger, ledger_uri=root.uri, data_key=PART_KEY,
+    )
+    return written
+
+
+# ---------------------------------------------------------------- statistics
+
+
+@dataclass
+class Reference:
+    """What every day is compared with, fitted once on the signed reference rows."""
+
+    spec: ColumnSpec
+    model: Any  # scikit-learn classifier fitted on the reference
+    directions: np.ndarray  # (K, n_features): each class's Fisher direction, unit within-class sd
+    stats: dict[str, Any]  # the reference's own day statistics (disagreement out of fold)
+    dataset_id: str
+    uri: str
+    day: str | None = None  # the partition date the reference was carved from, if any
+
+
+def _features(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
+    from labelguard.tasks.features import feature_matrix
+
+    return feature_matrix(frame, spec)
+
+
+def _codes(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
+    return np.searchsorted(np.asarray(spec.classes), frame[spec.label_col].to_numpy())
+
+
+def fit_reference(frame: pd.DataFrame, spec: ColumnSpec, *, dataset_id: str = "", uri: str = "") -> Reference:
+    """Fit the reference model and each class's discriminant direction on trusted rows.
+
+    The direction of class ``c`` is Fisher's ``Σ⁻¹(μ_c − μ_rest)`` (Σ the pooled within-class
+    covariance), scaled to unit within-class standard deviation, so a mean shift along it is in
+    standard deviations of the class.
+    """
+    from labelguard.tasks.detectors import _logreg, oof_proba
+
+    X, codes = _features(frame, spec), _codes(frame, spec)
+    k = len(spec.classes)
+    if len(np.unique(codes)) < 2:
+        raise BadInput(f"the reference holds a single class ({len(frame)} rows)", "ingest a reference with every class")
+    model = _logreg().fit(X, codes)
+    centred = X - np.stack([X[codes == c].mean(axis=0) if (codes == c).any() else X.mean(axis=0) for c in range(k)])[codes]
+    cov = np.cov(centred, rowvar=False).reshape(X.shape[1], X.shape[1]) + 1e-9 * np.eye(X.shape[1])
+    directions = np.zeros((k, X.shape[1]))
+    for c in range(k):
+        if (codes == c).any() and (codes != c).any():
+            w = np.linalg.solve(cov, X[codes == c].mean(axis=0) - X[codes != c].mean(axis=0))
+            directions[c] = w / np.sqrt(max(float(w @ cov @ w), 1e-12))
+    pred_oof = oof_proba(X, codes, k).argmax(axis=1)
+    return Reference(spec, model, directions, _stats(X, codes, pred_oof, directions, k), dataset_id, uri)
+
+
+def _stats(X: np.ndarray, codes: np.ndarray, pred: np.ndarray, directions: np.ndarray, k: int) -> dict[str, Any]:
+    """A day's statistics per class: rows, share, mean and variance along the class direction, disagreements."""
+    n = len(codes)
+    out = {"rows": int(n), "classes": []}
+    for c in range(k):
+        mask = codes == c
+        proj = X[mask] @ directions[c]
+        out["classes"].append({
+            "rows": int(mask.sum()),
+            "share": float(mask.mean()) if n else 0.0,
+            "shift": float(proj.mean()) if mask.any() else 0.0,
+            "shift_var": float(proj.var(ddof=1)) if mask.sum() > 1 else 1.0,
+            "disagree": int((pred[mask] != c).sum()),
+        })
+    return out
+
+
+def day_stats(frame: pd.DataFrame, ref: Reference) -> tuple[dict[str, Any], np.ndarray]:
+    """The day's statistics and the reference model's predicted class codes, shape (n_rows,)."""
+    X, codes = _features(frame, ref.spec), _codes(frame, ref.spec)
+    pred = ref.model.predict(X) if len(X) else np.zeros(0, int)
+    return _stats(X, codes, pred, ref.directions, len(ref.spec.classes)), pred
+
+
+def overdispersed_test(x: float, v: float, history: list[tuple[float, float]], *, side: str, level: float) -> dict[str, float]:
+    """Is today's value ``x`` (sampling variance ``v``) out of line with the clean days' values?
+
+    A random-effects null: each clean day ``i`` shows ``x_i = μ + u_i + e_i`` with sampling
+    variance ``v_i`` and day-to-day variation ``u_i ~ N(0, τ²)``. τ² is estimated as in
+    DerSimonian & Laird (1986, *Controlled Clinical Trials* 7:177) from Cochran's
+    ``Q = Σ (x_i − x̄_w)² / v_i``: ``τ² = max(0, (Q − (m − 1)) / (Σw − Σw² / Σw))``. Then
+    ``z = (x − μ̂) / sqrt(v + τ² + Var μ̂)`` with ``μ̂`` the ``1 / (v_i + τ²)``-weighted mean,
+    referred to Student's t with ``m − 2`` degrees of freedom: the prediction interval for a new
+    study of Higgins, Thompson & Spiegelhalter (2009, *J. R. Stat. Soc. A* 172:137), whose t
+    carries the looseness of τ² estimated from a few days (so ``m >= 3``).
+
+    Parameters
+    ----------
+    x, v
+        Today's value and its sampling variance.
+    history
+        ``(x_i, v_i)`` of the clean days and the reference (at least one entry).
+    side
+        ``"greater"`` (one-sided: only a rise is evidence) or ``"two-sided"``.
+    level
+        The per-test significance level (after the multiple-testing split).
+
+    Returns
+    -------
+    dict
+        ``z`` (signed for one-sided, absolute for two-sided), ``p_value``, ``threshold`` (the z
+        the test fires above), ``expected`` (μ̂), ``sd`` (the null standard deviation of ``x``),
+        ``tau`` (the between-day standard deviation used).
+    """
+    from scipy import stats
+
+    xs = np.array([h[0] for h in history], dtype=float)
+    vs = np.maximum(np.array([h[1] for h in history], dtype=float), 1e-18)
+    m = len(xs)
+    tau2 = 0.0
+    if m >= 2:
+        w = 1 / vs
+        xw = float((w * xs).sum() / w.sum())
+        q = float((w * (xs - xw) ** 2).sum())
+        c = float(w.sum() - (w**2).sum() / w.sum())
+        tau2 = max(0.0, (q - (m - 1)) / c) if c > 0 else 0.0
+    w_star = 1 / (vs + tau2)
+    mean = float((w_star * xs).sum() / w_star.sum())
+    sd = float(np.sqrt(max(v + tau2 + 1 / w_star.sum(), 1e-18)))
+    z = (x - mean) / sd
+    if m < 3:
+        raise ValueError(f"a prediction interval needs at least 3 clean days, got {m}")
+    ref = stats.t(m - 2)
+    if side == "greater":
+        p, threshold, shown = float(ref.sf(z)), float(ref.isf(level)), z
+    else:
+        p, threshold, shown = float(2 * ref.sf(abs(z))), float(ref.isf(level / 2)), abs(z)
+    return {"z": float(shown), "p_value": p, "threshold": threshold, "expected": mean, "sd": sd, "tau": float(np.sqrt(tau2))}
+
+
+def anscombe(k: float, n: float) -> tuple[float, float]:
+    """A binomial rate ``k / n`` on the variance-stabilized scale and its sampling variance.
+
+    ``arcsin(sqrt((k + 3/8) / (n + 3/4)))`` has variance ``1 / (4n + 2)`` whatever the rate
+    (Anscombe 1948, *Biometrika* 35:246), so rates near 0 (a model's disagreements on clean
+    days) need no normal approximation at the rate and a few rows more or less do not look like
+    day-to-day variation.
+    """
+    return float(np.arcsin(np.sqrt((k + 0.375) / (n + 0.75)))), 1.0 / (4 * n + 2)
+
+
+def _rate_history(days: list[dict], c: int, key: str) -> list[tuple[float, float, float]]:
+    """Class ``c``'s rate on each day with rows: (rate, transformed rate, its sampling variance)."""
+    out = []
+    for d in days:
+        k, n = _count(d, c, key)
+        if n > 0:
+            out.append((k / n, *anscombe(k, n)))
+    return out
+
+
+def _count(day: dict, c: int, key: str) -> tuple[float, float]:
+    if key == "share":
+        return round(day["classes"][c]["share"] * day["rows"]), float(day["rows"])
+    return float(day["classes"][c]["disagree"]), float(day["classes"][c]["rows"])
+
+
+def _rate_test(today: dict, days: list[dict], c: int, key: str, *, side: str, level: float) -> tuple[float, float, dict]:
+    """Today's rate of class ``c``, the clean days' mean rate, and the test on the Anscombe scale."""
+    hist = _rate_history(days, c, key)
+    k, n = _count(today, c, key)
+    x, v = anscombe(k, n)
+    t = overdispersed_test(x, v, [(h[1], h[2]) for h in hist], side=side, level=level)
+    expected = float(np.sin(t["expected"]) ** 2)
+    return k / max(n, 1.0), expected, t
+
+
+# ---------------------------------------------------------------- drift guards (registry)
+
+
+@dataclass
+class DriftTest:
+    """One test of one guard on one day (one class, or the whole day)."""
+
+    guard: str
+    subject: str  # "class 0", "day"
+    value: float
+    expected: float
+    z: float
+    threshold: float
+    p_value: float
+    fired: bool
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: to_py(v) for k, v in self.__dict__.items()}
+
+
+DriftGuard = Callable[[dict, list[dict], "Reference", float], list[DriftTest]]
+DRIFT_GUARDS: dict[str, tuple[DriftGuard, str, Callable[[int], int]]] = {}
+
+
+def register_drift_guard(name: str, tests: Callable[[int], int]):
+    """Register ``fn(today, clean_days, reference, level) -> [DriftTest]``; ``tests(K)`` says how many tests it runs for K classes."""
+
+    def decorate(fn: DriftGuard) -> DriftGuard:
+        DRIFT_GUARDS[name] = (fn, (fn.__doc__ or name).strip().splitlines()[0], tests)
+        return fn
+
+    return decorate
+
+
+def tests_per_day(k: int) -> int:
+    return sum(t(k) for _, _, t in DRIFT_GUARDS.values())
+
+
+def _classes(ref: Reference) -> list[str]:
+    return [str(to_py(c)) for c in ref.spec.classes]
+
+
+@register_drift_guard("label_prior", lambda k: 1 if k == 2 else k)
+def label_prior(today: dict, days: list[dict], ref: Reference, level: float) -> list[DriftTest]:
+    """Each class's share of the day against the clean days (two-sided, day-to-day variation in the null)."""
+    names = _classes(ref)
+    out = []
+    for c in range(1 if len(names) == 2 else len(names)):
+        c = len(names) - 1 if len(names) == 2 else c  # two classes: one test, on the second class's share
+        x, expected, t = _rate_test(today, days, c, "share", side="two-sided", level=level)
+        out.append(DriftTest("label_prior", f"class {names[c]}", x, expected, t["z"], t["threshold"], t["p_value"], t["p_value"] < level,
+                             f"share {x:.1%} vs {expected:.1%} on clean days (z={t['z']:.1f}, day-to-day sd {t['tau']:.3f} on the arcsine scale)"))
+    return out
+
+
+@register_drift_guard("class_conditional", lambda k: k)
+def class_conditional(today: dict, days: list[dict], ref: Reference, level: float) -> list[DriftTest]:
+    """Each class's feature mean along its discriminant direction against the clean days (one-sided: flipped rows drag it toward the other classes).
+
+    The direction points from the other classes to the class, so rows flipped into the class can
+    only lower the mean; a rise is benign drift, which the clean days' variation covers anyway.
+    """
+    names = _classes(ref)
+    out = []
+    for c, name in enumerate(names):
+        t_c = today["classes"][c]
+        if t_c["rows"] < 2:
+            continue
+        hist = [(d["classes"][c]["shift"], d["classes"][c]["shift_var"] / max(d["classes"][c]["rows"], 1)) for d in days if d["classes"][c]["rows"] > 1]
+        t = overdispersed_test(-t_c["shift"], t_c["shift_var"] / t_c["rows"], [(-x, v) for x, v in hist], side="greater", level=level)
+        t["expected"] = -t["expected"]
+        out.append(DriftTest("class_conditional", f"class {name}", t_c["shift"], t["expected"], t["z"], t["threshold"], t["p_value"], t["p_value"] < level,
+                             f"mean along the class direction {t_c['shift']:+.3f} vs {t['expected']:+.3f} ± {t['sd']:.3f} sd"))
+    return out
+
+
+@register_drift_guard("noise_rate", lambda k: k)
+def noise_rate(today: dict, days: list[dict], ref: Reference, level: float) -> list[DriftTest]:
+    """Share of each class's rows the reference model assigns to another class, against the clean days (one-sided): the suite's noise estimate.
+
+    ``days[0]`` is the reference, whose rate is out of fold on fewer rows (biased up, not
+    comparable): the null comes from the clean partitions alone, so it waits for MIN_DAYS of them.
+    """
+    names = _classes(ref)
+    out = []
+    for c, name in enumerate(names):
+        t_c = today["classes"][c]
+        if not t_c["rows"]:
+            continue
+        # the reference's own rate is out of fold on a small sample, not the fitted model's: clean partitions only
+        if len([d for d in days[1:] if d["classes"][c]["rows"]]) < MIN_DAYS:
+            continue
+        x, expected, t = _rate_test(today, days[1:], c, "disagree", side="greater", level=level)
+        # a flipped row the model had right now disagrees; one it had wrong may now agree
+        flip_estimate = max(0.0, (x - expected) / max(1e-9, 1 - 2 * expected))
+        out.append(DriftTest("noise_rate", f"class {name}", x, expected, t["z"], t["threshold"], t["p_value"], t["p_value"] < level,
+                             f"{x:.1%} of rows labelled {name} disagree with the reference model vs {expected:.1%} on clean days (z={t['z']:.1f}); "
+                             f"estimated flip rate into {name}: {flip_estimate:.1%}"))
+    return out
+
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass
+class DayResult:
+    """The outcome of checking one partition."""
+
+    date: str
+    uri: str
+    rows: int
+    integrity: str  # "ok" or the manifest failure code
+    integrity_detail: str
+    tests: list[DriftTest] = field(default_factory=list)
+    suspect_ids: list = field(default_factory=list)
+    clean_days: list[str] = field(default_factory=list)  # the window the null was estimated from
+    warming_up: bool = False  # fewer than MIN_DAYS independent clean days: the statistical tests wait
+    level: float = 0.0
+    stats: dict[str, Any] | None = None
+    manifest_sha256: str | None = None
+    checked_at: str = ""
+
+    @property
+    def fired(self) -> list[str]:
+        names = ["manifest"] if self.integrity != "ok" else []
+        return names + sorted({t.guard for t in self.tests if t.fired}, key=list(DRIFT_GUARDS).index)
+
+    @property
+    def alarm(self) -> bool:
+        return bool(self.fired)
+
+    def guard_summary(self) -> dict[str, dict[str, Any]]:
+        """Per guard: the largest z of its tests, its threshold, whether it fired, and the worst test's detail."""
+        out: dict[str, dict[str, Any]] = {
+            "manifest": {"fired": self.integrity != "ok", "detail": self.integrity_detail if self.integrity != "ok" else "signature, identity and digests verified"}
+        }
+        for name in DRIFT_GUARDS:
+            mine = [t for t in self.tests if t.guard == name]
+            if not mine:
+                why = (f"warming up: {len(self.clean_days) + 1} of {MIN_DAYS} clean days (the reference counts as one)" if self.warming_up
+                       else f"warming up: {len(self.clean_days)} of {MIN_DAYS} clean partitions" if name == "noise_rate" and self.stats
+                       else "not run")
+                out[name] = {"fired": False, "z": None, "threshold": None, "detail": why}
+                continue
+            worst = max(mine, key=lambda t: t.z)
+            out[name] = {"fired": any(t.fired for t in mine), "z": worst.z, "threshold": worst.threshold, "p_value": worst.p_value,
+                         "subject": worst.subject, "detail": worst.detail}
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "date": self.date, "uri": self.uri, "rows": self.rows, "alarm": self.alarm, "fired": self.fired,
+            "integrity": self.integrity, "integrity_detail": self.integrity_detail,
+            "guards": self.guard_summary(), "tests": [t.to_dict() for t in self.tests],
+            "suspect_ids": [to_py(i) for i in self.suspect_ids], "clean_days": self.clean_days, "level": self.level,
+            "stats": self.stats, "manifest_sha256": self.manifest_sha256, "checked_at": self.checked_at, "warming_up": self.warming_up,
+        }
+
+
+def record_key(day: str) -> str:
+    return f"{part_name(day)}.json"
+
+
+def read_records(root: Store) -> dict[str, dict]:
+    """Every stored day record under ``root/_drift``, by date."""
+    records = {}
+    store = root.child(RECORDS)
+    for key in store.list():
+        m = re.fullmatch(r"date=(\d{4}-\d{2}-\d{2})\.json", key)
+        if m:
+            try:
+                records[m.group(1)] = json.loads(store.get(key))
+            except ValueError:
+                continue
+    return records
+
+
+def write_record(root: Store, result: DayResult) -> bool:
+    """Store the day's result (create-only: a day is recorded once; a re-check of a recorded day is reported, not stored)."""
+    try:
+        root.child(RECORDS).put(record_key(result.date), json.dumps(result.to_dict(), indent=1, default=str).encode())
+        return True
+    except DatasetExists:
+        return False
+
+
+# ---------------------------------------------------------------- the check
+
+
+def load_reference(root: Store, verify_key: Ed25519PublicKey, *, reference_uri: str | None = None, endpoint_url: str | None = None, ledger=None) -> Reference:
+    """Verify and fit the signed reference (default ``root/holdout``).
+
+    Raises
+    ------
+    DatasetMissing
+        No reference there.
+    UntrustedInput
+        The reference fails its signature, digests or identity (exit 1: it cannot be vouched for).
+    """
+    from labelguard.tasks.dataset import MANIFEST_KEY
+    from labelguard.tasks.storage import open_store
+    from labelguard.tasks.verify import load_trusted
+
+    store = open_store(reference_uri, endpoint_url=endpoint_url) if reference_uri else root.child(REFERENCE)
+    if store.head(MANIFEST_KEY) is None and not store.list(limit=1):
+        raise DatasetMissing(f"no signed reference at {store.uri}", "ingest the first partition with --holdout-fraction 0.2, or pass --reference a signed baseline")
+    rep = load_trusted(store, verify_key, "reference", endpoint_url, ledger=ledger)
+    ds = rep.manifest.payload["dataset"]
+    ref = fit_reference(rep.frame, rep.manifest.spec, dataset_id=ds["id"], uri=store.uri)
+    ref.day = (rep.manifest.payload.get("source") or {}).get("date")
+    return ref
+
+
+def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKey, clean: list[tuple[str, dict]], *,
+              alpha: float = ALPHA, horizon_days: int = HORIZON_DAYS, ledger=None) -> DayResult:
+    """Verify one partition and test it against the reference and the recent clean days.
+
+    Each test runs at ``alpha / (tests per day × horizon_days)`` (Bonferroni over every guard's
+    tests and a horizon of daily checks), so the chance of any false alarm over ``horizon_days``
+    clean days is at most ``alpha``. The null of each test is the clean days' mean with their
+    day-to-day variation (:func:`overdispersed_test`); the signed reference always counts as one
+    clean day. Until :data:`MIN_DAYS` clean days exist only the manifest is checked and the day
+    says it is warming up (a partition of the reference's own date is not independent of it and is
+    not counted): with fewer, Student's t of the prediction interval has too few degrees of
+    freedom to fire on anything.
+
+    Parameters
+    ----------
+    clean
+        ``(date, statistics)`` of the recent clean days, oldest first.
+    """
+    import hashlib
+
+    from labelguard.tasks.dataset import MANIFEST_KEY, load_verified
+    from labelguard.tasks.ledger import manifest_digest
+
+    store = root.child(part_name(day))
+    level = alpha / (tests_per_day(len(ref.spec.classes)) * horizon_days)
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    try:
+        rep = load_verified(store, verify_key, roles=("partition",), ledger=ledger)
+    except DatasetMissing:
+        return DayResult(day, store.uri, 0, "missing-manifest", f"nothing readable at {store.uri}", level=level, checked_at=now)
+    digest = manifest_digest(rep.manifest) if rep.manifest is not None else (hashlib.sha256(store.get(MANIFEST_KEY)).hexdigest() if store.head(MANIFEST_KEY) else None)
+    result = DayResult(day, store.uri, 0, rep.code, rep.detail, level=level, manifest_sha256=digest, checked_at=now,
+                       suspect_ids=list(rep.suspect_ids or []), clean_days=[d for d, _ in clean])
+    if rep.ok and rep.manifest.payload["dataset"]["id"] != ref.dataset_id:
+        result.integrity, result.integrity_detail = "wrong-dataset", f"partition is bound to dataset {rep.manifest.payload['dataset']['id']}, the reference to {ref.dataset_id}"
+    if rep.ok and rep.manifest.payload["dataset"].get("part") != part_name(day):
+        result.integrity, result.integrity_detail = "wrong-dataset", f"the manifest is for part {rep.manifest.payload['dataset'].get('part')!r}, found at {part_name(day)}"
+    frame = rep.frame
+    if frame is None or not len(frame):
+        return result
+    missing = [c for c in (ref.spec.label_col, ref.spec.id_col, *ref.spec.feature_cols) if c not in frame.columns]
+    if missing:
+        result.integrity_detail += f"; columns {missing} missing: statistics not computed"
+        return result
+    stats, pred = day_stats(frame, ref)
+    result.rows, result.stats = stats["rows"], stats
+    # the partition the reference was carved from is the same day as the reference: count it once
+    clean = [(d, s) for d, s in clean if d != ref.day]
+    result.clean_days = [d for d, _ in clean]
+    history = [ref.stats] + [s for _, s in clean]
+    if len(history) < MIN_DAYS:
+        result.warming_up = True
+        return result
+    for name, (fn, _, _) in DRIFT_GUARDS.items():
+        result.tests.extend(fn(stats, history, ref, level))
+    if not result.suspect_ids:
+        fired_classes = {t.subject.removeprefix("class ") for t in result.tests if t.fired and t.guard in ("noise_rate", "class_conditional")}
+        if fired_classes:
+            codes = _codes(frame, ref.spec)
+            names = np.array(_classes(ref))
+            mask = (pred != codes) & np.isin(names[codes], list(fired_classes))
+            result.suspect_ids = frame[ref.spec.id_col].to_numpy()[mask].tolist()
+    return result
+
+
+def check_partitions(
+    uri: str,
+    verify_key: Ed25519PublicKey,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    reference_uri: str | None = None,
+    alpha: float = ALPHA,
+    horizon_days: int = HORIZON_DAYS,
+    window: int = WINDOW,
+    endpoint_url: str | None = None,
+    ledger=None,
+    on_day: Callable[[DayResult], None] | None = None,
+) -> list[DayResult]:
+    """Check the newest unchecked partitions (or every partition from ``since`` to ``until``) in date order.
+
+    Each checked day is recorded under ``URI/_drift/`` (create-only), so the next run knows what
+    is unchecked and which days were clean; the null of each day's tests comes from the signed
+    reference and the ``window`` most recent clean days before it.
+
+    Raises
+    ------
+    BadInput
+        No partitions under ``uri``, or none in the date range.
+    DatasetMissing, UntrustedInput
+        No reference, or a reference failing verification.
+    """
+    from labelguard.tasks.storage import open_store
+
+    root = open_store(uri, endpoint_url=endpoint_url)
+    days = partition_dates(root)
+    if not days:
+        raise BadInput(f"no partitions (date=YYYY-MM-DD/) under {root.uri}", "ingest one with `labelguard ingest --dest URI --partition date=YYYY-MM-DD`")
+    records = read_records(root)
+    if since or until:
+        lo, hi = since or days[0], until or days[-1]
+        targets = [d for d in days if lo <= d <= hi]
+        if not targets:
+            raise BadInput(f"no partition between {lo} and {hi} under {root.uri} (have {days[0]} to {days[-1]})", "widen --since/--until")
+    else:
+        targets = [d for d in days if d not in records]
+    ref = load_reference(root, verify_key, reference_uri=reference_uri, endpoint_url=endpoint_url, ledger=ledger)
+    stats_cache: dict[str, dict] = {}
+    results = []
+    for day in targets:
+        clean = []
+        for prev in reversed([d for d in days if d < day]):
+            rec = records.get(prev)
+            if rec is None or rec.get("alarm") or rec.get("stats") is None:
+                continue
+            clean.append((prev, rec["stats"]))
+            if len(clean) >= window:
+                break
+        res = check_day(day, root, ref, verify_key, list(reversed(clean)), alpha=alpha, horizon_days=horizon_days, ledger=ledger)
+        if day not in records:
+            write_record(root, res)
+            records[day] = res.to_dict()
+        stats_cache[day] = res.stats
+        results.append(res)
+        if on_day is not None:
+            on_day(res)
+    return results
+
+
+def markdown_table(results: list[DayResult]) -> str:
+    """The days as a markdown table: date, rows, alarm, what fired, each guard's worst z against its threshold."""
+    names = ["manifest", *DRIFT_GUARDS]
+    lines = ["| date | rows | alarm | " + " | ".join(names) + " |", "|" + "---|" * (3 + len(names))]
+    for r in results:
+        g = r.guard_summary()
+        cells = ["FIRED" if g["manifest"]["fired"] else "ok"]
+        for n in DRIFT_GUARDS:
+            s = g[n]
+            cells.append("—" if s.get("z") is None else f"{'**FIRED** ' if s['fired'] else ''}z={s['z']:.1f} / {s['threshold']:.1f}")
+        lines.append(f"| {r.date} | {r.rows} | {'ALARM' if r.alarm else 'no'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
