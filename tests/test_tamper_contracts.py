@@ -18,7 +18,7 @@ import pytest
 
 from labelguard.errors import BadInput, DatasetMissing, SchemaViolation
 from labelguard.tasks.dataset import DATA_KEY, HOLDOUT, MANIFEST_KEY, load_verified, seal_dataset, write_dataset
-from labelguard.tasks.manifest import ColumnSpec, DatasetRef, load_signing_key, load_verify_key, sign_manifest
+from labelguard.tasks.manifest import ColumnSpec, DatasetRef, labels_digest, load_signing_key, load_verify_key, sign_manifest
 from labelguard.tasks.storage import LocalStore, open_store
 from labelguard.tasks.synthetic import make_reviews
 from labelguard.tasks.tamper import _cell, encode_like, poison_file, tamper
@@ -162,15 +162,21 @@ def test_s3_target_uses_the_endpoint_passed(s3_uri, s3_endpoint, tmp_path, keys,
 # ---------------------------------------------------------------- several objects, forged manifests
 
 
+SPEC3 = ColumnSpec(classes=("neg", "positive"))
+
+
 def _three_part_lake(tmp_path, keys):
-    """Parts of 300, 20 and 20 rows; only part-1's rows have polarity above 50."""
+    """Parts of 300, 20 and 20 rows with classes of unequal length; only part-1's rows have polarity
+    above 50, and part-1 is plain-encoded and uncompressed, so a flip changes its size."""
     lake = tmp_path / "lake"
     lake.mkdir()
     frame = make_reviews(340, seed=12)
+    frame["label"] = frame["label"].map({0: "neg", 1: "positive"})
     frame.loc[300:319, "polarity"] = 100.0
     for i, (lo, hi) in enumerate(((0, 300), (300, 320), (320, 340))):
-        frame.iloc[lo:hi].to_parquet(lake / f"part-{i}.parquet", index=False)
-    seal_dataset(LocalStore(lake), load_signing_key(keys[0]), spec=ColumnSpec(), keys=[f"part-{i}.parquet" for i in range(3)])
+        plain = {"compression": None, "use_dictionary": False} if i == 1 else {}
+        frame.iloc[lo:hi].to_parquet(lake / f"part-{i}.parquet", index=False, **plain)
+    seal_dataset(LocalStore(lake), load_signing_key(keys[0]), spec=SPEC3, keys=[f"part-{i}.parquet" for i in range(3)])
     return lake, frame
 
 
@@ -192,11 +198,13 @@ def test_only_objects_holding_flipped_rows_are_rewritten_and_the_forgery_matches
         data = (lake / f"part-{i}.parquet").read_bytes()
         assert (objects[f"part-{i}.parquet"]["sha256"], objects[f"part-{i}.parquet"]["bytes"]) == (hashlib.sha256(data).hexdigest(), len(data))
     assert objects["part-0.parquet"] == old["payload"]["objects"][0]
+    assert objects["part-1.parquet"]["bytes"] != old["payload"]["objects"][1]["bytes"]  # the flips changed its size
+    assert pq.ParquetFile(lake / "part-1.parquet").metadata.row_group(0).column(1).compression == "UNCOMPRESSED"
     after = pd.concat([pd.read_parquet(lake / f"part-{i}.parquet") for i in range(3)], ignore_index=True)
     counts = after["label"].value_counts()
     assert new["payload"]["rows"] == 340
-    assert new["payload"]["label_histogram"] == {"0": int(counts[0]), "1": int(counts[1])} != old["payload"]["label_histogram"]
-    assert new["payload"]["labels_digest"] != old["payload"]["labels_digest"]
+    assert new["payload"]["label_histogram"] == {"neg": int(counts["neg"]), "positive": int(counts["positive"])} != old["payload"]["label_histogram"]
+    assert new["payload"]["labels_digest"] == labels_digest(after, "review_id", "label") != old["payload"]["labels_digest"]
     unchanged = {k for k in old["payload"] if old["payload"][k] == new["payload"][k]}
     assert set(old["payload"]) - unchanged == {"objects", "label_histogram", "labels_digest"}
     assert load_verified(LocalStore(lake), load_verify_key(keys[1])).code == "bad-signature"
@@ -397,3 +405,15 @@ def test_poison_timestamp_column_is_not_a_feature(tmp_path):
     a = poison_file(tmp_path / "with.csv", tmp_path / "pa.csv", attack="nearest", rate=0.05, seed=0)
     b = poison_file(tmp_path / "without.csv", tmp_path / "pb.csv", attack="nearest", rate=0.05, seed=0)
     assert a.flipped["id"].tolist() == b.flipped["id"].tolist() and len(a.flipped) == 15
+
+
+def test_poison_keeps_ids_as_written(tmp_path):
+    """Ids like 007 stay 007 in the truth file (README: ids are reported exactly as written)."""
+    frame = make_reviews(100, seed=19)
+    frame["review_id"] = [f"{i:03d}" for i in range(100)]
+    frame.to_csv(tmp_path / "r.csv", index=False)
+    res = poison_file(tmp_path / "r.csv", tmp_path / "p.csv", attack="random", rate=0.1, seed=3, truth_out=tmp_path / "t.json")
+    ids = [f["id"] for f in _truth(tmp_path / "t.json")["flipped"]]
+    assert len(ids) == 10 and all(isinstance(i, str) and len(i) == 3 for i in ids) and ids == res.flipped["id"].tolist()
+    after = pd.read_csv(tmp_path / "p.csv", dtype=str)
+    assert sorted(after.loc[after["label"] != frame["label"].astype(str), "review_id"]) == sorted(ids)
