@@ -82,10 +82,14 @@ def test_existing_truth_file_message(tmp_path):
 
 
 def test_target_with_trailing_slash_and_a_bare_object_name(tmp_path, keys, monkeypatch):
-    write_dataset(LocalStore(tmp_path / "ds"), make_reviews(300, seed=2), ColumnSpec(), load_signing_key(keys[0]), source={})
-    tamper(str(tmp_path / "ds") + "/", attack="random", rate=0.02, seed=0, truth_out=tmp_path / "t1.json")
+    """Trailing slashes are dropped, and only slashes (a folder may end in X)."""
+    write_dataset(LocalStore(tmp_path / "dsX"), make_reviews(300, seed=2), ColumnSpec(), load_signing_key(keys[0]), source={})
+    tamper(str(tmp_path / "dsX") + "/", attack="random", rate=0.02, seed=0, truth_out=tmp_path / "t1.json")
     assert len(_flipped(tmp_path / "t1.json")) == 6
-    assert load_verified(open_store(str(tmp_path / "ds")), load_verify_key(keys[1])).code == "digest-mismatch"
+    assert load_verified(open_store(str(tmp_path / "dsX")), load_verify_key(keys[1])).code == "digest-mismatch"
+    make_reviews(100, seed=4).to_csv(tmp_path / "obj.csv", index=False)
+    tamper(str(tmp_path / "obj.csv") + "/", attack="random", rate=0.1, seed=0, truth_out=tmp_path / "t3.json")
+    assert len(_flipped(tmp_path / "t3.json")) == 10
     monkeypatch.chdir(tmp_path)  # an object named without a folder lives in the current directory
     make_reviews(200, seed=3).to_parquet(tmp_path / "Reviews.PARQUET", index=False)
     tamper("Reviews.PARQUET", attack="random", rate=0.05, seed=1, truth_out=tmp_path / "t2.json")
@@ -397,9 +401,10 @@ def test_poison_ignores_how_times_are_written_but_refuses_what_ingest_refuses(tm
 
 
 def test_poison_timestamp_column_is_not_a_feature(tmp_path):
-    """created_at is the time column, not a text feature: a model-aware attack sees the same
-    features whether or not the column is in the file."""
+    """created_at is the time column, not a feature, even as epoch seconds (a number): a model-aware
+    attack sees the same features whether or not the column is in the file."""
     frame = make_reviews(300, seed=18)
+    frame["created_at"] = frame["created_at"].astype("int64") // 10**9
     frame.to_csv(tmp_path / "with.csv", index=False)
     frame.drop(columns="created_at").to_csv(tmp_path / "without.csv", index=False)
     a = poison_file(tmp_path / "with.csv", tmp_path / "pa.csv", attack="nearest", rate=0.05, seed=0)
@@ -417,3 +422,26 @@ def test_poison_keeps_ids_as_written(tmp_path):
     assert len(ids) == 10 and all(isinstance(i, str) and len(i) == 3 for i in ids) and ids == res.flipped["id"].tolist()
     after = pd.read_csv(tmp_path / "p.csv", dtype=str)
     assert sorted(after.loc[after["label"] != frame["label"].astype(str), "review_id"]) == sorted(ids)
+
+
+def test_poison_reads_with_the_encoding_passed(tmp_path):
+    """UTF-16 without a byte-order mark is not recognisable: only --encoding reads it, and the copy keeps it."""
+    frame = make_reviews(100, seed=20)
+    text = frame.to_csv(index=False)
+    (tmp_path / "r.csv").write_bytes(text.encode("utf-16-le"))
+    res = poison_file(tmp_path / "r.csv", tmp_path / "p.csv", attack="random", rate=0.1, seed=0, encoding="utf-16-le")
+    before, after = text.splitlines(), (tmp_path / "p.csv").read_bytes().decode("utf-16-le").splitlines()
+    assert len(res.flipped) == 10 == sum(a != b for a, b in zip(before, after)) and len(before) == len(after)
+
+
+def test_poison_rewrites_only_the_flipped_label_cells(tmp_path):
+    """Labels written as 1.0/0.0: every row the attack did not flip stays byte for byte as it was."""
+    frame = make_reviews(100, seed=21)
+    frame["label"] = frame["label"].astype(float)
+    text = frame.to_csv(index=False)
+    assert ",1.0," in text
+    (tmp_path / "r.csv").write_text(text)
+    res = poison_file(tmp_path / "r.csv", tmp_path / "p.csv", attack="random", rate=0.1, seed=0)
+    flipped = set(res.flipped["id"])
+    for old, new in zip(text.splitlines()[1:], (tmp_path / "p.csv").read_text().splitlines()[1:]):
+        assert (old != new) == (old.split(",")[0] in flipped)
