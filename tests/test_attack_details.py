@@ -80,3 +80,28 @@ def test_softmax_rows_are_probabilities():
     P = _softmax(Z)
     assert np.allclose(P.sum(axis=1), 1) and np.allclose(P[0], np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum())
     assert P[1, 0] == 1.0 and np.isfinite(P).all()
+
+
+def test_unknown_attack_and_unknown_option_are_one_line():
+    frame = make_reviews(50, seed=1)
+    with pytest.raises(BadInput) as err:
+        flip_labels(frame, ColumnSpec(), attack="nope", rate=0.1, seed=0)
+    assert str(err.value) == "unknown attack 'nope' (fix: choose one of: cluster, farthest, greedy, nearest, random, subset, targeted)"
+    with pytest.raises(BadInput) as err:
+        flip_labels(frame, ColumnSpec(), attack="random", rate=0.1, seed=0, bogus=1)
+    assert str(err.value) == ("attack 'random' does not take option(s) ['bogus'] "
+                              "(fix: drop it: `labelguard list` names the attacks, and each attack's docstring its options)")
+
+
+def test_classes_come_from_the_labels_when_the_spec_names_none():
+    frame = make_reviews(60, seed=2)
+    frame["label"] = frame["label"].map({0: "neg", 1: "pos"})
+    res = flip_labels(frame, ColumnSpec(classes=()), attack="random", rate=0.1, seed=0)
+    assert len(res.flipped) == 6 and {(o, n) for o, n in zip(res.flipped["old"], res.flipped["new"])} <= {("neg", "pos"), ("pos", "neg")}
+
+
+def test_subset_where_sees_the_feature_columns():
+    frame = make_reviews(200, seed=3)
+    res = flip_labels(frame, ColumnSpec(), attack="subset", rate=0.05, seed=0, where="polarity > 1")
+    inside = set(frame.loc[frame["polarity"] > 1, "review_id"])
+    assert len(res.flipped) == 10 and set(res.flipped["id"]) <= inside and res.note == ""
