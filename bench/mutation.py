@@ -91,14 +91,14 @@ def mutant_names(module: str) -> list[str]:
     src = (STAGE / module / "mutants" / "labelguard" / "tasks" / f"{module}.py").read_text()
     names: list[str] = []
 
-    def walk(node: ast.AST, prefix: str) -> None:
+    def walk(node: ast.AST) -> None:  # a method's mutants are named xǁClassǁmethod__mutmut_N already
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) and "__mutmut_" in child.name and not child.name.endswith("_orig"):
-                names.append(f"labelguard.tasks.{module}.{prefix}{child.name}")
+                names.append(f"labelguard.tasks.{module}.{child.name}")
             elif isinstance(child, ast.ClassDef):
-                walk(child, f"{prefix}x\u01c1{child.name}\u01c1")
+                walk(child)
 
-    walk(ast.parse(src), "")
+    walk(ast.parse(src))
     return names
 
 
