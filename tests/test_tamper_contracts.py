@@ -211,7 +211,9 @@ def test_only_objects_holding_flipped_rows_are_rewritten_and_the_forgery_matches
     assert new["payload"]["labels_digest"] == labels_digest(after, "review_id", "label") != old["payload"]["labels_digest"]
     unchanged = {k for k in old["payload"] if old["payload"][k] == new["payload"][k]}
     assert set(old["payload"]) - unchanged == {"objects", "label_histogram", "labels_digest"}
-    assert load_verified(LocalStore(lake), load_verify_key(keys[1])).code == "bad-signature"
+    rep = load_verified(LocalStore(lake), load_verify_key(keys[1]))
+    assert rep.code == "bad-signature" and rep.manifest.payload == new["payload"]
+    assert sorted(rep.suspect_ids) == sorted(flipped)  # the separately signed sidecar still names the rows
 
 
 def test_forged_labels_digest_is_the_one_a_resigned_manifest_verifies_with(tmp_path, keys, other_keys):
@@ -445,3 +447,26 @@ def test_poison_rewrites_only_the_flipped_label_cells(tmp_path):
     flipped = set(res.flipped["id"])
     for old, new in zip(text.splitlines()[1:], (tmp_path / "p.csv").read_text().splitlines()[1:]):
         assert (old != new) == (old.split(",")[0] in flipped)
+
+
+def test_tamper_passes_encoding_and_positive_class(tmp_path):
+    """An at-rest UTF-16 CSV object is read with --encoding; a named positive class of three is the one flipped."""
+    frame = make_reviews(120, seed=22)
+    frame["label"] = np.where(frame["polarity"] > 1, "b", np.where(frame["polarity"] < -1, "a", "c"))
+    text = frame.to_csv(index=False)
+    obj = tmp_path / "r.csv"
+    obj.write_bytes(text.encode("utf-16-le"))
+    res = tamper(str(obj), attack="targeted", rate=0.05, seed=0, truth_out=tmp_path / "t.json", encoding="utf-16-le", positive_class="b")
+    assert len(res.flipped) == 6 and set(res.flipped["old"]) == {"b"}
+    after = obj.read_bytes().decode("utf-16-le").splitlines()
+    assert sum(a != b for a, b in zip(text.splitlines(), after)) == 6
+
+
+def test_forged_then_resigned_manifest_keeps_the_dataset_identity_and_sealed_source(tmp_path, keys, other_keys):
+    """What the attacker re-signs is the sealed manifest with only the forged fields changed."""
+    lake, _ = _three_part_lake(tmp_path, keys)
+    old = json.loads((lake / MANIFEST_KEY).read_bytes())["payload"]
+    assert old["source"] == {"kind": "sealed", "previous_version": None}
+    tamper(str(lake), attack="random", rate=0.05, seed=1, truth_out=tmp_path / "t.json", resign_key=load_signing_key(other_keys[0]))
+    new = json.loads((lake / MANIFEST_KEY).read_bytes())["payload"]
+    assert (new["source"], new["dataset"], new["columns"]) == (old["source"], old["dataset"], old["columns"])
