@@ -14,7 +14,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup demo test bench server serve clean postgres browser mutation
+.PHONY: setup demo test bench server serve clean postgres browser mutation breakages
 
 setup: $(SYNCED)
 
@@ -81,6 +81,10 @@ browser:
 # module on 2 shared cores). MODULES="ledger tamper" runs a subset; results in bench/results/mutation.md.
 mutation: $(SYNCED)
 	@$(VENV)/bin/python bench/mutation.py $(MODULES)
+
+# Issue 13's named breakages made for real in a staged copy; each must fail a test (bench/results/breakages.md).
+breakages: $(SYNCED)
+	@$(VENV)/bin/python bench/breakages.py $(BREAKAGES)
 
 # Every benchmark with the arguments bench/RESULTS.md quotes (about 10 minutes on 2 cores).
 bench: $(SYNCED) postgres

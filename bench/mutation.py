@@ -8,14 +8,19 @@ under ``build/mutation/<module>/`` (``labelguard/`` with ``tasks/``, ``flows/``,
 one module at a time with only that module's fast tests.
 
 Usage: ``python bench/mutation.py [module ...]`` (default: the six modules in DEFAULT;
-``--report [module ...]`` re-reads finished runs);
+``--report [module ...]`` re-reads finished runs; ``--sample N [--seed S] module ...`` runs a
+uniform random sample of N of each module's mutants, named to mutmut, and reports the kill rate
+with its 95 % Wilson interval, for when a full run does not fit the time at hand);
 ``make mutation`` runs them all. Writes ``bench/results/mutation.md`` and ``mutation.json``.
 """
 
 from __future__ import annotations
 
+import ast
 import json
+import math
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -34,8 +39,8 @@ MODULES: dict[str, list[str]] = {
     "attacks": ["tests/test_attack_contracts.py", "tests/test_attacks.py::test_targeted_flips_positive_to_negative_by_default",
                 "tests/test_attacks.py::test_targeted_flip_matrix_splits_budget_exactly", "tests/test_attacks.py::test_targeted_budget_beyond_source_class",
                 "tests/test_attacks.py::test_rate_bounds", "tests/test_attacks.py::test_unknown_attack_lists_valid_names",
-                "tests/test_attacks.py::test_missing_and_continuous_label_columns"],
-    "tamper": ["tests/test_tamper.py"],
+                "tests/test_attacks.py::test_missing_and_continuous_label_columns", "tests/test_attack_details.py"],
+    "tamper": ["tests/test_tamper.py", "tests/test_tamper_contracts.py"],
     "storage": ["tests/test_storage.py", "tests/test_store_contracts.py", "tests/test_faults.py"],
     # ready for when issue 9's guards/detectors land: the two-sided contracts are their fast tests
     "guards": ["tests/test_guard_contracts.py", "tests/test_guards.py"],
@@ -74,6 +79,51 @@ def run(module: str, max_children: int) -> dict:
     return collect(module)
 
 
+GENERATE = """
+from mutmut.__main__ import copy_also_copy_files, copy_src_dir, create_mutants, set_mutant_under_test, setup_source_paths
+set_mutant_under_test("mutant_generation")
+copy_src_dir(); copy_also_copy_files(); setup_source_paths(); create_mutants(2)
+"""
+
+
+def mutant_names(module: str) -> list[str]:
+    """Every mutant mutmut generated for ``module``, by the name ``mutmut run NAME`` takes."""
+    src = (STAGE / module / "mutants" / "labelguard" / "tasks" / f"{module}.py").read_text()
+    names: list[str] = []
+
+    def walk(node: ast.AST) -> None:  # a method's mutants are named xǁClassǁmethod__mutmut_N already
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) and "__mutmut_" in child.name and not child.name.endswith("_orig"):
+                names.append(f"labelguard.tasks.{module}.{child.name}")
+            elif isinstance(child, ast.ClassDef):
+                walk(child)
+
+    walk(ast.parse(src))
+    return names
+
+
+def run_sample(module: str, size: int, seed: int, max_children: int) -> dict:
+    """Generate ``module``'s mutants, then run a uniform random sample of ``size`` of them."""
+    where = stage(module)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    subprocess.run([sys.executable, "-c", GENERATE], cwd=where, env=env, check=True, capture_output=True)
+    names = mutant_names(module)
+    picked = sorted(random.Random(seed).sample(names, min(size, len(names))))
+    (where / "sample.json").write_text(json.dumps({"size": len(picked), "of": len(names), "seed": seed}))
+    subprocess.run([MUTMUT, "run", "--max-children", str(max_children), *picked], cwd=where, env=env, check=False)
+    return collect(module)
+
+
+def wilson(killed: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a kill rate measured on ``n`` sampled mutants."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = killed / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
 def collect(module: str) -> dict:
     """Read the outcome of a finished run from its staged folder."""
     where = STAGE / module
@@ -92,12 +142,19 @@ def collect(module: str) -> dict:
     killed = sum(v for k, v in counts.items() if k in ("killed", "timeout", "segfault"))
     survivors = sorted(n for n, s in status.items() if s in ("survived", "no tests", "suspicious"))
     survivors = [f"{n} ({status[n]})" if status[n] != "survived" else n for n in survivors]
+    sample = where / "sample.json"  # written by a sampled run: the rate is an estimate
     return {"module": module, "tests": MODULES[module], "counts": counts, "judged": judged, "killed": killed,
-            "kill_rate": killed / judged if judged else None, "survived": survivors}
+            "kill_rate": killed / judged if judged else None, "survived": survivors,
+            **({"sample": json.loads(sample.read_text())} if sample.exists() else {})}
 
 
 def main(argv: list[str]) -> None:
     report_only = argv[:1] == ["--report"]  # re-read finished runs under build/mutation/ without running
+    sample = seed = None
+    if argv[:1] == ["--sample"]:
+        sample, argv = int(argv[1]), argv[2:]
+        if argv[:1] == ["--seed"]:
+            seed, argv = int(argv[1]), argv[2:]
     modules = (argv[1:] if report_only else argv) or DEFAULT
     max_children = int(os.environ.get("MUTATION_JOBS", "2"))
     OUT.mkdir(parents=True, exist_ok=True)
@@ -106,12 +163,21 @@ def main(argv: list[str]) -> None:
     for module in modules:
         if report_only and not (STAGE / module / "mutants").is_dir():
             continue
-        results[module] = collect(module) if report_only else run(module, max_children)
+        if report_only:
+            results[module] = collect(module)
+        elif sample:
+            results[module] = run_sample(module, sample, seed if seed is not None else 0, max_children)
+        else:
+            results[module] = run(module, max_children)
         path.write_text(json.dumps(results, indent=1))
     lines = ["| module | mutants | killed | not killed | kill rate | of which not run by any selected test |", "|---|---:|---:|---:|---:|---|"]
     for module, r in results.items():
-        other = {k: v for k, v in r["counts"].items() if k not in ("killed", "survived", "timeout", "segfault")}  # no tests, suspicious, skipped
+        skip = ("killed", "survived", "timeout", "segfault", *(("not checked",) if r.get("sample") else ()))
+        other = {k: v for k, v in r["counts"].items() if k not in skip}  # no tests, suspicious, skipped
         rate = f"{r['kill_rate']:.1%}" if r["kill_rate"] is not None else "—"
+        if r.get("sample"):
+            lo, hi = wilson(r["killed"], r["judged"])
+            rate += f" (sample of {r['sample']['size']} of {r['sample']['of']}, seed {r['sample']['seed']}; 95 % CI {lo:.1%}-{hi:.1%})"
         lines.append(f"| tasks/{module}.py | {r['judged']} | {r['killed']} | {len(r['survived'])} | {rate} | {other or ''} |")
     md = "\n".join(lines) + "\n"
     for module, r in results.items():

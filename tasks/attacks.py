@@ -244,7 +244,7 @@ def flip_labels(
     except TypeError as exc:
         if "unexpected keyword" not in str(exc):
             raise
-        raise BadInput(f"attack {attack!r} does not take option(s) {sorted(options)}", "see `labelguard attacks` for its options") from None
+        raise BadInput(f"attack {attack!r} does not take option(s) {sorted(options)}", "drop it: `labelguard list` names the attacks, and each attack's docstring its options") from None
     positions, new, reason = (*picked, "")[:3]
     positions = np.asarray(positions, dtype=int)
     new = np.asarray(new, dtype=y.dtype)

@@ -41,7 +41,9 @@ def encode_like(original: bytes, key: str, frame: pd.DataFrame, spec: ColumnSpec
     first = meta.row_group(0).column(0) if meta.num_row_groups else None
     table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
     sink = io.BytesIO()
-    with pq.ParquetWriter(sink, schema, compression=(first.compression.lower() if first else "snappy")) as writer:
+    codec = first.compression.lower() if first else "snappy"
+    # the metadata says UNCOMPRESSED where the writer wants "none"
+    with pq.ParquetWriter(sink, schema, compression="none" if codec == "uncompressed" else codec) as writer:
         offset = 0
         for g in range(meta.num_row_groups):  # the same row-group boundaries as the original
             rows = meta.row_group(g).num_rows
