@@ -48,7 +48,8 @@ def test_list_names_every_registered_plugin_once_with_its_description():
     expected = {("attack", a.name): a.description for a in attacks.REGISTRY.values()}
     expected |= {("transform", t): transforms.get_transform(t).description for t in transforms.transform_names()}
     expected |= {("guard", g.name): g.description for g in guards.REGISTRY.values()}
-    expected |= {("model", m): "" for m in train.REGISTRY}
+    expected |= {("model", m): f.__doc__.strip().splitlines()[0] for m, f in train.REGISTRY.items()}
+    assert all(expected[("model", m)] for m in train.REGISTRY)  # every model says what it is
     assert {(k, n): d for k, n, d in rows} == expected
     assert expected[("transform", "cluster")] == "compromised, poses as honest: " + expected[("attack", "cluster")]
 

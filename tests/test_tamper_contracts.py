@@ -188,7 +188,7 @@ def _three_part_lake(tmp_path, keys):
 def test_only_objects_holding_flipped_rows_are_rewritten_and_the_forgery_matches_them(tmp_path, keys):
     lake, frame = _three_part_lake(tmp_path, keys)
     before = {i: (lake / f"part-{i}.parquet").read_bytes() for i in range(3)}
-    old = json.loads((lake / MANIFEST_KEY).read_bytes())
+    old = json.loads((lake / ("_" + MANIFEST_KEY)).read_bytes())  # a lake sealed in place: "_"-prefixed names
     tamper(str(lake), attack="subset", rate=0.02, seed=3, truth_out=tmp_path / "t.json", forge_manifest=True, options={"where": "polarity > 50"})
     flipped = _flipped(tmp_path / "t.json")
     assert len(flipped) == 7 and set(flipped) <= set(frame["review_id"].iloc[300:320])
@@ -196,7 +196,8 @@ def test_only_objects_holding_flipped_rows_are_rewritten_and_the_forgery_matches
     part1 = pd.read_parquet(lake / "part-1.parquet")
     assert part1["review_id"].tolist() == frame["review_id"].iloc[300:320].tolist()
     assert {r: (o, n) for r, o, n in zip(part1["review_id"], frame["label"].iloc[300:320], part1["label"]) if o != n} == flipped
-    new = json.loads((lake / MANIFEST_KEY).read_bytes())
+    assert not (lake / MANIFEST_KEY).exists()  # the forgery replaces the sealed manifest where it is
+    new = json.loads((lake / ("_" + MANIFEST_KEY)).read_bytes())
     assert (new["signature"], new["key_id"]) == (old["signature"], old["key_id"])  # the old signature stays
     objects = {o["key"]: o for o in new["payload"]["objects"]}
     for i in range(3):
@@ -466,8 +467,8 @@ def test_tamper_passes_encoding_and_positive_class(tmp_path):
 def test_forged_then_resigned_manifest_keeps_the_dataset_identity_and_sealed_source(tmp_path, keys, other_keys):
     """What the attacker re-signs is the sealed manifest with only the forged fields changed."""
     lake, _ = _three_part_lake(tmp_path, keys)
-    old = json.loads((lake / MANIFEST_KEY).read_bytes())["payload"]
+    old = json.loads((lake / ("_" + MANIFEST_KEY)).read_bytes())["payload"]
     assert old["source"] == {"kind": "sealed", "previous_version": None}
     tamper(str(lake), attack="random", rate=0.05, seed=1, truth_out=tmp_path / "t.json", resign_key=load_signing_key(other_keys[0]))
-    new = json.loads((lake / MANIFEST_KEY).read_bytes())["payload"]
+    new = json.loads((lake / ("_" + MANIFEST_KEY)).read_bytes())["payload"]
     assert (new["source"], new["dataset"], new["columns"]) == (old["source"], old["dataset"], old["columns"])
