@@ -370,7 +370,7 @@ GATE_ALPHA = ALPHA
 
 @register_guard("model_gate")
 def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_share_shift: float = 0.02) -> GuardResult:
-    """A model trained on the candidate must match the reference model on the trusted holdout (accuracy, each class's predicted share).
+    """A model trained on the candidate must match the reference model's holdout accuracy and each class's true holdout share.
 
     The reference model never scores a holdout row it was trained on (rows shared by reference and
     holdout are cross-fitted). ``power`` is in holdout accuracy points: the smallest accuracy drop
@@ -388,7 +388,7 @@ def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_
     return GuardResult(
         "model_gate", not (acc_bad or share_bad),
         f"holdout accuracy {g['accuracy']:.3f} vs reference {g['reference_accuracy']:.3f} (p={g['accuracy_p']:.2g}); "
-        f"class {g['share_class']} predicted {g['share']:.1%} vs {g['reference_share']:.1%} (p={g['share_p']:.2g}); "
+        f"class {g['share_class']} predicted {g['share']:.1%} vs {g['true_share']:.1%} true (p={g['share_p']:.2g}); "
         f"fires when p<{GATE_ALPHA:g} and the gap exceeds {min_accuracy_drop:.0%} / {min_share_shift:.0%}; "
         f"power: sees an accuracy drop of {power:.1%} on {n_h} holdout rows",
         metrics=g, power=power,

@@ -168,3 +168,23 @@ def test_model_gate_share_test_ignores_a_weaker_reference_and_sees_a_moved_class
     poisoned = attacks.flip_labels(cand3, spec3, attack="targeted", rate=0.2, seed=3, source=2, target=1).frame
     fired = guards.model_gate_guard(guards.GuardContext(frame=poisoned, spec=spec3, reference=hold3, holdout=hold3))
     assert fired.verdict == "fired" and fired.metrics["share_class"] in ("1", "2"), fired.detail
+
+
+def test_model_gate_share_is_tested_against_the_true_holdout_share_not_the_reference_model():
+    spec = ColumnSpec()
+    cand, holdout = make_reviews(3000, separation=2.8, seed=21), make_reviews(1000, separation=2.8, seed=22)
+    # a trusted reference of 80 rows, 7 in 8 of them negative: its model over-predicts class 0,
+    # so a clean candidate predicts class 0 far less often than the reference model does
+    ref = make_reviews(2000, separation=2.8, seed=23)
+    ref = pd.concat([ref[ref.label == 0].head(70), ref[ref.label == 1].head(10)], ignore_index=True)
+    clean = guards.model_gate_guard(guards.GuardContext(frame=cand, spec=spec, reference=ref, holdout=holdout))
+    m = clean.metrics
+    assert m["reference_share"] - m["share"] > 0.05 or m["share"] - m["reference_share"] > 0.05, clean.detail  # the models differ
+    assert clean.verdict == "pass" and m["share_p"] > 0.01 and m["share_gap"] < 0.02, clean.detail
+    poisoned = attacks.flip_labels(cand, spec, attack="targeted", rate=0.2, seed=21).frame
+    fired = guards.model_gate_guard(guards.GuardContext(frame=poisoned, spec=spec, reference=ref, holdout=holdout))
+    g = fired.metrics
+    assert fired.verdict == "fired" and g["share_class"] in ("0", "1") and g["share_p"] < 1e-6, fired.detail
+    assert g["share_gap"] == pytest.approx(abs(g["share"] - g["true_share"]))
+    assert g["true_share"] == pytest.approx(float((holdout.label.astype(str) == g["share_class"]).mean()))
+    assert f"vs {g['true_share']:.1%} true (p=" in fired.detail
