@@ -316,6 +316,8 @@ def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.Da
         "reference_accuracy": float(ref_right.mean()),
         "accuracy_p": float(stats.binomtest(worse, worse + better, 0.5, alternative="greater").pvalue) if worse + better else 1.0,
         "holdout_rows": int(len(codes_h)),
+        "discordant_worse": worse,
+        "discordant_better": better,
         "share_class": str(name.item() if isinstance(name, np.generic) else name),
         "share": float((cand == share_c).mean()),
         "true_share": float((codes_h == share_c).mean()),

@@ -87,7 +87,7 @@ def _wine():
 def test_wine_gate_never_passes_a_damaging_attack_and_says_when_it_cannot_tell():
     train, holdout, spec = _wine()
     res, (verdict, why, _) = _run(train, spec, holdout, holdout)
-    assert verdict == "inconclusive" and why == "model gate cannot see an accuracy drop of 20% (28% needed on this holdout)"
+    assert verdict == "inconclusive" and why == "model gate cannot see an accuracy drop of 2% (42.9% needed on this holdout)"
     poisoned = attacks.flip_labels(train, spec, attack="targeted", rate=0.2, seed=0, source=2, target=0).frame  # last class to first
     res, (verdict, _, _) = _run(poisoned, spec, holdout, holdout)
     assert verdict == "fired" and res["model_gate"].verdict == "fired"
@@ -114,12 +114,12 @@ def test_verify_uses_own_holdout_and_fails_closed_when_it_cannot_tell(ingested, 
     assert res.exit_code == 0, res.output
     assert doc["verdict"] == "pass" and doc["ok"]
     gates = {g["name"]: g for g in doc["guards"]}
-    assert gates["model_gate"]["verdict"] == "pass" and gates["model_gate"]["power"] == 0.02  # 1,000 holdout rows: 10 / 1000 < 2 %
+    assert gates["model_gate"]["verdict"] == "pass" and gates["model_gate"]["power"] == 0.02  # 1,000 holdout rows, models agree: 15.4 / 1000 < 2 %
     assert all({"verdict", "power", "passed"} <= set(g) for g in doc["guards"])
     res = runner.invoke(app, ["verify", ingested, "--verify-key", str(keys[1]), "--tolerate", "0.01"])
     assert res.exit_code == 1
     assert res.stderr.strip() == (
-        "cannot tell: model gate cannot see an accuracy drop of 1% (2% needed on this holdout) "
+        "cannot tell: model gate cannot see an accuracy drop of 1% (2.0% needed on this holdout) "
         "(fix: add trusted reference rows, raise --tolerate, or pass --allow-inconclusive)"
     )
     res = runner.invoke(app, ["verify", ingested, "--verify-key", str(keys[1]), "--tolerate", "0.01", "--allow-inconclusive"])
@@ -150,7 +150,9 @@ def test_a_single_minority_row_in_the_reference_is_judged_not_crashed():
     ref = pd.concat([ref[ref.label == 0], ref[ref.label == 1].head(1)], ignore_index=True)
     res, (verdict, why, power) = _run(cand, spec, ref, ref)
     assert verdict == "inconclusive" and power["1"] == 1.0, why
-    assert res["reference_model"].verdict == "inconclusive" and res["model_gate"].verdict == "pass"
+    assert res["reference_model"].verdict == "inconclusive" and res["model_gate"].verdict == "inconclusive"  # did not fire, but
+    assert res["model_gate"].passed and res["model_gate"].power == pytest.approx(guards.gate_power(len(ref), 2 * res["model_gate"].metrics["discordant_better"], guards.GATE_ALPHA))
+    assert res["model_gate"].power > 0.05  # ~290 holdout rows cannot vouch for a 2-point accuracy drop
 
 
 def test_model_gate_share_test_ignores_a_weaker_reference_and_sees_a_moved_class():
