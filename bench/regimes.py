@@ -254,7 +254,8 @@ def main() -> None:
         # has every attack cell and the same number of clean seeds in every regime
         tasks = [(name, cfg, 1000 + s, s < args.attack_seeds) for s in range(seeds) for name, cfg in picked.items()]
         # cheap regimes first within each group: on a loaded machine a stopped run still covers most regimes
-        tasks.sort(key=lambda t: (not t[3], t[1].get("rows", 1500) * (1 + t[1].get("classes", 2) / 10)))
+        # (clean seeds stay round-robin: a stopped run has the same number of clean seeds in every regime)
+        tasks.sort(key=lambda t: (not t[3], 0 if t[3] else t[2], t[1].get("rows", 1500) * (1 + t[1].get("classes", 2) / 10)))
         csv.unlink(missing_ok=True)
         from concurrent.futures import as_completed
 

@@ -187,6 +187,6 @@ def test_model_gate_share_is_tested_against_the_true_holdout_share_not_the_refer
     fired = guards.model_gate_guard(guards.GuardContext(frame=poisoned, spec=spec, reference=ref, holdout=holdout))
     g = fired.metrics
     assert fired.verdict == "fired" and g["share_class"] in ("0", "1") and g["share_p"] < 1e-6, fired.detail
-    assert g["share_gap"] == pytest.approx(abs(g["share"] - g["true_share"]))
+    assert g["share_gap"] == pytest.approx(abs(g["share"] - g["true_share"]) - abs(g["reference_share"] - g["true_share"]))
     assert g["true_share"] == pytest.approx(float((holdout.label.astype(str) == g["share_class"]).mean()))
     assert f"vs {g['true_share']:.1%} true (p=" in fired.detail
