@@ -43,13 +43,15 @@ def pipeline_flow(
     ledger: Path | None = None,
     positive_class: str | None = None,
     domain: str | None = None,
+    tolerate: float = 0.2,
 ) -> RunResult:
     """Run the training pipeline on the dataset at ``uri``.
 
     In enforce mode (the default) a fired guard stops the run before training and the flow fails
     with :class:`GuardFired`. With ``observe=True`` guards only report and training goes on, so the
     damage can be measured. The statistical and content guards compare against ``reference_uri`` (a
-    signed baseline) when given, else against the trusted holdout.
+    signed baseline) when given, else against the trusted holdout. A guard that passes without the
+    power to see flips of ``tolerate`` (per class) reads ``inconclusive``, as in ``verify``.
     """
     spec_transform = transforms.get_transform(transform)  # unknown names fail before any I/O
     check_rate(rate)
@@ -89,7 +91,7 @@ def pipeline_flow(
         reference=reference,
         holdout=holdout_report.frame,
     )
-    result.guards = run_guards(ctx)
+    result.guards = guards.apply_tolerance(run_guards(ctx), tolerate)
     result.truth = out.truth
     result.frame = out.frame
     if result.fired and not observe:

@@ -372,6 +372,7 @@ def pipeline(
     ledger: Optional[str] = LedgerOpt,
     positive_class: Optional[str] = PositiveOpt,
     domain: Optional[str] = typer.Option(None, "--domain", help="'reviews' makes the report speak of customer satisfaction (default: as ingested)."),
+    tolerate: float = typer.Option(0.2, "--tolerate", help="Flip rate per class (and holdout accuracy drop) you accept going unseen: a pass without the power to see it is 'inconclusive'."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
@@ -386,6 +387,10 @@ def pipeline(
         from labelguard.tasks.transforms import get_transform
 
         get_transform(transform), check_rate(rate), check_model(model), load_verify_key(settings.verify_key)
+        if not 0 < tolerate <= 1:
+            from labelguard.errors import BadInput
+
+            raise BadInput(f"--tolerate must be a rate in (0, 1], got {tolerate:g}", "pass e.g. --tolerate 0.05 (5 % of a class's rows)")
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         _require_dataset(uri, settings.s3_endpoint)
         _prefect_ready()
@@ -395,7 +400,7 @@ def pipeline(
             uri, settings.verify_key, transform=transform, rate=rate, seed=seed, observe=observe,
             holdout_uri=holdout, reference_uri=reference, model=model, endpoint_url=settings.s3_endpoint,
             ledger=book.path if book else None,
-            positive_class=positive_class, domain=domain,
+            positive_class=positive_class, domain=domain, tolerate=tolerate,
         )
     _print_guards(result.guards)
     if result.metrics:

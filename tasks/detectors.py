@@ -285,10 +285,11 @@ def _cross_fitted_reference(reference: pd.DataFrame, holdout: pd.DataFrame, spec
 
 
 def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.DataFrame, spec: ColumnSpec, **_: object) -> dict:
-    """Train on the candidate and on the reference, compare on the holdout with paired sign tests
-    (rows where the two models disagree): accuracy, and each class's predicted share (Bonferroni over
-    classes; ``share_gap`` is how much further from the class's true holdout share the candidate's
-    prediction is than the reference model's).
+    """Train on the candidate and on the reference, compare on the holdout: accuracy by a paired sign
+    test (rows where the two models disagree), and each class's predicted share against its true
+    holdout share by an exact sign test on the class's false positives vs false negatives
+    (two-sided, Bonferroni over classes); ``share_gap`` is how much further from the true share the
+    candidate's prediction is than the reference model's (a clean model's own share bias cancels).
 
     The reference model never predicts a holdout row it trained on (see :func:`_cross_fitted_reference`),
     so an overlap of reference and holdout does not make the reference look better than it is.
@@ -302,15 +303,18 @@ def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.Da
     k = len(classes)
     shares = []
     for c in range(k):
-        # only a candidate that predicts class c further from its true holdout share than the
-        # reference model does counts: a weaker reference (few trusted rows) may be off itself
+        # the candidate's predicted share of class c against the class's TRUE holdout share: its false
+        # positives and false negatives for c are equally likely when the share is unbiased (an exact
+        # sign test on those discordant rows); the reference model's own errors play no part
+        fp, fn = int(((cand == c) & (codes_h != c)).sum()), int(((cand != c) & (codes_h == c)).sum())
+        # a clean model has a share bias of its own (logistic regression under-predicts a 10 % class):
+        # the gap that counts is how much further from the truth the candidate is than the reference model
         truth = float((codes_h == c).mean())
-        excess = abs(float((cand == c).mean()) - truth) - abs(float((ref == c).mean()) - truth)
-        more, fewer = int(((cand == c) & (ref != c)).sum()), int(((cand != c) & (ref == c)).sum())
-        p = float(stats.binomtest(more, more + fewer, 0.5).pvalue) if more + fewer and excess > 0 else 1.0
+        excess = abs(fp - fn) / max(1, len(codes_h)) - abs(float((ref == c).mean()) - truth)
+        p = float(stats.binomtest(fp, fp + fn, 0.5).pvalue) if fp + fn and excess > 0 else 1.0
         shares.append((min(1.0, p * k), -excess, c))
-    share_p, neg_excess, share_c = min(shares)
-    share_gap = max(0.0, -neg_excess)
+    share_p, neg_gap, share_c = min(shares)
+    share_gap = max(0.0, -neg_gap)
     name = classes[share_c]
     from labelguard.tasks.classes import positive_class
 
@@ -321,8 +325,11 @@ def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.Da
         "reference_accuracy": float(ref_right.mean()),
         "accuracy_p": float(stats.binomtest(worse, worse + better, 0.5, alternative="greater").pvalue) if worse + better else 1.0,
         "holdout_rows": int(len(codes_h)),
+        "discordant_worse": worse,
+        "discordant_better": better,
         "share_class": str(name.item() if isinstance(name, np.generic) else name),
         "share": float((cand == share_c).mean()),
+        "true_share": float((codes_h == share_c).mean()),
         "reference_share": float((ref == share_c).mean()),
         "share_gap": share_gap,
         "share_p": share_p,

@@ -55,6 +55,7 @@ class GuardResult:
     power: float | None = None
     class_power: dict[str, float] | None = None
     inconclusive: bool = False
+    tolerance: float | None = None  # the guard's own tolerance in its power's units (model gate: accuracy points); None: the user's flip rate
 
     @property
     def verdict(self) -> str:
@@ -77,9 +78,17 @@ class GuardResult:
 
 
 def apply_tolerance(results: list[GuardResult], tolerate: float) -> list[GuardResult]:
-    """Mark every pass whose power (smallest detectable flip rate, worst class) is above ``tolerate`` inconclusive, in place."""
+    """Mark every pass whose power is above its tolerance inconclusive, in place.
+
+    The tolerance is ``tolerate`` (a flip rate per class) for guards whose power is a flip rate, and
+    the guard's own ``tolerance`` where its power is in other units (the model gate: accuracy points;
+    a smaller ``tolerate`` tightens it too).
+    """
     for g in results:
-        if g.verdict == "pass" and g.power is not None and g.power > tolerate:
+        limit = tolerate if g.tolerance is None else min(g.tolerance, tolerate)
+        if g.tolerance is not None:
+            g.tolerance = limit
+        if g.verdict == "pass" and g.power is not None and g.power > limit + 1e-12:
             g.inconclusive = True
     return results
 
@@ -370,11 +379,12 @@ GATE_ALPHA = ALPHA
 
 @register_guard("model_gate")
 def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_share_shift: float = 0.02) -> GuardResult:
-    """A model trained on the candidate must match the reference model on the trusted holdout (accuracy, each class's predicted share).
+    """A model trained on the candidate must match the reference model's holdout accuracy and each class's true holdout share.
 
     The reference model never scores a holdout row it was trained on (rows shared by reference and
     holdout are cross-fitted). ``power`` is in holdout accuracy points: the smallest accuracy drop
-    the sign test could see at this holdout size (all disagreements one way).
+    the sign test sees 80 % of the time (:func:`gate_power`); a pass that could not see a drop of
+    the gate's own practical gap (``min_accuracy_drop``, the material damage) is inconclusive.
     """
     from labelguard.tasks.detectors import paired_gate
 
@@ -384,12 +394,44 @@ def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_
     acc_bad = g["accuracy_p"] < GATE_ALPHA and g["reference_accuracy"] - g["accuracy"] > min_accuracy_drop
     share_bad = g["share_p"] < GATE_ALPHA and g["share_gap"] > min_share_shift
     n_h = max(1, g["holdout_rows"])
-    power = float(min(1.0, max(np.ceil(np.log2(1 / GATE_ALPHA)) / n_h, min_accuracy_drop)))
+    power = gate_power(n_h, 2 * g["discordant_better"], GATE_ALPHA, floor=min_accuracy_drop)
     return GuardResult(
         "model_gate", not (acc_bad or share_bad),
         f"holdout accuracy {g['accuracy']:.3f} vs reference {g['reference_accuracy']:.3f} (p={g['accuracy_p']:.2g}); "
-        f"class {g['share_class']} predicted {g['share']:.1%} vs {g['reference_share']:.1%} (p={g['share_p']:.2g}); "
+        f"class {g['share_class']} predicted {g['share']:.1%} vs {g['true_share']:.1%} true (p={g['share_p']:.2g}); "
         f"fires when p<{GATE_ALPHA:g} and the gap exceeds {min_accuracy_drop:.0%} / {min_share_shift:.0%}; "
         f"power: sees an accuracy drop of {power:.1%} on {n_h} holdout rows",
-        metrics=g, power=power,
+        metrics=g, power=power, tolerance=min_accuracy_drop,
     )
+
+
+def gate_power(holdout_rows: int, null_discordant: float, alpha: float, *, floor: float = 0.0) -> float:
+    """Smallest holdout accuracy drop the gate's one-sided sign test sees with probability :data:`~labelguard.tasks.power.POWER`.
+
+    A drop of ``d`` adds ``x = d * holdout_rows`` rows the candidate gets wrong and the reference
+    right, on top of ``null_discordant`` rows where the two models disagree either way (estimated as
+    twice the rows the candidate wins: under no drop both directions are equally likely). The sign
+    test's z is ``x / sqrt(D0 + x)``; solving ``x / sqrt(D0 + x) = z_alpha + z_power`` gives
+    ``x = (c² + sqrt(c⁴ + 4 c² D0)) / 2`` (normal approximation to the binomial).
+
+    Parameters
+    ----------
+    holdout_rows
+        Rows of the trusted holdout.
+    null_discordant
+        Expected disagreeing rows between the two models without a drop.
+    alpha
+        The test's one-sided level.
+    floor
+        The smallest drop the gate counts at all (its practical gap).
+
+    Returns
+    -------
+    float
+        Accuracy points in (0, 1].
+    """
+    from labelguard.tasks.power import POWER, _z
+
+    c = _z(alpha) + _z(1 - POWER)
+    x = (c**2 + np.sqrt(c**4 + 4 * c**2 * max(0.0, null_discordant))) / 2
+    return float(min(1.0, max(x / max(1, holdout_rows), floor)))

@@ -66,7 +66,7 @@ def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_ra
     """The suite's verdict on the dataset from its guards' verdicts and powers.
 
     ``fired`` when any guard fired. Otherwise ``inconclusive`` when the model gate ran but could not
-    see an accuracy drop of ``tolerate``, or when some class's flips at rate ``tolerate`` are beyond
+    see an accuracy drop of its practical gap (2 points: damage the flip-rate guards may miss), or when some class's flips at rate ``tolerate`` are beyond
     every guard that ran (the suite's power for class c is the best power any coverage guard has for
     it), or — with no reference-anchored guard at all — when the estimated noise rate from the
     candidate's own evidence exceeds ``tolerate`` (without trusted rows, flips cannot be told from
@@ -88,7 +88,7 @@ def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_ra
         return "fired", f"{', '.join(fired)} fired", covered
     gate = by_name.get("model_gate")
     if gate is not None and gate.verdict == "inconclusive":
-        return "inconclusive", f"model gate cannot see an accuracy drop of {tolerate:.0%} ({gate.power:.0%} needed on this holdout)", covered
+        return "inconclusive", f"model gate cannot see an accuracy drop of {gate.tolerance:.0%} ({gate.power:.1%} needed on this holdout)", covered
     if covered:
         blind = {c: p for c, p in covered.items() if p > tolerate}
         if blind:

@@ -143,6 +143,7 @@ CASES = [
     ("unknown-transform", "pipeline {ds} --transform nope {V} {vk}", 2, "error: unknown transform 'nope'", "choose one of"),
     ("unknown-model", "pipeline {ds} --model svm {V} {vk}", 2, "error: unknown model 'svm'", "choose one of: gboost, knn, logreg"),
     ("pipeline-no-dataset", "pipeline {tmp}/typo {V} {vk}", 2, "error: no dataset at {tmp}/typo", "check the URI"),
+    ("pipeline-bad-tolerate", "pipeline {ds} --tolerate 0 {V} {vk}", 2, "error: --tolerate must be a rate in (0, 1], got 0", "--tolerate 0.05"),
     ("unknown-guard", "verify {ds} --guards manifest,nope {V} {vk}", 2, "error: unknown guard 'nope'", "choose one of"),
     ("reference-labels-spelled-otherwise", "verify {ds} --reference {tmp}/words/holdout {V} {vk}", 2, "error: the reference's classes ('negative', 'positive') are not the dataset's (0, 1): it labels another way", "with its label spelling"),
     ("verify-typo-path", "verify {tmp}/nope {V} {vk}", 2, "error: no dataset at {tmp}/nope", "check the URI"),

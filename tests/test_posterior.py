@@ -1,6 +1,7 @@
 """The pooled flip posterior: its suspect set is never worse than the best single detector's."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from labelguard.tasks import attacks
@@ -30,3 +31,29 @@ def test_expected_f1_set_takes_the_sure_rows_and_nothing_on_no_evidence():
     q = np.array([0.95, 0.9, 0.6, 0.1, 0.05, 0.0])
     assert expected_f1_set(q).tolist() == [True, True, True, False, False, False]
     assert not expected_f1_set(np.full(100, 0.004)).any()
+
+
+def test_a_few_dozen_trusted_rows_do_not_sharpen_the_pooled_views_into_false_certainty():
+    """Wine split 80/20 as ingest splits it (36 trusted rows), one row flipped: the weights stay near the equal-weight prior, the set is that row."""
+    from sklearn.datasets import load_wine
+
+    from labelguard.tasks import posterior
+
+    bunch = load_wine()
+    cols = tuple(f"f{i}" for i in range(bunch.data.shape[1]))
+    w = pd.DataFrame(bunch.data, columns=cols).assign(label=bunch.target, review_id=np.arange(len(bunch.target)))
+    spec = ColumnSpec(feature_cols=cols, timestamp_col=None, classes=(0, 1, 2))
+    idx = np.random.default_rng(100).permutation(len(w))
+    cand, ref = w.iloc[idx[:142]].reset_index(drop=True), w.iloc[idx[142:]].reset_index(drop=True)
+    res = attacks.flip_labels(cand, spec, attack="subset", rate=0.01, seed=100)
+    post = flip_posterior(res.frame, spec, ref, seed=100)
+    assert max(abs(v - 1 / 3) for v in post.weights.values()) < 1.0, post.weights
+    assert res.frame["review_id"][post.suspect].tolist() == list(res.flipped_ids), (post.weights, post.suspect.sum())
+    # the maximum-likelihood weights (no prior) sharpen every view to the bound and name clean rows with certainty
+    old = posterior.PRIOR_SD
+    try:
+        posterior.PRIOR_SD = 1e9
+        loose = flip_posterior(res.frame, spec, ref, seed=100)
+    finally:
+        posterior.PRIOR_SD = old
+    assert max(loose.weights.values()) > 2.0 and loose.suspect.sum() == 3, (loose.weights, loose.suspect.sum())

@@ -87,7 +87,7 @@ def _wine():
 def test_wine_gate_never_passes_a_damaging_attack_and_says_when_it_cannot_tell():
     train, holdout, spec = _wine()
     res, (verdict, why, _) = _run(train, spec, holdout, holdout)
-    assert verdict == "inconclusive" and why == "model gate cannot see an accuracy drop of 20% (28% needed on this holdout)"
+    assert verdict == "inconclusive" and why == "model gate cannot see an accuracy drop of 2% (42.9% needed on this holdout)"
     poisoned = attacks.flip_labels(train, spec, attack="targeted", rate=0.2, seed=0, source=2, target=0).frame  # last class to first
     res, (verdict, _, _) = _run(poisoned, spec, holdout, holdout)
     assert verdict == "fired" and res["model_gate"].verdict == "fired"
@@ -114,12 +114,12 @@ def test_verify_uses_own_holdout_and_fails_closed_when_it_cannot_tell(ingested, 
     assert res.exit_code == 0, res.output
     assert doc["verdict"] == "pass" and doc["ok"]
     gates = {g["name"]: g for g in doc["guards"]}
-    assert gates["model_gate"]["verdict"] == "pass" and gates["model_gate"]["power"] == 0.02  # 1,000 holdout rows: 10 / 1000 < 2 %
+    assert gates["model_gate"]["verdict"] == "pass" and gates["model_gate"]["power"] == 0.02  # 1,000 holdout rows, models agree: 15.4 / 1000 < 2 %
     assert all({"verdict", "power", "passed"} <= set(g) for g in doc["guards"])
     res = runner.invoke(app, ["verify", ingested, "--verify-key", str(keys[1]), "--tolerate", "0.01"])
     assert res.exit_code == 1
     assert res.stderr.strip() == (
-        "cannot tell: model gate cannot see an accuracy drop of 1% (2% needed on this holdout) "
+        "cannot tell: model gate cannot see an accuracy drop of 1% (2.0% needed on this holdout) "
         "(fix: add trusted reference rows, raise --tolerate, or pass --allow-inconclusive)"
     )
     res = runner.invoke(app, ["verify", ingested, "--verify-key", str(keys[1]), "--tolerate", "0.01", "--allow-inconclusive"])
@@ -150,7 +150,9 @@ def test_a_single_minority_row_in_the_reference_is_judged_not_crashed():
     ref = pd.concat([ref[ref.label == 0], ref[ref.label == 1].head(1)], ignore_index=True)
     res, (verdict, why, power) = _run(cand, spec, ref, ref)
     assert verdict == "inconclusive" and power["1"] == 1.0, why
-    assert res["reference_model"].verdict == "inconclusive" and res["model_gate"].verdict == "pass"
+    assert res["reference_model"].verdict == "inconclusive" and res["model_gate"].verdict == "inconclusive"  # did not fire, but
+    assert res["model_gate"].passed and res["model_gate"].power == pytest.approx(guards.gate_power(len(ref), 2 * res["model_gate"].metrics["discordant_better"], guards.GATE_ALPHA))
+    assert res["model_gate"].power > 0.05  # ~290 holdout rows cannot vouch for a 2-point accuracy drop
 
 
 def test_model_gate_share_test_ignores_a_weaker_reference_and_sees_a_moved_class():
@@ -168,3 +170,23 @@ def test_model_gate_share_test_ignores_a_weaker_reference_and_sees_a_moved_class
     poisoned = attacks.flip_labels(cand3, spec3, attack="targeted", rate=0.2, seed=3, source=2, target=1).frame
     fired = guards.model_gate_guard(guards.GuardContext(frame=poisoned, spec=spec3, reference=hold3, holdout=hold3))
     assert fired.verdict == "fired" and fired.metrics["share_class"] in ("1", "2"), fired.detail
+
+
+def test_model_gate_share_is_tested_against_the_true_holdout_share_not_the_reference_model():
+    spec = ColumnSpec()
+    cand, holdout = make_reviews(3000, separation=2.8, seed=21), make_reviews(1000, separation=2.8, seed=22)
+    # a trusted reference of 80 rows, 7 in 8 of them negative: its model over-predicts class 0,
+    # so a clean candidate predicts class 0 far less often than the reference model does
+    ref = make_reviews(2000, separation=2.8, seed=23)
+    ref = pd.concat([ref[ref.label == 0].head(70), ref[ref.label == 1].head(10)], ignore_index=True)
+    clean = guards.model_gate_guard(guards.GuardContext(frame=cand, spec=spec, reference=ref, holdout=holdout))
+    m = clean.metrics
+    assert m["reference_share"] - m["share"] > 0.05 or m["share"] - m["reference_share"] > 0.05, clean.detail  # the models differ
+    assert clean.verdict == "pass" and m["share_p"] > 0.01 and m["share_gap"] < 0.02, clean.detail
+    poisoned = attacks.flip_labels(cand, spec, attack="targeted", rate=0.2, seed=21).frame
+    fired = guards.model_gate_guard(guards.GuardContext(frame=poisoned, spec=spec, reference=ref, holdout=holdout))
+    g = fired.metrics
+    assert fired.verdict == "fired" and g["share_class"] in ("0", "1") and g["share_p"] < 1e-6, fired.detail
+    assert g["share_gap"] == pytest.approx(abs(g["share"] - g["true_share"]) - abs(g["reference_share"] - g["true_share"]))
+    assert g["true_share"] == pytest.approx(float((holdout.label.astype(str) == g["share_class"]).mean()))
+    assert f"vs {g['true_share']:.1%} true (p=" in fired.detail
