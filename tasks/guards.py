@@ -80,12 +80,13 @@ class GuardResult:
 def apply_tolerance(results: list[GuardResult], tolerate: float) -> list[GuardResult]:
     """Mark every pass whose power is above its tolerance inconclusive, in place.
 
-    The tolerance is ``tolerate`` (a flip rate per class) for guards whose power is a flip rate, and
-    the guard's own ``tolerance`` where its power is in other units (the model gate: accuracy points;
-    a smaller ``tolerate`` tightens it too).
+    The tolerance is ``tolerate`` for every guard: a flip rate per class where the power is one, and
+    the same number in holdout accuracy points for the model gate (the accuracy drop the user
+    accepts going unseen). A gate whose holdout cannot see that drop says so; its own practical gap
+    (2 points) only decides when it fires.
     """
     for g in results:
-        limit = tolerate if g.tolerance is None else min(g.tolerance, tolerate)
+        limit = tolerate
         if g.tolerance is not None:
             g.tolerance = limit
         if g.verdict == "pass" and g.power is not None and g.power > limit + 1e-12:
@@ -401,7 +402,7 @@ def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_
         f"class {g['share_class']} predicted {g['share']:.1%} vs {g['true_share']:.1%} true (p={g['share_p']:.2g}); "
         f"fires when p<{GATE_ALPHA:g} and the gap exceeds {min_accuracy_drop:.0%} / {min_share_shift:.0%}; "
         f"power: sees an accuracy drop of {power:.1%} on {n_h} holdout rows",
-        metrics=g, power=power, tolerance=min_accuracy_drop,
+        metrics=g, power=power, tolerance=min_accuracy_drop,  # replaced by --tolerate in apply_tolerance
     )
 
 
