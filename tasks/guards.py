@@ -376,6 +376,7 @@ def reference_model_guard(ctx: GuardContext) -> GuardResult:
 
 
 GATE_ALPHA = ALPHA
+SKILL_ALPHA = 0.05  # below it the reference model's predictions depend on the labels: the gate runs (share test: below GATE_ALPHA)
 
 
 @register_guard("model_gate")
@@ -392,9 +393,22 @@ def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_
     if ctx.reference is None or ctx.holdout is None:
         return _skip("model_gate", "needs a trusted reference and a golden holdout")
     g = paired_gate(ctx.frame, ctx.reference, ctx.holdout, ctx.spec)
-    acc_bad = g["accuracy_p"] < GATE_ALPHA and g["reference_accuracy"] - g["accuracy"] > min_accuracy_drop
-    share_bad = g["share_p"] < GATE_ALPHA and g["share_gap"] > min_share_shift
     n_h = max(1, g["holdout_rows"])
+    no_info = float(ctx.holdout[ctx.spec.label_col].value_counts(normalize=True).max())
+    skill_p = g["reference_skill_p"]
+    if skill_p > SKILL_ALPHA:
+        # the trusted model's predictions are independent of the labels: there is no accuracy the
+        # holdout can show a model losing, and a clean candidate collapsed onto the commonest class
+        # would look like a moved class share
+        return _skip(
+            "model_gate",
+            f"the reference model has no skill on this holdout (predictions independent of the labels, p={skill_p:.2g}; "
+            f"accuracy {g['reference_accuracy']:.3f} vs {no_info:.3f} by always predicting the commonest class)",
+        )
+    acc_bad = g["accuracy_p"] < GATE_ALPHA and g["reference_accuracy"] - g["accuracy"] > min_accuracy_drop
+    # the share test measures the candidate against the reference model's own share bias: it needs a
+    # reference whose skill is established at the gate's level, the accuracy test does not
+    share_bad = g["share_p"] < GATE_ALPHA and g["share_gap"] > min_share_shift and skill_p < GATE_ALPHA
     power = gate_power(n_h, 2 * g["discordant_better"], GATE_ALPHA, floor=min_accuracy_drop)
     return GuardResult(
         "model_gate", not (acc_bad or share_bad),

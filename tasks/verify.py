@@ -93,6 +93,7 @@ def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_ra
         blind = {c: p for c, p in covered.items() if p > tolerate}
         if blind:
             shown = ", ".join(f"class {c}: {'none up to 100%' if p >= 1 else f'{p:.0%}'}" for c, p in sorted(blind.items(), key=lambda kv: -kv[1])[:5])
+            shown += f", and {len(blind) - 5} more class(es)" if len(blind) > 5 else ""
             return "inconclusive", f"flips of {tolerate:.0%} of a class would go unseen (smallest detectable flip rate: {shown})", covered
         return "pass", f"no guard fired; every class's flips of {tolerate:.0%} or more would be seen (worst class {max(covered.values()):.0%})", covered
     if noise_rate is None:
