@@ -75,7 +75,7 @@ class HoldoutDraw:
     same within-class ranks can be drawn up front and matched while the rows stream past.
     """
 
-    def __init__(self, counts: dict, fraction: float, seed: int) -> None:
+    def __init__(self, counts: dict, fraction: float, seed: int, classes=None) -> None:
         if not 0.0 < fraction < 1.0:
             from labelguard.errors import BadInput
 
@@ -84,7 +84,11 @@ class HoldoutDraw:
 
         rng = np.random.default_rng([seed, 0x401D])  # the seed sequence split_holdout uses
         self.chosen: dict = {}
-        sizes = {cls: holdout_size(cls, counts[cls], fraction) for cls in sorted(counts)}
+        # classes outside the class set are the schema's to refuse (per batch, naming the row), not a size problem
+        sizes = {
+            cls: holdout_size(cls, counts[cls], fraction) if classes is None or cls in classes else int(round(fraction * counts[cls]))
+            for cls in sorted(counts)
+        }
         for cls in sorted(counts):
             n = counts[cls]
             picked = np.zeros(n, dtype=bool)
@@ -211,7 +215,7 @@ def ingest_table(
             # the review schema, except that id uniqueness is checked across batches below, not per batch
             schema = review_schema(spec).update_column(spec.id_col, unique=False)
             with_holdout = holdout_fraction > 0
-            draw = HoldoutDraw(s.label_counts(spec.label_col), holdout_fraction, seed) if with_holdout else None
+            draw = HoldoutDraw(s.label_counts(spec.label_col), holdout_fraction, seed, spec.classes) if with_holdout else None
             cols = [c for c in s.columns if c in (spec.id_col, spec.label_col, *spec.feature_cols, spec.timestamp_col)]
             # the fingerprint's row tags are computed from the data stream itself: one pass, one sort
             tagger = RowTagger() if fp is not None else None
