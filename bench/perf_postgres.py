@@ -157,7 +157,8 @@ def main() -> None:
     floor_s, floor_m = med("floor", "seconds"), med("floor", "peak_extra")
     lines = [
         f"{args.rows:,} rows (review_id text, label bigint, 2 float8, timestamptz), PostgreSQL on loopback, median of {args.repeat} fresh processes "
-        "per mode, run alternately. Other engineers' jobs shared the 2 cores while this ran: read the ratios, not the seconds.",
+        "per mode, run alternately."
+        + (" Other jobs shared the 2 cores while this ran (load average above 2): read the ratios, not the seconds." if max(load_before[0], load_after[0]) > 2.5 else ""),
         "",
         "| mode | seconds (median) | × floor | client CPU s | server CPU s | peak RSS above start (MiB, median) | runs (s) |",
         "|---|---:|---:|---:|---:|---:|---|",
