@@ -72,10 +72,23 @@ def dataset(tmp_path_factory, keys):
     return root
 
 
-def _post(api: str, path: str, body: dict) -> list | dict:
-    resp = httpx.post(f"{api}{path}", json=body, timeout=30)
+# Prefect's own client retries these: a SQLite-backed server answers 503 while the database is
+# locked by the served process's writes (seen in CI under load), and that is not what is tested here.
+_TRANSIENT = (429, 502, 503)
+
+
+def _request(method: str, url: str, **kw) -> httpx.Response:
+    for wait in (0.5, 1, 2, 4, 8, 16, 0):
+        resp = httpx.request(method, url, timeout=30, **kw)
+        if resp.status_code not in _TRANSIENT or not wait:
+            break
+        time.sleep(wait)
     resp.raise_for_status()
-    return resp.json()
+    return resp
+
+
+def _post(api: str, path: str, body: dict) -> list | dict:
+    return _request("POST", f"{api}{path}", json=body).json()
 
 
 def _artifact(api: str, key: str) -> dict:
@@ -95,7 +108,7 @@ def _table(artifact: dict) -> dict[str, str]:
 def _wait_final(api: str, run_id: str, timeout: float = 300) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        run = httpx.get(f"{api}/flow_runs/{run_id}", timeout=30).json()
+        run = _request("GET", f"{api}/flow_runs/{run_id}").json()
         if run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
             return run
         assert time.monotonic() < deadline, f"flow run {run_id} still {run['state']['name']} after {timeout} s"
