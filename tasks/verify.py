@@ -9,12 +9,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from labelguard.errors import UntrustedInput
+from labelguard.errors import BadInput, UntrustedInput
 from labelguard.tasks import guards
 from labelguard.tasks.classes import with_positive
 from labelguard.tasks.dataset import HOLDOUT, MANIFEST_KEY, IntegrityReport, ManifestProblem, load_verified, read_manifest, sort_ids, write_dataset
 from labelguard.tasks.features import with_featurizer
-from labelguard.tasks.manifest import DatasetRef, SignedManifest, load_verify_key, new_dataset_id, to_py
+from labelguard.tasks.manifest import ColumnSpec, DatasetRef, SignedManifest, load_verify_key, new_dataset_id, to_py
 from labelguard.tasks.storage import LocalStore, open_store
 
 GOLDEN = "golden_holdout"
@@ -160,8 +160,8 @@ def verify_dataset(
     ledger=None,
     positive_class: Any = None,
     tolerate: float = DEFAULT_TOLERATE,
-    id_col: str = "review_id",
-    label_col: str = "label",
+    id_col: str | None = None,
+    label_col: str | None = None,
 ) -> VerifyReport:
     """Verify a stored dataset, run the guard suite on it and reach a dataset-level verdict.
 
@@ -181,8 +181,9 @@ def verify_dataset(
         Flip rate per class (and accuracy drop, for the model gate) the user accepts going unseen:
         a guard that passes without the power to see it is ``inconclusive`` (see :func:`dataset_verdict`).
     id_col, label_col
-        Columns of Parquet data without a manifest (nobody signed it): the guards that need no
-        manifest still run on it (``manifest``, when asked for, reports ``missing-manifest``).
+        Columns of Parquet data without a manifest (nobody signed it; default ``review_id`` and
+        ``label``): the guards that need no manifest still run on it (``manifest``, when asked for,
+        reports ``missing-manifest``). On signed data the manifest names them; naming others raises.
 
     Raises
     ------
@@ -190,6 +191,8 @@ def verify_dataset(
         Nothing at ``uri`` (exit 2: a typo is not tampering).
     UntrustedInput
         The reference or holdout failed its own verification.
+    BadInput
+        ``id_col``/``label_col`` name other columns than the dataset's signed manifest.
     """
     for name in names or []:
         guards.get_guard(name)
@@ -203,9 +206,11 @@ def verify_dataset(
         except (ManifestProblem, KeyError, TypeError):
             pass
     integrity: IntegrityReport = load_verified(store, verify_key, columns=columns, ledger=ledger)
+    if integrity.manifest is not None:
+        _same_columns(integrity.manifest.spec, id_col, label_col)
     unsealed_spec = None
     if integrity.code == "missing-manifest" and columns is None and (names is None or set(names) - {"manifest"}):
-        integrity.data, unsealed_spec = _unsealed(uri, endpoint_url, id_col, label_col, positive_class)
+        integrity.data, unsealed_spec = _unsealed(uri, endpoint_url, id_col or "review_id", label_col or "label", positive_class)
     reference = load_trusted(reference_uri, verify_key, "reference", endpoint_url, ledger=ledger).frame if reference_uri else None
     holdout = None
     if holdout_uri:
@@ -234,6 +239,13 @@ def verify_dataset(
     noise = posterior.noise_rate if posterior is not None else _noise_rate(results)
     verdict, why, class_power = dataset_verdict(results, tolerate, noise)
     return VerifyReport(uri, results, ids, sources, verdict, why, tolerate, class_power, noise)
+
+
+def _same_columns(spec: ColumnSpec, id_col: str | None, label_col: str | None) -> None:
+    """Refuse ``--id-col``/``--label-col`` that contradict a signed manifest (a silent override would check other columns)."""
+    for given, signed, flag, what in ((id_col, spec.id_col, "--id-col", "id"), (label_col, spec.label_col, "--label-col", "label")):
+        if given is not None and given != signed:
+            raise BadInput(f"the dataset's signed manifest names {signed!r} as its {what} column, not {given!r}", f"drop {flag}: it applies only to data without a manifest")
 
 
 def _unsealed(uri: str, endpoint_url: str | None, id_col: str, label_col: str, positive_class: Any):

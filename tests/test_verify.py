@@ -97,3 +97,16 @@ def test_verify_bad_input_and_untrusted_reference(stored, keys, other_keys, tmp_
     assert res.stderr.strip().startswith(f"guard fired: reference fired, cannot be trusted (the reference at {ref} failed verification: unknown-key: ")
     res = runner.invoke(app, ["verify", ds + "-missing", "--verify-key", str(keys[1])])
     assert res.exit_code == 2 and res.stderr.strip().startswith(f"error: no dataset at {ds}-missing")
+
+
+def test_id_and_label_columns_that_contradict_the_signed_manifest_are_refused(stored, keys, tmp_path):
+    ds, _ = stored
+    out = tmp_path / "v.json"
+    for flag, given, signed, what in (("--label-col", "sentiment", "label", "label"), ("--id-col", "id", "review_id", "id")):
+        res = runner.invoke(app, ["verify", ds, "--guards", "manifest", "--json", str(out), "--verify-key", str(keys[1]), flag, given])
+        assert res.exit_code == 2, res.output
+        assert res.stderr.strip() == f"error: the dataset's signed manifest names {signed!r} as its {what} column, not {given!r} (fix: drop {flag}: it applies only to data without a manifest)"
+        assert not out.exists()
+    # naming the columns the manifest names is fine
+    res = runner.invoke(app, ["verify", ds, "--guards", "manifest", "--verify-key", str(keys[1]), "--label-col", "label", "--id-col", "review_id"])
+    assert res.exit_code == 0, res.output
