@@ -631,8 +631,23 @@ def verify(
         err.print(f"[red]guard fired:[/] {', '.join(g.name for g in report.guards if g.fired)}", highlight=False)
         raise typer.Exit(EXIT_FIRED)
     if report.verdict == "inconclusive" and not allow_inconclusive:
-        err.print(f"[red]cannot tell:[/] {report.verdict_detail} (fix: add trusted reference rows, raise --tolerate, or pass --allow-inconclusive)", highlight=False)
+        err.print(f"[red]cannot tell:[/] {report.verdict_detail} (fix: {_inconclusive_fix(report)})", highlight=False)
         raise typer.Exit(EXIT_FIRED)
+
+
+def _inconclusive_fix(report) -> str:
+    """The fix for an inconclusive verdict: raising ``--tolerate`` is offered only to a value that would do."""
+    import math
+
+    # the verdict passes at a tolerance no smaller than the gate's power and every class's smallest detectable
+    # flip rate (or, with neither, the estimated noise rate): see tasks.verify.dataset_verdict
+    powers = [g.power for g in report.guards if g.name == "model_gate" and not g.skipped and g.power is not None]
+    powers += list(report.class_power.values())
+    needed = max(powers) if powers else report.noise_rate if report.noise_rate is not None else 1.0
+    fixes = ["add trusted reference rows"]
+    if needed < 1:
+        fixes.append(f"accept more unseen flips with --tolerate {math.ceil(needed * 100) / 100:.2f}")
+    return ", ".join(fixes) + ", or pass --allow-inconclusive"
 
 
 @app.command()

@@ -122,8 +122,10 @@ def test_verify_uses_own_holdout_and_fails_closed_when_it_cannot_tell(ingested, 
     assert res.exit_code == 1
     assert res.stderr.strip() == (
         "cannot tell: model gate cannot see an accuracy drop of 1% (2.0% needed on this holdout) "
-        "(fix: add trusted reference rows, raise --tolerate, or pass --allow-inconclusive)"
+        "(fix: add trusted reference rows, accept more unseen flips with --tolerate 0.05, or pass --allow-inconclusive)"
     )
+    res = runner.invoke(app, ["verify", ingested, "--verify-key", str(keys[1]), "--tolerate", "0.05"])  # the fix it names does
+    assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["verify", ingested, "--verify-key", str(keys[1]), "--tolerate", "0.01", "--allow-inconclusive"])
     assert res.exit_code == 0 and "verdict: inconclusive" in res.stdout
     res = runner.invoke(app, ["verify", ingested, "--verify-key", str(keys[1]), "--tolerate", "0"])
@@ -216,3 +218,17 @@ def test_model_gate_cannot_judge_when_the_reference_model_has_no_skill():
         assert (gate.verdict == "skipped") == (skill_p > guards.SKILL_ALPHA) and gate.verdict != "fired", (seed, skill_p, gate.detail)
         outcomes.append(gate.verdict)
     assert outcomes.count("skipped") == 7  # seed 5: skill p = 0.026 by chance; the share test still needs p < 0.001: no alarm
+
+
+def test_the_inconclusive_fix_offers_a_tolerance_only_when_one_would_do():
+    from labelguard.cli import _inconclusive_fix
+    from labelguard.tasks.verify import VerifyReport
+
+    # a class no guard can see even wholly flipped (8 minority rows): no --tolerate would pass it
+    blind = VerifyReport("ds", [], verdict="inconclusive", tolerate=0.2, class_power={"common": 0.04, "rare": 1.0})
+    assert _inconclusive_fix(blind) == "add trusted reference rows, or pass --allow-inconclusive"
+    seen = VerifyReport("ds", [], verdict="inconclusive", tolerate=0.2, class_power={"common": 0.04, "rare": 0.331})
+    assert _inconclusive_fix(seen) == "add trusted reference rows, accept more unseen flips with --tolerate 0.34, or pass --allow-inconclusive"
+    # no reference: the estimated noise rate decides
+    own = VerifyReport("ds", [], verdict="inconclusive", tolerate=0.05, noise_rate=0.112)
+    assert _inconclusive_fix(own) == "add trusted reference rows, accept more unseen flips with --tolerate 0.12, or pass --allow-inconclusive"
