@@ -51,6 +51,39 @@ def is_parquet(name: str) -> bool:
     return name.lower().endswith(PARQUET_SUFFIXES)
 
 
+# Compressed CSV exports (``reviews.csv.gz``): read through the standard library's codecs.
+COMPRESSED_SUFFIXES = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
+
+
+def compression_of(name: str) -> str | None:
+    """The codec module of a compressed CSV name (``x.csv.gz`` -> ``"gzip"``), else None."""
+    stem, dot, ext = name.lower().rpartition(".")
+    return COMPRESSED_SUFFIXES.get(dot + ext) if dot and is_csv(stem) else None
+
+
+def decompress(raw: bytes, name: str) -> tuple[bytes, str]:
+    """Decompress a compressed CSV (see :func:`compression_of`); other data is returned as is.
+
+    Returns
+    -------
+    (bytes, name without the compression suffix)
+
+    Raises
+    ------
+    BadInput
+        The data is not valid for its suffix's codec (truncated, or not compressed at all).
+    """
+    codec = compression_of(name)
+    if codec is None:
+        return raw, name
+    import importlib
+
+    try:
+        return importlib.import_module(codec).decompress(raw), name.rpartition(".")[0]
+    except (OSError, EOFError, ValueError) as exc:
+        raise BadInput(f"{name} is not valid {codec} data: {exc}", f"check the file is complete, or name it without the {name.rpartition('.')[2]!r} suffix if it is not compressed") from None
+
+
 # Languages whose script is not Latin: charset-normalizer's guess is taken for them when it is coherent.
 _NON_LATIN = {
     "Russian", "Ukrainian", "Bulgarian", "Serbian", "Macedonian", "Belarusian", "Kazakh", "Greek", "Hebrew",
@@ -255,13 +288,14 @@ def read_file(path: Path, *, id_col: str | None = None, delimiter: str | None = 
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"no such file: {path}", "pass an existing .csv or .parquet file")
-    if not (is_csv(path.name) or is_parquet(path.name)):
-        raise BadInput(f"unsupported file type {path.suffix!r} for {path}", "use a .csv (.tsv, .txt) or .parquet file")
+    if not (is_csv(path.name) or is_parquet(path.name) or compression_of(path.name)):
+        raise BadInput(f"unsupported file type {path.suffix!r} for {path}", "use a .csv (.tsv, .txt, optionally .gz/.bz2/.xz) or .parquet file")
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc.strerror or exc}", "check the file's permissions") from None
-    return read_bytes(raw, path.name, id_col=id_col, delimiter=delimiter, encoding=encoding)
+    raw, name = decompress(raw, path.name)
+    return read_bytes(raw, name, id_col=id_col, delimiter=delimiter, encoding=encoding)
 
 
 def missing_column_hint(name: str, columns: list[str], flag: str) -> BadInput:

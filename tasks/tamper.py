@@ -18,7 +18,7 @@ from labelguard.tasks.attacks import FlipResult, flip_labels
 from labelguard.tasks.classes import with_positive
 from labelguard.tasks.dataset import DATA_KEY, MANIFEST_KEY, ManifestProblem, own_key, read_manifest
 from labelguard.tasks.manifest import ColumnSpec, SignedManifest, label_histogram, labels_digest, sign_manifest, to_py
-from labelguard.tasks.readers import CsvDialect, is_csv, read_bytes, sniff_csv, write_csv_like
+from labelguard.tasks.readers import CsvDialect, compression_of, is_csv, read_bytes, sniff_csv, write_csv_like
 from labelguard.tasks.sources import check_schema, infer_spec
 from labelguard.tasks.storage import Store, open_store, sha256_hex
 
@@ -203,6 +203,8 @@ def poison_file(
     path, out = Path(path), Path(out)
     if not path.is_file():
         raise BadInput(f"no such file: {path}", "pass an existing .csv or .parquet file")
+    if compression_of(path.name):
+        raise BadInput(f"{path.name} is compressed; poison rewrites label cells in place and writes plain files", f"decompress it first (e.g. gunzip -k {path.name}) and poison the plain file")
     if not path.name.lower().endswith(OBJECT_SUFFIXES) or path.suffix.lower() != out.suffix.lower():
         raise BadInput(f"{path.name} -> {out.name}: need .csv or .parquet on both sides, same type", "name --out with the input's suffix")
     for target in filter(None, (out, truth_out)):
