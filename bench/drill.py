@@ -1,6 +1,6 @@
 """`labelguard drill` on the synthetic reviews and on two scikit-learn datasets, through the CLI; plus wall times.
 
-Run: .venv/bin/python bench/drill.py [--seeds 2] [--models logreg] [--workers 1,2] [--out bench/results/drill.md]
+Run: .venv/bin/python bench/drill.py [--seeds 2] [--models logreg] [--workers 1,2,4,dask2] [--out bench/results/drill.md]
 
 Writes breast cancer (569 rows, 30 features, 2 classes) and wine (178 rows, 13 features, 3
 classes) as CSV files, runs `labelguard drill --data FILE` on each and on the default synthetic
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -36,10 +38,19 @@ def sklearn_csv(name: str, folder: Path) -> Path:
     return path
 
 
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+LAST_CPU = {"seconds": 0.0}  # CPU seconds of the last drill's process tree (CLI, Prefect's server, Dask workers)
+
+
 def run_drill(args: list[str], out: Path) -> tuple[dict, float, str]:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _children_cpu()
     proc = subprocess.run([CLI, "drill", "--out", str(out), *args], capture_output=True, text=True, cwd=ROOT)
     took = time.perf_counter() - t0
+    LAST_CPU["seconds"] = _children_cpu() - c0
     if proc.returncode != 0:
         raise SystemExit(f"drill {args} exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
     return json.loads((out / "report.json").read_text()), took, proc.stdout
@@ -76,7 +87,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="keep the drill folders here")
     ap.add_argument("--datasets", default="synthetic,breast_cancer,wine")
     a = ap.parse_args()
-    lines = ["# labelguard drill (issue 10)", "", f"python {' '.join(sys.argv)}", "", "Wall times were taken on a shared 2-core machine while other jobs ran (load average 10-18): read them as upper bounds.", ""]
+    lines = ["# labelguard drill (issue 10)", "", f"python {' '.join(sys.argv)}", "", "Wall times were taken on a shared 2-core machine while other jobs ran (the load average before and after each timed run is in its row): read them as upper bounds; CPU seconds are the steadier figure.", ""]
     with tempfile.TemporaryDirectory() as tmp:
         base = a.keep or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
@@ -86,20 +97,27 @@ def main() -> None:
             "breast_cancer": ("breast cancer (569 rows, 30 features)", lambda: ["--data", str(sklearn_csv("breast_cancer", base)), "--id-col", "row_id", *common]),
             "wine": ("wine (178 rows, 13 features, 3 classes; positive class 1)", lambda: ["--data", str(sklearn_csv("wine", base)), "--id-col", "row_id", "--positive-class", "1", *common]),
         }
-        for key in a.datasets.split(","):
+        for key in [k for k in a.datasets.split(",") if k]:
             name, make_args = cases[key]
             args = make_args()
             doc, took, _ = run_drill(args, base / f"drill-{key}")
             lines += summary_md(name, doc, took, "labelguard drill " + " ".join(a if "/" not in a else Path(a).name for a in args))
         if a.workers:
             lines += ["### wall time of the perf drill (all attacks x 5 rates x 3 seeds x logreg x 3 vectors, 5,000 rows)", "",
-                      "| workers | command wall (s) | drill flow (s) | seed setup (s) | cells loop (s) | units | units' own time (s) | Prefect overhead per unit (s, 1 worker) | certificate + panels (s) |",
-                      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-            for w in [int(x) for x in a.workers.split(",")]:
-                doc, took, _ = run_drill(["--models", "logreg", "--seeds", "3", "--workers", str(w)], base / f"perf-{w}")
+                      "`dask2`: `--dask local --workers 2` (a local cluster of two single-threaded worker processes). CPU: user + system seconds",
+                      "of the whole process tree (the CLI, Prefect's ephemeral server, Dask's workers); units' CPU: the cells' own thread time.", "",
+                      "| runner | load avg before / after | command wall (s) | command CPU (s) | drill flow (s) | seed setup (s) | cells loop (s) | units | tasks | units' own wall (s) | units' CPU (s) | CPU per unit (s) | Prefect overhead per task (s, 1 worker) | certificate + panels (s) |",
+                      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            for w in a.workers.split(","):
+                runner = ["--dask", "local", "--workers", w[len("dask"):]] if w.startswith("dask") else ["--workers", w]
+                before = os.getloadavg()
+                doc, took, _ = run_drill(["--models", "logreg", "--seeds", "3", *runner], base / f"perf-{w}")
+                after = os.getloadavg()
                 t = doc["timing"]
-                overhead = (t["cells_wall"] - t["units_own"]) / t["units"] if w == 1 else float("nan")
-                lines.append(f"| {w} | {took:.0f} | {doc['seconds']:.0f} | {t['setup']:.0f} | {t['cells_wall']:.0f} | {t['units']} | {t['units_own']:.0f} | {overhead:.3f} | {t['certificate_and_panels']:.0f} |")
+                overhead = f"{(t['cells_wall'] - t['units_own']) / t['tasks']:.3f}" if w == "1" else "—"
+                lines.append(f"| {w if w.startswith('dask') else w + ' thread(s)'} | {before[0]:.1f} / {after[0]:.1f} | {took:.0f} | {LAST_CPU['seconds']:.0f} | {doc['seconds']:.0f} | {t['setup']:.0f} | {t['cells_wall']:.0f} | {t['units']} | {t['tasks']} | "
+                             f"{t['units_own']:.0f} | {t['units_cpu']:.0f} | {t['units_cpu'] / t['units']:.3f} | {overhead} | {t['certificate_and_panels']:.0f} |")
+                print(lines[-1], flush=True)
             lines.append("")
     write_result("\n".join(lines), a.out)
 

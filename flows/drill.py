@@ -1,4 +1,5 @@
-"""Drill flow: per seed a clean signed dataset, then every cell as a Prefect task, then the report."""
+"""Drill flow: per seed a clean signed dataset, then the cells as Prefect tasks (one per attack, rate
+and seed; a thread pool or a Dask cluster), then the report."""
 
 from __future__ import annotations
 
@@ -18,12 +19,38 @@ from labelguard.tasks.manifest import generate_keypair
 
 load_data = step_task(drill.load_data, name="load-data")
 prepare_seed = step_task(drill.prepare_seed, name="prepare-seed")
-run_unit = step_task(drill.run_unit, name="drill-cell", task_run_name="{unit[attack]}-{unit[rate]}-seed{unit[seed]}-{unit[vector]}")
+run_chunk = step_task(drill.run_chunk, name="drill-cells", task_run_name="{units[0][attack]}-{units[0][rate]}-seed{units[0][seed]}")
 certificate = step_task(drill.certificate, name="certificate")
 write_report = step_task(drill_report.write_drill_report, name="write-report")
 
 # The CLI's progress bar listens here; a flow parameter cannot carry a callable.
 ON_CELLS: list[Callable[[int, int], None]] = []
+
+
+def task_runner(workers: int = 1, dask: str | None = None):
+    """The drill's task runner: Prefect's thread pool with ``workers`` threads, or a Dask cluster.
+
+    ``dask`` is ``None`` (threads), ``"local"`` (a local cluster of ``workers`` processes with one
+    thread each, no dashboard) or a scheduler address from ``tasks.cluster.parse_dask_address``.
+    """
+    if dask is None:
+        return ThreadPoolTaskRunner(max_workers=workers)
+    from prefect_dask import DaskTaskRunner
+
+    if dask == "local":
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None})
+    return DaskTaskRunner(address=dask)
+
+
+def _dask_client():
+    """The running Dask task runner's client, or None on a thread pool."""
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    runner = getattr(ctx, "task_runner", None)
+    if runner is None or type(runner).__name__ != "DaskTaskRunner":
+        return None
+    return runner.client
 
 
 def _progress(done: int, total: int, artifact_id) -> None:
@@ -63,9 +90,17 @@ def drill_flow(plan: drill.DrillPlan, out_dir: Path, store_uri: str | None = Non
         signing, verify = generate_keypair(Path(tmp) / "keys")
         data = load_data(plan)
         setups = {s: prepare_seed(data, plan, s, store_root, signing, Path(tmp) / "work", endpoint_url) for s in plan.seeds if any(u["seed"] == s for u in pending) or s == plan.seeds[0]}
-        cache = drill.ContentCache()
+        client = _dask_client()
+        if client is None:  # threads of this process share the frames and one content-guard cache
+            shared, cache = setups, drill.ContentCache()
+        else:  # each seed's frames go to every worker once, not with every task
+            shared, cache = {s: client.scatter(setup, broadcast=True, hash=False) for s, setup in setups.items()}, None
         t_cells = time.perf_counter()
-        futures = [run_unit.submit(u, setups[u["seed"]], plan, signing_key=signing, verify_key=verify, endpoint_url=endpoint_url, content_cache=cache) for u in pending]
+        chunks = drill.chunk_units(pending)
+        futures = [
+            run_chunk.submit(units, shared[units[0]["seed"]], plan, signing_key=signing, verify_key=verify, endpoint_url=endpoint_url, content_cache=cache)
+            for units in chunks
+        ]
         finished = total_units - len(pending)
         _progress(finished, total_units, progress_id)
         from prefect.futures import as_completed
@@ -77,16 +112,19 @@ def drill_flow(plan: drill.DrillPlan, out_dir: Path, store_uri: str | None = Non
                     log.write(json.dumps(c, default=drill_report.json_default) + "\n")
                 log.flush()
                 done.extend(cells)
-                finished += 1
+                finished += len({drill.unit_key(c) for c in cells})  # units a stop left unstarted have no cells
                 _progress(finished, total_units, progress_id)
                 if drill.STOP.is_set():
                     break
         if drill.STOP.is_set():
             raise drill.DrillInterrupted(f"drill stopped: {finished} of {total_units} units finished, kept in {out_dir / drill.CELLS_FILE}", "rerun with the same options and --resume to continue")
-        timing = {"setup": t_cells - started, "cells_wall": time.perf_counter() - t_cells, "units": len(pending)}
-        # Prefect's per-unit overhead: the loop's wall time beyond the units' own time (one worker)
+        timing = {"setup": t_cells - started, "cells_wall": time.perf_counter() - t_cells, "units": len(pending), "tasks": len(chunks),
+                  "runner": "threads" if client is None else f"dask {client.scheduler.address}", "workers": 1 if client is None else len(client.scheduler_info(n_workers=-1)["workers"])}
+        # Prefect's per-task overhead: the loop's wall time beyond the units' own time (one worker)
         ran = {drill.unit_key(u) for u in pending}
-        timing["units_own"] = sum({drill.unit_key(c): c["seconds"] for c in done if "seconds" in c and drill.unit_key(c) in ran}.values())
+        own = {drill.unit_key(c): (c["seconds"], c.get("cpu_seconds", 0.0)) for c in done if "seconds" in c and drill.unit_key(c) in ran}
+        timing["units_own"] = sum(w for w, _ in own.values())
+        timing["units_cpu"] = sum(c for _, c in own.values())
         t_cert = time.perf_counter()
         certs = [certificate(setups[plan.seeds[0]], plan, m) for m in plan.models]
         panels = drill_report.decision_panels(setups[plan.seeds[0]], plan, done)
@@ -99,3 +137,37 @@ def drill_flow(plan: drill.DrillPlan, out_dir: Path, store_uri: str | None = Non
 
     create_link_artifact(link=paths["html"].resolve().as_uri(), link_text="drill report (HTML)", key=artifact_key("labelguard-drill-report"))
     return {"paths": paths, "summary": summary, "cells": done, "certificates": certs, "seconds": seconds, "store": store_root, "timing": timing}
+
+
+def run_drill(plan: drill.DrillPlan, out_dir: Path, *, workers: int = 1, dask: str | None = None, store_uri: str | None = None, endpoint_url: str | None = None) -> dict[str, Any]:
+    """Run :func:`drill_flow` on the task runner chosen by ``workers`` and ``dask`` (see :func:`task_runner`).
+
+    On a Dask cluster the tasks run in other processes, which must report to the same Prefect API:
+    when none is configured (Prefect's ephemeral mode), the ephemeral server this process uses is
+    started here and its URL set for the flow, so the workers reuse it instead of each starting one.
+    """
+    runner = task_runner(workers, dask)
+    run = drill_flow.with_options(task_runner=runner)
+    if dask is None:
+        return run(plan=plan, out_dir=out_dir, store_uri=store_uri, endpoint_url=endpoint_url)
+    import os
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        server = SubprocessASGIServer()
+        server.start()
+        url = server.api_url
+    previous = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = url  # a local cluster's worker processes inherit it
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            return run(plan=plan, out_dir=out_dir, store_uri=store_uri, endpoint_url=endpoint_url)
+    finally:
+        if previous is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = previous

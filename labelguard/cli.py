@@ -480,7 +480,8 @@ def drill(
     vectors: Optional[str] = typer.Option(None, "--vectors", help="Comma-separated vectors: transform, at-rest, source (default all)."),
     out_dir: Path = typer.Option(Path("reports/drill"), "--out", help="Where report.json, report.md, report.html (and the local store) go; must be new or empty."),
     resume: bool = typer.Option(False, "--resume", help="Continue the drill in --out: finished cells are kept, the rest run."),
-    workers: int = typer.Option(1, "--workers", help="Cells run concurrently (Prefect thread pool)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Cells run concurrently: threads of Prefect's pool (default 1), or with --dask local the cluster's worker processes (default: one per CPU core)."),
+    dask: Optional[str] = typer.Option(None, "--dask", help="Run the cells on a Dask cluster through prefect-dask: 'local' (a local cluster of --workers processes) or a scheduler address such as tcp://127.0.0.1:8786 (its workers read and write the drill's files: same machine or a shared filesystem)."),
     store: Optional[str] = typer.Option(None, "--store", help="Store for the drill's datasets: a local directory or s3://bucket/prefix (default OUT/store; s3:// without an endpoint starts an embedded moto server)."),
     rows: int = typer.Option(5000, "--rows", help="Rows to generate (synthetic only)."),
     holdout_fraction: float = typer.Option(0.2, "--holdout-fraction", help="Share of the data kept as the trusted holdout."),
@@ -510,8 +511,17 @@ def drill(
             rate_list = None if rates is None else [float(r) for r in drill_lib.parse_list(rates, "rates")]
         except ValueError:
             raise BadInput(f"--rates must be numbers in [0, 1], got {rates!r}", "pass e.g. --rates 0.05,0.2") from None
-        if workers < 1:
+        if workers is not None and workers < 1:
             raise BadInput(f"--workers must be at least 1, got {workers}", "pass e.g. --workers 2")
+        dask_address = None
+        if dask is not None:
+            from labelguard.tasks.cluster import LOCAL, parse_dask_address
+
+            dask_address = parse_dask_address(dask)
+            if dask_address != LOCAL and workers is not None:
+                raise BadInput(f"--workers {workers} with --dask {dask_address}: an existing cluster has its own workers", "drop --workers, or use --dask local --workers N")
+        if workers is None:
+            workers = (os.cpu_count() or 1) if dask_address == "local" else 1
         reader = {"id_col": id_col, "label_col": label_col, "timestamp_col": timestamp_col, "delimiter": delimiter, "encoding": encoding,
                   "endpoint_url": settings.s3_endpoint, "positive_class": positive_class, "text_cols": _cols(text_cols), "ignore_cols": _cols(ignore_cols) or []}
         plan = drill_lib.plan_drill(
@@ -520,6 +530,10 @@ def drill(
             reader={k: v for k, v in reader.items() if k != "endpoint_url" or data.startswith("s3://")},
         )
         done = drill_lib.check_out_dir(out_dir, plan, resume=resume)
+        if dask_address not in (None, "local"):
+            from labelguard.tasks.cluster import check_dask_scheduler
+
+            check_dask_scheduler(dask_address)
         drill_lib.load_data(plan)  # reads and validates the data (and the partitions) before Prefect starts
         _prefect_ready()
         from labelguard.flows import drill as drill_flows
@@ -528,7 +542,6 @@ def drill(
         with _s3_endpoint(settings, [store_uri or ""], embed_if_unset=True) as endpoint:
             if endpoint and not settings.s3_endpoint:
                 out.print(f"embedded S3 (moto server) at {endpoint}", highlight=False)
-            from prefect.task_runners import ThreadPoolTaskRunner
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
             total = len(plan.units())
@@ -543,8 +556,7 @@ def drill(
             previous = signal.signal(signal.SIGINT, lambda *_: drill_lib.STOP.set())  # stop after the units in flight
             try:
                 with progress:
-                    res = drill_flows.drill_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=workers))(
-                        plan=plan, out_dir=out_dir, store_uri=store_uri, endpoint_url=endpoint)
+                    res = drill_flows.run_drill(plan, out_dir, workers=workers, dask=dask_address, store_uri=store_uri, endpoint_url=endpoint)
             except (KeyboardInterrupt, drill_lib.DrillInterrupted):
                 kept = len(drill_lib.read_cells(out_dir))
                 err.print(f"[red]interrupted:[/] {kept} finished cells kept in {out_dir / drill_lib.CELLS_FILE} (fix: rerun with the same options and --resume to continue)", highlight=False)

@@ -39,6 +39,33 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, args, line):
     assert not out.exists()
 
 
+def test_dask_options_are_checked_before_anything_runs(tmp_path):
+    out = tmp_path / "out"
+    fix = "(fix: pass --dask local, or a scheduler address such as tcp://127.0.0.1:8786)"
+    port = free_port()  # nothing listens there
+    cases = [
+        (["--dask", "tcp://host:port"], f"error: --dask 'tcp://host:port' is not a Dask scheduler address {fix}"),
+        (["--dask", "http://127.0.0.1:8786"], f"error: --dask 'http://127.0.0.1:8786' is not a Dask scheduler address {fix}"),
+        (["--dask", "127.0.0.1:8786", "--workers", "2"], "error: --workers 2 with --dask tcp://127.0.0.1:8786: an existing cluster has its own workers (fix: drop --workers, or use --dask local --workers N)"),
+        (["--dask", "local", "--workers", "0"], "error: --workers must be at least 1, got 0 (fix: pass e.g. --workers 2)"),
+        (["--dask", f"127.0.0.1:{port}"], f"error: no Dask scheduler answers at tcp://127.0.0.1:{port} (connection refused) "
+                                          f"(fix: start one with 'dask scheduler --port {port}' and 'dask worker tcp://127.0.0.1:{port}', or pass --dask local)"),
+    ]
+    for args, line in cases:
+        res = runner.invoke(app, ["drill", "--out", str(out), *args], env={"PREFECT_API_URL": DEAD_PREFECT})
+        assert (res.exit_code, res.stderr.strip().splitlines()) == (2, [line]), args
+        assert not out.exists()
+
+
+def test_units_are_chunked_by_attack_rate_and_seed():
+    plan = drill.plan_drill(attacks=["targeted", "random"], rates=[0.1, 0.2], seeds=2, models=["logreg"])
+    chunks = drill.chunk_units(plan.units())
+    assert len(chunks) == 2 + 2 * 2 * 2  # clean per seed, then attack x rate x seed
+    assert all([u["vector"] for u in c] == list(drill.VECTORS) for c in chunks)
+    assert [drill.chunk_key(c[0]) for c in chunks[:3]] == ["clean|0|0", "clean|0|1", "targeted|0.1|0"]
+    assert sorted(drill.unit_key(u) for c in chunks for u in c) == sorted(map(drill.unit_key, plan.units()))
+
+
 def test_out_that_is_a_file_or_full_is_refused(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
@@ -121,6 +148,27 @@ def test_tiny_drill_scorecard(tiny_drill):
     md = (out / "report.md").read_text()
     assert md.startswith("# labelguard drill\n\n**Worst case over all attacks: targeted at 20% takes logreg")
     assert (out / "report.html").stat().st_size < 1_500_000
+
+
+def _comparable(cells):
+    """Cells without their timings, in a fixed order."""
+    return sorted(({k: v for k, v in c.items() if k not in ("seconds", "cpu_seconds")} for c in cells), key=drill.unit_key)
+
+
+@pytest.mark.flow
+def test_drill_on_a_local_two_worker_dask_cluster_equals_one_worker(tiny_drill, tmp_path):
+    from labelguard.flows.drill import run_drill
+
+    plan, out, _ = tiny_drill
+    res = run_drill(plan, tmp_path / "dask", workers=2, dask="local")
+    assert res["timing"]["runner"].startswith("dask tcp://127.0.0.1:") and res["timing"]["workers"] == 2
+    assert res["timing"]["tasks"] == 3  # clean, targeted, random: one task each for their three vectors
+    one = json.loads((out / "report.json").read_text())
+    two = json.loads((tmp_path / "dask" / "report.json").read_text())
+    assert len(two["cells"]) == 9
+    assert _comparable(two["cells"]) == _comparable(one["cells"])  # same verdicts, same numbers
+    untimed = lambda certs: [{k: v for k, v in c.items() if k != "seconds"} for c in certs]  # noqa: E731
+    assert untimed(two["certificates"]) == untimed(one["certificates"])
 
 
 def _chromium() -> tuple[str, str]:
