@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,34 +38,6 @@ def _logreg():
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
 
 
-# Fits keyed by the exact bytes they learn from. Many guards fit the same logistic regression on the
-# same rows: on the trusted reference (the same for every dataset checked against it; a drill checks
-# hundreds) and out of fold on the candidate (several guards). Fitting is deterministic, so reusing
-# a fit leaves every score, verdict and number unchanged; only the time goes.
-_FITS: OrderedDict = OrderedDict()
-_FITS_LOCK = threading.Lock()
-_FITS_SIZE = 64
-
-
-def _memo_fit(kind: str, arrays: tuple[np.ndarray, ...], params: tuple, compute):
-    h = hashlib.blake2b(digest_size=16)
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(f"{a.dtype.str}{a.shape}".encode())
-        h.update(a.tobytes())
-    key = (kind, h.hexdigest(), params)
-    with _FITS_LOCK:
-        if key in _FITS:
-            _FITS.move_to_end(key)
-            return _FITS[key]
-    value = compute()  # outside the lock: a race computes the same deterministic fit twice
-    with _FITS_LOCK:
-        _FITS[key] = value
-        while len(_FITS) > _FITS_SIZE:
-            _FITS.popitem(last=False)
-    return value
-
-
 def out_of_fold_proba(frame: pd.DataFrame, spec: ColumnSpec, *, folds: int = 5, seed: int = 0) -> np.ndarray:
     """Out-of-fold predicted probabilities from logistic regression, shape (n, K) in class order."""
     X, codes, classes = _xy(frame, spec)
@@ -82,10 +51,6 @@ def oof_proba(X: np.ndarray, codes: np.ndarray, k: int, *, folds: int = 5, seed:
     single class predicts it with certainty; with fewer than two usable classes every row gets the
     uniform distribution.
     """
-    return _memo_fit("oof", (X, codes), (k, folds, seed), lambda: _oof_proba(X, codes, k, folds, seed)).copy()
-
-
-def _oof_proba(X: np.ndarray, codes: np.ndarray, k: int, folds: int, seed: int) -> np.ndarray:
     counts = np.bincount(codes, minlength=k)
     full = np.full((len(X), k), 1.0 / k)
     usable = counts >= 2
@@ -112,7 +77,7 @@ def _fit_proba(X: np.ndarray, codes: np.ndarray, X_new: np.ndarray, k: int) -> n
     if len(present) < 2:
         out[:, present[0]] = 1.0
         return out
-    model = _memo_fit("logreg", (X, codes), (), lambda: _logreg().fit(X, codes))
+    model = _logreg().fit(X, codes)
     out[:, model.classes_] = model.predict_proba(X_new)
     return out
 
