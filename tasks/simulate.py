@@ -80,7 +80,7 @@ def simulate(
     vector: str = "source",
     seed: int = 0,
     plan: DayPlan = DayPlan(),
-    check: Callable[[str, Path, Path], list[dict]] | None = None,
+    check: Callable[[str, Path, Path, Path], list[dict]] | None = None,
     plot: bool = True,
 ) -> dict[str, Any]:
     """Ingest ``days`` daily partitions into a store under ``out``, poison one, and check after each day.
@@ -95,8 +95,9 @@ def simulate(
         ``source`` (flipped before ingest), ``transform`` (a compromised ETL transform before
         ingest) or ``at-rest`` (the stored partition edited after it was signed).
     check
-        ``check(store_uri, verify_key_path, ledger_path) -> [day record dicts]`` run after each
-        day's ingest (the drift flow from the CLI); default the plain :func:`labelguard.tasks.drift.check_partitions`.
+        ``check(store_uri, verify_key_path, signing_key_path, ledger_path) -> [day record dicts]``
+        run after each day's ingest (the drift flow from the CLI; the signing key signs the day
+        records); default the plain :func:`labelguard.tasks.drift.check_partitions`.
 
     Returns
     -------
@@ -125,8 +126,8 @@ def simulate(
     if check is None:
         vkey = load_verify_key(verify_path)
 
-        def check(uri: str, _vk: Path, _lp: Path) -> list[dict]:
-            return [r.to_dict() for r in drift.check_partitions(uri, vkey, ledger=Ledger(ledger_path))]
+        def check(uri: str, _vk: Path, _sk: Path, _lp: Path) -> list[dict]:
+            return [r.to_dict() for r in drift.check_partitions(uri, vkey, signing_key=key, ledger=Ledger(ledger_path))]
 
     truth: list = []
     records: list[dict] = []
@@ -143,7 +144,7 @@ def simulate(
 
             res = tamper(root.child(drift.part_name(day)).uri, attack=attack, rate=rate, seed=seed, truth_out=out / "truth.json")
             truth = [str(x) for x in res.flipped_ids]
-        checked = check(root.uri, verify_path, ledger_path)
+        checked = check(root.uri, verify_path, sign_path, ledger_path)
         for rec in checked:
             rec["poisoned"] = rec["date"] == day and poisoned
             rec["day"] = i
