@@ -785,10 +785,16 @@ def _print_days(uri: str, days: list[dict]) -> None:
         table.add_column(col, overflow="fold")
     for d in days:
         g = d["guards"]
-        cells = [("[red]fired[/] " if g[n]["fired"] else "") + ("—" if g[n].get("z") is None else f"z={g[n]['z']:.1f}/{g[n]['threshold']:.1f}") for n in DRIFT_GUARDS]
+        cells = [("[red]fired[/] " if g[n]["fired"] else "") + (("warm-up" if d.get("warming_up") else "—") if g[n].get("z") is None else f"z={g[n]['z']:.1f}/{g[n]['threshold']:.1f}")
+                 for n in DRIFT_GUARDS]
         table.add_row(d["date"], str(d["rows"]), "[red]ALARM[/]" if d["alarm"] else "[green]no[/]",
                       "[green]ok[/]" if d["integrity"] == "ok" else f"[red]{d['integrity']}[/]", *cells)
     out.print(table)
+    from labelguard.tasks.drift import warmup_note
+
+    note = warmup_note(days)
+    if note:
+        out.print(note, highlight=False)
     for d in days:
         if d["alarm"]:
             g = d["guards"]

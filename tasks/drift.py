@@ -426,10 +426,14 @@ def class_conditional(today: dict, days: list[dict], ref: Reference, level: floa
 
 @register_drift_guard("noise_rate", lambda k: k)
 def noise_rate(today: dict, days: list[dict], ref: Reference, level: float) -> list[DriftTest]:
-    """Share of each class's rows the reference model assigns to another class, against the clean days (one-sided): the suite's noise estimate.
+    """Share of each class's rows the reference model confidently assigns to another class, against the clean days (one-sided): the suite's noise estimate.
 
-    ``days[0]`` is the reference, whose rate is out of fold on fewer rows (biased up, not
-    comparable): the null comes from the clean partitions alone, so it waits for MIN_DAYS of them.
+    A row counts when another class reaches its confident-learning threshold
+    (:func:`confident_class`): flipped rows deep inside another class do, clean rows near the
+    boundary (which benign drift moves across a stale model's boundary) do not. ``days[0]`` is
+    the reference, whose rate is out of fold on fewer rows (biased up, not comparable with the
+    fitted model's): the null comes from the clean partitions once MIN_DAYS of them exist; before
+    that each class is compared with the reference alone (:func:`reference_noise_test`).
     """
     names = _classes(ref)
     out = []
@@ -437,16 +441,38 @@ def noise_rate(today: dict, days: list[dict], ref: Reference, level: float) -> l
         t_c = today["classes"][c]
         if not t_c["rows"]:
             continue
-        # the reference's own rate is out of fold on a small sample, not the fitted model's: clean partitions only
-        if len([d for d in days[1:] if d["classes"][c]["rows"]]) < MIN_DAYS:
+        if len([d for d in days[1:] if d["classes"][c]["rows"] and "confident" in d["classes"][c]]) < MIN_DAYS:
+            out.append(reference_noise_test(today, ref, c, level))
             continue
         x, expected, t = _rate_test(today, days[1:], c, "confident", side="greater", level=level)
         # a flipped row the model had right now disagrees; one it had wrong may now agree
         flip_estimate = max(0.0, (x - expected) / max(1e-9, 1 - 2 * expected))
         out.append(DriftTest("noise_rate", f"class {name}", x, expected, t["z"], t["threshold"], t["p_value"], t["p_value"] < level,
-                             f"{x:.1%} of rows labelled {name} disagree with the reference model vs {expected:.1%} on clean days (z={t['z']:.1f}); "
+                             f"{x:.1%} of rows labelled {name} confidently disagree with the reference model vs {expected:.1%} on clean days (z={t['z']:.1f}); "
                              f"estimated flip rate into {name}: {flip_estimate:.1%}"))
     return out
+
+
+def reference_noise_test(today: dict, ref: Reference, c: int, level: float) -> DriftTest:
+    """Class ``c``'s confident-disagreement count against the signed reference's alone: Fisher's exact test, one-sided.
+
+    Used while too few clean days exist to estimate day-to-day variation. Its null is that the
+    day and the reference share one rate (no day-to-day variation beyond sampling), which the
+    confident count makes plausible (benign drift moves boundary rows, which it does not count),
+    and the reference's rate is out of fold (from models fitted on 4/5 of its rows), so it errs
+    high, toward no alarm. ``z`` is the normal quantile of the exact p-value (0 when p >= 0.5).
+    """
+    from scipy import stats
+
+    name = _classes(ref)[c]
+    k, n = int(today["classes"][c]["confident"]), int(today["classes"][c]["rows"])
+    k_r, n_r = int(ref.stats["classes"][c]["confident"]), int(ref.stats["classes"][c]["rows"])
+    p = float(stats.fisher_exact([[k, n - k], [k_r, n_r - k_r]], alternative="greater")[1]) if n and n_r else 1.0
+    z, threshold = float(stats.norm.isf(min(max(p, 1e-300), 0.5))), float(stats.norm.isf(level))  # one-sided: no excess (p >= 0.5) reads z = 0
+    expected = k_r / n_r if n_r else 0.0
+    return DriftTest("noise_rate", f"class {name}", k / n if n else 0.0, expected, z, threshold, p, p < level,
+                     f"{k / max(n, 1):.1%} of rows labelled {name} confidently disagree with the reference model vs {expected:.1%} in the signed reference "
+                     f"(Fisher's exact test, p={p:.2g}; day-to-day variation is not known yet)")
 
 
 # ---------------------------------------------------------------- records
@@ -487,9 +513,8 @@ class DayResult:
         for name in DRIFT_GUARDS:
             mine = [t for t in self.tests if t.guard == name]
             if not mine:
-                why = (f"warming up: {len(self.clean_days) + 1} of {MIN_DAYS} clean days (the reference counts as one)" if self.warming_up
-                       else f"warming up: {len(self.clean_days)} of {MIN_DAYS} clean partitions" if name == "noise_rate" and self.stats
-                       else "not run")
+                why = (f"warm-up: {len(self.clean_days) + 1} of {MIN_DAYS} clean days (the reference counts as one), "
+                       f"manifest checked; this guard needs {MIN_DAYS}" if self.warming_up else "not run")
                 out[name] = {"fired": False, "z": None, "threshold": None, "detail": why}
                 continue
             worst = max(mine, key=lambda t: t.z)
@@ -610,8 +635,8 @@ def run_guards(stats: dict, clean: list[dict], ref: Reference, *, alpha: float =
     """
     level = alpha / (tests_per_day(len(ref.spec.classes)) * horizon_days)
     history = [ref.stats] + list(clean)
-    if len(history) < MIN_DAYS:
-        return [], True, level
+    if len(history) < MIN_DAYS:  # warm-up: only what the signed reference alone can test
+        return noise_rate(stats, history, ref, level), True, level
     tests: list[DriftTest] = []
     for fn, _, _ in DRIFT_GUARDS.values():
         tests.extend(fn(stats, history, ref, level))
@@ -668,8 +693,6 @@ def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKe
     clean = [(d, s) for d, s in clean if d != ref.day]
     result.clean_days = [d for d, _ in clean]
     result.tests, result.warming_up, _ = run_guards(stats, [s for _, s in clean], ref, alpha=alpha, horizon_days=horizon_days)
-    if result.warming_up:
-        return result
     if not result.suspect_ids:
         fired_classes = {t.subject.removeprefix("class ") for t in result.tests if t.fired and t.guard in ("noise_rate", "class_conditional")}
         if fired_classes:
@@ -748,6 +771,17 @@ def check_partitions(
     return results
 
 
+def warmup_note(days: list[dict]) -> str:
+    """One line on the warm-up days among ``days`` (records as dicts): what was and was not checked; '' when none."""
+    warm = [d for d in days if d.get("warming_up")]
+    if not warm:
+        return ""
+    span = warm[0]["date"] if len(warm) == 1 else f"{warm[0]['date']} to {warm[-1]['date']}"
+    waiting = ", ".join(n for n in DRIFT_GUARDS if n != "noise_rate")
+    return (f"warm-up {span}: fewer than {MIN_DAYS} clean days (the reference counts as one), so the manifest was checked and noise_rate "
+            f"compared with the signed reference alone; {waiting} need {MIN_DAYS} clean days")
+
+
 def markdown_table(results: list[DayResult]) -> str:
     """The days as a markdown table: date, rows, alarm, what fired, each guard's worst z against its threshold."""
     names = ["manifest", *DRIFT_GUARDS]
@@ -757,6 +791,7 @@ def markdown_table(results: list[DayResult]) -> str:
         cells = ["FIRED" if g["manifest"]["fired"] else "ok"]
         for n in DRIFT_GUARDS:
             s = g[n]
-            cells.append("—" if s.get("z") is None else f"{'**FIRED** ' if s['fired'] else ''}z={s['z']:.1f} / {s['threshold']:.1f}")
+            cells.append(("warm-up" if r.warming_up else "—") if s.get("z") is None else f"{'**FIRED** ' if s['fired'] else ''}z={s['z']:.1f} / {s['threshold']:.1f}")
         lines.append(f"| {r.date} | {r.rows} | {'ALARM' if r.alarm else 'no'} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    note = warmup_note([r.to_dict() for r in results])
+    return "\n".join(lines) + (f"\n\n{note}." if note else "")

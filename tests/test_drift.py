@@ -69,10 +69,28 @@ def test_clean_days_pass_and_are_recorded_then_skipped(lake, keys):
     # the first day is the reference's own day; statistics start once five clean days (the reference counts) exist
     assert [r.warming_up for r in first] == [True] * 5 + [False] * 3
     assert first[5].clean_days == ["2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]
-    # the noise rate compares clean partitions only (the reference's rate is out of fold): five by day 7
-    assert {t.guard for t in first[5].tests} == {"label_prior", "class_conditional"}
-    assert first[5].guard_summary()["noise_rate"]["detail"] == "warming up: 4 of 5 clean partitions"
-    assert first[4].guard_summary()["label_prior"]["detail"] == "warming up: 4 of 5 clean days (the reference counts as one)"
+    # warm-up: only noise_rate runs, against the signed reference alone (Fisher's exact test); the others say what they wait for
+    assert [sorted({t.guard for t in r.tests}) for r in first[:5]] == [["noise_rate"]] * 5
+    g = first[4].guard_summary()
+    assert g["label_prior"]["detail"] == "warm-up: 4 of 5 clean days (the reference counts as one), manifest checked; this guard needs 5"
+    assert g["label_prior"]["z"] is None and g["class_conditional"]["z"] is None
+    from scipy.stats import fisher_exact
+
+    ref = drift.load_reference(root, vkey, ledger=book)
+    noise = {t.subject: t for t in first[4].tests}
+    assert sorted(noise) == ["class 0", "class 1"] and not any(t.fired for t in noise.values())
+    for c in (0, 1):
+        day, base = first[4].stats["classes"][c], ref.stats["classes"][c]
+        table = [[day["confident"], day["rows"] - day["confident"]], [base["confident"], base["rows"] - base["confident"]]]
+        assert noise[f"class {c}"].p_value == pytest.approx(fisher_exact(table, alternative="greater")[1])
+        assert np.isfinite(noise[f"class {c}"].z) and noise[f"class {c}"].threshold == pytest.approx(3.4029, abs=1e-4)  # norm.isf(0.05 / 150)
+    assert "in the signed reference (Fisher's exact test, p=" in noise["class 0"].detail
+    # the noise rate's clean-day null needs five clean partitions (the reference's rate is out of fold): by day 7
+    assert {t.guard for t in first[5].tests} == {"label_prior", "class_conditional", "noise_rate"}
+    assert "in the signed reference" in first[5].tests[-1].detail and "on clean days" in first[6].tests[-1].detail
+    assert drift.warmup_note([r.to_dict() for r in first]) == (
+        "warm-up 2026-03-01 to 2026-03-05: fewer than 5 clean days (the reference counts as one), so the manifest was checked and "
+        "noise_rate compared with the signed reference alone; label_prior, class_conditional need 5 clean days")
     assert {t.guard for t in first[6].tests} == {"label_prior", "class_conditional", "noise_rate"}
     assert first[6].level == pytest.approx(0.05 / (5 * 30))
     assert sorted(drift.read_records(root, vkey)) == DAYS
