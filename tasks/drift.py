@@ -490,7 +490,7 @@ class DayResult:
     tests: list[DriftTest] = field(default_factory=list)
     suspect_ids: list = field(default_factory=list)
     clean_days: list[str] = field(default_factory=list)  # the window the null was estimated from
-    warming_up: bool = False  # fewer than MIN_DAYS independent clean days: the statistical tests wait
+    warming_up: bool = False  # fewer than MIN_DAYS independent clean days: only the manifest and noise_rate vs the reference run
     level: float = 0.0
     stats: dict[str, Any] | None = None
     manifest_sha256: str | None = None
@@ -651,10 +651,10 @@ def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKe
     tests and a horizon of daily checks), so the chance of any false alarm over ``horizon_days``
     clean days is at most ``alpha``. The null of each test is the clean days' mean with their
     day-to-day variation (:func:`overdispersed_test`); the signed reference always counts as one
-    clean day. Until :data:`MIN_DAYS` clean days exist only the manifest is checked and the day
-    says it is warming up (a partition of the reference's own date is not independent of it and is
-    not counted): with fewer, Student's t of the prediction interval has too few degrees of
-    freedom to fire on anything.
+    clean day. Until :data:`MIN_DAYS` clean days exist the day is warming up (a partition of the
+    reference's own date is not independent of it and is not counted): with fewer, Student's t of
+    the prediction interval has too few degrees of freedom to fire on anything, so only the
+    manifest and ``noise_rate`` against the signed reference alone (:func:`reference_noise_test`) run.
 
     Parameters
     ----------
