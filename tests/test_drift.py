@@ -353,3 +353,23 @@ def test_confident_class_is_cleanlabs_confident_joint():
     _, off = compute_confident_joint(labels, proba, thresholds=thresholds, calibrate=False, return_indices_of_off_diagonals=True)
     mine = np.flatnonzero((confident >= 0) & (confident != labels))
     assert sorted(mine.tolist()) == sorted(np.asarray(off).tolist()) and len(mine) > 50
+
+
+@pytest.mark.parametrize("name", list(drift.DRIFT_GUARDS))
+def test_every_drift_guard_keeps_the_bonferroni_budget_and_its_level(name):
+    """Each registered guard runs at most the tests it declares (the per-test level divides alpha by
+    that count) and fires exactly when its p-value is under the level; quiet on a clean day."""
+    from labelguard.tasks.attacks import flip_labels
+
+    fn, description, count = drift.DRIFT_GUARDS[name]
+    frames = [_day(i, seed=31) for i in range(8)]
+    ref = drift.fit_reference(frames[0], SPEC)
+    history = [ref.stats] + [drift.day_stats(f, ref)[0] for f in frames[1:7]]
+    level = drift.ALPHA / (drift.tests_per_day(2) * drift.HORIZON_DAYS)
+    for frame in (frames[7], flip_labels(frames[7], SPEC, attack="random", rate=0.3, seed=1).frame):
+        tests = fn(drift.day_stats(frame, ref)[0], history, ref, level)
+        assert 0 < len(tests) <= count(2) and description
+        for t in tests:
+            assert t.guard == name and 0.0 <= t.p_value <= 1.0 and t.fired == (t.p_value < level)
+        if frame is frames[7]:
+            assert not any(t.fired for t in tests)
