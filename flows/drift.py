@@ -14,13 +14,16 @@ EVENT = "labelguard.guard.fired"
 
 
 @io_task(name="check-partitions")
-def _check(uri: str, verify_key: Path, since: str | None, until: str | None, reference_uri: str | None, endpoint_url: str | None,
+def _check(uri: str, verify_key: Path, signing_key: Path | None, since: str | None, until: str | None, reference_uri: str | None, endpoint_url: str | None,
            ledger: Path | None, alpha: float, horizon_days: int, window: int) -> list[drift.DayResult]:
+    from labelguard.config import Settings
     from labelguard.tasks.ledger import Ledger
+    from labelguard.tasks.manifest import load_signing_key
 
     book = Ledger(Path(ledger)) if ledger and Path(ledger).is_file() else None
-    return drift.check_partitions(uri, load_verify_key(verify_key), since=since, until=until, reference_uri=reference_uri, endpoint_url=endpoint_url,
-                                  ledger=book, alpha=alpha, horizon_days=horizon_days, window=window)
+    sign = load_signing_key(Settings.resolve(signing_key=signing_key).signing_key)  # day records are signed: $LABELGUARD_SIGNING_KEY by default
+    return drift.check_partitions(uri, load_verify_key(verify_key), signing_key=sign, since=since, until=until, reference_uri=reference_uri,
+                                  endpoint_url=endpoint_url, ledger=book, alpha=alpha, horizon_days=horizon_days, window=window)
 
 
 def resource_id(uri: str, day: str) -> str:
@@ -48,6 +51,7 @@ def emit_alarm(uri: str, res: drift.DayResult) -> None:
 def drift_flow(
     uri: str,
     verify_key: Path,
+    signing_key: Path | None = None,
     since: str | None = None,
     until: str | None = None,
     reference_uri: str | None = None,
@@ -62,8 +66,9 @@ def drift_flow(
     """Check the newest unchecked partitions of ``uri`` (or ``since``..``until``); Failed when any day raises an alarm.
 
     ``report_path`` (optional) receives the days' results as JSON before the flow ends, alarm or not.
+    ``signing_key`` (default ``$LABELGUARD_SIGNING_KEY``) signs each day's record.
     """
-    results = _check(uri, verify_key, since, until, reference_uri, endpoint_url, ledger, alpha, horizon_days, window)
+    results = _check(uri, verify_key, signing_key, since, until, reference_uri, endpoint_url, ledger, alpha, horizon_days, window)
     if report_path is not None:
         import json
 

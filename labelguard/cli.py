@@ -671,10 +671,11 @@ def watch(
     name: str = typer.Option("labelguard-watch", "--name", help="Deployment name (also the key of its artifacts)."),
     ledger: Optional[str] = LedgerOpt,
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
+    signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Drift only: signs each day's record (default: $LABELGUARD_SIGNING_KEY)."),
     endpoint_url: Optional[str] = EndpointOpt,
 ) -> None:
     """Serve the verify flow on a cron schedule, or the drift flow when URI holds daily partitions (needs a Prefect server: `labelguard server` or `prefect server start`)."""
-    settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
+    settings = Settings.resolve(verify_key=verify_key, signing_key=signing_key, s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.errors import BadInput
         from labelguard.tasks.manifest import load_verify_key
@@ -699,6 +700,7 @@ def watch(
         from labelguard.tasks.storage import open_store
 
         if partition_dates(open_store(uri, endpoint_url=settings.s3_endpoint)):
+            _check_record_key(settings)
             return _serve_drift(uri, cron, name, settings, reference, ledger)
         from labelguard.flows.verify import verify_flow
 
@@ -708,6 +710,17 @@ def watch(
             cron=cron,
             parameters={"uri": uri, "verify_key": str(settings.verify_key), "reference_uri": reference, "holdout_uri": holdout, "endpoint_url": settings.s3_endpoint, "name": name},
         )
+
+
+def _check_record_key(settings: Settings) -> None:
+    """Drift signs its day records: a missing signing key, or one of another key pair, is refused up front (exit 2)."""
+    from labelguard.errors import KeyProblem
+    from labelguard.tasks.manifest import key_id, load_signing_key, load_verify_key
+
+    if settings.signing_key is None:
+        raise KeyProblem("no signing key for the drift records", "set LABELGUARD_SIGNING_KEY or pass --signing-key (the dataset's own, which signed its manifests)")
+    if key_id(load_signing_key(settings.signing_key).public_key()) != key_id(load_verify_key(settings.verify_key)):
+        raise KeyProblem(f"the signing key {settings.signing_key} does not belong to the verify key {settings.verify_key}", "pass the dataset's own key pair")
 
 
 def _check_partitioned(uri: str, endpoint_url: Optional[str]) -> list[str]:
@@ -736,6 +749,7 @@ def drift(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the days' results as JSON."),
     ledger: Optional[str] = LedgerOpt,
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
+    signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Signs each day's record (default: $LABELGUARD_SIGNING_KEY)."),
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
@@ -744,7 +758,7 @@ def drift(
     import tempfile
 
     _quiet(verbose)
-    settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
+    settings = Settings.resolve(verify_key=verify_key, signing_key=signing_key, s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.errors import BadInput
         from labelguard.tasks.drift import parse_date
@@ -759,13 +773,16 @@ def drift(
         if json_out is not None and (json_out.is_dir() or not json_out.parent.is_dir()):
             raise BadInput(f"cannot write {json_out}: not a file in an existing directory", "choose a writable --json path")
         key = load_verify_key(settings.verify_key)
+        _check_record_key(settings)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         _check_partitioned(uri, settings.s3_endpoint)
-        from labelguard.tasks.drift import load_reference
+        from labelguard.tasks.drift import load_reference, read_records
         from labelguard.tasks.storage import open_store
 
-        # a missing or forged reference answers before Prefect starts (exit 2 / exit 1)
-        load_reference(open_store(uri, endpoint_url=settings.s3_endpoint), key, reference_uri=reference, endpoint_url=settings.s3_endpoint, ledger=book)
+        # a missing or forged reference, or a forged day record, answers before Prefect starts (exit 2 / exit 1)
+        root = open_store(uri, endpoint_url=settings.s3_endpoint)
+        ref = load_reference(root, key, reference_uri=reference, endpoint_url=settings.s3_endpoint, ledger=book)
+        read_records(root, key, dataset_id=ref.dataset_id)
         _prefect_ready()
         from labelguard.flows.drift import drift_flow
 
@@ -773,7 +790,7 @@ def drift(
             report_path = json_out or Path(tmp) / "drift.json"
             fired = None
             try:
-                drift_flow(uri, settings.verify_key, since=since, until=until, reference_uri=reference, endpoint_url=settings.s3_endpoint,
+                drift_flow(uri, settings.verify_key, signing_key=settings.signing_key, since=since, until=until, reference_uri=reference, endpoint_url=settings.s3_endpoint,
                            ledger=book.path if book else None, alpha=alpha, horizon_days=horizon, report_path=report_path)
             except GuardFired as exc:
                 fired = exc
@@ -795,10 +812,16 @@ def _print_days(uri: str, days: list[dict]) -> None:
         table.add_column(col, overflow="fold")
     for d in days:
         g = d["guards"]
-        cells = [("[red]fired[/] " if g[n]["fired"] else "") + ("—" if g[n].get("z") is None else f"z={g[n]['z']:.1f}/{g[n]['threshold']:.1f}") for n in DRIFT_GUARDS]
+        cells = [("[red]fired[/] " if g[n]["fired"] else "") + (("warm-up" if d.get("warming_up") else "—") if g[n].get("z") is None else f"z={g[n]['z']:.1f}/{g[n]['threshold']:.1f}")
+                 for n in DRIFT_GUARDS]
         table.add_row(d["date"], str(d["rows"]), "[red]ALARM[/]" if d["alarm"] else "[green]no[/]",
                       "[green]ok[/]" if d["integrity"] == "ok" else f"[red]{d['integrity']}[/]", *cells)
     out.print(table)
+    from labelguard.tasks.drift import warmup_note
+
+    note = warmup_note(days)
+    if note:
+        out.print(note, highlight=False)
     for d in days:
         if d["alarm"]:
             g = d["guards"]
@@ -850,7 +873,7 @@ def simulate(
     out.print(f"done in {time.monotonic() - started:.0f} s", highlight=False)
 
 
-def _flow_check(uri: str, verify_key: Path, ledger: Path) -> list[dict]:
+def _flow_check(uri: str, verify_key: Path, signing_key: Path, ledger: Path) -> list[dict]:
     """One drift flow run (a simulated day); an alarm ends the flow Failed, its days are read back from the report."""
     import json as _json
     import tempfile
@@ -860,7 +883,7 @@ def _flow_check(uri: str, verify_key: Path, ledger: Path) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         report_path = Path(tmp) / "drift.json"
         try:
-            drift_flow(uri, verify_key, ledger=ledger, report_path=report_path)
+            drift_flow(uri, verify_key, signing_key=signing_key, ledger=ledger, report_path=report_path)
         except GuardFired:
             pass
         return _json.loads(report_path.read_text())
@@ -875,7 +898,7 @@ def _serve_drift(uri: str, cron: str, name: str, settings: Settings, reference: 
     book = _ledger_for(ledger, settings.verify_key, writing=False)
     deployment = drift_flow.to_deployment(
         name=name, cron=cron,
-        parameters={"uri": uri, "verify_key": str(Path(settings.verify_key).resolve()), "reference_uri": reference, "endpoint_url": settings.s3_endpoint,
+        parameters={"uri": uri, "verify_key": str(Path(settings.verify_key).resolve()), "signing_key": str(Path(settings.signing_key).resolve()), "reference_uri": reference, "endpoint_url": settings.s3_endpoint,
                     "ledger": str(book.path.resolve()) if book else None, "name": name},
     )
     out.print(f"serving labelguard-drift/{name}: drift checks of {uri} on '{cron}' against {os.environ['PREFECT_API_URL']} (Ctrl-C stops)", highlight=False)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from labelguard.errors import BadInput, DatasetExists, DatasetMissing, UntrustedInput
-from labelguard.tasks.manifest import ColumnSpec, DatasetRef, SignedManifest, to_py
+from labelguard.tasks.manifest import ColumnSpec, DatasetRef, SignedManifest, key_id, to_py
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -162,6 +162,7 @@ class Reference:
     spec: ColumnSpec
     model: Any  # scikit-learn classifier fitted on the reference
     directions: np.ndarray  # (K, n_features): each class's Fisher direction, unit within-class sd
+    thresholds: np.ndarray  # (K,): each class's mean out-of-fold self-confidence on the reference (confident learning's t_j)
     stats: dict[str, Any]  # the reference's own day statistics (disagreement out of fold)
     dataset_id: str
     uri: str
@@ -199,12 +200,34 @@ def fit_reference(frame: pd.DataFrame, spec: ColumnSpec, *, dataset_id: str = ""
         if (codes == c).any() and (codes != c).any():
             w = np.linalg.solve(cov, X[codes == c].mean(axis=0) - X[codes != c].mean(axis=0))
             directions[c] = w / np.sqrt(max(float(w @ cov @ w), 1e-12))
-    pred_oof = oof_proba(X, codes, k).argmax(axis=1)
-    return Reference(spec, model, directions, _stats(X, codes, pred_oof, directions, k), dataset_id, uri)
+    proba_oof = oof_proba(X, codes, k)
+    thresholds = _thresholds(codes, proba_oof, k)
+    confident = confident_class(proba_oof, thresholds)
+    return Reference(spec, model, directions, thresholds, _stats(X, codes, proba_oof.argmax(axis=1), confident, directions, k), dataset_id, uri)
 
 
-def _stats(X: np.ndarray, codes: np.ndarray, pred: np.ndarray, directions: np.ndarray, k: int) -> dict[str, Any]:
-    """A day's statistics per class: rows, share, mean and variance along the class direction, disagreements."""
+def _thresholds(codes: np.ndarray, proba: np.ndarray, k: int) -> np.ndarray:
+    """Each class's mean predicted probability over the rows labelled with it (Northcutt et al. 2021's per-class threshold)."""
+    return np.array([proba[codes == c, c].mean() if (codes == c).any() else 1.0 for c in range(k)])
+
+
+def confident_class(proba: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Each row's confidently predicted class, or -1 when no class reaches its threshold, shape (n_rows,).
+
+    Confident learning (Northcutt, Jiang & Chuang 2021, *JAIR* 70:1373, the confident joint of
+    ``cleanlab.count.compute_confident_joint``): a row counts for class ``j`` when ``p_j >= t_j``
+    (the most probable such class). A flipped row deep inside another class is counted; a clean
+    row near the boundary, where benign drift moves rows across a stale model's boundary, is not.
+    """
+    above = proba >= thresholds[None, :]
+    masked = np.where(above, proba, -np.inf)
+    out = masked.argmax(axis=1)
+    return np.where(above.any(axis=1), out, -1)
+
+
+def _stats(X: np.ndarray, codes: np.ndarray, pred: np.ndarray, confident: np.ndarray, directions: np.ndarray, k: int) -> dict[str, Any]:
+    """A day's statistics per class: rows, share, mean and variance along the class direction, disagreements
+    (``disagree``: the model's most probable class is another; ``confident``: another class reaches its threshold)."""
     n = len(codes)
     out = {"rows": int(n), "classes": []}
     for c in range(k):
@@ -216,15 +239,17 @@ def _stats(X: np.ndarray, codes: np.ndarray, pred: np.ndarray, directions: np.nd
             "shift": float(proj.mean()) if mask.any() else 0.0,
             "shift_var": float(proj.var(ddof=1)) if mask.sum() > 1 else 1.0,
             "disagree": int((pred[mask] != c).sum()),
+            "confident": int(((confident[mask] != c) & (confident[mask] >= 0)).sum()),
         })
     return out
 
 
 def day_stats(frame: pd.DataFrame, ref: Reference) -> tuple[dict[str, Any], np.ndarray]:
-    """The day's statistics and the reference model's predicted class codes, shape (n_rows,)."""
+    """The day's statistics and each row's confidently predicted class code (-1: none), shape (n_rows,)."""
     X, codes = _features(frame, ref.spec), _codes(frame, ref.spec)
-    pred = ref.model.predict(X) if len(X) else np.zeros(0, int)
-    return _stats(X, codes, pred, ref.directions, len(ref.spec.classes)), pred
+    proba = ref.model.predict_proba(X) if len(X) else np.zeros((0, len(ref.spec.classes)))
+    confident = confident_class(proba, ref.thresholds)
+    return _stats(X, codes, proba.argmax(axis=1), confident, ref.directions, len(ref.spec.classes)), confident
 
 
 def overdispersed_test(x: float, v: float, history: list[tuple[float, float]], *, side: str, level: float) -> dict[str, float]:
@@ -298,6 +323,8 @@ def _rate_history(days: list[dict], c: int, key: str) -> list[tuple[float, float
     """Class ``c``'s rate on each day with rows: (rate, transformed rate, its sampling variance)."""
     out = []
     for d in days:
+        if key not in d["classes"][c]:  # a record from before the statistic existed
+            continue
         k, n = _count(d, c, key)
         if n > 0:
             out.append((k / n, *anscombe(k, n)))
@@ -307,7 +334,7 @@ def _rate_history(days: list[dict], c: int, key: str) -> list[tuple[float, float
 def _count(day: dict, c: int, key: str) -> tuple[float, float]:
     if key == "share":
         return round(day["classes"][c]["share"] * day["rows"]), float(day["rows"])
-    return float(day["classes"][c]["disagree"]), float(day["classes"][c]["rows"])
+    return float(day["classes"][c][key]), float(day["classes"][c]["rows"])
 
 
 def _rate_test(today: dict, days: list[dict], c: int, key: str, *, side: str, level: float) -> tuple[float, float, dict]:
@@ -399,10 +426,14 @@ def class_conditional(today: dict, days: list[dict], ref: Reference, level: floa
 
 @register_drift_guard("noise_rate", lambda k: k)
 def noise_rate(today: dict, days: list[dict], ref: Reference, level: float) -> list[DriftTest]:
-    """Share of each class's rows the reference model assigns to another class, against the clean days (one-sided): the suite's noise estimate.
+    """Share of each class's rows the reference model confidently assigns to another class, against the clean days (one-sided): the suite's noise estimate.
 
-    ``days[0]`` is the reference, whose rate is out of fold on fewer rows (biased up, not
-    comparable): the null comes from the clean partitions alone, so it waits for MIN_DAYS of them.
+    A row counts when another class reaches its confident-learning threshold
+    (:func:`confident_class`): flipped rows deep inside another class do, clean rows near the
+    boundary (which benign drift moves across a stale model's boundary) do not. ``days[0]`` is
+    the reference, whose rate is out of fold on fewer rows (biased up, not comparable with the
+    fitted model's): the null comes from the clean partitions once MIN_DAYS of them exist; before
+    that each class is compared with the reference alone (:func:`reference_noise_test`).
     """
     names = _classes(ref)
     out = []
@@ -410,16 +441,38 @@ def noise_rate(today: dict, days: list[dict], ref: Reference, level: float) -> l
         t_c = today["classes"][c]
         if not t_c["rows"]:
             continue
-        # the reference's own rate is out of fold on a small sample, not the fitted model's: clean partitions only
-        if len([d for d in days[1:] if d["classes"][c]["rows"]]) < MIN_DAYS:
+        if len([d for d in days[1:] if d["classes"][c]["rows"] and "confident" in d["classes"][c]]) < MIN_DAYS:
+            out.append(reference_noise_test(today, ref, c, level))
             continue
-        x, expected, t = _rate_test(today, days[1:], c, "disagree", side="greater", level=level)
+        x, expected, t = _rate_test(today, days[1:], c, "confident", side="greater", level=level)
         # a flipped row the model had right now disagrees; one it had wrong may now agree
         flip_estimate = max(0.0, (x - expected) / max(1e-9, 1 - 2 * expected))
         out.append(DriftTest("noise_rate", f"class {name}", x, expected, t["z"], t["threshold"], t["p_value"], t["p_value"] < level,
-                             f"{x:.1%} of rows labelled {name} disagree with the reference model vs {expected:.1%} on clean days (z={t['z']:.1f}); "
+                             f"{x:.1%} of rows labelled {name} confidently disagree with the reference model vs {expected:.1%} on clean days (z={t['z']:.1f}); "
                              f"estimated flip rate into {name}: {flip_estimate:.1%}"))
     return out
+
+
+def reference_noise_test(today: dict, ref: Reference, c: int, level: float) -> DriftTest:
+    """Class ``c``'s confident-disagreement count against the signed reference's alone: Fisher's exact test, one-sided.
+
+    Used while too few clean days exist to estimate day-to-day variation. Its null is that the
+    day and the reference share one rate (no day-to-day variation beyond sampling), which the
+    confident count makes plausible (benign drift moves boundary rows, which it does not count),
+    and the reference's rate is out of fold (from models fitted on 4/5 of its rows), so it errs
+    high, toward no alarm. ``z`` is the normal quantile of the exact p-value (0 when p >= 0.5).
+    """
+    from scipy import stats
+
+    name = _classes(ref)[c]
+    k, n = int(today["classes"][c]["confident"]), int(today["classes"][c]["rows"])
+    k_r, n_r = int(ref.stats["classes"][c]["confident"]), int(ref.stats["classes"][c]["rows"])
+    p = float(stats.fisher_exact([[k, n - k], [k_r, n_r - k_r]], alternative="greater")[1]) if n and n_r else 1.0
+    z, threshold = float(stats.norm.isf(min(max(p, 1e-300), 0.5))), float(stats.norm.isf(level))  # one-sided: no excess (p >= 0.5) reads z = 0
+    expected = k_r / n_r if n_r else 0.0
+    return DriftTest("noise_rate", f"class {name}", k / n if n else 0.0, expected, z, threshold, p, p < level,
+                     f"{k / max(n, 1):.1%} of rows labelled {name} confidently disagree with the reference model vs {expected:.1%} in the signed reference "
+                     f"(Fisher's exact test, p={p:.2g}; day-to-day variation is not known yet)")
 
 
 # ---------------------------------------------------------------- records
@@ -437,7 +490,7 @@ class DayResult:
     tests: list[DriftTest] = field(default_factory=list)
     suspect_ids: list = field(default_factory=list)
     clean_days: list[str] = field(default_factory=list)  # the window the null was estimated from
-    warming_up: bool = False  # fewer than MIN_DAYS independent clean days: the statistical tests wait
+    warming_up: bool = False  # fewer than MIN_DAYS independent clean days: only the manifest and noise_rate vs the reference run
     level: float = 0.0
     stats: dict[str, Any] | None = None
     manifest_sha256: str | None = None
@@ -460,9 +513,8 @@ class DayResult:
         for name in DRIFT_GUARDS:
             mine = [t for t in self.tests if t.guard == name]
             if not mine:
-                why = (f"warming up: {len(self.clean_days) + 1} of {MIN_DAYS} clean days (the reference counts as one)" if self.warming_up
-                       else f"warming up: {len(self.clean_days)} of {MIN_DAYS} clean partitions" if name == "noise_rate" and self.stats
-                       else "not run")
+                why = (f"warm-up: {len(self.clean_days) + 1} of {MIN_DAYS} clean days (the reference counts as one), "
+                       f"manifest checked; this guard needs {MIN_DAYS}" if self.warming_up else "not run")
                 out[name] = {"fired": False, "z": None, "threshold": None, "detail": why}
                 continue
             worst = max(mine, key=lambda t: t.z)
@@ -484,24 +536,61 @@ def record_key(day: str) -> str:
     return f"{part_name(day)}.json"
 
 
-def read_records(root: Store) -> dict[str, dict]:
-    """Every stored day record under ``root/_drift``, by date."""
+RECORD_KIND = "labelguard.drift.day"
+
+
+def read_records(root: Store, verify_key: Ed25519PublicKey, *, dataset_id: str | None = None) -> dict[str, dict]:
+    """Every stored day record under ``root/_drift``, by date, each verified before it is used.
+
+    A record decides whether its day is checked again and whether the day joins the clean
+    baseline, so a forged one could hide a poisoned day or poison the null: every record must
+    carry a valid signature of the verify key, name its own date and (when given) the dataset.
+
+    Raises
+    ------
+    UntrustedInput
+        A record that is not signed JSON, fails its signature, or is bound to another date or dataset.
+    """
+    from labelguard.tasks.manifest import SignedManifest, signature_valid
+
     records = {}
     store = root.child(RECORDS)
-    for key in store.list():
+    for key in sorted(store.list()):
         m = re.fullmatch(r"date=(\d{4}-\d{2}-\d{2})\.json", key)
-        if m:
-            try:
-                records[m.group(1)] = json.loads(store.get(key))
-            except ValueError:
-                continue
+        if not m:
+            continue
+        day, where = m.group(1), f"{store.uri.rstrip('/')}/{key}"
+        try:
+            signed = SignedManifest.from_bytes(store.get(key))
+        except BadInput:
+            raise _untrusted_record(where, "unsigned (not a signed labelguard record)") from None
+        if not signature_valid(signed, verify_key):
+            raise _untrusted_record(where, "bad-signature")
+        payload = signed.payload
+        if payload.get("kind") != RECORD_KIND or payload.get("date") != day:
+            raise _untrusted_record(where, f"wrong-date (the record is for {payload.get('date')!r})")
+        if dataset_id and payload.get("dataset") != dataset_id:
+            raise _untrusted_record(where, f"wrong-dataset (the record is for dataset {payload.get('dataset')!r}, the reference {dataset_id!r})")
+        records[day] = payload
     return records
 
 
-def write_record(root: Store, result: DayResult) -> bool:
-    """Store the day's result (create-only: a day is recorded once; a re-check of a recorded day is reported, not stored)."""
+def _untrusted_record(where: str, code: str) -> UntrustedInput:
+    return UntrustedInput(["day-record"], f"the drift record {where} failed verification: {code}",
+                          fix="find out who wrote it, then delete it so the day is checked again (or restore the signed record)")
+
+
+def write_record(root: Store, result: DayResult, signing_key: Ed25519PrivateKey, *, dataset_id: str) -> bool:
+    """Sign and store the day's result (create-only: a day is recorded once; a re-check of a recorded day is reported, not stored).
+
+    The payload is the day's result plus ``kind``, ``dataset`` and ``date`` bindings, signed like a
+    manifest (Ed25519 over canonical JSON), so :func:`read_records` refuses an edited, forged or moved record.
+    """
+    from labelguard.tasks.manifest import sign_manifest
+
+    payload = json.loads(json.dumps({"kind": RECORD_KIND, "dataset": dataset_id, **result.to_dict()}, default=str))
     try:
-        root.child(RECORDS).put(record_key(result.date), json.dumps(result.to_dict(), indent=1, default=str).encode())
+        root.child(RECORDS).put(record_key(result.date), sign_manifest(payload, signing_key).to_bytes())
         return True
     except DatasetExists:
         return False
@@ -534,6 +623,26 @@ def load_reference(root: Store, verify_key: Ed25519PublicKey, *, reference_uri: 
     return ref
 
 
+def run_guards(stats: dict, clean: list[dict], ref: Reference, *, alpha: float = ALPHA, horizon_days: int = HORIZON_DAYS) -> tuple[list[DriftTest], bool, float]:
+    """Every registered drift guard on one day's statistics: ``(tests, warming_up, per-test level)``.
+
+    Parameters
+    ----------
+    stats
+        The day's statistics (:func:`day_stats`).
+    clean
+        The statistics of the recent clean days, oldest first (not the reference's own day).
+    """
+    level = alpha / (tests_per_day(len(ref.spec.classes)) * horizon_days)
+    history = [ref.stats] + list(clean)
+    if len(history) < MIN_DAYS:  # warm-up: only what the signed reference alone can test
+        return noise_rate(stats, history, ref, level), True, level
+    tests: list[DriftTest] = []
+    for fn, _, _ in DRIFT_GUARDS.values():
+        tests.extend(fn(stats, history, ref, level))
+    return tests, False, level
+
+
 def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKey, clean: list[tuple[str, dict]], *,
               alpha: float = ALPHA, horizon_days: int = HORIZON_DAYS, ledger=None) -> DayResult:
     """Verify one partition and test it against the reference and the recent clean days.
@@ -542,10 +651,10 @@ def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKe
     tests and a horizon of daily checks), so the chance of any false alarm over ``horizon_days``
     clean days is at most ``alpha``. The null of each test is the clean days' mean with their
     day-to-day variation (:func:`overdispersed_test`); the signed reference always counts as one
-    clean day. Until :data:`MIN_DAYS` clean days exist only the manifest is checked and the day
-    says it is warming up (a partition of the reference's own date is not independent of it and is
-    not counted): with fewer, Student's t of the prediction interval has too few degrees of
-    freedom to fire on anything.
+    clean day. Until :data:`MIN_DAYS` clean days exist the day is warming up (a partition of the
+    reference's own date is not independent of it and is not counted): with fewer, Student's t of
+    the prediction interval has too few degrees of freedom to fire on anything, so only the
+    manifest and ``noise_rate`` against the signed reference alone (:func:`reference_noise_test`) run.
 
     Parameters
     ----------
@@ -578,23 +687,18 @@ def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKe
     if missing:
         result.integrity_detail += f"; columns {missing} missing: statistics not computed"
         return result
-    stats, pred = day_stats(frame, ref)
+    stats, confident = day_stats(frame, ref)
     result.rows, result.stats = stats["rows"], stats
     # the partition the reference was carved from is the same day as the reference: count it once
     clean = [(d, s) for d, s in clean if d != ref.day]
     result.clean_days = [d for d, _ in clean]
-    history = [ref.stats] + [s for _, s in clean]
-    if len(history) < MIN_DAYS:
-        result.warming_up = True
-        return result
-    for name, (fn, _, _) in DRIFT_GUARDS.items():
-        result.tests.extend(fn(stats, history, ref, level))
+    result.tests, result.warming_up, _ = run_guards(stats, [s for _, s in clean], ref, alpha=alpha, horizon_days=horizon_days)
     if not result.suspect_ids:
         fired_classes = {t.subject.removeprefix("class ") for t in result.tests if t.fired and t.guard in ("noise_rate", "class_conditional")}
         if fired_classes:
             codes = _codes(frame, ref.spec)
             names = np.array(_classes(ref))
-            mask = (pred != codes) & np.isin(names[codes], list(fired_classes))
+            mask = (confident != codes) & (confident >= 0) & np.isin(names[codes], list(fired_classes))
             result.suspect_ids = frame[ref.spec.id_col].to_numpy()[mask].tolist()
     return result
 
@@ -603,6 +707,7 @@ def check_partitions(
     uri: str,
     verify_key: Ed25519PublicKey,
     *,
+    signing_key: Ed25519PrivateKey,
     since: str | None = None,
     until: str | None = None,
     reference_uri: str | None = None,
@@ -615,16 +720,17 @@ def check_partitions(
 ) -> list[DayResult]:
     """Check the newest unchecked partitions (or every partition from ``since`` to ``until``) in date order.
 
-    Each checked day is recorded under ``URI/_drift/`` (create-only), so the next run knows what
-    is unchecked and which days were clean; the null of each day's tests comes from the signed
-    reference and the ``window`` most recent clean days before it.
+    Each checked day is recorded under ``URI/_drift/`` (create-only, signed with ``signing_key``),
+    so the next run knows what is unchecked and which days were clean; the null of each day's
+    tests comes from the signed reference and the ``window`` most recent clean days before it.
+    Every record is verified before it is used (:func:`read_records`).
 
     Raises
     ------
     BadInput
-        No partitions under ``uri``, or none in the date range.
+        No partitions under ``uri``, none in the date range, or a signing key of another key pair.
     DatasetMissing, UntrustedInput
-        No reference, or a reference failing verification.
+        No reference, a reference failing verification, or a day record failing verification.
     """
     from labelguard.tasks.storage import open_store
 
@@ -632,15 +738,17 @@ def check_partitions(
     days = partition_dates(root)
     if not days:
         raise BadInput(f"no partitions (date=YYYY-MM-DD/) under {root.uri}", "ingest one with `labelguard ingest --dest URI --partition date=YYYY-MM-DD`")
-    records = read_records(root)
+    if key_id(signing_key.public_key()) != key_id(verify_key):
+        raise BadInput("the signing key does not belong to the verify key", "pass the dataset's own key pair (--signing-key and --verify-key)")
     if since or until:
         lo, hi = since or days[0], until or days[-1]
         targets = [d for d in days if lo <= d <= hi]
         if not targets:
             raise BadInput(f"no partition between {lo} and {hi} under {root.uri} (have {days[0]} to {days[-1]})", "widen --since/--until")
-    else:
-        targets = [d for d in days if d not in records]
     ref = load_reference(root, verify_key, reference_uri=reference_uri, endpoint_url=endpoint_url, ledger=ledger)
+    records = read_records(root, verify_key, dataset_id=ref.dataset_id)
+    if not (since or until):
+        targets = [d for d in days if d not in records]
     stats_cache: dict[str, dict] = {}
     results = []
     for day in targets:
@@ -654,13 +762,24 @@ def check_partitions(
                 break
         res = check_day(day, root, ref, verify_key, list(reversed(clean)), alpha=alpha, horizon_days=horizon_days, ledger=ledger)
         if day not in records:
-            write_record(root, res)
+            write_record(root, res, signing_key, dataset_id=ref.dataset_id)
             records[day] = res.to_dict()
         stats_cache[day] = res.stats
         results.append(res)
         if on_day is not None:
             on_day(res)
     return results
+
+
+def warmup_note(days: list[dict]) -> str:
+    """One line on the warm-up days among ``days`` (records as dicts): what was and was not checked; '' when none."""
+    warm = [d for d in days if d.get("warming_up")]
+    if not warm:
+        return ""
+    span = warm[0]["date"] if len(warm) == 1 else f"{warm[0]['date']} to {warm[-1]['date']}"
+    waiting = ", ".join(n for n in DRIFT_GUARDS if n != "noise_rate")
+    return (f"warm-up {span}: fewer than {MIN_DAYS} clean days (the reference counts as one), so the manifest was checked and noise_rate "
+            f"compared with the signed reference alone; {waiting} need {MIN_DAYS} clean days")
 
 
 def markdown_table(results: list[DayResult]) -> str:
@@ -672,6 +791,7 @@ def markdown_table(results: list[DayResult]) -> str:
         cells = ["FIRED" if g["manifest"]["fired"] else "ok"]
         for n in DRIFT_GUARDS:
             s = g[n]
-            cells.append("—" if s.get("z") is None else f"{'**FIRED** ' if s['fired'] else ''}z={s['z']:.1f} / {s['threshold']:.1f}")
+            cells.append(("warm-up" if r.warming_up else "—") if s.get("z") is None else f"{'**FIRED** ' if s['fired'] else ''}z={s['z']:.1f} / {s['threshold']:.1f}")
         lines.append(f"| {r.date} | {r.rows} | {'ALARM' if r.alarm else 'no'} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    note = warmup_note([r.to_dict() for r in results])
+    return "\n".join(lines) + (f"\n\n{note}." if note else "")

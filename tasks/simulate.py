@@ -80,7 +80,7 @@ def simulate(
     vector: str = "source",
     seed: int = 0,
     plan: DayPlan = DayPlan(),
-    check: Callable[[str, Path, Path], list[dict]] | None = None,
+    check: Callable[[str, Path, Path, Path], list[dict]] | None = None,
     plot: bool = True,
 ) -> dict[str, Any]:
     """Ingest ``days`` daily partitions into a store under ``out``, poison one, and check after each day.
@@ -95,8 +95,9 @@ def simulate(
         ``source`` (flipped before ingest), ``transform`` (a compromised ETL transform before
         ingest) or ``at-rest`` (the stored partition edited after it was signed).
     check
-        ``check(store_uri, verify_key_path, ledger_path) -> [day record dicts]`` run after each
-        day's ingest (the drift flow from the CLI); default the plain :func:`labelguard.tasks.drift.check_partitions`.
+        ``check(store_uri, verify_key_path, signing_key_path, ledger_path) -> [day record dicts]``
+        run after each day's ingest (the drift flow from the CLI; the signing key signs the day
+        records); default the plain :func:`labelguard.tasks.drift.check_partitions`.
 
     Returns
     -------
@@ -125,8 +126,8 @@ def simulate(
     if check is None:
         vkey = load_verify_key(verify_path)
 
-        def check(uri: str, _vk: Path, _lp: Path) -> list[dict]:
-            return [r.to_dict() for r in drift.check_partitions(uri, vkey, ledger=Ledger(ledger_path))]
+        def check(uri: str, _vk: Path, _sk: Path, _lp: Path) -> list[dict]:
+            return [r.to_dict() for r in drift.check_partitions(uri, vkey, signing_key=key, ledger=Ledger(ledger_path))]
 
     truth: list = []
     records: list[dict] = []
@@ -143,7 +144,7 @@ def simulate(
 
             res = tamper(root.child(drift.part_name(day)).uri, attack=attack, rate=rate, seed=seed, truth_out=out / "truth.json")
             truth = [str(x) for x in res.flipped_ids]
-        checked = check(root.uri, verify_path, ledger_path)
+        checked = check(root.uri, verify_path, sign_path, ledger_path)
         for rec in checked:
             rec["poisoned"] = rec["date"] == day and poisoned
             rec["day"] = i
@@ -182,7 +183,7 @@ def _slim(rec: dict) -> dict:
         "day": rec["day"], "date": rec["date"], "rows": rec["rows"], "poisoned": rec["poisoned"], "alarm": rec["alarm"], "fired": rec["fired"],
         "integrity": rec["integrity"], "integrity_detail": rec["integrity_detail"], "guards": rec["guards"],
         "suspects": len(ids), "suspect_ids": ids if len(ids) <= 50 else ids[:50], "suspects_exact": rec["suspects_exact"],
-        "clean_days": len(rec["clean_days"]), "level": rec["level"],
+        "clean_days": len(rec["clean_days"]), "level": rec["level"], "warming_up": rec.get("warming_up", False),
     }
 
 
@@ -217,10 +218,14 @@ def report_markdown(doc: dict) -> str:
     ]
     for r in doc["records"]:
         g = r["guards"]
-        cells = [("**FIRED** " if g[n]["fired"] else "") + ("—" if g[n].get("z") is None else f"z={g[n]['z']:.1f}/{g[n]['threshold']:.1f}") for n in DRIFT_GUARDS]
+        cells = [("**FIRED** " if g[n]["fired"] else "") + (("warm-up" if r.get("warming_up") else "—") if g[n].get("z") is None else f"z={g[n]['z']:.1f}/{g[n]['threshold']:.1f}")
+                 for n in DRIFT_GUARDS]
         lines.append(f"| {r['day']} | {r['date']} | {r['rows']} | {'yes' if r['poisoned'] else ''} | {'ALARM' if r['alarm'] else 'no'} | "
                      f"{'**' + r['integrity'] + '**' if r['integrity'] != 'ok' else 'ok'} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    from labelguard.tasks.drift import warmup_note
+
+    note = warmup_note(doc["records"])
+    return "\n".join(lines) + (f"\n{note}.\n" if note else "\n")
 
 
 def timeline_plot(doc: dict, path: Path) -> Path:
@@ -230,7 +235,7 @@ def timeline_plot(doc: dict, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from labelguard.tasks.drift import DRIFT_GUARDS
+    from labelguard.tasks.drift import DRIFT_GUARDS, MIN_DAYS
 
     recs = doc["records"]
     x = [r["day"] for r in recs]
@@ -248,7 +253,11 @@ def timeline_plot(doc: dict, path: Path) -> Path:
         waiting = [d for d, v in zip(x, z) if v is None]
         if waiting:
             ax.axvspan(min(waiting) - 0.4, max(waiting) + 0.4, color="grey", alpha=0.1)
-            ax.text(min(waiting) - 0.3, 0.5, "warming up", transform=ax.get_xaxis_transform(), fontsize=8, color="grey")
+            ax.text(min(waiting) - 0.3, 0.5, f"warm-up: needs {MIN_DAYS} clean days", transform=ax.get_xaxis_transform(), fontsize=8, color="grey")
+        alone = [d for d, r in zip(x, recs) if "in the signed reference" in (r["guards"][name].get("detail") or "")]
+        if alone:  # noise_rate before its clean-day null exists: Fisher's exact test against the reference
+            ax.axvspan(min(alone) - 0.4, max(alone) + 0.4, color="tab:orange", alpha=0.08)
+            ax.text(min(alone) - 0.3, 0.5, "vs the signed reference alone", transform=ax.get_xaxis_transform(), fontsize=8, color="tab:orange")
         ax.set_yscale("symlog", linthresh=5)
         ax.set_ylabel("z")
         ax.legend(loc="upper left", fontsize=8, frameon=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from labelguard.cli import app
-from labelguard.errors import DatasetExists, UntrustedInput
+from labelguard.errors import BadInput, DatasetExists, UntrustedInput
 from labelguard.tasks import drift
 from labelguard.tasks.ledger import Ledger
 from labelguard.tasks.manifest import ColumnSpec, load_signing_key, load_verify_key
@@ -62,21 +63,39 @@ def test_partitions_are_bound_to_dataset_and_date_and_create_only(lake, keys):
 def test_clean_days_pass_and_are_recorded_then_skipped(lake, keys):
     root, book = lake
     vkey = load_verify_key(keys[1])
-    first = drift.check_partitions(root.uri, vkey, ledger=book)
+    first = drift.check_partitions(root.uri, vkey, signing_key=load_signing_key(keys[0]), ledger=book)
     assert [r.date for r in first] == DAYS
     assert [r.alarm for r in first] == [False] * 8
     # the first day is the reference's own day; statistics start once five clean days (the reference counts) exist
     assert [r.warming_up for r in first] == [True] * 5 + [False] * 3
     assert first[5].clean_days == ["2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]
-    # the noise rate compares clean partitions only (the reference's rate is out of fold): five by day 7
-    assert {t.guard for t in first[5].tests} == {"label_prior", "class_conditional"}
-    assert first[5].guard_summary()["noise_rate"]["detail"] == "warming up: 4 of 5 clean partitions"
-    assert first[4].guard_summary()["label_prior"]["detail"] == "warming up: 4 of 5 clean days (the reference counts as one)"
+    # warm-up: only noise_rate runs, against the signed reference alone (Fisher's exact test); the others say what they wait for
+    assert [sorted({t.guard for t in r.tests}) for r in first[:5]] == [["noise_rate"]] * 5
+    g = first[4].guard_summary()
+    assert g["label_prior"]["detail"] == "warm-up: 4 of 5 clean days (the reference counts as one), manifest checked; this guard needs 5"
+    assert g["label_prior"]["z"] is None and g["class_conditional"]["z"] is None
+    from scipy.stats import fisher_exact
+
+    ref = drift.load_reference(root, vkey, ledger=book)
+    noise = {t.subject: t for t in first[4].tests}
+    assert sorted(noise) == ["class 0", "class 1"] and not any(t.fired for t in noise.values())
+    for c in (0, 1):
+        day, base = first[4].stats["classes"][c], ref.stats["classes"][c]
+        table = [[day["confident"], day["rows"] - day["confident"]], [base["confident"], base["rows"] - base["confident"]]]
+        assert noise[f"class {c}"].p_value == pytest.approx(fisher_exact(table, alternative="greater")[1])
+        assert np.isfinite(noise[f"class {c}"].z) and noise[f"class {c}"].threshold == pytest.approx(3.4029, abs=1e-4)  # norm.isf(0.05 / 150)
+    assert "in the signed reference (Fisher's exact test, p=" in noise["class 0"].detail
+    # the noise rate's clean-day null needs five clean partitions (the reference's rate is out of fold): by day 7
+    assert {t.guard for t in first[5].tests} == {"label_prior", "class_conditional", "noise_rate"}
+    assert "in the signed reference" in first[5].tests[-1].detail and "on clean days" in first[6].tests[-1].detail
+    assert drift.warmup_note([r.to_dict() for r in first]) == (
+        "warm-up 2026-03-01 to 2026-03-05: fewer than 5 clean days (the reference counts as one), so the manifest was checked and "
+        "noise_rate compared with the signed reference alone; label_prior, class_conditional need 5 clean days")
     assert {t.guard for t in first[6].tests} == {"label_prior", "class_conditional", "noise_rate"}
     assert first[6].level == pytest.approx(0.05 / (5 * 30))
-    assert sorted(drift.read_records(root)) == DAYS
-    assert drift.check_partitions(root.uri, vkey, ledger=book) == []  # nothing unchecked
-    again = drift.check_partitions(root.uri, vkey, since="2026-03-03", until="2026-03-03", ledger=book)
+    assert sorted(drift.read_records(root, vkey)) == DAYS
+    assert drift.check_partitions(root.uri, vkey, signing_key=load_signing_key(keys[0]), ledger=book) == []  # nothing unchecked
+    again = drift.check_partitions(root.uri, vkey, signing_key=load_signing_key(keys[0]), since="2026-03-03", until="2026-03-03", ledger=book)
     assert [r.date for r in again] == ["2026-03-03"]
 
 
@@ -86,12 +105,12 @@ def test_flipped_day_fires_and_at_rest_edit_names_rows(lake, keys, tmp_path):
 
     root, book = lake
     vkey, key = load_verify_key(keys[1]), load_signing_key(keys[0])
-    drift.check_partitions(root.uri, vkey, ledger=book)
+    drift.check_partitions(root.uri, vkey, signing_key=load_signing_key(keys[0]), ledger=book)
     poisoned = flip_labels(_day(8), SPEC, attack="targeted", rate=0.05, seed=3)
     drift.ingest_partition(root, poisoned.frame, SPEC, key, day="2026-03-09", source={}, ledger=book)
     drift.ingest_partition(root, _day(9), SPEC, key, day="2026-03-10", source={}, ledger=book)
     flipped = tamper(root.child("date=2026-03-10").uri, attack="random", rate=0.02, seed=4, truth_out=tmp_path / "truth.json")
-    res = {r.date: r for r in drift.check_partitions(root.uri, vkey, ledger=book)}
+    res = {r.date: r for r in drift.check_partitions(root.uri, vkey, signing_key=load_signing_key(keys[0]), ledger=book)}
     day5, day6 = res["2026-03-09"], res["2026-03-10"]
     assert day5.integrity == "ok" and day5.alarm
     assert "noise_rate" in day5.fired
@@ -109,7 +128,7 @@ def test_copied_partition_and_missing_manifest_fire(lake, keys):
     shutil.copytree(root.root / "date=2026-03-02", root.root / "date=2026-03-17")
     (root.root / "date=2026-03-18").mkdir()
     shutil.copy(root.root / "date=2026-03-02" / "part-00000.parquet", root.root / "date=2026-03-18")
-    res = {r.date: r for r in drift.check_partitions(root.uri, vkey, since="2026-03-17", ledger=book)}
+    res = {r.date: r for r in drift.check_partitions(root.uri, vkey, signing_key=load_signing_key(keys[0]), since="2026-03-17", ledger=book)}
     assert res["2026-03-17"].integrity == "wrong-dataset" and res["2026-03-17"].alarm
     assert "part 'date=2026-03-02'" in res["2026-03-17"].integrity_detail
     assert res["2026-03-18"].integrity == "missing-manifest" and res["2026-03-18"].fired == ["manifest"]
@@ -122,7 +141,7 @@ def test_forged_reference_is_untrusted(lake, keys):
     doc["payload"]["rows"] += 1
     path.write_text(json.dumps(doc))
     with pytest.raises(UntrustedInput, match="the reference at .*holdout failed verification: bad-signature"):
-        drift.check_partitions(root.uri, load_verify_key(keys[1]), ledger=book)
+        drift.check_partitions(root.uri, load_verify_key(keys[1]), signing_key=load_signing_key(keys[0]), ledger=book)
 
 
 def test_overdispersed_null_holds_its_level_where_a_binomial_test_does_not():
@@ -199,7 +218,7 @@ def test_cli_drift_refuses_an_edited_reference_before_prefect(lake, keys, tmp_pa
 
     root, _ = lake
     tamper(root.child("holdout").uri, attack="random", rate=0.05, seed=1, truth_out=tmp_path / "t.json")
-    res = invoke("drift", root.uri, "--ledger", "none", env={"LABELGUARD_VERIFY_KEY": str(keys[1]), "PREFECT_API_URL": "http://127.0.0.1:9/api"})
+    res = invoke("drift", root.uri, "--ledger", "none", env={"LABELGUARD_VERIFY_KEY": str(keys[1]), "LABELGUARD_SIGNING_KEY": str(keys[0]), "PREFECT_API_URL": "http://127.0.0.1:9/api"})
     assert res.exit_code == 1, res.stderr
     assert res.stderr.strip().startswith(f"guard fired: reference fired, cannot be trusted (the reference at {root.uri}/holdout failed verification: digest-mismatch")
 
@@ -228,7 +247,7 @@ def test_cli_drift_runs_the_flow_and_exits_1_on_an_alarm(lake, keys, prefect_har
     from labelguard.tasks.attacks import flip_labels
 
     root, book = lake
-    env = {"LABELGUARD_VERIFY_KEY": str(keys[1])}
+    env = {"LABELGUARD_VERIFY_KEY": str(keys[1]), "LABELGUARD_SIGNING_KEY": str(keys[0])}
     first = invoke("drift", root.uri, "--ledger", book.path, "--json", tmp_path / "clean.json", env=env)
     assert first.exit_code == 0, first.stderr
     assert [d["alarm"] for d in json.loads((tmp_path / "clean.json").read_text())] == [False] * 8
@@ -254,3 +273,103 @@ def test_simulation_transform_vector_flips_the_budget_and_writes_the_truth(tmp_p
     assert set(stored.loc[stored["review_id"].isin(truth["flipped"]), "label"]) == {0}
     assert res["records"][2]["integrity"] == "ok" and res["records"][2]["warming_up"]
     assert (tmp_path / "sim" / "report.md").read_text().startswith("# Drift simulation: 3 days, targeted 10% via transform on day 3 (seed 5)")
+
+
+def _alarmed_lake(lake, keys):
+    """The lake checked once, then a poisoned ninth day checked: its signed record says alarm."""
+    from labelguard.tasks.attacks import flip_labels
+
+    root, book = lake
+    vkey, key = load_verify_key(keys[1]), load_signing_key(keys[0])
+    drift.check_partitions(root.uri, vkey, signing_key=key, ledger=book)
+    drift.ingest_partition(root, flip_labels(_day(8), SPEC, attack="random", rate=0.2, seed=3).frame, SPEC, key, day="2026-03-09", source={}, ledger=book)
+    (res,) = drift.check_partitions(root.uri, vkey, signing_key=key, ledger=book)
+    assert res.alarm
+    return root, book, vkey, key
+
+
+def test_day_records_are_signed_and_a_forged_one_is_untrusted(lake, keys):
+    root, book, vkey, key = _alarmed_lake(lake, keys)
+    path = root.root / "_drift" / "date=2026-03-09.json"
+    doc = json.loads(path.read_text())
+    assert doc["payload"]["kind"] == "labelguard.drift.day" and doc["payload"]["dataset"] == "reviews-test" and doc["payload"]["alarm"] is True
+    assert sorted(drift.read_records(root, vkey, dataset_id="reviews-test")) == DAYS + ["2026-03-09"]
+    # someone marks the poisoned day clean, so it would join the baseline: refused, not used
+    doc["payload"]["alarm"], doc["payload"]["fired"] = False, []
+    path.write_text(json.dumps(doc))
+    line = (f"the drift record {root.uri}/_drift/date=2026-03-09.json failed verification: bad-signature")
+    drift.ingest_partition(root, _day(9), SPEC, key, day="2026-03-10", source={}, ledger=book)
+    with pytest.raises(UntrustedInput, match=re.escape(line)):
+        drift.check_partitions(root.uri, vkey, signing_key=key, ledger=book)
+    assert not (root.root / "_drift" / "date=2026-03-10.json").exists()  # nothing written on an untrusted history
+    res = invoke("drift", root.uri, "--ledger", book.path, env={"LABELGUARD_VERIFY_KEY": str(keys[1]), "LABELGUARD_SIGNING_KEY": str(keys[0]),
+                                                                "PREFECT_API_URL": "http://127.0.0.1:9/api"})
+    assert res.exit_code == 1, res.stderr
+    assert res.stderr.strip() == (f"guard fired: day-record fired, cannot be trusted ({line}) (fix: find out who wrote it, then delete it "
+                                  "so the day is checked again (or restore the signed record))")
+
+
+def test_moved_or_unsigned_day_records_are_untrusted(lake, keys):
+    root, book, vkey, key = _alarmed_lake(lake, keys)
+    records = root.root / "_drift"
+    # a clean day's signed record copied over the alarmed day's: signed, but for another date
+    (records / "date=2026-03-09.json").write_bytes((records / "date=2026-03-08.json").read_bytes())
+    with pytest.raises(UntrustedInput, match=re.escape("date=2026-03-09.json failed verification: wrong-date (the record is for '2026-03-08')")):
+        drift.read_records(root, vkey)
+    # an unsigned record (the format before records were signed)
+    doc = json.loads((records / "date=2026-03-08.json").read_text())["payload"]
+    (records / "date=2026-03-09.json").write_text(json.dumps({**doc, "date": "2026-03-09"}))
+    with pytest.raises(UntrustedInput, match=re.escape("date=2026-03-09.json failed verification: unsigned (not a signed labelguard record)")):
+        drift.read_records(root, vkey)
+
+
+def test_drift_needs_the_datasets_own_signing_key(lake, keys, tmp_path):
+    from labelguard.tasks.manifest import generate_keypair
+
+    root, _ = lake
+    other, _ = generate_keypair(tmp_path / "other")
+    cases = [
+        ({"LABELGUARD_VERIFY_KEY": str(keys[1])},
+         "error: no signing key for the drift records (fix: set LABELGUARD_SIGNING_KEY or pass --signing-key (the dataset's own, which signed its manifests))"),
+        ({"LABELGUARD_VERIFY_KEY": str(keys[1]), "LABELGUARD_SIGNING_KEY": str(other)},
+         f"error: the signing key {other} does not belong to the verify key {keys[1]} (fix: pass the dataset's own key pair)"),
+    ]
+    for env, line in cases:
+        res = invoke("drift", root.uri, "--ledger", "none", env=env)
+        assert (res.exit_code, res.stderr.strip()) == (2, line)
+    assert not (root.root / "_drift").exists()
+    with pytest.raises(BadInput, match="the signing key does not belong to the verify key"):
+        drift.check_partitions(root.uri, load_verify_key(keys[1]), signing_key=load_signing_key(other))
+
+
+def test_confident_class_is_cleanlabs_confident_joint():
+    from cleanlab.count import compute_confident_joint
+
+    rng = np.random.default_rng(11)
+    proba = rng.dirichlet([0.6, 0.6, 0.6], size=400)
+    labels = rng.integers(0, 3, 400)
+    thresholds = drift._thresholds(labels, proba, 3)
+    confident = drift.confident_class(proba, thresholds)
+    _, off = compute_confident_joint(labels, proba, thresholds=thresholds, calibrate=False, return_indices_of_off_diagonals=True)
+    mine = np.flatnonzero((confident >= 0) & (confident != labels))
+    assert sorted(mine.tolist()) == sorted(np.asarray(off).tolist()) and len(mine) > 50
+
+
+@pytest.mark.parametrize("name", list(drift.DRIFT_GUARDS))
+def test_every_drift_guard_keeps_the_bonferroni_budget_and_its_level(name):
+    """Each registered guard runs at most the tests it declares (the per-test level divides alpha by
+    that count) and fires exactly when its p-value is under the level; quiet on a clean day."""
+    from labelguard.tasks.attacks import flip_labels
+
+    fn, description, count = drift.DRIFT_GUARDS[name]
+    frames = [_day(i, seed=31) for i in range(8)]
+    ref = drift.fit_reference(frames[0], SPEC)
+    history = [ref.stats] + [drift.day_stats(f, ref)[0] for f in frames[1:7]]
+    level = drift.ALPHA / (drift.tests_per_day(2) * drift.HORIZON_DAYS)
+    for frame in (frames[7], flip_labels(frames[7], SPEC, attack="random", rate=0.3, seed=1).frame):
+        tests = fn(drift.day_stats(frame, ref)[0], history, ref, level)
+        assert 0 < len(tests) <= count(2) and description
+        for t in tests:
+            assert t.guard == name and 0.0 <= t.p_value <= 1.0 and t.fired == (t.p_value < level)
+        if frame is frames[7]:
+            assert not any(t.fired for t in tests)

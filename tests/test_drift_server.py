@@ -131,12 +131,12 @@ def test_served_drift_deployment_runs_fails_emits_and_alerts(prefect_server, tmp
             frame = flip_labels(frame, SPEC, attack="random", rate=0.2, seed=2).frame
         drift.ingest_partition(store, frame, SPEC, key, day=day, source={"kind": "test"}, holdout_fraction=0.3 if i == 0 else 0.0, ledger=book)
         if i == 8:  # nine clean days checked before the schedule starts: the poisoned tenth is the newest unchecked
-            assert not any(r.alarm for r in drift.check_partitions(str(root), load_verify_key(keys[1]), ledger=book))
+            assert not any(r.alarm for r in drift.check_partitions(str(root), load_verify_key(keys[1]), signing_key=load_signing_key(keys[0]), ledger=book))
     hook_port = free_port()
     _Hook.received = []
     listener = http.server.HTTPServer(("127.0.0.1", hook_port), _Hook)
     threading.Thread(target=listener.serve_forever, daemon=True).start()
-    env = {**os.environ, **QUIET, "PREFECT_API_URL": api, "LABELGUARD_VERIFY_KEY": str(keys[1]), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+    env = {**os.environ, **QUIET, "PREFECT_API_URL": api, "LABELGUARD_VERIFY_KEY": str(keys[1]), "LABELGUARD_SIGNING_KEY": str(keys[0]), "PREFECT_RUNNER_POLL_FREQUENCY": "1"}
     watch = subprocess.Popen([sys.executable, "-m", "labelguard.cli", "watch", str(root), "--cron", "0 6 * * *", "--name", "drift", "--ledger", str(book.path)],
                              env=env, cwd=tmp_path, stdout=open(tmp_path / "watch.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
     try:
