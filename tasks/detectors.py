@@ -67,6 +67,36 @@ def oof_proba(X: np.ndarray, codes: np.ndarray, k: int, *, folds: int = 5, seed:
     return full
 
 
+def cross_fit_proba(X: np.ndarray, codes: np.ndarray, k: int, X_new: np.ndarray, *, folds: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold probabilities on the training rows and the same fold models' mean on new rows.
+
+    Every row, old or new, is then scored by models of the same strength (each fitted on
+    ``(folds - 1) / folds`` of the rows, none on the row it scores), so what the models do on the
+    training rows — whose labels are known — says how they behave on the new ones.
+
+    Returns
+    -------
+    tuple
+        (out-of-fold probabilities, shape (n, k); mean fold-model probabilities on ``X_new``, shape (m, k)).
+    """
+    counts = np.bincount(codes, minlength=k)
+    usable = counts >= 2
+    if usable.sum() < 2:
+        return oof_proba(X, codes, k, folds=folds, seed=seed), _fit_proba(X, codes, X_new, k)
+    folds = int(max(2, min(folds, counts[usable].min())))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(X, codes))
+    oof = np.full((len(X), k), 1.0 / k)
+    new = np.zeros((len(X_new), k))
+    for train, test in splits:
+        oof[test] = _fit_proba(X[train], codes[train], X[test], k)
+        new += _fit_proba(X[train], codes[train], X_new, k) / len(splits)
+    return oof, new
+
+
 def _fit_proba(X: np.ndarray, codes: np.ndarray, X_new: np.ndarray, k: int) -> np.ndarray:
     out = np.zeros((len(X_new), k))
     if len(X_new) == 0:
@@ -132,26 +162,39 @@ def reference_anchored(
     return RowScores(flip, suspect, float(flip.mean()))
 
 
-def binned_flip_posterior(prior: np.ndarray, codes: np.ndarray, k: int, *, bins: int = 4, min_bin_rows: int = 250, iters: int = 100) -> np.ndarray:
+def binned_flip_posterior(
+    prior: np.ndarray, codes: np.ndarray, k: int, *, bins: int = 4, min_bin_rows: int = 250, iters: int = 100,
+    also: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Each row's posterior probability of a flipped label, with the transition matrix fitted by EM within confidence bins.
 
     Noise may depend on where a row sits (boundary-hugging attacks flip the least certain rows), so
     T is estimated separately within quantile bins of the prior's confidence (at least
     ``min_bin_rows`` rows each). ``prior`` has shape (n, k); returns shape (n,).
+
+    ``also`` — (prior, codes) of other rows, shapes (m, k) and (m,) — scores those rows with the
+    bins' edges and transition matrices fitted here (they take no part in the fit); the return is
+    then the pair (flip posterior of the rows, flip posterior of the other rows).
     """
     confidence = prior.max(axis=1)
     n_bins = max(1, min(bins, len(prior) // min_bin_rows))
     edges = np.quantile(confidence, np.linspace(0, 1, n_bins + 1)[1:-1])
     which = np.searchsorted(edges, confidence, side="right")
     flip = np.zeros(len(prior))
+    other = None if also is None else np.zeros(len(also[0]))
+    which_other = None if also is None else np.searchsorted(edges, also[0].max(axis=1), side="right")
     for b in range(n_bins):
         rows = which == b
-        flip[rows] = _em_flip_posterior(prior[rows], codes[rows], k, iters)
-    return flip
+        T = _em_transition(prior[rows], codes[rows], k, iters)
+        flip[rows] = _flip_given(prior[rows], codes[rows], T)
+        if also is not None:
+            mine = which_other == b
+            other[mine] = _flip_given(also[0][mine], also[1][mine], T)
+    return flip if also is None else (flip, other)
 
 
-def _em_flip_posterior(prior: np.ndarray, codes: np.ndarray, k: int, iters: int, tol: float = 1e-5) -> np.ndarray:
-    """EM for the transition matrix T[y, ỹ]; returns each row's posterior probability that its label was flipped."""
+def _em_transition(prior: np.ndarray, codes: np.ndarray, k: int, iters: int, tol: float = 1e-5) -> np.ndarray:
+    """EM for the transition matrix T[y, ỹ] = P(observed ỹ | true y), shape (k, k)."""
     T = np.full((k, k), 0.02 / max(1, k - 1))
     np.fill_diagonal(T, 0.98)
     onehot = np.eye(k)[codes]
@@ -163,9 +206,20 @@ def _em_flip_posterior(prior: np.ndarray, codes: np.ndarray, k: int, iters: int,
         T = new_T
         if done:
             break
+    return T
+
+
+def _flip_given(prior: np.ndarray, codes: np.ndarray, T: np.ndarray) -> np.ndarray:
+    if len(codes) == 0:
+        return np.zeros(0)
     joint = prior * T[:, codes].T
-    post = joint / joint.sum(axis=1, keepdims=True)
+    post = joint / np.maximum(joint.sum(axis=1, keepdims=True), 1e-300)
     return 1.0 - post[np.arange(len(codes)), codes]
+
+
+def _em_flip_posterior(prior: np.ndarray, codes: np.ndarray, k: int, iters: int, tol: float = 1e-5) -> np.ndarray:
+    """EM for the transition matrix T[y, ỹ]; returns each row's posterior probability that its label was flipped."""
+    return _flip_given(prior, codes, _em_transition(prior, codes, k, iters, tol))
 
 
 def feature_cells(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
