@@ -242,7 +242,7 @@ def main() -> None:
     ap.add_argument("--clean-seeds", type=int, default=50)
     ap.add_argument("--attack-seeds", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--regimes", default="", help="comma-separated substrings of regime names (default: all)")
+    ap.add_argument("--regimes", default="", help="comma- (or semicolon-) separated substrings of regime names (default: all)")
     ap.add_argument("--out", type=Path, default=Path("bench/results/regimes.md"))
     ap.add_argument("--summarize", action="store_true", help="only summarize the rows already in OUT.csv (e.g. after stopping a long run)")
     args = ap.parse_args()
@@ -250,7 +250,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if not args.summarize:
-        picked = {k: v for k, v in REGIMES.items() if not args.regimes or any(s in k for s in args.regimes.split(","))}
+        tokens = args.regimes.split(";" if ";" in args.regimes else ",")  # ';' when a name holds a comma ("10,000 rows")
+        picked = {k: v for k, v in REGIMES.items() if not args.regimes or any(s in k for s in tokens)}
         seeds = max(args.clean_seeds, args.attack_seeds)
         # attacked seeds first, then clean seeds round-robin over regimes: a run stopped early still
         # has every attack cell and the same number of clean seeds in every regime
