@@ -341,9 +341,11 @@ def _cross_fitted_reference(reference: pd.DataFrame, holdout: pd.DataFrame, spec
 def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.DataFrame, spec: ColumnSpec, **_: object) -> dict:
     """Train on the candidate and on the reference, compare on the holdout: accuracy by a paired sign
     test (rows where the two models disagree), and each class's predicted share against its true
-    holdout share by an exact sign test on the class's false positives vs false negatives
-    (two-sided, Bonferroni over classes); ``share_gap`` is how much further from the true share the
-    candidate's prediction is than the reference model's (a clean model's own share bias cancels).
+    holdout share: ``share_gap`` is how much further from the true share the candidate's prediction
+    is than the reference model's (a clean model's own share bias cancels), tested one-sided
+    (Bonferroni over classes) against the holdout's sampling error and both models' training
+    variability (bootstrap refits, :func:`_bootstrap_share_sd`): a share that swings by points from
+    one clean training sample to the next is no evidence of flips.
 
     The reference model never predicts a holdout row it trained on (see :func:`_cross_fitted_reference`),
     so an overlap of reference and holdout does not make the reference look better than it is.
@@ -355,17 +357,23 @@ def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.Da
     cand_right, ref_right = cand == codes_h, ref == codes_h
     worse, better = int((ref_right & ~cand_right).sum()), int((cand_right & ~ref_right).sum())
     k = len(classes)
+    Xr, codes_r, _ = _xy(reference, spec)
+    # how much a fitted model's predicted shares move with its training sample: on overlapping classes a
+    # clean model's share of a 10 % class ranges over several points from one sample to the next
+    share_sd_cand = _bootstrap_share_sd(X, codes, Xh, k)
+    share_sd_ref = _bootstrap_share_sd(Xr, codes_r, Xh, k)
+    n_h = max(1, len(codes_h))
     shares = []
     for c in range(k):
-        # the candidate's predicted share of class c against the class's TRUE holdout share: its false
-        # positives and false negatives for c are equally likely when the share is unbiased (an exact
-        # sign test on those discordant rows); the reference model's own errors play no part
+        # the candidate's predicted share of class c against the class's TRUE holdout share, beyond the
+        # reference model's own distance from it (a clean model has a share bias of its own: logistic
+        # regression under-predicts a 10 % class); the gap is tested against the holdout's sampling
+        # error (the class's false positives and negatives) and both models' training variability
         fp, fn = int(((cand == c) & (codes_h != c)).sum()), int(((cand != c) & (codes_h == c)).sum())
-        # a clean model has a share bias of its own (logistic regression under-predicts a 10 % class):
-        # the gap that counts is how much further from the truth the candidate is than the reference model
         truth = float((codes_h == c).mean())
-        excess = abs(fp - fn) / max(1, len(codes_h)) - abs(float((ref == c).mean()) - truth)
-        p = float(stats.binomtest(fp, fp + fn, 0.5).pvalue) if fp + fn and excess > 0 else 1.0
+        excess = abs(fp - fn) / n_h - abs(float((ref == c).mean()) - truth)
+        sd = float(np.sqrt((fp + fn) / n_h**2 + share_sd_cand[c] ** 2 + share_sd_ref[c] ** 2))
+        p = float(stats.norm.sf(excess / sd)) if excess > 0 and sd > 0 else (0.0 if excess > 0 else 1.0)
         shares.append((min(1.0, p * k), -excess, c))
     share_p, neg_gap, share_c = min(shares)
     share_gap = max(0.0, -neg_gap)
@@ -391,6 +399,21 @@ def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.Da
         "reference_positive_share": float((ref == pos).mean()),
         "reference_skill_p": _skill_p(ref, codes_h),
     }
+
+
+SHARE_BOOTSTRAPS = 8
+
+
+def _bootstrap_share_sd(X: np.ndarray, codes: np.ndarray, X_new: np.ndarray, k: int, *, rounds: int = SHARE_BOOTSTRAPS) -> np.ndarray:
+    """Standard deviation of each class's predicted share on ``X_new`` over refits on bootstrap resamples
+    of the training rows (Efron & Tibshirani 1993, *An Introduction to the Bootstrap*, ch. 6), shape (k,)."""
+    rng = np.random.default_rng(0)
+    shares = np.empty((rounds, k))
+    for b in range(rounds):
+        take = rng.integers(0, len(X), len(X))
+        pred = _fit_proba(X[take], codes[take], X_new, k).argmax(axis=1)
+        shares[b] = np.bincount(pred, minlength=k)[:k] / max(1, len(X_new))
+    return shares.std(axis=0, ddof=1)
 
 
 def _skill_p(pred: np.ndarray, truth: np.ndarray) -> float:
