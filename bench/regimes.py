@@ -44,7 +44,7 @@ RATES = (0.01, 0.05, 0.10, 0.20, 0.40)
 STAT = ["schema", "class_balance", "class_conditional", "duplicate_conflicts", "confident_learning", "knn_consistency", "reference_model", "model_gate"]
 LOCALIZERS = ["confident_learning", "knn_consistency", "reference_model", "duplicate_conflicts"]
 TOLERATE = 0.2
-COLUMNS = (["regime", "seed", "attack", "rate", "flips", "verdict", "suite_f1", "suite_wf1", "secs"] + [f"v_{g}" for g in STAT]
+COLUMNS = (["regime", "seed", "attack", "rate", "flips", "verdict", "suite_f1", "suite_wf1", "suite_set", "secs"] + [f"v_{g}" for g in STAT]
            + [f"f1_{g}" for g in LOCALIZERS] + ["cleanlab_f1", "cleanlab_wf1", "damage", "error"])
 BASE = dict(classes=2, balance=None, kind="continuous", features=10, rows=2000)
 REGIMES: dict[str, dict] = {
@@ -163,12 +163,14 @@ def _evaluate(regime, seed, attack, rate, frame, truth, clean_frame, holdout, sp
         ctx = guards.GuardContext(frame=frame, spec=spec, reference=holdout, holdout=holdout)
         results = guards.apply_tolerance(guards.run_guards(ctx, STAT), TOLERATE)
         # a clean run needs no suspect set (nothing to find) and the verdict needs no noise estimate when a reference is there
-        post = flip_posterior(frame, spec, holdout, seed=seed) if truth.any() else None
+        # seed 0 as in verify: the suite's set is the one verify reports, and cleanlab's (seed 0 too) uses the same folds
+        post = flip_posterior(frame, spec, holdout) if truth.any() else None
         verdict, _, _ = dataset_verdict(results, TOLERATE, None if post is None else post.noise_rate)
         ids = frame[spec.id_col].to_numpy()
         found = post.suspect if post is not None else np.zeros(len(frame), bool)
         row = {"regime": regime, "seed": seed, "attack": attack, "rate": rate, "flips": int(truth.sum()), "verdict": verdict,
-               "suite_f1": _f1(found, truth), "suite_wf1": _weighted_f1(found, truth), "secs": time.perf_counter() - t0}
+               "suite_f1": _f1(found, truth), "suite_wf1": _weighted_f1(found, truth),
+               "suite_set": None if post is None else post.chosen, "secs": time.perf_counter() - t0}
         for g in results:
             row[f"v_{g.name}"] = g.verdict
             if g.name in LOCALIZERS and g.suspect_ids is not None:
@@ -240,7 +242,7 @@ def main() -> None:
     ap.add_argument("--clean-seeds", type=int, default=50)
     ap.add_argument("--attack-seeds", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--regimes", default="", help="comma-separated substrings of regime names (default: all)")
+    ap.add_argument("--regimes", default="", help="comma- (or semicolon-) separated substrings of regime names (default: all)")
     ap.add_argument("--out", type=Path, default=Path("bench/results/regimes.md"))
     ap.add_argument("--summarize", action="store_true", help="only summarize the rows already in OUT.csv (e.g. after stopping a long run)")
     args = ap.parse_args()
@@ -248,7 +250,8 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if not args.summarize:
-        picked = {k: v for k, v in REGIMES.items() if not args.regimes or any(s in k for s in args.regimes.split(","))}
+        tokens = args.regimes.split(";" if ";" in args.regimes else ",")  # ';' when a name holds a comma ("10,000 rows")
+        picked = {k: v for k, v in REGIMES.items() if not args.regimes or any(s in k for s in tokens)}
         seeds = max(args.clean_seeds, args.attack_seeds)
         # attacked seeds first, then clean seeds round-robin over regimes: a run stopped early still
         # has every attack cell and the same number of clean seeds in every regime

@@ -67,6 +67,36 @@ def oof_proba(X: np.ndarray, codes: np.ndarray, k: int, *, folds: int = 5, seed:
     return full
 
 
+def cross_fit_proba(X: np.ndarray, codes: np.ndarray, k: int, X_new: np.ndarray, *, folds: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold probabilities on the training rows and the same fold models' mean on new rows.
+
+    Every row, old or new, is then scored by models of the same strength (each fitted on
+    ``(folds - 1) / folds`` of the rows, none on the row it scores), so what the models do on the
+    training rows — whose labels are known — says how they behave on the new ones.
+
+    Returns
+    -------
+    tuple
+        (out-of-fold probabilities, shape (n, k); mean fold-model probabilities on ``X_new``, shape (m, k)).
+    """
+    counts = np.bincount(codes, minlength=k)
+    usable = counts >= 2
+    if usable.sum() < 2:
+        return oof_proba(X, codes, k, folds=folds, seed=seed), _fit_proba(X, codes, X_new, k)
+    folds = int(max(2, min(folds, counts[usable].min())))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(X, codes))
+    oof = np.full((len(X), k), 1.0 / k)
+    new = np.zeros((len(X_new), k))
+    for train, test in splits:
+        oof[test] = _fit_proba(X[train], codes[train], X[test], k)
+        new += _fit_proba(X[train], codes[train], X_new, k) / len(splits)
+    return oof, new
+
+
 def _fit_proba(X: np.ndarray, codes: np.ndarray, X_new: np.ndarray, k: int) -> np.ndarray:
     out = np.zeros((len(X_new), k))
     if len(X_new) == 0:
@@ -132,26 +162,39 @@ def reference_anchored(
     return RowScores(flip, suspect, float(flip.mean()))
 
 
-def binned_flip_posterior(prior: np.ndarray, codes: np.ndarray, k: int, *, bins: int = 4, min_bin_rows: int = 250, iters: int = 100) -> np.ndarray:
+def binned_flip_posterior(
+    prior: np.ndarray, codes: np.ndarray, k: int, *, bins: int = 4, min_bin_rows: int = 250, iters: int = 100,
+    also: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Each row's posterior probability of a flipped label, with the transition matrix fitted by EM within confidence bins.
 
     Noise may depend on where a row sits (boundary-hugging attacks flip the least certain rows), so
     T is estimated separately within quantile bins of the prior's confidence (at least
     ``min_bin_rows`` rows each). ``prior`` has shape (n, k); returns shape (n,).
+
+    ``also`` — (prior, codes) of other rows, shapes (m, k) and (m,) — scores those rows with the
+    bins' edges and transition matrices fitted here (they take no part in the fit); the return is
+    then the pair (flip posterior of the rows, flip posterior of the other rows).
     """
     confidence = prior.max(axis=1)
     n_bins = max(1, min(bins, len(prior) // min_bin_rows))
     edges = np.quantile(confidence, np.linspace(0, 1, n_bins + 1)[1:-1])
     which = np.searchsorted(edges, confidence, side="right")
     flip = np.zeros(len(prior))
+    other = None if also is None else np.zeros(len(also[0]))
+    which_other = None if also is None else np.searchsorted(edges, also[0].max(axis=1), side="right")
     for b in range(n_bins):
         rows = which == b
-        flip[rows] = _em_flip_posterior(prior[rows], codes[rows], k, iters)
-    return flip
+        T = _em_transition(prior[rows], codes[rows], k, iters)
+        flip[rows] = _flip_given(prior[rows], codes[rows], T)
+        if also is not None:
+            mine = which_other == b
+            other[mine] = _flip_given(also[0][mine], also[1][mine], T)
+    return flip if also is None else (flip, other)
 
 
-def _em_flip_posterior(prior: np.ndarray, codes: np.ndarray, k: int, iters: int, tol: float = 1e-5) -> np.ndarray:
-    """EM for the transition matrix T[y, ỹ]; returns each row's posterior probability that its label was flipped."""
+def _em_transition(prior: np.ndarray, codes: np.ndarray, k: int, iters: int, tol: float = 1e-5) -> np.ndarray:
+    """EM for the transition matrix T[y, ỹ] = P(observed ỹ | true y), shape (k, k)."""
     T = np.full((k, k), 0.02 / max(1, k - 1))
     np.fill_diagonal(T, 0.98)
     onehot = np.eye(k)[codes]
@@ -163,9 +206,20 @@ def _em_flip_posterior(prior: np.ndarray, codes: np.ndarray, k: int, iters: int,
         T = new_T
         if done:
             break
+    return T
+
+
+def _flip_given(prior: np.ndarray, codes: np.ndarray, T: np.ndarray) -> np.ndarray:
+    if len(codes) == 0:
+        return np.zeros(0)
     joint = prior * T[:, codes].T
-    post = joint / joint.sum(axis=1, keepdims=True)
+    post = joint / np.maximum(joint.sum(axis=1, keepdims=True), 1e-300)
     return 1.0 - post[np.arange(len(codes)), codes]
+
+
+def _em_flip_posterior(prior: np.ndarray, codes: np.ndarray, k: int, iters: int, tol: float = 1e-5) -> np.ndarray:
+    """EM for the transition matrix T[y, ỹ]; returns each row's posterior probability that its label was flipped."""
+    return _flip_given(prior, codes, _em_transition(prior, codes, k, iters, tol))
 
 
 def feature_cells(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
@@ -287,9 +341,11 @@ def _cross_fitted_reference(reference: pd.DataFrame, holdout: pd.DataFrame, spec
 def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.DataFrame, spec: ColumnSpec, **_: object) -> dict:
     """Train on the candidate and on the reference, compare on the holdout: accuracy by a paired sign
     test (rows where the two models disagree), and each class's predicted share against its true
-    holdout share by an exact sign test on the class's false positives vs false negatives
-    (two-sided, Bonferroni over classes); ``share_gap`` is how much further from the true share the
-    candidate's prediction is than the reference model's (a clean model's own share bias cancels).
+    holdout share: ``share_gap`` is how much further from the true share the candidate's prediction
+    is than the reference model's (a clean model's own share bias cancels), tested one-sided
+    (Bonferroni over classes) against the holdout's sampling error and both models' training
+    variability (bootstrap refits, :func:`_bootstrap_share_sd`): a share that swings by points from
+    one clean training sample to the next is no evidence of flips.
 
     The reference model never predicts a holdout row it trained on (see :func:`_cross_fitted_reference`),
     so an overlap of reference and holdout does not make the reference look better than it is.
@@ -301,17 +357,23 @@ def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.Da
     cand_right, ref_right = cand == codes_h, ref == codes_h
     worse, better = int((ref_right & ~cand_right).sum()), int((cand_right & ~ref_right).sum())
     k = len(classes)
+    Xr, codes_r, _ = _xy(reference, spec)
+    # how much a fitted model's predicted shares move with its training sample: on overlapping classes a
+    # clean model's share of a 10 % class ranges over several points from one sample to the next
+    share_sd_cand = _bootstrap_share_sd(X, codes, Xh, k)
+    share_sd_ref = _bootstrap_share_sd(Xr, codes_r, Xh, k)
+    n_h = max(1, len(codes_h))
     shares = []
     for c in range(k):
-        # the candidate's predicted share of class c against the class's TRUE holdout share: its false
-        # positives and false negatives for c are equally likely when the share is unbiased (an exact
-        # sign test on those discordant rows); the reference model's own errors play no part
+        # the candidate's predicted share of class c against the class's TRUE holdout share, beyond the
+        # reference model's own distance from it (a clean model has a share bias of its own: logistic
+        # regression under-predicts a 10 % class); the gap is tested against the holdout's sampling
+        # error (the class's false positives and negatives) and both models' training variability
         fp, fn = int(((cand == c) & (codes_h != c)).sum()), int(((cand != c) & (codes_h == c)).sum())
-        # a clean model has a share bias of its own (logistic regression under-predicts a 10 % class):
-        # the gap that counts is how much further from the truth the candidate is than the reference model
         truth = float((codes_h == c).mean())
-        excess = abs(fp - fn) / max(1, len(codes_h)) - abs(float((ref == c).mean()) - truth)
-        p = float(stats.binomtest(fp, fp + fn, 0.5).pvalue) if fp + fn and excess > 0 else 1.0
+        excess = abs(fp - fn) / n_h - abs(float((ref == c).mean()) - truth)
+        sd = float(np.sqrt((fp + fn) / n_h**2 + share_sd_cand[c] ** 2 + share_sd_ref[c] ** 2))
+        p = float(stats.norm.sf(excess / sd)) if excess > 0 and sd > 0 else (0.0 if excess > 0 else 1.0)
         shares.append((min(1.0, p * k), -excess, c))
     share_p, neg_gap, share_c = min(shares)
     share_gap = max(0.0, -neg_gap)
@@ -337,6 +399,21 @@ def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.Da
         "reference_positive_share": float((ref == pos).mean()),
         "reference_skill_p": _skill_p(ref, codes_h),
     }
+
+
+SHARE_BOOTSTRAPS = 8
+
+
+def _bootstrap_share_sd(X: np.ndarray, codes: np.ndarray, X_new: np.ndarray, k: int, *, rounds: int = SHARE_BOOTSTRAPS) -> np.ndarray:
+    """Standard deviation of each class's predicted share on ``X_new`` over refits on bootstrap resamples
+    of the training rows (Efron & Tibshirani 1993, *An Introduction to the Bootstrap*, ch. 6), shape (k,)."""
+    rng = np.random.default_rng(0)
+    shares = np.empty((rounds, k))
+    for b in range(rounds):
+        take = rng.integers(0, len(X), len(X))
+        pred = _fit_proba(X[take], codes[take], X_new, k).argmax(axis=1)
+        shares[b] = np.bincount(pred, minlength=k)[:k] / max(1, len(X_new))
+    return shares.std(axis=0, ddof=1)
 
 
 def _skill_p(pred: np.ndarray, truth: np.ndarray) -> float:

@@ -57,3 +57,30 @@ def test_a_few_dozen_trusted_rows_do_not_sharpen_the_pooled_views_into_false_cer
     finally:
         posterior.PRIOR_SD = old
     assert max(loose.weights.values()) > 2.0 and loose.suspect.sum() == 3, (loose.weights, loose.suspect.sum())
+
+
+def test_the_set_choice_keeps_the_posterior_unless_trusted_rows_show_the_other_better_beyond_one_standard_error():
+    from labelguard.tasks.posterior import choose_suspect_set
+
+    # 2,000 rows, ~100 flipped; the posterior's 110 rows flag 4 % of 500 trusted rows (~76 clean rows in the set),
+    # cleanlab's 90 rows flag 0.2 % of them (~4): cleanlab's set is far better, by many standard errors
+    chosen, scored = choose_suspect_set({"posterior": (110, 0.04), "cleanlab": (90, 0.002)}, 2000, 100.0, 500)
+    assert chosen == "cleanlab"
+    assert scored["posterior"]["expected_f1"] == pytest.approx(2 * (110 - 0.04 * 1900) / (110 + 100))
+    assert scored["cleanlab"]["expected_f1"] == pytest.approx(2 * (90 - 0.002 * 1900) / (90 + 100))
+    # the same rates on 30 trusted rows are too rough to switch on: the posterior's set stays
+    assert choose_suspect_set({"posterior": (110, 0.04), "cleanlab": (90, 0.002)}, 2000, 100.0, 30)[0] == "posterior"
+    # equal evidence: the default wins the tie
+    assert choose_suspect_set({"posterior": (100, 0.01), "cleanlab": (100, 0.01)}, 2000, 100.0, 500)[0] == "posterior"
+
+
+def test_flip_posterior_reports_which_set_it_chose_and_the_choice_is_one_of_the_two_sets():
+    spec = ColumnSpec()
+    cand, ref = make_reviews(1500, separation=2.8, seed=110), make_reviews(400, separation=2.8, seed=111)
+    res = attacks.flip_labels(cand, spec, attack="random", rate=0.05, seed=110)
+    post = flip_posterior(res.frame, spec, ref)
+    assert post.chosen in ("posterior", "cleanlab") and set(post.candidates) == {"posterior", "cleanlab"}
+    own = expected_f1_set(post.posterior)
+    cleanlab = confident_learning(res.frame, spec).suspect
+    assert (post.suspect == (own if post.chosen == "posterior" else cleanlab)).all()
+    assert post.candidates["posterior"]["rows"] == own.sum() and post.candidates["cleanlab"]["rows"] == cleanlab.sum()

@@ -190,7 +190,10 @@ def test_model_gate_share_is_tested_against_the_true_holdout_share_not_the_refer
     poisoned = attacks.flip_labels(cand, spec, attack="targeted", rate=0.2, seed=21).frame
     fired = guards.model_gate_guard(guards.GuardContext(frame=poisoned, spec=spec, reference=ref, holdout=holdout))
     g = fired.metrics
-    assert fired.verdict == "fired" and g["share_class"] in ("0", "1") and g["share_p"] < 1e-6, fired.detail
+    # a 26-point share shift; the p-value also carries the 80-row trusted model's own share swing
+    # across bootstrap refits (it is no sharper than its training sample), so it is 0.0017, not 1e-6
+    assert fired.verdict == "fired" and g["share_class"] in ("0", "1") and g["share_gap"] > 0.1 and 1e-4 < g["share_p"] < 0.01, fired.detail
+    assert g["accuracy_p"] < 1e-20  # the accuracy test is what fires here
     assert g["share_gap"] == pytest.approx(abs(g["share"] - g["true_share"]) - abs(g["reference_share"] - g["true_share"]))
     assert g["true_share"] == pytest.approx(float((holdout.label.astype(str) == g["share_class"]).mean()))
     assert f"vs {g['true_share']:.1%} true (p=" in fired.detail
@@ -232,3 +235,22 @@ def test_the_inconclusive_fix_offers_a_tolerance_only_when_one_would_do():
     # no reference: the estimated noise rate decides
     own = VerifyReport("ds", [], verdict="inconclusive", tolerate=0.05, noise_rate=0.112)
     assert _inconclusive_fix(own) == "add trusted reference rows, accept more unseen flips with --tolerate 0.12, or pass --allow-inconclusive"
+
+
+def test_model_gate_share_test_allows_for_a_clean_models_share_swinging_between_training_samples():
+    """90:10, heavily overlapping classes (the regime grid's 90:10, seed 1142): a clean candidate's model
+    predicts 1.4 % of an 11.6 % class where the trusted model predicts 7 %. The share test used to fire
+    on such runs (1.5 % of 200 clean seeds); against the two models' bootstrap variability it does not."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=2500, n_features=10, n_informative=3, n_redundant=0, n_classes=2, n_clusters_per_class=1,
+                               weights=[0.9, 0.1], flip_y=0, class_sep=1.0, random_state=1142)
+    cols = tuple(f"f{i}" for i in range(10))
+    frame = pd.DataFrame(X, columns=cols).assign(label=y, review_id=np.arange(len(y)))
+    idx = np.random.default_rng(1142).permutation(len(frame))
+    cand, holdout = frame.iloc[idx[:2000]].reset_index(drop=True), frame.iloc[idx[2000:]].reset_index(drop=True)
+    spec = ColumnSpec(feature_cols=cols, timestamp_col=None, classes=(0, 1))
+    gate = guards.model_gate_guard(guards.GuardContext(frame=cand, spec=spec, reference=holdout, holdout=holdout))
+    m = gate.metrics
+    assert (m["share_class"], round(m["share"], 3), round(m["true_share"], 3), round(m["reference_share"], 3)) == ("1", 0.014, 0.116, 0.07)
+    assert m["share_gap"] == pytest.approx(0.056) and m["share_p"] > 0.01 and gate.verdict == "pass", gate.detail
