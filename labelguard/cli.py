@@ -788,7 +788,7 @@ def _print_days(uri: str, days: list[dict]) -> None:
         cells = [("[red]fired[/] " if g[n]["fired"] else "") + (("warm-up" if d.get("warming_up") else "—") if g[n].get("z") is None else f"z={g[n]['z']:.1f}/{g[n]['threshold']:.1f}")
                  for n in DRIFT_GUARDS]
         table.add_row(d["date"], str(d["rows"]), "[red]ALARM[/]" if d["alarm"] else (f"[yellow]{d['status']}[/]" if d.get("warming_up") and d.get("status") else "[green]no[/]"),
-                      "[green]ok[/]" if d["integrity"] == "ok" else f"[red]{d['integrity']}[/]", *cells)
+                      ("[green]ok[/]" if d["integrity"] == "ok" else f"[red]{d['integrity']}[/]") + (", [red]schema fired[/]" if d.get("schema_problems") else ""), *cells)
     out.print(table)
     from labelguard.tasks.drift import warmup_note
 

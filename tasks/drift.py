@@ -953,6 +953,8 @@ def recheck_clean_window(root: Store, ref: Reference, verify_key: Ed25519PublicK
             continue
         clean = [(d, records[d]["stats"]) for d in days if d < day and is_clean(records.get(d))][-window:]
         res = check_day(day, root, ref, verify_key, clean, alpha=alpha, horizon_days=horizon_days, ledger=ledger)
+        if res.integrity != "ok":
+            res.integrity_detail = f"changed since it was checked clean at {records[day].get('checked_at')}: {res.integrity_detail}"
         if not res.alarm:  # verified on a second read, or re-signed since the record: say so rather than pass silently
             res.integrity, res.integrity_detail = "re-signed", (f"the manifest of {part_name(day)} changed since the day was checked clean "
                                                                f"(sha256 {str(records[day].get('manifest_sha256'))[:12]}…): its rows were re-signed")

@@ -81,6 +81,8 @@ def test_an_at_rest_edit_of_a_checked_day_alarms_on_the_next_run_and_leaves_the_
     edit = tamper(root.child("date=2026-03-03").uri, attack="random", rate=0.05, seed=1, truth_out=tmp_path / "t.json")
     (res,) = drift.check_partitions(root.uri, vkey, signing_key=key, ledger=book)  # nothing unchecked: the window is re-verified
     assert (res.date, res.integrity, res.fired) == ("2026-03-03", "digest-mismatch", ["manifest"])
+    checked = drift.read_records(root, vkey)["2026-03-03"]["checked_at"]
+    assert res.integrity_detail.startswith(f"changed since it was checked clean at {checked}: date=2026-03-03/part-00000.parquet: SHA-256 ")
     assert sorted(map(str, res.suspect_ids)) == sorted(map(str, edit.flipped_ids)) and len(edit.flipped_ids) == 25
     # the day's own record stays as written (create-only); a signed later alarm takes the day out of the window
     assert drift.read_records(root, vkey)["2026-03-03"]["alarm"] is False
