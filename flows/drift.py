@@ -81,8 +81,8 @@ def drift_flow(
                 lines.append(f"- **{r.date}**: " + "; ".join(f"{n}: {g[n]['detail']}" for n in r.fired)
                              + (f" — {len(r.suspect_ids)} suspect row(s)" if r.suspect_ids else ""))
         table = [{"date": r.date, "rows": r.rows, "alarm": r.alarm, "fired": ", ".join(r.fired) or "-",
-                  **{n: (None if g.get("z") is None else round(float(g["z"]), 2)) for n, g in r.guard_summary().items() if n != "manifest"},
-                  "manifest": r.integrity, "suspects": len(r.suspect_ids)} for r in results]
+                  **{n: (None if g.get("z") is None else round(float(g["z"]), 2)) for n, g in r.guard_summary().items() if n not in ("manifest", "schema")},
+                  "manifest": r.integrity, "schema": "; ".join(r.schema_problems) or "ok", "status": r.status, "suspects": len(r.suspect_ids)} for r in results]
         publish(name, "\n".join(lines), table=table, description=f"Drift check of {uri}")
     else:
         publish(name, f"Drift check of `{uri}`: every partition was already checked", description=f"Drift check of {uri}")

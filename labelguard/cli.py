@@ -814,8 +814,8 @@ def _print_days(uri: str, days: list[dict]) -> None:
         g = d["guards"]
         cells = [("[red]fired[/] " if g[n]["fired"] else "") + (("warm-up" if d.get("warming_up") else "—") if g[n].get("z") is None else f"z={g[n]['z']:.1f}/{g[n]['threshold']:.1f}")
                  for n in DRIFT_GUARDS]
-        table.add_row(d["date"], str(d["rows"]), "[red]ALARM[/]" if d["alarm"] else "[green]no[/]",
-                      "[green]ok[/]" if d["integrity"] == "ok" else f"[red]{d['integrity']}[/]", *cells)
+        table.add_row(d["date"], str(d["rows"]), "[red]ALARM[/]" if d["alarm"] else (f"[yellow]{d['status']}[/]" if d.get("warming_up") and d.get("status") else "[green]no[/]"),
+                      ("[green]ok[/]" if d["integrity"] == "ok" else f"[red]{d['integrity']}[/]") + (", [red]schema fired[/]" if d.get("schema_problems") else ""), *cells)
     out.print(table)
     from labelguard.tasks.drift import warmup_note
 
@@ -834,7 +834,7 @@ def _print_days(uri: str, days: list[dict]) -> None:
 @app.command()
 def simulate(
     days: int = typer.Option(14, "--days", help="Daily partitions to ingest and check."),
-    poison_day: int = typer.Option(10, "--poison-day", help="1-based day whose labels are flipped (0: none; day 1 signs the reference)."),
+    poison_day: int = typer.Option(10, "--poison-day", help="1-based day whose labels are flipped (0: none; day 1 signs the reference). A day in the warm-up (2..5, before 5 clean days) is checked by its manifest and noise_rate against the signed reference alone."),
     attack: str = typer.Option("targeted", "--attack", help="A registered attack (see `labelguard list`)."),
     rate: float = typer.Option(0.1, "--rate", help="Share of the day's rows to flip, in [0, 1]."),
     vector: str = typer.Option("source", "--vector", help="source (before ingest), transform (a compromised ETL step) or at-rest (the signed partition edited)."),

@@ -495,10 +495,12 @@ class DayResult:
     stats: dict[str, Any] | None = None
     manifest_sha256: str | None = None
     checked_at: str = ""
+    schema_problems: list[str] = field(default_factory=list)  # columns or labels that do not fit the signed reference (schema guard)
 
     @property
     def fired(self) -> list[str]:
         names = ["manifest"] if self.integrity != "ok" else []
+        names += ["schema"] if self.schema_problems else []
         return names + sorted({t.guard for t in self.tests if t.fired}, key=list(DRIFT_GUARDS).index)
 
     @property
@@ -508,7 +510,9 @@ class DayResult:
     def guard_summary(self) -> dict[str, dict[str, Any]]:
         """Per guard: the largest z of its tests, its threshold, whether it fired, and the worst test's detail."""
         out: dict[str, dict[str, Any]] = {
-            "manifest": {"fired": self.integrity != "ok", "detail": self.integrity_detail if self.integrity != "ok" else "signature, identity and digests verified"}
+            "manifest": {"fired": self.integrity != "ok", "detail": self.integrity_detail if self.integrity != "ok" else "signature, identity and digests verified"},
+            "schema": {"fired": bool(self.schema_problems),
+                       "detail": "; ".join(self.schema_problems) if self.schema_problems else "columns and class set fit the signed reference"},
         }
         for name in DRIFT_GUARDS:
             mine = [t for t in self.tests if t.guard == name]
@@ -529,7 +533,13 @@ class DayResult:
             "guards": self.guard_summary(), "tests": [t.to_dict() for t in self.tests],
             "suspect_ids": [to_py(i) for i in self.suspect_ids], "clean_days": self.clean_days, "level": self.level,
             "stats": self.stats, "manifest_sha256": self.manifest_sha256, "checked_at": self.checked_at, "warming_up": self.warming_up,
+            "schema_problems": self.schema_problems, "status": self.status,
         }
+
+    @property
+    def status(self) -> str:
+        """One phrase for the alarm column: ``ALARM``, ``no alarm``, or what a warm-up day was (and was not) checked for."""
+        return "ALARM" if self.alarm else (warmup_status(len(self.clean_days)) if self.warming_up else "no alarm")
 
 
 def record_key(day: str) -> str:
@@ -617,9 +627,9 @@ def load_reference(root: Store, verify_key: Ed25519PublicKey, *, reference_uri: 
     if store.head(MANIFEST_KEY) is None and not store.list(limit=1):
         raise DatasetMissing(f"no signed reference at {store.uri}", "ingest the first partition with --holdout-fraction 0.2, or pass --reference a signed baseline")
     rep = load_trusted(store, verify_key, "reference", endpoint_url, ledger=ledger)
-    ds = rep.manifest.payload["dataset"]
-    ref = fit_reference(rep.frame, rep.manifest.spec, dataset_id=ds["id"], uri=store.uri)
-    ref.day = (rep.manifest.payload.get("source") or {}).get("date")
+    ds_id, ref_day = reference_origin(root, rep.manifest, given=reference_uri)
+    ref = fit_reference(rep.frame, rep.manifest.spec, dataset_id=ds_id, uri=store.uri)
+    ref.day = ref_day
     return ref
 
 
@@ -683,9 +693,10 @@ def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKe
     frame = rep.frame
     if frame is None or not len(frame):
         return result
-    missing = [c for c in (ref.spec.label_col, ref.spec.id_col, *ref.spec.feature_cols) if c not in frame.columns]
-    if missing:
-        result.integrity_detail += f"; columns {missing} missing: statistics not computed"
+    result.rows = len(frame)
+    result.schema_problems, bad_ids = schema_problems(frame, ref.spec)
+    if result.schema_problems:  # the day does not fit the signed reference: an alarm, and its statistics cannot be computed
+        result.suspect_ids = result.suspect_ids or bad_ids
         return result
     stats, confident = day_stats(frame, ref)
     result.rows, result.stats = stats["rows"], stats
@@ -747,15 +758,22 @@ def check_partitions(
             raise BadInput(f"no partition between {lo} and {hi} under {root.uri} (have {days[0]} to {days[-1]})", "widen --since/--until")
     ref = load_reference(root, verify_key, reference_uri=reference_uri, endpoint_url=endpoint_url, ledger=ledger)
     records = read_records(root, verify_key, dataset_id=ref.dataset_id)
+    later_alarms(root, verify_key, records, dataset_id=ref.dataset_id)
     if not (since or until):
         targets = [d for d in days if d not in records]
     stats_cache: dict[str, dict] = {}
-    results = []
+    # the clean days every target may lean on are verified again (at-rest edits after their check): a failing one alarms and leaves the window
+    results = recheck_clean_window(root, ref, verify_key, records, days, targets, window=window, signing_key=signing_key,
+                                   alpha=alpha, horizon_days=horizon_days, ledger=ledger)
+    if on_day is not None:
+        for res in results:
+            on_day(res)
+    targets = [d for d in targets if d not in {r.date for r in results}]
     for day in targets:
         clean = []
         for prev in reversed([d for d in days if d < day]):
             rec = records.get(prev)
-            if rec is None or rec.get("alarm") or rec.get("stats") is None:
+            if not is_clean(rec):
                 continue
             clean.append((prev, rec["stats"]))
             if len(clean) >= window:
@@ -764,6 +782,9 @@ def check_partitions(
         if day not in records:
             write_record(root, res, signing_key, dataset_id=ref.dataset_id)
             records[day] = res.to_dict()
+        elif res.alarm and is_clean(records[day]):  # a re-check (--since/--until) alarms on a day recorded clean: it leaves the window
+            write_later_alarm(root, res, signing_key, dataset_id=ref.dataset_id)
+            records[day] = {**records[day], "alarm": True}
         stats_cache[day] = res.stats
         results.append(res)
         if on_day is not None:
@@ -792,6 +813,194 @@ def markdown_table(results: list[DayResult]) -> str:
         for n in DRIFT_GUARDS:
             s = g[n]
             cells.append(("warm-up" if r.warming_up else "—") if s.get("z") is None else f"{'**FIRED** ' if s['fired'] else ''}z={s['z']:.1f} / {s['threshold']:.1f}")
-        lines.append(f"| {r.date} | {r.rows} | {'ALARM' if r.alarm else 'no'} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r.date} | {r.rows} | {r.status} | " + " | ".join(cells) + " |")
     note = warmup_note([r.to_dict() for r in results])
     return "\n".join(lines) + (f"\n\n{note}." if note else "")
+
+
+# ---------------------------------------------------------------- orchestration: schema, re-checks, warm-up, references
+
+
+def schema_problems(frame: pd.DataFrame, spec: ColumnSpec) -> tuple[list[str], list]:
+    """What in a partition does not fit the signed reference: one phrase per missing column or unknown label.
+
+    Parameters
+    ----------
+    frame
+        The partition's rows, shape (n_rows, n_columns).
+    spec
+        The signed reference's columns and class set.
+
+    Returns
+    -------
+    tuple
+        ``(problems, ids)``: phrases such as ``column intensity missing`` or
+        ``label 'neg' not in the class set (0, 1): 250 rows``, and the ids of the rows whose label is
+        outside the class set (empty when the id column is missing). No problems: ``([], [])``.
+    """
+    import pandas as pd
+
+    needed = (spec.id_col, spec.label_col, *spec.feature_cols, *spec.text_cols)
+    problems = [f"column {c} missing" for c in dict.fromkeys(needed) if c not in frame.columns]
+    if spec.label_col not in frame.columns:
+        return problems, []
+    known = {to_py(c) for c in spec.classes}
+    labels = frame[spec.label_col]
+    # a label's type matters: 'neg' is not 0, and the string '1' is not the class 1
+    outside = labels.map(lambda v: pd.isna(v) or to_py(v) not in known or isinstance(to_py(v), str) != isinstance(next(iter(known), 0), str))
+    if not outside.any():
+        return problems, []
+    classes = ", ".join(repr(to_py(c)) for c in spec.classes)
+    counts = labels[outside].astype(object).map(lambda v: "a missing label" if pd.isna(v) else f"label {to_py(v)!r}").value_counts()
+    for what in sorted(counts.index):
+        problems.append(f"{what} not in the class set ({classes}): {counts[what]} row{'s' if counts[what] != 1 else ''}")
+    ids = frame.loc[outside.to_numpy(), spec.id_col].tolist() if spec.id_col in frame.columns else []
+    return problems, [to_py(i) for i in ids]
+
+
+def is_clean(rec: dict | None) -> bool:
+    """Whether a day record may serve in the clean window: checked, no alarm, statistics present, and, if it
+    was a warm-up day, checked against the signed reference (noise_rate ran) rather than only its manifest."""
+    if rec is None or rec.get("alarm") or rec.get("stats") is None:
+        return False
+    return not rec.get("warming_up") or any(t.get("guard") == "noise_rate" for t in rec.get("tests") or [])
+
+
+def warmup_status(clean_days: int) -> str:
+    """The alarm column of a warm-up day: ``warming up (k of N clean days): manifest checked, ...`` (the reference counts as one)."""
+    return f"warming up ({clean_days + 1} of {MIN_DAYS} clean days): manifest checked"
+
+
+LATER = "alarms"  # _drift/alarms/date=DAY.json: a later, signed alarm on a day recorded clean (records are create-only)
+
+
+def write_later_alarm(root: Store, result: DayResult, signing_key: Ed25519PrivateKey, *, dataset_id: str) -> bool:
+    """Sign and store a later alarm on a day whose record says clean (``_drift/alarms/date=DAY.json``, create-only).
+
+    The day's own record is never rewritten; :func:`later_alarms` reads this one back so the day
+    leaves the clean window of every later run.
+    """
+    from labelguard.tasks.manifest import sign_manifest
+
+    payload = json.loads(json.dumps({"kind": RECORD_KIND + ".alarm", "dataset": dataset_id, **result.to_dict()}, default=str))
+    try:
+        root.child(RECORDS).child(LATER).put(record_key(result.date), sign_manifest(payload, signing_key).to_bytes())
+        return True
+    except DatasetExists:
+        return False
+
+
+def later_alarms(root: Store, verify_key: Ed25519PublicKey, records: dict[str, dict], *, dataset_id: str | None = None) -> dict[str, dict]:
+    """Apply the signed later alarms (:func:`write_later_alarm`) to ``records`` in place: such a day reads as alarmed.
+
+    Raises
+    ------
+    UntrustedInput
+        A later alarm that is not signed by the verify key or names another date or dataset.
+    """
+    from labelguard.tasks.manifest import SignedManifest, signature_valid
+
+    store = root.child(RECORDS).child(LATER)
+    found = {}
+    for key in sorted(store.list()):
+        m = re.fullmatch(r"date=(\d{4}-\d{2}-\d{2})\.json", key)
+        if not m:
+            continue
+        day, where = m.group(1), f"{store.uri.rstrip('/')}/{key}"
+        try:
+            signed = SignedManifest.from_bytes(store.get(key))
+        except BadInput:
+            raise _untrusted_record(where, "unsigned (not a signed labelguard record)") from None
+        if not signature_valid(signed, verify_key):
+            raise _untrusted_record(where, "bad-signature")
+        payload = signed.payload
+        if payload.get("kind") != RECORD_KIND + ".alarm" or payload.get("date") != day or (dataset_id and payload.get("dataset") != dataset_id):
+            raise _untrusted_record(where, f"wrong-date or wrong-dataset (the record is for {payload.get('date')!r}, dataset {payload.get('dataset')!r})")
+        found[day] = payload
+        if day in records:
+            records[day] = {**records[day], "alarm": True, "later_alarm": payload.get("fired")}
+    return found
+
+
+def recheck_clean_window(root: Store, ref: Reference, verify_key: Ed25519PublicKey, records: dict[str, dict], days: list[str], targets: list[str], *,
+                         window: int, signing_key: Ed25519PrivateKey, alpha: float = ALPHA, horizon_days: int = HORIZON_DAYS, ledger=None) -> list[DayResult]:
+    """Verify the manifests of the recorded clean days the targets' windows (or the next day's) draw on, again.
+
+    A day checked clean yesterday may have been edited at rest since; its digests no longer match.
+    Such a day is checked again (:func:`check_day`, which names the changed rows), a signed later
+    alarm is stored (:func:`write_later_alarm`) and ``records`` marks it alarmed, so it leaves the
+    clean window. Cheap: one manifest and digest check per day, at most ``window`` days before the
+    first target plus the recorded days after it.
+
+    Returns
+    -------
+    list of DayResult
+        The re-checked days that now alarm, in date order (empty when every manifest verifies).
+    """
+    from labelguard.tasks.dataset import load_verified
+
+    first = min(targets) if targets else "9999-12-31"
+    before = [d for d in days if d < first and is_clean(records.get(d))][-window:]
+    after = [d for d in days if d >= first and d not in targets and is_clean(records.get(d))]
+    out = []
+    for day in before + after:
+        try:
+            rep = load_verified(root.child(part_name(day)), verify_key, roles=("partition",), ledger=ledger)
+            ok = rep.ok and rep.manifest is not None and records[day].get("manifest_sha256") in (None, manifest_sha(rep.manifest))
+        except DatasetMissing:
+            ok = False
+        if ok:
+            continue
+        clean = [(d, records[d]["stats"]) for d in days if d < day and is_clean(records.get(d))][-window:]
+        res = check_day(day, root, ref, verify_key, clean, alpha=alpha, horizon_days=horizon_days, ledger=ledger)
+        if res.integrity != "ok":
+            res.integrity_detail = f"changed since it was checked clean at {records[day].get('checked_at')}: {res.integrity_detail}"
+        if not res.alarm:  # verified on a second read, or re-signed since the record: say so rather than pass silently
+            res.integrity, res.integrity_detail = "re-signed", (f"the manifest of {part_name(day)} changed since the day was checked clean "
+                                                               f"(sha256 {str(records[day].get('manifest_sha256'))[:12]}…): its rows were re-signed")
+        write_later_alarm(root, res, signing_key, dataset_id=ref.dataset_id)
+        records[day] = {**records[day], "alarm": True}
+        out.append(res)
+    return out
+
+
+def manifest_sha(manifest: SignedManifest) -> str:
+    from labelguard.tasks.ledger import manifest_digest
+
+    return manifest_digest(manifest)
+
+
+def reference_origin(root: Store, manifest: SignedManifest, *, given: str | None) -> tuple[str, str | None]:
+    """The dataset a verified reference speaks for, and the partition date it was carved from (if any).
+
+    The lake's own ``holdout`` is bound to the lake's dataset id. A signed baseline (``labelguard
+    baseline``) carries its own id and, signed inside it, the dataset it was derived from
+    (``source.from_dataset``): derived from this lake (its holdout or a partition), it is accepted
+    for the lake's dataset.
+
+    Raises
+    ------
+    BadInput
+        ``--reference`` belongs to another dataset than the partitions (a configuration mistake, exit 2, not an alarm).
+    """
+    payload = manifest.payload
+    own = str(payload["dataset"]["id"])
+    origin = (payload.get("source") or {}).get("from_dataset") or {}
+    lake = dataset_id_at(root)
+    day = (payload.get("source") or {}).get("date")
+    if lake is None or lake == own:
+        return own, day
+    if origin.get("id") == lake:
+        if origin.get("role") == "holdout":  # the baseline of the lake's holdout: the same day as the holdout
+            from labelguard.tasks.dataset import MANIFEST_KEY
+
+            try:
+                day = (SignedManifest.from_bytes(root.child(REFERENCE).get(MANIFEST_KEY)).payload.get("source") or {}).get("date")
+            except Exception:  # only decides which day is not counted twice; the holdout itself is not used
+                day = None
+        elif str(origin.get("part", "")).startswith("date="):
+            day = str(origin["part"])[5:]
+        return lake, day
+    where = f"--reference {given}" if given else "the reference"
+    raise BadInput(f"{where} belongs to dataset {origin.get('id') or own}, the partitions to {lake}",
+                   "pass a reference of this dataset: its holdout, or `labelguard baseline URI/holdout --out DIR`")

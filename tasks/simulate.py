@@ -130,13 +130,15 @@ def simulate(
             return [r.to_dict() for r in drift.check_partitions(uri, vkey, signing_key=key, ledger=Ledger(ledger_path))]
 
     truth: list = []
+    flip = None
     records: list[dict] = []
     for i in range(1, days + 1):
         day = (start + timedelta(days=i - 1)).isoformat()
         frame = make_day(i - 1, day, rng, direction, plan)
         poisoned = i == poison_day
         if poisoned and vector in ("source", "transform"):
-            frame, truth = _poison(frame, spec, attack, rate, seed, vector)
+            frame, flip = _poison(frame, spec, attack, rate, seed, vector)
+            truth = [str(x) for x in flip.flipped_ids]
         drift.ingest_partition(root, frame, spec, key, day=day, source={"kind": "simulation", "seed": seed},
                                holdout_fraction=plan.reference_fraction if i == 1 else 0.0, seed=seed, ledger=book)
         if poisoned and vector == "at-rest":
@@ -150,7 +152,10 @@ def simulate(
             rec["day"] = i
             records.append(rec)
     if vector != "at-rest":
-        (out / "truth.json").write_text(json.dumps({"attack": attack, "rate": rate, "vector": vector, "flipped": truth}, indent=1))
+        # the README's truth format (as tamper and poison write it): {attack, rate, seed, flipped: [{id, old, new}]}, plus the vector and day
+        doc = flip.truth() if poison_day and flip is not None else {"attack": attack, "rate": rate, "seed": seed, "flipped": []}
+        (out / "truth.json").write_text(json.dumps({**doc, "vector": vector, "day": poison_day,
+                                                         "date": (start + timedelta(days=poison_day - 1)).isoformat() if poison_day else None}, indent=1))
     for rec in records:
         rec["suspects_exact"] = bool(rec["poisoned"] and truth and sorted(map(str, rec["suspect_ids"])) == sorted(map(str, truth)))
     summary = summarize(records, truth, poison_day)
@@ -169,11 +174,11 @@ def _poison(frame, spec, attack: str, rate: float, seed: int, vector: str):
         from labelguard.tasks.attacks import flip_labels
 
         res = flip_labels(frame, spec, attack=attack, rate=rate, seed=seed)
-        return res.frame, [str(x) for x in res.flipped_ids]
+        return res.frame, res
     from labelguard.tasks.transforms import run_transform
 
     res = run_transform(frame, spec, attack, rate=rate, seed=seed)
-    return res.frame, [str(x) for x in res.truth.flipped_ids]
+    return res.frame, res.truth
 
 
 def _slim(rec: dict) -> dict:
@@ -182,8 +187,9 @@ def _slim(rec: dict) -> dict:
     return {
         "day": rec["day"], "date": rec["date"], "rows": rec["rows"], "poisoned": rec["poisoned"], "alarm": rec["alarm"], "fired": rec["fired"],
         "integrity": rec["integrity"], "integrity_detail": rec["integrity_detail"], "guards": rec["guards"],
-        "suspects": len(ids), "suspect_ids": ids if len(ids) <= 50 else ids[:50], "suspects_exact": rec["suspects_exact"],
-        "clean_days": len(rec["clean_days"]), "level": rec["level"], "warming_up": rec.get("warming_up", False),
+        "suspects": len(ids), "suspect_ids": list(ids), "suspects_exact": rec["suspects_exact"],
+        "clean_days": len(rec["clean_days"]), "level": rec["level"], "warming_up": rec.get("warming_up", False), "status": rec.get("status"),
+        "schema_problems": rec.get("schema_problems", []),
     }
 
 
@@ -220,7 +226,7 @@ def report_markdown(doc: dict) -> str:
         g = r["guards"]
         cells = [("**FIRED** " if g[n]["fired"] else "") + (("warm-up" if r.get("warming_up") else "—") if g[n].get("z") is None else f"z={g[n]['z']:.1f}/{g[n]['threshold']:.1f}")
                  for n in DRIFT_GUARDS]
-        lines.append(f"| {r['day']} | {r['date']} | {r['rows']} | {'yes' if r['poisoned'] else ''} | {'ALARM' if r['alarm'] else 'no'} | "
+        lines.append(f"| {r['day']} | {r['date']} | {r['rows']} | {'yes' if r['poisoned'] else ''} | {r.get('status') or ('ALARM' if r['alarm'] else 'no')} | "
                      f"{'**' + r['integrity'] + '**' if r['integrity'] != 'ok' else 'ok'} | " + " | ".join(cells) + " |")
     from labelguard.tasks.drift import warmup_note
 

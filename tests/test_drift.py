@@ -268,9 +268,12 @@ def test_simulation_transform_vector_flips_the_budget_and_writes_the_truth(tmp_p
     res = simulate(tmp_path / "sim", days=3, poison_day=3, attack="targeted", rate=0.1, vector="transform", seed=5, plot=False)
     truth = json.loads((tmp_path / "sim" / "truth.json").read_text())
     stored = pd.read_parquet(tmp_path / "sim" / "store" / "date=2026-03-03" / "part-00000.parquet")
-    assert truth["vector"] == "transform" and len(truth["flipped"]) == round(0.1 * len(stored))
+    # the README's truth format, as tamper and poison write it
+    assert sorted(truth) == ["attack", "budget", "date", "day", "flipped", "note", "rate", "seed", "vector"]
+    assert (truth["attack"], truth["rate"], truth["seed"], truth["vector"], truth["date"]) == ("targeted", 0.1, 5, "transform", "2026-03-03")
+    assert len(truth["flipped"]) == round(0.1 * len(stored)) and {(f["old"], f["new"]) for f in truth["flipped"]} == {(1, 0)}
     # targeted: positives relabelled negative, the stored (signed) partition carries the flipped labels
-    assert set(stored.loc[stored["review_id"].isin(truth["flipped"]), "label"]) == {0}
+    assert set(stored.loc[stored["review_id"].isin([f["id"] for f in truth["flipped"]]), "label"]) == {0}
     assert res["records"][2]["integrity"] == "ok" and res["records"][2]["warming_up"]
     assert (tmp_path / "sim" / "report.md").read_text().startswith("# Drift simulation: 3 days, targeted 10% via transform on day 3 (seed 5)")
 
