@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from labelguard.cli import app
 from labelguard.tasks.synthetic import make_reviews
+from tests.test_drift_server import migrated_db, prefect_server  # noqa: F401 - a real `prefect server start` for alert
 
 runner = CliRunner()
 
@@ -181,3 +182,51 @@ def test_histograms_of_integer_classes_read_in_numeric_order():
 
     assert _histogram({"0": 5, "1": 4, "10": 3, "11": 2, "2": 1}) == "0: 5, 1: 4, 2: 1, 10: 3, 11: 2"
     assert _histogram({"neg": 1, "pos": 2}) == "neg: 1, pos: 2"
+
+
+def test_table_tamper_takes_the_snapshot_columns_and_verify_types_ids_and_gives_a_verdict(pg_url, keys, tmp_path, monkeypatch):
+    import json
+
+    import psycopg
+
+    monkeypatch.setenv("LABELGUARD_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("LABELGUARD_SIGNING_KEY", str(keys[0]))
+    monkeypatch.setenv("LABELGUARD_VERIFY_KEY", str(keys[1]))
+    with psycopg.connect(pg_url.split("?")[0]) as conn:
+        conn.execute("CREATE TABLE mine AS SELECT g AS id, CASE WHEN g % 2 = 0 THEN 'neg' ELSE 'pos' END AS stars, "
+                     "(g % 2) * 3.0 + (g % 7) / 7.0 AS helpful FROM generate_series(1, 200) g")
+    url = pg_url.split("?")[0] + "?table=mine"
+    assert invoke("snapshot", url, "--id-col", "id", "--label-col", "stars").exit_code == 0
+    res = invoke("tamper", url, "--attack", "random", "--rate", 0.05, "--seed", 1, "--truth-out", tmp_path / "t.json")
+    assert res.exit_code == 0, res.output
+    flipped = sorted(f["id"] for f in json.loads((tmp_path / "t.json").read_text())["flipped"])
+    assert len(flipped) == 10 and all(isinstance(i, int) for i in flipped)
+    res = invoke("verify", url, "--json", tmp_path / "v.json")
+    assert res.exit_code == 1
+    assert res.stderr == f"guard fired: table_fingerprint: 10 label(s) changed, 0 row(s) otherwise edited, 0 inserted, 0 deleted; changed ids: {', '.join(map(str, flipped))}\n"
+    doc = json.loads((tmp_path / "v.json").read_text())
+    assert (doc["verdict"], doc["suspect_ids"], doc["label_changed"], doc["guards"][0]["verdict"]) == ("fired", flipped, flipped, "fired")
+
+
+@pytest.mark.flow
+def test_alert_refuses_a_missing_deployment_and_a_second_automation_of_a_name(prefect_server, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    run_env = {**os.environ, "PREFECT_API_URL": prefect_server, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+
+    def alert(*args):
+        return subprocess.run([sys.executable, "-m", "labelguard.cli", "alert", *args], env=run_env, capture_output=True, text=True, timeout=180)
+
+    missing = alert("--deployment", "labelguard-drift/nightly")
+    assert missing.returncode == 2
+    assert missing.stderr == (f"error: no deployment labelguard-drift/nightly on {prefect_server} (fix: serve it first "
+                              "(labelguard watch URI --cron '0 * * * *' --name NAME, or prefect deploy), or name an existing FLOW/DEPLOYMENT)\n")
+    first = alert("--webhook", "http://127.0.0.1:9/hook")
+    assert first.returncode == 0, first.stderr
+    automation_id = first.stdout.split("(", 1)[1].split(")", 1)[0]
+    again = alert("--webhook", "http://127.0.0.1:9/hook")
+    assert again.returncode == 2
+    assert again.stderr == (f"error: an automation named 'labelguard-guard-fired' exists already on {prefect_server} ({automation_id}) "
+                            "(fix: keep it, pass another --name, or delete it first: prefect automation delete labelguard-guard-fired)\n")
