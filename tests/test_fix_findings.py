@@ -230,3 +230,22 @@ def test_alert_refuses_a_missing_deployment_and_a_second_automation_of_a_name(pr
     assert again.returncode == 2
     assert again.stderr == (f"error: an automation named 'labelguard-guard-fired' exists already on {prefect_server} ({automation_id}) "
                             "(fix: keep it, pass another --name, or delete it first: prefect automation delete labelguard-guard-fired)\n")
+
+
+def test_holdout_overlap_is_material_only_beyond_the_accuracy_drop_the_gate_must_see():
+    from labelguard.tasks.guards import GuardResult
+    from labelguard.tasks.verify import note_holdout_overlap
+
+    def gate(passed=True):
+        return GuardResult("model_gate", passed, "holdout accuracy 0.9 vs reference 0.9", tolerance=0.2)
+
+    small, large, fired = gate(), gate(), gate(passed=False)
+    assert note_holdout_overlap([small], {"shared": 20, "of": 100}) is None
+    assert (small.verdict, small.detail) == ("pass", "holdout accuracy 0.9 vs reference 0.9; 20 of the holdout's 100 ids are also training rows: "
+                                                     "the gate measures the model on rows it trained on")
+    assert note_holdout_overlap([large], {"shared": 21, "of": 100}) == (
+        "21 of the holdout's 100 ids are also training rows: the gate measures the model on rows it trained on "
+        "(21% of the holdout, more than the 20% accuracy drop it must see)")
+    assert large.verdict == "inconclusive" and large.metrics["holdout_overlap"] == {"shared": 21, "of": 100}
+    assert note_holdout_overlap([fired], {"shared": 90, "of": 100}) is None and fired.verdict == "fired"
+    assert note_holdout_overlap([gate()], {"shared": 0, "of": 100}) is None
