@@ -320,12 +320,12 @@ class TableSession:
             As :meth:`infer_spec`, a named text/ignored column that is not in the table or not text,
             or no numeric or text feature at all.
         """
+        import pandas as pd
+
         from labelguard.tasks.classes import resolve_positive
         from labelguard.tasks.features import choose_columns, featurizer_config
 
         base = self.infer_spec(id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, classes=classes, numeric_required=False)
-        import pandas as pd
-
         batches = list(self.stream(list(self.columns), order_by=id_col, limit=SAMPLE_ROWS))
         frame = pa.Table.from_batches(batches).to_pandas() if batches else pd.DataFrame(columns=list(self.columns))
         features, texts, _ = choose_columns(frame, reserved=(id_col, label_col, base.timestamp_col), text_cols=text_cols, ignore_cols=ignore_cols)
