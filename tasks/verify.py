@@ -245,7 +245,7 @@ def verify_dataset(
         reference = holdout
     ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout)
     results = guards.apply_tolerance(guards.run_guards(ctx, names), tolerate)
-    inputs["overlap"] = trusted_overlap(integrity.frame, spec.id_col, holdout=holdout, reference=None if reference is holdout else reference)
+    inputs["overlap"] = trusted_overlap(integrity.frame, spec, holdout=holdout, reference=None if reference is holdout else reference)
     leak = note_holdout_overlap(results, inputs["overlap"].get("holdout"))
     posterior = _posterior(ctx, names)
     ids, sources = suite_suspects(results, None if posterior is None else ctx.frame[spec.id_col].to_numpy()[posterior.suspect].tolist())
@@ -257,20 +257,24 @@ def verify_dataset(
     return VerifyReport(uri, results, ids, sources, verdict, why, tolerate, class_power, noise, inputs)
 
 
-def trusted_overlap(frame, id_col: str, *, holdout=None, reference=None) -> dict[str, dict[str, int]]:
-    """How many of the trusted rows' ids (holdout, reference) also occur in the candidate.
+def trusted_overlap(frame, spec: ColumnSpec, *, holdout=None, reference=None) -> dict[str, dict[str, int]]:
+    """How many trusted rows (holdout, reference) are also candidate rows: the same id with the same feature values.
+
+    An id alone is not enough: generated or positional ids (``rev-0000001``, row numbers) repeat
+    across independent data sets, and such rows were never trained on. Labels are not compared
+    (a flipped training copy of a holdout row is still a row the model trained on).
 
     Returns
     -------
     ``{"holdout": {"shared": n, "of": m}, "reference": {...}}`` for the trusted frames given.
     """
-    import pandas as pd
-
-    candidate = pd.Index(frame[id_col])
+    cols = [spec.id_col, *spec.feature_cols, *spec.text_cols]
     out = {}
     for what, rows in (("holdout", holdout), ("reference", reference)):
-        if rows is not None and id_col in rows.columns:
-            out[what] = {"shared": int(pd.Index(rows[id_col]).isin(candidate).sum()), "of": int(len(rows))}
+        if rows is None or any(c not in rows.columns or c not in frame.columns for c in cols):
+            continue
+        same = rows[cols].merge(frame[cols].drop_duplicates(), on=cols, how="inner")
+        out[what] = {"shared": int(same[spec.id_col].nunique()), "of": int(len(rows))}
     return out
 
 
