@@ -48,6 +48,9 @@ def ingest_table_flow(
     holdout_fraction: float = 0.2,
     endpoint_url: str | None = None,
     ledger: Path | None = None,
+    text_cols: list[str] | None = None,
+    ignore_cols: list[str] | None = None,
+    positive_class: Any = None,
 ) -> dict[str, Any]:
     """Ingest a PostgreSQL table into ``dest`` (and ``dest/holdout``) as Parquet with signed manifests.
 
@@ -58,8 +61,10 @@ def ingest_table_flow(
     written = stream_table(
         source, store, signing_key, fingerprint=fingerprint, approve_relabel=approve_relabel, id_col=id_col,
         label_col=label_col, timestamp_col=timestamp_col, holdout_fraction=holdout_fraction, seed=seed, ledger=ledger,
+        text_cols=text_cols, ignore_cols=ignore_cols or (), positive_class=positive_class,
     )
     meta = written.pop("source")
+    columns = written.pop("columns")
     return {
         part: {
             "uri": store.uri if part == "dataset" else store.child(dataset.HOLDOUT).uri,
@@ -69,6 +74,8 @@ def ingest_table_flow(
             "version_id": m.payload["objects"][0]["version_id"],
             "dataset_id": m.payload["dataset"]["id"],
             "source": meta,
+            "columns": columns,
+            "positive_class": m.payload["columns"].get("positive_class"),
         }
         for part, m in written.items()
     }

@@ -92,6 +92,10 @@ def pipeline_flow(
         holdout=holdout_report.frame,
     )
     result.guards = guards.apply_tolerance(run_guards(ctx), tolerate)
+    from labelguard.tasks.verify import note_holdout_overlap, trusted_overlap
+
+    # a --holdout whose rows are training rows too: said on the model gate, inconclusive when material
+    note_holdout_overlap(result.guards, trusted_overlap(out.frame, spec, holdout=holdout_report.frame).get("holdout"))
     result.truth = out.truth
     result.frame = out.frame
     if result.fired and not observe:

@@ -201,7 +201,12 @@ def keygen(out_dir: Path = typer.Option(..., "--out", help="Directory for signin
 
 
 def _histogram(hist: dict) -> str:
-    return ", ".join(f"{k}: {v}" for k, v in hist.items())
+    import re
+
+    items = list(hist.items())
+    if all(re.fullmatch(r"-?\d+", str(k)) for k, _ in items):  # integer classes (JSON keys are text): 2 before 10
+        items.sort(key=lambda kv: int(kv[0]))
+    return ", ".join(f"{k}: {v}" for k, v in items)
 
 
 @app.command()
@@ -249,7 +254,8 @@ def ingest(
                 raise BadInput("--partition takes files or synthetic data, not a postgresql:// table", "export the day's rows to Parquet or CSV first")
     if is_table_url(source):
         return _ingest_table(source, dest, settings, fingerprint=fingerprint, approve_relabel=approve_relabel, seed=seed, id_col=id_col,
-                             label_col=label_col, timestamp_col=timestamp_col, holdout_fraction=holdout_fraction, ledger_option=ledger)
+                             label_col=label_col, timestamp_col=timestamp_col, holdout_fraction=holdout_fraction, ledger_option=ledger,
+                             text_cols=_cols(text_cols), ignore_cols=_cols(ignore_cols) or [], positive_class=positive_class)
     with _edge():
         from labelguard.errors import BadInput, DatasetExists
         from labelguard.tasks.manifest import load_signing_key
@@ -289,8 +295,7 @@ def ingest(
             positive_class=positive_class, text_cols=_cols(text_cols), ignore_cols=_cols(ignore_cols), domain=domain,
         )
     first = next(iter(summary.values()))
-    positive = repr(first["positive_class"]) if first["positive_class"] is not None else f"none ({len(spec.classes or [])} classes: every class's share is reported)"
-    out.print(f"columns: {first['columns']}; positive class: {positive}", highlight=False)
+    _print_columns_line(first["columns"], first["positive_class"], spec.classes or [])
     if meta.get("encoding") not in (None, "utf-8", "utf_8"):
         out.print(f"text encoding: {meta['encoding']} (not UTF-8; if accents read wrong in the stored data, ingest again with --encoding)", highlight=False)
     for part, s in summary.items():
@@ -301,6 +306,62 @@ def ingest(
         )
     if book is not None:
         out.print(f"ledger: {book.path}", highlight=False)
+
+
+def _check_creatable(path: Path, flag: str) -> None:
+    """Refuse an output directory that cannot be made (a read-only or virtual file system) before any work starts.
+
+    Permission bits do not say it (root passes every access check): a directory is made and removed
+    again in the nearest existing parent, which leaves nothing behind.
+    """
+    import tempfile
+
+    from labelguard.errors import BadInput
+
+    probe = Path(path)
+    if probe.is_dir():
+        candidate = probe
+    else:
+        candidate = probe.parent
+        while not candidate.exists() and candidate != candidate.parent:
+            candidate = candidate.parent
+    try:
+        Path(tempfile.mkdtemp(prefix=".labelguard-probe-", dir=candidate)).rmdir()
+    except OSError as exc:
+        raise BadInput(f"{flag} {path} cannot be written ({exc.strerror or exc})", "pass a directory you can write to") from None
+
+
+def _check_positive_for_attacks(spec, attack_names) -> None:
+    """Refuse, before any work, attacks that need a positive class the data leaves open (3+ classes, none named).
+
+    Each attack is asked on a one-row-per-class probe of the data's class set, so any registered
+    attack that needs the positive class is caught, not only ``targeted``.
+    """
+    import numpy as np
+
+    from labelguard.errors import BadInput
+    from labelguard.tasks import attacks as attack_lib
+    from labelguard.tasks.classes import ask_for_positive, positive_class
+
+    if positive_class(spec) is not None:
+        return
+    classes = np.array(spec.classes)
+    asked = ask_for_positive(list(spec.classes))
+    for name in attack_names:
+        probe = attack_lib.AttackInput(X=np.zeros((len(classes), 1)), y=classes.copy(), classes=classes, budget=1, rng=np.random.default_rng(0))
+        try:
+            attack_lib.get_attack(name).fn(probe)
+        except BadInput as exc:
+            if exc.problem == asked.problem:
+                raise asked from None
+        except Exception:  # noqa: BLE001 - the probe only asks about the positive class; the drill reports anything else per cell
+            continue
+
+
+def _print_columns_line(columns: str, positive_class, classes) -> None:
+    """The file and table ingests' one line on which columns were used and which class is positive."""
+    positive = repr(positive_class) if positive_class is not None else f"none ({len(classes)} classes: every class's share is reported)"
+    out.print(f"columns: {columns}; positive class: {positive}", highlight=False)
 
 
 def _ingest_partition(partition: str, dest: str, settings: Settings, frame, spec, meta, *, book, holdout_fraction: float, seed: int, dataset_id: Optional[str]) -> None:
@@ -314,6 +375,9 @@ def _ingest_partition(partition: str, dest: str, settings: Settings, frame, spec
     store = open_store(dest, endpoint_url=settings.s3_endpoint)
     if store.head(MANIFEST_KEY) is not None:
         raise DatasetExists(f"{store.uri} holds an unpartitioned dataset", "ingest partitions into a new --dest")
+    from labelguard.tasks.partition_fit import check_partition_fits
+
+    spec = check_partition_fits(store, frame, spec)  # a day that does not fit the signed dataset is refused before any write
     store.ensure_writable()
     written = ingest_partition(store, frame, spec, load_signing_key_for(settings), day=day, source=meta, holdout_fraction=holdout_fraction,
                                seed=seed, dataset_id=dataset_id, ledger=book)
@@ -511,6 +575,12 @@ def drill(
             rate_list = None if rates is None else [float(r) for r in drill_lib.parse_list(rates, "rates")]
         except ValueError:
             raise BadInput(f"--rates must be numbers in [0, 1], got {rates!r}", "pass e.g. --rates 0.05,0.2") from None
+        for r in rate_list or []:
+            if not 0 <= r <= 1:
+                raise BadInput(f"--rates must be numbers in [0, 1], got {r:g}", "pass e.g. --rates 0.05,0.2")
+        if data != "synthetic" and "://" not in data and not Path(data).exists():
+            raise BadInput(f"no such file: {data}", "pass --data synthetic, an existing .csv/.parquet file or folder, or s3:// Parquet objects")
+        _check_creatable(out_dir, "--out")
         if workers is not None and workers < 1:
             raise BadInput(f"--workers must be at least 1, got {workers}", "pass e.g. --workers 2")
         dask_address = None
@@ -530,11 +600,11 @@ def drill(
             reader={k: v for k, v in reader.items() if k != "endpoint_url" or data.startswith("s3://")},
         )
         done = drill_lib.check_out_dir(out_dir, plan, resume=resume)
+        _check_positive_for_attacks(drill_lib.load_data(plan).spec, plan.attacks)  # reads and validates the data (and the partitions) before Prefect starts
         if dask_address not in (None, "local"):
             from labelguard.tasks.cluster import check_dask_scheduler
 
             check_dask_scheduler(dask_address)
-        drill_lib.load_data(plan)  # reads and validates the data (and the partitions) before Prefect starts
         _prefect_ready()
         from labelguard.flows import drill as drill_flows
 
@@ -650,6 +720,9 @@ def verify(
 def _inconclusive_fix(report) -> str:
     """The fix for an inconclusive verdict: raising ``--tolerate`` is offered only to a value that would do."""
     import math
+
+    if report.inputs.get("holdout_leak"):  # no tolerance cures a holdout the model trained on
+        return "pass a --holdout whose rows are not in the data (e.g. the dataset's own URI/holdout), or --allow-inconclusive"
 
     # the verdict passes at a tolerance no smaller than the gate's power and every class's smallest detectable
     # flip rate (or, with neither, the estimated noise rate): see tasks.verify.dataset_verdict
@@ -927,11 +1000,32 @@ def alert(
         if not resolve_prefect_api():
             raise BadInput("automations need a Prefect server (a temporary API forgets them)", "start one with `labelguard server` (or set PREFECT_API_URL)")
         _quiet(False)
+        _alert_precheck(name, deployment, resolve_prefect_api())
         from labelguard.flows.drift import create_alert
 
         automation_id = create_alert(name, webhook=webhook, deployment=deployment, dataset=dataset)
     target = f"POST {webhook}" if webhook else f"run {deployment}"
     out.print(f"automation {name} ({automation_id}): on labelguard.guard.fired" + (f" of {dataset}" if dataset else "") + f", {target}", highlight=False)
+
+
+def _alert_precheck(name: str, deployment: Optional[str], api: str) -> None:
+    """Refuse a second automation of the same name (each would fire: every alarm twice) and a deployment that does not exist."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    from labelguard.errors import BadInput
+
+    with get_client(sync_client=True) as client:
+        existing = client.read_automations_by_name(name=name)
+        if existing:
+            raise BadInput(f"an automation named {name!r} exists already on {api} ({existing[0].id})",
+                           f"keep it, pass another --name, or delete it first: prefect automation delete {name}")
+        if deployment:
+            try:
+                client.read_deployment_by_name(deployment)
+            except ObjectNotFound:
+                raise BadInput(f"no deployment {deployment} on {api}",
+                               "serve it first (labelguard watch URI --cron '0 * * * *' --name NAME, or prefect deploy), or name an existing FLOW/DEPLOYMENT") from None
 
 
 @app.command()
@@ -1060,8 +1154,8 @@ def tamper(
     forge_manifest: bool = typer.Option(False, "--forge-manifest", help="Also rewrite every unsigned manifest field to match."),
     resign_key: Optional[Path] = typer.Option(None, "--resign-key", help="Forge and re-sign the manifest with this (attacker's) key."),
     option: Optional[list[str]] = OptionOpt,
-    id_col: str = typer.Option("review_id", "--id-col", help="Id column, for objects without a manifest."),
-    label_col: str = typer.Option("label", "--label-col", help="Label column, for objects without a manifest."),
+    id_col: Optional[str] = typer.Option(None, "--id-col", help="Id column, for objects without a manifest (default review_id; a table: its snapshot's)."),
+    label_col: Optional[str] = typer.Option(None, "--label-col", help="Label column, for objects without a manifest (default label; a table: its snapshot's)."),
     delimiter: Optional[str] = DelimiterOpt,
     encoding: Optional[str] = EncodingOpt,
     positive_class: Optional[str] = PositiveOpt,
@@ -1098,7 +1192,7 @@ def tamper(
         res = do_tamper(
             uri, attack=attack, rate=rate, seed=seed, truth_out=truth_out, forge_manifest=forge_manifest,
             resign_key=load_signing_key(resign_key) if resign_key else None, endpoint_url=settings.s3_endpoint,
-            id_col=id_col, label_col=label_col, options=options, delimiter=delimiter, encoding=encoding, positive_class=positive_class,
+            id_col=id_col or "review_id", label_col=label_col or "label", options=options, delimiter=delimiter, encoding=encoding, positive_class=positive_class,
         )
     out.print(f"flipped {len(res.flipped)} labels in {uri} with {attack} (rate {rate}, seed {seed}); truth: {truth_out}" + (f"; {res.note}" if res.note else ""), highlight=False)
 
@@ -1189,7 +1283,12 @@ def _verify_table(uri: str, settings: Settings, *, fingerprint: Optional[Path], 
         target = parse_table_url(uri)
         diff, fp = verify_table(target, key, fingerprint=fingerprint)
         if json_out is not None:
-            doc = {"table": target.shown, "fingerprint": str(fp.path), "snapshot_taken_at": fp.payload["taken_at"], **diff.to_dict()}
+            # verdict/guards/suspect_ids as in the dataset verify JSON, so one CI parser reads both
+            verdict = "pass" if diff.ok else "fired"
+            doc = {"table": target.shown, "fingerprint": str(fp.path), "snapshot_taken_at": fp.payload["taken_at"], "verdict": verdict,
+                   "verdict_detail": diff.summary(), "suspect_ids": diff.changed_ids, "suspects_from": [] if diff.ok else ["table_fingerprint"],
+                   "guards": [{"name": "table_fingerprint", "verdict": verdict, "passed": diff.ok, "skipped": False, "detail": diff.summary(),
+                               "suspect_ids": diff.changed_ids}], **diff.to_dict()}
             try:
                 json_out.write_text(_json.dumps(doc, indent=1))
             except OSError as exc:
@@ -1198,10 +1297,10 @@ def _verify_table(uri: str, settings: Settings, *, fingerprint: Optional[Path], 
     for col in ("change", "rows", "ids"):
         table.add_column(col, overflow="fold")
     for name, ids in (("label changed", diff.label_changed), ("otherwise edited", diff.other_changed), ("inserted", diff.inserted), ("deleted", diff.deleted)):
-        table.add_row(name, str(len(ids)), ", ".join(ids[:10]) + (" …" if len(ids) > 10 else "") or "—")
+        table.add_row(name, str(len(ids)), ", ".join(map(str, ids[:10])) + (" …" if len(ids) > 10 else "") or "—")
     out.print(table)
     if not diff.ok:
-        err.print(f"[red]guard fired:[/] table_fingerprint: {diff.summary()}; changed ids: {', '.join(diff.changed_ids)}", highlight=False)
+        err.print(f"[red]guard fired:[/] table_fingerprint: {diff.summary()}; changed ids: {', '.join(map(str, diff.changed_ids))}", highlight=False)
         raise typer.Exit(EXIT_FIRED)
 
 
@@ -1224,7 +1323,8 @@ def _ingest_table(source: str, dest: str, settings: Settings, **kwargs) -> None:
                 raise BadInput(f"no such file: {path}", f"pass {flag} naming an existing file")
         connect(target).close()  # an unreachable server or a refused login: exit 2 before Prefect starts
         precheck_table(target, load_signing_key(settings.signing_key).public_key(), fingerprint=kwargs.get("fingerprint"), approve_relabel=kwargs.get("approve_relabel"),
-                       id_col=kwargs["id_col"], label_col=kwargs["label_col"], timestamp_col=kwargs["timestamp_col"])
+                       id_col=kwargs["id_col"], label_col=kwargs["label_col"], timestamp_col=kwargs["timestamp_col"],
+                       text_cols=kwargs["text_cols"], ignore_cols=kwargs["ignore_cols"], positive_class=kwargs["positive_class"])
         open_store(dest, endpoint_url=settings.s3_endpoint)
         _prefect_ready()
         from labelguard.flows.ingest_table import ingest_table_flow
@@ -1238,6 +1338,7 @@ def _ingest_table(source: str, dest: str, settings: Settings, **kwargs) -> None:
               + (f"matches the signed snapshot of {fp['taken_at']}" if fp and not meta["approved_relabel"] else
                  f"{len(meta['approved_relabel']['relabelled'])} approved relabelling(s) since the snapshot of {fp['taken_at']}" if fp else
                  "no signed snapshot of this table: not guarded (take one with `labelguard snapshot URL`)"), highlight=False)
+    _print_columns_line(summary["dataset"]["columns"], summary["dataset"]["positive_class"], summary["dataset"]["label_histogram"])
     for part, s in summary.items():
         out.print(
             f"{part}: {s['uri']}  rows={s['rows']}  labels {_histogram(s['label_histogram'])}  dataset={s['dataset_id']}  sha256={s['sha256'][:16]}…"

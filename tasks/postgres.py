@@ -31,6 +31,7 @@ STATE_ENV = "LABELGUARD_STATE_DIR"
 FINGERPRINT_FORMAT = "labelguard-table-fingerprint/2"
 TAG_BYTES = 16  # per-row tag: BLAKE2b-128 of the row's COPY line
 BATCH_BYTES = 8 << 20  # CSV block size per Arrow record batch when streaming a table
+SAMPLE_ROWS = 2000  # rows (first by id) the table ingest chooses its columns on, as the file ingest does on the whole file
 
 
 def is_table_url(text: str | None) -> bool:
@@ -290,14 +291,14 @@ class TableSession:
         with _db_errors(self.target):
             return [r[0] for r in self.conn.execute(q, [limit]).fetchall()]
 
-    def infer_spec(self, *, id_col: str, label_col: str, timestamp_col: str | None, classes: tuple | None = None) -> ColumnSpec:
+    def infer_spec(self, *, id_col: str, label_col: str, timestamp_col: str | None, classes: tuple | None = None, numeric_required: bool = True) -> ColumnSpec:
         """Every numeric column except id and label is a feature; the class set is given or the table's labels."""
         self.require(id_col, label_col)
         if self.columns[label_col].sql_type in ("real", "double precision", "numeric") or self.columns[label_col].sql_type.startswith("numeric"):
             raise BadInput(f"label column {label_col!r} is {self.columns[label_col].sql_type}", "label flipping needs a categorical (integer or text) label column")
         ts = timestamp_col if timestamp_col in self.columns and self.columns[timestamp_col].sql_type.startswith("timestamp") else None
         features = tuple(c.name for c in self.columns.values() if c.is_numeric and c.name not in (id_col, label_col, ts))
-        if not features:
+        if not features and numeric_required:
             raise BadInput(f"no numeric feature columns in table {self.target.table}", "the table needs at least one numeric feature column")
         if classes is None:
             classes = tuple(self.distinct_labels(label_col))
@@ -305,11 +306,40 @@ class TableSession:
                 raise BadInput(f"label column {label_col!r} has fewer than two classes", "a classifier needs at least two classes")
         return ColumnSpec(id_col=id_col, label_col=label_col, feature_cols=features, timestamp_col=ts, classes=tuple(classes))
 
-    def _copy_select(self, exprs, order_by: str):
-        sql = self.sql
-        return sql.SQL('COPY (SELECT {} FROM {} AS t ORDER BY {}::text COLLATE "C") TO STDOUT (FORMAT csv)').format(
-            sql.SQL(", ").join(exprs), self.ident, sql.Identifier(order_by)
+    def ingest_spec(
+        self, *, id_col: str, label_col: str, timestamp_col: str | None, classes: tuple | None = None,
+        text_cols: list[str] | None = None, ignore_cols=(), positive_class: Any = None,
+    ) -> ColumnSpec:
+        """The spec the file ingest would infer for this table: :func:`labelguard.tasks.features.choose_columns`
+        on the first ``SAMPLE_ROWS`` rows (by id), so text columns are featurized, ``--text-cols`` and
+        ``--ignore-cols`` are honoured, and boolean and timestamp columns are kept as data but not used.
+
+        Raises
+        ------
+        BadInput
+            As :meth:`infer_spec`, a named text/ignored column that is not in the table or not text,
+            or no numeric or text feature at all.
+        """
+        import pandas as pd
+
+        from labelguard.tasks.classes import resolve_positive
+        from labelguard.tasks.features import choose_columns, featurizer_config
+
+        base = self.infer_spec(id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, classes=classes, numeric_required=False)
+        batches = list(self.stream(list(self.columns), order_by=id_col, limit=SAMPLE_ROWS))
+        frame = pa.Table.from_batches(batches).to_pandas() if batches else pd.DataFrame(columns=list(self.columns))
+        features, texts, _ = choose_columns(frame, reserved=(id_col, label_col, base.timestamp_col), text_cols=text_cols, ignore_cols=ignore_cols)
+        if not features and not texts:
+            raise BadInput("no feature columns found (numeric or free text)", "the data needs a numeric column or a text column (--text-cols)")
+        return ColumnSpec(
+            id_col=id_col, label_col=label_col, feature_cols=features, timestamp_col=base.timestamp_col, classes=base.classes,
+            positive_class=resolve_positive(base.classes, positive_class), text_cols=texts, featurizer=featurizer_config(texts),
         )
+
+    def _copy_select(self, exprs, order_by: str, limit: int | None = None):
+        sql = self.sql
+        query = sql.SQL('COPY (SELECT {} FROM {} AS t ORDER BY {}::text COLLATE "C"{}) TO STDOUT (FORMAT csv)')
+        return query.format(sql.SQL(", ").join(exprs), self.ident, sql.Identifier(order_by), sql.SQL(f" LIMIT {int(limit)}") if limit else sql.SQL(""))
 
     def _select_expr(self, col: Column):
         sql = self.sql
@@ -319,7 +349,7 @@ class TableSession:
             return sql.SQL("{}::text").format(sql.Identifier(col.name))
         return sql.Identifier(col.name)
 
-    def stream(self, columns: list[str], *, order_by: str, block_bytes: int = BATCH_BYTES, tagger: RowTagger | None = None) -> Iterator[pa.RecordBatch]:
+    def stream(self, columns: list[str], *, order_by: str, block_bytes: int = BATCH_BYTES, tagger: RowTagger | None = None, limit: int | None = None) -> Iterator[pa.RecordBatch]:
         """Stream ``columns`` (ordered by ``order_by`` as text, bytewise) as Arrow record batches via ``COPY … TO STDOUT``.
 
         With a ``tagger`` the COPY carries every column of the table (in table order: the rows'
@@ -328,7 +358,7 @@ class TableSession:
         """
         cols = [self.columns[c] for c in columns]
         copied = list(self.columns.values()) if tagger is not None else cols
-        query = self._copy_select([self._select_expr(c) for c in copied], order_by)
+        query = self._copy_select([self._select_expr(c) for c in copied], order_by, limit)
         aware = {c.name for c in cols if c.sql_type == "timestamp with time zone"}
         with _db_errors(self.target), self.conn.cursor().copy(query) as copy:
             reader = pacsv.open_csv(
@@ -337,6 +367,7 @@ class TableSession:
                 convert_options=pacsv.ConvertOptions(
                     column_types={c.name: c.arrow_type for c in cols}, include_columns=list(columns),
                     null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False,
+                    true_values=["t"], false_values=["f"],  # how COPY ... (FORMAT csv) writes a boolean
                 ),
             )
             for batch in reader:
@@ -448,11 +479,10 @@ def seed_db(target: TableTarget, rows: int, *, seed: int = 0, **synthetic: float
 
 
 def read_frame(target: TableTarget, *, id_col: str = "review_id", label_col: str = "label", timestamp_col: str | None = "created_at", classes: tuple | None = None):
-    """The whole table as a pandas frame and its column spec, read in one snapshot (small tables, tamper)."""
+    """The whole table as a pandas frame and its column spec, read in one snapshot (small tables, tamper): what the streamed ingest reads."""
     with table_session(target) as s:
-        spec = s.infer_spec(id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, classes=classes)
-        cols = [c for c in s.columns if c in (spec.id_col, spec.label_col, *spec.feature_cols, spec.timestamp_col)]
-        table = s.read_arrow(cols, order_by=spec.id_col)
+        spec = s.ingest_spec(id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, classes=classes)
+        table = s.read_arrow(list(s.columns), order_by=spec.id_col)
     return table.to_pandas(), spec
 
 
@@ -463,11 +493,14 @@ def tamper_table(
     rate: float,
     seed: int,
     truth_out: Path,
-    id_col: str = "review_id",
-    label_col: str = "label",
+    id_col: str | None = None,
+    label_col: str | None = None,
     options: dict[str, Any] | None = None,
 ):
     """Apply a registered attack as ``UPDATE``\\ s in one transaction, as an attacker with a login would.
+
+    ``id_col``/``label_col`` default to the ones the table's snapshot recorded (as verify and ingest
+    take them), else ``review_id``/``label``.
 
     The truth file (attack, rate, seed, flipped ids with old and new labels) is written locally
     before the database is touched; the URL in it is redacted.
@@ -491,6 +524,9 @@ def tamper_table(
     truth_out = Path(truth_out)
     if truth_out.exists():
         raise BadInput(f"truth file {truth_out} already exists", "choose a new --truth-out path")
+    if id_col is None or label_col is None:
+        recorded = snapshot_columns(target)
+        id_col, label_col = id_col or recorded[0], label_col or recorded[1]
     frame, spec = read_frame(target, id_col=id_col, label_col=label_col, timestamp_col=None)
     result = flip_labels(frame, spec, attack=attack, rate=rate, seed=seed, **(options or {}))
     _write_truth(truth_out, result, target.shown)
@@ -526,6 +562,24 @@ def state_dir() -> Path:
     return Path(base) / "labelguard"
 
 
+def snapshot_columns(target: TableTarget) -> tuple[str, str]:
+    """The id and label columns the table's snapshot (its default fingerprint file) recorded, else ``review_id``/``label``.
+
+    Read, not verified: only the column names are taken, and a wrong name fails as a missing column.
+    """
+    with table_session(target) as s:
+        path = default_fingerprint_path(s.server, target.table)
+    if path.is_file():
+        from labelguard.tasks.manifest import SignedManifest
+
+        try:
+            cols = SignedManifest.from_bytes(path.read_bytes()).payload["columns"]
+            return str(cols["id_col"]), str(cols["label_col"])
+        except (BadInput, KeyError, TypeError):
+            pass
+    return "review_id", "label"
+
+
 def default_fingerprint_path(server: dict[str, Any], table: str) -> Path:
     """One file per table: ``<state>/tables/<host>_<port>_<db>_<table>.json`` (its tags in ``….parquet`` beside it)."""
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{server['host']}_{server['port']}_{server['dbname']}_{table}").strip("_")
@@ -553,6 +607,12 @@ class TableDiff:
     @property
     def changed_ids(self) -> list[str]:
         return sorted(set(self.label_changed) | set(self.other_changed) | set(self.inserted) | set(self.deleted))
+
+    def typed(self, convert: Callable[[str], Any]) -> "TableDiff":
+        """The same diff with every id converted (e.g. ``int``) and each list sorted in the converted order."""
+        conv = lambda ids: sorted(convert(i) for i in ids)  # noqa: E731
+        relabels = sorted(({**r, "id": convert(r["id"])} for r in self.relabels), key=lambda r: r["id"])
+        return TableDiff(conv(self.label_changed), conv(self.other_changed), conv(self.inserted), conv(self.deleted), relabels)
 
     def summary(self) -> str:
         return (
@@ -811,7 +871,11 @@ def verify_table(target: TableTarget, verify_key, *, fingerprint: Path | None = 
     """
     with table_session(target) as s:
         fp = resolve_fingerprint(s, fingerprint, verify_key)
-        return compare_live(s, fp), fp
+        diff = compare_live(s, fp)
+        id_column = s.columns.get(fp.spec.id_col)
+        if id_column is not None and id_column.arrow_type == pa.int64():
+            diff = diff.typed(int)  # integer ids come back as ints in numeric order, as the Parquet verify returns them
+        return diff, fp
 
 
 def read_approved_ids(path: Path) -> list[str]:
@@ -871,6 +935,9 @@ def precheck_table(
     id_col: str = "review_id",
     label_col: str = "label",
     timestamp_col: str | None = "created_at",
+    text_cols: list[str] | None = None,
+    ignore_cols=(),
+    positive_class: Any = None,
 ) -> None:
     """The ingest's checks alone, before any heavy machinery starts: refuse early what would be refused.
 
@@ -887,10 +954,11 @@ def precheck_table(
     """
     with table_session(target) as s:
         fp = resolve_fingerprint(s, fingerprint, verify_key, required=fingerprint is not None)
+        choose = {"text_cols": text_cols, "ignore_cols": ignore_cols, "positive_class": positive_class}
         if fp is None:
-            s.infer_spec(id_col=id_col, label_col=label_col, timestamp_col=timestamp_col)
+            s.ingest_spec(id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, **choose)
             return
-        s.infer_spec(id_col=fp.spec.id_col, label_col=fp.spec.label_col, timestamp_col=timestamp_col, classes=fp.spec.classes)
+        s.ingest_spec(id_col=fp.spec.id_col, label_col=fp.spec.label_col, timestamp_col=timestamp_col, classes=fp.spec.classes, **choose)
         diff = compare_live(s, fp)
         if not diff.ok:
             _approval(diff, fp, approve_relabel)

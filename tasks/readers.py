@@ -310,6 +310,12 @@ def missing_column_hint(name: str, columns: list[str], flag: str) -> BadInput:
                     f"column {name!r} not found: the header reads as one column {columns[0]!r}, so the file looks {shown!r}-delimited",
                     f"pass --delimiter '{shown}', or leave --delimiter out (labelguard detects it)",
                 )
+    if flag == "--id-col":
+        import difflib
+
+        close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6) or [c for c in columns if c.casefold().endswith("id")]
+        if not close:  # nothing to name: key the rows by position instead
+            return BadInput(f"column {name!r} not found (have: {have})", "pass --id-col auto to key rows by position, or --id-col naming a unique column")
     return BadInput(f"column {name!r} not found (have: {have})", f"pass {flag} naming an existing column")
 
 

@@ -163,6 +163,9 @@ def ingest_table(
     seed: int = 0,
     block_bytes: int = BATCH_BYTES,
     ledger=None,
+    text_cols: list[str] | None = None,
+    ignore_cols=(),
+    positive_class: Any = None,
 ) -> dict[str, Any]:
     """Ingest a table into ``store`` (training part) and ``store/holdout``, streaming, in one snapshot.
 
@@ -192,10 +195,14 @@ def ingest_table(
         As for every source; 0 writes no holdout.
     block_bytes
         CSV bytes per Arrow batch (about 8 MiB: some 100,000 review rows).
+    text_cols, ignore_cols, positive_class
+        As for the file ingest (``--text-cols``, ``--ignore-cols``, ``--positive-class``): the columns
+        are chosen by the same rule (:meth:`~labelguard.tasks.postgres.TableSession.ingest_spec`) and
+        every column of the table is stored, used or not, as the file ingest stores every column.
 
     Returns
     -------
-    ``{"dataset": SignedManifest, "holdout": SignedManifest?, "source": provenance}``.
+    ``{"dataset": SignedManifest, "holdout": SignedManifest?, "source": provenance, "columns": the one-line column summary}``.
 
     Raises
     ------
@@ -211,12 +218,13 @@ def ingest_table(
             fp = resolve_fingerprint(s, fingerprint, signing_key.public_key(), required=fingerprint is not None)
             if fp is not None:
                 id_col, label_col = fp.spec.id_col, fp.spec.label_col
-            spec = s.infer_spec(id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, classes=fp.spec.classes if fp else None)
+            spec = s.ingest_spec(id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, classes=fp.spec.classes if fp else None,
+                                 text_cols=text_cols, ignore_cols=ignore_cols, positive_class=positive_class)
             # the review schema, except that id uniqueness is checked across batches below, not per batch
             schema = review_schema(spec).update_column(spec.id_col, unique=False)
             with_holdout = holdout_fraction > 0
             draw = HoldoutDraw(s.label_counts(spec.label_col), holdout_fraction, seed, spec.classes) if with_holdout else None
-            cols = [c for c in s.columns if c in (spec.id_col, spec.label_col, *spec.feature_cols, spec.timestamp_col)]
+            cols = list(s.columns)  # every column, used or not, as the file ingest keeps them
             # the fingerprint's row tags are computed from the data stream itself: one pass, one sort
             tagger = RowTagger() if fp is not None else None
             live_ids, live_labels, parts, position, last_id = [], [], {}, 0, None
@@ -287,4 +295,6 @@ def ingest_table(
                 DatasetRef(ds_id, "holdout", dataset.HOLDOUT), ledger, store.uri,
             )
         written["dataset"] = _write_part(store, parts["dataset"], sidecars.pop("dataset"), spec, signing_key, {**source, "part": "train"}, DatasetRef(ds_id, "data"), ledger, store.uri)
-    return {**written, "source": source}
+    from labelguard.tasks.features import describe_columns
+
+    return {**written, "source": source, "columns": describe_columns(pd.DataFrame(columns=cols), spec)}

@@ -42,6 +42,8 @@ class VerifyReport:
     tolerate: float = DEFAULT_TOLERATE
     class_power: dict[str, float] = field(default_factory=dict)
     noise_rate: float | None = None
+    # what the verdict rests on, for an audit trail: the trusted data used and the manifest's version
+    inputs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -59,6 +61,7 @@ class VerifyReport:
             "guards": [g.to_dict() for g in self.guards],
             "suspect_ids": [to_py(i) for i in self.suspect_ids],
             "suspects_from": self.suspects_from,
+            **self.inputs,
         }
 
 
@@ -197,6 +200,7 @@ def verify_dataset(
     for name in names or []:
         guards.get_guard(name)
     store = open_store(uri, endpoint_url=endpoint_url)
+    _refuse_partitioned_root(uri, store)
     columns = None
     if names and set(names) <= {"manifest"}:
         # integrity only: decode just the columns localization needs
@@ -212,20 +216,27 @@ def verify_dataset(
     if integrity.code == "missing-manifest" and columns is None and (names is None or set(names) - {"manifest"}):
         integrity.data, unsealed_spec = _unsealed(uri, endpoint_url, id_col or "review_id", label_col or "label", positive_class)
     reference = load_trusted(reference_uri, verify_key, "reference", endpoint_url, ledger=ledger).frame if reference_uri else None
-    holdout = None
+    holdout = used_holdout = None
     if holdout_uri:
-        holdout = load_trusted(holdout_uri, verify_key, "holdout", endpoint_url, ledger=ledger).frame
+        holdout, used_holdout = load_trusted(holdout_uri, verify_key, "holdout", endpoint_url, ledger=ledger).frame, holdout_uri
     elif columns is None and (own := _own_holdout(store, verify_key, ledger)) is not None:
-        holdout = own
+        holdout, used_holdout = own, store.child(HOLDOUT).uri
     elif integrity.manifest is not None and _default_synthetic(integrity.manifest.payload.get("source", {})):
         golden, golden_key = golden_holdout()
-        holdout = load_trusted(golden, golden_key, "golden holdout", None).frame
+        holdout, used_holdout = load_trusted(golden, golden_key, "golden holdout", None).frame, f"golden holdout ({golden.uri})"
+    from datetime import datetime, timezone
+
+    inputs = {
+        "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "reference_uri": reference_uri, "holdout_uri": used_holdout,
+        "manifest_version": int(integrity.manifest.payload.get("dataset", {}).get("version", 1)) if integrity.manifest is not None else None,
+    }
     spec = integrity.manifest.spec if integrity.manifest else unsealed_spec
     if columns is not None or integrity.data is None or spec is None:  # integrity only, or nothing to read
         results = [guards.manifest_guard(guards.GuardContext(frame=None, spec=spec, integrity=integrity))]
         verdict, why, _ = dataset_verdict(results, tolerate)
         ids, sources = suite_suspects(results)
-        return VerifyReport(uri, results, ids, sources, verdict=verdict, verdict_detail=why, tolerate=tolerate)
+        return VerifyReport(uri, results, ids, sources, verdict=verdict, verdict_detail=why, tolerate=tolerate, inputs=inputs)
     for what, trusted_rows, flag in (("reference", reference, "--reference"), ("holdout", holdout, "--holdout")):
         check_columns(spec, trusted_rows, what, flag)
     # the text featurizer is refitted on the text of the data and its trusted rows, as the pipeline does
@@ -234,11 +245,78 @@ def verify_dataset(
         reference = holdout
     ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout)
     results = guards.apply_tolerance(guards.run_guards(ctx, names), tolerate)
+    inputs["overlap"] = trusted_overlap(integrity.frame, spec, holdout=holdout, reference=None if reference is holdout else reference)
+    leak = note_holdout_overlap(results, inputs["overlap"].get("holdout"))
     posterior = _posterior(ctx, names)
     ids, sources = suite_suspects(results, None if posterior is None else ctx.frame[spec.id_col].to_numpy()[posterior.suspect].tolist())
     noise = posterior.noise_rate if posterior is not None else _noise_rate(results)
     verdict, why, class_power = dataset_verdict(results, tolerate, noise)
-    return VerifyReport(uri, results, ids, sources, verdict, why, tolerate, class_power, noise)
+    if leak and verdict != "fired":
+        verdict, why = "inconclusive", f"model gate: {leak}"
+        inputs["holdout_leak"] = True
+    return VerifyReport(uri, results, ids, sources, verdict, why, tolerate, class_power, noise, inputs)
+
+
+def trusted_overlap(frame, spec: ColumnSpec, *, holdout=None, reference=None) -> dict[str, dict[str, int]]:
+    """How many trusted rows (holdout, reference) are also candidate rows: the same id with the same feature values.
+
+    An id alone is not enough: generated or positional ids (``rev-0000001``, row numbers) repeat
+    across independent data sets, and such rows were never trained on. Labels are not compared
+    (a flipped training copy of a holdout row is still a row the model trained on).
+
+    Returns
+    -------
+    ``{"holdout": {"shared": n, "of": m}, "reference": {...}}`` for the trusted frames given.
+    """
+    cols = [spec.id_col, *spec.feature_cols, *spec.text_cols]
+    out = {}
+    for what, rows in (("holdout", holdout), ("reference", reference)):
+        if rows is None or any(c not in rows.columns or c not in frame.columns for c in cols):
+            continue
+        same = rows[cols].merge(frame[cols].drop_duplicates(), on=cols, how="inner")
+        out[what] = {"shared": int(same[spec.id_col].nunique()), "of": int(len(rows))}
+    return out
+
+
+def note_holdout_overlap(results: list[guards.GuardResult], overlap: dict[str, int] | None) -> str | None:
+    """Say on the model gate that holdout rows are also training rows; make the gate inconclusive when that matters.
+
+    Each holdout row the model trained on can move the measured holdout accuracy by one row's share
+    (a memorized row is scored right whatever the model learned elsewhere; a row flipped in the
+    candidate is learned with the wrong label). Those rows together can therefore shift the gate's
+    accuracy by up to their share of the holdout, so when that share exceeds the accuracy drop the
+    gate must see (its tolerance) a pass no longer says the drop is absent: the gate is inconclusive.
+    A smaller overlap is reported but leaves the verdict alone. A fired gate stays fired.
+
+    Returns
+    -------
+    The one-line note when the gate was made inconclusive, else None.
+    """
+    if not overlap or not overlap["shared"]:
+        return None
+    gate = next((g for g in results if g.name == "model_gate" and not g.skipped), None)
+    if gate is None:
+        return None
+    line = f"{overlap['shared']} of the holdout's {overlap['of']} ids are also training rows: the gate measures the model on rows it trained on"
+    gate.detail = f"{gate.detail}; {line}"
+    gate.metrics["holdout_overlap"] = dict(overlap)
+    share = overlap["shared"] / max(overlap["of"], 1)
+    if gate.fired or gate.tolerance is None or share <= gate.tolerance:
+        return None
+    gate.inconclusive = True
+    return f"{line} ({share:.0%} of the holdout, more than the {gate.tolerance:.0%} accuracy drop it must see)"
+
+
+def _refuse_partitioned_root(uri: str, store) -> None:
+    """A root of labelguard daily partitions (each with its own manifest) is checked by drift, or one partition at a time."""
+    if store.head(MANIFEST_KEY) is not None:
+        return
+    from labelguard.tasks.drift import part_name, partition_dates
+
+    for day in partition_dates(store):
+        if store.child(part_name(day)).head(MANIFEST_KEY) is not None:
+            raise BadInput(f"{uri} holds daily partitions",
+                           f"check them with `labelguard drift {uri}` or verify one partition, e.g. {uri.rstrip('/')}/{part_name(day)}")
 
 
 def _same_columns(spec: ColumnSpec, id_col: str | None, label_col: str | None) -> None:

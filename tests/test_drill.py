@@ -23,7 +23,7 @@ DEAD_PREFECT = f"http://127.0.0.1:{free_port()}/api"
     "args, line",
     [
         (["--attacks", "targeted,nope"], "error: unknown attack 'nope' (fix: choose one of: cluster, farthest, greedy, nearest, random, subset, targeted)"),
-        (["--rates", "0.1,1.5"], "error: rate must be within [0, 1], got 1.5 (fix: pass e.g. --rate 0.2)"),
+        (["--rates", "0.1,1.5"], "error: --rates must be numbers in [0, 1], got 1.5 (fix: pass e.g. --rates 0.05,0.2)"),
         (["--rates", "0.1,x"], "error: --rates must be numbers in [0, 1], got '0.1,x' (fix: pass e.g. --rates 0.05,0.2)"),
         (["--models", "svm"], "error: unknown model 'svm' (fix: choose one of: gboost, knn, logreg)"),
         (["--vectors", "at-rest,email"], "error: unknown vector 'email' (fix: choose one of: at-rest, source, transform)"),
