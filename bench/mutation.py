@@ -34,14 +34,18 @@ MUTMUT = str(Path(sys.executable).parent / "mutmut")
 # module -> the fast tests that decide its verdicts (no Prefect flows; the moto server is started once)
 MODULES: dict[str, list[str]] = {
     "manifest": ["tests/test_manifest_contracts.py", "tests/test_manifest.py", "tests/test_dataset.py", "tests/test_replay.py"],
-    "dataset": ["tests/test_dataset.py", "tests/test_store_contracts.py", "tests/test_replay.py", "tests/test_manifest.py"],
+    "dataset": ["tests/test_dataset.py", "tests/test_store_contracts.py", "tests/test_replay.py", "tests/test_manifest.py", "tests/test_dataset_details.py",
+                "tests/test_s3_contracts.py",
+                "tests/test_tamper_contracts.py::test_only_objects_holding_flipped_rows_are_rewritten_and_the_forgery_matches_them",
+                "tests/test_tamper_contracts.py::test_forged_then_resigned_manifest_keeps_the_dataset_identity_and_sealed_source"],
     "ledger": ["tests/test_replay.py", "tests/test_ledger_contracts.py"],
     "attacks": ["tests/test_attack_contracts.py", "tests/test_attacks.py::test_targeted_flips_positive_to_negative_by_default",
                 "tests/test_attacks.py::test_targeted_flip_matrix_splits_budget_exactly", "tests/test_attacks.py::test_targeted_budget_beyond_source_class",
                 "tests/test_attacks.py::test_rate_bounds", "tests/test_attacks.py::test_unknown_attack_lists_valid_names",
                 "tests/test_attacks.py::test_missing_and_continuous_label_columns", "tests/test_attack_details.py"],
-    "tamper": ["tests/test_tamper.py", "tests/test_tamper_contracts.py"],
-    "storage": ["tests/test_storage.py", "tests/test_store_contracts.py", "tests/test_faults.py"],
+    "tamper": ["tests/test_tamper.py", "tests/test_tamper_contracts.py", "tests/test_s3_contracts.py"],
+    "storage": ["tests/test_storage.py", "tests/test_store_contracts.py", "tests/test_faults.py", "tests/test_storage_details.py",
+                "tests/test_s3_contracts.py", "tests/test_dataset_details.py"],
     # ready for when issue 9's guards/detectors land: the two-sided contracts are their fast tests
     "guards": ["tests/test_guard_contracts.py", "tests/test_guards.py"],
     "detectors": ["tests/test_guard_contracts.py", "tests/test_guards.py"],

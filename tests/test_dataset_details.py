@@ -1,0 +1,85 @@
+"""What verify reports, value by value: the observed objects, the localization wording, the seal's
+schema refusal, and what an S3 write returns. Written against survivors of `make mutation` on
+tasks/dataset.py and tasks/storage.py."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from labelguard.errors import BadInput
+from labelguard.tasks.dataset import DATA_KEY, ROWS_KEY, load_verified, seal_dataset, to_parquet_bytes, write_dataset
+from labelguard.tasks.manifest import ColumnSpec, load_signing_key, load_verify_key
+from labelguard.tasks.storage import LocalStore, open_store
+from labelguard.tasks.synthetic import make_reviews
+
+
+def _s3(uri):
+    store = open_store(uri)
+    store.ensure_writable()
+    return store
+
+
+def test_observed_objects_are_what_was_read(s3_uri, keys):
+    """Each listed object as found: key, SHA-256 of its bytes, its version and rows; a single object's also at the top."""
+    store = _s3(s3_uri)
+    frame = make_reviews(90, seed=2)
+    for i, (lo, hi) in enumerate(((0, 50), (50, 90))):
+        store.put(f"part-{i}.parquet", to_parquet_bytes(frame.iloc[lo:hi].reset_index(drop=True)))
+    seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet", "part-1.parquet"])
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.ok
+    expected = [{"key": k, "sha256": hashlib.sha256(store.get(k)).hexdigest(), "version_id": store.head(k).version_id, "rows": r}
+                for k, r in (("part-0.parquet", 50), ("part-1.parquet", 40))]
+    assert rep.observed == {"objects": expected, "rows": 90}
+
+    single = _s3(s3_uri + "-single")
+    write_dataset(single, frame, ColumnSpec(), load_signing_key(keys[0]), source={})
+    rep = load_verified(single, load_verify_key(keys[1]))
+    data = single.get(DATA_KEY)
+    obj = {"key": DATA_KEY, "sha256": hashlib.sha256(data).hexdigest(), "version_id": single.head(DATA_KEY).version_id, "rows": 90}
+    assert rep.observed == {"objects": [obj], "rows": 90, "sha256": obj["sha256"], "version_id": obj["version_id"]}
+
+
+def test_edit_with_the_sidecar_gone_says_it_cannot_localize(tmp_path, keys):
+    store = LocalStore(tmp_path / "ds")
+    frame = make_reviews(60, seed=3)
+    write_dataset(store, frame, ColumnSpec(), load_signing_key(keys[0]), source={})
+    edited = frame.copy()
+    edited.loc[4, "label"] = 1 - edited.loc[4, "label"]
+    store.put(DATA_KEY, to_parquet_bytes(edited), create_only=False)
+    store.delete(ROWS_KEY)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.code == "digest-mismatch" and rep.suspect_ids is None
+    assert rep.detail.endswith("; row sidecar missing: cannot localize")
+    store.put(ROWS_KEY, b"not the sidecar")
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.detail.endswith("; row sidecar altered too: cannot localize") and rep.suspect_ids is None
+
+
+def test_seal_refuses_parts_of_another_schema_naming_each_column(tmp_path, keys):
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(40, seed=4)
+    store.put("a.parquet", to_parquet_bytes(frame))
+    other = frame.assign(label=frame["label"].astype("float64"), extra=1)
+    store.put("b.parquet", to_parquet_bytes(other))
+    with pytest.raises(BadInput) as err:
+        seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["a.parquet", "b.parquet"])
+    assert err.value.problem == "part b.parquet has another schema than a.parquet (extra: absent vs int64; label: int64 vs double)"
+    assert err.value.fix == "seal parts with one schema together (a glob or prefix per schema)"
+    reordered = frame[list(reversed(frame.columns))]
+    store.put("c.parquet", to_parquet_bytes(reordered))
+    with pytest.raises(BadInput) as err:
+        seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["a.parquet", "c.parquet"])
+    assert err.value.problem == "part c.parquet has another schema than a.parquet (column order)"
+    assert store.list() == ["a.parquet", "b.parquet", "c.parquet"]  # nothing written
+
+
+def test_s3_put_returns_the_key_it_was_given(s3_uri):
+    store = _s3(s3_uri)
+    info = store.put("sub/obj.bin", b"abc")
+    assert (info.key, info.size, info.sha256) == ("sub/obj.bin", 3, hashlib.sha256(b"abc").hexdigest())
+    assert info.version_id == store.head("sub/obj.bin").version_id and info.write_id == store.head("sub/obj.bin").write_id
+    over = store.put("sub/obj.bin", b"abcd", create_only=False)
+    assert (over.key, over.size) == ("sub/obj.bin", 4) and over.version_id != info.version_id
