@@ -46,9 +46,9 @@ MODULES: dict[str, list[str]] = {
     "tamper": ["tests/test_tamper.py", "tests/test_tamper_contracts.py", "tests/test_s3_contracts.py"],
     "storage": ["tests/test_storage.py", "tests/test_store_contracts.py", "tests/test_faults.py", "tests/test_storage_details.py",
                 "tests/test_s3_contracts.py", "tests/test_dataset_details.py"],
-    # ready for when issue 9's guards/detectors land: the two-sided contracts are their fast tests
-    "guards": ["tests/test_guard_contracts.py", "tests/test_guards.py"],
-    "detectors": ["tests/test_guard_contracts.py", "tests/test_guards.py"],
+    # the two-sided contracts, and the values and wording each guard and detector must produce
+    "guards": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py"],
+    "detectors": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py"],
 }
 DEFAULT = ["manifest", "dataset", "ledger", "attacks", "tamper", "storage"]
 
