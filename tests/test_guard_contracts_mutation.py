@@ -277,7 +277,9 @@ def test_class_conditional_shift_is_hotellings_t2_per_class():
         assert out[str(c)]["rows"] == len(a) and 0 < out[str(c)]["power"] <= 1
     res = guards.class_conditional_guard(GuardContext(frame=frame, spec=SPEC, reference=reference))
     assert not res.passed and res.metrics["worst"] == "1" and out["1"]["p_value"] < ALPHA / 2 <= out["0"]["p_value"]
-    assert res.detail.endswith(f"; fires below {ALPHA / 2:.2g} (Bonferroni)" + guards._power_text(res.power))
+    assert res.power < 1 and res.detail == (
+        f"class 0: mean shift {out['0']['shift']:.3g} (p={out['0']['p_value']:.2g}), class 1: mean shift {out['1']['shift']:.3g} "
+        f"(p={out['1']['p_value']:.2g}); fires below 0.0005 (Bonferroni); power: sees a flip of {res.power:.0%} of any class")
     assert res.power == max(res.class_power.values()) == max(v["power"] for v in out.values())
     calm = guards.class_conditional_guard(GuardContext(frame=make_reviews(400, seed=14), spec=SPEC, reference=reference))
     assert calm.passed
@@ -368,3 +370,45 @@ def test_model_gate_reports_its_numbers_and_power_on_clean_data():
     worse, better = g["discordant_worse"], g["discordant_better"]
     p = stats.binomtest(worse, worse + better, 0.5, alternative="greater").pvalue if worse + better else 1.0
     assert g["accuracy_p"] == pytest.approx(p)
+
+
+def _power_words(power):
+    return "cannot see a flip of every row of some class" if power >= 1.0 else f"sees a flip of {power:.0%} of any class"
+
+
+def test_context_reference_class_counts():
+    assert GuardContext(frame=make_reviews(10), spec=SPEC).reference_class_counts() is None
+    ctx = GuardContext(frame=make_reviews(10), spec=SPEC, reference=_labelled([0] * 3 + [1] * 7))
+    assert ctx.reference_class_counts() == {"0": 3, "1": 7}
+
+
+def test_duplicate_conflicts_and_reference_model_detail_lines_carry_their_numbers(tmp_path, keys):
+    from tests.test_guard_contracts import FIRING
+
+    ctx, _, _ = FIRING["duplicate_conflicts"](tmp_path, keys, "binary")
+    res = guards.duplicate_conflicts_guard(ctx)
+    m = res.metrics
+    worst = min(m["per_class"], key=lambda c: m["per_class"][c]["p_value"])
+    w = m["per_class"][worst]
+    assert not res.passed and m["conflicts"] == len(res.suspect_ids) == 120 and m["p_value"] == w["p_value"]
+    assert res.power == max(res.class_power.values()) and res.class_power == {c: v["power"] for c, v in m["per_class"].items()}
+    assert res.detail.startswith(f"120 conflicting duplicate row(s); within the ")
+    assert res.detail.endswith(f" feature cells shared with the reference ({m['matched_rows']} rows) class {worst} has {w['observed']:.0f} rows "
+                               f"vs {w['expected']:.1f} expected (CMH p={w['p_value']:.2g}, fires below 0.0005); power: {_power_words(res.power)}")
+
+    ctx, truth, _ = FIRING["reference_model"](tmp_path, keys, "binary")
+    res = guards.reference_model_guard(ctx)
+    m = res.metrics
+    worst = min(m["per_class"], key=lambda c: m["per_class"][c]["p_value"])
+    w = m["per_class"][worst]
+    scores = detectors.reference_anchored(ctx.frame, SPEC, ctx.reference)
+    assert not res.passed and res.suspect_ids == ctx.frame["review_id"][scores.suspect].tolist()
+    assert m["estimated_flip_rate"] == scores.estimate and m["p_value"] <= min(v["p_value"] for v in m["per_class"].values()) and m["p_value"] < 1e-6
+    assert res.power == max(res.class_power.values())
+    assert res.detail == (
+        f"estimated flip rate {scores.estimate:.1%}, {len(res.suspect_ids)} suspect row(s); labels disagree with the reference model on "
+        f"{m['disagreement']:.1%} of rows vs {m['reference_disagreement']:.1%} out of fold on the reference (p={res.detail.split('(p=')[1].split(')')[0]}); "
+        f"worst class {worst}: {w['rate']:.1%} vs {w['reference_rate']:.1%} (p={w['p_value']:.2g}); fires below {res.detail.split('fires below ')[1].split(';')[0]}; "
+        f"power: {_power_words(res.power)}")
+    skip = guards.reference_model_guard(GuardContext(frame=ctx.frame, spec=SPEC))
+    assert skip.skipped and skip.detail == "skipped: no trusted reference rows"
