@@ -62,6 +62,8 @@ def stage(module: str) -> Path:
     for sub in ("tasks", "flows", "schemas", "data"):
         shutil.copytree(ROOT / sub, pkg / sub, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "tests", where / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    target = pkg / "tasks" / f"{module}.py"
+    target.write_text(undecorate(target.read_text()))
     tests = MODULES[module]
     (where / "pyproject.toml").write_text(
         "[tool.mutmut]\n"
@@ -74,6 +76,28 @@ def stage(module: str) -> Path:
         'filterwarnings = ["ignore::DeprecationWarning:botocore.*"]\n'
     )
     return where
+
+
+def undecorate(source: str) -> str:
+    """The registry decorators written as plain calls after each function, so mutmut mutates the function.
+
+    mutmut 3 never mutates a decorated function (a decorator runs at definition time), so every
+    guard and attack strategy registered by ``@register_*("name")`` would go unmutated. In the
+    staged copy only, ``@register_guard("x")\ndef f(...)`` becomes ``def f(...)`` followed by
+    ``f = register_guard("x")(f)``: the registry holds the same function, registered in the same order.
+    """
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    edits = []  # (decorator first line, decorator last line, function last line, name, decorator text), 1-based
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and len(node.decorator_list) == 1:
+            deco = node.decorator_list[0]
+            if isinstance(deco, ast.Call) and isinstance(deco.func, ast.Name) and deco.func.id.startswith("register_"):
+                edits.append((deco.lineno, deco.end_lineno, node.end_lineno, node.name, ast.get_source_segment(source, deco)))
+    for first, last, end, name, text in reversed(edits):
+        lines.insert(end, f"{name} = {text}({name})\n")
+        del lines[first - 1 : last]
+    return "".join(lines)
 
 
 def run(module: str, max_children: int) -> dict:
