@@ -412,3 +412,23 @@ def test_duplicate_conflicts_and_reference_model_detail_lines_carry_their_number
         f"power: {_power_words(res.power)}")
     skip = guards.reference_model_guard(GuardContext(frame=ctx.frame, spec=SPEC))
     assert skip.skipped and skip.detail == "skipped: no trusted reference rows"
+
+
+def test_model_gate_fires_on_either_gap_alone_and_not_below_its_practical_gaps(tmp_path, keys):
+    """The targeted 25 % case moves both accuracy and the class share: each test alone must fire it."""
+    from tests.test_guard_contracts import FIRING
+
+    ctx, _, _ = FIRING["model_gate"](tmp_path, keys, "binary")
+    both = guards.model_gate_guard(ctx)
+    g = both.metrics
+    assert g["accuracy_p"] < 1e-3 and g["reference_accuracy"] - g["accuracy"] > 0.02
+    assert g["share_p"] < 1e-3 and g["share_gap"] > 0.02 and g["reference_skill_p"] < 1e-3
+    accuracy_only = guards.model_gate_guard(ctx, min_share_shift=1.0)
+    share_only = guards.model_gate_guard(ctx, min_accuracy_drop=1.0)
+    neither = guards.model_gate_guard(ctx, min_accuracy_drop=1.0, min_share_shift=1.0)
+    assert [r.verdict for r in (both, accuracy_only, share_only, neither)] == ["fired", "fired", "fired", "pass"]
+    assert "the gap exceeds 100% / 2%" in share_only.detail and share_only.tolerance == 1.0 and share_only.power == 1.0
+    drop = g["reference_accuracy"] - g["accuracy"]
+    just_above = guards.model_gate_guard(ctx, min_accuracy_drop=drop + 1e-9, min_share_shift=g["share_gap"] + 1e-9)
+    just_below = guards.model_gate_guard(ctx, min_accuracy_drop=drop - 1e-9, min_share_shift=g["share_gap"] + 1e-9)
+    assert (just_above.verdict, just_below.verdict) == ("pass", "fired")
