@@ -432,3 +432,18 @@ def test_model_gate_fires_on_either_gap_alone_and_not_below_its_practical_gaps(t
     just_above = guards.model_gate_guard(ctx, min_accuracy_drop=drop + 1e-9, min_share_shift=g["share_gap"] + 1e-9)
     just_below = guards.model_gate_guard(ctx, min_accuracy_drop=drop - 1e-9, min_share_shift=g["share_gap"] + 1e-9)
     assert (just_above.verdict, just_below.verdict) == ("pass", "fired")
+
+
+def test_schema_guard_line_names_each_check_and_row():
+    frame = make_reviews(20, seed=1)
+    frame.loc[3, "polarity"] = np.inf
+    frame.loc[5, "intensity"] = np.nan
+    frame.loc[7, "label"] = 9
+    frame.loc[9, "review_id"] = frame.loc[8, "review_id"]  # both rows of a repeated id are named
+    res = guards.schema_guard(GuardContext(frame=frame, spec=SPEC))
+    assert not res.passed and res.metrics == {"failures": 5}
+    assert sorted(res.suspect_ids) == ["rev-0000003", "rev-0000005", "rev-0000007", "rev-0000008", "rev-0000008"]
+    assert res.detail == ("5 failure(s) (intensity:not_nullable; label:isin([0, 1]); polarity:finite; review_id:field_uniqueness) in rows "
+                          + ", ".join(res.suspect_ids))
+    ok = guards.schema_guard(GuardContext(frame=make_reviews(20, seed=1), spec=SPEC))
+    assert (ok.passed, ok.detail, ok.suspect_ids) == (True, "20 rows valid", [])
