@@ -447,3 +447,24 @@ def test_schema_guard_line_names_each_check_and_row():
                           + ", ".join(res.suspect_ids))
     ok = guards.schema_guard(GuardContext(frame=make_reviews(20, seed=1), spec=SPEC))
     assert (ok.passed, ok.detail, ok.suspect_ids) == (True, "20 rows valid", [])
+
+
+def test_manifest_guard_passes_the_integrity_report_on(tmp_path, keys):
+    from labelguard.tasks.dataset import DATA_KEY, load_verified, to_parquet_bytes, write_dataset
+    from labelguard.tasks.manifest import load_signing_key, load_verify_key
+    from labelguard.tasks.storage import LocalStore
+
+    store = LocalStore(tmp_path / "ds")
+    frame = make_reviews(50, seed=3)
+    write_dataset(store, frame, SPEC, load_signing_key(keys[0]), source={})
+    rep = load_verified(store, load_verify_key(keys[1]))
+    res = guards.manifest_guard(GuardContext(frame=rep.frame, spec=SPEC, integrity=rep))
+    assert (res.passed, res.detail, res.suspect_ids, res.metrics) == (True, f"ok: {rep.detail}", [], {"code": "ok", **rep.observed})
+    edited = frame.copy()
+    edited.loc[[4, 9], "label"] = 1 - edited.loc[[4, 9], "label"]
+    store.put(DATA_KEY, to_parquet_bytes(edited), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    res = guards.manifest_guard(GuardContext(frame=rep.frame, spec=SPEC, integrity=rep))
+    assert (res.passed, res.suspect_ids, res.metrics["code"]) == (False, ["rev-0000004", "rev-0000009"], "digest-mismatch")
+    assert res.detail == f"digest-mismatch: {rep.detail}"
+    assert guards.manifest_guard(GuardContext(frame=frame, spec=SPEC)).detail == "skipped: no stored dataset to verify"
