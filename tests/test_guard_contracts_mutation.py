@@ -468,3 +468,49 @@ def test_manifest_guard_passes_the_integrity_report_on(tmp_path, keys):
     assert (res.passed, res.suspect_ids, res.metrics["code"]) == (False, ["rev-0000004", "rev-0000009"], "digest-mismatch")
     assert res.detail == f"digest-mismatch: {rep.detail}"
     assert guards.manifest_guard(GuardContext(frame=frame, spec=SPEC)).detail == "skipped: no stored dataset to verify"
+
+
+def test_reference_anchored_names_the_single_flip_of_a_tiny_candidate():
+    """Twelve rows, one flipped: the posterior sums to about one row, and that row is the suspect set."""
+    reference = make_reviews(300, seed=30)
+    frame = make_reviews(12, seed=31)
+    frame.loc[5, "label"] = 1 - frame.loc[5, "label"]
+    res = detectors.reference_anchored(frame, SPEC, reference)
+    assert 0.5 <= res.score.sum() < 1.5
+    assert np.flatnonzero(res.suspect).tolist() == [5] and res.score.argmax() == 5 and res.score[5] > 0.5
+
+
+def test_feature_cells_match_whole_numbers_stored_as_int_or_float():
+    """A star rating stored as 4 in one table and 4.0 in another is the same feature cell."""
+    frame = make_reviews(6, seed=32)
+    frame["polarity"] = [1, 2, 3, 4, 5, 4]
+    as_int = frame.assign(polarity=frame["polarity"].astype("int64"))
+    as_float = frame.assign(polarity=frame["polarity"].astype("float64"))
+    assert (detectors.feature_cells(as_int, SPEC) == detectors.feature_cells(as_float, SPEC)).all()
+    moved = as_float.assign(polarity=as_float["polarity"] + 1e-9)
+    assert not (detectors.feature_cells(moved, SPEC) == detectors.feature_cells(as_float, SPEC)).any()
+
+
+def test_class_conditional_power_with_a_single_testable_class_is_undetectable():
+    frame, reference = make_reviews(40, seed=15), make_reviews(40, seed=16)
+    out = detectors.class_conditional_shift(frame.assign(label=[0] * 38 + [1] * 2), SPEC, reference)
+    assert list(out) == ["0"] and out["0"]["power"] == 1.0  # no other class to flip into that could be tested
+
+
+def test_reference_model_never_scores_a_holdout_row_it_trained_on():
+    """One indicator feature per row: a model that saw a row remembers its label, one that did not cannot.
+
+    With the reference equal to the holdout, an in-sample reference model would score about 1.0;
+    cross-fitted (the documented behaviour) it can only guess, so its accuracy stays near chance.
+    """
+    n = 40
+    rng = np.random.default_rng(33)
+    feats = [f"f{i:02d}" for i in range(n)]
+    rows = pd.DataFrame(np.eye(n), columns=feats)
+    rows.insert(0, "review_id", [f"r{i:02d}" for i in range(n)])
+    rows.insert(1, "label", rng.permutation([0, 1] * (n // 2)))
+    spec = ColumnSpec(feature_cols=tuple(feats), timestamp_col=None)
+    g = detectors.paired_gate(rows, rows, rows, spec)
+    assert g["reference_accuracy"] <= 0.6 and g["holdout_rows"] == n
+    apart = rows.assign(review_id=[f"other-{i:02d}" for i in range(n)])  # same rows under other ids: not recognised as shared
+    assert detectors.paired_gate(rows, apart, rows, spec)["reference_accuracy"] >= 0.9
