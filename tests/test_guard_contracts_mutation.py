@@ -514,3 +514,46 @@ def test_reference_model_never_scores_a_holdout_row_it_trained_on():
     assert g["reference_accuracy"] <= 0.6 and g["holdout_rows"] == n
     apart = rows.assign(review_id=[f"other-{i:02d}" for i in range(n)])  # same rows under other ids: not recognised as shared
     assert detectors.paired_gate(rows, apart, rows, spec)["reference_accuracy"] >= 0.9
+
+
+GATE_KEYS = {"accuracy", "reference_accuracy", "accuracy_p", "holdout_rows", "discordant_worse", "discordant_better", "share_class", "share",
+             "true_share", "reference_share", "share_gap", "share_p", "positive_share", "reference_positive_share", "reference_skill_p"}
+
+
+def _gate_identities(g):
+    """What the gate's numbers must satisfy whatever the data: accuracy gap = discordant balance; a
+    class's |false positives - false negatives| / n = |predicted share - true share|."""
+    n = g["holdout_rows"]
+    assert g["reference_accuracy"] - g["accuracy"] == pytest.approx((g["discordant_worse"] - g["discordant_better"]) / n)
+    assert g["discordant_worse"] + g["discordant_better"] <= n * (2 - g["accuracy"] - g["reference_accuracy"]) + 1e-9
+    assert g["share_gap"] == pytest.approx(max(0.0, abs(g["share"] - g["true_share"]) - abs(g["reference_share"] - g["true_share"])))
+
+
+def test_paired_gate_numbers_hang_together(tmp_path, keys):
+    from tests.test_guard_contracts import FIRING
+
+    clean = [make_reviews(r, separation=2.0, seed=s) for r, s in ((1500, 40), (800, 41), (800, 42))]
+    g = detectors.paired_gate(*clean, SPEC)
+    assert set(g) == GATE_KEYS and g["reference_accuracy"] > 0.75 and abs(g["reference_accuracy"] - g["accuracy"]) < 0.02
+    _gate_identities(g)
+    assert g["positive_share"] == pytest.approx(g["share"] if g["share_class"] == "1" else 1 - g["share"])
+    ctx, _, _ = FIRING["model_gate"](tmp_path, keys, "binary")
+    fired = detectors.paired_gate(ctx.frame, ctx.reference, ctx.holdout, SPEC)
+    _gate_identities(fired)
+    assert fired["share_gap"] > 0.02 and fired["discordant_worse"] > fired["discordant_better"]
+    same = detectors.paired_gate(clean[0], clean[0].assign(review_id=lambda f: "ref-" + f["review_id"]), clean[2], SPEC)
+    # trained on the same rows, the two models agree everywhere: no gap, no accuracy test
+    assert (same["discordant_worse"], same["discordant_better"], same["accuracy_p"]) == (0, 0, 1.0) and same["share_gap"] == pytest.approx(0, abs=1e-12)
+    # roles swapped: a clean candidate against a poisoned reference is nearer every true share than
+    # the reference model, so there is no excess to test and the share p-value is 1
+    swapped = detectors.paired_gate(ctx.reference, ctx.frame, ctx.holdout, SPEC)
+    _gate_identities(swapped)
+    assert swapped["share"] != swapped["true_share"] and (swapped["share_gap"], swapped["share_p"]) == (0.0, 1.0)
+
+
+def test_out_of_fold_probabilities_are_decided_by_the_seed():
+    frame = make_reviews(200, separation=1.5, seed=43)
+    a, b, c = (detectors.out_of_fold_proba(frame, SPEC, seed=s) for s in (3, 3, 4))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    np.testing.assert_array_equal(detectors.confident_learning(frame, SPEC).score, detectors.confident_learning(frame, SPEC).score)
