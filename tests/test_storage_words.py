@@ -169,7 +169,7 @@ def test_embedded_server_sets_and_restores_the_environment(monkeypatch):
     with embedded_s3() as endpoint:
         assert os.environ["AWS_ENDPOINT_URL_S3"] == endpoint and endpoint.startswith("http://127.0.0.1:")
         assert {k: os.environ[k] for k in EMBEDDED_CREDENTIALS} == EMBEDDED_CREDENTIALS
-        store = open_store("s3://labelguard-embedded/p")
+        store = open_store(f"s3://labelguard-embedded/p-{os.getpid()}-{next(_n)}")  # the backend outlives a test run in one process
         store.ensure_writable()
         assert store.put("k", b"v").version_id
     assert os.environ["AWS_ENDPOINT_URL_S3"] == "http://elsewhere:1" and os.environ["AWS_ACCESS_KEY_ID"] == "mine"
