@@ -495,6 +495,8 @@ def test_class_conditional_power_with_a_single_testable_class_is_undetectable():
     frame, reference = make_reviews(40, seed=15), make_reviews(40, seed=16)
     out = detectors.class_conditional_shift(frame.assign(label=[0] * 38 + [1] * 2), SPEC, reference)
     assert list(out) == ["0"] and out["0"]["power"] == 1.0  # no other class to flip into that could be tested
+    res = guards.class_conditional_guard(GuardContext(frame=frame.assign(label=[0] * 38 + [1] * 2), spec=SPEC, reference=reference))
+    assert res.power == 1.0 and res.detail.endswith("; fires below 0.001 (Bonferroni); power: cannot see a flip of every row of some class")
 
 
 def test_reference_model_never_scores_a_holdout_row_it_trained_on():
