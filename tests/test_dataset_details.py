@@ -83,3 +83,50 @@ def test_s3_put_returns_the_key_it_was_given(s3_uri):
     assert info.version_id == store.head("sub/obj.bin").version_id and info.write_id == store.head("sub/obj.bin").write_id
     over = store.put("sub/obj.bin", b"abcd", create_only=False)
     assert (over.key, over.size) == ("sub/obj.bin", 4) and over.version_id != info.version_id
+
+
+def _labels_flipped(store, frame, rows):
+    edited = frame.copy()
+    edited.loc[rows, "label"] = 1 - edited.loc[rows, "label"]
+    store.put(DATA_KEY, to_parquet_bytes(edited), create_only=False)
+
+
+def test_seal_changes_names_what_a_reseal_would_approve(tmp_path, keys):
+    from labelguard.tasks.dataset import seal_changes
+
+    vk = load_verify_key(keys[1])
+    store = LocalStore(tmp_path / "ds")
+    frame = make_reviews(40, seed=5)
+    write_dataset(store, frame, ColumnSpec(), load_signing_key(keys[0]), source={})
+    assert seal_changes(store, vk) == ""
+    _labels_flipped(store, frame, list(range(10)))
+    ids = ", ".join(f"rev-{i:07d}" for i in range(10))
+    assert seal_changes(store, vk) == f"approving digest-mismatch: 10 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing (rows {ids})"
+    _labels_flipped(store, frame, list(range(11)))
+    assert seal_changes(store, vk) == f"approving digest-mismatch: 11 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing (rows {ids} …)"
+    assert seal_changes(LocalStore(tmp_path / "nothing"), vk) == ""  # a summary only: a real problem is the seal's to report
+
+
+def test_untrusted_manifest_still_localizes_or_says_why_not(tmp_path, keys, other_keys):
+    import json
+
+    from labelguard.tasks.dataset import MANIFEST_KEY
+    from labelguard.tasks.manifest import key_id
+
+    store = LocalStore(tmp_path / "ds")
+    frame = make_reviews(40, seed=6)
+    write_dataset(store, frame, ColumnSpec(), load_signing_key(keys[0]), source={})
+    wrong = load_verified(store, load_verify_key(other_keys[1]))  # the verifier holds another public key
+    signer = key_id(load_signing_key(keys[0]).public_key())
+    assert wrong.code == "unknown-key" and wrong.suspect_ids is None
+    assert wrong.detail.endswith(f"; row sidecar signed by the same key {signer} (is LABELGUARD_VERIFY_KEY / --verify-key the right public key?): cannot localize")
+    doc = json.loads(store.get(MANIFEST_KEY))
+    doc["payload"]["source"] = {"kind": "forged"}  # the signature no longer covers the payload
+    store.put(MANIFEST_KEY, json.dumps(doc).encode(), create_only=False)
+    _labels_flipped(store, frame, [3])
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.code == "bad-signature" and rep.suspect_ids == ["rev-0000003"] and rep.observed == {"rows": 40}
+    assert rep.detail.endswith("; 1 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing")
+    store.delete(DATA_KEY)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.code == "bad-signature" and rep.detail.endswith(f"; data object {DATA_KEY} is gone") and rep.suspect_ids is None
