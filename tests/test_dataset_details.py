@@ -130,3 +130,14 @@ def test_untrusted_manifest_still_localizes_or_says_why_not(tmp_path, keys, othe
     store.delete(DATA_KEY)
     rep = load_verified(store, load_verify_key(keys[1]))
     assert rep.code == "bad-signature" and rep.detail.endswith(f"; data object {DATA_KEY} is gone") and rep.suspect_ids is None
+
+
+def test_reseal_without_a_change_is_refused_word_for_word(tmp_path, keys):
+    from labelguard.tasks.dataset import NothingToSeal
+
+    store = LocalStore(tmp_path / "ds")
+    manifest = write_dataset(store, make_reviews(30, seed=7), ColumnSpec(), load_signing_key(keys[0]), source={})
+    with pytest.raises(NothingToSeal) as err:
+        seal_dataset(store, load_signing_key(keys[0]))
+    ref = manifest.payload["dataset"]
+    assert (err.value.problem, err.value.fix) == (f"nothing changed since version {ref['version']} of {ref['id']}: not re-signed", "seal again after an approved change")
