@@ -141,3 +141,20 @@ def test_reseal_without_a_change_is_refused_word_for_word(tmp_path, keys):
         seal_dataset(store, load_signing_key(keys[0]))
     ref = manifest.payload["dataset"]
     assert (err.value.problem, err.value.fix) == (f"nothing changed since version {ref['version']} of {ref['id']}: not re-signed", "seal again after an approved change")
+
+
+def test_sort_ids_numbers_first_then_text():
+    from labelguard.tasks.dataset import sort_ids
+
+    assert sort_ids([10, "b", 2, "a", 1.5]) == [1.5, 2, 10, "a", "b"]
+    assert sort_ids(["r10", "r9"]) == ["r10", "r9"] and sort_ids([]) == []
+
+
+def test_edit_that_drops_the_label_column_cannot_be_localized(tmp_path, keys):
+    store = LocalStore(tmp_path / "ds")
+    frame = make_reviews(30, seed=8)
+    write_dataset(store, frame, ColumnSpec(), load_signing_key(keys[0]), source={})
+    store.put(DATA_KEY, to_parquet_bytes(frame.drop(columns=["label"])), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.code == "digest-mismatch" and rep.suspect_ids is None
+    assert rep.detail.endswith("; id or label column gone: cannot localize")
