@@ -229,6 +229,10 @@ def main(argv: list[str]) -> None:
             results[module] = run_sample(module, sample, seed if seed is not None else 0, max_children)
         else:
             results[module] = run(module, max_children)
+        # read again before writing: runs of other modules in parallel may have finished meanwhile
+        current = json.loads(path.read_text()) if path.exists() else {}
+        current[module] = results[module]
+        results = current
         path.write_text(json.dumps(results, indent=1))
     lines = ["| module | mutants | killed | not killed | kill rate | of which not run by any selected test |", "|---|---:|---:|---:|---:|---|"]
     for module, r in results.items():
