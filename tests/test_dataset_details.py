@@ -158,3 +158,40 @@ def test_edit_that_drops_the_label_column_cannot_be_localized(tmp_path, keys):
     rep = load_verified(store, load_verify_key(keys[1]))
     assert rep.code == "digest-mismatch" and rep.suspect_ids is None
     assert rep.detail.endswith("; id or label column gone: cannot localize")
+
+
+class _FullLedger:
+    def append(self, entry, key):
+        raise OSError("ledger disk full")
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_ledger_failure_after_the_manifest_removes_every_object(backend, tmp_path, keys, request):
+    store = LocalStore(tmp_path / "ds") if backend == "local" else _s3(request.getfixturevalue("s3_uri"))
+    with pytest.raises(OSError, match="ledger disk full"):
+        write_dataset(store, make_reviews(20, seed=9), ColumnSpec(), load_signing_key(keys[0]), source={}, ledger=_FullLedger())
+    assert store.list() == []
+
+
+def test_writing_over_a_dataset_is_refused_naming_what_is_there(tmp_path, keys):
+    from labelguard.errors import DatasetExists
+
+    store = LocalStore(tmp_path / "ds")
+    store.put(DATA_KEY, b"x")
+    with pytest.raises(DatasetExists) as err:
+        write_dataset(store, make_reviews(20, seed=9), ColumnSpec(), load_signing_key(keys[0]), source={})
+    assert (err.value.problem, err.value.fix) == (f"{store.uri} already holds a dataset ({DATA_KEY})", "choose a new destination; datasets are create-only")
+    assert store.list() == [DATA_KEY]
+
+
+def test_glob_scope_flags_only_matching_unlisted_parts(tmp_path, keys):
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(40, seed=10)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:20].reset_index(drop=True)))
+    seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"], scope={"kind": "glob", "pattern": "part-*.parquet"})
+    store.put("other.parquet", to_parquet_bytes(frame.iloc[20:30].reset_index(drop=True)))  # outside the glob: not the dataset's
+    assert load_verified(store, load_verify_key(keys[1])).ok
+    store.put("part-1.parquet", to_parquet_bytes(frame.iloc[30:].reset_index(drop=True)))
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.code == "unlisted-object"
+    assert rep.detail.startswith("1 Parquet object(s) under the dataset that the signed manifest does not list: part-1.parquet")
