@@ -166,9 +166,16 @@ def rerun(module: str, max_children: int, before: dict | None) -> dict:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     if names:
         subprocess.run([MUTMUT, "run", "--max-children", str(max_children), *names], cwd=where, env=env, check=False)
-    after = collect(module)
-    keep = {k: first[k] for k in ("counts", "judged", "killed", "kill_rate", "survived")}
-    return {**after, "first_pass": first.get("first_pass", keep), "rerun": names}
+    return combine(first, collect(module), names)
+
+
+def combine(first: dict, after: dict, names: list[str]) -> dict:
+    """The first pass with its survivors' new outcomes: mutmut keeps only the re-run mutants' results."""
+    still = [n for n in after["survived"] if n.split(" ")[0] in names]
+    killed = first["killed"] + len(names) - len(still)
+    keep = first.get("first_pass") or {k: first[k] for k in ("counts", "judged", "killed", "kill_rate", "survived")}
+    counts = {"killed": killed, "survived": len(still), **({"not checked": first["counts"]["not checked"]} if "not checked" in first["counts"] else {})}
+    return {**first, "counts": counts, "killed": killed, "kill_rate": killed / first["judged"], "survived": still, "first_pass": keep, "rerun": names}
 
 
 def wilson(killed: int, n: int, z: float = 1.96) -> tuple[float, float]:
