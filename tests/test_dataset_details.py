@@ -195,3 +195,22 @@ def test_glob_scope_flags_only_matching_unlisted_parts(tmp_path, keys):
     rep = load_verified(store, load_verify_key(keys[1]))
     assert rep.code == "unlisted-object"
     assert rep.detail.startswith("1 Parquet object(s) under the dataset that the signed manifest does not list: part-1.parquet")
+
+
+def test_unlisted_objects_are_counted_shown_five_at_most_and_read_as_added_rows(tmp_path, keys):
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(60, seed=11)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:20].reset_index(drop=True)))
+    seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"])
+    names = [f"extra-{i}.parquet" for i in range(6)]
+    for i, name in enumerate(names[:5]):
+        store.put(name, to_parquet_bytes(frame.iloc[[20 + i]].reset_index(drop=True)))
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.detail.startswith(f"5 Parquet object(s) under the dataset that the signed manifest does not list: {', '.join(names[:5])}; ")
+    assert rep.suspect_ids == [f"rev-{i:07d}" for i in range(20, 25)]  # their rows are named as added
+    # a sixth, with labels stored as floats: shown as "+1 more", its row still read (types promoted)
+    store.put(names[5], to_parquet_bytes(frame.iloc[[25]].reset_index(drop=True).astype({"label": "float64"})))
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.code == "unlisted-object"
+    assert rep.detail.startswith(f"6 Parquet object(s) under the dataset that the signed manifest does not list: {', '.join(names[:5])} (+1 more); ")
+    assert rep.suspect_ids == [f"rev-{i:07d}" for i in range(20, 26)]
