@@ -7,7 +7,7 @@ under ``build/mutation/<module>/`` (``labelguard/`` with ``tasks/``, ``flows/``,
 ``data/`` inside it, plus ``tests/``), where path and module name agree, and runs mutmut there on
 one module at a time with only that module's fast tests.
 
-Usage: ``python bench/mutation.py [module ...]`` (default: the six modules in DEFAULT;
+Usage: ``python bench/mutation.py [module ...]`` (default: the eight verdict modules in DEFAULT;
 ``--report [module ...]`` re-reads finished runs; ``--rerun [module ...]`` runs their survivors
 again against the tests as they are now (the first pass is kept beside it); ``--sample N [--seed S] module ...`` runs a
 uniform random sample of N of each module's mutants, named to mutmut, and reports the kill rate
@@ -51,7 +51,7 @@ MODULES: dict[str, list[str]] = {
     "guards": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py"],
     "detectors": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py"],
 }
-DEFAULT = ["manifest", "dataset", "ledger", "attacks", "tamper", "storage"]
+DEFAULT = ["manifest", "dataset", "ledger", "attacks", "tamper", "storage", "guards", "detectors"]
 
 
 def stage(module: str) -> Path:
