@@ -7,8 +7,9 @@ under ``build/mutation/<module>/`` (``labelguard/`` with ``tasks/``, ``flows/``,
 ``data/`` inside it, plus ``tests/``), where path and module name agree, and runs mutmut there on
 one module at a time with only that module's fast tests.
 
-Usage: ``python bench/mutation.py [module ...]`` (default: the six modules in DEFAULT;
-``--report [module ...]`` re-reads finished runs; ``--sample N [--seed S] module ...`` runs a
+Usage: ``python bench/mutation.py [module ...]`` (default: the eight verdict modules in DEFAULT;
+``--report [module ...]`` re-reads finished runs; ``--rerun [module ...]`` runs their survivors
+again against the tests as they are now (the first pass is kept beside it); ``--sample N [--seed S] module ...`` runs a
 uniform random sample of N of each module's mutants, named to mutmut, and reports the kill rate
 with its 95 % Wilson interval, for when a full run does not fit the time at hand);
 ``make mutation`` runs them all. Writes ``bench/results/mutation.md`` and ``mutation.json``.
@@ -34,19 +35,23 @@ MUTMUT = str(Path(sys.executable).parent / "mutmut")
 # module -> the fast tests that decide its verdicts (no Prefect flows; the moto server is started once)
 MODULES: dict[str, list[str]] = {
     "manifest": ["tests/test_manifest_contracts.py", "tests/test_manifest.py", "tests/test_dataset.py", "tests/test_replay.py"],
-    "dataset": ["tests/test_dataset.py", "tests/test_store_contracts.py", "tests/test_replay.py", "tests/test_manifest.py"],
+    "dataset": ["tests/test_dataset.py", "tests/test_store_contracts.py", "tests/test_replay.py", "tests/test_manifest.py", "tests/test_dataset_details.py",
+                "tests/test_s3_contracts.py",
+                "tests/test_tamper_contracts.py::test_only_objects_holding_flipped_rows_are_rewritten_and_the_forgery_matches_them",
+                "tests/test_tamper_contracts.py::test_forged_then_resigned_manifest_keeps_the_dataset_identity_and_sealed_source"],
     "ledger": ["tests/test_replay.py", "tests/test_ledger_contracts.py"],
     "attacks": ["tests/test_attack_contracts.py", "tests/test_attacks.py::test_targeted_flips_positive_to_negative_by_default",
                 "tests/test_attacks.py::test_targeted_flip_matrix_splits_budget_exactly", "tests/test_attacks.py::test_targeted_budget_beyond_source_class",
                 "tests/test_attacks.py::test_rate_bounds", "tests/test_attacks.py::test_unknown_attack_lists_valid_names",
                 "tests/test_attacks.py::test_missing_and_continuous_label_columns", "tests/test_attack_details.py"],
-    "tamper": ["tests/test_tamper.py", "tests/test_tamper_contracts.py"],
-    "storage": ["tests/test_storage.py", "tests/test_store_contracts.py", "tests/test_faults.py"],
-    # ready for when issue 9's guards/detectors land: the two-sided contracts are their fast tests
-    "guards": ["tests/test_guard_contracts.py", "tests/test_guards.py"],
-    "detectors": ["tests/test_guard_contracts.py", "tests/test_guards.py"],
+    "tamper": ["tests/test_tamper.py", "tests/test_tamper_contracts.py", "tests/test_s3_contracts.py"],
+    "storage": ["tests/test_storage.py", "tests/test_store_contracts.py", "tests/test_faults.py", "tests/test_storage_details.py",
+                "tests/test_s3_contracts.py", "tests/test_dataset_details.py", "tests/test_storage_words.py"],
+    # the two-sided contracts, and the values and wording each guard and detector must produce
+    "guards": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py"],
+    "detectors": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py"],
 }
-DEFAULT = ["manifest", "dataset", "ledger", "attacks", "tamper", "storage"]
+DEFAULT = ["manifest", "dataset", "ledger", "attacks", "tamper", "storage", "guards", "detectors"]
 
 
 def stage(module: str) -> Path:
@@ -58,6 +63,13 @@ def stage(module: str) -> Path:
     for sub in ("tasks", "flows", "schemas", "data"):
         shutil.copytree(ROOT / sub, pkg / sub, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "tests", where / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    target = pkg / "tasks" / f"{module}.py"
+    target.write_text(undecorate(target.read_text()))
+    configure(where, module)
+    return where
+
+
+def configure(where: Path, module: str) -> None:
     tests = MODULES[module]
     (where / "pyproject.toml").write_text(
         "[tool.mutmut]\n"
@@ -69,7 +81,28 @@ def stage(module: str) -> Path:
         'markers = ["flow: runs a Prefect flow end to end (slower)"]\n'
         'filterwarnings = ["ignore::DeprecationWarning:botocore.*"]\n'
     )
-    return where
+
+
+def undecorate(source: str) -> str:
+    """The registry decorators written as plain calls after each function, so mutmut mutates the function.
+
+    mutmut 3 never mutates a decorated function (a decorator runs at definition time), so every
+    guard and attack strategy registered by ``@register_*("name")`` would go unmutated. In the
+    staged copy only, ``@register_guard("x")\ndef f(...)`` becomes ``def f(...)`` followed by
+    ``f = register_guard("x")(f)``: the registry holds the same function, registered in the same order.
+    """
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    edits = []  # (decorator first line, decorator last line, function last line, name, decorator text), 1-based
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and len(node.decorator_list) == 1:
+            deco = node.decorator_list[0]
+            if isinstance(deco, ast.Call) and isinstance(deco.func, ast.Name) and deco.func.id.startswith("register_"):
+                edits.append((deco.lineno, deco.end_lineno, node.end_lineno, node.name, ast.get_source_segment(source, deco)))
+    for first, last, end, name, text in reversed(edits):
+        lines.insert(end, f"{name} = {text}({name})\n")
+        del lines[first - 1 : last]
+    return "".join(lines)
 
 
 def run(module: str, max_children: int) -> dict:
@@ -114,6 +147,37 @@ def run_sample(module: str, size: int, seed: int, max_children: int) -> dict:
     return collect(module)
 
 
+def rerun(module: str, max_children: int, before: dict | None) -> dict:
+    """Run a finished run's survivors again against the tests as they are now (copied in afresh).
+
+    The result keeps the first pass (``before``): tests written after seeing survivors make the
+    re-run's rate an optimistic estimate for a sample; the first pass is the unbiased one.
+    """
+    where = STAGE / module
+    first = collect(module)  # the survivors as the staged run left them
+    if before and "first_pass" in before and before.get("sample") == first.get("sample"):
+        first["first_pass"] = before["first_pass"]  # a second re-run keeps the first pass
+    names = [n.split(" ")[0] for n in first["survived"]]
+    shutil.rmtree(where / "tests")
+    shutil.copytree(ROOT / "tests", where / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.rmtree(where / "mutants" / "tests", ignore_errors=True)  # mutmut runs the tests from its own copy
+    shutil.copytree(ROOT / "tests", where / "mutants" / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    configure(where, module)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    if names:
+        subprocess.run([MUTMUT, "run", "--max-children", str(max_children), *names], cwd=where, env=env, check=False)
+    return combine(first, collect(module), names)
+
+
+def combine(first: dict, after: dict, names: list[str]) -> dict:
+    """The first pass with its survivors' new outcomes: mutmut keeps only the re-run mutants' results."""
+    still = [n for n in after["survived"] if n.split(" ")[0] in names]
+    killed = first["killed"] + len(names) - len(still)
+    keep = first.get("first_pass") or {k: first[k] for k in ("counts", "judged", "killed", "kill_rate", "survived")}
+    counts = {"killed": killed, "survived": len(still), **({"not checked": first["counts"]["not checked"]} if "not checked" in first["counts"] else {})}
+    return {**first, "counts": counts, "killed": killed, "kill_rate": killed / first["judged"], "survived": still, "first_pass": keep, "rerun": names}
+
+
 def wilson(killed: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """95 % Wilson score interval of a kill rate measured on ``n`` sampled mutants."""
     if n == 0:
@@ -150,25 +214,32 @@ def collect(module: str) -> dict:
 
 def main(argv: list[str]) -> None:
     report_only = argv[:1] == ["--report"]  # re-read finished runs under build/mutation/ without running
+    again = argv[:1] == ["--rerun"]  # run the survivors of finished runs again with the current tests
     sample = seed = None
     if argv[:1] == ["--sample"]:
         sample, argv = int(argv[1]), argv[2:]
         if argv[:1] == ["--seed"]:
             seed, argv = int(argv[1]), argv[2:]
-    modules = (argv[1:] if report_only else argv) or DEFAULT
+    modules = (argv[1:] if report_only or again else argv) or DEFAULT
     max_children = int(os.environ.get("MUTATION_JOBS", "2"))
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / "mutation.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     for module in modules:
-        if report_only and not (STAGE / module / "mutants").is_dir():
+        if (report_only or again) and not (STAGE / module / "mutants").is_dir():
             continue
         if report_only:
-            results[module] = collect(module)
+            results[module] = {**results.get(module, {}), **collect(module)}
+        elif again:
+            results[module] = rerun(module, max_children, results.get(module))
         elif sample:
             results[module] = run_sample(module, sample, seed if seed is not None else 0, max_children)
         else:
             results[module] = run(module, max_children)
+        # read again before writing: runs of other modules in parallel may have finished meanwhile
+        current = json.loads(path.read_text()) if path.exists() else {}
+        current[module] = results[module]
+        results = current
         path.write_text(json.dumps(results, indent=1))
     lines = ["| module | mutants | killed | not killed | kill rate | of which not run by any selected test |", "|---|---:|---:|---:|---:|---|"]
     for module, r in results.items():
@@ -178,6 +249,10 @@ def main(argv: list[str]) -> None:
         if r.get("sample"):
             lo, hi = wilson(r["killed"], r["judged"])
             rate += f" (sample of {r['sample']['size']} of {r['sample']['of']}, seed {r['sample']['seed']}; 95 % CI {lo:.1%}-{hi:.1%})"
+        if r.get("first_pass"):  # survivors re-run after tests were written for them: the first pass is the estimate
+            f = r["first_pass"]
+            lo, hi = wilson(f["killed"], f["judged"])
+            rate += f"; first pass {f['killed']}/{f['judged']} = {f['kill_rate']:.1%} (95 % CI {lo:.1%}-{hi:.1%}), then {len(r.get('rerun', []))} survivors re-run"
         lines.append(f"| tasks/{module}.py | {r['judged']} | {r['killed']} | {len(r['survived'])} | {rate} | {other or ''} |")
     md = "\n".join(lines) + "\n"
     for module, r in results.items():
