@@ -561,10 +561,19 @@ def read_records(root: Store, verify_key: Ed25519PublicKey, *, dataset_id: str |
     UntrustedInput
         A record that is not signed JSON, fails its signature, or is bound to another date or dataset.
     """
+    return dict(_signed_records(root.child(RECORDS), verify_key, RECORD_KIND, dataset_id))
+
+
+def _signed_records(store: Store, verify_key: Ed25519PublicKey, kind: str, dataset_id: str | None):
+    """Yield ``(date, payload)`` of every ``date=YYYY-MM-DD.json`` under ``store`` of this ``kind``, each verified first.
+
+    Raises
+    ------
+    UntrustedInput
+        A record that is not signed JSON, fails its signature, or is bound to another kind, date or dataset.
+    """
     from labelguard.tasks.manifest import SignedManifest, signature_valid
 
-    records = {}
-    store = root.child(RECORDS)
     for key in sorted(store.list()):
         m = re.fullmatch(r"date=(\d{4}-\d{2}-\d{2})\.json", key)
         if not m:
@@ -577,12 +586,11 @@ def read_records(root: Store, verify_key: Ed25519PublicKey, *, dataset_id: str |
         if not signature_valid(signed, verify_key):
             raise _untrusted_record(where, "bad-signature")
         payload = signed.payload
-        if payload.get("kind") != RECORD_KIND or payload.get("date") != day:
+        if payload.get("kind") != kind or payload.get("date") != day:
             raise _untrusted_record(where, f"wrong-date (the record is for {payload.get('date')!r})")
         if dataset_id and payload.get("dataset") != dataset_id:
             raise _untrusted_record(where, f"wrong-dataset (the record is for dataset {payload.get('dataset')!r}, the reference {dataset_id!r})")
-        records[day] = payload
-    return records
+        yield day, payload
 
 
 def _untrusted_record(where: str, code: str) -> UntrustedInput:
@@ -898,25 +906,8 @@ def later_alarms(root: Store, verify_key: Ed25519PublicKey, records: dict[str, d
     UntrustedInput
         A later alarm that is not signed by the verify key or names another date or dataset.
     """
-    from labelguard.tasks.manifest import SignedManifest, signature_valid
-
-    store = root.child(RECORDS).child(LATER)
-    found = {}
-    for key in sorted(store.list()):
-        m = re.fullmatch(r"date=(\d{4}-\d{2}-\d{2})\.json", key)
-        if not m:
-            continue
-        day, where = m.group(1), f"{store.uri.rstrip('/')}/{key}"
-        try:
-            signed = SignedManifest.from_bytes(store.get(key))
-        except BadInput:
-            raise _untrusted_record(where, "unsigned (not a signed labelguard record)") from None
-        if not signature_valid(signed, verify_key):
-            raise _untrusted_record(where, "bad-signature")
-        payload = signed.payload
-        if payload.get("kind") != RECORD_KIND + ".alarm" or payload.get("date") != day or (dataset_id and payload.get("dataset") != dataset_id):
-            raise _untrusted_record(where, f"wrong-date or wrong-dataset (the record is for {payload.get('date')!r}, dataset {payload.get('dataset')!r})")
-        found[day] = payload
+    found = dict(_signed_records(root.child(RECORDS).child(LATER), verify_key, RECORD_KIND + ".alarm", dataset_id))
+    for day, payload in found.items():
         if day in records:
             records[day] = {**records[day], "alarm": True, "later_alarm": payload.get("fired")}
     return found
