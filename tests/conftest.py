@@ -93,3 +93,14 @@ def pg_cluster():
 def pg_url(pg_cluster) -> str:
     """A fresh database on the session cluster; the URL names table `reviews` and carries the password."""
     return pg_cluster.url(pg_cluster.create_database(f"db{next(_counter):04d}"))
+
+
+@pytest.fixture(scope="module")
+def faulty(s3_endpoint):
+    """A second moto server (same in-process backend) whose requests can be made to fail: (server, endpoint)."""
+    from tests.faults import FaultyS3
+
+    server = FaultyS3()
+    endpoint = server.start()
+    yield server, endpoint
+    server.stop()

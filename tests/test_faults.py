@@ -14,19 +14,9 @@ from labelguard.tasks.dataset import load_verified, write_dataset
 from labelguard.tasks.manifest import ColumnSpec, load_signing_key, load_verify_key
 from labelguard.tasks.storage import S3Store, open_store
 from labelguard.tasks.synthetic import make_reviews
-from tests.faults import FaultyS3
 
 runner = CliRunner()
 _n = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def faulty(s3_endpoint):
-    """A second moto server (same in-process backend) whose requests can be made to fail."""
-    server = FaultyS3()
-    endpoint = server.start()
-    yield server, endpoint
-    server.stop()
 
 
 @pytest.fixture

@@ -16,17 +16,8 @@ import pytest
 
 from labelguard.errors import DatasetExists, DatasetMissing, StoreError, StoreUnreachable
 from labelguard.tasks.storage import EMBEDDED_CREDENTIALS, LocalStore, S3Store, embedded_s3, open_store
-from tests.faults import FaultyS3
 
 _n = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def faulty(s3_endpoint):
-    server = FaultyS3()
-    endpoint = server.start()
-    yield server, endpoint
-    server.stop()
 
 
 @pytest.fixture
