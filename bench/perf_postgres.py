@@ -38,6 +38,7 @@ from _common import write_result
 
 CHILD = r"""
 import json, os, sys, tempfile, threading, time
+os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")  # as the CLI sets it (labelguard.cli.QUIET_ENV)
 from pathlib import Path
 import psycopg, pyarrow.csv as pacsv
 from labelguard.tasks import postgres as pg

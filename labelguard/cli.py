@@ -99,6 +99,10 @@ _WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
 out = Console(soft_wrap=True, width=_WIDTH)
 err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 
+# pandera imports hypothesis when it is installed (the dev tools), and hypothesis then loads its
+# entry-point plugins (trio, which imports pytest): ~1 s before the first validation, for nothing
+os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
+
 QUIET_ENV = {
     "DO_NOT_TRACK": "1",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

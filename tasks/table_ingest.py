@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -105,6 +106,49 @@ class HoldoutDraw:
             mask[rows] = picked[start : start + len(rows)]
             self.seen[cls] = start + len(rows)
         return mask
+
+
+class _BatchSink:
+    """Per-batch work of the table ingest, batch after batch in stream order: validate, check id
+    uniqueness across batches, draw the holdout, write both parts. After the first schema failure
+    later batches are skipped (the stream is still read to finish the fingerprint comparison)."""
+
+    def __init__(self, table: str, spec: ColumnSpec, schema, draw: HoldoutDraw | None, tmp: Path) -> None:
+        self.table, self.spec, self.schema, self.draw, self.tmp = table, spec, schema, draw, tmp
+        self.parts: dict[str, _PartWriter] = {}
+        self.position, self.last_id, self.failure = 0, None, None
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        spec = self.spec
+        if self.failure is not None:
+            return
+        if not self.parts:
+            self.parts = {"dataset": _PartWriter(self.tmp / "train.parquet", batch.schema, spec)}
+            if self.draw is not None:
+                self.parts["holdout"] = _PartWriter(self.tmp / "holdout.parquet", batch.schema, spec)
+        frame = batch.to_pandas()
+        _, failures = validate_reviews(frame, spec, self.schema)
+        if failures is not None:
+            first = failures.iloc[0]
+            self.failure = SchemaViolation(
+                f"table {self.table}: schema failure in column {first['column']!r} check {first['check']!r} value {to_py(first['failure_case'])!r}",
+                "fix the table (features finite numbers, labels in the snapshot's class set, no missing values)",
+                failure_cases=failures,
+            )
+            return
+        # ids arrive sorted bytewise: a duplicate sits next to its twin, within a batch or across the boundary
+        ids = batch.column(spec.id_col).cast(pa.large_string())
+        same = np.asarray(pc.equal(ids[1:], ids[:-1]).fill_null(False)) if len(ids) > 1 else np.zeros(0, dtype=bool)
+        if same.any() or (self.last_id is not None and ids[0].as_py() == self.last_id):
+            dup = ids[int(np.argmax(same)) + 1].as_py() if same.any() else self.last_id
+            self.failure = SchemaViolation(f"table {self.table}: ids in column {spec.id_col!r} are not unique (e.g. {dup})", "fix the table: one row per id (a primary key)")
+            return
+        self.last_id = ids[-1].as_py()
+        held = self.draw.take(batch.column(spec.label_col).to_numpy(zero_copy_only=False)) if self.draw else np.zeros(len(frame), dtype=bool)
+        self.position += len(frame)
+        self.parts["dataset"].add(batch.filter(pa.array(~held)), frame[~held])
+        if self.draw is not None:
+            self.parts["holdout"].add(batch.filter(pa.array(held)), frame[held])
 
 
 def _write_part(store: Store, part: _PartWriter, sidecar: bytes, spec: ColumnSpec, key, source: dict[str, Any], ref: DatasetRef, ledger=None, ledger_uri: str | None = None):
@@ -227,41 +271,22 @@ def ingest_table(
             cols = list(s.columns)  # every column, used or not, as the file ingest keeps them
             # the fingerprint's row tags are computed from the data stream itself: one pass, one sort
             tagger = RowTagger() if fp is not None else None
-            live_ids, live_labels, parts, position, last_id = [], [], {}, 0, None
-            approval = schema_failure = None
-            for batch in s.stream(cols, order_by=spec.id_col, block_bytes=block_bytes, tagger=tagger):
-                if tagger is not None:  # as parsed: cast to text only if the digest differs
-                    live_ids.append(batch.column(spec.id_col))
-                    live_labels.append(batch.column(spec.label_col))
-                if schema_failure is not None:  # keep streaming only to finish the fingerprint comparison
-                    continue
-                if not parts:
-                    parts = {"dataset": _PartWriter(Path(tmp) / "train.parquet", batch.schema, spec)}
-                    if with_holdout:
-                        parts["holdout"] = _PartWriter(Path(tmp) / "holdout.parquet", batch.schema, spec)
-                frame = batch.to_pandas()
-                _, failures = validate_reviews(frame, spec, schema)
-                if failures is not None:
-                    first = failures.iloc[0]
-                    schema_failure = SchemaViolation(
-                        f"table {target.table}: schema failure in column {first['column']!r} check {first['check']!r} value {to_py(first['failure_case'])!r}",
-                        "fix the table (features finite numbers, labels in the snapshot's class set, no missing values)",
-                        failure_cases=failures,
-                    )
-                    continue
-                # ids arrive sorted bytewise: a duplicate sits next to its twin, within a batch or across the boundary
-                ids = batch.column(spec.id_col).cast(pa.large_string())
-                same = np.asarray(pc.equal(ids[1:], ids[:-1]).fill_null(False)) if len(ids) > 1 else np.zeros(0, dtype=bool)
-                if same.any() or (last_id is not None and ids[0].as_py() == last_id):
-                    dup = ids[int(np.argmax(same)) + 1].as_py() if same.any() else last_id
-                    schema_failure = SchemaViolation(f"table {target.table}: ids in column {spec.id_col!r} are not unique (e.g. {dup})", "fix the table: one row per id (a primary key)")
-                    continue
-                last_id = ids[-1].as_py()
-                held = draw.take(batch.column(spec.label_col).to_numpy(zero_copy_only=False)) if draw else np.zeros(len(frame), dtype=bool)
-                position += len(frame)
-                parts["dataset"].add(batch.filter(pa.array(~held)), frame[~held])
-                if with_holdout:
-                    parts["holdout"].add(batch.filter(pa.array(held)), frame[held])
+            live_ids, live_labels = [], []
+            batches = _BatchSink(target.table, spec, schema, draw, Path(tmp))
+            # the next batch is read and parsed while the last one is validated, hashed and encoded:
+            # one worker, batches in order (ids are checked for duplicates across batch boundaries)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="labelguard-ingest") as pool:
+                pending = None
+                for batch in s.stream(cols, order_by=spec.id_col, block_bytes=block_bytes, tagger=tagger):
+                    if tagger is not None:  # as parsed: cast to text only if the digest differs
+                        live_ids.append(batch.column(spec.id_col))
+                        live_labels.append(batch.column(spec.label_col))
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(batches.add, batch)
+                if pending is not None:
+                    pending.result()
+            parts, position, schema_failure, approval = batches.parts, batches.position, batches.failure, None
             # a changed table is the news (guard fired) even when it also breaks the schema (bad input)
             if fp is not None:
                 diff = compare_tags(fp, lambda: tagger.table(live_ids, live_labels), tagger.hexdigest())
