@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from labelguard.errors import BadInput, UntrustedInput
 from labelguard.tasks import guards
 from labelguard.tasks.classes import with_positive
-from labelguard.tasks.dataset import HOLDOUT, MANIFEST_KEY, IntegrityReport, ManifestProblem, load_verified, read_manifest, sort_ids, write_dataset
+from labelguard.tasks.dataset import HOLDOUT, MANIFEST_KEY, IntegrityReport, ManifestProblem, load_verified, own_key, read_manifest, sort_ids, write_dataset
 from labelguard.tasks.features import with_featurizer
 from labelguard.tasks.manifest import ColumnSpec, DatasetRef, SignedManifest, load_verify_key, new_dataset_id, to_py
 from labelguard.tasks.storage import LocalStore, open_store
@@ -126,11 +126,25 @@ def load_trusted(uri_or_store, key: Ed25519PublicKey, what: str, endpoint_url: s
 
     ``what`` names the use (``reference``, ``holdout``, ``golden holdout``, ``trusted source``)
     and so the roles a manifest may have there: a training set passed as ``--reference`` is a
-    ``wrong-dataset``, not a baseline.
+    ``wrong-dataset`` for the role, not a baseline: when that data is intact, signed by the trusted
+    key and where its manifest says it lives, the user pointed at the wrong thing (``BadInput``,
+    exit 2), which must not read as tampering; anything else stays ``UntrustedInput`` (exit 1).
     """
     store = open_store(uri_or_store, endpoint_url=endpoint_url) if isinstance(uri_or_store, str) else uri_or_store
-    rep = load_verified(store, key, roles=TRUSTED_ROLES.get(what), ledger=ledger)
+    roles = TRUSTED_ROLES.get(what)
+    rep = load_verified(store, key, roles=roles, ledger=ledger)
     if not rep.ok:
+        role = ((rep.manifest.payload.get("dataset") or {}).get("role") if rep.manifest is not None else None)
+        slot = store.ancestor(HOLDOUT)  # a dataset's own holdout folder holding other data is a swap, not a typo
+        in_slot = slot is not None and slot.head(own_key(slot, MANIFEST_KEY)) is not None
+        if rep.code == "wrong-dataset" and roles and role not in roles and not in_slot and load_verified(store, key, roles=None, ledger=ledger).ok:
+            ref = DatasetRef.from_dict(rep.manifest.payload["dataset"])
+            kind = {"data": "a training set", "partition": "a daily partition"}.get(role, f"data in role {role!r}")
+            raise BadInput(
+                f"the {what} at {store.uri} is {kind} (dataset {ref.id}, role {role!r}, signed and intact), not {' or '.join(roles)} data",
+                (f"pass the dataset's holdout ({store.uri.rstrip('/')}/{HOLDOUT})" if role == "data" else "pass a dataset's holdout")
+                + (" or a baseline made with `labelguard baseline`" if "baseline" in roles else ""),
+            )
         raise UntrustedInput([what], f"the {what} at {store.uri} failed verification: {rep.code}: {rep.detail}")
     return rep
 

@@ -118,12 +118,32 @@ def test_tampered_reference_is_refused_not_used(world, keys):
     assert res.stdout == ""
 
 
-def test_training_set_passed_as_reference_is_wrong_dataset(world, keys):
+def test_training_set_passed_as_reference_is_a_usage_error_not_tampering(world, keys):
+    """Intact, signed data in the wrong role at its own location is the user's mistake: exit 2, nothing judged."""
+    ds_id = json.loads((world / "trusted" / "manifest.json").read_text())["payload"]["dataset"]["id"]
     res = invoke("verify", world / "ds", "--reference", world / "trusted", "--verify-key", keys[1])
-    assert res.exit_code == 1
+    assert res.exit_code == 2 and res.stdout == ""
     assert res.stderr.strip() == (
-        f"guard fired: reference fired, cannot be trusted (the reference at {world / 'trusted'} failed verification: wrong-dataset: "
-        f"the manifest is for dataset {json.loads((world / 'trusted' / 'manifest.json').read_text())['payload']['dataset']['id']} in role 'data'; expected baseline or holdout) {TRUST_FIX}"
+        f"error: the reference at {world / 'trusted'} is a training set (dataset {ds_id}, role 'data', signed and intact), not baseline or holdout data "
+        f"(fix: pass the dataset's holdout ({world / 'trusted'}/holdout) or a baseline made with `labelguard baseline`)"
+    )
+    res = invoke("verify", world / "ds", "--holdout", world / "trusted", "--verify-key", keys[1])
+    assert res.exit_code == 2 and res.stderr.strip() == (
+        f"error: the holdout at {world / 'trusted'} is a training set (dataset {ds_id}, role 'data', signed and intact), not holdout data "
+        f"(fix: pass the dataset's holdout ({world / 'trusted'}/holdout))"
+    )
+
+
+def test_training_set_swapped_into_a_holdout_folder_stays_untrusted(world, keys):
+    """The same signed training set copied into another dataset's holdout folder is a swap: exit 1."""
+    ds_id = json.loads((world / "trusted" / "manifest.json").read_text())["payload"]["dataset"]["id"]
+    slot = world / "ds" / "holdout"
+    shutil.rmtree(slot, ignore_errors=True)
+    shutil.copytree(world / "trusted", slot)
+    res = invoke("verify", world / "ds", "--holdout", slot, "--verify-key", keys[1])
+    assert res.exit_code == 1 and res.stderr.strip() == (
+        f"guard fired: holdout fired, cannot be trusted (the holdout at {slot} failed verification: wrong-dataset: "
+        f"the manifest is for dataset {ds_id} in role 'data'; expected holdout) {TRUST_FIX}"
     )
 
 
