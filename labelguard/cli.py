@@ -460,7 +460,9 @@ def pipeline(
 
             raise BadInput(f"--tolerate must be a rate in (0, 1], got {tolerate:g}", "pass e.g. --tolerate 0.05 (5 % of a class's rows)")
         book = _ledger_for(ledger, settings.verify_key, writing=False)
-        _require_dataset(uri, settings.s3_endpoint)
+        for where in (uri, reference, holdout):
+            if where:
+                _require_dataset(where, settings.s3_endpoint)
         _prefect_ready()
         from labelguard.flows.pipeline import pipeline_flow
 
@@ -766,12 +768,14 @@ def watch(
         except (CronSimError, ValueError) as exc:
             raise BadInput(f"invalid cron expression {cron!r}: {exc}", 'write five fields, e.g. "0 * * * *"') from None
         load_verify_key(settings.verify_key)
+        for where in (uri, reference, holdout):  # a schedule that fails on every run is refused now, not at the first run
+            if where:
+                _require_dataset(where, settings.s3_endpoint)
         from labelguard.server import resolve_prefect_api
 
         if not resolve_prefect_api():
             # A served schedule never fires on Prefect's ephemeral API: refuse rather than sit idle.
             raise BadInput("scheduled runs need a Prefect server", "start one with `labelguard server` (or `prefect server start` and set PREFECT_API_URL)")
-        _require_dataset(uri, settings.s3_endpoint)
         _quiet(True)
         from labelguard.tasks.drift import partition_dates
         from labelguard.tasks.storage import open_store

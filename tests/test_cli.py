@@ -99,14 +99,27 @@ def test_pipeline_with_wrong_key_fires_manifest(tmp_path, keys, other_keys, pref
     assert res.stderr.strip().startswith("guard fired: holdout fired, cannot be trusted (trusted holdout failed verification: unknown-key: ")
 
 
-def test_watch_refuses_without_a_prefect_server(keys, monkeypatch):
+def test_watch_refuses_without_a_prefect_server(tmp_path, keys, monkeypatch):
+    from labelguard.tasks.dataset import write_dataset
+    from labelguard.tasks.manifest import ColumnSpec, load_signing_key
+    from labelguard.tasks.sources import make_reviews
+    from labelguard.tasks.storage import LocalStore
+
+    ds = tmp_path / "ds"
+    write_dataset(LocalStore(ds), make_reviews(200, seed=1), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "synthetic"})
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    res = invoke("watch", "s3://labelguard-x/ds", "--cron", "0 * * * *", "--verify-key", keys[1])
-    assert res.exit_code == 2 and "scheduled runs need a Prefect server" in res.output
+    res = invoke("watch", ds, "--cron", "0 * * * *", "--verify-key", keys[1])
+    assert res.exit_code == 2 and res.stderr.strip() == (
+        "error: scheduled runs need a Prefect server (fix: start one with `labelguard server` (or `prefect server start` and set PREFECT_API_URL))"
+    )
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
-    res = invoke("watch", "s3://labelguard-x/ds", "--cron", "not a cron", "--verify-key", keys[1])
+    res = invoke("watch", ds, "--cron", "not a cron", "--verify-key", keys[1])
     assert res.exit_code == 2 and "invalid cron" in res.output
-    res = invoke("watch", "s3://labelguard-x/ds", "--cron", "0 * * * *", "--verify-key", keys[1])
+    # a reference or holdout that is not there would fail every scheduled run: refused before anything is served
+    for flag in ("--reference", "--holdout"):
+        res = invoke("watch", ds, flag, tmp_path / "nope", "--cron", "0 * * * *", "--verify-key", keys[1])
+        assert res.exit_code == 2 and res.stderr.strip() == f"error: no dataset at {tmp_path / 'nope'} (fix: check the URI (labelguard ingest writes one there))"
+    res = invoke("watch", ds, "--cron", "0 * * * *", "--verify-key", keys[1])
     assert res.exit_code == 2 and "the Prefect API at http://127.0.0.1:9/api does not answer" in res.output
 
 
@@ -128,3 +141,17 @@ def test_demo_command_is_quiet_and_complete(tmp_path):
     assert "understates customer satisfaction" in proc.stdout
     assert {p.name for p in (tmp_path / "r").iterdir()} == {"report.md", "report.json", "boundaries.png"}
 
+
+
+def test_pipeline_refuses_a_missing_reference_or_holdout_before_prefect(tmp_path, keys, monkeypatch):
+    from labelguard.tasks.dataset import write_dataset
+    from labelguard.tasks.manifest import ColumnSpec, load_signing_key
+    from labelguard.tasks.sources import make_reviews
+    from labelguard.tasks.storage import LocalStore
+
+    ds = tmp_path / "ds"
+    write_dataset(LocalStore(ds), make_reviews(200, seed=1), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "synthetic"})
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # nothing listens: the check must come first
+    for flag in ("--reference", "--holdout"):
+        res = invoke("pipeline", ds, flag, tmp_path / "nope", "--verify-key", keys[1])
+        assert res.exit_code == 2 and res.stderr.strip() == f"error: no dataset at {tmp_path / 'nope'} (fix: check the URI (labelguard ingest writes one there))"
