@@ -1,0 +1,36 @@
+"""Storage behaviour the seed-3 mutation sample of tasks/storage.py found untested: a local write
+never depends on the system temp folder, and a retried S3 create that landed returns the same
+record (digest included) as a first-time create."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import uuid
+
+from labelguard.tasks.storage import LocalStore, ObjectInfo, S3Store
+
+
+def test_local_writes_stage_their_temp_file_beside_the_object(tmp_path, monkeypatch):
+    """The temp file is linked (or renamed) into place, which works only on the same filesystem: it is
+    made in the object's own folder, so an unusable system temp folder changes nothing."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-tmp"))
+    store = LocalStore(tmp_path / "s")
+    info = store.put("a/b.bin", b"abc")
+    store.put("a/b.bin", b"abcd", create_only=False)
+    assert info == ObjectInfo("a/b.bin", 3, hashlib.sha256(b"abc").hexdigest())
+    assert (tmp_path / "s" / "a" / "b.bin").read_bytes() == b"abcd"
+    assert sorted(p.name for p in (tmp_path / "s" / "a").iterdir()) == ["b.bin"]
+
+
+def test_s3_retried_create_that_landed_returns_the_digest_of_its_bytes(faulty, monkeypatch):
+    server, endpoint = faulty
+    server.clear()
+    monkeypatch.setenv("LABELGUARD_S3_MAX_ATTEMPTS", "2")
+    store = S3Store("labelguard-words", f"survivor-{uuid.uuid4().hex[:8]}", endpoint_url=endpoint)
+    store.ensure_writable()
+    server.fail("PUT", "/landed", "drop-response", times=1)  # stored; the client never heard and retries
+    info = store.put("landed", b"mine")
+    head = store.head("landed")
+    assert info == ObjectInfo("landed", 4, hashlib.sha256(b"mine").hexdigest(), head.version_id, head.write_id)
+    assert head.write_id is not None and head.version_id is not None
