@@ -65,3 +65,15 @@ def test_drift_thresholds_after_the_warm_up_are_the_ones_the_readme_quotes(clean
     history = [(0.5 + 0.01 * i, 1e-3) for i in range(clean_days)]
     got = drift.overdispersed_test(0.5, 1e-3, history, side="greater", level=level)
     assert round(got["threshold"], 1) == threshold
+
+
+def test_steps_in_tasks_never_import_prefect():
+    """README (Layout): steps are plain functions that need no Prefect; flows wrap them."""
+    found = []
+    for path in sorted((ROOT / "tasks").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                found += [f"{path.name}:{node.lineno}" for a in node.names if a.name.split(".")[0] in ("prefect", "prefect_dask")]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("prefect", "prefect_dask"):
+                found.append(f"{path.name}:{node.lineno}")
+    assert found == []
