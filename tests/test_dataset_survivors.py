@@ -82,3 +82,43 @@ def test_each_reseal_names_the_version_it_follows(tmp_path, keys):
         manifest = seal_dataset(store, load_signing_key(keys[0]))
         assert manifest.payload["dataset"]["version"] == version
         assert manifest.payload["source"] == {"kind": "sealed", "previous_version": version - 1}
+
+
+def test_a_single_sealed_file_claims_nothing_about_its_folder_but_a_prefix_does(tmp_path, keys):
+    frame = make_reviews(30, seed=10)
+    for scope, code in (({"kind": "files"}, "ok"), (None, "unlisted-object")):
+        store = LocalStore(tmp_path / f"lake-{code}")
+        store.put("a.parquet", to_parquet_bytes(frame))
+        seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["a.parquet"], scope=scope)
+        store.put("b.parquet", to_parquet_bytes(frame))
+        assert load_verified(store, load_verify_key(keys[1])).code == code
+
+
+def test_an_unsigned_object_beside_a_nested_part_is_unlisted_but_the_part_is_not(tmp_path, keys):
+    """A folder holding its own manifest (two levels down here) is its own part; an object next to it is not."""
+    store = LocalStore(tmp_path / "ds")
+    frame = make_reviews(40, seed=11)
+    write_dataset(store, frame, ColumnSpec(), load_signing_key(keys[0]), source={})
+    write_dataset(store.child("sub").child("part"), frame, ColumnSpec(), load_signing_key(keys[0]), source={})
+    store.put("sub/extra.parquet", to_parquet_bytes(frame))
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.code == "unlisted-object"
+    assert rep.detail.startswith("1 Parquet object(s) under the dataset that the signed manifest does not list: sub/extra.parquet;")
+
+
+def test_a_sidecar_signature_that_no_longer_verifies_is_not_used_to_localize(tmp_path, keys):
+    """An edited rows.sig.json (still naming its dataset) must not vouch for the sidecar."""
+    from labelguard.tasks.dataset import DATA_KEY
+
+    store = LocalStore(tmp_path / "ds")
+    frame = make_reviews(40, seed=12)
+    write_dataset(store, frame, ColumnSpec(), load_signing_key(keys[0]), source={})
+    envelope = json.loads(store.get(ROWS_SIG_KEY))
+    envelope["payload"]["rows"] = 41
+    store.put(ROWS_SIG_KEY, json.dumps(envelope).encode(), create_only=False)
+    edited = frame.copy()
+    edited.loc[5, "label"] = 1 - edited.loc[5, "label"]
+    store.put(DATA_KEY, to_parquet_bytes(edited), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.code == "digest-mismatch" and rep.suspect_ids is None
+    assert rep.detail.endswith("; row sidecar or its signature missing or invalid: cannot localize")

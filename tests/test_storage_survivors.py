@@ -34,3 +34,23 @@ def test_s3_retried_create_that_landed_returns_the_digest_of_its_bytes(faulty, m
     head = store.head("landed")
     assert info == ObjectInfo("landed", 4, hashlib.sha256(b"mine").hexdigest(), head.version_id, head.write_id)
     assert head.write_id is not None and head.version_id is not None
+
+
+def test_s3_calls_without_credentials_are_one_store_error(s3_endpoint, monkeypatch, tmp_path):
+    """A client whose credential chain comes up empty at call time (not only at creation) is named with the fix."""
+    import boto3
+    import pytest
+
+    from labelguard.errors import StoreError
+
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    client = boto3.session.Session().client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    store = S3Store("labelguard-words", "nocreds", client=client)
+    with pytest.raises(StoreError) as err:
+        store.head("x")
+    assert str(err.value) == ("no AWS credentials for s3://labelguard-words/nocreds "
+                              "(fix: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)")
