@@ -54,3 +54,15 @@ def test_s3_calls_without_credentials_are_one_store_error(s3_endpoint, monkeypat
         store.head("x")
     assert str(err.value) == ("no AWS credentials for s3://labelguard-words/nocreds "
                               "(fix: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)")
+
+
+def test_an_unwritable_local_destination_says_why_in_the_systems_words(tmp_path):
+    """The reason is the OS's own short text (strerror), not the exception's repr with errno and path."""
+    import pytest
+
+    from labelguard.errors import StoreError
+
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(StoreError) as err:
+        LocalStore(tmp_path / "f" / "ds").ensure_writable()
+    assert str(err.value) == f"cannot write to {tmp_path / 'f' / 'ds'}: Not a directory (fix: choose a writable destination directory)"
