@@ -8,6 +8,9 @@ import hashlib
 import tempfile
 import uuid
 
+import pytest
+
+from labelguard.errors import StoreError
 from labelguard.tasks.storage import LocalStore, ObjectInfo, S3Store
 
 
@@ -39,9 +42,6 @@ def test_s3_retried_create_that_landed_returns_the_digest_of_its_bytes(faulty, m
 def test_s3_calls_without_credentials_are_one_store_error(s3_endpoint, monkeypatch, tmp_path):
     """A client whose credential chain comes up empty at call time (not only at creation) is named with the fix."""
     import boto3
-    import pytest
-
-    from labelguard.errors import StoreError
 
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(var, raising=False)
@@ -58,11 +58,19 @@ def test_s3_calls_without_credentials_are_one_store_error(s3_endpoint, monkeypat
 
 def test_an_unwritable_local_destination_says_why_in_the_systems_words(tmp_path):
     """The reason is the OS's own short text (strerror), not the exception's repr with errno and path."""
-    import pytest
-
-    from labelguard.errors import StoreError
-
     (tmp_path / "f").write_text("x")
     with pytest.raises(StoreError) as err:
         LocalStore(tmp_path / "f" / "ds").ensure_writable()
     assert str(err.value) == f"cannot write to {tmp_path / 'f' / 'ds'}: Not a directory (fix: choose a writable destination directory)"
+
+
+@pytest.mark.parametrize("code", ["AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"])
+def test_s3_refusals_of_the_credentials_are_access_denied(faulty, monkeypatch, code):
+    server, endpoint = faulty
+    server.clear()
+    store = S3Store("labelguard-words", f"denied-{uuid.uuid4().hex[:8]}", endpoint_url=endpoint)
+    store.ensure_writable()
+    server.fail("GET", "/obj", f"403 {code}")
+    with pytest.raises(StoreError) as err:
+        store.get("obj")
+    assert str(err.value) == f"access denied to {store.uri} ({code}) (fix: check the credentials and bucket policy)"
