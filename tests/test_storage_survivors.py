@@ -74,3 +74,20 @@ def test_s3_refusals_of_the_credentials_are_access_denied(faulty, monkeypatch, c
     with pytest.raises(StoreError) as err:
         store.get("obj")
     assert str(err.value) == f"access denied to {store.uri} ({code}) (fix: check the credentials and bucket policy)"
+
+
+@pytest.mark.parametrize("code", ["SlowDown", "Throttling"])
+def test_s3_throttling_codes_are_unreachable_whatever_the_status(faulty, monkeypatch, code):
+    """Throttling is named by its code: an endpoint answering it with a 4xx status is still 'kept failing', not a store error."""
+    from labelguard.errors import StoreUnreachable
+
+    server, endpoint = faulty
+    server.clear()
+    monkeypatch.setenv("LABELGUARD_S3_MAX_ATTEMPTS", "2")
+    store = S3Store("labelguard-words", f"throttled-{uuid.uuid4().hex[:8]}", endpoint_url=endpoint)
+    store.ensure_writable()
+    server.fail("GET", "/obj", f"400 {code}", times=5)
+    with pytest.raises(StoreUnreachable) as err:
+        store.get("obj")
+    assert str(err.value) == (f"the S3 endpoint {endpoint} kept failing (400 {code}) (after 2 attempts) "
+                              "(fix: check that it is up, or raise LABELGUARD_S3_MAX_ATTEMPTS)")
