@@ -11,7 +11,8 @@ Usage: ``python bench/mutation.py [module ...]`` (default: the eight verdict mod
 ``--report [module ...]`` re-reads finished runs; ``--rerun [module ...]`` runs their survivors
 again against the tests as they are now (the first pass is kept beside it); ``--sample N [--seed S] module ...`` runs a
 uniform random sample of N of each module's mutants, named to mutmut, and reports the kill rate
-with its 95 % Wilson interval, for when a full run does not fit the time at hand);
+with its 95 % Wilson interval, for when a full run does not fit the time at hand); ``--names MODULE NAME...``
+stages the module afresh and runs only the named mutants (an earlier run's survivors, on the current code);
 ``make mutation`` runs them all. Writes ``bench/results/mutation.md`` and ``mutation.json``.
 """
 
@@ -38,17 +39,19 @@ MODULES: dict[str, list[str]] = {
     "dataset": ["tests/test_dataset.py", "tests/test_store_contracts.py", "tests/test_replay.py", "tests/test_manifest.py", "tests/test_dataset_details.py",
                 "tests/test_s3_contracts.py",
                 "tests/test_tamper_contracts.py::test_only_objects_holding_flipped_rows_are_rewritten_and_the_forgery_matches_them",
-                "tests/test_tamper_contracts.py::test_forged_then_resigned_manifest_keeps_the_dataset_identity_and_sealed_source"],
+                "tests/test_tamper_contracts.py::test_forged_then_resigned_manifest_keeps_the_dataset_identity_and_sealed_source",
+                "tests/test_dataset_survivors.py"],
     "ledger": ["tests/test_replay.py", "tests/test_ledger_contracts.py"],
     "attacks": ["tests/test_attack_contracts.py", "tests/test_attacks.py::test_targeted_flips_positive_to_negative_by_default",
                 "tests/test_attacks.py::test_targeted_flip_matrix_splits_budget_exactly", "tests/test_attacks.py::test_targeted_budget_beyond_source_class",
                 "tests/test_attacks.py::test_rate_bounds", "tests/test_attacks.py::test_unknown_attack_lists_valid_names",
-                "tests/test_attacks.py::test_missing_and_continuous_label_columns", "tests/test_attack_details.py"],
+                "tests/test_attacks.py::test_missing_and_continuous_label_columns", "tests/test_attack_details.py",
+                "tests/test_attack_survivors.py", "tests/test_registry_decorators.py"],
     "tamper": ["tests/test_tamper.py", "tests/test_tamper_contracts.py", "tests/test_s3_contracts.py"],
     "storage": ["tests/test_storage.py", "tests/test_store_contracts.py", "tests/test_faults.py", "tests/test_storage_details.py",
-                "tests/test_s3_contracts.py", "tests/test_dataset_details.py", "tests/test_storage_words.py"],
+                "tests/test_s3_contracts.py", "tests/test_dataset_details.py", "tests/test_storage_words.py", "tests/test_storage_survivors.py"],
     # the two-sided contracts, and the values and wording each guard and detector must produce
-    "guards": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py"],
+    "guards": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py", "tests/test_registry_decorators.py"],
     "detectors": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py"],
 }
 DEFAULT = ["manifest", "dataset", "ledger", "attacks", "tamper", "storage", "guards", "detectors"]
@@ -70,7 +73,9 @@ def stage(module: str) -> Path:
 
 
 def configure(where: Path, module: str) -> None:
-    tests = MODULES[module]
+    # MUTATION_TESTS="a.py b.py::t" narrows the selection (e.g. to confirm kills by one new test file
+    # quickly): fewer tests can only kill fewer mutants, so a kill under it is a kill.
+    tests = os.environ["MUTATION_TESTS"].split() if os.environ.get("MUTATION_TESTS") else MODULES[module]
     (where / "pyproject.toml").write_text(
         "[tool.mutmut]\n"
         'source_paths = ["labelguard"]\n'
@@ -147,6 +152,30 @@ def run_sample(module: str, size: int, seed: int, max_children: int) -> dict:
     return collect(module)
 
 
+def run_names(module: str, names: list[str], max_children: int) -> dict:
+    """Stage ``module`` afresh from the current code and run only the named mutants (a survivor list).
+
+    mutmut numbers a function's mutants in the order it generates them, so a name from an older run
+    is the same mutation only while that function is unchanged: each mutant's diff is recorded
+    (``mutmut show``) so the list can be read against the old one; names no longer generated are listed.
+    """
+    names = [n if n.startswith("labelguard.") else f"labelguard.tasks.{module}.{n}" for n in names]
+    where = stage(module)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    subprocess.run([sys.executable, "-c", GENERATE], cwd=where, env=env, check=True, capture_output=True)
+    exist = set(mutant_names(module))
+    picked, gone = [n for n in names if n in exist], [n for n in names if n not in exist]
+    if picked:
+        subprocess.run([MUTMUT, "run", "--max-children", str(max_children), *picked], cwd=where, env=env, check=False)
+    status = {n.split(" ")[0]: ("survived" if " " not in n else n.split("(")[1].rstrip(")")) for n in collect(module)["survived"]}
+    diffs = {}
+    for n in picked:
+        shown = subprocess.run([MUTMUT, "show", n], cwd=where, env=env, capture_output=True, text=True, check=False).stdout
+        diffs[n] = [ln for ln in shown.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    return {"names": picked, "not generated": gone, "survived": [n for n in picked if n in status],
+            "killed": [n for n in picked if n not in status], "diffs": diffs}
+
+
 def rerun(module: str, max_children: int, before: dict | None) -> dict:
     """Run a finished run's survivors again against the tests as they are now (copied in afresh).
 
@@ -213,6 +242,16 @@ def collect(module: str) -> dict:
 
 
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["--names"]:  # --names MODULE NAME...: re-run a survivor list on the current code
+        module, names = argv[1], argv[2:]
+        OUT.mkdir(parents=True, exist_ok=True)
+        out = run_names(module, names, int(os.environ.get("MUTATION_JOBS", "2")))
+        path = OUT / "mutation.json"
+        current = json.loads(path.read_text()) if path.exists() else {}
+        current.setdefault(module, {})["survivors_rerun"] = out
+        path.write_text(json.dumps(current, indent=1))
+        print(json.dumps(out, indent=1, ensure_ascii=False))
+        return
     report_only = argv[:1] == ["--report"]  # re-read finished runs under build/mutation/ without running
     again = argv[:1] == ["--rerun"]  # run the survivors of finished runs again with the current tests
     sample = seed = None
@@ -242,6 +281,7 @@ def main(argv: list[str]) -> None:
         results = current
         path.write_text(json.dumps(results, indent=1))
     lines = ["| module | mutants | killed | not killed | kill rate | of which not run by any selected test |", "|---|---:|---:|---:|---:|---|"]
+    results = {m: r for m, r in results.items() if "counts" in r}  # a module with only a --names re-run has no rate
     for module, r in results.items():
         skip = ("killed", "survived", "timeout", "segfault", *(("not checked",) if r.get("sample") else ()))
         other = {k: v for k, v in r["counts"].items() if k not in skip}  # no tests, suspicious, skipped

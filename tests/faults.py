@@ -20,7 +20,7 @@ class Rule:
 
     method: str
     path_contains: str
-    action: str  # "503", "500", "slowdown", "drop-request", "drop-response", "truncate-response"
+    action: str  # "503", "500", "slowdown", "drop-request", "drop-response", "truncate-response", "4xx Code"
     times: int = 1
     skip: int = 0
     hits: int = 0
@@ -69,6 +69,12 @@ class FaultyS3:
                 status, code = {"503": ("503 Service Unavailable", "ServiceUnavailable"), "500": ("500 Internal Server Error", "InternalError"), "slowdown": ("503 Slow Down", "SlowDown")}[rule.action]
                 body = ERROR_XML.format(code=code).encode()
                 start_response(status, [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+                return [body]
+            if rule.action[:1] == "4":  # e.g. "403 SignatureDoesNotMatch": a client error carrying that S3 code
+                _drain(environ)
+                status, code = rule.action.split(" ", 1)
+                body = ERROR_XML.format(code=code).encode()
+                start_response(f"{status} Client Error", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
                 return [body]
             if rule.action == "drop-request":  # the client is mid-upload when the connection goes
                 length = int(environ.get("CONTENT_LENGTH") or 0)
