@@ -251,6 +251,9 @@ def main() -> None:
     t0 = time.perf_counter()
     if not args.summarize:
         tokens = args.regimes.split(";" if ";" in args.regimes else ",")  # ';' when a name holds a comma ("10,000 rows")
+        if any(args.regimes in k for k in REGIMES):  # one name that holds a comma ("10,000 rows") is one token, not two
+            tokens = [args.regimes]
+        tokens = [t for t in tokens if t]  # an empty token ("a;") would match every regime
         picked = {k: v for k, v in REGIMES.items() if not args.regimes or any(s in k for s in tokens)}
         seeds = max(args.clean_seeds, args.attack_seeds)
         # attacked seeds first, then clean seeds round-robin over regimes: a run stopped early still

@@ -730,10 +730,12 @@ def _inconclusive_fix(report) -> str:
     if report.inputs.get("holdout_leak"):  # no tolerance cures a holdout the model trained on
         return "pass a --holdout whose rows are not in the data (e.g. the dataset's own URI/holdout), or --allow-inconclusive"
 
-    # the verdict passes at a tolerance no smaller than the gate's power and every class's smallest detectable
-    # flip rate (or, with neither, the estimated noise rate): see tasks.verify.dataset_verdict
-    powers = [g.power for g in report.guards if g.name == "model_gate" and not g.skipped and g.power is not None]
-    powers += list(report.class_power.values())
+    # an undecided model gate needs more holdout rows (its bound on the damage does not depend on --tolerate)
+    if any(g.name == "model_gate" and g.verdict == "inconclusive" for g in report.guards):
+        return "pass a larger trusted --holdout (the gate's bound on the damage shrinks with its rows), or --allow-inconclusive"
+    # the verdict passes at a tolerance no smaller than every class's smallest detectable flip rate
+    # (or, with none, the estimated noise rate): see tasks.verify.dataset_verdict
+    powers = list(report.class_power.values())
     needed = max(powers) if powers else report.noise_rate if report.noise_rate is not None else 1.0
     fixes = ["add trusted reference rows"]
     if needed < 1:

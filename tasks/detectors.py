@@ -382,7 +382,11 @@ def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.Da
 
     named = positive_class(spec)
     pos = list(spec.classes).index(named) if named is not None else k - 1
+    # how far the candidate model's predicted share of each class moved from the reference model's on
+    # the same rows: paired counts (rows the candidate alone predicts c, rows the reference alone does)
+    share_moves = [(int(((cand == c) & (ref != c)).sum()), int(((ref == c) & (cand != c)).sum())) for c in range(k)]
     return {
+        "share_moves": share_moves,
         "accuracy": float(cand_right.mean()),
         "reference_accuracy": float(ref_right.mean()),
         "accuracy_p": float(stats.binomtest(worse, worse + better, 0.5, alternative="greater").pvalue) if worse + better else 1.0,

@@ -80,16 +80,15 @@ class GuardResult:
 def apply_tolerance(results: list[GuardResult], tolerate: float) -> list[GuardResult]:
     """Mark every pass whose power is above its tolerance inconclusive, in place.
 
-    The tolerance is ``tolerate`` for every guard: a flip rate per class where the power is one, and
-    the same number in holdout accuracy points for the model gate (the accuracy drop the user
-    accepts going unseen). A gate whose holdout cannot see that drop says so; its own practical gap
-    (2 points) only decides when it fires.
+    The tolerance is ``tolerate``, a flip rate per class, for every guard whose power is one. A
+    guard with its own ``tolerance`` (the model gate: a 2-point accuracy drop, the material damage)
+    has already decided pass or inconclusive from a confidence bound on the damage itself, which no
+    flip tolerance changes.
     """
     for g in results:
-        limit = tolerate
-        if g.tolerance is not None:
-            g.tolerance = limit
-        if g.verdict == "pass" and g.power is not None and g.power > limit + 1e-12:
+        if g.tolerance is not None:  # its own criterion (the model gate: its upper bound on the damage), decided by the guard
+            continue
+        if g.verdict == "pass" and g.power is not None and g.power > tolerate + 1e-12:
             g.inconclusive = True
     return results
 
@@ -384,11 +383,24 @@ def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_
     """A model trained on the candidate must match the reference model's holdout accuracy and each class's true holdout share.
 
     The reference model never scores a holdout row it was trained on (rows shared by reference and
-    holdout are cross-fitted). ``power`` is in holdout accuracy points: the smallest accuracy drop
-    the sign test sees 80 % of the time (:func:`gate_power`); a pass that could not see a drop of
-    the gate's own practical gap (``min_accuracy_drop``, the material damage) is inconclusive.
+    holdout are cross-fitted). It fires on a significant drop (sign test at :data:`GATE_ALPHA`) or
+    share gap larger than its practical gap (2 points: the material damage). It *passes* only when
+    the holdout shows the accuracy drop is below that gap: the one-sided 95 % upper bound on the
+    candidate model's accuracy drop against the reference model's, from the rows where the two
+    disagree (:func:`~labelguard.tasks.power.paired_difference_bounds`), must be under 2 points. A
+    bound that straddles the gap is ``inconclusive``: the holdout cannot tell material damage from
+    none. This needs no power calculation and no tolerance: when the two models barely disagree,
+    even a small holdout excludes a 2-point drop.
+
+    The same bound on each class's predicted share (candidate vs reference model) is reported
+    (``share_move_upper``) but does not decide a pass: two clean models fitted on different samples
+    of overlapping classes differ in predicted share by several points (a 64 %-accuracy problem,
+    1,000 holdout rows: 3.3 points), so a share bound would make every such clean dataset "cannot
+    tell"; significant share gaps still fire. ``power`` (holdout accuracy points) is the drop the
+    sign test sees 80 % of the time (:func:`gate_power`), reported for information.
     """
     from labelguard.tasks.detectors import paired_gate
+    from labelguard.tasks.power import VOUCH_ALPHA, paired_difference_bounds
 
     if ctx.reference is None or ctx.holdout is None:
         return _skip("model_gate", "needs a trusted reference and a golden holdout")
@@ -410,13 +422,25 @@ def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_
     # reference whose skill is established at the gate's level, the accuracy test does not
     share_bad = g["share_p"] < GATE_ALPHA and g["share_gap"] > min_share_shift and skill_p < GATE_ALPHA
     power = gate_power(n_h, 2 * g["discordant_better"], GATE_ALPHA, floor=min_accuracy_drop)
+    # what the holdout vouches for: an upper bound on the accuracy drop (and, reported only, on every class's share move)
+    drop_upper = paired_difference_bounds(g["discordant_worse"], g["discordant_better"], n_h, VOUCH_ALPHA)[1]
+    moves = []
+    for c, (alone_cand, alone_ref) in enumerate(g.pop("share_moves")):
+        lo, hi = paired_difference_bounds(alone_cand, alone_ref, n_h, VOUCH_ALPHA)
+        moves.append((max(hi, -lo), c))
+    share_upper, share_c = max(moves)
+    g["accuracy_drop_upper"], g["share_move_upper"] = drop_upper, share_upper
+    g["share_move_class"] = _py(ctx.spec.classes[share_c])
+    vouched = drop_upper < min_accuracy_drop
+    fired = acc_bad or share_bad
+    bound = (f"95 % bound on the accuracy drop {drop_upper:.1%}" + ("" if vouched or fired else f" (cannot rule out {min_accuracy_drop:.0%})")
+             + f", on a share move {share_upper:.1%} (class {g['share_move_class']})")
     return GuardResult(
-        "model_gate", not (acc_bad or share_bad),
+        "model_gate", not fired,
         f"holdout accuracy {g['accuracy']:.3f} vs reference {g['reference_accuracy']:.3f} (p={g['accuracy_p']:.2g}); "
         f"class {g['share_class']} predicted {g['share']:.1%} vs {g['true_share']:.1%} true (p={g['share_p']:.2g}); "
-        f"fires when p<{GATE_ALPHA:g} and the gap exceeds {min_accuracy_drop:.0%} / {min_share_shift:.0%}; "
-        f"power: sees an accuracy drop of {power:.1%} on {n_h} holdout rows",
-        metrics=g, power=power, tolerance=min_accuracy_drop,  # replaced by --tolerate in apply_tolerance
+        f"fires when p<{GATE_ALPHA:g} and the gap exceeds {min_accuracy_drop:.0%} / {min_share_shift:.0%}; {bound} on {n_h} holdout rows",
+        metrics=g, power=power, inconclusive=not (vouched or fired), tolerance=min_accuracy_drop,
     )
 
 

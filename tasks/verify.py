@@ -68,8 +68,9 @@ class VerifyReport:
 def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_rate: float | None = None) -> tuple[str, str, dict[str, float]]:
     """The suite's verdict on the dataset from its guards' verdicts and powers.
 
-    ``fired`` when any guard fired. Otherwise ``inconclusive`` when the model gate ran but could not
-    see an accuracy drop of its practical gap (2 points: damage the flip-rate guards may miss), or when some class's flips at rate ``tolerate`` are beyond
+    ``fired`` when any guard fired. Otherwise ``inconclusive`` when the model gate ran but its holdout
+    could not rule out an accuracy drop of its practical gap (2 points: damage the flip-rate guards
+    may miss; see :func:`labelguard.tasks.guards.model_gate_guard`), or when some class's flips at rate ``tolerate`` are beyond
     every guard that ran (the suite's power for class c is the best power any coverage guard has for
     it), or — with no reference-anchored guard at all — when the estimated noise rate from the
     candidate's own evidence exceeds ``tolerate`` (without trusted rows, flips cannot be told from
@@ -91,7 +92,11 @@ def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_ra
         return "fired", f"{', '.join(fired)} fired", covered
     gate = by_name.get("model_gate")
     if gate is not None and gate.verdict == "inconclusive":
-        return "inconclusive", f"model gate cannot see an accuracy drop of {gate.tolerance:.0%} ({gate.power:.1%} needed on this holdout)", covered
+        m = gate.metrics
+        if "accuracy_drop_upper" in m:
+            return "inconclusive", (f"model gate cannot rule out an accuracy drop of {gate.tolerance:.0%} "
+                                    f"(95 % upper bound {m['accuracy_drop_upper']:.1%} on {m['holdout_rows']} holdout rows)"), covered
+        return "inconclusive", f"model gate cannot rule out {gate.tolerance:.0%} of damage ({gate.detail})", covered
     if covered:
         blind = {c: p for c, p in covered.items() if p > tolerate}
         if blind:
@@ -195,8 +200,9 @@ def verify_dataset(
     positive_class
         The class the business figure is about (default: the manifest's).
     tolerate
-        Flip rate per class (and accuracy drop, for the model gate) the user accepts going unseen:
-        a guard that passes without the power to see it is ``inconclusive`` (see :func:`dataset_verdict`).
+        Flip rate per class the user accepts going unseen: a guard that passes without the power to
+        see it is ``inconclusive`` (see :func:`dataset_verdict`). The model gate has its own criterion
+        (it passes only when the holdout bounds the damage below 2 points).
     id_col, label_col
         Columns of Parquet data without a manifest (nobody signed it; default ``review_id`` and
         ``label``): the guards that need no manifest still run on it (``manifest``, when asked for,

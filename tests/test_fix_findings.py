@@ -163,7 +163,7 @@ def test_a_holdout_the_model_trained_on_makes_the_gate_inconclusive_and_is_recor
     line = "94 of the holdout's 120 ids are also training rows: the gate measures the model on rows it trained on"
     res = invoke("verify", tmp_path / "b", "--holdout", tmp_path / "a" / "holdout", "--json", tmp_path / "v.json", env=env)
     assert res.exit_code == 1
-    assert res.stderr == (f"cannot tell: model gate: {line} (78% of the holdout, more than the 20% accuracy drop it must see) "
+    assert res.stderr == (f"cannot tell: model gate: {line} (78% of the holdout, more than the 2% accuracy drop it must see) "
                           "(fix: pass a --holdout whose rows are not in the data (e.g. the dataset's own URI/holdout), or --allow-inconclusive)\n")
     doc = json.loads((tmp_path / "v.json").read_text())
     gate = next(g for g in doc["guards"] if g["name"] == "model_gate")

@@ -20,7 +20,7 @@ from labelguard.errors import UnknownName
 from labelguard.tasks import detectors, guards, transforms
 from labelguard.tasks.guards import ALPHA, GuardContext, GuardResult, apply_tolerance, gate_power
 from labelguard.tasks.manifest import ColumnSpec
-from labelguard.tasks.power import POWER
+from labelguard.tasks.power import POWER, paired_difference_bounds
 from labelguard.tasks.synthetic import make_reviews
 
 SPEC = ColumnSpec()
@@ -46,9 +46,11 @@ def test_verdicts_and_tolerance_bookkeeping():
     assert [g.verdict for g in out] == ["inconclusive", "pass", "fired", "skipped", "pass", "pass"]
     assert [g.passed for g in out] == [True, True, False, True, True, True]
     assert [g.fired for g in out] == [False, False, True, False, False, False]
-    assert (gate.tolerance, loose.tolerance) == (0.05, None)  # only a guard with its own tolerance takes the user's
+    assert (gate.tolerance, loose.tolerance) == (0.02, None)  # a guard with its own tolerance keeps it: --tolerate is a flip rate
     assert apply_tolerance([r(power=0.051)], 0.05)[0].verdict == "inconclusive"
-    assert apply_tolerance([r(power=0.03, tolerance=0.02)], 0.01)[0].verdict == "inconclusive"
+    # the model gate decided pass or inconclusive from its own bound: no flip tolerance changes that either way
+    assert apply_tolerance([r(power=0.03, tolerance=0.02)], 0.01)[0].verdict == "pass"
+    assert apply_tolerance([r(power=0.03, tolerance=0.02, inconclusive=True)], 0.5)[0].verdict == "inconclusive"
 
 
 def test_result_as_json():
@@ -359,14 +361,22 @@ def test_model_gate_reports_its_numbers_and_power_on_clean_data():
     frame, reference, holdout = make_reviews(1500, separation=2.0, seed=24), make_reviews(800, separation=2.0, seed=25), make_reviews(800, separation=2.0, seed=26)
     res = guards.model_gate_guard(GuardContext(frame=frame, spec=SPEC, reference=reference, holdout=holdout))
     g = res.metrics
-    assert res.passed and not res.skipped and res.tolerance == 0.02
+    assert res.verdict == "pass" and res.tolerance == 0.02
     assert g["holdout_rows"] == 800 and g["reference_skill_p"] < 1e-10
     assert res.power == gate_power(800, 2 * g["discordant_better"], 1e-3, floor=0.02)
+    # the pass is vouched: the 95 % upper bound on the accuracy drop, from the disagreeing rows, is under 2 points
+    assert g["accuracy_drop_upper"] == paired_difference_bounds(g["discordant_worse"], g["discordant_better"], 800, 0.05)[1]
+    assert g["accuracy_drop_upper"] < 0.02 and 0 < g["share_move_upper"] < 0.1  # the share bound is reported, it does not decide
     assert res.detail == (
         f"holdout accuracy {g['accuracy']:.3f} vs reference {g['reference_accuracy']:.3f} (p={g['accuracy_p']:.2g}); "
         f"class {g['share_class']} predicted {g['share']:.1%} vs {g['true_share']:.1%} true (p={g['share_p']:.2g}); "
-        f"fires when p<0.001 and the gap exceeds 2% / 2%; power: sees an accuracy drop of {res.power:.1%} on 800 holdout rows"
+        f"fires when p<0.001 and the gap exceeds 2% / 2%; 95 % bound on the accuracy drop {g['accuracy_drop_upper']:.1%}, "
+        f"on a share move {g['share_move_upper']:.1%} (class {g['share_move_class']}) on 800 holdout rows"
     )
+    # the same candidate judged on 100 of those holdout rows: too few to rule out a 2-point drop
+    small = guards.model_gate_guard(GuardContext(frame=frame, spec=SPEC, reference=reference, holdout=holdout.iloc[:100]))
+    assert small.verdict == "inconclusive" and small.metrics["accuracy_drop_upper"] > 0.02
+    assert "(cannot rule out 2%)" in small.detail
     worse, better = g["discordant_worse"], g["discordant_better"]
     p = stats.binomtest(worse, worse + better, 0.5, alternative="greater").pvalue if worse + better else 1.0
     assert g["accuracy_p"] == pytest.approx(p)
@@ -431,7 +441,9 @@ def test_model_gate_fires_on_either_gap_alone_and_not_below_its_practical_gaps(t
     drop = g["reference_accuracy"] - g["accuracy"]
     just_above = guards.model_gate_guard(ctx, min_accuracy_drop=drop + 1e-9, min_share_shift=g["share_gap"] + 1e-9)
     just_below = guards.model_gate_guard(ctx, min_accuracy_drop=drop - 1e-9, min_share_shift=g["share_gap"] + 1e-9)
-    assert (just_above.verdict, just_below.verdict) == ("pass", "fired")
+    # just above the observed drop it does not fire, and cannot vouch either: the bound on the drop exceeds the drop
+    assert (just_above.verdict, just_below.verdict) == ("inconclusive", "fired")
+    assert just_above.metrics["accuracy_drop_upper"] > drop + 1e-9
 
 
 def test_schema_guard_line_names_each_check_and_row():
@@ -519,7 +531,8 @@ def test_reference_model_never_scores_a_holdout_row_it_trained_on():
 
 
 GATE_KEYS = {"accuracy", "reference_accuracy", "accuracy_p", "holdout_rows", "discordant_worse", "discordant_better", "share_class", "share",
-             "true_share", "reference_share", "share_gap", "share_p", "positive_share", "reference_positive_share", "reference_skill_p"}
+             "true_share", "reference_share", "share_gap", "share_p", "positive_share", "reference_positive_share", "reference_skill_p",
+             "share_moves"}
 
 
 def _gate_identities(g):
@@ -529,6 +542,10 @@ def _gate_identities(g):
     assert g["reference_accuracy"] - g["accuracy"] == pytest.approx((g["discordant_worse"] - g["discordant_better"]) / n)
     assert g["discordant_worse"] + g["discordant_better"] <= n * (2 - g["accuracy"] - g["reference_accuracy"]) + 1e-9
     assert g["share_gap"] == pytest.approx(max(0.0, abs(g["share"] - g["true_share"]) - abs(g["reference_share"] - g["true_share"])))
+    # each class's rows predicted by the candidate alone, minus those by the reference alone, is the share difference
+    c = [str(k) for k in range(len(g["share_moves"]))].index(g["share_class"])
+    alone_cand, alone_ref = g["share_moves"][c]
+    assert (alone_cand - alone_ref) / n == pytest.approx(g["share"] - g["reference_share"])
 
 
 def test_paired_gate_numbers_hang_together(tmp_path, keys):

@@ -16,6 +16,7 @@ from labelguard.tasks.manifest import ColumnSpec, DatasetRef, load_signing_key
 from labelguard.tasks.storage import open_store
 from labelguard.tasks.synthetic import make_reviews
 from labelguard.tasks.verify import dataset_verdict
+from labelguard.tasks.power import paired_difference_bounds
 
 runner = CliRunner()
 STAT = ["class_balance", "class_conditional", "reference_model", "duplicate_conflicts", "model_gate"]
@@ -87,9 +88,11 @@ def _wine():
 def test_wine_gate_never_passes_a_damaging_attack_and_says_when_it_cannot_tell():
     train, holdout, spec = _wine()
     res, (verdict, why, _) = _run(train, spec, holdout, holdout)
-    assert verdict == "inconclusive" and why == "model gate cannot see an accuracy drop of 20% (42.9% needed on this holdout)"
-    _, (verdict, why, _) = _run(train, spec, holdout, holdout, tolerate=0.02)  # --tolerate is the gate's accuracy tolerance too
-    assert verdict == "inconclusive" and why == "model gate cannot see an accuracy drop of 2% (42.9% needed on this holdout)"
+    why_gate = "model gate cannot rule out an accuracy drop of 2% (95 % upper bound 11.5% on 36 holdout rows)"
+    g = res["model_gate"].metrics  # 36 rows cannot vouch for 2 points even when the models never disagree (bound 7.0 %)
+    assert verdict == "inconclusive" and why == why_gate and g["accuracy_drop_upper"] > paired_difference_bounds(0, 0, 36)[1] > 0.02
+    _, (verdict, why, _) = _run(train, spec, holdout, holdout, tolerate=0.5)  # --tolerate is a flip rate: it does not loosen the gate
+    assert verdict == "inconclusive" and why == why_gate
     poisoned = attacks.flip_labels(train, spec, attack="targeted", rate=0.2, seed=0, source=2, target=0).frame  # last class to first
     res, (verdict, _, _) = _run(poisoned, spec, holdout, holdout)
     assert verdict == "fired" and res["model_gate"].verdict == "fired"
@@ -117,11 +120,12 @@ def test_verify_uses_own_holdout_and_fails_closed_when_it_cannot_tell(ingested, 
     assert doc["verdict"] == "pass" and doc["ok"]
     gates = {g["name"]: g for g in doc["guards"]}
     assert gates["model_gate"]["verdict"] == "pass" and gates["model_gate"]["power"] == 0.02  # 1,000 holdout rows, models agree: 15.4 / 1000 < 2 %
+    assert gates["model_gate"]["metrics"]["accuracy_drop_upper"] < 0.02  # and the holdout rules out a 2-point drop
     assert all({"verdict", "power", "passed"} <= set(g) for g in doc["guards"])
     res = runner.invoke(app, ["verify", ingested, "--verify-key", str(keys[1]), "--tolerate", "0.01"])
     assert res.exit_code == 1
     assert res.stderr.strip() == (
-        "cannot tell: model gate cannot see an accuracy drop of 1% (2.0% needed on this holdout) "
+        "cannot tell: flips of 1% of a class would go unseen (smallest detectable flip rate: class 1: 4%, class 0: 4%) "
         "(fix: add trusted reference rows, accept more unseen flips with --tolerate 0.05, or pass --allow-inconclusive)"
     )
     res = runner.invoke(app, ["verify", ingested, "--verify-key", str(keys[1]), "--tolerate", "0.05"])  # the fix it names does
@@ -253,4 +257,25 @@ def test_model_gate_share_test_allows_for_a_clean_models_share_swinging_between_
     gate = guards.model_gate_guard(guards.GuardContext(frame=cand, spec=spec, reference=holdout, holdout=holdout))
     m = gate.metrics
     assert (m["share_class"], round(m["share"], 3), round(m["true_share"], 3), round(m["reference_share"], 3)) == ("1", 0.014, 0.116, 0.07)
-    assert m["share_gap"] == pytest.approx(0.056) and m["share_p"] > 0.01 and gate.verdict == "pass", gate.detail
+    assert m["share_gap"] == pytest.approx(0.056) and m["share_p"] > 0.01 and not gate.fired, gate.detail
+    # no alarm, and no pass either: 500 holdout rows on which the models disagree this much cannot rule out a 2-point drop
+    assert gate.verdict == "inconclusive" and m["accuracy_drop_upper"] == pytest.approx(0.028, abs=5e-4)
+
+
+def test_paired_difference_bounds_cover_the_true_drop_and_vouch_only_with_enough_rows():
+    from scipy import stats
+
+    # no disagreement is not certainty: the upper bound is z^2 / (n + z^2) (Tango's score at x = y = 0)
+    z2 = stats.norm.isf(0.05) ** 2
+    assert paired_difference_bounds(0, 0, 114) == pytest.approx((-z2 / (114 + z2), z2 / (114 + z2)), abs=1e-9)
+    assert paired_difference_bounds(0, 0, 114)[1] > 0.02 > paired_difference_bounds(0, 0, 200)[1]  # 114 rows can never vouch for 2 points
+    assert paired_difference_bounds(5, 0, 114) == pytest.approx(tuple(-b for b in reversed(paired_difference_bounds(0, 5, 114))), abs=1e-9)
+    lo, hi = paired_difference_bounds(30, 10, 500)
+    assert lo < 0.04 < hi and (lo, hi) == pytest.approx((0.0199, 0.0621), abs=5e-4)
+    assert paired_difference_bounds(0, 0, 0) == (-1.0, 1.0)
+    # exact coverage of the one-sided 95 % upper bound, every outcome of 30 paired rows enumerated
+    n = 30
+    upper = {(x, y): paired_difference_bounds(x, y, n)[1] for x in range(n + 1) for y in range(n + 1 - x)}
+    for px, py in ((0.05, 0.0), (0.1, 0.03), (0.2, 0.2), (0.3, 0.1)):
+        cover = sum(stats.multinomial.pmf([x, y, n - x - y], n, [px, py, 1 - px - py]) for (x, y), hi in upper.items() if hi >= px - py)
+        assert cover >= 0.93, (px, py, cover)
