@@ -60,7 +60,7 @@ def summary_md(name: str, doc: dict, took: float, command: str) -> list[str]:
     s = doc["summary"]
     lines = [f"### {name}", "", f"`{command}` — {took:.0f} s wall (drill itself {doc['seconds']:.0f} s), {s['cells']} cells, {s['errors']} errored", ""]
     ctl = s["controls"]
-    lines.append(f"- clean controls: {ctl['fired']} of {ctl['runs']} raised an alarm" + (f" ({ctl['by_guard']})" if ctl["by_guard"] else ""))
+    lines.append(f"- clean controls {ctl['runs']}: passed {ctl.get('passed', '?')}, inconclusive {ctl.get('inconclusive', '?')}, fired {ctl['fired']}" + (f" ({ctl['by_guard']})" if ctl["by_guard"] else ""))
     for v, c in s["caught_share"].items():
         lines.append(f"- vector {v}: {c['caught']} of {c['material_cells']} cells with material damage at rates >= 5 % caught")
     w = s["worst"]

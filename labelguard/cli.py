@@ -634,12 +634,12 @@ def drill(
             finally:
                 signal.signal(signal.SIGINT, previous)
                 drill_flows.ON_CELLS.remove(hook)
-    from labelguard.tasks.drill_report import headline
+    from labelguard.tasks.drill_report import controls_line, headline
 
     s = res["summary"]
     out.print(headline(s), highlight=False)
     ctl = s["controls"]
-    out.print(f"clean controls: {ctl['fired']} of {ctl['runs']} raised an alarm" + (f" ({', '.join(f'{g} {n}' for g, n in ctl['by_guard'].items())})" if ctl["by_guard"] else ""), highlight=False)
+    out.print(controls_line(ctl) + (f"; fired: {', '.join(f'{g} {n}' for g, n in ctl['by_guard'].items())}" if ctl["by_guard"] else ""), highlight=False)
     for v, c in s["caught_share"].items():
         out.print(f"vector {v}: {c['caught']} of {c['material_cells']} cells with material damage at rates >= 5% caught", highlight=False)
     if s["uncaught_material"]:
