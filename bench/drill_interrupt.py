@@ -47,7 +47,7 @@ def main() -> None:
         kept = [json.loads(ln) for ln in cells.read_text().splitlines()]
         print(f"SIGINT after {kept_at_signal} cells: exit {proc.returncode} in {took:.1f} s; {len(kept)} cells kept; "
               f"{sum('error' in c for c in kept)} errored", flush=True)
-        print("stderr (without the progress bar):", *lines[-5:], sep="\n  ", flush=True)
+        print(f"stderr (without the progress bar, {len(lines)} lines):", *lines[-40:], sep="\n  ", flush=True)
         resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, cwd=ROOT)
         doc = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {"cells": []}
         keys = [(c["attack"], c["rate"], c["seed"], c["vector"], c["model"]) for c in doc["cells"]]

@@ -3,7 +3,9 @@ and seed; a thread pool or a Dask cluster), then the report."""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -40,9 +42,7 @@ def task_runner(workers: int = 1, dask: str | None = None, processes: bool | Non
             processes = workers > 1
         if not processes:
             return ThreadPoolTaskRunner(max_workers=workers)
-        from prefect.task_runners import ProcessPoolTaskRunner
-
-        return ProcessPoolTaskRunner(max_workers=workers, initializer=drill.init_worker, initargs=(drill.registry_snapshot(),))
+        return _process_pool()(max_workers=workers, initializer=drill.init_worker, initargs=(drill.registry_snapshot(),))
     from prefect_dask import DaskTaskRunner
 
     if dask == "local":
@@ -50,12 +50,37 @@ def task_runner(workers: int = 1, dask: str | None = None, processes: bool | Non
     return DaskTaskRunner(address=dask)
 
 
+@functools.lru_cache(maxsize=None)
+def _process_pool():
+    """Prefect's process pool, forwarding its workers' events in the flow's context.
+
+    The pool forwards events from its worker processes in a thread of its own, which does not
+    inherit the flow's settings context (a ``temporary_settings`` API URL, as the drill and Prefect's
+    test harness set): there Prefect found no API and started another ephemeral server. The thread
+    now runs in a copy of the context the runner was entered in.
+    """
+    import contextvars
+
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    class DrillProcessPool(ProcessPoolTaskRunner):
+        def __enter__(self):
+            self._entered_context = contextvars.copy_context()
+            return super().__enter__()
+
+        def _forward_subprocess_messages(self) -> None:
+            forward = super()._forward_subprocess_messages
+            return self._entered_context.run(forward)
+
+    return DrillProcessPool
+
+
 def _runner_kind() -> str:
     """``threads``, ``processes`` or ``dask``: the running flow's task runner."""
     from prefect.context import FlowRunContext
 
     name = type(getattr(FlowRunContext.get(), "task_runner", None)).__name__
-    return {"DaskTaskRunner": "dask", "ProcessPoolTaskRunner": "processes"}.get(name, "threads")
+    return {"DaskTaskRunner": "dask", "DrillProcessPool": "processes", "ProcessPoolTaskRunner": "processes"}.get(name, "threads")
 
 
 def _dask_client():
@@ -229,32 +254,42 @@ def run_drill(plan: drill.DrillPlan, out_dir: Path, *, workers: int = 1, dask: s
               store_uri: str | None = None, endpoint_url: str | None = None) -> dict[str, Any]:
     """Run :func:`drill_flow` on the task runner chosen by ``workers``, ``dask`` and ``processes`` (see :func:`task_runner`).
 
-    In worker processes (a process pool or a Dask cluster) the tasks must report to the same Prefect
-    API: when none is configured (Prefect's ephemeral mode), the ephemeral server this process uses
-    is started here and its URL set for the flow, so the workers reuse it instead of each starting one.
+    When no Prefect API is configured (Prefect's ephemeral mode) the ephemeral server is started
+    here, in its own session, and its URL set for the flow: worker processes (a process pool or a
+    Dask cluster) report to it instead of each starting one, and a Ctrl-C at the terminal (SIGINT to
+    the foreground process group) does not shut it down under the drill that is stopping.
     """
-    runner = task_runner(workers, dask, processes)
-    run = drill_flow.with_options(task_runner=runner)
-    if type(runner).__name__ == "ThreadPoolTaskRunner":
-        return run(plan=plan, out_dir=out_dir, store_uri=store_uri, endpoint_url=endpoint_url)
     import os
 
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    runner = task_runner(workers, dask, processes)
+    run = drill_flow.with_options(task_runner=runner)
     url = PREFECT_API_URL.value()
     if not url:
-        from prefect.server.api.server import SubprocessASGIServer
+        from labelguard.server import start_detached_api
 
-        server = SubprocessASGIServer()
-        server.start()
-        url = server.api_url
+        url = start_detached_api()
     previous = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = url  # a local cluster's worker processes inherit it
     try:
         with temporary_settings(updates={PREFECT_API_URL: url}):
-            return run(plan=plan, out_dir=out_dir, store_uri=store_uri, endpoint_url=endpoint_url)
+            try:
+                return run(plan=plan, out_dir=out_dir, store_uri=store_uri, endpoint_url=endpoint_url)
+            finally:
+                _drain_prefect()
     finally:
         if previous is None:
             os.environ.pop("PREFECT_API_URL", None)
         else:
             os.environ["PREFECT_API_URL"] = previous
+
+
+def _drain_prefect(timeout: float = 10.0) -> None:
+    """Send the logs and events still queued (a stopped drill's last ones) while the API URL is set:
+    a worker that sends them later, outside the settings, would start another ephemeral server."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=timeout, at_exit=False)

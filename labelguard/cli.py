@@ -105,13 +105,14 @@ QUIET_ENV = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
     "PREFECT_SERVER_LOGGING_LEVEL": "CRITICAL",
+    "DASK_LOGGING__DISTRIBUTED": "critical",  # a local cluster's workers closing under a stopped drill log tracebacks
 }
 
 
 def _quiet(verbose: bool) -> None:
     """Prefect reads its settings at import: set ours first. Logs still reach the Prefect API."""
     for key, value in QUIET_ENV.items():
-        if verbose and "LEVEL" in key:
+        if verbose and ("LEVEL" in key or "LOGGING" in key):
             continue
         os.environ.setdefault(key, value)
     import warnings
@@ -605,7 +606,10 @@ def drill(
             from labelguard.tasks.cluster import check_dask_scheduler
 
             check_dask_scheduler(dask_address)
-        _prefect_ready()
+        from labelguard.server import resolve_prefect_api, start_detached_api
+
+        if resolve_prefect_api() is None:  # Prefect's temporary API, out of reach of the Ctrl-C that stops the drill
+            start_detached_api()
         from labelguard.flows import drill as drill_flows
 
         store_uri = store
