@@ -545,7 +545,7 @@ def drill(
     vectors: Optional[str] = typer.Option(None, "--vectors", help="Comma-separated vectors: transform, at-rest, source (default all)."),
     out_dir: Path = typer.Option(Path("reports/drill"), "--out", help="Where report.json, report.md, report.html (and the local store) go; must be new or empty."),
     resume: bool = typer.Option(False, "--resume", help="Continue the drill in --out: finished cells are kept, the rest run."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Cells run concurrently: threads of Prefect's pool (default 1), or with --dask local the cluster's worker processes (default: one per CPU core)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Cells run concurrently in N worker processes (default 1: a thread of this command), or with --dask local in the cluster's worker processes (default: one per CPU core)."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Run the cells on a Dask cluster through prefect-dask: 'local' (a local cluster of --workers processes) or a scheduler address such as tcp://127.0.0.1:8786 (its workers read and write the drill's files: same machine or a shared filesystem)."),
     store: Optional[str] = typer.Option(None, "--store", help="Store for the drill's datasets: a local directory or s3://bucket/prefix (default OUT/store; s3:// without an endpoint starts an embedded moto server)."),
     rows: int = typer.Option(5000, "--rows", help="Rows to generate (synthetic only)."),
