@@ -56,11 +56,34 @@ def run_drill(args: list[str], out: Path) -> tuple[dict, float, str]:
     return json.loads((out / "report.json").read_text()), took, proc.stdout
 
 
+# `labelguard drill` runs one worker on threads and N > 1 in processes; the other combinations
+# (N threads, one process) through the same flow from Python, for the side-by-side timing
+RUNNER_SCRIPT = """
+import sys
+from pathlib import Path
+from labelguard.flows.drill import run_drill
+from labelguard.tasks import drill
+out, workers, processes, seeds = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "processes", int(sys.argv[4])
+run_drill(drill.plan_drill(seeds=seeds, models=["logreg"]), out, workers=workers, processes=processes)
+"""
+
+
+def run_flow(out: Path, workers: int, kind: str, seeds: int) -> tuple[dict, float]:
+    t0, c0 = time.perf_counter(), _children_cpu()
+    env = {**os.environ, "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL", "PREFECT_SERVER_LOGGING_LEVEL": "CRITICAL", "DO_NOT_TRACK": "1"}
+    proc = subprocess.run([sys.executable, "-c", RUNNER_SCRIPT, str(out), str(workers), kind, str(seeds)], capture_output=True, text=True, cwd=ROOT, env=env)
+    took = time.perf_counter() - t0
+    LAST_CPU["seconds"] = _children_cpu() - c0
+    if proc.returncode != 0:
+        raise SystemExit(f"run_drill {workers} {kind} exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+    return json.loads((out / "report.json").read_text()), took
+
+
 def summary_md(name: str, doc: dict, took: float, command: str) -> list[str]:
     s = doc["summary"]
     lines = [f"### {name}", "", f"`{command}` — {took:.0f} s wall (drill itself {doc['seconds']:.0f} s), {s['cells']} cells, {s['errors']} errored", ""]
     ctl = s["controls"]
-    lines.append(f"- clean controls: {ctl['fired']} of {ctl['runs']} raised an alarm" + (f" ({ctl['by_guard']})" if ctl["by_guard"] else ""))
+    lines.append(f"- clean controls {ctl['runs']}: passed {ctl.get('passed', '?')}, inconclusive {ctl.get('inconclusive', '?')}, fired {ctl['fired']}" + (f" ({ctl['by_guard']})" if ctl["by_guard"] else ""))
     for v, c in s["caught_share"].items():
         lines.append(f"- vector {v}: {c['caught']} of {c['material_cells']} cells with material damage at rates >= 5 % caught")
     w = s["worst"]
@@ -82,7 +105,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--models", default="logreg,knn,gboost")
-    ap.add_argument("--workers", default="", help="also time the default synthetic drill (logreg, 3 seeds) with these worker counts")
+    ap.add_argument("--workers", default="", help="also time the default synthetic drill (logreg) with these runners: N (the CLI's --workers N: "
+                    "threads for 1, processes above), daskN (--dask local --workers N), threadsN / procsN (N threads / processes through run_drill)")
+    ap.add_argument("--perf-seeds", type=int, default=3, help="seeds of the timed drill (default 3: the default drill)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "drill.md")
     ap.add_argument("--keep", type=Path, default=None, help="keep the drill folders here")
     ap.add_argument("--datasets", default="synthetic,breast_cancer,wine")
@@ -103,19 +128,24 @@ def main() -> None:
             doc, took, _ = run_drill(args, base / f"drill-{key}")
             lines += summary_md(name, doc, took, "labelguard drill " + " ".join(a if "/" not in a else Path(a).name for a in args))
         if a.workers:
-            lines += ["### wall time of the perf drill (all attacks x 5 rates x 3 seeds x logreg x 3 vectors, 5,000 rows)", "",
+            lines += [f"### wall time of the perf drill (all attacks x 5 rates x {a.perf_seeds} seed(s) x logreg x 3 vectors, 5,000 rows)", "",
                       "`dask2`: `--dask local --workers 2` (a local cluster of two single-threaded worker processes). CPU: user + system seconds",
                       "of the whole process tree (the CLI, Prefect's ephemeral server, Dask's workers); units' CPU: the cells' own thread time.", "",
                       "| runner | load avg before / after | command wall (s) | command CPU (s) | drill flow (s) | seed setup (s) | cells loop (s) | units | tasks | units' own wall (s) | units' CPU (s) | CPU per unit (s) | Prefect overhead per task (s, 1 worker) | certificate + panels (s) |",
                       "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
             for w in a.workers.split(","):
-                runner = ["--dask", "local", "--workers", w[len("dask"):]] if w.startswith("dask") else ["--workers", w]
                 before = os.getloadavg()
-                doc, took, _ = run_drill(["--models", "logreg", "--seeds", "3", *runner], base / f"perf-{w}")
+                if w.startswith(("threads", "procs")):  # e.g. threads2, procs1: through run_drill (see RUNNER_SCRIPT)
+                    kind = "threads" if w.startswith("threads") else "processes"
+                    doc, took = run_flow(base / f"perf-{w}", int(w.lstrip("threadsproc")), kind, a.perf_seeds)
+                else:
+                    runner = ["--dask", "local", "--workers", w[len("dask"):]] if w.startswith("dask") else ["--workers", w]
+                    doc, took, _ = run_drill(["--models", "logreg", "--seeds", str(a.perf_seeds), *runner], base / f"perf-{w}")
                 after = os.getloadavg()
                 t = doc["timing"]
                 overhead = f"{(t['cells_wall'] - t['units_own']) / t['tasks']:.3f}" if w == "1" else "—"
-                lines.append(f"| {w if w.startswith('dask') else w + ' thread(s)'} | {before[0]:.1f} / {after[0]:.1f} | {took:.0f} | {LAST_CPU['seconds']:.0f} | {doc['seconds']:.0f} | {t['setup']:.0f} | {t['cells_wall']:.0f} | {t['units']} | {t['tasks']} | "
+                label = w if not w.isdigit() else (f"{w} process(es)" if int(w) > 1 else "1 thread")
+                lines.append(f"| {label} ({t['runner'].split(' ')[0]}, {t['workers']}) | {before[0]:.1f} / {after[0]:.1f} | {took:.0f} | {LAST_CPU['seconds']:.0f} | {doc['seconds']:.0f} | {t['setup']:.0f} | {t['cells_wall']:.0f} | {t['units']} | {t['tasks']} | "
                              f"{t['units_own']:.0f} | {t['units_cpu']:.0f} | {t['units_cpu'] / t['units']:.3f} | {overhead} | {t['certificate_and_panels']:.0f} |")
                 print(lines[-1], flush=True)
             lines.append("")

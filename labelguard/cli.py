@@ -109,13 +109,14 @@ QUIET_ENV = {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
     "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
     "PREFECT_SERVER_LOGGING_LEVEL": "CRITICAL",
+    "DASK_LOGGING__DISTRIBUTED": "critical",  # a local cluster's workers closing under a stopped drill log tracebacks
 }
 
 
 def _quiet(verbose: bool) -> None:
     """Prefect reads its settings at import: set ours first. Logs still reach the Prefect API."""
     for key, value in QUIET_ENV.items():
-        if verbose and "LEVEL" in key:
+        if verbose and ("LEVEL" in key or "LOGGING" in key):
             continue
         os.environ.setdefault(key, value)
     import warnings
@@ -550,7 +551,7 @@ def drill(
     vectors: Optional[str] = typer.Option(None, "--vectors", help="Comma-separated vectors: transform, at-rest, source (default all)."),
     out_dir: Path = typer.Option(Path("reports/drill"), "--out", help="Where report.json, report.md, report.html (and the local store) go; must be new or empty."),
     resume: bool = typer.Option(False, "--resume", help="Continue the drill in --out: finished cells are kept, the rest run."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Cells run concurrently: threads of Prefect's pool (default 1), or with --dask local the cluster's worker processes (default: one per CPU core)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Cells run concurrently in N worker processes (default 1: a thread of this command), or with --dask local in the cluster's worker processes (default: one per CPU core)."),
     dask: Optional[str] = typer.Option(None, "--dask", help="Run the cells on a Dask cluster through prefect-dask: 'local' (a local cluster of --workers processes) or a scheduler address such as tcp://127.0.0.1:8786 (its workers read and write the drill's files: same machine or a shared filesystem)."),
     store: Optional[str] = typer.Option(None, "--store", help="Store for the drill's datasets: a local directory or s3://bucket/prefix (default OUT/store; s3:// without an endpoint starts an embedded moto server)."),
     rows: int = typer.Option(5000, "--rows", help="Rows to generate (synthetic only)."),
@@ -611,7 +612,10 @@ def drill(
             from labelguard.tasks.cluster import check_dask_scheduler
 
             check_dask_scheduler(dask_address)
-        _prefect_ready()
+        from labelguard.server import resolve_prefect_api, start_detached_api
+
+        if resolve_prefect_api() is None:  # Prefect's temporary API, out of reach of the Ctrl-C that stops the drill
+            start_detached_api()
         from labelguard.flows import drill as drill_flows
 
         store_uri = store
@@ -640,12 +644,12 @@ def drill(
             finally:
                 signal.signal(signal.SIGINT, previous)
                 drill_flows.ON_CELLS.remove(hook)
-    from labelguard.tasks.drill_report import headline
+    from labelguard.tasks.drill_report import controls_line, headline
 
     s = res["summary"]
     out.print(headline(s), highlight=False)
     ctl = s["controls"]
-    out.print(f"clean controls: {ctl['fired']} of {ctl['runs']} raised an alarm" + (f" ({', '.join(f'{g} {n}' for g, n in ctl['by_guard'].items())})" if ctl["by_guard"] else ""), highlight=False)
+    out.print(controls_line(ctl) + (f"; fired: {', '.join(f'{g} {n}' for g, n in ctl['by_guard'].items())}" if ctl["by_guard"] else ""), highlight=False)
     for v, c in s["caught_share"].items():
         out.print(f"vector {v}: {c['caught']} of {c['material_cells']} cells with material damage at rates >= 5% caught", highlight=False)
     if s["uncaught_material"]:

@@ -146,3 +146,53 @@ def run_server(port: int | None = None, *, ui: bool = True, startup_timeout: flo
                 proc.kill()
         state.unlink(missing_ok=True)
         log.close()
+
+
+def start_detached_api(startup_timeout: float = 180.0) -> str:
+    """Start Prefect's ephemeral API server (the command Prefect runs) in its own session, before
+    Prefect is imported; set ``PREFECT_API_URL`` for this process and stop the server at exit.
+
+    For commands that run worker processes and can be Ctrl-C'd (``drill``): a terminal's Ctrl-C
+    signals the whole foreground process group, and Prefect's own ephemeral server, started in that
+    group, shuts down under a drill that is finishing its cells; worker processes and threads
+    without Prefect's settings context find the API through the environment instead of each
+    starting another server.
+
+    Returns
+    -------
+    str
+        The API URL.
+
+    Raises
+    ------
+    ServiceUnreachable
+        The server did not answer within ``startup_timeout`` seconds.
+    """
+    import atexit
+    import importlib.util
+
+    port = free_port()
+    prefect_dir = Path(importlib.util.find_spec("prefect").origin).parent
+    env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+    cmd = [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect_dir.parent), "--factory", "prefect.server.api.server:create_app",
+           "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
+
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    atexit.register(stop)
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + startup_timeout
+    while not healthy(url, timeout=1.0):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop()
+            raise ServiceUnreachable(f"Prefect's temporary API did not start on 127.0.0.1:{port}", "start one with `labelguard server` and rerun")
+        time.sleep(0.2)
+    os.environ["PREFECT_API_URL"] = url
+    return url

@@ -310,6 +310,12 @@ class ContentCache:
         return len(self._results)
 
 
+def stop_requested(stop_flag: str | None = None) -> bool:
+    """True once the drill was asked to stop: :data:`STOP` in this process, or ``stop_flag`` (a file
+    the parent creates on Ctrl-C) exists, for units running in other processes."""
+    return STOP.is_set() or (stop_flag is not None and os.path.exists(stop_flag))
+
+
 def run_unit(
     unit: dict[str, Any],
     setup: SeedSetup,
@@ -319,6 +325,7 @@ def run_unit(
     verify_key: Path,
     endpoint_url: str | None = None,
     content_cache: ContentCache | None = None,
+    stop_flag: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run one unit (attack × rate × seed × vector) end to end and return one cell per model.
 
@@ -329,7 +336,7 @@ def run_unit(
     """
     from threadpoolctl import threadpool_limits
 
-    if STOP.is_set():
+    if stop_requested(stop_flag):
         return []
     started, cpu_started = time.perf_counter(), time.thread_time()
     try:
@@ -365,13 +372,14 @@ def chunk_units(units: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 def run_chunk(
     units: list[dict[str, Any]],
-    setup: SeedSetup,
+    setup: "SeedSetup | SeedRef",
     plan: DrillPlan,
     *,
     signing_key: Path,
     verify_key: Path,
     endpoint_url: str | None = None,
     content_cache: ContentCache | None = None,
+    stop_flag: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run the units of one chunk (one attack, rate and seed; its vectors) with :func:`run_unit`.
 
@@ -379,9 +387,13 @@ def run_chunk(
     ----------
     units
         Units of one seed (``setup.seed``), usually one chunk from :func:`chunk_units`.
+    setup
+        The seed's setup, or a :class:`SeedRef` to it (worker processes load it once by path).
     content_cache
         Content-guard results to share beyond the chunk (threads of one process); default a
         cache for this chunk alone (a worker process of a cluster).
+    stop_flag
+        A file whose existence means "stop": units not started yet are skipped.
 
     Returns
     -------
@@ -389,10 +401,81 @@ def run_chunk(
         One cell per unit and model, in unit order; none for units not started after a stop.
     """
     cache = content_cache if content_cache is not None else ContentCache()
+    if isinstance(setup, SeedRef):
+        setup = setup.load()
     cells: list[dict[str, Any]] = []
     for u in units:
-        cells.extend(run_unit(u, setup, plan, signing_key=signing_key, verify_key=verify_key, endpoint_url=endpoint_url, content_cache=cache))
+        cells.extend(run_unit(u, setup, plan, signing_key=signing_key, verify_key=verify_key, endpoint_url=endpoint_url, content_cache=cache, stop_flag=stop_flag))
     return cells
+
+
+# ------------------------------------------------------------------ worker processes
+
+
+_LOADED: dict[str, SeedSetup] = {}  # per worker process: setups read from disk, by path
+
+
+@dataclass(frozen=True)
+class SeedRef:
+    """A seed's setup saved to a file, sent to worker processes instead of its frames: each process
+    reads it once (:meth:`load` caches by path), so a task carries a path, not the data."""
+
+    path: str
+
+    @classmethod
+    def save(cls, setup: SeedSetup, path: Path) -> "SeedRef":
+        import pickle
+
+        Path(path).write_bytes(pickle.dumps(setup, protocol=pickle.HIGHEST_PROTOCOL))
+        return cls(str(path))
+
+    def load(self) -> SeedSetup:
+        import pickle
+
+        if self.path not in _LOADED:
+            _LOADED[self.path] = pickle.loads(Path(self.path).read_bytes())
+        return _LOADED[self.path]
+
+
+def _registries() -> dict[str, dict]:
+    from labelguard.tasks import attacks, guards, train, transforms
+
+    return {"attacks": attacks.REGISTRY, "guards": guards.REGISTRY, "models": train.REGISTRY, "transforms": transforms.REGISTRY}
+
+
+def registry_snapshot() -> bytes:
+    """The attack, guard, model and transform registries of this process, pickled (cloudpickle: an
+    entry registered at runtime, e.g. in a script's ``__main__``, travels by value)."""
+    import cloudpickle
+
+    return cloudpickle.dumps({name: list(reg.items()) for name, reg in _registries().items()})
+
+
+def install_registries(snapshot: bytes) -> None:
+    """Make this process's registries equal the snapshot's (same entries, same order): a fresh
+    worker process has only the entries its imports register, and the order of the guards decides
+    which one is reported first."""
+    import cloudpickle
+
+    saved = cloudpickle.loads(snapshot)
+    for name, reg in _registries().items():
+        reg.clear()
+        reg.update(saved[name])
+
+
+def init_worker(snapshot: bytes) -> None:
+    """Set up a drill worker process: Ctrl-C is the parent's to handle (it stops the drill after the
+    units in flight, which the workers finish), one BLAS/OpenMP thread (the parallelism is across
+    processes: N processes with a thread per core each would oversubscribe), the parent's registries."""
+    import signal
+
+    from threadpoolctl import threadpool_limits
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # libraries loaded later read these
+        os.environ[var] = "1"
+    threadpool_limits(1)  # and those loaded already
+    install_registries(snapshot)
 
 
 def _attacked_frame(unit, setup: SeedSetup, plan: DrillPlan, signing_key: Path, verify_key: Path, endpoint_url):

@@ -45,7 +45,9 @@ def summarize(cells: list[dict[str, Any]], certificates: list[dict[str, Any]], p
 
     Returns
     -------
-    dict with ``cells``, ``errors``, ``controls`` (runs, fired, false_alarm_rate, by guard),
+    dict with ``cells``, ``errors``, ``controls`` (runs; passed, inconclusive and fired by the
+    dataset verdict; false_alarm_rate = fired / runs; could_not_vouch_rate = inconclusive / runs: the
+    gate fails closed, so a clean control that reads "cannot tell" is not a quiet one; by guard),
     ``worst`` (the attack × rate × model whose mean accuracy loss is largest), ``worst_by_rate``
     (per model and rate: the lowest mean accuracy over attacks, the robustness leaderboard's
     number), ``uncaught_material`` (list), ``caught_share`` per vector, ``certificate_sentence``.
@@ -88,12 +90,25 @@ def summarize(cells: list[dict[str, Any]], certificates: list[dict[str, Any]], p
     sentence = certificate_sentence(certificates, attacked, worst)
     return {
         "cells": len(cells), "errors": len(errors), "error_examples": [c["error"] for c in errors[:3]],
-        "controls": {"runs": len(controls), "fired": sum(bool(c["fired"]) for c in controls),
-                     "false_alarm_rate": (sum(bool(c["fired"]) for c in controls) / len(controls)) if controls else None,
-                     "by_guard": dict(fired_by)},
+        "controls": control_counts(controls) | {"by_guard": dict(fired_by)},
         "worst": worst, "worst_by_rate": worst_by_rate, "by_attack": sorted(agg, key=lambda g: (g["model"], g["attack"], g["rate"])),
         "uncaught_material": uncaught, "caught_share": caught_share, "certificate_sentence": sentence,
     }
+
+
+def control_counts(controls: list[dict[str, Any]]) -> dict[str, Any]:
+    """Clean controls by their dataset verdict: passed, inconclusive (the suite could not vouch for
+    clean data: the gate fails closed, so the pipeline would stop) and fired (a false alarm)."""
+    n = len(controls)
+    by = Counter(c["verdict"] for c in controls)
+    counts = {"runs": n, "passed": by["pass"], "inconclusive": by["inconclusive"], "fired": by["fired"]}
+    return counts | {"false_alarm_rate": by["fired"] / n if n else None, "could_not_vouch_rate": by["inconclusive"] / n if n else None}
+
+
+def controls_line(ctl: dict[str, Any]) -> str:
+    """One line: ``clean controls 9: passed 8, inconclusive 1, fired 0 (false-alarm rate 0.0%, could not vouch 11.1%)``."""
+    return (f"clean controls {ctl['runs']}: passed {ctl['passed']}, inconclusive {ctl['inconclusive']}, fired {ctl['fired']} "
+            f"(false-alarm rate {_pct(ctl['false_alarm_rate'])}, could not vouch {_pct(ctl['could_not_vouch_rate'])})")
 
 
 def certificate_sentence(certificates, attacked, worst) -> str:
@@ -115,7 +130,7 @@ def summary_table(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for c in _ok(cells):
         out.append({"attack": c["attack"], "rate": c["rate"], "seed": c["seed"], "model": c["model"], "vector": c["vector"],
-                    "flips": c["flips"], "caught": c["caught"], "first_guard": c["first_guard"] or "",
+                    "flips": c["flips"], "verdict": c["verdict"], "caught": c["caught"], "first_guard": c["first_guard"] or "",
                     "accuracy": round(c["poisoned"]["accuracy"], 4), "accuracy_points": round(c["damage"]["accuracy_points"], 2),
                     "suspect_f1": None if c["suspects"]["f1"] is None else round(c["suspects"]["f1"], 3)})
     return out
@@ -128,11 +143,11 @@ def _pct(x):
 def render_markdown(summary: dict[str, Any], plan: DrillPlan, plots: dict[str, str] | None = None) -> str:
     """The report a person reads first: headline, false alarms, uncaught damage, certificate."""
     lines = ["# labelguard drill", ""]
-    lines += [f"**{headline(summary)}**", ""]
     ctl = summary["controls"]
+    lines += [f"**{headline(summary)}**", "", f"**{controls_line(ctl)[0].upper() + controls_line(ctl)[1:]}.**", ""]
     lines += [f"- data: {plan.data}; attacks: {', '.join(plan.attacks)}; rates: {', '.join(f'{r:g}' for r in plan.rates)}; seeds: {len(plan.seeds)}; models: {', '.join(plan.models)}; vectors: {', '.join(plan.vectors)}",
               f"- cells: {summary['cells']} ({summary['errors']} errored)",
-              f"- clean controls: {ctl['fired']} of {ctl['runs']} raised an alarm (false-alarm rate {_pct(ctl['false_alarm_rate'])})" + (f"; by guard: {ctl['by_guard']}" if ctl["by_guard"] else ""),
+              f"- {controls_line(ctl)}; inconclusive: the suite could not vouch for clean data (the gate fails closed: the pipeline would stop)" + (f"; fired by guard: {ctl['by_guard']}" if ctl["by_guard"] else ""),
               f"- certificate: {summary['certificate_sentence']}", ""]
     lines += ["## Material damage at rates ≥ 5 %, caught per vector", "", "| vector | cells with material damage | caught |", "|---|---:|---:|"]
     lines += [f"| {v} | {s['material_cells']} | {s['caught']} |" for v, s in summary["caught_share"].items()]

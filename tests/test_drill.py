@@ -140,7 +140,7 @@ def test_tiny_drill_scorecard(tiny_drill):
     for v in ("at-rest", "transform"):
         s = by[("targeted", v)]["suspects"]
         assert (s["count"], s["precision"], s["recall"], s["f1"]) == (96, 1.0, 1.0, 1.0)
-    assert doc["summary"]["controls"] == {"runs": 3, "fired": 0, "false_alarm_rate": 0.0, "by_guard": {}}
+    assert doc["summary"]["controls"] == {"runs": 3, "passed": 3, "inconclusive": 0, "fired": 0, "false_alarm_rate": 0.0, "could_not_vouch_rate": 0.0, "by_guard": {}}
     cert = doc["certificates"][0]
     assert (cert["method"], cert["voters"]) == ("dpa", 24)
     curve = [p["certified_accuracy"] for p in cert["curve"]]
@@ -148,6 +148,23 @@ def test_tiny_drill_scorecard(tiny_drill):
     md = (out / "report.md").read_text()
     assert md.startswith("# labelguard drill\n\n**Worst case over all attacks: targeted at 20% takes logreg")
     assert (out / "report.html").stat().st_size < 1_500_000
+
+
+@pytest.mark.flow
+def test_a_clean_control_that_cannot_be_vouched_for_is_not_counted_as_quiet(tmp_path, prefect_harness):
+    """Fail closed: a clean control whose verdict is "cannot tell" is reported as inconclusive, apart
+    from the passed and the fired ones. Built so: 240 training rows cannot show flips of 1 % of a class."""
+    from labelguard.flows.drill import drill_flow
+
+    plan = drill.plan_drill(attacks=["targeted"], rates=[0.2], seeds=1, models=["logreg"], vectors=["transform"], rows=300, tolerate=0.01)
+    res = drill_flow(plan=plan, out_dir=tmp_path / "d")
+    control = next(c for c in res["cells"] if c["attack"] == drill.CLEAN)
+    assert (control["verdict"], control["fired"], control["caught"]) == ("inconclusive", [], False)
+    ctl = json.loads((tmp_path / "d" / "report.json").read_text())["summary"]["controls"]
+    assert ctl == {"runs": 1, "passed": 0, "inconclusive": 1, "fired": 0, "false_alarm_rate": 0.0, "could_not_vouch_rate": 1.0, "by_guard": {}}
+    md = (tmp_path / "d" / "report.md").read_text().splitlines()
+    assert md[4] == "**Clean controls 1: passed 0, inconclusive 1, fired 0 (false-alarm rate 0.0%, could not vouch 100.0%).**"
+    assert "clean controls 1: passed 0, inconclusive 1, fired 0" in (tmp_path / "d" / "report.html").read_text()
 
 
 def _comparable(cells):
@@ -169,6 +186,39 @@ def test_drill_on_a_local_two_worker_dask_cluster_equals_one_worker(tiny_drill, 
     assert _comparable(two["cells"]) == _comparable(one["cells"])  # same verdicts, same numbers
     untimed = lambda certs: [{k: v for k, v in c.items() if k != "seconds"} for c in certs]  # noqa: E731
     assert untimed(two["certificates"]) == untimed(one["certificates"])
+
+
+@pytest.mark.flow
+def test_drill_in_two_worker_processes_equals_one_worker(tiny_drill, tmp_path):
+    from labelguard.flows.drill import run_drill
+
+    plan, out, _ = tiny_drill
+    res = run_drill(plan, tmp_path / "procs", workers=2)
+    assert (res["timing"]["runner"], res["timing"]["workers"], res["timing"]["tasks"]) == ("processes", 2, 3)
+    one = json.loads((out / "report.json").read_text())
+    two = json.loads((tmp_path / "procs" / "report.json").read_text())
+    assert len(two["cells"]) == 9
+    assert _comparable(two["cells"]) == _comparable(one["cells"])  # same verdicts, same numbers
+
+
+def _registry_names(_):
+    return {name: list(reg) for name, reg in drill._registries().items()}
+
+
+def test_worker_processes_get_the_parents_registries(monkeypatch):
+    """A fresh (spawned) process has only the entries its imports register: the drill's workers are
+    given the parent's, in the parent's order (the guards' order decides the first guard), entries
+    registered at runtime included."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from labelguard.tasks import train
+
+    monkeypatch.setitem(train.REGISTRY, "runtime-model", train.REGISTRY["logreg"])
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=drill.init_worker, initargs=(drill.registry_snapshot(),)) as pool:
+        seen = pool.submit(_registry_names, None).result(timeout=120)
+    assert seen == _registry_names(None)
+    assert seen["models"][-1] == "runtime-model"
 
 
 def _chromium() -> tuple[str, str]:
