@@ -359,33 +359,52 @@ def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManif
         head = root.head(obj["key"])
         if head is None:
             return IntegrityReport("object-missing", f"data object {obj['key']} is gone", manifest)
-        with root.fetch(obj["key"]) as (path, digest):
-            table = read_parquet_file(path, columns=columns, as_arrow=True)
-        tables.append(table)
         pinned = obj.get("version_id")
-        observed["objects"].append({"key": obj["key"], "sha256": digest, "version_id": head.version_id, "rows": table.num_rows})
         version_note = f" (version {head.version_id}, manifest pins {pinned})" if pinned and head.version_id != pinned else ""
+        with root.fetch(obj["key"]) as (path, digest):
+            try:
+                table = read_parquet_file(path, columns=columns, as_arrow=True)
+            except BadInput:
+                if digest == obj["sha256"]:
+                    raise  # the signed bytes themselves do not decode: not an edit at rest
+                # Overwritten or cut short at rest: the signed digest decides, not the Parquet reader.
+                observed["objects"].append({"key": obj["key"], "sha256": digest, "version_id": head.version_id, "rows": None})
+                failures.append(("digest-mismatch", f"{obj['key']}: SHA-256 {digest[:12]}… differs from signed {obj['sha256'][:12]}… and the object is not readable Parquet{version_note}"))
+                continue
+        tables.append(table)
+        observed["objects"].append({"key": obj["key"], "sha256": digest, "version_id": head.version_id, "rows": table.num_rows})
         if table.num_rows != obj["rows"]:
             failures.append(("row-count", f"{obj['key']}: {table.num_rows} rows, manifest says {obj['rows']}{version_note}"))
         elif digest != obj["sha256"]:
             failures.append(("digest-mismatch", f"{obj['key']}: SHA-256 {digest[:12]}… differs from signed {obj['sha256'][:12]}…{version_note}"))
         elif pinned and head.version_id and head.version_id != pinned:
             failures.append(("version-swapped", f"{obj['key']}: same bytes, but object version is {head.version_id}, manifest pins {pinned}"))
+    if not tables:  # no listed object decodes: nothing to localize against the sidecar
+        code, detail = failures[0]
+        more = f" (+{len(failures) - 1} more object(s))" if len(failures) > 1 else ""
+        return IntegrityReport(code, f"{detail}{more}; no object readable: cannot localize", manifest, None, observed)
     table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
     observed["rows"] = table.num_rows
     if not failures:
         extra = unlisted_objects(store, manifest, ref)
         if extra:
             shown = ", ".join(extra[:5]) + (f" (+{len(extra) - 5} more)" if len(extra) > 5 else "")
-            failures.append(("unlisted-object", f"{len(extra)} Parquet object(s) under the dataset that the signed manifest does not list: {shown}"))
+            unnamed = []  # objects whose rows cannot be named (unreadable, or another schema); the objects can
             for object_key in extra:  # their rows are what a reader would take in: localize them as added
                 with root.fetch(object_key) as (path, _):
                     try:
                         added = read_parquet_file(path, columns=columns, as_arrow=True)
                     except BadInput:
+                        unnamed.append(object_key)
                         continue
-                if added.schema.names == table.schema.names:
+                try:
+                    if added.schema.names != table.schema.names:
+                        raise pa.ArrowInvalid("other columns")
                     table = pa.concat_tables([table, added], promote_options="permissive")
+                except (pa.ArrowInvalid, pa.ArrowTypeError):
+                    unnamed.append(object_key)
+            note = f" ({len(unnamed)} of them unreadable or of another schema: their rows are not named)" if unnamed else ""
+            failures.append(("unlisted-object", f"{len(extra)} Parquet object(s) under the dataset that the signed manifest does not list: {shown}{note}"))
     if len(manifest.payload["objects"]) == 1:
         observed.update({k: v for k, v in observed["objects"][0].items() if k in ("sha256", "version_id")})
     sidecar = manifest.payload.get("rows_sidecar")

@@ -1,0 +1,93 @@
+"""Break-it round 3 findings, each pinned with its exact exit code and one-line message (small data of our own)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from labelguard.cli import app
+from labelguard.tasks.manifest import generate_keypair
+
+runner = CliRunner()
+
+
+def invoke(*args, env=None):
+    return runner.invoke(app, [str(a) for a in args], env=env)
+
+
+@pytest.fixture
+def env(tmp_path):
+    """A key pair (and so a ledger) of this test's own: sealed copies elsewhere cannot read as rollback."""
+    signing, verify = generate_keypair(tmp_path / "keys")
+    return {"LABELGUARD_VERIFY_KEY": str(verify), "LABELGUARD_SIGNING_KEY": str(signing)}
+
+
+def three_classes(n: int = 300) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    y = rng.choice(3, n)
+    x = rng.normal(0, 4, (3, 3))[y] + rng.normal(0, 1, (n, 3))
+    frame = pd.DataFrame(x, columns=["f0", "f1", "f2"])
+    frame.insert(0, "id", [f"x{i:04d}" for i in range(n)])
+    frame["label"] = y
+    return frame
+
+
+@pytest.fixture
+def lake(tmp_path, env):
+    """A sealed three-part Hive lake written by pyarrow (100 rows a day)."""
+    root = tmp_path / "lake"
+    frame = three_classes()
+    for day in range(3):
+        (root / f"date=2026-01-0{day + 1}").mkdir(parents=True)
+        pq.write_table(pa.Table.from_pandas(frame.iloc[day * 100:(day + 1) * 100], preserve_index=False),
+                       root / f"date=2026-01-0{day + 1}" / "part-0.parquet")
+    sealed = invoke("seal", root, "--id-col", "id", "--label-col", "label", env=env)
+    assert sealed.exit_code == 0, sealed.output
+    return root
+
+
+def manifest_detail(output: str) -> str:
+    """The manifest guard's detail as one string (the table wraps it over several lines)."""
+    lines = [line for line in output.splitlines() if line.startswith("│")]
+    start = next(i for i, line in enumerate(lines) if line.split("│")[1].strip() == "manifest")
+    cells = [lines[start].split("│")[4].strip()]
+    for line in lines[start + 1:]:
+        if line.split("│")[1].strip():
+            break
+        cells.append(line.split("│")[4].strip())
+    return " ".join(cells)
+
+
+def test_unlisted_object_of_another_schema_is_unlisted_object_not_a_crash(lake, env):
+    pd.DataFrame({"id": ["zz"], "label": ["a"], "f0": ["s"]}).to_parquet(lake / "date=2026-01-02" / "extra.parquet", index=False)
+    result = invoke("verify", lake, "--guards", "manifest", env=env)
+    assert result.exit_code == 1, result.output
+    assert "unexpected" not in result.output
+    assert manifest_detail(result.output) == (
+        "unlisted-object: 1 Parquet object(s) under the dataset that the signed manifest does not list: "
+        "date=2026-01-02/extra.parquet (1 of them unreadable or of another schema: their rows are not named); "
+        "0 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing"
+    )
+    assert result.output.strip().splitlines()[-1] == "guard fired: manifest"
+
+
+def test_unlisted_object_of_the_same_schema_still_names_its_rows(lake, env):
+    extra = three_classes().iloc[:2].assign(id=["new-1", "new-2"])
+    pq.write_table(pa.Table.from_pandas(extra, preserve_index=False), lake / "date=2026-01-01" / "extra.parquet")
+    result = invoke("verify", lake, "--guards", "manifest", env=env)
+    assert result.exit_code == 1, result.output
+    assert "suspect rows (2, from manifest): new-1, new-2" in result.output
+
+
+def test_listed_object_cut_short_at_rest_is_a_digest_mismatch(lake, env):
+    part = lake / "date=2026-01-02" / "part-0.parquet"
+    part.write_bytes(part.read_bytes()[:300])
+    result = invoke("verify", lake, "--guards", "manifest", env=env)
+    assert result.exit_code == 1, result.output
+    detail = manifest_detail(result.output)
+    assert detail.startswith("digest-mismatch: date=2026-01-02/part-0.parquet: SHA-256 ")
+    assert detail.endswith("and the object is not readable Parquet; 0 label(s) changed, 0 row(s) otherwise edited, 0 added, 100 missing")
