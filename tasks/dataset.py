@@ -425,6 +425,58 @@ def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManif
     return IntegrityReport(code, f"{detail}; {where}", manifest, frame, observed, suspects)
 
 
+def signed_source_problem(source: str, verify_key: Ed25519PublicKey, *, endpoint_url: str | None = None, ledger=None) -> tuple[str, IntegrityReport] | None:
+    """Verify a Parquet source that carries a labelguard manifest (a sealed lake, a dataset's folder) before it is ingested.
+
+    Ingest signs what it reads as a new dataset, so a source whose own signed manifest no longer
+    holds (an edit at rest) would come out of it re-signed and trusted.
+
+    Parameters
+    ----------
+    source
+        The ``--source`` of ``ingest``: a local folder or ``.parquet`` file, or an ``s3://`` prefix or
+        object. Globs, CSV files and sources without a manifest are not checked (``None``).
+    verify_key
+        The trusted Ed25519 public key.
+    ledger
+        A :class:`labelguard.tasks.ledger.Ledger`, or ``None``.
+
+    Returns
+    -------
+    ``(location, report)``: where the manifest lives and its failing :class:`IntegrityReport`;
+    ``None`` when there is no manifest or it verifies.
+    """
+    from pathlib import Path
+
+    from labelguard.tasks.storage import open_store
+
+    if any(ch in source for ch in "*?[") or source.lower().endswith((".csv", ".tsv", ".txt", ".gz", ".bz2", ".xz")):
+        return None
+    remote = source.startswith("s3://")
+    target = source.rstrip("/")
+    is_file = target.lower().endswith((".parquet", ".pq")) if remote else Path(source).is_file()
+    # The manifest lives at the dataset's root, which may be above the source (one part of a sealed
+    # lake): the nearest folder up to 8 levels above whose manifest lists objects at the source.
+    location = target.rsplit("/", 1)[0] if is_file else target
+    for _ in range(8):
+        store = open_store(location, endpoint_url=endpoint_url)
+        if store.head(own_key(store, MANIFEST_KEY)) is not None:
+            rel = target[len(location):].lstrip("/")
+            try:
+                keys = [o["key"] for o in read_manifest(store).payload.get("objects", [])]
+            except (ManifestProblem, BadInput, KeyError, TypeError):
+                keys = [rel]  # an unreadable manifest is for load_verified to report
+            if not rel or any(k == rel or k.startswith(rel + "/") for k in keys):
+                rep = load_verified(store, verify_key, ledger=ledger)
+                return None if rep.ok else (store.uri, rep)
+            return None
+        parent = location.rsplit("/", 1)[0] if "/" in location.removeprefix("s3://") else ""
+        if not parent or parent == location or (not remote and not Path(parent).is_dir()):
+            return None
+        location = parent
+    return None
+
+
 class NothingToSeal(BadInput):
     """A re-seal found every object as its manifest already signs it."""
 

@@ -91,3 +91,26 @@ def test_listed_object_cut_short_at_rest_is_a_digest_mismatch(lake, env):
     detail = manifest_detail(result.output)
     assert detail.startswith("digest-mismatch: date=2026-01-02/part-0.parquet: SHA-256 ")
     assert detail.endswith("and the object is not readable Parquet; 0 label(s) changed, 0 row(s) otherwise edited, 0 added, 100 missing")
+
+
+def test_ingest_refuses_a_sealed_source_edited_at_rest_and_writes_nothing(lake, env, tmp_path):
+    from labelguard.tasks.dataset import signed_source_problem
+    from labelguard.tasks.manifest import load_verify_key
+
+    assert signed_source_problem(str(lake), load_verify_key(env["LABELGUARD_VERIFY_KEY"])) is None  # intact: ingested as before
+    part = lake / "date=2026-01-02" / "part-0.parquet"
+    frame = pd.read_parquet(part)
+    frame.loc[frame.index[:2], "label"] = (frame["label"].iloc[:2] + 1) % 3
+    frame.to_parquet(part, index=False)
+    for source in (lake, part):
+        dest = tmp_path / "store" / "again"
+        result = invoke("ingest", "--source", source, "--label-col", "label", "--id-col", "id", "--dest", dest, env=env)
+        assert result.exit_code == 1, result.output
+        line = result.output.strip()
+        assert line.startswith(f"guard fired: source manifest fired, cannot be trusted ({lake} carries a signed manifest that fails "
+                               "verification: digest-mismatch: date=2026-01-02/part-0.parquet: SHA-256 ")
+        assert line.endswith("; 2 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing) "
+                             f"(fix: restore the source from a signed copy, or approve the change with `labelguard seal {lake}` first)")
+        assert len(result.output.strip().splitlines()) == 1
+        assert not dest.exists() and not (tmp_path / "store").exists()
+
