@@ -114,3 +114,23 @@ def test_ingest_refuses_a_sealed_source_edited_at_rest_and_writes_nothing(lake, 
         assert len(result.output.strip().splitlines()) == 1
         assert not dest.exists() and not (tmp_path / "store").exists()
 
+
+def test_a_key_given_as_its_pem_text_is_refused_without_echoing_it(env, tmp_path, lake):
+    from pathlib import Path
+
+    secret = Path(env["LABELGUARD_SIGNING_KEY"]).read_text()
+    (tmp_path / "r.csv").write_text("id,label,f0\na,0,1.0\nb,1,2.0\nc,0,1.5\nd,1,2.5\n")
+    result = invoke("ingest", "--source", tmp_path / "r.csv", "--label-col", "label", "--id-col", "id", "--dest", tmp_path / "out",
+                    env={**env, "LABELGUARD_SIGNING_KEY": secret})
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == ("error: LABELGUARD_SIGNING_KEY / --signing-key holds a PEM key itself, not the path of a signing key file "
+                                     "(fix: write the key to a file (mode 0600) and point LABELGUARD_SIGNING_KEY at that file)")
+    assert not (tmp_path / "out").exists()
+    public = Path(env["LABELGUARD_VERIFY_KEY"]).read_text()
+    result = invoke("verify", lake, "--guards", "manifest", env={**env, "LABELGUARD_VERIFY_KEY": public})
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == ("error: LABELGUARD_VERIFY_KEY / --verify-key holds a PEM key itself, not the path of a verify key file "
+                                     "(fix: write the key to a file (mode 0600) and point LABELGUARD_VERIFY_KEY at that file)")
+    body = "".join(secret.splitlines()[1:-1])
+    assert body[:20] not in result.output
+
