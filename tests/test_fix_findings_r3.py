@@ -134,3 +134,50 @@ def test_a_key_given_as_its_pem_text_is_refused_without_echoing_it(env, tmp_path
     body = "".join(secret.splitlines()[1:-1])
     assert body[:20] not in result.output
 
+
+@pytest.mark.parametrize(
+    ("aws", "line"),
+    [
+        ({"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_ENDPOINT_URL_S3": "127.0.0.1:5091"},
+         "error: S3 endpoint '127.0.0.1:5091' has no http:// or https:// scheme (fix: write it as http://127.0.0.1:5091 (or https://))"),
+        ({"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": None, "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9"},
+         "error: partial AWS credentials in env: AWS_SECRET_ACCESS_KEY is missing (fix: set AWS_SECRET_ACCESS_KEY too, or neither)"),
+        ({"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_PROFILE": "nope", "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9"},
+         "error: AWS profile 'nope' (AWS_PROFILE) is not in the AWS config files (fix: name an existing profile, or unset AWS_PROFILE)"),
+    ],
+    ids=["endpoint-without-scheme", "partial-credentials", "missing-profile"],
+)
+def test_s3_configuration_mistakes_are_one_line_not_unexpected(env, tmp_path, aws, line):
+    empty = tmp_path / "aws-config-absent"
+    aws = {"AWS_CONFIG_FILE": str(empty), "AWS_SHARED_CREDENTIALS_FILE": str(empty), "AWS_ENDPOINT_URL": None, "AWS_PROFILE": None, **aws}
+    result = invoke("verify", "s3://bkt1/data", env={**env, **aws})
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == line
+
+
+def test_an_endpoint_that_is_not_s3_names_the_bucket_not_none(env):
+    """Any HTTP server answering 404 (here: no S3 at all) used to give `no object None in bucket bkt1`."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class NotFound(BaseHTTPRequestHandler):
+        def _answer(self):
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_HEAD = do_PUT = _answer
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        aws = {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_DEFAULT_REGION": "us-east-1",
+               "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{server.server_port}", "AWS_ENDPOINT_URL": None, "AWS_PROFILE": None}
+        result = invoke("verify", "s3://bkt1/data", env={**env, **aws})
+    finally:
+        server.shutdown()
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == "error: no dataset at s3://bkt1/data: bucket 'bkt1' does not exist (fix: check the URI, or ingest a dataset there first)"
