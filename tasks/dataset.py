@@ -357,8 +357,9 @@ def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManif
     tables, observed, failures = [], {"objects": []}, []
     for obj in manifest.payload["objects"]:
         head = root.head(obj["key"])
-        if head is None:
-            return IntegrityReport("object-missing", f"data object {obj['key']} is gone", manifest)
+        if head is None:  # the others still decode, so the sidecar can name the rows that went with it
+            failures.append(("object-missing", f"data object {obj['key']} is gone"))
+            continue
         pinned = obj.get("version_id")
         version_note = f" (version {head.version_id}, manifest pins {pinned})" if pinned and head.version_id != pinned else ""
         with root.fetch(obj["key"]) as (path, digest):
@@ -382,7 +383,8 @@ def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManif
     if not tables:  # no listed object decodes: nothing to localize against the sidecar
         code, detail = failures[0]
         more = f" (+{len(failures) - 1} more object(s))" if len(failures) > 1 else ""
-        return IntegrityReport(code, f"{detail}{more}; no object readable: cannot localize", manifest, None, observed)
+        unreadable = "" if all(c == "object-missing" for c, _ in failures) else "; no object readable: cannot localize"
+        return IntegrityReport(code, f"{detail}{more}{unreadable}", manifest, None, observed)
     table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
     observed["rows"] = table.num_rows
     if not failures:
@@ -631,8 +633,13 @@ def seal_dataset(
         prev = DatasetRef.from_dict(old.payload["dataset"])
         ref = DatasetRef(prev.id, prev.role, prev.part, prev.version + 1)
         spec = spec or old.spec
-        keys = [o["key"] for o in old.payload["objects"]]
         root = store.ancestor(ref.part) or store
+        # The lake as it is now: objects added since (unlisted) are signed too, objects gone are dropped;
+        # `labelguard seal` prints what it approves (seal_changes) before it signs.
+        keys = [o["key"] for o in old.payload["objects"] if root.head(o["key"]) is not None]
+        keys += [k for k in unlisted_objects(store, old, prev) if k not in keys]
+        if not keys:
+            raise DatasetMissing(f"every object the manifest of {store.uri} lists is gone", "restore them, or seal the objects that are there as a new dataset")
     else:
         if spec is None:
             raise BadInput(f"no manifest at {store.uri} to take the columns from", "pass --id-col and --label-col")

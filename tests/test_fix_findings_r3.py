@@ -181,3 +181,28 @@ def test_an_endpoint_that_is_not_s3_names_the_bucket_not_none(env):
         server.shutdown()
     assert result.exit_code == 2, result.output
     assert result.output.strip() == "error: no dataset at s3://bkt1/data: bucket 'bkt1' does not exist (fix: check the URI, or ingest a dataset there first)"
+
+
+def test_seal_signs_a_part_added_or_removed_since_and_object_missing_names_the_rows(lake, env):
+    extra = three_classes().iloc[:2].assign(id=["new-1", "new-2"])
+    pq.write_table(pa.Table.from_pandas(extra, preserve_index=False), lake / "date=2026-01-01" / "extra.parquet")
+    added = invoke("seal", lake, env=env)
+    assert added.exit_code == 0, added.output
+    lines = added.output.strip().splitlines()
+    assert lines[0] == "approving unlisted-object: 0 label(s) changed, 0 row(s) otherwise edited, 2 added, 0 missing (rows new-1, new-2)"
+    assert " version 2 (data), 4 object(s), 302 rows; " in lines[1]
+    assert invoke("verify", lake, "--guards", "manifest", env=env).exit_code == 0
+    for part in (lake / "date=2026-01-03").iterdir():
+        part.unlink()
+    gone = invoke("verify", lake, "--guards", "manifest", env=env)
+    assert gone.exit_code == 1, gone.output
+    assert manifest_detail(gone.output) == ("object-missing: data object date=2026-01-03/part-0.parquet is gone; "
+                                            "0 label(s) changed, 0 row(s) otherwise edited, 0 added, 100 missing")
+    removed = invoke("seal", lake, env=env)
+    assert removed.exit_code == 0, removed.output
+    lines = removed.output.strip().splitlines()
+    assert lines[0] == "approving object-missing: 0 label(s) changed, 0 row(s) otherwise edited, 0 added, 100 missing"
+    assert " version 3 (data), 3 object(s), 202 rows; " in lines[1]
+    assert invoke("verify", lake, "--guards", "manifest", env=env).exit_code == 0
+    again = invoke("seal", lake, env=env)
+    assert again.output.strip().startswith("nothing changed since version 3 of ")
