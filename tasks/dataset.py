@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,28 @@ def _cleanup(store: Store, written: list[tuple[str, str | None]]) -> None:
             pass
 
 
+@contextmanager
+def _interrupt_deferred():
+    """Hold a SIGINT (Ctrl-C) until the block is done: an object written and its record of being written go together.
+
+    Only the main thread receives signals; elsewhere the block runs as is.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def write_dataset(
     store: Store,
     frame: pd.DataFrame,
@@ -123,14 +146,17 @@ def write_dataset(
     sidecar = to_parquet_bytes(row_digests(frame, spec))
     written: list[tuple[str, str | None]] = []
     try:
-        info = store.put(data_key, data)
-        written.append((data_key, info.version_id))
-        rows_info = store.put(ROWS_KEY, sidecar)
-        written.append((ROWS_KEY, rows_info.version_id))
+        with _interrupt_deferred():  # Ctrl-C between a put landing and its note here left the object behind
+            info = store.put(data_key, data)
+            written.append((data_key, info.version_id))
+        with _interrupt_deferred():
+            rows_info = store.put(ROWS_KEY, sidecar)
+            written.append((ROWS_KEY, rows_info.version_id))
         objects = [{"key": dataset.key(data_key), "sha256": info.sha256 or sha256_hex(data), "bytes": info.size, "version_id": info.version_id, "rows": int(len(frame))}]
         envelope = sidecar_envelope(dataset, spec, objects, rows_info.sha256, len(frame), key)
-        sig_info = store.put(ROWS_SIG_KEY, envelope.to_bytes())
-        written.append((ROWS_SIG_KEY, sig_info.version_id))
+        with _interrupt_deferred():
+            sig_info = store.put(ROWS_SIG_KEY, envelope.to_bytes())
+            written.append((ROWS_SIG_KEY, sig_info.version_id))
         payload = build_manifest(
             frame, spec, dataset=dataset, objects=objects, source=source,
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -138,8 +164,9 @@ def write_dataset(
         payload.update(extra or {})
         payload["rows_sidecar"] = {"key": dataset.key(ROWS_KEY), "sha256": rows_info.sha256, "bytes": rows_info.size, "version_id": rows_info.version_id}
         manifest = sign_manifest(payload, key)
-        man_info = store.put(MANIFEST_KEY, manifest.to_bytes())
-        written.append((MANIFEST_KEY, man_info.version_id))
+        with _interrupt_deferred():
+            man_info = store.put(MANIFEST_KEY, manifest.to_bytes())
+            written.append((MANIFEST_KEY, man_info.version_id))
         if ledger is not None:
             record(ledger, manifest, ledger_uri or store.uri, key)
     except BaseException:

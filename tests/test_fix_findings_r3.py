@@ -206,3 +206,28 @@ def test_seal_signs_a_part_added_or_removed_since_and_object_missing_names_the_r
     assert invoke("verify", lake, "--guards", "manifest", env=env).exit_code == 0
     again = invoke("seal", lake, env=env)
     assert again.output.strip().startswith("nothing changed since version 3 of ")
+
+
+def test_ctrl_c_as_the_data_object_lands_leaves_nothing_behind(tmp_path, env, monkeypatch):
+    """SIGINT right after data.parquet is linked into place, before write_dataset noted it: it used to stay behind."""
+    import os
+    import signal
+
+    from labelguard.tasks.dataset import write_dataset
+    from labelguard.tasks.manifest import ColumnSpec, load_signing_key
+    from labelguard.tasks.storage import LocalStore
+
+    store = LocalStore(tmp_path / "ds")
+    real_put = LocalStore.put
+
+    def put_then_interrupt(self, key, data, **kw):
+        info = real_put(self, key, data, **kw)
+        if key == "data.parquet":
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, delivered the moment the object is in place
+        return info
+
+    monkeypatch.setattr(LocalStore, "put", put_then_interrupt)
+    spec = ColumnSpec(id_col="id", label_col="label", feature_cols=("f0", "f1", "f2"), timestamp_col=None, classes=(0, 1, 2))
+    with pytest.raises(KeyboardInterrupt):
+        write_dataset(store, three_classes(), spec, load_signing_key(env["LABELGUARD_SIGNING_KEY"]), source={})
+    assert sorted(p.name for p in (tmp_path / "ds").iterdir()) == []
