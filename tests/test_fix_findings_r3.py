@@ -231,3 +231,18 @@ def test_ctrl_c_as_the_data_object_lands_leaves_nothing_behind(tmp_path, env, mo
     with pytest.raises(KeyboardInterrupt):
         write_dataset(store, three_classes(), spec, load_signing_key(env["LABELGUARD_SIGNING_KEY"]), source={})
     assert sorted(p.name for p in (tmp_path / "ds").iterdir()) == []
+
+
+def test_seal_of_a_root_of_signed_partitions_points_at_them(tmp_path, env):
+    root = tmp_path / "lake"
+    for day in ("date=2026-03-01", "date=2026-03-02"):
+        (root / day).mkdir(parents=True)
+        three_classes(10).to_parquet(root / day / "part-00000.parquet", index=False)
+        (root / day / "manifest.json").write_text("{}")  # what `ingest --partition` leaves: each day signed on its own
+    result = invoke("seal", root, "--id-col", "id", "--label-col", "label", env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        f"error: {root} holds no Parquet outside 2 folder(s) signed on their own (date=2026-03-01, date=2026-03-02) "
+        f"(fix: point at one of them, e.g. {root}/date=2026-03-01; daily partitions are checked with `labelguard drift {root}`)"
+    )
+    assert sorted(p.name for p in root.iterdir()) == ["date=2026-03-01", "date=2026-03-02"]
