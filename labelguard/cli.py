@@ -268,8 +268,10 @@ def ingest(
         # Everything that needs no Prefect is checked first, so a mistake answers in about a second.
         if holdout_fraction != 0 and not 0 < holdout_fraction < 1:
             raise BadInput(f"--holdout-fraction must be 0 (none) or in (0, 1), got {holdout_fraction}", "pass e.g. --holdout-fraction 0.2")
-        load_signing_key(settings.signing_key)
+        signing = load_signing_key(settings.signing_key)
         book = _ledger_for(ledger, settings.signing_key, writing=True)
+        if source != "synthetic":
+            _refuse_a_source_failing_its_manifest(source, settings, signing, book)
         from labelguard.tasks.sources import load_source, split_holdout
         from labelguard.tasks.storage import open_store
 
@@ -311,6 +313,22 @@ def ingest(
         )
     if book is not None:
         out.print(f"ledger: {book.path}", highlight=False)
+
+
+def _refuse_a_source_failing_its_manifest(source: str, settings, signing, book) -> None:
+    """A sealed lake or dataset folder edited at rest must not come out of ingest re-signed as trusted (exit 1)."""
+    from labelguard.errors import UntrustedInput
+    from labelguard.tasks.dataset import signed_source_problem
+    from labelguard.tasks.manifest import load_verify_key
+
+    key = load_verify_key(settings.verify_key) if settings.verify_key else signing.public_key()
+    problem = signed_source_problem(source, key, endpoint_url=settings.s3_endpoint, ledger=book)
+    if problem is not None:
+        where, rep = problem
+        raise UntrustedInput(
+            ["source manifest"], f"{where} carries a signed manifest that fails verification: {rep.code}: {rep.detail}",
+            fix=f"restore the source from a signed copy, or approve the change with `labelguard seal {where}` first",
+        )
 
 
 def _check_creatable(path: Path, flag: str) -> None:

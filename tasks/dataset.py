@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,28 @@ def _cleanup(store: Store, written: list[tuple[str, str | None]]) -> None:
             pass
 
 
+@contextmanager
+def _interrupt_deferred():
+    """Hold a SIGINT (Ctrl-C) until the block is done: an object written and its record of being written go together.
+
+    Only the main thread receives signals; elsewhere the block runs as is.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def write_dataset(
     store: Store,
     frame: pd.DataFrame,
@@ -123,14 +146,17 @@ def write_dataset(
     sidecar = to_parquet_bytes(row_digests(frame, spec))
     written: list[tuple[str, str | None]] = []
     try:
-        info = store.put(data_key, data)
-        written.append((data_key, info.version_id))
-        rows_info = store.put(ROWS_KEY, sidecar)
-        written.append((ROWS_KEY, rows_info.version_id))
+        with _interrupt_deferred():  # Ctrl-C between a put landing and its note here left the object behind
+            info = store.put(data_key, data)
+            written.append((data_key, info.version_id))
+        with _interrupt_deferred():
+            rows_info = store.put(ROWS_KEY, sidecar)
+            written.append((ROWS_KEY, rows_info.version_id))
         objects = [{"key": dataset.key(data_key), "sha256": info.sha256 or sha256_hex(data), "bytes": info.size, "version_id": info.version_id, "rows": int(len(frame))}]
         envelope = sidecar_envelope(dataset, spec, objects, rows_info.sha256, len(frame), key)
-        sig_info = store.put(ROWS_SIG_KEY, envelope.to_bytes())
-        written.append((ROWS_SIG_KEY, sig_info.version_id))
+        with _interrupt_deferred():
+            sig_info = store.put(ROWS_SIG_KEY, envelope.to_bytes())
+            written.append((ROWS_SIG_KEY, sig_info.version_id))
         payload = build_manifest(
             frame, spec, dataset=dataset, objects=objects, source=source,
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -138,8 +164,9 @@ def write_dataset(
         payload.update(extra or {})
         payload["rows_sidecar"] = {"key": dataset.key(ROWS_KEY), "sha256": rows_info.sha256, "bytes": rows_info.size, "version_id": rows_info.version_id}
         manifest = sign_manifest(payload, key)
-        man_info = store.put(MANIFEST_KEY, manifest.to_bytes())
-        written.append((MANIFEST_KEY, man_info.version_id))
+        with _interrupt_deferred():
+            man_info = store.put(MANIFEST_KEY, manifest.to_bytes())
+            written.append((MANIFEST_KEY, man_info.version_id))
         if ledger is not None:
             record(ledger, manifest, ledger_uri or store.uri, key)
     except BaseException:
@@ -357,35 +384,56 @@ def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManif
     tables, observed, failures = [], {"objects": []}, []
     for obj in manifest.payload["objects"]:
         head = root.head(obj["key"])
-        if head is None:
-            return IntegrityReport("object-missing", f"data object {obj['key']} is gone", manifest)
-        with root.fetch(obj["key"]) as (path, digest):
-            table = read_parquet_file(path, columns=columns, as_arrow=True)
-        tables.append(table)
+        if head is None:  # the others still decode, so the sidecar can name the rows that went with it
+            failures.append(("object-missing", f"data object {obj['key']} is gone"))
+            continue
         pinned = obj.get("version_id")
-        observed["objects"].append({"key": obj["key"], "sha256": digest, "version_id": head.version_id, "rows": table.num_rows})
         version_note = f" (version {head.version_id}, manifest pins {pinned})" if pinned and head.version_id != pinned else ""
+        with root.fetch(obj["key"]) as (path, digest):
+            try:
+                table = read_parquet_file(path, columns=columns, as_arrow=True)
+            except BadInput:
+                if digest == obj["sha256"]:
+                    raise  # the signed bytes themselves do not decode: not an edit at rest
+                # Overwritten or cut short at rest: the signed digest decides, not the Parquet reader.
+                observed["objects"].append({"key": obj["key"], "sha256": digest, "version_id": head.version_id, "rows": None})
+                failures.append(("digest-mismatch", f"{obj['key']}: SHA-256 {digest[:12]}… differs from signed {obj['sha256'][:12]}… and the object is not readable Parquet{version_note}"))
+                continue
+        tables.append(table)
+        observed["objects"].append({"key": obj["key"], "sha256": digest, "version_id": head.version_id, "rows": table.num_rows})
         if table.num_rows != obj["rows"]:
             failures.append(("row-count", f"{obj['key']}: {table.num_rows} rows, manifest says {obj['rows']}{version_note}"))
         elif digest != obj["sha256"]:
             failures.append(("digest-mismatch", f"{obj['key']}: SHA-256 {digest[:12]}… differs from signed {obj['sha256'][:12]}…{version_note}"))
         elif pinned and head.version_id and head.version_id != pinned:
             failures.append(("version-swapped", f"{obj['key']}: same bytes, but object version is {head.version_id}, manifest pins {pinned}"))
+    if not tables:  # no listed object decodes: nothing to localize against the sidecar
+        code, detail = failures[0]
+        more = f" (+{len(failures) - 1} more object(s))" if len(failures) > 1 else ""
+        unreadable = "" if all(c == "object-missing" for c, _ in failures) else "; no object readable: cannot localize"
+        return IntegrityReport(code, f"{detail}{more}{unreadable}", manifest, None, observed)
     table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
     observed["rows"] = table.num_rows
     if not failures:
         extra = unlisted_objects(store, manifest, ref)
         if extra:
             shown = ", ".join(extra[:5]) + (f" (+{len(extra) - 5} more)" if len(extra) > 5 else "")
-            failures.append(("unlisted-object", f"{len(extra)} Parquet object(s) under the dataset that the signed manifest does not list: {shown}"))
+            unnamed = []  # objects whose rows cannot be named (unreadable, or another schema); the objects can
             for object_key in extra:  # their rows are what a reader would take in: localize them as added
                 with root.fetch(object_key) as (path, _):
                     try:
                         added = read_parquet_file(path, columns=columns, as_arrow=True)
                     except BadInput:
+                        unnamed.append(object_key)
                         continue
-                if added.schema.names == table.schema.names:
+                try:
+                    if added.schema.names != table.schema.names:
+                        raise pa.ArrowInvalid("other columns")
                     table = pa.concat_tables([table, added], promote_options="permissive")
+                except (pa.ArrowInvalid, pa.ArrowTypeError):
+                    unnamed.append(object_key)
+            note = f" ({len(unnamed)} of them unreadable or of another schema: their rows are not named)" if unnamed else ""
+            failures.append(("unlisted-object", f"{len(extra)} Parquet object(s) under the dataset that the signed manifest does not list: {shown}{note}"))
     if len(manifest.payload["objects"]) == 1:
         observed.update({k: v for k, v in observed["objects"][0].items() if k in ("sha256", "version_id")})
     sidecar = manifest.payload.get("rows_sidecar")
@@ -404,6 +452,58 @@ def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManif
     frame = _to_frame(table)
     suspects, where = _localize_with_sidecar(store, root, verify_key, frame, ref)
     return IntegrityReport(code, f"{detail}; {where}", manifest, frame, observed, suspects)
+
+
+def signed_source_problem(source: str, verify_key: Ed25519PublicKey, *, endpoint_url: str | None = None, ledger=None) -> tuple[str, IntegrityReport] | None:
+    """Verify a Parquet source that carries a labelguard manifest (a sealed lake, a dataset's folder) before it is ingested.
+
+    Ingest signs what it reads as a new dataset, so a source whose own signed manifest no longer
+    holds (an edit at rest) would come out of it re-signed and trusted.
+
+    Parameters
+    ----------
+    source
+        The ``--source`` of ``ingest``: a local folder or ``.parquet`` file, or an ``s3://`` prefix or
+        object. Globs, CSV files and sources without a manifest are not checked (``None``).
+    verify_key
+        The trusted Ed25519 public key.
+    ledger
+        A :class:`labelguard.tasks.ledger.Ledger`, or ``None``.
+
+    Returns
+    -------
+    ``(location, report)``: where the manifest lives and its failing :class:`IntegrityReport`;
+    ``None`` when there is no manifest or it verifies.
+    """
+    from pathlib import Path
+
+    from labelguard.tasks.storage import open_store
+
+    if any(ch in source for ch in "*?[") or source.lower().endswith((".csv", ".tsv", ".txt", ".gz", ".bz2", ".xz")):
+        return None
+    remote = source.startswith("s3://")
+    target = source.rstrip("/")
+    is_file = target.lower().endswith((".parquet", ".pq")) if remote else Path(source).is_file()
+    # The manifest lives at the dataset's root, which may be above the source (one part of a sealed
+    # lake): the nearest folder up to 8 levels above whose manifest lists objects at the source.
+    location = target.rsplit("/", 1)[0] if is_file else target
+    for _ in range(8):
+        store = open_store(location, endpoint_url=endpoint_url)
+        if store.head(own_key(store, MANIFEST_KEY)) is not None:
+            rel = target[len(location):].lstrip("/")
+            try:
+                keys = [o["key"] for o in read_manifest(store).payload.get("objects", [])]
+            except (ManifestProblem, BadInput, KeyError, TypeError):
+                keys = [rel]  # an unreadable manifest is for load_verified to report
+            if not rel or any(k == rel or k.startswith(rel + "/") for k in keys):
+                rep = load_verified(store, verify_key, ledger=ledger)
+                return None if rep.ok else (store.uri, rep)
+            return None
+        parent = location.rsplit("/", 1)[0] if "/" in location.removeprefix("s3://") else ""
+        if not parent or parent == location or (not remote and not Path(parent).is_dir()):
+            return None
+        location = parent
+    return None
 
 
 class NothingToSeal(BadInput):
@@ -560,8 +660,13 @@ def seal_dataset(
         prev = DatasetRef.from_dict(old.payload["dataset"])
         ref = DatasetRef(prev.id, prev.role, prev.part, prev.version + 1)
         spec = spec or old.spec
-        keys = [o["key"] for o in old.payload["objects"]]
         root = store.ancestor(ref.part) or store
+        # The lake as it is now: objects added since (unlisted) are signed too, objects gone are dropped;
+        # `labelguard seal` prints what it approves (seal_changes) before it signs.
+        keys = [o["key"] for o in old.payload["objects"] if root.head(o["key"]) is not None]
+        keys += [k for k in unlisted_objects(store, old, prev) if k not in keys]
+        if not keys:
+            raise DatasetMissing(f"every object the manifest of {store.uri} lists is gone", "restore them, or seal the objects that are there as a new dataset")
     else:
         if spec is None:
             raise BadInput(f"no manifest at {store.uri} to take the columns from", "pass --id-col and --label-col")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import re
 
-from labelguard.errors import DatasetMissing
+from labelguard.errors import BadInput, DatasetMissing
 from labelguard.tasks.storage import Store, open_store
 
 PARQUET = (".parquet", ".pq")
@@ -66,6 +66,12 @@ def resolve_parts(uri: str, *, endpoint_url: str | None = None) -> tuple[Store, 
         k for k in keys
         if k.lower().endswith(PARQUET) and not _skipped(k) and not any(k.startswith(n + "/") for n in nested)
     ]
+    if not parts and nested:  # e.g. a root of daily partitions: every part is signed on its own
+        signed = sorted(n for n in nested if n.split("/")[-1] != "holdout") or sorted(nested)
+        raise BadInput(
+            f"{root.uri} holds no Parquet outside {len(nested)} folder(s) signed on their own ({', '.join(signed[:2])}{', …' if len(signed) > 2 else ''})",
+            f"point at one of them, e.g. {uri}/{signed[0]}; daily partitions are checked with `labelguard drift {uri}`",
+        )
     if not parts:
         raise DatasetMissing(f"no Parquet objects at {root.uri}", "point at a folder or prefix of .parquet files, one file, or a glob")
     return root, sorted(parts)

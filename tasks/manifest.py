@@ -118,9 +118,19 @@ def generate_keypair(out_dir: Path) -> tuple[Path, Path]:
     return sign_path, verify_path
 
 
+def _refuse_key_text(path: Path, which: str, env: str, flag: str) -> None:
+    """A key's PEM text where its path belongs (the usual CI secret): refuse without ever echoing it."""
+    if "-----BEGIN" in str(path):
+        raise KeyProblem(
+            f"{env} / {flag} holds a PEM key itself, not the path of a {which} key file",
+            f"write the key to a file (mode 0600) and point {env} at that file",
+        )
+
+
 def load_signing_key(path: Path | None) -> Ed25519PrivateKey:
     if path is None:
         raise KeyProblem("no signing key configured", "set LABELGUARD_SIGNING_KEY or pass --signing-key; `labelguard keygen` makes one")
+    _refuse_key_text(path, "signing", "LABELGUARD_SIGNING_KEY", "--signing-key")
     try:
         key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
@@ -133,6 +143,7 @@ def load_signing_key(path: Path | None) -> Ed25519PrivateKey:
 def load_verify_key(path: Path | None) -> Ed25519PublicKey:
     if path is None:
         raise KeyProblem("no verify key configured", "set LABELGUARD_VERIFY_KEY or pass --verify-key")
+    _refuse_key_text(path, "verify", "LABELGUARD_VERIFY_KEY", "--verify-key")
     try:
         key = serialization.load_pem_public_key(Path(path).read_bytes())
     except (OSError, ValueError, TypeError) as exc:

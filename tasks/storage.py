@@ -233,6 +233,8 @@ class S3Store:
                     f"{self.uri}/{kwargs.get('Key', '').removeprefix(self.prefix + '/')} already exists; writes are create-only",
                     "choose a new destination prefix",
                 ) from None
+            if code in ("NoSuchKey", "404", "NotFound", "NoSuchVersion") and "Key" not in kwargs:
+                code = "NoSuchBucket"  # a HEAD of the bucket has no body to name the error: 404 is the bucket
             if code in ("NoSuchKey", "404", "NotFound", "NoSuchVersion"):
                 raise DatasetMissing(f"no object {kwargs.get('Key')!r} in bucket {self.bucket}", "check the URI") from None
             if code == "NoSuchBucket":
@@ -380,8 +382,19 @@ def _s3_client(endpoint_url: str | None):
     import boto3
     from botocore.config import Config
 
-    session = boto3.session.Session()
-    if session.get_credentials() is None:
+    from botocore.exceptions import PartialCredentialsError, ProfileNotFound
+
+    if endpoint_url and urlparse(endpoint_url).scheme not in ("http", "https"):
+        raise StoreError(f"S3 endpoint {endpoint_url!r} has no http:// or https:// scheme", f"write it as http://{endpoint_url} (or https://)")
+    try:
+        session = boto3.session.Session()
+        credentials = session.get_credentials()
+    except ProfileNotFound as exc:
+        raise StoreError(f"AWS profile {exc.kwargs.get('profile')!r} (AWS_PROFILE) is not in the AWS config files", "name an existing profile, or unset AWS_PROFILE") from None
+    except PartialCredentialsError as exc:
+        missing = exc.kwargs.get("cred_var")
+        raise StoreError(f"partial AWS credentials in {exc.kwargs.get('provider')}: {missing} is missing", f"set {missing} too, or neither") from None
+    if credentials is None:
         raise StoreError("no AWS credentials found", CREDENTIALS_FIX)
     config = Config(
         connect_timeout=3,
