@@ -140,7 +140,9 @@ def test_tiny_drill_scorecard(tiny_drill):
     for v in ("at-rest", "transform"):
         s = by[("targeted", v)]["suspects"]
         assert (s["count"], s["precision"], s["recall"], s["f1"]) == (96, 1.0, 1.0, 1.0)
-    assert doc["summary"]["controls"] == {"runs": 3, "passed": 3, "inconclusive": 0, "fired": 0, "false_alarm_rate": 0.0, "could_not_vouch_rate": 0.0, "by_guard": {}}
+    # no clean control fires; on 600 rows (a 120-row holdout) the model gate cannot bound the accuracy drop
+    # below its 2-point gap (95 % upper bound), so each clean control reads "cannot tell", counted apart
+    assert doc["summary"]["controls"] == {"runs": 3, "passed": 0, "inconclusive": 3, "fired": 0, "false_alarm_rate": 0.0, "could_not_vouch_rate": 1.0, "by_guard": {}}
     cert = doc["certificates"][0]
     assert (cert["method"], cert["voters"]) == ("dpa", 24)
     curve = [p["certified_accuracy"] for p in cert["curve"]]
