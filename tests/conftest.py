@@ -104,3 +104,16 @@ def faulty(s3_endpoint):
     endpoint = server.start()
     yield server, endpoint
     server.stop()
+
+
+@pytest.fixture
+def faulty_store(faulty, monkeypatch):
+    """An empty S3 store behind the faulty server, no fault armed, two attempts per call: (server, endpoint, store)."""
+    from labelguard.tasks.storage import S3Store
+
+    server, endpoint = faulty
+    server.clear()
+    monkeypatch.setenv("LABELGUARD_S3_MAX_ATTEMPTS", "2")
+    store = S3Store("labelguard-words", f"ds-{next(_counter):04d}", endpoint_url=endpoint)
+    store.ensure_writable()
+    return server, endpoint, store

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-import uuid
 
 import pytest
 
@@ -26,12 +25,8 @@ def test_local_writes_stage_their_temp_file_beside_the_object(tmp_path, monkeypa
     assert sorted(p.name for p in (tmp_path / "s" / "a").iterdir()) == ["b.bin"]
 
 
-def test_s3_retried_create_that_landed_returns_the_digest_of_its_bytes(faulty, monkeypatch):
-    server, endpoint = faulty
-    server.clear()
-    monkeypatch.setenv("LABELGUARD_S3_MAX_ATTEMPTS", "2")
-    store = S3Store("labelguard-words", f"survivor-{uuid.uuid4().hex[:8]}", endpoint_url=endpoint)
-    store.ensure_writable()
+def test_s3_retried_create_that_landed_returns_the_digest_of_its_bytes(faulty_store):
+    server, _, store = faulty_store
     server.fail("PUT", "/landed", "drop-response", times=1)  # stored; the client never heard and retries
     info = store.put("landed", b"mine")
     head = store.head("landed")
@@ -65,11 +60,8 @@ def test_an_unwritable_local_destination_says_why_in_the_systems_words(tmp_path)
 
 
 @pytest.mark.parametrize("code", ["AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"])
-def test_s3_refusals_of_the_credentials_are_access_denied(faulty, monkeypatch, code):
-    server, endpoint = faulty
-    server.clear()
-    store = S3Store("labelguard-words", f"denied-{uuid.uuid4().hex[:8]}", endpoint_url=endpoint)
-    store.ensure_writable()
+def test_s3_refusals_of_the_credentials_are_access_denied(faulty_store, code):
+    server, _, store = faulty_store
     server.fail("GET", "/obj", f"403 {code}")
     with pytest.raises(StoreError) as err:
         store.get("obj")
@@ -77,15 +69,11 @@ def test_s3_refusals_of_the_credentials_are_access_denied(faulty, monkeypatch, c
 
 
 @pytest.mark.parametrize("code", ["SlowDown", "Throttling"])
-def test_s3_throttling_codes_are_unreachable_whatever_the_status(faulty, monkeypatch, code):
+def test_s3_throttling_codes_are_unreachable_whatever_the_status(faulty_store, code):
     """Throttling is named by its code: an endpoint answering it with a 4xx status is still 'kept failing', not a store error."""
     from labelguard.errors import StoreUnreachable
 
-    server, endpoint = faulty
-    server.clear()
-    monkeypatch.setenv("LABELGUARD_S3_MAX_ATTEMPTS", "2")
-    store = S3Store("labelguard-words", f"throttled-{uuid.uuid4().hex[:8]}", endpoint_url=endpoint)
-    store.ensure_writable()
+    server, endpoint, store = faulty_store
     server.fail("GET", "/obj", f"400 {code}", times=5)
     with pytest.raises(StoreUnreachable) as err:
         store.get("obj")

@@ -20,22 +20,12 @@ from labelguard.tasks.storage import EMBEDDED_CREDENTIALS, LocalStore, S3Store, 
 _n = itertools.count()
 
 
-@pytest.fixture
-def fresh(faulty, monkeypatch):
-    server, endpoint = faulty
-    server.clear()
-    monkeypatch.setenv("LABELGUARD_S3_MAX_ATTEMPTS", "2")
-    store = S3Store("labelguard-words", f"ds-{next(_n):03d}", endpoint_url=endpoint)
-    store.ensure_writable()
-    return server, endpoint, store
-
-
 def _err(exc_info) -> tuple[str, str]:
     return exc_info.value.problem, exc_info.value.fix
 
 
-def test_s3_missing_object_bucket_and_create_only_conflict_word_for_word(fresh):
-    _, endpoint, store = fresh
+def test_s3_missing_object_bucket_and_create_only_conflict_word_for_word(faulty_store):
+    _, endpoint, store = faulty_store
     with pytest.raises(DatasetMissing) as err:
         store.get("nope.bin")
     assert _err(err) == (f"no object '{store.prefix}/nope.bin' in bucket labelguard-words", "check the URI")
@@ -56,8 +46,8 @@ def test_s3_missing_object_bucket_and_create_only_conflict_word_for_word(fresh):
 
 
 @pytest.mark.parametrize("action, status_code", [("503", "503 ServiceUnavailable"), ("500", "500 InternalError"), ("slowdown", "503 SlowDown")])
-def test_s3_that_keeps_failing_is_unreachable_after_the_budget(fresh, action, status_code):
-    server, endpoint, store = fresh
+def test_s3_that_keeps_failing_is_unreachable_after_the_budget(faulty_store, action, status_code):
+    server, endpoint, store = faulty_store
     server.fail("GET", "/obj", action, times=100)
     store.put("obj", b"x")
     with pytest.raises(StoreUnreachable) as err:
@@ -66,8 +56,8 @@ def test_s3_that_keeps_failing_is_unreachable_after_the_budget(fresh, action, st
     assert sum(1 for m, p in server.log if m == "GET" and p.endswith("/obj")) == 2
 
 
-def test_s3_fault_once_is_retried_and_the_bytes_come_back_whole(fresh):
-    server, _, store = fresh
+def test_s3_fault_once_is_retried_and_the_bytes_come_back_whole(faulty_store):
+    server, _, store = faulty_store
     store.put("obj", b"0123456789" * 1000)
     server.fail("GET", "/obj", "truncate-response", times=1)
     with store.fetch("obj") as (path, digest):
@@ -79,8 +69,8 @@ def test_s3_fault_once_is_retried_and_the_bytes_come_back_whole(fresh):
     assert err.value.problem.endswith("cut the download of obj short (after 2 attempts)")
 
 
-def test_s3_connection_dropped_and_endpoint_down_word_for_word(fresh, monkeypatch):
-    server, endpoint, store = fresh
+def test_s3_connection_dropped_and_endpoint_down_word_for_word(faulty_store, monkeypatch):
+    server, endpoint, store = faulty_store
     server.fail("PUT", "/dropped", "drop-request", times=100)
     with pytest.raises(StoreUnreachable) as err:
         store.put("dropped", b"y" * 10000)
@@ -91,8 +81,8 @@ def test_s3_connection_dropped_and_endpoint_down_word_for_word(fresh, monkeypatc
     assert _err(err) == ("cannot reach the S3 endpoint http://127.0.0.1:9", "start it, or point AWS_ENDPOINT_URL_S3 at a running endpoint")
 
 
-def test_s3_retried_create_that_landed_returns_its_own_object(fresh):
-    server, _, store = fresh
+def test_s3_retried_create_that_landed_returns_its_own_object(faulty_store):
+    server, _, store = faulty_store
     server.fail("PUT", "/landed", "drop-response", times=1)  # stored; the client never heard and retries
     info = store.put("landed", b"mine")
     head = store.head("landed")
@@ -102,8 +92,8 @@ def test_s3_retried_create_that_landed_returns_its_own_object(fresh):
         store.put("landed", b"other")
 
 
-def test_s3_exact_delete_and_uri_forms(fresh):
-    _, endpoint, store = fresh
+def test_s3_exact_delete_and_uri_forms(faulty_store):
+    _, endpoint, store = faulty_store
     first = store.put("v", b"1")
     second = store.put("v", b"2", create_only=False)
     store.delete("v", version_id=second.version_id)
