@@ -479,9 +479,7 @@ def pipeline(
 
             raise BadInput(f"--tolerate must be a rate in (0, 1], got {tolerate:g}", "pass e.g. --tolerate 0.05 (5 % of a class's rows)")
         book = _ledger_for(ledger, settings.verify_key, writing=False)
-        for where in (uri, reference, holdout):
-            if where:
-                _require_dataset(where, settings.s3_endpoint)
+        _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)
         _prefect_ready()
         from labelguard.flows.pipeline import pipeline_flow
 
@@ -504,14 +502,16 @@ def pipeline(
         raise typer.Exit(EXIT_FIRED)
 
 
-def _require_dataset(uri: str, endpoint_url: str | None) -> None:
-    """Nothing at the URI is the user's mistake (exit 2), found before Prefect starts."""
+def _require_dataset(*uris: str | None, endpoint_url: str | None) -> None:
+    """Nothing at one of the URIs (the data, a --reference, a --holdout; None skipped) is the user's
+    mistake (exit 2), found before Prefect starts."""
     from labelguard.errors import DatasetMissing
     from labelguard.tasks.storage import open_store
 
-    store = open_store(uri, endpoint_url=endpoint_url)
-    if store.head("manifest.json") is None and not store.list(limit=1):
-        raise DatasetMissing(f"no dataset at {store.uri}", "check the URI (labelguard ingest writes one there)")
+    for uri in filter(None, uris):
+        store = open_store(uri, endpoint_url=endpoint_url)
+        if store.head("manifest.json") is None and not store.list(limit=1):
+            raise DatasetMissing(f"no dataset at {store.uri}", "check the URI (labelguard ingest writes one there)")
 
 
 @app.command()
@@ -792,9 +792,7 @@ def watch(
         except (CronSimError, ValueError) as exc:
             raise BadInput(f"invalid cron expression {cron!r}: {exc}", 'write five fields, e.g. "0 * * * *"') from None
         load_verify_key(settings.verify_key)
-        for where in (uri, reference, holdout):  # a schedule that fails on every run is refused now, not at the first run
-            if where:
-                _require_dataset(where, settings.s3_endpoint)
+        _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)  # a schedule failing every run is refused now
         from labelguard.server import resolve_prefect_api
 
         if not resolve_prefect_api():

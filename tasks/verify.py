@@ -126,6 +126,12 @@ def _default_synthetic(source: dict) -> bool:
 TRUSTED_ROLES = {"reference": ("baseline", "holdout"), "holdout": ("holdout",), "golden holdout": ("holdout",), "trusted source": ("data", "holdout", "baseline", "partition")}
 
 
+def _in_holdout_slot(store) -> bool:
+    """``store`` is a dataset's own ``holdout`` folder: other signed data found there is a swap, not a typo."""
+    slot = store.ancestor(HOLDOUT)
+    return slot is not None and slot.head(own_key(slot, MANIFEST_KEY)) is not None
+
+
 def load_trusted(uri_or_store, key: Ed25519PublicKey, what: str, endpoint_url: str | None, *, ledger=None) -> IntegrityReport:
     """Verify data that must be trusted; anything but ``ok`` raises :class:`UntrustedInput`.
 
@@ -140,9 +146,7 @@ def load_trusted(uri_or_store, key: Ed25519PublicKey, what: str, endpoint_url: s
     rep = load_verified(store, key, roles=roles, ledger=ledger)
     if not rep.ok:
         role = ((rep.manifest.payload.get("dataset") or {}).get("role") if rep.manifest is not None else None)
-        slot = store.ancestor(HOLDOUT)  # a dataset's own holdout folder holding other data is a swap, not a typo
-        in_slot = slot is not None and slot.head(own_key(slot, MANIFEST_KEY)) is not None
-        if rep.code == "wrong-dataset" and roles and role not in roles and not in_slot and load_verified(store, key, roles=None, ledger=ledger).ok:
+        if rep.code == "wrong-dataset" and roles and role not in roles and not _in_holdout_slot(store) and load_verified(store, key, roles=None, ledger=ledger).ok:
             ref = DatasetRef.from_dict(rep.manifest.payload["dataset"])
             kind = {"data": "a training set", "partition": "a daily partition"}.get(role, f"data in role {role!r}")
             raise BadInput(
