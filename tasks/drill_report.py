@@ -296,6 +296,8 @@ def plot_localization(cells, plan: DrillPlan) -> str:
     ax.bar(x + 0.2, rec, 0.4, color=PALETTE[1], label="recall", hatch="//")
     ax.set_xticks(x, names, rotation=25, ha="right", fontsize=8)
     ax.set_ylim(0, 1.05)
+    if not any(prec) and not any(rec):  # empty bars would read as a broken plot
+        ax.text(0.5, 0.5, "no guard named suspect rows in any attacked cell", transform=ax.transAxes, ha="center", va="center", fontsize=9, color="#555")
     ax.set_title("localization: named suspect rows vs the flipped rows (mean over the cells where each guard fired)", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
@@ -334,11 +336,14 @@ def plot_certificate(certificates, summary) -> str:
         ys = [p["certified_accuracy"] for p in c["curve"]]
         ax.step(xs, ys, where="post", color=PALETTE[i % len(PALETTE)], lw=2 if len(xs) < 20 else 1.2, marker="o" if len(xs) < 20 else None, ms=3,
                 label=f"{c['model']} ({c['method']}, {c['voters']} voters)")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # flips are whole numbers
     ax.set_xlabel("label flips anywhere in the training data")
     ax.set_ylabel("certified accuracy on the holdout")
     ax.set_ylim(0, 1.02)
     ax.set_title("certificate: predictions provably unchanged by that many flips", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="lower left")  # the curves start high: the lower left is free
     ax.grid(alpha=0.3)
     return _png(fig)
 
