@@ -22,7 +22,7 @@ from pathlib import Path
 
 from _common import write_result
 
-from labelguard.tasks.drill_report import UNCAUGHT_LABELS
+from labelguard.tasks.drill_report import UNCAUGHT_LABELS, fmt_points
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = str(ROOT / ".venv" / "bin" / "labelguard")
@@ -85,7 +85,10 @@ def run_flow(out: Path, workers: int, kind: str, seeds: int) -> tuple[dict, floa
 
 def summary_md(name: str, doc: dict, took: float, command: str) -> list[str]:
     s = doc["summary"]
-    lines = [f"### {name}", "", f"`{command}` — {took:.0f} s wall (drill itself {doc['seconds']:.0f} s), {s['cells']} cells, {s['errors']} errored", ""]
+    timing = doc.get("timing") or {}
+    ran = (f"{took:.0f} s wall (drill itself {doc['seconds']:.0f} s)" if timing.get("units", 1)
+           else f"report written again from the kept cells in {took:.0f} s (no cell ran: see the first run's time)")
+    lines = [f"### {name}", "", f"`{command}` — {ran}, {s['cells']} cells, {s['errors']} errored", ""]
     ctl = s["controls"]
     lines.append(f"- clean controls {ctl['runs']}: passed {ctl.get('passed', '?')}, inconclusive {ctl.get('inconclusive', '?')}, fired {ctl['fired']}" + (f" ({ctl['by_guard']})" if ctl["by_guard"] else ""))
     for v, c in s["caught_share"].items():
@@ -96,7 +99,7 @@ def summary_md(name: str, doc: dict, took: float, command: str) -> list[str]:
     lines.append(f"- certificate: {s['certificate_sentence']}")
     if s["uncaught_material"]:
         lines += ["", "uncaught with material damage:", "", "| attack | rate | seed | model | vector | flips | verdict | acc lost (pts) | share moved (pts) |", "|---|---:|---:|---|---|---:|---|---:|---:|"]
-        lines += [f"| {u['attack']} | {u['rate']:g} | {u['seed']} | {u['model']} | {u['vector']} | {u['flips']} | {UNCAUGHT_LABELS.get(u['verdict'], u['verdict'])} | {u['accuracy_points']:.1f} | {u['share_points']:+.1f} ({u['share_class']}) |" for u in s["uncaught_material"]]
+        lines += [f"| {u['attack']} | {u['rate']:g} | {u['seed']} | {u['model']} | {u['vector']} | {u['flips']} | {UNCAUGHT_LABELS.get(u['verdict'], u['verdict'])} | {fmt_points(u['accuracy_points'])} | {fmt_points(u['share_points'], signed=True)} ({u['share_class']}) |" for u in s["uncaught_material"]]
     for c in doc["certificates"]:
         pts = c["curve"]
         step = max(1, len(pts) // 10)

@@ -152,6 +152,13 @@ def summary_table(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def fmt_points(x: float, signed: bool = False) -> str:
+    """Points to one decimal (with a sign when ``signed``); a value that rounds to nothing reads 0.0, never -0.0."""
+    v = round(float(x), 1)
+    v = v if v else 0.0
+    return f"{v:+.1f}" if signed else f"{v:.1f}"
+
+
 def _pct(x):
     return "—" if x is None else f"{x:.1%}"
 
@@ -173,13 +180,13 @@ def render_markdown(summary: dict[str, Any], plan: DrillPlan, plots: dict[str, s
     lines += ["", "## Uncaught cells with material damage", ""]
     if summary["uncaught_material"]:
         lines += ["| attack | rate | seed | model | vector | flips | verdict | accuracy lost (points) | share moved (points) |", "|---|---:|---:|---|---|---:|---|---:|---:|"]
-        lines += [f"| {u['attack']} | {u['rate']:g} | {u['seed']} | {u['model']} | {u['vector']} | {u['flips']} | {UNCAUGHT_LABELS.get(u['verdict'], u['verdict'])} | {u['accuracy_points']:.1f} | {u['share_points']:+.1f} ({u['share_class']}) |" for u in summary["uncaught_material"]]
+        lines += [f"| {u['attack']} | {u['rate']:g} | {u['seed']} | {u['model']} | {u['vector']} | {u['flips']} | {UNCAUGHT_LABELS.get(u['verdict'], u['verdict'])} | {fmt_points(u['accuracy_points'])} | {fmt_points(u['share_points'], signed=True)} ({u['share_class']}) |" for u in summary["uncaught_material"]]
     else:
         lines += ["none: every cell at ≥ 5 % with material damage was caught by at least one guard."]
     lines += ["", "## Worst case per rate (lowest mean holdout accuracy over attacks)", "", "| model | rate | attack | accuracy | clean |", "|---|---:|---|---:|---:|"]
     lines += [f"| {w['model']} | {w['rate']:g} | {w['attack']} | {w['accuracy']:.3f} | {w['clean_accuracy']:.3f} |" for w in summary["worst_by_rate"]]
     lines += ["", "## Every attack (mean over seeds and vectors)", "", "| model | attack | rate | accuracy (min–max) | accuracy lost | share moved | caught | cannot tell | silent pass |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {g['model']} | {g['attack']} | {g['rate']:g} | {g['accuracy']:.3f} ({g['accuracy_min']:.3f}–{g['accuracy_max']:.3f}) | {g['accuracy_points']:.1f} | {g['share_points']:+.1f} | {g['caught']}/{g['cells']} | {g['cannot_tell']} | {g['silent']} |" for g in summary["by_attack"]]
+    lines += [f"| {g['model']} | {g['attack']} | {g['rate']:g} | {g['accuracy']:.3f} ({g['accuracy_min']:.3f}–{g['accuracy_max']:.3f}) | {fmt_points(g['accuracy_points'])} | {fmt_points(g['share_points'], signed=True)} | {g['caught']}/{g['cells']} | {g['cannot_tell']} | {g['silent']} |" for g in summary["by_attack"]]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{k}]({v})" for k, v in plots.items()]
     return "\n".join(lines) + "\n"
@@ -190,7 +197,7 @@ def headline(summary: dict[str, Any]) -> str:
     if w is None:
         return "No attacked cell finished."
     return (f"Worst case over all attacks: {w['attack']} at {w['rate']:.0%} takes {w['model']} from {w['clean_accuracy']:.3f} to {w['accuracy']:.3f} holdout accuracy "
-            f"({w['accuracy_points']:.1f} points; predicted share moved {w['share_points']:+.1f} points), caught in {w['caught']} of {w['cells']} cells"
+            f"({fmt_points(w['accuracy_points'])} points; predicted share moved {fmt_points(w['share_points'], signed=True)} points), caught in {w['caught']} of {w['cells']} cells"
             + (f" ({', '.join(f'{n} {UNCAUGHT_LABELS[k]}' for k, n in (('inconclusive', w['cannot_tell']), ('pass', w['silent'])) if n)})" if w["caught"] < w["cells"] else "") + ".")
 
 
@@ -229,7 +236,7 @@ def plot_accuracy(cells, plan: DrillPlan) -> str:
         ax.set_xlabel("flip rate")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("accuracy on the trusted holdout")
-    axes[0][-1].legend(fontsize=7, loc="lower left")
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))  # outside: never over a curve
     return _png(fig)
 
 
@@ -299,7 +306,7 @@ def plot_localization(cells, plan: DrillPlan) -> str:
     if not any(prec) and not any(rec):  # empty bars would read as a broken plot
         ax.text(0.5, 0.5, "no guard named suspect rows in any attacked cell", transform=ax.transAxes, ha="center", va="center", fontsize=9, color="#555")
     ax.set_title("localization: named suspect rows vs the flipped rows (mean over the cells where each guard fired)", fontsize=9)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: never over a bar
     ax.grid(axis="y", alpha=0.3)
     return _png(fig)
 
@@ -322,7 +329,7 @@ def plot_business(cells, plan: DrillPlan) -> str:
     ax.set_xlabel("flip rate")
     ax.set_ylabel("predicted share moved (points)")
     ax.set_title(f"business figure: {plan.models[0]}'s predicted share of the positive class\n(else the class that moved most) vs the clean model", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
     ax.grid(alpha=0.3)
     return _png(fig)
 
@@ -385,7 +392,7 @@ def decision_panels(setup, plan: DrillPlan, cells) -> dict[str, Any] | None:
         ax.set_title(f"{model} trained on {title}", fontsize=9)
         ax.set_xlabel(plane.axes[0], fontsize=8)
     axes[0].set_ylabel(plane.axes[1], fontsize=8)
-    axes[1].legend(fontsize=7, loc="best")
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))  # outside: never over the flipped rows
     fig.suptitle("decision regions" + (" on a 2-D projection (PCA of the standardized features)" if plane.projected else ""), fontsize=9)
     return {"png": _png(fig), "attack": w["attack"], "rate": w["rate"], "projected": plane.projected}
 
