@@ -22,6 +22,8 @@ from pathlib import Path
 
 from _common import write_result
 
+from labelguard.tasks.drill_report import UNCAUGHT_LABELS, fmt_points
+
 ROOT = Path(__file__).resolve().parent.parent
 CLI = str(ROOT / ".venv" / "bin" / "labelguard")
 
@@ -48,7 +50,9 @@ LAST_CPU = {"seconds": 0.0}  # CPU seconds of the last drill's process tree (CLI
 
 def run_drill(args: list[str], out: Path) -> tuple[dict, float, str]:
     t0, c0 = time.perf_counter(), _children_cpu()
-    proc = subprocess.run([CLI, "drill", "--out", str(out), *args], capture_output=True, text=True, cwd=ROOT)
+    # a kept drill folder (--keep) is resumed: only its missing cells run, and the reports are written again by this code
+    resume = ["--resume"] if (out / "plan.json").is_file() else []
+    proc = subprocess.run([CLI, "drill", "--out", str(out), *args, *resume], capture_output=True, text=True, cwd=ROOT)
     took = time.perf_counter() - t0
     LAST_CPU["seconds"] = _children_cpu() - c0
     if proc.returncode != 0:
@@ -81,18 +85,21 @@ def run_flow(out: Path, workers: int, kind: str, seeds: int) -> tuple[dict, floa
 
 def summary_md(name: str, doc: dict, took: float, command: str) -> list[str]:
     s = doc["summary"]
-    lines = [f"### {name}", "", f"`{command}` — {took:.0f} s wall (drill itself {doc['seconds']:.0f} s), {s['cells']} cells, {s['errors']} errored", ""]
+    timing = doc.get("timing") or {}
+    ran = (f"{took:.0f} s wall (drill itself {doc['seconds']:.0f} s)" if timing.get("units", 1)
+           else f"report written again from the kept cells in {took:.0f} s (no cell ran: see the first run's time)")
+    lines = [f"### {name}", "", f"`{command}` — {ran}, {s['cells']} cells, {s['errors']} errored", ""]
     ctl = s["controls"]
     lines.append(f"- clean controls {ctl['runs']}: passed {ctl.get('passed', '?')}, inconclusive {ctl.get('inconclusive', '?')}, fired {ctl['fired']}" + (f" ({ctl['by_guard']})" if ctl["by_guard"] else ""))
     for v, c in s["caught_share"].items():
-        lines.append(f"- vector {v}: {c['caught']} of {c['material_cells']} cells with material damage at rates >= 5 % caught")
+        lines.append(f"- vector {v}: {c['caught']} of {c['material_cells']} cells with material damage at rates >= 5 % caught; not caught: {c['cannot_tell']} cannot tell (inconclusive), {c['silent']} silent pass")
     w = s["worst"]
     if w:
         lines.append(f"- worst case: {w['attack']} at {w['rate']:g} on {w['model']}: accuracy {w['clean_accuracy']:.3f} -> {w['accuracy']:.3f}, share moved {w['share_points']:+.1f} points")
     lines.append(f"- certificate: {s['certificate_sentence']}")
     if s["uncaught_material"]:
-        lines += ["", "uncaught with material damage:", "", "| attack | rate | seed | model | vector | flips | acc lost (pts) | share moved (pts) |", "|---|---:|---:|---|---|---:|---:|---:|"]
-        lines += [f"| {u['attack']} | {u['rate']:g} | {u['seed']} | {u['model']} | {u['vector']} | {u['flips']} | {u['accuracy_points']:.1f} | {u['share_points']:+.1f} ({u['share_class']}) |" for u in s["uncaught_material"]]
+        lines += ["", "uncaught with material damage:", "", "| attack | rate | seed | model | vector | flips | verdict | acc lost (pts) | share moved (pts) |", "|---|---:|---:|---|---|---:|---|---:|---:|"]
+        lines += [f"| {u['attack']} | {u['rate']:g} | {u['seed']} | {u['model']} | {u['vector']} | {u['flips']} | {UNCAUGHT_LABELS.get(u['verdict'], u['verdict'])} | {fmt_points(u['accuracy_points'])} | {fmt_points(u['share_points'], signed=True)} ({u['share_class']}) |" for u in s["uncaught_material"]]
     for c in doc["certificates"]:
         pts = c["curve"]
         step = max(1, len(pts) // 10)
@@ -109,7 +116,7 @@ def main() -> None:
                     "threads for 1, processes above), daskN (--dask local --workers N), threadsN / procsN (N threads / processes through run_drill)")
     ap.add_argument("--perf-seeds", type=int, default=3, help="seeds of the timed drill (default 3: the default drill)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "drill.md")
-    ap.add_argument("--keep", type=Path, default=None, help="keep the drill folders here")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the drill folders here (a folder kept by an earlier run with the same options is resumed)")
     ap.add_argument("--datasets", default="synthetic,breast_cancer,wine")
     a = ap.parse_args()
     lines = ["# labelguard drill (issue 10)", "", f"python {' '.join(sys.argv)}", "", "Wall times were taken on a shared 2-core machine while other jobs ran (the load average before and after each timed run is in its row): read them as upper bounds; CPU seconds are the steadier figure.", ""]

@@ -669,7 +669,7 @@ def drill(
     ctl = s["controls"]
     out.print(controls_line(ctl) + (f"; fired: {', '.join(f'{g} {n}' for g, n in ctl['by_guard'].items())}" if ctl["by_guard"] else ""), highlight=False)
     for v, c in s["caught_share"].items():
-        out.print(f"vector {v}: {c['caught']} of {c['material_cells']} cells with material damage at rates >= 5% caught", highlight=False)
+        out.print(f"vector {v}: {c['caught']} of {c['material_cells']} cells with material damage at rates >= 5% caught; not caught: {c['cannot_tell']} cannot tell (inconclusive), {c['silent']} silent pass", highlight=False)
     if s["uncaught_material"]:
         out.print(f"uncaught with material damage: {len(s['uncaught_material'])} cell(s), listed in {res['paths']['markdown']}", highlight=False)
     out.print(s["certificate_sentence"], highlight=False)

@@ -17,7 +17,8 @@ from labelguard.tasks.manifest import to_py
 
 # Okabe–Ito, as the pipeline report uses
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
-UNCAUGHT_COLOR = "#B00020"
+UNCAUGHT_COLOR = "#B00020"  # a silent pass
+CANNOT_TELL_COLOR = "#4D4D4D"  # inconclusive: the guards could not vouch
 
 
 def json_default(value: Any) -> Any:
@@ -50,7 +51,9 @@ def summarize(cells: list[dict[str, Any]], certificates: list[dict[str, Any]], p
     gate fails closed, so a clean control that reads "cannot tell" is not a quiet one; by guard),
     ``worst`` (the attack × rate × model whose mean accuracy loss is largest), ``worst_by_rate``
     (per model and rate: the lowest mean accuracy over attacks, the robustness leaderboard's
-    number), ``uncaught_material`` (list), ``caught_share`` per vector, ``certificate_sentence``.
+    number), ``uncaught_material`` (list: each cell's verdict, its reason and its damage),
+    ``caught_share`` per vector (material cells at rates >= 5 %: caught, cannot_tell, silent; see
+    :func:`uncaught_counts`), ``certificate_sentence``.
     """
     ok = _ok(cells)
     errors = [c for c in cells if "error" in c]
@@ -69,7 +72,7 @@ def summarize(cells: list[dict[str, Any]], certificates: list[dict[str, Any]], p
             "accuracy_min": min(c["poisoned"]["accuracy"] for c in cs), "accuracy_max": max(c["poisoned"]["accuracy"] for c in cs),
             "accuracy_points": _mean(c["damage"]["accuracy_points"] for c in cs),
             "share_points": _mean(c["damage"]["share_points"] for c in cs),
-            "caught": sum(c["caught"] for c in cs), "cells": len(cs),
+            "cells": len(cs), **uncaught_counts(cs),
         })
     worst = max(agg, key=lambda g: (g["accuracy_points"], abs(g["share_points"]), g["rate"])) if agg else None
     worst_by_rate = []
@@ -80,13 +83,15 @@ def summarize(cells: list[dict[str, Any]], certificates: list[dict[str, Any]], p
                 w = min(rows, key=lambda g: g["accuracy"])
                 worst_by_rate.append({"model": m, "rate": r, "attack": w["attack"], "accuracy": w["accuracy"], "clean_accuracy": w["clean_accuracy"]})
     uncaught = [
-        {k: c[k] for k in ("attack", "rate", "seed", "model", "vector", "flips", "verdict")} | {"accuracy_points": c["damage"]["accuracy_points"], "share_points": c["damage"]["share_points"], "share_class": c["damage"]["share_class"]}
+        {k: c[k] for k in ("attack", "rate", "seed", "model", "vector", "flips", "verdict")}
+        | {"accuracy_points": c["damage"]["accuracy_points"], "share_points": c["damage"]["share_points"], "share_class": c["damage"]["share_class"],
+           "verdict_detail": c.get("verdict_detail", "")}
         for c in attacked if c["rate"] >= 0.05 and c["damage"]["material"] and not c["caught"]
     ]
     caught_share = {}
     for v in plan.vectors:
         rel = [c for c in attacked if c["vector"] == v and c["rate"] >= 0.05 and c["damage"]["material"]]
-        caught_share[v] = {"material_cells": len(rel), "caught": sum(c["caught"] for c in rel)}
+        caught_share[v] = {"material_cells": len(rel)} | uncaught_counts(rel)
     sentence = certificate_sentence(certificates, attacked, worst)
     return {
         "cells": len(cells), "errors": len(errors), "error_examples": [c["error"] for c in errors[:3]],
@@ -94,6 +99,17 @@ def summarize(cells: list[dict[str, Any]], certificates: list[dict[str, Any]], p
         "worst": worst, "worst_by_rate": worst_by_rate, "by_attack": sorted(agg, key=lambda g: (g["model"], g["attack"], g["rate"])),
         "uncaught_material": uncaught, "caught_share": caught_share, "certificate_sentence": sentence,
     }
+
+
+UNCAUGHT_LABELS = {"inconclusive": "cannot tell", "pass": "silent pass"}
+
+
+def uncaught_counts(cells: list[dict[str, Any]]) -> dict[str, int]:
+    """Attacked cells by the dataset verdict: ``caught`` (fired), ``cannot_tell`` (inconclusive: the
+    suite said it could not vouch for the data; the gate fails closed, so the pipeline would stop, but
+    no guard named the attack) and ``silent`` (pass: the attack went through unnoticed)."""
+    by = Counter(c["verdict"] for c in cells)
+    return {"caught": by["fired"], "cannot_tell": by["inconclusive"], "silent": by["pass"]}
 
 
 def control_counts(controls: list[dict[str, Any]]) -> dict[str, Any]:
@@ -136,6 +152,13 @@ def summary_table(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def fmt_points(x: float, signed: bool = False) -> str:
+    """Points to one decimal (with a sign when ``signed``); a value that rounds to nothing reads 0.0, never -0.0."""
+    v = round(float(x), 1)
+    v = v if v else 0.0
+    return f"{v:+.1f}" if signed else f"{v:.1f}"
+
+
 def _pct(x):
     return "—" if x is None else f"{x:.1%}"
 
@@ -149,18 +172,21 @@ def render_markdown(summary: dict[str, Any], plan: DrillPlan, plots: dict[str, s
               f"- cells: {summary['cells']} ({summary['errors']} errored)",
               f"- {controls_line(ctl)}; inconclusive: the suite could not vouch for clean data (the gate fails closed: the pipeline would stop)" + (f"; fired by guard: {ctl['by_guard']}" if ctl["by_guard"] else ""),
               f"- certificate: {summary['certificate_sentence']}", ""]
-    lines += ["## Material damage at rates ≥ 5 %, caught per vector", "", "| vector | cells with material damage | caught |", "|---|---:|---:|"]
-    lines += [f"| {v} | {s['material_cells']} | {s['caught']} |" for v, s in summary["caught_share"].items()]
+    lines += ["## Material damage at rates ≥ 5 %, caught per vector", "",
+              "Not caught splits in two: *cannot tell* (verdict inconclusive: the guards said they could not vouch for the data, "
+              "so a fail-closed pipeline stops, but no guard named the attack) and *silent pass* (verdict pass: the attack went through unnoticed).", "",
+              "| vector | cells with material damage | caught | cannot tell | silent pass |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {v} | {s['material_cells']} | {s['caught']} | {s['cannot_tell']} | {s['silent']} |" for v, s in summary["caught_share"].items()]
     lines += ["", "## Uncaught cells with material damage", ""]
     if summary["uncaught_material"]:
-        lines += ["| attack | rate | seed | model | vector | flips | accuracy lost (points) | share moved (points) |", "|---|---:|---:|---|---|---:|---:|---:|"]
-        lines += [f"| {u['attack']} | {u['rate']:g} | {u['seed']} | {u['model']} | {u['vector']} | {u['flips']} | {u['accuracy_points']:.1f} | {u['share_points']:+.1f} ({u['share_class']}) |" for u in summary["uncaught_material"]]
+        lines += ["| attack | rate | seed | model | vector | flips | verdict | accuracy lost (points) | share moved (points) |", "|---|---:|---:|---|---|---:|---|---:|---:|"]
+        lines += [f"| {u['attack']} | {u['rate']:g} | {u['seed']} | {u['model']} | {u['vector']} | {u['flips']} | {UNCAUGHT_LABELS.get(u['verdict'], u['verdict'])} | {fmt_points(u['accuracy_points'])} | {fmt_points(u['share_points'], signed=True)} ({u['share_class']}) |" for u in summary["uncaught_material"]]
     else:
         lines += ["none: every cell at ≥ 5 % with material damage was caught by at least one guard."]
     lines += ["", "## Worst case per rate (lowest mean holdout accuracy over attacks)", "", "| model | rate | attack | accuracy | clean |", "|---|---:|---|---:|---:|"]
     lines += [f"| {w['model']} | {w['rate']:g} | {w['attack']} | {w['accuracy']:.3f} | {w['clean_accuracy']:.3f} |" for w in summary["worst_by_rate"]]
-    lines += ["", "## Every attack (mean over seeds and vectors)", "", "| model | attack | rate | accuracy (min–max) | accuracy lost | share moved | caught |", "|---|---|---:|---:|---:|---:|---:|"]
-    lines += [f"| {g['model']} | {g['attack']} | {g['rate']:g} | {g['accuracy']:.3f} ({g['accuracy_min']:.3f}–{g['accuracy_max']:.3f}) | {g['accuracy_points']:.1f} | {g['share_points']:+.1f} | {g['caught']}/{g['cells']} |" for g in summary["by_attack"]]
+    lines += ["", "## Every attack (mean over seeds and vectors)", "", "| model | attack | rate | accuracy (min–max) | accuracy lost | share moved | caught | cannot tell | silent pass |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {g['model']} | {g['attack']} | {g['rate']:g} | {g['accuracy']:.3f} ({g['accuracy_min']:.3f}–{g['accuracy_max']:.3f}) | {fmt_points(g['accuracy_points'])} | {fmt_points(g['share_points'], signed=True)} | {g['caught']}/{g['cells']} | {g['cannot_tell']} | {g['silent']} |" for g in summary["by_attack"]]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{k}]({v})" for k, v in plots.items()]
     return "\n".join(lines) + "\n"
@@ -171,7 +197,8 @@ def headline(summary: dict[str, Any]) -> str:
     if w is None:
         return "No attacked cell finished."
     return (f"Worst case over all attacks: {w['attack']} at {w['rate']:.0%} takes {w['model']} from {w['clean_accuracy']:.3f} to {w['accuracy']:.3f} holdout accuracy "
-            f"({w['accuracy_points']:.1f} points; predicted share moved {w['share_points']:+.1f} points), caught in {w['caught']} of {w['cells']} cells.")
+            f"({fmt_points(w['accuracy_points'])} points; predicted share moved {fmt_points(w['share_points'], signed=True)} points), caught in {w['caught']} of {w['cells']} cells"
+            + (f" ({', '.join(f'{n} {UNCAUGHT_LABELS[k]}' for k, n in (('inconclusive', w['cannot_tell']), ('pass', w['silent'])) if n)})" if w["caught"] < w["cells"] else "") + ".")
 
 
 # ------------------------------------------------------------------ plots (matplotlib, embedded as PNG)
@@ -209,18 +236,20 @@ def plot_accuracy(cells, plan: DrillPlan) -> str:
         ax.set_xlabel("flip rate")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("accuracy on the trusted holdout")
-    axes[0][-1].legend(fontsize=7, loc="lower left")
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))  # outside: never over a curve
     return _png(fig)
 
 
 def plot_heatmap(cells, plan: DrillPlan) -> str:
-    """Attack × rate per vector, coloured by the guard that fired first; uncaught cells in red with their damage."""
+    """Attack × rate per vector, coloured by the guard that fired first; uncaught cells in plain sight:
+    red where some seed's attack passed silently, dark grey where the guards could only say "cannot
+    tell" (inconclusive), with how many seeds were missed and the worst damage among them."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
     attacked = [c for c in _ok(cells) if c["attack"] != CLEAN and c["model"] == plan.models[0]]
     firsts = sorted({c["first_guard"] for c in attacked if c["first_guard"]})
-    colors = [UNCAUGHT_COLOR] + [PALETTE[i % len(PALETTE)] for i in range(len(firsts))]
+    colors = [UNCAUGHT_COLOR, CANNOT_TELL_COLOR] + [PALETTE[i % len(PALETTE)] for i in range(len(firsts))]
     cmap = ListedColormap(colors)
     fig, axes = plt.subplots(1, len(plan.vectors), figsize=(4.2 * len(plan.vectors) + 1.5, 0.45 * len(plan.attacks) + 1.8), squeeze=False)
     for ax, v in zip(axes[0], plan.vectors):
@@ -232,13 +261,15 @@ def plot_heatmap(cells, plan: DrillPlan) -> str:
                     continue
                 missed = [c for c in cs if not c["caught"]]
                 if missed:
-                    grid[i, j] = 0
+                    silent = any(c["verdict"] == "pass" for c in missed)
+                    grid[i, j] = 0 if silent else 1
                     pts = max(c["damage"]["accuracy_points"] for c in missed)
                     share = max(abs(c["damage"]["share_points"]) for c in missed)
-                    ax.text(j, i, f"missed\n-{pts:.1f}/{share:.1f}", ha="center", va="center", fontsize=6, color="white", fontweight="bold")
+                    word = "silent" if silent else "can't tell"
+                    ax.text(j, i, f"{word} {len(missed)}/{len(cs)}\n{pts:.1f}/{share:.1f}", ha="center", va="center", fontsize=6, color="white", fontweight="bold")
                 else:
                     first = Counter(c["first_guard"] for c in cs).most_common(1)[0][0]
-                    grid[i, j] = 1 + firsts.index(first)
+                    grid[i, j] = 2 + firsts.index(first)
                     ax.text(j, i, first.replace("_", "\n"), ha="center", va="center", fontsize=6, color="white")
         ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-0.5, vmax=len(colors) - 0.5, aspect="auto")
         ax.set_xticks(range(len(plan.rates)), [f"{r:g}" for r in plan.rates], fontsize=8)
@@ -247,7 +278,9 @@ def plot_heatmap(cells, plan: DrillPlan) -> str:
         ax.set_title(f"vector: {v}", fontsize=9)
     from matplotlib.patches import Patch
 
-    handles = [Patch(color=UNCAUGHT_COLOR, label="uncaught (acc pts / share pts lost)")] + [Patch(color=colors[i + 1], label=f"first: {g}") for i, g in enumerate(firsts)]
+    handles = [Patch(color=UNCAUGHT_COLOR, label="silent pass (seeds missed; accuracy / share points lost, worst)"),
+               Patch(color=CANNOT_TELL_COLOR, label="cannot tell: inconclusive (same figures)")]
+    handles += [Patch(color=colors[i + 2], label=f"first: {g}") for i, g in enumerate(firsts)]
     fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.02 - 0.06 * ((len(handles) + 2) // 3)), ncol=3, fontsize=7)
     return _png(fig)
 
@@ -270,8 +303,10 @@ def plot_localization(cells, plan: DrillPlan) -> str:
     ax.bar(x + 0.2, rec, 0.4, color=PALETTE[1], label="recall", hatch="//")
     ax.set_xticks(x, names, rotation=25, ha="right", fontsize=8)
     ax.set_ylim(0, 1.05)
+    if not any(prec) and not any(rec):  # empty bars would read as a broken plot
+        ax.text(0.5, 0.5, "no guard named suspect rows in any attacked cell", transform=ax.transAxes, ha="center", va="center", fontsize=9, color="#555")
     ax.set_title("localization: named suspect rows vs the flipped rows (mean over the cells where each guard fired)", fontsize=9)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: never over a bar
     ax.grid(axis="y", alpha=0.3)
     return _png(fig)
 
@@ -294,7 +329,7 @@ def plot_business(cells, plan: DrillPlan) -> str:
     ax.set_xlabel("flip rate")
     ax.set_ylabel("predicted share moved (points)")
     ax.set_title(f"business figure: {plan.models[0]}'s predicted share of the positive class\n(else the class that moved most) vs the clean model", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
     ax.grid(alpha=0.3)
     return _png(fig)
 
@@ -308,11 +343,14 @@ def plot_certificate(certificates, summary) -> str:
         ys = [p["certified_accuracy"] for p in c["curve"]]
         ax.step(xs, ys, where="post", color=PALETTE[i % len(PALETTE)], lw=2 if len(xs) < 20 else 1.2, marker="o" if len(xs) < 20 else None, ms=3,
                 label=f"{c['model']} ({c['method']}, {c['voters']} voters)")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # flips are whole numbers
     ax.set_xlabel("label flips anywhere in the training data")
     ax.set_ylabel("certified accuracy on the holdout")
     ax.set_ylim(0, 1.02)
     ax.set_title("certificate: predictions provably unchanged by that many flips", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="lower left")  # the curves start high: the lower left is free
     ax.grid(alpha=0.3)
     return _png(fig)
 
@@ -354,7 +392,7 @@ def decision_panels(setup, plan: DrillPlan, cells) -> dict[str, Any] | None:
         ax.set_title(f"{model} trained on {title}", fontsize=9)
         ax.set_xlabel(plane.axes[0], fontsize=8)
     axes[0].set_ylabel(plane.axes[1], fontsize=8)
-    axes[1].legend(fontsize=7, loc="best")
+    axes[1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))  # outside: never over the flipped rows
     fig.suptitle("decision regions" + (" on a 2-D projection (PCA of the standardized features)" if plane.projected else ""), fontsize=9)
     return {"png": _png(fig), "attack": w["attack"], "rate": w["rate"], "projected": plane.projected}
 

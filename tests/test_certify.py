@@ -48,77 +48,99 @@ def test_too_few_rows_for_the_partitions_is_bad_input():
         certify.certify(data.iloc[:50], data.iloc[50:], SPEC, partitions=40)
 
 
-def _retrained_prediction(train, X_test_row, k, model="logreg"):
-    """The aggregate DPA prediction for one holdout row after retraining every base model."""
-    X, y = feature_matrix(train, SPEC), train[SPEC.label_col].to_numpy()
-    votes = certify.partition_votes(X, y, certify.partition_of(train[SPEC.id_col].to_numpy(), k), X_test_row, list(SPEC.classes), model, 0, k)
-    return certify.vote_radius(votes)[0][0], votes[0]
+def _wine(rows: int = 178):
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame.rename(columns={"target": "label"})
+    frame.insert(0, "row_id", [f"row-{i:04d}" for i in range(len(frame))])
+    spec = ColumnSpec(id_col="row_id", feature_cols=tuple(c for c in frame.columns if c not in ("row_id", "label")), timestamp_col=None, classes=(0, 1, 2))
+    # shuffled by a fixed seed: the file is sorted by class
+    return frame.sample(frac=1.0, random_state=0).reset_index(drop=True).iloc[:rows], spec
 
 
-def _swinging_flips(train, x, top, target, k, wanted):
-    """Flips chosen against the prediction: in partitions that vote ``top`` for row ``x``, a single
-    flip (one row to ``target``) that turns that partition's vote; one flip per partition."""
-    X, y = feature_matrix(train, SPEC), train[SPEC.label_col].to_numpy()
-    parts = certify.partition_of(train[SPEC.id_col].to_numpy(), k)
-    classes = list(SPEC.classes)
+def _dpa_votes(train, spec, x, k):
+    """The k partitions' votes for one holdout row, every base model retrained on ``train``."""
+    X, y = feature_matrix(train, spec), train[spec.label_col].to_numpy()
+    return certify.partition_votes(X, y, certify.partition_of(train[spec.id_col].to_numpy(), k), x, list(spec.classes), "logreg", 0, k)[0]
+
+
+def _runner_up(votes, top):
+    """The class the certificate's radius is about: the minimum of the DPA gap (class order breaks ties)."""
+    gaps = [(votes[top] - votes[c] - (c < top), c) for c in range(len(votes)) if c != top]
+    return min(gaps)[1]
+
+
+def _swinging_flips(train, spec, x, top, target, k, wanted):
+    """Flips chosen against the prediction: in partitions that vote ``top`` for row ``x``, one flip
+    (one row relabelled ``target``) that turns that partition's vote to ``target``; one per partition."""
+    X, y = feature_matrix(train, spec), train[spec.label_col].to_numpy()
+    parts = certify.partition_of(train[spec.id_col].to_numpy(), k)
+    classes = list(spec.classes)
+    vote = lambda members, labels: int(np.argmax(certify.partition_votes(X[members], labels, np.zeros(len(members), int), x, classes, "logreg", 0, 1)[0]))  # noqa: E731
     flips = []
     for p in range(k):
         if len(flips) == wanted:
             break
         members = np.flatnonzero(parts == p)
-        if len(members) == 0:
-            continue
-        if certify.vote_radius(certify.partition_votes(X[members], y[members], np.zeros(len(members), int), x, classes, "logreg", 0, 1))[0][0] != top:
+        if len(members) == 0 or vote(members, y[members]) != top:
             continue  # this partition does not vote for the prediction
-        for row in members:
+        for j, row in enumerate(members):
             if y[row] == classes[target]:
                 continue
             y_try = y[members].copy()
-            y_try[members == row] = classes[target]
-            vote = certify.vote_radius(certify.partition_votes(X[members], y_try, np.zeros(len(members), int), x, classes, "logreg", 0, 1))[0][0]
-            if vote == target:
+            y_try[j] = classes[target]
+            if vote(members, y_try) == target:
                 flips.append(row)
                 break
     return flips
 
 
-def _flipped(train, rows, target_label):
+def _flipped(train, spec, rows, target_label):
     out = train.copy()
-    labels = out[SPEC.label_col].to_numpy(copy=True)
+    labels = out[spec.label_col].to_numpy(copy=True)
     labels[rows] = target_label
-    out[SPEC.label_col] = labels
+    out[spec.label_col] = labels
     return out
 
 
-def test_dpa_certificate_holds_by_attack_and_is_tight_for_some_rows():
-    """For sampled holdout rows: ``radius`` flips against the prediction, each turning one
-    partition's vote, never change it after retraining; one more changes it for some rows."""
-    # overlapping classes and tiny partitions: single flips can turn partition votes
-    data = make_reviews(250, seed=5, separation=2.0)
-    train, holdout = data.iloc[:150].reset_index(drop=True), data.iloc[150:].reset_index(drop=True)
-    k = 40
-    cert = certify.certify(train, holdout, SPEC, model="logreg", partitions=k)
-    X_ho = feature_matrix(holdout, SPEC)
+@pytest.mark.parametrize("data", ["reviews", "wine"])
+def test_dpa_certificate_holds_by_attack_and_is_tight(data):
+    """For sampled holdout rows, flips chosen against the prediction (each turns one partition that
+    votes for it to the runner-up) never change it after retraining, up to the certified radius; one
+    flip more always changes it: the radius is neither too large nor too small. Binary reviews and
+    three-class wine (where class order breaks ties)."""
+    if data == "reviews":  # overlapping classes and tiny partitions: single flips can turn partition votes
+        frame, spec, n_train, k = make_reviews(250, seed=5, separation=2.0), SPEC, 150, 40
+    else:
+        (frame, spec), n_train, k = _wine(), 140, 14
+    train, holdout = frame.iloc[:n_train].reset_index(drop=True), frame.iloc[n_train:].reset_index(drop=True)
+    cert = certify.certify(train, holdout, spec, model="logreg", partitions=k)
+    X_ho = feature_matrix(holdout, spec)
+    classes = list(spec.classes)
     candidates = np.flatnonzero((cert.radius >= 0) & (cert.radius <= 4))
-    rng = np.random.default_rng(0)
-    sampled = rng.choice(candidates, size=min(6, len(candidates)), replace=False)
+    sampled = np.random.default_rng(0).choice(candidates, size=min(6, len(candidates)), replace=False)
     assert len(sampled) == 6
-    held, broken = 0, 0
+    within, beyond = 0, 0
     for i in sampled:
         x = X_ho[i : i + 1]
-        top, votes = _retrained_prediction(train, x, k)
-        assert top == list(SPEC.classes).index(cert.prediction[i])
-        r = int(cert.radius[i])
-        target = 1 - top  # binary: the runner-up
-        flips = _swinging_flips(train, x, top, target, k, r + 1)
-        within = _flipped(train, flips[:r], SPEC.classes[target])
-        assert _retrained_prediction(within, x, k)[0] == top, f"row {i}: {min(r, len(flips))} flips within radius {r} changed it"
-        held += 1
+        votes = _dpa_votes(train, spec, x, k)
+        top, r = int(np.argmax(votes)), int(cert.radius[i])
+        assert classes[top] == cert.prediction[i] and certify.vote_radius(votes[None, :])[1][0] == r
+        target = _runner_up(votes, top)
+        flips = _swinging_flips(train, spec, x, top, target, k, r + 1)
+        if len(flips) < r:
+            continue  # too few partitions can be swung by one flip: no full-strength attack on this row
+        after = _dpa_votes(_flipped(train, spec, flips[:r], classes[target]), spec, x, k)
+        # the attack did what it was chosen to do: r votes moved from the prediction to the runner-up
+        assert (after[top], after[target]) == (votes[top] - r, votes[target] + r), f"row {i}"
+        assert int(np.argmax(after)) == top, f"row {i}: {r} flips within radius {r} changed the prediction"
+        within += 1
         if len(flips) == r + 1:
-            beyond = _flipped(train, flips, SPEC.classes[target])
-            broken += _retrained_prediction(beyond, x, k)[0] != top
-    assert held == len(sampled)
-    assert broken >= 2, "one flip beyond the radius should change some predictions (else the attack is too weak to test anything)"
+            after = _dpa_votes(_flipped(train, spec, flips, classes[target]), spec, x, k)
+            assert int(np.argmax(after)) != top, f"row {i}: {r + 1} flips, one beyond radius {r}, left the prediction standing"
+            beyond += 1
+    # every sampled row could be attacked at full strength (else the check is too weak to mean anything)
+    assert (within, beyond) == (6, 6)
 
 
 def test_knn_certificate_is_exact_by_attack():
@@ -139,7 +161,7 @@ def test_knn_certificate_is_exact_by_attack():
         voting = [n for n in neighbours[i] if y[n] == top]
         r = int(cert.radius[i])
         for flips, changes in ((r, False), (r + 1, True)):
-            poisoned = _flipped(train, voting[:flips], 1 - top)
+            poisoned = _flipped(train, SPEC, voting[:flips], 1 - top)
             pred = train_model(poisoned, SPEC, model="knn").predict(X_ho[i : i + 1])[0]
             assert bool(pred != top) is changes, f"row {i}, radius {r}, {flips} flips"
         checked += 1

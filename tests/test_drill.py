@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -143,6 +144,9 @@ def test_tiny_drill_scorecard(tiny_drill):
     # no clean control fires; on 600 rows (a 120-row holdout) the model gate cannot bound the accuracy drop
     # below its 2-point gap (95 % upper bound), so each clean control reads "cannot tell", counted apart
     assert doc["summary"]["controls"] == {"runs": 3, "passed": 0, "inconclusive": 3, "fired": 0, "false_alarm_rate": 0.0, "could_not_vouch_rate": 1.0, "by_guard": {}}
+    # material damage: targeted only (random 20 % moves logistic regression by under a point), caught in every vector
+    assert doc["summary"]["caught_share"] == {v: {"material_cells": 1, "caught": 1, "cannot_tell": 0, "silent": 0} for v in drill.VECTORS}
+    assert doc["summary"]["uncaught_material"] == []
     cert = doc["certificates"][0]
     assert (cert["method"], cert["voters"]) == ("dpa", 24)
     curve = [p["certified_accuracy"] for p in cert["curve"]]
@@ -152,21 +156,64 @@ def test_tiny_drill_scorecard(tiny_drill):
     assert (out / "report.html").stat().st_size < 1_500_000
 
 
+def _wine_csv(folder: Path) -> Path:
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).frame.rename(columns={"target": "label"})
+    frame.insert(0, "row_id", [f"row-{i:04d}" for i in range(len(frame))])
+    path = folder / "wine.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _latest_markdown_artifact(key: str) -> str:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC, limit=1)
+    assert found, f"no artifact {key!r}"
+    return found[0].data
+
+
 @pytest.mark.flow
-def test_a_clean_control_that_cannot_be_vouched_for_is_not_counted_as_quiet(tmp_path, prefect_harness):
-    """Fail closed: a clean control whose verdict is "cannot tell" is reported as inconclusive, apart
-    from the passed and the fired ones. Built so: 240 training rows cannot show flips of 1 % of a class."""
+def test_small_real_data_reads_cannot_tell_for_clean_and_uncaught_attacked_cells(tmp_path, prefect_harness):
+    """Fail closed, and said so: on wine (178 rows: a 36-row trusted holdout, one row 2.8 accuracy
+    points) the model gate cannot bound an accuracy drop below 2 points, so the clean control reads
+    "cannot tell" (inconclusive, not quiet), and a damaging poison at the source that no guard fires on
+    is counted and listed as "cannot tell", apart from the caught cells and from silent passes, in
+    report.json, report.md, the HTML and the Prefect artifact."""
     from labelguard.flows.drill import drill_flow
 
-    plan = drill.plan_drill(attacks=["targeted"], rates=[0.2], seeds=1, models=["logreg"], vectors=["transform"], rows=300, tolerate=0.01)
+    plan = drill.plan_drill(attacks=["random"], rates=[0.1], seeds=1, models=["logreg"], vectors=["transform", "source"],
+                            data=str(_wine_csv(tmp_path)), reader={"id_col": "row_id", "positive_class": "1"})
     res = drill_flow(plan=plan, out_dir=tmp_path / "d")
-    control = next(c for c in res["cells"] if c["attack"] == drill.CLEAN)
-    assert (control["verdict"], control["fired"], control["caught"]) == ("inconclusive", [], False)
-    ctl = json.loads((tmp_path / "d" / "report.json").read_text())["summary"]["controls"]
-    assert ctl == {"runs": 1, "passed": 0, "inconclusive": 1, "fired": 0, "false_alarm_rate": 0.0, "could_not_vouch_rate": 1.0, "by_guard": {}}
-    md = (tmp_path / "d" / "report.md").read_text().splitlines()
-    assert md[4] == "**Clean controls 1: passed 0, inconclusive 1, fired 0 (false-alarm rate 0.0%, could not vouch 100.0%).**"
-    assert "clean controls 1: passed 0, inconclusive 1, fired 0" in (tmp_path / "d" / "report.html").read_text()
+    by = {(c["attack"], c["vector"]): c for c in res["cells"]}
+    assert [(k, c["verdict"], c["fired"]) for k, c in by.items() if k[0] == drill.CLEAN] == [
+        (("clean", "transform"), "inconclusive", []), (("clean", "source"), "inconclusive", [])]
+    doc = json.loads((tmp_path / "d" / "report.json").read_text())
+    s = doc["summary"]
+    assert s["controls"] == {"runs": 2, "passed": 0, "inconclusive": 2, "fired": 0, "false_alarm_rate": 0.0, "could_not_vouch_rate": 1.0, "by_guard": {}}
+    # 14 flips (10 % of 142 training rows) cost logistic regression 6 of 36 holdout rows in both vectors:
+    # the label contract names them in a transform; at the source nothing fires and the gate cannot tell
+    assert (by[("random", "transform")]["first_guard"], by[("random", "source")]["fired"]) == ("label_contract", [])
+    assert s["caught_share"] == {"transform": {"material_cells": 1, "caught": 1, "cannot_tell": 0, "silent": 0},
+                                 "source": {"material_cells": 1, "caught": 0, "cannot_tell": 1, "silent": 0}}
+    [u] = s["uncaught_material"]
+    assert (u["attack"], u["vector"], u["flips"], u["verdict"], round(u["accuracy_points"], 2)) == ("random", "source", 14, "inconclusive", 16.67)
+    assert u["verdict_detail"].startswith("model gate cannot rule out an accuracy drop of 2% (95 % upper bound ")
+    md = (tmp_path / "d" / "report.md").read_text()
+    lines = md.splitlines()
+    assert lines[4] == "**Clean controls 2: passed 0, inconclusive 2, fired 0 (false-alarm rate 0.0%, could not vouch 100.0%).**"
+    per_vector = "| transform | 1 | 1 | 0 | 0 |\n| source | 1 | 0 | 1 | 0 |"
+    uncaught_row = "| random | 0.1 | 0 | logreg | source | 14 | cannot tell | 16.7 | +0.0 (1) |"
+    assert per_vector in md and uncaught_row in lines
+    page = re.sub(r' style="[^"]*"', "", (tmp_path / "d" / "report.html").read_text())
+    assert "<td>source</td>\n<td>1</td>\n<td>0</td>\n<td>1</td>\n<td>0</td>" in page and "<td>cannot tell</td>" in page
+    assert "clean controls 2: passed 0, inconclusive 2, fired 0" in page
+    artifact = _latest_markdown_artifact("labelguard-drill")
+    assert per_vector in artifact and uncaught_row in artifact.splitlines()
 
 
 def _comparable(cells):
@@ -263,3 +310,48 @@ def test_report_html_renders_in_a_real_headless_browser(tiny_drill, tmp_path):
             shutil.copy(shot, os.environ["LABELGUARD_SCREENSHOT"])
     finally:
         driver.quit()
+
+
+def _cell(attack, rate, vector, verdict, acc_points, *, seed=0, share_points=0.0):
+    clean_acc = 0.95
+    return {"attack": attack, "rate": rate, "seed": seed, "model": "logreg", "vector": vector, "flips": round(rate * 400),
+            "verdict": verdict, "verdict_detail": f"why {verdict}", "caught": verdict == "fired", "fired": ["class_balance"] if verdict == "fired" else [],
+            "first_guard": "class_balance" if verdict == "fired" else None, "guards": {}, "suspects": {"count": 0},
+            "clean": {"accuracy": clean_acc}, "poisoned": {"accuracy": clean_acc - acc_points / 100},
+            "damage": {"accuracy_points": acc_points, "share_points": share_points, "share_class": "1",
+                       "material": acc_points >= drill.MATERIAL_POINTS or abs(share_points) >= drill.MATERIAL_POINTS}}
+
+
+def test_uncaught_material_cells_split_into_cannot_tell_and_silent_passes():
+    """A material cell the suite did not fire on is either "cannot tell" (inconclusive) or a silent
+    pass, counted apart per vector and listed with its verdict and damage; cells below 5 % or
+    without material damage are not counted."""
+    from labelguard.tasks.drill_report import render_markdown, summarize
+
+    plan = drill.plan_drill(attacks=["targeted", "random"], rates=[0.01, 0.1], seeds=1, models=["logreg"], vectors=["transform", "source"])
+    cells = [
+        _cell("clean", 0.0, "transform", "pass", 0.0), _cell("clean", 0.0, "source", "inconclusive", 0.0),
+        _cell("targeted", 0.1, "transform", "fired", 9.0),
+        _cell("targeted", 0.1, "source", "inconclusive", 5.0),
+        _cell("random", 0.1, "source", "pass", 0.5, share_points=-3.25),  # material by the share alone
+        _cell("random", 0.1, "transform", "pass", 1.0),  # not material
+        _cell("targeted", 0.01, "source", "pass", 2.5),  # below 5 %
+        _cell("random", 0.01, "transform", "inconclusive", 0.0),
+    ]
+    s = summarize(cells, [], plan)
+    assert s["caught_share"] == {"transform": {"material_cells": 1, "caught": 1, "cannot_tell": 0, "silent": 0},
+                                 "source": {"material_cells": 2, "caught": 0, "cannot_tell": 1, "silent": 1}}
+    assert [(u["attack"], u["vector"], u["verdict"], u["verdict_detail"], u["accuracy_points"], u["share_points"]) for u in s["uncaught_material"]] == [
+        ("targeted", "source", "inconclusive", "why inconclusive", 5.0, 0.0), ("random", "source", "pass", "why pass", 0.5, -3.25)]
+    assert (s["controls"]["passed"], s["controls"]["inconclusive"], s["controls"]["fired"]) == (1, 1, 0)
+    by = {(g["attack"], g["rate"]): g for g in s["by_attack"]}
+    assert {k: (g["caught"], g["cannot_tell"], g["silent"], g["cells"]) for k, g in by.items()} == {
+        ("targeted", 0.1): (1, 1, 0, 2), ("random", 0.1): (0, 0, 2, 2), ("targeted", 0.01): (0, 0, 1, 1), ("random", 0.01): (0, 1, 0, 1)}
+    md = render_markdown(s, plan).splitlines()
+    assert md[2] == ("**Worst case over all attacks: targeted at 10% takes logreg from 0.950 to 0.880 holdout accuracy "
+                     "(7.0 points; predicted share moved +0.0 points), caught in 1 of 2 cells (1 cannot tell).**")
+    at = md.index("| vector | cells with material damage | caught | cannot tell | silent pass |")
+    assert md[at + 2 : at + 4] == ["| transform | 1 | 1 | 0 | 0 |", "| source | 2 | 0 | 1 | 1 |"]
+    at = md.index("| attack | rate | seed | model | vector | flips | verdict | accuracy lost (points) | share moved (points) |")
+    assert md[at + 2 : at + 4] == ["| targeted | 0.1 | 0 | logreg | source | 40 | cannot tell | 5.0 | +0.0 (1) |",
+                                   "| random | 0.1 | 0 | logreg | source | 40 | silent pass | 0.5 | -3.2 (1) |"]
