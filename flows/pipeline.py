@@ -5,7 +5,7 @@ from pathlib import Path
 
 from prefect import flow
 
-from labelguard.errors import GuardFired, UntrustedInput
+from labelguard.errors import GuardFired, Inconclusive, UntrustedInput
 from labelguard.flows._prefect import io_task, publish, step_task
 from labelguard.tasks import dataset, guards, train, transforms
 from labelguard.tasks.attacks import check_rate
@@ -44,6 +44,7 @@ def pipeline_flow(
     positive_class: str | None = None,
     domain: str | None = None,
     tolerate: float = 0.2,
+    allow_inconclusive: bool = False,
 ) -> RunResult:
     """Run the training pipeline on the dataset at ``uri``.
 
@@ -51,7 +52,10 @@ def pipeline_flow(
     with :class:`GuardFired`. With ``observe=True`` guards only report and training goes on, so the
     damage can be measured. The statistical and content guards compare against ``reference_uri`` (a
     signed baseline) when given, else against the trusted holdout. A guard that passes without the
-    power to see flips of ``tolerate`` (per class) reads ``inconclusive``, as in ``verify``.
+    power to see flips of ``tolerate`` (per class) reads ``inconclusive``, as in ``verify``, and the
+    dataset verdict is reached as ``verify`` reaches it (``result.verdict``): in enforce mode an
+    ``inconclusive`` verdict stops the run before training too (:class:`Inconclusive`, fail closed)
+    unless ``allow_inconclusive``.
     """
     spec_transform = transforms.get_transform(transform)  # unknown names fail before any I/O
     check_rate(rate)
@@ -92,15 +96,22 @@ def pipeline_flow(
         holdout=holdout_report.frame,
     )
     result.guards = guards.apply_tolerance(run_guards(ctx), tolerate)
-    from labelguard.tasks.verify import note_holdout_overlap, trusted_overlap
+    from labelguard.tasks.verify import _noise_rate, inconclusive_fix, note_holdout_overlap, suite_verdict, trusted_overlap
 
     # a --holdout whose rows are training rows too: said on the model gate, inconclusive when material
-    note_holdout_overlap(result.guards, trusted_overlap(out.frame, spec, holdout=holdout_report.frame).get("holdout"))
+    leak = note_holdout_overlap(result.guards, trusted_overlap(out.frame, spec, holdout=holdout_report.frame).get("holdout"))
+    noise = _noise_rate(result.guards)
+    result.verdict, result.verdict_detail, class_power = suite_verdict(result.guards, tolerate, noise, leak)
     result.truth = out.truth
     result.frame = out.frame
     if result.fired and not observe:
         _publish(result)
         raise GuardFired(result.fired, results=result.guards)
+    if result.verdict == "inconclusive" and not (observe or allow_inconclusive):
+        _publish(result)
+        fix = inconclusive_fix(result.guards, class_power, noise, holdout_leak=bool(leak),
+                               override="pass --allow-inconclusive to train anyway (--observe to measure the damage)")
+        raise Inconclusive(result.verdict_detail, results=result.guards, fix=fix)
     result.model = train_model(out.frame, spec, model=model, seed=seed)
     result.metrics = evaluate(result.model, holdout_report.frame, spec)
     _publish(result)

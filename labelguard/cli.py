@@ -131,9 +131,11 @@ def _edge() -> Iterator[None]:
     try:
         yield
     except GuardFired as exc:
+        from labelguard.errors import Inconclusive
+
         if exc.results:
             _print_guards(exc.results)
-        err.print(f"[red]guard fired:[/] {exc.one_line()}", highlight=False)
+        err.print(f"[red]{'cannot tell' if isinstance(exc, Inconclusive) else 'guard fired'}:[/] {exc.one_line()}", highlight=False)
         raise typer.Exit(EXIT_FIRED) from None
     except LabelguardError as exc:
         err.print(f"[red]error:[/] {exc.one_line()}", highlight=False)
@@ -460,11 +462,12 @@ def pipeline(
     positive_class: Optional[str] = PositiveOpt,
     domain: Optional[str] = typer.Option(None, "--domain", help="'reviews' makes the report speak of customer satisfaction (default: as ingested)."),
     tolerate: float = typer.Option(0.2, "--tolerate", help="Flip rate per class (and holdout accuracy drop) you accept going unseen: a pass without the power to see it is 'inconclusive'."),
+    allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Train and exit 0 when the verdict is inconclusive (default: stop before training and exit 1, as verify fails closed)."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
-    """Run the training pipeline: load, verify, transform, guards, train, evaluate."""
+    """Run the training pipeline: load, verify, transform, guards, train, evaluate. Exit 0 pass, 1 fired or cannot tell (training stops unless --observe), 2 could not run."""
     _quiet(verbose)
     settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
     with _edge():
@@ -487,9 +490,10 @@ def pipeline(
             uri, settings.verify_key, transform=transform, rate=rate, seed=seed, observe=observe,
             holdout_uri=holdout, reference_uri=reference, model=model, endpoint_url=settings.s3_endpoint,
             ledger=book.path if book else None,
-            positive_class=positive_class, domain=domain, tolerate=tolerate,
+            positive_class=positive_class, domain=domain, tolerate=tolerate, allow_inconclusive=allow_inconclusive,
         )
     _print_guards(result.guards)
+    out.print(f"verdict: {result.verdict} — {result.verdict_detail}", highlight=False)
     if result.metrics:
         _print_runs({"pipeline": result})
     if out_dir is not None:
@@ -499,6 +503,9 @@ def pipeline(
         out.print("report: " + "  ".join(str(p) for p in paths.values()), highlight=False)
     if result.fired:
         err.print(f"[red]guard fired:[/] {', '.join(result.fired)} (observe mode: trained anyway)", highlight=False)
+        raise typer.Exit(EXIT_FIRED)
+    if result.verdict == "inconclusive" and not allow_inconclusive:
+        err.print(f"[red]cannot tell:[/] {result.verdict_detail} (observe mode: trained anyway; fix: pass --allow-inconclusive to exit 0)", highlight=False)
         raise typer.Exit(EXIT_FIRED)
 
 
@@ -746,23 +753,10 @@ def verify(
 
 
 def _inconclusive_fix(report) -> str:
-    """The fix for an inconclusive verdict: raising ``--tolerate`` is offered only to a value that would do."""
-    import math
+    """The fix for an inconclusive verdict of ``verify`` (see :func:`labelguard.tasks.verify.inconclusive_fix`)."""
+    from labelguard.tasks.verify import inconclusive_fix
 
-    if report.inputs.get("holdout_leak"):  # no tolerance cures a holdout the model trained on
-        return "pass a --holdout whose rows are not in the data (e.g. the dataset's own URI/holdout), or --allow-inconclusive"
-
-    # an undecided model gate needs more holdout rows (its bound on the damage does not depend on --tolerate)
-    if any(g.name == "model_gate" and g.verdict == "inconclusive" for g in report.guards):
-        return "pass a larger trusted --holdout (the gate's bound on the damage shrinks with its rows), or --allow-inconclusive"
-    # the verdict passes at a tolerance no smaller than every class's smallest detectable flip rate
-    # (or, with none, the estimated noise rate): see tasks.verify.dataset_verdict
-    powers = list(report.class_power.values())
-    needed = max(powers) if powers else report.noise_rate if report.noise_rate is not None else 1.0
-    fixes = ["add trusted reference rows"]
-    if needed < 1:
-        fixes.append(f"accept more unseen flips with --tolerate {math.ceil(needed * 100) / 100:.2f}")
-    return ", ".join(fixes) + ", or pass --allow-inconclusive"
+    return inconclusive_fix(report.guards, report.class_power, report.noise_rate, holdout_leak=bool(report.inputs.get("holdout_leak")))
 
 
 @app.command()

@@ -95,6 +95,16 @@ class GuardFired(LabelguardError):
         )
 
 
+class Inconclusive(GuardFired):
+    """No guard fired, but the guards could not vouch for the data (the dataset verdict ``inconclusive``):
+    the pipeline fails closed, as ``verify`` does (exit 1)."""
+
+    def __init__(self, detail: str, results: list | None = None, *, fix: str) -> None:
+        LabelguardError.__init__(self, f"the guards cannot vouch for the data, training stopped ({detail})", fix)
+        self.failed = []
+        self.results = list(results or [])
+
+
 class UntrustedInput(GuardFired):
     """Data that must be trusted (a holdout, a reference baseline) failed its own verification."""
 

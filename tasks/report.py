@@ -30,6 +30,8 @@ class RunResult:
     truth: FlipResult | None = None
     frame: pd.DataFrame | None = None
     model: Any = None
+    verdict: str | None = None  # the dataset verdict, as ``verify`` reaches it: pass, fired or inconclusive
+    verdict_detail: str = ""
 
     @property
     def fired(self) -> list[str]:
@@ -48,6 +50,8 @@ class RunResult:
             "observe": self.observe,
             "ok": self.ok,
             "fired": self.fired,
+            "verdict": self.verdict,
+            "verdict_detail": self.verdict_detail,
             "trained": self.metrics is not None,
             "flipped": None if self.truth is None else len(self.truth.flipped),
             "guards": [g.to_dict() for g in self.guards],

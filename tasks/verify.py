@@ -68,7 +68,8 @@ class VerifyReport:
 def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_rate: float | None = None) -> tuple[str, str, dict[str, float]]:
     """The suite's verdict on the dataset from its guards' verdicts and powers.
 
-    ``fired`` when any guard fired. Otherwise ``inconclusive`` when the model gate ran but its holdout
+    ``fired`` when any guard fired. Otherwise ``inconclusive`` when every guard was skipped (nothing
+    was checked), when the model gate ran but its holdout
     could not rule out an accuracy drop of its practical gap (2 points: damage the flip-rate guards
     may miss; see :func:`labelguard.tasks.guards.model_gate_guard`), or when some class's flips at rate ``tolerate`` are beyond
     every guard that ran (the suite's power for class c is the best power any coverage guard has for
@@ -90,6 +91,9 @@ def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_ra
                 covered[c] = min(covered.get(c, 1.0), p)
     if fired:
         return "fired", f"{', '.join(fired)} fired", covered
+    if results and all(g.skipped for g in results):  # e.g. --guards model_gate without a holdout: nothing was checked
+        why = "; ".join(f"{g.name}: {g.detail.removeprefix('skipped: ')}" for g in results)
+        return "inconclusive", f"no guard ran, every one selected was skipped ({why})", covered
     gate = by_name.get("model_gate")
     if gate is not None and gate.verdict == "inconclusive":
         m = gate.metrics
@@ -109,6 +113,41 @@ def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_ra
     if noise_rate > tolerate:
         return "inconclusive", f"no trusted reference: estimated noise rate {noise_rate:.1%} is above the tolerated {tolerate:.0%}, and flips cannot be told from ambiguity without one", covered
     return "pass", f"no trusted reference: estimated noise rate {noise_rate:.1%} is within the tolerated {tolerate:.0%}", covered
+
+
+def suite_verdict(results: list[guards.GuardResult], tolerate: float, noise_rate: float | None, leak: str | None) -> tuple[str, str, dict[str, float]]:
+    """:func:`dataset_verdict`, made ``inconclusive`` when the model gate's holdout overlaps the training
+    rows (``leak``: the note :func:`note_holdout_overlap` returned) and nothing fired. ``verify`` and the
+    pipeline judge a dataset by this one function."""
+    verdict, why, class_power = dataset_verdict(results, tolerate, noise_rate)
+    if leak and verdict != "fired":
+        verdict, why = "inconclusive", f"model gate: {leak}"
+    return verdict, why, class_power
+
+
+def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, float], noise_rate: float | None, *, holdout_leak: bool = False,
+                     override: str = "pass --allow-inconclusive") -> str:
+    """The one-line fix for an ``inconclusive`` verdict; raising ``--tolerate`` is offered only to a value that would do.
+
+    ``override`` is the last resort the command offers (``verify``: ``--allow-inconclusive``).
+    """
+    import math
+
+    if holdout_leak:  # no tolerance cures a holdout the model trained on
+        return f"pass a --holdout whose rows are not in the data (e.g. the dataset's own URI/holdout), or {override.removeprefix('pass ')}"
+    if results and all(g.skipped for g in results):
+        return f"give the selected guards what they need (a --reference or --holdout), select guards that can run here, or {override.removeprefix('pass ')}"
+    # an undecided model gate needs more holdout rows (its bound on the damage does not depend on --tolerate)
+    if any(g.name == "model_gate" and g.verdict == "inconclusive" for g in results):
+        return f"pass a larger trusted --holdout (the gate's bound on the damage shrinks with its rows), or {override.removeprefix('pass ')}"
+    # the verdict passes at a tolerance no smaller than every class's smallest detectable flip rate
+    # (or, with none, the estimated noise rate): see dataset_verdict
+    powers = list(class_power.values())
+    needed = max(powers) if powers else noise_rate if noise_rate is not None else 1.0
+    fixes = ["add trusted reference rows"]
+    if needed < 1:
+        fixes.append(f"accept more unseen flips with --tolerate {math.ceil(needed * 100) / 100:.2f}")
+    return ", ".join(fixes) + f", or {override}"
 
 
 def golden_holdout() -> tuple[LocalStore, Ed25519PublicKey]:
@@ -274,9 +313,8 @@ def verify_dataset(
     posterior = _posterior(ctx, names)
     ids, sources = suite_suspects(results, None if posterior is None else ctx.frame[spec.id_col].to_numpy()[posterior.suspect].tolist())
     noise = posterior.noise_rate if posterior is not None else _noise_rate(results)
-    verdict, why, class_power = dataset_verdict(results, tolerate, noise)
+    verdict, why, class_power = suite_verdict(results, tolerate, noise, leak)
     if leak and verdict != "fired":
-        verdict, why = "inconclusive", f"model gate: {leak}"
         inputs["holdout_leak"] = True
     return VerifyReport(uri, results, ids, sources, verdict, why, tolerate, class_power, noise, inputs)
 

@@ -242,3 +242,21 @@ def test_pipeline_fired_set_reference_holdout_model_out(tmp_path, keys, prefect_
     bad_ho = invoke("pipeline", ds, env=env)
     assert bad_ho.exit_code == 1
     assert bad_ho.stderr.strip().startswith("guard fired: holdout fired, cannot be trusted (trusted holdout failed verification: digest-mismatch: ")
+
+
+def test_verify_whose_every_selected_guard_is_skipped_cannot_tell_not_pass(tmp_path, keys):
+    """A CI gate `verify URI --guards model_gate` on data without a holdout used to go green having
+    checked nothing. Every selected guard skipped is `inconclusive` (exit 1), with what each needed;
+    a selection where one guard ran is judged as before."""
+    write_dataset(LocalStore(tmp_path / "ds"), make_reviews(600, seed=3), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "file"})
+    res = invoke("verify", tmp_path / "ds", "--guards", "model_gate,class_balance", "--verify-key", keys[1])
+    assert res.exit_code == 1, res.output
+    assert guard_table(res.stdout) == {"model_gate": "skipped", "class_balance": "skipped"}
+    assert res.stderr == (
+        "cannot tell: no guard ran, every one selected was skipped (model_gate: needs a trusted reference and a golden holdout; "
+        "class_balance: no reference class counts) (fix: give the selected guards what they need (a --reference or --holdout), "
+        "select guards that can run here, or --allow-inconclusive)\n"
+    )
+    assert invoke("verify", tmp_path / "ds", "--guards", "model_gate,class_balance", "--allow-inconclusive", "--verify-key", keys[1]).exit_code == 0
+    ran = invoke("verify", tmp_path / "ds", "--guards", "manifest,model_gate", "--verify-key", keys[1])
+    assert ran.exit_code == 0 and ran.stderr == "" and "verdict: pass" in ran.stdout

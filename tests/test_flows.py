@@ -19,6 +19,7 @@ def test_demo_flow_figures(tmp_path, s3_uri, s3_endpoint, prefect_harness):
     clean, bad = res["runs"]["clean"], res["runs"]["compromised"]
     assert clean.metrics["accuracy"] >= 0.95
     assert all(g.passed and not g.skipped for g in clean.guards)
+    assert clean.verdict == "pass" and bad.verdict == "fired"
     assert bad.metrics["true_positive_share"] - bad.metrics["predicted_positive_share"] >= 0.10
     assert {"label_contract", "class_balance"} <= set(bad.fired)
     assert len(bad.truth.flipped) == 800
@@ -93,3 +94,21 @@ def test_verify_flow_fails_when_a_guard_fires(tmp_path, keys, prefect_harness):
     assert "manifest" in info.value.failed
     manifest = next(g for g in info.value.results if g.name == "manifest")
     assert sorted(manifest.suspect_ids) == sorted(res.flipped_ids)
+
+
+def test_pipeline_reaches_verifys_verdict_and_fails_closed_when_it_cannot_tell(tmp_path, s3_uri, keys, prefect_harness):
+    """150 rows (a 30-row holdout): no guard fires, but none can vouch for the data either. The pipeline
+    used to train on it and exit 0 while `verify` of the same data exits 1; it now stops before training."""
+    from labelguard.errors import Inconclusive
+
+    ingest_flow(source="synthetic", dest=s3_uri, signing_key=keys[0], rows=150, seed=4)
+    with pytest.raises(Inconclusive) as info:
+        pipeline_flow(s3_uri, keys[1])
+    assert info.value.failed == [] and {g.name for g in info.value.results} >= {"model_gate", "class_balance"}
+    assert info.value.problem.startswith("the guards cannot vouch for the data, training stopped (")
+    assert info.value.fix.endswith("or --allow-inconclusive to train anyway (--observe to measure the damage)")
+    allowed = pipeline_flow(s3_uri, keys[1], allow_inconclusive=True)
+    assert allowed.verdict == "inconclusive" and allowed.fired == [] and allowed.metrics is not None
+    assert allowed.summary()["verdict"] == "inconclusive" and allowed.verdict_detail == info.value.problem[len("the guards cannot vouch for the data, training stopped ("):-1]
+    observed = pipeline_flow(s3_uri, keys[1], observe=True)
+    assert observed.verdict == "inconclusive" and observed.metrics is not None
