@@ -245,6 +245,9 @@ def main() -> None:
     ap.add_argument("--regimes", default="", help="comma- (or semicolon-) separated substrings of regime names (default: all)")
     ap.add_argument("--out", type=Path, default=Path("bench/results/regimes.md"))
     ap.add_argument("--summarize", action="store_true", help="only summarize the rows already in OUT.csv (e.g. after stopping a long run)")
+    ap.add_argument("--reuse", type=Path, action="append", default=[],
+                    help="CSV of clean runs measured at the same code: its clean rows for the picked regimes and seeds are copied "
+                         "into OUT.csv and those clean-only tasks are not run again (repeatable)")
     args = ap.parse_args()
     csv = args.out.with_suffix(".csv")
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -263,6 +266,14 @@ def main() -> None:
         # (clean seeds stay round-robin: a stopped run has the same number of clean seeds in every regime)
         tasks.sort(key=lambda t: (not t[3], 0 if t[3] else t[2], t[1].get("rows", 1500) * (1 + t[1].get("classes", 2) / 10)))
         csv.unlink(missing_ok=True)
+        if args.reuse:  # clean rows already measured at this code: copy them, run only the seeds they lack
+            old = pd.concat([pd.read_csv(p) for p in args.reuse])
+            old = old[(old.attack == "clean") & old.error.isna() & old.regime.isin(picked)].drop_duplicates(["regime", "seed"])
+            old = old[(old.seed < 1000 + seeds) & (old.seed >= 1000 + args.attack_seeds)]  # attacked seeds rerun their clean run
+            done = set(zip(old.regime, old.seed))
+            tasks = [t for t in tasks if t[3] or (t[0], t[2]) not in done]
+            old.reindex(columns=COLUMNS).to_csv(csv, index=False)
+            print(f"reused {len(old)} clean rows from {', '.join(map(str, args.reuse))}; {len(tasks)} tasks to run", flush=True)
         from concurrent.futures import as_completed
 
         with ProcessPoolExecutor(args.jobs) as pool:
