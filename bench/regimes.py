@@ -242,6 +242,7 @@ def main() -> None:
     ap.add_argument("--clean-seeds", type=int, default=50)
     ap.add_argument("--attack-seeds", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--first-seed", type=int, default=1000, help="seeds run from here up (e.g. 1001 to add attack seeds to a grid that has 1000)")
     ap.add_argument("--regimes", default="", help="comma- (or semicolon-) separated substrings of regime names (default: all)")
     ap.add_argument("--out", type=Path, default=Path("bench/results/regimes.md"))
     ap.add_argument("--summarize", action="store_true", help="only summarize the rows already in OUT.csv (e.g. after stopping a long run)")
@@ -261,7 +262,7 @@ def main() -> None:
         seeds = max(args.clean_seeds, args.attack_seeds)
         # attacked seeds first, then clean seeds round-robin over regimes: a run stopped early still
         # has every attack cell and the same number of clean seeds in every regime
-        tasks = [(name, cfg, 1000 + s, s < args.attack_seeds) for s in range(seeds) for name, cfg in picked.items()]
+        tasks = [(name, cfg, args.first_seed + s, s < args.attack_seeds) for s in range(seeds) for name, cfg in picked.items()]
         # cheap regimes first within each group: on a loaded machine a stopped run still covers most regimes
         # (clean seeds stay round-robin: a stopped run has the same number of clean seeds in every regime)
         tasks.sort(key=lambda t: (not t[3], 0 if t[3] else t[2], t[1].get("rows", 1500) * (1 + t[1].get("classes", 2) / 10)))
@@ -269,7 +270,7 @@ def main() -> None:
         if args.reuse:  # clean rows already measured at this code: copy them, run only the seeds they lack
             old = pd.concat([pd.read_csv(p) for p in args.reuse])
             old = old[(old.attack == "clean") & old.error.isna() & old.regime.isin(picked)].drop_duplicates(["regime", "seed"])
-            old = old[(old.seed < 1000 + seeds) & (old.seed >= 1000 + args.attack_seeds)]  # attacked seeds rerun their clean run
+            old = old[(old.seed < args.first_seed + seeds) & (old.seed >= args.first_seed + args.attack_seeds)]  # attacked seeds rerun their clean run
             done = set(zip(old.regime, old.seed))
             tasks = [t for t in tasks if t[3] or (t[0], t[2]) not in done]
             old.reindex(columns=COLUMNS).to_csv(csv, index=False)
