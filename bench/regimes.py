@@ -181,7 +181,7 @@ def _evaluate(regime, seed, attack, rate, frame, truth, clean_frame, holdout, sp
         return row
 
 
-def summarize(df: pd.DataFrame, clean_seeds: int, attack_seeds: int, secs: float) -> str:
+def summarize(df: pd.DataFrame, clean_seeds: int, attack_seeds: int, secs: float, first_seed: int = 1000) -> str:
     errors = df[df["error"].notna()] if "error" in df else df.iloc[:0]
     df = df[df["error"].isna()] if "error" in df else df
     att = df[df.attack != "clean"].copy()
@@ -194,8 +194,9 @@ def summarize(df: pd.DataFrame, clean_seeds: int, attack_seeds: int, secs: float
     material = att[att.damage >= 0.02]
     silent = material[material.verdict == "pass"]
     lines = [
-        f"Clean seeds per regime: {clean_seeds} (seeds 1000+); attack seeds per cell: {attack_seeds}; tolerance {TOLERATE:.0%}; "
-        f"{len(att)} attacked runs, {len(clean)} clean runs; wall time {secs / 60:.1f} min on 2 cores shared with other work.",
+        f"Clean seeds per regime: {clean_seeds} (seeds {first_seed}+); attack seeds per cell: {attack_seeds}; tolerance {TOLERATE:.0%}; "
+        f"{len(att)} attacked runs, {len(clean)} clean runs; wall time {secs / 60:.1f} min on 2 cores shared with other work"
+        f"{' (this summary only: --summarize)' if secs < 60 else ''}.",
         "",
         "## Summary",
         "",
@@ -282,7 +283,9 @@ def main() -> None:
                 pd.DataFrame(fut.result()).reindex(columns=COLUMNS).to_csv(csv, mode="a", header=not csv.exists(), index=False)
     df = pd.read_csv(csv)
     clean_seeds = int(df[df.attack == "clean"].groupby("regime").size().min())
-    write_result(summarize(df, clean_seeds, args.attack_seeds, time.perf_counter() - t0), args.out)
+    att = df[df.attack != "clean"]
+    attack_seeds = int(att.groupby(["regime", "attack", "rate"]).seed.nunique().max()) if len(att) else 0  # from the rows: --summarize has no --attack-seeds
+    write_result(summarize(df, clean_seeds, attack_seeds, time.perf_counter() - t0, int(df.seed.min())), args.out)
 
 
 if __name__ == "__main__":
