@@ -181,7 +181,7 @@ def _evaluate(regime, seed, attack, rate, frame, truth, clean_frame, holdout, sp
         return row
 
 
-def summarize(df: pd.DataFrame, clean_seeds: int, attack_seeds: int, secs: float) -> str:
+def summarize(df: pd.DataFrame, clean_seeds: int, attack_seeds: int, secs: float, first_seed: int = 1000) -> str:
     errors = df[df["error"].notna()] if "error" in df else df.iloc[:0]
     df = df[df["error"].isna()] if "error" in df else df
     att = df[df.attack != "clean"].copy()
@@ -194,8 +194,9 @@ def summarize(df: pd.DataFrame, clean_seeds: int, attack_seeds: int, secs: float
     material = att[att.damage >= 0.02]
     silent = material[material.verdict == "pass"]
     lines = [
-        f"Clean seeds per regime: {clean_seeds} (seeds 1000+); attack seeds per cell: {attack_seeds}; tolerance {TOLERATE:.0%}; "
-        f"{len(att)} attacked runs, {len(clean)} clean runs; wall time {secs / 60:.1f} min on 2 cores shared with other work.",
+        f"Clean seeds per regime: {clean_seeds} (seeds {first_seed}+); attack seeds per cell: {attack_seeds}; tolerance {TOLERATE:.0%}; "
+        f"{len(att)} attacked runs, {len(clean)} clean runs; wall time {secs / 60:.1f} min on 2 cores shared with other work"
+        f"{' (this summary only: --summarize)' if secs < 60 else ''}.",
         "",
         "## Summary",
         "",
@@ -242,9 +243,13 @@ def main() -> None:
     ap.add_argument("--clean-seeds", type=int, default=50)
     ap.add_argument("--attack-seeds", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--first-seed", type=int, default=1000, help="seeds run from here up (e.g. 1001 to add attack seeds to a grid that has 1000)")
     ap.add_argument("--regimes", default="", help="comma- (or semicolon-) separated substrings of regime names (default: all)")
     ap.add_argument("--out", type=Path, default=Path("bench/results/regimes.md"))
     ap.add_argument("--summarize", action="store_true", help="only summarize the rows already in OUT.csv (e.g. after stopping a long run)")
+    ap.add_argument("--reuse", type=Path, action="append", default=[],
+                    help="CSV of clean runs measured at the same code: its clean rows for the picked regimes and seeds are copied "
+                         "into OUT.csv and those clean-only tasks are not run again (repeatable)")
     args = ap.parse_args()
     csv = args.out.with_suffix(".csv")
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -258,11 +263,19 @@ def main() -> None:
         seeds = max(args.clean_seeds, args.attack_seeds)
         # attacked seeds first, then clean seeds round-robin over regimes: a run stopped early still
         # has every attack cell and the same number of clean seeds in every regime
-        tasks = [(name, cfg, 1000 + s, s < args.attack_seeds) for s in range(seeds) for name, cfg in picked.items()]
+        tasks = [(name, cfg, args.first_seed + s, s < args.attack_seeds) for s in range(seeds) for name, cfg in picked.items()]
         # cheap regimes first within each group: on a loaded machine a stopped run still covers most regimes
         # (clean seeds stay round-robin: a stopped run has the same number of clean seeds in every regime)
         tasks.sort(key=lambda t: (not t[3], 0 if t[3] else t[2], t[1].get("rows", 1500) * (1 + t[1].get("classes", 2) / 10)))
         csv.unlink(missing_ok=True)
+        if args.reuse:  # clean rows already measured at this code: copy them, run only the seeds they lack
+            old = pd.concat([pd.read_csv(p) for p in args.reuse])
+            old = old[(old.attack == "clean") & old.error.isna() & old.regime.isin(picked)].drop_duplicates(["regime", "seed"])
+            old = old[(old.seed < args.first_seed + seeds) & (old.seed >= args.first_seed + args.attack_seeds)]  # attacked seeds rerun their clean run
+            done = set(zip(old.regime, old.seed))
+            tasks = [t for t in tasks if t[3] or (t[0], t[2]) not in done]
+            old.reindex(columns=COLUMNS).to_csv(csv, index=False)
+            print(f"reused {len(old)} clean rows from {', '.join(map(str, args.reuse))}; {len(tasks)} tasks to run", flush=True)
         from concurrent.futures import as_completed
 
         with ProcessPoolExecutor(args.jobs) as pool:
@@ -270,7 +283,9 @@ def main() -> None:
                 pd.DataFrame(fut.result()).reindex(columns=COLUMNS).to_csv(csv, mode="a", header=not csv.exists(), index=False)
     df = pd.read_csv(csv)
     clean_seeds = int(df[df.attack == "clean"].groupby("regime").size().min())
-    write_result(summarize(df, clean_seeds, args.attack_seeds, time.perf_counter() - t0), args.out)
+    att = df[df.attack != "clean"]
+    attack_seeds = int(att.groupby(["regime", "attack", "rate"]).seed.nunique().max()) if len(att) else 0  # from the rows: --summarize has no --attack-seeds
+    write_result(summarize(df, clean_seeds, attack_seeds, time.perf_counter() - t0, int(df.seed.min())), args.out)
 
 
 if __name__ == "__main__":

@@ -376,10 +376,16 @@ def _fit_softmax(X1: np.ndarray, codes: np.ndarray, k: int, l2: float, iters: in
 def _softmax_hessian(X1: np.ndarray, P: np.ndarray, l2: float) -> np.ndarray:
     n, d = X1.shape
     k = P.shape[1]
-    # H[(a,i),(b,j)] = mean_n (P_a δ_ab - P_a P_b) x_i x_j + l2 δ
-    A = np.einsum("na,ab->nab", P, np.eye(k)) - np.einsum("na,nb->nab", P, P)
-    H = np.einsum("nab,ni,nj->aibj", A, X1, X1, optimize=True).reshape(k * d, k * d) / n
-    return H + l2 * np.eye(k * d)
+    # H[(a,i),(b,j)] = mean_n (P_a δ_ab - P_a P_b) x_i x_j + l2 δ, as one matrix product for the P_a P_b
+    # part and k for the diagonal blocks: the 4-index einsum it replaces took 7 s per Hessian on
+    # digits (10 classes x 65 columns), ~35 min per greedy attack; this takes 0.2 s (same values)
+    Q = (P[:, :, None] * X1[:, None, :]).reshape(n, k * d)
+    H = -(Q.T @ Q)
+    for a in range(k):
+        H[a * d:(a + 1) * d, a * d:(a + 1) * d] += (X1 * P[:, a:a + 1]).T @ X1
+    H /= n
+    H[np.diag_indices_from(H)] += l2
+    return H
 
 
 @register_attack("subset")
