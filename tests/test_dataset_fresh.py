@@ -67,3 +67,19 @@ def test_a_reseal_of_a_dataset_whose_only_object_is_gone_approves_it_in_one_line
     write_dataset(store, make_reviews(20, seed=10), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"})
     store.delete(DATA_KEY)
     assert seal_changes(store, load_verify_key(keys[1])) == f"approving object-missing: data object {DATA_KEY} is gone"
+
+
+def test_sealing_an_s3_folder_finds_its_parts_at_the_stores_own_endpoint(s3_uri, s3_endpoint, keys, monkeypatch):
+    """The endpoint given to the store is the one the parts are listed at, not the environment's."""
+    from labelguard.tasks.storage import open_store
+
+    store = open_store(s3_uri, endpoint_url=s3_endpoint)
+    store.ensure_writable()  # creates the bucket
+    frame = make_reviews(30, seed=11)
+    store.put("date=2026-01-01/part-0.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
+    store.put("date=2026-01-02/part-0.parquet", to_parquet_bytes(frame.iloc[10:].reset_index(drop=True)))
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    manifest = seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec())
+    assert [(o["key"], o["rows"]) for o in manifest.payload["objects"]] == [
+        ("date=2026-01-01/part-0.parquet", 10), ("date=2026-01-02/part-0.parquet", 20)]
