@@ -83,3 +83,14 @@ def test_sealing_an_s3_folder_finds_its_parts_at_the_stores_own_endpoint(s3_uri,
     manifest = seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec())
     assert [(o["key"], o["rows"]) for o in manifest.payload["objects"]] == [
         ("date=2026-01-01/part-0.parquet", 10), ("date=2026-01-02/part-0.parquet", 20)]
+
+
+def test_a_new_dataset_is_named_after_its_folder_with_twelve_random_hex_digits(tmp_path, keys):
+    import re
+
+    from labelguard.tasks.dataset import write_dataset
+
+    manifest = write_dataset(LocalStore(tmp_path / "Reviews_2026"), make_reviews(10, seed=12), ColumnSpec(), load_signing_key(keys[0]),
+                             source={"kind": "test"})
+    ref = manifest.payload["dataset"]
+    assert re.fullmatch(r"reviews-2026-[0-9a-f]{12}", ref["id"]) and (ref["role"], ref["part"], ref["version"]) == ("data", "", 1)
