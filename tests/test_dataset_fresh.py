@@ -94,3 +94,12 @@ def test_a_new_dataset_is_named_after_its_folder_with_twelve_random_hex_digits(t
                              source={"kind": "test"})
     ref = manifest.payload["dataset"]
     assert re.fullmatch(r"reviews-2026-[0-9a-f]{12}", ref["id"]) and (ref["role"], ref["part"], ref["version"]) == ("data", "", 1)
+
+
+def test_nothing_at_a_location_is_dataset_missing_with_its_fix(tmp_path):
+    from labelguard.errors import DatasetMissing
+    from labelguard.tasks.dataset import read_manifest
+
+    with pytest.raises(DatasetMissing) as err:
+        read_manifest(LocalStore(tmp_path / "nothing"))
+    assert str(err.value) == f"no dataset at {tmp_path / 'nothing'} (fix: check the URI (labelguard ingest writes one there))"

@@ -32,3 +32,13 @@ def test_the_ancestor_of_a_partition_whose_value_ends_in_x_is_the_lake():
     assert lake.ancestor("region=MX").uri == "s3://b/lake" and lake.ancestor("/region=MX/").uri == "s3://b/lake"
     assert S3Store("b", "lake/X", endpoint_url="http://127.0.0.1:9").ancestor("X").uri == "s3://b/lake"
     assert lake.ancestor("region=M") is None
+
+
+def test_a_bucket_root_store_lists_its_keys_whole(s3_endpoint):
+    from labelguard.tasks.storage import open_store
+
+    root = open_store("s3://lg-fresh-root", endpoint_url=s3_endpoint)
+    root.ensure_writable()  # creates the bucket
+    root.put("a.parquet", b"a")
+    root.put("day=1/b.parquet", b"b")
+    assert root.list() == ["a.parquet", "day=1/b.parquet"]
