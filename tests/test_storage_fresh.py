@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from labelguard.tasks.storage import LocalStore
 
 
@@ -42,3 +44,21 @@ def test_a_bucket_root_store_lists_its_keys_whole(s3_endpoint):
     root.put("a.parquet", b"a")
     root.put("day=1/b.parquet", b"b")
     assert root.list() == ["a.parquet", "day=1/b.parquet"]
+
+
+@pytest.mark.parametrize("code", ["NoSuchKey", "404", "NotFound", "NoSuchVersion"])
+def test_every_not_found_code_of_an_object_read_is_dataset_missing(code, monkeypatch):
+    """S3-compatible stores answer a missing object with any of these codes (botocore's Stubber plays the server)."""
+    from botocore.stub import Stubber
+
+    from labelguard.errors import DatasetMissing
+    from labelguard.tasks.storage import S3Store
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    store = S3Store("b", "p", endpoint_url="http://127.0.0.1:9")
+    with Stubber(store.client) as stub:
+        stub.add_client_error("head_object", service_error_code=code, http_status_code=404)
+        with pytest.raises(DatasetMissing) as err:
+            store._call("head_object", Bucket="b", Key="p/k")
+    assert str(err.value) == "no object 'p/k' in bucket b (fix: check the URI)"
