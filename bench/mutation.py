@@ -197,7 +197,12 @@ def rerun(module: str, max_children: int, before: dict | None) -> dict:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     if names:
         subprocess.run([MUTMUT, "run", "--max-children", str(max_children), *names], cwd=where, env=env, check=False)
-    return combine(first, collect(module), names)
+    after = collect(module)
+    # a mutant the re-run never judged (its clean test run failed, it was stopped) is not a kill
+    listing = subprocess.run([MUTMUT, "results", "--all", "true"], cwd=where, env=env, capture_output=True, text=True, check=False).stdout
+    unjudged = {ln.rsplit(":", 1)[0].strip() for ln in listing.splitlines() if ln.strip().endswith(": not checked")}
+    after["survived"] += [f"{n} (not checked)" for n in names if n in unjudged]
+    return combine(first, after, names)
 
 
 def combine(first: dict, after: dict, names: list[str]) -> dict:

@@ -41,7 +41,9 @@ def test_the_ancestor_of_a_partition_whose_value_ends_in_x_is_the_lake(monkeypat
 def test_a_bucket_root_store_lists_its_keys_whole(s3_endpoint):
     from labelguard.tasks.storage import open_store
 
-    root = open_store("s3://lg-fresh-root", endpoint_url=s3_endpoint)
+    import uuid
+
+    root = open_store(f"s3://lg-root-{uuid.uuid4().hex[:12]}", endpoint_url=s3_endpoint)  # a bucket of its own: the server outlives a run
     root.ensure_writable()  # creates the bucket
     root.put("a.parquet", b"a")
     root.put("day=1/b.parquet", b"b")
