@@ -33,7 +33,14 @@ class _Edge(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         argv = _verbose_after_command(list(sys.argv[1:] if args is None else args), self.commands)
-        code = _run_edge(lambda: super(_Edge, self).main(args=argv, prog_name=prog_name or "labelguard", complete_var=complete_var, standalone_mode=False, **extra), argv)
+        for command in self.commands.values():
+            _check_params_first(command)
+
+        def call():
+            _refuse_empty_arguments(argv)
+            return super(_Edge, self).main(args=argv, prog_name=prog_name or "labelguard", complete_var=complete_var, standalone_mode=False, **extra)
+
+        code = _run_edge(call, argv)
         if standalone_mode:
             sys.exit(code)
         return code
@@ -48,6 +55,48 @@ def _verbose_after_command(argv: list[str], commands: dict) -> list[str]:
     if command is not None and any(p.name == "verbose" for p in command.params):
         return argv[lead:] + ["--verbose"]
     return argv
+
+
+def _refuse_empty_arguments(argv: list[str]) -> None:
+    """An empty argument (mostly an unset shell variable: ``--dest "$DEST"``) is never a value: a path
+    of "" would mean the current directory, so a dataset, baseline or key pair landed where the user stood."""
+    from labelguard.errors import BadInput
+
+    for i, token in enumerate(argv):
+        if token.startswith("--") and token.endswith("=") and len(token) > 3:
+            flag = token[:-1]
+        elif token == "":
+            flag = argv[i - 1] if i and argv[i - 1].startswith("-") and "=" not in argv[i - 1] else None
+        else:
+            continue
+        what = f"{flag} is empty" if flag else "an argument is empty"
+        raise BadInput(what, "pass a value (an unset shell variable expands to an empty argument)")
+
+
+def _check_params_first(command) -> None:
+    """Wrap a command so checks shared by every command run on its parsed options before its body:
+    a negative --seed (numpy refuses it deep inside a flow) and --id-col naming the --label-col."""
+    if getattr(command, "_labelguard_checked", False):
+        return
+    invoke = command.invoke
+
+    def checked(ctx):
+        from labelguard.errors import BadInput
+
+        params = ctx.params
+        seed = params.get("seed")
+        if isinstance(seed, int) and not isinstance(seed, bool) and seed < 0:
+            raise BadInput(f"--seed must be 0 or more, got {seed}", "pass e.g. --seed 0")
+        id_col, label_col = params.get("id_col"), params.get("label_col")
+        if id_col is not None and id_col == label_col:
+            raise BadInput(
+                f"--id-col and --label-col both name column {id_col!r}: the labels would be taken as the row ids",
+                "pass the column of unique row ids as --id-col (or --id-col auto to key rows by position)",
+            )
+        return invoke(ctx)
+
+    command.invoke = checked
+    command._labelguard_checked = True
 
 
 def _run_edge(call, argv: list[str]) -> int:

@@ -1,0 +1,84 @@
+"""Break-it round 4 findings, each pinned with its exact exit code and one-line message (small data of our own)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from labelguard.cli import app
+from labelguard.tasks.manifest import generate_keypair
+
+runner = CliRunner()
+
+
+def invoke(*args, env=None):
+    return runner.invoke(app, [str(a) for a in args], env=env)
+
+
+@pytest.fixture
+def env(tmp_path):
+    signing, verify = generate_keypair(tmp_path / "keys")
+    return {"LABELGUARD_VERIFY_KEY": str(verify), "LABELGUARD_SIGNING_KEY": str(signing)}
+
+
+@pytest.fixture
+def csv(tmp_path):
+    """300 rows, two well separated classes spelt pos/neg, text ids."""
+    rng = np.random.default_rng(4)
+    y = rng.choice(2, 300)
+    frame = pd.DataFrame(rng.normal(0, 1, (300, 3)) + 3 * y[:, None], columns=["f0", "f1", "f2"])
+    frame.insert(0, "id", [f"c-{i:04d}" for i in range(300)])
+    frame["label"] = np.where(y == 1, "pos", "neg")
+    path = tmp_path / "batch.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+SAME_COLUMN = ("error: --id-col and --label-col both name column 'label': the labels would be taken as the row ids "
+               "(fix: pass the column of unique row ids as --id-col (or --id-col auto to key rows by position))")
+
+
+@pytest.mark.parametrize("command", ["ingest", "poison", "seal", "verify"])
+def test_id_col_naming_the_label_col_is_refused_before_anything_is_written(env, tmp_path, csv, command):
+    """`--id-col label` was signed: the labels became the ids, the schema guard passed 2 distinct ids, tamper then crashed verify."""
+    before = sorted(p.name for p in tmp_path.iterdir())
+    same = ["--id-col", "label", "--label-col", "label"]
+    args = {
+        "ingest": ["ingest", "--source", csv, "--dest", tmp_path / "d", "--positive-class", "pos", *same],
+        "poison": ["poison", csv, "--attack", "random", "--rate", "0.1", "--out", tmp_path / "p.csv", *same],
+        "seal": ["seal", tmp_path, *same],
+        "verify": ["verify", tmp_path, *same],
+    }[command]
+    result = invoke(*args, env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == SAME_COLUMN
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("command", [["sample", "--out", "s.csv"], ["simulate", "--out", "sim", "--no-prefect"],
+                                     ["tamper", "nowhere", "--attack", "random", "--rate", "0.1", "--truth-out", "t.json"]])
+def test_a_negative_seed_is_one_line_not_unexpected_and_writes_nothing(env, tmp_path, monkeypatch, command):
+    """numpy refused --seed -1 deep inside each command ('unexpected ValueError'); simulate had written its keys by then."""
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = invoke(*command, "--seed", "-1", env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == "error: --seed must be 0 or more, got -1 (fix: pass e.g. --seed 0)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["ingest", "--source", "batch.csv", "--id-col", "id", "--positive-class", "pos", "--dest", ""], "error: --dest is empty"),
+    (["keygen", "--out="], "error: --out is empty"),
+    (["verify", ""], "error: an argument is empty"),
+])
+def test_an_empty_path_is_refused_instead_of_meaning_the_current_directory(env, tmp_path, csv, monkeypatch, args, line):
+    """`--dest "$DEST"` with DEST unset wrote the dataset (or keys) into the current directory, exit 0."""
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = invoke(*args, env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == f"{line} (fix: pass a value (an unset shell variable expands to an empty argument))"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
