@@ -82,3 +82,27 @@ def test_an_empty_path_is_refused_instead_of_meaning_the_current_directory(env, 
     assert result.exit_code == 2, result.output
     assert result.output.strip() == f"{line} (fix: pass a value (an unset shell variable expands to an empty argument))"
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_trusted_rows_whose_ids_are_numbers_while_the_datasets_are_text_are_compared_as_written(prefect_harness, env, tmp_path, csv):
+    """`verify --holdout/--reference` crashed ('unexpected ValueError: You are trying to merge on int64 and string
+    columns') when one export wrote its ids as numbers and the other as text; the overlap compares them as written."""
+    import json
+
+    frame = pd.read_csv(csv)
+    frame["id"] = np.arange(300)
+    frame.to_csv(tmp_path / "numeric.csv", index=False)
+    frame.astype({"id": str}).to_parquet(tmp_path / "text.parquet", index=False)  # the same rows, ids "0".."299" as text
+    for name, source, seed in (("num", tmp_path / "numeric.csv", 0), ("txt", tmp_path / "text.parquet", 1)):
+        result = invoke("ingest", "--source", source, "--id-col", "id", "--positive-class", "pos", "--seed", seed,
+                        "--dest", tmp_path / name, env=env)
+        assert result.exit_code == 0, result.output
+    holdout = pd.read_parquet(tmp_path / "num" / "holdout" / "data.parquet")
+    training = pd.read_parquet(tmp_path / "txt" / "data.parquet")
+    assert holdout["id"].dtype.kind == "i" and training["id"].dtype.kind != "i"
+    shared = len(set(holdout["id"].astype(str)) & set(training["id"]))
+    assert 0 < shared < len(holdout)
+    result = invoke("verify", tmp_path / "txt", "--holdout", tmp_path / "num" / "holdout", "--guards", "schema",
+                    "--json", tmp_path / "v.json", env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "v.json").read_text())["overlap"] == {"holdout": {"shared": shared, "of": len(holdout)}}
