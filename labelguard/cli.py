@@ -380,6 +380,18 @@ def _refuse_a_source_failing_its_manifest(source: str, settings, signing, book) 
         )
 
 
+def _check_report_dir(path: Path, flag: str) -> None:
+    """A report directory that is a file, or lies below one, is refused before the flow runs (it used to
+    surface as an unexpected FileExistsError/NotADirectoryError after the model was trained)."""
+    from labelguard.errors import BadInput
+
+    for candidate in (Path(path), *Path(path).parents):
+        if candidate.exists() and not candidate.is_dir():
+            where = "is a file" if candidate == Path(path) else f"lies below the file {candidate}"
+            raise BadInput(f"{flag} {path} {where}, not a directory", f"choose a directory for the report with {flag}")
+    _check_creatable(path, flag)
+
+
 def _check_creatable(path: Path, flag: str) -> None:
     """Refuse an output directory that cannot be made (a read-only or virtual file system) before any work starts.
 
@@ -528,6 +540,8 @@ def pipeline(
 
             raise BadInput(f"--tolerate must be a rate in (0, 1], got {tolerate:g}", "pass e.g. --tolerate 0.05 (5 % of a class's rows)")
         book = _ledger_for(ledger, settings.verify_key, writing=False)
+        if out_dir is not None:
+            _check_report_dir(out_dir, "--out")
         _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)
         _prefect_ready()
         from labelguard.flows.pipeline import pipeline_flow
@@ -588,6 +602,7 @@ def demo(
         get_transform(transform), check_rate(rate)
         if rows < 100:
             raise BadInput(f"--rows must be at least 100 for a holdout and a drill, got {rows}", "pass e.g. --rows 5000")
+        _check_report_dir(out_dir, "--out")
         _prefect_ready()
         from labelguard.flows.demo import demo_dest, demo_flow
 

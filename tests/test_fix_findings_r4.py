@@ -106,3 +106,19 @@ def test_trusted_rows_whose_ids_are_numbers_while_the_datasets_are_text_are_comp
                     "--json", tmp_path / "v.json", env=env)
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "v.json").read_text())["overlap"] == {"holdout": {"shared": shared, "of": len(holdout)}}
+
+
+@pytest.mark.parametrize(("command", "out", "line"), [
+    (["pipeline", "nowhere"], "notes.txt", "error: --out notes.txt is a file, not a directory (fix: choose a directory for the report with --out)"),
+    (["pipeline", "nowhere"], "notes.txt/sub", "error: --out notes.txt/sub lies below the file notes.txt, not a directory (fix: choose a directory for the report with --out)"),
+    (["demo"], "notes.txt", "error: --out notes.txt is a file, not a directory (fix: choose a directory for the report with --out)"),
+])
+def test_a_report_dir_that_is_a_file_is_refused_before_the_flow_runs(env, tmp_path, monkeypatch, command, out, line):
+    """pipeline/demo --out FILE ran the whole flow, trained, then ended in 'unexpected FileExistsError'."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = invoke(*command, "--out", out, env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == line
+    assert sorted(p.name for p in tmp_path.iterdir()) == before and (tmp_path / "notes.txt").read_text() == "mine\n"
