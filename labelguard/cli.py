@@ -784,6 +784,9 @@ def verify(
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         if json_out is not None and (json_out.is_dir() or not json_out.parent.is_dir()):
             raise BadInput(f"cannot write {json_out}: not a file in an existing directory", "choose a writable --json path")
+        for checked in (uri, reference, holdout):  # --json s/ds/manifest.json overwrote the signed manifest it had just checked
+            if json_out is not None and checked and "://" not in checked and json_out.resolve().is_relative_to(Path(checked).resolve()):
+                raise BadInput(f"--json {json_out} is inside the dataset {checked}: it would overwrite or add to the signed data", "write the JSON outside the store")
         from labelguard.tasks.verify import verify_dataset
 
         report = verify_dataset(

@@ -122,3 +122,15 @@ def test_a_report_dir_that_is_a_file_is_refused_before_the_flow_runs(env, tmp_pa
     assert result.exit_code == 2, result.output
     assert result.output.strip() == line
     assert sorted(p.name for p in tmp_path.iterdir()) == before and (tmp_path / "notes.txt").read_text() == "mine\n"
+
+
+def test_verify_json_inside_the_dataset_is_refused_and_the_manifest_survives(env, tmp_path, monkeypatch):
+    """`verify ds --json ds/manifest.json` overwrote the signed manifest; the next verify then fired `manifest` (exit 1)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "manifest.json").write_text("signed\n")
+    result = invoke("verify", "ds", "--json", "ds/manifest.json", env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == ("error: --json ds/manifest.json is inside the dataset ds: it would overwrite or add to the signed data "
+                                     "(fix: write the JSON outside the store)")
+    assert (tmp_path / "ds" / "manifest.json").read_text() == "signed\n"
