@@ -215,14 +215,42 @@ def _ledger_for(option: Optional[str], key_path: Optional[Path], *, writing: boo
 
     if option and option.lower() == "none":
         return None
+    from labelguard.errors import BadInput
+
     path = Path(option) if option else default_ledger_path(key_path)
     if path is None:
         return None
+    if option and (path.is_dir() or (not writing and not path.exists())):
+        # a mistyped --ledger silently turned rollback and wrong-dataset checks off
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise BadInput(f"--ledger {path} {what}", "pass the ledger file ingest wrote (or --ledger none to check without one)")
     if writing:
+        if path.is_file():
+            _refuse_a_file_that_is_not_a_ledger(path)
         ledger = Ledger(path)
         ledger.ensure_writable()
         return ledger
     return Ledger(path) if path.is_file() else None
+
+
+def _refuse_a_file_that_is_not_a_ledger(path: Path) -> None:
+    """Signed entries were appended to any file named as the ledger (the user's own JSON lines), which
+    every later verify then reported as `bad-ledger`: look at its lines before appending."""
+    import json
+
+    from labelguard.errors import BadInput
+
+    with open(path, "rb") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                entry = None
+            if not (isinstance(entry, dict) and "payload" in entry and "key_id" in entry):
+                raise BadInput(f"{path} is not a labelguard ledger (line {number} is not a signed entry)",
+                               "pass the ledger file ingest wrote, a new path, or --ledger none")
 
 
 def _cols(value: Optional[str]) -> Optional[list[str]]:

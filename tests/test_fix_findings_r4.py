@@ -134,3 +134,19 @@ def test_verify_json_inside_the_dataset_is_refused_and_the_manifest_survives(env
     assert result.output.strip() == ("error: --json ds/manifest.json is inside the dataset ds: it would overwrite or add to the signed data "
                                      "(fix: write the JSON outside the store)")
     assert (tmp_path / "ds" / "manifest.json").read_text() == "signed\n"
+
+
+def test_a_ledger_option_naming_the_wrong_file_is_refused(env, tmp_path, csv, monkeypatch):
+    """ingest appended signed entries to any file given as --ledger (then every verify fired `bad-ledger`);
+    verify with a mistyped --ledger checked without one, turning rollback detection off silently."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results.jsonl").write_text('{"run": 1}\n')
+    result = invoke("ingest", "--source", csv, "--id-col", "id", "--positive-class", "pos", "--dest", "d", "--ledger", "results.jsonl", env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == ("error: results.jsonl is not a labelguard ledger (line 1 is not a signed entry) "
+                                     "(fix: pass the ledger file ingest wrote, a new path, or --ledger none)")
+    assert (tmp_path / "results.jsonl").read_text() == '{"run": 1}\n' and not (tmp_path / "d").exists()
+    for ledger, what in (("typo.jsonl", "does not exist"), (".", "is a directory")):
+        result = invoke("verify", "d", "--ledger", ledger, env=env)
+        assert result.exit_code == 2, result.output
+        assert result.output.strip() == f"error: --ledger {ledger} {what} (fix: pass the ledger file ingest wrote (or --ledger none to check without one))"
