@@ -33,7 +33,14 @@ class _Edge(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         argv = _verbose_after_command(list(sys.argv[1:] if args is None else args), self.commands)
-        code = _run_edge(lambda: super(_Edge, self).main(args=argv, prog_name=prog_name or "labelguard", complete_var=complete_var, standalone_mode=False, **extra), argv)
+        for command in self.commands.values():
+            _check_params_first(command)
+
+        def call():
+            _refuse_empty_arguments(argv)
+            return super(_Edge, self).main(args=argv, prog_name=prog_name or "labelguard", complete_var=complete_var, standalone_mode=False, **extra)
+
+        code = _run_edge(call, argv)
         if standalone_mode:
             sys.exit(code)
         return code
@@ -48,6 +55,48 @@ def _verbose_after_command(argv: list[str], commands: dict) -> list[str]:
     if command is not None and any(p.name == "verbose" for p in command.params):
         return argv[lead:] + ["--verbose"]
     return argv
+
+
+def _refuse_empty_arguments(argv: list[str]) -> None:
+    """An empty argument (mostly an unset shell variable: ``--dest "$DEST"``) is never a value: a path
+    of "" would mean the current directory, so a dataset, baseline or key pair landed where the user stood."""
+    from labelguard.errors import BadInput
+
+    for i, token in enumerate(argv):
+        if token.startswith("--") and token.endswith("=") and len(token) > 3:
+            flag = token[:-1]
+        elif token == "":
+            flag = argv[i - 1] if i and argv[i - 1].startswith("-") and "=" not in argv[i - 1] else None
+        else:
+            continue
+        what = f"{flag} is empty" if flag else "an argument is empty"
+        raise BadInput(what, "pass a value (an unset shell variable expands to an empty argument)")
+
+
+def _check_params_first(command) -> None:
+    """Wrap a command so checks shared by every command run on its parsed options before its body:
+    a negative --seed (numpy refuses it deep inside a flow) and --id-col naming the --label-col."""
+    if getattr(command, "_labelguard_checked", False):
+        return
+    invoke = command.invoke
+
+    def checked(ctx):
+        from labelguard.errors import BadInput
+
+        params = ctx.params
+        seed = params.get("seed")
+        if isinstance(seed, int) and not isinstance(seed, bool) and seed < 0:
+            raise BadInput(f"--seed must be 0 or more, got {seed}", "pass e.g. --seed 0")
+        id_col, label_col = params.get("id_col"), params.get("label_col")
+        if id_col is not None and id_col == label_col:
+            raise BadInput(
+                f"--id-col and --label-col both name column {id_col!r}: the labels would be taken as the row ids",
+                "pass the column of unique row ids as --id-col (or --id-col auto to key rows by position)",
+            )
+        return invoke(ctx)
+
+    command.invoke = checked
+    command._labelguard_checked = True
 
 
 def _run_edge(call, argv: list[str]) -> int:
@@ -168,14 +217,42 @@ def _ledger_for(option: Optional[str], key_path: Optional[Path], *, writing: boo
 
     if option and option.lower() == "none":
         return None
+    from labelguard.errors import BadInput
+
     path = Path(option) if option else default_ledger_path(key_path)
     if path is None:
         return None
+    if option and (path.is_dir() or (not writing and not path.exists())):
+        # a mistyped --ledger silently turned rollback and wrong-dataset checks off
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise BadInput(f"--ledger {path} {what}", "pass the ledger file ingest wrote (or --ledger none to check without one)")
     if writing:
+        if path.is_file():
+            _refuse_a_file_that_is_not_a_ledger(path)
         ledger = Ledger(path)
         ledger.ensure_writable()
         return ledger
     return Ledger(path) if path.is_file() else None
+
+
+def _refuse_a_file_that_is_not_a_ledger(path: Path) -> None:
+    """Signed entries were appended to any file named as the ledger (the user's own JSON lines), which
+    every later verify then reported as `bad-ledger`: look at its lines before appending."""
+    import json
+
+    from labelguard.errors import BadInput
+
+    with open(path, "rb") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                entry = None
+            if not (isinstance(entry, dict) and "payload" in entry and "key_id" in entry):
+                raise BadInput(f"{path} is not a labelguard ledger (line {number} is not a signed entry)",
+                               "pass the ledger file ingest wrote, a new path, or --ledger none")
 
 
 def _cols(value: Optional[str]) -> Optional[list[str]]:
@@ -333,6 +410,18 @@ def _refuse_a_source_failing_its_manifest(source: str, settings, signing, book) 
         )
 
 
+def _check_report_dir(path: Path, flag: str) -> None:
+    """A report directory that is a file, or lies below one, is refused before the flow runs (it used to
+    surface as an unexpected FileExistsError/NotADirectoryError after the model was trained)."""
+    from labelguard.errors import BadInput
+
+    for candidate in (Path(path), *Path(path).parents):
+        if candidate.exists() and not candidate.is_dir():
+            where = "is a file" if candidate == Path(path) else f"lies below the file {candidate}"
+            raise BadInput(f"{flag} {path} {where}, not a directory", f"choose a directory for the report with {flag}")
+    _check_creatable(path, flag)
+
+
 def _check_creatable(path: Path, flag: str) -> None:
     """Refuse an output directory that cannot be made (a read-only or virtual file system) before any work starts.
 
@@ -482,6 +571,8 @@ def pipeline(
 
             raise BadInput(f"--tolerate must be a rate in (0, 1], got {tolerate:g}", "pass e.g. --tolerate 0.05 (5 % of a class's rows)")
         book = _ledger_for(ledger, settings.verify_key, writing=False)
+        if out_dir is not None:
+            _check_report_dir(out_dir, "--out")
         _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)
         _prefect_ready()
         from labelguard.flows.pipeline import pipeline_flow
@@ -546,6 +637,7 @@ def demo(
         get_transform(transform), check_rate(rate)
         if rows < 100:
             raise BadInput(f"--rows must be at least 100 for a holdout and a drill, got {rows}", "pass e.g. --rows 5000")
+        _check_report_dir(out_dir, "--out")
         _prefect_ready()
         from labelguard.flows.demo import demo_dest, demo_flow
 
@@ -727,6 +819,9 @@ def verify(
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         if json_out is not None and (json_out.is_dir() or not json_out.parent.is_dir()):
             raise BadInput(f"cannot write {json_out}: not a file in an existing directory", "choose a writable --json path")
+        for checked in (uri, reference, holdout):  # --json s/ds/manifest.json overwrote the signed manifest it had just checked
+            if json_out is not None and checked and "://" not in checked and json_out.resolve().is_relative_to(Path(checked).resolve()):
+                raise BadInput(f"--json {json_out} is inside the dataset {checked}: it would overwrite or add to the signed data", "write the JSON outside the store")
         from labelguard.tasks.verify import verify_dataset
 
         report = verify_dataset(

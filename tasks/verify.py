@@ -335,9 +335,23 @@ def trusted_overlap(frame, spec: ColumnSpec, *, holdout=None, reference=None) ->
     for what, rows in (("holdout", holdout), ("reference", reference)):
         if rows is None or any(c not in rows.columns or c not in frame.columns for c in cols):
             continue
-        same = rows[cols].merge(frame[cols].drop_duplicates(), on=cols, how="inner")
+        trusted, candidate = _comparable(rows[cols], frame[cols].drop_duplicates(), cols)
+        same = trusted.merge(candidate, on=cols, how="inner")
         out[what] = {"shared": int(same[spec.id_col].nunique()), "of": int(len(rows))}
     return out
+
+
+def _comparable(trusted, candidate, cols: list[str]):
+    """Columns typed differently on the two sides (ids written as numbers in one export, as text in the
+    other) are compared as written, as text: pandas refuses to merge int64 with string keys."""
+    from pandas.api.types import is_numeric_dtype
+
+    trusted, candidate = trusted.copy(), candidate.copy()
+    for col in cols:
+        if is_numeric_dtype(trusted[col]) != is_numeric_dtype(candidate[col]):
+            trusted[col] = trusted[col].astype(str)
+            candidate[col] = candidate[col].astype(str)
+    return trusted, candidate
 
 
 def note_holdout_overlap(results: list[guards.GuardResult], overlap: dict[str, int] | None) -> str | None:
