@@ -47,7 +47,7 @@ def demo_flow(
             "clean": pipeline_flow(dest, verify, transform=HONEST, seed=seed, observe=True, endpoint_url=endpoint_url),
             "compromised": pipeline_flow(dest, verify, transform=transform, rate=rate, seed=seed, observe=True, endpoint_url=endpoint_url),
         }
-    paths = write_report(runs, Path(out_dir), extra={"ingest": ingested})
+    paths = write_report(runs, Path(out_dir), extra={"ingest": ingested}, title="labelguard demo: clean vs compromised pipeline")
     publish(
         "labelguard-demo",
         report.render_markdown(runs, title="labelguard demo"),

@@ -590,7 +590,7 @@ def pipeline(
     if out_dir is not None:
         from labelguard.tasks.report import write_report
 
-        paths = write_report({"pipeline": result}, out_dir)
+        paths = write_report({"pipeline": result}, out_dir, title=f"labelguard pipeline: {uri}")
         out.print("report: " + "  ".join(str(p) for p in paths.values()), highlight=False)
     if result.fired:
         err.print(f"[red]guard fired:[/] {', '.join(result.fired)} (observe mode: trained anyway)", highlight=False)

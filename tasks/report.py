@@ -143,7 +143,7 @@ def business_sentence(run: RunResult) -> str:
     return f"{lead}, the model's predicted vs. true class shares on the trusted holdout are {listed}: {tail}."
 
 
-def render_markdown(runs: dict[str, RunResult], title: str = "labelguard drill report", plot: str | None = None) -> str:
+def render_markdown(runs: dict[str, RunResult], title: str = "labelguard report", plot: str | None = None) -> str:
     lines = [f"# {title}", ""]
     for run in runs.values():
         lines.append(f"- {business_sentence(run)}")
@@ -159,7 +159,10 @@ def render_markdown(runs: dict[str, RunResult], title: str = "labelguard drill r
             f"{fmt(r['precision'])} | {fmt(r['recall'])} | {fmt(r['f1'])} | {_pct(r['predicted positive'])} | {_pct(r['true positive'])} |"
         )
     for label, run in runs.items():
-        lines += ["", f"## Guards: {label} run (`{run.transform}`)", "", "| guard | verdict | detail |", "|---|---|---|"]
+        lines += ["", f"## Guards: {label} run (`{run.transform}`)", ""]
+        if run.verdict:
+            lines += [f"Dataset verdict: **{run.verdict}** — {run.verdict_detail}", ""]
+        lines += ["| guard | verdict | detail |", "|---|---|---|"]
         for g in run.guards:
             lines.append(f"| {g.name} | {g.verdict} | {g.detail.replace('|', '/')} |")
         if run.metrics:
@@ -272,15 +275,15 @@ def plot_boundaries(runs: dict[str, RunResult], path: Path) -> bool:
     return True
 
 
-def write_report(runs: dict[str, RunResult], out_dir: Path, *, extra: dict[str, Any] | None = None) -> dict[str, Path]:
-    """Write ``report.md``, ``report.json`` and ``boundaries.png`` into ``out_dir``."""
+def write_report(runs: dict[str, RunResult], out_dir: Path, *, extra: dict[str, Any] | None = None, title: str = "labelguard report") -> dict[str, Path]:
+    """Write ``report.md`` (headed ``title``), ``report.json`` and ``boundaries.png`` into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": out_dir / "report.md", "json": out_dir / "report.json", "plot": out_dir / "boundaries.png"}
     has_plot = plot_boundaries(runs, paths["plot"])
     if not has_plot:
         paths.pop("plot")
-    paths["markdown"].write_text(render_markdown(runs, plot="boundaries.png" if has_plot else None))
+    paths["markdown"].write_text(render_markdown(runs, title=title, plot="boundaries.png" if has_plot else None))
     doc = {"runs": {k: r.summary() for k, r in runs.items()}, **(extra or {})}
     paths["json"].write_text(json.dumps(doc, indent=2, default=_json_default))
     return paths

@@ -28,6 +28,8 @@ def test_demo_flow_figures(tmp_path, s3_uri, s3_endpoint, prefect_harness):
     assert (tmp_path / "report" / "boundaries.png").stat().st_size > 10_000
     md = (tmp_path / "report" / "report.md").read_text()
     assert "understates customer satisfaction" in md
+    assert md.startswith("# labelguard demo: clean vs compromised pipeline\n")
+    assert "Dataset verdict: **pass**" in md and "Dataset verdict: **fired** — " in md
 
 
 def test_enforced_pipeline_stops_on_tampered_object(tmp_path, s3_uri, keys, prefect_harness):
