@@ -54,6 +54,14 @@ def other_keys(tmp_path_factory) -> tuple[Path, Path]:
     return generate_keypair(tmp_path_factory.mktemp("other-keys"))
 
 
+@pytest.fixture
+def own_key_env(tmp_path) -> dict[str, str]:
+    """LABELGUARD_SIGNING_KEY/VERIFY_KEY of a key pair (and so a ledger) of this test's own: data signed
+    by other tests can never read as rollback or a known dataset here."""
+    signing, verify = generate_keypair(tmp_path / "keys")
+    return {"LABELGUARD_VERIFY_KEY": str(verify), "LABELGUARD_SIGNING_KEY": str(signing)}
+
+
 @pytest.fixture(params=[0, 1, 2], ids=lambda s: f"seed{s}")
 def seed(request) -> int:
     return request.param

@@ -10,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from labelguard.cli import app
-from labelguard.tasks.manifest import generate_keypair
 
 runner = CliRunner()
 
@@ -20,10 +19,8 @@ def invoke(*args, env=None):
 
 
 @pytest.fixture
-def env(tmp_path):
-    """A key pair (and so a ledger) of this test's own: sealed copies elsewhere cannot read as rollback."""
-    signing, verify = generate_keypair(tmp_path / "keys")
-    return {"LABELGUARD_VERIFY_KEY": str(verify), "LABELGUARD_SIGNING_KEY": str(signing)}
+def env(own_key_env):
+    return own_key_env
 
 
 def three_classes(n: int = 300) -> pd.DataFrame:

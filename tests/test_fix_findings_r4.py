@@ -8,7 +8,6 @@ import pytest
 from typer.testing import CliRunner
 
 from labelguard.cli import app
-from labelguard.tasks.manifest import generate_keypair
 
 runner = CliRunner()
 
@@ -18,9 +17,8 @@ def invoke(*args, env=None):
 
 
 @pytest.fixture
-def env(tmp_path):
-    signing, verify = generate_keypair(tmp_path / "keys")
-    return {"LABELGUARD_VERIFY_KEY": str(verify), "LABELGUARD_SIGNING_KEY": str(signing)}
+def env(own_key_env):
+    return own_key_env
 
 
 @pytest.fixture
