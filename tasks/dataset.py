@@ -218,9 +218,33 @@ def row_digests(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
         {
             "id": frame[spec.id_col].to_numpy(),
             "label": frame[spec.label_col].to_numpy(),
-            "row_hash": pd.util.hash_pandas_object(frame[rest], index=False).to_numpy() if rest else 0,
+            "row_hash": pd.util.hash_pandas_object(_hashable(frame[rest]), index=False).to_numpy() if rest else 0,
         }
     )
+
+
+def _hashable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nested cells (Parquet lists, structs, maps: arrays, dicts and lists once decoded) as canonical JSON
+    text, so a column of them hashes by content; other columns are left as they are."""
+    import json
+
+    import numpy as np
+
+    def canonical(value):
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        if isinstance(value, (list, tuple, dict)):
+            return json.dumps(value, sort_keys=True, default=lambda v: v.tolist() if isinstance(v, np.ndarray) else str(v))
+        return value
+
+    def is_nested(col: pd.Series) -> bool:  # a decoded Parquet column is uniform: its first value says
+        values = col.dropna() if col.dtype == object else ()
+        return len(values) > 0 and isinstance(values.iloc[0], (np.ndarray, list, tuple, dict))
+
+    nested = [c for c in frame.columns if is_nested(frame[c])]
+    if not nested:
+        return frame
+    return frame.assign(**{c: frame[c].map(canonical) for c in nested})
 
 
 def localize(frame: pd.DataFrame, spec: ColumnSpec, sidecar: pd.DataFrame) -> dict[str, Any]:

@@ -148,3 +148,27 @@ def test_a_ledger_option_naming_the_wrong_file_is_refused(env, tmp_path, csv, mo
         result = invoke("verify", "d", "--ledger", ledger, env=env)
         assert result.exit_code == 2, result.output
         assert result.output.strip() == f"error: --ledger {ledger} {what} (fix: pass the ledger file ingest wrote (or --ledger none to check without one))"
+
+
+def test_nested_parquet_columns_are_signed_and_an_edit_of_one_is_localized(tmp_path, keys):
+    """Finding 10: a list or struct column crashed ingest ("unhashable type") in the row sidecar.
+    Nested cells now hash by their canonical JSON, so the dataset is signed, reads back intact, and
+    an at-rest edit of one row's list cell is named as exactly that row."""
+    from labelguard.tasks.dataset import DATA_KEY, from_parquet_bytes, load_verified, to_parquet_bytes, write_dataset
+    from labelguard.tasks.manifest import ColumnSpec, load_signing_key, load_verify_key
+    from labelguard.tasks.storage import LocalStore
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"id": [f"n{i:03d}" for i in range(200)], "f1": rng.normal(size=200), "label": rng.choice(2, 200)})
+    frame["tags"] = [[i % 3, 7] for i in range(200)]
+    frame["meta"] = [{"k": i % 4, "s": "x"} for i in range(200)]
+    spec = ColumnSpec(id_col="id", label_col="label", feature_cols=("f1",))
+    store = LocalStore(tmp_path / "ds")
+    write_dataset(store, frame, spec, load_signing_key(keys[0]), source={"kind": "file"})
+    assert load_verified(store, load_verify_key(keys[1])).ok
+    stored = from_parquet_bytes(store.get(DATA_KEY))
+    stored.at[17, "tags"] = [0, 8]
+    store.put(DATA_KEY, to_parquet_bytes(stored), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert not rep.ok and rep.code == "digest-mismatch"
+    assert list(rep.suspect_ids) == ["n017"]
