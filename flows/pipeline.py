@@ -110,7 +110,7 @@ def pipeline_flow(
     if result.verdict == "inconclusive" and not (observe or allow_inconclusive):
         _publish(result)
         fix = inconclusive_fix(result.guards, class_power, noise, holdout_leak=bool(leak),
-                               override="pass --allow-inconclusive to train anyway (--observe to measure the damage)")
+                               last_resort="--allow-inconclusive to train anyway (--observe to measure the damage)")
         raise Inconclusive(result.verdict_detail, results=result.guards, fix=fix)
     result.model = train_model(out.frame, spec, model=model, seed=seed)
     result.metrics = evaluate(result.model, holdout_report.frame, spec)

@@ -126,20 +126,20 @@ def suite_verdict(results: list[guards.GuardResult], tolerate: float, noise_rate
 
 
 def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, float], noise_rate: float | None, *, holdout_leak: bool = False,
-                     override: str = "pass --allow-inconclusive") -> str:
+                     last_resort: str = "--allow-inconclusive") -> str:
     """The one-line fix for an ``inconclusive`` verdict; raising ``--tolerate`` is offered only to a value that would do.
 
-    ``override`` is the last resort the command offers (``verify``: ``--allow-inconclusive``).
+    ``last_resort`` is the option the command offers to go on anyway (``verify``: ``--allow-inconclusive``).
     """
     import math
 
     if holdout_leak:  # no tolerance cures a holdout the model trained on
-        return f"pass a --holdout whose rows are not in the data (e.g. the dataset's own URI/holdout), or {override.removeprefix('pass ')}"
+        return f"pass a --holdout whose rows are not in the data (e.g. the dataset's own URI/holdout), or {last_resort}"
     if results and all(g.skipped for g in results):
-        return f"give the selected guards what they need (a --reference or --holdout), select guards that can run here, or {override.removeprefix('pass ')}"
+        return f"give the selected guards what they need (a --reference or --holdout), select guards that can run here, or {last_resort}"
     # an undecided model gate needs more holdout rows (its bound on the damage does not depend on --tolerate)
     if any(g.name == "model_gate" and g.verdict == "inconclusive" for g in results):
-        return f"pass a larger trusted --holdout (the gate's bound on the damage shrinks with its rows), or {override.removeprefix('pass ')}"
+        return f"pass a larger trusted --holdout (the gate's bound on the damage shrinks with its rows), or {last_resort}"
     # the verdict passes at a tolerance no smaller than every class's smallest detectable flip rate
     # (or, with none, the estimated noise rate): see dataset_verdict
     powers = list(class_power.values())
@@ -147,7 +147,7 @@ def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, f
     fixes = ["add trusted reference rows"]
     if needed < 1:
         fixes.append(f"accept more unseen flips with --tolerate {math.ceil(needed * 100) / 100:.2f}")
-    return ", ".join(fixes) + f", or {override}"
+    return ", ".join(fixes) + f", or pass {last_resort}"
 
 
 def golden_holdout() -> tuple[LocalStore, Ed25519PublicKey]:
