@@ -45,6 +45,7 @@ def pipeline_flow(
     domain: str | None = None,
     tolerate: float = 0.2,
     allow_inconclusive: bool = False,
+    share_gap: float | None = None,
 ) -> RunResult:
     """Run the training pipeline on the dataset at ``uri``.
 
@@ -55,7 +56,8 @@ def pipeline_flow(
     power to see flips of ``tolerate`` (per class) reads ``inconclusive``, as in ``verify``, and the
     dataset verdict is reached as ``verify`` reaches it (``result.verdict``): in enforce mode an
     ``inconclusive`` verdict stops the run before training too (:class:`Inconclusive`, fail closed)
-    unless ``allow_inconclusive``.
+    unless ``allow_inconclusive``. ``share_gap`` makes the model gate vouch for every class's
+    predicted share as well (see :func:`labelguard.tasks.verify.verify_dataset`).
     """
     spec_transform = transforms.get_transform(transform)  # unknown names fail before any I/O
     check_rate(rate)
@@ -94,6 +96,7 @@ def pipeline_flow(
         transform=spec_transform,
         reference=reference,
         holdout=holdout_report.frame,
+        options={} if share_gap is None else {"share_gap": share_gap},
     )
     result.guards = guards.apply_tolerance(run_guards(ctx), tolerate)
     from labelguard.tasks.verify import _noise_rate, inconclusive_fix, note_holdout_overlap, suite_verdict, trusted_overlap

@@ -270,6 +270,11 @@ IdColOpt = typer.Option("review_id", "--id-col", help="Column holding a unique r
 RateOpt = typer.Option(..., "--rate", help="Share of rows to flip, in [0, 1]; the flip budget is round(rate x rows).")
 DelimiterOpt = typer.Option(None, "--delimiter", help="CSV delimiter (default: detected among , ; tab |).")
 EncodingOpt = typer.Option(None, "--encoding", help="CSV text encoding (default: detected; a UTF-8 byte-order mark is handled).")
+ShareGapOpt = typer.Option(
+    None, "--share-gap",
+    help="Also require the holdout to rule out a move of this size in any class's predicted share (the business figure), "
+         "e.g. 0.02; otherwise 'inconclusive'. Default: the share bound is reported, not decisive.",
+)
 LedgerOpt = typer.Option(None, "--ledger", help="Signed ledger of manifests (default: $LABELGUARD_LEDGER, else ledger.jsonl beside the key; 'none' disables).")
 
 
@@ -550,7 +555,8 @@ def pipeline(
     ledger: Optional[str] = LedgerOpt,
     positive_class: Optional[str] = PositiveOpt,
     domain: Optional[str] = typer.Option(None, "--domain", help="'reviews' makes the report speak of customer satisfaction (default: as ingested)."),
-    tolerate: float = typer.Option(0.2, "--tolerate", help="Flip rate per class (and holdout accuracy drop) you accept going unseen: a pass without the power to see it is 'inconclusive'."),
+    tolerate: float = typer.Option(0.2, "--tolerate", help="Flip rate per class you accept going unseen: a pass without the power to see it is 'inconclusive'."),
+    share_gap: Optional[float] = ShareGapOpt,
     allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Train and exit 0 when the verdict is inconclusive (default: stop before training and exit 1, as verify fails closed)."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     endpoint_url: Optional[str] = EndpointOpt,
@@ -570,6 +576,7 @@ def pipeline(
             from labelguard.errors import BadInput
 
             raise BadInput(f"--tolerate must be a rate in (0, 1], got {tolerate:g}", "pass e.g. --tolerate 0.05 (5 % of a class's rows)")
+        _check_share_gap(share_gap)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         if out_dir is not None:
             _check_report_dir(out_dir, "--out")
@@ -581,7 +588,7 @@ def pipeline(
             uri, settings.verify_key, transform=transform, rate=rate, seed=seed, observe=observe,
             holdout_uri=holdout, reference_uri=reference, model=model, endpoint_url=settings.s3_endpoint,
             ledger=book.path if book else None,
-            positive_class=positive_class, domain=domain, tolerate=tolerate, allow_inconclusive=allow_inconclusive,
+            positive_class=positive_class, domain=domain, tolerate=tolerate, allow_inconclusive=allow_inconclusive, share_gap=share_gap,
         )
     _print_guards(result.guards)
     out.print(f"verdict: {result.verdict} — {result.verdict_detail}", highlight=False)
@@ -789,7 +796,8 @@ def verify(
     positive_class: Optional[str] = PositiveOpt,
     id_col: Optional[str] = typer.Option(None, "--id-col", help="Id column, for Parquet data without a manifest (default review_id; the manifest-free guards still run). Signed data: the manifest decides."),
     label_col: Optional[str] = typer.Option(None, "--label-col", help="Label column, for Parquet data without a manifest (default label). Signed data: the manifest decides."),
-    tolerate: float = typer.Option(0.2, "--tolerate", help="Flip rate per class (and holdout accuracy drop) you accept going unseen: a pass without the power to see it is 'inconclusive'."),
+    tolerate: float = typer.Option(0.2, "--tolerate", help="Flip rate per class you accept going unseen: a pass without the power to see it is 'inconclusive'."),
+    share_gap: Optional[float] = ShareGapOpt,
     allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Exit 0 when the verdict is inconclusive (default: exit 1, fail closed)."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     fingerprint: Optional[Path] = typer.Option(None, "--fingerprint", help="PostgreSQL: the table's signed snapshot (default: its file under the state directory)."),
@@ -815,6 +823,7 @@ def verify(
             get_guard(name)
         if not 0 < tolerate <= 1:
             raise BadInput(f"--tolerate must be a rate in (0, 1], got {tolerate:g}", "pass e.g. --tolerate 0.05 (5 % of a class's rows)")
+        _check_share_gap(share_gap)
         key = load_verify_key(settings.verify_key)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         if json_out is not None and (json_out.is_dir() or not json_out.parent.is_dir()):
@@ -826,7 +835,7 @@ def verify(
 
         report = verify_dataset(
             uri, key, reference_uri=reference, holdout_uri=holdout, names=names, endpoint_url=settings.s3_endpoint, ledger=book,
-            positive_class=positive_class, tolerate=tolerate, id_col=id_col, label_col=label_col,
+            positive_class=positive_class, tolerate=tolerate, id_col=id_col, label_col=label_col, share_gap=share_gap,
         )
         if json_out is not None:
             try:
@@ -845,6 +854,13 @@ def verify(
     if report.verdict == "inconclusive" and not allow_inconclusive:
         err.print(f"[red]cannot tell:[/] {report.verdict_detail} (fix: {_inconclusive_fix(report)})", highlight=False)
         raise typer.Exit(EXIT_FIRED)
+
+
+def _check_share_gap(share_gap: float | None) -> None:
+    if share_gap is not None and not 0 < share_gap <= 1:
+        from labelguard.errors import BadInput
+
+        raise BadInput(f"--share-gap must be a share in (0, 1], got {share_gap:g}", "pass e.g. --share-gap 0.02 (2 points of a class's predicted share)")
 
 
 def _inconclusive_fix(report) -> str:

@@ -97,6 +97,9 @@ def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_ra
     gate = by_name.get("model_gate")
     if gate is not None and gate.verdict == "inconclusive":
         m = gate.metrics
+        if "share_move_tolerance" in m and m["accuracy_drop_upper"] < gate.tolerance and m["share_move_upper"] >= m["share_move_tolerance"]:
+            return "inconclusive", (f"model gate cannot rule out a {m['share_move_tolerance'] * 100:g}% move of class {m['share_move_class']}'s predicted share "
+                                    f"(95 % upper bound {m['share_move_upper']:.1%} on {m['holdout_rows']} holdout rows)"), covered
         if "accuracy_drop_upper" in m:
             return "inconclusive", (f"model gate cannot rule out an accuracy drop of {gate.tolerance:.0%} "
                                     f"(95 % upper bound {m['accuracy_drop_upper']:.1%} on {m['holdout_rows']} holdout rows)"), covered
@@ -138,7 +141,13 @@ def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, f
     if results and all(g.skipped for g in results):
         return f"give the selected guards what they need (a --reference or --holdout), select guards that can run here, or {last_resort}"
     # an undecided model gate needs more holdout rows (its bound on the damage does not depend on --tolerate)
-    if any(g.name == "model_gate" and g.verdict == "inconclusive" for g in results):
+    gate = next((g for g in results if g.name == "model_gate" and g.verdict == "inconclusive"), None)
+    if gate is not None:
+        m = gate.metrics
+        if "share_move_tolerance" in m and m.get("accuracy_drop_upper", 1.0) < (gate.tolerance or 0.0) and m["share_move_upper"] >= m["share_move_tolerance"]:
+            wider = math.floor(m["share_move_upper"] * 100) / 100 + 0.01  # the smallest whole point above the bound
+            return (f"pass a larger trusted --holdout (the gate's bound on the share move shrinks with its rows), "
+                    f"accept a larger move with --share-gap {wider:.2f}, or {last_resort}")
         return f"pass a larger trusted --holdout (the gate's bound on the damage shrinks with its rows), or {last_resort}"
     # the verdict passes at a tolerance no smaller than every class's smallest detectable flip rate
     # (or, with none, the estimated noise rate): see dataset_verdict
@@ -227,6 +236,7 @@ def verify_dataset(
     tolerate: float = DEFAULT_TOLERATE,
     id_col: str | None = None,
     label_col: str | None = None,
+    share_gap: float | None = None,
 ) -> VerifyReport:
     """Verify a stored dataset, run the guard suite on it and reach a dataset-level verdict.
 
@@ -246,6 +256,11 @@ def verify_dataset(
         Flip rate per class the user accepts going unseen: a guard that passes without the power to
         see it is ``inconclusive`` (see :func:`dataset_verdict`). The model gate has its own criterion
         (it passes only when the holdout bounds the damage below 2 points).
+    share_gap
+        When given (a share in (0, 1], e.g. 0.02), the model gate passes only when the holdout also
+        rules out a move of any class's predicted share (the business figure) of this size; else
+        the verdict is ``inconclusive``. Default None: the share bound is reported, not decisive
+        (see :func:`labelguard.tasks.guards.model_gate_guard`).
     id_col, label_col
         Columns of Parquet data without a manifest (nobody signed it; default ``review_id`` and
         ``label``): the guards that need no manifest still run on it (``manifest``, when asked for,
@@ -294,6 +309,8 @@ def verify_dataset(
         "reference_uri": reference_uri, "holdout_uri": used_holdout,
         "manifest_version": int(integrity.manifest.payload.get("dataset", {}).get("version", 1)) if integrity.manifest is not None else None,
     }
+    if share_gap is not None:
+        inputs["share_gap"] = share_gap
     spec = integrity.manifest.spec if integrity.manifest else unsealed_spec
     if columns is not None or integrity.data is None or spec is None:  # integrity only, or nothing to read
         results = [guards.manifest_guard(guards.GuardContext(frame=None, spec=spec, integrity=integrity))]
@@ -306,7 +323,8 @@ def verify_dataset(
     spec = with_featurizer(with_positive(spec, positive_class), integrity.frame, holdout, reference)
     if reference is None and holdout is not None:
         reference = holdout
-    ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout)
+    ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout,
+                              options={} if share_gap is None else {"share_gap": share_gap})
     results = guards.apply_tolerance(guards.run_guards(ctx, names), tolerate)
     inputs["overlap"] = trusted_overlap(integrity.frame, spec, holdout=holdout, reference=None if reference is holdout else reference)
     leak = note_holdout_overlap(results, inputs["overlap"].get("holdout"))

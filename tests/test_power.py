@@ -279,3 +279,50 @@ def test_paired_difference_bounds_cover_the_true_drop_and_vouch_only_with_enough
     for px, py in ((0.05, 0.0), (0.1, 0.03), (0.2, 0.2), (0.3, 0.1)):
         cover = sum(stats.multinomial.pmf([x, y, n - x - y], n, [px, py, 1 - px - py]) for (x, y), hi in upper.items() if hi >= px - py)
         assert cover >= 0.93, (px, py, cover)
+
+
+def test_share_gap_makes_the_gate_vouch_for_every_class_share(tmp_path, keys):
+    """`--share-gap` (the business figure): the gate passes only when the holdout also rules out a move of a
+    class's predicted share of that size. 5 % random flips leave the accuracy bound at 0.9 % but the share
+    bound at 2.2 %: a pass by default (the share bound is reported), "cannot tell" at --share-gap 0.02, with
+    a fix whose value would do. Clean rows of the same regime (bound 1.1 %) pass either way."""
+    from sklearn.datasets import make_classification
+
+    feats = tuple(f"f{i}" for i in range(10))
+    spec = ColumnSpec(feature_cols=feats, timestamp_col=None, classes=(0, 1))
+    X, y = make_classification(n_samples=2500, n_features=10, n_informative=4, n_redundant=0, n_clusters_per_class=1,
+                               flip_y=0, class_sep=1.0, random_state=0)
+    frame = pd.DataFrame(X, columns=feats).assign(label=y, review_id=np.arange(2500))
+    cand, hold = frame.iloc[:2000].reset_index(drop=True), frame.iloc[2000:].reset_index(drop=True)
+    poisoned = attacks.flip_labels(cand, spec, attack="random", rate=0.05, seed=0).frame
+    sign = load_signing_key(keys[0])
+    for name, part in (("clean", cand), ("poisoned", poisoned)):
+        for uri, rows, ref in ((tmp_path / name, part, DatasetRef(name, "data")), (tmp_path / name / "holdout", hold, DatasetRef(name, "holdout", "holdout"))):
+            store = open_store(str(uri))
+            store.ensure_writable()
+            write_dataset(store, rows, spec, sign, source={"kind": "file"}, dataset=ref)
+    # the statistical guards and the gate (cleanlab and the neighbourhood detector see these flips and fire)
+    key = ["--verify-key", str(keys[1]), "--guards", ",".join(STAT)]
+    out = tmp_path / "v.json"
+    res = runner.invoke(app, ["verify", str(tmp_path / "poisoned"), *key, "--json", str(out)])
+    gate = {g["name"]: g for g in json.loads(out.read_text())["guards"]}["model_gate"]
+    assert res.exit_code == 0, res.output
+    assert gate["verdict"] == "pass" and "share_move_tolerance" not in gate["metrics"]
+    assert round(gate["metrics"]["accuracy_drop_upper"], 4) == 0.009 and round(gate["metrics"]["share_move_upper"], 4) == 0.0221
+    res = runner.invoke(app, ["verify", str(tmp_path / "poisoned"), *key, "--share-gap", "0.02", "--json", str(out)])
+    assert res.exit_code == 1, res.output
+    assert res.stderr == (
+        "cannot tell: model gate cannot rule out a 2% move of class 1's predicted share (95 % upper bound 2.2% on 500 holdout rows) "
+        "(fix: pass a larger trusted --holdout (the gate's bound on the share move shrinks with its rows), "
+        "accept a larger move with --share-gap 0.03, or --allow-inconclusive)\n"
+    )
+    doc = json.loads(out.read_text())
+    assert doc["verdict"] == "inconclusive" and doc["share_gap"] == 0.02
+    assert {g["name"]: g for g in doc["guards"]}["model_gate"]["metrics"]["share_move_tolerance"] == 0.02
+    assert runner.invoke(app, ["verify", str(tmp_path / "poisoned"), *key, "--share-gap", "0.03"]).exit_code == 0  # the fix it names does
+    clean = runner.invoke(app, ["verify", str(tmp_path / "clean"), *key, "--share-gap", "0.02"])
+    assert clean.exit_code == 0 and clean.stderr == "", clean.output
+    bad = runner.invoke(app, ["verify", str(tmp_path / "clean"), *key, "--share-gap", "2"])
+    assert bad.exit_code == 2 and bad.stderr == "error: --share-gap must be a share in (0, 1], got 2 (fix: pass e.g. --share-gap 0.02 (2 points of a class's predicted share))\n"
+    bad = runner.invoke(app, ["pipeline", str(tmp_path / "clean"), "--verify-key", str(keys[1]), "--share-gap", "0"])
+    assert bad.exit_code == 2 and bad.stderr == "error: --share-gap must be a share in (0, 1], got 0 (fix: pass e.g. --share-gap 0.02 (2 points of a class's predicted share))\n"
