@@ -259,7 +259,9 @@ def class_conditional_shift(frame: pd.DataFrame, spec: ColumnSpec, reference: pd
     Returns
     -------
     dict
-        class name -> ``p_value``, ``shift`` (norm of the mean difference), ``rows``, ``power``.
+        class name -> ``p_value``, ``shift`` (norm of the mean difference, in feature units),
+        ``shift_sd`` (its Mahalanobis length: within-class standard deviations, unit-free), ``rows``,
+        ``power``.
     """
     from labelguard.tasks.power import UNDETECTABLE, hotelling_power
 
@@ -278,7 +280,8 @@ def class_conditional_shift(frame: pd.DataFrame, spec: ColumnSpec, reference: pd
         pooled = ((na - 1) * np.cov(a, rowvar=False).reshape(d, d) + (nb - 1) * np.cov(b, rowvar=False).reshape(d, d)) / (na + nb - 2)
         t2 = (na * nb) / (na + nb) * float(diff @ np.linalg.pinv(pooled) @ diff)
         f = t2 * (na + nb - d - 1) / (d * (na + nb - 2))
-        out[names[c]] = {"p_value": float(stats.f.sf(f, d, na + nb - d - 1)), "shift": float(np.linalg.norm(diff)), "rows": int(na)}
+        out[names[c]] = {"p_value": float(stats.f.sf(f, d, na + nb - d - 1)), "shift": float(np.linalg.norm(diff)),
+                         "shift_sd": float(np.sqrt(max(0.0, t2 * (na + nb) / (na * nb)))), "rows": int(na)}
         means[c], covs[c], sizes[c] = b.mean(axis=0), pooled, (na, nb)
     level = alpha / max(1, len(out))
     for c in range(k):

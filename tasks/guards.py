@@ -274,7 +274,7 @@ def class_conditional_guard(ctx: GuardContext) -> GuardResult:
     passed = all(v["p_value"] >= threshold for v in per_class.values())
     class_power = {c: float(v["power"]) for c, v in per_class.items()}
     power = max(class_power.values())
-    shown = ", ".join(f"class {c}: mean shift {per_class[c]['shift']:.3g} (p={per_class[c]['p_value']:.2g})"
+    shown = ", ".join(f"class {c}: mean shift {per_class[c]['shift_sd']:.2g} sd (p={per_class[c]['p_value']:.2g})"
                       for c in (per_class if len(per_class) <= 4 else _worst(per_class)))
     return GuardResult("class_conditional", passed, f"{shown}; fires below {threshold:.2g} (Bonferroni){_power_text(power)}",
                        metrics={"per_class": per_class, "worst": _worst(per_class, 1)[0]}, power=power, class_power=class_power)

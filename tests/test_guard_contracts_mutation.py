@@ -276,11 +276,14 @@ def test_class_conditional_shift_is_hotellings_t2_per_class():
         b = reference.loc[reference["label"] == c, ["polarity", "intensity"]].to_numpy()
         assert out[str(c)]["p_value"] == pytest.approx(_hotelling_p(a, b), rel=1e-6, abs=1e-300)
         assert out[str(c)]["shift"] == pytest.approx(np.linalg.norm(a.mean(axis=0) - b.mean(axis=0)), rel=1e-12)
+        pooled = ((len(a) - 1) * np.cov(a, rowvar=False) + (len(b) - 1) * np.cov(b, rowvar=False)) / (len(a) + len(b) - 2)
+        diff = a.mean(axis=0) - b.mean(axis=0)  # Mahalanobis length: the shift in within-class standard deviations
+        assert out[str(c)]["shift_sd"] == pytest.approx(np.sqrt(diff @ np.linalg.inv(pooled) @ diff), rel=1e-9)
         assert out[str(c)]["rows"] == len(a) and 0 < out[str(c)]["power"] <= 1
     res = guards.class_conditional_guard(GuardContext(frame=frame, spec=SPEC, reference=reference))
     assert not res.passed and res.metrics["worst"] == "1" and out["1"]["p_value"] < ALPHA / 2 <= out["0"]["p_value"]
     assert res.power < 1 and res.detail == (
-        f"class 0: mean shift {out['0']['shift']:.3g} (p={out['0']['p_value']:.2g}), class 1: mean shift {out['1']['shift']:.3g} "
+        f"class 0: mean shift {out['0']['shift_sd']:.2g} sd (p={out['0']['p_value']:.2g}), class 1: mean shift {out['1']['shift_sd']:.2g} sd "
         f"(p={out['1']['p_value']:.2g}); fires below 0.0005 (Bonferroni); power: sees a flip of {res.power:.0%} of any class")
     assert res.power == max(res.class_power.values()) == max(v["power"] for v in out.values())
     calm = guards.class_conditional_guard(GuardContext(frame=make_reviews(400, seed=14), spec=SPEC, reference=reference))
