@@ -294,6 +294,9 @@ def test_class_conditional_needs_more_rows_than_features_per_class():
     frame, reference = make_reviews(40, seed=15), make_reviews(40, seed=16)
     out = detectors.class_conditional_shift(frame.assign(label=[0] * 38 + [1] * 2), SPEC, reference)
     assert list(out) == ["0"]  # two rows of class 1 cannot estimate a 2-feature covariance with the reference's
+    res = guards.class_conditional_guard(GuardContext(frame=frame.assign(label=[0] * 38 + [1] * 2), spec=SPEC, reference=reference))
+    assert res.detail.startswith(f"class 0: mean shift {out['0']['shift_sd']:.2g} sd (p={out['0']['p_value']:.2g}); "
+                                 "not tested (no more rows than the 2 features in the data or the reference): class 1; fires below 0.001 (Bonferroni)")
     few = guards.class_conditional_guard(GuardContext(frame=frame.iloc[:2], spec=SPEC, reference=reference.iloc[:2]))
     assert few.skipped and few.detail == "skipped: too few rows per class"
     assert guards.class_conditional_guard(GuardContext(frame=frame, spec=SPEC)).detail == "skipped: no trusted reference rows"
