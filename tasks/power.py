@@ -13,7 +13,8 @@ import numpy as np
 from scipy import stats
 
 POWER = 0.8  # detection probability behind every minimum detectable flip rate
-RATE_GRID = np.linspace(0.005, 1.0, 200)
+# rounded to its step: linspace's 0.47000000000000003 was above a --tolerate 0.47 the user had been told would do
+RATE_GRID = np.round(np.linspace(0.005, 1.0, 200), 3)
 UNDETECTABLE = 1.0  # reported when not even flipping every row of the class would be seen
 
 

@@ -107,12 +107,13 @@ def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_ra
     if covered:
         blind = {c: p for c, p in covered.items() if p > tolerate}
         if blind:
-            shown = ", ".join(f"class {c}: {'none up to 100%' if p >= 1 else f'{p:.0%}'}" for c, p in sorted(blind.items(), key=lambda kv: -kv[1])[:5])
+            shown = ", ".join(f"class {c}: {'none up to 100%' if p >= 1 else f'{p * 100:.3g}%'}" for c, p in sorted(blind.items(), key=lambda kv: -kv[1])[:5])
             shown += f", and {len(blind) - 5} more class(es)" if len(blind) > 5 else ""
             return "inconclusive", f"flips of {tolerate:.0%} of a class would go unseen (smallest detectable flip rate: {shown})", covered
         return "pass", f"no guard fired; every class's flips of {tolerate:.0%} or more would be seen (worst class {max(covered.values()):.0%})", covered
     if noise_rate is None:
-        return "pass", "no guard fired; no content evidence to judge flip rates (no reference, no detector ran)", covered
+        ran = ", ".join(g.name for g in results if not g.skipped)
+        return "pass", f"no guard fired; none of those that ran ({ran or 'none'}) judges flip rates, so no flip rate was checked", covered
     if noise_rate > tolerate:
         return "inconclusive", f"no trusted reference: estimated noise rate {noise_rate:.1%} is above the tolerated {tolerate:.0%}, and flips cannot be told from ambiguity without one", covered
     return "pass", f"no trusted reference: estimated noise rate {noise_rate:.1%} is within the tolerated {tolerate:.0%}", covered
@@ -155,7 +156,8 @@ def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, f
     needed = max(powers) if powers else noise_rate if noise_rate is not None else 1.0
     fixes = ["add trusted reference rows"]
     if needed < 1:
-        fixes.append(f"accept more unseen flips with --tolerate {math.ceil(needed * 100) / 100:.2f}")
+        # the smallest tolerance (to a thousandth) at which no class is blind: a class is blind above it, not at it
+        fixes.append(f"accept more unseen flips with --tolerate {math.ceil(round(needed * 1000, 6)) / 1000:g}")
     return ", ".join(fixes) + f", or pass {last_resort}"
 
 

@@ -260,3 +260,5 @@ def test_verify_whose_every_selected_guard_is_skipped_cannot_tell_not_pass(tmp_p
     assert invoke("verify", tmp_path / "ds", "--guards", "model_gate,class_balance", "--allow-inconclusive", "--verify-key", keys[1]).exit_code == 0
     ran = invoke("verify", tmp_path / "ds", "--guards", "manifest,model_gate", "--verify-key", keys[1])
     assert ran.exit_code == 0 and ran.stderr == "" and "verdict: pass" in ran.stdout
+    # what was checked, not "no reference" (a --reference may well have been given: break-it r5)
+    assert ran.stdout.splitlines()[-1] == "verdict: pass — no guard fired; none of those that ran (manifest) judges flip rates, so no flip rate was checked"

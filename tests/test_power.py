@@ -125,10 +125,10 @@ def test_verify_uses_own_holdout_and_fails_closed_when_it_cannot_tell(ingested, 
     res = runner.invoke(app, ["verify", ingested, "--verify-key", str(keys[1]), "--tolerate", "0.01"])
     assert res.exit_code == 1
     assert res.stderr.strip() == (
-        "cannot tell: flips of 1% of a class would go unseen (smallest detectable flip rate: class 1: 4%, class 0: 4%) "
-        "(fix: add trusted reference rows, accept more unseen flips with --tolerate 0.05, or pass --allow-inconclusive)"
+        "cannot tell: flips of 1% of a class would go unseen (smallest detectable flip rate: class 1: 4.5%, class 0: 4%) "
+        "(fix: add trusted reference rows, accept more unseen flips with --tolerate 0.045, or pass --allow-inconclusive)"
     )
-    res = runner.invoke(app, ["verify", ingested, "--verify-key", str(keys[1]), "--tolerate", "0.05"])  # the fix it names does
+    res = runner.invoke(app, ["verify", ingested, "--verify-key", str(keys[1]), "--tolerate", "0.045"])  # the fix it names does, exactly
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["verify", ingested, "--verify-key", str(keys[1]), "--tolerate", "0.01", "--allow-inconclusive"])
     assert res.exit_code == 0 and "verdict: inconclusive" in res.stdout
@@ -235,10 +235,17 @@ def test_the_inconclusive_fix_offers_a_tolerance_only_when_one_would_do():
     blind = VerifyReport("ds", [], verdict="inconclusive", tolerate=0.2, class_power={"common": 0.04, "rare": 1.0})
     assert _inconclusive_fix(blind) == "add trusted reference rows, or pass --allow-inconclusive"
     seen = VerifyReport("ds", [], verdict="inconclusive", tolerate=0.2, class_power={"common": 0.04, "rare": 0.331})
-    assert _inconclusive_fix(seen) == "add trusted reference rows, accept more unseen flips with --tolerate 0.34, or pass --allow-inconclusive"
+    assert _inconclusive_fix(seen) == "add trusted reference rows, accept more unseen flips with --tolerate 0.331, or pass --allow-inconclusive"
+    # a power on the rate grid is the tolerance that passes (0.47, not linspace's 0.47000000000000003, break-it r5)
+    from labelguard.tasks.power import RATE_GRID
+
+    assert 0.47 in RATE_GRID.tolist() and 0.285 in RATE_GRID.tolist()
+    on_grid = VerifyReport("ds", [], verdict="inconclusive", tolerate=0.2, class_power={"platinum": float(RATE_GRID[93])})
+    assert _inconclusive_fix(on_grid) == "add trusted reference rows, accept more unseen flips with --tolerate 0.47, or pass --allow-inconclusive"
+    assert dataset_verdict([guards.GuardResult("reference_model", True, "", class_power={"platinum": float(RATE_GRID[93])}, power=0.47)], 0.47)[0] == "pass"
     # no reference: the estimated noise rate decides
     own = VerifyReport("ds", [], verdict="inconclusive", tolerate=0.05, noise_rate=0.112)
-    assert _inconclusive_fix(own) == "add trusted reference rows, accept more unseen flips with --tolerate 0.12, or pass --allow-inconclusive"
+    assert _inconclusive_fix(own) == "add trusted reference rows, accept more unseen flips with --tolerate 0.112, or pass --allow-inconclusive"
 
 
 def test_model_gate_share_test_allows_for_a_clean_models_share_swinging_between_training_samples():
