@@ -354,13 +354,22 @@ def ingest(
         from labelguard.tasks.sources import load_source, split_holdout
         from labelguard.tasks.storage import open_store
 
+        day_of_signed = False
+        if partition is not None:  # a later day takes the positive class its dataset signed (break-it r4 finding 11)
+            from labelguard.tasks.partition_fit import positive_for_day
+
+            day_of_signed, signed_positive = positive_for_day(open_store(dest, endpoint_url=settings.s3_endpoint), positive_class)
         frame, spec, meta = load_source(
             source, rows=rows, seed=seed, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col,
             synthetic={"separation": separation, "spread": spread, "positive_share": positive_share},
             delimiter=delimiter, encoding=encoding, timestamp_unit=timestamp_unit, timestamp_format=timestamp_format,
             endpoint_url=settings.s3_endpoint, positive_class=positive_class, text_cols=_cols(text_cols),
-            ignore_cols=_cols(ignore_cols) or [], domain=domain,
+            ignore_cols=_cols(ignore_cols) or [], domain=domain, require_positive=not day_of_signed,
         )
+        if day_of_signed:  # the day is signed with the dataset's spec: its own default reading of the classes is moot
+            from dataclasses import replace
+
+            spec = replace(spec, positive_class=signed_positive if signed_positive in spec.classes else None)
         if partition is not None:
             return _ingest_partition(partition, dest, settings, frame, spec, meta, book=book, holdout_fraction=holdout_fraction, seed=seed, dataset_id=dataset_id)
         if holdout_fraction:

@@ -149,8 +149,12 @@ def load_source(
     text_cols: list[str] | None = None,
     ignore_cols: list[str] = (),
     domain: str | None = None,
+    require_positive: bool = True,
 ) -> tuple[pd.DataFrame, ColumnSpec, dict[str, Any]]:
     """Load and validate reviews; nothing is written.
+
+    ``require_positive=False`` lets two classes neither of which is unambiguously positive through
+    (a later day of a partitioned dataset, whose positive class is the dataset's signed one).
 
     Returns
     -------
@@ -177,7 +181,7 @@ def load_source(
             timestamp_col = None
         spec = infer_spec(
             frame, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, positive_class=positive_class,
-            text_cols=text_cols, ignore_cols=ignore_cols, domain=domain, require_positive=True,
+            text_cols=text_cols, ignore_cols=ignore_cols, domain=domain, require_positive=require_positive,
         )
         if spec.timestamp_col:
             frame = frame.assign(**{spec.timestamp_col: parse_timestamps(frame[spec.timestamp_col], spec.timestamp_col, unit=timestamp_unit, fmt=timestamp_format)})
