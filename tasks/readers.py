@@ -243,11 +243,31 @@ def ids_as_written(values: pd.Series) -> pd.Series:
     return text
 
 
+def decimals_as_float(table):
+    """An Arrow table whose decimal columns (Parquet ``decimal128``/``decimal256``: SQL ``NUMERIC``, money,
+    fixed point, as Spark and pyarrow write them) are float64.
+
+    pandas decodes a decimal column to ``decimal.Decimal`` objects, a column of dtype ``object`` that
+    feature selection took for not numeric and ignored in silence. Every decimal128/256 value lies
+    within float64's range (|x| < 1e76), so none is refused; digits past float64's ~15-17 significant
+    ones are rounded, which no feature statistic resolves. The cast goes through the decimal text, so each
+    value is the float nearest to it (``float(Decimal("1.021")) == 1.021``); Arrow's direct cast is not
+    correctly rounded (1.0210000000000001).
+    """
+    import pyarrow as pa
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_decimal(field.type):
+            table = table.set_column(i, pa.field(field.name, pa.float64(), field.nullable, field.metadata), table.column(i).cast(pa.string()).cast(pa.float64()))
+    return table
+
+
 def arrow_to_frame(table) -> pd.DataFrame:
     """An Arrow table as a frame whose every stored column is a column: pandas metadata would turn a
     column written by ``df.set_index("id").to_parquet()`` back into the index, where ``--id-col id``
-    cannot find it. An unnamed stored index (``__index_level_0__``) stays dropped."""
-    frame = table.to_pandas()
+    cannot find it. An unnamed stored index (``__index_level_0__``) stays dropped. Decimal columns are
+    read as float64 (:func:`decimals_as_float`)."""
+    frame = decimals_as_float(table).to_pandas()
     if any(name is not None for name in frame.index.names):
         frame = frame.reset_index()
     return frame

@@ -58,3 +58,27 @@ def test_a_later_partition_takes_the_positive_class_its_dataset_signed(env, tmp_
     assert result.exit_code == 0, result.output
     signed = SignedManifest.from_bytes((lake / "date=2026-03-02" / MANIFEST_KEY).read_bytes())
     assert signed.spec.positive_class == "pos" and signed.payload["rows"] == 80
+
+
+def test_decimal_parquet_columns_are_read_as_float_features_and_a_poisoned_copy_keeps_them(env, tmp_path):
+    """Finding 12: a Parquet decimal128 column (SQL NUMERIC, money) was silently ignored ('ignored: f1'). It is
+    read as a float64 feature; a rewrite of the file (poison, tamper) keeps the column's decimal type and values."""
+    import decimal
+
+    import pyarrow.parquet as pq
+
+    from labelguard.tasks.sources import load_source
+
+    frame = pos_neg(60, 3)
+    frame["f1"] = [decimal.Decimal(f"{v:.3f}") for v in frame["f1"]]
+    frame.to_parquet(tmp_path / "dec.parquet", index=False)
+    assert str(pq.read_schema(tmp_path / "dec.parquet").field("f1").type) == "decimal128(4, 3)"
+    read, spec, _ = load_source(str(tmp_path / "dec.parquet"), id_col="id", label_col="label", positive_class="pos")
+    assert spec.feature_cols == ("f0", "f1", "f2")
+    assert read["f1"].dtype == np.float64 and read["f1"].tolist() == [float(v) for v in frame["f1"]]
+    result = invoke("poison", tmp_path / "dec.parquet", "--attack", "random", "--rate", "0.1", "--id-col", "id",
+                    "--positive-class", "pos", "--out", tmp_path / "p.parquet", env=env)
+    assert result.exit_code == 0, result.output
+    before, after = pq.read_table(tmp_path / "dec.parquet"), pq.read_table(tmp_path / "p.parquet")
+    assert after.schema == before.schema and after.drop_columns(["label"]).equals(before.drop_columns(["label"]))
+    assert sum(a != b for a, b in zip(after["label"].to_pylist(), before["label"].to_pylist())) == 6
