@@ -82,3 +82,13 @@ def test_decimal_parquet_columns_are_read_as_float_features_and_a_poisoned_copy_
     before, after = pq.read_table(tmp_path / "dec.parquet"), pq.read_table(tmp_path / "p.parquet")
     assert after.schema == before.schema and after.drop_columns(["label"]).equals(before.drop_columns(["label"]))
     assert sum(a != b for a, b in zip(after["label"].to_pylist(), before["label"].to_pylist())) == 6
+
+
+def test_the_ledger_check_before_a_refused_ingest_leaves_no_file_or_folder(tmp_path):
+    """The writability check created an empty ledger (and its folders) on every run, so a refused ingest, which
+    must write nothing, left `keys/ledger.jsonl` behind."""
+    from labelguard.tasks.ledger import Ledger
+
+    Ledger(tmp_path / "a" / "b" / "ledger.jsonl").ensure_writable()
+    Ledger(tmp_path / "ledger.jsonl").ensure_writable()
+    assert files_under(tmp_path) == []
