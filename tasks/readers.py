@@ -339,7 +339,7 @@ def missing_column_hint(name: str, columns: list[str], flag: str) -> BadInput:
     return BadInput(f"column {name!r} not found (have: {have})", f"pass {flag} naming an existing column")
 
 
-def parse_timestamps(values: pd.Series, column: str, *, unit: str | None = None, fmt: str | None = None) -> pd.Series:
+def parse_timestamps(values: pd.Series, column: str, *, unit: str | None = None, fmt: str | None = None, ids: pd.Series | None = None) -> pd.Series:
     """Parse a timestamp column only when the reading is unambiguous.
 
     Strings parse as ISO 8601 (or ``fmt``). Integers parse as epoch time in ``unit``; without a
@@ -347,11 +347,24 @@ def parse_timestamps(values: pd.Series, column: str, *, unit: str | None = None,
     microseconds or nanoseconds — the windows are 1000x apart, so at most one fits).
     Values already datetime are kept. Results are timezone-aware UTC where the input had no zone.
 
+    Parameters
+    ----------
+    ids
+        The rows' ids as written, aligned with ``values``: an empty cell is named by its id.
+
     Raises
     ------
     BadInput
-        The column does not parse as declared, or its integers fit no single epoch unit.
+        Empty cells (counted, the first named by id), a column that does not parse as declared, or
+        integers that fit no single epoch unit.
     """
+    empty = values.isna()
+    if empty.any():  # an empty cell turned epoch integers into floats ("non-integer numbers"); name it instead
+        at = f"id {_written(ids[empty].iloc[0])!r}" if ids is not None else f"row {int(np.flatnonzero(empty.to_numpy())[0])}"
+        raise BadInput(
+            f"timestamp column {column!r} has {int(empty.sum())} empty cell(s), first at {at}",
+            f"fill them, or pass --timestamp-col none --ignore-cols {column} to keep {column!r} out of the checks",
+        )
     if pd.api.types.is_datetime64_any_dtype(values):
         return values
     fix = f"pass --timestamp-unit s|ms|us|ns or --timestamp-format, or --timestamp-col none to keep {column!r} as data"
@@ -382,6 +395,12 @@ def parse_timestamps(values: pd.Series, column: str, *, unit: str | None = None,
             )
         raise BadInput(f"timestamp column {column!r} does not parse as {fmt or 'ISO 8601'}: {first}", fix) from None
     return parsed
+
+
+def _written(value):
+    from labelguard.tasks.manifest import to_py
+
+    return to_py(value)
 
 
 def write_csv_like(original: bytes, dialect: CsvDialect, label_col: str, new_labels: dict[int, str]) -> bytes:

@@ -184,7 +184,7 @@ def load_source(
             text_cols=text_cols, ignore_cols=ignore_cols, domain=domain, require_positive=require_positive,
         )
         if spec.timestamp_col:
-            frame = frame.assign(**{spec.timestamp_col: parse_timestamps(frame[spec.timestamp_col], spec.timestamp_col, unit=timestamp_unit, fmt=timestamp_format)})
+            frame = frame.assign(**{spec.timestamp_col: parse_timestamps(frame[spec.timestamp_col], spec.timestamp_col, unit=timestamp_unit, fmt=timestamp_format, ids=frame[spec.id_col])})
         remote = source.startswith("s3://")
         meta = {"kind": "objects" if remote else "file", "path": source if remote else str(Path(source).resolve()), "rows": len(frame)}
         if text_encoding:

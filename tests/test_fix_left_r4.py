@@ -84,6 +84,26 @@ def test_decimal_parquet_columns_are_read_as_float_features_and_a_poisoned_copy_
     assert sum(a != b for a, b in zip(after["label"].to_pylist(), before["label"].to_pylist())) == 6
 
 
+@pytest.mark.parametrize("kind", ["epoch", "iso"])
+def test_empty_timestamp_cells_are_counted_and_named_by_id_and_the_fix_works(env, tmp_path, kind):
+    """Finding 13: epoch seconds with a few empty cells read as floats and were refused as 'holds non-integer
+    numbers', with fixes (--timestamp-unit, --timestamp-col none) that did not help; ISO text said 'NaT at row 0'."""
+    frame = pos_neg(60, 5)
+    times = pd.date_range("2026-01-01", periods=60, freq="h", tz="UTC")
+    written = [str(int(t.timestamp())) for t in times] if kind == "epoch" else [t.isoformat() for t in times]
+    frame["created_at"] = ["" if i in (7, 30, 31) else w for i, w in enumerate(written)]
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    before = files_under(tmp_path)
+    args = ["ingest", "--source", tmp_path / "gaps.csv", "--id-col", "id", "--positive-class", "pos", "--dest", tmp_path / "d"]
+    result = invoke(*args, env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == ("error: timestamp column 'created_at' has 3 empty cell(s), first at id 'c-0007' "
+                                     "(fix: fill them, or pass --timestamp-col none --ignore-cols created_at to keep 'created_at' out of the checks)")
+    assert files_under(tmp_path) == before
+    result = invoke(*args, "--timestamp-col", "none", "--ignore-cols", "created_at", "--partition", "date=2026-01-01", env=env)
+    assert result.exit_code == 0, result.output
+
+
 def test_the_ledger_check_before_a_refused_ingest_leaves_no_file_or_folder(tmp_path):
     """The writability check created an empty ledger (and its folders) on every run, so a refused ingest, which
     must write nothing, left `keys/ledger.jsonl` behind."""
