@@ -345,7 +345,9 @@ def parse_timestamps(values: pd.Series, column: str, *, unit: str | None = None,
     Strings parse as ISO 8601 (or ``fmt``). Integers parse as epoch time in ``unit``; without a
     unit, only when every value falls in one unit's 1990-2100 window (seconds, milliseconds,
     microseconds or nanoseconds — the windows are 1000x apart, so at most one fits).
-    Values already datetime are kept. Results are timezone-aware UTC where the input had no zone.
+    Results are timezone-aware UTC: times with an offset are converted, times without one (and
+    epoch times) are read as UTC. Text mixing times with and without an offset is refused: the
+    naive ones would silently be taken as UTC, and the rows' time order would no longer be the file's.
 
     Parameters
     ----------
@@ -366,7 +368,9 @@ def parse_timestamps(values: pd.Series, column: str, *, unit: str | None = None,
             f"fill them, or pass --timestamp-col none --ignore-cols {column} to keep {column!r} out of the checks",
         )
     if pd.api.types.is_datetime64_any_dtype(values):
-        return values
+        return values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
+    if not pd.api.types.is_numeric_dtype(values):
+        _refuse_mixed_offsets(values, column, ids)
     fix = f"pass --timestamp-unit s|ms|us|ns or --timestamp-format, or --timestamp-col none to keep {column!r} as data"
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         numbers = pd.to_numeric(values)
@@ -395,6 +399,26 @@ def parse_timestamps(values: pd.Series, column: str, *, unit: str | None = None,
             )
         raise BadInput(f"timestamp column {column!r} does not parse as {fmt or 'ISO 8601'}: {first}", fix) from None
     return parsed
+
+
+# A UTC offset or "Z" after a clock time (a bare date's "-01" is not an offset).
+_OFFSET = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$")
+
+
+def _refuse_mixed_offsets(values: pd.Series, column: str, ids: pd.Series | None) -> None:
+    text = values.astype("string").str.strip()
+    zoned = text.str.contains(_OFFSET, regex=True).fillna(False).astype(bool).to_numpy()
+    if zoned.all() or not zoned.any():
+        return
+    odd = int(np.flatnonzero(zoned != zoned[0])[0])
+
+    def named(i: int) -> str:
+        return f"id {_written(ids.iloc[i])!r}" if ids is not None else f"row {i}"
+
+    raise BadInput(
+        f"timestamp column {column!r} mixes times with and without a UTC offset: {named(odd)} has {text.iloc[odd]!r}, {named(0)} has {text.iloc[0]!r}",
+        "write every time with its offset (or every time in UTC without one), or --timestamp-col none --ignore-cols " + column,
+    )
 
 
 def _written(value):

@@ -112,3 +112,28 @@ def test_the_ledger_check_before_a_refused_ingest_leaves_no_file_or_folder(tmp_p
     Ledger(tmp_path / "a" / "b" / "ledger.jsonl").ensure_writable()
     Ledger(tmp_path / "ledger.jsonl").ensure_writable()
     assert files_under(tmp_path) == []
+
+
+def test_times_with_an_offset_are_stored_utc_aware_and_a_column_mixing_naive_and_offset_times_is_refused(env, tmp_path):
+    """Finding 14 (time zones): '2026-01-01 00:00:00+01:00' was stored as a naive 2025-12-31 23:00 (Parquet
+    timestamp without tz), and a file mixing naive and offset times was accepted, the naive ones taken as UTC."""
+    import pyarrow.parquet as pq
+
+    frame = pos_neg(60, 6)
+    frame["created_at"] = [f"2026-01-01 {i // 6:02d}:00:00+01:00" for i in range(60)]
+    frame.to_csv(tmp_path / "tz.csv", index=False)
+    common = ["--id-col", "id", "--positive-class", "pos", "--holdout-fraction", "0", "--partition", "date=2026-01-01"]
+    result = invoke("ingest", "--source", tmp_path / "tz.csv", "--dest", tmp_path / "tz", *common, env=env)
+    assert result.exit_code == 0, result.output
+    stored = pq.read_table(tmp_path / "tz" / "date=2026-01-01" / "part-00000.parquet")
+    assert str(stored.schema.field("created_at").type) == "timestamp[ns, tz=UTC]"
+    assert stored["created_at"][0].as_py().isoformat() == "2025-12-31T23:00:00+00:00"
+    frame["created_at"] = ["2026-01-01T01:00:00+02:00" if i == 9 else f"2026-01-01T{i // 6:02d}:00:00" for i in range(60)]
+    frame.to_csv(tmp_path / "mixed.csv", index=False)
+    before = files_under(tmp_path)
+    result = invoke("ingest", "--source", tmp_path / "mixed.csv", "--dest", tmp_path / "mixed", *common, env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == ("error: timestamp column 'created_at' mixes times with and without a UTC offset: id 'c-0009' has "
+                                     "'2026-01-01T01:00:00+02:00', id 'c-0000' has '2026-01-01T00:00:00' (fix: write every time with its "
+                                     "offset (or every time in UTC without one), or --timestamp-col none --ignore-cols created_at)")
+    assert files_under(tmp_path) == before
