@@ -207,11 +207,21 @@ def check_schema(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
         shown = "an empty cell" if case is None or (isinstance(case, float) and np.isnan(case)) or case is pd.NA else f"value {to_py(case)!r}"
         raise SchemaViolation(
             f"{len(failures)} schema failure(s), first: column {first['column']!r} check {first['check']!r} "
-            f"{shown} at row {first['index']}",
+            f"{shown} at {_where(frame, spec, first['column'], first['index'])}",
             _schema_fix(str(first["column"]), str(first["check"]), spec),
             failure_cases=failures,
         )
     return validated
+
+
+def _where(frame: pd.DataFrame, spec: ColumnSpec, column, index) -> str:
+    """Where a failure is, as the user can find it: the row's id as written in the source (as the label
+    check names it), or the 0-based row when the failure is in the id column itself or has no row."""
+    if column != spec.id_col and spec.id_col in frame.columns and index in frame.index:
+        row_id = frame.at[index, spec.id_col]
+        if not pd.isna(row_id):
+            return f"id {to_py(row_id)!r}"
+    return f"row {index}"
 
 
 def _schema_fix(column: str, check: str, spec: ColumnSpec) -> str:

@@ -137,3 +137,17 @@ def test_times_with_an_offset_are_stored_utc_aware_and_a_column_mixing_naive_and
                                      "'2026-01-01T01:00:00+02:00', id 'c-0000' has '2026-01-01T00:00:00' (fix: write every time with its "
                                      "offset (or every time in UTC without one), or --timestamp-col none --ignore-cols created_at)")
     assert files_under(tmp_path) == before
+
+
+def test_an_empty_feature_cell_is_named_by_the_id_as_written_not_the_row_position(env, tmp_path):
+    """Finding 14 (NaN feature): 'an empty cell at row 3' where the row's id is 1003; the label check names the id."""
+    frame = pos_neg(40, 7)
+    frame["id"] = range(1000, 1040)
+    frame.loc[[3, 17], "f1"] = np.nan
+    frame.to_csv(tmp_path / "nan.csv", index=False)
+    before = files_under(tmp_path)
+    result = invoke("ingest", "--source", tmp_path / "nan.csv", "--id-col", "id", "--positive-class", "pos", "--dest", tmp_path / "d", env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == ("error: 2 schema failure(s), first: column 'f1' check 'not_nullable' an empty cell at id 1003 "
+                                     "(fix: make every value of feature 'f1' a finite number (no NaN or inf))")
+    assert files_under(tmp_path) == before
