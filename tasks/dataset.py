@@ -650,6 +650,31 @@ def sort_ids(ids) -> list:
     return sorted(ids, key=lambda v: (isinstance(v, str), v if not isinstance(v, str) else "", str(v)))
 
 
+def _refuse_repeated_ids(frame: pd.DataFrame, spec: ColumnSpec, objects: list[dict[str, Any]]) -> None:
+    """Refuse to seal rows whose ids repeat (a part copied twice, an export appended to itself): signed, every
+    later verify fires ``schema`` on them for ever, and a flip in one copy cannot be told from the other."""
+    import numpy as np
+
+    from labelguard.tasks.manifest import to_py
+
+    if spec.id_col not in frame.columns:
+        return
+    ids = frame[spec.id_col]
+    again = ids.duplicated().to_numpy()
+    if not again.any():
+        return
+    second = int(np.flatnonzero(again)[0])
+    value = ids.iloc[second]
+    first = int(np.flatnonzero((ids == value).to_numpy())[0])
+    ends = np.cumsum([o["rows"] for o in objects])
+    a, b = (objects[int(np.searchsorted(ends, pos, side="right"))]["key"] for pos in (first, second))
+    where = f"twice in {a}" if a == b else f"in both {a} and {b}"
+    raise BadInput(
+        f"id {to_py(value)!r} is {where} ({int(again.sum())} repeated id(s) in {len(frame)} rows)",
+        "seal parts whose ids are unique (drop the copy), or pass --id-col naming a unique column",
+    )
+
+
 def seal_dataset(
     store: Store,
     key: Ed25519PrivateKey,
@@ -674,7 +699,7 @@ def seal_dataset(
     DatasetMissing
         No Parquet objects at ``store``.
     BadInput
-        No manifest and no ``spec``; objects that do not decode; a part with another schema.
+        No manifest and no ``spec``; objects that do not decode; a part with another schema; ids that repeat.
     """
     try:
         old = read_manifest(store)
@@ -717,6 +742,7 @@ def seal_dataset(
         objects.append({"key": object_key, "sha256": digest, "bytes": head.size, "version_id": head.version_id, "rows": table.num_rows})
         tables.append(table)
     frame = _to_frame(pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0])
+    _refuse_repeated_ids(frame, spec, objects)
     if old is not None and "dataset" in old.payload:
         before = {o["key"]: o["sha256"] for o in old.payload["objects"]}
         if before == {o["key"]: o["sha256"] for o in objects}:

@@ -151,3 +151,22 @@ def test_an_empty_feature_cell_is_named_by_the_id_as_written_not_the_row_positio
     assert result.output.strip() == ("error: 2 schema failure(s), first: column 'f1' check 'not_nullable' an empty cell at id 1003 "
                                      "(fix: make every value of feature 'f1' a finite number (no NaN or inf))")
     assert files_under(tmp_path) == before
+
+
+def test_seal_refuses_parts_that_repeat_ids_naming_an_id_and_both_parts(env, tmp_path):
+    """Finding 14 (seal): a part copied twice was sealed ('240 rows'), and verify then fired `schema` on it for ever."""
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    frame = pos_neg(40, 8)
+    frame.iloc[:25].to_parquet(lake / "a.parquet", index=False)
+    frame.iloc[20:].to_parquet(lake / "b.parquet", index=False)  # rows 20-24 in both
+    before = files_under(tmp_path)
+    result = invoke("seal", lake, "--id-col", "id", "--label-col", "label", env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == ("error: id 'c-0020' is in both a.parquet and b.parquet (5 repeated id(s) in 45 rows) "
+                                     "(fix: seal parts whose ids are unique (drop the copy), or pass --id-col naming a unique column)")
+    assert files_under(tmp_path) == before
+    (lake / "b.parquet").unlink()
+    frame.iloc[25:].to_parquet(lake / "b.parquet", index=False)
+    result = invoke("seal", lake, "--id-col", "id", "--label-col", "label", env=env)
+    assert result.exit_code == 0, result.output
