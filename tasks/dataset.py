@@ -451,7 +451,7 @@ def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManif
                         unnamed.append(object_key)
                         continue
                 try:
-                    if added.schema.names != table.schema.names:
+                    if sorted(added.schema.names) != sorted(table.schema.names):
                         raise pa.ArrowInvalid("other columns")
                     table = pa.concat_tables([table, added], promote_options="permissive")
                 except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -639,10 +639,24 @@ def _localize_with_sidecar(store: Store, root: Store, verify_key, frame: pd.Data
     return suspects, where
 
 
+def same_columns(a: pa.Schema, b: pa.Schema) -> bool:
+    """The same columns (names, types, nullability) in any order.
+
+    Parts whose columns differ only in order (a ``select`` in the writer) are one table to pyarrow,
+    pandas and Spark, which read them by name; labelguard concatenates them by name too.
+    """
+    if len(set(a.names)) != len(a.names) or len(set(b.names)) != len(b.names):  # a repeated name has no by-name reading
+        return a.equals(b, check_metadata=False)
+    return sorted(a.names) == sorted(b.names) and all(a.field(n).equals(b.field(n)) for n in a.names)
+
+
 def _schema_diff(a: pa.Schema, b: pa.Schema) -> str:
-    fa, fb = {f.name: str(f.type) for f in a}, {f.name: str(f.type) for f in b}
+    def shown(f: pa.Field) -> str:
+        return str(f.type) + ("" if f.nullable else " not null")
+
+    fa, fb = {f.name: shown(f) for f in a}, {f.name: shown(f) for f in b}
     diffs = [f"{n}: {fa.get(n, 'absent')} vs {fb.get(n, 'absent')}" for n in sorted(set(fa) | set(fb)) if fa.get(n) != fb.get(n)]
-    return "; ".join(diffs[:3]) or "column order"
+    return "; ".join(diffs[:3]) or "a column name repeated"
 
 
 def sort_ids(ids) -> list:
@@ -692,7 +706,7 @@ def seal_dataset(
     approved relabelling, say), so a ledger then rejects the older state as ``rollback``. Parquet
     objects without a manifest (``keys`` relative to ``store``, default every part file found by
     :func:`labelguard.tasks.lake.resolve_parts`) become version 1 of a new dataset whose root is
-    ``store`` (``spec`` required); every part must have the first part's schema.
+    ``store`` (``spec`` required); every part must have the first part's columns (in any order).
 
     Raises
     ------
@@ -734,7 +748,7 @@ def seal_dataset(
             raise DatasetMissing(f"object {object_key} is gone from {root.uri}", "restore it, or seal what is there")
         with root.fetch(object_key) as (path, digest):
             table = read_parquet_file(path, as_arrow=True)
-        if tables and not table.schema.equals(tables[0].schema, check_metadata=False):
+        if tables and not same_columns(table.schema, tables[0].schema):
             raise BadInput(
                 f"part {object_key} has another schema than {keys[0]} ({_schema_diff(tables[0].schema, table.schema)})",
                 "seal parts with one schema together (a glob or prefix per schema)",

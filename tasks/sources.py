@@ -55,9 +55,9 @@ def read_table(path, *, id_col: str | None = None, delimiter: str | None = None,
         store, keys = resolve_parts(text, endpoint_url=endpoint_url)
         frames = [read_bytes(store.get(k), k, id_col=id_col)[0] for k in keys]
         for key, frame in zip(keys[1:], frames[1:]):
-            if list(frame.columns) != list(frames[0].columns):
+            if sorted(frame.columns) != sorted(frames[0].columns):  # the same columns in another order are read by name
                 extra = sorted(set(frame.columns) ^ set(frames[0].columns))
-                differ = f" ({', '.join(map(repr, extra[:3]))} in one, not the other)" if extra else " (column order)"
+                differ = f" ({', '.join(map(repr, extra[:3]))} in one, not the other)" if extra else " (a column name repeated)"
                 raise BadInput(f"part {key} has other columns than {keys[0]}{differ}", "point at parts with one schema (a glob or prefix per schema)")
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if not Path(text).is_file():

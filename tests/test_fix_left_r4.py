@@ -170,3 +170,25 @@ def test_seal_refuses_parts_that_repeat_ids_naming_an_id_and_both_parts(env, tmp
     frame.iloc[25:].to_parquet(lake / "b.parquet", index=False)
     result = invoke("seal", lake, "--id-col", "id", "--label-col", "label", env=env)
     assert result.exit_code == 0, result.output
+
+
+def test_seal_takes_parts_whose_columns_differ_only_in_order_and_names_an_edit_in_either(env, tmp_path):
+    """r3 finding 12 (seal): parts with the same columns in another order (a `select` in the writer), which pyarrow,
+    pandas and Spark read as one table, were refused as '(column order)'. They are sealed and read by name."""
+    import json
+
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    frame = pos_neg(60, 9)
+    frame.iloc[:30].to_parquet(lake / "a.parquet", index=False)
+    frame.iloc[30:][["label", "f2", "id", "f0", "f1"]].to_parquet(lake / "b.parquet", index=False)
+    result = invoke("seal", lake, "--id-col", "id", "--label-col", "label", env=env)
+    assert result.exit_code == 0, result.output
+    assert invoke("verify", lake, "--guards", "manifest,schema", env=env).exit_code == 0
+    result = invoke("tamper", lake, "--attack", "random", "--rate", "0.1", "--seed", "3", "--truth-out", tmp_path / "t.json", env=env)
+    assert result.exit_code == 0, result.output
+    truth = sorted(f["id"] for f in json.loads((tmp_path / "t.json").read_text())["flipped"])
+    assert len(truth) == 6 and {int(i[2:]) >= 30 for i in truth} == {False, True}  # flips in both parts
+    result = invoke("verify", lake, "--guards", "manifest", "--json", tmp_path / "v.json", env=env)
+    assert result.exit_code == 1, result.output
+    assert json.loads((tmp_path / "v.json").read_text())["suspect_ids"] == truth
