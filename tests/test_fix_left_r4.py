@@ -192,3 +192,17 @@ def test_seal_takes_parts_whose_columns_differ_only_in_order_and_names_an_edit_i
     result = invoke("verify", lake, "--guards", "manifest", "--json", tmp_path / "v.json", env=env)
     assert result.exit_code == 1, result.output
     assert json.loads((tmp_path / "v.json").read_text())["suspect_ids"] == truth
+
+
+def test_snapshot_refuses_a_table_with_null_labels_naming_the_first_id(pg_url, env, tmp_path):
+    """Finding 14 (snapshot): NULL labels were signed into the fingerprint; the file readers refuse empty labels by id."""
+    import psycopg
+
+    with psycopg.connect(pg_url.split("?")[0]) as conn:
+        conn.execute("CREATE TABLE reviews (review_id bigint PRIMARY KEY, label text, polarity float8)")
+        conn.execute("INSERT INTO reviews SELECT i, CASE WHEN i IN (17, 23) THEN NULL WHEN i % 2 = 0 THEN 'pos' ELSE 'neg' END, i FROM generate_series(1, 40) i")
+    result = invoke("snapshot", pg_url, "--out", tmp_path / "fp.json", env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == ("error: label column 'label' of reviews has 2 NULL label(s), first at id 17 "
+                                     "(fix: label every row, or delete the unlabelled rows, before the snapshot)")
+    assert not (tmp_path / "fp.json").exists() and not list(tmp_path.glob("fp*"))
