@@ -501,7 +501,6 @@ def _ingest_partition(partition: str, dest: str, settings: Settings, frame, spec
     from labelguard.tasks.partition_fit import check_partition_fits
 
     spec = check_partition_fits(store, frame, spec)  # a day that does not fit the signed dataset is refused before any write
-    store.ensure_writable()
     written = ingest_partition(store, frame, spec, load_signing_key_for(settings), day=day, source=meta, holdout_fraction=holdout_fraction,
                                seed=seed, dataset_id=dataset_id, ledger=book)
     for part, m in written.items():

@@ -112,6 +112,84 @@ def _interrupt_deferred():
         raise KeyboardInterrupt
 
 
+def remove_part(store: Store, data_key: str = DATA_KEY) -> None:
+    """Remove the objects of a dataset part this write completed (used when a later part, or the ledger, fails); best effort."""
+    for key in (MANIFEST_KEY, ROWS_SIG_KEY, ROWS_KEY, data_key):
+        try:
+            head = store.head(key)
+            if head is not None:
+                store.delete(key, version_id=head.version_id)
+        except Exception:  # noqa: BLE001 - the original failure is the one to report
+            pass
+
+
+def _local_folders(store: Store):
+    """(folders under a local store's root, its missing ancestors deepest first), or None for a remote store."""
+    from labelguard.tasks.storage import LocalStore
+
+    if not isinstance(store, LocalStore):
+        return None
+    root = store.root.absolute()
+    missing = [d for d in (root, *root.parents) if not d.exists()]
+    return ({d for d in root.rglob("*") if d.is_dir()} if root.is_dir() else set()), missing
+
+
+def _remove_new_folders(store: Store, before) -> None:
+    """Remove folders a failed write created under a local root (and the root's ancestors it made) that are empty again."""
+    if before is None:
+        return
+    existing, missing = before
+    root = store.root.absolute()
+    new = sorted((d for d in root.rglob("*") if d.is_dir() and d not in existing), key=lambda d: len(d.parts), reverse=True) if root.is_dir() else []
+    for folder in [*new, *missing]:  # deepest first
+        try:
+            folder.rmdir()  # only an empty one
+        except OSError:
+            pass
+
+
+class DatasetWrite:
+    """The parts one ingest writes (:func:`writing_dataset`): added as each is completely written."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[Store, SignedManifest, str]] = []
+
+    def add(self, store: Store, manifest: SignedManifest, data_key: str = DATA_KEY) -> SignedManifest:
+        self.parts.append((store, manifest, data_key))
+        return manifest
+
+
+@contextmanager
+def writing_dataset(root: Store, *, ledger=None, ledger_uri: str | None = None, key: Ed25519PrivateKey | None = None):
+    """One dataset written as a whole: the parts written inside (``DatasetWrite.add``) go to the ledger only
+    once every part is written, and a failure or Ctrl-C anywhere inside removes every part added and every
+    local folder the write created.
+
+    A ledger line for a part that was removed again (a holdout whose training part then failed) named a
+    dataset that never existed, and the folders ``ensure_writable`` and the writes made stayed behind empty.
+
+    Parameters
+    ----------
+    root
+        The dataset's root, as given to ``ingest --dest``; its folders are compared before and after.
+    ledger, ledger_uri, key
+        Where and with which key the completed parts are recorded (``ledger=None``: no ledger).
+    """
+    before = _local_folders(root)
+    batch = DatasetWrite()
+    try:
+        yield batch
+        if ledger is not None:
+            with _interrupt_deferred():  # the whole dataset's lines together, or none
+                for _, manifest, _ in batch.parts:
+                    record(ledger, manifest, ledger_uri or root.uri, key)
+    except BaseException:
+        for store, _, data_key in reversed(batch.parts):
+            remove_part(store, data_key)
+        _remove_new_folders(root, before)
+        raise
+
+
 def write_dataset(
     store: Store,
     frame: pd.DataFrame,

@@ -206,3 +206,48 @@ def test_snapshot_refuses_a_table_with_null_labels_naming_the_first_id(pg_url, e
     assert result.output.strip() == ("error: label column 'label' of reviews has 2 NULL label(s), first at id 17 "
                                      "(fix: label every row, or delete the unlabelled rows, before the snapshot)")
     assert not (tmp_path / "fp.json").exists() and not list(tmp_path.glob("fp*"))
+
+
+def _failing_put(monkeypatch, failing_key: str, exc: BaseException, *, nth: int = 1):
+    """LocalStore.put raising ``exc`` on the ``nth`` put of ``failing_key`` (a full disk, a Ctrl-C): the writes before it land."""
+    from labelguard.tasks.storage import LocalStore
+
+    put, seen = LocalStore.put, []
+
+    def failing(self, key, data, **kwargs):
+        if key == failing_key:
+            seen.append(key)
+            if len(seen) == nth:
+                raise exc
+        return put(self, key, data, **kwargs)
+
+    monkeypatch.setattr(LocalStore, "put", failing)
+
+
+def test_a_day_interrupted_after_its_reference_was_written_leaves_no_ledger_line_object_or_folder(tmp_path, keys, monkeypatch):
+    """Finding 14 (interrupted ingest): Ctrl-C after the reference (holdout) was signed and recorded left its ledger line,
+    naming a dataset that never existed, and the partition's empty folders behind."""
+    from labelguard.tasks.drift import ingest_partition
+    from labelguard.tasks.ledger import Ledger
+    from labelguard.tasks.manifest import ColumnSpec, load_signing_key
+    from labelguard.tasks.storage import LocalStore
+
+    frame = pos_neg(60, 10)
+    spec = ColumnSpec(id_col="id", label_col="label", feature_cols=("f0", "f1", "f2"), timestamp_col=None, classes=("neg", "pos"), positive_class="pos")
+    book = Ledger(tmp_path / "ledger.jsonl")
+    _failing_put(monkeypatch, "part-00000.parquet", KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        ingest_partition(LocalStore(tmp_path / "lake" / "x"), frame, spec, load_signing_key(keys[0]), day="2026-03-01",
+                         source={"kind": "file"}, holdout_fraction=0.2, ledger=book)
+    assert files_under(tmp_path) == []  # no ledger, no reference, no folder lake/x/date=2026-03-01, no lake/
+
+
+def test_an_ingest_whose_training_part_fails_removes_its_holdout_and_folders_and_records_nothing(prefect_harness, env, tmp_path, monkeypatch):
+    """The same for the Prefect ingest flow: the holdout's ledger line stayed although the holdout was removed again."""
+    pos_neg(60, 11).to_csv(tmp_path / "src.csv", index=False)
+    before = files_under(tmp_path)
+    _failing_put(monkeypatch, "rows.sig.json", OSError(28, "No space left on device"), nth=2)  # the holdout's landed
+    result = invoke("ingest", "--source", tmp_path / "src.csv", "--id-col", "id", "--positive-class", "pos", "--dest", tmp_path / "a" / "d", env=env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().startswith("error: unexpected OSError: [Errno 28] No space left on device")
+    assert files_under(tmp_path) == before
