@@ -251,3 +251,24 @@ def test_an_ingest_whose_training_part_fails_removes_its_holdout_and_folders_and
     assert result.exit_code == 2, result.output
     assert result.output.strip().startswith("error: unexpected OSError: [Errno 28] No space left on device")
     assert files_under(tmp_path) == before
+
+
+def test_pipeline_on_a_dataset_without_its_own_holdout_asks_for_one_before_prefect_starts(env, tmp_path, monkeypatch):
+    """Finding 14 (holdout fraction 0): `pipeline store/hf0` said 'no dataset at store/hf0/holdout (fix: check the URI
+    (labelguard ingest writes one there))', a URI the user never typed; r3 finding 12 the same for a sealed lake."""
+    from labelguard.tasks.dataset import write_dataset
+    from labelguard.tasks.manifest import ColumnSpec, load_signing_key
+
+    monkeypatch.chdir(tmp_path)
+    frame = pos_neg(40, 12)
+    spec = ColumnSpec(id_col="id", label_col="label", feature_cols=("f0", "f1", "f2"), timestamp_col=None, classes=("neg", "pos"), positive_class="pos")
+    from labelguard.tasks.storage import LocalStore
+
+    write_dataset(LocalStore(tmp_path / "store" / "hf0"), frame, spec, load_signing_key(env["LABELGUARD_SIGNING_KEY"]), source={"kind": "file"})
+    (tmp_path / "lake").mkdir()
+    frame.to_parquet(tmp_path / "lake" / "part-0.parquet", index=False)
+    assert invoke("seal", "lake", "--id-col", "id", "--label-col", "label", env=env).exit_code == 0
+    for uri, why in (("store/hf0", "ingested with --holdout-fraction 0"), ("lake", "sealed lakes carry none")):
+        result = invoke("pipeline", uri, env=env)
+        assert result.exit_code == 2, result.output
+        assert result.output.strip() == f"error: {uri} has no trusted holdout ({why}) (fix: pass --holdout URI)"
