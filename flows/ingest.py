@@ -32,17 +32,6 @@ def prepare_destination(dest: str, endpoint_url: str | None, with_holdout: bool)
 write_dataset = io_task(dataset.write_dataset, name="write-dataset")
 
 
-def remove_dataset(store) -> None:
-    """Remove the objects of a dataset part this ingest wrote (used when a later part fails)."""
-    for key in (dataset.MANIFEST_KEY, dataset.ROWS_SIG_KEY, dataset.ROWS_KEY, dataset.DATA_KEY):
-        try:
-            head = store.head(key)
-            if head is not None:
-                store.delete(key, version_id=head.version_id)
-        except Exception:  # noqa: BLE001 - best effort; the original failure is reported
-            pass
-
-
 @flow(name="labelguard-ingest", log_prints=False)
 def ingest_flow(
     source: str,
@@ -79,21 +68,19 @@ def ingest_flow(
         train, holdout = split_holdout(frame, spec, holdout_fraction, seed)
     else:
         train, holdout = frame, None
-    store = prepare_destination(dest, endpoint_url, with_holdout)
     ds_id = dataset_id or new_dataset_id(dest)
     book = Ledger(ledger) if ledger else None
     written = {}
-    if holdout is not None:  # the holdout first: the root's manifest, written last, completes the dataset
-        written["holdout"] = write_dataset(
-            store.child(dataset.HOLDOUT), holdout, spec, key, source={**meta, "part": "holdout"},
-            dataset=DatasetRef(ds_id, role="holdout", part=dataset.HOLDOUT), ledger=book, ledger_uri=store.uri,
-        )
-    try:
-        written["dataset"] = write_dataset(store, train, spec, key, source={**meta, "part": "train"}, dataset=DatasetRef(ds_id, role="data"), ledger=book, ledger_uri=store.uri)
-    except BaseException:
-        if "holdout" in written:  # leave nothing half-written behind
-            remove_dataset(store.child(dataset.HOLDOUT))
-        raise
+    root = open_store(dest, endpoint_url=endpoint_url)
+    # one dataset as a whole: ledger lines only once both parts are written; a failure removes both and the folders made
+    with dataset.writing_dataset(root, ledger=book, ledger_uri=root.uri, key=key) as parts:
+        store = prepare_destination(dest, endpoint_url, with_holdout)
+        if holdout is not None:  # the holdout first: the root's manifest, written last, completes the dataset
+            written["holdout"] = parts.add(store.child(dataset.HOLDOUT), write_dataset(
+                store.child(dataset.HOLDOUT), holdout, spec, key, source={**meta, "part": "holdout"},
+                dataset=DatasetRef(ds_id, role="holdout", part=dataset.HOLDOUT),
+            ))
+        written["dataset"] = parts.add(store, write_dataset(store, train, spec, key, source={**meta, "part": "train"}, dataset=DatasetRef(ds_id, role="data")))
     written = {"dataset": written["dataset"], **({"holdout": written["holdout"]} if "holdout" in written else {})}
     summary = {
         part: {

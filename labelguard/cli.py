@@ -359,13 +359,22 @@ def ingest(
         from labelguard.tasks.sources import load_source, split_holdout
         from labelguard.tasks.storage import open_store
 
+        day_of_signed = False
+        if partition is not None:  # a later day takes the positive class its dataset signed (break-it r4 finding 11)
+            from labelguard.tasks.partition_fit import positive_for_day
+
+            day_of_signed, signed_positive = positive_for_day(open_store(dest, endpoint_url=settings.s3_endpoint), positive_class)
         frame, spec, meta = load_source(
             source, rows=rows, seed=seed, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col,
             synthetic={"separation": separation, "spread": spread, "positive_share": positive_share},
             delimiter=delimiter, encoding=encoding, timestamp_unit=timestamp_unit, timestamp_format=timestamp_format,
             endpoint_url=settings.s3_endpoint, positive_class=positive_class, text_cols=_cols(text_cols),
-            ignore_cols=_cols(ignore_cols) or [], domain=domain,
+            ignore_cols=_cols(ignore_cols) or [], domain=domain, require_positive=not day_of_signed,
         )
+        if day_of_signed:  # the day is signed with the dataset's spec: its own default reading of the classes is moot
+            from dataclasses import replace
+
+            spec = replace(spec, positive_class=signed_positive if signed_positive in spec.classes else None)
         if partition is not None:
             return _ingest_partition(partition, dest, settings, frame, spec, meta, book=book, holdout_fraction=holdout_fraction, seed=seed, dataset_id=dataset_id)
         if holdout_fraction:
@@ -497,7 +506,6 @@ def _ingest_partition(partition: str, dest: str, settings: Settings, frame, spec
     from labelguard.tasks.partition_fit import check_partition_fits
 
     spec = check_partition_fits(store, frame, spec)  # a day that does not fit the signed dataset is refused before any write
-    store.ensure_writable()
     written = ingest_partition(store, frame, spec, load_signing_key_for(settings), day=day, source=meta, holdout_fraction=holdout_fraction,
                                seed=seed, dataset_id=dataset_id, ledger=book)
     for part, m in written.items():
@@ -581,6 +589,8 @@ def pipeline(
         if out_dir is not None:
             _check_report_dir(out_dir, "--out")
         _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)
+        if holdout is None:
+            _require_own_holdout(uri, endpoint_url=settings.s3_endpoint)
         _prefect_ready()
         from labelguard.flows.pipeline import pipeline_flow
 
@@ -617,6 +627,26 @@ def _require_dataset(*uris: str | None, endpoint_url: str | None) -> None:
         store = open_store(uri, endpoint_url=endpoint_url)
         if store.head("manifest.json") is None and not store.list(limit=1):
             raise DatasetMissing(f"no dataset at {store.uri}", "check the URI (labelguard ingest writes one there)")
+
+
+def _require_own_holdout(uri: str, *, endpoint_url: str | None) -> None:
+    """A dataset without its own holdout (ingested with --holdout-fraction 0, or a sealed lake) needs --holdout:
+    'no dataset at URI/holdout' named a URI the user never typed."""
+    from labelguard.errors import BadInput
+    from labelguard.tasks.dataset import HOLDOUT, MANIFEST_KEY, own_key
+    from labelguard.tasks.manifest import SignedManifest
+    from labelguard.tasks.storage import open_store
+
+    store = open_store(uri, endpoint_url=endpoint_url)
+    name = own_key(store, MANIFEST_KEY)
+    if store.head(name) is None or store.child(HOLDOUT).list(limit=1):
+        return  # no dataset here (the flow says so), or a holdout to verify
+    try:
+        sealed = SignedManifest.from_bytes(store.get(name)).payload.get("source", {}).get("kind") == "sealed"
+    except Exception:  # noqa: BLE001 - an unreadable manifest is verification's to report
+        return
+    why = "sealed lakes carry none" if sealed else "ingested with --holdout-fraction 0"
+    raise BadInput(f"{store.uri} has no trusted holdout ({why})", "pass --holdout URI")
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from pandera.engines import pandas_engine
 
 from labelguard.tasks.manifest import ColumnSpec
 
@@ -23,8 +24,10 @@ def review_schema(spec: ColumnSpec) -> pa.DataFrameSchema:
     for col in spec.feature_cols:
         columns[col] = pa.Column(float, checks=finite, nullable=False, coerce=True)
     if spec.timestamp_col:
+        # UTC-aware: pandera's plain DateTime coerced "2026-01-01 00:00+01:00" to a naive 2025-12-31 23:00,
+        # dropping the zone; naive input (already read as UTC) is localized, aware input converted
         columns[spec.timestamp_col] = pa.Column(
-            pa.DateTime, nullable=False, coerce=True, required=True
+            pandas_engine.DateTime(tz="UTC"), nullable=False, coerce=True, required=True
         )
     return pa.DataFrameSchema(columns, strict=False, name="reviews")
 

@@ -112,6 +112,84 @@ def _interrupt_deferred():
         raise KeyboardInterrupt
 
 
+def remove_part(store: Store, data_key: str = DATA_KEY) -> None:
+    """Remove the objects of a dataset part this write completed (used when a later part, or the ledger, fails); best effort."""
+    for key in (MANIFEST_KEY, ROWS_SIG_KEY, ROWS_KEY, data_key):
+        try:
+            head = store.head(key)
+            if head is not None:
+                store.delete(key, version_id=head.version_id)
+        except Exception:  # noqa: BLE001 - the original failure is the one to report
+            pass
+
+
+def _local_folders(store: Store):
+    """(folders under a local store's root, its missing ancestors deepest first), or None for a remote store."""
+    from labelguard.tasks.storage import LocalStore
+
+    if not isinstance(store, LocalStore):
+        return None
+    root = store.root.absolute()
+    missing = [d for d in (root, *root.parents) if not d.exists()]
+    return ({d for d in root.rglob("*") if d.is_dir()} if root.is_dir() else set()), missing
+
+
+def _remove_new_folders(store: Store, before) -> None:
+    """Remove folders a failed write created under a local root (and the root's ancestors it made) that are empty again."""
+    if before is None:
+        return
+    existing, missing = before
+    root = store.root.absolute()
+    new = sorted((d for d in root.rglob("*") if d.is_dir() and d not in existing), key=lambda d: len(d.parts), reverse=True) if root.is_dir() else []
+    for folder in [*new, *missing]:  # deepest first
+        try:
+            folder.rmdir()  # only an empty one
+        except OSError:
+            pass
+
+
+class DatasetWrite:
+    """The parts one ingest writes (:func:`writing_dataset`): added as each is completely written."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[Store, SignedManifest, str]] = []
+
+    def add(self, store: Store, manifest: SignedManifest, data_key: str = DATA_KEY) -> SignedManifest:
+        self.parts.append((store, manifest, data_key))
+        return manifest
+
+
+@contextmanager
+def writing_dataset(root: Store, *, ledger=None, ledger_uri: str | None = None, key: Ed25519PrivateKey | None = None):
+    """One dataset written as a whole: the parts written inside (``DatasetWrite.add``) go to the ledger only
+    once every part is written, and a failure or Ctrl-C anywhere inside removes every part added and every
+    local folder the write created.
+
+    A ledger line for a part that was removed again (a holdout whose training part then failed) named a
+    dataset that never existed, and the folders ``ensure_writable`` and the writes made stayed behind empty.
+
+    Parameters
+    ----------
+    root
+        The dataset's root, as given to ``ingest --dest``; its folders are compared before and after.
+    ledger, ledger_uri, key
+        Where and with which key the completed parts are recorded (``ledger=None``: no ledger).
+    """
+    before = _local_folders(root)
+    batch = DatasetWrite()
+    try:
+        yield batch
+        if ledger is not None:
+            with _interrupt_deferred():  # the whole dataset's lines together, or none
+                for _, manifest, _ in batch.parts:
+                    record(ledger, manifest, ledger_uri or root.uri, key)
+    except BaseException:
+        for store, _, data_key in reversed(batch.parts):
+            remove_part(store, data_key)
+        _remove_new_folders(root, before)
+        raise
+
+
 def write_dataset(
     store: Store,
     frame: pd.DataFrame,
@@ -451,7 +529,7 @@ def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManif
                         unnamed.append(object_key)
                         continue
                 try:
-                    if added.schema.names != table.schema.names:
+                    if sorted(added.schema.names) != sorted(table.schema.names):
                         raise pa.ArrowInvalid("other columns")
                     table = pa.concat_tables([table, added], promote_options="permissive")
                 except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -639,15 +717,54 @@ def _localize_with_sidecar(store: Store, root: Store, verify_key, frame: pd.Data
     return suspects, where
 
 
+def same_columns(a: pa.Schema, b: pa.Schema) -> bool:
+    """The same columns (names, types, nullability) in any order.
+
+    Parts whose columns differ only in order (a ``select`` in the writer) are one table to pyarrow,
+    pandas and Spark, which read them by name; labelguard concatenates them by name too.
+    """
+    if len(set(a.names)) != len(a.names) or len(set(b.names)) != len(b.names):  # a repeated name has no by-name reading
+        return a.equals(b, check_metadata=False)
+    return sorted(a.names) == sorted(b.names) and all(a.field(n).equals(b.field(n)) for n in a.names)
+
+
 def _schema_diff(a: pa.Schema, b: pa.Schema) -> str:
-    fa, fb = {f.name: str(f.type) for f in a}, {f.name: str(f.type) for f in b}
+    def shown(f: pa.Field) -> str:
+        return str(f.type) + ("" if f.nullable else " not null")
+
+    fa, fb = {f.name: shown(f) for f in a}, {f.name: shown(f) for f in b}
     diffs = [f"{n}: {fa.get(n, 'absent')} vs {fb.get(n, 'absent')}" for n in sorted(set(fa) | set(fb)) if fa.get(n) != fb.get(n)]
-    return "; ".join(diffs[:3]) or "column order"
+    return "; ".join(diffs[:3]) or "a column name repeated"
 
 
 def sort_ids(ids) -> list:
     """Ids in their natural order: numbers numerically, strings as text (mixed types: numbers first)."""
     return sorted(ids, key=lambda v: (isinstance(v, str), v if not isinstance(v, str) else "", str(v)))
+
+
+def _refuse_repeated_ids(frame: pd.DataFrame, spec: ColumnSpec, objects: list[dict[str, Any]]) -> None:
+    """Refuse to seal rows whose ids repeat (a part copied twice, an export appended to itself): signed, every
+    later verify fires ``schema`` on them for ever, and a flip in one copy cannot be told from the other."""
+    import numpy as np
+
+    from labelguard.tasks.manifest import to_py
+
+    if spec.id_col not in frame.columns:
+        return
+    ids = frame[spec.id_col]
+    again = ids.duplicated().to_numpy()
+    if not again.any():
+        return
+    second = int(np.flatnonzero(again)[0])
+    value = ids.iloc[second]
+    first = int(np.flatnonzero((ids == value).to_numpy())[0])
+    ends = np.cumsum([o["rows"] for o in objects])
+    a, b = (objects[int(np.searchsorted(ends, pos, side="right"))]["key"] for pos in (first, second))
+    where = f"twice in {a}" if a == b else f"in both {a} and {b}"
+    raise BadInput(
+        f"id {to_py(value)!r} is {where} ({int(again.sum())} repeated id(s) in {len(frame)} rows)",
+        "seal parts whose ids are unique (drop the copy), or pass --id-col naming a unique column",
+    )
 
 
 def seal_dataset(
@@ -667,14 +784,14 @@ def seal_dataset(
     approved relabelling, say), so a ledger then rejects the older state as ``rollback``. Parquet
     objects without a manifest (``keys`` relative to ``store``, default every part file found by
     :func:`labelguard.tasks.lake.resolve_parts`) become version 1 of a new dataset whose root is
-    ``store`` (``spec`` required); every part must have the first part's schema.
+    ``store`` (``spec`` required); every part must have the first part's columns (in any order).
 
     Raises
     ------
     DatasetMissing
         No Parquet objects at ``store``.
     BadInput
-        No manifest and no ``spec``; objects that do not decode; a part with another schema.
+        No manifest and no ``spec``; objects that do not decode; a part with another schema; ids that repeat.
     """
     try:
         old = read_manifest(store)
@@ -709,7 +826,7 @@ def seal_dataset(
             raise DatasetMissing(f"object {object_key} is gone from {root.uri}", "restore it, or seal what is there")
         with root.fetch(object_key) as (path, digest):
             table = read_parquet_file(path, as_arrow=True)
-        if tables and not table.schema.equals(tables[0].schema, check_metadata=False):
+        if tables and not same_columns(table.schema, tables[0].schema):
             raise BadInput(
                 f"part {object_key} has another schema than {keys[0]} ({_schema_diff(tables[0].schema, table.schema)})",
                 "seal parts with one schema together (a glob or prefix per schema)",
@@ -717,6 +834,7 @@ def seal_dataset(
         objects.append({"key": object_key, "sha256": digest, "bytes": head.size, "version_id": head.version_id, "rows": table.num_rows})
         tables.append(table)
     frame = _to_frame(pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0])
+    _refuse_repeated_ids(frame, spec, objects)
     if old is not None and "dataset" in old.payload:
         before = {o["key"]: o["sha256"] for o in old.payload["objects"]}
         if before == {o["key"]: o["sha256"] for o in objects}:

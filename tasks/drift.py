@@ -125,7 +125,7 @@ def ingest_partition(
     DatasetExists
         The partition exists already (create-only), or ``dataset_id`` names another dataset than the one at ``root``.
     """
-    from labelguard.tasks.dataset import MANIFEST_KEY, write_dataset
+    from labelguard.tasks.dataset import MANIFEST_KEY, write_dataset, writing_dataset
     from labelguard.tasks.manifest import new_dataset_id
     from labelguard.tasks.sources import split_holdout
 
@@ -141,14 +141,20 @@ def ingest_partition(
     has_reference = root.child(REFERENCE).head(MANIFEST_KEY) is not None
     if holdout_fraction and not has_reference:
         frame, holdout = split_holdout(frame, spec, holdout_fraction, seed)
-        written["holdout"] = write_dataset(
-            root.child(REFERENCE), holdout, spec, key, source={**source, "part": REFERENCE, "date": day},
-            dataset=DatasetRef(ds_id, role="holdout", part=REFERENCE), ledger=ledger, ledger_uri=root.uri,
-        )
-    written["partition"] = write_dataset(
-        target, frame, spec, key, source={**source, "part": part, "date": day},
-        dataset=DatasetRef(ds_id, role="partition", part=part), ledger=ledger, ledger_uri=root.uri, data_key=PART_KEY,
-    )
+    else:
+        holdout = None
+    # the day (and its reference) as a whole: ledger lines only once both are written, a failure removes both and the folders made
+    with writing_dataset(root, ledger=ledger, ledger_uri=root.uri, key=key) as parts:
+        root.ensure_writable()
+        if holdout is not None:
+            written["holdout"] = parts.add(root.child(REFERENCE), write_dataset(
+                root.child(REFERENCE), holdout, spec, key, source={**source, "part": REFERENCE, "date": day},
+                dataset=DatasetRef(ds_id, role="holdout", part=REFERENCE),
+            ))
+        written["partition"] = parts.add(target, write_dataset(
+            target, frame, spec, key, source={**source, "part": part, "date": day},
+            dataset=DatasetRef(ds_id, role="partition", part=part), data_key=PART_KEY,
+        ), PART_KEY)
     return written
 
 

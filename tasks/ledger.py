@@ -11,6 +11,7 @@ copy where the store's writers cannot reach it, e.g. beside the verify key).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -75,17 +76,34 @@ class Ledger:
         self.path = Path(path)
 
     def ensure_writable(self) -> None:
-        """Fail before any data is written when the ledger cannot be appended to."""
+        """Fail before any data is written when the ledger cannot be appended to, leaving nothing behind.
+
+        An existing file is opened for appending; a missing one is probed by a throwaway temporary file
+        in its nearest existing folder (never the ledger's own name, which a concurrent writer may be
+        creating), so a command refused after this check has not created an empty ledger or its folders.
+        """
+        import tempfile
+
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a"):
-                pass
+            if self.path.exists():
+                with open(self.path, "a"):
+                    pass
+                return
+            folder = self.path.parent
+            while not folder.exists() and folder != folder.parent:
+                folder = folder.parent
+            if not folder.is_dir():  # a file where a folder must be made
+                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(folder))
+            fd, probe = tempfile.mkstemp(prefix=".labelguard-probe-", dir=folder)
+            os.close(fd)
+            os.unlink(probe)
         except OSError as exc:
             raise BadInput(f"cannot write the ledger {self.path}: {exc.strerror or exc}", f"set {LEDGER_ENV} or --ledger to a writable file") from None
 
     def append(self, entry: LedgerEntry, key: Ed25519PrivateKey) -> None:
         """Append one signed entry, chained to the last line (an exclusive lock serialises writers)."""
         self.ensure_writable()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a+b") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             fh.seek(0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from labelguard.errors import BadInput
 from labelguard.tasks.manifest import ColumnSpec, SignedManifest, to_py
@@ -31,6 +31,36 @@ def dataset_spec_at(root: Store) -> tuple[str, ColumnSpec] | None:
             except (BadInput, KeyError, TypeError):
                 continue  # an unreadable manifest is drift's to report; the next one still says what the dataset is
     return None
+
+
+def positive_for_day(root: Store, given: Any) -> tuple[bool, Any]:
+    """The positive class a day of ``root`` is read with when ``--positive-class`` is not given: the dataset's signed one.
+
+    A partition belongs to a dataset whose positive class is fixed by its signed manifest (its
+    reference's, else its first partition's), so a later day need not name it again. A class that
+    is given is checked against the dataset's by :func:`check_partition_fits`, with the day's other
+    differences.
+
+    Parameters
+    ----------
+    root
+        The partitioned dataset's root (``ingest --dest``).
+    given
+        ``--positive-class`` as typed, or None.
+
+    Returns
+    -------
+    (taken, positive)
+        ``taken`` is True when the dataset's signed positive class stands in for a missing
+        ``given`` (``positive`` is then that class, or None for a class set without one);
+        else ``(False, given)``.
+    """
+    if given is not None:
+        return False, given
+    found = dataset_spec_at(root)
+    if found is None:
+        return False, None
+    return True, found[1].positive_class
 
 
 def _shown(values) -> str:
@@ -114,7 +144,16 @@ def check_partition_fits(root: Store, frame: pd.DataFrame, spec: ColumnSpec) -> 
     if found is None:
         return spec
     part, signed = found
+    from dataclasses import replace
+
     differences = partition_differences(frame, spec, signed)
+    if differences and not partition_differences(frame, replace(spec, positive_class=None), signed):
+        # only the positive class differs: the user named another one than the dataset signed
+        raise BadInput(
+            f"--positive-class {to_py(spec.positive_class)!r} differs from the positive class {to_py(signed.positive_class)!r} "
+            f"that dataset {root.uri} signed (in {part})",
+            f"leave --positive-class out: every day of {root.uri} takes the dataset's",
+        )
     if differences:
         raise BadInput(
             f"the day does not fit dataset {root.uri} (signed in {part}): {'; '.join(differences)}",
@@ -122,6 +161,4 @@ def check_partition_fits(root: Store, frame: pd.DataFrame, spec: ColumnSpec) -> 
             f"(features: {', '.join(signed.feature_cols) or 'none'}; text: {', '.join(signed.text_cols) or 'none'}; "
             f"classes: {_shown(signed.classes)}), or ingest it into a new --dest",
         )
-    from dataclasses import replace
-
     return replace(signed, fitted=None)

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from labelguard.errors import BadInput, ServiceUnreachable
-from labelguard.tasks.manifest import ColumnSpec
+from labelguard.tasks.manifest import ColumnSpec, to_py
 
 SCHEMES = ("postgresql", "postgres")
 URL_HINT = "write postgresql://USER@HOST:PORT/DB?table=reviews (password from PGPASSWORD or ~/.pgpass)"
@@ -279,6 +279,14 @@ class TableSession:
         q = self.sql.SQL("SELECT {c}::text FROM {t} GROUP BY {c} HAVING count(*) > 1 ORDER BY 1 LIMIT %s").format(c=self.sql.Identifier(id_col), t=self.ident)
         with _db_errors(self.target):
             return [r[0] for r in self.conn.execute(q, [limit]).fetchall()]
+
+    def null_labels(self, id_col: str, label_col: str) -> tuple[int, Any]:
+        """Rows whose label is NULL within this snapshot, and the first of their ids in id order (None when there are none)."""
+        q = self.sql.SQL("SELECT {i}, count(*) OVER () FROM {t} WHERE {c} IS NULL ORDER BY {i} LIMIT 1").format(
+            i=self.sql.Identifier(id_col), c=self.sql.Identifier(label_col), t=self.ident)
+        with _db_errors(self.target):
+            row = self.conn.execute(q).fetchone()
+        return (0, None) if row is None else (int(row[1]), row[0])
 
     def label_counts(self, label_col: str) -> dict:
         """Rows per label (NULL labels are left to the schema check)."""
@@ -722,7 +730,7 @@ def take_fingerprint(target: TableTarget, signing_key, *, out: Path | None = Non
     Raises
     ------
     BadInput
-        Missing table or columns, duplicate ids, or an unwritable destination.
+        Missing table or columns, duplicate ids, NULL labels, or an unwritable destination.
     ServiceUnreachable
         The server does not answer or refuses the login.
     """
@@ -735,6 +743,12 @@ def take_fingerprint(target: TableTarget, signing_key, *, out: Path | None = Non
         dupes = s.duplicate_ids(id_col)
         if dupes:
             raise BadInput(f"ids in column {id_col!r} of {target.table} are not unique (e.g. {', '.join(dupes)})", "fingerprint a table whose id column is unique (a primary key)")
+        unlabelled, first = s.null_labels(id_col, label_col)
+        if unlabelled:  # signed, they would be a class of their own that no ingest accepts
+            raise BadInput(
+                f"label column {label_col!r} of {target.table} has {unlabelled} NULL label(s), first at id {to_py(first)!r}",
+                "label every row, or delete the unlabelled rows, before the snapshot",
+            )
         tags, stream_sha = s.row_tags(id_col, label_col)
         server, taken_at, columns = s.server, s.snapshot_time, s.columns
     path = Path(out) if out else default_fingerprint_path(server, target.table)

@@ -243,11 +243,31 @@ def ids_as_written(values: pd.Series) -> pd.Series:
     return text
 
 
+def decimals_as_float(table):
+    """An Arrow table whose decimal columns (Parquet ``decimal128``/``decimal256``: SQL ``NUMERIC``, money,
+    fixed point, as Spark and pyarrow write them) are float64.
+
+    pandas decodes a decimal column to ``decimal.Decimal`` objects, a column of dtype ``object`` that
+    feature selection took for not numeric and ignored in silence. Every decimal128/256 value lies
+    within float64's range (|x| < 1e76), so none is refused; digits past float64's ~15-17 significant
+    ones are rounded, which no feature statistic resolves. The cast goes through the decimal text, so each
+    value is the float nearest to it (``float(Decimal("1.021")) == 1.021``); Arrow's direct cast is not
+    correctly rounded (1.0210000000000001).
+    """
+    import pyarrow as pa
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_decimal(field.type):
+            table = table.set_column(i, pa.field(field.name, pa.float64(), field.nullable, field.metadata), table.column(i).cast(pa.string()).cast(pa.float64()))
+    return table
+
+
 def arrow_to_frame(table) -> pd.DataFrame:
     """An Arrow table as a frame whose every stored column is a column: pandas metadata would turn a
     column written by ``df.set_index("id").to_parquet()`` back into the index, where ``--id-col id``
-    cannot find it. An unnamed stored index (``__index_level_0__``) stays dropped."""
-    frame = table.to_pandas()
+    cannot find it. An unnamed stored index (``__index_level_0__``) stays dropped. Decimal columns are
+    read as float64 (:func:`decimals_as_float`)."""
+    frame = decimals_as_float(table).to_pandas()
     if any(name is not None for name in frame.index.names):
         frame = frame.reset_index()
     return frame
@@ -319,21 +339,38 @@ def missing_column_hint(name: str, columns: list[str], flag: str) -> BadInput:
     return BadInput(f"column {name!r} not found (have: {have})", f"pass {flag} naming an existing column")
 
 
-def parse_timestamps(values: pd.Series, column: str, *, unit: str | None = None, fmt: str | None = None) -> pd.Series:
+def parse_timestamps(values: pd.Series, column: str, *, unit: str | None = None, fmt: str | None = None, ids: pd.Series | None = None) -> pd.Series:
     """Parse a timestamp column only when the reading is unambiguous.
 
     Strings parse as ISO 8601 (or ``fmt``). Integers parse as epoch time in ``unit``; without a
     unit, only when every value falls in one unit's 1990-2100 window (seconds, milliseconds,
     microseconds or nanoseconds — the windows are 1000x apart, so at most one fits).
-    Values already datetime are kept. Results are timezone-aware UTC where the input had no zone.
+    Results are timezone-aware UTC: times with an offset are converted, times without one (and
+    epoch times) are read as UTC. Text mixing times with and without an offset is refused: the
+    naive ones would silently be taken as UTC, and the rows' time order would no longer be the file's.
+
+    Parameters
+    ----------
+    ids
+        The rows' ids as written, aligned with ``values``: an empty cell is named by its id.
 
     Raises
     ------
     BadInput
-        The column does not parse as declared, or its integers fit no single epoch unit.
+        Empty cells (counted, the first named by id), a column that does not parse as declared, or
+        integers that fit no single epoch unit.
     """
+    empty = values.isna()
+    if empty.any():  # an empty cell turned epoch integers into floats ("non-integer numbers"); name it instead
+        at = f"id {_written(ids[empty].iloc[0])!r}" if ids is not None else f"row {int(np.flatnonzero(empty.to_numpy())[0])}"
+        raise BadInput(
+            f"timestamp column {column!r} has {int(empty.sum())} empty cell(s), first at {at}",
+            f"fill them, or pass --timestamp-col none --ignore-cols {column} to keep {column!r} out of the checks",
+        )
     if pd.api.types.is_datetime64_any_dtype(values):
-        return values
+        return values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
+    if not pd.api.types.is_numeric_dtype(values):
+        _refuse_mixed_offsets(values, column, ids)
     fix = f"pass --timestamp-unit s|ms|us|ns or --timestamp-format, or --timestamp-col none to keep {column!r} as data"
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         numbers = pd.to_numeric(values)
@@ -362,6 +399,32 @@ def parse_timestamps(values: pd.Series, column: str, *, unit: str | None = None,
             )
         raise BadInput(f"timestamp column {column!r} does not parse as {fmt or 'ISO 8601'}: {first}", fix) from None
     return parsed
+
+
+# A UTC offset or "Z" after a clock time (a bare date's "-01" is not an offset).
+_OFFSET = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$")
+
+
+def _refuse_mixed_offsets(values: pd.Series, column: str, ids: pd.Series | None) -> None:
+    text = values.astype("string").str.strip()
+    zoned = text.str.contains(_OFFSET, regex=True).fillna(False).astype(bool).to_numpy()
+    if zoned.all() or not zoned.any():
+        return
+    odd = int(np.flatnonzero(zoned != zoned[0])[0])
+
+    def named(i: int) -> str:
+        return f"id {_written(ids.iloc[i])!r}" if ids is not None else f"row {i}"
+
+    raise BadInput(
+        f"timestamp column {column!r} mixes times with and without a UTC offset: {named(odd)} has {text.iloc[odd]!r}, {named(0)} has {text.iloc[0]!r}",
+        "write every time with its offset (or every time in UTC without one), or --timestamp-col none --ignore-cols " + column,
+    )
+
+
+def _written(value):
+    from labelguard.tasks.manifest import to_py
+
+    return to_py(value)
 
 
 def write_csv_like(original: bytes, dialect: CsvDialect, label_col: str, new_labels: dict[int, str]) -> bytes:

@@ -55,9 +55,9 @@ def read_table(path, *, id_col: str | None = None, delimiter: str | None = None,
         store, keys = resolve_parts(text, endpoint_url=endpoint_url)
         frames = [read_bytes(store.get(k), k, id_col=id_col)[0] for k in keys]
         for key, frame in zip(keys[1:], frames[1:]):
-            if list(frame.columns) != list(frames[0].columns):
+            if sorted(frame.columns) != sorted(frames[0].columns):  # the same columns in another order are read by name
                 extra = sorted(set(frame.columns) ^ set(frames[0].columns))
-                differ = f" ({', '.join(map(repr, extra[:3]))} in one, not the other)" if extra else " (column order)"
+                differ = f" ({', '.join(map(repr, extra[:3]))} in one, not the other)" if extra else " (a column name repeated)"
                 raise BadInput(f"part {key} has other columns than {keys[0]}{differ}", "point at parts with one schema (a glob or prefix per schema)")
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if not Path(text).is_file():
@@ -149,8 +149,12 @@ def load_source(
     text_cols: list[str] | None = None,
     ignore_cols: list[str] = (),
     domain: str | None = None,
+    require_positive: bool = True,
 ) -> tuple[pd.DataFrame, ColumnSpec, dict[str, Any]]:
     """Load and validate reviews; nothing is written.
+
+    ``require_positive=False`` lets two classes neither of which is unambiguously positive through
+    (a later day of a partitioned dataset, whose positive class is the dataset's signed one).
 
     Returns
     -------
@@ -177,10 +181,10 @@ def load_source(
             timestamp_col = None
         spec = infer_spec(
             frame, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, positive_class=positive_class,
-            text_cols=text_cols, ignore_cols=ignore_cols, domain=domain, require_positive=True,
+            text_cols=text_cols, ignore_cols=ignore_cols, domain=domain, require_positive=require_positive,
         )
         if spec.timestamp_col:
-            frame = frame.assign(**{spec.timestamp_col: parse_timestamps(frame[spec.timestamp_col], spec.timestamp_col, unit=timestamp_unit, fmt=timestamp_format)})
+            frame = frame.assign(**{spec.timestamp_col: parse_timestamps(frame[spec.timestamp_col], spec.timestamp_col, unit=timestamp_unit, fmt=timestamp_format, ids=frame[spec.id_col])})
         remote = source.startswith("s3://")
         meta = {"kind": "objects" if remote else "file", "path": source if remote else str(Path(source).resolve()), "rows": len(frame)}
         if text_encoding:
@@ -203,11 +207,21 @@ def check_schema(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
         shown = "an empty cell" if case is None or (isinstance(case, float) and np.isnan(case)) or case is pd.NA else f"value {to_py(case)!r}"
         raise SchemaViolation(
             f"{len(failures)} schema failure(s), first: column {first['column']!r} check {first['check']!r} "
-            f"{shown} at row {first['index']}",
+            f"{shown} at {_where(frame, spec, first['column'], first['index'])}",
             _schema_fix(str(first["column"]), str(first["check"]), spec),
             failure_cases=failures,
         )
     return validated
+
+
+def _where(frame: pd.DataFrame, spec: ColumnSpec, column, index) -> str:
+    """Where a failure is, as the user can find it: the row's id as written in the source (as the label
+    check names it), or the 0-based row when the failure is in the id column itself or has no row."""
+    if column != spec.id_col and spec.id_col in frame.columns and index in frame.index:
+        row_id = frame.at[index, spec.id_col]
+        if not pd.isna(row_id):
+            return f"id {to_py(row_id)!r}"
+    return f"row {index}"
 
 
 def _schema_fix(column: str, check: str, spec: ColumnSpec) -> str:

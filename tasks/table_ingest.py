@@ -311,15 +311,17 @@ def ingest_table(
                 "approved_relabel": approval,
             }
             sidecars = {name: part.close() for name, part in parts.items()}
-        store.ensure_writable()  # only now: a refused or failed read leaves the destination untouched
         ds_id = new_dataset_id(store.uri)
         written = {}
-        if with_holdout:  # the holdout first: the root's manifest, written last, completes the dataset
-            written["holdout"] = _write_part(
-                store.child(dataset.HOLDOUT), parts["holdout"], sidecars.pop("holdout"), spec, signing_key, {**source, "part": "holdout"},
-                DatasetRef(ds_id, "holdout", dataset.HOLDOUT), ledger, store.uri,
-            )
-        written["dataset"] = _write_part(store, parts["dataset"], sidecars.pop("dataset"), spec, signing_key, {**source, "part": "train"}, DatasetRef(ds_id, "data"), ledger, store.uri)
+        # one dataset as a whole: ledger lines only once both parts are written; a failure removes both and the folders made
+        with dataset.writing_dataset(store, ledger=ledger, ledger_uri=store.uri, key=signing_key) as done:
+            store.ensure_writable()  # only now: a refused or failed read leaves the destination untouched
+            if with_holdout:  # the holdout first: the root's manifest, written last, completes the dataset
+                written["holdout"] = done.add(store.child(dataset.HOLDOUT), _write_part(
+                    store.child(dataset.HOLDOUT), parts["holdout"], sidecars.pop("holdout"), spec, signing_key, {**source, "part": "holdout"},
+                    DatasetRef(ds_id, "holdout", dataset.HOLDOUT),
+                ))
+            written["dataset"] = done.add(store, _write_part(store, parts["dataset"], sidecars.pop("dataset"), spec, signing_key, {**source, "part": "train"}, DatasetRef(ds_id, "data")))
     from labelguard.tasks.features import describe_columns
 
     return {**written, "source": source, "columns": describe_columns(pd.DataFrame(columns=cols), spec)}

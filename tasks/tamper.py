@@ -39,7 +39,11 @@ def encode_like(original: bytes, key: str, frame: pd.DataFrame, spec: ColumnSpec
     meta = pq.ParquetFile(pa.BufferReader(original)).metadata
     schema = pq.read_schema(pa.BufferReader(original))
     first = meta.row_group(0).column(0) if meta.num_row_groups else None
-    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    # only the label column is re-encoded: every other column keeps its stored values and type (a decimal
+    # column is read as float64, which does not convert back to the decimal bytes it came from)
+    table = pq.read_table(pa.BufferReader(original))
+    at = table.schema.get_field_index(spec.label_col)
+    table = table.set_column(at, table.schema.field(at), pa.Array.from_pandas(frame[spec.label_col], type=schema.field(at).type))
     sink = io.BytesIO()
     codec = first.compression.lower() if first else "snappy"
     # the metadata says UNCOMPRESSED where the writer wants "none"

@@ -202,7 +202,7 @@ def test_pipeline_prechecks_answer_before_prefect(args, message, world, keys, mo
 
 def test_pipeline_with_good_flags_reaches_the_prefect_check(world, keys, monkeypatch):
     monkeypatch.setenv("PREFECT_API_URL", DEAD_PREFECT)
-    res = invoke("pipeline", world / "ds", "--verify-key", keys[1])
+    res = invoke("pipeline", world / "ds", "--holdout", world / "trusted", "--verify-key", keys[1])  # ds has no holdout of its own
     assert res.exit_code == 2
     assert res.stderr.strip().startswith(f"error: the Prefect API at {DEAD_PREFECT} does not answer")
 
