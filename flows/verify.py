@@ -5,15 +5,19 @@ from typing import Any
 
 from prefect import flow
 
-from labelguard.errors import GuardFired
+from labelguard.errors import GuardFired, Inconclusive
 from labelguard.flows._prefect import io_task, publish
 from labelguard.tasks.manifest import load_verify_key
-from labelguard.tasks.verify import verify_dataset
+from labelguard.tasks.verify import DEFAULT_TOLERATE, inconclusive_fix, verify_dataset
 
 
 @io_task(name="verify-dataset")
-def _verify(uri: str, verify_key: Path, reference_uri: str | None, holdout_uri: str | None, endpoint_url: str | None):
-    return verify_dataset(uri, load_verify_key(verify_key), reference_uri=reference_uri, holdout_uri=holdout_uri, endpoint_url=endpoint_url)
+def _verify(uri: str, verify_key: Path, reference_uri: str | None, holdout_uri: str | None, endpoint_url: str | None,
+            tolerate: float, ledger: str | None, share_gap: float | None):
+    from labelguard.tasks.ledger import Ledger
+
+    return verify_dataset(uri, load_verify_key(verify_key), reference_uri=reference_uri, holdout_uri=holdout_uri, endpoint_url=endpoint_url,
+                          tolerate=tolerate, ledger=Ledger(ledger) if ledger else None, share_gap=share_gap)
 
 
 @flow(name="labelguard-verify", log_prints=False)
@@ -24,9 +28,18 @@ def verify_flow(
     holdout_uri: str | None = None,
     endpoint_url: str | None = None,
     name: str = "labelguard-verify",
+    tolerate: float = DEFAULT_TOLERATE,
+    allow_inconclusive: bool = False,
+    ledger: str | None = None,
+    share_gap: float | None = None,
 ) -> dict[str, Any]:
-    """Run `labelguard verify` as a flow: publishes the guard table as an artifact and fails when a guard fires."""
-    report = _verify(uri, verify_key, reference_uri, holdout_uri, endpoint_url)
+    """Run `labelguard verify` as a flow: publishes the guard table as an artifact and fails as `verify` exits 1.
+
+    A fired guard fails the run with :class:`GuardFired`; an ``inconclusive`` verdict with
+    :class:`Inconclusive` ("the guards cannot vouch for the data", never "fired"), unless
+    ``allow_inconclusive``. ``tolerate``, ``ledger`` and ``share_gap`` are `verify`'s.
+    """
+    report = _verify(uri, verify_key, reference_uri, holdout_uri, endpoint_url, tolerate, ledger, share_gap)
     publish(
         name,
         "\n".join(f"- **{g.name}**: {g.verdict} — {g.detail}" for g in report.guards)
@@ -36,8 +49,8 @@ def verify_flow(
     )
     if report.verdict == "fired":
         raise GuardFired([g.name for g in report.guards if g.fired], results=report.guards, stopped="", fix=f"inspect the guard table artifact {name!r} and the suspect rows")
-    if report.verdict == "inconclusive":
-        unsure = [g.name for g in report.guards if g.verdict == "inconclusive"] or ["suite"]
-        raise GuardFired(unsure, report.verdict_detail, results=report.guards, stopped="cannot tell",
-                         fix="add trusted reference rows or accept a higher tolerated flip rate")
+    if report.verdict == "inconclusive" and not allow_inconclusive:
+        fix = inconclusive_fix(report.guards, report.class_power, report.noise_rate, holdout_leak=bool(report.inputs.get("holdout_leak")),
+                               last_resort="--allow-inconclusive on `labelguard watch`")
+        raise Inconclusive(report.verdict_detail, results=report.guards, fix=fix, stopped="")
     return report.to_dict()

@@ -99,8 +99,8 @@ class Inconclusive(GuardFired):
     """No guard fired, but the guards could not vouch for the data (the dataset verdict ``inconclusive``):
     the pipeline fails closed, as ``verify`` does (exit 1)."""
 
-    def __init__(self, detail: str, results: list | None = None, *, fix: str) -> None:
-        LabelguardError.__init__(self, f"the guards cannot vouch for the data, training stopped ({detail})", fix)
+    def __init__(self, detail: str, results: list | None = None, *, fix: str, stopped: str = "training stopped") -> None:
+        LabelguardError.__init__(self, "the guards cannot vouch for the data" + (f", {stopped}" if stopped else "") + f" ({detail})", fix)
         self.failed = []
         self.results = list(results or [])
 

@@ -90,6 +90,15 @@ def test_verify_flow_fails_when_a_guard_fires(tmp_path, keys, prefect_harness):
     ingest_flow(source="synthetic", dest=ds, signing_key=keys[0], rows=5000, seed=2)
     doc = verify_flow(ds, keys[1], reference_uri=f"{ds}/holdout")
     assert doc["ok"] and doc["verdict"] == "pass", doc["verdict_detail"]
+    # a scheduled run that cannot tell says so, never "fired", and takes verify's --tolerate / --allow-inconclusive (break-it r5)
+    from labelguard.errors import Inconclusive
+
+    with pytest.raises(Inconclusive) as unsure:
+        verify_flow(ds, keys[1], reference_uri=f"{ds}/holdout", tolerate=0.01)
+    assert unsure.value.failed == [] and unsure.value.problem.startswith(
+        "the guards cannot vouch for the data (flips of 1% of a class would go unseen (smallest detectable flip rate: class ")
+    assert unsure.value.fix.endswith(", or pass --allow-inconclusive on `labelguard watch`") and "--tolerate 0.0" in unsure.value.fix
+    assert verify_flow(ds, keys[1], reference_uri=f"{ds}/holdout", tolerate=0.01, allow_inconclusive=True)["verdict"] == "inconclusive"
     res = tamper(ds, attack="random", rate=0.05, seed=0, truth_out=tmp_path / "t.json")
     with pytest.raises(GuardFired) as info:
         verify_flow(ds, keys[1], reference_uri=f"{ds}/holdout")
