@@ -82,3 +82,26 @@ def test_the_writability_probe_of_a_local_destination_is_a_hidden_file(tmp_path,
     LocalStore(tmp_path / "dest").ensure_writable()
     assert len(made) == 1 and made[0].startswith(".lg-probe-")
     assert list((tmp_path / "dest").iterdir()) == []
+
+
+def test_an_unknown_aws_profile_is_named(monkeypatch, tmp_path):
+    """Seed 11's sample, the part it never reached: ``AWS_PROFILE`` naming a profile the config files lack."""
+    monkeypatch.setenv("AWS_PROFILE", "lg-no-such-profile")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    with pytest.raises(StoreError) as err:
+        open_store("s3://bucket/prefix", endpoint_url="http://127.0.0.1:9")
+    assert str(err.value) == ("AWS profile 'lg-no-such-profile' (AWS_PROFILE) is not in the AWS config files "
+                              "(fix: name an existing profile, or unset AWS_PROFILE)")
+
+
+def test_the_s3_client_waits_3_s_to_connect_and_60_s_for_a_reply(monkeypatch):
+    """A slow store is not a dead one: a read may take a minute (a large object, a busy server) before
+    it counts as dropped; a connection that cannot be made in 3 s is an unreachable endpoint."""
+    from labelguard.tasks.storage import s3_max_attempts
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    config = S3Store("b", "p", endpoint_url="http://127.0.0.1:9").client.meta.config
+    assert (config.connect_timeout, config.read_timeout) == (3, 60)
+    assert config.retries == {"total_max_attempts": s3_max_attempts(), "mode": "standard"}
