@@ -35,7 +35,8 @@ MUTMUT = str(Path(sys.executable).parent / "mutmut")
 
 # module -> the fast tests that decide its verdicts (no Prefect flows; the moto server is started once)
 MODULES: dict[str, list[str]] = {
-    "manifest": ["tests/test_manifest_contracts.py", "tests/test_manifest.py", "tests/test_dataset.py", "tests/test_replay.py"],
+    "manifest": ["tests/test_manifest_contracts.py", "tests/test_manifest.py", "tests/test_dataset.py", "tests/test_replay.py",
+                 "tests/test_manifest_full.py"],
     "dataset": ["tests/test_dataset.py", "tests/test_store_contracts.py", "tests/test_replay.py", "tests/test_manifest.py", "tests/test_dataset_details.py",
                 "tests/test_s3_contracts.py",
                 "tests/test_tamper_contracts.py::test_only_objects_holding_flipped_rows_are_rewritten_and_the_forgery_matches_them",
