@@ -35,26 +35,29 @@ MUTMUT = str(Path(sys.executable).parent / "mutmut")
 
 # module -> the fast tests that decide its verdicts (no Prefect flows; the moto server is started once)
 MODULES: dict[str, list[str]] = {
-    "manifest": ["tests/test_manifest_contracts.py", "tests/test_manifest.py", "tests/test_dataset.py", "tests/test_replay.py"],
+    "manifest": ["tests/test_manifest_contracts.py", "tests/test_manifest.py", "tests/test_dataset.py", "tests/test_replay.py",
+                 "tests/test_manifest_full.py"],
     "dataset": ["tests/test_dataset.py", "tests/test_store_contracts.py", "tests/test_replay.py", "tests/test_manifest.py", "tests/test_dataset_details.py",
                 "tests/test_s3_contracts.py",
                 "tests/test_tamper_contracts.py::test_only_objects_holding_flipped_rows_are_rewritten_and_the_forgery_matches_them",
                 "tests/test_tamper_contracts.py::test_forged_then_resigned_manifest_keeps_the_dataset_identity_and_sealed_source",
-                "tests/test_dataset_survivors.py", "tests/test_dataset_fresh.py"],
+                "tests/test_dataset_survivors.py", "tests/test_dataset_fresh.py", "tests/test_dataset_seed12.py"],
     "ledger": ["tests/test_replay.py", "tests/test_ledger_contracts.py"],
     "attacks": ["tests/test_attack_contracts.py", "tests/test_attacks.py::test_targeted_flips_positive_to_negative_by_default",
                 "tests/test_attacks.py::test_targeted_flip_matrix_splits_budget_exactly", "tests/test_attacks.py::test_targeted_budget_beyond_source_class",
                 "tests/test_attacks.py::test_rate_bounds", "tests/test_attacks.py::test_unknown_attack_lists_valid_names",
                 "tests/test_attacks.py::test_missing_and_continuous_label_columns", "tests/test_attack_details.py",
-                "tests/test_attack_survivors.py", "tests/test_registry_decorators.py", "tests/test_attacks_fresh.py"],
-    "tamper": ["tests/test_tamper.py", "tests/test_tamper_contracts.py", "tests/test_s3_contracts.py"],
+                "tests/test_attack_survivors.py", "tests/test_registry_decorators.py", "tests/test_attacks_fresh.py",
+                "tests/test_attacks_seed12.py"],
+    "tamper": ["tests/test_tamper.py", "tests/test_tamper_contracts.py", "tests/test_s3_contracts.py", "tests/test_tamper_seed11.py"],
     "storage": ["tests/test_storage.py", "tests/test_store_contracts.py", "tests/test_faults.py", "tests/test_storage_details.py",
                 "tests/test_s3_contracts.py", "tests/test_dataset_details.py", "tests/test_storage_words.py", "tests/test_storage_survivors.py",
-                "tests/test_storage_fresh.py"],
+                "tests/test_storage_fresh.py", "tests/test_storage_seed12.py"],
     # the two-sided contracts, and the values and wording each guard and detector must produce
     "guards": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py", "tests/test_registry_decorators.py",
                "tests/test_guards_fresh.py"],
-    "detectors": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py", "tests/test_detectors_fresh.py"],
+    "detectors": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py", "tests/test_detectors_fresh.py",
+                  "tests/test_detectors_seed12.py"],
 }
 DEFAULT = ["manifest", "dataset", "ledger", "attacks", "tamper", "storage", "guards", "detectors"]
 

@@ -1,0 +1,54 @@
+"""Manifest behaviour that the full mutation run of tasks/manifest.py (issue 13, fifth session: 496
+mutants, 32 of them added since the earlier full run) found untested through the manifest's own
+tests: every column-spec field surviving a signed manifest, older manifests without the newer
+fields, and a key's PEM text given where its path belongs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labelguard.errors import KeyProblem
+from labelguard.tasks.features import featurizer_config
+from labelguard.tasks.manifest import (
+    ColumnSpec,
+    DatasetRef,
+    SignedManifest,
+    build_manifest,
+    load_signing_key,
+    load_verify_key,
+    sign_manifest,
+    signature_valid,
+)
+
+
+def test_every_column_spec_field_survives_a_signed_manifest(keys):
+    spec = ColumnSpec(id_col="rid", label_col="y", feature_cols=("polarity",), timestamp_col=None, classes=("neg", "pos"),
+                      positive_class=np.str_("pos"), text_cols=("body",), featurizer=featurizer_config(["body"]), domain="reviews")
+    frame = pd.DataFrame({"rid": ["a", "b"], "y": ["neg", "pos"], "polarity": [0.5, -1.0], "body": ["fine", "bad"]})
+    payload = build_manifest(frame, spec, dataset=DatasetRef("ds-m", "data"), objects=[], source={}, created_at="2026-11-30T00:00:00Z")
+    assert payload["columns"]["positive_class"] == "pos" and type(payload["columns"]["positive_class"]) is str
+    signed = SignedManifest.from_bytes(sign_manifest(payload, load_signing_key(keys[0])).to_bytes())
+    assert signature_valid(signed, load_verify_key(keys[1]))
+    back = signed.spec
+    assert back == spec
+    assert (back.positive_class, back.text_cols, back.featurizer, back.domain) == ("pos", ("body",), featurizer_config(["body"]), "reviews")
+
+
+def test_a_manifest_written_before_the_newer_fields_reads_with_their_defaults():
+    spec = ColumnSpec.from_dict({"id_col": "rid", "label_col": "y", "feature_cols": ["x"], "classes": [0, 1]})
+    assert spec == ColumnSpec(id_col="rid", label_col="y", feature_cols=("x",), timestamp_col=None, classes=(0, 1),
+                              positive_class=None, text_cols=(), featurizer=None, domain=None)
+
+
+@pytest.mark.parametrize(("load", "which", "env", "flag"), [
+    (load_signing_key, "signing", "LABELGUARD_SIGNING_KEY", "--signing-key"),
+    (load_verify_key, "verify", "LABELGUARD_VERIFY_KEY", "--verify-key"),
+])
+def test_a_key_given_as_pem_text_is_refused_without_echoing_it(load, which, env, flag):
+    pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIsecret\n-----END PRIVATE KEY-----\n"
+    with pytest.raises(KeyProblem) as err:
+        load(pem)
+    assert str(err.value) == (f"{env} / {flag} holds a PEM key itself, not the path of a {which} key file "
+                              f"(fix: write the key to a file (mode 0600) and point {env} at that file)")
