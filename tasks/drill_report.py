@@ -240,10 +240,16 @@ def plot_accuracy(cells, plan: DrillPlan) -> str:
     return _png(fig)
 
 
-def plot_heatmap(cells, plan: DrillPlan) -> str:
-    """Attack × rate per vector, coloured by the guard that fired first; uncaught cells in plain sight:
-    red where some seed's attack passed silently, dark grey where the guards could only say "cannot
-    tell" (inconclusive), with how many seeds were missed and the worst damage among them."""
+def missed_figures(missed: list[dict[str, Any]]) -> str:
+    """The figures an uncaught heat-map cell shows, in the tables' words and signs: the worst missed
+    seed's accuracy lost (points; negative when the poisoned model scored higher) and its predicted
+    share moved (signed points), both from that one seed, e.g. ``acc lost 0.5\nshare +0.5``."""
+    worst = max(missed, key=lambda c: (max(c["damage"]["accuracy_points"], abs(c["damage"]["share_points"])), c["seed"]))
+    return f"acc lost {fmt_points(worst['damage']['accuracy_points'])}\nshare {fmt_points(worst['damage']['share_points'], signed=True)}"
+
+
+def heatmap_figure(cells, plan: DrillPlan):
+    """The heat map of :func:`plot_heatmap` as a matplotlib figure (constrained layout, legend below the x-axis labels)."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
@@ -251,7 +257,7 @@ def plot_heatmap(cells, plan: DrillPlan) -> str:
     firsts = sorted({c["first_guard"] for c in attacked if c["first_guard"]})
     colors = [UNCAUGHT_COLOR, CANNOT_TELL_COLOR] + [PALETTE[i % len(PALETTE)] for i in range(len(firsts))]
     cmap = ListedColormap(colors)
-    fig, axes = plt.subplots(1, len(plan.vectors), figsize=(4.2 * len(plan.vectors) + 1.5, 0.45 * len(plan.attacks) + 1.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(plan.vectors), figsize=(4.2 * len(plan.vectors) + 1.5, 0.5 * len(plan.attacks) + 2.2), squeeze=False, layout="constrained")
     for ax, v in zip(axes[0], plan.vectors):
         grid = np.full((len(plan.attacks), len(plan.rates)), np.nan)
         for i, a in enumerate(plan.attacks):
@@ -263,10 +269,8 @@ def plot_heatmap(cells, plan: DrillPlan) -> str:
                 if missed:
                     silent = any(c["verdict"] == "pass" for c in missed)
                     grid[i, j] = 0 if silent else 1
-                    pts = max(c["damage"]["accuracy_points"] for c in missed)
-                    share = max(abs(c["damage"]["share_points"]) for c in missed)
                     word = "silent" if silent else "can't tell"
-                    ax.text(j, i, f"{word} {len(missed)}/{len(cs)}\n{pts:.1f}/{share:.1f}", ha="center", va="center", fontsize=6, color="white", fontweight="bold")
+                    ax.text(j, i, f"{word} {len(missed)}/{len(cs)}\n{missed_figures(missed)}", ha="center", va="center", fontsize=6, color="white", fontweight="bold")
                 else:
                     first = Counter(c["first_guard"] for c in cs).most_common(1)[0][0]
                     grid[i, j] = 2 + firsts.index(first)
@@ -278,11 +282,20 @@ def plot_heatmap(cells, plan: DrillPlan) -> str:
         ax.set_title(f"vector: {v}", fontsize=9)
     from matplotlib.patches import Patch
 
-    handles = [Patch(color=UNCAUGHT_COLOR, label="silent pass (seeds missed; accuracy / share points lost, worst)"),
-               Patch(color=CANNOT_TELL_COLOR, label="cannot tell: inconclusive (same figures)")]
+    handles = [Patch(color=UNCAUGHT_COLOR, label="silent pass: seeds missed / run; the worst missed seed's accuracy lost and share moved (points, as in the tables)"),
+               Patch(color=CANNOT_TELL_COLOR, label="cannot tell (inconclusive): the same figures")]
     handles += [Patch(color=colors[i + 2], label=f"first: {g}") for i, g in enumerate(firsts)]
-    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.02 - 0.06 * ((len(handles) + 2) // 3)), ncol=3, fontsize=7)
-    return _png(fig)
+    # "outside" with the constrained layout reserves room under the axes: the legend never covers an x-axis label
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=7)
+    return fig
+
+
+def plot_heatmap(cells, plan: DrillPlan) -> str:
+    """Attack × rate per vector, coloured by the guard that fired first; uncaught cells in plain sight:
+    red where some seed's attack passed silently, dark grey where the guards could only say "cannot
+    tell" (inconclusive), with how many seeds were missed and the worst missed seed's damage
+    (:func:`missed_figures`), as a base64 PNG."""
+    return _png(heatmap_figure(cells, plan))
 
 
 def plot_localization(cells, plan: DrillPlan) -> str:

@@ -1,0 +1,69 @@
+"""Known findings in the drill report, drift, watch, attacks, simulate and id order, each pinned on small data of our own."""
+
+from __future__ import annotations
+
+import pytest
+
+from labelguard.tasks import drill, drill_report
+
+
+def _cell(attack, rate, vector, verdict, acc_points, *, seed=0, share_points=0.0):
+    return {"attack": attack, "rate": rate, "seed": seed, "model": "logreg", "vector": vector, "flips": round(rate * 400),
+            "verdict": verdict, "verdict_detail": f"why {verdict}", "caught": verdict == "fired", "fired": ["class_balance"] if verdict == "fired" else [],
+            "first_guard": "class_balance" if verdict == "fired" else None, "guards": {}, "suspects": {"count": 0},
+            "clean": {"accuracy": 0.95}, "poisoned": {"accuracy": 0.95 - acc_points / 100},
+            "damage": {"accuracy_points": acc_points, "share_points": share_points, "share_class": "1",
+                       "material": acc_points >= drill.MATERIAL_POINTS or abs(share_points) >= drill.MATERIAL_POINTS}}
+
+
+@pytest.fixture
+def heatmap(monkeypatch):
+    """The drill heat map's matplotlib figure, drawn on a plan of three vectors with two uncaught cells."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    plan = drill.plan_drill(attacks=["targeted", "random"], rates=[0.1, 0.3], seeds=2, models=["logreg"], vectors=["transform", "at-rest", "source"])
+    cells = [_cell(a, r, v, "fired", 3.0, seed=s) for a in plan.attacks for r in plan.rates for v in plan.vectors for s in (0, 1)]
+    cells = [c for c in cells if not (c["attack"] == "random" and c["rate"] == 0.1 and c["vector"] == "source")]
+    cells += [
+        # the poisoned model scored 0.5 points *higher* (accuracy lost -0.5) while the positive share rose 0.5 points
+        _cell("random", 0.1, "source", "inconclusive", -0.5, seed=0, share_points=0.5),
+        _cell("random", 0.1, "source", "pass", 0.25, seed=1, share_points=-2.0),
+    ]
+    figures = []
+    monkeypatch.setattr(drill_report, "_png", lambda fig: figures.append(fig) or "png")
+    drill_report.plot_heatmap(cells, plan)
+    return figures[0], cells
+
+
+def test_heatmap_uncaught_cell_reads_as_the_tables_do(heatmap):
+    """An uncaught cell shows the worst missed seed's accuracy lost and share moved with the tables'
+    signs, both from that seed (before: `-0.5/0.5`, the maximum accuracy points and the unsigned
+    maximum share, possibly of two different seeds, under a legend reading "points lost")."""
+    fig, cells = heatmap
+    source = fig.axes[2]
+    texts = [t.get_text() for t in source.texts if "/" in t.get_text()]
+    assert texts == ["silent 2/2\nacc lost 0.2\nshare -2.0"]
+    # the uncaught-cells table of report.md lists that seed with the same figures
+    plan = drill.plan_drill(attacks=["targeted", "random"], rates=[0.1, 0.3], seeds=2, models=["logreg"], vectors=["transform", "at-rest", "source"])
+    md = drill_report.render_markdown(drill_report.summarize(cells, [], plan), plan).splitlines()
+    assert "| random | 0.1 | 1 | logreg | source | 40 | silent pass | 0.2 | -2.0 (1) |" in md
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels[:2] == ["silent pass: seeds missed / run; the worst missed seed's accuracy lost and share moved (points, as in the tables)",
+                          "cannot tell (inconclusive): the same figures"]
+
+
+def test_heatmap_cannot_tell_cell_keeps_the_sign_of_an_accuracy_gain():
+    missed = [_cell("random", 0.1, "source", "inconclusive", -0.5, share_points=0.5)]
+    assert drill_report.missed_figures(missed) == "acc lost -0.5\nshare +0.5"
+
+
+def test_heatmap_legend_covers_no_x_axis_label(heatmap):
+    fig, _ = heatmap
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend = fig.legends[0].get_window_extent(renderer)
+    labels = [ax.xaxis.label.get_window_extent(renderer) for ax in fig.axes]
+    ticks = [t.get_window_extent(renderer) for ax in fig.axes for t in ax.get_xticklabels()]
+    assert [b.overlaps(legend) for b in labels + ticks] == [False] * (len(labels) + len(ticks))
+    assert legend.y1 < min(b.y0 for b in labels)  # below the x-axis labels, not beside them
