@@ -410,13 +410,19 @@ def decision_panels(setup, plan: DrillPlan, cells) -> dict[str, Any] | None:
     return {"png": _png(fig), "attack": w["attack"], "rate": w["rate"], "projected": plane.projected}
 
 
-def write_drill_report(cells, certificates, plan: DrillPlan, out_dir: Path, *, panels=None, seconds: float | None = None, data_source=None, timing=None) -> dict[str, Path]:
-    """Write report.json (one entry per cell), report.md and a self-contained report.html."""
+def write_drill_report(cells, certificates, plan: DrillPlan, out_dir: Path, *, panels=None, seconds: float | None = None, data_source=None, timing=None,
+                       command_seconds: float | None = None) -> dict[str, Path]:
+    """Write report.json (one entry per cell), report.md and a self-contained report.html.
+
+    ``seconds`` is the drill flow's wall time up to the report; ``command_seconds`` (when the
+    ``labelguard drill`` command ran it) the command's wall time up to the report, which also counts
+    checking the data and starting Prefect and S3 (report.json keeps both; see :func:`timing_note`).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarize(cells, certificates, plan)
     paths = {"json": out_dir / "report.json", "markdown": out_dir / "report.md", "html": out_dir / "report.html"}
-    payload = {"plan": plan.to_dict(), "data_source": data_source, "seconds": seconds, "timing": timing, "summary": summary, "certificates": certificates, "cells": cells}
+    payload = {"plan": plan.to_dict(), "data_source": data_source, "seconds": seconds, "command_seconds": command_seconds, "timing": timing, "summary": summary, "certificates": certificates, "cells": cells}
     paths["json"].write_text(json.dumps(payload, indent=1, default=json_default))
     paths["markdown"].write_text(render_markdown(summary, plan))
     plots = {
@@ -428,11 +434,23 @@ def write_drill_report(cells, certificates, plan: DrillPlan, out_dir: Path, *, p
     }
     if panels:
         plots["decision regions"] = panels["png"]
-    paths["html"].write_text(render_html(summary, plan, plots, seconds))
+    paths["html"].write_text(render_html(summary, plan, plots, timing_note(seconds, command_seconds)))
     return paths
 
 
-def render_html(summary, plan: DrillPlan, plots: dict[str, str], seconds: float | None) -> str:
+def timing_note(seconds: float | None, command_seconds: float | None = None) -> str:
+    """The report's one line on time, saying which clock it read: the command's wall time up to the
+    report when known (the console's ``done in`` is the same clock, a few seconds later), and the
+    drill flow's share of it; else the flow's wall time alone, named as such."""
+    if not seconds:
+        return ""
+    if command_seconds:
+        return (f"wall time: this report was written {command_seconds:.0f} s after `labelguard drill` started, {seconds:.0f} s of it in the drill flow "
+                f"(the rest: checking the data, starting Prefect and S3)")
+    return f"wall time of the drill flow: {seconds:.0f} s to this report (checking the data and starting Prefect before it not counted)"
+
+
+def render_html(summary, plan: DrillPlan, plots: dict[str, str], note: str = "") -> str:
     import markdown_it  # noqa: F401 - rich ships markdown-it-py
 
     from markdown_it import MarkdownIt
@@ -449,7 +467,7 @@ def render_html(summary, plan: DrillPlan, plots: dict[str, str], seconds: float 
         if title == "certificate":
             extra = f"<p class='note'>{html.escape(summary['certificate_sentence'])}</p>"
         figs.append(f"<figure><figcaption>{html.escape(title)}</figcaption><img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>{extra}</figure>")
-    took = f"<p class='note'>drill took {seconds:.0f} s</p>" if seconds else ""
+    took = f"<p class='note'>{html.escape(note)}</p>" if note else ""
     style = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
              "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px}"
              "figure{margin:1.5em 0}figcaption{font-weight:600;margin-bottom:.3em}img{max-width:100%}.note{color:#555;font-size:13px}")

@@ -10,7 +10,7 @@ from labelguard.tasks import drill, drill_report
 def _cell(attack, rate, vector, verdict, acc_points, *, seed=0, share_points=0.0):
     return {"attack": attack, "rate": rate, "seed": seed, "model": "logreg", "vector": vector, "flips": round(rate * 400),
             "verdict": verdict, "verdict_detail": f"why {verdict}", "caught": verdict == "fired", "fired": ["class_balance"] if verdict == "fired" else [],
-            "first_guard": "class_balance" if verdict == "fired" else None, "guards": {}, "suspects": {"count": 0},
+            "first_guard": "class_balance" if verdict == "fired" else None, "guards": {}, "suspects": {"count": 0, "precision": None, "recall": None, "f1": None},
             "clean": {"accuracy": 0.95}, "poisoned": {"accuracy": 0.95 - acc_points / 100},
             "damage": {"accuracy_points": acc_points, "share_points": share_points, "share_class": "1",
                        "material": acc_points >= drill.MATERIAL_POINTS or abs(share_points) >= drill.MATERIAL_POINTS}}
@@ -67,3 +67,29 @@ def test_heatmap_legend_covers_no_x_axis_label(heatmap):
     ticks = [t.get_window_extent(renderer) for ax in fig.axes for t in ax.get_xticklabels()]
     assert [b.overlaps(legend) for b in labels + ticks] == [False] * (len(labels) + len(ticks))
     assert legend.y1 < min(b.y0 for b in labels)  # below the x-axis labels, not beside them
+
+
+def _tiny_report(tmp_path, **kw):
+    import re
+
+    plan = drill.plan_drill(attacks=["targeted"], rates=[0.1], seeds=1, models=["logreg"], vectors=["transform"])
+    cells = [_cell("clean", 0.0, "transform", "pass", 0.0), _cell("targeted", 0.1, "transform", "fired", 9.0)]
+    paths = drill_report.write_drill_report(cells, [], plan, tmp_path, seconds=26.4, **kw)
+    return re.findall(r"<p class='note'>([^<]*)</p>", paths["html"].read_text())[-1], paths
+
+
+def test_drill_html_names_the_clock_it_read(tmp_path):
+    """The HTML said `drill took 30 s` (the flow's time) while the console said `done in 58 s` (the
+    command's, with Prefect's start): the report now names both clocks."""
+    note, paths = _tiny_report(tmp_path, command_seconds=55.2)
+    assert note == ("wall time: this report was written 55 s after `labelguard drill` started, 26 s of it in the drill flow "
+                    "(the rest: checking the data, starting Prefect and S3)")
+    import json
+
+    doc = json.loads(paths["json"].read_text())
+    assert (doc["seconds"], doc["command_seconds"]) == (26.4, 55.2)
+
+
+def test_drill_html_run_as_a_bare_flow_says_so(tmp_path):
+    note, _ = _tiny_report(tmp_path)
+    assert note == "wall time of the drill flow: 26 s to this report (checking the data and starting Prefect before it not counted)"
