@@ -681,7 +681,7 @@ def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKe
     """
     import hashlib
 
-    from labelguard.tasks.dataset import MANIFEST_KEY, load_verified
+    from labelguard.tasks.dataset import MANIFEST_KEY, load_verified, sort_ids
     from labelguard.tasks.ledger import manifest_digest
 
     store = root.child(part_name(day))
@@ -704,7 +704,7 @@ def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKe
     result.rows = len(frame)
     result.schema_problems, bad_ids = schema_problems(frame, ref.spec)
     if result.schema_problems:  # the day does not fit the signed reference: an alarm, and its statistics cannot be computed
-        result.suspect_ids = result.suspect_ids or bad_ids
+        result.suspect_ids = result.suspect_ids or sort_ids(bad_ids)
         return result
     stats, confident = day_stats(frame, ref)
     result.rows, result.stats = stats["rows"], stats
@@ -718,7 +718,7 @@ def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKe
             codes = _codes(frame, ref.spec)
             names = np.array(_classes(ref))
             mask = (confident != codes) & (confident >= 0) & np.isin(names[codes], list(fired_classes))
-            result.suspect_ids = frame[ref.spec.id_col].to_numpy()[mask].tolist()
+            result.suspect_ids = sort_ids(frame[ref.spec.id_col].to_numpy()[mask].tolist())
     return result
 
 

@@ -93,3 +93,39 @@ def test_drill_html_names_the_clock_it_read(tmp_path):
 def test_drill_html_run_as_a_bare_flow_says_so(tmp_path):
     note, _ = _tiny_report(tmp_path)
     assert note == "wall time of the drill flow: 26 s to this report (checking the data and starting Prefect before it not counted)"
+
+
+def test_ids_kept_as_text_numbers_sort_by_value():
+    from labelguard.tasks.dataset import sort_ids
+
+    assert sort_ids(["20.0", "263.0", "305.0", "42.0"]) == ["20.0", "42.0", "263.0", "305.0"]
+    assert sort_ids(["7", "007", "10", "6.5", 3, "b", "a"]) == [3, "6.5", "007", "7", "10", "a", "b"]
+    assert sort_ids(["r10", "r9", "extra-10", "extra-2"]) == ["extra-10", "extra-2", "r10", "r9"]  # text ids: as text, as before
+
+
+def test_verify_lists_float_ids_in_numeric_order(tmp_path, own_key_env):
+    """Float ids are stored as their text ('20.0'); verify listed the suspects as text (`138.0, 147.0, 15.0, ...`)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from labelguard.cli import app
+    from labelguard.tasks.dataset import write_dataset
+    from labelguard.tasks.manifest import ColumnSpec, load_signing_key
+    from labelguard.tasks.sources import make_reviews
+    from labelguard.tasks.storage import LocalStore
+
+    frame = make_reviews(200, seed=1)
+    frame["review_id"] = [f"{float(i * 7 % 211)}" for i in range(200)]  # '0.0', '7.0', ... '210.0', not in order
+    write_dataset(LocalStore(tmp_path / "ds"), frame, ColumnSpec(), load_signing_key(own_key_env["LABELGUARD_SIGNING_KEY"]), source={"kind": "test"})
+    runner = CliRunner()
+    res = runner.invoke(app, ["tamper", str(tmp_path / "ds"), "--attack", "random", "--rate", "0.05", "--seed", "3", "--truth-out", str(tmp_path / "t.json")], env=own_key_env)
+    assert res.exit_code == 0, res.output
+    truth = [f["id"] for f in json.loads((tmp_path / "t.json").read_text())["flipped"]]
+    numeric = sorted(truth, key=float)
+    assert len(truth) == 10 and numeric != sorted(truth)  # text order would differ
+    res = runner.invoke(app, ["verify", str(tmp_path / "ds"), "--guards", "manifest", "--json", str(tmp_path / "v.json")], env=own_key_env)
+    assert res.exit_code == 1
+    doc = json.loads((tmp_path / "v.json").read_text())
+    assert doc["suspect_ids"] == numeric and doc["guards"][0]["suspect_ids"] == numeric
+    assert f"suspect rows (10, from manifest): {', '.join(numeric)}" in res.stdout
