@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+import socket
+from datetime import datetime, timezone
+
 import pytest
 
 from labelguard.tasks import drill, drill_report
@@ -129,3 +134,31 @@ def test_verify_lists_float_ids_in_numeric_order(tmp_path, own_key_env):
     doc = json.loads((tmp_path / "v.json").read_text())
     assert doc["suspect_ids"] == numeric and doc["guards"][0]["suspect_ids"] == numeric
     assert f"suspect rows (10, from manifest): {', '.join(numeric)}" in res.stdout
+
+
+# ---------------------------------------------------------------- subset attack on data whose first feature is constant
+
+
+def test_subset_takes_the_first_feature_that_varies():
+    """digits-like data: pixel 0 is always 0; `subset` made every row its segment and flipped anywhere."""
+    import numpy as np
+    import pandas as pd
+
+    from labelguard.tasks.attacks import flip_labels, segment_mask
+    from labelguard.tasks.manifest import ColumnSpec
+
+    rng = np.random.default_rng(11)
+    frame = pd.DataFrame({"review_id": np.arange(200), "pixel0": 0.0, "pixel1": rng.permutation(200).astype(float), "pixel2": rng.normal(size=200),
+                          "label": rng.choice([0, 1], 200)})
+    spec = ColumnSpec(feature_cols=("pixel0", "pixel1", "pixel2"), timestamp_col=None)
+    X = frame[["pixel0", "pixel1", "pixel2"]].to_numpy()
+    assert np.flatnonzero(segment_mask(X)).tolist() == np.flatnonzero(frame["pixel1"].to_numpy() >= 194).tolist()  # top 3 %: 6 rows
+    res = flip_labels(frame, spec, attack="subset", rate=0.02, seed=0)
+    # 4 flips (2 % of 200), all in the segment: pixel1 of 195, 196, 198 and 199
+    assert frame.set_index("review_id").loc[res.flipped["id"].astype(int), "pixel1"].sort_values().tolist() == [195.0, 196.0, 198.0, 199.0]
+    # heavy ties at the quantile: 0/1 pixels with 10 % ones; the segment is the ones, not every row
+    binary = np.zeros((200, 2))
+    binary[:20, 1] = 1.0
+    assert np.flatnonzero(segment_mask(binary)).tolist() == list(range(20))
+    with pytest.raises(Exception, match="every feature column is constant"):
+        segment_mask(np.zeros((50, 3)))
