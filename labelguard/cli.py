@@ -991,6 +991,11 @@ def drift(
     if fired is not None:
         err.print(f"[red]guard fired:[/] {fired.one_line()}", highlight=False)
         raise typer.Exit(EXIT_FIRED)
+    unsure = [d for d in days if d.get("cannot_tell")]
+    if unsure:  # fail closed, as verify does on "inconclusive": a day too small to check is not a clean day
+        err.print(f"[yellow]cannot tell:[/] {'; '.join(d['date'] + ': ' + d['cannot_tell'] for d in unsure)} "
+                  "(fix: check those rows by hand; such a day never joins the clean window)", highlight=False)
+        raise typer.Exit(EXIT_FIRED)
 
 
 def _print_days(uri: str, days: list[dict]) -> None:
@@ -1006,7 +1011,7 @@ def _print_days(uri: str, days: list[dict]) -> None:
         g = d["guards"]
         cells = [("[red]fired[/] " if g[n]["fired"] else "") + (("warm-up" if d.get("warming_up") else "—") if g[n].get("z") is None else f"z={g[n]['z']:.1f}/{g[n]['threshold']:.1f}")
                  for n in DRIFT_GUARDS]
-        table.add_row(d["date"], str(d["rows"]), "[red]ALARM[/]" if d["alarm"] else (f"[yellow]{d['status']}[/]" if d.get("warming_up") and d.get("status") else "[green]no[/]"),
+        table.add_row(d["date"], str(d["rows"]), f"[red]{d.get('status') or 'ALARM'}[/]" if d["alarm"] else (f"[yellow]{d['status']}[/]" if (d.get("warming_up") or d.get("cannot_tell")) and d.get("status") else "[green]no[/]"),
                       ("[green]ok[/]" if d["integrity"] == "ok" else f"[red]{d['integrity']}[/]") + (", [red]schema fired[/]" if d.get("schema_problems") else ""), *cells)
     out.print(table)
     from labelguard.tasks.drift import warmup_note

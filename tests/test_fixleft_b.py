@@ -136,6 +136,117 @@ def test_verify_lists_float_ids_in_numeric_order(tmp_path, own_key_env):
     assert f"suspect rows (10, from manifest): {', '.join(numeric)}" in res.stdout
 
 
+# ---------------------------------------------------------------- drift: unsigned days, tiny days, two runs at once
+
+DRIFT_DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]
+
+
+@pytest.fixture
+def small_lake(tmp_path):
+    """Three clean 400-row partitions (the first carves the reference), signed with a key pair of this test's own."""
+    import numpy as np
+
+    from labelguard.tasks import drift
+    from labelguard.tasks.manifest import ColumnSpec, generate_keypair, load_signing_key, load_verify_key
+    from labelguard.tasks.simulate import DayPlan, make_day
+    from labelguard.tasks.storage import LocalStore
+
+    signing, verify = generate_keypair(tmp_path / "keys")
+    root = LocalStore(tmp_path / "lake")
+    for i, day in enumerate(DRIFT_DAYS):
+        frame = make_day(i, day, np.random.default_rng([7, i]), np.array([1.0, 0.0]), DayPlan(rows=400, volume_sd=0.0))
+        drift.ingest_partition(root, frame, ColumnSpec(positive_class=1), load_signing_key(signing), day=day, source={"kind": "test"},
+                               holdout_fraction=0.3 if i == 0 else 0.0, dataset_id="lake-test")
+    return root, load_signing_key(signing), load_verify_key(verify), (signing, verify)
+
+
+def test_drift_day_without_a_manifest_reads_not_signed_with_its_rows(small_lake):
+    """A day of Parquet without a manifest read `rows 0` and a bare ALARM, with a fix pointing at suspect rows there are none of."""
+    import shutil
+
+    from labelguard.flows.drift import alarm_fix
+    from labelguard.tasks import drift
+
+    root, sign, verify, _ = small_lake
+    (root.root / "date=2026-03-04").mkdir()
+    shutil.copy(root.root / "date=2026-03-02" / "part-00000.parquet", root.root / "date=2026-03-04")
+    res = {r.date: r for r in drift.check_partitions(root.uri, verify, signing_key=sign)}
+    day = res["2026-03-04"]
+    assert (day.rows, day.integrity, day.fired, day.status) == (400, "missing-manifest", ["manifest"], "ALARM: not signed, not checked")
+    assert day.integrity_detail == "no signed manifest: 400 row(s) in 1 Parquet object(s) are not signed, so the day was not checked"
+    assert alarm_fix([day], "labelguard-drift") == ("inspect the drift artifact 'labelguard-drift'; 2026-03-04 not signed: ingest those rows with "
+                                                    "`labelguard ingest --partition date=DAY`, or remove the folder")
+
+
+def test_drift_day_of_three_rows_cannot_tell_and_is_never_clean(small_lake):
+    import numpy as np
+
+    from labelguard.tasks import drift
+    from labelguard.tasks.manifest import ColumnSpec
+    from labelguard.tasks.simulate import DayPlan, make_day
+
+    root, sign, verify, _ = small_lake
+    frame = make_day(3, "2026-03-04", np.random.default_rng([7, 3]), np.array([1.0, 0.0]), DayPlan(rows=400, volume_sd=0.0))
+    tiny = frame.groupby("label").head(2).head(3)  # 3 rows, both classes
+    drift.ingest_partition(root, tiny, ColumnSpec(positive_class=1), sign, day="2026-03-04", source={"kind": "test"})
+    drift.ingest_partition(root, frame.iloc[3:], ColumnSpec(positive_class=1), sign, day="2026-03-05", source={"kind": "test"})
+    res = {r.date: r for r in drift.check_partitions(root.uri, verify, signing_key=sign)}
+    day = res["2026-03-04"]
+    assert drift.min_rows(day.level) == 123  # 0.05 over 5 tests x 30 days, two classes
+    assert (day.rows, day.alarm, day.cannot_tell) == (3, False, "3 row(s), too few to tell (a day needs 123 for a 20% flip to show at the per-test level)")
+    assert day.status == "cannot tell: 3 row(s), too few to tell (a day needs 123 for a 20% flip to show at the per-test level)"
+    records = drift.read_records(root, verify, dataset_id="lake-test")
+    assert drift.is_clean(records["2026-03-04"]) is False and drift.is_clean(records["2026-03-03"]) is True
+    assert res["2026-03-05"].clean_days == ["2026-03-02", "2026-03-03"]  # the tiny day stays out of the window
+
+
+_RUN = """
+import json, sys
+from labelguard.errors import BadInput
+from labelguard.tasks import drift
+from labelguard.tasks.manifest import load_signing_key, load_verify_key
+try:
+    res = drift.check_partitions(sys.argv[1], load_verify_key(sys.argv[3]), signing_key=load_signing_key(sys.argv[2]), since="2026-03-01")
+    print(json.dumps([r.date for r in res]))
+except BadInput as exc:
+    print("busy: " + exc.one_line())
+"""
+
+
+def test_two_drift_runs_at_once_one_holds_the_lake(small_lake, tmp_path):
+    """Two processes on one lake: the second is refused while the first holds `_drift/lock.json`; the records stay signed
+    and whole; a lock left by a process that died is taken over."""
+    import json
+    import subprocess
+    import sys
+
+    from labelguard.tasks import drift
+
+    root, sign, verify, (signing, verify_path) = small_lake
+    args = [sys.executable, "-c", _RUN, root.uri, str(signing), str(verify_path)]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = sorted(p.communicate(timeout=240)[0].strip() for p in procs)
+    assert [p.returncode for p in procs] == [0, 0]
+    done = [o for o in outs if o.startswith("[")]
+    busy = [o for o in outs if o.startswith("busy: ")]
+    assert json.loads(done[0]) == DRIFT_DAYS
+    print("two runs at once:", outs)
+    if busy:  # they overlapped (the usual case): one line naming the lock
+        assert len(done) == 1 and re.fullmatch(
+            rf"busy: another drift run holds {re.escape(root.uri)} \(pid \d+ on .+, since .+\) "
+            rf"\(fix: wait for it to finish; if it died, delete {re.escape(root.uri)}/_drift/lock\.json\)", busy[0])
+    assert sorted(drift.read_records(root, verify, dataset_id="lake-test")) == DRIFT_DAYS  # every record verifies
+    assert not (root.root / "_drift" / "lock.json").exists()
+    # the lock held by a live process (this one) refuses; one of a dead process is taken over
+    with drift.drift_lock(root):
+        out = subprocess.run(args, capture_output=True, text=True, timeout=240).stdout
+        assert out.startswith(f"busy: another drift run holds {root.uri} (pid {os.getpid()} on ")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")  # fresh, but its process is gone
+    (root.root / "_drift" / "lock.json").write_text(json.dumps({"pid": int(dead), "host": socket.gethostname(), "started": now, "token": "x"}))
+    assert json.loads(subprocess.run(args, capture_output=True, text=True, timeout=240).stdout) == DRIFT_DAYS
+
+
 # ---------------------------------------------------------------- subset attack on data whose first feature is constant
 
 
