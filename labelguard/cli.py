@@ -574,6 +574,8 @@ def pipeline(
         if out_dir is not None:
             _check_report_dir(out_dir, "--out")
         _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)
+        if holdout is None:
+            _require_own_holdout(uri, endpoint_url=settings.s3_endpoint)
         _prefect_ready()
         from labelguard.flows.pipeline import pipeline_flow
 
@@ -610,6 +612,26 @@ def _require_dataset(*uris: str | None, endpoint_url: str | None) -> None:
         store = open_store(uri, endpoint_url=endpoint_url)
         if store.head("manifest.json") is None and not store.list(limit=1):
             raise DatasetMissing(f"no dataset at {store.uri}", "check the URI (labelguard ingest writes one there)")
+
+
+def _require_own_holdout(uri: str, *, endpoint_url: str | None) -> None:
+    """A dataset without its own holdout (ingested with --holdout-fraction 0, or a sealed lake) needs --holdout:
+    'no dataset at URI/holdout' named a URI the user never typed."""
+    from labelguard.errors import BadInput
+    from labelguard.tasks.dataset import HOLDOUT, MANIFEST_KEY, own_key
+    from labelguard.tasks.manifest import SignedManifest
+    from labelguard.tasks.storage import open_store
+
+    store = open_store(uri, endpoint_url=endpoint_url)
+    name = own_key(store, MANIFEST_KEY)
+    if store.head(name) is None or store.child(HOLDOUT).list(limit=1):
+        return  # no dataset here (the flow says so), or a holdout to verify
+    try:
+        sealed = SignedManifest.from_bytes(store.get(name)).payload.get("source", {}).get("kind") == "sealed"
+    except Exception:  # noqa: BLE001 - an unreadable manifest is verification's to report
+        return
+    why = "sealed lakes carry none" if sealed else "ingested with --holdout-fraction 0"
+    raise BadInput(f"{store.uri} has no trusted holdout ({why})", "pass --holdout URI")
 
 
 @app.command()
