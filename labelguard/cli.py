@@ -99,6 +99,24 @@ def _check_params_first(command) -> None:
     command._labelguard_checked = True
 
 
+def _no_such_option(exc) -> str | None:
+    """A command's unknown option, said usefully: Click suggests any option that is loosely alike
+    (``simulate --rows`` got ``Possible options: --verbose``); here a near-typo gets "did you mean",
+    anything else the command's real options."""
+    import difflib
+
+    from typer._click.exceptions import NoSuchOption
+
+    if not isinstance(exc, NoSuchOption) or exc.ctx is None or exc.ctx.parent is None:
+        return None
+    opts = [o for p in exc.ctx.command.params if p.param_type_name == "option" and not getattr(p, "hidden", False) for o in p.opts if o.startswith("--")]
+    close = difflib.get_close_matches(exc.option_name, opts, n=2, cutoff=0.75)
+    name = _one_line(exc.option_name)
+    if close:
+        return f"No such option: {name} (did you mean {' or '.join(close)}?)"
+    return f"No such option: {name} ({exc.ctx.info_name}'s options: {', '.join(opts)})"
+
+
 def _run_edge(call, argv: list[str]) -> int:
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
     from typer.exceptions import Abort
@@ -111,7 +129,7 @@ def _run_edge(call, argv: list[str]) -> int:
         return EXIT_OK
     except UsageError as exc:
         where = f"labelguard {exc.ctx.info_name} --help" if exc.ctx is not None and exc.ctx.parent is not None else "labelguard --help"
-        err.print(f"[red]error:[/] {_one_line(exc.format_message())} (fix: see `{where}`)", highlight=False)
+        err.print(f"[red]error:[/] {_no_such_option(exc) or _one_line(exc.format_message())} (fix: see `{where}`)", highlight=False)
         return EXIT_BAD_INPUT
     except (Abort, KeyboardInterrupt):
         err.print("[red]aborted[/]", highlight=False)
@@ -1060,6 +1078,7 @@ def simulate(
     seed: int = typer.Option(0, "--seed"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="A new directory for the store, keys, report.json, report.md and timeline.png (default: reports/simulate-SEED)."),
     no_prefect: bool = typer.Option(False, "--no-prefect", help="Run the checks as plain functions instead of the drift flow (faster; for benchmarks)."),
+    rows: int = typer.Option(800, "--rows", help="Mean rows a day (day-to-day volume varies about 25 %)."),
     verbose: bool = VerboseOpt,
 ) -> None:
     """Simulate daily partitions with natural variation and benign drift, poison one day, run the drift flow after each day."""
@@ -1071,7 +1090,7 @@ def simulate(
         from labelguard.errors import BadInput
         from labelguard.tasks.simulate import check_args
 
-        check_args(days, poison_day or None, attack, rate, vector)
+        check_args(days, poison_day or None, attack, rate, vector, rows)
         out_dir = out_dir or Path("reports") / f"simulate-{seed}"
         if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
             raise BadInput(f"{out_dir} is not a new or empty directory", "choose a new --out directory")
@@ -1081,7 +1100,9 @@ def simulate(
             check = _flow_check
         from labelguard.tasks.simulate import simulate as run
 
-        res = run(out_dir, days=days, poison_day=poison_day or None, attack=attack, rate=rate, vector=vector, seed=seed, check=check)
+        from labelguard.tasks.simulate import DayPlan
+
+        res = run(out_dir, days=days, poison_day=poison_day or None, attack=attack, rate=rate, vector=vector, seed=seed, check=check, plan=DayPlan(rows=rows))
     _print_days(res["store"], res["records"])
     s = res["summary"]
     out.print(f"clean days: {s['clean_days']}, false alarms: {len(s['false_alarms'])}" + (f" ({', '.join(s['false_alarms'])})" if s["false_alarms"] else ""), highlight=False)

@@ -273,3 +273,25 @@ def test_subset_takes_the_first_feature_that_varies():
     assert np.flatnonzero(segment_mask(binary)).tolist() == list(range(20))
     with pytest.raises(Exception, match="every feature column is constant"):
         segment_mask(np.zeros((50, 3)))
+
+
+# ---------------------------------------------------------------- unknown options, simulate --rows
+
+
+@pytest.mark.parametrize("args, line", [
+    (["simulate", "--size", "5"], "error: No such option: --size (simulate's options: --days, --poison-day, --attack, --rate, --vector, --seed, --out, "
+                                  "--no-prefect, --rows, --verbose) (fix: see `labelguard simulate --help`)"),
+    (["simulate", "--day", "5"], "error: No such option: --day (did you mean --days?) (fix: see `labelguard simulate --help`)"),
+    (["verify", "x", "--gaurds", "manifest"], "error: No such option: --gaurds (did you mean --guards?) (fix: see `labelguard verify --help`)"),
+    (["simulate", "--rows", "5"], "error: --rows must be at least 203, got 5: smaller days cannot show a 20% flip (drift reads them 'cannot tell') "
+                                  "(fix: pass e.g. --rows 800)"),
+])
+def test_unknown_options_name_the_real_ones(tmp_path, args, line):
+    """`simulate --rows 5` answered `No such option: --rows (Possible options: --verbose)`."""
+    from typer.testing import CliRunner
+
+    from labelguard.cli import app
+
+    res = CliRunner().invoke(app, args + (["--out", str(tmp_path / "sim")] if args[0] == "simulate" else []))
+    assert (res.exit_code, res.stderr.strip()) == (2, line)
+    assert not (tmp_path / "sim").exists()
