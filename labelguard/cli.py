@@ -592,8 +592,6 @@ def pipeline(
         if out_dir is not None:
             _check_report_dir(out_dir, "--out")
         _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)
-        if holdout is None:
-            _require_own_holdout(uri, endpoint_url=settings.s3_endpoint)
         _prefect_ready()
         from labelguard.flows.pipeline import pipeline_flow
 
@@ -630,26 +628,6 @@ def _require_dataset(*uris: str | None, endpoint_url: str | None) -> None:
         store = open_store(uri, endpoint_url=endpoint_url)
         if store.head("manifest.json") is None and not store.list(limit=1):
             raise DatasetMissing(f"no dataset at {store.uri}", "check the URI (labelguard ingest writes one there)")
-
-
-def _require_own_holdout(uri: str, *, endpoint_url: str | None) -> None:
-    """A dataset without its own holdout (ingested with --holdout-fraction 0, or a sealed lake) needs --holdout:
-    'no dataset at URI/holdout' named a URI the user never typed."""
-    from labelguard.errors import BadInput
-    from labelguard.tasks.dataset import HOLDOUT, MANIFEST_KEY, own_key
-    from labelguard.tasks.manifest import SignedManifest
-    from labelguard.tasks.storage import open_store
-
-    store = open_store(uri, endpoint_url=endpoint_url)
-    name = own_key(store, MANIFEST_KEY)
-    if store.head(name) is None or store.child(HOLDOUT).list(limit=1):
-        return  # no dataset here (the flow says so), or a holdout to verify
-    try:
-        sealed = SignedManifest.from_bytes(store.get(name)).payload.get("source", {}).get("kind") == "sealed"
-    except Exception:  # noqa: BLE001 - an unreadable manifest is verification's to report
-        return
-    why = "sealed lakes carry none" if sealed else "ingested with --holdout-fraction 0"
-    raise BadInput(f"{store.uri} has no trusted holdout ({why})", "pass --holdout URI")
 
 
 @app.command()
@@ -937,11 +915,28 @@ def watch(
         from labelguard.flows.verify import verify_flow
 
         out.print(f"serving {name}: verify {uri} on '{cron}' against {os.environ['PREFECT_API_URL']} (Ctrl-C stops)", highlight=False)
-        verify_flow.serve(
+        _serve_until_stopped(f"labelguard-verify/{name}", lambda: verify_flow.serve(
             name=name,
             cron=cron,
             parameters={"uri": uri, "verify_key": str(settings.verify_key), "reference_uri": reference, "holdout_uri": holdout, "endpoint_url": settings.s3_endpoint, "name": name},
-        )
+        ))
+
+
+def _serve_until_stopped(deployment: str, serve_call) -> None:
+    """Run a blocking Prefect ``serve`` and, when SIGTERM (or Ctrl-C) stops it, say so in one line.
+
+    Prefect's runner pauses the deployment on SIGTERM and logs three INFO lines on the way
+    (``SIGTERM received, initiating graceful shutdown...``); its logger is kept to warnings, and
+    the one line here says what stopping did.
+    """
+    import logging
+
+    logging.getLogger("prefect.runner").setLevel(logging.WARNING)
+    try:
+        serve_call()
+    except KeyboardInterrupt:
+        pass
+    out.print(f"watch stopped: deployment {deployment} paused, no more scheduled runs", highlight=False)
 
 
 def _check_record_key(settings: Settings) -> None:
@@ -1142,7 +1137,7 @@ def _serve_drift(uri: str, cron: str, name: str, settings: Settings, reference: 
                     "ledger": str(book.path.resolve()) if book else None, "name": name},
     )
     out.print(f"serving labelguard-drift/{name}: drift checks of {uri} on '{cron}' against {os.environ['PREFECT_API_URL']} (Ctrl-C stops)", highlight=False)
-    serve(deployment, print_starting_message=False)
+    _serve_until_stopped(f"labelguard-drift/{name}", lambda: serve(deployment, print_starting_message=False))
 
 
 @app.command()
