@@ -90,9 +90,17 @@ def drift_flow(
     for r in alarms:
         emit_alarm(uri, r)
     if alarms:
-        raise GuardFired(sorted({g for r in alarms for g in r.fired}), f"alarm on {', '.join(r.date for r in alarms)}", stopped="",
-                         fix=f"inspect the drift artifact {name!r} and the suspect rows of those partitions")
+        raise GuardFired(sorted({g for r in alarms for g in r.fired}), f"alarm on {', '.join(r.date for r in alarms)}", stopped="", fix=alarm_fix(alarms, name))
     return [r.to_dict() for r in results]
+
+
+def alarm_fix(alarms: list[drift.DayResult], name: str) -> str:
+    """The fix of a drift alarm: the artifact, the suspect rows when there are any, and how to sign a day that has no manifest."""
+    fix = f"inspect the drift artifact {name!r}" + (" and the suspect rows of those partitions" if any(r.suspect_ids for r in alarms) else "")
+    unsigned = [r.date for r in alarms if r.integrity == "missing-manifest"]
+    if unsigned:
+        fix += f"; {', '.join(unsigned)} not signed: ingest those rows with `labelguard ingest --partition date=DAY`, or remove the folder"
+    return fix
 
 
 WEBHOOK_PAYLOAD = (

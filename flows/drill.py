@@ -174,13 +174,15 @@ def _progress(done: int, total: int, artifact_id) -> None:
 
 
 @flow(name="labelguard-drill", log_prints=False, task_runner=ThreadPoolTaskRunner(max_workers=1))
-def drill_flow(plan: drill.DrillPlan, out_dir: Path, store_uri: str | None = None, endpoint_url: str | None = None) -> dict[str, Any]:
+def drill_flow(plan: drill.DrillPlan, out_dir: Path, store_uri: str | None = None, endpoint_url: str | None = None, command_started: float | None = None) -> dict[str, Any]:
     """Run a drill and write report.json, report.md and report.html into ``out_dir``.
 
     Finished cells are appended to ``out_dir/cells.jsonl`` as they complete, so an interrupted
     drill keeps them and ``--resume`` runs only the rest. The store is ``store_uri`` (default a
     local store under ``out_dir/store``); every run writes under a fresh prefix (datasets are
     create-only). A throwaway Ed25519 key pair is made outside the store and removed at the end.
+    ``command_started`` (epoch seconds, ``time.time()``) is when the command that runs the flow
+    started: the report then gives the command's wall time up to it beside the flow's own.
     """
     from prefect.artifacts import create_progress_artifact
     from threadpoolctl import threadpool_limits
@@ -241,7 +243,8 @@ def drill_flow(plan: drill.DrillPlan, out_dir: Path, store_uri: str | None = Non
         panels = drill_report.decision_panels(setups[plan.seeds[0]], plan, done)
     timing["certificate_and_panels"] = time.perf_counter() - t_cert
     seconds = time.perf_counter() - started
-    paths = write_report(done, certs, plan, out_dir, panels=panels, seconds=seconds, data_source=data.source, timing=timing)
+    command_seconds = None if command_started is None else time.time() - command_started
+    paths = write_report(done, certs, plan, out_dir, panels=panels, seconds=seconds, data_source=data.source, timing=timing, command_seconds=command_seconds)
     summary = drill_report.summarize(done, certs, plan)
     publish("labelguard-drill", drill_report.render_markdown(summary, plan, plots=None), table=drill_report.summary_table(done), description="Drill scorecard")
     from prefect.artifacts import create_link_artifact
@@ -251,7 +254,7 @@ def drill_flow(plan: drill.DrillPlan, out_dir: Path, store_uri: str | None = Non
 
 
 def run_drill(plan: drill.DrillPlan, out_dir: Path, *, workers: int = 1, dask: str | None = None, processes: bool | None = None,
-              store_uri: str | None = None, endpoint_url: str | None = None) -> dict[str, Any]:
+              store_uri: str | None = None, endpoint_url: str | None = None, command_started: float | None = None) -> dict[str, Any]:
     """Run :func:`drill_flow` on the task runner chosen by ``workers``, ``dask`` and ``processes`` (see :func:`task_runner`).
 
     When no Prefect API is configured (Prefect's ephemeral mode) the ephemeral server is started
@@ -275,7 +278,7 @@ def run_drill(plan: drill.DrillPlan, out_dir: Path, *, workers: int = 1, dask: s
     try:
         with temporary_settings(updates={PREFECT_API_URL: url}):
             try:
-                return run(plan=plan, out_dir=out_dir, store_uri=store_uri, endpoint_url=endpoint_url)
+                return run(plan=plan, out_dir=out_dir, store_uri=store_uri, endpoint_url=endpoint_url, command_started=command_started)
             finally:
                 _drain_prefect()
     finally:

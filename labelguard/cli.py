@@ -99,6 +99,24 @@ def _check_params_first(command) -> None:
     command._labelguard_checked = True
 
 
+def _no_such_option(exc) -> str | None:
+    """A command's unknown option, said usefully: Click suggests any option that is loosely alike
+    (``simulate --rows`` got ``Possible options: --verbose``); here a near-typo gets "did you mean",
+    anything else the command's real options."""
+    import difflib
+
+    from typer._click.exceptions import NoSuchOption
+
+    if not isinstance(exc, NoSuchOption) or exc.ctx is None or exc.ctx.parent is None:
+        return None
+    opts = [o for p in exc.ctx.command.params if p.param_type_name == "option" and not getattr(p, "hidden", False) for o in p.opts if o.startswith("--")]
+    close = difflib.get_close_matches(exc.option_name, opts, n=2, cutoff=0.75)
+    name = _one_line(exc.option_name)
+    if close:
+        return f"No such option: {name} (did you mean {' or '.join(close)}?)"
+    return f"No such option: {name} ({exc.ctx.info_name}'s options: {', '.join(opts)})"
+
+
 def _run_edge(call, argv: list[str]) -> int:
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
     from typer.exceptions import Abort
@@ -111,7 +129,7 @@ def _run_edge(call, argv: list[str]) -> int:
         return EXIT_OK
     except UsageError as exc:
         where = f"labelguard {exc.ctx.info_name} --help" if exc.ctx is not None and exc.ctx.parent is not None else "labelguard --help"
-        err.print(f"[red]error:[/] {_one_line(exc.format_message())} (fix: see `{where}`)", highlight=False)
+        err.print(f"[red]error:[/] {_no_such_option(exc) or _one_line(exc.format_message())} (fix: see `{where}`)", highlight=False)
         return EXIT_BAD_INPUT
     except (Abort, KeyboardInterrupt):
         err.print("[red]aborted[/]", highlight=False)
@@ -725,7 +743,7 @@ def drill(
     """The attack x guard scorecard on your data, with a label-flip certificate. Exits 0 when the drill ran: it is a measurement, not a gate."""
     import time
 
-    started = time.monotonic()
+    started, started_epoch = time.monotonic(), time.time()
     _quiet(verbose)
     settings = Settings.resolve(s3_endpoint=endpoint_url)
     with _edge():
@@ -790,7 +808,7 @@ def drill(
             previous = signal.signal(signal.SIGINT, lambda *_: drill_lib.STOP.set())  # stop after the units in flight
             try:
                 with progress:
-                    res = drill_flows.run_drill(plan, out_dir, workers=workers, dask=dask_address, store_uri=store_uri, endpoint_url=endpoint)
+                    res = drill_flows.run_drill(plan, out_dir, workers=workers, dask=dask_address, store_uri=store_uri, endpoint_url=endpoint, command_started=started_epoch)
             except (KeyboardInterrupt, drill_lib.DrillInterrupted):
                 kept = len(drill_lib.read_cells(out_dir))
                 err.print(f"[red]interrupted:[/] {kept} finished cells kept in {out_dir / drill_lib.CELLS_FILE} (fix: rerun with the same options and --resume to continue)", highlight=False)
@@ -812,7 +830,7 @@ def drill(
     if s["errors"]:
         err.print(f"[yellow]{s['errors']} cell(s) errored[/]: {s['error_examples'][0]}", highlight=False)
     out.print(f"report: {res['paths']['html']}  markdown: {res['paths']['markdown']}  json: {res['paths']['json']}", highlight=False)
-    out.print(f"done in {time.monotonic() - started:.0f} s", highlight=False)
+    out.print(f"done in {time.monotonic() - started:.0f} s (wall time of the command; {res['seconds']:.0f} s of it in the drill flow)", highlight=False)
 
 
 @app.command()
@@ -943,11 +961,28 @@ def watch(
         from labelguard.flows.verify import verify_flow
 
         out.print(f"serving {name}: verify {uri} on '{cron}' against {os.environ['PREFECT_API_URL']} (Ctrl-C stops)", highlight=False)
-        verify_flow.serve(
+        _serve_until_stopped(f"labelguard-verify/{name}", lambda: verify_flow.serve(
             name=name,
             cron=cron,
             parameters={"uri": uri, "verify_key": str(settings.verify_key), "reference_uri": reference, "holdout_uri": holdout, "endpoint_url": settings.s3_endpoint, "name": name},
-        )
+        ))
+
+
+def _serve_until_stopped(deployment: str, serve_call) -> None:
+    """Run a blocking Prefect ``serve`` and, when SIGTERM (or Ctrl-C) stops it, say so in one line.
+
+    Prefect's runner pauses the deployment on SIGTERM and logs three INFO lines on the way
+    (``SIGTERM received, initiating graceful shutdown...``); its logger is kept to warnings, and
+    the one line here says what stopping did.
+    """
+    import logging
+
+    logging.getLogger("prefect.runner").setLevel(logging.WARNING)
+    try:
+        serve_call()
+    except KeyboardInterrupt:
+        pass
+    out.print(f"watch stopped: deployment {deployment} paused, no more scheduled runs", highlight=False)
 
 
 def _check_record_key(settings: Settings) -> None:
@@ -1037,6 +1072,11 @@ def drift(
     if fired is not None:
         err.print(f"[red]guard fired:[/] {fired.one_line()}", highlight=False)
         raise typer.Exit(EXIT_FIRED)
+    unsure = [d for d in days if d.get("cannot_tell")]
+    if unsure:  # fail closed, as verify does on "inconclusive": a day too small to check is not a clean day
+        err.print(f"[yellow]cannot tell:[/] {'; '.join(d['date'] + ': ' + d['cannot_tell'] for d in unsure)} "
+                  "(fix: check those rows by hand; such a day never joins the clean window)", highlight=False)
+        raise typer.Exit(EXIT_FIRED)
 
 
 def _print_days(uri: str, days: list[dict]) -> None:
@@ -1052,7 +1092,7 @@ def _print_days(uri: str, days: list[dict]) -> None:
         g = d["guards"]
         cells = [("[red]fired[/] " if g[n]["fired"] else "") + (("warm-up" if d.get("warming_up") else "—") if g[n].get("z") is None else f"z={g[n]['z']:.1f}/{g[n]['threshold']:.1f}")
                  for n in DRIFT_GUARDS]
-        table.add_row(d["date"], str(d["rows"]), "[red]ALARM[/]" if d["alarm"] else (f"[yellow]{d['status']}[/]" if d.get("warming_up") and d.get("status") else "[green]no[/]"),
+        table.add_row(d["date"], str(d["rows"]), f"[red]{d.get('status') or 'ALARM'}[/]" if d["alarm"] else (f"[yellow]{d['status']}[/]" if (d.get("warming_up") or d.get("cannot_tell")) and d.get("status") else "[green]no[/]"),
                       ("[green]ok[/]" if d["integrity"] == "ok" else f"[red]{d['integrity']}[/]") + (", [red]schema fired[/]" if d.get("schema_problems") else ""), *cells)
     out.print(table)
     from labelguard.tasks.drift import warmup_note
@@ -1079,6 +1119,7 @@ def simulate(
     seed: int = typer.Option(0, "--seed"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="A new directory for the store, keys, report.json, report.md and timeline.png (default: reports/simulate-SEED)."),
     no_prefect: bool = typer.Option(False, "--no-prefect", help="Run the checks as plain functions instead of the drift flow (faster; for benchmarks)."),
+    rows: int = typer.Option(800, "--rows", help="Mean rows a day (day-to-day volume varies about 25 %)."),
     verbose: bool = VerboseOpt,
 ) -> None:
     """Simulate daily partitions with natural variation and benign drift, poison one day, run the drift flow after each day."""
@@ -1090,7 +1131,7 @@ def simulate(
         from labelguard.errors import BadInput
         from labelguard.tasks.simulate import check_args
 
-        check_args(days, poison_day or None, attack, rate, vector)
+        check_args(days, poison_day or None, attack, rate, vector, rows)
         out_dir = out_dir or Path("reports") / f"simulate-{seed}"
         if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
             raise BadInput(f"{out_dir} is not a new or empty directory", "choose a new --out directory")
@@ -1100,7 +1141,9 @@ def simulate(
             check = _flow_check
         from labelguard.tasks.simulate import simulate as run
 
-        res = run(out_dir, days=days, poison_day=poison_day or None, attack=attack, rate=rate, vector=vector, seed=seed, check=check)
+        from labelguard.tasks.simulate import DayPlan
+
+        res = run(out_dir, days=days, poison_day=poison_day or None, attack=attack, rate=rate, vector=vector, seed=seed, check=check, plan=DayPlan(rows=rows))
     _print_days(res["store"], res["records"])
     s = res["summary"]
     out.print(f"clean days: {s['clean_days']}, false alarms: {len(s['false_alarms'])}" + (f" ({', '.join(s['false_alarms'])})" if s["false_alarms"] else ""), highlight=False)
@@ -1140,7 +1183,7 @@ def _serve_drift(uri: str, cron: str, name: str, settings: Settings, reference: 
                     "ledger": str(book.path.resolve()) if book else None, "name": name},
     )
     out.print(f"serving labelguard-drift/{name}: drift checks of {uri} on '{cron}' against {os.environ['PREFECT_API_URL']} (Ctrl-C stops)", highlight=False)
-    serve(deployment, print_starting_message=False)
+    _serve_until_stopped(f"labelguard-drift/{name}", lambda: serve(deployment, print_starting_message=False))
 
 
 @app.command()

@@ -393,7 +393,7 @@ def subset_flips(inp: AttackInput, *, where: str | None = None, segment_share: f
     """Flip only rows in one segment (a feature predicate), degrading it while global metrics barely move.
 
     ``where`` is a pandas query over the feature columns (e.g. ``"polarity > 3"``); by default the
-    segment is the top ``segment_share`` of the first feature.
+    segment is the top ``segment_share`` of the first feature that varies (:func:`segment_mask`).
     """
     mask = segment_mask(inp.X, where=where, segment_share=segment_share, frame=inp.frame)
     pool = np.flatnonzero(mask)
@@ -404,7 +404,19 @@ def subset_flips(inp: AttackInput, *, where: str | None = None, segment_share: f
 
 
 def segment_mask(X: np.ndarray, *, where: str | None = None, segment_share: float = 0.03, frame: pd.DataFrame | None = None) -> np.ndarray:
-    """The rows a ``subset`` attack targets, as a boolean mask."""
+    """The rows a ``subset`` attack targets, as a boolean mask, shape (n_rows,).
+
+    With ``where``, the rows the pandas query over ``frame`` selects. Otherwise the top
+    ``segment_share`` of the first feature column of ``X`` (shape (n_rows, n_features)) that varies:
+    a constant column (digits' pixel 0) has no top, and taking it made every row the segment, so the
+    flips fell anywhere. The segment is the rows at or above the column's (1 - segment_share)
+    quantile; when ties there would make it more than twice the share, the rows above it, if any.
+
+    Raises
+    ------
+    BadInput
+        The predicate does not evaluate, ``segment_share`` is outside (0, 1], or every feature is constant.
+    """
     if where:
         if frame is None:
             raise BadInput("a `where` predicate needs the frame's columns", "pass the frame")
@@ -414,7 +426,16 @@ def segment_mask(X: np.ndarray, *, where: str | None = None, segment_share: floa
             raise BadInput(f"cannot evaluate segment predicate {where!r}: {exc}".splitlines()[0], "write a pandas query over the feature columns, e.g. \"polarity > 3\"") from None
     if not 0 < segment_share <= 1:
         raise BadInput(f"segment_share must be in (0, 1], got {segment_share}", "pass e.g. segment_share=0.03")
-    return X[:, 0] >= np.quantile(X[:, 0], 1 - segment_share)
+    for j in range(X.shape[1]):
+        col = X[:, j]
+        if not len(col) or np.nanmin(col) == np.nanmax(col):
+            continue
+        q = np.nanquantile(col, 1 - segment_share)
+        mask = col >= q
+        if mask.mean() > 2 * segment_share and (col > q).any():
+            mask = col > q
+        return mask
+    raise BadInput("every feature column is constant: the subset attack has no segment to take", "pass a segment with --option where=\"COLUMN > VALUE\"")
 
 
 @register_attack("cluster")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -737,9 +739,35 @@ def _schema_diff(a: pa.Schema, b: pa.Schema) -> str:
     return "; ".join(diffs[:3]) or "a column name repeated"
 
 
+_NUMERIC_ID = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _id_order(v) -> tuple:
+    if isinstance(v, str):
+        if _NUMERIC_ID.fullmatch(v):  # a number kept as text ('20.0', '007'): by its value, exactly
+            return (0, Decimal(v.strip()), v)
+        return (1, 0, v)
+    v = v.item() if hasattr(v, "item") and not isinstance(v, (str, bytes)) else v  # numpy scalars compare with Decimal as Python numbers
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v:
+        return (0, v, str(v))
+    return (1, 0, str(v))
+
+
 def sort_ids(ids) -> list:
-    """Ids in their natural order: numbers numerically, strings as text (mixed types: numbers first)."""
-    return sorted(ids, key=lambda v: (isinstance(v, str), v if not isinstance(v, str) else "", str(v)))
+    """Ids in their natural order: numbers numerically, also when kept as text (``'20.0'``, ``'007'``:
+    by value, ties by text), other strings as text; numbers first.
+
+    Parameters
+    ----------
+    ids : iterable of int, float or str
+        Row ids as stored.
+
+    Returns
+    -------
+    list
+        The same ids, sorted (``['20.0', '263.0', '42.0']`` → ``['20.0', '42.0', '263.0']``; ``['r10', 'r9']`` stays).
+    """
+    return sorted(ids, key=_id_order)
 
 
 def _refuse_repeated_ids(frame: pd.DataFrame, spec: ColumnSpec, objects: list[dict[str, Any]]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date as Date, datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
@@ -29,6 +30,10 @@ ALPHA = 0.05  # family-wise false-alarm probability over HORIZON_DAYS daily chec
 HORIZON_DAYS = 30  # the family: a month of daily checks shares ALPHA (Bonferroni over tests x days)
 WINDOW = 14  # recent clean days whose day-to-day variation sets each test's null
 MIN_DAYS = 5  # clean days (the reference counts as one) before a test runs: its t has m - 2 >= 3 degrees of freedom
+TOLERATE = 0.2  # the flip rate a day must be able to show (verify's --tolerate default): fewer rows cannot tell (min_rows)
+POWER = 0.8  # ... with this probability
+LOCK_KEY = "lock.json"  # _drift/lock.json: the drift run that holds the lake (drift_lock)
+STALE_LOCK_SECONDS = 6 * 3600  # a lock this old, or of a dead process on this host, is taken over
 
 
 # ---------------------------------------------------------------- partitions
@@ -502,6 +507,7 @@ class DayResult:
     manifest_sha256: str | None = None
     checked_at: str = ""
     schema_problems: list[str] = field(default_factory=list)  # columns or labels that do not fit the signed reference (schema guard)
+    cannot_tell: str = ""  # why the day's rows cannot show a tolerated flip (too few): not an alarm, and never a clean day
 
     @property
     def fired(self) -> list[str]:
@@ -539,13 +545,18 @@ class DayResult:
             "guards": self.guard_summary(), "tests": [t.to_dict() for t in self.tests],
             "suspect_ids": [to_py(i) for i in self.suspect_ids], "clean_days": self.clean_days, "level": self.level,
             "stats": self.stats, "manifest_sha256": self.manifest_sha256, "checked_at": self.checked_at, "warming_up": self.warming_up,
-            "schema_problems": self.schema_problems, "status": self.status,
+            "schema_problems": self.schema_problems, "status": self.status, "cannot_tell": self.cannot_tell,
         }
 
     @property
     def status(self) -> str:
-        """One phrase for the alarm column: ``ALARM``, ``no alarm``, or what a warm-up day was (and was not) checked for."""
-        return "ALARM" if self.alarm else (warmup_status(len(self.clean_days)) if self.warming_up else "no alarm")
+        """One phrase for the alarm column: ``ALARM`` (``ALARM: not signed, not checked`` for a day without a manifest),
+        ``cannot tell: …`` (too few rows), ``no alarm``, or what a warm-up day was (and was not) checked for."""
+        if self.alarm:
+            return "ALARM: not signed, not checked" if self.integrity == "missing-manifest" else "ALARM"
+        if self.cannot_tell:
+            return f"cannot tell: {self.cannot_tell}"
+        return warmup_status(len(self.clean_days)) if self.warming_up else "no alarm"
 
 
 def record_key(day: str) -> str:
@@ -687,7 +698,7 @@ def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKe
     """
     import hashlib
 
-    from labelguard.tasks.dataset import MANIFEST_KEY, load_verified
+    from labelguard.tasks.dataset import MANIFEST_KEY, load_verified, sort_ids
     from labelguard.tasks.ledger import manifest_digest
 
     store = root.child(part_name(day))
@@ -697,6 +708,10 @@ def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKe
         rep = load_verified(store, verify_key, roles=("partition",), ledger=ledger)
     except DatasetMissing:
         return DayResult(day, store.uri, 0, "missing-manifest", f"nothing readable at {store.uri}", level=level, checked_at=now)
+    if rep.code == "missing-manifest":  # objects without a manifest: say how many rows went unchecked, never "0 rows"
+        rows, parts = unsigned_rows(store)
+        return DayResult(day, store.uri, rows, "missing-manifest",
+                         f"no signed manifest: {rows} row(s) in {parts} Parquet object(s) are not signed, so the day was not checked", level=level, checked_at=now)
     digest = manifest_digest(rep.manifest) if rep.manifest is not None else (hashlib.sha256(store.get(MANIFEST_KEY)).hexdigest() if store.head(MANIFEST_KEY) else None)
     result = DayResult(day, store.uri, 0, rep.code, rep.detail, level=level, manifest_sha256=digest, checked_at=now,
                        suspect_ids=list(rep.suspect_ids or []), clean_days=[d for d, _ in clean])
@@ -710,7 +725,11 @@ def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKe
     result.rows = len(frame)
     result.schema_problems, bad_ids = schema_problems(frame, ref.spec)
     if result.schema_problems:  # the day does not fit the signed reference: an alarm, and its statistics cannot be computed
-        result.suspect_ids = result.suspect_ids or bad_ids
+        result.suspect_ids = result.suspect_ids or sort_ids(bad_ids)
+        return result
+    need = min_rows(level)
+    if len(frame) < need:  # its statistics could not show a tolerated flip: "cannot tell", and it never joins the clean window
+        result.cannot_tell = f"{len(frame)} row(s), too few to tell (a day needs {need} for a {TOLERATE:.0%} flip to show at the per-test level)"
         return result
     stats, confident = day_stats(frame, ref)
     result.rows, result.stats = stats["rows"], stats
@@ -724,7 +743,7 @@ def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKe
             codes = _codes(frame, ref.spec)
             names = np.array(_classes(ref))
             mask = (confident != codes) & (confident >= 0) & np.isin(names[codes], list(fired_classes))
-            result.suspect_ids = frame[ref.spec.id_col].to_numpy()[mask].tolist()
+            result.suspect_ids = sort_ids(frame[ref.spec.id_col].to_numpy()[mask].tolist())
     return result
 
 
@@ -771,6 +790,16 @@ def check_partitions(
         if not targets:
             raise BadInput(f"no partition between {lo} and {hi} under {root.uri} (have {days[0]} to {days[-1]})", "widen --since/--until")
     ref = load_reference(root, verify_key, reference_uri=reference_uri, endpoint_url=endpoint_url, ledger=ledger)
+    with drift_lock(root):  # two runs at once would check the same days against records the other is writing
+        return _check_locked(root, days, ref, verify_key, signing_key=signing_key, since=since, until=until, alpha=alpha, horizon_days=horizon_days,
+                             window=window, ledger=ledger, on_day=on_day)
+
+
+def _check_locked(root: Store, days: list[str], ref: Reference, verify_key: Ed25519PublicKey, *, signing_key: Ed25519PrivateKey, since, until,
+                  alpha: float, horizon_days: int, window: int, ledger, on_day) -> list[DayResult]:
+    if since or until:
+        lo, hi = since or days[0], until or days[-1]
+        targets = [d for d in days if lo <= d <= hi]
     records = read_records(root, verify_key, dataset_id=ref.dataset_id)
     later_alarms(root, verify_key, records, dataset_id=ref.dataset_id)
     if not (since or until):
@@ -804,6 +833,113 @@ def check_partitions(
         if on_day is not None:
             on_day(res)
     return results
+
+
+def min_rows(level: float, *, tolerate: float = TOLERATE, power: float = POWER) -> int:
+    """The fewest rows a day needs before its checks can tell anything: with fewer, even a flip of
+    ``tolerate`` of its rows moves its class shares (by up to ``tolerate``) less than their sampling
+    error hides, in a two-sided test at ``level`` with probability ``power``.
+
+    A necessary condition, not a sufficient one: the day-to-day variation of the clean days widens
+    every null further. The share's standard error is at most 0.5 / sqrt(n), so
+    ``n >= ((z_(1 - level/2) + z_power) * 0.5 / tolerate) ** 2``; 123 rows at the default level
+    (0.05 over 5 tests and 30 days) for two classes.
+
+    Parameters
+    ----------
+    level : float
+        Per-test level (``alpha / (tests per day × horizon days)``).
+
+    Returns
+    -------
+    int
+        Rows.
+    """
+    from scipy.stats import norm
+
+    return int(np.ceil(((norm.isf(level / 2) + norm.isf(1 - power)) * 0.5 / tolerate) ** 2))
+
+
+def unsigned_rows(store: Store) -> tuple[int, int]:
+    """Rows and Parquet objects in a partition folder without a manifest (Parquet footers only; unreadable objects count 0 rows)."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    rows = parts = 0
+    for key in store.list():
+        if not key.endswith(".parquet") or key.rsplit("/", 1)[-1] in ("rows.parquet",):
+            continue
+        parts += 1
+        try:
+            rows += pq.ParquetFile(io.BytesIO(store.get(key))).metadata.num_rows
+        except Exception:  # noqa: BLE001 - a broken object is still unsigned; its rows are unknown
+            continue
+    return rows, parts
+
+
+@contextmanager
+def drift_lock(root: Store, *, stale_after: float = STALE_LOCK_SECONDS):
+    """Hold ``root/_drift/lock.json`` (create-only) while a drift run checks ``root``.
+
+    Day records are create-only, so two runs at once cannot overwrite each other, but each would
+    check the same days against a clean window the other is still writing, and the loser's
+    results would differ from the stored record. A lock of a process that is gone (same host) or
+    older than ``stale_after`` seconds is taken over.
+
+    Raises
+    ------
+    BadInput
+        Another drift run holds the lake (exit 2: nothing was checked).
+    """
+    import os
+    import socket
+    import uuid
+
+    store = root.child(RECORDS)
+    mine = {"pid": os.getpid(), "host": socket.gethostname(), "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "token": uuid.uuid4().hex}
+    for attempt in (0, 1):
+        try:
+            store.put(LOCK_KEY, json.dumps(mine).encode())
+            break
+        except DatasetExists:
+            try:
+                held = json.loads(store.get(LOCK_KEY))
+            except (DatasetMissing, ValueError):
+                held = {}
+            if attempt == 0 and _stale(held, stale_after):
+                store.delete(LOCK_KEY)
+                continue
+            raise BadInput(f"another drift run holds {root.uri} (pid {held.get('pid', '?')} on {held.get('host', '?')}, since {held.get('started', '?')})",
+                           f"wait for it to finish; if it died, delete {store.uri.rstrip('/')}/{LOCK_KEY}") from None
+    try:
+        yield
+    finally:
+        try:
+            if json.loads(store.get(LOCK_KEY)).get("token") == mine["token"]:
+                store.delete(LOCK_KEY)
+        except (DatasetMissing, ValueError):
+            pass
+
+
+def _stale(held: dict, stale_after: float) -> bool:
+    import os
+    import socket
+
+    try:
+        age = (datetime.now(timezone.utc) - datetime.fromisoformat(held["started"])).total_seconds()
+    except (KeyError, TypeError, ValueError):
+        return False  # unreadable: a lock being written this instant; never taken over
+    if age > stale_after:
+        return True
+    if held.get("host") == socket.gethostname() and isinstance(held.get("pid"), int):
+        try:
+            os.kill(held["pid"], 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+    return False
 
 
 def warmup_note(days: list[dict]) -> str:
@@ -875,7 +1011,7 @@ def schema_problems(frame: pd.DataFrame, spec: ColumnSpec) -> tuple[list[str], l
 def is_clean(rec: dict | None) -> bool:
     """Whether a day record may serve in the clean window: checked, no alarm, statistics present, and, if it
     was a warm-up day, checked against the signed reference (noise_rate ran) rather than only its manifest."""
-    if rec is None or rec.get("alarm") or rec.get("stats") is None:
+    if rec is None or rec.get("alarm") or rec.get("stats") is None or rec.get("cannot_tell"):
         return False
     return not rec.get("warming_up") or any(t.get("guard") == "noise_rate" for t in rec.get("tests") or [])
 

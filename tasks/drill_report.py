@@ -240,10 +240,16 @@ def plot_accuracy(cells, plan: DrillPlan) -> str:
     return _png(fig)
 
 
-def plot_heatmap(cells, plan: DrillPlan) -> str:
-    """Attack × rate per vector, coloured by the guard that fired first; uncaught cells in plain sight:
-    red where some seed's attack passed silently, dark grey where the guards could only say "cannot
-    tell" (inconclusive), with how many seeds were missed and the worst damage among them."""
+def missed_figures(missed: list[dict[str, Any]]) -> str:
+    """The figures an uncaught heat-map cell shows, in the tables' words and signs: the worst missed
+    seed's accuracy lost (points; negative when the poisoned model scored higher) and its predicted
+    share moved (signed points), both from that one seed, e.g. ``acc lost 0.5\nshare +0.5``."""
+    worst = max(missed, key=lambda c: (max(c["damage"]["accuracy_points"], abs(c["damage"]["share_points"])), c["seed"]))
+    return f"acc lost {fmt_points(worst['damage']['accuracy_points'])}\nshare {fmt_points(worst['damage']['share_points'], signed=True)}"
+
+
+def heatmap_figure(cells, plan: DrillPlan):
+    """The heat map of :func:`plot_heatmap` as a matplotlib figure (constrained layout, legend below the x-axis labels)."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
@@ -251,7 +257,7 @@ def plot_heatmap(cells, plan: DrillPlan) -> str:
     firsts = sorted({c["first_guard"] for c in attacked if c["first_guard"]})
     colors = [UNCAUGHT_COLOR, CANNOT_TELL_COLOR] + [PALETTE[i % len(PALETTE)] for i in range(len(firsts))]
     cmap = ListedColormap(colors)
-    fig, axes = plt.subplots(1, len(plan.vectors), figsize=(4.2 * len(plan.vectors) + 1.5, 0.45 * len(plan.attacks) + 1.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(plan.vectors), figsize=(4.2 * len(plan.vectors) + 1.5, 0.5 * len(plan.attacks) + 2.2), squeeze=False, layout="constrained")
     for ax, v in zip(axes[0], plan.vectors):
         grid = np.full((len(plan.attacks), len(plan.rates)), np.nan)
         for i, a in enumerate(plan.attacks):
@@ -263,10 +269,8 @@ def plot_heatmap(cells, plan: DrillPlan) -> str:
                 if missed:
                     silent = any(c["verdict"] == "pass" for c in missed)
                     grid[i, j] = 0 if silent else 1
-                    pts = max(c["damage"]["accuracy_points"] for c in missed)
-                    share = max(abs(c["damage"]["share_points"]) for c in missed)
                     word = "silent" if silent else "can't tell"
-                    ax.text(j, i, f"{word} {len(missed)}/{len(cs)}\n{pts:.1f}/{share:.1f}", ha="center", va="center", fontsize=6, color="white", fontweight="bold")
+                    ax.text(j, i, f"{word} {len(missed)}/{len(cs)}\n{missed_figures(missed)}", ha="center", va="center", fontsize=6, color="white", fontweight="bold")
                 else:
                     first = Counter(c["first_guard"] for c in cs).most_common(1)[0][0]
                     grid[i, j] = 2 + firsts.index(first)
@@ -278,11 +282,20 @@ def plot_heatmap(cells, plan: DrillPlan) -> str:
         ax.set_title(f"vector: {v}", fontsize=9)
     from matplotlib.patches import Patch
 
-    handles = [Patch(color=UNCAUGHT_COLOR, label="silent pass (seeds missed; accuracy / share points lost, worst)"),
-               Patch(color=CANNOT_TELL_COLOR, label="cannot tell: inconclusive (same figures)")]
+    handles = [Patch(color=UNCAUGHT_COLOR, label="silent pass: seeds missed / run; the worst missed seed's accuracy lost and share moved (points, as in the tables)"),
+               Patch(color=CANNOT_TELL_COLOR, label="cannot tell (inconclusive): the same figures")]
     handles += [Patch(color=colors[i + 2], label=f"first: {g}") for i, g in enumerate(firsts)]
-    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.02 - 0.06 * ((len(handles) + 2) // 3)), ncol=3, fontsize=7)
-    return _png(fig)
+    # "outside" with the constrained layout reserves room under the axes: the legend never covers an x-axis label
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=7)
+    return fig
+
+
+def plot_heatmap(cells, plan: DrillPlan) -> str:
+    """Attack × rate per vector, coloured by the guard that fired first; uncaught cells in plain sight:
+    red where some seed's attack passed silently, dark grey where the guards could only say "cannot
+    tell" (inconclusive), with how many seeds were missed and the worst missed seed's damage
+    (:func:`missed_figures`), as a base64 PNG."""
+    return _png(heatmap_figure(cells, plan))
 
 
 def plot_localization(cells, plan: DrillPlan) -> str:
@@ -397,13 +410,19 @@ def decision_panels(setup, plan: DrillPlan, cells) -> dict[str, Any] | None:
     return {"png": _png(fig), "attack": w["attack"], "rate": w["rate"], "projected": plane.projected}
 
 
-def write_drill_report(cells, certificates, plan: DrillPlan, out_dir: Path, *, panels=None, seconds: float | None = None, data_source=None, timing=None) -> dict[str, Path]:
-    """Write report.json (one entry per cell), report.md and a self-contained report.html."""
+def write_drill_report(cells, certificates, plan: DrillPlan, out_dir: Path, *, panels=None, seconds: float | None = None, data_source=None, timing=None,
+                       command_seconds: float | None = None) -> dict[str, Path]:
+    """Write report.json (one entry per cell), report.md and a self-contained report.html.
+
+    ``seconds`` is the drill flow's wall time up to the report; ``command_seconds`` (when the
+    ``labelguard drill`` command ran it) the command's wall time up to the report, which also counts
+    checking the data and starting Prefect and S3 (report.json keeps both; see :func:`timing_note`).
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = summarize(cells, certificates, plan)
     paths = {"json": out_dir / "report.json", "markdown": out_dir / "report.md", "html": out_dir / "report.html"}
-    payload = {"plan": plan.to_dict(), "data_source": data_source, "seconds": seconds, "timing": timing, "summary": summary, "certificates": certificates, "cells": cells}
+    payload = {"plan": plan.to_dict(), "data_source": data_source, "seconds": seconds, "command_seconds": command_seconds, "timing": timing, "summary": summary, "certificates": certificates, "cells": cells}
     paths["json"].write_text(json.dumps(payload, indent=1, default=json_default))
     paths["markdown"].write_text(render_markdown(summary, plan))
     plots = {
@@ -415,11 +434,23 @@ def write_drill_report(cells, certificates, plan: DrillPlan, out_dir: Path, *, p
     }
     if panels:
         plots["decision regions"] = panels["png"]
-    paths["html"].write_text(render_html(summary, plan, plots, seconds))
+    paths["html"].write_text(render_html(summary, plan, plots, timing_note(seconds, command_seconds)))
     return paths
 
 
-def render_html(summary, plan: DrillPlan, plots: dict[str, str], seconds: float | None) -> str:
+def timing_note(seconds: float | None, command_seconds: float | None = None) -> str:
+    """The report's one line on time, saying which clock it read: the command's wall time up to the
+    report when known (the console's ``done in`` is the same clock, a few seconds later), and the
+    drill flow's share of it; else the flow's wall time alone, named as such."""
+    if not seconds:
+        return ""
+    if command_seconds:
+        return (f"wall time: this report was written {command_seconds:.0f} s after `labelguard drill` started, {seconds:.0f} s of it in the drill flow "
+                f"(the rest: checking the data, starting Prefect and S3)")
+    return f"wall time of the drill flow: {seconds:.0f} s to this report (checking the data and starting Prefect before it not counted)"
+
+
+def render_html(summary, plan: DrillPlan, plots: dict[str, str], note: str = "") -> str:
     import markdown_it  # noqa: F401 - rich ships markdown-it-py
 
     from markdown_it import MarkdownIt
@@ -436,7 +467,7 @@ def render_html(summary, plan: DrillPlan, plots: dict[str, str], seconds: float 
         if title == "certificate":
             extra = f"<p class='note'>{html.escape(summary['certificate_sentence'])}</p>"
         figs.append(f"<figure><figcaption>{html.escape(title)}</figcaption><img alt='{html.escape(title)}' src='data:image/png;base64,{png}'>{extra}</figure>")
-    took = f"<p class='note'>drill took {seconds:.0f} s</p>" if seconds else ""
+    took = f"<p class='note'>{html.escape(note)}</p>" if note else ""
     style = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
              "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px}"
              "figure{margin:1.5em 0}figcaption{font-weight:600;margin-bottom:.3em}img{max-width:100%}.note{color:#555;font-size:13px}")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from labelguard.errors import UnknownName
-from labelguard.tasks.dataset import IntegrityReport
+from labelguard.tasks.dataset import IntegrityReport, sort_ids
 from labelguard.tasks.manifest import ColumnSpec, label_histogram, to_py as _py
 
 if TYPE_CHECKING:  # scipy, pandera and the attack library load where a guard needs them: integrity-only verify stays light
@@ -163,7 +163,7 @@ def label_contract_guard(ctx: GuardContext) -> GuardResult:
     common = after.index.intersection(before.index)
     changed = common[before.loc[common].to_numpy() != after.loc[common].to_numpy()]
     added = after.index.difference(before.index)
-    suspects = sorted(changed.tolist() + added.tolist(), key=str)
+    suspects = sort_ids(changed.tolist() + added.tolist())
     if not suspects:
         return GuardResult("label_contract", True, f"transform {ctx.transform.name!r}: {len(common)} labels unchanged", suspect_ids=[])
     detail = f"transform {ctx.transform.name!r} changed {len(changed)} label(s)"
@@ -182,7 +182,7 @@ def schema_guard(ctx: GuardContext) -> GuardResult:
     if failures is None:
         return GuardResult("schema", True, f"{len(ctx.frame)} rows valid", suspect_ids=[])
     idx = pd.to_numeric(failures["index"], errors="coerce").dropna().astype(int).unique()
-    ids = ctx.frame[ctx.spec.id_col].iloc[idx[idx < len(ctx.frame)]].tolist() if ctx.spec.id_col in ctx.frame else []
+    ids = sort_ids(ctx.frame[ctx.spec.id_col].iloc[idx[idx < len(ctx.frame)]].tolist()) if ctx.spec.id_col in ctx.frame else []
     checks = sorted({f"{c}:{k}" for c, k in zip(failures["column"].astype(str), failures["check"].astype(str))})
     return GuardResult("schema", False, f"{len(failures)} failure(s) ({'; '.join(checks)}) in rows {_ids_preview(ids)}", suspect_ids=ids, metrics={"failures": len(failures)})
 
@@ -243,7 +243,7 @@ def _excess(k: int, n: int, k_ref: int, n_ref: int) -> float:
 
 
 def _ids(ctx: GuardContext, mask: np.ndarray) -> list:
-    return ctx.frame[ctx.spec.id_col].to_numpy()[mask].tolist()
+    return sort_ids(ctx.frame[ctx.spec.id_col].to_numpy()[mask].tolist())
 
 
 def _fraction_verdict(name: str, ctx: GuardContext, mask: np.ndarray, ref_mask: np.ndarray | None, what: str) -> GuardResult:

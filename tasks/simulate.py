@@ -50,15 +50,28 @@ def make_day(day_index: int, day: str, rng: np.random.Generator, direction: np.n
     return frame
 
 
-def check_args(days: int, poison_day: int | None, attack: str, rate: float, vector: str) -> None:
+def min_day_rows(plan: DayPlan = DayPlan()) -> int:
+    """The fewest mean rows a day may have: two volume standard deviations below it, a day still holds
+    the rows drift needs to tell anything (:func:`labelguard.tasks.drift.min_rows` at the default level, two classes)."""
+    from labelguard.tasks.drift import ALPHA, HORIZON_DAYS, min_rows, tests_per_day
+
+    return int(np.ceil(min_rows(ALPHA / (tests_per_day(2) * HORIZON_DAYS)) * np.exp(2 * plan.volume_sd)))
+
+
+def check_args(days: int, poison_day: int | None, attack: str, rate: float, vector: str, rows: int | None = None) -> None:
     """Every simulate argument, checked before anything is written.
 
     Raises
     ------
     BadInput
-        Days below 3, a poison day outside 2..days (day 1 signs the reference), an unknown attack or vector, a bad rate.
+        Days below 3, a poison day outside 2..days (day 1 signs the reference), an unknown attack or vector, a bad rate,
+        mean rows a day below :func:`min_day_rows`.
     """
     from labelguard.tasks.attacks import check_rate, get_attack
+
+    if rows is not None and rows < min_day_rows():
+        raise BadInput(f"--rows must be at least {min_day_rows()}, got {rows}: smaller days cannot show a 20% flip (drift reads them 'cannot tell')",
+                       f"pass e.g. --rows {DayPlan().rows}")
 
     if days < 3:
         raise BadInput(f"--days must be at least 3, got {days}", "pass e.g. --days 14")

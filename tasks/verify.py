@@ -218,10 +218,10 @@ def suite_suspects(results: list[guards.GuardResult], posterior_ids: list | None
         ids = sort_ids({i for n in exact for i in fired[n].suspect_ids})
         return ids, exact
     if posterior_ids is not None:
-        return list(posterior_ids), ["flip_posterior"] if posterior_ids else []
+        return sort_ids(posterior_ids), ["flip_posterior"] if posterior_ids else []
     for name in ESTIMATED:
         if name in fired:
-            return list(fired[name].suspect_ids), [name]
+            return sort_ids(fired[name].suspect_ids), [name]
     return [], []
 
 

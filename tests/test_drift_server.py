@@ -162,3 +162,36 @@ def test_served_drift_deployment_runs_fails_emits_and_alerts(prefect_server, tmp
     assert posted["event"] == "labelguard.guard.fired"
     assert posted["partition"] == f"labelguard.partition.{root}/date=2026-04-10"
     assert "noise_rate" in posted["guards"].split(",")
+
+
+def test_watch_stops_on_sigterm_with_one_line(prefect_server, tmp_path, keys):
+    """SIGTERM to `labelguard watch` printed Prefect's runner INFO lines on stderr; now one line on stdout, exit 0, the deployment paused."""
+    import httpx
+
+    from labelguard.tasks.storage import LocalStore
+
+    root = LocalStore(tmp_path / "lake")
+    for i, day in enumerate(["2026-04-01", "2026-04-02"]):
+        frame = make_day(i, day, np.random.default_rng([41, i]), np.array([0.6, 0.8]), DayPlan(rows=300))
+        drift.ingest_partition(root, frame, SPEC, load_signing_key(keys[0]), day=day, source={"kind": "test"}, holdout_fraction=0.3 if i == 0 else 0.0)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_LOGGING")}  # the console a user has
+    env.update({"PREFECT_API_URL": prefect_server, "LABELGUARD_VERIFY_KEY": str(keys[1]), "LABELGUARD_SIGNING_KEY": str(keys[0])})
+    watch = subprocess.Popen([sys.executable, "-m", "labelguard.cli", "watch", str(root.root), "--cron", "0 6 * * *", "--name", "quiet", "--ledger", "none"],
+                             env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        url = f"{prefect_server}/deployments/name/labelguard-drift/quiet"
+        while httpx.get(url).status_code != 200:  # served: the runner has registered the deployment
+            assert watch.poll() is None and time.monotonic() < deadline, watch.communicate()
+            time.sleep(0.5)
+        time.sleep(2)  # the runner's loop and its SIGTERM handler are up
+        watch.send_signal(signal.SIGTERM)
+        stdout, stderr = watch.communicate(timeout=60)
+    finally:
+        _stop(watch)
+    assert (watch.returncode, stderr) == (0, "")
+    assert stdout.splitlines() == [
+        f"serving labelguard-drift/quiet: drift checks of {root.root} on '0 6 * * *' against {prefect_server} (Ctrl-C stops)",
+        "watch stopped: deployment labelguard-drift/quiet paused, no more scheduled runs",
+    ]
+    assert httpx.get(url).json()["paused"] is True
