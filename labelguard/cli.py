@@ -926,6 +926,9 @@ def watch(
     holdout: Optional[str] = typer.Option(None, "--holdout", help="Trusted holdout for the model gate."),
     name: str = typer.Option("labelguard-watch", "--name", help="Deployment name (also the key of its artifacts)."),
     ledger: Optional[str] = LedgerOpt,
+    tolerate: float = typer.Option(0.2, "--tolerate", help="As verify's: flip rate per class you accept going unseen (verify runs only)."),
+    share_gap: Optional[float] = ShareGapOpt,
+    allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="A run whose verdict is inconclusive completes instead of failing (verify runs only)."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Drift only: signs each day's record (default: $LABELGUARD_SIGNING_KEY)."),
     endpoint_url: Optional[str] = EndpointOpt,
@@ -944,7 +947,11 @@ def watch(
             CronSim(cron, datetime.now())
         except (CronSimError, ValueError) as exc:
             raise BadInput(f"invalid cron expression {cron!r}: {exc}", 'write five fields, e.g. "0 * * * *"') from None
+        if not 0 < tolerate <= 1:
+            raise BadInput(f"--tolerate must be a rate in (0, 1], got {tolerate:g}", "pass e.g. --tolerate 0.05 (5 % of a class's rows)")
+        _check_share_gap(share_gap)
         load_verify_key(settings.verify_key)
+        book = _ledger_for(ledger, settings.verify_key, writing=False)
         _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)  # a schedule failing every run is refused now
         from labelguard.server import resolve_prefect_api
 
@@ -964,7 +971,9 @@ def watch(
         _serve_until_stopped(f"labelguard-verify/{name}", lambda: verify_flow.serve(
             name=name,
             cron=cron,
-            parameters={"uri": uri, "verify_key": str(settings.verify_key), "reference_uri": reference, "holdout_uri": holdout, "endpoint_url": settings.s3_endpoint, "name": name},
+            parameters={"uri": uri, "verify_key": str(settings.verify_key), "reference_uri": reference, "holdout_uri": holdout, "endpoint_url": settings.s3_endpoint, "name": name,
+                        "tolerate": tolerate, "allow_inconclusive": allow_inconclusive, "share_gap": share_gap,
+                        "ledger": str(book.path) if book else None},
         ))
 
 

@@ -121,6 +121,13 @@ def test_watch_refuses_without_a_prefect_server(tmp_path, keys, monkeypatch):
         assert res.exit_code == 2 and res.stderr.strip() == f"error: no dataset at {tmp_path / 'nope'} (fix: check the URI (labelguard ingest writes one there))"
     res = invoke("watch", ds, "--cron", "0 * * * *", "--verify-key", keys[1])
     assert res.exit_code == 2 and "the Prefect API at http://127.0.0.1:9/api does not answer" in res.output
+    # verify's --tolerate / --share-gap / --ledger are watch's too (break-it r5): bad values refused before anything is served
+    res = invoke("watch", ds, "--cron", "0 * * * *", "--tolerate", "0", "--verify-key", keys[1])
+    assert res.exit_code == 2 and res.stderr == "error: --tolerate must be a rate in (0, 1], got 0 (fix: pass e.g. --tolerate 0.05 (5 % of a class's rows))\n"
+    res = invoke("watch", ds, "--cron", "0 * * * *", "--share-gap", "1.5", "--verify-key", keys[1])
+    assert res.exit_code == 2 and res.stderr.startswith("error: --share-gap must be a share in (0, 1], got 1.5 (fix: ")
+    res = invoke("watch", ds, "--cron", "0 * * * *", "--ledger", tmp_path / "typo.jsonl", "--verify-key", keys[1])
+    assert res.exit_code == 2 and res.stderr == f"error: --ledger {tmp_path / 'typo.jsonl'} does not exist (fix: pass the ledger file ingest wrote (or --ledger none to check without one))\n"
 
 
 @pytest.mark.flow
