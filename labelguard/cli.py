@@ -93,10 +93,33 @@ def _check_params_first(command) -> None:
                 f"--id-col and --label-col both name column {id_col!r}: the labels would be taken as the row ids",
                 "pass the column of unique row ids as --id-col (or --id-col auto to key rows by position)",
             )
+        _refuse_uri_as_local_path(command, params)
         return invoke(ctx)
 
     command.invoke = checked
     command._labelguard_checked = True
+
+
+def _refuse_uri_as_local_path(command, params: dict) -> None:
+    """A local-path option given a URI (``--truth-out s3://bucket/t.json``): the path type folds ``s3://`` into
+    ``s3:/``, so the key, truth file or report silently landed in a folder named ``s3:`` below the current one."""
+    import re
+    from pathlib import PurePath
+
+    from labelguard.errors import BadInput
+
+    for param in command.params:
+        value = params.get(param.name)
+        if not isinstance(value, PurePath) or not value.parts:
+            continue
+        scheme = value.parts[0]
+        if re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]+:", scheme):
+            flag = max(param.opts, key=len) if param.opts else param.name
+            uri = scheme + "//" + "/".join(value.parts[1:])
+            raise BadInput(
+                f"{flag} {uri} is a URI, but {flag} takes a local path",
+                "write it to a local file or folder (copy it to the store afterwards if you must)",
+            )
 
 
 def _run_edge(call, argv: list[str]) -> int:

@@ -1,0 +1,49 @@
+"""Break-it round 5 findings, each pinned with its exact exit code and one-line message (small data of our own)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from labelguard.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args, env=None):
+    return runner.invoke(app, [str(a) for a in args], env=env)
+
+
+@pytest.fixture
+def csv(tmp_path):
+    """60 rows, two classes 0/1, text ids."""
+    rng = np.random.default_rng(5)
+    y = rng.choice(2, 60)
+    frame = pd.DataFrame(rng.normal(0, 1, (60, 2)) + 3 * y[:, None], columns=["f0", "f1"])
+    frame.insert(0, "id", [f"r-{i:03d}" for i in range(60)])
+    frame["label"] = y
+    path = tmp_path / "batch.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(("args", "flag", "uri"), [
+    (["keygen", "--out", "s3://bkt5/keys"], "--out", "s3://bkt5/keys"),
+    (["sample", "--out", "s3://bkt5/s.csv"], "--out", "s3://bkt5/s.csv"),
+    (["tamper", "batch.csv", "--id-col", "id", "--attack", "random", "--rate", "0.1", "--truth-out", "s3://bkt5/t.json"], "--truth-out", "s3://bkt5/t.json"),
+    (["verify", "batch.csv", "--json", "s3://bkt5/v.json"], "--json", "s3://bkt5/v.json"),
+    (["pipeline", "s3://bkt5/p1", "--out", "s3://bkt5/rep"], "--out", "s3://bkt5/rep"),
+])
+def test_a_uri_given_to_a_local_path_option_is_refused_not_written_below_a_folder_named_s3(own_key_env, tmp_path, monkeypatch, csv, args, flag, uri):
+    """`--truth-out s3://bkt5/t.json` was folded to `s3:/bkt5/t.json` and written locally (keys, truth files, reports), exit 0."""
+    monkeypatch.chdir(tmp_path)
+    before, listed = csv.read_bytes(), sorted(p.name for p in tmp_path.iterdir())
+    result = invoke(*args, env=own_key_env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (f"error: {flag} {uri} is a URI, but {flag} takes a local path "
+                                     "(fix: write it to a local file or folder (copy it to the store afterwards if you must))")
+    assert sorted(p.name for p in tmp_path.iterdir()) == listed
+    assert not (tmp_path / "s3:").exists()
+    assert csv.read_bytes() == before
