@@ -47,3 +47,32 @@ def test_a_uri_given_to_a_local_path_option_is_refused_not_written_below_a_folde
     assert sorted(p.name for p in tmp_path.iterdir()) == listed
     assert not (tmp_path / "s3:").exists()
     assert csv.read_bytes() == before
+
+
+class _Fixed:
+    """A fitted model whose holdout predictions are given (evaluate only calls predict)."""
+
+    def __init__(self, predictions):
+        self.predictions = np.array(predictions, dtype=object)
+
+    def predict(self, X):
+        assert len(X) == len(self.predictions)
+        return self.predictions
+
+
+def test_a_named_class_among_three_gets_its_own_precision_and_recall_not_the_macro_average():
+    """4 classes, `--positive-class platinum`: the table's "+ = platinum" row showed recall 0.755 (macro) while
+    the model found 4 of 20 platinum rows; with two classes the columns were already the positive class's."""
+    from labelguard.tasks import train
+    from labelguard.tasks.manifest import ColumnSpec
+
+    holdout = pd.DataFrame({"review_id": [f"h{i}" for i in range(10)], "f0": np.arange(10.0),
+                            "label": ["a", "a", "a", "a", "b", "b", "b", "c", "c", "c"]})
+    predicted = ["a", "a", "a", "c", "b", "b", "b", "c", "a", "a"]
+    named = ColumnSpec(feature_cols=("f0",), classes=("a", "b", "c"), positive_class="c")
+    m = train.evaluate(_Fixed(predicted), holdout, named)
+    assert (m["precision"], m["recall"], m["f1"]) == (0.5, pytest.approx(1 / 3), pytest.approx(0.4))
+    assert (m["predicted_positive_share"], m["true_positive_share"]) == (0.2, 0.3)
+    unnamed = ColumnSpec(feature_cols=("f0",), classes=("a", "b", "c"), positive_class=None)
+    m = train.evaluate(_Fixed(predicted), holdout, unnamed)  # no class named: macro, as before
+    assert (m["precision"], m["recall"]) == (pytest.approx((3 / 5 + 1 + 1 / 2) / 3), pytest.approx((3 / 4 + 1 + 1 / 3) / 3))
