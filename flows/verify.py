@@ -37,7 +37,23 @@ def verify_flow(
     if report.verdict == "fired":
         raise GuardFired([g.name for g in report.guards if g.fired], results=report.guards, stopped="", fix=f"inspect the guard table artifact {name!r} and the suspect rows")
     if report.verdict == "inconclusive":
-        unsure = [g.name for g in report.guards if g.verdict == "inconclusive"] or ["suite"]
-        raise GuardFired(unsure, report.verdict_detail, results=report.guards, stopped="cannot tell",
-                         fix="add trusted reference rows or accept a higher tolerated flip rate")
+        raise CannotTell(report)
     return report.to_dict()
+
+
+class CannotTell(GuardFired):
+    """The scheduled check's ``inconclusive`` verdict: no guard fired, the suite could not vouch for the data.
+
+    Worded as ``verify`` words it (``cannot tell: …``): the run used to say the inconclusive guards *fired*, which
+    reads as poisoning found on clean data, and advised a tolerance the served flow does not take.
+    """
+
+    def __init__(self, report) -> None:
+        from labelguard.errors import LabelguardError
+        from labelguard.tasks.verify import inconclusive_fix
+
+        fix = inconclusive_fix(report.guards, report.class_power, report.noise_rate, holdout_leak=bool(report.inputs.get("holdout_leak")))
+        LabelguardError.__init__(self, f"cannot tell: {report.verdict_detail}",
+                                 f"{fix} on `labelguard verify` (this scheduled check runs at the defaults)")
+        self.failed = []
+        self.results = list(report.guards)

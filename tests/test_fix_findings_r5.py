@@ -89,3 +89,22 @@ def test_tolerate_help_says_what_it_tolerates(command):
 def test_verify_holdout_help_names_the_datasets_own_holdout_first():
     text = " ".join(invoke("verify", "--help").output.replace("│", " ").split())
     assert "(default: the dataset's own URI/holdout; without one, for default synthetic data, the golden holdout shipped in data/)" in text
+
+
+def test_the_scheduled_verify_run_says_cannot_tell_not_that_inconclusive_guards_fired(tmp_path, keys, prefect_harness):
+    """The served verify flow failed clean data with 'class_balance, class_conditional, reference_model fired, cannot
+    tell (...)' (fix: 'accept a higher tolerated flip rate', which watch does not take); verify said no guard fired."""
+    from labelguard.errors import GuardFired
+    from labelguard.flows.ingest import ingest_flow
+    from labelguard.flows.verify import verify_flow
+
+    ds = str(tmp_path / "ds")
+    ingest_flow(source="synthetic", dest=ds, signing_key=keys[0], rows=300, seed=3)  # a 60-row holdout: the gate cannot bound 2 points
+    with pytest.raises(GuardFired) as info:
+        verify_flow(ds, keys[1])
+    assert info.value.failed == []
+    assert not any(g.fired for g in info.value.results)
+    assert str(info.value).startswith("cannot tell: model gate cannot rule out an accuracy drop of 2% (95 % upper bound ")
+    assert " fired" not in str(info.value)
+    assert str(info.value).endswith("(fix: pass a larger trusted --holdout (the gate's bound on the damage shrinks with its rows), "
+                                    "or --allow-inconclusive on `labelguard verify` (this scheduled check runs at the defaults))")
