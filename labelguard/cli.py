@@ -371,6 +371,7 @@ def ingest(
         if holdout_fraction != 0 and not 0 < holdout_fraction < 1:
             raise BadInput(f"--holdout-fraction must be 0 (none) or in (0, 1), got {holdout_fraction}", "pass e.g. --holdout-fraction 0.2")
         signing = load_signing_key(settings.signing_key)
+        _refuse_a_signing_key_of_another_pair(settings, signing)
         book = _ledger_for(ledger, settings.signing_key, writing=True)
         if source != "synthetic":
             _refuse_a_source_failing_its_manifest(source, settings, signing, book)
@@ -924,6 +925,28 @@ def watch(
             name=name,
             cron=cron,
             parameters={"uri": uri, "verify_key": str(settings.verify_key), "reference_uri": reference, "holdout_uri": holdout, "endpoint_url": settings.s3_endpoint, "name": name},
+        )
+
+
+def _refuse_a_signing_key_of_another_pair(settings: Settings, signing) -> None:
+    """Signing with a key whose public half is not the configured verify key (a slip in --signing-key, a variable left
+    from another project) made data that every verify reported as re-signed by an unknown key: a typo read as tampering.
+    Checked only when a verify key is configured and readable (a writer need not have one)."""
+    from labelguard.errors import KeyProblem, LabelguardError
+    from labelguard.tasks.manifest import key_id, load_verify_key
+
+    if settings.verify_key is None:
+        return
+    try:
+        trusted = key_id(load_verify_key(settings.verify_key))
+    except LabelguardError:
+        return
+    own = key_id(signing.public_key())
+    if own != trusted:
+        raise KeyProblem(
+            f"the signing key {settings.signing_key} (key {own}) is not the pair of the verify key {settings.verify_key} (key {trusted}): "
+            "every verify would report the data as signed by an unknown key",
+            "point the signing key and LABELGUARD_VERIFY_KEY / --verify-key at one `labelguard keygen` folder",
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -108,3 +110,23 @@ def test_the_scheduled_verify_run_says_cannot_tell_not_that_inconclusive_guards_
     assert " fired" not in str(info.value)
     assert str(info.value).endswith("(fix: pass a larger trusted --holdout (the gate's bound on the damage shrinks with its rows), "
                                     "or --allow-inconclusive on `labelguard verify` (this scheduled check runs at the defaults))")
+
+
+@pytest.mark.parametrize("command", ["ingest"])
+def test_a_signing_key_of_another_pair_than_the_verify_key_is_refused_before_anything_is_written(own_key_env, tmp_path, csv, command):
+    """`--signing-key` of another pair was used silently; every verify then fired `manifest` (unknown-key), exit 1."""
+    from labelguard.tasks.manifest import generate_keypair, key_id, load_signing_key, load_verify_key
+
+    other, _ = generate_keypair(tmp_path / "other")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    args = {"ingest": ["ingest", "--source", csv, "--id-col", "id", "--dest", tmp_path / "d"],
+            "baseline": ["baseline", tmp_path / "nowhere", "--out", tmp_path / "b"]}[command]
+    result = invoke(*args, "--signing-key", other, env=own_key_env)
+    assert result.exit_code == 2, result.output
+    own = key_id(load_signing_key(other).public_key())
+    trusted = key_id(load_verify_key(Path(own_key_env["LABELGUARD_VERIFY_KEY"])))
+    assert result.output.strip() == (
+        f"error: the signing key {other} (key {own}) is not the pair of the verify key {own_key_env['LABELGUARD_VERIFY_KEY']} "
+        f"(key {trusted}): every verify would report the data as signed by an unknown key "
+        "(fix: point the signing key and LABELGUARD_VERIFY_KEY / --verify-key at one `labelguard keygen` folder)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
