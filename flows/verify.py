@@ -52,5 +52,20 @@ def verify_flow(
     if report.verdict == "inconclusive" and not allow_inconclusive:
         fix = inconclusive_fix(report.guards, report.class_power, report.noise_rate, holdout_leak=bool(report.inputs.get("holdout_leak")),
                                last_resort="--allow-inconclusive on `labelguard watch`")
-        raise Inconclusive(report.verdict_detail, results=report.guards, fix=fix, stopped="")
+        raise CannotTell(report, fix)
     return report.to_dict()
+
+
+class CannotTell(Inconclusive):
+    """The scheduled check's ``inconclusive`` verdict: no guard fired, the suite could not vouch for the data.
+
+    Worded as ``verify`` words it (``cannot tell: …``): the run used to say the inconclusive guards *fired*, which
+    reads as poisoning found on clean data, and advised a tolerance the served flow did not take.
+    """
+
+    def __init__(self, report, fix: str) -> None:
+        from labelguard.errors import LabelguardError
+
+        LabelguardError.__init__(self, f"cannot tell: {report.verdict_detail}", fix)
+        self.failed = []
+        self.results = list(report.guards)

@@ -93,6 +93,7 @@ def _check_params_first(command) -> None:
                 f"--id-col and --label-col both name column {id_col!r}: the labels would be taken as the row ids",
                 "pass the column of unique row ids as --id-col (or --id-col auto to key rows by position)",
             )
+        _refuse_uri_as_local_path(command, params)
         return invoke(ctx)
 
     command.invoke = checked
@@ -115,6 +116,28 @@ def _no_such_option(exc) -> str | None:
     if close:
         return f"No such option: {name} (did you mean {' or '.join(close)}?)"
     return f"No such option: {name} ({exc.ctx.info_name}'s options: {', '.join(opts)})"
+
+
+def _refuse_uri_as_local_path(command, params: dict) -> None:
+    """A local-path option given a URI (``--truth-out s3://bucket/t.json``): the path type folds ``s3://`` into
+    ``s3:/``, so the key, truth file or report silently landed in a folder named ``s3:`` below the current one."""
+    import re
+    from pathlib import PurePath
+
+    from labelguard.errors import BadInput
+
+    for param in command.params:
+        value = params.get(param.name)
+        if not isinstance(value, PurePath) or not value.parts:
+            continue
+        scheme = value.parts[0]
+        if re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]+:", scheme):
+            flag = max(param.opts, key=len) if param.opts else param.name
+            uri = scheme + "//" + "/".join(value.parts[1:])
+            raise BadInput(
+                f"{flag} {uri} is a URI, but {flag} takes a local path",
+                "write it to a local file or folder (copy it to the store afterwards if you must)",
+            )
 
 
 def _run_edge(call, argv: list[str]) -> int:
@@ -371,6 +394,7 @@ def ingest(
         if holdout_fraction != 0 and not 0 < holdout_fraction < 1:
             raise BadInput(f"--holdout-fraction must be 0 (none) or in (0, 1), got {holdout_fraction}", "pass e.g. --holdout-fraction 0.2")
         signing = load_signing_key(settings.signing_key)
+        _refuse_a_signing_key_of_another_pair(settings, signing)
         book = _ledger_for(ledger, settings.signing_key, writing=True)
         if source != "synthetic":
             _refuse_a_source_failing_its_manifest(source, settings, signing, book)
@@ -581,7 +605,7 @@ def pipeline(
     ledger: Optional[str] = LedgerOpt,
     positive_class: Optional[str] = PositiveOpt,
     domain: Optional[str] = typer.Option(None, "--domain", help="'reviews' makes the report speak of customer satisfaction (default: as ingested)."),
-    tolerate: float = typer.Option(0.2, "--tolerate", help="Flip rate per class you accept going unseen: a pass without the power to see it is 'inconclusive'."),
+    tolerate: float = typer.Option(0.2, "--tolerate", help="Flip rate per class you accept going unseen: a pass without the power to see it is 'inconclusive' (the model gate's 2-point accuracy bound is fixed)."),
     share_gap: Optional[float] = ShareGapOpt,
     allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Train and exit 0 when the verdict is inconclusive (default: stop before training and exit 1, as verify fails closed)."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
@@ -836,15 +860,15 @@ def drill(
 @app.command()
 def verify(
     uri: str = typer.Argument(..., help="Dataset URI written by `labelguard ingest`."),
-    reference: Optional[str] = typer.Option(None, "--reference", help="Signed baseline from `labelguard baseline` (enables the statistical and reference-anchored guards)."),
-    holdout: Optional[str] = typer.Option(None, "--holdout", help="Trusted holdout URI for the model gate (default for synthetic data: the golden holdout shipped in data/)."),
+    reference: Optional[str] = typer.Option(None, "--reference", help="Signed baseline from `labelguard baseline` for the statistical and reference-anchored guards (default: the holdout)."),
+    holdout: Optional[str] = typer.Option(None, "--holdout", help="Trusted holdout URI for the model gate (default: the dataset's own URI/holdout; without one, for default synthetic data, the golden holdout shipped in data/)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full result as JSON."),
     guard_names: Optional[str] = typer.Option(None, "--guards", help="Comma-separated subset of guards (default: all)."),
     ledger: Optional[str] = LedgerOpt,
     positive_class: Optional[str] = PositiveOpt,
     id_col: Optional[str] = typer.Option(None, "--id-col", help="Id column, for Parquet data without a manifest (default review_id; the manifest-free guards still run). Signed data: the manifest decides."),
     label_col: Optional[str] = typer.Option(None, "--label-col", help="Label column, for Parquet data without a manifest (default label). Signed data: the manifest decides."),
-    tolerate: float = typer.Option(0.2, "--tolerate", help="Flip rate per class you accept going unseen: a pass without the power to see it is 'inconclusive'."),
+    tolerate: float = typer.Option(0.2, "--tolerate", help="Flip rate per class you accept going unseen: a pass without the power to see it is 'inconclusive' (the model gate's 2-point accuracy bound is fixed)."),
     share_gap: Optional[float] = ShareGapOpt,
     allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Exit 0 when the verdict is inconclusive (default: exit 1, fail closed)."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
@@ -992,6 +1016,28 @@ def _serve_until_stopped(deployment: str, serve_call) -> None:
     except KeyboardInterrupt:
         pass
     out.print(f"watch stopped: deployment {deployment} paused, no more scheduled runs", highlight=False)
+
+
+def _refuse_a_signing_key_of_another_pair(settings: Settings, signing) -> None:
+    """Signing with a key whose public half is not the configured verify key (a slip in --signing-key, a variable left
+    from another project) made data that every verify reported as re-signed by an unknown key: a typo read as tampering.
+    Checked only when a verify key is configured and readable (a writer need not have one)."""
+    from labelguard.errors import KeyProblem, LabelguardError
+    from labelguard.tasks.manifest import key_id, load_verify_key
+
+    if settings.verify_key is None:
+        return
+    try:
+        trusted = key_id(load_verify_key(settings.verify_key))
+    except LabelguardError:
+        return
+    own = key_id(signing.public_key())
+    if own != trusted:
+        raise KeyProblem(
+            f"the signing key {settings.signing_key} (key {own}) is not the pair of the verify key {settings.verify_key} (key {trusted}): "
+            "every verify would report the data as signed by an unknown key",
+            "point the signing key and LABELGUARD_VERIFY_KEY / --verify-key at one `labelguard keygen` folder",
+        )
 
 
 def _check_record_key(settings: Settings) -> None:

@@ -81,8 +81,8 @@ def evaluate(fitted, holdout: pd.DataFrame, spec: ColumnSpec) -> dict[str, Any]:
 
     Returns
     -------
-    dict: ``accuracy``, ``precision``, ``recall``, ``f1`` (binary on the positive class when one is
-    known, else macro), ``confusion_matrix`` (rows true, columns predicted, in ``classes`` order),
+    dict: ``accuracy``, ``precision``, ``recall``, ``f1`` (the positive class's against the rest when
+    one is known, with two classes or more; else macro), ``confusion_matrix`` (rows true, columns predicted, in ``classes`` order),
     ``positive_class``, predicted vs. true share of it (None when there is none), and
     ``class_shares`` (every class's predicted and true share) with the ``largest_shift`` among them.
     """
@@ -92,7 +92,12 @@ def evaluate(fitted, holdout: pd.DataFrame, spec: ColumnSpec) -> dict[str, Any]:
     labels = list(spec.classes)
     pos = positive_class(spec)
     binary = len(labels) == 2 and pos is not None
-    kw: dict[str, Any] = {"pos_label": pos, "average": "binary"} if binary else {"average": "macro", "labels": labels}
+    if binary:
+        kw: dict[str, Any] = {"pos_label": pos, "average": "binary"}
+    elif pos is not None:  # more classes, one named: the named class against the rest, as the table's "+" says
+        kw = {"labels": [pos], "average": "micro"}
+    else:
+        kw = {"average": "macro", "labels": labels}
     shares = {
         str(to_py(c)): {"predicted": float(np.mean(y_pred == c)), "true": float(np.mean(y_true == c))} for c in labels
     }

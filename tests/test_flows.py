@@ -96,7 +96,7 @@ def test_verify_flow_fails_when_a_guard_fires(tmp_path, keys, prefect_harness):
     with pytest.raises(Inconclusive) as unsure:
         verify_flow(ds, keys[1], reference_uri=f"{ds}/holdout", tolerate=0.01)
     assert unsure.value.failed == [] and unsure.value.problem.startswith(
-        "the guards cannot vouch for the data (flips of 1% of a class would go unseen (smallest detectable flip rate: class ")
+        "cannot tell: flips of 1% of a class would go unseen (smallest detectable flip rate: class ")
     assert unsure.value.fix.endswith(", or pass --allow-inconclusive on `labelguard watch`") and "--tolerate 0.0" in unsure.value.fix
     assert verify_flow(ds, keys[1], reference_uri=f"{ds}/holdout", tolerate=0.01, allow_inconclusive=True)["verdict"] == "inconclusive"
     res = tamper(ds, attack="random", rate=0.05, seed=0, truth_out=tmp_path / "t.json")
