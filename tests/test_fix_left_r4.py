@@ -6,15 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from labelguard.cli import app
-
-runner = CliRunner()
-
-
-def invoke(*args, env=None):
-    return runner.invoke(app, [str(a) for a in args], env=env)
+from tests.clirun import invoke
 
 
 @pytest.fixture
