@@ -622,11 +622,7 @@ def pipeline(
         from labelguard.tasks.transforms import get_transform
 
         get_transform(transform), check_rate(rate), check_model(model), load_verify_key(settings.verify_key)
-        if not 0 < tolerate <= 1:
-            from labelguard.errors import BadInput
-
-            raise BadInput(f"--tolerate must be a rate in (0, 1], got {tolerate:g}", "pass e.g. --tolerate 0.05 (5 % of a class's rows)")
-        _check_share_gap(share_gap)
+        _check_gate_options(tolerate, share_gap)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         if out_dir is not None:
             _check_report_dir(out_dir, "--out")
@@ -893,9 +889,7 @@ def verify(
         names = [n.strip() for n in guard_names.split(",") if n.strip()] if guard_names else None
         for name in names or []:
             get_guard(name)
-        if not 0 < tolerate <= 1:
-            raise BadInput(f"--tolerate must be a rate in (0, 1], got {tolerate:g}", "pass e.g. --tolerate 0.05 (5 % of a class's rows)")
-        _check_share_gap(share_gap)
+        _check_gate_options(tolerate, share_gap)
         key = load_verify_key(settings.verify_key)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         if json_out is not None and (json_out.is_dir() or not json_out.parent.is_dir()):
@@ -928,10 +922,13 @@ def verify(
         raise typer.Exit(EXIT_FIRED)
 
 
-def _check_share_gap(share_gap: float | None) -> None:
-    if share_gap is not None and not 0 < share_gap <= 1:
-        from labelguard.errors import BadInput
+def _check_gate_options(tolerate: float, share_gap: float | None) -> None:
+    """``--tolerate`` and ``--share-gap`` of verify, pipeline and watch: shares in (0, 1]."""
+    from labelguard.errors import BadInput
 
+    if not 0 < tolerate <= 1:
+        raise BadInput(f"--tolerate must be a rate in (0, 1], got {tolerate:g}", "pass e.g. --tolerate 0.05 (5 % of a class's rows)")
+    if share_gap is not None and not 0 < share_gap <= 1:
         raise BadInput(f"--share-gap must be a share in (0, 1], got {share_gap:g}", "pass e.g. --share-gap 0.02 (2 points of a class's predicted share)")
 
 
@@ -971,9 +968,7 @@ def watch(
             CronSim(cron, datetime.now())
         except (CronSimError, ValueError) as exc:
             raise BadInput(f"invalid cron expression {cron!r}: {exc}", 'write five fields, e.g. "0 * * * *"') from None
-        if not 0 < tolerate <= 1:
-            raise BadInput(f"--tolerate must be a rate in (0, 1], got {tolerate:g}", "pass e.g. --tolerate 0.05 (5 % of a class's rows)")
-        _check_share_gap(share_gap)
+        _check_gate_options(tolerate, share_gap)
         load_verify_key(settings.verify_key)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)  # a schedule failing every run is refused now
