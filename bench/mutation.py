@@ -9,8 +9,8 @@ one module at a time with only that module's fast tests.
 
 Usage: ``python bench/mutation.py [module ...]`` (default: the eight verdict modules in DEFAULT;
 ``--report [module ...]`` re-reads finished runs; ``--rerun [module ...]`` runs their survivors
-again against the tests as they are now (the first pass is kept beside it); ``--sample N [--seed S] module ...`` runs a
-uniform random sample of N of each module's mutants, named to mutmut, and reports the kill rate
+again against the tests as they are now (the first pass is kept beside it); ``--sample N [--seed S] [--fresh] module ...`` runs a
+uniform random sample (``--fresh``: of the mutants no earlier sample drew) of N of each module's mutants, named to mutmut, and reports the kill rate
 with its 95 % Wilson interval, for when a full run does not fit the time at hand); ``--names MODULE NAME...``
 stages the module afresh and runs only the named mutants (an earlier run's survivors, on the current code);
 ``make mutation`` runs them all. Writes ``bench/results/mutation.md`` and ``mutation.json``.
@@ -19,6 +19,7 @@ stages the module afresh and runs only the named mutants (an earlier run's survi
 from __future__ import annotations
 
 import ast
+import difflib
 import json
 import math
 import os
@@ -62,9 +63,9 @@ MODULES: dict[str, list[str]] = {
 DEFAULT = ["manifest", "dataset", "ledger", "attacks", "tamper", "storage", "guards", "detectors"]
 
 
-def stage(module: str) -> Path:
-    """The installed layout, with mutmut configured for one module."""
-    where = STAGE / module
+def stage(module: str, where: Path | None = None, source: str | None = None) -> Path:
+    """The installed layout, with mutmut configured for one module (``source``: another version of it)."""
+    where = where or STAGE / module
     shutil.rmtree(where, ignore_errors=True)
     pkg = where / "labelguard"
     shutil.copytree(ROOT / "labelguard", pkg, ignore=shutil.ignore_patterns("__pycache__"))
@@ -72,7 +73,7 @@ def stage(module: str) -> Path:
         shutil.copytree(ROOT / sub, pkg / sub, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "tests", where / "tests", ignore=shutil.ignore_patterns("__pycache__"))
     target = pkg / "tasks" / f"{module}.py"
-    target.write_text(undecorate(target.read_text()))
+    target.write_text(undecorate(source if source is not None else target.read_text()))
     configure(where, module)
     return where
 
@@ -129,9 +130,9 @@ copy_src_dir(); copy_also_copy_files(); setup_source_paths(); create_mutants(2)
 """
 
 
-def mutant_names(module: str) -> list[str]:
+def mutant_names(module: str, where: Path | None = None) -> list[str]:
     """Every mutant mutmut generated for ``module``, by the name ``mutmut run NAME`` takes."""
-    src = (STAGE / module / "mutants" / "labelguard" / "tasks" / f"{module}.py").read_text()
+    src = ((where or STAGE / module) / "mutants" / "labelguard" / "tasks" / f"{module}.py").read_text()
     names: list[str] = []
 
     def walk(node: ast.AST) -> None:  # a method's mutants are named xǁClassǁmethod__mutmut_N already
@@ -145,14 +146,84 @@ def mutant_names(module: str) -> list[str]:
     return names
 
 
-def run_sample(module: str, size: int, seed: int, max_children: int) -> dict:
-    """Generate ``module``'s mutants, then run a uniform random sample of ``size`` of them."""
+# Samples drawn in earlier sessions, as (commit whose tasks/<module>.py they mutated, seed, size);
+# size None is a full run (every mutant). ``--fresh`` leaves out every mutant drawn in them.
+EARLIER: dict[str, list[tuple[str, int | None, int | None]]] = {
+    "dataset": [("7ccde47", 1, 25), ("e16291c", 2, 60), ("925359f", 3, 60), ("76e471b", 11, 40), ("0fe0eff", 12, 40)],
+    "storage": [("7ccde47", 1, 25), ("e16291c", 2, 60), ("925359f", 3, 60), ("54dbcc9", 11, 40), ("0fe0eff", 12, 40)],
+    "manifest": [("3a7e391", None, None), ("0fe0eff", None, None)],
+    "detectors": [("e16291c", 1, 60), ("76e471b", 11, 40), ("0fe0eff", 12, 40)],
+    "attacks": [("925359f", 3, 60), ("76e471b", 11, 40), ("0fe0eff", 12, 40)],
+}
+
+
+def mutation_keys(module: str, where: Path) -> dict[str, tuple]:
+    """Each generated mutant's identity across versions: its function and the lines it changes.
+
+    mutmut numbers a function's mutants in order, so a number means another mutation once the
+    function changes; the changed lines do not. Two versions' mutants with the same key are the
+    same mutation of the same line of the same function (the rest of the function may differ).
+    """
+    src = (where / "mutants" / "labelguard" / "tasks" / f"{module}.py").read_text()
+    lines = src.splitlines()  # once: ast.get_source_segment splits the whole file on every call
+    funcs: dict[str, str] = {}
+
+    def walk(node: ast.AST) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) and "__mutmut_" in child.name:
+                funcs[child.name] = "\n".join(lines[child.lineno - 1 : child.end_lineno])
+            elif isinstance(child, ast.ClassDef):
+                walk(child)
+
+    walk(ast.parse(src))
+    keys = {}
+    for name, text in funcs.items():
+        base, number = name.rsplit("__mutmut_", 1)
+        if number == "orig":
+            continue
+        orig = funcs.get(f"{base}__mutmut_orig", "").replace(f"{base}__mutmut_orig", base).splitlines()
+        mutated = text.replace(name, base).splitlines()
+        changed = tuple(ln for ln in difflib.unified_diff(orig, mutated, lineterm="", n=0) if ln[:1] in "+-" and not ln.startswith(("+++", "---")))
+        keys[f"labelguard.tasks.{module}.{name}"] = (base, changed)
+    return keys
+
+
+def earlier_keys(module: str) -> tuple[set[tuple], list[dict]]:
+    """The keys of every mutant drawn in ``EARLIER`` samples, each regenerated from its commit."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    drawn: set[tuple] = set()
+    record = []
+    for commit, seed, size in EARLIER.get(module, []):
+        source = subprocess.run(["git", "show", f"{commit}:tasks/{module}.py"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        where = stage(module, STAGE / f"{module}-at-{commit}", source)
+        subprocess.run([sys.executable, "-c", GENERATE], cwd=where, env=env, check=True, capture_output=True)
+        names = mutant_names(module, where)
+        keys = mutation_keys(module, where)
+        picked = names if size is None else random.Random(seed).sample(names, min(size, len(names)))
+        drawn |= {keys[n] for n in picked}
+        record.append({"commit": commit, "seed": seed, "size": len(picked), "of": len(names)})
+        shutil.rmtree(where, ignore_errors=True)
+    return drawn, record
+
+
+def run_sample(module: str, size: int, seed: int, max_children: int, fresh: bool = False) -> dict:
+    """Generate ``module``'s mutants, then run a uniform random sample of ``size`` of them.
+
+    ``fresh``: drawn only from mutants no earlier sample (``EARLIER``) drew, matched by
+    ``mutation_keys``, so no test was written against any of them.
+    """
+    drawn, record = earlier_keys(module) if fresh else (set(), [])
     where = stage(module)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     subprocess.run([sys.executable, "-c", GENERATE], cwd=where, env=env, check=True, capture_output=True)
     names = mutant_names(module)
-    picked = sorted(random.Random(seed).sample(names, min(size, len(names))))
-    (where / "sample.json").write_text(json.dumps({"size": len(picked), "of": len(names), "seed": seed}))
+    keys = mutation_keys(module, where)
+    pool = [n for n in names if keys[n] not in drawn]
+    picked = sorted(random.Random(seed).sample(pool, min(size, len(pool))))
+    info = {"size": len(picked), "of": len(names), "seed": seed}
+    if fresh:
+        info.update({"never_drawn": len(pool), "earlier": record})
+    (where / "sample.json").write_text(json.dumps(info))
     subprocess.run([MUTMUT, "run", "--max-children", str(max_children), *picked], cwd=where, env=env, check=False)
     return collect(module)
 
@@ -265,10 +336,13 @@ def main(argv: list[str]) -> None:
     report_only = argv[:1] == ["--report"]  # re-read finished runs under build/mutation/ without running
     again = argv[:1] == ["--rerun"]  # run the survivors of finished runs again with the current tests
     sample = seed = None
+    fresh = False
     if argv[:1] == ["--sample"]:
         sample, argv = int(argv[1]), argv[2:]
         if argv[:1] == ["--seed"]:
             seed, argv = int(argv[1]), argv[2:]
+        if argv[:1] == ["--fresh"]:  # leave out every mutant an earlier sample drew (EARLIER)
+            fresh, argv = True, argv[1:]
     modules = (argv[1:] if report_only or again else argv) or DEFAULT
     max_children = int(os.environ.get("MUTATION_JOBS", "2"))
     OUT.mkdir(parents=True, exist_ok=True)
@@ -282,7 +356,7 @@ def main(argv: list[str]) -> None:
         elif again:
             results[module] = rerun(module, max_children, results.get(module))
         elif sample:
-            results[module] = run_sample(module, sample, seed if seed is not None else 0, max_children)
+            results[module] = run_sample(module, sample, seed if seed is not None else 0, max_children, fresh)
         else:
             results[module] = run(module, max_children)
         # read again before writing: runs of other modules in parallel may have finished meanwhile
