@@ -77,3 +77,36 @@ def test_an_object_overwritten_with_other_bytes_is_observed_without_rows(tmp_pat
     assert rep.detail.endswith("… and the object is not readable Parquet; no object readable: cannot localize")
     assert rep.observed["objects"] == [{"key": obj["key"], "sha256": rep.observed["objects"][0]["sha256"], "version_id": None, "rows": None}]
     assert rep.observed["objects"][0]["sha256"] != obj["sha256"]
+
+
+def test_nested_cells_hash_by_content_in_the_row_sidecar():
+    import numpy as np
+    import pandas as pd
+
+    from labelguard.tasks.dataset import row_digests
+
+    frame = pd.DataFrame({"review_id": ["a", "b", "c"], "label": [0, 1, 0],
+                          "tags": [np.array([1, 2]), np.array([1, 2]), np.array([2, 1])]})
+    hashes = row_digests(frame, ColumnSpec())["row_hash"].tolist()
+    assert hashes[0] == hashes[1] != hashes[2]  # equal lists hash alike, another order does not
+
+
+def test_a_failed_write_removes_only_the_folders_it_made(tmp_path):
+    from labelguard.tasks.dataset import writing_dataset
+
+    root = tmp_path / "dest"
+    (root / "kept-empty").mkdir(parents=True)
+    with pytest.raises(RuntimeError), writing_dataset(LocalStore(root)):
+        (root / "made" / "deeper").mkdir(parents=True)
+        raise RuntimeError("a later part failed")
+    assert sorted(p.name for p in root.iterdir()) == ["kept-empty"]
+
+
+def test_parts_with_a_repeated_column_name_are_compared_as_whole_schemas():
+    import pyarrow as pa
+
+    from labelguard.tasks.dataset import same_columns
+
+    twice = pa.schema([("x", pa.int64()), ("x", pa.int64())])
+    assert same_columns(twice, twice)
+    assert not same_columns(twice, pa.schema([("x", pa.int64()), ("x", pa.float64())]))
