@@ -50,7 +50,7 @@ MODULES: dict[str, list[str]] = {
                 "tests/test_attacks.py::test_rate_bounds", "tests/test_attacks.py::test_unknown_attack_lists_valid_names",
                 "tests/test_attacks.py::test_missing_and_continuous_label_columns", "tests/test_attack_details.py",
                 "tests/test_attack_survivors.py", "tests/test_registry_decorators.py", "tests/test_attacks_fresh.py",
-                "tests/test_attacks_seed12.py"],
+                "tests/test_attacks_seed12.py", "tests/test_attacks_seed13.py"],
     "tamper": ["tests/test_tamper.py", "tests/test_tamper_contracts.py", "tests/test_s3_contracts.py", "tests/test_tamper_seed11.py"],
     "storage": ["tests/test_storage.py", "tests/test_store_contracts.py", "tests/test_faults.py", "tests/test_storage_details.py",
                 "tests/test_s3_contracts.py", "tests/test_dataset_details.py", "tests/test_storage_words.py", "tests/test_storage_survivors.py",
