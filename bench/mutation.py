@@ -10,7 +10,7 @@ one module at a time with only that module's fast tests.
 Usage: ``python bench/mutation.py [module ...]`` (default: the eight verdict modules in DEFAULT;
 ``--report [module ...]`` re-reads finished runs; ``--rerun [module ...]`` runs their survivors
 again against the tests as they are now (the first pass is kept beside it); ``--sample N [--seed S] [--fresh] module ...`` runs a
-uniform random sample (``--fresh``: of the mutants no earlier sample drew) of N of each module's mutants, named to mutmut, and reports the kill rate
+uniform random sample of N of each module's mutants (``--fresh``: of those no earlier sample drew), named to mutmut, and reports the kill rate
 with its 95 % Wilson interval, for when a full run does not fit the time at hand); ``--names MODULE NAME...``
 stages the module afresh and runs only the named mutants (an earlier run's survivors, on the current code);
 ``make mutation`` runs them all. Writes ``bench/results/mutation.md`` and ``mutation.json``.
