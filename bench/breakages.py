@@ -94,8 +94,9 @@ BREAKAGES = [
     ),
     Breakage(
         "tamper-reverses-rows", "tamper writes the rows in reverse order",
-        "tasks/tamper.py", "    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)\n",
-        "    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)\n    table = table.take(list(range(table.num_rows - 1, -1, -1)))\n",
+        "tasks/tamper.py", "    table = table.set_column(at, table.schema.field(at), pa.Array.from_pandas(frame[spec.label_col], type=schema.field(at).type))\n",
+        "    table = table.set_column(at, table.schema.field(at), pa.Array.from_pandas(frame[spec.label_col], type=schema.field(at).type))\n"
+        "    table = table.take(list(range(table.num_rows - 1, -1, -1)))\n",
         ("tests/test_tamper.py", "-k", "row_order"),
     ),
     Breakage(
