@@ -629,6 +629,7 @@ def pipeline(
         _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)
         if holdout is None:
             _require_own_holdout(uri, endpoint_url=settings.s3_endpoint)
+        _refuse_positive_against_manifest(uri, positive_class, load_verify_key(settings.verify_key), settings.s3_endpoint)
         _prefect_ready()
         from labelguard.flows.pipeline import pipeline_flow
 
@@ -665,6 +666,26 @@ def _require_dataset(*uris: str | None, endpoint_url: str | None) -> None:
         store = open_store(uri, endpoint_url=endpoint_url)
         if store.head("manifest.json") is None and not store.list(limit=1):
             raise DatasetMissing(f"no dataset at {store.uri}", "check the URI (labelguard ingest writes one there)")
+
+
+def _refuse_positive_against_manifest(uri: str, given: Optional[str], key, endpoint_url: str | None) -> None:
+    """``--positive-class`` naming another class than the dataset's validly signed manifest: refused before any
+    data is read or Prefect starts (an unsigned or failing manifest is left to verification to report)."""
+    if given is None:
+        return
+    from labelguard.errors import LabelguardError
+    from labelguard.tasks.classes import refuse_positive_against_signed
+    from labelguard.tasks.dataset import ManifestProblem, read_manifest
+    from labelguard.tasks.manifest import signature_valid
+    from labelguard.tasks.storage import open_store
+
+    try:
+        manifest = read_manifest(open_store(uri, endpoint_url=endpoint_url))
+        signed = manifest.spec if signature_valid(manifest, key) else None
+    except (ManifestProblem, LabelguardError, KeyError, TypeError, ValueError):
+        return
+    if signed is not None:
+        refuse_positive_against_signed(signed, given)
 
 
 def _require_own_holdout(uri: str, *, endpoint_url: str | None) -> None:
@@ -897,6 +918,7 @@ def verify(
         for checked in (uri, reference, holdout):  # --json s/ds/manifest.json overwrote the signed manifest it had just checked
             if json_out is not None and checked and "://" not in checked and json_out.resolve().is_relative_to(Path(checked).resolve()):
                 raise BadInput(f"--json {json_out} is inside the dataset {checked}: it would overwrite or add to the signed data", "write the JSON outside the store")
+        _refuse_positive_against_manifest(uri, positive_class, key, settings.s3_endpoint)
         from labelguard.tasks.verify import verify_dataset
 
         report = verify_dataset(

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from labelguard.errors import BadInput, UntrustedInput
 from labelguard.tasks import guards
-from labelguard.tasks.classes import with_positive
+from labelguard.tasks.classes import refuse_positive_against_signed, with_positive
 from labelguard.tasks.dataset import HOLDOUT, MANIFEST_KEY, IntegrityReport, ManifestProblem, load_verified, own_key, read_manifest, sort_ids, write_dataset
 from labelguard.tasks.features import with_featurizer
 from labelguard.tasks.manifest import ColumnSpec, DatasetRef, SignedManifest, load_verify_key, new_dataset_id, to_py
@@ -275,7 +275,8 @@ def verify_dataset(
     UntrustedInput
         The reference or holdout failed its own verification.
     BadInput
-        ``id_col``/``label_col`` name other columns than the dataset's signed manifest.
+        ``id_col``/``label_col`` name other columns than the dataset's signed manifest, or
+        ``positive_class`` another class than its signed positive class.
     """
     for name in names or []:
         guards.get_guard(name)
@@ -292,6 +293,8 @@ def verify_dataset(
     integrity: IntegrityReport = load_verified(store, verify_key, columns=columns, ledger=ledger)
     if integrity.manifest is not None:
         _same_columns(integrity.manifest.spec, id_col, label_col)
+        if integrity.ok:
+            refuse_positive_against_signed(integrity.manifest.spec, positive_class)
     unsealed_spec = None
     if integrity.code == "missing-manifest" and columns is None and (names is None or set(names) - {"manifest"}):
         integrity.data, unsealed_spec = _unsealed(uri, endpoint_url, id_col or "review_id", label_col or "label", positive_class)

@@ -1,0 +1,81 @@
+"""Break-it round 5 findings 6, 9 and 12 (keys, verify's JSON and messages, seal, --positive-class): each pinned with
+its exit code, the exact one-line message and what was (not) written, on small data of our own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.clirun import invoke
+
+
+def _signed_dataset(dest: Path, signing_key: Path, *, rows: int = 160, seed: int = 3, dataset_id: str = "fraud-1") -> Path:
+    """What `labelguard ingest --positive-class fraud` writes (data + its holdout), through the same plain functions,
+    without starting Prefect: ``rows`` rows of two classes spelt fraud/legit (30 % fraud), text ids."""
+    from labelguard.tasks.dataset import write_dataset
+    from labelguard.tasks.manifest import DatasetRef, load_signing_key
+    from labelguard.tasks.sources import load_source, split_holdout
+    from labelguard.tasks.storage import open_store
+
+    rng = np.random.default_rng(seed)
+    y = rng.random(rows) < 0.3
+    frame = pd.DataFrame(rng.normal(0, 1, (rows, 3)) + 3 * y[:, None], columns=["f0", "f1", "f2"])
+    frame.insert(0, "txn", [f"T-{i:04d}" for i in range(rows)])
+    frame["status"] = np.where(y, "fraud", "legit")
+    source = dest.parent / f"{dest.name}.csv"
+    frame.to_csv(source, index=False)
+    frame, spec, meta = load_source(str(source), id_col="txn", label_col="status", positive_class="fraud")
+    train, holdout = split_holdout(frame, spec, 0.25, 0)
+    store, key = open_store(str(dest)), load_signing_key(signing_key)
+    write_dataset(store.child("holdout"), holdout, spec, key, source=meta, dataset=DatasetRef(dataset_id, "holdout", "holdout"))
+    write_dataset(store, train, spec, key, source=meta, dataset=DatasetRef(dataset_id, "data"))
+    source.unlink()
+    return dest
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.fixture
+def fraud(tmp_path, own_key_env) -> Path:
+    return _signed_dataset(tmp_path / "fraud", Path(own_key_env["LABELGUARD_SIGNING_KEY"]))
+
+
+# ---------------------------------------------------------------- finding 9: --positive-class against the signed one
+
+CONTRADICTS = ("error: --positive-class 'legit' contradicts the dataset's signed positive class 'fraud' "
+               "(fix: drop --positive-class (the signed 'fraud' is used), or ingest the data again with --positive-class legit "
+               "to make it the positive class)")
+
+
+@pytest.mark.parametrize("command", ["verify", "pipeline"])
+def test_a_positive_class_contradicting_the_signed_one_is_refused_naming_both(tmp_path, own_key_env, fraud, command):
+    """`pipeline store/fpois --positive-class legit` reported '+ = share of class legit' on data signed for 'fraud'."""
+    before = _tree(tmp_path)
+    out = ["--json", tmp_path / "v.json"] if command == "verify" else ["--out", tmp_path / "rep", "--observe"]
+    result = invoke(command, fraud, "--positive-class", "legit", *out, env=own_key_env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == CONTRADICTS
+    assert _tree(tmp_path) == before
+
+
+def test_the_signed_positive_class_named_again_is_taken_and_a_tampered_manifest_is_not_a_usage_error(tmp_path, own_key_env, fraud):
+    """Naming the signed class is fine; a manifest whose positive class an attacker rewrote is tampering (exit 1), not exit 2."""
+    from labelguard.tasks.classes import refuse_positive_against_signed
+    from labelguard.tasks.dataset import read_manifest
+    from labelguard.tasks.storage import open_store
+
+    spec = read_manifest(open_store(str(fraud))).spec
+    refuse_positive_against_signed(spec, "fraud")  # the signed class again: no refusal
+    refuse_positive_against_signed(spec, None)
+    manifest = json.loads((fraud / "manifest.json").read_text())
+    manifest["payload"]["columns"]["positive_class"] = "legit"
+    (fraud / "manifest.json").write_text(json.dumps(manifest))
+    result = invoke("verify", fraud, "--positive-class", "fraud", "--guards", "manifest", env=own_key_env)
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines()[-1] == "guard fired: manifest"
