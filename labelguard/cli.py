@@ -925,6 +925,7 @@ def verify(
             uri, key, reference_uri=reference, holdout_uri=holdout, names=names, endpoint_url=settings.s3_endpoint, ledger=book,
             positive_class=positive_class, tolerate=tolerate, id_col=id_col, label_col=label_col, share_gap=share_gap,
         )
+        report.allowed_inconclusive = allow_inconclusive  # the JSON's ok agrees with the exit code
         if json_out is not None:
             try:
                 json_out.write_text(_json.dumps(report.to_dict(), indent=1))
@@ -942,6 +943,8 @@ def verify(
     if report.verdict == "inconclusive" and not allow_inconclusive:
         err.print(f"[red]cannot tell:[/] {report.verdict_detail} (fix: {_inconclusive_fix(report)})", highlight=False)
         raise typer.Exit(EXIT_FIRED)
+    if report.verdict == "inconclusive":
+        out.print("cannot tell, allowed by --allow-inconclusive: exit 0", highlight=False)
 
 
 def _check_gate_options(tolerate: float, share_gap: float | None) -> None:

@@ -31,6 +31,8 @@ class VerifyReport:
 
     ``ok`` is True only for ``pass``; ``class_power`` is the suite's smallest detectable flip rate
     per class (the best guard for each class); ``noise_rate`` the estimated share of flipped rows.
+    ``allowed_inconclusive`` is set by the caller that let an ``inconclusive`` verdict through
+    (``--allow-inconclusive``): the JSON's ``ok`` then says what the exit code says (0).
     """
 
     dataset: str
@@ -44,15 +46,18 @@ class VerifyReport:
     noise_rate: float | None = None
     # what the verdict rests on, for an audit trail: the trusted data used and the manifest's version
     inputs: dict[str, Any] = field(default_factory=dict)
+    allowed_inconclusive: bool = False
 
     @property
     def ok(self) -> bool:
         return self.verdict == "pass"
 
     def to_dict(self) -> dict[str, Any]:
+        allowed = self.allowed_inconclusive and self.verdict == "inconclusive"
         return {
-            "ok": self.ok,
+            "ok": self.ok or allowed,  # what the exit code says: 0 for pass, and for inconclusive when allowed
             "verdict": self.verdict,
+            "allowed_inconclusive": allowed,
             "verdict_detail": self.verdict_detail,
             "tolerate": self.tolerate,
             "class_power": self.class_power,
@@ -311,7 +316,7 @@ def verify_dataset(
 
     inputs = {
         "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "reference_uri": reference_uri, "holdout_uri": used_holdout,
+        "reference_uri": reference_uri, "reference_is_holdout": False, "holdout_uri": used_holdout,
         "manifest_version": int(integrity.manifest.payload.get("dataset", {}).get("version", 1)) if integrity.manifest is not None else None,
     }
     if share_gap is not None:
@@ -328,6 +333,8 @@ def verify_dataset(
     spec = with_featurizer(with_positive(spec, positive_class), integrity.frame, holdout, reference)
     if reference is None and holdout is not None:
         reference = holdout
+        # the audit trail names the trusted rows the reference guards compared with, not null
+        inputs["reference_uri"], inputs["reference_is_holdout"] = used_holdout, True
     ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout,
                               options={} if share_gap is None else {"share_gap": share_gap})
     results = guards.apply_tolerance(guards.run_guards(ctx, names), tolerate)

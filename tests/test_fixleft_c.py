@@ -79,3 +79,24 @@ def test_the_signed_positive_class_named_again_is_taken_and_a_tampered_manifest_
     result = invoke("verify", fraud, "--positive-class", "fraud", "--guards", "manifest", env=own_key_env)
     assert result.exit_code == 1, result.output
     assert result.output.strip().splitlines()[-1] == "guard fired: manifest"
+
+
+# ---------------------------------------------------------------- finding 12: verify's JSON says what the exit code says
+
+def test_an_allowed_inconclusive_verdict_is_ok_in_the_json_and_the_reference_used_is_named(tmp_path, own_key_env, fraud):
+    """`verify --allow-inconclusive --json` exited 0 while the JSON said `ok: false` with nothing saying the verdict was
+    allowed; without --reference the JSON said `reference_uri: null` though the holdout had served as the reference."""
+    args = ["verify", fraud, "--guards", "manifest,schema,model_gate"]  # 40 holdout rows: the gate cannot bound 2 points
+    result = invoke(*args, "--allow-inconclusive", "--json", tmp_path / "allowed.json", env=own_key_env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "cannot tell, allowed by --allow-inconclusive: exit 0"
+    doc = json.loads((tmp_path / "allowed.json").read_text())
+    assert (doc["ok"], doc["verdict"], doc["allowed_inconclusive"]) == (True, "inconclusive", True)
+    assert (doc["reference_uri"], doc["reference_is_holdout"], doc["holdout_uri"]) == (str(fraud / "holdout"), True, str(fraud / "holdout"))
+    result = invoke(*args, "--json", tmp_path / "closed.json", env=own_key_env)
+    assert result.exit_code == 1, result.output
+    doc = json.loads((tmp_path / "closed.json").read_text())
+    assert (doc["ok"], doc["verdict"], doc["allowed_inconclusive"]) == (False, "inconclusive", False)
+    result = invoke(*args, "--reference", fraud / "holdout", "--json", tmp_path / "given.json", "--allow-inconclusive", env=own_key_env)
+    doc = json.loads((tmp_path / "given.json").read_text())
+    assert (doc["reference_uri"], doc["reference_is_holdout"]) == (str(fraud / "holdout"), False)
