@@ -38,6 +38,7 @@ class _Edge(TyperGroup):
 
         def call():
             _refuse_empty_arguments(argv)
+            _refuse_repeated_keys(argv)
             return super(_Edge, self).main(args=argv, prog_name=prog_name or "labelguard", complete_var=complete_var, standalone_mode=False, **extra)
 
         code = _run_edge(call, argv)
@@ -71,6 +72,24 @@ def _refuse_empty_arguments(argv: list[str]) -> None:
             continue
         what = f"{flag} is empty" if flag else "an argument is empty"
         raise BadInput(what, "pass a value (an unset shell variable expands to an empty argument)")
+
+
+KEY_OPTIONS = ("--verify-key", "--signing-key", "--old-verify-key", "--resign-key")
+
+
+def _refuse_repeated_keys(argv: list[str]) -> None:
+    """A key option given twice (``--verify-key old.pub --verify-key new.pub``, hoping to trust both during a
+    rotation) kept the last one silently: labelguard trusts one key, and a rotation re-signs the data instead."""
+    from labelguard.errors import BadInput
+
+    for flag in KEY_OPTIONS:
+        values = [argv[i + 1] if token == flag and i + 1 < len(argv) else token.partition("=")[2]
+                  for i, token in enumerate(argv) if token == flag or token.startswith(flag + "=")]
+        if len(values) > 1:
+            raise BadInput(
+                f"{flag} given {len(values)} times ({', '.join(values)}): labelguard takes one key there, not several",
+                f"pass {flag} once (to move signed data to a new key pair, re-sign it with `labelguard seal URI --rotate --old-verify-key OLD/verify.pub`)",
+            )
 
 
 def _check_params_first(command) -> None:
@@ -1363,16 +1382,28 @@ def seal(
     dataset_id: Optional[str] = typer.Option(None, "--dataset-id", help="Id for a new dataset (default: URI's name plus a random suffix)."),
     ledger: Optional[str] = LedgerOpt,
     signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Default: $LABELGUARD_SIGNING_KEY."),
+    rotate: bool = typer.Option(False, "--rotate", help="Key rotation: verify the dataset part (and its holdout) under --old-verify-key, then re-sign it unchanged with the new signing key as its next version."),
+    old_verify_key: Optional[Path] = typer.Option(None, "--old-verify-key", help="With --rotate: the verify key of the pair the data is signed by now."),
     endpoint_url: Optional[str] = EndpointOpt,
 ) -> None:
-    """Sign objects in place as they are now (after an approved relabelling, or data labelguard did not write)."""
+    """Sign objects in place as they are now (after an approved relabelling, or data labelguard did not write); --rotate moves signed data to a new key pair."""
     _quiet(False)
     settings = Settings.resolve(signing_key=signing_key, s3_endpoint=endpoint_url)
     with _edge():
-        from labelguard.tasks.manifest import load_signing_key
+        from labelguard.errors import BadInput
+        from labelguard.tasks.manifest import load_signing_key, load_verify_key
 
+        if old_verify_key is not None and not rotate:
+            raise BadInput("--old-verify-key applies only with --rotate", f"pass --rotate to re-sign {uri} under the new key pair, or drop --old-verify-key")
+        if rotate and old_verify_key is None:
+            raise BadInput("--rotate needs --old-verify-key: the data is verified under the old key before it is re-signed",
+                           "pass --old-verify-key with the verify.pub of the pair that signed the data")
+        old_key = load_verify_key(old_verify_key) if rotate else None
         key = load_signing_key(settings.signing_key)
+        _refuse_a_signing_key_of_another_pair(settings, key)
         book = _ledger_for(ledger, settings.signing_key, writing=True)
+        if rotate:
+            return _rotate(uri, settings, old_key, key, old_ledger=_ledger_for(ledger, old_verify_key, writing=False), ledger=book)
         from labelguard.tasks.dataset import MANIFEST_KEY, from_parquet_bytes, own_key, seal_dataset
         from labelguard.tasks.lake import glob_pattern, resolve_parts
         from labelguard.tasks.sources import infer_spec
@@ -1390,6 +1421,9 @@ def seal(
         changes = ""
         if keys is None:  # a re-seal: say what it approves, before signing it
             from labelguard.tasks.dataset import seal_changes
+            from labelguard.tasks.rotation import refuse_reseal_under_another_key
+
+            refuse_reseal_under_another_key(store, uri, key)
 
             changes = seal_changes(store, key.public_key())
         from labelguard.tasks.dataset import NothingToSeal
@@ -1403,6 +1437,23 @@ def seal(
         out.print(changes, highlight=False)
     ds = m.payload["dataset"]
     out.print(f"sealed {uri}: dataset {ds['id']} version {ds['version']} ({ds['role']}), {len(m.payload['objects'])} object(s), {m.payload['rows']} rows; manifest at {store.uri}/{own_key(store, MANIFEST_KEY)} (verify {store.uri})", highlight=False)
+
+
+def _rotate(uri: str, settings: Settings, old_key, key, *, old_ledger, ledger) -> None:
+    """`seal --rotate`: every part verified under the old key first, then each re-signed under the new one."""
+    from labelguard.tasks.manifest import key_id
+    from labelguard.tasks.rotation import rotate_keys
+    from labelguard.tasks.storage import open_store
+
+    done = rotate_keys(open_store(uri, endpoint_url=settings.s3_endpoint), old_key, key, old_ledger=old_ledger, ledger=ledger)
+    new_id = key_id(key.public_key())
+    for where, m in done:
+        if m is None:
+            out.print(f"{where}: already signed by key {new_id}: not re-signed", highlight=False)
+        else:
+            ds = m.payload["dataset"]
+            out.print(f"rotated {where}: dataset {ds['id']} version {ds['version']} ({ds['role']}) verified under key {key_id(old_key)}, "
+                      f"re-signed by key {new_id}", highlight=False)
 
 
 def _parse_options(pairs: list[str]) -> dict:

@@ -100,3 +100,105 @@ def test_an_allowed_inconclusive_verdict_is_ok_in_the_json_and_the_reference_use
     result = invoke(*args, "--reference", fraud / "holdout", "--json", tmp_path / "given.json", "--allow-inconclusive", env=own_key_env)
     doc = json.loads((tmp_path / "given.json").read_text())
     assert (doc["reference_uri"], doc["reference_is_holdout"]) == (str(fraud / "holdout"), False)
+
+
+# ---------------------------------------------------------------- finding 6: seal under another key pair, key rotation
+
+@pytest.fixture
+def rotation(tmp_path, own_key_env):
+    """A dataset signed by the old pair (own_key_env) and the environment of the new pair."""
+    from labelguard.tasks.manifest import generate_keypair
+
+    signing, verify = generate_keypair(tmp_path / "new")
+    new_env = {"LABELGUARD_SIGNING_KEY": str(signing), "LABELGUARD_VERIFY_KEY": str(verify)}
+    return _signed_dataset(tmp_path / "d", Path(own_key_env["LABELGUARD_SIGNING_KEY"])), new_env
+
+
+def _ids(env):
+    from labelguard.tasks.manifest import key_id, load_verify_key
+
+    return key_id(load_verify_key(Path(env["LABELGUARD_VERIFY_KEY"])))
+
+
+def _bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_seal_of_data_signed_by_another_pair_refuses_and_names_the_rotation(tmp_path, own_key_env, rotation):
+    """`seal` under the new key said 'nothing changed since version 1 of …: not re-signed' (exit 0) on data signed by the old pair."""
+    ds, new_env = rotation
+    before = _bytes(tmp_path)
+    result = invoke("seal", ds, env=new_env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        f"error: the manifest of {ds} is signed by key {_ids(own_key_env)}, not by the signing key's pair (key {_ids(new_env)}): "
+        "sealing would re-sign data no key of yours has verified (fix: to move it to the new key pair, verify and re-sign it with "
+        f"`labelguard seal {ds} --rotate --old-verify-key OLD/verify.pub`; to approve a change, seal with the key that signed it)")
+    assert _bytes(tmp_path) == before
+
+
+def test_seal_rotate_verifies_under_the_old_key_then_re_signs_data_and_holdout_as_next_version(tmp_path, own_key_env, rotation):
+    from labelguard.tasks.dataset import load_verified, read_manifest
+    from labelguard.tasks.manifest import load_verify_key
+    from labelguard.tasks.storage import LocalStore
+
+    ds, new_env = rotation
+    old_pub = own_key_env["LABELGUARD_VERIFY_KEY"]
+    data_before = {k: v for k, v in _bytes(ds).items() if k.endswith("data.parquet")}
+    result = invoke("seal", ds, "--rotate", "--old-verify-key", old_pub, env=new_env)
+    assert result.exit_code == 0, result.output
+    old_id, new_id = _ids(own_key_env), _ids(new_env)
+    assert result.stdout.splitlines() == [
+        f"rotated {ds}: dataset fraud-1 version 2 (data) verified under key {old_id}, re-signed by key {new_id}",
+        f"rotated {ds / 'holdout'}: dataset fraud-1 version 2 (holdout) verified under key {old_id}, re-signed by key {new_id}"]
+    new_key = load_verify_key(Path(new_env["LABELGUARD_VERIFY_KEY"]))
+    for part in (ds, ds / "holdout"):
+        assert load_verified(LocalStore(part), new_key).ok
+        m = read_manifest(LocalStore(part))
+        assert (m.key_id, m.payload["dataset"]["version"], m.payload["source"]["rotated_from"]) == (new_id, 2, old_id)
+    assert {k: v for k, v in _bytes(ds).items() if k.endswith("data.parquet")} == data_before  # the objects are not rewritten
+    again = invoke("seal", ds, "--rotate", "--old-verify-key", old_pub, env=new_env)  # finished already: nothing re-signed
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines() == [f"{ds}: already signed by key {new_id}: not re-signed",
+                                         f"{ds / 'holdout'}: already signed by key {new_id}: not re-signed"]
+    assert invoke("verify", ds, "--guards", "manifest", env=new_env).exit_code == 0
+
+
+def test_seal_rotate_never_re_signs_data_that_fails_under_the_old_key(tmp_path, own_key_env, rotation):
+    ds, new_env = rotation
+    assert invoke("tamper", ds, "--attack", "random", "--rate", "0.05", "--truth-out", tmp_path / "t.json", env=own_key_env).exit_code == 0
+    before = _bytes(tmp_path)
+    result = invoke("seal", ds, "--rotate", "--old-verify-key", own_key_env["LABELGUARD_VERIFY_KEY"], env=new_env)
+    assert result.exit_code == 1, result.output
+    line = result.output.strip()
+    assert line.startswith(f"guard fired: manifest fired, cannot be trusted ({ds} does not verify under the old verify key "
+                           f"(key {_ids(own_key_env)}): digest-mismatch: ")
+    assert line.endswith("; nothing was re-signed) (fix: restore the data from a signed copy, or approve the change with the old key first "
+                         "(`labelguard seal URI` with the old signing key), then rotate)")
+    assert _bytes(tmp_path) == before
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["--rotate"], "error: --rotate needs --old-verify-key: the data is verified under the old key before it is re-signed "
+                   "(fix: pass --old-verify-key with the verify.pub of the pair that signed the data)"),
+    (["--old-verify-key", "OLD"], "error: --old-verify-key applies only with --rotate (fix: pass --rotate to re-sign {ds} under the new key pair, "
+                                  "or drop --old-verify-key)"),
+])
+def test_seal_rotate_options_go_together(tmp_path, own_key_env, rotation, args, line):
+    ds, new_env = rotation
+    before = _bytes(tmp_path)
+    result = invoke("seal", ds, *[own_key_env["LABELGUARD_VERIFY_KEY"] if a == "OLD" else a for a in args], env=new_env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == line.format(ds=ds)
+    assert _bytes(tmp_path) == before
+
+
+def test_a_verify_key_given_twice_is_refused_not_the_last_one_taken(tmp_path, own_key_env, rotation):
+    ds, new_env = rotation
+    old_pub, new_pub = own_key_env["LABELGUARD_VERIFY_KEY"], new_env["LABELGUARD_VERIFY_KEY"]
+    result = invoke("verify", ds, "--verify-key", old_pub, f"--verify-key={new_pub}", "--json", tmp_path / "v.json", env=own_key_env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        f"error: --verify-key given 2 times ({old_pub}, {new_pub}): labelguard takes one key there, not several (fix: pass --verify-key once "
+        "(to move signed data to a new key pair, re-sign it with `labelguard seal URI --rotate --old-verify-key OLD/verify.pub`))")
+    assert not (tmp_path / "v.json").exists()
