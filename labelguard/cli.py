@@ -123,14 +123,14 @@ def _no_such_option(exc) -> str | None:
     """A command's unknown option, said usefully: Click suggests any option that is loosely alike
     (``simulate --rows`` got ``Possible options: --verbose``); here a near-typo gets "did you mean",
     anything else the command's real options."""
-    import difflib
-
     from typer._click.exceptions import NoSuchOption
+
+    from labelguard.errors import close_matches
 
     if not isinstance(exc, NoSuchOption) or exc.ctx is None or exc.ctx.parent is None:
         return None
     opts = [o for p in exc.ctx.command.params if p.param_type_name == "option" and not getattr(p, "hidden", False) for o in p.opts if o.startswith("--")]
-    close = difflib.get_close_matches(exc.option_name, opts, n=2, cutoff=0.75)
+    close = close_matches(exc.option_name, opts)
     name = _one_line(exc.option_name)
     if close:
         return f"No such option: {name} (did you mean {' or '.join(close)}?)"

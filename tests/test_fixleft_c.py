@@ -202,3 +202,59 @@ def test_a_verify_key_given_twice_is_refused_not_the_last_one_taken(tmp_path, ow
         f"error: --verify-key given 2 times ({old_pub}, {new_pub}): labelguard takes one key there, not several (fix: pass --verify-key once "
         "(to move signed data to a new key pair, re-sign it with `labelguard seal URI --rotate --old-verify-key OLD/verify.pub`))")
     assert not (tmp_path / "v.json").exists()
+
+
+# ---------------------------------------------------------------- finding 12: messages and JSON figures
+
+def test_a_missing_bucket_names_the_endpoint_that_was_asked(tmp_path, own_key_env, s3_endpoint):
+    """`no dataset at s3://bkt5/p1: bucket 'bkt5' does not exist` did not say which of the three endpoint settings won."""
+    fix = ("(fix: check the URI and the endpoint (--endpoint-url, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS), "
+           "or ingest a dataset there first)")
+    result = invoke("verify", "s3://fixleft-c-no-bucket/p1", "--endpoint-url", s3_endpoint, env=own_key_env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == f"error: no dataset at s3://fixleft-c-no-bucket/p1: bucket 'fixleft-c-no-bucket' does not exist on the S3 endpoint {s3_endpoint} {fix}"
+
+
+@pytest.mark.parametrize(("option", "line"), [
+    (["--guards", "manifest,model-gate"], "error: unknown guard 'model-gate' (did you mean 'model_gate'?) (fix: choose one of: class_balance, class_conditional, "
+                                          "confident_learning, duplicate_conflicts, knn_consistency, label_contract, manifest, model_gate, reference_model, schema)"),
+    (["--guards", "manifest,nope"], "error: unknown guard 'nope' (fix: choose one of: class_balance, class_conditional, "
+                                    "confident_learning, duplicate_conflicts, knn_consistency, label_contract, manifest, model_gate, reference_model, schema)"),
+])
+def test_a_near_miss_guard_name_gets_did_you_mean(tmp_path, own_key_env, fraud, option, line):
+    result = invoke("verify", fraud, *option, "--json", tmp_path / "v.json", env=own_key_env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == line
+    assert not (tmp_path / "v.json").exists()
+
+
+@pytest.mark.parametrize("with_key", [True, False], ids=["keygen-folder", "other-folder"])
+def test_a_key_variable_naming_a_folder_points_at_the_key_inside(tmp_path, own_key_env, fraud, with_key):
+    """`LABELGUARD_VERIFY_KEY=keys` said `cannot read verify key keys: [Errno 21] Is a directory`."""
+    folder = Path(own_key_env["LABELGUARD_VERIFY_KEY"]).parent if with_key else fraud
+    fix = (f"point LABELGUARD_VERIFY_KEY / --verify-key at {folder / 'verify.pub'}" if with_key
+           else "point LABELGUARD_VERIFY_KEY / --verify-key at the verify.pub in the folder `labelguard keygen --out` made")
+    result = invoke("verify", fraud, env={**own_key_env, "LABELGUARD_VERIFY_KEY": str(folder)})
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == f"error: verify key {folder} is a folder, not a key file (fix: {fix})"
+    signing_folder = Path(own_key_env["LABELGUARD_SIGNING_KEY"]).parent
+    result = invoke("seal", fraud, "--signing-key", signing_folder, env=own_key_env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (f"error: signing key {signing_folder} is a folder, not a key file "
+                                     f"(fix: point LABELGUARD_SIGNING_KEY / --signing-key at {signing_folder / 'signing.key'})")
+
+
+def test_power_and_rate_figures_are_written_rounded_but_decided_unrounded():
+    """verify's JSON said `power: 0.47000000000000003`, `class_power.bronze: 0.07500000000000001`, `noise_rate: 5.5e-12`."""
+    from labelguard.tasks.guards import GuardResult
+    from labelguard.tasks.verify import VerifyReport
+
+    g = GuardResult("class_balance", True, "x", power=0.47000000000000003, class_power={"bronze": 0.07500000000000001, "platinum": 0.47000000000000003})
+    report = VerifyReport("d", [g], verdict="inconclusive", class_power={"bronze": 0.07500000000000001, "gold": 0.28500000000000003},
+                          noise_rate=5.475791671945748e-12)
+    text = json.dumps(report.to_dict())
+    doc = json.loads(text)
+    assert (doc["class_power"], doc["noise_rate"]) == ({"bronze": 0.075, "gold": 0.285}, 0.0)
+    assert (doc["guards"][0]["power"], doc["guards"][0]["class_power"]) == (0.47, {"bronze": 0.075, "platinum": 0.47})
+    assert "0000000" not in text
+    assert (g.power, report.class_power["gold"]) == (0.47000000000000003, 0.28500000000000003)  # what decisions use is untouched
