@@ -645,6 +645,7 @@ def pipeline(
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         if out_dir is not None:
             _check_report_dir(out_dir, "--out")
+            _refuse_report_in_dataset(out_dir, uri, reference, holdout)
         _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)
         if holdout is None:
             _require_own_holdout(uri, endpoint_url=settings.s3_endpoint)
@@ -673,6 +674,18 @@ def pipeline(
     if result.verdict == "inconclusive" and not allow_inconclusive:
         err.print(f"[red]cannot tell:[/] {result.verdict_detail} (observe mode: trained anyway; fix: pass --allow-inconclusive to exit 0)", highlight=False)
         raise typer.Exit(EXIT_FIRED)
+
+
+def _refuse_report_in_dataset(out_dir: Path, *uris: str | None) -> None:
+    """``pipeline --out`` inside a local signed dataset (its URI, its holdout, the reference) wrote report.* and
+    boundaries.png beside the signed objects, mixing the store's writers with the analyst's reports (verify --json is
+    refused there too)."""
+    from labelguard.errors import BadInput
+
+    for checked in filter(None, uris):
+        if "://" not in checked and Path(out_dir).resolve().is_relative_to(Path(checked).resolve()):
+            raise BadInput(f"--out {out_dir} is inside the dataset {checked}: the report files would land beside the signed data",
+                           "write the report outside the store")
 
 
 def _require_dataset(*uris: str | None, endpoint_url: str | None) -> None:

@@ -258,3 +258,20 @@ def test_power_and_rate_figures_are_written_rounded_but_decided_unrounded():
     assert (doc["guards"][0]["power"], doc["guards"][0]["class_power"]) == (0.47, {"bronze": 0.075, "platinum": 0.47})
     assert "0000000" not in text
     assert (g.power, report.class_power["gold"]) == (0.47000000000000003, 0.28500000000000003)  # what decisions use is untouched
+
+
+# ---------------------------------------------------------------- finding 12: pipeline --out into a signed dataset
+
+@pytest.mark.parametrize("where", ["uri", "inside-uri", "holdout", "reference"])
+def test_pipeline_out_inside_a_signed_dataset_is_refused_before_anything_runs(tmp_path, own_key_env, fraud, where):
+    """`pipeline store/tiers --out store/tiers` wrote report.* and boundaries.png beside the signed objects, exit 0."""
+    trusted = _signed_dataset(tmp_path / "base", Path(own_key_env["LABELGUARD_SIGNING_KEY"]), dataset_id="base-1") / "holdout"
+    out, named, extra = {"uri": (fraud, fraud, []), "inside-uri": (fraud / "holdout" / "rep", fraud, []),
+                         "holdout": (trusted / "rep", trusted, ["--holdout", trusted]),
+                         "reference": (trusted, trusted, ["--reference", trusted])}[where]
+    before = _bytes(tmp_path)
+    result = invoke("pipeline", fraud, *extra, "--observe", "--out", out, env=own_key_env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (f"error: --out {out} is inside the dataset {named}: the report files would land beside the signed data "
+                                     "(fix: write the report outside the store)")
+    assert _bytes(tmp_path) == before
