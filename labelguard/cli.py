@@ -1416,7 +1416,9 @@ def seal(
         _refuse_a_signing_key_of_another_pair(settings, key)
         book = _ledger_for(ledger, settings.signing_key, writing=True)
         if rotate:
-            return _rotate(uri, settings, old_key, key, old_ledger=_ledger_for(ledger, old_verify_key, writing=False), ledger=book)
+            # the old key's entries: in the --ledger named (entries are per key), else in the ledger beside the old key
+            old_ledger = book if ledger else _ledger_for(None, old_verify_key, writing=False)
+            return _rotate(uri, settings, old_key, key, old_ledger=old_ledger, ledger=book)
         from labelguard.tasks.dataset import MANIFEST_KEY, from_parquet_bytes, own_key, seal_dataset
         from labelguard.tasks.lake import glob_pattern, resolve_parts
         from labelguard.tasks.sources import infer_spec
