@@ -275,3 +275,16 @@ def test_pipeline_out_inside_a_signed_dataset_is_refused_before_anything_runs(tm
     assert result.output.strip() == (f"error: --out {out} is inside the dataset {named}: the report files would land beside the signed data "
                                      "(fix: write the report outside the store)")
     assert _bytes(tmp_path) == before
+
+
+def test_seal_refuses_a_signing_key_of_another_pair_than_the_verify_key(tmp_path, own_key_env, rotation):
+    """As ingest since r5: a slip in --signing-key would re-sign data that every verify then reads as signed by an unknown key."""
+    ds, new_env = rotation
+    before = _bytes(tmp_path)
+    result = invoke("seal", ds, "--signing-key", new_env["LABELGUARD_SIGNING_KEY"], env=own_key_env)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        f"error: the signing key {new_env['LABELGUARD_SIGNING_KEY']} (key {_ids(new_env)}) is not the pair of the verify key "
+        f"{own_key_env['LABELGUARD_VERIFY_KEY']} (key {_ids(own_key_env)}): every verify would report the data as signed by an unknown key "
+        "(fix: point the signing key and LABELGUARD_VERIFY_KEY / --verify-key at one `labelguard keygen` folder)")
+    assert _bytes(tmp_path) == before
