@@ -9,7 +9,7 @@ from labelguard.errors import GuardFired, Inconclusive, UntrustedInput
 from labelguard.flows._prefect import io_task, publish, step_task
 from labelguard.tasks import dataset, guards, train, transforms
 from labelguard.tasks.attacks import check_rate
-from labelguard.tasks.classes import with_positive
+from labelguard.tasks.classes import refuse_positive_against_signed, with_positive
 from labelguard.tasks.features import with_featurizer
 from labelguard.tasks.manifest import load_verify_key
 from labelguard.tasks.report import RunResult, render_markdown
@@ -73,6 +73,8 @@ def pipeline_flow(
         reference = reference_report.frame
     integrity = load_verified(uri, verify_key, endpoint_url, ("data", "partition", "baseline"), ledger)
     spec = integrity.manifest.spec if integrity.manifest else holdout_report.manifest.spec
+    if integrity.ok:  # another --positive-class than the signed one is refused, not silently reported on
+        refuse_positive_against_signed(spec, positive_class)
     # the named class, and the text featurizer fitted on the text of the data and its trusted rows
     from labelguard.tasks.verify import check_columns
 

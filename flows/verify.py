@@ -53,6 +53,7 @@ def verify_flow(
         fix = inconclusive_fix(report.guards, report.class_power, report.noise_rate, holdout_leak=bool(report.inputs.get("holdout_leak")),
                                last_resort="--allow-inconclusive on `labelguard watch`")
         raise CannotTell(report, fix)
+    report.allowed_inconclusive = allow_inconclusive
     return report.to_dict()
 
 

@@ -38,6 +38,7 @@ class _Edge(TyperGroup):
 
         def call():
             _refuse_empty_arguments(argv)
+            _refuse_repeated_keys(argv)
             return super(_Edge, self).main(args=argv, prog_name=prog_name or "labelguard", complete_var=complete_var, standalone_mode=False, **extra)
 
         code = _run_edge(call, argv)
@@ -73,6 +74,24 @@ def _refuse_empty_arguments(argv: list[str]) -> None:
         raise BadInput(what, "pass a value (an unset shell variable expands to an empty argument)")
 
 
+KEY_OPTIONS = ("--verify-key", "--signing-key", "--old-verify-key", "--resign-key")
+
+
+def _refuse_repeated_keys(argv: list[str]) -> None:
+    """A key option given twice (``--verify-key old.pub --verify-key new.pub``, hoping to trust both during a
+    rotation) kept the last one silently: labelguard trusts one key, and a rotation re-signs the data instead."""
+    from labelguard.errors import BadInput
+
+    for flag in KEY_OPTIONS:
+        values = [argv[i + 1] if token == flag and i + 1 < len(argv) else token.partition("=")[2]
+                  for i, token in enumerate(argv) if token == flag or token.startswith(flag + "=")]
+        if len(values) > 1:
+            raise BadInput(
+                f"{flag} given {len(values)} times ({', '.join(values)}): labelguard takes one key there, not several",
+                f"pass {flag} once (to move signed data to a new key pair, re-sign it with `labelguard seal URI --rotate --old-verify-key OLD/verify.pub`)",
+            )
+
+
 def _check_params_first(command) -> None:
     """Wrap a command so checks shared by every command run on its parsed options before its body:
     a negative --seed (numpy refuses it deep inside a flow) and --id-col naming the --label-col."""
@@ -104,14 +123,14 @@ def _no_such_option(exc) -> str | None:
     """A command's unknown option, said usefully: Click suggests any option that is loosely alike
     (``simulate --rows`` got ``Possible options: --verbose``); here a near-typo gets "did you mean",
     anything else the command's real options."""
-    import difflib
-
     from typer._click.exceptions import NoSuchOption
+
+    from labelguard.errors import close_matches
 
     if not isinstance(exc, NoSuchOption) or exc.ctx is None or exc.ctx.parent is None:
         return None
     opts = [o for p in exc.ctx.command.params if p.param_type_name == "option" and not getattr(p, "hidden", False) for o in p.opts if o.startswith("--")]
-    close = difflib.get_close_matches(exc.option_name, opts, n=2, cutoff=0.75)
+    close = close_matches(exc.option_name, opts)
     name = _one_line(exc.option_name)
     if close:
         return f"No such option: {name} (did you mean {' or '.join(close)}?)"
@@ -626,9 +645,11 @@ def pipeline(
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         if out_dir is not None:
             _check_report_dir(out_dir, "--out")
+            _refuse_report_in_dataset(out_dir, uri, reference, holdout)
         _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)
         if holdout is None:
             _require_own_holdout(uri, endpoint_url=settings.s3_endpoint)
+        _refuse_positive_against_manifest(uri, positive_class, load_verify_key(settings.verify_key), settings.s3_endpoint)
         _prefect_ready()
         from labelguard.flows.pipeline import pipeline_flow
 
@@ -655,6 +676,18 @@ def pipeline(
         raise typer.Exit(EXIT_FIRED)
 
 
+def _refuse_report_in_dataset(out_dir: Path, *uris: str | None) -> None:
+    """``pipeline --out`` inside a local signed dataset (its URI, its holdout, the reference) wrote report.* and
+    boundaries.png beside the signed objects, mixing the store's writers with the analyst's reports (verify --json is
+    refused there too)."""
+    from labelguard.errors import BadInput
+
+    for checked in filter(None, uris):
+        if "://" not in checked and Path(out_dir).resolve().is_relative_to(Path(checked).resolve()):
+            raise BadInput(f"--out {out_dir} is inside the dataset {checked}: the report files would land beside the signed data",
+                           "write the report outside the store")
+
+
 def _require_dataset(*uris: str | None, endpoint_url: str | None) -> None:
     """Nothing at one of the URIs (the data, a --reference, a --holdout; None skipped) is the user's
     mistake (exit 2), found before Prefect starts."""
@@ -665,6 +698,26 @@ def _require_dataset(*uris: str | None, endpoint_url: str | None) -> None:
         store = open_store(uri, endpoint_url=endpoint_url)
         if store.head("manifest.json") is None and not store.list(limit=1):
             raise DatasetMissing(f"no dataset at {store.uri}", "check the URI (labelguard ingest writes one there)")
+
+
+def _refuse_positive_against_manifest(uri: str, given: Optional[str], key, endpoint_url: str | None) -> None:
+    """``--positive-class`` naming another class than the dataset's validly signed manifest: refused before any
+    data is read or Prefect starts (an unsigned or failing manifest is left to verification to report)."""
+    if given is None:
+        return
+    from labelguard.errors import LabelguardError
+    from labelguard.tasks.classes import refuse_positive_against_signed
+    from labelguard.tasks.dataset import ManifestProblem, read_manifest
+    from labelguard.tasks.manifest import signature_valid
+    from labelguard.tasks.storage import open_store
+
+    try:
+        manifest = read_manifest(open_store(uri, endpoint_url=endpoint_url))
+        signed = manifest.spec if signature_valid(manifest, key) else None
+    except (ManifestProblem, LabelguardError, KeyError, TypeError, ValueError):
+        return
+    if signed is not None:
+        refuse_positive_against_signed(signed, given)
 
 
 def _require_own_holdout(uri: str, *, endpoint_url: str | None) -> None:
@@ -897,12 +950,14 @@ def verify(
         for checked in (uri, reference, holdout):  # --json s/ds/manifest.json overwrote the signed manifest it had just checked
             if json_out is not None and checked and "://" not in checked and json_out.resolve().is_relative_to(Path(checked).resolve()):
                 raise BadInput(f"--json {json_out} is inside the dataset {checked}: it would overwrite or add to the signed data", "write the JSON outside the store")
+        _refuse_positive_against_manifest(uri, positive_class, key, settings.s3_endpoint)
         from labelguard.tasks.verify import verify_dataset
 
         report = verify_dataset(
             uri, key, reference_uri=reference, holdout_uri=holdout, names=names, endpoint_url=settings.s3_endpoint, ledger=book,
             positive_class=positive_class, tolerate=tolerate, id_col=id_col, label_col=label_col, share_gap=share_gap,
         )
+        report.allowed_inconclusive = allow_inconclusive  # the JSON's ok agrees with the exit code
         if json_out is not None:
             try:
                 json_out.write_text(_json.dumps(report.to_dict(), indent=1))
@@ -920,6 +975,8 @@ def verify(
     if report.verdict == "inconclusive" and not allow_inconclusive:
         err.print(f"[red]cannot tell:[/] {report.verdict_detail} (fix: {_inconclusive_fix(report)})", highlight=False)
         raise typer.Exit(EXIT_FIRED)
+    if report.verdict == "inconclusive":
+        out.print("cannot tell, allowed by --allow-inconclusive: exit 0", highlight=False)
 
 
 def _check_gate_options(tolerate: float, share_gap: float | None) -> None:
@@ -1338,16 +1395,30 @@ def seal(
     dataset_id: Optional[str] = typer.Option(None, "--dataset-id", help="Id for a new dataset (default: URI's name plus a random suffix)."),
     ledger: Optional[str] = LedgerOpt,
     signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Default: $LABELGUARD_SIGNING_KEY."),
+    rotate: bool = typer.Option(False, "--rotate", help="Key rotation: verify the dataset part (and its holdout) under --old-verify-key, then re-sign it unchanged with the new signing key as its next version."),
+    old_verify_key: Optional[Path] = typer.Option(None, "--old-verify-key", help="With --rotate: the verify key of the pair the data is signed by now."),
     endpoint_url: Optional[str] = EndpointOpt,
 ) -> None:
-    """Sign objects in place as they are now (after an approved relabelling, or data labelguard did not write)."""
+    """Sign objects in place as they are now (after an approved relabelling, or data labelguard did not write); --rotate moves signed data to a new key pair."""
     _quiet(False)
     settings = Settings.resolve(signing_key=signing_key, s3_endpoint=endpoint_url)
     with _edge():
-        from labelguard.tasks.manifest import load_signing_key
+        from labelguard.errors import BadInput
+        from labelguard.tasks.manifest import load_signing_key, load_verify_key
 
+        if old_verify_key is not None and not rotate:
+            raise BadInput("--old-verify-key applies only with --rotate", f"pass --rotate to re-sign {uri} under the new key pair, or drop --old-verify-key")
+        if rotate and old_verify_key is None:
+            raise BadInput("--rotate needs --old-verify-key: the data is verified under the old key before it is re-signed",
+                           "pass --old-verify-key with the verify.pub of the pair that signed the data")
+        old_key = load_verify_key(old_verify_key) if rotate else None
         key = load_signing_key(settings.signing_key)
+        _refuse_a_signing_key_of_another_pair(settings, key)
         book = _ledger_for(ledger, settings.signing_key, writing=True)
+        if rotate:
+            # the old key's entries: in the --ledger named (entries are per key), else in the ledger beside the old key
+            old_ledger = book if ledger else _ledger_for(None, old_verify_key, writing=False)
+            return _rotate(uri, settings, old_key, key, old_ledger=old_ledger, ledger=book)
         from labelguard.tasks.dataset import MANIFEST_KEY, from_parquet_bytes, own_key, seal_dataset
         from labelguard.tasks.lake import glob_pattern, resolve_parts
         from labelguard.tasks.sources import infer_spec
@@ -1365,6 +1436,9 @@ def seal(
         changes = ""
         if keys is None:  # a re-seal: say what it approves, before signing it
             from labelguard.tasks.dataset import seal_changes
+            from labelguard.tasks.rotation import refuse_reseal_under_another_key
+
+            refuse_reseal_under_another_key(store, uri, key)
 
             changes = seal_changes(store, key.public_key())
         from labelguard.tasks.dataset import NothingToSeal
@@ -1378,6 +1452,23 @@ def seal(
         out.print(changes, highlight=False)
     ds = m.payload["dataset"]
     out.print(f"sealed {uri}: dataset {ds['id']} version {ds['version']} ({ds['role']}), {len(m.payload['objects'])} object(s), {m.payload['rows']} rows; manifest at {store.uri}/{own_key(store, MANIFEST_KEY)} (verify {store.uri})", highlight=False)
+
+
+def _rotate(uri: str, settings: Settings, old_key, key, *, old_ledger, ledger) -> None:
+    """`seal --rotate`: every part verified under the old key first, then each re-signed under the new one."""
+    from labelguard.tasks.manifest import key_id
+    from labelguard.tasks.rotation import rotate_keys
+    from labelguard.tasks.storage import open_store
+
+    done = rotate_keys(open_store(uri, endpoint_url=settings.s3_endpoint), old_key, key, old_ledger=old_ledger, ledger=ledger)
+    new_id = key_id(key.public_key())
+    for where, m in done:
+        if m is None:
+            out.print(f"{where}: already signed by key {new_id}: not re-signed", highlight=False)
+        else:
+            ds = m.payload["dataset"]
+            out.print(f"rotated {where}: dataset {ds['id']} version {ds['version']} ({ds['role']}) verified under key {key_id(old_key)}, "
+                      f"re-signed by key {new_id}", highlight=False)
 
 
 def _parse_options(pairs: list[str]) -> dict:

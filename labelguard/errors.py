@@ -35,12 +35,25 @@ class BadInput(LabelguardError):
     """The user asked for something that cannot be done as asked (usage, values, files)."""
 
 
+def close_matches(name: str, valid: list[str], n: int = 2) -> list[str]:
+    """The valid names a near-typo of ``name`` most likely meant (``model-gate`` → ``model_gate``, ``--row`` → ``--rows``).
+
+    One rule for every "did you mean" labelguard says (unknown options, unknown registered names):
+    difflib's similarity of at least 0.75, with ``-`` and ``_`` counted as the same character.
+    """
+    import difflib
+
+    fold = {v.replace("-", "_"): v for v in valid}
+    return [fold[m] for m in difflib.get_close_matches(str(name).replace("-", "_"), list(fold), n=n, cutoff=0.75)]
+
+
 class UnknownName(BadInput):
     """A name chosen by string (attack, transform, guard, model) is not registered."""
 
     def __init__(self, kind: str, name: str, valid: list[str]) -> None:
+        close = close_matches(name, list(valid))
         super().__init__(
-            f"unknown {kind} {name!r}",
+            f"unknown {kind} {name!r}" + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""),
             f"choose one of: {', '.join(sorted(valid))}",
         )
 

@@ -102,6 +102,37 @@ def with_positive(spec: ColumnSpec, given: Any = None) -> ColumnSpec:
     return replace(spec, positive_class=match_class(given, spec.classes))
 
 
+def refuse_positive_against_signed(signed: ColumnSpec, given: Any) -> None:
+    """Refuse a ``--positive-class`` that contradicts the positive class a dataset's signed manifest records.
+
+    The business figure, the per-class scores and the default targeted attack are about the class
+    ingest signed; naming another one on ``verify`` or ``pipeline`` silently reported about a
+    class the data was not signed for (break-it r5 finding 9). Naming the signed class again, or a
+    class where the manifest records none (3+ classes, none named; older manifests), is fine.
+
+    Parameters
+    ----------
+    signed
+        The column spec read from the dataset's signed manifest.
+    given
+        ``--positive-class`` as typed, or None.
+
+    Raises
+    ------
+    BadInput
+        ``given`` is not a class, or names another class than the signed positive class.
+    """
+    if given is None or signed.positive_class is None:
+        return
+    named = match_class(given, signed.classes)
+    ours = next((c for c in signed.classes if c == signed.positive_class or str(to_py(c)) == str(to_py(signed.positive_class))), signed.positive_class)
+    if named != ours:
+        raise BadInput(
+            f"--positive-class {to_py(named)!r} contradicts the dataset's signed positive class {to_py(ours)!r}",
+            f"drop --positive-class (the signed {to_py(ours)!r} is used), or ingest the data again with --positive-class {to_py(named)} to make it the positive class",
+        )
+
+
 def negative_class(classes: Sequence[Any], positive: Any) -> Any:
     """The class a targeted attack moves positive rows to by default: the other one of two, or the
     one literally named ``negative``/``no``; None when several remain (then each row goes to a random

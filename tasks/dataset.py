@@ -805,6 +805,7 @@ def seal_dataset(
     ledger=None,
     keys: list[str] | None = None,
     scope: dict[str, Any] | None = None,
+    rotated_from: str | None = None,
 ) -> SignedManifest:
     """Sign the objects at ``store`` as they are now, without rewriting them (``labelguard seal``).
 
@@ -814,12 +815,17 @@ def seal_dataset(
     :func:`labelguard.tasks.lake.resolve_parts`) become version 1 of a new dataset whose root is
     ``store`` (``spec`` required); every part must have the first part's columns (in any order).
 
+    ``rotated_from`` (a key id) re-signs a part that verified under that old key with ``key``
+    (:func:`labelguard.tasks.rotation.rotate_keys`): a new version although nothing changed, and
+    ``source.rotated_from`` records the old key.
+
     Raises
     ------
     DatasetMissing
         No Parquet objects at ``store``.
     BadInput
-        No manifest and no ``spec``; objects that do not decode; a part with another schema; ids that repeat.
+        No manifest and no ``spec``; objects that do not decode; a part with another schema; ids that
+        repeat; with ``rotated_from``, objects that changed since the manifest signed them.
     """
     try:
         old = read_manifest(store)
@@ -865,14 +871,16 @@ def seal_dataset(
     _refuse_repeated_ids(frame, spec, objects)
     if old is not None and "dataset" in old.payload:
         before = {o["key"]: o["sha256"] for o in old.payload["objects"]}
-        if before == {o["key"]: o["sha256"] for o in objects}:
+        if rotated_from is not None and before != {o["key"]: o["sha256"] for o in objects}:
+            raise BadInput(f"objects at {store.uri} changed while it was being rotated: not re-signed", "verify it again, then rotate")
+        if rotated_from is None and before == {o["key"]: o["sha256"] for o in objects}:
             raise NothingToSeal(f"nothing changed since version {ref.version - 1} of {ref.id}: not re-signed", "seal again after an approved change")
     sidecar = to_parquet_bytes(row_digests(frame, spec))
     rows_info = store.put(prefix + ROWS_KEY, sidecar, create_only=False)
     store.put(prefix + ROWS_SIG_KEY, sidecar_envelope(ref, spec, objects, rows_info.sha256, len(frame), key, rows_key=prefix + ROWS_KEY).to_bytes(), create_only=False)
     payload = build_manifest(
         frame, spec, dataset=ref, objects=objects,
-        source={"kind": "sealed", "previous_version": ref.version - 1 if ref.version > 1 else None},
+        source={"kind": "sealed", "previous_version": ref.version - 1 if ref.version > 1 else None, **({"rotated_from": rotated_from} if rotated_from else {})},
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     payload["rows_sidecar"] = {"key": ref.key(prefix + ROWS_KEY), "sha256": rows_info.sha256, "bytes": rows_info.size, "version_id": rows_info.version_id}

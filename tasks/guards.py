@@ -71,10 +71,20 @@ class GuardResult:
 
     def to_dict(self) -> dict[str, Any]:
         out = {"name": self.name, "verdict": self.verdict, "passed": self.passed, "skipped": self.skipped, "detail": self.detail,
-               "power": self.power, "class_power": self.class_power, "metrics": self.metrics}
+               "power": output_rate(self.power), "class_power": output_rate(self.class_power), "metrics": self.metrics}
         if self.suspect_ids is not None:
             out["suspect_ids"] = [_py(i) for i in self.suspect_ids]
         return out
+
+
+def output_rate(value):
+    """A rate (or a dict of rates) as written for people and JSON: 4 decimals, so a power on its 0.005 grid reads 0.47,
+    not 0.47000000000000003. Decisions use the unrounded values; only what is written out is rounded."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {k: output_rate(v) for k, v in value.items()}
+    return round(float(value), 4)
 
 
 def apply_tolerance(results: list[GuardResult], tolerate: float) -> list[GuardResult]:

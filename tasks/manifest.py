@@ -127,10 +127,23 @@ def _refuse_key_text(path: Path, which: str, env: str, flag: str) -> None:
         )
 
 
+def _refuse_key_folder(path: Path, which: str, name: str, env: str, flag: str) -> None:
+    """A key variable pointing at the folder `labelguard keygen --out` made (``LABELGUARD_VERIFY_KEY=keys``) read as
+    "cannot read verify key keys: [Errno 21] Is a directory": name the key file inside it when there is one."""
+    if not Path(path).is_dir():
+        return
+    inside = Path(path) / name
+    raise KeyProblem(
+        f"{which} key {path} is a folder, not a key file",
+        f"point {env} / {flag} at {inside}" if inside.is_file() else f"point {env} / {flag} at the {name} in the folder `labelguard keygen --out` made",
+    )
+
+
 def load_signing_key(path: Path | None) -> Ed25519PrivateKey:
     if path is None:
         raise KeyProblem("no signing key configured", "set LABELGUARD_SIGNING_KEY or pass --signing-key; `labelguard keygen` makes one")
     _refuse_key_text(path, "signing", "LABELGUARD_SIGNING_KEY", "--signing-key")
+    _refuse_key_folder(path, "signing", SIGNING_KEY_FILE, "LABELGUARD_SIGNING_KEY", "--signing-key")
     try:
         key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
@@ -144,6 +157,7 @@ def load_verify_key(path: Path | None) -> Ed25519PublicKey:
     if path is None:
         raise KeyProblem("no verify key configured", "set LABELGUARD_VERIFY_KEY or pass --verify-key")
     _refuse_key_text(path, "verify", "LABELGUARD_VERIFY_KEY", "--verify-key")
+    _refuse_key_folder(path, "verify", VERIFY_KEY_FILE, "LABELGUARD_VERIFY_KEY", "--verify-key")
     try:
         key = serialization.load_pem_public_key(Path(path).read_bytes())
     except (OSError, ValueError, TypeError) as exc:

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from labelguard.errors import DatasetExists, DatasetMissing, StoreError, StoreUnreachable
 
+ENDPOINT_SOURCES = "--endpoint-url, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS"
 CREDENTIALS_FIX = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
 EMBEDDED_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "labelguard-embedded",
@@ -238,7 +239,9 @@ class S3Store:
             if code in ("NoSuchKey", "404", "NotFound", "NoSuchVersion"):
                 raise DatasetMissing(f"no object {kwargs.get('Key')!r} in bucket {self.bucket}", "check the URI") from None
             if code == "NoSuchBucket":
-                raise DatasetMissing(f"no dataset at {self.uri}: bucket {self.bucket!r} does not exist", "check the URI, or ingest a dataset there first") from None
+                # the endpoint asked is the first thing to check: --endpoint-url, AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL all pick one
+                raise DatasetMissing(f"no dataset at {self.uri}: bucket {self.bucket!r} does not exist on the S3 endpoint {self.client.meta.endpoint_url}",
+                                     f"check the URI and the endpoint ({ENDPOINT_SOURCES}), or ingest a dataset there first") from None
             if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
                 raise StoreError(f"access denied to {self.uri} ({code})", "check the credentials and bucket policy") from None
             if status >= 500 or code in ("SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable", "InternalError"):

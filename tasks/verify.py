@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from labelguard.errors import BadInput, UntrustedInput
 from labelguard.tasks import guards
-from labelguard.tasks.classes import with_positive
+from labelguard.tasks.classes import refuse_positive_against_signed, with_positive
 from labelguard.tasks.dataset import HOLDOUT, MANIFEST_KEY, IntegrityReport, ManifestProblem, load_verified, own_key, read_manifest, sort_ids, write_dataset
 from labelguard.tasks.features import with_featurizer
 from labelguard.tasks.manifest import ColumnSpec, DatasetRef, SignedManifest, load_verify_key, new_dataset_id, to_py
@@ -31,6 +31,8 @@ class VerifyReport:
 
     ``ok`` is True only for ``pass``; ``class_power`` is the suite's smallest detectable flip rate
     per class (the best guard for each class); ``noise_rate`` the estimated share of flipped rows.
+    ``allowed_inconclusive`` is set by the caller that let an ``inconclusive`` verdict through
+    (``--allow-inconclusive``): the JSON's ``ok`` then says what the exit code says (0).
     """
 
     dataset: str
@@ -44,19 +46,22 @@ class VerifyReport:
     noise_rate: float | None = None
     # what the verdict rests on, for an audit trail: the trusted data used and the manifest's version
     inputs: dict[str, Any] = field(default_factory=dict)
+    allowed_inconclusive: bool = False
 
     @property
     def ok(self) -> bool:
         return self.verdict == "pass"
 
     def to_dict(self) -> dict[str, Any]:
+        allowed = self.allowed_inconclusive and self.verdict == "inconclusive"
         return {
-            "ok": self.ok,
+            "ok": self.ok or allowed,  # what the exit code says: 0 for pass, and for inconclusive when allowed
             "verdict": self.verdict,
+            "allowed_inconclusive": allowed,
             "verdict_detail": self.verdict_detail,
             "tolerate": self.tolerate,
-            "class_power": self.class_power,
-            "noise_rate": self.noise_rate,
+            "class_power": guards.output_rate(self.class_power),
+            "noise_rate": guards.output_rate(self.noise_rate),
             "dataset": self.dataset,
             "guards": [g.to_dict() for g in self.guards],
             "suspect_ids": [to_py(i) for i in self.suspect_ids],
@@ -275,7 +280,8 @@ def verify_dataset(
     UntrustedInput
         The reference or holdout failed its own verification.
     BadInput
-        ``id_col``/``label_col`` name other columns than the dataset's signed manifest.
+        ``id_col``/``label_col`` name other columns than the dataset's signed manifest, or
+        ``positive_class`` another class than its signed positive class.
     """
     for name in names or []:
         guards.get_guard(name)
@@ -292,6 +298,8 @@ def verify_dataset(
     integrity: IntegrityReport = load_verified(store, verify_key, columns=columns, ledger=ledger)
     if integrity.manifest is not None:
         _same_columns(integrity.manifest.spec, id_col, label_col)
+        if integrity.ok:
+            refuse_positive_against_signed(integrity.manifest.spec, positive_class)
     unsealed_spec = None
     if integrity.code == "missing-manifest" and columns is None and (names is None or set(names) - {"manifest"}):
         integrity.data, unsealed_spec = _unsealed(uri, endpoint_url, id_col or "review_id", label_col or "label", positive_class)
@@ -308,7 +316,7 @@ def verify_dataset(
 
     inputs = {
         "checked_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "reference_uri": reference_uri, "holdout_uri": used_holdout,
+        "reference_uri": reference_uri, "reference_is_holdout": False, "holdout_uri": used_holdout,
         "manifest_version": int(integrity.manifest.payload.get("dataset", {}).get("version", 1)) if integrity.manifest is not None else None,
     }
     if share_gap is not None:
@@ -325,6 +333,8 @@ def verify_dataset(
     spec = with_featurizer(with_positive(spec, positive_class), integrity.frame, holdout, reference)
     if reference is None and holdout is not None:
         reference = holdout
+        # the audit trail names the trusted rows the reference guards compared with, not null
+        inputs["reference_uri"], inputs["reference_is_holdout"] = used_holdout, True
     ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout,
                               options={} if share_gap is None else {"share_gap": share_gap})
     results = guards.apply_tolerance(guards.run_guards(ctx, names), tolerate)

@@ -170,7 +170,7 @@ def test_a_holdout_the_model_trained_on_makes_the_gate_inconclusive_and_is_recor
     assert gate["verdict"] == "inconclusive" and gate["detail"].endswith(f"; {line}")
     assert gate["metrics"]["holdout_overlap"] == {"shared": 94, "of": 120}
     assert (doc["overlap"], doc["holdout_uri"], doc["reference_uri"], doc["manifest_version"]) == (
-        {"holdout": {"shared": 94, "of": 120}}, str(tmp_path / "a" / "holdout"), None, 1)
+        {"holdout": {"shared": 94, "of": 120}}, str(tmp_path / "a" / "holdout"), str(tmp_path / "a" / "holdout"), 1)
     own = invoke("verify", tmp_path / "b", "--json", tmp_path / "own.json", env=env)  # its own holdout: disjoint, nothing said
     doc = json.loads((tmp_path / "own.json").read_text())
     assert (doc["overlap"], doc["holdout_uri"]) == ({"holdout": {"shared": 0, "of": 120}}, str(tmp_path / "b" / "holdout")), own.output

@@ -170,7 +170,9 @@ def test_an_endpoint_that_is_not_s3_names_the_bucket_not_none(env):
     finally:
         server.shutdown()
     assert result.exit_code == 2, result.output
-    assert result.output.strip() == "error: no dataset at s3://bkt1/data: bucket 'bkt1' does not exist (fix: check the URI, or ingest a dataset there first)"
+    assert result.output.strip() == (f"error: no dataset at s3://bkt1/data: bucket 'bkt1' does not exist on the S3 endpoint http://127.0.0.1:{server.server_port} "
+                                     "(fix: check the URI and the endpoint (--endpoint-url, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS), "
+                                     "or ingest a dataset there first)")
 
 
 def test_seal_signs_a_part_added_or_removed_since_and_object_missing_names_the_rows(lake, env):

@@ -45,7 +45,8 @@ def test_a_listing_answered_not_found_is_a_missing_bucket(code, monkeypatch):
         stub.add_client_error("list_objects_v2", service_error_code=code, http_status_code=404)
         with pytest.raises(DatasetMissing) as err:
             store.list()
-    assert str(err.value) == "no dataset at s3://b/p: bucket 'b' does not exist (fix: check the URI, or ingest a dataset there first)"
+    assert str(err.value) == ("no dataset at s3://b/p: bucket 'b' does not exist on the S3 endpoint http://127.0.0.1:9 (fix: check the URI and the endpoint "
+                              "(--endpoint-url, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS), or ingest a dataset there first)")
 
 
 def test_a_bucket_another_ingest_created_first_is_used_not_refused(monkeypatch):

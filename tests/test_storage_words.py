@@ -38,8 +38,9 @@ def test_s3_missing_object_bucket_and_create_only_conflict_word_for_word(faulty_
     assert gone.exists() is False
     with pytest.raises(DatasetMissing) as err:
         gone.get("x")
-    assert _err(err) == ("no dataset at s3://labelguard-no-such-bucket/p: bucket 'labelguard-no-such-bucket' does not exist",
-                         "check the URI, or ingest a dataset there first")
+    assert _err(err) == (f"no dataset at s3://labelguard-no-such-bucket/p: bucket 'labelguard-no-such-bucket' does not exist on the S3 endpoint {endpoint}",
+                         "check the URI and the endpoint (--endpoint-url, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS), "
+                         "or ingest a dataset there first")
     assert store.head("nope.bin") is None
     with pytest.raises(DatasetMissing):
         store.get("obj", version_id="not-a-version")
