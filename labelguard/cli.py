@@ -1682,6 +1682,11 @@ def _print_runs(runs) -> None:
             for k, v in r.items()
         ])
     out.print(table)
+    from labelguard.tasks.report import business_sentence
+
+    for run in runs.values():  # no class named among 3+: the "+" columns are empty, the class shares are the figure
+        if run.metrics and run.metrics.get("predicted_positive_share") is None:
+            out.print(business_sentence(run).replace("`", ""), highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point
