@@ -760,7 +760,7 @@ def drill(
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
-    """The attack x guard scorecard on your data, with a label-flip certificate. Exits 0 when the drill ran: it is a measurement, not a gate."""
+    """The attack x guard scorecard on your data, with a label-flip certificate. Exits 0 when every cell ran (a measurement, not a gate), 2 when a cell errored."""
     import time
 
     started, started_epoch = time.monotonic(), time.time()
@@ -799,7 +799,9 @@ def drill(
             reader={k: v for k, v in reader.items() if k != "endpoint_url" or data.startswith("s3://")},
         )
         done = drill_lib.check_out_dir(out_dir, plan, resume=resume)
-        _check_positive_for_attacks(drill_lib.load_data(plan).spec, plan.attacks)  # reads and validates the data (and the partitions) before Prefect starts
+        loaded = drill_lib.load_data(plan)  # reads and validates the data (and the partitions) before Prefect starts
+        _check_positive_for_attacks(loaded.spec, plan.attacks)
+        drill_lib.refuse_when_nothing_applies(plan, drill_lib.plan_not_applicable(plan, loaded))  # cells the data cannot hold
         if dask_address not in (None, "local"):
             from labelguard.tasks.cluster import check_dask_scheduler
 
@@ -847,10 +849,13 @@ def drill(
     if s["uncaught_material"]:
         out.print(f"uncaught with material damage: {len(s['uncaught_material'])} cell(s), listed in {res['paths']['markdown']}", highlight=False)
     out.print(s["certificate_sentence"], highlight=False)
-    if s["errors"]:
-        err.print(f"[yellow]{s['errors']} cell(s) errored[/]: {s['error_examples'][0]}", highlight=False)
+    if s["not_applicable"]:
+        out.print(f"not applicable (not run, not counted): {s['not_applicable']} cell(s): " + "; ".join(s["not_applicable_examples"]), highlight=False)
     out.print(f"report: {res['paths']['html']}  markdown: {res['paths']['markdown']}  json: {res['paths']['json']}", highlight=False)
     out.print(f"done in {time.monotonic() - started:.0f} s (wall time of the command; {res['seconds']:.0f} s of it in the drill flow)", highlight=False)
+    if s["errors"]:  # part of what was asked did not run: not a success (the report still lists every cell)
+        err.print(f"[red]error:[/] {s['errors']} of {s['cells']} cells errored (in {res['paths']['json']}), the first: {s['error_examples'][0]}", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 @app.command()

@@ -4,6 +4,8 @@ its exit code, its exact one-line message and exact values, on small data of our
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -41,3 +43,86 @@ def test_a_multi_class_run_without_a_named_class_prints_its_class_share_figure_o
     assert "│ pipeline │ honest" in lines[-3] and lines[-3].rstrip().endswith("│      — │      — │")
     assert lines[-1] == ("Trained after the honest transform, the model's predicted vs. true class shares on the trusted holdout are "
                          "'a' 40.0% vs 40.0%, 'b' 50.0% vs 30.0%, 'c' 10.0% vs 30.0%: the largest shift is 'b', overstated by 20.0 points.")
+
+
+@pytest.fixture
+def rare(tmp_path):
+    """200 rows of four string classes, the rare one 'p' with 10 rows; ids r000.. ."""
+    rng = np.random.default_rng(7)
+    labels = np.repeat(["a", "b", "c", "p"], [80, 60, 50, 10])
+    rng.shuffle(labels)
+    centre = {"a": (0, 0), "b": (4, 0), "c": (0, 4), "p": (4, 4)}
+    xy = np.array([centre[c] for c in labels]) + rng.normal(0, 0.7, (200, 2))
+    frame = pd.DataFrame({"id": [f"r{i:03d}" for i in range(200)], "f0": xy[:, 0], "f1": xy[:, 1], "tier": labels})
+    path = tmp_path / "tiers.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_targeted_beyond_a_rare_class_is_refused_naming_the_largest_rate_that_works(rare, tmp_path):
+    """Finding 11 (poison): the exact flip budget is kept, so 20 flips of 'p' (10 rows) are refused, and the fix
+    now names the largest rate that works instead of "lower --rate"."""
+    args = ("poison", rare, "--attack", "targeted", "--id-col", "id", "--label-col", "tier", "--positive-class", "p",
+            "--out", tmp_path / "p.csv", "--truth-out", tmp_path / "t.json")
+    res = invoke(*args, "--rate", "0.1")
+    assert res.exit_code == 2, res.output
+    assert res.stderr == ("error: targeted needs 20 rows of class 'p' but only 10 are available "
+                          "(fix: pass --rate 0.05 or lower (10 flips of 200 rows), or choose another source class)\n")
+    assert not (tmp_path / "p.csv").exists() and not (tmp_path / "t.json").exists()
+    ok = invoke(*args, "--rate", "0.05")  # the advised rate works: every 'p' row flipped
+    assert ok.exit_code == 0, ok.output
+    assert (pd.read_csv(tmp_path / "p.csv")["tier"] == "p").sum() == 0
+
+
+def test_a_flip_matrix_beyond_its_classes_names_the_rate_at_which_every_source_class_has_its_rows():
+    from labelguard.errors import BadInput
+    from labelguard.tasks.attacks import flip_labels, targeted_capacity
+    from labelguard.tasks.manifest import ColumnSpec
+
+    frame = pd.DataFrame({"review_id": [f"r{i}" for i in range(20)], "f0": np.arange(20.0), "label": ["a"] * 10 + ["b"] * 3 + ["c"] * 7})
+    spec = ColumnSpec(feature_cols=("f0",), classes=("a", "b", "c"))
+    matrix = {"b": {"a": 0.5}, "c": {"a": 0.5}}
+    assert targeted_capacity(frame["label"].to_numpy(), np.array(["a", "b", "c"]), flip_matrix=matrix) == (6, "b")
+    with pytest.raises(BadInput) as caught:
+        flip_labels(frame, spec, attack="targeted", rate=0.4, seed=0, flip_matrix=matrix)
+    assert caught.value.one_line() == ("targeted needs 4 rows of class 'b' but only 3 are available "
+                                       "(fix: pass --rate 0.3 or lower (6 flips of 20 rows), or choose another source class)")
+    assert len(flip_labels(frame, spec, attack="targeted", rate=0.3, seed=0, flip_matrix=matrix).flipped) == 6
+
+
+def test_a_drill_of_only_cells_the_data_cannot_hold_is_refused_before_any_work(rare, tmp_path):
+    """Finding 11 (drill): `--attacks targeted` on a class too small for the rate ran, errored in every cell and
+    exited 0. Asked for exactly such cells, the drill now refuses up front, naming the rate that works."""
+    from tests.test_drill import DEAD_PREFECT
+
+    res = invoke("drill", "--data", rare, "--id-col", "id", "--label-col", "tier", "--positive-class", "p", "--attacks", "targeted",
+                 "--rates", "0.1", "--seeds", "1", "--models", "logreg", "--out", tmp_path / "out", env={"PREFECT_API_URL": DEAD_PREFECT})
+    assert res.exit_code == 2, res.output
+    assert res.stderr == ("error: no attacked cell of this drill can run: targeted at 0.1 needs 16 flips, the training part holds only "
+                          "8 rows of class 'p' (fix: pass --rates 0.05 or lower, or add an attack the data can hold)\n")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.flow
+def test_drill_reports_cells_the_data_cannot_hold_as_not_applicable_and_exits_2_on_an_errored_cell(rare, tmp_path, monkeypatch, prefect_harness):
+    """Finding 11 (drill): the targeted cells read as errors and the drill exited 0 with errored cells. Now a cell
+    beyond the class is "not applicable" (not run, not counted, not an error), and a cell that errors makes it exit 2."""
+    from labelguard.tasks import attacks
+
+    def boom(inp):
+        """Always fails (a broken strategy)."""
+        raise RuntimeError("boom in the strategy")
+
+    monkeypatch.setitem(attacks.REGISTRY, "boom", attacks.AttackSpec("boom", boom, "always fails"))
+    out = tmp_path / "out"
+    res = invoke("drill", "--data", rare, "--id-col", "id", "--label-col", "tier", "--positive-class", "p", "--attacks", "targeted,boom",
+                 "--rates", "0.1", "--seeds", "1", "--models", "logreg", "--vectors", "transform,source", "--out", out)
+    assert res.exit_code == 2, res.output
+    assert res.stderr.splitlines()[-1] == (f"error: 2 of 6 cells errored (in {out / 'report.json'}), the first: RuntimeError: boom in the strategy")
+    assert ("not applicable (not run, not counted): 2 cell(s): targeted at 0.1: only 8 rows of class 'p', 16 flips needed "
+            "(1 seed(s) x 2 vector(s))") in res.stdout.splitlines()
+    cells = [c for c in map(json.loads, (out / "cells.jsonl").read_text().splitlines()) if c["attack"] == "targeted"]
+    assert sorted((c["vector"], c["not_applicable"], "error" in c) for c in cells) == [
+        ("source", "only 8 rows of class 'p', 16 flips needed", False), ("transform", "only 8 rows of class 'p', 16 flips needed", False)]
+    md = (out / "report.md").read_text().splitlines()
+    assert "- cells: 6 (2 errored, 2 not applicable)" in md
