@@ -1474,6 +1474,8 @@ def poison(
     delimiter: Optional[str] = DelimiterOpt,
     encoding: Optional[str] = EncodingOpt,
     positive_class: Optional[str] = PositiveOpt,
+    text_cols: Optional[str] = typer.Option(None, "--text-cols", help="Comma-separated free-text columns to featurize, as ingest's (default: detect long, mostly distinct string columns)."),
+    ignore_cols: Optional[str] = typer.Option(None, "--ignore-cols", help="Comma-separated columns never used as features, as ingest's."),
 ) -> None:
     """Poison at the source: write a label-flipped copy of a local file before it is ever ingested."""
     _quiet(False)
@@ -1487,6 +1489,7 @@ def poison(
         res = poison_file(
             path, out_path, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col,
             options=options, delimiter=delimiter, encoding=encoding, positive_class=positive_class,
+            text_cols=_cols(text_cols), ignore_cols=_cols(ignore_cols) or [],
         )
     out.print(f"wrote {out_path}: {len(res.flipped)} labels flipped with {attack}" + (f"; truth: {truth_out}" if truth_out else "") + (f"; {res.note}" if res.note else ""), highlight=False)
 

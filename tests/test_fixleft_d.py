@@ -126,3 +126,45 @@ def test_drill_reports_cells_the_data_cannot_hold_as_not_applicable_and_exits_2_
         ("source", "only 8 rows of class 'p', 16 flips needed", False), ("transform", "only 8 rows of class 'p', 16 flips needed", False)]
     md = (out / "report.md").read_text().splitlines()
     assert "- cells: 6 (2 errored, 2 not applicable)" in md
+
+
+@pytest.fixture
+def leaky(tmp_path):
+    """120 rows, two classes 0/1 on f0/f1, and a column `leak` that is the label plus noise (a user would ignore it)."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 120)
+    frame = pd.DataFrame({"id": [f"k{i:03d}" for i in range(120)], "f0": rng.normal(0, 1, 120) + 1.5 * y,
+                          "f1": rng.normal(0, 1, 120), "leak": y + rng.normal(0, 0.05, 120), "label": y})
+    path = tmp_path / "leaky.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_poison_takes_ingests_column_options_so_feature_based_attacks_see_the_features_ingest_will(leaky, tmp_path, own_key_env):
+    """Finding 10: `poison` had no --text-cols/--ignore-cols (exit 2: No such option), so `nearest` & co. chose rows by
+    the auto-detected columns, a leaky column the user ignores at ingest included."""
+    import json as _json
+
+    from labelguard.tasks.attacks import flip_labels
+    from labelguard.tasks.readers import read_bytes
+    from labelguard.tasks.sources import infer_spec
+
+    base = ("poison", leaky, "--attack", "nearest", "--rate", "0.1", "--id-col", "id")
+    bad = invoke(*base, "--ignore-cols", "lek", "--out", tmp_path / "x.csv")
+    line = "error: --ignore-cols names column 'lek', which is not in the data (have: id, f0, f1, leak, label) (fix: pass --ignore-cols naming existing columns)\n"
+    assert bad.exit_code == 2 and bad.stderr == line
+    same = invoke("ingest", "--source", leaky, "--id-col", "id", "--ignore-cols", "lek", "--dest", tmp_path / "ds", env=own_key_env)
+    assert same.exit_code == 2 and same.stderr == line  # ingest's own check, word for word
+    assert invoke(*base, "--text-cols", "f0", "--out", tmp_path / "y.csv").stderr == (
+        "error: text column 'f0' holds float64 values, not text (fix: leave 'f0' out of --text-cols)\n")
+    assert not (tmp_path / "x.csv").exists() and not (tmp_path / "y.csv").exists() and not (tmp_path / "ds").exists()
+
+    ok = invoke(*base, "--ignore-cols", "leak", "--out", tmp_path / "p.csv", "--truth-out", tmp_path / "t.json")
+    assert ok.exit_code == 0, ok.output
+    flipped = [f["id"] for f in _json.loads((tmp_path / "t.json").read_text())["flipped"]]
+    frame, _ = read_bytes(leaky.read_bytes(), leaky.name, id_col="id")
+    as_ingested = infer_spec(frame, id_col="id", label_col="label", timestamp_col=None, ignore_cols=["leak"])
+    assert as_ingested.feature_cols == ("f0", "f1")
+    assert flipped == flip_labels(frame, as_ingested, attack="nearest", rate=0.1, seed=0).flipped_ids and len(flipped) == 12
+    auto = infer_spec(frame, id_col="id", label_col="label", timestamp_col=None)
+    assert flipped != flip_labels(frame, auto, attack="nearest", rate=0.1, seed=0).flipped_ids  # the leak steered it before
