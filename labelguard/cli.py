@@ -1002,20 +1002,57 @@ def watch(
 
 
 def _serve_until_stopped(deployment: str, serve_call) -> None:
-    """Run a blocking Prefect ``serve`` and, when SIGTERM (or Ctrl-C) stops it, say so in one line.
+    """Run a blocking Prefect ``serve`` and, when SIGTERM or Ctrl-C stops it, say so in one line.
 
-    Prefect's runner pauses the deployment on SIGTERM and logs three INFO lines on the way
+    Prefect's runner pauses the deployment on the way out and logs three INFO lines
     (``SIGTERM received, initiating graceful shutdown...``); its logger is kept to warnings, and
-    the one line here says what stopping did.
+    the one line here says what stopping did. Prefect swallows the KeyboardInterrupt of a Ctrl-C,
+    so a SIGINT handler notes it: Ctrl-C exits 130, as every other command does (a supervisor's
+    SIGTERM stays a quiet 0), with one line on stderr naming what is left on the server.
     """
     import logging
+    import signal
+    import threading
 
-    logging.getLogger("prefect.runner").setLevel(logging.WARNING)
+    for name in ("prefect.runner", "prefect.flows"):  # "Received KeyboardInterrupt, shutting down..." is ours to say, in one line
+        logging.getLogger(name).setLevel(logging.WARNING)
+    interrupted = threading.Event()
+
+    def on_sigint(signum, frame):
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main else None
     try:
         serve_call()
     except KeyboardInterrupt:
-        pass
-    out.print(f"watch stopped: deployment {deployment} paused, no more scheduled runs", highlight=False)
+        interrupted.set()
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    paused = _deployment_paused(deployment)
+    left = {True: "paused", False: "still active", None: "in an unknown state (the server did not answer)"}[paused]
+    if interrupted.is_set():
+        fix = f"resume it with `prefect deployment resume {deployment}`, or run `labelguard watch` again" if paused else "run `labelguard watch` again to serve it"
+        err.print(f"[red]interrupted:[/] watch stopped; deployment {deployment} is left {left} on {os.environ.get('PREFECT_API_URL')}, "
+                  f"no more scheduled runs (fix: {fix})", highlight=False)
+        raise typer.Exit(130)
+    out.print(f"watch stopped: deployment {deployment} {left}, no more scheduled runs", highlight=False)
+
+
+def _deployment_paused(deployment: str) -> Optional[bool]:
+    """Whether the served deployment FLOW/NAME is paused on the Prefect server now (None: could not tell)."""
+    import httpx
+
+    api = os.environ.get("PREFECT_API_URL")
+    if not api:
+        return None
+    try:
+        resp = httpx.get(f"{api.rstrip('/')}/deployments/name/{deployment}", timeout=10)
+        return bool(resp.json()["paused"]) if resp.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None
 
 
 def _refuse_a_signing_key_of_another_pair(settings: Settings, signing) -> None:

@@ -168,3 +168,58 @@ def test_poison_takes_ingests_column_options_so_feature_based_attacks_see_the_fe
     assert flipped == flip_labels(frame, as_ingested, attack="nearest", rate=0.1, seed=0).flipped_ids and len(flipped) == 12
     auto = infer_spec(frame, id_col="id", label_col="label", timestamp_col=None)
     assert flipped != flip_labels(frame, auto, attack="nearest", rate=0.1, seed=0).flipped_ids  # the leak steered it before
+
+
+@pytest.fixture(scope="module")
+def tiny_signed(tmp_path_factory, keys):
+    """A signed 200-review dataset with its holdout, as ingest lays it out (only for `watch` to serve)."""
+    from labelguard.tasks.dataset import HOLDOUT, write_dataset
+    from labelguard.tasks.manifest import ColumnSpec, DatasetRef, load_signing_key
+    from labelguard.tasks.storage import LocalStore
+    from labelguard.tasks.synthetic import make_reviews
+
+    root = tmp_path_factory.mktemp("watched") / "ds"
+    sign = load_signing_key(keys[0])
+    write_dataset(LocalStore(root), make_reviews(200, seed=1), ColumnSpec(), sign, source={"kind": "synthetic"}, dataset=DatasetRef("w", "data"))
+    write_dataset(LocalStore(root / HOLDOUT), make_reviews(100, seed=2), ColumnSpec(), sign, source={"kind": "synthetic"}, dataset=DatasetRef("w", "holdout", HOLDOUT))
+    return root
+
+
+@pytest.mark.flow
+def test_ctrl_c_on_watch_exits_130_naming_the_paused_deployment_and_sigterm_stays_a_quiet_0(labelguard_server, tiny_signed, keys):
+    """Finding 12: Ctrl-C (SIGINT) on `watch` exited 0, where tamper, baseline, pipeline and drill exit 130; the
+    deployment is left paused on the server (Prefect's behaviour), which the user is now told."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import httpx
+
+    from tests.test_served import LABELGUARD
+
+    api, env = labelguard_server
+    for sig, name in ((signal.SIGINT, "lg-int"), (signal.SIGTERM, "lg-term")):
+        proc = subprocess.Popen([LABELGUARD, "watch", str(tiny_signed), "--cron", "0 3 * * *", "--name", name, "--verify-key", str(keys[1])],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 120
+            while httpx.get(f"{api}/deployments/name/labelguard-verify/{name}", timeout=10).status_code != 200:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+                time.sleep(0.5)
+            time.sleep(2)  # the runner is polling
+            os.kill(proc.pid, sig)  # the command itself, as a terminal's Ctrl-C or a supervisor's SIGTERM reaches it
+            stdout, stderr = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+        assert httpx.get(f"{api}/deployments/name/labelguard-verify/{name}", timeout=10).json()["paused"] is True
+        if sig == signal.SIGINT:
+            assert proc.returncode == 130, (stdout, stderr)
+            assert stderr == (f"interrupted: watch stopped; deployment labelguard-verify/{name} is left paused on {api}, no more scheduled runs "
+                              f"(fix: resume it with `prefect deployment resume labelguard-verify/{name}`, or run `labelguard watch` again)\n")
+        else:
+            assert (proc.returncode, stderr) == (0, "")
+            assert stdout.splitlines()[-1] == f"watch stopped: deployment labelguard-verify/{name} paused, no more scheduled runs"
+
