@@ -1153,10 +1153,14 @@ def drift(
 
         with tempfile.TemporaryDirectory() as tmp:
             report_path = json_out or Path(tmp) / "drift.json"
-            fired = None
+            fired = unsure = None
+            from labelguard.flows.drift import DriftCannotTell
+
             try:
                 drift_flow(uri, settings.verify_key, signing_key=settings.signing_key, since=since, until=until, reference_uri=reference, endpoint_url=settings.s3_endpoint,
                            ledger=book.path if book else None, alpha=alpha, horizon_days=horizon, report_path=report_path)
+            except DriftCannotTell as exc:  # the flow fails closed, as verify does on "inconclusive": a day too small to check is not a clean day
+                unsure = exc
             except GuardFired as exc:
                 fired = exc
             days = _json.loads(report_path.read_text()) if report_path.is_file() else []
@@ -1164,10 +1168,8 @@ def drift(
     if fired is not None:
         err.print(f"[red]guard fired:[/] {fired.one_line()}", highlight=False)
         raise typer.Exit(EXIT_FIRED)
-    unsure = [d for d in days if d.get("cannot_tell")]
-    if unsure:  # fail closed, as verify does on "inconclusive": a day too small to check is not a clean day
-        err.print(f"[yellow]cannot tell:[/] {'; '.join(d['date'] + ': ' + d['cannot_tell'] for d in unsure)} "
-                  "(fix: check those rows by hand; such a day never joins the clean window)", highlight=False)
+    if unsure is not None:
+        err.print(f"[yellow]cannot tell:[/] {unsure.one_line().removeprefix('cannot tell: ')}", highlight=False)
         raise typer.Exit(EXIT_FIRED)
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.clirun import invoke
+from tests.test_fixleft_b import small_lake  # noqa: F401 - a fixture: three clean signed days of a lake
 
 
 class _Fixed:
@@ -223,3 +224,28 @@ def test_ctrl_c_on_watch_exits_130_naming_the_paused_deployment_and_sigterm_stay
             assert (proc.returncode, stderr) == (0, "")
             assert stdout.splitlines()[-1] == f"watch stopped: deployment labelguard-verify/{name} paused, no more scheduled runs"
 
+
+
+@pytest.mark.flow
+def test_a_drift_day_too_small_to_tell_fails_the_flow_run_too_not_only_the_command(small_lake, prefect_harness):
+    """Finding 12 (drift): a "cannot tell" day made `drift` exit 1, while the same flow, served on a schedule,
+    completed: the on-call person read a clean check. The flow run now ends Failed with the "cannot tell" line."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    from labelguard.tasks.manifest import ColumnSpec
+    from labelguard.tasks.simulate import DayPlan, make_day
+    from labelguard.tasks import drift
+
+    root, sign, _, (signing, verify) = small_lake
+    frame = make_day(3, "2026-03-04", np.random.default_rng([7, 3]), np.array([1.0, 0.0]), DayPlan(rows=400, volume_sd=0.0))
+    drift.ingest_partition(root, frame.groupby("label").head(2).head(3), ColumnSpec(positive_class=1), sign, day="2026-03-04", source={"kind": "test"})
+    res = invoke("drift", root.uri, "--verify-key", verify, "--signing-key", signing, "--ledger", "none")
+    assert res.exit_code == 1, res.output
+    why = "2026-03-04: 3 row(s), too few to tell (a day needs 123 for a 20% flip to show at the per-test level)"
+    assert res.stderr == f"cannot tell: {why} (fix: check those rows by hand; such a day never joins the clean window)\n"
+    with get_client(sync_client=True) as client:
+        [run] = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["labelguard-drift"])), sort=FlowRunSort.START_TIME_DESC, limit=1)
+    assert run.state.type.value == "FAILED"
+    assert f"cannot tell: {why}" in run.state.message
