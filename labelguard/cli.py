@@ -1443,7 +1443,7 @@ def _parse_options(pairs: list[str]) -> dict:
 
 
 AttackOpt = typer.Option(..., "--attack", help="A registered attack (see `labelguard list`).")
-OptionOpt = typer.Option(None, "--option", help="Attack option key=value (repeatable), e.g. where=\"polarity > 3\".")
+OptionOpt = typer.Option(None, "--option", help="Attack option key=value (repeatable), e.g. where=\"polarity > 3\"; `labelguard list` names each attack's options.")
 
 
 @app.command()
@@ -1475,16 +1475,19 @@ def tamper(
 
             if forge_manifest or resign_key:
                 raise BadInput("--forge-manifest/--resign-key apply to stored datasets, not tables", "drop them for a postgresql:// target")
+            from labelguard.tasks.attacks import check_options
+
+            options = check_options(attack, _parse_options(option))
             target = parse_table_url(uri)
-            res = tamper_table(target, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col, options=_parse_options(option))
+            res = tamper_table(target, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col, options=options)
         out.print(f"updated {len(res.flipped)} labels in {target.shown} with {attack} (rate {rate}, seed {seed}) in one transaction; truth: {truth_out}" + (f"; {res.note}" if res.note else ""), highlight=False)
         return
     with _edge():
-        from labelguard.tasks.attacks import check_rate, get_attack
+        from labelguard.tasks.attacks import check_options, check_rate, get_attack
         from labelguard.tasks.manifest import load_signing_key
 
         get_attack(attack), check_rate(rate)
-        options = _parse_options(option)
+        options = check_options(attack, _parse_options(option))
         if "://" not in uri and Path(truth_out).resolve().is_relative_to(Path(uri).resolve()):
             from labelguard.errors import BadInput
 
@@ -1519,10 +1522,10 @@ def poison(
     """Poison at the source: write a label-flipped copy of a local file before it is ever ingested."""
     _quiet(False)
     with _edge():
-        from labelguard.tasks.attacks import check_rate, get_attack
+        from labelguard.tasks.attacks import check_options, check_rate, get_attack
 
         get_attack(attack), check_rate(rate)
-        options = _parse_options(option)
+        options = check_options(attack, _parse_options(option))
         from labelguard.tasks.tamper import poison_file
 
         res = poison_file(
@@ -1659,9 +1662,9 @@ def list_registered() -> None:
 
     table = Table(title="registered", title_justify="left")
     for col in ("kind", "name", "what it does"):
-        table.add_column(col)
-    for a in attacks.REGISTRY.values():
-        table.add_row("attack", a.name, a.description)
+        table.add_column(col, overflow="fold")
+    for a in attacks.REGISTRY.values():  # the options as tamper/poison take them, from the registration
+        table.add_row("attack", a.name, f"{a.description}\noptions: {a.usage()}")
     for name in transforms.transform_names():
         table.add_row("transform", name, transforms.get_transform(name).description)
     for g in guards.REGISTRY.values():

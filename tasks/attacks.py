@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -35,26 +35,49 @@ class AttackSpec:
     name: str
     fn: Strategy
     description: str
+    options: dict[str, str] = field(default_factory=dict)  # option name -> what its value is (e.g. "CLASS")
     # capacity(y, classes, positive, **options) -> (most flips it can spend, the class that limits it); None: any budget up to n
     capacity: Callable[..., tuple[int, Any]] | None = None
+
+    def usage(self) -> str:
+        """The options as a user types them: ``--option source=CLASS --option target=CLASS``, or ``(none)``."""
+        return " ".join(f"--option {k}={v}" for k, v in self.options.items()) or "(none)"
 
 
 REGISTRY: dict[str, AttackSpec] = {}
 
 
-def register_attack(name: str, *, capacity: Callable[..., tuple[int, Any]] | None = None) -> Callable[[Strategy], Strategy]:
+def register_attack(name: str, *, options: dict[str, str] | None = None, capacity: Callable[..., tuple[int, Any]] | None = None) -> Callable[[Strategy], Strategy]:
     """Register a strategy ``fn(inp: AttackInput, **options) -> (positions, new_labels)``.
 
+    ``options`` declares the strategy's keyword-only options (name -> what the value is, e.g.
+    ``{"source": "CLASS"}``): `labelguard list` shows them and an unknown option is refused naming them.
     ``capacity`` declares a limit below ``n`` on the flips the strategy can spend (``targeted``: the
     source class's rows), so a drill can tell a cell that cannot run at its rate before it runs.
     """
 
     def decorate(fn: Strategy) -> Strategy:
         doc = (fn.__doc__ or "").strip().splitlines()
-        REGISTRY[name] = AttackSpec(name=name, fn=fn, description=doc[0] if doc else name, capacity=capacity)
+        REGISTRY[name] = AttackSpec(name=name, fn=fn, description=doc[0] if doc else name, options=dict(options or {}), capacity=capacity)
         return fn
 
     return decorate
+
+
+def check_options(attack: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Refuse options the attack does not declare, naming the ones it takes.
+
+    Raises
+    ------
+    BadInput
+        An option name the registration of ``attack`` does not declare.
+    """
+    spec = get_attack(attack)
+    unknown = sorted(set(options) - set(spec.options))
+    if unknown:
+        fix = f"its options are {spec.usage()}" if spec.options else "it takes none: drop --option"
+        raise BadInput(f"attack {attack!r} does not take option(s) {', '.join(unknown)}", fix)
+    return options
 
 
 def get_attack(name: str) -> AttackSpec:
@@ -118,7 +141,7 @@ def targeted_capacity(y: np.ndarray, classes: np.ndarray, positive: Any = None, 
     return budget, limit
 
 
-@register_attack("targeted", capacity=targeted_capacity)
+@register_attack("targeted", options={"source": "CLASS", "target": "CLASS", "flip_matrix": "'{\"SOURCE\": {\"TARGET\": SHARE}}'"}, capacity=targeted_capacity)
 def targeted_flips(
     inp: AttackInput,
     *,
@@ -311,12 +334,8 @@ def flip_labels(
         X=X, y=y, classes=classes, budget=budget, rng=np.random.default_rng(seed),
         frame=frame[[*spec.feature_cols, *spec.text_cols]], positive=positive_class(spec),
     )
-    try:
-        picked = strategy.fn(inp, **options) if budget else (np.array([], dtype=int), y[:0])
-    except TypeError as exc:
-        if "unexpected keyword" not in str(exc):
-            raise
-        raise BadInput(f"attack {attack!r} does not take option(s) {sorted(options)}", "drop it: `labelguard list` names the attacks, and each attack's docstring its options") from None
+    check_options(attack, options)
+    picked = strategy.fn(inp, **options) if budget else (np.array([], dtype=int), y[:0])
     positions, new, reason = (*picked, "")[:3]
     positions = np.asarray(positions, dtype=int)
     new = np.asarray(new, dtype=y.dtype)
@@ -384,7 +403,7 @@ def farthest_flips(inp: AttackInput) -> tuple[np.ndarray, np.ndarray]:
     return positions, runner[positions]
 
 
-@register_attack("greedy")
+@register_attack("greedy", options={"batches": "INT", "validation_share": "SHARE", "l2": "FLOAT"})
 def greedy_flips(inp: AttackInput, *, batches: int = 10, validation_share: float = 0.3, l2: float = 1e-2) -> tuple[np.ndarray, np.ndarray]:
     """Greedy validation-loss attack: batches of the flips with the largest estimated loss increase.
 
@@ -460,7 +479,7 @@ def _softmax_hessian(X1: np.ndarray, P: np.ndarray, l2: float) -> np.ndarray:
     return H
 
 
-@register_attack("subset")
+@register_attack("subset", options={"where": '"QUERY"', "segment_share": "SHARE"})
 def subset_flips(inp: AttackInput, *, where: str | None = None, segment_share: float = 0.03):
     """Flip only rows in one segment (a feature predicate), degrading it while global metrics barely move.
 
