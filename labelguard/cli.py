@@ -760,7 +760,7 @@ def drill(
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
-    """The attack x guard scorecard on your data, with a label-flip certificate. Exits 0 when every cell ran (a measurement, not a gate), 2 when a cell errored."""
+    """The attack x guard scorecard on your data, with a label-flip certificate. Exits 0 when no cell errored (a measurement, not a gate), 2 when one did."""
     import time
 
     started, started_epoch = time.monotonic(), time.time()
