@@ -5,7 +5,7 @@ from typing import Any
 
 from prefect import flow
 
-from labelguard.errors import GuardFired
+from labelguard.errors import GuardFired, Inconclusive, LabelguardError
 from labelguard.flows._prefect import io_task, publish
 from labelguard.tasks import drift
 from labelguard.tasks.manifest import load_verify_key
@@ -63,7 +63,8 @@ def drift_flow(
     name: str = "labelguard-drift",
     report_path: Path | None = None,
 ) -> list[dict[str, Any]]:
-    """Check the newest unchecked partitions of ``uri`` (or ``since``..``until``); Failed when any day raises an alarm.
+    """Check the newest unchecked partitions of ``uri`` (or ``since``..``until``); Failed when any day raises an alarm
+    (:class:`GuardFired`), or else when a day's rows are too few to tell (:class:`DriftCannotTell`).
 
     ``report_path`` (optional) receives the days' results as JSON before the flow ends, alarm or not.
     ``signing_key`` (default ``$LABELGUARD_SIGNING_KEY``) signs each day's record.
@@ -91,7 +92,23 @@ def drift_flow(
         emit_alarm(uri, r)
     if alarms:
         raise GuardFired(sorted({g for r in alarms for g in r.fired}), f"alarm on {', '.join(r.date for r in alarms)}", stopped="", fix=alarm_fix(alarms, name))
+    unsure = [r for r in results if r.cannot_tell]
+    if unsure:  # fail closed, as `drift` exits 1: a day too small to check is not a clean day, and the served run says so
+        raise DriftCannotTell(unsure)
     return [r.to_dict() for r in results]
+
+
+class DriftCannotTell(Inconclusive):
+    """No alarm, but a day's rows were too few to tell (``cannot tell: DAY: …``): the flow run ends Failed, as the
+    ``drift`` command exits 1, never reading as a clean check (a scheduled run used to complete on such a day)."""
+
+    FIX = "check those rows by hand; such a day never joins the clean window"
+
+    def __init__(self, days: list[drift.DayResult]) -> None:
+        LabelguardError.__init__(self, "cannot tell: " + "; ".join(f"{r.date}: {r.cannot_tell}" for r in days), self.FIX)
+        self.failed = []
+        self.results = []
+        self.days = [r.date for r in days]
 
 
 def alarm_fix(alarms: list[drift.DayResult], name: str) -> str:

@@ -813,7 +813,7 @@ def drill(
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
-    """The attack x guard scorecard on your data, with a label-flip certificate. Exits 0 when the drill ran: it is a measurement, not a gate."""
+    """The attack x guard scorecard on your data, with a label-flip certificate. Exits 0 when no cell errored (a measurement, not a gate), 2 when one did."""
     import time
 
     started, started_epoch = time.monotonic(), time.time()
@@ -852,7 +852,9 @@ def drill(
             reader={k: v for k, v in reader.items() if k != "endpoint_url" or data.startswith("s3://")},
         )
         done = drill_lib.check_out_dir(out_dir, plan, resume=resume)
-        _check_positive_for_attacks(drill_lib.load_data(plan).spec, plan.attacks)  # reads and validates the data (and the partitions) before Prefect starts
+        loaded = drill_lib.load_data(plan)  # reads and validates the data (and the partitions) before Prefect starts
+        _check_positive_for_attacks(loaded.spec, plan.attacks)
+        drill_lib.refuse_when_nothing_applies(plan, drill_lib.plan_not_applicable(plan, loaded))  # cells the data cannot hold
         if dask_address not in (None, "local"):
             from labelguard.tasks.cluster import check_dask_scheduler
 
@@ -900,10 +902,13 @@ def drill(
     if s["uncaught_material"]:
         out.print(f"uncaught with material damage: {len(s['uncaught_material'])} cell(s), listed in {res['paths']['markdown']}", highlight=False)
     out.print(s["certificate_sentence"], highlight=False)
-    if s["errors"]:
-        err.print(f"[yellow]{s['errors']} cell(s) errored[/]: {s['error_examples'][0]}", highlight=False)
+    if s["not_applicable"]:
+        out.print(f"not applicable (not run, not counted): {s['not_applicable']} cell(s): " + "; ".join(s["not_applicable_examples"]), highlight=False)
     out.print(f"report: {res['paths']['html']}  markdown: {res['paths']['markdown']}  json: {res['paths']['json']}", highlight=False)
     out.print(f"done in {time.monotonic() - started:.0f} s (wall time of the command; {res['seconds']:.0f} s of it in the drill flow)", highlight=False)
+    if s["errors"]:  # part of what was asked did not run: not a success (the report still lists every cell)
+        err.print(f"[red]error:[/] {s['errors']} of {s['cells']} cells errored (in {res['paths']['json']}), the first: {s['error_examples'][0]}", highlight=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 @app.command()
@@ -1054,20 +1059,57 @@ def watch(
 
 
 def _serve_until_stopped(deployment: str, serve_call) -> None:
-    """Run a blocking Prefect ``serve`` and, when SIGTERM (or Ctrl-C) stops it, say so in one line.
+    """Run a blocking Prefect ``serve`` and, when SIGTERM or Ctrl-C stops it, say so in one line.
 
-    Prefect's runner pauses the deployment on SIGTERM and logs three INFO lines on the way
+    Prefect's runner pauses the deployment on the way out and logs three INFO lines
     (``SIGTERM received, initiating graceful shutdown...``); its logger is kept to warnings, and
-    the one line here says what stopping did.
+    the one line here says what stopping did. Prefect swallows the KeyboardInterrupt of a Ctrl-C,
+    so a SIGINT handler notes it: Ctrl-C exits 130, as every other command does (a supervisor's
+    SIGTERM stays a quiet 0), with one line on stderr naming what is left on the server.
     """
     import logging
+    import signal
+    import threading
 
-    logging.getLogger("prefect.runner").setLevel(logging.WARNING)
+    for name in ("prefect.runner", "prefect.flows"):  # "Received KeyboardInterrupt, shutting down..." is ours to say, in one line
+        logging.getLogger(name).setLevel(logging.WARNING)
+    interrupted = threading.Event()
+
+    def on_sigint(signum, frame):
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main else None
     try:
         serve_call()
     except KeyboardInterrupt:
-        pass
-    out.print(f"watch stopped: deployment {deployment} paused, no more scheduled runs", highlight=False)
+        interrupted.set()
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    paused = _deployment_paused(deployment)
+    left = {True: "paused", False: "still active", None: "in an unknown state (the server did not answer)"}[paused]
+    if interrupted.is_set():
+        fix = f"resume it with `prefect deployment resume {deployment}`, or run `labelguard watch` again" if paused else "run `labelguard watch` again to serve it"
+        err.print(f"[red]interrupted:[/] watch stopped; deployment {deployment} is left {left} on {os.environ.get('PREFECT_API_URL')}, "
+                  f"no more scheduled runs (fix: {fix})", highlight=False)
+        raise typer.Exit(130)
+    out.print(f"watch stopped: deployment {deployment} {left}, no more scheduled runs", highlight=False)
+
+
+def _deployment_paused(deployment: str) -> Optional[bool]:
+    """Whether the served deployment FLOW/NAME is paused on the Prefect server now (None: could not tell)."""
+    import httpx
+
+    api = os.environ.get("PREFECT_API_URL")
+    if not api:
+        return None
+    try:
+        resp = httpx.get(f"{api.rstrip('/')}/deployments/name/{deployment}", timeout=10)
+        return bool(resp.json()["paused"]) if resp.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None
 
 
 def _refuse_a_signing_key_of_another_pair(settings: Settings, signing) -> None:
@@ -1168,10 +1210,14 @@ def drift(
 
         with tempfile.TemporaryDirectory() as tmp:
             report_path = json_out or Path(tmp) / "drift.json"
-            fired = None
+            fired = unsure = None
+            from labelguard.flows.drift import DriftCannotTell
+
             try:
                 drift_flow(uri, settings.verify_key, signing_key=settings.signing_key, since=since, until=until, reference_uri=reference, endpoint_url=settings.s3_endpoint,
                            ledger=book.path if book else None, alpha=alpha, horizon_days=horizon, report_path=report_path)
+            except DriftCannotTell as exc:  # the flow fails closed, as verify does on "inconclusive": a day too small to check is not a clean day
+                unsure = exc
             except GuardFired as exc:
                 fired = exc
             days = _json.loads(report_path.read_text()) if report_path.is_file() else []
@@ -1179,10 +1225,8 @@ def drift(
     if fired is not None:
         err.print(f"[red]guard fired:[/] {fired.one_line()}", highlight=False)
         raise typer.Exit(EXIT_FIRED)
-    unsure = [d for d in days if d.get("cannot_tell")]
-    if unsure:  # fail closed, as verify does on "inconclusive": a day too small to check is not a clean day
-        err.print(f"[yellow]cannot tell:[/] {'; '.join(d['date'] + ': ' + d['cannot_tell'] for d in unsure)} "
-                  "(fix: check those rows by hand; such a day never joins the clean window)", highlight=False)
+    if unsure is not None:
+        err.print(f"[yellow]cannot tell:[/] {unsure.one_line().removeprefix('cannot tell: ')}", highlight=False)
         raise typer.Exit(EXIT_FIRED)
 
 
@@ -1490,7 +1534,7 @@ def _parse_options(pairs: list[str]) -> dict:
 
 
 AttackOpt = typer.Option(..., "--attack", help="A registered attack (see `labelguard list`).")
-OptionOpt = typer.Option(None, "--option", help="Attack option key=value (repeatable), e.g. where=\"polarity > 3\".")
+OptionOpt = typer.Option(None, "--option", help="Attack option key=value (repeatable), e.g. where=\"polarity > 3\"; `labelguard list` names each attack's options.")
 
 
 @app.command()
@@ -1522,16 +1566,19 @@ def tamper(
 
             if forge_manifest or resign_key:
                 raise BadInput("--forge-manifest/--resign-key apply to stored datasets, not tables", "drop them for a postgresql:// target")
+            from labelguard.tasks.attacks import check_options
+
+            options = check_options(attack, _parse_options(option))
             target = parse_table_url(uri)
-            res = tamper_table(target, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col, options=_parse_options(option))
+            res = tamper_table(target, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col, options=options)
         out.print(f"updated {len(res.flipped)} labels in {target.shown} with {attack} (rate {rate}, seed {seed}) in one transaction; truth: {truth_out}" + (f"; {res.note}" if res.note else ""), highlight=False)
         return
     with _edge():
-        from labelguard.tasks.attacks import check_rate, get_attack
+        from labelguard.tasks.attacks import check_options, check_rate, get_attack
         from labelguard.tasks.manifest import load_signing_key
 
         get_attack(attack), check_rate(rate)
-        options = _parse_options(option)
+        options = check_options(attack, _parse_options(option))
         if "://" not in uri and Path(truth_out).resolve().is_relative_to(Path(uri).resolve()):
             from labelguard.errors import BadInput
 
@@ -1560,19 +1607,22 @@ def poison(
     delimiter: Optional[str] = DelimiterOpt,
     encoding: Optional[str] = EncodingOpt,
     positive_class: Optional[str] = PositiveOpt,
+    text_cols: Optional[str] = typer.Option(None, "--text-cols", help="Comma-separated free-text columns to featurize, as ingest's (default: detect long, mostly distinct string columns)."),
+    ignore_cols: Optional[str] = typer.Option(None, "--ignore-cols", help="Comma-separated columns never used as features, as ingest's."),
 ) -> None:
     """Poison at the source: write a label-flipped copy of a local file before it is ever ingested."""
     _quiet(False)
     with _edge():
-        from labelguard.tasks.attacks import check_rate, get_attack
+        from labelguard.tasks.attacks import check_options, check_rate, get_attack
 
         get_attack(attack), check_rate(rate)
-        options = _parse_options(option)
+        options = check_options(attack, _parse_options(option))
         from labelguard.tasks.tamper import poison_file
 
         res = poison_file(
             path, out_path, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col,
             options=options, delimiter=delimiter, encoding=encoding, positive_class=positive_class,
+            text_cols=_cols(text_cols), ignore_cols=_cols(ignore_cols) or [],
         )
     out.print(f"wrote {out_path}: {len(res.flipped)} labels flipped with {attack}" + (f"; truth: {truth_out}" if truth_out else "") + (f"; {res.note}" if res.note else ""), highlight=False)
 
@@ -1703,9 +1753,9 @@ def list_registered() -> None:
 
     table = Table(title="registered", title_justify="left")
     for col in ("kind", "name", "what it does"):
-        table.add_column(col)
-    for a in attacks.REGISTRY.values():
-        table.add_row("attack", a.name, a.description)
+        table.add_column(col, overflow="fold")
+    for a in attacks.REGISTRY.values():  # the options as tamper/poison take them, from the registration
+        table.add_row("attack", a.name, f"{a.description}\noptions: {a.usage()}")
     for name in transforms.transform_names():
         table.add_row("transform", name, transforms.get_transform(name).description)
     for g in guards.REGISTRY.values():
@@ -1773,6 +1823,11 @@ def _print_runs(runs) -> None:
             for k, v in r.items()
         ])
     out.print(table)
+    from labelguard.tasks.report import business_sentence
+
+    for run in runs.values():  # no class named among 3+: the "+" columns are empty, the class shares are the figure
+        if run.metrics and run.metrics.get("predicted_positive_share") is None:
+            out.print(business_sentence(run).replace("`", ""), highlight=False)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -35,20 +35,49 @@ class AttackSpec:
     name: str
     fn: Strategy
     description: str
+    options: dict[str, str] = field(default_factory=dict)  # option name -> what its value is (e.g. "CLASS")
+    # capacity(y, classes, positive, **options) -> (most flips it can spend, the class that limits it); None: any budget up to n
+    capacity: Callable[..., tuple[int, Any]] | None = None
+
+    def usage(self) -> str:
+        """The options as a user types them: ``--option source=CLASS --option target=CLASS``, or ``(none)``."""
+        return " ".join(f"--option {k}={v}" for k, v in self.options.items()) or "(none)"
 
 
 REGISTRY: dict[str, AttackSpec] = {}
 
 
-def register_attack(name: str) -> Callable[[Strategy], Strategy]:
-    """Register a strategy ``fn(inp: AttackInput, **options) -> (positions, new_labels)``."""
+def register_attack(name: str, *, options: dict[str, str] | None = None, capacity: Callable[..., tuple[int, Any]] | None = None) -> Callable[[Strategy], Strategy]:
+    """Register a strategy ``fn(inp: AttackInput, **options) -> (positions, new_labels)``.
+
+    ``options`` declares the strategy's keyword-only options (name -> what the value is, e.g.
+    ``{"source": "CLASS"}``): `labelguard list` shows them and an unknown option is refused naming them.
+    ``capacity`` declares a limit below ``n`` on the flips the strategy can spend (``targeted``: the
+    source class's rows), so a drill can tell a cell that cannot run at its rate before it runs.
+    """
 
     def decorate(fn: Strategy) -> Strategy:
         doc = (fn.__doc__ or "").strip().splitlines()
-        REGISTRY[name] = AttackSpec(name=name, fn=fn, description=doc[0] if doc else name)
+        REGISTRY[name] = AttackSpec(name=name, fn=fn, description=doc[0] if doc else name, options=dict(options or {}), capacity=capacity)
         return fn
 
     return decorate
+
+
+def check_options(attack: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Refuse options the attack does not declare, naming the ones it takes.
+
+    Raises
+    ------
+    BadInput
+        An option name the registration of ``attack`` does not declare.
+    """
+    spec = get_attack(attack)
+    unknown = sorted(set(options) - set(spec.options))
+    if unknown:
+        fix = f"its options are {spec.usage()}" if spec.options else "it takes none: drop --option"
+        raise BadInput(f"attack {attack!r} does not take option(s) {', '.join(unknown)}", fix)
+    return options
 
 
 def get_attack(name: str) -> AttackSpec:
@@ -72,7 +101,47 @@ def random_flips(inp: AttackInput) -> tuple[np.ndarray, np.ndarray]:
     return positions, _other_class(inp.y[positions], inp.classes, inp.rng)
 
 
-@register_attack("targeted")
+def targeted_capacity(y: np.ndarray, classes: np.ndarray, positive: Any = None, *, source: Any = None, target: Any = None,
+                      flip_matrix: dict | None = None) -> tuple[int, Any]:
+    """The most flips ``targeted`` can spend on labels ``y`` (shape (n_rows,)) with these options, and the
+    source class that limits it.
+
+    One source class: its row count. A flip matrix: the largest budget whose largest-remainder split
+    leaves no source class short of rows. Used to name the largest rate that works, and by the drill
+    to tell, before a cell runs, that the data holds too few rows of the class for its rate.
+
+    Raises
+    ------
+    BadInput
+        No source class (none named, none positive), or a class not in ``classes``.
+    """
+    y = np.asarray(y)
+    if flip_matrix is None:
+        if source is None and positive is None:
+            from labelguard.tasks.classes import ask_for_positive
+
+            raise ask_for_positive([_py(c) for c in classes])
+        src = positive if source is None else _as_class(source, classes)
+        return int(np.sum(y == src)), src
+    cells = _matrix_cells(flip_matrix, classes)
+    pools = {src: int(np.sum(y == src)) for src, _, _ in cells}
+    total = sum(w for *_, w in cells)
+    share = {src: sum(w for s, _, w in cells if s == src) / total for src in pools}
+    limit = min(pools, key=lambda c: pools[c] / share[c])
+    budget = min(len(y), int(pools[limit] / share[limit]) + len(cells))
+
+    def fits(b: int) -> bool:
+        need: dict[Any, int] = {}
+        for (src, _, _), k in zip(cells, _split_budget(cells, b)):
+            need[src] = need.get(src, 0) + int(k)
+        return all(need[c] <= pools[c] for c in need)
+
+    while budget > 0 and not fits(budget):
+        budget -= 1
+    return budget, limit
+
+
+@register_attack("targeted", options={"source": "CLASS", "target": "CLASS", "flip_matrix": "'{\"SOURCE\": {\"TARGET\": SHARE}}'"}, capacity=targeted_capacity)
 def targeted_flips(
     inp: AttackInput,
     *,
@@ -102,23 +171,14 @@ def targeted_flips(
         if src == dst:
             raise BadInput(f"targeted source and target are both {_py(src)!r}", "pick two different classes")
         flip_matrix = {src: {dst: 1.0}}
-    cells = [(_as_class(s, inp.classes), _as_class(t, inp.classes), float(w)) for s, row in flip_matrix.items() for t, w in row.items()]
-    total = sum(w for *_, w in cells)
-    if total <= 0 or total > 1 + 1e-9:
-        raise BadInput(f"flip matrix shares sum to {total:g}", "make the shares sum to a value in (0, 1]")
-    # Largest-remainder split of the budget across cells so the total is exact.
-    raw = np.array([w / total * inp.budget for *_, w in cells])
-    counts = np.floor(raw).astype(int)
-    counts[np.argsort(-(raw - counts))[: inp.budget - counts.sum()]] += 1
+    cells = _matrix_cells(flip_matrix, inp.classes)
+    counts = _split_budget(cells, inp.budget)
     positions, labels = [], []
     taken = np.zeros(len(inp.y), dtype=bool)
     for (src, dst, _), k in zip(cells, counts):
         pool = np.flatnonzero((inp.y == src) & ~taken)
         if k > len(pool):
-            raise BadInput(
-                f"targeted needs {k} rows of class {_py(src)!r} but only {len(pool)} are available",
-                "lower --rate or choose another source class",
-            )
+            raise _beyond_the_class(inp, src, k, len(pool), flip_matrix=flip_matrix)
         pick = inp.rng.choice(pool, size=k, replace=False)
         taken[pick] = True
         positions.append(pick)
@@ -126,13 +186,48 @@ def targeted_flips(
     return np.concatenate(positions), np.concatenate(labels)
 
 
+def _matrix_cells(flip_matrix: dict, classes: np.ndarray) -> list[tuple[Any, Any, float]]:
+    cells = [(_as_class(s, classes), _as_class(t, classes), float(w)) for s, row in flip_matrix.items() for t, w in row.items()]
+    total = sum(w for *_, w in cells)
+    if total <= 0 or total > 1 + 1e-9:
+        raise BadInput(f"flip matrix shares sum to {total:g}", "make the shares sum to a value in (0, 1]")
+    return cells
+
+
+def _split_budget(cells: list[tuple[Any, Any, float]], budget: int) -> np.ndarray:
+    """Largest-remainder split of the budget across the matrix's cells, so the total is exact."""
+    total = sum(w for *_, w in cells)
+    raw = np.array([w / total * budget for *_, w in cells])
+    counts = np.floor(raw).astype(int)
+    counts[np.argsort(-(raw - counts))[: budget - counts.sum()]] += 1
+    return counts
+
+
+def largest_rate(max_flips: int, n_rows: int) -> float:
+    """A rate at most ``max_flips / n_rows``, floored to two significant digits (0.042, 0.5, 0.0031), whose
+    budget ``round(rate * n_rows)`` fits ``max_flips``; 0.0 when no flip fits."""
+    if max_flips <= 0 or n_rows <= 0:
+        return 0.0
+    exact = min(1.0, max_flips / n_rows)
+    decimals = max(2, 1 - int(np.floor(np.log10(exact))))
+    rate = np.floor(exact * 10**decimals) / 10**decimals
+    return float(round(rate, decimals))
+
+
+def _beyond_the_class(inp: AttackInput, src: Any, needed: int, available: int, **options: Any) -> BadInput:
+    """The exact flip budget cannot be spent on this class: say so, and name the largest rate that works."""
+    n = len(inp.y)
+    most, _ = targeted_capacity(inp.y, inp.classes, inp.positive, **options) if options.get("flip_matrix") else (available, src)
+    rate = largest_rate(most, n)
+    fix = (f"pass --rate {rate:g} or lower ({most} flips of {n:,} rows), or choose another source class" if rate > 0
+           else f"choose another source class (the data holds no row of class {_py(src)!r} to flip)")
+    return BadInput(f"targeted needs {needed} rows of class {_py(src)!r} but only {available} are available", fix)
+
+
 def _away_from(inp: AttackInput, src: Any) -> tuple[np.ndarray, np.ndarray]:
     pool = np.flatnonzero(inp.y == src)
     if inp.budget > len(pool):
-        raise BadInput(
-            f"targeted needs {inp.budget} rows of class {_py(src)!r} but only {len(pool)} are available",
-            "lower --rate or choose another source class",
-        )
+        raise _beyond_the_class(inp, src, inp.budget, len(pool))
     pick = inp.rng.choice(pool, size=inp.budget, replace=False)
     return pick, _other_class(inp.y[pick], inp.classes, inp.rng)
 
@@ -239,12 +334,8 @@ def flip_labels(
         X=X, y=y, classes=classes, budget=budget, rng=np.random.default_rng(seed),
         frame=frame[[*spec.feature_cols, *spec.text_cols]], positive=positive_class(spec),
     )
-    try:
-        picked = strategy.fn(inp, **options) if budget else (np.array([], dtype=int), y[:0])
-    except TypeError as exc:
-        if "unexpected keyword" not in str(exc):
-            raise
-        raise BadInput(f"attack {attack!r} does not take option(s) {sorted(options)}", "drop it: `labelguard list` names the attacks, and each attack's docstring its options") from None
+    check_options(attack, options)
+    picked = strategy.fn(inp, **options) if budget else (np.array([], dtype=int), y[:0])
     positions, new, reason = (*picked, "")[:3]
     positions = np.asarray(positions, dtype=int)
     new = np.asarray(new, dtype=y.dtype)
@@ -312,7 +403,7 @@ def farthest_flips(inp: AttackInput) -> tuple[np.ndarray, np.ndarray]:
     return positions, runner[positions]
 
 
-@register_attack("greedy")
+@register_attack("greedy", options={"batches": "INT", "validation_share": "SHARE", "l2": "FLOAT"})
 def greedy_flips(inp: AttackInput, *, batches: int = 10, validation_share: float = 0.3, l2: float = 1e-2) -> tuple[np.ndarray, np.ndarray]:
     """Greedy validation-loss attack: batches of the flips with the largest estimated loss increase.
 
@@ -388,7 +479,7 @@ def _softmax_hessian(X1: np.ndarray, P: np.ndarray, l2: float) -> np.ndarray:
     return H
 
 
-@register_attack("subset")
+@register_attack("subset", options={"where": '"QUERY"', "segment_share": "SHARE"})
 def subset_flips(inp: AttackInput, *, where: str | None = None, segment_share: float = 0.03):
     """Flip only rows in one segment (a feature predicate), degrading it while global metrics barely move.
 

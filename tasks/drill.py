@@ -280,6 +280,86 @@ def with_per_class(metrics: dict[str, Any]) -> dict[str, Any]:
     return {**metrics, "per_class": per}
 
 
+# ------------------------------------------------------------------ cells the data cannot hold
+
+
+@dataclass(frozen=True)
+class Beyond:
+    """An attacked cell the data cannot hold: ``budget`` flips needed of ``rows`` training rows, ``most`` possible."""
+
+    most: int
+    limit: Any  # the class that limits it
+    budget: int
+    rows: int
+
+    def __str__(self) -> str:
+        return f"only {self.most} rows of class {to_py(self.limit)!r}, {self.budget} flips needed"
+
+
+def not_applicable(unit: dict[str, Any], train: pd.DataFrame, spec: ColumnSpec) -> Beyond | None:
+    """Why ``unit``'s attack cannot spend its exact flip budget on these training rows, or None.
+
+    An attack that declares a ``capacity`` (``targeted``: the rows of its source class) and whose
+    budget ``round(rate × rows)`` is above it would refuse in every vector (the three vectors flip the
+    same training rows), so the cell is reported as not applicable, e.g. ``only 81 rows of class
+    'platinum', 96 flips needed``, instead of being run into an error.
+    """
+    if unit["attack"] == CLEAN:
+        return None
+    from labelguard.tasks.attacks import get_attack
+    from labelguard.tasks.classes import positive_class
+
+    attack = get_attack(unit["attack"])
+    if attack.capacity is None:
+        return None
+    labels = train[spec.label_col].to_numpy()
+    most, limit = attack.capacity(labels, np.unique(np.asarray(list(spec.classes) if spec.classes else labels)), positive_class(spec))
+    budget = int(round(unit["rate"] * len(train)))
+    if budget <= most:
+        return None
+    return Beyond(most, limit, budget, len(train))
+
+
+def plan_not_applicable(plan: DrillPlan, data: "Dataset") -> dict[str, Beyond]:
+    """Every attacked unit of ``plan`` that :func:`not_applicable` rules out, by :func:`unit_key`, found
+    before any work: each seed's training part is split off as :func:`prepare_seed` splits it."""
+    from labelguard.tasks.classes import with_positive
+    from labelguard.tasks.sources import split_holdout
+
+    spec = with_positive(data.spec)
+    out: dict[str, Beyond] = {}
+    for seed in plan.seeds:
+        train, _ = split_holdout(data.frame, data.spec, plan.holdout_fraction, seed)
+        for unit in plan.units():
+            if unit["seed"] == seed:
+                reason = not_applicable(unit, train, spec)
+                if reason:
+                    out[unit_key(unit)] = reason
+    return out
+
+
+def refuse_when_nothing_applies(plan: DrillPlan, ruled_out: dict[str, Beyond]) -> None:
+    """Refuse a drill none of whose attacked cells can run: the user asked for exactly the cells the data
+    cannot hold (e.g. ``--attacks targeted --rates 0.05`` on a class of 81 rows).
+
+    Raises
+    ------
+    BadInput
+        Every attacked unit is in ``ruled_out``; the fix names the largest rate that works.
+    """
+    attacked = [u for u in plan.units() if u["attack"] != CLEAN]
+    if not attacked or any(unit_key(u) not in ruled_out for u in attacked):
+        return
+    first = attacked[0]
+    beyond = ruled_out[unit_key(first)]
+    from labelguard.tasks.attacks import largest_rate
+
+    rate = largest_rate(beyond.most, beyond.rows)
+    fix = f"pass --rates {rate:g} or lower, or add an attack the data can hold" if rate > 0 else "choose attacks the data can hold"
+    raise BadInput(f"no attacked cell of this drill can run: {first['attack']} at {first['rate']:g} needs {beyond.budget} flips, "
+                   f"the training part holds only {beyond.most} rows of class {to_py(beyond.limit)!r}", fix)
+
+
 # ------------------------------------------------------------------ one unit: attack, verify, guards, train
 
 
@@ -339,6 +419,9 @@ def run_unit(
     if stop_requested(stop_flag):
         return []
     started, cpu_started = time.perf_counter(), time.thread_time()
+    beyond = not_applicable(unit, setup.train, setup.spec)
+    if beyond:  # checked before any work: the attack could not spend its exact budget in any vector
+        return [{**unit, "model": m, "not_applicable": str(beyond), "seconds": 0.0, "cpu_seconds": 0.0} for m in plan.models]
     try:
         # one BLAS/OpenMP thread per fit, set in this worker thread (OpenMP's limit is per thread):
         # many small fits with several threads each ran 3-20x slower on 2 shared cores (measured)

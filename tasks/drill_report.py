@@ -32,7 +32,19 @@ def json_default(value: Any) -> Any:
 
 
 def _ok(cells):
-    return [c for c in cells if "error" not in c]
+    return [c for c in cells if "error" not in c and "not_applicable" not in c]
+
+
+def not_applicable_lines(cells) -> list[str]:
+    """One entry per attack and rate the data could not hold (first model only), e.g.
+    ``targeted at 0.05: only 81 rows of class 'platinum', 96 flips needed (3 seeds x 2 vectors)``."""
+    groups: dict[tuple, list] = defaultdict(list)
+    first_model = next((c["model"] for c in cells), None)
+    for c in cells:
+        if "not_applicable" in c and c["model"] == first_model:
+            groups[(c["attack"], c["rate"], c["not_applicable"])].append(c)
+    return [f"{a} at {r:g}: {why} ({len({c['seed'] for c in cs})} seed(s) x {len({c['vector'] for c in cs})} vector(s))"
+            for (a, r, why), cs in groups.items()]
 
 
 def _mean(xs):
@@ -46,7 +58,8 @@ def summarize(cells: list[dict[str, Any]], certificates: list[dict[str, Any]], p
 
     Returns
     -------
-    dict with ``cells``, ``errors``, ``controls`` (runs; passed, inconclusive and fired by the
+    dict with ``cells``, ``errors``, ``not_applicable`` (cells the data cannot hold, with
+    ``not_applicable_examples``), ``controls`` (runs; passed, inconclusive and fired by the
     dataset verdict; false_alarm_rate = fired / runs; could_not_vouch_rate = inconclusive / runs: the
     gate fails closed, so a clean control that reads "cannot tell" is not a quiet one; by guard),
     ``worst`` (the attack × rate × model whose mean accuracy loss is largest), ``worst_by_rate``
@@ -57,6 +70,7 @@ def summarize(cells: list[dict[str, Any]], certificates: list[dict[str, Any]], p
     """
     ok = _ok(cells)
     errors = [c for c in cells if "error" in c]
+    beyond = [c for c in cells if "not_applicable" in c]
     controls = [c for c in ok if c["attack"] == CLEAN and c["model"] == plan.models[0]]
     fired_by = Counter(g for c in controls for g in c["fired"])
     attacked = [c for c in ok if c["attack"] != CLEAN]
@@ -95,6 +109,7 @@ def summarize(cells: list[dict[str, Any]], certificates: list[dict[str, Any]], p
     sentence = certificate_sentence(certificates, attacked, worst)
     return {
         "cells": len(cells), "errors": len(errors), "error_examples": [c["error"] for c in errors[:3]],
+        "not_applicable": len(beyond), "not_applicable_examples": not_applicable_lines(beyond),
         "controls": control_counts(controls) | {"by_guard": dict(fired_by)},
         "worst": worst, "worst_by_rate": worst_by_rate, "by_attack": sorted(agg, key=lambda g: (g["model"], g["attack"], g["rate"])),
         "uncaught_material": uncaught, "caught_share": caught_share, "certificate_sentence": sentence,
@@ -169,7 +184,8 @@ def render_markdown(summary: dict[str, Any], plan: DrillPlan, plots: dict[str, s
     ctl = summary["controls"]
     lines += [f"**{headline(summary)}**", "", f"**{controls_line(ctl)[0].upper() + controls_line(ctl)[1:]}.**", ""]
     lines += [f"- data: {plan.data}; attacks: {', '.join(plan.attacks)}; rates: {', '.join(f'{r:g}' for r in plan.rates)}; seeds: {len(plan.seeds)}; models: {', '.join(plan.models)}; vectors: {', '.join(plan.vectors)}",
-              f"- cells: {summary['cells']} ({summary['errors']} errored)",
+              f"- cells: {summary['cells']} ({summary['errors']} errored, {summary.get('not_applicable', 0)} not applicable)",
+              *[f"- not applicable (the data holds too few rows for the exact flip budget; not run, not counted): {x}" for x in summary.get("not_applicable_examples", [])],
               f"- {controls_line(ctl)}; inconclusive: the suite could not vouch for clean data (the gate fails closed: the pipeline would stop)" + (f"; fired by guard: {ctl['by_guard']}" if ctl["by_guard"] else ""),
               f"- certificate: {summary['certificate_sentence']}", ""]
     lines += ["## Material damage at rates ≥ 5 %, caught per vector", "",

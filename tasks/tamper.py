@@ -198,11 +198,16 @@ def poison_file(
     delimiter: str | None = None,
     encoding: str | None = None,
     positive_class: Any = None,
+    text_cols: list[str] | None = None,
+    ignore_cols: list[str] = (),
 ) -> FlipResult:
     """Write a poisoned copy of a local CSV/Parquet file before it is ever ingested (create-only).
 
     The file goes through the same readers and checks as ``ingest`` (ids unique, labels present
     and categorical, features finite), so a file ingest would refuse is refused here too.
+    ``text_cols`` / ``ignore_cols`` choose the columns as ingest's ``--text-cols`` / ``--ignore-cols``
+    do (same meaning, same checks), so a strategy that picks rows by their features sees the
+    features ingest will sign, not the auto-detected ones.
     """
     path, out = Path(path), Path(out)
     if not path.is_file():
@@ -216,7 +221,8 @@ def poison_file(
             raise BadInput(f"{target} already exists", "choose a new output path; poison never overwrites")
     original = path.read_bytes()
     frame, dialect = read_bytes(original, path.name, id_col=id_col, delimiter=delimiter, encoding=encoding)
-    spec = infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col="created_at", positive_class=positive_class)
+    spec = infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col="created_at", positive_class=positive_class,
+                      text_cols=text_cols, ignore_cols=list(ignore_cols))
     check_schema(frame, replace(spec, timestamp_col=None))  # a poisoner does not care how times are written
     result = flip_labels(frame, spec, attack=attack, rate=rate, seed=seed, **(options or {}))
     data = encode_like(original, path.name, result.frame, spec, frame[spec.label_col].ne(result.frame[spec.label_col]), dialect)

@@ -125,3 +125,39 @@ def faulty_store(faulty, monkeypatch):
     store = S3Store("labelguard-words", f"ds-{next(_counter):04d}", endpoint_url=endpoint)
     store.ensure_writable()
     return server, endpoint, store
+
+
+@pytest.fixture(scope="session")
+def labelguard_server(tmp_path_factory):
+    """A real `labelguard server --no-ui` on a free port, one per session (its start costs 30-80 s here);
+    yields (api_url, env for commands that use it). For tests that need a served deployment."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from labelguard.server import free_port, healthy
+
+    labelguard = str(Path(sys.executable).parent / "labelguard")
+    home = tmp_path_factory.mktemp("lg-home")
+    port = free_port()
+    env = {**os.environ, "LABELGUARD_HOME": str(home), "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL"}
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.Popen([labelguard, "server", "--port", str(port), "--no-ui"], cwd=home, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 240
+        while not healthy(api, timeout=1.0):
+            assert proc.poll() is None, f"labelguard server exited with {proc.returncode}: {(home / 'server.log').read_text()[-2000:]}"
+            assert time.monotonic() < deadline, "the Prefect server did not answer within 240 s"
+            time.sleep(1)
+        yield api, {**env, "PREFECT_API_URL": api}
+    finally:
+        if proc.poll() is None:  # SIGTERM to the group we started (the command and its Prefect child), SIGKILL on a timeout
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)

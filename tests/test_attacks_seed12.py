@@ -14,7 +14,7 @@ from labelguard.tasks.synthetic import make_reviews
 
 @pytest.mark.parametrize(("options", "rate", "line"), [
     ({"source": 1, "target": 1}, 0.1, "targeted source and target are both 1 (fix: pick two different classes)"),
-    ({"source": 1, "target": 0}, 0.9, "targeted needs 90 rows of class 1 but only 51 are available (fix: lower --rate or choose another source class)"),
+    ({"source": 1, "target": 0}, 0.9, "targeted needs 90 rows of class 1 but only 51 are available (fix: pass --rate 0.51 or lower (51 flips of 100 rows), or choose another source class)"),
 ])
 def test_targeted_refusals_are_one_line_with_their_fix(options, rate, line):
     frame = make_reviews(100, seed=2)

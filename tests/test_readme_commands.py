@@ -45,13 +45,13 @@ def test_list_names_every_registered_plugin_once_with_its_description():
     assert by_kind["transform"] == sorted(["honest", *by_kind["attack"]])
     assert by_kind["guard"] == list(guards.REGISTRY)
     assert list(by_kind) == ["attack", "transform", "guard", "model"] and len(rows) == sum(map(len, by_kind.values()))
-    expected = {("attack", a.name): a.description for a in attacks.REGISTRY.values()}
+    expected = {("attack", a.name): f"{a.description} options: {a.usage()}" for a in attacks.REGISTRY.values()}  # the options on a line of their own
     expected |= {("transform", t): transforms.get_transform(t).description for t in transforms.transform_names()}
     expected |= {("guard", g.name): g.description for g in guards.REGISTRY.values()}
     expected |= {("model", m): f.__doc__.strip().splitlines()[0] for m, f in train.REGISTRY.items()}
     assert all(expected[("model", m)] for m in train.REGISTRY)  # every model says what it is
     assert {(k, n): d for k, n, d in rows} == expected
-    assert expected[("transform", "cluster")] == "compromised, poses as honest: " + expected[("attack", "cluster")]
+    assert expected[("transform", "cluster")] == "compromised, poses as honest: " + attacks.REGISTRY["cluster"].description
 
 
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])

@@ -18,7 +18,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from labelguard.server import free_port, healthy
 from labelguard.tasks import guards
 from labelguard.tasks.dataset import DATA_KEY, HOLDOUT, from_parquet_bytes, to_parquet_bytes, write_dataset
 from labelguard.tasks.manifest import ColumnSpec, DatasetRef, load_signing_key
@@ -42,24 +41,9 @@ def _stop(proc: subprocess.Popen, timeout: float = 30.0) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`labelguard server --no-ui` on a free port; yields (api_url, env for commands that use it)."""
-    home = tmp_path_factory.mktemp("lg-home")
-    port = free_port()
-    env = {**os.environ, "LABELGUARD_HOME": str(home), "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL"}
-    env.pop("PREFECT_API_URL", None)
-    proc = subprocess.Popen([LABELGUARD, "server", "--port", str(port), "--no-ui"], cwd=home, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    api = f"http://127.0.0.1:{port}/api"
-    try:
-        deadline = time.monotonic() + 240
-        while not healthy(api, timeout=1.0):
-            assert proc.poll() is None, f"labelguard server exited with {proc.returncode}: {(home / 'server.log').read_text()[-2000:]}"
-            assert time.monotonic() < deadline, "the Prefect server did not answer within 240 s"
-            time.sleep(1)
-        yield api, {**env, "PREFECT_API_URL": api}
-    finally:
-        _stop(proc)
+def server(labelguard_server):
+    """`labelguard server --no-ui` on a free port (tests/conftest.py: one per session); yields (api_url, env for commands that use it)."""
+    return labelguard_server
 
 
 @pytest.fixture(scope="module")
