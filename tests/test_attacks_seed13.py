@@ -19,7 +19,14 @@ def test_targeted_over_several_classes_beyond_the_source_says_what_to_do():
     with pytest.raises(BadInput) as err:
         flip_labels(df, spec, attack="targeted", rate=0.9, seed=0)
     assert err.value.problem == f"targeted needs 270 rows of class 2 but only {int((df['label'] == 2).sum())} are available"
-    assert err.value.fix == "lower --rate or choose another source class"
+    n_source = int((df["label"] == 2).sum())
+    # the fix names the largest rate the source class can carry (floored to 2 places, so it fits)
+    # and the flips that rate stands for: every row of the source class
+    largest = int(n_source / 300 * 100) / 100
+    assert err.value.fix == (
+        f"pass --rate {largest:g} or lower ({n_source} flips of 300 rows), "
+        "or choose another source class"
+    )
 
 
 def test_float_labels_that_are_whole_numbers_are_flipped_as_classes():
