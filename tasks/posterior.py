@@ -14,10 +14,6 @@ attacker cannot touch), the label-noise transition matrix is fitted by EM on the
 each row's posterior probability of having been flipped follows. The suspect set is the top-k rows
 by that posterior, k maximizing the expected F1 (Jansche 2007; Nan et al. 2012, ICML, "Optimizing
 F-measures: a tale of two approaches").
-
-With trusted rows, that set competes with two others — cleanlab's own set and the expected-F1 set of
-the reference-anchored view alone — and the one with the best F1 expected from its false-positive
-rate on the trusted rows replaces it only beyond one standard error (:func:`choose_suspect_set`).
 """
 
 from __future__ import annotations
@@ -42,7 +38,7 @@ class FlipPosterior:
     suspect: np.ndarray  # shape (n,), bool
     weights: dict[str, float]
     noise_rate: float
-    chosen: str = "posterior"  # which candidate suspect set ``suspect`` is: "posterior", "cleanlab" or "reference_model"
+    chosen: str = "posterior"  # which candidate suspect set ``suspect`` is: "posterior" or "cleanlab"
     candidates: dict[str, dict[str, float]] = field(default_factory=dict)  # per candidate set: rows, false_positive_rate, expected_f1
 
     def as_scores(self) -> RowScores:
@@ -151,9 +147,9 @@ def flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFram
     FlipPosterior
         ``posterior`` shape (n,), ``suspect`` mask, the pooling ``weights`` by view, ``noise_rate``
         (mean posterior: the estimated share of flipped rows). With trusted rows, ``suspect`` is the
-        posterior's expected-F1 set, cleanlab's own set on the candidate, or the expected-F1 set of the
-        reference-anchored view alone, whichever :func:`choose_suspect_set` expects to be best from the
-        rate at which each method flags trusted rows (``chosen``; ``candidates`` holds the figures).
+        posterior's expected-F1 set or cleanlab's own set on the candidate, whichever
+        :func:`choose_suspect_set` expects to be better from the rates at which each method flags
+        trusted rows (``chosen``; ``candidates`` holds the figures).
     """
     from sklearn.preprocessing import StandardScaler
 
@@ -190,16 +186,11 @@ def flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFram
     posterior, posterior_ref = binned_flip_posterior(prior, codes, k, iters=iters, also=(_pool(views_ref, w), codes_r))
     own = expected_f1_set(posterior)
     cleanlab = _cleanlab_set(codes, oof_raw)  # exactly the confident_learning guard's set (same folds)
-    # the reference-anchored view alone: no candidate label trained it, so a class the attack thinned
-    # (a rare class relabelled to a common one) is seen as the trusted rows show it
-    anchored, anchored_ref = binned_flip_posterior(_renorm(ref_view), codes, k, iters=iters, also=(_renorm(ref_oof), codes_r))
-    anchored_set = expected_f1_set(anchored)
     candidates = {
         "posterior": _posterior_set_false_positive_rate(own, posterior, posterior_ref),
-        "cleanlab": _cleanlab_set_false_positive_rate(codes, oof_raw, cand_on_ref, codes_r),
-        "reference_model": _posterior_set_false_positive_rate(anchored_set, anchored, anchored_ref),
+        "cleanlab": _cleanlab_set_false_positive_rate(cleanlab, codes, oof, _renorm(cand_on_ref), codes_r),
     }
-    sets = {"posterior": own, "cleanlab": cleanlab, "reference_model": anchored_set}
+    sets = {"posterior": own, "cleanlab": cleanlab}
     chosen, scored = choose_suspect_set({m: (int(sets[m].sum()), fpr) for m, fpr in candidates.items()}, len(codes), float(posterior.sum()), len(codes_r))
     return FlipPosterior(posterior, sets[chosen], dict(zip(names, map(float, w))), float(posterior.mean()), chosen, scored)
 
@@ -224,21 +215,21 @@ def _posterior_set_false_positive_rate(suspect: np.ndarray, posterior: np.ndarra
     return _smoothed_rate(int((posterior_ref >= posterior[suspect].min()).sum()), len(posterior_ref))
 
 
-def _cleanlab_set_false_positive_rate(codes: np.ndarray, oof: np.ndarray, proba_ref: np.ndarray, codes_ref: np.ndarray) -> float:
-    """Share of trusted rows cleanlab's own filter flags when they stand among the candidate rows.
+def _cleanlab_set_false_positive_rate(suspect: np.ndarray, codes: np.ndarray, oof: np.ndarray, proba_ref: np.ndarray, codes_ref: np.ndarray) -> float:
+    """Share of trusted rows cleanlab's rule would flag: per given label, the self-confidence below which it flagged candidate rows.
 
-    ``cleanlab.filter.find_label_issues`` runs on the candidate's out-of-fold probabilities and the
-    trusted rows' probabilities from the same fold models (none trained on a trusted row: out of
-    sample, like the out-of-fold view), with the given labels of both. The trusted labels are right by
-    construction, so every trusted row flagged is a false positive of cleanlab's exact rule —
-    per-class thresholds, confident joint and pruning included, not an approximation of them.
+    cleanlab's default filter (``prune_by_noise_rate``) removes, per given label, the rows whose
+    probability of that label is lowest; for two classes that is exactly a threshold on the
+    self-confidence, for more an approximation. The trusted rows are scored by a model fitted on the
+    whole candidate (they are not in it: out of sample, like the candidate's out-of-fold view).
     """
-    from cleanlab.filter import find_label_issues
-
-    if len(np.unique(codes)) < 2:
+    if not suspect.any():
         return 0.0
-    flagged = find_label_issues(labels=np.r_[codes, codes_ref], pred_probs=_renorm(np.r_[oof, proba_ref]), n_jobs=1)
-    return _smoothed_rate(int(flagged[len(codes):].sum()), len(codes_ref))
+    hits = 0
+    for c in np.unique(codes[suspect]):
+        threshold = float(oof[suspect & (codes == c), c].max())
+        hits += int((proba_ref[codes_ref == c, c] <= threshold).sum())
+    return _smoothed_rate(hits, len(codes_ref))
 
 
 def choose_suspect_set(
