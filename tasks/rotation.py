@@ -70,7 +70,9 @@ def rotate_keys(store: Store, old_verify_key: Ed25519PublicKey, signing_key: Ed2
     Raises
     ------
     BadInput
-        No signed manifest at ``store`` (nothing to rotate), or the old and the new key are one pair.
+        No signed manifest at ``store`` (nothing to rotate).
+    KeyProblem
+        The old and the new key are one pair.
     UntrustedInput
         A part does not verify under ``old_verify_key``: nothing is re-signed.
     """
