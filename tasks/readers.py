@@ -372,23 +372,28 @@ def _with_thousands(cells: pd.Series) -> pd.Series | str | None:
     """
     if not cells.str.fullmatch(_SEPARATED).all():
         return None
-    fit = {}
+    fit, first = {}, {}
     for thousands, decimal in THOUSANDS_STYLES:
         t, d = re.escape(thousands), re.escape(decimal)
-        grouped = cells.str.fullmatch(rf"[+-]?\d{{1,3}}({t}\d{{3}})+({d}\d+)?")
+        grouped = cells.str.fullmatch(rf"[+-]?\d{{1,3}}({t}\d{{3}})+({d}\d+)?").to_numpy(dtype=bool)
         if grouped.any():
-            fit[(thousands, decimal)] = grouped | cells.str.fullmatch(rf"[+-]?\d+({d}\d+)?")
+            fit[(thousands, decimal)] = grouped | cells.str.fullmatch(rf"[+-]?\d+({d}\d+)?").to_numpy(dtype=bool)
+            first[(thousands, decimal)] = int(np.flatnonzero(grouped)[0])
     if not fit:
         return None
     whole = [style for style, ok in fit.items() if ok.all()]
     if len(whole) == 1:
         thousands, decimal = whole[0]
-        parsed = pd.read_csv(io.StringIO("\n".join(cells)), sep="\t", header=None, thousands=thousands, decimal=decimal).iloc[:, 0]
-        return pd.Series(parsed.to_numpy(), index=cells.index)
+        text = cells
+        if thousands in "\u00a0\u202f":  # pandas' parser takes a one-byte separator: a no-break space is a space
+            text, thousands = cells.str.replace(thousands, " ", regex=False), " "
+        parsed = pd.read_csv(io.StringIO("\n".join(text)), sep="\t", header=None, thousands=thousands, decimal=decimal).iloc[:, 0]
+        return pd.Series(parsed.to_numpy(), index=cells.index) if pd.api.types.is_numeric_dtype(parsed) else None
     if whole:
         either = " or ".join(f"{_SHOWN.get(t, repr(t))} thousands and {d!r} decimals" for t, d in whole)
         return f"numbers readable as {either}: write them without thousands separators"
-    (t, d), ok = max(fit.items(), key=lambda kv: int(kv[1].sum()))
+    # the style most cells are written in (on a tie, the one the first grouped cell is written in)
+    (t, d), ok = max(fit.items(), key=lambda kv: (int(kv[1].sum()), -first[kv[0]]))
     return f"numbers with {_SHOWN.get(t, repr(t))} thousands and {d!r} decimals, but also {cells[~ok].iloc[0]!r}: write every number one way"
 
 
