@@ -147,6 +147,8 @@ def describe_columns(frame: pd.DataFrame, spec: ColumnSpec) -> str:
     if reading.get("dropped"):
         n = len(reading["dropped"])
         parts.append(f"dropped: {n} empty column{'s' if n > 1 else ''} without a header (trailing delimiters)")
+    elif reading.get("trailing"):
+        parts.append("dropped: empty cells past the header (trailing delimiters)")
     return "; ".join(parts)
 
 

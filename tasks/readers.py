@@ -151,11 +151,20 @@ def sniff_csv(raw: bytes, *, delimiter: str | None = None, encoding: str | None 
     if hint is not None and delimiter is None:  # Excel's own way of naming the delimiter: any one character
         delimiter = hint
     if delimiter is None:
-        first_lines = "\n".join(head.splitlines()[:50])
+        lines = head.splitlines()[:50]
         try:
-            delimiter = csv.Sniffer().sniff(first_lines, delimiters=DELIMITERS).delimiter
+            delimiter = csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
         except csv.Error:
-            delimiter = ","
+            delimiter = None
+        in_header = "".join(d for d in DELIMITERS if lines and d in lines[0])
+        if in_header and (delimiter is None or delimiter not in in_header):
+            # the header is the file's column count: a delimiter it lacks (a decimal comma in every row, with rows
+            # longer than the header by trailing delimiters) is not the file's; the rows agree on one it holds
+            try:
+                delimiter = csv.Sniffer().sniff("\n".join(lines[1:] or lines), delimiters=in_header).delimiter
+            except csv.Error:
+                pass
+        delimiter = delimiter or ","
     elif len(delimiter) != 1:
         delimiter = {"\\t": "\t", "tab": "\t"}.get(delimiter.lower(), delimiter)
         if len(delimiter) != 1:
@@ -191,12 +200,17 @@ def read_csv_bytes(raw: bytes, *, id_col: str | None = None, delimiter: str | No
     BadInput
         Empty file, header without rows, undecodable text, a malformed row, a repeated header line.
     """
+    import warnings
+
     dialect = sniff_csv(raw, delimiter=delimiter, encoding=encoding, name=name)
     try:
-        frame = pd.read_csv(
-            io.BytesIO(raw), sep=dialect.delimiter, encoding=dialect.codec, dtype=str, keep_default_na=False,
-            na_values=[""], skipinitialspace=False, skiprows=1 if dialect.sep_hint else None,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            # index_col=False: rows longer than the header (trailing delimiters) must not turn their first cells into an index
+            frame = pd.read_csv(
+                io.BytesIO(raw), sep=dialect.delimiter, encoding=dialect.codec, dtype=str, keep_default_na=False,
+                na_values=[""], skipinitialspace=False, skiprows=1 if dialect.sep_hint else None, index_col=False,
+            )
     except pd.errors.EmptyDataError:
         raise BadInput(f"{name} is empty (no header, no rows)", "export the data with a header row and at least one row") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
@@ -209,6 +223,16 @@ def read_csv_bytes(raw: bytes, *, id_col: str | None = None, delimiter: str | No
         where = ", ".join(str(i + 1) for i, h in enumerate(header) if h == dupes[0])
         raise BadInput(f"{name} has the column name {dupes[0]!r} more than once (columns {where})", "rename one of them in the header")
     notes: dict = {}
+    one_cell = len(header) == 1 and any(d in header[0] for d in DELIMITERS)  # another delimiter: missing_column_hint says so
+    if not one_cell and any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):  # pandas dropped the cells past the header
+        longer = _past_the_header(raw, dialect, len(header))
+        if longer:
+            line, cells = longer
+            raise BadInput(
+                f"line {line} of {name} has {cells} cells, more than the header's {len(header)}, and the ones past the header are not empty",
+                f"give every column a name in the header (line {2 if dialect.sep_hint else 1}), or remove the extra cells",
+            )
+        notes["trailing"] = True
     aligned = len(header) == len(frame.columns)
     repeated = _repeats_header(frame, header) if aligned else np.zeros(len(frame), bool)
     unnamed = [c for c, h in zip(frame.columns, header) if not h.strip() and frame[c].isna().all()] if aligned else []
@@ -254,6 +278,15 @@ def _repeats_header(frame: pd.DataFrame, header: list[str]) -> np.ndarray:
         if not same.any():
             break
     return same
+
+
+def _past_the_header(raw: bytes, dialect: CsvDialect, width: int) -> tuple[int, int] | None:
+    """The first data record with a non-empty cell past the header's ``width`` cells, as (line, cells); None when
+    every cell past the header is empty (trailing delimiters only)."""
+    for line, record in _data_records(raw.decode(dialect.codec, errors="replace"), dialect):
+        if len(record) > width and any(cell.strip() for cell in record[width:]):
+            return line, len(record)
+    return None
 
 
 def _skipped_by_pandas(record: list[str]) -> bool:

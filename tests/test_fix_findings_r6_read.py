@@ -210,3 +210,17 @@ def test_a_hive_source_folder_keeps_its_partition_key_as_a_column(tmp_path, iris
     assert loaded["date"].tolist() == pd.read_parquet(tmp_path / "hive").sort_values("id")["date"].astype(str).tolist()
     assert describe_columns(loaded, spec) == "features: f0, f1; ignored: date"
     assert reading_notes(loaded) == []
+
+
+def test_trailing_delimiters_the_header_lacks_are_dropped_and_cells_past_the_header_refused(iris_like):
+    """Rows one or two ';' longer than the header turned their first cells into a pandas index: every column shifted."""
+    lines = _lines(iris_like.assign(f0=iris_like["f0"].astype(str).str.replace(".", ",")), ";")
+    frame, dialect = read_bytes(("\n".join([lines[0]] + [line + ";;" for line in lines[1:]]) + "\n").encode(), "short_header.csv", id_col="id")
+    assert dialect.delimiter == ";" and frame.columns.tolist() == ["id", "f0", "f1", "class"]
+    assert frame["id"].tolist() == list(range(30)) and frame["f0"].tolist() == iris_like["f0"].tolist()
+    assert frame.attrs["reading"] == {"trailing": True}
+    longer = [lines[0]] + [line + (";7;" if i == 9 else ";;") for i, line in enumerate(lines[1:], 1)]
+    with pytest.raises(BadInput) as err:
+        read_bytes(("\n".join(longer) + "\n").encode(), "extra.csv", id_col="id")
+    assert str(err.value) == ("line 10 of extra.csv has 6 cells, more than the header's 4, and the ones past the header are not empty "
+                              "(fix: give every column a name in the header (line 1), or remove the extra cells)")
