@@ -243,14 +243,14 @@ def read_csv_bytes(raw: bytes, *, id_col: str | None = None, delimiter: str | No
     if blank.any() or repeated.any():
         lines = _data_lines(raw, dialect, np.flatnonzero(blank | repeated))
         if repeated.any():
-            at = [lines[i] for i in np.flatnonzero(repeated)]
+            at = [lines.get(i, f"? (data row {i})") for i in np.flatnonzero(repeated)]
             shown = ", ".join(h for h in header[:3]) + (", …" if len(header) > 3 else "")
             where = f"line {at[0]}" if len(at) == 1 else f"{len(at)} lines, first line {at[0]}"
             raise BadInput(
                 f"{name} repeats its header ({shown}) at {where}: two exports joined into one file?",
                 f"delete the repeated header line{'s' if len(at) > 1 else ''}, keeping only line {2 if dialect.sep_hint else 1}",
             )
-        notes["skipped_lines"] = [lines[i] for i in np.flatnonzero(blank)]
+        notes["skipped_lines"] = [lines.get(i, f"? (data row {i})") for i in np.flatnonzero(blank)]  # csv and pandas agree on records; never a crash if not
         frame = frame[~blank].reset_index(drop=True)
     if frame.empty:
         raise BadInput(f"{name} has a header but no rows", "export the data with at least one row")
