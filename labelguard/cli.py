@@ -436,7 +436,11 @@ def ingest(
             from dataclasses import replace
 
             spec = replace(spec, positive_class=signed_positive if signed_positive in spec.classes else None)
+        from labelguard.tasks.readers import reading_notes
+
         if partition is not None:
+            for note in reading_notes(frame):
+                out.print(note, highlight=False)
             return _ingest_partition(partition, dest, settings, frame, spec, meta, book=book, holdout_fraction=holdout_fraction, seed=seed, dataset_id=dataset_id)
         if holdout_fraction:
             split_holdout(frame, spec, holdout_fraction, seed)
@@ -457,6 +461,8 @@ def ingest(
         )
     first = next(iter(summary.values()))
     _print_columns_line(first["columns"], first["positive_class"], spec.classes or [])
+    for note in reading_notes(frame):  # what reading the file skipped (rows empty in every column)
+        out.print(note, highlight=False)
     if meta.get("encoding") not in (None, "utf-8", "utf_8"):
         out.print(f"text encoding: {meta['encoding']} (not UTF-8; if accents read wrong in the stored data, ingest again with --encoding)", highlight=False)
     for part, s in summary.items():

@@ -780,13 +780,21 @@ def _refuse_repeated_ids(frame: pd.DataFrame, spec: ColumnSpec, objects: list[di
     if spec.id_col not in frame.columns:
         return
     ids = frame[spec.id_col]
+    ends = np.cumsum([o["rows"] for o in objects])
+    empty = ids.isna().to_numpy()
+    if empty.any():  # named by position: pandas' <NA> is not an id
+        at = int(np.flatnonzero(empty)[0])
+        part = int(np.searchsorted(ends, at, side="right"))
+        raise BadInput(
+            f"{int(empty.sum())} row(s) have an empty id in {spec.id_col!r}, first row {at - (int(ends[part - 1]) if part else 0)} of {objects[part]['key']}",
+            f"fill in the ids in {spec.id_col!r}, or pass --id-col naming a column with an id in every row",
+        )
     again = ids.duplicated().to_numpy()
     if not again.any():
         return
     second = int(np.flatnonzero(again)[0])
     value = ids.iloc[second]
     first = int(np.flatnonzero((ids == value).to_numpy())[0])
-    ends = np.cumsum([o["rows"] for o in objects])
     a, b = (objects[int(np.searchsorted(ends, pos, side="right"))]["key"] for pos in (first, second))
     where = f"twice in {a}" if a == b else f"in both {a} and {b}"
     raise BadInput(

@@ -101,7 +101,10 @@ def choose_columns(
     for flag, names in (("--text-cols", text_cols or ()), ("--ignore-cols", ignore_cols)):
         for name in names:
             if name not in frame.columns:
-                raise BadInput(f"{flag} names column {name!r}, which is not in the data (have: {', '.join(have)})", f"pass {flag} naming existing columns")
+                from labelguard.tasks.readers import column_suggestion, quoted_columns
+
+                raise BadInput(f"{flag} names column {name!r}, which is not in the data (have: {quoted_columns(have)})",
+                               column_suggestion(name, have, flag) or f"pass {flag} naming existing columns")
             if name in reserved:
                 raise BadInput(f"{flag} names {name!r}, the id, label or timestamp column", f"leave {name!r} out of {flag}")
     if text_cols is not None:
@@ -138,7 +141,14 @@ def describe_columns(frame: pd.DataFrame, spec: ColumnSpec) -> str:
     if spec.text_cols:
         params = (spec.featurizer or {}).get("params", DEFAULT_PARAMS)
         parts.append(f"text (TF-IDF + SVD to {params['n_components']} dimensions, fitted on the {(spec.featurizer or {}).get('fitted_on', FITTED_ON)}): {', '.join(spec.text_cols)}")
-    parts.append(f"ignored: {', '.join(map(str, ignored)) or 'none'}")
+    reading = frame.attrs.get("reading", {})
+    why = reading.get("unparsed", {})  # columns that look like numbers but were not read as numbers, and why
+    parts.append(f"ignored: {', '.join(f'{c} ({why[c]})' if c in why else str(c) for c in ignored) or 'none'}")
+    if reading.get("dropped"):
+        n = len(reading["dropped"])
+        parts.append(f"dropped: {n} empty column{'s' if n > 1 else ''} without a header (trailing delimiters)")
+    elif reading.get("trailing"):
+        parts.append("dropped: empty cells past the header (trailing delimiters)")
     return "; ".join(parts)
 
 

@@ -75,3 +75,35 @@ def resolve_parts(uri: str, *, endpoint_url: str | None = None) -> tuple[Store, 
     if not parts:
         raise DatasetMissing(f"no Parquet objects at {root.uri}", "point at a folder or prefix of .parquet files, one file, or a glob")
     return root, sorted(parts)
+
+
+_HIVE_KEY = re.compile(r"^([^=]+)=")
+
+
+def hive_partitions(keys: list[str]) -> dict[str, dict[str, object]]:
+    """The Hive partition values (``date=2026-11-01/part-0.parquet`` -> ``{"date": "2026-11-01"}``) of each key.
+
+    Values are decoded by pyarrow's own ``HivePartitioning`` (URI escapes, ``__HIVE_DEFAULT_PARTITION__``
+    as null) and kept as the text the path has: ``pd.read_parquet`` of the folder shows them as categories,
+    which feature selection leaves out, and so does text (a folder name is where a row was filed, not a
+    measurement). A key missing from a path is null there.
+
+    Parameters
+    ----------
+    keys
+        Part keys relative to the folder or prefix that was named (only their folders are read).
+
+    Returns
+    -------
+    {key: {partition column: value}}; empty dicts when no folder is named ``name=value``.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+
+    folders = {k: k.rsplit("/", 1)[0] if "/" in k else "" for k in keys}
+    names = list(dict.fromkeys(m.group(1) for f in folders.values() for seg in f.split("/") if (m := _HIVE_KEY.match(seg))))
+    if not names:
+        return {k: {} for k in keys}
+    parser = pads.HivePartitioning(pa.schema([(n, pa.string()) for n in names]), segment_encoding="uri")
+    values = {k: pads.get_partition_keys(parser.parse(f"/{f}/")) for k, f in folders.items()}
+    return {k: {n: v.get(n) for n in names} for k, v in values.items()}

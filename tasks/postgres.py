@@ -262,9 +262,12 @@ class TableSession:
     def require(self, *names: str) -> None:
         for name, flag in zip(names, ("--id-col", "--label-col", "column")):
             if name not in self.columns:
+                from labelguard.tasks.readers import column_suggestion, quoted_columns
+
                 raise BadInput(
-                    f"column {name!r} not in table {self.target.table} (have: {', '.join(self.columns)})",
-                    f"pass {flag} naming an existing column" if flag.startswith("--") else "name an existing column",
+                    f"column {name!r} not in table {self.target.table} (have: {quoted_columns(self.columns)})",
+                    (column_suggestion(name, self.columns, flag) if flag.startswith("--") else None)
+                    or (f"pass {flag} naming an existing column" if flag.startswith("--") else "name an existing column"),
                 )
 
     def scalar(self, query, params=None):
@@ -746,7 +749,7 @@ def take_fingerprint(target: TableTarget, signing_key, *, out: Path | None = Non
         unlabelled, first = s.null_labels(id_col, label_col)
         if unlabelled:  # signed, they would be a class of their own that no ingest accepts
             raise BadInput(
-                f"label column {label_col!r} of {target.table} has {unlabelled} NULL label(s), first at id {to_py(first)!r}",
+                f"label column {label_col!r} of {target.table} has {unlabelled} NULL label(s), first at {'a row whose id is NULL too' if first is None else f'id {to_py(first)!r}'}",
                 "label every row, or delete the unlabelled rows, before the snapshot",
             )
         tags, stream_sha = s.row_tags(id_col, label_col)

@@ -37,6 +37,7 @@ class CsvDialect:
     encoding: str = "utf-8"
     bom: bool = False
     lineterminator: str = "\n"
+    sep_hint: bool = False  # the file starts with Excel's "sep=;" line (kept as is by a rewrite)
 
     @property
     def codec(self) -> str:
@@ -146,21 +147,49 @@ def sniff_csv(raw: bytes, *, delimiter: str | None = None, encoding: str | None 
         raise BadInput(f"unknown encoding {encoding!r}", "pass --encoding utf-8, latin-1, cp1252, ...") from None
     head = raw[:65536].decode("utf-8-sig" if bom else encoding, errors="replace")
     terminator = "\r\n" if "\r\n" in head else "\n"
+    hint = excel_sep_hint(head)
+    if hint is not None and delimiter is None:  # Excel's own way of naming the delimiter: any one character
+        delimiter = hint
     if delimiter is None:
-        first_lines = "\n".join(head.splitlines()[:50])
+        lines = head.splitlines()[:50]
         try:
-            delimiter = csv.Sniffer().sniff(first_lines, delimiters=DELIMITERS).delimiter
+            delimiter = csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
         except csv.Error:
-            delimiter = ","
+            delimiter = None
+        in_header = "".join(d for d in DELIMITERS if lines and d in lines[0])
+        if in_header and (delimiter is None or delimiter not in in_header):
+            # the header is the file's column count: a delimiter it lacks (a decimal comma in every row, with rows
+            # longer than the header by trailing delimiters) is not the file's; the rows agree on one it holds
+            try:
+                delimiter = csv.Sniffer().sniff("\n".join(lines[1:] or lines), delimiters=in_header).delimiter
+            except csv.Error:
+                pass
+        delimiter = delimiter or ","
     elif len(delimiter) != 1:
         delimiter = {"\\t": "\t", "tab": "\t"}.get(delimiter.lower(), delimiter)
         if len(delimiter) != 1:
             raise BadInput(f"--delimiter must be one character, got {delimiter!r}", "pass e.g. --delimiter ';' or --delimiter tab")
-    return CsvDialect(delimiter=delimiter, encoding=encoding, bom=bom, lineterminator=terminator)
+    return CsvDialect(delimiter=delimiter, encoding=encoding, bom=bom, lineterminator=terminator, sep_hint=hint is not None)
+
+
+# Excel writes (and reads) "sep=;" as a file's first line to name its delimiter; some writers quote it.
+_SEP_HINT = re.compile(r'^"?sep=(.)"?[ \t]*$', re.IGNORECASE)
+
+
+def excel_sep_hint(head: str) -> str | None:
+    """The delimiter named by Excel's ``sep=X`` first line (``X`` any one character, a tab included), else None."""
+    first = head.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
+    match = _SEP_HINT.match(first)
+    return match.group(1) if match else None
 
 
 def read_csv_bytes(raw: bytes, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None, name: str = "the file") -> tuple[pd.DataFrame, CsvDialect]:
     """Parse CSV bytes, keeping the id column as written (see :func:`ids_as_written`).
+
+    What spreadsheets add around the data is read as they mean it, and said (:func:`reading_notes`):
+    Excel's ``sep=;`` first line names the delimiter; rows empty in every column (a line of bare
+    delimiters) are skipped like blank lines; columns with no header and no value (trailing delimiters)
+    are dropped. A header line repeated below the first (two exports joined) is refused, naming its line.
 
     Returns
     -------
@@ -169,28 +198,135 @@ def read_csv_bytes(raw: bytes, *, id_col: str | None = None, delimiter: str | No
     Raises
     ------
     BadInput
-        Empty file, header without rows, undecodable text, a malformed row.
+        Empty file, header without rows, undecodable text, a malformed row, a repeated header line.
     """
+    import warnings
+
     dialect = sniff_csv(raw, delimiter=delimiter, encoding=encoding, name=name)
     try:
-        frame = pd.read_csv(
-            io.BytesIO(raw), sep=dialect.delimiter, encoding=dialect.codec, dtype=str, keep_default_na=False,
-            na_values=[""], skipinitialspace=False,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            # index_col=False: rows longer than the header (trailing delimiters) must not turn their first cells into an index
+            frame = pd.read_csv(
+                io.BytesIO(raw), sep=dialect.delimiter, encoding=dialect.codec, dtype=str, keep_default_na=False,
+                na_values=[""], skipinitialspace=False, skiprows=1 if dialect.sep_hint else None, index_col=False,
+            )
     except pd.errors.EmptyDataError:
         raise BadInput(f"{name} is empty (no header, no rows)", "export the data with a header row and at least one row") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BadInput(f"cannot parse {name} as CSV (delimiter {dialect.delimiter!r}, {dialect.encoding}): {first}", "fix the file, or pass --delimiter/--encoding") from None
     frame.columns = [str(c) for c in frame.columns]
-    header = next(csv.reader(io.StringIO(raw[:65536].decode(dialect.codec, errors="replace").lstrip("\ufeff")), delimiter=dialect.delimiter), [])
+    header = _header_cells(raw, dialect)
     dupes = sorted({h for h in header if h.strip() and header.count(h) > 1})
     if dupes:  # pandas would rename the second one "name.1", a column the source does not have
         where = ", ".join(str(i + 1) for i, h in enumerate(header) if h == dupes[0])
         raise BadInput(f"{name} has the column name {dupes[0]!r} more than once (columns {where})", "rename one of them in the header")
+    notes: dict = {}
+    one_cell = len(header) == 1 and any(d in header[0] for d in DELIMITERS)  # another delimiter: missing_column_hint says so
+    if not one_cell and any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):  # pandas dropped the cells past the header
+        longer = _past_the_header(raw, dialect, len(header))
+        if longer:
+            line, cells = longer
+            raise BadInput(
+                f"line {line} of {name} has {cells} cells, more than the header's {len(header)}, and the ones past the header are not empty",
+                f"give every column a name in the header (line {2 if dialect.sep_hint else 1}), or remove the extra cells",
+            )
+        notes["trailing"] = True
+    aligned = len(header) == len(frame.columns)
+    repeated = _repeats_header(frame, header) if aligned else np.zeros(len(frame), bool)
+    unnamed = [c for c, h in zip(frame.columns, header) if not h.strip() and frame[c].isna().all()] if aligned else []
+    if unnamed:  # trailing delimiters (Excel's ";;"): nothing to keep, nothing to sign
+        frame = frame.drop(columns=unnamed)
+        notes["dropped"] = unnamed
+    blank = frame.isna().all(axis=1).to_numpy()
+    if blank.any() or repeated.any():
+        lines = _data_lines(raw, dialect, np.flatnonzero(blank | repeated))
+        if repeated.any():
+            at = [lines.get(i, f"? (data row {i})") for i in np.flatnonzero(repeated)]
+            shown = ", ".join(h for h in header[:3]) + (", …" if len(header) > 3 else "")
+            where = f"line {at[0]}" if len(at) == 1 else f"{len(at)} lines, first line {at[0]}"
+            raise BadInput(
+                f"{name} repeats its header ({shown}) at {where}: two exports joined into one file?",
+                f"delete the repeated header line{'s' if len(at) > 1 else ''}, keeping only line {2 if dialect.sep_hint else 1}",
+            )
+        notes["skipped_lines"] = [lines.get(i, f"? (data row {i})") for i in np.flatnonzero(blank)]  # csv and pandas agree on records; never a crash if not
+        frame = frame[~blank].reset_index(drop=True)
     if frame.empty:
         raise BadInput(f"{name} has a header but no rows", "export the data with at least one row")
-    return _infer_types(frame, keep=id_col, decimal_comma=dialect.delimiter != ","), dialect
+    out = _infer_types(frame, keep=id_col, decimal_comma=dialect.delimiter != ",")
+    if notes:
+        out.attrs["reading"] = {**out.attrs.get("reading", {}), **notes}
+    return out, dialect
+
+
+def _header_cells(raw: bytes, dialect: CsvDialect) -> list[str]:
+    """The header's cells as written (after Excel's ``sep=`` line when there is one)."""
+    text = raw[:65536].decode(dialect.codec, errors="replace").lstrip("\ufeff")
+    records = csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter)
+    if dialect.sep_hint:
+        next(records, None)
+    return next(records, [])
+
+
+def _repeats_header(frame: pd.DataFrame, header: list[str]) -> np.ndarray:
+    """Rows whose every cell is the header's cell of its column (an empty header cell: an empty cell); ``header`` aligned with the columns."""
+    same = np.ones(len(frame), bool)
+    for col, head in zip(frame.columns, header):
+        cells = frame[col]
+        same &= (cells.isna() if not head.strip() else cells.eq(head).fillna(False)).to_numpy(dtype=bool)
+        if not same.any():
+            break
+    return same
+
+
+def _past_the_header(raw: bytes, dialect: CsvDialect, width: int) -> tuple[int, int] | None:
+    """The first data record with a non-empty cell past the header's ``width`` cells, as (line, cells); None when
+    every cell past the header is empty (trailing delimiters only)."""
+    for line, record in _data_records(raw.decode(dialect.codec, errors="replace"), dialect):
+        if len(record) > width and any(cell.strip() for cell in record[width:]):
+            return line, len(record)
+    return None
+
+
+def _skipped_by_pandas(record: list[str]) -> bool:
+    """A record pandas skips as a blank line (an empty or whitespace-only line)."""
+    return not record or (len(record) == 1 and not record[0].strip())
+
+
+def _data_records(text: str, dialect: CsvDialect):
+    """The file's data records as pandas reads them, each with the line it starts on (1-based)."""
+    records = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=dialect.delimiter)
+    skip = 2 if dialect.sep_hint else 1
+    end = 0
+    for record in records:
+        start, end = end + 1, records.line_num
+        if skip:
+            skip -= 1
+            continue
+        if not _skipped_by_pandas(record):
+            yield start, record
+
+
+def _data_lines(raw: bytes, dialect: CsvDialect, positions) -> dict[int, int]:
+    """The line (1-based, as an editor numbers them) each data row at ``positions`` (0-based, as pandas read them) starts on."""
+    wanted, found = set(int(p) for p in positions), {}
+    last = max(wanted)
+    for pos, (line, _) in enumerate(_data_records(raw.decode(dialect.codec, errors="replace"), dialect)):
+        if pos in wanted:
+            found[pos] = line
+        if pos >= last:
+            break
+    return found
+
+
+def reading_notes(frame: pd.DataFrame) -> list[str]:
+    """What reading a file skipped, one line each (for ingest to print): rows empty in every column."""
+    lines = frame.attrs.get("reading", {}).get("skipped_lines", [])
+    if not lines:
+        return []
+    where = ", ".join(map(str, lines[:5])) + (", …" if len(lines) > 5 else "")
+    return [f"skipped {len(lines)} row{'s' if len(lines) > 1 else ''} empty in every column (line{'s' if len(lines) > 1 else ''} {where})"]
 
 
 NA_TOKENS = {"na", "n/a", "nan", "null", "none", "-", "?", "missing", "#n/a", "nil"}
@@ -205,7 +341,7 @@ def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool =
     every value is digits with at most one decimal comma ("0,868", "-12", "3,5") and at least one
     comma is read as numbers too; the file's text itself is never rewritten.
     """
-    out = {}
+    out, unparsed = {}, {}
     for col in frame.columns:
         values = frame[col]
         if col == keep:
@@ -223,6 +359,12 @@ def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool =
             if text.str.fullmatch(_DECIMAL_COMMA).all() and text.str.contains(",", regex=False).any():
                 values = values.str.replace(",", ".", regex=False)
         numeric = pd.to_numeric(values, errors="coerce")
+        if present.any() and not numeric[present].notna().all():
+            grouped = _with_thousands(values[present].astype(str).str.strip())
+            if isinstance(grouped, pd.Series):
+                numeric, values = grouped.reindex(values.index), grouped.astype("string").reindex(values.index)
+            elif grouped:
+                unparsed[col] = grouped
         if present.any() and numeric[present].notna().all():
             as_int = numeric.dropna()
             if (as_int % 1 == 0).all() and values[present].str.fullmatch(r"[+-]?\d+").all():
@@ -231,7 +373,64 @@ def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool =
                 out[col] = numeric.astype("float64")
         else:
             out[col] = values
-    return pd.DataFrame(out, index=frame.index)
+    result = pd.DataFrame(out, index=frame.index)
+    if unparsed:
+        result.attrs["reading"] = {"unparsed": unparsed}
+    return result
+
+
+# Thousands separator and decimal mark pairs that exports write: US/UK, German/Italian/Spanish, French/Nordic
+# (a space, a no-break space or a narrow no-break space), Swiss.
+THOUSANDS_STYLES = ((",", "."), (".", ","), (" ", ","), ("\u00a0", ","), ("\u202f", ","), (" ", "."), ("'", "."))
+_SEPARATED = re.compile(r"[+-]?\d[\d.,' \u00a0\u202f]*")
+
+
+def _with_thousands(cells: pd.Series) -> pd.Series | str | None:
+    """Numbers written with thousands separators (``4.900,00``, ``4,900.00``, ``4 900,00``), as numbers.
+
+    A column is read in one style (thousands separator, decimal mark) of :data:`THOUSANDS_STYLES`
+    when every cell is a number in it (digits grouped by threes, or not grouped) and at least one
+    cell is grouped; the conversion is pandas' own (``read_csv``'s ``thousands=``/``decimal=``).
+
+    Parameters
+    ----------
+    cells
+        The column's non-empty cells as text, shape (n,).
+
+    Returns
+    -------
+    The numbers (int64 or float64, aligned with ``cells``); or, when some cell is grouped by threes but
+    the cells fit no single style, or more than one, the reason the column stays text; or None when
+    no cell is a number with thousands separators.
+    """
+    if not cells.str.fullmatch(_SEPARATED).all():
+        return None
+    fit, first = {}, {}
+    for thousands, decimal in THOUSANDS_STYLES:
+        t, d = re.escape(thousands), re.escape(decimal)
+        grouped = cells.str.fullmatch(rf"[+-]?\d{{1,3}}({t}\d{{3}})+({d}\d+)?").to_numpy(dtype=bool)
+        if grouped.any():
+            fit[(thousands, decimal)] = grouped | cells.str.fullmatch(rf"[+-]?\d+({d}\d+)?").to_numpy(dtype=bool)
+            first[(thousands, decimal)] = int(np.flatnonzero(grouped)[0])
+    if not fit:
+        return None
+    whole = [style for style, ok in fit.items() if ok.all()]
+    if len(whole) == 1:
+        thousands, decimal = whole[0]
+        text = cells
+        if thousands in "\u00a0\u202f":  # pandas' parser takes a one-byte separator: a no-break space is a space
+            text, thousands = cells.str.replace(thousands, " ", regex=False), " "
+        parsed = pd.read_csv(io.StringIO("\n".join(text)), sep="\t", header=None, thousands=thousands, decimal=decimal).iloc[:, 0]
+        return pd.Series(parsed.to_numpy(), index=cells.index) if pd.api.types.is_numeric_dtype(parsed) else None
+    if whole:
+        either = " or ".join(f"{_SHOWN.get(t, repr(t))} thousands and {d!r} decimals" for t, d in whole)
+        return f"numbers readable as {either}: write them without thousands separators"
+    # the style most cells are written in (on a tie, the one the first grouped cell is written in)
+    (t, d), ok = max(fit.items(), key=lambda kv: (int(kv[1].sum()), -first[kv[0]]))
+    return f"numbers with {_SHOWN.get(t, repr(t))} thousands and {d!r} decimals, but also {cells[~ok].iloc[0]!r}: write every number one way"
+
+
+_SHOWN = {" ": "' '", "\u00a0": "no-break space", "\u202f": "narrow no-break space"}
 
 
 def ids_as_written(values: pd.Series) -> pd.Series:
@@ -318,10 +517,40 @@ def read_file(path: Path, *, id_col: str | None = None, delimiter: str | None = 
     return read_bytes(raw, name, id_col=id_col, delimiter=delimiter, encoding=encoding)
 
 
+def quoted_columns(columns) -> str:
+    """Column names for a message, each quoted so a space or an empty name shows (``'id', 'class '``)."""
+    return ", ".join(repr(str(c)) for c in columns)
+
+
+def column_suggestion(name: str, columns, flag: str) -> str | None:
+    """The fix for a column name that is not there when a column is spelled nearly so: the same name but
+    for spaces or case (``'class '``, ``'Class'``), said with the exact flag to pass; else a near-typo
+    (:func:`labelguard.errors.close_matches`); else None."""
+    import shlex
+
+    from labelguard.errors import close_matches
+
+    columns = [str(c) for c in columns]
+    same = [c for c in columns if " ".join(c.split()).casefold() == " ".join(str(name).split()).casefold()]
+    if same:
+        have = same[0]
+        if have.strip() == str(name).strip():
+            lead, trail = have != have.lstrip(), have != have.rstrip()
+            how = "with a leading and a trailing space" if lead and trail else "with a leading space" if lead else "with a trailing space" if trail else "with other spaces"
+        else:
+            how = "in other case" if have.casefold() == str(name).casefold() else "in other case and spacing"
+        return f"the data has {have!r} ({how}): pass {flag} {shlex.quote(have)}, or fix the header"
+    close = close_matches(str(name), columns, n=1)
+    if close:
+        return f"did you mean {close[0]!r}? pass {flag} {shlex.quote(close[0])}, or {flag} naming an existing column"
+    return None
+
+
 def missing_column_hint(name: str, columns: list[str], flag: str) -> BadInput:
-    """The error for a column that is not there; when the header looks like one column holding
-    another delimiter, say so instead of sending the user to ``flag``."""
-    have = ", ".join(columns)
+    """The error for a column that is not there: the names it has, quoted so spaces show; when the header
+    looks like one column holding another delimiter, that; when a column is the name but for spaces, case
+    or a typo, that column (:func:`column_suggestion`), rather than sending the user to ``flag``."""
+    have = quoted_columns(columns)
     if len(columns) == 1:
         for d in DELIMITERS:
             if d in columns[0]:
@@ -330,6 +559,9 @@ def missing_column_hint(name: str, columns: list[str], flag: str) -> BadInput:
                     f"column {name!r} not found: the header reads as one column {columns[0]!r}, so the file looks {shown!r}-delimited",
                     f"pass --delimiter '{shown}', or leave --delimiter out (labelguard detects it)",
                 )
+    suggestion = column_suggestion(name, columns, flag)
+    if suggestion:
+        return BadInput(f"column {name!r} not found (have: {have})", suggestion)
     if flag == "--id-col":
         import difflib
 
@@ -362,7 +594,7 @@ def parse_timestamps(values: pd.Series, column: str, *, unit: str | None = None,
     """
     empty = values.isna()
     if empty.any():  # an empty cell turned epoch integers into floats ("non-integer numbers"); name it instead
-        at = f"id {_written(ids[empty].iloc[0])!r}" if ids is not None else f"row {int(np.flatnonzero(empty.to_numpy())[0])}"
+        at = row_named(ids, int(np.flatnonzero(empty.to_numpy())[0]))
         raise BadInput(
             f"timestamp column {column!r} has {int(empty.sum())} empty cell(s), first at {at}",
             f"fill them, or pass --timestamp-col none --ignore-cols {column} to keep {column!r} out of the checks",
@@ -412,13 +644,19 @@ def _refuse_mixed_offsets(values: pd.Series, column: str, ids: pd.Series | None)
         return
     odd = int(np.flatnonzero(zoned != zoned[0])[0])
 
-    def named(i: int) -> str:
-        return f"id {_written(ids.iloc[i])!r}" if ids is not None else f"row {i}"
-
     raise BadInput(
-        f"timestamp column {column!r} mixes times with and without a UTC offset: {named(odd)} has {text.iloc[odd]!r}, {named(0)} has {text.iloc[0]!r}",
+        f"timestamp column {column!r} mixes times with and without a UTC offset: {row_named(ids, odd)} has {text.iloc[odd]!r}, {row_named(ids, 0)} has {text.iloc[0]!r}",
         "write every time with its offset (or every time in UTC without one), or --timestamp-col none --ignore-cols " + column,
     )
+
+
+def row_named(ids: pd.Series | None, position: int) -> str:
+    """How a message names the row at ``position`` (0-based): by its id as written, or by its position
+    when it has no id, so pandas' ``<NA>``/``nan``/``None`` never reads as an id."""
+    if ids is None:
+        return f"row {position}"
+    value = ids.iloc[position]
+    return f"row {position} (its id is empty too)" if pd.isna(value) else f"id {_written(value)!r}"
 
 
 def _written(value):
@@ -428,14 +666,17 @@ def _written(value):
 
 
 def write_csv_like(original: bytes, dialect: CsvDialect, label_col: str, new_labels: dict[int, str]) -> bytes:
-    """Rewrite CSV bytes changing only the label cells of the given data rows (0-based), in the
-    file's own delimiter, encoding, byte-order mark and line ending."""
+    """Rewrite CSV bytes changing only the label cells of the given data rows (0-based, as
+    :func:`read_csv_bytes` reads them), in the file's own delimiter, encoding, byte-order mark and line ending."""
     text = original.decode(dialect.codec)
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter))
-    header = rows[0]
+    first = 1 if dialect.sep_hint else 0  # Excel's "sep=;" line stays where it is
+    header = rows[first]
     col = header.index(label_col)
+    # data row i is the i-th record the reader kept: blank lines and rows empty in every column are skipped there too
+    kept = [r for r in range(first + 1, len(rows)) if not _skipped_by_pandas(rows[r]) and any(cell != "" for cell in rows[r])]
     for i, value in new_labels.items():
-        rows[i + 1][col] = value
+        rows[kept[i]][col] = value
     sink = io.StringIO(newline="")
     csv.writer(sink, delimiter=dialect.delimiter, lineterminator=dialect.lineterminator).writerows(rows)
     out = sink.getvalue()

@@ -11,7 +11,7 @@ import pandas as pd
 from labelguard.errors import BadInput, SchemaViolation
 from labelguard.schemas.reviews import validate_reviews
 from labelguard.tasks.manifest import ColumnSpec, to_py
-from labelguard.tasks.readers import missing_column_hint, parse_timestamps, read_bytes, read_file
+from labelguard.tasks.readers import missing_column_hint, parse_timestamps, read_bytes, read_file, row_named
 from labelguard.tasks.synthetic import FEATURES, make_reviews
 
 SYNTHETIC = "synthetic"
@@ -38,6 +38,15 @@ def with_row_key(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{ROW_KEY: range(len(frame))})
 
 
+def with_partition_keys(frame: pd.DataFrame, values: dict[str, Any]) -> pd.DataFrame:
+    """A part file's rows with its Hive partition values (``date=…`` in its folders) as columns, as
+    ``pd.read_parquet`` of the folder shows them; a column the file itself has is kept as written."""
+    extra = {name: value for name, value in values.items() if name not in frame.columns}
+    if not extra:
+        return frame
+    return frame.assign(**{n: pd.Series([v] * len(frame), dtype="string", index=frame.index) for n, v in extra.items()})
+
+
 def read_table(path, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None, endpoint_url: str | None = None) -> pd.DataFrame:
     """Read a source, keeping ids as written (see :mod:`labelguard.tasks.readers`): a local CSV or
     Parquet file, or Parquet part files named by an ``s3://`` object, prefix or glob, or a local
@@ -50,10 +59,11 @@ def read_table(path, *, id_col: str | None = None, delimiter: str | None = None,
     """
     text = str(path)
     if text.startswith("s3://") or Path(text).is_dir() or any(c in text for c in "*?["):
-        from labelguard.tasks.lake import resolve_parts
+        from labelguard.tasks.lake import hive_partitions, resolve_parts
 
         store, keys = resolve_parts(text, endpoint_url=endpoint_url)
         frames = [read_bytes(store.get(k), k, id_col=id_col)[0] for k in keys]
+        frames = [with_partition_keys(f, values) for f, values in zip(frames, hive_partitions(keys).values())]
         for key, frame in zip(keys[1:], frames[1:]):
             if sorted(frame.columns) != sorted(frames[0].columns):  # the same columns in another order are read by name
                 extra = sorted(set(frame.columns) ^ set(frames[0].columns))
@@ -98,8 +108,8 @@ def infer_spec(
     labels = frame[label_col]
     empty = int(labels.isna().sum())
     if empty:
-        first = frame[id_col][labels.isna()].iloc[0]
-        raise BadInput(f"label column {label_col!r} has {empty} empty cell(s), first at id {to_py(first)!r}", "label every row, or drop the unlabelled rows before ingest")
+        first = row_named(frame[id_col], int(np.flatnonzero(labels.isna().to_numpy())[0]))
+        raise BadInput(f"label column {label_col!r} has {empty} empty cell(s), first at {first}", "label every row, or drop the unlabelled rows before ingest")
     if pd.api.types.is_float_dtype(labels) and not np.all(np.mod(labels, 1) == 0):
         raise BadInput(f"label column {label_col!r} holds continuous values", "label flipping needs a categorical label column")
     if timestamp_col is not None and timestamp_col not in frame.columns:

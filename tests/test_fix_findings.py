@@ -91,7 +91,7 @@ def test_table_ingest_chooses_columns_as_the_file_ingest_does(pg_url, keys, tmp_
         assert pd.read_parquet(tmp_path / dest / "data.parquet").columns.tolist() == ["id", "stars", "body", "helpful", "flag", "ts"]
     bad = invoke("ingest", "--source", url, "--id-col", "id", "--label-col", "stars", "--dest", tmp_path / "bad", "--text-cols", "bdy")
     assert bad.exit_code == 2
-    assert bad.stderr == "error: --text-cols names column 'bdy', which is not in the data (have: id, stars, body, helpful, flag, ts) (fix: pass --text-cols naming existing columns)\n"
+    assert bad.stderr == "error: --text-cols names column 'bdy', which is not in the data (have: 'id', 'stars', 'body', 'helpful', 'flag', 'ts') (fix: did you mean 'body'? pass --text-cols body, or --text-cols naming an existing column)\n"
     assert not (tmp_path / "bad").exists()
 
 
@@ -138,9 +138,9 @@ def test_missing_id_column_with_no_close_name_offers_auto(four_classes, env):
     d = four_classes
     res = invoke("ingest", "--source", d / "noid.csv", "--label-col", "label", "--dest", d / "ds", env=env)
     assert res.exit_code == 2
-    assert res.stderr == "error: column 'review_id' not found (have: f0, f1, f2, label) (fix: pass --id-col auto to key rows by position, or --id-col naming a unique column)\n"
+    assert res.stderr == "error: column 'review_id' not found (have: 'f0', 'f1', 'f2', 'label') (fix: pass --id-col auto to key rows by position, or --id-col naming a unique column)\n"
     near = invoke("ingest", "--source", d / "c4.csv", "--label-col", "label", "--id-col", "idd", "--dest", d / "ds", env=env)
-    assert near.stderr == "error: column 'idd' not found (have: id, f0, f1, f2, label) (fix: pass --id-col naming an existing column)\n"
+    assert near.stderr == "error: column 'idd' not found (have: 'id', 'f0', 'f1', 'f2', 'label') (fix: did you mean 'id'? pass --id-col id, or --id-col naming an existing column)\n"
     assert not (d / "ds").exists()
 
 

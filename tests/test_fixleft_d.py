@@ -152,7 +152,7 @@ def test_poison_takes_ingests_column_options_so_feature_based_attacks_see_the_fe
 
     base = ("poison", leaky, "--attack", "nearest", "--rate", "0.1", "--id-col", "id")
     bad = invoke(*base, "--ignore-cols", "lek", "--out", tmp_path / "x.csv")
-    line = "error: --ignore-cols names column 'lek', which is not in the data (have: id, f0, f1, leak, label) (fix: pass --ignore-cols naming existing columns)\n"
+    line = "error: --ignore-cols names column 'lek', which is not in the data (have: 'id', 'f0', 'f1', 'leak', 'label') (fix: did you mean 'leak'? pass --ignore-cols leak, or --ignore-cols naming an existing column)\n"
     assert bad.exit_code == 2 and bad.stderr == line
     same = invoke("ingest", "--source", leaky, "--id-col", "id", "--ignore-cols", "lek", "--dest", tmp_path / "ds", env=own_key_env)
     assert same.exit_code == 2 and same.stderr == line  # ingest's own check, word for word

@@ -151,7 +151,7 @@ def test_bad_input_against_the_server(pg_cluster, pg_url, keys, tmp_path):
     pg.seed_db(pg.parse_table_url(pg_url), 50)
     res = invoke("snapshot", pg_url, "--label-col", "stars", "--signing-key", keys[0], "--out", tmp_path / "fp.json")
     assert res.exit_code == 2
-    assert res.stderr == "error: column 'stars' not in table reviews (have: review_id, label, polarity, intensity, created_at) (fix: pass --label-col naming an existing column)\n"
+    assert res.stderr == "error: column 'stars' not in table reviews (have: 'review_id', 'label', 'polarity', 'intensity', 'created_at') (fix: pass --label-col naming an existing column)\n"
     res = invoke("verify", pg_url, "--fingerprint", tmp_path / "none.json", "--verify-key", keys[1])
     assert res.exit_code == 2
     assert res.stderr == f"error: no table fingerprint at {tmp_path / 'none.json'} (fix: take one first: labelguard snapshot URL)\n"
@@ -421,5 +421,5 @@ def test_ingest_and_verify_name_a_missing_table_or_column_and_write_nothing(pg_c
     pg.seed_db(pg.parse_table_url(pg_url), 30)
     res = invoke("ingest", "--source", pg_url, "--dest", tmp_path / "ds", "--signing-key", keys[0], "--id-col", "rid")
     assert res.exit_code == 2
-    assert res.stderr == "error: column 'rid' not in table reviews (have: review_id, label, polarity, intensity, created_at) (fix: pass --id-col naming an existing column)\n"
+    assert res.stderr == "error: column 'rid' not in table reviews (have: 'review_id', 'label', 'polarity', 'intensity', 'created_at') (fix: pass --id-col naming an existing column)\n"
     assert not (tmp_path / "ds").exists() and res.stdout == ""
