@@ -88,7 +88,6 @@ def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_ra
         (verdict, one-line reason, per-class suite power).
     """
     fired = [g.name for g in results if g.fired]
-    by_name = {g.name: g for g in results}
     covered: dict[str, float] = {}
     for g in results:
         if g.name in COVERAGE and not g.skipped and g.class_power:
@@ -100,9 +99,27 @@ def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_ra
         why = "; ".join(f"{g.name}: {g.detail.removeprefix('skipped: ')}" for g in results)
         return "inconclusive", f"no guard ran, every one selected was skipped ({why})", covered
     # every reason the verdict cannot pass is named (a user who fixes one should not meet the next only then)
+    reasons = _inconclusive_reasons(results, tolerate, noise_rate, covered)
+    if reasons:
+        return "inconclusive", "; ".join(reasons), covered
+    if covered:
+        return "pass", f"no guard fired; every class's flips of {tolerate:.0%} or more would be seen (worst class {max(covered.values()):.0%})", covered
+    if noise_rate is None:
+        ran = ", ".join(g.name for g in results if not g.skipped)
+        return "pass", f"no guard fired; none of those that ran ({ran or 'none'}) judges flip rates, so no flip rate was checked", covered
+    return "pass", f"no trusted reference: estimated noise rate {noise_rate:.1%} is within the tolerated {tolerate:.0%}", covered
+
+
+def _inconclusive_reasons(results: list[guards.GuardResult], tolerate: float, noise_rate: float | None, covered: dict[str, float], *,
+                          own_bound_only: bool = False) -> list[str]:
+    """Why a verdict with nothing fired cannot pass, each reason once: the model gate's bound, blind classes, the noise rate.
+
+    ``own_bound_only``: name the model gate only when its own bound is what fails (a gate made inconclusive by a
+    holdout it trained on is named by that note instead, see :func:`suite_verdict`).
+    """
     reasons = []
-    gate = by_name.get("model_gate")
-    if gate is not None and gate.verdict == "inconclusive":
+    gate = next((g for g in results if g.name == "model_gate"), None)
+    if gate is not None and gate.verdict == "inconclusive" and (not own_bound_only or _gate_bound_fails(gate)):
         reasons.append(_gate_reason(gate))
     if covered:
         blind = {c: p for c, p in covered.items() if p > tolerate}
@@ -112,14 +129,15 @@ def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_ra
             reasons.append(f"flips of {tolerate:.0%} of a class would go unseen (smallest detectable flip rate: {shown})")
     elif noise_rate is not None and noise_rate > tolerate:
         reasons.append(f"no trusted reference: estimated noise rate {noise_rate:.1%} is above the tolerated {tolerate:.0%}, and flips cannot be told from ambiguity without one")
-    if reasons:
-        return "inconclusive", "; ".join(reasons), covered
-    if covered:
-        return "pass", f"no guard fired; every class's flips of {tolerate:.0%} or more would be seen (worst class {max(covered.values()):.0%})", covered
-    if noise_rate is None:
-        ran = ", ".join(g.name for g in results if not g.skipped)
-        return "pass", f"no guard fired; none of those that ran ({ran or 'none'}) judges flip rates, so no flip rate was checked", covered
-    return "pass", f"no trusted reference: estimated noise rate {noise_rate:.1%} is within the tolerated {tolerate:.0%}", covered
+    return reasons
+
+
+def _gate_bound_fails(gate: guards.GuardResult) -> bool:
+    """The model gate's own bound does not vouch (its accuracy-drop bound, or with --share-gap its share bound)."""
+    m = gate.metrics
+    if "accuracy_drop_upper" not in m or m["accuracy_drop_upper"] >= (gate.tolerance or 0.0):
+        return True
+    return "share_move_tolerance" in m and m["share_move_upper"] >= m["share_move_tolerance"]
 
 
 def _gate_reason(gate: guards.GuardResult) -> str:
@@ -140,7 +158,8 @@ def suite_verdict(results: list[guards.GuardResult], tolerate: float, noise_rate
     pipeline judge a dataset by this one function."""
     verdict, why, class_power = dataset_verdict(results, tolerate, noise_rate)
     if leak and verdict != "fired":
-        verdict, why = "inconclusive", f"model gate: {leak}" + (f"; {why}" if verdict == "inconclusive" else "")
+        others = _inconclusive_reasons(results, tolerate, noise_rate, class_power, own_bound_only=True) if verdict == "inconclusive" else []
+        verdict, why = "inconclusive", "; ".join([f"model gate: {leak}", *others])
     return verdict, why, class_power
 
 
@@ -154,9 +173,7 @@ def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, f
     """
     import math
 
-    if holdout_leak:  # no tolerance cures a holdout the model trained on
-        return f"pass a --holdout whose rows are not in the data (e.g. the dataset's own URI/holdout), or {last_resort}"
-    if results and all(g.skipped for g in results):
+    if results and all(g.skipped for g in results) and not holdout_leak:
         return f"give the selected guards what they need (a --reference or --holdout), select guards that can run here, or {last_resort}"
     # the verdict passes at a tolerance no smaller than every class's smallest detectable flip rate
     # (or, with none, the estimated noise rate): see dataset_verdict
@@ -166,9 +183,13 @@ def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, f
     if needed < 1:
         # the smallest tolerance (to a thousandth) at which no class is blind: a class is blind above it, not at it
         fixes.append(f"accept more unseen flips with --tolerate {math.ceil(round(needed * 1000, 6)) / 1000:g}")
-    # an undecided model gate needs more holdout rows (its bound on the damage does not depend on --tolerate)
+    blind = tolerate is not None and bool(powers or noise_rate is not None) and needed > tolerate
+    # the model gate's own fix comes first: no tolerance cures a holdout the model trained on, and an undecided gate
+    # needs more holdout rows (its bound on the damage does not depend on --tolerate)
     gate = next((g for g in results if g.name == "model_gate" and g.verdict == "inconclusive"), None)
-    if gate is not None:
+    if holdout_leak:
+        gate_fix = "pass a --holdout whose rows are not in the data (e.g. the dataset's own URI/holdout)"
+    elif gate is not None:
         m = gate.metrics
         if "share_move_tolerance" in m and m.get("accuracy_drop_upper", 1.0) < (gate.tolerance or 0.0) and m["share_move_upper"] >= m["share_move_tolerance"]:
             wider = math.floor(m["share_move_upper"] * 100) / 100 + 0.01  # the smallest whole point above the bound
@@ -176,11 +197,11 @@ def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, f
                         f"accept a larger move with --share-gap {wider:.2f}")
         else:
             gate_fix = "pass a larger trusted --holdout (the gate's bound on the damage shrinks with its rows)"
-        blind = tolerate is not None and bool(powers or noise_rate is not None) and needed > tolerate
-        if blind:
-            return f"{gate_fix}; for the flips no guard would see, {', '.join(fixes)}; or pass {last_resort}"
-        return f"{gate_fix}, or {last_resort}"
-    return ", ".join(fixes) + f", or pass {last_resort}"
+    else:
+        return ", ".join(fixes) + f", or pass {last_resort}"
+    if blind:
+        return f"{gate_fix}; for the flips no guard would see, {', '.join(fixes)}; or {last_resort}"
+    return f"{gate_fix}, or {last_resort}"
 
 
 def golden_holdout() -> tuple[LocalStore, Ed25519PublicKey]:

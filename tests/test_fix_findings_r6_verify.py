@@ -171,7 +171,7 @@ def test_an_inconclusive_verdict_names_every_reason_and_its_fix_covers_them():
         "flips of 20% of a class would go unseen (smallest detectable flip rate: class fraud: 28%)")
     assert inconclusive_fix([blind, _gate(0.031)], covered, None, tolerate=0.2) == (
         "pass a larger trusted --holdout (the gate's bound on the damage shrinks with its rows); "
-        "for the flips no guard would see, add trusted reference rows, accept more unseen flips with --tolerate 0.28; or pass --allow-inconclusive")
+        "for the flips no guard would see, add trusted reference rows, accept more unseen flips with --tolerate 0.28; or --allow-inconclusive")
     # one reason: the detail and the fix as before
     seen = guards.GuardResult("reference_model", True, "", class_power={"fraud": 0.1}, power=0.1)
     assert dataset_verdict([seen, _gate(0.031)], 0.2)[1] == "model gate cannot rule out an accuracy drop of 2% (95 % upper bound 3.1% on 36 holdout rows)"
@@ -181,6 +181,13 @@ def test_an_inconclusive_verdict_names_every_reason_and_its_fix_covers_them():
     assert suite_verdict([blind, _gate(0.031)], 0.2, None, "9 of the holdout's 36 ids are also training rows")[1] == (
         "model gate: 9 of the holdout's 36 ids are also training rows; model gate cannot rule out an accuracy drop of 2% "
         "(95 % upper bound 3.1% on 36 holdout rows); flips of 20% of a class would go unseen (smallest detectable flip rate: class fraud: 28%)")
+    # a gate whose own bound vouches (1.4%) but whose holdout was trained on is named by that note alone, not as "cannot rule out"
+    assert suite_verdict([blind, _gate(0.014)], 0.2, None, "9 of the holdout's 36 ids are also training rows")[1] == (
+        "model gate: 9 of the holdout's 36 ids are also training rows; "
+        "flips of 20% of a class would go unseen (smallest detectable flip rate: class fraud: 28%)")
+    assert inconclusive_fix([blind, _gate(0.014)], covered, None, holdout_leak=True, tolerate=0.2) == (
+        "pass a --holdout whose rows are not in the data (e.g. the dataset's own URI/holdout); for the flips no guard would see, "
+        "add trusted reference rows, accept more unseen flips with --tolerate 0.28; or --allow-inconclusive")
     # no reference at all: an estimated noise rate above the tolerance is named beside the gate
     assert dataset_verdict([_gate(0.05)], 0.2, noise_rate=0.3)[1] == (
         "model gate cannot rule out an accuracy drop of 2% (95 % upper bound 5.0% on 36 holdout rows); "
