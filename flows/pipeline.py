@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 from prefect import flow
 
@@ -19,6 +20,15 @@ run_transform = step_task(transforms.run_transform, name="transform")
 run_guards = step_task(guards.run_guards, name="guards")
 train_model = step_task(train.train_model, name="train")
 evaluate = step_task(train.evaluate, name="evaluate")
+
+
+# The CLI's per-guard progress lines listen here (as the drill's bar does on ON_CELLS): a flow parameter cannot carry a callable.
+ON_GUARD: list[Callable[[guards.GuardProgress], None]] = []
+
+
+def _guard_progress(step: guards.GuardProgress) -> None:
+    for hook in ON_GUARD:
+        hook(step)
 
 
 @io_task(name="load-verified")
@@ -100,7 +110,7 @@ def pipeline_flow(
         holdout=holdout_report.frame,
         options={} if share_gap is None else {"share_gap": share_gap},
     )
-    result.guards = guards.apply_tolerance(run_guards(ctx), tolerate)
+    result.guards = guards.apply_tolerance(run_guards(ctx, on_progress=_guard_progress), tolerate)
     from labelguard.tasks.verify import _noise_rate, inconclusive_fix, note_holdout_overlap, suite_verdict, trusted_overlap
 
     # a --holdout whose rows are training rows too: said on the model gate, inconclusive when material
@@ -115,7 +125,7 @@ def pipeline_flow(
     if result.verdict == "inconclusive" and not (observe or allow_inconclusive):
         _publish(result)
         fix = inconclusive_fix(result.guards, class_power, noise, holdout_leak=bool(leak),
-                               last_resort="--allow-inconclusive to train anyway (--observe to measure the damage)")
+                               last_resort="--allow-inconclusive to train anyway (--observe to measure the damage)", tolerate=tolerate)
         raise Inconclusive(result.verdict_detail, results=result.guards, fix=fix)
     result.model = train_model(out.frame, spec, model=model, seed=seed)
     result.metrics = evaluate(result.model, holdout_report.frame, spec)

@@ -336,6 +336,11 @@ ShareGapOpt = typer.Option(
          "e.g. 0.02; otherwise 'inconclusive'. Default: the share bound is reported, not decisive.",
 )
 LedgerOpt = typer.Option(None, "--ledger", help="Signed ledger of manifests (default: $LABELGUARD_LEDGER, else ledger.jsonl beside the key; 'none' disables).")
+PROGRESS_ROWS = 10_000  # from here on the content guards take tens of seconds to minutes (bench/RESULTS.md)
+ProgressOpt = typer.Option(
+    None, "--progress/--no-progress",
+    help=f"One line per guard on stderr with its seconds (default: on data of {PROGRESS_ROWS:,} rows or more, or when stderr is a terminal).",
+)
 
 
 @app.command()
@@ -386,6 +391,7 @@ def ingest(
     approve_relabel: Optional[Path] = typer.Option(None, "--approve-relabel", help="PostgreSQL source: ids of an approved relabelling since the snapshot (JSON list, truth file, or one per line)."),
     endpoint_url: Optional[str] = EndpointOpt,
     partition: Optional[str] = typer.Option(None, "--partition", help="Write one daily partition DEST/date=YYYY-MM-DD/ with its own signed manifest (create-only); the first one also carves the reference DEST/holdout."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help=f"Say on stderr when the source is read and checked and the writing starts (default: from {PROGRESS_ROWS:,} rows, or on a terminal)."),
     verbose: bool = VerboseOpt,
 ) -> None:
     """Ingest reviews as Parquet with a signed manifest (create-only; manifest written last)."""
@@ -420,6 +426,9 @@ def ingest(
         from labelguard.tasks.sources import load_source, split_holdout
         from labelguard.tasks.storage import open_store
 
+        import time
+
+        read_started = time.perf_counter()
         day_of_signed = False
         if partition is not None:  # a later day takes the positive class its dataset signed (break-it r4 finding 11)
             from labelguard.tasks.partition_fit import positive_for_day
@@ -432,6 +441,8 @@ def ingest(
             endpoint_url=settings.s3_endpoint, positive_class=positive_class, text_cols=_cols(text_cols),
             ignore_cols=_cols(ignore_cols) or [], domain=domain, require_positive=not day_of_signed,
         )
+        checked = f"read and checked {len(frame):,} rows in {time.perf_counter() - read_started:.1f} s; writing the signed dataset"
+        say_checked = progress or (progress is None and (len(frame) >= PROGRESS_ROWS or err.is_terminal))  # minutes of silence on 100,000 rows otherwise
         if day_of_signed:  # the day is signed with the dataset's spec: its own default reading of the classes is moot
             from dataclasses import replace
 
@@ -441,6 +452,8 @@ def ingest(
         if partition is not None:
             for note in reading_notes(frame):
                 out.print(note, highlight=False)
+            if say_checked:
+                err.print(f"{checked} …", highlight=False)
             return _ingest_partition(partition, dest, settings, frame, spec, meta, book=book, holdout_fraction=holdout_fraction, seed=seed, dataset_id=dataset_id)
         if holdout_fraction:
             split_holdout(frame, spec, holdout_fraction, seed)
@@ -448,6 +461,8 @@ def ingest(
         for target in (store, store.child("holdout")):
             if target.head("manifest.json") is not None or target.head("data.parquet") is not None:
                 raise DatasetExists(f"{target.uri} already holds a dataset", "choose a new --dest; datasets are create-only")
+        if say_checked:
+            err.print(f"{checked} through Prefect (its start takes seconds to a minute) …", highlight=False)
         _prefect_ready()
         from labelguard.flows.ingest import ingest_flow
 
@@ -634,11 +649,13 @@ def pipeline(
     share_gap: Optional[float] = ShareGapOpt,
     allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Train and exit 0 when the verdict is inconclusive (default: stop before training and exit 1, as verify fails closed)."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
+    progress: Optional[bool] = ProgressOpt,
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
     """Run the training pipeline: load, verify, transform, guards, train, evaluate. Exit 0 pass, 1 fired or cannot tell (training stops unless --observe), 2 could not run."""
     _quiet(verbose)
+    _refuse_a_file(uri, "pipeline")
     settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.tasks.attacks import check_rate
@@ -657,14 +674,21 @@ def pipeline(
             _require_own_holdout(uri, endpoint_url=settings.s3_endpoint)
         _refuse_positive_against_manifest(uri, positive_class, load_verify_key(settings.verify_key), settings.s3_endpoint)
         _prefect_ready()
-        from labelguard.flows.pipeline import pipeline_flow
+        from labelguard.flows.pipeline import ON_GUARD, pipeline_flow
 
-        result = pipeline_flow(
-            uri, settings.verify_key, transform=transform, rate=rate, seed=seed, observe=observe,
-            holdout_uri=holdout, reference_uri=reference, model=model, endpoint_url=settings.s3_endpoint,
-            ledger=book.path if book else None,
-            positive_class=positive_class, domain=domain, tolerate=tolerate, allow_inconclusive=allow_inconclusive, share_gap=share_gap,
-        )
+        hook = _guard_progress(progress)
+        ON_GUARD.extend([hook] if hook else [])
+        try:
+            result = pipeline_flow(
+                uri, settings.verify_key, transform=transform, rate=rate, seed=seed, observe=observe,
+                holdout_uri=holdout, reference_uri=reference, model=model, endpoint_url=settings.s3_endpoint,
+                ledger=book.path if book else None,
+                positive_class=positive_class, domain=domain, tolerate=tolerate, allow_inconclusive=allow_inconclusive, share_gap=share_gap,
+            )
+        finally:
+            if hook:
+                ON_GUARD.remove(hook)
+                hook.close()
     _print_guards(result.guards)
     out.print(f"verdict: {result.verdict} — {result.verdict_detail}", highlight=False)
     if result.metrics:
@@ -692,6 +716,13 @@ def _refuse_report_in_dataset(out_dir: Path, *uris: str | None) -> None:
         if "://" not in checked and Path(out_dir).resolve().is_relative_to(Path(checked).resolve()):
             raise BadInput(f"--out {out_dir} is inside the dataset {checked}: the report files would land beside the signed data",
                            "write the report outside the store")
+
+
+def _refuse_a_file(uri: str, command: str) -> None:
+    """A CSV file or one Parquet file where a dataset folder belongs, said as such in about a second (break-it r6 finding 6)."""
+    from labelguard.pathkind import refuse_a_file_for_a_dataset
+
+    refuse_a_file_for_a_dataset(uri, command)
 
 
 def _require_dataset(*uris: str | None, endpoint_url: str | None) -> None:
@@ -933,6 +964,7 @@ def verify(
     allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Exit 0 when the verdict is inconclusive (default: exit 1, fail closed)."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     fingerprint: Optional[Path] = typer.Option(None, "--fingerprint", help="PostgreSQL: the table's signed snapshot (default: its file under the state directory)."),
+    progress: Optional[bool] = ProgressOpt,
     endpoint_url: Optional[str] = EndpointOpt,
     verbose: bool = VerboseOpt,
 ) -> None:
@@ -940,6 +972,7 @@ def verify(
     import json as _json
 
     _quiet(verbose)
+    _refuse_a_file(uri, "verify")
     settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
     from labelguard.tasks.postgres import is_table_url
 
@@ -964,10 +997,16 @@ def verify(
         _refuse_positive_against_manifest(uri, positive_class, key, settings.s3_endpoint)
         from labelguard.tasks.verify import verify_dataset
 
-        report = verify_dataset(
-            uri, key, reference_uri=reference, holdout_uri=holdout, names=names, endpoint_url=settings.s3_endpoint, ledger=book,
-            positive_class=positive_class, tolerate=tolerate, id_col=id_col, label_col=label_col, share_gap=share_gap,
-        )
+        lines = _guard_progress(progress)
+        try:
+            report = verify_dataset(
+                uri, key, reference_uri=reference, holdout_uri=holdout, names=names, endpoint_url=settings.s3_endpoint, ledger=book,
+                positive_class=positive_class, tolerate=tolerate, id_col=id_col, label_col=label_col, share_gap=share_gap,
+                on_progress=lines,
+            )
+        finally:
+            if lines:
+                lines.close()
         report.allowed_inconclusive = allow_inconclusive  # the JSON's ok agrees with the exit code
         if json_out is not None:
             try:
@@ -990,6 +1029,38 @@ def verify(
         out.print("cannot tell, allowed by --allow-inconclusive: exit 0", highlight=False)
 
 
+def _guard_progress(progress: Optional[bool]):
+    """The progress display of verify and pipeline: ``[4/11] confident_learning … 41.2 s`` on stderr, one line per step, never on stdout.
+
+    The line is started when the guard starts (a CI log shows what runs) and ends with its seconds.
+    ``progress`` None: shown on data of :data:`PROGRESS_ROWS` rows or more, or on a terminal; False: None.
+    """
+    return None if progress is False else _GuardLines(progress is None)
+
+
+class _GuardLines:
+    """Callable on each :class:`~labelguard.tasks.guards.GuardProgress`; ``close()`` ends a line a failing guard left open,
+    so the error that follows starts a line of its own."""
+
+    def __init__(self, auto: bool) -> None:
+        self.auto, self.open = auto, False
+
+    def __call__(self, p) -> None:
+        if self.auto and p.rows < PROGRESS_ROWS and not err.is_terminal:
+            return
+        if not p.done:
+            err.print(f"[{p.index}/{p.total}] {p.name} …", end="", highlight=False, markup=False)
+        else:
+            err.print(f" {p.seconds:.1f} s", highlight=False)
+        self.open = not p.done
+        err.file.flush()
+
+    def close(self) -> None:
+        if self.open:
+            err.print("", highlight=False)
+            self.open = False
+
+
 def _check_gate_options(tolerate: float, share_gap: float | None) -> None:
     """``--tolerate`` and ``--share-gap`` of verify, pipeline and watch: shares in (0, 1]."""
     from labelguard.errors import BadInput
@@ -1004,7 +1075,7 @@ def _inconclusive_fix(report) -> str:
     """The fix for an inconclusive verdict of ``verify`` (see :func:`labelguard.tasks.verify.inconclusive_fix`)."""
     from labelguard.tasks.verify import inconclusive_fix
 
-    return inconclusive_fix(report.guards, report.class_power, report.noise_rate, holdout_leak=bool(report.inputs.get("holdout_leak")))
+    return inconclusive_fix(report.guards, report.class_power, report.noise_rate, holdout_leak=bool(report.inputs.get("holdout_leak")), tolerate=report.tolerate)
 
 
 @app.command()
@@ -1023,6 +1094,7 @@ def watch(
     endpoint_url: Optional[str] = EndpointOpt,
 ) -> None:
     """Serve the verify flow on a cron schedule, or the drift flow when URI holds daily partitions (needs a Prefect server: `labelguard server` or `prefect server start`)."""
+    _refuse_a_file(uri, "watch")
     settings = Settings.resolve(verify_key=verify_key, signing_key=signing_key, s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.errors import BadInput
@@ -1186,6 +1258,7 @@ def drift(
     import tempfile
 
     _quiet(verbose)
+    _refuse_a_file(uri, "drift")
     settings = Settings.resolve(verify_key=verify_key, signing_key=signing_key, s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.errors import BadInput
@@ -1424,6 +1497,7 @@ def baseline(
 ) -> None:
     """Make a signed reference baseline from trusted data, for `verify --reference`."""
     _quiet(False)
+    _refuse_a_file(uri, "baseline")
     settings = Settings.resolve(signing_key=signing_key, verify_key=verify_key, s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.tasks.manifest import load_signing_key, load_verify_key
@@ -1451,6 +1525,7 @@ def seal(
 ) -> None:
     """Sign objects in place as they are now (after an approved relabelling, or data labelguard did not write); --rotate moves signed data to a new key pair."""
     _quiet(False)
+    _refuse_a_file(uri, "seal")
     settings = Settings.resolve(signing_key=signing_key, s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.errors import BadInput
@@ -1817,12 +1892,17 @@ def _print_runs(runs) -> None:
     rows = summary_rows(runs)
     for row, run in zip(rows, runs.values()):  # names are in the guard tables above; keep this one narrow
         row["guards fired"] = f"{len(run.fired)} of {len(run.guards)}"
-    from labelguard.tasks.report import share_label
+    from labelguard.tasks.report import macro_averaged, share_label
 
     first = next(iter(runs.values()))
-    table = Table(title=f"impact on the model (trusted holdout; + = share of {share_label(first.spec, first.metrics)})", title_justify="left")
+    macro = macro_averaged(first.metrics)  # no class named: prec/recall/F1 are macro averages, and the header says so
+    plus = (f"no positive class named: prec, recall and F1 are macro averages over the {len(first.metrics.get('classes') or [])} classes" if macro
+            else f"+ = share of {share_label(first.spec, first.metrics)}")
+    table = Table(title=f"impact on the model (trusted holdout; {plus})", title_justify="left")
     for col in rows[0]:
-        table.add_column(SHORT.get(col, col), justify="left" if col in ("run", "transform", "guards fired") else "right", overflow="fold")
+        name = SHORT.get(col, col)
+        table.add_column(f"macro {name}" if macro and col in ("precision", "recall", "f1") else name,
+                         justify="left" if col in ("run", "transform", "guards fired") else "right", overflow="fold")
     for r in rows:
         table.add_row(*[
             ("—" if v is None else (f"{v:.1%}" if "positive" in k else f"{v:.3f}")) if isinstance(v, float) or v is None else str(v)

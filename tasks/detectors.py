@@ -38,105 +38,169 @@ def _logreg():
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
 
 
-def out_of_fold_proba(frame: pd.DataFrame, spec: ColumnSpec, *, folds: int = 5, seed: int = 0) -> np.ndarray:
+def out_of_fold_proba(frame: pd.DataFrame, spec: ColumnSpec, *, folds: int = 5, seed: int = 0, memo: dict | None = None) -> np.ndarray:
     """Out-of-fold predicted probabilities from logistic regression, shape (n, K) in class order."""
     X, codes, classes = _xy(frame, spec)
-    return oof_proba(X, codes, len(classes), folds=folds, seed=seed)
+    return oof_proba(X, codes, len(classes), folds=folds, seed=seed, memo=memo)
 
 
-def oof_proba(X: np.ndarray, codes: np.ndarray, k: int, *, folds: int = 5, seed: int = 0) -> np.ndarray:
+def _digest(*arrays: np.ndarray) -> str:
+    """A key for a memo: the arrays' shapes, types and bytes (equal inputs give equal fits, so they may share one)."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.shape}{a.dtype.str}".encode())
+        h.update(a.data)
+    return h.hexdigest()
+
+
+def _fold_fits(X: np.ndarray, codes: np.ndarray, k: int, *, folds: int, seed: int, memo: dict | None) -> list | None:
+    """The out-of-fold split's fold models: ``[(test rows, fitted), ...]``, or None with fewer than two usable classes.
+
+    Folds shrink to the rarest class with at least two rows. ``memo`` (a dict the caller keeps, e.g.
+    :attr:`labelguard.tasks.guards.GuardContext.memo`) shares the fits between callers given the
+    same rows, labels and seed: the confident-learning guard, the reference model's own out-of-fold
+    rate and the flip posterior each fitted the same five models on 100,000 rows.
+    """
+    key = ("folds", _digest(X, codes), k, folds, seed)
+    if memo is not None and key in memo:
+        return memo[key]
+    counts = np.bincount(codes, minlength=k)
+    usable = counts >= 2
+    fits = None
+    if usable.sum() >= 2:
+        n_folds = int(max(2, min(folds, counts[usable].min())))
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "least populated class has only 1 member": handled in _fitted
+            splits = list(StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(X, codes))
+        fits = [(test, _fitted(X[train], codes[train])) for train, test in splits]
+    if memo is not None:
+        memo[key] = fits
+    return fits
+
+
+def oof_proba(X: np.ndarray, codes: np.ndarray, k: int, *, folds: int = 5, seed: int = 0, memo: dict | None = None) -> np.ndarray:
     """Out-of-fold logistic-regression probabilities, shape (n, k), robust to rare classes.
 
     Folds shrink to the rarest class with at least two rows; a fold whose training rows hold a
     single class predicts it with certainty; with fewer than two usable classes every row gets the
-    uniform distribution.
+    uniform distribution. ``memo``: see :func:`_fold_fits`.
     """
-    counts = np.bincount(codes, minlength=k)
     full = np.full((len(X), k), 1.0 / k)
-    usable = counts >= 2
-    if usable.sum() < 2:
-        return full
-    folds = int(max(2, min(folds, counts[usable].min())))
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "least populated class has only 1 member": handled below
-        splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(X, codes))
-    for train, test in splits:
-        full[test] = _fit_proba(X[train], codes[train], X[test], k)
+    fits = _fold_fits(X, codes, k, folds=folds, seed=seed, memo=memo)
+    for test, fitted in fits or []:
+        full[test] = _predict(fitted, X[test], k)
     return full
 
 
-def cross_fit_proba(X: np.ndarray, codes: np.ndarray, k: int, X_new: np.ndarray, *, folds: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def cross_fit_proba(X: np.ndarray, codes: np.ndarray, k: int, X_new: np.ndarray, *, folds: int = 5, seed: int = 0,
+                    memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold probabilities on the training rows and the same fold models' mean on new rows.
 
     Every row, old or new, is then scored by models of the same strength (each fitted on
     ``(folds - 1) / folds`` of the rows, none on the row it scores), so what the models do on the
-    training rows — whose labels are known — says how they behave on the new ones.
+    training rows — whose labels are known — says how they behave on the new ones. ``memo``: see
+    :func:`_fold_fits` (the fold models are those of :func:`oof_proba` with the same seed).
 
     Returns
     -------
     tuple
         (out-of-fold probabilities, shape (n, k); mean fold-model probabilities on ``X_new``, shape (m, k)).
     """
-    counts = np.bincount(codes, minlength=k)
-    usable = counts >= 2
-    if usable.sum() < 2:
-        return oof_proba(X, codes, k, folds=folds, seed=seed), _fit_proba(X, codes, X_new, k)
-    folds = int(max(2, min(folds, counts[usable].min())))
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(X, codes))
+    fits = _fold_fits(X, codes, k, folds=folds, seed=seed, memo=memo)
+    if fits is None:
+        return oof_proba(X, codes, k, folds=folds, seed=seed, memo=memo), _fit_proba(X, codes, X_new, k)
     oof = np.full((len(X), k), 1.0 / k)
     new = np.zeros((len(X_new), k))
-    for train, test in splits:
-        oof[test] = _fit_proba(X[train], codes[train], X[test], k)
-        new += _fit_proba(X[train], codes[train], X_new, k) / len(splits)
+    for test, fitted in fits:  # one fit per fold scores both (it used to be fitted twice)
+        oof[test] = _predict(fitted, X[test], k)
+        new += _predict(fitted, X_new, k) / len(fits)
     return oof, new
 
 
-def _fit_proba(X: np.ndarray, codes: np.ndarray, X_new: np.ndarray, k: int) -> np.ndarray:
+def _fitted(X: np.ndarray, codes: np.ndarray):
+    """A logistic regression fitted on the rows, or the class codes present when fewer than two (nothing to fit)."""
+    present = np.unique(codes)
+    return present if len(present) < 2 else _logreg().fit(X, codes)
+
+
+def _predict(fitted, X_new: np.ndarray, k: int) -> np.ndarray:
+    """Probabilities, shape (m, k): uniform without training rows, certain with one class, else the model's."""
     out = np.zeros((len(X_new), k))
     if len(X_new) == 0:
         return out
-    present = np.unique(codes)
-    if len(present) == 0:  # no training rows (a tiny reference): no information, uniform
-        return np.full((len(X_new), k), 1.0 / k)
-    if len(present) < 2:
-        out[:, present[0]] = 1.0
+    if isinstance(fitted, np.ndarray):
+        if len(fitted) == 0:  # no training rows (a tiny reference): no information, uniform
+            return np.full((len(X_new), k), 1.0 / k)
+        out[:, fitted[0]] = 1.0
         return out
-    model = _logreg().fit(X, codes)
-    out[:, model.classes_] = model.predict_proba(X_new)
+    out[:, fitted.classes_] = fitted.predict_proba(X_new)
     return out
 
 
-def confident_learning(frame: pd.DataFrame, spec: ColumnSpec, *, seed: int = 0) -> RowScores:
-    """cleanlab's ``find_label_issues`` on 5-fold logistic-regression probabilities."""
+def _fit_proba(X: np.ndarray, codes: np.ndarray, X_new: np.ndarray, k: int) -> np.ndarray:
+    if len(X_new) == 0:
+        return np.zeros((0, k))
+    return _predict(_fitted(X, codes), X_new, k)
+
+
+def fitted_on(X: np.ndarray, codes: np.ndarray, memo: dict | None = None):
+    """One model fitted on all the rows (see :func:`_fitted`); ``memo`` shares it between callers given the same rows
+    (the reference model was fitted three times on the same trusted rows: reference_model twice, the model gate once)."""
+    key = ("fit", _digest(X, codes))
+    if memo is not None and key in memo:
+        return memo[key]
+    fitted = _fitted(X, codes)
+    if memo is not None:
+        memo[key] = fitted
+    return fitted
+
+
+def self_neighbours(Z: np.ndarray, k: int, memo: dict | None = None) -> np.ndarray:
+    """Indices of each row's ``k + 1`` nearest rows of ``Z`` (the row itself among them), shape (n, k + 1).
+
+    ``memo`` (see :func:`_fold_fits`) shares the search between the kNN guard and the flip
+    posterior's neighbourhood view: on 100,000 rows × 50 features it is a brute-force search of minutes.
+    """
+    key = ("neighbours", _digest(Z), k)
+    if memo is not None and key in memo:
+        return memo[key]
+    _, idx = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)
+    if memo is not None:
+        memo[key] = idx
+    return idx
+
+
+def confident_learning(frame: pd.DataFrame, spec: ColumnSpec, *, seed: int = 0, memo: dict | None = None) -> RowScores:
+    """cleanlab's ``find_label_issues`` on 5-fold logistic-regression probabilities (``memo``: see :func:`_fold_fits`)."""
     from cleanlab.filter import find_label_issues
 
     _, codes, _ = _xy(frame, spec)
-    proba = out_of_fold_proba(frame, spec, seed=seed)
+    proba = out_of_fold_proba(frame, spec, seed=seed, memo=memo)
     suspect = find_label_issues(labels=codes, pred_probs=proba, n_jobs=1)
     score = 1.0 - proba[np.arange(len(codes)), codes]
     return RowScores(score, suspect, float(suspect.mean()))
 
 
-def knn_consistency(frame: pd.DataFrame, spec: ColumnSpec, *, k: int = 10, eta: float = 0.7) -> RowScores:
+def knn_consistency(frame: pd.DataFrame, spec: ColumnSpec, *, k: int = 10, eta: float = 0.7, memo: dict | None = None) -> RowScores:
     """k-nearest-neighbour label consistency (Paudice et al. 2018): suspect when at least ``eta`` of a
-    row's neighbours carry another label."""
+    row's neighbours carry another label (``memo``: see :func:`self_neighbours`)."""
     X, codes, _ = _xy(frame, spec)
     Z = StandardScaler().fit_transform(X)
     k = min(k, len(Z) - 1)
-    _, idx = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)
+    idx = self_neighbours(Z, k, memo)
     disagree = (codes[idx[:, 1:]] != codes[:, None]).mean(axis=1)
     suspect = disagree >= eta
     return RowScores(disagree, suspect, float(suspect.mean()))
 
 
 def reference_anchored(
-    frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFrame, *, bins: int = 4, min_bin_rows: int = 250, iters: int = 100
+    frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFrame, *, bins: int = 4, min_bin_rows: int = 250, iters: int = 100,
+    memo: dict | None = None,
 ) -> RowScores:
     """Score each row's label with a model fitted on the trusted reference, then estimate the label-noise
     transition matrix by EM and each row's posterior probability of having been flipped.
@@ -150,7 +214,7 @@ def reference_anchored(
     X, codes, classes = _xy(frame, spec)
     Xr, codes_r, _ = _xy(reference, spec)
     k = len(classes)
-    prior = _fit_proba(Xr, codes_r, X, k) + 1e-9
+    prior = _predict(fitted_on(Xr, codes_r, memo), X, k) + 1e-9
     prior /= prior.sum(axis=1, keepdims=True)
     flip = binned_flip_posterior(prior, codes, k, bins=bins, min_bin_rows=min_bin_rows, iters=iters)
     order = np.argsort(-flip, kind="stable")
@@ -296,7 +360,8 @@ def class_conditional_shift(frame: pd.DataFrame, spec: ColumnSpec, reference: pd
     return out
 
 
-def reference_predictions(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFrame, *, folds: int = 5) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def reference_predictions(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFrame, *, folds: int = 5,
+                          memo: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Predictions of a model fitted on the reference: on the candidate, and out of fold on the reference itself.
 
     Returns
@@ -307,8 +372,8 @@ def reference_predictions(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.D
     X, codes, classes = _xy(frame, spec)
     Xr, codes_r, _ = _xy(reference, spec)
     k = len(classes)
-    pred = _fit_proba(Xr, codes_r, X, k).argmax(axis=1)
-    pred_r = oof_proba(Xr, codes_r, k, folds=folds).argmax(axis=1)
+    pred = _predict(fitted_on(Xr, codes_r, memo), X, k).argmax(axis=1)
+    pred_r = oof_proba(Xr, codes_r, k, folds=folds, memo=memo).argmax(axis=1)
     return pred, codes, pred_r, codes_r
 
 
@@ -319,7 +384,7 @@ def reference_disagreement(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.
     return int((pred != codes).sum()), len(codes), int((pred_r != codes_r).sum()), len(codes_r)
 
 
-def _cross_fitted_reference(reference: pd.DataFrame, holdout: pd.DataFrame, spec: ColumnSpec, *, folds: int = 5) -> np.ndarray:
+def _cross_fitted_reference(reference: pd.DataFrame, holdout: pd.DataFrame, spec: ColumnSpec, *, folds: int = 5, memo: dict | None = None) -> np.ndarray:
     """The reference model's predictions on the holdout, never from a model that trained on the row it predicts.
 
     Reference rows that are also holdout rows (same id) are left out of the fit for their own fold.
@@ -331,7 +396,7 @@ def _cross_fitted_reference(reference: pd.DataFrame, holdout: pd.DataFrame, spec
     Xr, codes_r, _ = _xy(reference, spec)
     k = len(spec.classes)
     if not shared.any():
-        return _fit_proba(Xr, codes_r, Xh, k).argmax(axis=1)
+        return _predict(fitted_on(Xr, codes_r, memo), Xh, k).argmax(axis=1)
     pred = np.empty(len(Xh), dtype=int)
     fold = np.random.default_rng(0).permutation(len(Xh)) % folds
     for f in range(folds):
@@ -341,7 +406,7 @@ def _cross_fitted_reference(reference: pd.DataFrame, holdout: pd.DataFrame, spec
     return pred
 
 
-def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.DataFrame, spec: ColumnSpec, **_: object) -> dict:
+def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.DataFrame, spec: ColumnSpec, *, memo: dict | None = None, **_: object) -> dict:
     """Train on the candidate and on the reference, compare on the holdout: accuracy by a paired sign
     test (rows where the two models disagree), and each class's predicted share against its true
     holdout share: ``share_gap`` is how much further from the true share the candidate's prediction
@@ -356,7 +421,7 @@ def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.Da
     X, codes, classes = _xy(candidate, spec)
     Xh, codes_h, _ = _xy(holdout, spec)
     cand = _fit_proba(X, codes, Xh, len(classes)).argmax(axis=1)
-    ref = _cross_fitted_reference(reference, holdout, spec)
+    ref = _cross_fitted_reference(reference, holdout, spec, memo=memo)
     cand_right, ref_right = cand == codes_h, ref == codes_h
     worse, better = int((ref_right & ~cand_right).sum()), int((cand_right & ~ref_right).sum())
     k = len(classes)

@@ -30,6 +30,9 @@ class GuardContext:
     reference: pd.DataFrame | None = None  # trusted rows (a signed baseline, or the trusted holdout)
     holdout: pd.DataFrame | None = None  # trusted golden holdout for the model gate
     options: dict[str, Any] = field(default_factory=dict)
+    # fits and neighbour searches shared by the guards (and verify's flip posterior) on the same rows:
+    # keyed by the rows' bytes, so only identical inputs share (labelguard.tasks.detectors._fold_fits)
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def reference_class_counts(self) -> dict[str, int] | None:
         return label_histogram(self.reference, self.spec.label_col) if self.reference is not None else None
@@ -137,8 +140,54 @@ def get_guard(name: str) -> GuardSpec:
         raise UnknownName("guard", name, list(REGISTRY)) from None
 
 
-def run_guards(ctx: GuardContext, names: list[str] | None = None) -> list[GuardResult]:
-    return [get_guard(n).fn(ctx) for n in (names or list(REGISTRY))]
+@dataclass(frozen=True)
+class GuardProgress:
+    """One step of :func:`run_guards` for a progress display: a guard starting, or done (``done``).
+
+    ``index`` counts from 1 to ``total``; ``seconds`` is the step's wall time (0.0 when starting);
+    ``rows`` the rows of the data checked (a display may stay quiet on small data). No verdict: the
+    caller's tolerance and the holdout overlap may still turn a pass inconclusive.
+    """
+
+    index: int
+    total: int
+    name: str
+    done: bool = False
+    seconds: float = 0.0
+    rows: int = 0
+
+
+def run_guards(ctx: GuardContext, names: list[str] | None = None, *, on_progress: Callable[[GuardProgress], None] | None = None) -> list[GuardResult]:
+    """Run the named guards (default: every registered one) in order.
+
+    Parameters
+    ----------
+    ctx
+        What the guards look at.
+    names
+        Registered guard names, run in this order.
+    on_progress
+        Called with a :class:`GuardProgress` as each guard starts and when it is done (a CI gate on
+        100,000 rows runs for minutes; the caller decides whether and where to show it).
+
+    Returns
+    -------
+    list of GuardResult, one per name, in order.
+    """
+    import time
+
+    chosen = names or list(REGISTRY)
+    rows = 0 if ctx.frame is None else len(ctx.frame)
+    results = []
+    for i, name in enumerate(chosen, 1):
+        guard = get_guard(name)
+        if on_progress is not None:
+            on_progress(GuardProgress(i, len(chosen), name, rows=rows))
+        started = time.perf_counter()
+        results.append(guard.fn(ctx))
+        if on_progress is not None:
+            on_progress(GuardProgress(i, len(chosen), name, True, time.perf_counter() - started, rows))
+    return results
 
 
 def _skip(name: str, why: str) -> GuardResult:
@@ -336,8 +385,8 @@ def _self_contained(name: str, ctx: GuardContext, detector, min_rows: int, what:
     """Run a self-contained detector on the candidate, and on the reference for the verdict's baseline rate."""
     if len(ctx.frame) < min_rows:
         return _skip(name, f"fewer than {min_rows} rows")
-    found = detector(ctx.frame, ctx.spec).suspect
-    ref = detector(ctx.reference, ctx.spec).suspect if ctx.reference is not None and len(ctx.reference) >= min_rows else None
+    found = detector(ctx.frame, ctx.spec, memo=ctx.memo).suspect
+    ref = detector(ctx.reference, ctx.spec, memo=ctx.memo).suspect if ctx.reference is not None and len(ctx.reference) >= min_rows else None
     return _fraction_verdict(name, ctx, found, ref, what)
 
 
@@ -365,9 +414,9 @@ def reference_model_guard(ctx: GuardContext) -> GuardResult:
 
     if ctx.reference is None:
         return _skip("reference_model", "no trusted reference rows")
-    res = reference_anchored(ctx.frame, ctx.spec, ctx.reference)
+    res = reference_anchored(ctx.frame, ctx.spec, ctx.reference, memo=ctx.memo)
     names = _class_names(ctx.spec)
-    pred, codes, pred_ref, codes_ref = reference_predictions(ctx.frame, ctx.spec, ctx.reference)
+    pred, codes, pred_ref, codes_ref = reference_predictions(ctx.frame, ctx.spec, ctx.reference, memo=ctx.memo)
     t = disagreement_tests(pred, codes, pred_ref, codes_ref, len(names), ALPHA)
     per_class = {names[c]: v for c, v in t["per_class"].items()}
     class_power = {c: v["power"] for c, v in per_class.items()}
@@ -422,7 +471,7 @@ def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_
 
     if ctx.reference is None or ctx.holdout is None:
         return _skip("model_gate", "needs a trusted reference and a golden holdout")
-    g = paired_gate(ctx.frame, ctx.reference, ctx.holdout, ctx.spec)
+    g = paired_gate(ctx.frame, ctx.reference, ctx.holdout, ctx.spec, memo=ctx.memo)
     n_h = max(1, g["holdout_rows"])
     no_info = float(ctx.holdout[ctx.spec.label_col].value_counts(normalize=True).max())
     skill_p = g["reference_skill_p"]

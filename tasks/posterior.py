@@ -90,11 +90,17 @@ def _renorm(p: np.ndarray) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True)
 
 
-def _knn_proba(Z_fit: np.ndarray, codes_fit: np.ndarray, Z: np.ndarray, k_classes: int, *, k: int = 10, self_included: bool) -> np.ndarray:
+def _knn_proba(Z_fit: np.ndarray, codes_fit: np.ndarray, Z: np.ndarray, k_classes: int, *, k: int = 10, self_included: bool,
+               memo: dict | None = None) -> np.ndarray:
     from sklearn.neighbors import NearestNeighbors
 
+    from labelguard.tasks.detectors import self_neighbours
+
     k = max(1, min(k, len(Z_fit) - int(self_included)))
-    _, idx = NearestNeighbors(n_neighbors=k + int(self_included)).fit(Z_fit).kneighbors(Z)
+    if self_included and Z is Z_fit:  # the kNN guard's own search on the same rows (memo)
+        idx = self_neighbours(Z_fit, k, memo)
+    else:
+        _, idx = NearestNeighbors(n_neighbors=k + int(self_included)).fit(Z_fit).kneighbors(Z)
     idx = idx[:, 1:] if self_included else idx
     counts = np.stack([(codes_fit[idx] == c).sum(axis=1) for c in range(k_classes)], axis=1)
     return _renorm((counts + 0.5) / (k + 0.5 * k_classes))
@@ -128,7 +134,8 @@ def _fit_weights(views_ref: list[np.ndarray], codes_ref: np.ndarray) -> np.ndarr
     return res.x if res.success or res.fun < loss(start) else start
 
 
-def flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFrame | None = None, *, seed: int = 0, iters: int = 100) -> FlipPosterior:
+def flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFrame | None = None, *, seed: int = 0, iters: int = 100,
+                   memo: dict | None = None) -> FlipPosterior:
     """Pool the evidence into one flip posterior per row and choose the expected-F1 suspect set.
 
     Parameters
@@ -141,6 +148,9 @@ def flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFram
         Trusted rows; without them the two candidate views are pooled with equal weights.
     seed
         Seed of the out-of-fold split.
+    memo
+        The guards' shared fits (:attr:`labelguard.tasks.guards.GuardContext.memo`): the out-of-fold
+        models and the neighbour search the guards already made on the same rows are reused, not redone.
 
     Returns
     -------
@@ -159,19 +169,19 @@ def flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFram
     if trusted:
         Xr, codes_r, _ = _xy(reference, spec)
         # the fold models behind the out-of-fold view also score the trusted rows (which none of them saw)
-        oof_raw, cand_on_ref = cross_fit_proba(X, codes, k, Xr, seed=seed)
+        oof_raw, cand_on_ref = cross_fit_proba(X, codes, k, Xr, seed=seed, memo=memo)
     else:
-        oof_raw = oof_proba(X, codes, k, seed=seed)
+        oof_raw = oof_proba(X, codes, k, seed=seed, memo=memo)
     oof = _renorm(oof_raw)
     scaler = StandardScaler().fit(X)
     Z = scaler.transform(X)
-    knn = _knn_proba(Z, codes, Z, k, self_included=True)
+    knn = _knn_proba(Z, codes, Z, k, self_included=True, memo=memo)
     views = [_unmix(oof, codes, oof), _unmix(knn, codes, oof)]
     names = ["candidate_out_of_fold", "neighbourhood"]
     if trusted:
         # the same three views on the reference rows, none trained on the row it scores; the reference
         # view comes from the same fold models on both, so the trusted rows show how it behaves on the candidate
-        ref_oof, ref_view = cross_fit_proba(Xr, codes_r, k, X, seed=seed)
+        ref_oof, ref_view = cross_fit_proba(Xr, codes_r, k, X, seed=seed, memo=memo)
         knn_on_ref = _knn_proba(Z, codes, scaler.transform(Xr), k, self_included=False)
         views_ref = [_renorm(ref_oof), _unmix(_renorm(cand_on_ref), codes, oof), _unmix(knn_on_ref, codes, oof)]
         views = [_renorm(ref_view)] + views

@@ -93,6 +93,11 @@ def is_reviews(spec: ColumnSpec) -> bool:
     return (spec.domain or "").lower() == "reviews"
 
 
+def macro_averaged(metrics: dict[str, Any] | None) -> bool:
+    """Precision, recall and F1 are macro averages over the classes: no positive class is named (see :func:`labelguard.tasks.train.evaluate`)."""
+    return bool(metrics) and metrics.get("positive_class") is None
+
+
 def share_label(spec: ColumnSpec, metrics: dict[str, Any] | None = None) -> str:
     """What the "+" share counts, in the data's own words: "positive reviews" or "class 'satisfied'"."""
     from labelguard.tasks.classes import positive_class
@@ -150,7 +155,8 @@ def render_markdown(runs: dict[str, RunResult], title: str = "labelguard report"
     first = next(iter(runs.values()), None)
     plus = share_label(first.spec, first.metrics) if first is not None else "positive"
     lines += ["", "## Impact on the model (trusted holdout)", ""]
-    lines.append(f"| run | transform | flipped | guards fired | accuracy | precision | recall | F1 | predicted share of {plus} | true share |")
+    m = "macro " if first is not None and macro_averaged(first.metrics) else ""
+    lines.append(f"| run | transform | flipped | guards fired | accuracy | {m}precision | {m}recall | {m}F1 | predicted share of {plus} | true share |")
     lines.append("|---|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for r in summary_rows(runs):
         fmt = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -88,7 +88,6 @@ def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_ra
         (verdict, one-line reason, per-class suite power).
     """
     fired = [g.name for g in results if g.fired]
-    by_name = {g.name: g for g in results}
     covered: dict[str, float] = {}
     for g in results:
         if g.name in COVERAGE and not g.skipped and g.class_power:
@@ -99,29 +98,58 @@ def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_ra
     if results and all(g.skipped for g in results):  # e.g. --guards model_gate without a holdout: nothing was checked
         why = "; ".join(f"{g.name}: {g.detail.removeprefix('skipped: ')}" for g in results)
         return "inconclusive", f"no guard ran, every one selected was skipped ({why})", covered
-    gate = by_name.get("model_gate")
-    if gate is not None and gate.verdict == "inconclusive":
-        m = gate.metrics
-        if "share_move_tolerance" in m and m["accuracy_drop_upper"] < gate.tolerance and m["share_move_upper"] >= m["share_move_tolerance"]:
-            return "inconclusive", (f"model gate cannot rule out a {m['share_move_tolerance'] * 100:g}% move of class {m['share_move_class']}'s predicted share "
-                                    f"(95 % upper bound {m['share_move_upper']:.1%} on {m['holdout_rows']} holdout rows)"), covered
-        if "accuracy_drop_upper" in m:
-            return "inconclusive", (f"model gate cannot rule out an accuracy drop of {gate.tolerance:.0%} "
-                                    f"(95 % upper bound {m['accuracy_drop_upper']:.1%} on {m['holdout_rows']} holdout rows)"), covered
-        return "inconclusive", f"model gate cannot rule out {gate.tolerance:.0%} of damage ({gate.detail})", covered
+    # every reason the verdict cannot pass is named (a user who fixes one should not meet the next only then)
+    reasons = _inconclusive_reasons(results, tolerate, noise_rate, covered)
+    if reasons:
+        return "inconclusive", "; ".join(reasons), covered
+    if covered:
+        return "pass", f"no guard fired; every class's flips of {tolerate:.0%} or more would be seen (worst class {max(covered.values()):.0%})", covered
+    if noise_rate is None:
+        ran = ", ".join(g.name for g in results if not g.skipped)
+        return "pass", f"no guard fired; none of those that ran ({ran or 'none'}) judges flip rates, so no flip rate was checked", covered
+    return "pass", f"no trusted reference: estimated noise rate {noise_rate:.1%} is within the tolerated {tolerate:.0%}", covered
+
+
+def _inconclusive_reasons(results: list[guards.GuardResult], tolerate: float, noise_rate: float | None, covered: dict[str, float], *,
+                          own_bound_only: bool = False) -> list[str]:
+    """Why a verdict with nothing fired cannot pass, each reason once: the model gate's bound, blind classes, the noise rate.
+
+    ``own_bound_only``: name the model gate only when its own bound is what fails (a gate made inconclusive by a
+    holdout it trained on is named by that note instead, see :func:`suite_verdict`).
+    """
+    reasons = []
+    gate = next((g for g in results if g.name == "model_gate"), None)
+    if gate is not None and gate.verdict == "inconclusive" and (not own_bound_only or _gate_bound_fails(gate)):
+        reasons.append(_gate_reason(gate))
     if covered:
         blind = {c: p for c, p in covered.items() if p > tolerate}
         if blind:
             shown = ", ".join(f"class {c}: {'none up to 100%' if p >= 1 else f'{p * 100:.3g}%'}" for c, p in sorted(blind.items(), key=lambda kv: -kv[1])[:5])
             shown += f", and {len(blind) - 5} more class(es)" if len(blind) > 5 else ""
-            return "inconclusive", f"flips of {tolerate:.0%} of a class would go unseen (smallest detectable flip rate: {shown})", covered
-        return "pass", f"no guard fired; every class's flips of {tolerate:.0%} or more would be seen (worst class {max(covered.values()):.0%})", covered
-    if noise_rate is None:
-        ran = ", ".join(g.name for g in results if not g.skipped)
-        return "pass", f"no guard fired; none of those that ran ({ran or 'none'}) judges flip rates, so no flip rate was checked", covered
-    if noise_rate > tolerate:
-        return "inconclusive", f"no trusted reference: estimated noise rate {noise_rate:.1%} is above the tolerated {tolerate:.0%}, and flips cannot be told from ambiguity without one", covered
-    return "pass", f"no trusted reference: estimated noise rate {noise_rate:.1%} is within the tolerated {tolerate:.0%}", covered
+            reasons.append(f"flips of {tolerate:.0%} of a class would go unseen (smallest detectable flip rate: {shown})")
+    elif noise_rate is not None and noise_rate > tolerate:
+        reasons.append(f"no trusted reference: estimated noise rate {noise_rate:.1%} is above the tolerated {tolerate:.0%}, and flips cannot be told from ambiguity without one")
+    return reasons
+
+
+def _gate_bound_fails(gate: guards.GuardResult) -> bool:
+    """The model gate's own bound does not vouch (its accuracy-drop bound, or with --share-gap its share bound)."""
+    m = gate.metrics
+    if "accuracy_drop_upper" not in m or m["accuracy_drop_upper"] >= (gate.tolerance or 0.0):
+        return True
+    return "share_move_tolerance" in m and m["share_move_upper"] >= m["share_move_tolerance"]
+
+
+def _gate_reason(gate: guards.GuardResult) -> str:
+    """Why an inconclusive model gate cannot vouch: the bound on the share move or on the accuracy drop."""
+    m = gate.metrics
+    if "share_move_tolerance" in m and m["accuracy_drop_upper"] < gate.tolerance and m["share_move_upper"] >= m["share_move_tolerance"]:
+        return (f"model gate cannot rule out a {m['share_move_tolerance'] * 100:g}% move of class {m['share_move_class']}'s predicted share "
+                f"(95 % upper bound {m['share_move_upper']:.1%} on {m['holdout_rows']} holdout rows)")
+    if "accuracy_drop_upper" in m:
+        return (f"model gate cannot rule out an accuracy drop of {gate.tolerance:.0%} "
+                f"(95 % upper bound {m['accuracy_drop_upper']:.1%} on {m['holdout_rows']} holdout rows)")
+    return f"model gate cannot rule out {gate.tolerance:.0%} of damage ({gate.detail})"
 
 
 def suite_verdict(results: list[guards.GuardResult], tolerate: float, noise_rate: float | None, leak: str | None) -> tuple[str, str, dict[str, float]]:
@@ -130,31 +158,23 @@ def suite_verdict(results: list[guards.GuardResult], tolerate: float, noise_rate
     pipeline judge a dataset by this one function."""
     verdict, why, class_power = dataset_verdict(results, tolerate, noise_rate)
     if leak and verdict != "fired":
-        verdict, why = "inconclusive", f"model gate: {leak}"
+        others = _inconclusive_reasons(results, tolerate, noise_rate, class_power, own_bound_only=True) if verdict == "inconclusive" else []
+        verdict, why = "inconclusive", "; ".join([f"model gate: {leak}", *others])
     return verdict, why, class_power
 
 
 def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, float], noise_rate: float | None, *, holdout_leak: bool = False,
-                     last_resort: str = "--allow-inconclusive") -> str:
+                     last_resort: str = "--allow-inconclusive", tolerate: float | None = None) -> str:
     """The one-line fix for an ``inconclusive`` verdict; raising ``--tolerate`` is offered only to a value that would do.
 
     ``last_resort`` is the option the command offers to go on anyway (``verify``: ``--allow-inconclusive``).
+    ``tolerate`` (the verdict's) lets the fix of an undecided model gate also name what the flips
+    no guard would see need, when both stand in the way (:func:`dataset_verdict` names both reasons).
     """
     import math
 
-    if holdout_leak:  # no tolerance cures a holdout the model trained on
-        return f"pass a --holdout whose rows are not in the data (e.g. the dataset's own URI/holdout), or {last_resort}"
-    if results and all(g.skipped for g in results):
+    if results and all(g.skipped for g in results) and not holdout_leak:
         return f"give the selected guards what they need (a --reference or --holdout), select guards that can run here, or {last_resort}"
-    # an undecided model gate needs more holdout rows (its bound on the damage does not depend on --tolerate)
-    gate = next((g for g in results if g.name == "model_gate" and g.verdict == "inconclusive"), None)
-    if gate is not None:
-        m = gate.metrics
-        if "share_move_tolerance" in m and m.get("accuracy_drop_upper", 1.0) < (gate.tolerance or 0.0) and m["share_move_upper"] >= m["share_move_tolerance"]:
-            wider = math.floor(m["share_move_upper"] * 100) / 100 + 0.01  # the smallest whole point above the bound
-            return (f"pass a larger trusted --holdout (the gate's bound on the share move shrinks with its rows), "
-                    f"accept a larger move with --share-gap {wider:.2f}, or {last_resort}")
-        return f"pass a larger trusted --holdout (the gate's bound on the damage shrinks with its rows), or {last_resort}"
     # the verdict passes at a tolerance no smaller than every class's smallest detectable flip rate
     # (or, with none, the estimated noise rate): see dataset_verdict
     powers = list(class_power.values())
@@ -163,7 +183,25 @@ def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, f
     if needed < 1:
         # the smallest tolerance (to a thousandth) at which no class is blind: a class is blind above it, not at it
         fixes.append(f"accept more unseen flips with --tolerate {math.ceil(round(needed * 1000, 6)) / 1000:g}")
-    return ", ".join(fixes) + f", or pass {last_resort}"
+    blind = tolerate is not None and bool(powers or noise_rate is not None) and needed > tolerate
+    # the model gate's own fix comes first: no tolerance cures a holdout the model trained on, and an undecided gate
+    # needs more holdout rows (its bound on the damage does not depend on --tolerate)
+    gate = next((g for g in results if g.name == "model_gate" and g.verdict == "inconclusive"), None)
+    if holdout_leak:
+        gate_fix = "pass a --holdout whose rows are not in the data (e.g. the dataset's own URI/holdout)"
+    elif gate is not None:
+        m = gate.metrics
+        if "share_move_tolerance" in m and m.get("accuracy_drop_upper", 1.0) < (gate.tolerance or 0.0) and m["share_move_upper"] >= m["share_move_tolerance"]:
+            wider = math.floor(m["share_move_upper"] * 100) / 100 + 0.01  # the smallest whole point above the bound
+            gate_fix = (f"pass a larger trusted --holdout (the gate's bound on the share move shrinks with its rows), "
+                        f"accept a larger move with --share-gap {wider:.2f}")
+        else:
+            gate_fix = "pass a larger trusted --holdout (the gate's bound on the damage shrinks with its rows)"
+    else:
+        return ", ".join(fixes) + f", or pass {last_resort}"
+    if blind:
+        return f"{gate_fix}; for the flips no guard would see, {', '.join(fixes)}; or {last_resort}"
+    return f"{gate_fix}, or {last_resort}"
 
 
 def golden_holdout() -> tuple[LocalStore, Ed25519PublicKey]:
@@ -244,6 +282,7 @@ def verify_dataset(
     id_col: str | None = None,
     label_col: str | None = None,
     share_gap: float | None = None,
+    on_progress: Callable[[guards.GuardProgress], None] | None = None,
 ) -> VerifyReport:
     """Verify a stored dataset, run the guard suite on it and reach a dataset-level verdict.
 
@@ -272,6 +311,11 @@ def verify_dataset(
         Columns of Parquet data without a manifest (nobody signed it; default ``review_id`` and
         ``label``): the guards that need no manifest still run on it (``manifest``, when asked for,
         reports ``missing-manifest``). On signed data the manifest names them; naming others raises.
+    on_progress
+        Called as each guard starts and ends, and for the pooled flip posterior behind the suspect
+        set (step ``flip_posterior``, counted in ``total``), with a :class:`~labelguard.tasks.guards.GuardProgress`;
+        on 100,000 rows × 50 features these take minutes (bench/RESULTS.md). Not called for an
+        integrity-only check.
 
     Raises
     ------
@@ -337,10 +381,13 @@ def verify_dataset(
         inputs["reference_uri"], inputs["reference_is_holdout"] = used_holdout, True
     ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout,
                               options={} if share_gap is None else {"share_gap": share_gap})
-    results = guards.apply_tolerance(guards.run_guards(ctx, names), tolerate)
+    pooled = _posterior_applies(ctx, names)
+    total = len(names or guards.REGISTRY) + pooled
+    step = None if on_progress is None else (lambda p: on_progress(replace(p, total=total)))
+    results = guards.apply_tolerance(guards.run_guards(ctx, names, on_progress=step), tolerate)
     inputs["overlap"] = trusted_overlap(integrity.frame, spec, holdout=holdout, reference=None if reference is holdout else reference)
     leak = note_holdout_overlap(results, inputs["overlap"].get("holdout"))
-    posterior = _posterior(ctx, names)
+    posterior = _timed(on_progress, total, "flip_posterior", len(ctx.frame), lambda: _posterior(ctx, names)) if pooled else None
     ids, sources = suite_suspects(results, None if posterior is None else ctx.frame[spec.id_col].to_numpy()[posterior.suspect].tolist())
     noise = posterior.noise_rate if posterior is not None else _noise_rate(results)
     verdict, why, class_power = suite_verdict(results, tolerate, noise, leak)
@@ -476,15 +523,33 @@ def check_columns(spec, trusted_rows, what: str, flag: str) -> None:
 CONTENT = ("class_conditional", "confident_learning", "knn_consistency", "reference_model")
 
 
+def _posterior_applies(ctx: guards.GuardContext, names: list[str] | None) -> bool:
+    """Content guards were asked for and there are enough rows to fit the pooled flip posterior."""
+    if names is not None and not set(names) & set(CONTENT):
+        return False
+    return len(ctx.frame) >= 50 and ctx.frame[ctx.spec.label_col].nunique() >= 2
+
+
 def _posterior(ctx: guards.GuardContext, names: list[str] | None):
     """The pooled flip posterior when content guards were asked for and there are enough rows to fit it."""
     from labelguard.tasks.posterior import flip_posterior
 
-    if names is not None and not set(names) & set(CONTENT):
+    if not _posterior_applies(ctx, names):
         return None
-    if len(ctx.frame) < 50 or ctx.frame[ctx.spec.label_col].nunique() < 2:
-        return None
-    return flip_posterior(ctx.frame, ctx.spec, ctx.reference)
+    return flip_posterior(ctx.frame, ctx.spec, ctx.reference, memo=ctx.memo)
+
+
+def _timed(on_progress, total: int, name: str, rows: int, call):
+    """``call()`` as the last step of a progress display (the guards are steps 1 to ``total - 1``)."""
+    if on_progress is None:
+        return call()
+    import time
+
+    on_progress(guards.GuardProgress(total, total, name, rows=rows))
+    started = time.perf_counter()
+    out = call()
+    on_progress(guards.GuardProgress(total, total, name, True, time.perf_counter() - started, rows))
+    return out
 
 
 def _noise_rate(results: list[guards.GuardResult]) -> float | None:

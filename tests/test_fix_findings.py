@@ -163,8 +163,10 @@ def test_a_holdout_the_model_trained_on_makes_the_gate_inconclusive_and_is_recor
     line = "94 of the holdout's 120 ids are also training rows: the gate measures the model on rows it trained on"
     res = invoke("verify", tmp_path / "b", "--holdout", tmp_path / "a" / "holdout", "--json", tmp_path / "v.json", env=env)
     assert res.exit_code == 1
-    assert res.stderr == (f"cannot tell: model gate: {line} (78% of the holdout, more than the 2% accuracy drop it must see) "
-                          "(fix: pass a --holdout whose rows are not in the data (e.g. the dataset's own URI/holdout), or --allow-inconclusive)\n")
+    assert res.stderr == (f"cannot tell: model gate: {line} (78% of the holdout, more than the 2% accuracy drop it must see); "
+                          "flips of 20% of a class would go unseen (smallest detectable flip rate: class 1: 32.5%, class 0: 24.5%) "
+                          "(fix: pass a --holdout whose rows are not in the data (e.g. the dataset's own URI/holdout); for the flips no guard "
+                          "would see, add trusted reference rows, accept more unseen flips with --tolerate 0.325; or --allow-inconclusive)\n")
     doc = json.loads((tmp_path / "v.json").read_text())
     gate = next(g for g in doc["guards"] if g["name"] == "model_gate")
     assert gate["verdict"] == "inconclusive" and gate["detail"].endswith(f"; {line}")

@@ -108,7 +108,10 @@ def test_the_scheduled_verify_run_says_cannot_tell_not_that_inconclusive_guards_
     assert not any(g.fired for g in info.value.results)
     assert str(info.value).startswith("cannot tell: model gate cannot rule out an accuracy drop of 2% (95 % upper bound ")
     assert " fired" not in str(info.value)
-    assert str(info.value).endswith("(fix: pass a larger trusted --holdout (the gate's bound on the damage shrinks with its rows), "
+    # every reason is named (break-it r5 finding 12): the gate's bound and the classes whose flips no guard would see
+    assert "holdout rows); flips of 20% of a class would go unseen (smallest detectable flip rate: " in str(info.value)
+    assert str(info.value).endswith("(fix: pass a larger trusted --holdout (the gate's bound on the damage shrinks with its rows); "
+                                    "for the flips no guard would see, add trusted reference rows, accept more unseen flips with --tolerate 0.26; "
                                     "or --allow-inconclusive on `labelguard watch`)")
 
 

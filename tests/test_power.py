@@ -90,9 +90,10 @@ def test_wine_gate_never_passes_a_damaging_attack_and_says_when_it_cannot_tell()
     res, (verdict, why, _) = _run(train, spec, holdout, holdout)
     why_gate = "model gate cannot rule out an accuracy drop of 2% (95 % upper bound 11.5% on 36 holdout rows)"
     g = res["model_gate"].metrics  # 36 rows cannot vouch for 2 points even when the models never disagree (bound 7.0 %)
-    assert verdict == "inconclusive" and why == why_gate and g["accuracy_drop_upper"] > paired_difference_bounds(0, 0, 36)[1] > 0.02
+    blind = "of a class would go unseen (smallest detectable flip rate: class 0: 76%, class 2: 64.5%, class 1: 54%)"  # every reason is named
+    assert verdict == "inconclusive" and why == f"{why_gate}; flips of 20% {blind}" and g["accuracy_drop_upper"] > paired_difference_bounds(0, 0, 36)[1] > 0.02
     _, (verdict, why, _) = _run(train, spec, holdout, holdout, tolerate=0.5)  # --tolerate is a flip rate: it does not loosen the gate
-    assert verdict == "inconclusive" and why == why_gate
+    assert verdict == "inconclusive" and why == f"{why_gate}; flips of 50% {blind}"
     poisoned = attacks.flip_labels(train, spec, attack="targeted", rate=0.2, seed=0, source=2, target=0).frame  # last class to first
     res, (verdict, _, _) = _run(poisoned, spec, holdout, holdout)
     assert verdict == "fired" and res["model_gate"].verdict == "fired"

@@ -1,0 +1,76 @@
+"""What a local path given where a dataset is expected really is (a CSV file, one Parquet file, a file of a dataset), said before anything heavy loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from labelguard.errors import BadInput
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+MANIFESTS = ("manifest.json", "_manifest.json")  # a dataset labelguard wrote; a lake sealed in place (tasks/dataset.py)
+# what each command does with a dataset, for the first half of the message
+EXPECTS = {
+    "verify": "verify checks a stored dataset or a folder of Parquet",
+    "pipeline": "pipeline trains on a dataset written by `labelguard ingest`",
+    "baseline": "baseline copies a verified dataset",
+    "seal": "seal signs Parquet objects (a folder, a prefix, one .parquet file or a glob)",
+    "drift": "drift checks a folder of daily partitions",
+    "watch": "watch checks a stored dataset or a folder of daily partitions",
+}
+
+
+def _kind(path: Path) -> str | None:
+    suffixes = [s.lower() for s in path.suffixes[-2:]]
+    if suffixes and suffixes[-1] in COMPRESSED:
+        suffixes = suffixes[:-1]
+    if suffixes and suffixes[-1] in PARQUET_SUFFIXES:
+        return "parquet"
+    if suffixes and suffixes[-1] in TABLE_SUFFIXES:
+        return "csv"
+    return None
+
+
+def refuse_a_file_for_a_dataset(uri: str, command: str) -> None:
+    """Refuse a local file passed where ``command`` expects a dataset folder, naming what the file is and what to do.
+
+    ``verify iris.csv`` said "no dataset at iris.csv (fix: check the URI)" after ten seconds, which
+    sends the user looking for a typo in a path that is there. Only local paths are looked at (an
+    ``s3://`` object would need a request); a path that does not exist is left to the command's own
+    "no dataset at …".
+
+    Parameters
+    ----------
+    uri
+        The command's dataset argument as typed.
+    command
+        One of :data:`EXPECTS`.
+
+    Raises
+    ------
+    BadInput
+        ``uri`` is an existing local file that ``command`` does not take (``seal`` takes one Parquet file).
+    """
+    if "://" in uri and not uri.startswith("file://"):
+        return
+    path = Path(uri.removeprefix("file://"))
+    if not path.is_file():
+        return
+    kind = _kind(path)
+    if command == "seal" and kind == "parquet":
+        return
+    folder = str(path.parent) if str(path.parent) else "."
+    expects = EXPECTS[command]
+    if any((path.parent / name).is_file() for name in MANIFESTS):
+        raise BadInput(f"{uri} is a file of the dataset at {folder}; {expects}", f"labelguard {command} {folder}")
+    ingest = f"labelguard ingest --source {uri} --dest DIR" + (" --partition date=YYYY-MM-DD" if command == "drift" else "")
+    if kind == "csv":
+        then = ", which signs what it writes" if command == "seal" else f" first, then labelguard {command} DIR"
+        raise BadInput(f"{uri} is a CSV file; {expects}", f"{ingest}{then}")
+    if kind == "parquet":
+        if command == "verify":
+            raise BadInput(f"{uri} is a single Parquet file; {expects}",
+                           f"sign it with labelguard seal {uri}, then labelguard verify {folder} (its folder), or {ingest} first")
+        raise BadInput(f"{uri} is a single Parquet file; {expects}", f"{ingest} first, then labelguard {command} DIR")
+    raise BadInput(f"{uri} is a file, not a dataset folder; {expects}", "pass the folder `labelguard ingest --dest` wrote")
