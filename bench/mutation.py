@@ -59,7 +59,7 @@ MODULES: dict[str, list[str]] = {
     "guards": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py", "tests/test_registry_decorators.py",
                "tests/test_guards_fresh.py"],
     "detectors": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py", "tests/test_detectors_fresh.py",
-                  "tests/test_detectors_seed12.py"],
+                  "tests/test_detectors_seed12.py", "tests/test_detectors_seed13.py"],
 }
 DEFAULT = ["manifest", "dataset", "ledger", "attacks", "tamper", "storage", "guards", "detectors"]
 
