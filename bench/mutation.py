@@ -54,12 +54,12 @@ MODULES: dict[str, list[str]] = {
     "tamper": ["tests/test_tamper.py", "tests/test_tamper_contracts.py", "tests/test_s3_contracts.py", "tests/test_tamper_seed11.py"],
     "storage": ["tests/test_storage.py", "tests/test_store_contracts.py", "tests/test_faults.py", "tests/test_storage_details.py",
                 "tests/test_s3_contracts.py", "tests/test_dataset_details.py", "tests/test_storage_words.py", "tests/test_storage_survivors.py",
-                "tests/test_storage_fresh.py", "tests/test_storage_seed12.py", "tests/test_storage_seed13.py"],
+                "tests/test_storage_fresh.py", "tests/test_storage_seed12.py", "tests/test_storage_seed13.py", "tests/test_storage_full.py"],
     # the two-sided contracts, and the values and wording each guard and detector must produce
     "guards": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py", "tests/test_registry_decorators.py",
                "tests/test_guards_fresh.py"],
     "detectors": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py", "tests/test_detectors_fresh.py",
-                  "tests/test_detectors_seed12.py"],
+                  "tests/test_detectors_seed12.py", "tests/test_detectors_seed13.py"],
 }
 DEFAULT = ["manifest", "dataset", "ledger", "attacks", "tamper", "storage", "guards", "detectors"]
 
@@ -149,6 +149,10 @@ def mutant_names(module: str, where: Path | None = None) -> list[str]:
 
 # Samples drawn in earlier sessions, as (commit whose tasks/<module>.py they mutated, seed, size);
 # size None is a full run (every mutant). ``--fresh`` leaves out every mutant drawn in them.
+# Not expressible as (commit, seed, size), so not left out by ``--fresh`` (see bench/RESULTS.md): the sixth and
+# seventh sessions' seed-13 ``--fresh`` draws (dataset, storage, attacks; detectors at c1946ea), and storage's
+# full run at 4db5a97, stopped after 508 of its 703 mutants (the 195 of _call, _s3_client, s3_max_attempts
+# and __init__ were not reached).
 EARLIER: dict[str, list[tuple[str, int | None, int | None]]] = {
     "dataset": [("7ccde47", 1, 25), ("e16291c", 2, 60), ("925359f", 3, 60), ("76e471b", 11, 40), ("0fe0eff", 12, 40)],
     "storage": [("7ccde47", 1, 25), ("e16291c", 2, 60), ("925359f", 3, 60), ("54dbcc9", 11, 40), ("0fe0eff", 12, 40)],
