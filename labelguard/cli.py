@@ -1157,16 +1157,25 @@ def _serve_until_stopped(deployment: str, serve_call) -> None:
         interrupted.set()
         raise KeyboardInterrupt
 
+    def on_early_sigterm(signum, frame):  # until Prefect's runner installs its own handler (after it registers the deployment)
+        raise SystemExit(0)
+
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_sigint) if main else None
+    previous_term = signal.signal(signal.SIGTERM, on_early_sigterm) if main else None
     try:
         serve_call()
     except KeyboardInterrupt:
         interrupted.set()
+    except SystemExit:  # Prefect's runner exits 0 on a SIGTERM that arrives before its loop has started
+        pass
     finally:
         if main:
             signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGTERM, previous_term)
     paused = _deployment_paused(deployment)
+    if paused is False:  # stopped before the runner's loop started, Prefect pauses nothing: "no more scheduled runs" must hold anyway
+        paused = _pause_deployment(deployment)
     left = {True: "paused", False: "still active", None: "in an unknown state (the server did not answer)"}[paused]
     if interrupted.is_set():
         fix = f"resume it with `prefect deployment resume {deployment}`, or run `labelguard watch` again" if paused else "run `labelguard watch` again to serve it"
@@ -1174,6 +1183,18 @@ def _serve_until_stopped(deployment: str, serve_call) -> None:
                   f"no more scheduled runs (fix: {fix})", highlight=False)
         raise typer.Exit(130)
     out.print(f"watch stopped: deployment {deployment} {left}, no more scheduled runs", highlight=False)
+
+
+def _pause_deployment(deployment: str) -> Optional[bool]:
+    """Pause the deployment FLOW/NAME through Prefect's client; whether it is paused afterwards (None: could not tell)."""
+    try:
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            client.pause_deployment(client.read_deployment_by_name(deployment).id)
+    except Exception:  # the server went away or refused: say what is known, below
+        return None
+    return _deployment_paused(deployment)
 
 
 def _deployment_paused(deployment: str) -> Optional[bool]:

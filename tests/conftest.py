@@ -161,3 +161,23 @@ def labelguard_server(tmp_path_factory):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
+
+
+def wait_for_sigterm_handler(pid: int, timeout: float = 120.0) -> None:
+    """Wait until process ``pid`` catches SIGTERM (a handler installed), read from ``/proc/PID/status``.
+
+    Python leaves SIGTERM at its default action (killed, exit -15), so the bit in ``SigCgt`` appears
+    exactly when ``watch`` has installed its handler: a readiness signal, not a guessed sleep.
+    """
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    bit = 1 << (signal.SIGTERM - 1)
+    while True:
+        with open(f"/proc/{pid}/status") as fh:
+            caught = int(next(line for line in fh if line.startswith("SigCgt:")).split()[1], 16)
+        if caught & bit:
+            return
+        assert time.monotonic() < deadline, f"process {pid} installed no SIGTERM handler in {timeout:.0f} s"
+        time.sleep(0.2)

@@ -23,6 +23,7 @@ from labelguard.tasks.attacks import flip_labels
 from labelguard.tasks.ledger import Ledger
 from labelguard.tasks.manifest import ColumnSpec, load_signing_key, load_verify_key
 from labelguard.tasks.simulate import DayPlan, make_day
+from tests.conftest import wait_for_sigterm_handler
 
 pytestmark = pytest.mark.flow
 SPEC = ColumnSpec(positive_class=1)
@@ -184,7 +185,7 @@ def test_watch_stops_on_sigterm_with_one_line(prefect_server, tmp_path, keys):
         while httpx.get(url).status_code != 200:  # served: the runner has registered the deployment
             assert watch.poll() is None and time.monotonic() < deadline, watch.communicate()
             time.sleep(0.5)
-        time.sleep(2)  # the runner's loop and its SIGTERM handler are up
+        wait_for_sigterm_handler(watch.pid)  # sent at once: watch pauses the deployment itself if the runner had not started
         watch.send_signal(signal.SIGTERM)
         stdout, stderr = watch.communicate(timeout=60)
     finally:

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.clirun import invoke
+from tests.conftest import wait_for_sigterm_handler
 from tests.test_fixleft_b import small_lake  # noqa: F401 - a fixture: three clean signed days of a lake
 
 
@@ -208,7 +209,7 @@ def test_ctrl_c_on_watch_exits_130_naming_the_paused_deployment_and_sigterm_stay
             while httpx.get(f"{api}/deployments/name/labelguard-verify/{name}", timeout=10).status_code != 200:
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
                 time.sleep(0.5)
-            time.sleep(2)  # the runner is polling
+            wait_for_sigterm_handler(proc.pid)  # no sleep: a signal as soon as the deployment exists must still leave it paused
             os.kill(proc.pid, sig)  # the command itself, as a terminal's Ctrl-C or a supervisor's SIGTERM reaches it
             stdout, stderr = proc.communicate(timeout=60)
         finally:
