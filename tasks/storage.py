@@ -245,7 +245,7 @@ class S3Store:
             if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
                 raise StoreError(f"access denied to {self.uri} ({code})", "check the credentials and bucket policy") from None
             if status >= 500 or code in ("SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable", "InternalError"):
-                raise self._unreachable(f"kept failing ({status} {code})") from None
+                raise self._unreachable(f"kept failing ({status}{' ' + code if code else ''})") from None
             raise StoreError(f"S3 {op} on {self.uri} failed: {code or exc}", "check the endpoint and bucket") from None
         except BotoCoreError as exc:
             raise StoreError(f"S3 {op} on {self.uri} failed: {exc}", "check the endpoint and credentials") from None

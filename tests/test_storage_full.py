@@ -130,7 +130,7 @@ def test_an_error_answer_without_a_code_names_its_status_alone(monkeypatch):
     store.client.meta.events.register("before-send.s3.HeadObject", lambda request, **_: AWSResponse(request.url, 503, {}, Body()))
     with pytest.raises(StoreUnreachable) as err:
         store.head("k")
-    assert str(err.value) == f"the S3 endpoint http://127.0.0.1:9 kept failing (503 ) (after 1 attempts) (fix: check that it is up, or raise {MAX_ATTEMPTS_ENV})"
+    assert str(err.value) == f"the S3 endpoint http://127.0.0.1:9 kept failing (503) (after 1 attempts) (fix: check that it is up, or raise {MAX_ATTEMPTS_ENV})"
 
 
 def test_a_conditional_write_that_lost_a_race_is_an_existing_object(monkeypatch):
