@@ -6,7 +6,7 @@ The new rule is what ``flip_posterior`` chose in the run (``shipped``). The old 
 shipped before the sixth session, recomputed from the same run: the posterior's expected-F1 set
 unless cleanlab's set is expected to be better by more than one standard error, with cleanlab's
 false-positive rate approximated by per-label self-confidence thresholds on the trusted rows
-(copied below as it stood, so it can be judged after it left ``tasks/posterior.py``). A cell is a
+(``_cleanlab_set_false_positive_rate`` in ``tasks/posterior.py``, which still ships it). A cell is a
 (regime, attack, rate); its F1 is the mean over the study's seeds.
 """
 import argparse
@@ -19,18 +19,7 @@ import numpy as np
 import pandas as pd
 
 from _common import write_result
-from labelguard.tasks.posterior import _renorm, _smoothed_rate, choose_suspect_set
-
-
-def old_cleanlab_rate(suspect, codes, oof, proba_ref, codes_ref):
-    """The old rule's estimate: per given label, the largest self-confidence cleanlab flagged, as a threshold on trusted rows."""
-    if not suspect.any():
-        return 0.0
-    hits = 0
-    for c in np.unique(codes[suspect]):
-        threshold = float(oof[suspect & (codes == c), c].max())
-        hits += int((proba_ref[codes_ref == c, c] <= threshold).sum())
-    return _smoothed_rate(hits, len(codes_ref))
+from labelguard.tasks.posterior import _cleanlab_set_false_positive_rate, _renorm, choose_suspect_set
 
 
 def _f1(found, truth):
@@ -41,7 +30,7 @@ def score(runs: list[dict]) -> pd.DataFrame:
     rows = []
     for r in runs:
         t, codes, cands = r["truth"], r["codes"], r["choose_args"][0]
-        old_fpr = old_cleanlab_rate(r["cleanlab"], codes, _renorm(r["oof_raw"]), _renorm(r["cand_on_ref"]), r["codes_r"])
+        old_fpr = _cleanlab_set_false_positive_rate(r["cleanlab"], codes, _renorm(r["oof_raw"]), _renorm(r["cand_on_ref"]), r["codes_r"])
         old, _ = choose_suspect_set({"posterior": cands["posterior"], "cleanlab": (int(r["cleanlab"].sum()), old_fpr)},
                                     len(codes), float(r["posterior"].sum()), len(r["codes_r"]))
         rows.append(dict(regime=r["regime"], seed=r["seed"], attack=r["attack"], rate=r["rate"], flips=int(t.sum()),

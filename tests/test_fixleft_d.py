@@ -12,18 +12,8 @@ import pytest
 
 from tests.clirun import invoke
 from tests.conftest import wait_for_sigterm_handler
+from tests.test_fix_findings_r5 import _Fixed  # a fitted model whose holdout predictions are given
 from tests.test_fixleft_b import small_lake  # noqa: F401 - a fixture: three clean signed days of a lake
-
-
-class _Fixed:
-    """A fitted model whose holdout predictions are given (evaluate only calls predict)."""
-
-    def __init__(self, predictions):
-        self.predictions = np.array(predictions, dtype=object)
-
-    def predict(self, X):
-        assert len(X) == len(self.predictions)
-        return self.predictions
 
 
 def test_a_multi_class_run_without_a_named_class_prints_its_class_share_figure_on_the_console():
