@@ -56,6 +56,15 @@ def _digest(*arrays: np.ndarray) -> str:
     return h.hexdigest()
 
 
+def _memoized(memo: dict | None, key: tuple, compute):
+    """``compute()``, kept in ``memo`` under ``key`` when the caller keeps a memo (None: computed every time)."""
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
 def _fold_fits(X: np.ndarray, codes: np.ndarray, k: int, *, folds: int, seed: int, memo: dict | None) -> list | None:
     """The out-of-fold split's fold models: ``[(test rows, fitted), ...]``, or None with fewer than two usable classes.
 
@@ -64,23 +73,21 @@ def _fold_fits(X: np.ndarray, codes: np.ndarray, k: int, *, folds: int, seed: in
     same rows, labels and seed: the confident-learning guard, the reference model's own out-of-fold
     rate and the flip posterior each fitted the same five models on 100,000 rows.
     """
-    key = ("folds", _digest(X, codes), k, folds, seed)
-    if memo is not None and key in memo:
-        return memo[key]
-    counts = np.bincount(codes, minlength=k)
-    usable = counts >= 2
-    fits = None
-    if usable.sum() >= 2:
+
+    def fit_folds() -> list | None:
+        counts = np.bincount(codes, minlength=k)
+        usable = counts >= 2
+        if usable.sum() < 2:
+            return None
         n_folds = int(max(2, min(folds, counts[usable].min())))
         import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "least populated class has only 1 member": handled in _fitted
             splits = list(StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(X, codes))
-        fits = [(test, _fitted(X[train], codes[train])) for train, test in splits]
-    if memo is not None:
-        memo[key] = fits
-    return fits
+        return [(test, _fitted(X[train], codes[train])) for train, test in splits]
+
+    return _memoized(memo, ("folds", _digest(X, codes), k, folds, seed), fit_folds)
 
 
 def oof_proba(X: np.ndarray, codes: np.ndarray, k: int, *, folds: int = 5, seed: int = 0, memo: dict | None = None) -> np.ndarray:
@@ -151,13 +158,7 @@ def _fit_proba(X: np.ndarray, codes: np.ndarray, X_new: np.ndarray, k: int) -> n
 def fitted_on(X: np.ndarray, codes: np.ndarray, memo: dict | None = None):
     """One model fitted on all the rows (see :func:`_fitted`); ``memo`` shares it between callers given the same rows
     (the reference model was fitted three times on the same trusted rows: reference_model twice, the model gate once)."""
-    key = ("fit", _digest(X, codes))
-    if memo is not None and key in memo:
-        return memo[key]
-    fitted = _fitted(X, codes)
-    if memo is not None:
-        memo[key] = fitted
-    return fitted
+    return _memoized(memo, ("fit", _digest(X, codes)), lambda: _fitted(X, codes))
 
 
 def self_neighbours(Z: np.ndarray, k: int, memo: dict | None = None) -> np.ndarray:
@@ -166,13 +167,7 @@ def self_neighbours(Z: np.ndarray, k: int, memo: dict | None = None) -> np.ndarr
     ``memo`` (see :func:`_fold_fits`) shares the search between the kNN guard and the flip
     posterior's neighbourhood view: on 100,000 rows × 50 features it is a brute-force search of minutes.
     """
-    key = ("neighbours", _digest(Z), k)
-    if memo is not None and key in memo:
-        return memo[key]
-    _, idx = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)
-    if memo is not None:
-        memo[key] = idx
-    return idx
+    return _memoized(memo, ("neighbours", _digest(Z), k), lambda: NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)[1])
 
 
 def confident_learning(frame: pd.DataFrame, spec: ColumnSpec, *, seed: int = 0, memo: dict | None = None) -> RowScores:
