@@ -140,10 +140,17 @@ def _gate_bound_fails(gate: guards.GuardResult) -> bool:
     return "share_move_tolerance" in m and m["share_move_upper"] >= m["share_move_tolerance"]
 
 
+def _share_bound_decides(gate: guards.GuardResult) -> bool:
+    """The gate vouches for the accuracy drop, and only its bound on a class's share move (``--share-gap``) does not."""
+    m = gate.metrics
+    return ("share_move_tolerance" in m and m.get("accuracy_drop_upper", 1.0) < (gate.tolerance or 0.0)
+            and m["share_move_upper"] >= m["share_move_tolerance"])
+
+
 def _gate_reason(gate: guards.GuardResult) -> str:
     """Why an inconclusive model gate cannot vouch: the bound on the share move or on the accuracy drop."""
     m = gate.metrics
-    if "share_move_tolerance" in m and m["accuracy_drop_upper"] < gate.tolerance and m["share_move_upper"] >= m["share_move_tolerance"]:
+    if _share_bound_decides(gate):
         return (f"model gate cannot rule out a {m['share_move_tolerance'] * 100:g}% move of class {m['share_move_class']}'s predicted share "
                 f"(95 % upper bound {m['share_move_upper']:.1%} on {m['holdout_rows']} holdout rows)")
     if "accuracy_drop_upper" in m:
@@ -190,9 +197,8 @@ def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, f
     if holdout_leak:
         gate_fix = "pass a --holdout whose rows are not in the data (e.g. the dataset's own URI/holdout)"
     elif gate is not None:
-        m = gate.metrics
-        if "share_move_tolerance" in m and m.get("accuracy_drop_upper", 1.0) < (gate.tolerance or 0.0) and m["share_move_upper"] >= m["share_move_tolerance"]:
-            wider = math.floor(m["share_move_upper"] * 100) / 100 + 0.01  # the smallest whole point above the bound
+        if _share_bound_decides(gate):
+            wider = math.floor(gate.metrics["share_move_upper"] * 100) / 100 + 0.01  # the smallest whole point above the bound
             gate_fix = (f"pass a larger trusted --holdout (the gate's bound on the share move shrinks with its rows), "
                         f"accept a larger move with --share-gap {wider:.2f}")
         else:
