@@ -149,20 +149,3 @@ def test_a_conditional_write_that_lost_a_race_is_an_existing_object(monkeypatch)
         with pytest.raises(DatasetExists) as err:
             store._call("put_object", Bucket="b", Key="p/part-0.parquet", Body=b"x", IfNoneMatch="*")
     assert str(err.value) == "s3://b/p/part-0.parquet already exists; writes are create-only (fix: choose a new destination prefix)"
-
-
-@pytest.mark.parametrize("code", ["NoSuchKey", "NoSuchVersion"])
-def test_an_object_not_found_code_on_a_request_without_a_key_is_a_missing_bucket(code, monkeypatch):
-    """A listing names no object, so any not-found answer to it is about the bucket, whichever code
-    an S3-compatible store chose (botocore's Stubber plays the server)."""
-    from botocore.stub import Stubber
-
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    store = S3Store("b", "p", endpoint_url="http://127.0.0.1:9")
-    with Stubber(store.client) as stub:
-        stub.add_client_error("list_objects_v2", service_error_code=code, http_status_code=404)
-        with pytest.raises(DatasetMissing) as err:
-            store.list()
-    assert str(err.value) == ("no dataset at s3://b/p: bucket 'b' does not exist on the S3 endpoint http://127.0.0.1:9 (fix: check the URI and the endpoint "
-                              "(--endpoint-url, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS), or ingest a dataset there first)")

@@ -32,7 +32,8 @@ def test_a_bad_bucket_name_says_what_a_bucket_name_is():
                               "characters: lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit)")
 
 
-@pytest.mark.parametrize("code", ["404", "NotFound", "NoSuchBucket"])
+# NoSuchKey/NoSuchVersion too: a listing names no object, so any not-found answer to it is about the bucket (full storage run)
+@pytest.mark.parametrize("code", ["404", "NotFound", "NoSuchBucket", "NoSuchKey", "NoSuchVersion"])
 def test_a_listing_answered_not_found_is_a_missing_bucket(code, monkeypatch):
     """A request without a key that comes back not found is about the bucket: no object is named
     (some S3-compatible stores answer ``NotFound``; botocore's Stubber plays the server)."""
