@@ -1127,7 +1127,7 @@ def watch(
         from labelguard.flows.verify import verify_flow
 
         out.print(f"serving {name}: verify {uri} on '{cron}' against {os.environ['PREFECT_API_URL']} (Ctrl-C stops)", highlight=False)
-        _serve_until_stopped(f"labelguard-verify/{name}", lambda: verify_flow.serve(
+        _serve_until_stopped(verify_flow.to_deployment(
             name=name,
             cron=cron,
             parameters={"uri": uri, "verify_key": str(settings.verify_key), "reference_uri": reference, "holdout_uri": holdout, "endpoint_url": settings.s3_endpoint, "name": name,
@@ -1136,45 +1136,83 @@ def watch(
         ))
 
 
-def _serve_until_stopped(deployment: str, serve_call) -> None:
-    """Run a blocking Prefect ``serve`` and, when SIGTERM or Ctrl-C stops it, say so in one line.
+def _serve_until_stopped(runner_deployment) -> None:
+    """Serve a Prefect ``RunnerDeployment`` until SIGTERM or Ctrl-C, then say in one line what is left on the server.
 
-    Prefect's runner pauses the deployment on the way out and logs three INFO lines
-    (``SIGTERM received, initiating graceful shutdown...``); its logger is kept to warnings, and
-    the one line here says what stopping did. Prefect swallows the KeyboardInterrupt of a Ctrl-C,
-    so a SIGINT handler notes it: Ctrl-C exits 130, as every other command does (a supervisor's
-    SIGTERM stays a quiet 0), with one line on stderr naming what is left on the server.
+    The steps of Prefect's ``serve`` are taken one by one (``Runner.add_deployment``, then
+    ``Runner.start``) so a signal is never acted on while the deployment is being registered:
+    Prefect registers it on a background event-loop thread, and a signal raised in the main thread
+    mid-request left that request running after the pause below (CI saw a deployment left active
+    once). A signal during registration is noted and acted on once registration is done (a second
+    Ctrl-C interrupts at once). Prefect's runner pauses the deployment on the way out only once its
+    loop has started; before that, or whatever stopped it, the deployment is paused here, so "no more
+    scheduled runs" holds. Ctrl-C exits 130, as every other command does; a supervisor's SIGTERM
+    stays a quiet 0. Prefect's runner logger is kept to warnings (its three INFO lines on a SIGTERM).
+
+    Parameters
+    ----------
+    runner_deployment : prefect.deployments.runner.RunnerDeployment
+        From ``Flow.to_deployment(name=..., cron=..., parameters=...)``.
+
+    Raises
+    ------
+    typer.Exit
+        130 after Ctrl-C.
     """
+    import asyncio
     import logging
     import signal
     import threading
 
-    for name in ("prefect.runner", "prefect.flows"):  # "Received KeyboardInterrupt, shutting down..." is ours to say, in one line
-        logging.getLogger(name).setLevel(logging.WARNING)
+    from prefect.runner import Runner
+
+    for logger_name in ("prefect.runner", "prefect.flows"):
+        logging.getLogger(logger_name).setLevel(logging.WARNING)
+    deployment = runner_deployment.full_name
     interrupted = threading.Event()
+    requested: list[int] = []  # signals that arrived while the deployment was being registered
+
+    def on_signal_while_registering(signum, frame):
+        if signum == signal.SIGINT and requested:  # a second Ctrl-C: the user does not want to wait
+            raise KeyboardInterrupt
+        requested.append(signum)
 
     def on_sigint(signum, frame):
-        interrupted.set()
         raise KeyboardInterrupt
 
-    def on_early_sigterm(signum, frame):  # until Prefect's runner installs its own handler (after it registers the deployment)
+    def on_early_sigterm(signum, frame):  # until Prefect's runner installs its own handler in Runner.start
         raise SystemExit(0)
 
     main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_sigint) if main else None
-    previous_term = signal.signal(signal.SIGTERM, on_early_sigterm) if main else None
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
     try:
-        serve_call()
+        if main:
+            signal.signal(signal.SIGINT, on_signal_while_registering)
+            signal.signal(signal.SIGTERM, on_signal_while_registering)
+        runner = Runner(name=runner_deployment.name, pause_on_shutdown=True)
+        runner.add_deployment(runner_deployment)
+        if main:
+            signal.signal(signal.SIGINT, on_sigint)
+            signal.signal(signal.SIGTERM, on_early_sigterm)
+        if signal.SIGINT in requested:
+            interrupted.set()
+        elif not requested:
+            asyncio.run(runner.start())
     except KeyboardInterrupt:
         interrupted.set()
     except SystemExit:  # Prefect's runner exits 0 on a SIGTERM that arrives before its loop has started
         pass
+    except BaseExceptionGroup as group:  # a signal raised inside one of the runner's anyio task groups
+        _, other = group.split((KeyboardInterrupt, SystemExit, asyncio.CancelledError))
+        if other is not None:
+            raise
+        if group.subgroup(KeyboardInterrupt) is not None:
+            interrupted.set()
     finally:
-        if main:
-            signal.signal(signal.SIGINT, previous)
-            signal.signal(signal.SIGTERM, previous_term)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     paused = _deployment_paused(deployment)
-    if paused is False:  # stopped before the runner's loop started, Prefect pauses nothing: "no more scheduled runs" must hold anyway
+    if paused is not True:  # stopped before the runner's loop started, Prefect pauses nothing: "no more scheduled runs" must hold anyway
         paused = _pause_deployment(deployment)
     left = {True: "paused", False: "still active", None: "in an unknown state (the server did not answer)"}[paused]
     if interrupted.is_set():
@@ -1423,8 +1461,6 @@ def _flow_check(uri: str, verify_key: Path, signing_key: Path, ledger: Path) -> 
 
 def _serve_drift(uri: str, cron: str, name: str, settings: Settings, reference: Optional[str], ledger: Optional[str]) -> None:
     """`watch` of a partitioned dataset: the drift flow as a served deployment with the cron schedule."""
-    from prefect import serve
-
     from labelguard.flows.drift import drift_flow
 
     book = _ledger_for(ledger, settings.verify_key, writing=False)
@@ -1434,7 +1470,7 @@ def _serve_drift(uri: str, cron: str, name: str, settings: Settings, reference: 
                     "ledger": str(book.path.resolve()) if book else None, "name": name},
     )
     out.print(f"serving labelguard-drift/{name}: drift checks of {uri} on '{cron}' against {os.environ['PREFECT_API_URL']} (Ctrl-C stops)", highlight=False)
-    _serve_until_stopped(f"labelguard-drift/{name}", lambda: serve(deployment, print_starting_message=False))
+    _serve_until_stopped(deployment)
 
 
 @app.command()

@@ -206,7 +206,7 @@ def test_ctrl_c_on_watch_exits_130_naming_the_paused_deployment_and_sigterm_stay
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
-        assert httpx.get(f"{api}/deployments/name/labelguard-verify/{name}", timeout=10).json()["paused"] is True
+        assert httpx.get(f"{api}/deployments/name/labelguard-verify/{name}", timeout=10).json()["paused"] is True, (sig, proc.returncode, stdout, stderr)
         if sig == signal.SIGINT:
             assert proc.returncode == 130, (stdout, stderr)
             assert stderr == (f"interrupted: watch stopped; deployment labelguard-verify/{name} is left paused on {api}, no more scheduled runs "
