@@ -655,7 +655,7 @@ def pipeline(
 ) -> None:
     """Run the training pipeline: load, verify, transform, guards, train, evaluate. Exit 0 pass, 1 fired or cannot tell (training stops unless --observe), 2 could not run."""
     _quiet(verbose)
-    _refuse_a_file(uri, "pipeline")
+    _refuse_a_file(uri, "pipeline", reference=reference, holdout=holdout)
     settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.tasks.attacks import check_rate
@@ -718,11 +718,14 @@ def _refuse_report_in_dataset(out_dir: Path, *uris: str | None) -> None:
                            "write the report outside the store")
 
 
-def _refuse_a_file(uri: str, command: str) -> None:
-    """A CSV file or one Parquet file where a dataset folder belongs, said as such in about a second (break-it r6 finding 6)."""
-    from labelguard.pathkind import refuse_a_file_for_a_dataset
+def _refuse_a_file(uri: str, command: str, **options: str | None) -> None:
+    """A CSV file or one Parquet file where a dataset folder belongs, said as such in about a second (break-it r6 finding 6);
+    ``options`` (``reference=…``, ``holdout=…``) are checked too, and may not name the dataset itself."""
+    from labelguard.pathkind import refuse_a_file_for_a_dataset, refuse_a_file_for_an_option
 
     refuse_a_file_for_a_dataset(uri, command)
+    for option, value in options.items():
+        refuse_a_file_for_an_option(value, f"--{option}", uri)
 
 
 def _require_dataset(*uris: str | None, endpoint_url: str | None) -> None:
@@ -734,7 +737,9 @@ def _require_dataset(*uris: str | None, endpoint_url: str | None) -> None:
     for uri in filter(None, uris):
         store = open_store(uri, endpoint_url=endpoint_url)
         if store.head("manifest.json") is None and not store.list(limit=1):
-            raise DatasetMissing(f"no dataset at {store.uri}", "check the URI (labelguard ingest writes one there)")
+            from labelguard.pathkind import describe_missing
+
+            raise DatasetMissing(*describe_missing(store.uri))
 
 
 def _refuse_positive_against_manifest(uri: str, given: Optional[str], key, endpoint_url: str | None) -> None:
@@ -972,7 +977,7 @@ def verify(
     import json as _json
 
     _quiet(verbose)
-    _refuse_a_file(uri, "verify")
+    _refuse_a_file(uri, "verify", reference=reference, holdout=holdout)
     settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
     from labelguard.tasks.postgres import is_table_url
 
@@ -1094,7 +1099,7 @@ def watch(
     endpoint_url: Optional[str] = EndpointOpt,
 ) -> None:
     """Serve the verify flow on a cron schedule, or the drift flow when URI holds daily partitions (needs a Prefect server: `labelguard server` or `prefect server start`)."""
-    _refuse_a_file(uri, "watch")
+    _refuse_a_file(uri, "watch", reference=reference, holdout=holdout)
     settings = Settings.resolve(verify_key=verify_key, signing_key=signing_key, s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.errors import BadInput
@@ -1317,7 +1322,7 @@ def drift(
     import tempfile
 
     _quiet(verbose)
-    _refuse_a_file(uri, "drift")
+    _refuse_a_file(uri, "drift", reference=reference)
     settings = Settings.resolve(verify_key=verify_key, signing_key=signing_key, s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.errors import BadInput

@@ -1,4 +1,4 @@
-"""What a local path given where a dataset is expected really is (a CSV file, one Parquet file, a file of a dataset), said before anything heavy loads."""
+"""What a path given where a dataset is expected really is (a CSV file, one Parquet file, a file of a dataset, the checked dataset itself), said before anything heavy loads."""
 
 from __future__ import annotations
 
@@ -74,3 +74,67 @@ def refuse_a_file_for_a_dataset(uri: str, command: str) -> None:
                            f"sign it with labelguard seal {uri}, then labelguard verify {folder} (its folder), or {ingest} first")
         raise BadInput(f"{uri} is a single Parquet file; {expects}", f"{ingest} first, then labelguard {command} DIR")
     raise BadInput(f"{uri} is a file, not a dataset folder; {expects}", "pass the folder `labelguard ingest --dest` wrote")
+
+
+def refuse_a_file_for_an_option(value: str | None, option: str, checked: str) -> None:
+    """Refuse a ``--reference``/``--holdout`` that cannot be the trusted dataset it names, before any work.
+
+    ``verify ds --reference iris.csv`` said "no dataset at iris.csv (fix: check the URI)", and
+    ``--reference ds`` (the dataset being checked) compared the data with itself, so every
+    reference guard passed whatever the data held. Local paths are looked at; an ``s3://`` key
+    is compared by name only (its kind is said by :func:`describe_missing` when nothing is there).
+
+    Parameters
+    ----------
+    value
+        The option's value as typed (None: not given, nothing to check).
+    option
+        ``"--reference"`` or ``"--holdout"``, for the message.
+    checked
+        The command's dataset argument: the option may not name it.
+
+    Raises
+    ------
+    BadInput
+        ``value`` is the checked dataset, a local CSV or Parquet file, or a file inside a dataset.
+    """
+    if value is None:
+        return
+    if _same_place(value, checked):
+        raise BadInput(f"{option} {value} is the dataset being checked: comparing it with itself passes whatever it holds",
+                       f"give {option} a trusted copy made before the data could change, e.g. by `labelguard baseline {checked} DIR` while it still verifies")
+    if "://" in value and not value.startswith("file://"):
+        return
+    path = Path(value.removeprefix("file://"))
+    if not path.is_file():
+        return
+    folder = str(path.parent) if str(path.parent) else "."
+    if any((path.parent / name).is_file() for name in MANIFESTS):
+        raise BadInput(f"{option} {value} is a file of the dataset at {folder}; {option} takes the dataset folder", f"{option} {folder}")
+    what = {"csv": "a CSV file", "parquet": "a single Parquet file"}.get(_kind(path), "a file, not a dataset folder")
+    raise BadInput(f"{option} {value} is {what}; {option} takes a signed dataset folder",
+                   f"labelguard ingest --source {value} --dest DIR first, then {option} DIR")
+
+
+def describe_missing(uri: str) -> tuple[str, str]:
+    """The problem and the fix for a URI that holds no dataset, naming an object's kind when its name gives it away.
+
+    ``--holdout s3://bucket/batch.csv`` said "no dataset at … (fix: check the URI)" of a URI that is right:
+    the object is there, it is just not a dataset folder.
+    """
+    kind = _kind(Path(uri.rstrip("/").rsplit("/", 1)[-1]))
+    if kind == "csv":
+        return (f"no dataset at {uri}: it names a CSV object, and labelguard checks a dataset folder (prefix) that ingest wrote",
+                "copy it locally and run labelguard ingest --source FILE --dest DIR, then pass DIR")
+    if kind == "parquet":
+        return (f"no dataset at {uri}: it names one Parquet object, and labelguard checks a dataset folder (prefix) that ingest wrote",
+                f"labelguard ingest --source {uri} --dest DIR first, then pass DIR")
+    return f"no dataset at {uri}", "check the URI (labelguard ingest writes one there)"
+
+
+def _same_place(a: str, b: str) -> bool:
+    """Whether two dataset URIs name the same place (local paths resolved, ``s3://`` keys compared without trailing slashes)."""
+    remote = ("://" in a and not a.startswith("file://"), "://" in b and not b.startswith("file://"))
+    if any(remote):
+        return all(remote) and a.rstrip("/") == b.rstrip("/")
+    return Path(a.removeprefix("file://")).resolve() == Path(b.removeprefix("file://")).resolve()

@@ -361,7 +361,9 @@ def read_manifest(store: Store) -> SignedManifest:
     name = own_key(store, MANIFEST_KEY)
     if store.head(name) is None:
         if not store.list(limit=1):
-            raise DatasetMissing(f"no dataset at {store.uri}", "check the URI (labelguard ingest writes one there)")
+            from labelguard.pathkind import describe_missing
+
+            raise DatasetMissing(*describe_missing(store.uri))
         raise ManifestProblem("missing-manifest", f"objects at {store.uri} but no manifest.json: the data cannot be vouched for")
     try:
         return SignedManifest.from_bytes(store.get(name))
