@@ -1565,6 +1565,7 @@ def baseline(
         from labelguard.tasks.manifest import load_signing_key, load_verify_key
 
         vkey, skey = load_verify_key(settings.verify_key), load_signing_key(settings.signing_key)
+        _refuse_a_signing_key_of_another_pair(settings, skey)  # a baseline every `verify --reference` would call re-signed
         read_ledger = _ledger_for(ledger, settings.verify_key, writing=False)
         write_ledger = _ledger_for(ledger, settings.signing_key, writing=True)
         from labelguard.tasks.verify import make_baseline

@@ -85,3 +85,21 @@ def test_an_s3_object_named_like_a_csv_is_named_as_such_when_nothing_is_there(pl
                                               f"a dataset folder (prefix) that ingest wrote (fix: labelguard ingest --source s3://{bucket}/one.parquet --dest DIR first, then pass DIR)\n")
     res = invoke("verify", place / "ds", "--reference", f"s3://{bucket}/nothing", "--endpoint-url", s3_endpoint, env=env)
     assert (res.exit_code, res.stderr) == (2, f"error: no dataset at s3://{bucket}/nothing (fix: check the URI (labelguard ingest writes one there))\n")
+
+
+def test_a_baseline_signed_with_a_key_of_another_pair_is_refused_before_it_is_written(place, keys, other_keys, tmp_path):
+    """`baseline` with a signing key whose public half is not the verify key wrote a baseline that every
+    `verify --reference` then reported as signed by an unknown key (exit 1: a slip read as tampering). Refused up front,
+    as ingest and seal refuse it; nothing written. With the pair it writes, and verify takes it as a reference."""
+    from labelguard.tasks.manifest import key_id, load_signing_key, load_verify_key
+
+    bl = tmp_path / "bl"
+    res = invoke("baseline", place / "ds", "--out", bl, "--signing-key", other_keys[0], "--verify-key", keys[1], env={})
+    own, trusted = key_id(load_signing_key(other_keys[0]).public_key()), key_id(load_verify_key(keys[1]))
+    assert (res.exit_code, res.stderr) == (2, (
+        f"error: the signing key {other_keys[0]} (key {own}) is not the pair of the verify key {keys[1]} (key {trusted}): every verify would "
+        "report the data as signed by an unknown key (fix: point the signing key and LABELGUARD_VERIFY_KEY / --verify-key at one "
+        "`labelguard keygen` folder)\n"))
+    assert not bl.exists()
+    ok = invoke("baseline", place / "ds", "--out", bl, "--signing-key", keys[0], "--verify-key", keys[1], env={})
+    assert ok.exit_code == 0 and ok.stdout.startswith(f"baseline: {bl}  rows=120  ")
