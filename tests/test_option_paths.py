@@ -103,3 +103,55 @@ def test_a_baseline_signed_with_a_key_of_another_pair_is_refused_before_it_is_wr
     assert not bl.exists()
     ok = invoke("baseline", place / "ds", "--out", bl, "--signing-key", keys[0], "--verify-key", keys[1], env={})
     assert ok.exit_code == 0 and ok.stdout.startswith(f"baseline: {bl}  rows=120  ")
+
+
+@pytest.fixture()
+def wrong_kinds(place, tmp_path):
+    """Folders that are not datasets: CSV exports, a notes file, a folder holding signed datasets in sub-folders;
+    and a dataset whose manifest was deleted (tampering until shown otherwise)."""
+    import shutil
+
+    (tmp_path / "csvdir").mkdir()
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / "csvdir" / name).write_text((place / "ref.csv").read_text())
+    (tmp_path / "txtdir").mkdir()
+    (tmp_path / "txtdir" / "notes.txt").write_text("hi\n")
+    shutil.copytree(place / "ds", tmp_path / "store" / "reviews")
+    shutil.copytree(place / "ds", tmp_path / "stripped")
+    (tmp_path / "stripped" / "manifest.json").unlink()
+    return tmp_path
+
+
+WRONG = [
+    (("verify", "--reference", "csvdir"),
+     "{t}/csvdir is not a dataset: it holds 2 CSV/text file(s) (a.csv, b.csv) and no Parquet "
+     "(fix: labelguard ingest --source {t}/csvdir/a.csv --dest DIR first, then pass DIR)"),
+    (("verify", "--holdout", "txtdir"),
+     "{t}/txtdir is not a dataset: it holds 1 CSV/text file(s) (notes.txt) and no Parquet "
+     "(fix: labelguard ingest --source {t}/txtdir/notes.txt --dest DIR first, then pass DIR)"),
+    (("verify", "--reference", "store"),
+     "{t}/store is not a dataset: it holds 1 signed dataset(s) in sub-folders (reviews) (fix: point at one of them, e.g. {t}/store/reviews)"),
+    (("baseline", "csvdir", "--out", "bl"),
+     "{t}/csvdir is not a dataset: it holds 2 CSV/text file(s) (a.csv, b.csv) and no Parquet "
+     "(fix: labelguard ingest --source {t}/csvdir/a.csv --dest DIR first, then pass DIR)"),
+]
+
+
+@pytest.mark.parametrize("args,line", WRONG, ids=[" ".join(a[:3]) for a, _ in WRONG])
+def test_a_folder_that_is_no_dataset_as_trusted_data_is_bad_input_not_tampering(place, keys, wrong_kinds, args, line):
+    """Break-it r7 finding 2: `--reference csvdir` (a slip in a CI variable) was `missing-manifest`, exit 1, with the
+    fix "restore the trusted data from a signed copy": a typo read as tampering. Now exit 2 naming what is there."""
+    t = wrong_kinds
+    command, *rest = args
+    argv = [command, *([place / "ds"] if command == "verify" else []), *[t / a if a in ("csvdir", "txtdir", "store", "bl") else a for a in rest]]
+    res = invoke(*argv, env={"LABELGUARD_VERIFY_KEY": str(keys[1]), "LABELGUARD_SIGNING_KEY": str(keys[0])})
+    assert (res.exit_code, res.stderr) == (2, "error: " + line.format(t=t) + "\n")
+    assert not (t / "bl").exists()
+
+
+def test_a_dataset_whose_manifest_was_deleted_stays_untrusted(place, keys, wrong_kinds):
+    """The other side: Parquet objects (and labelguard's own files) without their manifest are `missing-manifest`,
+    exit 1, as the README says; deleting a manifest must not turn tampering into a usage error."""
+    res = invoke("verify", place / "ds", "--reference", wrong_kinds / "stripped", env={"LABELGUARD_VERIFY_KEY": str(keys[1])})
+    assert res.exit_code == 1
+    assert f"the reference at {wrong_kinds / 'stripped'} failed verification: missing-manifest: objects at {wrong_kinds / 'stripped'} but no manifest.json" in res.stdout + res.stderr
