@@ -243,7 +243,7 @@ def _cleanlab_set_false_positive_rate(suspect: np.ndarray, codes: np.ndarray, oo
 
 
 def choose_suspect_set(
-    candidates: dict[str, tuple[int, float]], rows: int, expected_flips: float, reference_rows: int, *, margin_se: float = 2.0
+    candidates: dict[str, tuple[int, float]], rows: int, expected_flips: float, reference_rows: int, *, margin_se: float = 1.0
 ) -> tuple[str, dict[str, dict[str, float]]]:
     """The candidate suspect set with the highest F1 expected from its false-positive rate measured on trusted rows.
 
@@ -257,15 +257,9 @@ def choose_suspect_set(
 
     The first candidate is the default; another replaces it only when its expected F1 is higher by
     more than ``margin_se`` standard errors of the difference (binomial error of each ``f`` on
-    ``reference_rows`` rows, by the delta method). The binomial error is only part of the error:
-    ``f`` is measured on trusted rows, and a set's rate on the candidate's clean rows differs from
-    it when the attack chose which rows to move. A switch happens exactly where the challenger's
-    measured rate came out low, so its errors are selected in its favour (the winner's curse of a
-    choice made on noisy estimates): on the dev runs of ``bench/suspect_set_margin.py`` cleanlab's
-    rate on the candidate's clean rows was 1.1-20× its trusted-row rate in the runs where the
-    one-standard-error rule (Breiman et al. 1984, *Classification and Regression Trees*, §3.4.3)
-    switched, and those switches lost 0.064 F1 on average. Two standard errors (a one-sided test
-    at about 2.5 %) keep the switches whose evidence survives that.
+    ``reference_rows`` rows, by the delta method): the one-standard-error rule (Breiman et al. 1984,
+    *Classification and Regression Trees*, §3.4.3) — a few hundred trusted rows measure a rate of
+    1 % only roughly, and a switch on noise costs more than it gains.
 
     Parameters
     ----------
