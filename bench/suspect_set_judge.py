@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/suspect_set_judge.py STUDY.pkl [STUDY.pkl ...] --out bench/results/suspect_set_fresh.md
 
 The new rule is what ``flip_posterior`` chose in the run (``shipped``). The old rule is the one
-shipped before the eighth session, recomputed from the same run: the posterior's expected-F1 set
+shipped since the fifth session (the sixth's and the eighth's candidates were not kept), recomputed from the same run: the posterior's expected-F1 set
 unless cleanlab's set is expected to be better by more than one standard error (``margin_se=1``),
 with cleanlab's false-positive rate approximated by per-label self-confidence thresholds on the
 trusted rows (``_cleanlab_set_false_positive_rate`` in ``tasks/posterior.py``, which still ships it).
