@@ -3,11 +3,11 @@
 Run: .venv/bin/python bench/suspect_set_judge.py STUDY.pkl [STUDY.pkl ...] --out bench/results/suspect_set_fresh.md
 
 The new rule is what ``flip_posterior`` chose in the run (``shipped``). The old rule is the one
-shipped before the sixth session, recomputed from the same run: the posterior's expected-F1 set
-unless cleanlab's set is expected to be better by more than one standard error, with cleanlab's
-false-positive rate approximated by per-label self-confidence thresholds on the trusted rows
-(``_cleanlab_set_false_positive_rate`` in ``tasks/posterior.py``, which still ships it). A cell is a
-(regime, attack, rate); its F1 is the mean over the study's seeds.
+shipped since the fifth session (the sixth's and the eighth's candidates were not kept), recomputed from the same run: the posterior's expected-F1 set
+unless cleanlab's set is expected to be better by more than one standard error (``margin_se=1``),
+with cleanlab's false-positive rate approximated by per-label self-confidence thresholds on the
+trusted rows (``_cleanlab_set_false_positive_rate`` in ``tasks/posterior.py``, which still ships it).
+A cell is a (regime, attack, rate); its F1 is the mean over the study's seeds.
 """
 import argparse
 import pickle
@@ -32,7 +32,7 @@ def score(runs: list[dict]) -> pd.DataFrame:
         t, codes, cands = r["truth"], r["codes"], r["choose_args"][0]
         old_fpr = _cleanlab_set_false_positive_rate(r["cleanlab"], codes, _renorm(r["oof_raw"]), _renorm(r["cand_on_ref"]), r["codes_r"])
         old, _ = choose_suspect_set({"posterior": cands["posterior"], "cleanlab": (int(r["cleanlab"].sum()), old_fpr)},
-                                    len(codes), float(r["posterior"].sum()), len(r["codes_r"]))
+                                    len(codes), float(r["posterior"].sum()), len(r["codes_r"]), margin_se=1.0)
         rows.append(dict(regime=r["regime"], seed=r["seed"], attack=r["attack"], rate=r["rate"], flips=int(t.sum()),
                          new=_f1(r["shipped"], t), old=_f1(r["own"] if old == "posterior" else r["cleanlab"], t), cleanlab=_f1(r["cleanlab"], t),
                          posterior=_f1(r["own"], t), reference_model=_f1(r["ref_set"], t), new_set=r["shipped_chosen"], old_set=old))

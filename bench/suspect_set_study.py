@@ -1,9 +1,10 @@
 """Suspect-set choice study: one flip posterior per run, its intermediates kept, so choice rules can be compared offline.
 
 Run (dev):   nice -n 10 .venv/bin/python bench/suspect_set_study.py dev OUT.pkl "REGIME;REGIME;moons;circles;rare" 100,101,102
-Run (fresh): nice -n 10 .venv/bin/python bench/suspect_set_study.py fresh OUT.pkl "base;90:10;wine;mixed;100 features;10 classes;rare" 2000,2001,2002
+Run (fresh): nice -n 10 .venv/bin/python bench/suspect_set_study.py fresh OUT.pkl "base;90:10;mixed;10 classes;rare;wine;100 features" 3000,3001,3002
 
-``dev`` asserts seeds 100-199; ``fresh`` asserts seeds 2000-2002 (never used before this study). Every
+``dev`` asserts seeds 100-199; ``fresh`` asserts seeds 2000-2002 (judged the sixth session's rule) or
+3000-3002 (judge the eighth session's). Every
 registered attack at 1/5/10/20/40 % for a grid regime, make_moons (2,500 rows, noise 0.3) and
 make_circles (2,500 rows, noise 0.15, factor 0.5), ``overlap`` / ``overlap 90:10`` / ``overlap 100 features``
 (make_classification as the grid's base, 90:10 and 100-feature regimes but class_sep 0.45: the heavily
@@ -104,7 +105,8 @@ def rare_poison(cand, spec, seed):
 
 def main():
     mode, out, names, seeds = sys.argv[1], sys.argv[2], sys.argv[3].split(";"), [int(s) for s in sys.argv[4].split(",")]
-    ok = (lambda s: 100 <= s <= 199) if mode == "dev" else (lambda s: 2000 <= s <= 2002)
+    # fresh seeds are each used for one judgement: 2000-2002 (seventh session), 3000-3002 (eighth)
+    ok = (lambda s: 100 <= s <= 199) if mode == "dev" else (lambda s: 2000 <= s <= 2002 or 3000 <= s <= 3002)
     assert all(map(ok, seeds)), f"{mode} seeds only"
     runs = []
     for name in names:

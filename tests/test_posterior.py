@@ -72,6 +72,14 @@ def test_the_set_choice_keeps_the_posterior_unless_trusted_rows_show_the_other_b
     assert choose_suspect_set({"posterior": (110, 0.04), "cleanlab": (90, 0.002)}, 2000, 100.0, 30)[0] == "posterior"
     # equal evidence: the default wins the tie
     assert choose_suspect_set({"posterior": (100, 0.01), "cleanlab": (100, 0.01)}, 2000, 100.0, 500)[0] == "posterior"
+    # between one and two standard errors: cleanlab's set is expected better by 0.305 (0.810 vs 0.505); one standard
+    # error of that difference on 300 trusted rows is 2 * 1900 / 210 * hypot(se(1 %), se(3 %)) = 0.206, so the shipped
+    # margin switches and the two-standard-error margin judged on fresh seeds in the eighth session does not
+    chosen, scored = choose_suspect_set({"posterior": (110, 0.03), "cleanlab": (100, 0.01)}, 2000, 100.0, 300)
+    assert chosen == "cleanlab"
+    assert scored["posterior"]["expected_f1"] == pytest.approx(2 * (110 - 0.03 * 1900) / 210)
+    assert scored["cleanlab"]["expected_f1"] == pytest.approx(2 * (100 - 0.01 * 1900) / 200)
+    assert choose_suspect_set({"posterior": (110, 0.03), "cleanlab": (100, 0.01)}, 2000, 100.0, 300, margin_se=2.0)[0] == "posterior"
 
 
 def test_flip_posterior_reports_which_set_it_chose_and_the_choice_is_one_of_the_two_sets():
