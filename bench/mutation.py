@@ -284,10 +284,9 @@ def run_functions(module: str, specs: list[str], max_children: int) -> dict:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     subprocess.run([sys.executable, "-c", GENERATE], cwd=where, env=env, check=True, capture_output=True)
     out = run_names(module, function_mutants(module, specs, where), max_children, where)
-    judged, killed = len(out["names"]) - len(out["not checked"]), len(out["killed"])
+    judged, killed = len(out["names"]) - len(out["not checked"]), len(out["killed"])  # out["killed"]: the names
     lo, hi = wilson(killed, judged)
-    return {"functions": specs, "judged": judged, "killed": killed, "kill_rate": killed / judged if judged else None,
-            "wilson95": [lo, hi], **out}
+    return {"functions": specs, **out, "judged": judged, "kill_rate": killed / judged if judged else None, "wilson95": [lo, hi]}
 
 
 def rerun(module: str, max_children: int, before: dict | None) -> dict:
@@ -379,7 +378,7 @@ def main(argv: list[str]) -> None:
         current = json.loads(path.read_text()) if path.exists() else {}
         current.setdefault(module, {})["functions_run"] = out
         path.write_text(json.dumps(current, indent=1))
-        print(f"tasks/{module}.py, {' '.join(specs)}: {out['killed']}/{out['judged']} killed"
+        print(f"tasks/{module}.py, {' '.join(specs)}: {len(out['killed'])}/{out['judged']} killed"
               f" (95 % CI {out['wilson95'][0]:.1%}-{out['wilson95'][1]:.1%}); survived:")
         print("\n".join(f"- {n}" for n in out["survived"]) or "(none)")
         return
