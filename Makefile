@@ -78,7 +78,7 @@ browser:
 	    echo "note: chromium is not installed and this is not root: the browser test will skip, saying so (fix: sudo apt-get install chromium chromium-driver)"; \
 	  fi; }
 # Mutation testing of the verdict modules (mutmut 3; not part of `make test`: about 10-25 min per
-# module on 2 shared cores). MODULES="ledger tamper" runs a subset; results in bench/results/mutation.md.
+# module on 2 shared cores, storage's S3 tests over 2 h). MODULES="ledger tamper" runs a subset; results in bench/results/mutation.md.
 mutation: $(SYNCED)
 	@$(VENV)/bin/python bench/mutation.py $(MODULES)
 

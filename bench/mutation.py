@@ -13,6 +13,8 @@ again against the tests as they are now (the first pass is kept beside it); ``--
 uniform random sample of N of each module's mutants (``--fresh``: of those no earlier sample drew), named to mutmut, and reports the kill rate
 with its 95 % Wilson interval, for when a full run does not fit the time at hand); ``--names MODULE NAME...``
 stages the module afresh and runs only the named mutants (an earlier run's survivors, on the current code);
+``--functions MODULE FUNC[:FIRST]...`` runs every mutant of the named functions (``S3Store._call``, ``_s3_client``),
+from mutant number FIRST on when given (the part of a full run a deadline stopped: mutmut runs a function's mutants in order);
 ``make mutation`` runs them all. Writes ``bench/results/mutation.md`` and ``mutation.json``.
 """
 
@@ -150,13 +152,13 @@ def mutant_names(module: str, where: Path | None = None) -> list[str]:
 # Samples drawn in earlier sessions, as (commit whose tasks/<module>.py they mutated, seed, size);
 # size None is a full run (every mutant). ``--fresh`` leaves out every mutant drawn in them.
 # Not expressible as (commit, seed, size), so not left out by ``--fresh`` (see bench/RESULTS.md): the sixth and
-# seventh sessions' seed-13 ``--fresh`` draws (dataset, storage, attacks; detectors at c1946ea), and storage's
-# full run at 4db5a97, stopped after 508 of its 703 mutants (the 195 of _call, _s3_client, s3_max_attempts
-# and __init__ were not reached).
+# seventh sessions' seed-13 ``--fresh`` draws (dataset, storage, attacks; detectors at c1946ea). Storage's full
+# run is listed at e910578: the seventh session judged 508 of its mutants at 4db5a97 (every function e910578 left
+# unchanged) and the eighth the other 200 at e910578 (``--functions``); manifest's full runs at 0fe0eff and 4db5a97.
 EARLIER: dict[str, list[tuple[str, int | None, int | None]]] = {
     "dataset": [("7ccde47", 1, 25), ("e16291c", 2, 60), ("925359f", 3, 60), ("76e471b", 11, 40), ("0fe0eff", 12, 40)],
-    "storage": [("7ccde47", 1, 25), ("e16291c", 2, 60), ("925359f", 3, 60), ("54dbcc9", 11, 40), ("0fe0eff", 12, 40)],
-    "manifest": [("3a7e391", None, None), ("0fe0eff", None, None)],
+    "storage": [("7ccde47", 1, 25), ("e16291c", 2, 60), ("925359f", 3, 60), ("54dbcc9", 11, 40), ("0fe0eff", 12, 40), ("e910578", None, None)],
+    "manifest": [("3a7e391", None, None), ("0fe0eff", None, None), ("4db5a97", None, None)],
     "detectors": [("e16291c", 1, 60), ("76e471b", 11, 40), ("0fe0eff", 12, 40)],
     "attacks": [("925359f", 3, 60), ("76e471b", 11, 40), ("0fe0eff", 12, 40)],
 }
@@ -233,7 +235,7 @@ def run_sample(module: str, size: int, seed: int, max_children: int, fresh: bool
     return collect(module)
 
 
-def run_names(module: str, names: list[str], max_children: int) -> dict:
+def run_names(module: str, names: list[str], max_children: int, where: Path | None = None) -> dict:
     """Stage ``module`` afresh from the current code and run only the named mutants (a survivor list).
 
     mutmut numbers a function's mutants in the order it generates them, so a name from an older run
@@ -241,20 +243,50 @@ def run_names(module: str, names: list[str], max_children: int) -> dict:
     (``mutmut show``) so the list can be read against the old one; names no longer generated are listed.
     """
     names = [n if n.startswith("labelguard.") else f"labelguard.tasks.{module}.{n}" for n in names]
-    where = stage(module)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    subprocess.run([sys.executable, "-c", GENERATE], cwd=where, env=env, check=True, capture_output=True)
+    if where is None:  # ``where``: staged and generated already
+        where = stage(module)
+        subprocess.run([sys.executable, "-c", GENERATE], cwd=where, env=env, check=True, capture_output=True)
     exist = set(mutant_names(module))
     picked, gone = [n for n in names if n in exist], [n for n in names if n not in exist]
     if picked:
         subprocess.run([MUTMUT, "run", "--max-children", str(max_children), *picked], cwd=where, env=env, check=False)
     status = {n.split(" ")[0]: ("survived" if " " not in n else n.split("(")[1].rstrip(")")) for n in collect(module)["survived"]}
+    # a mutant the run never judged (stopped, or its clean test run failed) is neither killed nor a survivor
+    listing = subprocess.run([MUTMUT, "results", "--all", "true"], cwd=where, env=env, capture_output=True, text=True, check=False).stdout
+    unjudged = {ln.rsplit(":", 1)[0].strip() for ln in listing.splitlines() if ln.strip().endswith(": not checked")}
     diffs = {}
     for n in picked:
         shown = subprocess.run([MUTMUT, "show", n], cwd=where, env=env, capture_output=True, text=True, check=False).stdout
         diffs[n] = [ln for ln in shown.splitlines() if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
     return {"names": picked, "not generated": gone, "survived": [n for n in picked if n in status],
-            "killed": [n for n in picked if n not in status], "diffs": diffs}
+            "killed": [n for n in picked if n not in status and n not in unjudged],
+            "not checked": [n for n in picked if n in unjudged], "diffs": diffs}
+
+
+def function_mutants(module: str, specs: list[str], where: Path | None = None) -> list[str]:
+    """The names of every mutant of the functions ``specs`` name (``Class.method`` or ``function``, ``:FIRST`` to start at a number)."""
+    wanted = {}
+    for spec in specs:
+        func, _, first = spec.partition(":")
+        mangled = "xǁ" + "ǁ".join(func.split(".")) if "." in func else f"x_{func}"
+        wanted[mangled] = int(first) if first else 1
+    names = mutant_names(module, where)
+    found = {n.rsplit(".", 1)[1].rsplit("__mutmut_", 1)[0] for n in names}
+    if missing := [f for f in wanted if f not in found]:
+        raise SystemExit(f"no mutants of {', '.join(missing)} in tasks/{module}.py")
+    return [n for n in names if (base := n.rsplit(".", 1)[1].rsplit("__mutmut_", 1))[0] in wanted and int(base[1]) >= wanted[base[0]]]
+
+
+def run_functions(module: str, specs: list[str], max_children: int) -> dict:
+    """Every mutant of the named functions on the current code: a first pass, with its Wilson interval."""
+    where = stage(module)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    subprocess.run([sys.executable, "-c", GENERATE], cwd=where, env=env, check=True, capture_output=True)
+    out = run_names(module, function_mutants(module, specs, where), max_children, where)
+    judged, killed = len(out["names"]) - len(out["not checked"]), len(out["killed"])  # out["killed"]: the names
+    lo, hi = wilson(killed, judged)
+    return {"functions": specs, **out, "judged": judged, "kill_rate": killed / judged if judged else None, "wilson95": [lo, hi]}
 
 
 def rerun(module: str, max_children: int, before: dict | None) -> dict:
@@ -337,6 +369,18 @@ def main(argv: list[str]) -> None:
         current.setdefault(module, {})["survivors_rerun"] = out
         path.write_text(json.dumps(current, indent=1))
         print(json.dumps(out, indent=1, ensure_ascii=False))
+        return
+    if argv[:1] == ["--functions"]:  # --functions MODULE FUNC[:FIRST]...: every mutant of those functions
+        module, specs = argv[1], argv[2:]
+        OUT.mkdir(parents=True, exist_ok=True)
+        out = run_functions(module, specs, int(os.environ.get("MUTATION_JOBS", "2")))
+        path = OUT / "mutation.json"
+        current = json.loads(path.read_text()) if path.exists() else {}
+        current.setdefault(module, {})["functions_run"] = out
+        path.write_text(json.dumps(current, indent=1))
+        print(f"tasks/{module}.py, {' '.join(specs)}: {len(out['killed'])}/{out['judged']} killed"
+              f" (95 % CI {out['wilson95'][0]:.1%}-{out['wilson95'][1]:.1%}); survived:")
+        print("\n".join(f"- {n}" for n in out["survived"]) or "(none)")
         return
     report_only = argv[:1] == ["--report"]  # re-read finished runs under build/mutation/ without running
     again = argv[:1] == ["--rerun"]  # run the survivors of finished runs again with the current tests

@@ -1,7 +1,8 @@
 """Manifest behaviour that the full mutation run of tasks/manifest.py (issue 13, fifth session: 496
 mutants, 32 of them added since the earlier full run) found untested through the manifest's own
 tests: every column-spec field surviving a signed manifest, older manifests without the newer
-fields, and a key's PEM text given where its path belongs."""
+fields, and a key's PEM text given where its path belongs; the seventh session's full run (539 mutants)
+added a key path naming a folder."""
 
 from __future__ import annotations
 
@@ -52,3 +53,21 @@ def test_a_key_given_as_pem_text_is_refused_without_echoing_it(load, which, env,
         load(pem)
     assert str(err.value) == (f"{env} / {flag} holds a PEM key itself, not the path of a {which} key file "
                               f"(fix: write the key to a file (mode 0600) and point {env} at that file)")
+
+
+@pytest.mark.parametrize(("load", "which", "name", "env", "flag"), [
+    (load_signing_key, "signing", "signing.key", "LABELGUARD_SIGNING_KEY", "--signing-key"),
+    (load_verify_key, "verify", "verify.pub", "LABELGUARD_VERIFY_KEY", "--verify-key"),
+])
+@pytest.mark.parametrize("holds_key", [True, False], ids=["keygen-folder", "other-folder"])
+def test_a_key_path_naming_a_folder_is_refused_and_points_at_the_key_inside(tmp_path, load, which, name, env, flag, holds_key):
+    """Seventh session's full run of tasks/manifest.py: the folder refusal (problem, fix, which file it names) was
+    only checked through the CLI, whose tests are not among the manifest's; each of its words is checked here."""
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    if holds_key:
+        (folder / name).write_text("not read: the folder is refused first")
+    fix = f"point {env} / {flag} at {folder / name}" if holds_key else f"point {env} / {flag} at the {name} in the folder `labelguard keygen --out` made"
+    with pytest.raises(KeyProblem) as err:
+        load(folder)
+    assert (err.value.problem, err.value.fix) == (f"{which} key {folder} is a folder, not a key file", fix)
