@@ -50,12 +50,11 @@ def test_key_environment_variables_used_when_set_and_flags_override(tmp_path, ke
     monkeypatch.setenv("LABELGUARD_VERIFY_KEY", str(keys[1]))
     monkeypatch.setenv("LABELGUARD_SIGNING_KEY", str(other_keys[0]))
     res = runner.invoke(app, ["baseline", str(tmp_path / "src"), "--out", str(tmp_path / "b1"), "--ledger", "none"])
-    assert res.exit_code == 0, res.stderr
+    # the signing key the environment named is the one used: not the verify key's pair, it is refused by its path
+    assert res.exit_code == 2 and res.stderr.startswith(f"error: the signing key {other_keys[0]} (key "), res.stderr
+    assert not (tmp_path / "b1").exists()
     from labelguard.tasks.dataset import load_verified
 
-    # signed with the key the environment named: it verifies under that key's public half only
-    assert load_verified(LocalStore(tmp_path / "b1"), load_verify_key(other_keys[1])).code == "ok"
-    assert load_verified(LocalStore(tmp_path / "b1"), load_verify_key(keys[1])).code == "unknown-key"
     res = runner.invoke(app, ["baseline", str(tmp_path / "src"), "--out", str(tmp_path / "b2"), "--ledger", "none", "--signing-key", str(keys[0])])
     assert res.exit_code == 0, res.stderr
     assert load_verified(LocalStore(tmp_path / "b2"), load_verify_key(keys[1])).code == "ok"
