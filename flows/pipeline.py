@@ -111,12 +111,15 @@ def pipeline_flow(
         options={} if share_gap is None else {"share_gap": share_gap},
     )
     result.guards = guards.apply_tolerance(run_guards(ctx, on_progress=_guard_progress), tolerate)
-    from labelguard.tasks.verify import _noise_rate, inconclusive_fix, note_holdout_overlap, suite_verdict, trusted_overlap
+    from labelguard.tasks.verify import _noise_rate, inconclusive_fix, note_holdout_overlap, note_reference_overlap, suite_verdict, trusted_overlap
 
-    # a --holdout whose rows are training rows too: said on the model gate, inconclusive when material
-    leak = note_holdout_overlap(result.guards, trusted_overlap(out.frame, spec, holdout=holdout_report.frame).get("holdout"))
+    # a --holdout whose rows are training rows too: said on the model gate, inconclusive when material;
+    # a --reference that is largely the data's own rows: its guards compared the data with itself
+    overlap = trusted_overlap(out.frame, spec, holdout=holdout_report.frame, reference=None if reference is holdout_report.frame else reference)
+    leak = note_holdout_overlap(result.guards, overlap.get("holdout"))
+    reference_leak = note_reference_overlap(overlap.get("reference"), tolerate)
     noise = _noise_rate(result.guards)
-    result.verdict, result.verdict_detail, class_power = suite_verdict(result.guards, tolerate, noise, leak)
+    result.verdict, result.verdict_detail, class_power = suite_verdict(result.guards, tolerate, noise, leak, reference_leak)
     result.truth = out.truth
     result.frame = out.frame
     if result.fired and not observe:
@@ -125,7 +128,8 @@ def pipeline_flow(
     if result.verdict == "inconclusive" and not (observe or allow_inconclusive):
         _publish(result)
         fix = inconclusive_fix(result.guards, class_power, noise, holdout_leak=bool(leak),
-                               last_resort="--allow-inconclusive to train anyway (--observe to measure the damage)", tolerate=tolerate)
+                               last_resort="--allow-inconclusive to train anyway (--observe to measure the damage)", tolerate=tolerate,
+                               reference_leak=bool(reference_leak))
         raise Inconclusive(result.verdict_detail, results=result.guards, fix=fix)
     result.model = train_model(out.frame, spec, model=model, seed=seed)
     result.metrics = evaluate(result.model, holdout_report.frame, spec)

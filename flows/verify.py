@@ -51,7 +51,8 @@ def verify_flow(
         raise GuardFired([g.name for g in report.guards if g.fired], results=report.guards, stopped="", fix=f"inspect the guard table artifact {name!r} and the suspect rows")
     if report.verdict == "inconclusive" and not allow_inconclusive:
         fix = inconclusive_fix(report.guards, report.class_power, report.noise_rate, holdout_leak=bool(report.inputs.get("holdout_leak")),
-                               last_resort="--allow-inconclusive on `labelguard watch`", tolerate=report.tolerate)
+                               last_resort="--allow-inconclusive on `labelguard watch`", tolerate=report.tolerate,
+                               reference_leak=bool(report.inputs.get("reference_leak")))
         raise CannotTell(report, fix)
     report.allowed_inconclusive = allow_inconclusive
     return report.to_dict()

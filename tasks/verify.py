@@ -159,19 +159,50 @@ def _gate_reason(gate: guards.GuardResult) -> str:
     return f"model gate cannot rule out {gate.tolerance:.0%} of damage ({gate.detail})"
 
 
-def suite_verdict(results: list[guards.GuardResult], tolerate: float, noise_rate: float | None, leak: str | None) -> tuple[str, str, dict[str, float]]:
+def suite_verdict(results: list[guards.GuardResult], tolerate: float, noise_rate: float | None, leak: str | None,
+                  reference_leak: str | None = None) -> tuple[str, str, dict[str, float]]:
     """:func:`dataset_verdict`, made ``inconclusive`` when the model gate's holdout overlaps the training
-    rows (``leak``: the note :func:`note_holdout_overlap` returned) and nothing fired. ``verify`` and the
-    pipeline judge a dataset by this one function."""
+    rows (``leak``: the note :func:`note_holdout_overlap` returned) or the reference is largely the data's own
+    rows (``reference_leak``: :func:`note_reference_overlap`), and nothing fired. ``verify`` and the pipeline
+    judge a dataset by this one function."""
     verdict, why, class_power = dataset_verdict(results, tolerate, noise_rate)
-    if leak and verdict != "fired":
+    leaks = ([f"model gate: {leak}"] if leak else []) + ([f"reference: {reference_leak}"] if reference_leak else [])
+    if leaks and verdict != "fired":
         others = _inconclusive_reasons(results, tolerate, noise_rate, class_power, own_bound_only=True) if verdict == "inconclusive" else []
-        verdict, why = "inconclusive", "; ".join([f"model gate: {leak}", *others])
+        verdict, why = "inconclusive", "; ".join([*leaks, *others])
     return verdict, why, class_power
 
 
+def note_reference_overlap(overlap: dict[str, int] | None, tolerate: float) -> str | None:
+    """The reason a pass cannot stand when the reference is largely the candidate's own rows, else None.
+
+    The reference guards compare the candidate with trusted rows taken apart from it. A reference row
+    that is also a candidate row (same id and features, :func:`trusted_overlap`) carries whatever label
+    the candidate had when the reference was taken, so a flip made before then is on both sides and no
+    two-sample test can see it; their power figures assume independent rows. When more than ``tolerate``
+    (the share of a class's rows whose flips may go unseen) of the reference is the data's own rows,
+    flips of that share could be mirrored in the reference, so a pass does not vouch for the data at
+    that tolerance: the verdict is ``inconclusive``. A guard that fired stays fired (break-it r7 finding 8b:
+    a baseline made of the training set itself, then given as its ``--reference``, passed every guard).
+
+    Parameters
+    ----------
+    overlap
+        ``{"shared": n, "of": m}``: reference rows that are candidate rows, and the reference's rows.
+    tolerate
+        The verdict's tolerance, a share in (0, 1].
+    """
+    if not overlap or not overlap["of"]:
+        return None
+    share = overlap["shared"] / overlap["of"]
+    if share <= tolerate:
+        return None
+    return (f"{overlap['shared']} of the reference's {overlap['of']} rows are rows of the data: its guards compare the data with itself "
+            f"({share:.0%} of the reference, more than the {tolerate:.0%} of flips per class that may go unseen)")
+
+
 def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, float], noise_rate: float | None, *, holdout_leak: bool = False,
-                     last_resort: str = "--allow-inconclusive", tolerate: float | None = None) -> str:
+                     last_resort: str = "--allow-inconclusive", tolerate: float | None = None, reference_leak: bool = False) -> str:
     """The one-line fix for an ``inconclusive`` verdict; raising ``--tolerate`` is offered only to a value that would do.
 
     ``last_resort`` is the option the command offers to go on anyway (``verify``: ``--allow-inconclusive``).
@@ -180,6 +211,13 @@ def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, f
     """
     import math
 
+    if reference_leak:  # its own fix first; the others only when another reason stands too
+        own_fix = "pass a --reference of trusted rows taken apart from the data (e.g. `labelguard baseline` of its holdout)"
+        powers = list(class_power.values())
+        blind = tolerate is not None and bool(powers) and max(powers) > tolerate
+        if not (blind or holdout_leak or any(g.name == "model_gate" and g.verdict == "inconclusive" for g in results)):
+            return f"{own_fix}, or {last_resort}"
+        return f"{own_fix}; " + inconclusive_fix(results, class_power, noise_rate, holdout_leak=holdout_leak, last_resort=last_resort, tolerate=tolerate)
     if results and all(g.skipped for g in results) and not holdout_leak:
         return f"give the selected guards what they need (a --reference or --holdout), select guards that can run here, or {last_resort}"
     # the verdict passes at a tolerance no smaller than every class's smallest detectable flip rate
@@ -396,9 +434,12 @@ def verify_dataset(
     posterior = _timed(on_progress, total, "flip_posterior", len(ctx.frame), lambda: _posterior(ctx, names)) if pooled else None
     ids, sources = suite_suspects(results, None if posterior is None else ctx.frame[spec.id_col].to_numpy()[posterior.suspect].tolist())
     noise = posterior.noise_rate if posterior is not None else _noise_rate(results)
-    verdict, why, class_power = suite_verdict(results, tolerate, noise, leak)
+    reference_leak = note_reference_overlap(inputs["overlap"].get("reference"), tolerate)
+    verdict, why, class_power = suite_verdict(results, tolerate, noise, leak, reference_leak)
     if leak and verdict != "fired":
         inputs["holdout_leak"] = True
+    if reference_leak and verdict != "fired":
+        inputs["reference_leak"] = True
     return VerifyReport(uri, results, ids, sources, verdict, why, tolerate, class_power, noise, inputs)
 
 
