@@ -348,36 +348,6 @@ def localize(frame: pd.DataFrame, spec: ColumnSpec, sidecar: pd.DataFrame) -> di
     }
 
 
-def _refuse_what_is_no_dataset(store: Store) -> None:
-    """Objects without a manifest, none of them data: a folder of CSV exports, notes, or a folder that holds signed
-    datasets in sub-folders. Given as a trusted ``--reference``/``--holdout`` (or ``baseline``'s source), that read
-    as ``missing-manifest``, exit 1, with the fix "restore the trusted data from a signed copy": a slip in a CI
-    variable read as tampering (break-it r7 finding 2). Parquet objects or any of labelguard's own files without a
-    manifest stay ``missing-manifest`` (a manifest deleted from a dataset is tampering until shown otherwise).
-
-    Raises
-    ------
-    BadInput
-        Nothing at ``store`` is data or a labelguard file of its own.
-    """
-    keys = store.list()
-    nested = sorted({k.rsplit("/", 1)[0] for k in keys if k.rsplit("/", 1)[-1] in (MANIFEST_KEY, SEALED_PREFIX + MANIFEST_KEY) and "/" in k})
-    own = [k for k in keys if not any(k.startswith(n + "/") for n in nested)]
-    ours = (DATA_KEY, ROWS_KEY, ROWS_SIG_KEY, SEALED_PREFIX + ROWS_KEY, SEALED_PREFIX + ROWS_SIG_KEY)
-    if any(k.lower().endswith((".parquet", ".pq")) or k.rsplit("/", 1)[-1] in ours for k in own):
-        return
-    if nested:
-        datasets = [n for n in nested if n.split("/")[-1] != HOLDOUT] or nested
-        raise BadInput(f"{store.uri} is not a dataset: it holds {len(datasets)} signed dataset(s) in sub-folders ({', '.join(datasets[:2])}{', …' if len(datasets) > 2 else ''})",
-                       f"point at one of them, e.g. {store.uri.rstrip('/')}/{datasets[0]}")
-    tables = [k for k in own if k.lower().endswith((".csv", ".tsv", ".txt", ".csv.gz"))]
-    if tables:
-        raise BadInput(f"{store.uri} is not a dataset: it holds {len(tables)} CSV/text file(s) ({', '.join(tables[:2])}{', …' if len(tables) > 2 else ''}) and no Parquet",
-                       f"labelguard ingest --source {store.uri.rstrip('/')}/{tables[0]} --dest DIR first, then pass DIR")
-    raise BadInput(f"{store.uri} is not a dataset: none of its {len(own)} object(s) is Parquet or a labelguard manifest ({', '.join(own[:2])}{', …' if len(own) > 2 else ''})",
-                   "check the URI (labelguard ingest or baseline writes a dataset there)")
-
-
 def read_manifest(store: Store) -> SignedManifest:
     """The manifest at ``store``.
 
@@ -394,7 +364,6 @@ def read_manifest(store: Store) -> SignedManifest:
             from labelguard.pathkind import describe_missing
 
             raise DatasetMissing(*describe_missing(store.uri))
-        _refuse_what_is_no_dataset(store)
         raise ManifestProblem("missing-manifest", f"objects at {store.uri} but no manifest.json: the data cannot be vouched for")
     try:
         return SignedManifest.from_bytes(store.get(name))
