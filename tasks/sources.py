@@ -47,6 +47,22 @@ def with_partition_keys(frame: pd.DataFrame, values: dict[str, Any]) -> pd.DataF
     return frame.assign(**{n: pd.Series([v] * len(frame), dtype="string", index=frame.index) for n, v in extra.items()})
 
 
+_KINDS = {"integer": "numbers", "floating": "numbers", "mixed-integer-float": "numbers", "decimal": "numbers",
+          "boolean": "booleans", "string": "text", "datetime64": "timestamps", "datetime": "timestamps", "date": "dates"}
+
+
+def _value_kind(values: pd.Series) -> str | None:
+    """What a part's column holds, coarsely (numbers of any width are one kind); None when it holds no value."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # dictionary-encoded Parquet: the kind of its categories
+        values = pd.Series(values.cat.categories)
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind == "empty":
+        return None
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return "timestamps with a time zone"
+    return _KINDS.get(kind, kind)
+
+
 def read_table(path, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None, endpoint_url: str | None = None) -> pd.DataFrame:
     """Read a source, keeping ids as written (see :mod:`labelguard.tasks.readers`): a local CSV or
     Parquet file, or Parquet part files named by an ``s3://`` object, prefix or glob, or a local
@@ -64,11 +80,19 @@ def read_table(path, *, id_col: str | None = None, delimiter: str | None = None,
         store, keys = resolve_parts(text, endpoint_url=endpoint_url)
         frames = [read_bytes(store.get(k), k, id_col=id_col)[0] for k in keys]
         frames = [with_partition_keys(f, values) for f, values in zip(frames, hive_partitions(keys).values())]
+        first = {c: _value_kind(frames[0][c]) for c in frames[0].columns} if len(frames) > 1 else {}
         for key, frame in zip(keys[1:], frames[1:]):
             if sorted(frame.columns) != sorted(frames[0].columns):  # the same columns in another order are read by name
                 extra = sorted(set(frame.columns) ^ set(frames[0].columns))
                 differ = f" ({', '.join(map(repr, extra[:3]))} in one, not the other)" if extra else " (a column name repeated)"
                 raise BadInput(f"part {key} has other columns than {keys[0]}{differ}", "point at parts with one schema (a glob or prefix per schema)")
+            kinds = {c: _value_kind(frame[c]) for c in frame.columns}
+            clash = next((c for c in first if first[c] and kinds[c] and first[c] != kinds[c]), None)
+            if clash is not None:  # pandas would concatenate text with numbers (or bools) into one object column that nothing downstream can type
+                raise BadInput(
+                    f"part {key} has another schema than {keys[0]} ({clash}: {first[clash]} vs {kinds[clash]})",
+                    "point at parts with one schema (a glob or prefix per schema), or export them with one type per column",
+                )
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if not Path(text).is_file():
         raise BadInput(f"no such file: {text}", "pass --source synthetic, an existing .csv/.parquet file, or an s3:// object, prefix or glob")

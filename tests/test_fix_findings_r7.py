@@ -1,0 +1,72 @@
+"""Break-it round 7: a folder of Parquet parts whose columns hold other kinds of values, German whole numbers
+with '.' thousands in a decimal-comma file, labels that differ only in Unicode normalisation, and wrong-kind
+folders given as trusted data. Small data of our own throughout (at most 120 rows a file)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.clirun import invoke
+
+
+
+def _env(keys):
+    return {"LABELGUARD_SIGNING_KEY": str(keys[0]), "LABELGUARD_VERIFY_KEY": str(keys[1]), "LABELGUARD_LEDGER": "none"}
+
+
+def _listing(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+# ---------------------------------------------------------------- finding 1: parts whose columns hold other kinds of values
+
+
+def _part(path, prefix, label, **extra):
+    pd.DataFrame({"id": [f"{prefix}{i}" for i in range(60)], "label": label, "x": np.arange(60.0), **extra}).to_parquet(path, index=False)
+
+
+PARTS = [
+    # two tools' exports of one table: labels as text in one, as integers in the other
+    (["1", "0"] * 30, [1, 0] * 30, {}, {}, "label: text vs numbers"),
+    ([1.0, 0.0] * 30, [True, False] * 30, {}, {}, "label: numbers vs booleans"),
+    ([1, 0] * 30, [1, 0] * 30, {"at": pd.date_range("2026-01-01", periods=60, freq="h", tz="UTC")},
+     {"at": [f"2026-02-01 {h % 24:02d}:00" for h in range(60)]}, "at: timestamps with a time zone vs text"),
+]
+
+
+@pytest.mark.parametrize(("first", "second", "extra1", "extra2", "diff"), PARTS, ids=["text-int", "float-bool", "ts-text"])
+@pytest.mark.parametrize("command", ["verify", "ingest"])
+def test_parts_whose_column_holds_another_kind_of_value_are_refused_naming_the_part(tmp_path, keys, command, first, second, extra1, extra2, diff):
+    """Finding 1: `verify lake` said "unexpected ArrowTypeError: ("Expected bytes, got a 'int' object", ...)" and
+    `ingest --source lake` "unexpected TypeError: '<' not supported between instances of 'int' and 'str'" (report it);
+    now the one line seal gives for such parts, exit 2, nothing written."""
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    _part(lake / "p1.parquet", "a", first, **extra1)
+    _part(lake / "p2.parquet", "b", second, **extra2)
+    before = _listing(tmp_path)
+    args = (["verify", lake, "--id-col", "id", "--label-col", "label", "--no-progress"] if command == "verify"
+            else ["ingest", "--source", lake, "--id-col", "id", "--label-col", "label", "--dest", tmp_path / "st"])
+    res = invoke(*args, env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, f"error: part p2.parquet has another schema than p1.parquet ({diff}) "
+                                              "(fix: point at parts with one schema (a glob or prefix per schema), "
+                                              "or export them with one type per column)\n")
+    assert _listing(tmp_path) == before
+
+
+def test_parts_whose_numbers_differ_only_in_width_are_still_one_table(tmp_path, keys):
+    """int8 and int64 labels, float32 and float64 features: one kind each, read together as before."""
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    rng = np.random.default_rng(7)
+    pd.DataFrame({"id": [f"a{i}" for i in range(60)], "label": np.array([1, 0] * 30, dtype="int8"),
+                  "x": rng.normal(size=60).astype("float32")}).to_parquet(lake / "p1.parquet", index=False)
+    pd.DataFrame({"id": [f"b{i}" for i in range(60)], "label": np.array([1, 0] * 30, dtype="int64"),
+                  "x": rng.normal(size=60)}).to_parquet(lake / "p2.parquet", index=False)
+    res = invoke("verify", lake, "--id-col", "id", "--label-col", "label", "--guards", "schema", "--no-progress",
+                 env={"LABELGUARD_VERIFY_KEY": str(keys[1])})
+    assert res.exit_code == 0, res.stderr
+    assert "120 rows valid" in res.stdout
+
