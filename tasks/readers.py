@@ -329,6 +329,15 @@ def reading_notes(frame: pd.DataFrame) -> list[str]:
     return [f"skipped {len(lines)} row{'s' if len(lines) > 1 else ''} empty in every column (line{'s' if len(lines) > 1 else ''} {where})"]
 
 
+_DOT_GROUPED_WHOLE = r"[+-]?[1-9]\d{0,2}(\.\d{3})+|[+-]?\d+"  # 2.685, 1.234.567 or 479: never "0.132"
+
+
+def _writes_decimal_commas(values: pd.Series) -> bool:
+    """Every cell a number whose decimals (at least one cell's) follow a comma: "-0,132", "4.900,00"."""
+    text = values.dropna().astype(str).str.strip()
+    return bool(len(text)) and bool(text.str.fullmatch(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?").all()) and bool(text.str.contains(",", regex=False).any())
+
+
 NA_TOKENS = {"na", "n/a", "nan", "null", "none", "-", "?", "missing", "#n/a", "nil"}
 _DECIMAL_COMMA = r"[+-]?\d+(,\d+)?"
 
@@ -340,8 +349,12 @@ def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool =
     With ``decimal_comma`` (a file not delimited by commas, as European exports are), a column whose
     every value is digits with at most one decimal comma ("0,868", "-12", "3,5") and at least one
     comma is read as numbers too; the file's text itself is never rewritten.
+    In such a file, once some column writes its decimals with a comma, a column of whole numbers with
+    '.' between groups of three ("2.685" beside "479", German Excel's ``#.##0``) is read with '.' as the
+    thousands separator: its '.' cannot be the decimal mark the file writes as ','.
     """
     out, unparsed = {}, {}
+    comma_decimals = decimal_comma and any(_writes_decimal_commas(frame[c]) for c in frame.columns if c != keep)
     for col in frame.columns:
         values = frame[col]
         if col == keep:
@@ -358,6 +371,10 @@ def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool =
             text = values[present].astype(str)
             if text.str.fullmatch(_DECIMAL_COMMA).all() and text.str.contains(",", regex=False).any():
                 values = values.str.replace(",", ".", regex=False)
+        if comma_decimals and present.any():
+            text = values[present].astype(str).str.strip()
+            if text.str.fullmatch(_DOT_GROUPED_WHOLE).all() and text.str.contains(".", regex=False).any():
+                values = values.str.strip().str.replace(".", "", regex=False)
         numeric = pd.to_numeric(values, errors="coerce")
         if present.any() and not numeric[present].notna().all():
             grouped = _with_thousands(values[present].astype(str).str.strip())

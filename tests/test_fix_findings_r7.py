@@ -70,3 +70,35 @@ def test_parts_whose_numbers_differ_only_in_width_are_still_one_table(tmp_path, 
     assert res.exit_code == 0, res.stderr
     assert "120 rows valid" in res.stdout
 
+
+# ---------------------------------------------------------------- finding 3: German whole numbers with '.' thousands
+
+
+def _semicolon_file(amounts, scores) -> bytes:
+    rows = [f"{i:04d};{i % 2};{a};{s}" for i, (a, s) in enumerate(zip(amounts, scores))]
+    return ("id;label;amount;score\n" + "\n".join(rows) + "\n").encode()
+
+
+def test_dotted_whole_numbers_in_a_decimal_comma_file_are_thousands():
+    """Finding 3: '2.685' beside '479' in a file whose decimals are commas ('-0,132') was read as 2.685 beside 479,
+    signed and used as a feature in silence; '.' there is the thousands separator (German Excel's #.##0)."""
+    from labelguard.tasks.readers import read_bytes
+
+    frame, dialect = read_bytes(_semicolon_file(["876", "2.685", "479", "12.500", "-3.083"], ["-0,132", "2,105", "0,362", "1", "2,9"]),
+                                "export.csv", id_col="id")
+    assert dialect.delimiter == ";"
+    assert frame["amount"].tolist() == [876, 2685, 479, 12500, -3083]
+    assert frame["amount"].dtype == "int64"
+    assert frame["score"].tolist() == [-0.132, 2.105, 0.362, 1.0, 2.9]
+
+
+@pytest.mark.parametrize(("amounts", "scores", "expected"), [
+    (["5.101", "7.512", "0.125"], ["-0.132", "2.105", "0.362"], [5.101, 7.512, 0.125]),   # decimal points everywhere: points stay decimals
+    (["5.101", "7.512", "4.571"], ["1", "2", "3"], [5.101, 7.512, 4.571]),                 # no column shows a decimal comma: unchanged
+    (["0.125", "2.685", "479"], ["-0,132", "2,105", "0,362"], [0.125, 2.685, 479.0]),    # '0.125' is no grouped number: the column is left as read
+])
+def test_dotted_numbers_stay_decimals_without_a_decimal_comma_or_grouping(amounts, scores, expected):
+    from labelguard.tasks.readers import read_bytes
+
+    frame, _ = read_bytes(_semicolon_file(amounts, scores), "export.csv", id_col="id")
+    assert frame["amount"].tolist() == expected
