@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -130,9 +131,12 @@ def infer_spec(
         if name not in frame.columns:
             raise missing_column_hint(name, cols, flag)
     labels = frame[label_col]
-    empty = int(labels.isna().sum())
+    blank = labels.isna()
+    if not pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels):  # a cell of spaces is no label either
+        blank = blank | labels.astype("string").str.strip().eq("").fillna(False).astype(bool)
+    empty = int(blank.sum())
     if empty:
-        first = row_named(frame[id_col], int(np.flatnonzero(labels.isna().to_numpy())[0]))
+        first = row_named(frame[id_col], int(np.flatnonzero(blank.to_numpy())[0]))
         raise BadInput(f"label column {label_col!r} has {empty} empty cell(s), first at {first}", "label every row, or drop the unlabelled rows before ingest")
     if pd.api.types.is_float_dtype(labels) and not np.all(np.mod(labels, 1) == 0):
         raise BadInput(f"label column {label_col!r} holds continuous values", "label flipping needs a categorical label column")
@@ -150,10 +154,16 @@ def infer_spec(
     spellings: dict[str, list] = {}
     for c in classes:
         if isinstance(c, str):
-            spellings.setdefault(" ".join(c.split()).casefold(), []).append(c)
+            # NFKC: "négatif" typed on one system and "ne\u0301gatif" (e + combining accent, as macOS writes it) on another look the same
+            spellings.setdefault(" ".join(unicodedata.normalize("NFKC", c).split()).casefold(), []).append(c)
     variants = next((v for v in spellings.values() if len(v) > 1), None)
     if variants:
         # "positive", "Positive" and "positive " would be three classes: an export or data-entry slip, not a class set
+        if len({" ".join(v.split()).casefold() for v in variants}) > 1:  # some differ in how their characters are encoded: show the code points
+            raise BadInput(
+                f"labels {', '.join(map(ascii, variants))} in {label_col!r} differ only in Unicode normalisation, case or spaces, so they would be separate classes",
+                "normalise the label column to one spelling per class before ingest (Unicode NFKC, e.g. unicodedata.normalize('NFKC', label))",
+            )
         raise BadInput(
             f"labels {', '.join(map(repr, variants))} in {label_col!r} differ only in case or spaces, so they would be separate classes",
             "normalise the label column to one spelling per class before ingest",

@@ -102,3 +102,35 @@ def test_dotted_numbers_stay_decimals_without_a_decimal_comma_or_grouping(amount
 
     frame, _ = read_bytes(_semicolon_file(amounts, scores), "export.csv", id_col="id")
     assert frame["amount"].tolist() == expected
+
+
+# ---------------------------------------------------------------- finding 4: labels equal after Unicode normalisation
+
+
+def _labelled_csv(path, labels):
+    rng = np.random.default_rng(4)
+    lines = ["id,x,label"] + [f"r{i:03d},{rng.normal() + (lab != 'positif'):.3f},{lab}" for i, lab in enumerate(labels)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+NFD = "ne\u0301gatif"  # e + combining acute accent, as macOS tools write it; "négatif" (NFC) looks the same
+
+
+@pytest.mark.parametrize(("odd", "line"), [
+    (NFD, "error: labels 'ne\\u0301gatif', 'n\\xe9gatif' in 'label' differ only in Unicode normalisation, case or spaces, so they "
+          "would be separate classes (fix: normalise the label column to one spelling per class before ingest "
+          "(Unicode NFKC, e.g. unicodedata.normalize('NFKC', label)))"),
+    ("  ", "error: label column 'label' has 1 empty cell(s), first at id 'r007' (fix: label every row, or drop the unlabelled rows before ingest)"),
+    ("N\u00e9gatif", "error: labels 'Négatif', 'négatif' in 'label' differ only in case or spaces, so they would be separate classes "
+                     "(fix: normalise the label column to one spelling per class before ingest)"),
+], ids=["nfd", "spaces-only", "case"])
+def test_labels_that_look_alike_are_refused_before_they_become_classes(tmp_path, keys, odd, line):
+    """Finding 4: 221 NFD 'négatif' cells among NFC ones were signed as a third class ("labels négatif: 177, négatif: 1000"),
+    and a label of two spaces became a class ' '; now exit 2 with one line, nothing written."""
+    labels = ["positif", "n\u00e9gatif"] * 30
+    labels[7] = odd
+    _labelled_csv(tmp_path / "batch.csv", labels)
+    res = invoke("ingest", "--source", tmp_path / "batch.csv", "--id-col", "id", "--label-col", "label",
+                 "--positive-class", "positif", "--dest", tmp_path / "st", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, line + "\n")
+    assert not (tmp_path / "st").exists()
