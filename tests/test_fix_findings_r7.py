@@ -134,3 +134,50 @@ def test_labels_that_look_alike_are_refused_before_they_become_classes(tmp_path,
                  "--positive-class", "positif", "--dest", tmp_path / "st", env=_env(keys))
     assert (res.exit_code, res.stderr) == (2, line + "\n")
     assert not (tmp_path / "st").exists()
+
+
+# ---------------------------------------------------------------- finding 2: a folder of the wrong kind as trusted data
+
+
+@pytest.fixture(scope="module")
+def signed_store(tmp_path_factory, keys):
+    """A store root holding one signed dataset (400 synthetic reviews), a folder of CSV exports and a folder of notes."""
+    from labelguard.tasks.dataset import write_dataset
+    from labelguard.tasks.manifest import ColumnSpec, load_signing_key
+    from labelguard.tasks.storage import LocalStore
+    from labelguard.tasks.synthetic import make_reviews
+
+    root = tmp_path_factory.mktemp("r7store")
+    write_dataset(LocalStore(root / "store" / "ds"), make_reviews(400, seed=1), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "synthetic"})
+    (root / "exports").mkdir()
+    for day in ("b1", "b2"):
+        make_reviews(50, seed=2).to_csv(root / "exports" / f"{day}.csv", index=False)
+    (root / "notes").mkdir()
+    (root / "notes" / "readme.txt").write_text("batches of December\n")
+    return root
+
+
+@pytest.mark.parametrize(("option", "where", "line"), [
+    ("--reference", "exports", "error: the reference at {r}/exports holds no Parquet data, only 2 other file(s) (b1.csv, b2.csv) "
+                               "(fix: pass as --reference a signed baseline (labelguard baseline URI/holdout --out DIR) or a dataset's holdout (URI/holdout))"),
+    ("--holdout", "notes", "error: the holdout at {r}/notes holds no Parquet data, only 1 other file(s) (readme.txt) "
+                           "(fix: pass as --holdout a dataset's holdout (URI/holdout, written by labelguard ingest))"),
+    ("--reference", "store", "error: the reference at {r}/store holds no data of its own, only 1 folder(s) signed on their own (ds) "
+                             "(fix: pass as --reference one of them, e.g. {r}/store/ds)"),
+], ids=["csv-folder-reference", "notes-holdout", "store-root-reference"])
+def test_a_folder_without_parquet_as_trusted_data_is_a_usage_error_not_tampering(signed_store, keys, option, where, line):
+    """Finding 2: `--reference exports` (CSV files), `--holdout notes`, `--reference store` (the folder holding the
+    datasets) were exit 1, "reference fired, cannot be trusted (... missing-manifest ...) (fix: restore the trusted
+    data from a signed copy ...)": a slip in a CI variable read as tampering. Now exit 2 naming what is there."""
+    r = signed_store
+    res = invoke("verify", r / "store" / "ds", option, r / where, "--no-progress", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, line.format(r=r) + "\n")
+
+
+def test_unsigned_parquet_as_trusted_data_still_cannot_be_vouched_for(signed_store, keys, tmp_path):
+    """Parquet objects that nobody signed are data that cannot be vouched for: still exit 1, missing-manifest."""
+    (tmp_path / "lake").mkdir()
+    pd.read_parquet(signed_store / "store" / "ds" / "data.parquet").to_parquet(tmp_path / "lake" / "part-0.parquet", index=False)
+    res = invoke("verify", signed_store / "store" / "ds", "--reference", tmp_path / "lake", "--no-progress", env=_env(keys))
+    assert res.exit_code == 1
+    assert res.stderr.startswith(f"guard fired: reference fired, cannot be trusted (the reference at {tmp_path}/lake failed verification: missing-manifest: ")
