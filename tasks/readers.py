@@ -384,7 +384,7 @@ def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool =
                 unparsed[col] = grouped
         if present.any() and numeric[present].notna().all():
             as_int = numeric.dropna()
-            if (as_int % 1 == 0).all() and values[present].str.fullmatch(r"[+-]?\d+").all():
+            if (as_int % 1 == 0).all() and values[present].str.strip().str.fullmatch(r"[+-]?\d+").all():  # " 1" is the integer 1, as to_numeric reads it
                 out[col] = numeric.astype("float64") if numeric.isna().any() else numeric.astype("int64")
             else:
                 out[col] = numeric.astype("float64")

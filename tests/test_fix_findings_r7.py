@@ -181,3 +181,46 @@ def test_unsigned_parquet_as_trusted_data_still_cannot_be_vouched_for(signed_sto
     res = invoke("verify", signed_store / "store" / "ds", "--reference", tmp_path / "lake", "--no-progress", env=_env(keys))
     assert res.exit_code == 1
     assert res.stderr.startswith(f"guard fired: reference fired, cannot be trusted (the reference at {tmp_path}/lake failed verification: missing-manifest: ")
+
+
+# ---------------------------------------------------------------- finding 5: one odd label cell in an integer label column
+
+
+def _binary_csv(path, odd):
+    rng = np.random.default_rng(5)
+    labels = [str(i % 2) for i in range(60)]
+    labels[7] = odd
+    lines = ["id;x;label"] + [f"r{i:03d};{rng.normal() + 2 * int(float(lab)):.3f};{lab}" for i, lab in enumerate(labels)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_label_with_a_stray_space_stays_an_integer_class():
+    """Finding 5: one ' 1' among 0/1 labels made the column float (classes 0.0, 1.0), and `--positive-class 1` was then
+    refused as "not one of the classes (0.0, 1.0)"."""
+    from labelguard.tasks.readers import read_bytes
+
+    frame, _ = read_bytes(b"id;label;x\na;0;1,5\nb; 1;2,5\nc;1 ;3,5\n", "export.csv", id_col="id")
+    assert frame["label"].dtype == "int64"
+    assert frame["label"].tolist() == [0, 1, 1]
+
+
+@pytest.mark.parametrize(("odd", "classes", "positive"), [(" 1", (0, 1), 1), ("1.0", (0.0, 1.0), 1.0)], ids=["space", "float"])
+def test_positive_class_one_names_the_class_one_however_the_column_was_read(tmp_path, odd, classes, positive):
+    """`--positive-class 1` as ingest reads it (load_source: no Prefect started), on the labels with the odd cell."""
+    from labelguard.tasks.sources import load_source
+
+    _binary_csv(tmp_path / "b.csv", odd)
+    _, spec, _ = load_source(str(tmp_path / "b.csv"), id_col="id", label_col="label", timestamp_col=None, positive_class="1")
+    assert spec.classes == classes and type(spec.classes[1]) is type(positive)
+    assert spec.positive_class == positive and type(spec.positive_class) is type(positive)
+
+
+def test_a_numeric_positive_class_never_names_a_text_class():
+    from labelguard.errors import BadInput
+    from labelguard.tasks.classes import match_class
+
+    assert match_class("1", [0.0, 1.0]) == 1.0 and match_class("1.0", [0, 1]) == 1 and match_class("010", [1, 2, 10]) == 10
+    with pytest.raises(BadInput, match=r"^--positive-class '1.0' is not one of the classes \('0', '1'\) \(fix: pass --positive-class naming one of: '0', '1'\)$"):
+        match_class("1.0", ["0", "1"])
+    with pytest.raises(BadInput):
+        match_class("1", [False, True])
