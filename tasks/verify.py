@@ -543,7 +543,16 @@ def check_columns(spec, trusted_rows, what: str, flag: str) -> None:
 
     if trusted_rows is None:
         return
-    missing = [c for c in (spec.id_col, spec.label_col, *raw_feature_cols(spec)) if c not in trusted_rows.columns]
+    used = (spec.id_col, spec.label_col, *raw_feature_cols(spec))
+    missing = [c for c in used if c not in trusted_rows.columns]
+    unused = [c for c in trusted_rows.columns if c not in used and c != spec.timestamp_col]
+    if missing and not unused and spec.id_col not in missing and spec.label_col not in missing:
+        # every column the trusted rows have, the dataset uses too: the batch gained column(s), the reference is not at fault
+        shown = ", ".join(map(repr, missing))
+        raise BadInput(
+            f"the dataset uses feature column(s) {shown} that the {what} does not have (the {what} has every other column the dataset uses): a column new in this batch?",
+            f"ingest the batch again with --ignore-cols {','.join(missing)}, or pass as {flag} trusted rows that have {'that column' if len(missing) == 1 else 'those columns'}",
+        )
     if missing:
         raise BadInput(
             f"the {what} has no column(s) {', '.join(map(repr, missing))} that the dataset uses: it belongs to other data",

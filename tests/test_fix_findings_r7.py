@@ -224,3 +224,28 @@ def test_a_numeric_positive_class_never_names_a_text_class():
         match_class("1.0", ["0", "1"])
     with pytest.raises(BadInput):
         match_class("1", [False, True])
+
+
+# ---------------------------------------------------------------- finding 8: a batch that gained a column
+
+
+def test_a_batch_with_a_new_column_is_told_to_leave_it_out_not_that_the_reference_is_other_data(keys, tmp_path):
+    """Finding 8: a CI batch with one extra column against the right baseline said "the reference has no column(s)
+    'extra_score' that the dataset uses: it belongs to other data (fix: pass as --reference a baseline ... made from
+    this dataset)"; the reference was right, the batch had changed."""
+    from labelguard.tasks.dataset import write_dataset
+    from labelguard.tasks.manifest import ColumnSpec, DatasetRef, load_signing_key
+    from labelguard.tasks.storage import LocalStore
+    from labelguard.tasks.synthetic import make_reviews
+
+    batch = make_reviews(300, seed=3)
+    batch["extra_score"] = np.random.default_rng(3).normal(size=len(batch))
+    write_dataset(LocalStore(tmp_path / "batch"), batch, ColumnSpec(feature_cols=("polarity", "intensity", "extra_score")),
+                  load_signing_key(keys[0]), source={"kind": "synthetic"})
+    write_dataset(LocalStore(tmp_path / "holdout"), make_reviews(300, seed=1), ColumnSpec(), load_signing_key(keys[0]),
+                  source={"kind": "synthetic"}, dataset=DatasetRef("trusted", "holdout"))
+    res = invoke("verify", tmp_path / "batch", "--reference", tmp_path / "holdout", "--holdout", tmp_path / "holdout", "--no-progress", env=_env(keys))
+    assert res.exit_code == 2
+    assert res.stderr == ("error: the dataset uses feature column(s) 'extra_score' that the reference does not have (the reference has "
+                          "every other column the dataset uses): a column new in this batch? (fix: ingest the batch again with "
+                          "--ignore-cols extra_score, or pass as --reference trusted rows that have that column)\n")
