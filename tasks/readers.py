@@ -239,7 +239,7 @@ def read_csv_bytes(raw: bytes, *, id_col: str | None = None, delimiter: str | No
     if unnamed:  # trailing delimiters (Excel's ";;"): nothing to keep, nothing to sign
         frame = frame.drop(columns=unnamed)
         notes["dropped"] = unnamed
-    blank = frame.isna().all(axis=1).to_numpy()
+    blank = _empty_rows(frame)  # a row of bare delimiters, some with a space (";;; "), is an empty row
     if blank.any() or repeated.any():
         lines = _data_lines(raw, dialect, np.flatnonzero(blank | repeated))
         if repeated.any():
@@ -269,12 +269,26 @@ def _header_cells(raw: bytes, dialect: CsvDialect) -> list[str]:
     return next(records, [])
 
 
+def _empty_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose every cell is missing or only spaces, shape (n,) bool (cells are looked at only while their row may still be empty)."""
+    empty = np.ones(len(frame), bool)
+    for col in frame.columns:
+        cells = frame[col]
+        present = empty & cells.notna().to_numpy(dtype=bool)
+        if present.any():
+            empty[present] = cells[present].astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+        if not empty.any():
+            break
+    return empty
+
+
 def _repeats_header(frame: pd.DataFrame, header: list[str]) -> np.ndarray:
     """Rows whose every cell is the header's cell of its column (an empty header cell: an empty cell); ``header`` aligned with the columns."""
     same = np.ones(len(frame), bool)
     for col, head in zip(frame.columns, header):
         cells = frame[col]
-        same &= (cells.isna() if not head.strip() else cells.eq(head).fillna(False)).to_numpy(dtype=bool)
+        # another tool's export repeats it in its own case or spacing ("ID;LABEL;AMOUNT" after "id;label;amount")
+        same &= (cells.isna() if not head.strip() else cells.astype("string").str.strip().str.casefold().eq(head.strip().casefold()).fillna(False)).to_numpy(dtype=bool)
         if not same.any():
             break
     return same

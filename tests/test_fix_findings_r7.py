@@ -249,3 +249,34 @@ def test_a_batch_with_a_new_column_is_told_to_leave_it_out_not_that_the_referenc
     assert res.stderr == ("error: the dataset uses feature column(s) 'extra_score' that the reference does not have (the reference has "
                           "every other column the dataset uses): a column new in this batch? (fix: ingest the batch again with "
                           "--ignore-cols extra_score, or pass as --reference trusted rows that have that column)\n")
+
+
+# ---------------------------------------------------------------- finding 9: exported-CSV edges
+
+
+def _rows_text(extra_at_50: str, tail: str = "") -> bytes:
+    rows = [f"r{i:03d};{i % 2};{i},5" for i in range(100)]
+    rows.insert(50, extra_at_50)
+    return ("id;label;x\n" + "\n".join(rows) + "\n" + tail).encode()
+
+
+def test_a_header_repeated_in_another_case_is_named_by_its_line():
+    """Finding 9: 'ID;LABEL;X' after row 50 (another tool's export joined on) made every column text:
+    "no feature columns found (numeric or free text)". Now the repeated-header refusal, naming line 52."""
+    from labelguard.errors import BadInput
+    from labelguard.tasks.readers import read_bytes
+
+    with pytest.raises(BadInput) as err:
+        read_bytes(_rows_text(" ID ;LABEL;X"), "joined.csv", id_col="id")
+    assert str(err.value) == ("joined.csv repeats its header (id, label, x) at line 52: two exports joined into one file? "
+                              "(fix: delete the repeated header line, keeping only line 1)")
+
+
+def test_rows_of_delimiters_and_spaces_are_skipped_and_named_by_line():
+    """Finding 9: ';; ' (a space in the last cell) was not an empty row: "label column 'label' has 1 empty cell(s),
+    first at row 49 (its id is empty too)"; a row of spaces only was "an empty cell at id ' '"."""
+    from labelguard.tasks.readers import read_bytes, reading_notes
+
+    frame, _ = read_bytes(_rows_text(";; ", tail="   ;  ;  \n"), "export.csv", id_col="id")
+    assert len(frame) == 100 and frame["x"].tolist()[:2] == [0.5, 1.5]
+    assert reading_notes(frame) == ["skipped 2 rows empty in every column (lines 52, 103)"]
