@@ -13,7 +13,7 @@ from tests.clirun import invoke
 
 
 def _env(keys):
-    return {"LABELGUARD_SIGNING_KEY": str(keys[0]), "LABELGUARD_VERIFY_KEY": str(keys[1]), "LABELGUARD_LEDGER": "none"}
+    return {"LABELGUARD_SIGNING_KEY": str(keys[0]), "LABELGUARD_VERIFY_KEY": str(keys[1])}
 
 
 def _listing(root):
