@@ -280,3 +280,20 @@ def test_rows_of_delimiters_and_spaces_are_skipped_and_named_by_line():
     frame, _ = read_bytes(_rows_text(";; ", tail="   ;  ;  \n"), "export.csv", id_col="id")
     assert len(frame) == 100 and frame["x"].tolist()[:2] == [0.5, 1.5]
     assert reading_notes(frame) == ["skipped 2 rows empty in every column (lines 52, 103)"]
+
+
+# ---------------------------------------------------------------- finding 11: the rotation's key errors name its option
+
+
+def test_an_unreadable_old_verify_key_names_old_verify_key(signed_store, keys, tmp_path):
+    """Finding 11: `seal --rotate --old-verify-key keys/nope.pub` said "(fix: point --verify-key at a verify.pub ...)",
+    an option the user had not passed; nothing is re-signed."""
+    ds = signed_store / "store" / "ds"
+    before = (ds / "manifest.json").read_bytes()
+    missing = tmp_path / "nope.pub"
+    res = invoke("seal", ds, "--rotate", "--old-verify-key", missing, env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, f"error: cannot read verify key {missing}: [Errno 2] No such file or directory: '{missing}' "
+                                              "(fix: point --old-verify-key at a verify.pub made by `labelguard keygen`)\n")
+    res = invoke("seal", ds, "--rotate", "--old-verify-key", keys[1].parent, env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, f"error: verify key {keys[1].parent} is a folder, not a key file (fix: point --old-verify-key at {keys[1]})\n")
+    assert (ds / "manifest.json").read_bytes() == before
