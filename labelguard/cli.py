@@ -1600,7 +1600,7 @@ def seal(
         if rotate and old_verify_key is None:
             raise BadInput("--rotate needs --old-verify-key: the data is verified under the old key before it is re-signed",
                            "pass --old-verify-key with the verify.pub of the pair that signed the data")
-        old_key = load_verify_key(old_verify_key) if rotate else None
+        old_key = load_verify_key(old_verify_key, flag="--old-verify-key") if rotate else None
         key = load_signing_key(settings.signing_key)
         _refuse_a_signing_key_of_another_pair(settings, key)
         book = _ledger_for(ledger, settings.signing_key, writing=True)

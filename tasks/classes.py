@@ -49,8 +49,26 @@ def match_class(value: Any, classes: Sequence[Any], what: str = "--positive-clas
     for c in classes:
         if c == value or str(to_py(c)) == str(value):
             return c
+    number = _as_number(value)
+    if number is not None:  # "1" names the class 1.0 (a label column read as floats), "1.0" the class 1
+        for c in classes:
+            if not isinstance(to_py(c), str) and _as_number(c) == number:  # text classes are matched as written
+                return c
     shown = ", ".join(repr(to_py(c)) for c in classes)
     raise BadInput(f"{what} {value!r} is not one of the classes ({shown})", f"pass {what} naming one of: {shown}")
+
+
+def _as_number(value: Any) -> float | None:
+    """A class or a command-line value as a number, when it is one (never a bool, never text that is not a number)."""
+    value = to_py(value)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(str(value).strip()) if str(value).strip().lstrip("+-").replace(".", "", 1).isdigit() else None
+    except ValueError:
+        return None
 
 
 def resolve_positive(classes: Sequence[Any], given: Any = None, *, required: bool = False) -> Any:

@@ -118,24 +118,25 @@ def generate_keypair(out_dir: Path) -> tuple[Path, Path]:
     return sign_path, verify_path
 
 
-def _refuse_key_text(path: Path, which: str, env: str, flag: str) -> None:
+def _refuse_key_text(path: Path, which: str, env: str | None, flag: str) -> None:
     """A key's PEM text where its path belongs (the usual CI secret): refuse without ever echoing it."""
     if "-----BEGIN" in str(path):
         raise KeyProblem(
-            f"{env} / {flag} holds a PEM key itself, not the path of a {which} key file",
-            f"write the key to a file (mode 0600) and point {env} at that file",
+            f"{f'{env} / ' if env else ''}{flag} holds a PEM key itself, not the path of a {which} key file",
+            f"write the key to a file (mode 0600) and point {env or flag} at that file",
         )
 
 
-def _refuse_key_folder(path: Path, which: str, name: str, env: str, flag: str) -> None:
+def _refuse_key_folder(path: Path, which: str, name: str, env: str | None, flag: str) -> None:
     """A key variable pointing at the folder `labelguard keygen --out` made (``LABELGUARD_VERIFY_KEY=keys``) read as
     "cannot read verify key keys: [Errno 21] Is a directory": name the key file inside it when there is one."""
     if not Path(path).is_dir():
         return
     inside = Path(path) / name
+    named = f"{env} / {flag}" if env else flag
     raise KeyProblem(
         f"{which} key {path} is a folder, not a key file",
-        f"point {env} / {flag} at {inside}" if inside.is_file() else f"point {env} / {flag} at the {name} in the folder `labelguard keygen --out` made",
+        f"point {named} at {inside}" if inside.is_file() else f"point {named} at the {name} in the folder `labelguard keygen --out` made",
     )
 
 
@@ -153,15 +154,17 @@ def load_signing_key(path: Path | None) -> Ed25519PrivateKey:
     return key
 
 
-def load_verify_key(path: Path | None) -> Ed25519PublicKey:
+def load_verify_key(path: Path | None, *, flag: str = "--verify-key") -> Ed25519PublicKey:
+    """The Ed25519 verify key at ``path``; ``flag`` is the option that named it (``--old-verify-key`` for a rotation)."""
     if path is None:
         raise KeyProblem("no verify key configured", "set LABELGUARD_VERIFY_KEY or pass --verify-key")
-    _refuse_key_text(path, "verify", "LABELGUARD_VERIFY_KEY", "--verify-key")
-    _refuse_key_folder(path, "verify", VERIFY_KEY_FILE, "LABELGUARD_VERIFY_KEY", "--verify-key")
+    env = "LABELGUARD_VERIFY_KEY" if flag == "--verify-key" else None  # --old-verify-key has no variable
+    _refuse_key_text(path, "verify", env, flag)
+    _refuse_key_folder(path, "verify", VERIFY_KEY_FILE, env, flag)
     try:
         key = serialization.load_pem_public_key(Path(path).read_bytes())
     except (OSError, ValueError, TypeError) as exc:
-        raise KeyProblem(f"cannot read verify key {path}: {exc}", "point --verify-key at a verify.pub made by `labelguard keygen`") from None
+        raise KeyProblem(f"cannot read verify key {path}: {exc}", f"point {flag} at a verify.pub made by `labelguard keygen`") from None
     if not isinstance(key, Ed25519PublicKey):
         raise KeyProblem(f"{path} is not an Ed25519 public key", "use the verify.pub from `labelguard keygen`")
     return key

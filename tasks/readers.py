@@ -239,7 +239,7 @@ def read_csv_bytes(raw: bytes, *, id_col: str | None = None, delimiter: str | No
     if unnamed:  # trailing delimiters (Excel's ";;"): nothing to keep, nothing to sign
         frame = frame.drop(columns=unnamed)
         notes["dropped"] = unnamed
-    blank = frame.isna().all(axis=1).to_numpy()
+    blank = _empty_rows(frame)  # a row of bare delimiters, some with a space (";;; "), is an empty row
     if blank.any() or repeated.any():
         lines = _data_lines(raw, dialect, np.flatnonzero(blank | repeated))
         if repeated.any():
@@ -269,12 +269,26 @@ def _header_cells(raw: bytes, dialect: CsvDialect) -> list[str]:
     return next(records, [])
 
 
+def _empty_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose every cell is missing or only spaces, shape (n,) bool (cells are looked at only while their row may still be empty)."""
+    empty = np.ones(len(frame), bool)
+    for col in frame.columns:
+        cells = frame[col]
+        present = empty & cells.notna().to_numpy(dtype=bool)
+        if present.any():
+            empty[present] = cells[present].astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+        if not empty.any():
+            break
+    return empty
+
+
 def _repeats_header(frame: pd.DataFrame, header: list[str]) -> np.ndarray:
     """Rows whose every cell is the header's cell of its column (an empty header cell: an empty cell); ``header`` aligned with the columns."""
     same = np.ones(len(frame), bool)
     for col, head in zip(frame.columns, header):
         cells = frame[col]
-        same &= (cells.isna() if not head.strip() else cells.eq(head).fillna(False)).to_numpy(dtype=bool)
+        # another tool's export repeats it in its own case or spacing ("ID;LABEL;AMOUNT" after "id;label;amount")
+        same &= (cells.isna() if not head.strip() else cells.astype("string").str.strip().str.casefold().eq(head.strip().casefold()).fillna(False)).to_numpy(dtype=bool)
         if not same.any():
             break
     return same
@@ -329,6 +343,15 @@ def reading_notes(frame: pd.DataFrame) -> list[str]:
     return [f"skipped {len(lines)} row{'s' if len(lines) > 1 else ''} empty in every column (line{'s' if len(lines) > 1 else ''} {where})"]
 
 
+_DOT_GROUPED_WHOLE = r"[+-]?[1-9]\d{0,2}(\.\d{3})+|[+-]?\d+"  # 2.685, 1.234.567 or 479: never "0.132"
+
+
+def _writes_decimal_commas(values: pd.Series) -> bool:
+    """Every cell a number whose decimals (at least one cell's) follow a comma: "-0,132", "4.900,00"."""
+    text = values.dropna().astype(str).str.strip()
+    return bool(len(text)) and bool(text.str.fullmatch(r"[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?").all()) and bool(text.str.contains(",", regex=False).any())
+
+
 NA_TOKENS = {"na", "n/a", "nan", "null", "none", "-", "?", "missing", "#n/a", "nil"}
 _DECIMAL_COMMA = r"[+-]?\d+(,\d+)?"
 
@@ -340,8 +363,12 @@ def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool =
     With ``decimal_comma`` (a file not delimited by commas, as European exports are), a column whose
     every value is digits with at most one decimal comma ("0,868", "-12", "3,5") and at least one
     comma is read as numbers too; the file's text itself is never rewritten.
+    In such a file, once some column writes its decimals with a comma, a column of whole numbers with
+    '.' between groups of three ("2.685" beside "479", German Excel's ``#.##0``) is read with '.' as the
+    thousands separator: its '.' cannot be the decimal mark the file writes as ','.
     """
     out, unparsed = {}, {}
+    comma_decimals = decimal_comma and any(_writes_decimal_commas(frame[c]) for c in frame.columns if c != keep)
     for col in frame.columns:
         values = frame[col]
         if col == keep:
@@ -358,6 +385,10 @@ def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool =
             text = values[present].astype(str)
             if text.str.fullmatch(_DECIMAL_COMMA).all() and text.str.contains(",", regex=False).any():
                 values = values.str.replace(",", ".", regex=False)
+        if comma_decimals and present.any():
+            text = values[present].astype(str).str.strip()
+            if text.str.fullmatch(_DOT_GROUPED_WHOLE).all() and text.str.contains(".", regex=False).any():
+                values = values.str.strip().str.replace(".", "", regex=False)
         numeric = pd.to_numeric(values, errors="coerce")
         if present.any() and not numeric[present].notna().all():
             grouped = _with_thousands(values[present].astype(str).str.strip())
@@ -367,7 +398,7 @@ def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool =
                 unparsed[col] = grouped
         if present.any() and numeric[present].notna().all():
             as_int = numeric.dropna()
-            if (as_int % 1 == 0).all() and values[present].str.fullmatch(r"[+-]?\d+").all():
+            if (as_int % 1 == 0).all() and values[present].str.strip().str.fullmatch(r"[+-]?\d+").all():  # " 1" is the integer 1, as to_numeric reads it
                 out[col] = numeric.astype("float64") if numeric.isna().any() else numeric.astype("int64")
             else:
                 out[col] = numeric.astype("float64")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,22 @@ def with_partition_keys(frame: pd.DataFrame, values: dict[str, Any]) -> pd.DataF
     return frame.assign(**{n: pd.Series([v] * len(frame), dtype="string", index=frame.index) for n, v in extra.items()})
 
 
+_KINDS = {"integer": "numbers", "floating": "numbers", "mixed-integer-float": "numbers", "decimal": "numbers",
+          "boolean": "booleans", "string": "text", "datetime64": "timestamps", "datetime": "timestamps", "date": "dates"}
+
+
+def _value_kind(values: pd.Series) -> str | None:
+    """What a part's column holds, coarsely (numbers of any width are one kind); None when it holds no value."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # dictionary-encoded Parquet: the kind of its categories
+        values = pd.Series(values.cat.categories)
+    kind = pd.api.types.infer_dtype(values, skipna=True)
+    if kind == "empty":
+        return None
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return "timestamps with a time zone"
+    return _KINDS.get(kind, kind)
+
+
 def read_table(path, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None, endpoint_url: str | None = None) -> pd.DataFrame:
     """Read a source, keeping ids as written (see :mod:`labelguard.tasks.readers`): a local CSV or
     Parquet file, or Parquet part files named by an ``s3://`` object, prefix or glob, or a local
@@ -64,11 +81,19 @@ def read_table(path, *, id_col: str | None = None, delimiter: str | None = None,
         store, keys = resolve_parts(text, endpoint_url=endpoint_url)
         frames = [read_bytes(store.get(k), k, id_col=id_col)[0] for k in keys]
         frames = [with_partition_keys(f, values) for f, values in zip(frames, hive_partitions(keys).values())]
+        first = {c: _value_kind(frames[0][c]) for c in frames[0].columns} if len(frames) > 1 else {}
         for key, frame in zip(keys[1:], frames[1:]):
             if sorted(frame.columns) != sorted(frames[0].columns):  # the same columns in another order are read by name
                 extra = sorted(set(frame.columns) ^ set(frames[0].columns))
                 differ = f" ({', '.join(map(repr, extra[:3]))} in one, not the other)" if extra else " (a column name repeated)"
                 raise BadInput(f"part {key} has other columns than {keys[0]}{differ}", "point at parts with one schema (a glob or prefix per schema)")
+            kinds = {c: _value_kind(frame[c]) for c in frame.columns}
+            clash = next((c for c in first if first[c] and kinds[c] and first[c] != kinds[c]), None)
+            if clash is not None:  # pandas would concatenate text with numbers (or bools) into one object column that nothing downstream can type
+                raise BadInput(
+                    f"part {key} has another schema than {keys[0]} ({clash}: {first[clash]} vs {kinds[clash]})",
+                    "point at parts with one schema (a glob or prefix per schema), or export them with one type per column",
+                )
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if not Path(text).is_file():
         raise BadInput(f"no such file: {text}", "pass --source synthetic, an existing .csv/.parquet file, or an s3:// object, prefix or glob")
@@ -106,9 +131,12 @@ def infer_spec(
         if name not in frame.columns:
             raise missing_column_hint(name, cols, flag)
     labels = frame[label_col]
-    empty = int(labels.isna().sum())
+    blank = labels.isna()
+    if not pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels):  # a cell of spaces is no label either
+        blank = blank | labels.astype("string").str.strip().eq("").fillna(False).astype(bool)
+    empty = int(blank.sum())
     if empty:
-        first = row_named(frame[id_col], int(np.flatnonzero(labels.isna().to_numpy())[0]))
+        first = row_named(frame[id_col], int(np.flatnonzero(blank.to_numpy())[0]))
         raise BadInput(f"label column {label_col!r} has {empty} empty cell(s), first at {first}", "label every row, or drop the unlabelled rows before ingest")
     if pd.api.types.is_float_dtype(labels) and not np.all(np.mod(labels, 1) == 0):
         raise BadInput(f"label column {label_col!r} holds continuous values", "label flipping needs a categorical label column")
@@ -126,10 +154,16 @@ def infer_spec(
     spellings: dict[str, list] = {}
     for c in classes:
         if isinstance(c, str):
-            spellings.setdefault(" ".join(c.split()).casefold(), []).append(c)
+            # NFKC: "négatif" typed on one system and "ne\u0301gatif" (e + combining accent, as macOS writes it) on another look the same
+            spellings.setdefault(" ".join(unicodedata.normalize("NFKC", c).split()).casefold(), []).append(c)
     variants = next((v for v in spellings.values() if len(v) > 1), None)
     if variants:
         # "positive", "Positive" and "positive " would be three classes: an export or data-entry slip, not a class set
+        if len({" ".join(v.split()).casefold() for v in variants}) > 1:  # some differ in how their characters are encoded: show the code points
+            raise BadInput(
+                f"labels {', '.join(map(ascii, variants))} in {label_col!r} differ only in Unicode normalisation, case or spaces, so they would be separate classes",
+                "normalise the label column to one spelling per class before ingest (Unicode NFKC, e.g. unicodedata.normalize('NFKC', label))",
+            )
         raise BadInput(
             f"labels {', '.join(map(repr, variants))} in {label_col!r} differ only in case or spaces, so they would be separate classes",
             "normalise the label column to one spelling per class before ingest",

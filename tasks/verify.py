@@ -291,8 +291,43 @@ def load_trusted(uri_or_store, key: Ed25519PublicKey, what: str, endpoint_url: s
                 (f"pass the dataset's holdout ({store.uri.rstrip('/')}/{HOLDOUT})" if role == "data" else "pass a dataset's holdout")
                 + (" or a baseline made with `labelguard baseline`" if "baseline" in roles else ""),
             )
+        if rep.code == "missing-manifest":
+            _refuse_no_data_of_its_own(store, what)
         raise UntrustedInput([what], f"the {what} at {store.uri} failed verification: {rep.code}: {rep.detail}")
     return rep
+
+
+def _refuse_no_data_of_its_own(store, what: str) -> None:
+    """A folder without a manifest that holds no Parquet of its own (CSV exports, notes, or only datasets signed
+    in their own subfolders, like the store's root) was pointed at by mistake: exit 2, not "cannot be trusted".
+
+    Parquet objects that nobody signed stay ``missing-manifest`` (exit 1): they are data that cannot be vouched for.
+    """
+    from labelguard.tasks.lake import PARQUET, _skipped
+
+    keys = store.list()
+    nested = sorted({k.rsplit("/", 1)[0] for k in keys if k.endswith(("/manifest.json", "/_manifest.json"))})
+    if any(k.lower().endswith(PARQUET) and not _skipped(k) and not any(k.startswith(n + "/") for n in nested) for k in keys):
+        return
+    flag = {"reference": "--reference", "holdout": "--holdout", "golden holdout": "--holdout"}.get(what)
+    use = f"pass as {flag} " if flag else "point at "
+    if nested:
+        # the kinds the option takes first: a baseline (for --reference), then holdouts
+        def rank(name: str) -> tuple:
+            last = name.split("/")[-1]
+            return (0 if last == "holdout" else 1) if what != "reference" else (0 if "baseline" in last else 1 if last == "holdout" else 2), name
+
+        shown = sorted(nested, key=rank)
+        raise BadInput(
+            f"the {what} at {store.uri} holds no data of its own, only {len(nested)} folder(s) signed on their own ({', '.join(shown[:2])}{', …' if len(shown) > 2 else ''})",
+            f"{use}one of them, e.g. {store.uri.rstrip('/')}/{shown[0]}",
+        )
+    files = [k for k in keys if not _skipped(k)] or keys
+    raise BadInput(
+        f"the {what} at {store.uri} holds no Parquet data, only {len(keys)} other file(s) ({', '.join(files[:2])}{', …' if len(files) > 2 else ''})",
+        f"{use}a signed baseline (labelguard baseline URI/holdout --out DIR) or a dataset's holdout (URI/holdout)"
+        if what in ("reference", "trusted source") else f"{use}a dataset's holdout (URI/holdout, written by labelguard ingest)",
+    )
 
 
 def suite_suspects(results: list[guards.GuardResult], posterior_ids: list | None = None) -> tuple[list, list[str]]:
@@ -549,7 +584,16 @@ def check_columns(spec, trusted_rows, what: str, flag: str) -> None:
 
     if trusted_rows is None:
         return
-    missing = [c for c in (spec.id_col, spec.label_col, *raw_feature_cols(spec)) if c not in trusted_rows.columns]
+    used = (spec.id_col, spec.label_col, *raw_feature_cols(spec))
+    missing = [c for c in used if c not in trusted_rows.columns]
+    unused = [c for c in trusted_rows.columns if c not in used and c != spec.timestamp_col]
+    if missing and not unused and spec.id_col not in missing and spec.label_col not in missing:
+        # every column the trusted rows have, the dataset uses too: the batch gained column(s), the reference is not at fault
+        shown = ", ".join(map(repr, missing))
+        raise BadInput(
+            f"the dataset uses feature column(s) {shown} that the {what} does not have (the {what} has every other column the dataset uses): a column new in this batch?",
+            f"ingest the batch again with --ignore-cols {','.join(missing)}, or pass as {flag} trusted rows that have {'that column' if len(missing) == 1 else 'those columns'}",
+        )
     if missing:
         raise BadInput(
             f"the {what} has no column(s) {', '.join(map(repr, missing))} that the dataset uses: it belongs to other data",
