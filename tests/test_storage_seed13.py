@@ -23,12 +23,9 @@ def test_an_endpoint_without_a_scheme_is_refused_naming_it(monkeypatch):
 
 
 def test_no_credentials_anywhere_is_one_line(monkeypatch, tmp_path):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_WEB_IDENTITY_TOKEN_FILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    from tests.test_storage_full import _no_aws_settings
+
+    _no_aws_settings(monkeypatch, tmp_path)
     with pytest.raises(StoreError) as err:
         open_store("s3://labelguard-x/p", endpoint_url="http://127.0.0.1:9")
     assert str(err.value) == "no AWS credentials found (fix: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)"
