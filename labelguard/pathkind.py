@@ -21,6 +21,13 @@ EXPECTS = {
 }
 
 
+def _local_path(uri: str) -> Path | None:
+    """The local path a URI names (plain or ``file://``), or None for a remote one (``s3://…``)."""
+    if "://" in uri and not uri.startswith("file://"):
+        return None
+    return Path(uri.removeprefix("file://"))
+
+
 def _kind(path: Path) -> str | None:
     suffixes = [s.lower() for s in path.suffixes[-2:]]
     if suffixes and suffixes[-1] in COMPRESSED:
@@ -52,10 +59,8 @@ def refuse_a_file_for_a_dataset(uri: str, command: str) -> None:
     BadInput
         ``uri`` is an existing local file that ``command`` does not take (``seal`` takes one Parquet file).
     """
-    if "://" in uri and not uri.startswith("file://"):
-        return
-    path = Path(uri.removeprefix("file://"))
-    if not path.is_file():
+    path = _local_path(uri)
+    if path is None or not path.is_file():
         return
     kind = _kind(path)
     if command == "seal" and kind == "parquet":
@@ -103,10 +108,8 @@ def refuse_a_file_for_an_option(value: str | None, option: str, checked: str) ->
     if _same_place(value, checked):
         raise BadInput(f"{option} {value} is the dataset being checked: comparing it with itself passes whatever it holds",
                        f"give {option} a trusted copy made before the data could change, e.g. by `labelguard baseline {checked} DIR` while it still verifies")
-    if "://" in value and not value.startswith("file://"):
-        return
-    path = Path(value.removeprefix("file://"))
-    if not path.is_file():
+    path = _local_path(value)
+    if path is None or not path.is_file():
         return
     folder = str(path.parent) if str(path.parent) else "."
     if any((path.parent / name).is_file() for name in MANIFESTS):
@@ -134,7 +137,7 @@ def describe_missing(uri: str) -> tuple[str, str]:
 
 def _same_place(a: str, b: str) -> bool:
     """Whether two dataset URIs name the same place (local paths resolved, ``s3://`` keys compared without trailing slashes)."""
-    remote = ("://" in a and not a.startswith("file://"), "://" in b and not b.startswith("file://"))
-    if any(remote):
-        return all(remote) and a.rstrip("/") == b.rstrip("/")
-    return Path(a.removeprefix("file://")).resolve() == Path(b.removeprefix("file://")).resolve()
+    local_a, local_b = _local_path(a), _local_path(b)
+    if local_a is None or local_b is None:
+        return local_a is local_b and a.rstrip("/") == b.rstrip("/")
+    return local_a.resolve() == local_b.resolve()
