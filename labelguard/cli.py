@@ -1019,6 +1019,10 @@ def verify(
             except OSError as exc:
                 raise BadInput(f"cannot write {json_out}: {exc.strerror or exc}", "choose a writable --json path") from None
     _print_guards(report.guards, title=f"verify {uri}")
+    model = report.inputs.get("detector_model") or {}
+    if model.get("family") == "kernel":  # the default (linear) needs no note; a switch is said with its reason
+        out.print(f"detector model: kernel logistic regression (RBF, Nystroem): on the {model['rows']} trusted rows its out-of-fold "
+                  f"log-loss is {model['kernel_log_loss']:.3f} against {model['linear_log_loss']:.3f} for a linear model", highlight=False)
     if report.suspect_ids:
         shown = ", ".join(map(str, report.suspect_ids[:10])) + (" …" if len(report.suspect_ids) > 10 else "")
         what = "suspect rows" if report.verdict != "pass" else "rows most likely flipped, though nothing fired"

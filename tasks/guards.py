@@ -172,13 +172,34 @@ def run_guards(ctx: GuardContext, names: list[str] | None = None, *, on_progress
 
     Returns
     -------
-    list of GuardResult, one per name, in order.
+    list of GuardResult, one per name, in order. The model-based guards (:data:`MODEL_BASED`) share
+    one model family, chosen on the trusted reference rows by
+    :func:`labelguard.tasks.detectors.choose_model_family` (kept in ``ctx.memo["detector_model"]``).
     """
-    import time
+    from contextlib import nullcontext
 
     chosen = names or list(REGISTRY)
     rows = 0 if ctx.frame is None else len(ctx.frame)
     results = []
+    family = nullcontext()
+    if set(chosen) & MODEL_BASED and ctx.frame is not None and rows:
+        from labelguard.tasks.detectors import detector_model
+
+        # one model family for every model-based guard of this check, chosen on the trusted rows (ctx.memo keeps it)
+        family = detector_model(ctx.frame, ctx.spec, ctx.reference, ctx.memo)
+    with family:
+        _run_each(ctx, chosen, rows, results, on_progress)
+    return results
+
+
+# guards whose verdict rests on a fitted model's probabilities (the family is chosen per dataset:
+# labelguard.tasks.detectors.choose_model_family)
+MODEL_BASED = {"confident_learning", "reference_model", "model_gate"}
+
+
+def _run_each(ctx: GuardContext, chosen: list[str], rows: int, results: list, on_progress) -> None:
+    import time
+
     for i, name in enumerate(chosen, 1):
         guard = get_guard(name)
         if on_progress is not None:
@@ -187,7 +208,6 @@ def run_guards(ctx: GuardContext, names: list[str] | None = None, *, on_progress
         results.append(guard.fn(ctx))
         if on_progress is not None:
             on_progress(GuardProgress(i, len(chosen), name, True, time.perf_counter() - started, rows))
-    return results
 
 
 def _skip(name: str, why: str) -> GuardResult:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from labelguard.tasks.detectors import RowScores, _xy, binned_flip_posterior, cross_fit_proba, oof_proba
+from labelguard.tasks.detectors import RowScores, _xy, binned_flip_posterior, cross_fit_proba, detector_model, oof_proba
 from labelguard.tasks.manifest import ColumnSpec
 
 EPS = 1e-6
@@ -161,6 +161,13 @@ def flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFram
         :func:`choose_suspect_set` expects to be better from the rates at which each method flags
         trusted rows (``chosen``; ``candidates`` holds the figures).
     """
+    # the guards' model family (the same choice on the same trusted rows: memo keeps it)
+    with detector_model(frame, spec, reference, memo):
+        return _flip_posterior(frame, spec, reference, seed=seed, iters=iters, memo=memo)
+
+
+def _flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFrame | None, *, seed: int, iters: int,
+                    memo: dict | None) -> FlipPosterior:
     from sklearn.preprocessing import StandardScaler
 
     X, codes, classes = _xy(frame, spec)

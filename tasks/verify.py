@@ -475,6 +475,8 @@ def verify_dataset(
         inputs["holdout_leak"] = True
     if reference_leak and verdict != "fired":
         inputs["reference_leak"] = True
+    if "detector_model" in ctx.memo:  # which model family the model-based guards and the posterior used, and why
+        inputs["detector_model"] = ctx.memo["detector_model"].to_dict()
     return VerifyReport(uri, results, ids, sources, verdict, why, tolerate, class_power, noise, inputs)
 
 
