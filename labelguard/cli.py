@@ -819,11 +819,7 @@ def demo(
     out.print(f"dataset: {res['dest']}", highlight=False)
     for name, run in res["runs"].items():
         _print_guards(run.guards, title=f"guards — {name} run ({run.transform})")
-    _print_runs(res["runs"])
-    from labelguard.tasks.report import business_sentence
-
-    for run in res["runs"].values():
-        out.print(business_sentence(run).replace("`", ""), highlight=False)
+    _print_runs(res["runs"])  # with the business sentence of each run
     out.print(f"report: {res['paths']['markdown']}  json: {res['paths']['json']}" + (f"  plot: {res['paths']['plot']}" if "plot" in res["paths"] else ""), highlight=False)
     out.print(f"done in {time.monotonic() - started:.0f} s", highlight=False)
 
@@ -1979,8 +1975,8 @@ def _print_runs(runs) -> None:
     out.print(table)
     from labelguard.tasks.report import business_sentence
 
-    for run in runs.values():  # no class named among 3+: the "+" columns are empty, the class shares are the figure
-        if run.metrics and run.metrics.get("predicted_positive_share") is None:
+    for run in runs.values():  # the business figure in the data's own class names (every class's share when none is named among 3+)
+        if run.metrics:
             out.print(business_sentence(run).replace("`", ""), highlight=False)
 
 

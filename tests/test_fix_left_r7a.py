@@ -1,0 +1,97 @@
+"""Left from break-it round 7: a batch with a class its reference never had, a batch with a renamed feature column,
+and the business sentence on the console for a pipeline on one's own binary data. Small data of our own throughout."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.clirun import invoke
+
+
+def _env(keys):
+    return {"LABELGUARD_SIGNING_KEY": str(keys[0]), "LABELGUARD_VERIFY_KEY": str(keys[1])}
+
+
+CENTRE = {"pos": 2.0, "neg": -2.0, "neutral": 0.0}
+
+
+def _rows(n, prefix, seed, classes=("pos", "neg")):
+    """``n`` rows of well separated classes: f1, f2 and f3 move with the class, ids ``{prefix}00000`` …"""
+    rng = np.random.default_rng(seed)
+    label = rng.choice(list(classes), size=n)
+    x = np.array([CENTRE[c] for c in label])
+    return pd.DataFrame({"id": [f"{prefix}{i:05d}" for i in range(n)], "f1": x + rng.normal(size=n), "f2": -x + rng.normal(size=n),
+                         "f3": 0.5 * x + rng.normal(size=n), "label": label})
+
+
+SPEC = dict(id_col="id", label_col="label", feature_cols=("f1", "f2", "f3"), timestamp_col=None)
+
+
+def _write(path, frame, keys, classes, role="data", feature_cols=SPEC["feature_cols"], ref=None):
+    from labelguard.tasks.dataset import write_dataset
+    from labelguard.tasks.manifest import ColumnSpec, DatasetRef, load_signing_key
+    from labelguard.tasks.storage import LocalStore
+
+    spec = ColumnSpec(**{**SPEC, "feature_cols": feature_cols}, classes=classes, positive_class="pos")
+    write_dataset(LocalStore(path), frame, spec, load_signing_key(keys[0]), source={"kind": "file"},
+                  dataset=ref or (None if role == "data" else DatasetRef(path.name, role)))
+
+
+@pytest.fixture(scope="module")
+def new_class_batch(tmp_path_factory, keys):
+    """A trusted reference of 'neg'/'pos' (400 rows) and a signed batch of 400 such rows, 20 of them flipped pos -> neg,
+    plus 37 rows of 'neutral', a class the reference never had."""
+    root = tmp_path_factory.mktemp("newclass")
+    _write(root / "reference", _rows(400, "r", 1), keys, ("neg", "pos"), role="holdout")
+    batch = pd.concat([_rows(400, "b", 2), _rows(37, "n", 3, classes=("neutral",))], ignore_index=True)
+    flipped = batch.index[batch["label"] == "pos"][:20]
+    batch.loc[flipped, "label"] = "neg"
+    _write(root / "batch", batch, keys, ("neg", "neutral", "pos"))
+    return root, sorted(batch.loc[flipped, "id"]), [f"n{i:05d}" for i in range(37)]
+
+
+# ---------------------------------------------------------------- 3: the business sentence for a pipeline on one's own data
+
+
+def test_the_console_gives_the_business_sentence_for_a_binary_class_named_positive():
+    """`labelguard pipeline` on one's own binary data printed the metrics table and no sentence (only 3+ classes without a
+    positive one got theirs); the demo's sentences are printed by the same code, once."""
+    from labelguard import cli
+    from labelguard.tasks.manifest import ColumnSpec
+    from labelguard.tasks.report import RunResult
+    from labelguard.tasks.train import evaluate
+    from tests.test_fix_findings_r5 import _Fixed
+
+    holdout = pd.DataFrame({"id": [f"h{i}" for i in range(10)], "f1": np.arange(10.0), "label": ["pos"] * 5 + ["neg"] * 5})
+    spec = ColumnSpec(**{**SPEC, "feature_cols": ("f1",)}, classes=("neg", "pos"), positive_class="pos")
+    run = RunResult(dataset="d", transform="targeted", rate=0.2, seed=0, observe=True, spec=spec,
+                    metrics=evaluate(_Fixed(["pos"] * 3 + ["neg"] * 7), holdout, spec))
+    with cli.out.capture() as captured:
+        cli._print_runs({"pipeline": run})
+    assert captured.get().splitlines()[-1] == ("Trained after the targeted transform, the model predicts 'pos' for 30.0% of the trusted "
+                                               "holdout, where the true share of 'pos' is 50.0%: it understates the share of 'pos' by 20.0 points.")
+
+
+@pytest.mark.flow
+def test_pipeline_on_own_binary_data_prints_the_figure_of_its_own_training(tmp_path, keys, prefect_harness):
+    """Through the CLI: the sentence is printed below the metrics table, its shares those of the model the run trained
+    (report.json's metrics)."""
+    from labelguard.tasks.manifest import DatasetRef
+
+    frame = _rows(500, "r", 7)
+    _write(tmp_path / "ds" / "holdout", frame.iloc[400:], keys, ("neg", "pos"), ref=DatasetRef("ds", "holdout", "holdout"))
+    _write(tmp_path / "ds", frame.iloc[:400], keys, ("neg", "pos"), ref=DatasetRef("ds", "data"))
+    res = invoke("pipeline", tmp_path / "ds", "--transform", "targeted", "--rate", 0.2, "--observe", "--ledger", "none",
+                 "--out", tmp_path / "rep", "--no-progress", env=_env(keys))
+    assert res.exit_code == 1, res.output
+    m = json.loads((tmp_path / "rep" / "report.json").read_text())["runs"]["pipeline"]["metrics"]
+    pred, true = m["predicted_positive_share"], m["true_positive_share"]
+    assert pred < true - 0.05  # the targeted flips pos -> neg moved the trained model
+    assert res.stdout.splitlines()[-2:] == [
+        f"Trained after the targeted transform, the model predicts 'pos' for {pred:.1%} of the trusted holdout, where the true "
+        f"share of 'pos' is {true:.1%}: it understates the share of 'pos' by {(true - pred) * 100:.1f} points.",
+        f"report: {tmp_path}/rep/report.md  {tmp_path}/rep/report.json  {tmp_path}/rep/boundaries.png"]
