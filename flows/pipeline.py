@@ -88,8 +88,9 @@ def pipeline_flow(
     # the named class, and the text featurizer fitted on the text of the data and its trusted rows
     from labelguard.tasks.verify import check_columns
 
-    check_columns(spec, holdout_report.frame, "holdout", "--holdout")
-    check_columns(spec, reference, "reference", "--reference")
+    data_cols = None if integrity.frame is None else integrity.frame.columns
+    check_columns(spec, holdout_report.frame, "holdout", "--holdout", data_cols)
+    check_columns(spec, reference, "reference", "--reference", data_cols)
     spec = with_featurizer(with_positive(spec, positive_class), integrity.frame, holdout_report.frame, reference)
     if domain:
         spec = replace(spec, domain=domain)

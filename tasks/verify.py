@@ -451,7 +451,7 @@ def verify_dataset(
         ids, sources = suite_suspects(results)
         return VerifyReport(uri, results, ids, sources, verdict=verdict, verdict_detail=why, tolerate=tolerate, inputs=inputs)
     for what, trusted_rows, flag in (("reference", reference, "--reference"), ("holdout", holdout, "--holdout")):
-        check_columns(spec, trusted_rows, what, flag)
+        check_columns(spec, trusted_rows, what, flag, integrity.frame.columns)
     # the text featurizer is refitted on the text of the data and its trusted rows, as the pipeline does
     spec = with_featurizer(with_positive(spec, positive_class), integrity.frame, holdout, reference)
     if reference is None and holdout is not None:
@@ -573,13 +573,17 @@ def _unsealed(uri: str, endpoint_url: str | None, id_col: str, label_col: str, p
     return pa.Table.from_pandas(frame, preserve_index=False), infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col=None, positive_class=positive_class)
 
 
-def check_columns(spec, trusted_rows, what: str, flag: str) -> None:
+def check_columns(spec, trusted_rows, what: str, flag: str, columns=None) -> None:
     """Trusted rows must carry the dataset's id, label and feature columns to be compared with it.
+
+    ``columns`` are the dataset's stored columns, when known: a trusted column the dataset also has
+    (ignored at ingest) is no candidate for a renamed one.
 
     Raises
     ------
     BadInput
-        A reference or holdout of another dataset's shape (exit 2: it is a usage mistake, not tampering).
+        A reference or holdout of another dataset's shape (exit 2: it is a usage mistake, not tampering),
+        or one whose column(s) the dataset has under other names (renamed in the batch).
     """
     from labelguard.errors import BadInput
     from labelguard.tasks.features import raw_feature_cols
@@ -589,6 +593,15 @@ def check_columns(spec, trusted_rows, what: str, flag: str) -> None:
     used = (spec.id_col, spec.label_col, *raw_feature_cols(spec))
     missing = [c for c in used if c not in trusted_rows.columns]
     unused = [c for c in trusted_rows.columns if c not in used and c != spec.timestamp_col]
+    if (pairs := _renamed(spec, trusted_rows, missing, [c for c in unused if c not in (columns if columns is not None else ())])):
+        back = ", ".join(f"{new!r} back to {old!r}" for old, new in pairs)
+        raise BadInput(
+            f"the {what} has no column(s) {', '.join(map(repr, missing))} that the dataset uses, and has "
+            f"{', '.join(repr(old) for old, _ in pairs)} that the dataset lacks: renamed in this batch? "
+            f"({', '.join(f'{old!r} → {new!r}' for old, new in pairs)})",
+            f"rename {back} in the batch's source and ingest it again, or leave {'it' if len(pairs) == 1 else 'them'} out: "
+            f"ingest the batch again with --ignore-cols {','.join(new for _, new in pairs)}",
+        )
     if missing and not unused and spec.id_col not in missing and spec.label_col not in missing:
         # every column the trusted rows have, the dataset uses too: the batch gained column(s), the reference is not at fault
         shown = ", ".join(map(repr, missing))
@@ -611,6 +624,29 @@ def check_columns(spec, trusted_rows, what: str, flag: str) -> None:
             f"the {what}'s classes ({', '.join(map(repr, theirs[:5]))}) are not the dataset's ({', '.join(map(repr, ours[:5]))}): it labels another way",
             f"pass as {flag} a baseline or holdout made from this dataset, with its label spelling",
         )
+
+
+def _renamed(spec, trusted_rows, missing: list[str], unused: list[str]) -> list[tuple[str, str]]:
+    """(trusted name, dataset name) pairs when the feature columns the trusted rows lack and the columns only they have
+    match one for one, of the same kind (numbers for numbers, text for text), in their order; else []. Columns of a kind
+    that is never a feature (timestamps, booleans, nested values) cannot be a renamed feature and are not counted."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    if not missing or {spec.id_col, spec.label_col} & set(missing):
+        return []
+
+    def kind(col: str) -> str:
+        values = trusted_rows[col]
+        if is_numeric_dtype(values.dtype) and not is_bool_dtype(values.dtype):
+            return "number"
+        return "text" if values.dropna().map(type).eq(str).all() else "other"  # nested cells are objects too
+
+    theirs = {k: [c for c in unused if kind(c) == k] for k in ("number", "text")}
+    ours = {"number": [c for c in missing if c in spec.feature_cols], "text": [c for c in missing if c in spec.text_cols]}
+    if any(len(theirs[k]) != len(ours[k]) for k in ours):
+        return []
+    by_new = {new: old for k in ours for old, new in zip(theirs[k], ours[k])}
+    return [(by_new[new], new) for new in missing]
 
 
 CONTENT = ("class_conditional", "confident_learning", "knn_consistency", "reference_model")

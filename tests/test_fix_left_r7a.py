@@ -54,6 +54,54 @@ def new_class_batch(tmp_path_factory, keys):
     return root, sorted(batch.loc[flipped, "id"]), [f"n{i:05d}" for i in range(37)]
 
 
+# ---------------------------------------------------------------- 2: a batch with a renamed feature column
+
+
+RENAMED = [
+    ({"f3": "feat3"}, "error: the reference has no column(s) 'feat3' that the dataset uses, and has 'f3' that the dataset lacks: "
+                      "renamed in this batch? ('f3' → 'feat3') (fix: rename 'feat3' back to 'f3' in the batch's source and ingest "
+                      "it again, or leave it out: ingest the batch again with --ignore-cols feat3)"),
+    ({"f1": "score", "f3": "feat3"}, "error: the reference has no column(s) 'score', 'feat3' that the dataset uses, and has 'f1', 'f3' "
+                                     "that the dataset lacks: renamed in this batch? ('f1' → 'score', 'f3' → 'feat3') (fix: rename "
+                                     "'score' back to 'f1', 'feat3' back to 'f3' in the batch's source and ingest it again, or leave "
+                                     "them out: ingest the batch again with --ignore-cols score,feat3)"),
+]
+
+
+@pytest.mark.parametrize(("renames", "line"), RENAMED, ids=["one", "two"])
+def test_a_renamed_feature_column_is_said_to_look_renamed(new_class_batch, keys, tmp_path, renames, line):
+    """The batch has 'feat3' where the reference has 'f3': it said "the reference has no column(s) 'feat3' that the dataset
+    uses: it belongs to other data (fix: pass as --reference a baseline ... made from this dataset)"."""
+    root, _, _ = new_class_batch
+    batch = _rows(200, "k", 5).rename(columns=renames)
+    _write(tmp_path / "batch", batch, keys, ("neg", "pos"), feature_cols=tuple(renames.get(c, c) for c in SPEC["feature_cols"]))
+    res = invoke("verify", tmp_path / "batch", "--reference", root / "reference", "--holdout", root / "reference", "--no-progress", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, line + "\n")
+
+
+def test_only_columns_that_pair_up_one_for_one_look_renamed(new_class_batch, keys, tmp_path):
+    """The reference's 'amount' is in the batch too (ignored at ingest): only 'f3' can be the renamed 'feat3'. One feature
+    missing but two columns only the reference has: no pairs to name, it is other data (the line as before)."""
+    from labelguard.errors import BadInput
+    from labelguard.tasks.manifest import ColumnSpec
+    from labelguard.tasks.verify import check_columns
+
+    spec = ColumnSpec(**{**SPEC, "feature_cols": ("f1", "f2", "feat3")}, classes=("neg", "pos"))
+    reference = _rows(10, "r", 1).assign(amount=1.5)
+    with pytest.raises(BadInput, match=r"\('f3' → 'feat3'\)"):
+        check_columns(spec, reference, "reference", "--reference", ["id", "f1", "f2", "feat3", "label", "amount"])
+    with pytest.raises(BadInput, match="it belongs to other data"):  # 'amount' unknown to the batch: two candidates for one column
+        check_columns(spec, reference, "reference", "--reference", ["id", "f1", "f2", "feat3", "label"])
+
+    root, _, _ = new_class_batch
+    _write(tmp_path / "batch", _rows(200, "k", 6).rename(columns={"f3": "feat3"}).drop(columns="f2"), keys, ("neg", "pos"),
+           feature_cols=("f1", "feat3"))
+    res = invoke("verify", tmp_path / "batch", "--reference", root / "reference", "--holdout", root / "reference", "--no-progress", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, "error: the reference has no column(s) 'feat3' that the dataset uses: it belongs to other data "
+                                              "(fix: pass as --reference a baseline or holdout made from this dataset "
+                                              "(e.g. labelguard baseline URI/holdout --out …))\n")
+
+
 # ---------------------------------------------------------------- 3: the business sentence for a pipeline on one's own data
 
 
