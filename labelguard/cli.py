@@ -1023,6 +1023,10 @@ def verify(
         shown = ", ".join(map(str, report.suspect_ids[:10])) + (" …" if len(report.suspect_ids) > 10 else "")
         what = "suspect rows" if report.verdict != "pass" else "rows most likely flipped, though nothing fired"
         out.print(f"{what} ({len(report.suspect_ids)}, from {', '.join(report.suspects_from)}): {shown}", highlight=False)
+    if report.unknown is not None:  # not flips: rows of a class the reference cannot vouch for
+        ids = report.unknown.ids
+        shown = ", ".join(map(str, ids[:10])) + (" …" if len(ids) > 10 else "")
+        out.print(f"rows of a class the reference does not have ({len(ids)}, not counted as flips): {shown}", highlight=False)
     out.print(f"verdict: {report.verdict} — {report.verdict_detail}", highlight=False)
     if report.verdict == "fired":
         err.print(f"[red]guard fired:[/] {', '.join(g.name for g in report.guards if g.fired)}", highlight=False)

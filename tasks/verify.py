@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from labelguard.errors import BadInput, UntrustedInput
 from labelguard.tasks import guards
-from labelguard.tasks.classes import refuse_positive_against_signed, with_positive
+from labelguard.tasks.classes import UnknownClasses, note_unknown_classes, refuse_positive_against_signed, set_apart_unknown, with_positive
 from labelguard.tasks.dataset import HOLDOUT, MANIFEST_KEY, IntegrityReport, ManifestProblem, load_verified, own_key, read_manifest, sort_ids, write_dataset
 from labelguard.tasks.features import with_featurizer
 from labelguard.tasks.manifest import ColumnSpec, DatasetRef, SignedManifest, load_verify_key, new_dataset_id, to_py
@@ -47,6 +47,8 @@ class VerifyReport:
     # what the verdict rests on, for an audit trail: the trusted data used and the manifest's version
     inputs: dict[str, Any] = field(default_factory=dict)
     allowed_inconclusive: bool = False
+    # rows of classes the reference never had: set apart, not judged as flips (named by the schema guard)
+    unknown: UnknownClasses | None = None
 
     @property
     def ok(self) -> bool:
@@ -66,6 +68,8 @@ class VerifyReport:
             "guards": [g.to_dict() for g in self.guards],
             "suspect_ids": [to_py(i) for i in self.suspect_ids],
             "suspects_from": self.suspects_from,
+            "unknown_classes": {} if self.unknown is None else self.unknown.to_dict()["classes"],
+            "unknown_class_ids": [] if self.unknown is None else self.unknown.to_dict()["ids"],
             **self.inputs,
         }
 
@@ -458,12 +462,16 @@ def verify_dataset(
         reference = holdout
         # the audit trail names the trusted rows the reference guards compared with, not null
         inputs["reference_uri"], inputs["reference_is_holdout"] = used_holdout, True
-    ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout,
+    frame, judged_holdout, judged_spec, unknown = integrity.frame, holdout, spec, None
+    if names is None or "schema" in names:  # rows of a class the reference never had: the schema guard names them, no guard judges them as flips
+        frame, judged_holdout, judged_spec, unknown = set_apart_unknown(integrity.frame, spec, reference, holdout)
+    ctx = guards.GuardContext(frame=frame, spec=judged_spec, integrity=integrity, reference=reference, holdout=judged_holdout,
                               options={} if share_gap is None else {"share_gap": share_gap})
     pooled = _posterior_applies(ctx, names)
     total = len(names or guards.REGISTRY) + pooled
     step = None if on_progress is None else (lambda p: on_progress(replace(p, total=total)))
     results = guards.apply_tolerance(guards.run_guards(ctx, names, on_progress=step), tolerate)
+    note_unknown_classes(results, unknown)
     inputs["overlap"] = trusted_overlap(integrity.frame, spec, holdout=holdout, reference=None if reference is holdout else reference)
     leak = note_holdout_overlap(results, inputs["overlap"].get("holdout"))
     posterior = _timed(on_progress, total, "flip_posterior", len(ctx.frame), lambda: _posterior(ctx, names)) if pooled else None
@@ -471,13 +479,15 @@ def verify_dataset(
     noise = posterior.noise_rate if posterior is not None else _noise_rate(results)
     reference_leak = note_reference_overlap(inputs["overlap"].get("reference"), tolerate)
     verdict, why, class_power = suite_verdict(results, tolerate, noise, leak, reference_leak)
+    if unknown is not None:
+        why = f"{why}; {unknown.line()}"
     if leak and verdict != "fired":
         inputs["holdout_leak"] = True
     if reference_leak and verdict != "fired":
         inputs["reference_leak"] = True
     if "detector_model" in ctx.memo:  # which model family the model-based guards and the posterior used, and why
         inputs["detector_model"] = ctx.memo["detector_model"].to_dict()
-    return VerifyReport(uri, results, ids, sources, verdict, why, tolerate, class_power, noise, inputs)
+    return VerifyReport(uri, results, ids, sources, verdict, why, tolerate, class_power, noise, inputs, unknown=unknown)
 
 
 def trusted_overlap(frame, spec: ColumnSpec, *, holdout=None, reference=None) -> dict[str, dict[str, int]]:

@@ -54,6 +54,72 @@ def new_class_batch(tmp_path_factory, keys):
     return root, sorted(batch.loc[flipped, "id"]), [f"n{i:05d}" for i in range(37)]
 
 
+# ---------------------------------------------------------------- 1: a batch with a class the reference never had
+
+
+def test_a_new_class_is_named_by_the_schema_guard_and_its_rows_are_not_called_flips(new_class_batch, keys):
+    """All 37 'neutral' rows were named as flipped rows (suspect_ids, flip_posterior) beside the real flips: the reference
+    model cannot predict a class it never saw. Now: still exit 1, the schema guard fires naming the class and its rows,
+    those rows are listed apart, and the suspect set names the 20 real flips among the known classes."""
+    root, flipped, neutral = new_class_batch
+    res = invoke("verify", root / "batch", "--reference", root / "reference", "--holdout", root / "reference",
+                 "--json", root / "v.json", "--no-progress", env=_env(keys))
+    assert res.exit_code == 1, res.output
+    assert res.stderr.startswith("guard fired: schema, ")
+    doc = json.loads((root / "v.json").read_text())
+    line = "class 'neutral' (37 rows) is not among the reference's classes 'neg', 'pos'"
+    schema = next(g for g in doc["guards"] if g["name"] == "schema")
+    assert (schema["verdict"], schema["detail"]) == ("fired", f"{line}: rows not judged as flips; 400 rows valid")
+    assert schema["suspect_ids"] == [] and schema["metrics"]["unknown_class"] == {"classes": {"neutral": 37}, "ids": neutral, "known": ["neg", "pos"]}
+    assert doc["unknown_classes"] == {"neutral": 37} and doc["unknown_class_ids"] == neutral
+    assert doc["verdict"] == "fired" and doc["verdict_detail"].endswith(f" fired; {line}")
+    assert doc["suspect_ids"] == flipped and doc["suspects_from"] == ["flip_posterior"]
+    assert ("rows of a class the reference does not have (37, not counted as flips): "
+            "n00000, n00001, n00002, n00003, n00004, n00005, n00006, n00007, n00008, n00009 …") in res.stdout.splitlines()
+    class_balance = next(g for g in doc["guards"] if g["name"] == "class_balance")
+    assert set(class_balance["metrics"]["shares"]) == {"neg", "pos"}  # judged on the known classes only
+
+
+def test_a_batch_of_known_classes_has_nothing_set_apart(new_class_batch, keys, tmp_path):
+    root, _, _ = new_class_batch
+    _write(tmp_path / "batch", _rows(300, "k", 4), keys, ("neg", "pos"))
+    res = invoke("verify", tmp_path / "batch", "--reference", root / "reference", "--holdout", root / "reference",
+                 "--json", tmp_path / "v.json", "--guards", "schema", "--no-progress", env=_env(keys))
+    doc = json.loads((tmp_path / "v.json").read_text())
+    assert (res.exit_code, doc["unknown_classes"], doc["unknown_class_ids"]) == (0, {}, []), res.output
+    assert [g["detail"] for g in doc["guards"]][0] == "300 rows valid"
+
+
+def test_set_apart_unknown_keeps_the_known_rows_and_classes_in_order():
+    from labelguard.tasks.classes import set_apart_unknown
+    from labelguard.tasks.manifest import ColumnSpec
+
+    frame = pd.DataFrame({"id": ["a", "b", "c", "d", "e"], "f1": [1.0, 2, 3, 4, 5], "label": ["pos", "meh", "neg", "meh", "new"]})
+    holdout = pd.DataFrame({"id": ["h1", "h2", "h3"], "f1": [1.0, 2, 3], "label": ["pos", "meh", "neg"]})
+    spec = ColumnSpec(**{**SPEC, "feature_cols": ("f1",)}, classes=("meh", "neg", "new", "pos"), positive_class="pos")
+    kept, kept_holdout, judged, unknown = set_apart_unknown(frame, spec, frame.iloc[[0, 2]], holdout)
+    assert kept["id"].tolist() == ["a", "c"] and kept_holdout["id"].tolist() == ["h1", "h3"]
+    assert (judged.classes, judged.positive_class) == (("neg", "pos"), "pos")
+    assert (unknown.counts, unknown.ids) == ({"meh": 2, "new": 1}, ["b", "d", "e"])
+    assert unknown.line() == "classes 'meh' (2 rows), 'new' (1 row) are not among the reference's classes 'neg', 'pos'"
+
+
+@pytest.mark.flow
+def test_a_pipeline_of_a_batch_with_a_new_class_names_it_on_the_schema_guard(new_class_batch, keys, tmp_path, prefect_harness):
+    """`pipeline` judges as `verify` does: the schema guard fires naming 'neutral', the guards judge the known classes."""
+    root, _, neutral = new_class_batch
+    res = invoke("pipeline", root / "batch", "--reference", root / "reference", "--holdout", root / "reference", "--observe",
+                 "--ledger", "none", "--out", tmp_path / "rep", "--no-progress", env=_env(keys))
+    assert res.exit_code == 1, res.output
+    run = json.loads((tmp_path / "rep" / "report.json").read_text())["runs"]["pipeline"]
+    line = "class 'neutral' (37 rows) is not among the reference's classes 'neg', 'pos'"
+    guards = {g["name"]: g for g in run["guards"]}
+    assert (guards["schema"]["verdict"], guards["schema"]["detail"]) == ("fired", f"{line}: rows not judged as flips; 400 rows valid")
+    assert guards["schema"]["metrics"]["unknown_class"]["ids"] == neutral
+    assert guards["label_contract"]["verdict"] == "pass" and set(guards["class_balance"]["metrics"]["shares"]) == {"neg", "pos"}
+    assert run["verdict_detail"].endswith(f" fired; {line}")
+
+
 # ---------------------------------------------------------------- 2: a batch with a renamed feature column
 
 
