@@ -10,7 +10,7 @@ from labelguard.errors import GuardFired, Inconclusive, UntrustedInput
 from labelguard.flows._prefect import io_task, publish, step_task
 from labelguard.tasks import dataset, guards, train, transforms
 from labelguard.tasks.attacks import check_rate
-from labelguard.tasks.classes import refuse_positive_against_signed, with_positive
+from labelguard.tasks.classes import note_unknown_classes, refuse_positive_against_signed, set_apart_unknown, with_positive
 from labelguard.tasks.features import with_featurizer
 from labelguard.tasks.manifest import load_verify_key
 from labelguard.tasks.report import RunResult, render_markdown
@@ -88,8 +88,9 @@ def pipeline_flow(
     # the named class, and the text featurizer fitted on the text of the data and its trusted rows
     from labelguard.tasks.verify import check_columns
 
-    check_columns(spec, holdout_report.frame, "holdout", "--holdout")
-    check_columns(spec, reference, "reference", "--reference")
+    data_cols = None if integrity.frame is None else integrity.frame.columns
+    check_columns(spec, holdout_report.frame, "holdout", "--holdout", data_cols)
+    check_columns(spec, reference, "reference", "--reference", data_cols)
     spec = with_featurizer(with_positive(spec, positive_class), integrity.frame, holdout_report.frame, reference)
     if domain:
         spec = replace(spec, domain=domain)
@@ -100,17 +101,20 @@ def pipeline_flow(
         _publish(result)
         raise GuardFired(result.fired, integrity.detail, results=result.guards)
     out = run_transform(integrity.frame, spec, transform, rate=rate, seed=seed)
+    # rows of a class the reference never had: the schema guard names them, no guard judges them as flips
+    judged, judged_holdout, judged_spec, unknown = set_apart_unknown(out.frame, spec, reference, holdout_report.frame)
     ctx = guards.GuardContext(
-        frame=out.frame,
-        spec=spec,
+        frame=judged,
+        spec=judged_spec,
         integrity=integrity,
         before=integrity.frame,
         transform=spec_transform,
         reference=reference,
-        holdout=holdout_report.frame,
+        holdout=judged_holdout,
         options={} if share_gap is None else {"share_gap": share_gap},
     )
     result.guards = guards.apply_tolerance(run_guards(ctx, on_progress=_guard_progress), tolerate)
+    note_unknown_classes(result.guards, unknown)
     from labelguard.tasks.verify import _noise_rate, inconclusive_fix, note_holdout_overlap, note_reference_overlap, suite_verdict, trusted_overlap
 
     # a --holdout whose rows are training rows too: said on the model gate, inconclusive when material;
@@ -120,6 +124,8 @@ def pipeline_flow(
     reference_leak = note_reference_overlap(overlap.get("reference"), tolerate)
     noise = _noise_rate(result.guards)
     result.verdict, result.verdict_detail, class_power = suite_verdict(result.guards, tolerate, noise, leak, reference_leak)
+    if unknown is not None:
+        result.verdict_detail = f"{result.verdict_detail}; {unknown.line()}"
     result.truth = out.truth
     result.frame = out.frame
     if result.fired and not observe:

@@ -819,11 +819,7 @@ def demo(
     out.print(f"dataset: {res['dest']}", highlight=False)
     for name, run in res["runs"].items():
         _print_guards(run.guards, title=f"guards — {name} run ({run.transform})")
-    _print_runs(res["runs"])
-    from labelguard.tasks.report import business_sentence
-
-    for run in res["runs"].values():
-        out.print(business_sentence(run).replace("`", ""), highlight=False)
+    _print_runs(res["runs"])  # with the business sentence of each run
     out.print(f"report: {res['paths']['markdown']}  json: {res['paths']['json']}" + (f"  plot: {res['paths']['plot']}" if "plot" in res["paths"] else ""), highlight=False)
     out.print(f"done in {time.monotonic() - started:.0f} s", highlight=False)
 
@@ -1027,6 +1023,10 @@ def verify(
         shown = ", ".join(map(str, report.suspect_ids[:10])) + (" …" if len(report.suspect_ids) > 10 else "")
         what = "suspect rows" if report.verdict != "pass" else "rows most likely flipped, though nothing fired"
         out.print(f"{what} ({len(report.suspect_ids)}, from {', '.join(report.suspects_from)}): {shown}", highlight=False)
+    if report.unknown is not None:  # not flips: rows of a class the reference cannot vouch for
+        ids = report.unknown.ids
+        shown = ", ".join(map(str, ids[:10])) + (" …" if len(ids) > 10 else "")
+        out.print(f"rows of a class the reference does not have ({len(ids)}, not counted as flips): {shown}", highlight=False)
     out.print(f"verdict: {report.verdict} — {report.verdict_detail}", highlight=False)
     if report.verdict == "fired":
         err.print(f"[red]guard fired:[/] {', '.join(g.name for g in report.guards if g.fired)}", highlight=False)
@@ -1979,8 +1979,8 @@ def _print_runs(runs) -> None:
     out.print(table)
     from labelguard.tasks.report import business_sentence
 
-    for run in runs.values():  # no class named among 3+: the "+" columns are empty, the class shares are the figure
-        if run.metrics and run.metrics.get("predicted_positive_share") is None:
+    for run in runs.values():  # the business figure in the data's own class names (every class's share when none is named among 3+)
+        if run.metrics:
             out.print(business_sentence(run).replace("`", ""), highlight=False)
 
 

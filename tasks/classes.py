@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from labelguard.errors import BadInput
@@ -160,3 +161,71 @@ def negative_class(classes: Sequence[Any], positive: Any) -> Any:
         return others[0]
     named = [c for c in others if isinstance(c, str) and c.strip().lower() in NEGATIVE_NAMES]
     return named[0] if len(named) == 1 else None
+
+
+@dataclass
+class UnknownClasses:
+    """Rows of classes the trusted rows (``what``: the reference) never had: no guard can vouch for them, and none are flips.
+
+    ``counts`` maps each such class to its rows in the data, ``ids`` are those rows' ids (sorted),
+    ``known`` the trusted rows' classes.
+    """
+
+    counts: dict[Any, int]
+    ids: list
+    known: list
+    what: str = "reference"
+
+    def line(self) -> str:
+        """``class 'neutral' (37 rows) is not among the reference's classes 'neg', 'pos'``."""
+        new = ", ".join(f"{to_py(c)!r} ({n} row{'s' if n != 1 else ''})" for c, n in self.counts.items())
+        return (f"class{'es' if len(self.counts) > 1 else ''} {new} {'are' if len(self.counts) > 1 else 'is'} not among "
+                f"the {self.what}'s classes {', '.join(repr(to_py(c)) for c in self.known)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"classes": {str(to_py(c)): n for c, n in self.counts.items()}, "ids": [to_py(i) for i in self.ids],
+                "known": [to_py(c) for c in self.known]}
+
+
+def set_apart_unknown(frame, spec: ColumnSpec, trusted, holdout=None, what: str = "reference"):
+    """Set apart the rows whose class the trusted rows never had, so the guards judge the known classes only.
+
+    A batch with a class its reference lacks (``neutral`` beside ``pos``/``neg``) is data the reference
+    cannot vouch for; compared with it, every row of the new class looks flipped to the content guards
+    (the reference model cannot predict a class it never saw). Those rows are left out of the frame
+    (and of the holdout, whose rows the reference model could not predict either), and of the spec's
+    class set; the caller says why, naming them (see :class:`UnknownClasses`).
+
+    Returns
+    -------
+    (frame, holdout, spec, UnknownClasses or None): unchanged, with None, when every class is known.
+    """
+    from dataclasses import replace
+
+    from labelguard.tasks.dataset import sort_ids
+
+    if frame is None or trusted is None or not len(trusted):
+        return frame, holdout, spec, None
+    known = {to_py(c) for c in trusted[spec.label_col].dropna().unique()}
+    labels = frame[spec.label_col].map(to_py)
+    new = ~labels.isin(known)
+    if not new.any() or new.all():
+        return frame, holdout, spec, None
+    counts = {c: int(n) for c, n in sorted(labels[new].value_counts().items(), key=lambda kv: str(kv[0]))}
+    unknown = UnknownClasses(counts, sort_ids(frame.loc[new, spec.id_col].tolist()), sorted(known, key=str), what)
+    classes = tuple(c for c in spec.classes if to_py(c) in known)
+    positive = spec.positive_class if to_py(spec.positive_class) in known else None
+    keep_holdout = holdout if holdout is None else holdout[holdout[spec.label_col].map(to_py).isin(known)].reset_index(drop=True)
+    return (frame[~new].reset_index(drop=True), keep_holdout, replace(spec, classes=classes, positive_class=positive), unknown)
+
+
+def note_unknown_classes(results: list, unknown: UnknownClasses | None) -> None:
+    """Make the schema guard fire naming the classes the reference lacks, in place; its suspects stay the rows it
+    found invalid (the new class's rows are no flips: they are listed apart, in ``metrics["unknown_class"]``)."""
+    if unknown is None:
+        return
+    for g in results:
+        if g.name == "schema" and not g.skipped:
+            g.passed = False
+            g.detail = f"{unknown.line()}: rows not judged as flips; {g.detail}"
+            g.metrics["unknown_class"] = unknown.to_dict()

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from labelguard.errors import BadInput, UntrustedInput
 from labelguard.tasks import guards
-from labelguard.tasks.classes import refuse_positive_against_signed, with_positive
+from labelguard.tasks.classes import UnknownClasses, note_unknown_classes, refuse_positive_against_signed, set_apart_unknown, with_positive
 from labelguard.tasks.dataset import HOLDOUT, MANIFEST_KEY, IntegrityReport, ManifestProblem, load_verified, own_key, read_manifest, sort_ids, write_dataset
 from labelguard.tasks.features import with_featurizer
 from labelguard.tasks.manifest import ColumnSpec, DatasetRef, SignedManifest, load_verify_key, new_dataset_id, to_py
@@ -47,6 +47,8 @@ class VerifyReport:
     # what the verdict rests on, for an audit trail: the trusted data used and the manifest's version
     inputs: dict[str, Any] = field(default_factory=dict)
     allowed_inconclusive: bool = False
+    # rows of classes the reference never had: set apart, not judged as flips (named by the schema guard)
+    unknown: UnknownClasses | None = None
 
     @property
     def ok(self) -> bool:
@@ -66,6 +68,8 @@ class VerifyReport:
             "guards": [g.to_dict() for g in self.guards],
             "suspect_ids": [to_py(i) for i in self.suspect_ids],
             "suspects_from": self.suspects_from,
+            "unknown_classes": {} if self.unknown is None else self.unknown.to_dict()["classes"],
+            "unknown_class_ids": [] if self.unknown is None else self.unknown.to_dict()["ids"],
             **self.inputs,
         }
 
@@ -451,19 +455,23 @@ def verify_dataset(
         ids, sources = suite_suspects(results)
         return VerifyReport(uri, results, ids, sources, verdict=verdict, verdict_detail=why, tolerate=tolerate, inputs=inputs)
     for what, trusted_rows, flag in (("reference", reference, "--reference"), ("holdout", holdout, "--holdout")):
-        check_columns(spec, trusted_rows, what, flag)
+        check_columns(spec, trusted_rows, what, flag, integrity.frame.columns)
     # the text featurizer is refitted on the text of the data and its trusted rows, as the pipeline does
     spec = with_featurizer(with_positive(spec, positive_class), integrity.frame, holdout, reference)
     if reference is None and holdout is not None:
         reference = holdout
         # the audit trail names the trusted rows the reference guards compared with, not null
         inputs["reference_uri"], inputs["reference_is_holdout"] = used_holdout, True
-    ctx = guards.GuardContext(frame=integrity.frame, spec=spec, integrity=integrity, reference=reference, holdout=holdout,
+    frame, judged_holdout, judged_spec, unknown = integrity.frame, holdout, spec, None
+    if names is None or "schema" in names:  # rows of a class the reference never had: the schema guard names them, no guard judges them as flips
+        frame, judged_holdout, judged_spec, unknown = set_apart_unknown(integrity.frame, spec, reference, holdout)
+    ctx = guards.GuardContext(frame=frame, spec=judged_spec, integrity=integrity, reference=reference, holdout=judged_holdout,
                               options={} if share_gap is None else {"share_gap": share_gap})
     pooled = _posterior_applies(ctx, names)
     total = len(names or guards.REGISTRY) + pooled
     step = None if on_progress is None else (lambda p: on_progress(replace(p, total=total)))
     results = guards.apply_tolerance(guards.run_guards(ctx, names, on_progress=step), tolerate)
+    note_unknown_classes(results, unknown)
     inputs["overlap"] = trusted_overlap(integrity.frame, spec, holdout=holdout, reference=None if reference is holdout else reference)
     leak = note_holdout_overlap(results, inputs["overlap"].get("holdout"))
     posterior = _timed(on_progress, total, "flip_posterior", len(ctx.frame), lambda: _posterior(ctx, names)) if pooled else None
@@ -471,13 +479,15 @@ def verify_dataset(
     noise = posterior.noise_rate if posterior is not None else _noise_rate(results)
     reference_leak = note_reference_overlap(inputs["overlap"].get("reference"), tolerate)
     verdict, why, class_power = suite_verdict(results, tolerate, noise, leak, reference_leak)
+    if unknown is not None:
+        why = f"{why}; {unknown.line()}"
     if leak and verdict != "fired":
         inputs["holdout_leak"] = True
     if reference_leak and verdict != "fired":
         inputs["reference_leak"] = True
     if "detector_model" in ctx.memo:  # which model family the model-based guards and the posterior used, and why
         inputs["detector_model"] = ctx.memo["detector_model"].to_dict()
-    return VerifyReport(uri, results, ids, sources, verdict, why, tolerate, class_power, noise, inputs)
+    return VerifyReport(uri, results, ids, sources, verdict, why, tolerate, class_power, noise, inputs, unknown=unknown)
 
 
 def trusted_overlap(frame, spec: ColumnSpec, *, holdout=None, reference=None) -> dict[str, dict[str, int]]:
@@ -573,13 +583,17 @@ def _unsealed(uri: str, endpoint_url: str | None, id_col: str, label_col: str, p
     return pa.Table.from_pandas(frame, preserve_index=False), infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col=None, positive_class=positive_class)
 
 
-def check_columns(spec, trusted_rows, what: str, flag: str) -> None:
+def check_columns(spec, trusted_rows, what: str, flag: str, columns=None) -> None:
     """Trusted rows must carry the dataset's id, label and feature columns to be compared with it.
+
+    ``columns`` are the dataset's stored columns, when known: a trusted column the dataset also has
+    (ignored at ingest) is no candidate for a renamed one.
 
     Raises
     ------
     BadInput
-        A reference or holdout of another dataset's shape (exit 2: it is a usage mistake, not tampering).
+        A reference or holdout of another dataset's shape (exit 2: it is a usage mistake, not tampering),
+        or one whose column(s) the dataset has under other names (renamed in the batch).
     """
     from labelguard.errors import BadInput
     from labelguard.tasks.features import raw_feature_cols
@@ -589,6 +603,15 @@ def check_columns(spec, trusted_rows, what: str, flag: str) -> None:
     used = (spec.id_col, spec.label_col, *raw_feature_cols(spec))
     missing = [c for c in used if c not in trusted_rows.columns]
     unused = [c for c in trusted_rows.columns if c not in used and c != spec.timestamp_col]
+    if (pairs := _renamed(spec, trusted_rows, missing, [c for c in unused if c not in (columns if columns is not None else ())])):
+        back = ", ".join(f"{new!r} back to {old!r}" for old, new in pairs)
+        raise BadInput(
+            f"the {what} has no column(s) {', '.join(map(repr, missing))} that the dataset uses, and has "
+            f"{', '.join(repr(old) for old, _ in pairs)} that the dataset lacks: renamed in this batch? "
+            f"({', '.join(f'{old!r} → {new!r}' for old, new in pairs)})",
+            f"rename {back} in the batch's source and ingest it again, or leave {'it' if len(pairs) == 1 else 'them'} out: "
+            f"ingest the batch again with --ignore-cols {','.join(new for _, new in pairs)}",
+        )
     if missing and not unused and spec.id_col not in missing and spec.label_col not in missing:
         # every column the trusted rows have, the dataset uses too: the batch gained column(s), the reference is not at fault
         shown = ", ".join(map(repr, missing))
@@ -611,6 +634,29 @@ def check_columns(spec, trusted_rows, what: str, flag: str) -> None:
             f"the {what}'s classes ({', '.join(map(repr, theirs[:5]))}) are not the dataset's ({', '.join(map(repr, ours[:5]))}): it labels another way",
             f"pass as {flag} a baseline or holdout made from this dataset, with its label spelling",
         )
+
+
+def _renamed(spec, trusted_rows, missing: list[str], unused: list[str]) -> list[tuple[str, str]]:
+    """(trusted name, dataset name) pairs when the feature columns the trusted rows lack and the columns only they have
+    match one for one, of the same kind (numbers for numbers, text for text), in their order; else []. Columns of a kind
+    that is never a feature (timestamps, booleans, nested values) cannot be a renamed feature and are not counted."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    if not missing or {spec.id_col, spec.label_col} & set(missing):
+        return []
+
+    def kind(col: str) -> str:
+        values = trusted_rows[col]
+        if is_numeric_dtype(values.dtype) and not is_bool_dtype(values.dtype):
+            return "number"
+        return "text" if values.dropna().map(type).eq(str).all() else "other"  # nested cells are objects too
+
+    theirs = {k: [c for c in unused if kind(c) == k] for k in ("number", "text")}
+    ours = {"number": [c for c in missing if c in spec.feature_cols], "text": [c for c in missing if c in spec.text_cols]}
+    if any(len(theirs[k]) != len(ours[k]) for k in ours):
+        return []
+    by_new = {new: old for k in ours for old, new in zip(theirs[k], ours[k])}
+    return [(by_new[new], new) for new in missing]
 
 
 CONTENT = ("class_conditional", "confident_learning", "knn_consistency", "reference_model")

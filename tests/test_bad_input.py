@@ -265,9 +265,11 @@ def test_reference_of_other_data_is_one_line_exit_2(world, tmp_path):
     write_dataset(other, frame, spec, load_signing_key(world["keys"][0]), source={}, dataset=DatasetRef("other", "baseline"))
     res = runner.invoke(app, ["verify", str(world["ds"]), "--reference", str(tmp_path / "other-baseline"), V, str(world["keys"][1]), "--ledger", "none"])
     assert res.exit_code == 2
+    # one feature column missing, one other number column in its place: said to look renamed (break-it r7 left, finding 2)
     assert res.stderr.strip().splitlines() == [
-        "error: the reference has no column(s) 'polarity' that the dataset uses: it belongs to other data "
-        "(fix: pass as --reference a baseline or holdout made from this dataset (e.g. labelguard baseline URI/holdout --out …))"
+        "error: the reference has no column(s) 'polarity' that the dataset uses, and has 'stars' that the dataset lacks: "
+        "renamed in this batch? ('stars' → 'polarity') (fix: rename 'polarity' back to 'stars' in the batch's source and "
+        "ingest it again, or leave it out: ingest the batch again with --ignore-cols polarity)"
     ]
 
 
