@@ -1,0 +1,106 @@
+"""Left from break-it round 7 (r7left-b): money and Indian-grouped numbers, a wrong `sep=` line, `--json -`,
+`LABELGUARD_LEDGER=none`, a closed stdout, and the id column the data seems to have. Small data of our own."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.clirun import invoke
+
+
+def _env(keys, **extra):
+    return {"LABELGUARD_SIGNING_KEY": str(keys[0]), "LABELGUARD_VERIFY_KEY": str(keys[1]), **extra}
+
+
+def _listing(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def _column(cells, sep=","):
+    """A file whose column ``x`` holds ``cells`` (quoted in a comma file), read as ingest reads it."""
+    from labelguard.tasks.readers import read_bytes
+
+    quote = (lambda c: f'"{c}"') if sep == "," else (lambda c: c)
+    text = "\n".join([sep.join(["id", "x", "label"])] + [sep.join([str(i), quote(c), str(i % 2)]) for i, c in enumerate(cells)]) + "\n"
+    frame, _ = read_bytes(text.encode(), "export.csv", id_col="id")
+    return frame["x"].tolist(), str(frame["x"].dtype), frame.attrs.get("reading", {}).get("unparsed", {}).get("x")
+
+
+# ---------------------------------------------------------------- 1: money and Indian (lakh) grouping
+
+
+@pytest.mark.parametrize(("cells", "numbers", "dtype"), [
+    (["$1,234.50", "$12.00", "-$3.50"], [1234.5, 12.0, -3.5], "float64"),
+    (["€12,00", "€1.234,50", "€7"], [12.0, 1234.5, 7.0], "float64"),          # euro with German grouping
+    (["1,234.50 USD", "12 USD", "-0.5 USD"], [1234.5, 12.0, -0.5], "float64"),  # an ISO code after the amount
+    (["US$5", "US$7.25"], [5.0, 7.25], "float64"),
+    (["₹1,23,456", "₹99", "₹12,34,567"], [123456, 99, 1234567], "int64"),     # rupees in lakh and crore
+    (["1,23,456", "12,34,567.5", "999", "12,345"], [123456.0, 1234567.5, 999.0, 12345.0], "float64"),  # lakh without a symbol
+])
+def test_money_and_lakh_grouped_numbers_read_as_numbers(cells, numbers, dtype):
+    """'$1,234.50', '€12.00', '1,234.50 USD' and '1,23,456' columns were left out as features with no reason given."""
+    assert _column(cells) == (numbers, dtype, None)
+
+
+@pytest.mark.parametrize(("cells", "sep", "why"), [
+    (["$1,234.50", "12 EUR", "$3"], ",", "text like '$1,234.50' mixed with '12 EUR': write every cell as one currency in one place"),
+    (["$1,234.50", "12", "$3"], ",", "text like '$1,234.50' mixed with '12': write every cell as one currency in one place"),
+    (["1,23,456", "1,234,567", "12"], ",", "numbers with Indian (lakh) ',' grouping and '.' decimals, but also '1,234,567': write every number one way"),
+    # both readings possible: never a silent guess between a thousands and a decimal mark
+    (["$1,234", "$5,678", "$12"], ",", "numbers like '1,234', 1234 with ',' thousands or 1.234 with a decimal ',': "
+                                       "write them without thousands separators, or with their decimals"),
+    (["€4.900", "€12", "€7.250"], ",", "numbers like '4.900', 4900 with '.' thousands or 4.900 with a decimal '.': "
+                                       "write them without thousands separators, or with their decimals"),
+    (["1,234", "5,678", "12"], ";", "numbers like '1,234', 1234 with ',' thousands or 1.234 with a decimal ',': "
+                                    "write them without thousands separators, or with their decimals"),
+], ids=["two-currencies", "money-and-bare", "lakh-and-western", "comma-either-way", "dot-either-way", "decimal-comma-file-either-way"])
+def test_a_column_that_agrees_on_no_one_form_stays_text_with_its_reason(cells, sep, why):
+    assert _column(cells, sep) == (cells, "str", why)
+
+
+def test_a_decimal_comma_that_cannot_be_thousands_is_still_read():
+    """'0,5' cannot be grouping, so '1,234' beside it is 1.234 (as before: a guard that the new refusal stays narrow)."""
+    assert _column(["0,5", "1,234", "2"], ";") == ([0.5, 1.234, 2.0], "float64", None)
+
+
+def _price_file(path, price):
+    rng = np.random.default_rng(11)
+    y = np.arange(60) % 2
+    rows = [f'r{i:03d},{y[i]},{rng.normal() + 3 * y[i]:.3f},"{price(i)}"' for i in range(60)]
+    path.write_text("id,label,x,price\n" + "\n".join(rows) + "\n")
+
+
+def test_ingest_says_why_a_money_column_is_left_out_and_the_fix(tmp_path, keys, prefect_harness):
+    src = tmp_path / "prices.csv"
+    _price_file(src, lambda i: f"${1000 + 7 * i:,.2f}" if i % 2 else f"{10 + i} EUR")
+    res = invoke("ingest", "--source", src, "--id-col", "id", "--dest", tmp_path / "st", "--holdout-fraction", "0", env=_env(keys))
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[:2] == [
+        "columns: features: x; ignored: price (text like '10 EUR' mixed with '$1,007.00': write every cell as one currency in one place); positive class: 1",
+        "not read as numbers, so not features: price (fix: write each such column one way, as its reason says, and ingest again; "
+        "or pass --ignore-cols price to leave it out knowingly)",
+    ]
+
+
+def test_a_column_left_out_with_ignore_cols_gets_no_reason(tmp_path):
+    """The reason (and the fix) is for a column left out in silence: `--ignore-cols price` said it already."""
+    from labelguard.tasks.features import describe_columns
+    from labelguard.tasks.readers import reading_notes
+    from labelguard.tasks.sources import load_source
+
+    src = tmp_path / "prices.csv"
+    _price_file(src, lambda i: "4.900,00" if i % 2 else "4,900.00")
+    frame, spec, _ = load_source(str(src), id_col="id", label_col="label", timestamp_col=None, ignore_cols=["price"])
+    assert (describe_columns(frame, spec), reading_notes(frame)) == ("features: x; ignored: price", [])
+
+
+def test_ingest_signs_a_dollar_column_as_a_feature(tmp_path, keys):
+    """Through load_source (what ingest reads before Prefect starts): the money column is a feature, as numbers."""
+    from labelguard.tasks.sources import load_source
+
+    src = tmp_path / "prices.csv"
+    _price_file(src, lambda i: f"${1000 + 7 * i:,.2f}")
+    frame, spec, _ = load_source(str(src), id_col="id", label_col="label", timestamp_col=None)
+    assert spec.feature_cols == ("x", "price")
+    assert frame["price"].tolist()[:3] == [1000.0, 1007.0, 1014.0]
