@@ -150,6 +150,7 @@ def sniff_csv(raw: bytes, *, delimiter: str | None = None, encoding: str | None 
     hint = excel_sep_hint(head)
     if hint is not None and delimiter is None:  # Excel's own way of naming the delimiter: any one character
         delimiter = hint
+        _refuse_a_wrong_sep_line(head, hint, name)
     if delimiter is None:
         lines = head.splitlines()[:50]
         try:
@@ -174,6 +175,30 @@ def sniff_csv(raw: bytes, *, delimiter: str | None = None, encoding: str | None 
 
 # Excel writes (and reads) "sep=;" as a file's first line to name its delimiter; some writers quote it.
 _SEP_HINT = re.compile(r'^"?sep=(.)"?[ \t]*$', re.IGNORECASE)
+
+
+def _refuse_a_wrong_sep_line(head: str, hint: str, name: str) -> None:
+    """A ``sep=`` line naming a delimiter the rows do not use (a file re-saved with another delimiter, the line kept)
+    read every row as one column, and the error sent the user to --delimiter detection, which the line overrides."""
+    import csv as _csv
+
+    lines = [line for line in head.lstrip("\ufeff").splitlines()[1:51] if line.strip()]
+    if len(lines) < 2:
+        return
+
+    def widths(d: str) -> set[int]:
+        return {len(r) for r in _csv.reader(lines[:-1] if len(lines) > 2 else lines, delimiter=d)}  # the sample's last line may be cut
+
+    if widths(hint) != {1} and len(widths(hint)) == 1:
+        return  # the rows have the named delimiter, in one width: the line is right
+    used = [d for d in DELIMITERS if d != hint and len(widths(d)) == 1 and widths(d) != {1}]
+    if len(used) != 1:
+        return
+    shown, said = ({"\t": "tab"}.get(d, d) for d in (used[0], hint))
+    raise BadInput(
+        f"{name} starts with the line {'sep=' + hint!r}, which names {said!r} as the delimiter, but its rows are {shown!r}-delimited",
+        f"correct line 1 to {'sep=' + used[0]!r} or delete it, or pass --delimiter '{shown}'",
+    )
 
 
 def excel_sep_hint(head: str) -> str | None:

@@ -104,3 +104,37 @@ def test_ingest_signs_a_dollar_column_as_a_feature(tmp_path, keys):
     frame, spec, _ = load_source(str(src), id_col="id", label_col="label", timestamp_col=None)
     assert spec.feature_cols == ("x", "price")
     assert frame["price"].tolist()[:3] == [1000.0, 1007.0, 1014.0]
+
+
+# ---------------------------------------------------------------- 2: a `sep=` line that names another delimiter
+
+
+@pytest.mark.parametrize(("line", "sep", "said", "used"), [
+    ("sep=;", ",", "';' as the delimiter, but its rows are ','-delimited", "correct line 1 to 'sep=,' or delete it, or pass --delimiter ','"),
+    ("sep=,", ";", "',' as the delimiter, but its rows are ';'-delimited", "correct line 1 to 'sep=;' or delete it, or pass --delimiter ';'"),
+    ("sep=\t", ",", "'tab' as the delimiter, but its rows are ','-delimited", "correct line 1 to 'sep=,' or delete it, or pass --delimiter ','"),
+    ("sep=x", "\t", "'x' as the delimiter, but its rows are 'tab'-delimited", "correct line 1 to 'sep=\\t' or delete it, or pass --delimiter 'tab'"),
+], ids=["semicolon-line-comma-rows", "comma-line-semicolon-rows", "tab-line", "letter-line"])
+def test_a_sep_line_naming_another_delimiter_is_named_with_the_fix(tmp_path, keys, line, sep, said, used):
+    """`sep=;` above comma-delimited rows said "the header reads as one column …, so the file looks ','-delimited
+    (fix: pass --delimiter ',', or leave --delimiter out (labelguard detects it))": left out, the line decides."""
+    src = tmp_path / "excel.csv"
+    rows = [sep.join(["id", "x", "label"])] + [sep.join([f"r{i:02d}", f"{i / 7:.3f}", str(i % 2)]) for i in range(30)]
+    src.write_text(line + "\n" + "\n".join(rows) + "\n")
+    before = _listing(tmp_path)
+    res = invoke("ingest", "--source", src, "--id-col", "id", "--dest", tmp_path / "st", env=_env(keys))
+    shown = repr(line)
+    assert (res.exit_code, res.stdout, res.stderr) == (2, "", f"error: excel.csv starts with the line {shown}, which names {said} (fix: {used})\n")
+    assert _listing(tmp_path) == before
+
+
+@pytest.mark.parametrize("delimiter", [None, ","])
+def test_a_right_sep_line_and_an_explicit_delimiter_still_read(tmp_path, delimiter):
+    """`sep=;` above ';' rows reads as before; `--delimiter ','` (the fix above) reads past a wrong line."""
+    from labelguard.tasks.readers import read_file
+
+    sep = ";" if delimiter is None else ","
+    src = tmp_path / "excel.csv"
+    src.write_text("sep=;\n" + "\n".join([sep.join(["id", "x", "label"])] + [sep.join([f"r{i}", f"{i}.5", str(i % 2)]) for i in range(5)]) + "\n")
+    frame, dialect = read_file(src, id_col="id", delimiter=delimiter)
+    assert (dialect.delimiter, dialect.sep_hint, frame.columns.tolist(), frame["x"].tolist()) == (sep, True, ["id", "x", "label"], [0.5, 1.5, 2.5, 3.5, 4.5])
