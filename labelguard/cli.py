@@ -335,7 +335,7 @@ ShareGapOpt = typer.Option(
     help="Also require the holdout to rule out a move of this size in any class's predicted share (the business figure), "
          "e.g. 0.02; otherwise 'inconclusive'. Default: the share bound is reported, not decisive.",
 )
-LedgerOpt = typer.Option(None, "--ledger", help="Signed ledger of manifests (default: $LABELGUARD_LEDGER, else ledger.jsonl beside the key; 'none' disables).")
+LedgerOpt = typer.Option(None, "--ledger", help="Signed ledger of manifests (default: $LABELGUARD_LEDGER, else ledger.jsonl beside the key; 'none' here or in the variable disables it).")
 PROGRESS_ROWS = 10_000  # from here on the content guards take tens of seconds to minutes (bench/RESULTS.md)
 ProgressOpt = typer.Option(
     None, "--progress/--no-progress",

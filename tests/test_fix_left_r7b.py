@@ -138,3 +138,20 @@ def test_a_right_sep_line_and_an_explicit_delimiter_still_read(tmp_path, delimit
     src.write_text("sep=;\n" + "\n".join([sep.join(["id", "x", "label"])] + [sep.join([f"r{i}", f"{i}.5", str(i % 2)]) for i in range(5)]) + "\n")
     frame, dialect = read_file(src, id_col="id", delimiter=delimiter)
     assert (dialect.delimiter, dialect.sep_hint, frame.columns.tolist(), frame["x"].tolist()) == (sep, True, ["id", "x", "label"], [0.5, 1.5, 2.5, 3.5, 4.5])
+
+
+# ---------------------------------------------------------------- 4: LABELGUARD_LEDGER=none
+
+
+@pytest.mark.parametrize("value", ["none", "None"])
+def test_ledger_none_in_the_environment_disables_the_ledger_as_the_option_does(tmp_path, monkeypatch, own_key_env, value):
+    """`LABELGUARD_LEDGER=none` appended the signed entries to a file named 'none' in the current folder."""
+    monkeypatch.chdir(tmp_path)
+    src = tmp_path / "s.csv"
+    invoke("sample", "--out", src, "--rows", "60", "--seed", "1")
+    res = invoke("ingest", "--source", src, "--id-col", "id", "--label-col", "sentiment", "--dest", tmp_path / "lake",
+                 "--partition", "date=2026-01-01", env={**own_key_env, "LABELGUARD_LEDGER": value})
+    assert res.exit_code == 0, res.output
+    assert [line.split(":")[0] for line in res.stdout.splitlines()] == ["holdout", "partition"]  # no "ledger: …" line
+    assert not (tmp_path / value).exists()
+    assert not (tmp_path / "keys" / "ledger.jsonl").exists()
