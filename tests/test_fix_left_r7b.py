@@ -155,3 +155,40 @@ def test_ledger_none_in_the_environment_disables_the_ledger_as_the_option_does(t
     assert [line.split(":")[0] for line in res.stdout.splitlines()] == ["holdout", "partition"]  # no "ledger: …" line
     assert not (tmp_path / value).exists()
     assert not (tmp_path / "keys" / "ledger.jsonl").exists()
+
+
+# ---------------------------------------------------------------- 3: --json - is stdout
+
+
+@pytest.fixture(scope="module")
+def small_dataset(tmp_path_factory, keys):
+    """A signed dataset of 200 synthetic reviews with its 60-row holdout (too few rows to vouch for: verify says inconclusive)."""
+    from labelguard.tasks.dataset import write_dataset
+    from labelguard.tasks.manifest import ColumnSpec, DatasetRef, load_signing_key
+    from labelguard.tasks.storage import LocalStore
+    from labelguard.tasks.synthetic import make_reviews
+
+    root = tmp_path_factory.mktemp("r7b") / "ds"
+    key = load_signing_key(keys[0])
+    write_dataset(LocalStore(root / "holdout"), make_reviews(60, seed=2), ColumnSpec(), key, source={"kind": "synthetic"},
+                  dataset=DatasetRef("r7b", "holdout", part="holdout"))
+    write_dataset(LocalStore(root), make_reviews(200, seed=1), ColumnSpec(), key, source={"kind": "synthetic"}, dataset=DatasetRef("r7b", "data"))
+    return root
+
+
+@pytest.mark.parametrize(("guards", "code", "verdict", "last"), [
+    (["--guards", "manifest,schema"], 0, "pass", "verdict: pass"),
+    ([], 1, "inconclusive", "cannot tell: "),
+], ids=["pass", "inconclusive"])
+def test_json_dash_writes_the_json_alone_to_stdout(small_dataset, keys, tmp_path, monkeypatch, guards, code, verdict, last):
+    """`verify --json -` wrote a file named '-'; now stdout is the JSON alone and the table goes to stderr."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    res = invoke("verify", small_dataset, "--json", "-", "--no-progress", *guards, env={"LABELGUARD_VERIFY_KEY": str(keys[1])})
+    assert res.exit_code == code, res.output
+    doc = json.loads(res.stdout)
+    assert (doc["verdict"], doc["ok"]) == (verdict, code == 0)
+    lines = res.stderr.splitlines()
+    assert lines[0] == f"verify {small_dataset}" and any(line.startswith(last) for line in lines[-2:])
+    assert _listing(tmp_path) == []
