@@ -179,6 +179,9 @@ def _run_edge(call, argv: list[str]) -> int:
     except (Abort, KeyboardInterrupt):
         err.print("[red]aborted[/]", highlight=False)
         return 130
+    except BrokenPipeError:  # output not through the consoles (help text) to a reader that went away: quiet, as a shell's SIGPIPE
+        _rest_to_devnull(sys.stdout)
+        return 141
     except LabelguardError as exc:  # raised outside a command's own edge
         err.print(f"[red]error:[/] {exc.one_line()}", highlight=False)
         return EXIT_FIRED if isinstance(exc, GuardFired) else EXIT_BAD_INPUT
@@ -206,10 +209,29 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+def _rest_to_devnull(stream) -> None:
+    """What is still written to a closed pipe goes nowhere, so neither a later write nor Python's flush at exit fails."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real descriptor behind it (a test runner's buffer)
+        pass
+
+
+class _Output(Console):
+    """rich's console, except when its reader went away (``labelguard verify … | head -1``): rich then exits 1, the
+    code of a fired guard, for a clean dataset. Here the output stops and the command goes on to its own exit code."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        _rest_to_devnull(self.file)
+
+
 # Piped or captured output gets a readable fixed width instead of rich's 80 columns.
 _WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
-out = Console(soft_wrap=True, width=_WIDTH)
-err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
+out = _Output(soft_wrap=True, width=_WIDTH)
+err = _Output(stderr=True, soft_wrap=True, width=_WIDTH)
 
 # pandera imports hypothesis when it is installed (the dev tools), and hypothesis then loads its
 # entry-point plugins (trio, which imports pytest): ~1 s before the first validation, for nothing
@@ -287,8 +309,11 @@ def _write_json(path: Path, text: str) -> None:
     from labelguard.errors import BadInput
 
     if str(path) == "-":
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader stopped reading: the verdict's exit code still stands
+            _rest_to_devnull(sys.stdout)
         return
     try:
         path.write_text(text)

@@ -192,3 +192,32 @@ def test_json_dash_writes_the_json_alone_to_stdout(small_dataset, keys, tmp_path
     lines = res.stderr.splitlines()
     assert lines[0] == f"verify {small_dataset}" and any(line.startswith(last) for line in lines[-2:])
     assert _listing(tmp_path) == []
+
+
+# ---------------------------------------------------------------- 5: a reader that stops reading
+
+
+def _run_with_stdout_closed(args, env):
+    """The console script with its stdout a pipe whose reader has gone (`| head -0`) before the first write."""
+    import os
+    import subprocess
+    import sys
+
+    exe = os.path.join(os.path.dirname(sys.executable), "labelguard")
+    proc = subprocess.Popen([exe, *map(str, args)], env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    return proc.wait(timeout=120), stderr
+
+
+@pytest.mark.parametrize(("extra", "code", "shown"), [
+    (["--guards", "manifest,schema"], 0, lambda lines, ds: lines == []),
+    (["--guards", "manifest,schema", "--json", "-"], 0, lambda lines, ds: lines[0] == f"verify {ds}" and lines[-1].startswith("verdict: pass")),
+    ([], 1, lambda lines, ds: len(lines) == 1 and lines[0].startswith("cannot tell: ")),
+], ids=["pass", "pass-json-stdout", "inconclusive"])
+def test_a_closed_stdout_keeps_the_verdicts_exit_code(small_dataset, keys, extra, code, shown):
+    """`verify … | head -1` exited 1, the code of a fired guard, on a clean dataset (rich exits 1 on a broken pipe);
+    stderr says what it says with stdout open (with --json -, the table), never a traceback."""
+    rc, stderr = _run_with_stdout_closed(["verify", small_dataset, "--no-progress", *extra], {"LABELGUARD_VERIFY_KEY": str(keys[1])})
+    assert rc == code, stderr
+    assert shown(stderr.splitlines(), small_dataset), stderr
