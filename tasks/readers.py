@@ -706,10 +706,26 @@ def column_suggestion(name: str, columns, flag: str) -> str | None:
     return None
 
 
-def missing_column_hint(name: str, columns: list[str], flag: str) -> BadInput:
+def likely_id_column(frame: pd.DataFrame, exclude=()) -> str | None:
+    """The one column that looks like the rows' id: named ``id``, ``uid``, ``uuid``, ``*_id`` or ``*Id``, holding
+    integers or text, filled and unique in every row. None when no column, or more than one, looks so."""
+    found = []
+    for col in frame.columns:
+        name = str(col)
+        if col in exclude or not re.fullmatch(r"(?i:id|uid|uuid|guid)|.*[_\- ](?i:id)|.*[a-z0-9]I[dD]", name.strip()):
+            continue
+        values = frame[col]
+        kind = pd.api.types.infer_dtype(values, skipna=False)
+        if kind in ("integer", "string") and values.notna().all() and values.is_unique:
+            found.append(name)
+    return found[0] if len(found) == 1 else None
+
+
+def missing_column_hint(name: str, columns: list[str], flag: str, frame: pd.DataFrame | None = None, exclude=()) -> BadInput:
     """The error for a column that is not there: the names it has, quoted so spaces show; when the header
     looks like one column holding another delimiter, that; when a column is the name but for spaces, case
-    or a typo, that column (:func:`column_suggestion`), rather than sending the user to ``flag``."""
+    or a typo, that column (:func:`column_suggestion`), rather than sending the user to ``flag``; for the id,
+    the one column of ``frame`` that looks like an id (:func:`likely_id_column`, ``exclude`` never)."""
     have = quoted_columns(columns)
     if len(columns) == 1:
         for d in DELIMITERS:
@@ -724,6 +740,12 @@ def missing_column_hint(name: str, columns: list[str], flag: str) -> BadInput:
         return BadInput(f"column {name!r} not found (have: {have})", suggestion)
     if flag == "--id-col":
         import difflib
+        import shlex
+
+        likely = likely_id_column(frame, exclude) if frame is not None else None
+        if likely is not None:
+            return BadInput(f"column {name!r} not found (have: {have})",
+                            f"{likely!r} looks like the id column (unique in every row): pass --id-col {shlex.quote(likely)}")
 
         close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6) or [c for c in columns if c.casefold().endswith("id")]
         if not close:  # nothing to name: key the rows by position instead

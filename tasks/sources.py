@@ -129,7 +129,7 @@ def infer_spec(
     cols = list(map(str, frame.columns))
     for name, flag in ((id_col, "--id-col"), (label_col, "--label-col")):
         if name not in frame.columns:
-            raise missing_column_hint(name, cols, flag)
+            raise missing_column_hint(name, cols, flag, frame, exclude=(label_col,))
     labels = frame[label_col]
     blank = labels.isna()
     if not pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels):  # a cell of spaces is no label either

@@ -221,3 +221,42 @@ def test_a_closed_stdout_keeps_the_verdicts_exit_code(small_dataset, keys, extra
     rc, stderr = _run_with_stdout_closed(["verify", small_dataset, "--no-progress", *extra], {"LABELGUARD_VERIFY_KEY": str(keys[1])})
     assert rc == code, stderr
     assert shown(stderr.splitlines(), small_dataset), stderr
+
+
+# ---------------------------------------------------------------- 6: the id column the data seems to have
+
+
+def _reviews_with_id(path, name, ids=None, extra=None):
+    rng = np.random.default_rng(6)
+    ids = ids or [f"u{i:03d}" for i in range(40)]
+    head = [name, "label", "x"] + ([extra[0]] if extra else [])
+    rows = [[str(ids[i]), str(i % 2), f"{rng.normal() + 3 * (i % 2):.3f}"] + ([str(extra[1][i])] if extra else []) for i in range(40)]
+    path.write_text("\n".join(",".join(r) for r in [head, *rows]) + "\n")
+
+
+@pytest.mark.parametrize("command", ["poison", "ingest"])
+@pytest.mark.parametrize(("name", "ids"), [("uid", None), ("customer_id", list(range(100, 140))), ("Order-ID", None)])
+def test_a_missing_default_id_names_the_column_that_looks_like_the_id(tmp_path, keys, command, name, ids):
+    """`poison` (and ingest) without --id-col said "(fix: pass --id-col naming an existing column)" beside a unique 'uid'."""
+    src = tmp_path / "r.csv"
+    _reviews_with_id(src, name, ids)
+    before = _listing(tmp_path)
+    args = (["poison", src, "--attack", "random", "--rate", "0.1", "--out", tmp_path / "p.csv"] if command == "poison"
+            else ["ingest", "--source", src, "--dest", tmp_path / "st"])
+    res = invoke(*args, env=_env(keys))
+    assert (res.exit_code, res.stdout) == (2, "")
+    assert res.stderr == (f"error: column 'review_id' not found (have: '{name}', 'label', 'x') "
+                          f"(fix: '{name}' looks like the id column (unique in every row): pass --id-col {name})\n")
+    assert _listing(tmp_path) == before
+
+
+@pytest.mark.parametrize(("name", "ids", "extra"), [
+    ("uid", [f"u{i % 20}" for i in range(40)], None),              # not unique: no id
+    ("uid", None, ("order_id", list(range(40)))),                  # two columns look like ids: no guess
+], ids=["not-unique", "two-candidates"])
+def test_no_id_is_suggested_unless_exactly_one_column_looks_like_one(tmp_path, keys, name, ids, extra):
+    src = tmp_path / "r.csv"
+    _reviews_with_id(src, name, ids, extra)
+    res = invoke("poison", src, "--attack", "random", "--rate", "0.1", "--out", tmp_path / "p.csv", env=_env(keys))
+    assert res.exit_code == 2
+    assert "looks like the id column" not in res.stderr and res.stderr.endswith("(fix: pass --id-col naming an existing column)\n")
