@@ -372,8 +372,8 @@ def reading_notes(frame: pd.DataFrame) -> list[str]:
     unread = list(frame.attrs.get("reading", {}).get("unparsed", {}))
     if unread:
         names = ", ".join(unread)
-        notes.append(f"not read as numbers, so not features: {names} (fix: write each such column one way, as its reason says, "
-                     f"and ingest again; or pass --ignore-cols {shlex.quote(','.join(unread))} to leave {'it' if len(unread) == 1 else 'them'} out knowingly)")
+        notes.append(f"not read as numbers, so not features: {names} (fix: write each such column one way (one currency, "
+                     f"one grouping) and ingest again; or pass --ignore-cols {shlex.quote(','.join(unread))} to leave {'it' if len(unread) == 1 else 'them'} out knowingly)")
     return notes
 
 

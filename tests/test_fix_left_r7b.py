@@ -78,7 +78,7 @@ def test_ingest_says_why_a_money_column_is_left_out_and_the_fix(tmp_path, keys, 
     assert res.exit_code == 0, res.output
     assert res.stdout.splitlines()[:2] == [
         "columns: features: x; ignored: price (text like '10 EUR' mixed with '$1,007.00': write every cell as one currency in one place); positive class: 1",
-        "not read as numbers, so not features: price (fix: write each such column one way, as its reason says, and ingest again; "
+        "not read as numbers, so not features: price (fix: write each such column one way (one currency, one grouping) and ingest again; "
         "or pass --ignore-cols price to leave it out knowingly)",
     ]
 
