@@ -562,19 +562,24 @@ def _with_currency(cells: pd.Series) -> pd.Series | str | None:
     The numbers (aligned with ``cells``); the reason the column stays text when most cells are money but they
     disagree (two currencies, money beside bare numbers, numbers written two ways); None when it is not money.
     """
-    parts = cells.str.extract(_MONEY.pattern.join(("^", "$")))
+    anchored = _MONEY.pattern.join(("^", "$"))
+    # a look at evenly spaced cells first: a column of words (free text) is let go without parsing every cell
+    sample = cells.iloc[:: max(1, len(cells) // 1000)]
+    if sample.str.fullmatch(anchored).mean() < 0.25:
+        return None
+    parts = cells.str.extract(anchored)
     matched = parts["num"].notna().to_numpy(dtype=bool)
-    unit = parts["pre"].fillna("").str.cat(parts["post"].fillna(""))
-    known = unit.map(lambda u: len(u) == 1 or u.endswith("$") or u in CURRENCY_CODES).to_numpy(dtype=bool)
+    unit = parts["pre"].fillna("") + parts["post"].fillna("")
+    known = ((unit.str.len() == 1) | unit.str.endswith("$") | unit.isin(CURRENCY_CODES)).to_numpy(dtype=bool)
     both = (parts["pre"].notna() & parts["post"].notna()).to_numpy(dtype=bool)
     signs = (parts["s1"].fillna("").str.len() + parts["s2"].fillna("").str.len()).to_numpy()
     money = matched & known & ~both & (signs <= 1) & (unit != "").to_numpy(dtype=bool)
     if not money.any() or money.sum() * 2 < len(cells):  # a few prices in a column of words is text, not a money column
         return None
-    forms = (parts["pre"].notna().map({True: "pre", False: "post"}) + unit).where(money)
+    forms = pd.Series(np.where(parts["pre"].notna(), "pre", "post"), index=cells.index) + unit
     shown = cells.iloc[int(np.flatnonzero(money)[0])]
     first_form = forms.iloc[int(np.flatnonzero(money)[0])]
-    odd = np.flatnonzero(~money | (forms != first_form).to_numpy(dtype=bool))
+    odd = np.flatnonzero(~money | (forms != first_form).to_numpy(dtype=bool))  # a cell that is no money has no form to agree
     if len(odd):
         return f"text like {shown!r} mixed with {cells.iloc[int(odd[0])]!r}: write every cell as one currency in one place"
     numbers = (parts["s1"].fillna("") + parts["s2"].fillna("") + parts["num"]).str.replace(r"\s+$", "", regex=True)
