@@ -25,6 +25,7 @@ from labelguard.config import Settings
 from labelguard.errors import GuardFired, LabelguardError
 
 EXIT_OK, EXIT_FIRED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_PIPE_CLOSED = 141  # a shell's code for a command stopped by SIGPIPE (128 + 13)
 
 
 class _Edge(TyperGroup):
@@ -41,6 +42,13 @@ class _Edge(TyperGroup):
             _refuse_repeated_keys(argv)
             try:
                 return super(_Edge, self).main(args=argv, prog_name=prog_name or "labelguard", complete_var=complete_var, standalone_mode=False, **extra)
+            except SystemExit as exc:
+                from typer._click.utils import PacifyFlushWrapper
+
+                if exc.code == 1 and isinstance(sys.stdout, PacifyFlushWrapper):
+                    # typer's answer to a write past our consoles (--help) to a closed stdout is exit 1, which reads "fired"
+                    return EXIT_PIPE_CLOSED
+                raise
             finally:
                 out.file = None  # back to stdout after a command that sent its human output to stderr (--json -)
 
@@ -179,9 +187,6 @@ def _run_edge(call, argv: list[str]) -> int:
     except (Abort, KeyboardInterrupt):
         err.print("[red]aborted[/]", highlight=False)
         return 130
-    except BrokenPipeError:  # output not through the consoles (help text) to a reader that went away: quiet, as a shell's SIGPIPE
-        _rest_to_devnull(sys.stdout)
-        return 141
     except LabelguardError as exc:  # raised outside a command's own edge
         err.print(f"[red]error:[/] {exc.one_line()}", highlight=False)
         return EXIT_FIRED if isinstance(exc, GuardFired) else EXIT_BAD_INPUT

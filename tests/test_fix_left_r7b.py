@@ -260,3 +260,8 @@ def test_no_id_is_suggested_unless_exactly_one_column_looks_like_one(tmp_path, k
     res = invoke("poison", src, "--attack", "random", "--rate", "0.1", "--out", tmp_path / "p.csv", env=_env(keys))
     assert res.exit_code == 2
     assert "looks like the id column" not in res.stderr and res.stderr.endswith("(fix: pass --id-col naming an existing column)\n")
+
+
+def test_help_cut_off_by_a_closed_stdout_is_the_shells_sigpipe_code_not_fired():
+    """`labelguard --help | head -1` exited 1 (typer's answer to a broken pipe), the code of a fired guard."""
+    assert _run_with_stdout_closed(["--help"], {}) == (141, "")
