@@ -194,6 +194,28 @@ def test_json_dash_writes_the_json_alone_to_stdout(small_dataset, keys, tmp_path
     assert _listing(tmp_path) == []
 
 
+@pytest.mark.flow
+def test_drift_json_dash_writes_the_days_alone_to_stdout(tmp_path, keys, prefect_harness, monkeypatch):
+    """`drift --json -` as verify's: the days' JSON on stdout, the table on stderr, no file named '-'."""
+    import json
+
+    from labelguard.tasks import drift
+    from labelguard.tasks.manifest import ColumnSpec, load_signing_key
+    from labelguard.tasks.storage import LocalStore
+    from tests.test_drift import _day
+
+    root = LocalStore(tmp_path / "lake")
+    for i in range(2):
+        drift.ingest_partition(root, _day(i), ColumnSpec(positive_class=1), load_signing_key(keys[0]), day=f"2026-03-{i + 1:02d}",
+                               source={"kind": "test"}, holdout_fraction=0.3 if i == 0 else 0.0, dataset_id="r7b-drift")
+    monkeypatch.chdir(tmp_path)
+    res = invoke("drift", root.uri, "--ledger", "none", "--json", "-", env=_env(keys))
+    assert res.exit_code == 0, res.stderr
+    assert [(d["date"], d["alarm"]) for d in json.loads(res.stdout)] == [("2026-03-01", False), ("2026-03-02", False)]
+    assert res.stderr.startswith(f"drift {root.uri} (per-test level ") and "│ 2026-03-02 │" in res.stderr
+    assert not (tmp_path / "-").exists()
+
+
 # ---------------------------------------------------------------- 5: a reader that stops reading
 
 
