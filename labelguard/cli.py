@@ -25,6 +25,7 @@ from labelguard.config import Settings
 from labelguard.errors import GuardFired, LabelguardError
 
 EXIT_OK, EXIT_FIRED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_PIPE_CLOSED = 141  # a shell's code for a command stopped by SIGPIPE (128 + 13)
 
 
 class _Edge(TyperGroup):
@@ -39,7 +40,17 @@ class _Edge(TyperGroup):
         def call():
             _refuse_empty_arguments(argv)
             _refuse_repeated_keys(argv)
-            return super(_Edge, self).main(args=argv, prog_name=prog_name or "labelguard", complete_var=complete_var, standalone_mode=False, **extra)
+            try:
+                return super(_Edge, self).main(args=argv, prog_name=prog_name or "labelguard", complete_var=complete_var, standalone_mode=False, **extra)
+            except SystemExit as exc:
+                from typer._click.utils import PacifyFlushWrapper
+
+                if exc.code == 1 and isinstance(sys.stdout, PacifyFlushWrapper):
+                    # typer's answer to a write past our consoles (--help) to a closed stdout is exit 1, which reads "fired"
+                    return EXIT_PIPE_CLOSED
+                raise
+            finally:
+                out.file = None  # back to stdout after a command that sent its human output to stderr (--json -)
 
         code = _run_edge(call, argv)
         if standalone_mode:
@@ -203,10 +214,29 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+def _rest_to_devnull(stream) -> None:
+    """What is still written to a closed pipe goes nowhere, so neither a later write nor Python's flush at exit fails."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real descriptor behind it (a test runner's buffer)
+        pass
+
+
+class _Output(Console):
+    """rich's console, except when its reader went away (``labelguard verify … | head -1``): rich then exits 1, the
+    code of a fired guard, for a clean dataset. Here the output stops and the command goes on to its own exit code."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        _rest_to_devnull(self.file)
+
+
 # Piped or captured output gets a readable fixed width instead of rich's 80 columns.
 _WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120
-out = Console(soft_wrap=True, width=_WIDTH)
-err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
+out = _Output(soft_wrap=True, width=_WIDTH)
+err = _Output(stderr=True, soft_wrap=True, width=_WIDTH)
 
 # pandera imports hypothesis when it is installed (the dev tools), and hypothesis then loads its
 # entry-point plugins (trio, which imports pytest): ~1 s before the first validation, for nothing
@@ -269,6 +299,38 @@ def _prefect_ready() -> None:
     from labelguard.server import resolve_prefect_api
 
     resolve_prefect_api()
+
+
+def _json_to_stdout(path: Optional[Path]) -> bool:
+    """``--json -``: the JSON goes to stdout, alone; the tables and verdict lines a person reads go to stderr."""
+    if path is None or str(path) != "-":
+        return False
+    out.file = err.file
+    return True
+
+
+def _write_json(path: Path, text: str) -> None:
+    """The JSON to ``path``, or to stdout for ``-`` (see :func:`_json_to_stdout`)."""
+    from labelguard.errors import BadInput
+
+    if str(path) == "-":
+        try:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader stopped reading: the verdict's exit code still stands
+            _rest_to_devnull(sys.stdout)
+        return
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise BadInput(f"cannot write {path}: {exc.strerror or exc}", "choose a writable --json path") from None
+
+
+def _refuse_a_json_path_that_is_no_file(path: Optional[Path]) -> None:
+    from labelguard.errors import BadInput
+
+    if path is not None and str(path) != "-" and (path.is_dir() or not path.parent.is_dir()):
+        raise BadInput(f"cannot write {path}: not a file in an existing directory", "choose a writable --json path (or - for stdout)")
 
 
 def _ledger_for(option: Optional[str], key_path: Optional[Path], *, writing: bool):
@@ -335,7 +397,7 @@ ShareGapOpt = typer.Option(
     help="Also require the holdout to rule out a move of this size in any class's predicted share (the business figure), "
          "e.g. 0.02; otherwise 'inconclusive'. Default: the share bound is reported, not decisive.",
 )
-LedgerOpt = typer.Option(None, "--ledger", help="Signed ledger of manifests (default: $LABELGUARD_LEDGER, else ledger.jsonl beside the key; 'none' disables).")
+LedgerOpt = typer.Option(None, "--ledger", help="Signed ledger of manifests (default: $LABELGUARD_LEDGER, else ledger.jsonl beside the key; 'none' here or in the variable disables it).")
 PROGRESS_ROWS = 10_000  # from here on the content guards take tens of seconds to minutes (bench/RESULTS.md)
 ProgressOpt = typer.Option(
     None, "--progress/--no-progress",
@@ -954,7 +1016,7 @@ def verify(
     uri: str = typer.Argument(..., help="Dataset URI written by `labelguard ingest`."),
     reference: Optional[str] = typer.Option(None, "--reference", help="Signed baseline from `labelguard baseline` for the statistical and reference-anchored guards (default: the holdout)."),
     holdout: Optional[str] = typer.Option(None, "--holdout", help="Trusted holdout URI for the model gate (default: the dataset's own URI/holdout; without one, for default synthetic data, the golden holdout shipped in data/)."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full result as JSON."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full result as JSON ('-': to stdout, the tables then on stderr)."),
     guard_names: Optional[str] = typer.Option(None, "--guards", help="Comma-separated subset of guards (default: all)."),
     ledger: Optional[str] = LedgerOpt,
     positive_class: Optional[str] = PositiveOpt,
@@ -974,6 +1036,7 @@ def verify(
 
     _quiet(verbose)
     _refuse_a_file(uri, "verify", reference=reference, holdout=holdout)
+    _json_to_stdout(json_out)
     settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
     from labelguard.tasks.postgres import is_table_url
 
@@ -990,10 +1053,9 @@ def verify(
         _check_gate_options(tolerate, share_gap)
         key = load_verify_key(settings.verify_key)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
-        if json_out is not None and (json_out.is_dir() or not json_out.parent.is_dir()):
-            raise BadInput(f"cannot write {json_out}: not a file in an existing directory", "choose a writable --json path")
+        _refuse_a_json_path_that_is_no_file(json_out)
         for checked in (uri, reference, holdout):  # --json s/ds/manifest.json overwrote the signed manifest it had just checked
-            if json_out is not None and checked and "://" not in checked and json_out.resolve().is_relative_to(Path(checked).resolve()):
+            if json_out is not None and str(json_out) != "-" and checked and "://" not in checked and json_out.resolve().is_relative_to(Path(checked).resolve()):
                 raise BadInput(f"--json {json_out} is inside the dataset {checked}: it would overwrite or add to the signed data", "write the JSON outside the store")
         _refuse_positive_against_manifest(uri, positive_class, key, settings.s3_endpoint)
         from labelguard.tasks.verify import verify_dataset
@@ -1010,10 +1072,7 @@ def verify(
                 lines.close()
         report.allowed_inconclusive = allow_inconclusive  # the JSON's ok agrees with the exit code
         if json_out is not None:
-            try:
-                json_out.write_text(_json.dumps(report.to_dict(), indent=1))
-            except OSError as exc:
-                raise BadInput(f"cannot write {json_out}: {exc.strerror or exc}", "choose a writable --json path") from None
+            _write_json(json_out, _json.dumps(report.to_dict(), indent=1))
     _print_guards(report.guards, title=f"verify {uri}")
     model = report.inputs.get("detector_model") or {}
     if model.get("family") == "kernel":  # the default (linear) needs no note; a switch is said with its reason
@@ -1315,7 +1374,7 @@ def drift(
     reference: Optional[str] = typer.Option(None, "--reference", help="Signed reference (default: URI/holdout)."),
     alpha: float = typer.Option(0.05, "--alpha", help="Chance of any false alarm over --horizon days of clean checks (Bonferroni over tests and days)."),
     horizon: int = typer.Option(30, "--horizon", help="Days of daily checks that share --alpha."),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the days' results as JSON."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the days' results as JSON ('-': to stdout, the table then on stderr)."),
     ledger: Optional[str] = LedgerOpt,
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     signing_key: Optional[Path] = typer.Option(None, "--signing-key", help="Signs each day's record (default: $LABELGUARD_SIGNING_KEY)."),
@@ -1328,6 +1387,7 @@ def drift(
 
     _quiet(verbose)
     _refuse_a_file(uri, "drift", reference=reference)
+    to_stdout = _json_to_stdout(json_out)
     settings = Settings.resolve(verify_key=verify_key, signing_key=signing_key, s3_endpoint=endpoint_url)
     with _edge():
         from labelguard.errors import BadInput
@@ -1340,8 +1400,7 @@ def drift(
             raise BadInput(f"--since {since} is after --until {until}", "swap them")
         if not 0 < alpha < 1 or horizon < 1:
             raise BadInput(f"--alpha must be in (0, 1) and --horizon at least 1, got {alpha:g} and {horizon}", "pass e.g. --alpha 0.05 --horizon 30")
-        if json_out is not None and (json_out.is_dir() or not json_out.parent.is_dir()):
-            raise BadInput(f"cannot write {json_out}: not a file in an existing directory", "choose a writable --json path")
+        _refuse_a_json_path_that_is_no_file(json_out)
         key = load_verify_key(settings.verify_key)
         _check_record_key(settings)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
@@ -1357,7 +1416,7 @@ def drift(
         from labelguard.flows.drift import drift_flow
 
         with tempfile.TemporaryDirectory() as tmp:
-            report_path = json_out or Path(tmp) / "drift.json"
+            report_path = Path(tmp) / "drift.json" if json_out is None or to_stdout else json_out
             fired = unsure = None
             from labelguard.flows.drift import DriftCannotTell
 
@@ -1369,6 +1428,8 @@ def drift(
             except GuardFired as exc:
                 fired = exc
             days = _json.loads(report_path.read_text()) if report_path.is_file() else []
+            if to_stdout:
+                _write_json(json_out, report_path.read_text() if report_path.is_file() else "[]")
     _print_days(uri, days)
     if fired is not None:
         err.print(f"[red]guard fired:[/] {fired.one_line()}", highlight=False)
@@ -1823,7 +1884,6 @@ def _verify_table(uri: str, settings: Settings, *, fingerprint: Optional[Path], 
     import json as _json
 
     with _edge():
-        from labelguard.errors import BadInput
         from labelguard.tasks.manifest import load_verify_key
         from labelguard.tasks.postgres import parse_table_url, verify_table
 
@@ -1837,10 +1897,7 @@ def _verify_table(uri: str, settings: Settings, *, fingerprint: Optional[Path], 
                    "verdict_detail": diff.summary(), "suspect_ids": diff.changed_ids, "suspects_from": [] if diff.ok else ["table_fingerprint"],
                    "guards": [{"name": "table_fingerprint", "verdict": verdict, "passed": diff.ok, "skipped": False, "detail": diff.summary(),
                                "suspect_ids": diff.changed_ids}], **diff.to_dict()}
-            try:
-                json_out.write_text(_json.dumps(doc, indent=1))
-            except OSError as exc:
-                raise BadInput(f"cannot write {json_out}: {exc.strerror or exc}", "choose a writable --json path") from None
+            _write_json(json_out, _json.dumps(doc, indent=1))
     table = Table(title=f"verify {target.shown} against the snapshot of {fp.payload['taken_at']}", title_justify="left")
     for col in ("change", "rows", "ids"):
         table.add_column(col, overflow="fold")

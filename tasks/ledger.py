@@ -48,8 +48,11 @@ class LedgerBroken(Exception):
 
 
 def default_ledger_path(key_path: Path | None) -> Path | None:
-    """``$LABELGUARD_LEDGER``, else ``ledger.jsonl`` beside the key file; None without either."""
+    """``$LABELGUARD_LEDGER``, else ``ledger.jsonl`` beside the key file; None without either, or when the variable
+    is ``none`` (as ``--ledger none``: no ledger, rather than a file named "none" in the current folder)."""
     env = os.environ.get(LEDGER_ENV)
+    if env and env.strip().lower() == "none":
+        return None
     if env:
         return Path(env)
     return Path(key_path).parent / LEDGER_FILE if key_path else None

@@ -150,6 +150,7 @@ def sniff_csv(raw: bytes, *, delimiter: str | None = None, encoding: str | None 
     hint = excel_sep_hint(head)
     if hint is not None and delimiter is None:  # Excel's own way of naming the delimiter: any one character
         delimiter = hint
+        _refuse_a_wrong_sep_line(head, hint, name)
     if delimiter is None:
         lines = head.splitlines()[:50]
         try:
@@ -174,6 +175,30 @@ def sniff_csv(raw: bytes, *, delimiter: str | None = None, encoding: str | None 
 
 # Excel writes (and reads) "sep=;" as a file's first line to name its delimiter; some writers quote it.
 _SEP_HINT = re.compile(r'^"?sep=(.)"?[ \t]*$', re.IGNORECASE)
+
+
+def _refuse_a_wrong_sep_line(head: str, hint: str, name: str) -> None:
+    """A ``sep=`` line naming a delimiter the rows do not use (a file re-saved with another delimiter, the line kept)
+    read every row as one column, and the error sent the user to --delimiter detection, which the line overrides."""
+    import csv as _csv
+
+    lines = [line for line in head.lstrip("\ufeff").splitlines()[1:51] if line.strip()]
+    if len(lines) < 2:
+        return
+
+    def widths(d: str) -> set[int]:
+        return {len(r) for r in _csv.reader(lines[:-1] if len(lines) > 2 else lines, delimiter=d)}  # the sample's last line may be cut
+
+    if widths(hint) != {1} and len(widths(hint)) == 1:
+        return  # the rows have the named delimiter, in one width: the line is right
+    used = [d for d in DELIMITERS if d != hint and len(widths(d)) == 1 and widths(d) != {1}]
+    if len(used) != 1:
+        return
+    shown, said = ({"\t": "tab"}.get(d, d) for d in (used[0], hint))
+    raise BadInput(
+        f"{name} starts with the line {'sep=' + hint!r}, which names {said!r} as the delimiter, but its rows are {shown!r}-delimited",
+        f"correct line 1 to {'sep=' + used[0]!r} or delete it, or pass --delimiter '{shown}'",
+    )
 
 
 def excel_sep_hint(head: str) -> str | None:
@@ -335,12 +360,21 @@ def _data_lines(raw: bytes, dialect: CsvDialect, positions) -> dict[int, int]:
 
 
 def reading_notes(frame: pd.DataFrame) -> list[str]:
-    """What reading a file skipped, one line each (for ingest to print): rows empty in every column."""
+    """What reading a file skipped, one line each (for ingest to print): rows empty in every column, and the fix
+    for columns that look like numbers but were left out (their reasons are on the columns line)."""
+    import shlex
+
+    notes = []
     lines = frame.attrs.get("reading", {}).get("skipped_lines", [])
-    if not lines:
-        return []
-    where = ", ".join(map(str, lines[:5])) + (", …" if len(lines) > 5 else "")
-    return [f"skipped {len(lines)} row{'s' if len(lines) > 1 else ''} empty in every column (line{'s' if len(lines) > 1 else ''} {where})"]
+    if lines:
+        where = ", ".join(map(str, lines[:5])) + (", …" if len(lines) > 5 else "")
+        notes.append(f"skipped {len(lines)} row{'s' if len(lines) > 1 else ''} empty in every column (line{'s' if len(lines) > 1 else ''} {where})")
+    unread = list(frame.attrs.get("reading", {}).get("unparsed", {}))
+    if unread:
+        names = ", ".join(unread)
+        notes.append(f"not read as numbers, so not features: {names} (fix: write each such column one way (one currency, "
+                     f"one grouping) and ingest again; or pass --ignore-cols {shlex.quote(','.join(unread))} to leave {'it' if len(unread) == 1 else 'them'} out knowingly)")
+    return notes
 
 
 _DOT_GROUPED_WHOLE = r"[+-]?[1-9]\d{0,2}(\.\d{3})+|[+-]?\d+"  # 2.685, 1.234.567 or 479: never "0.132"
@@ -383,7 +417,7 @@ def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool =
                 present = values.notna()
         if decimal_comma and present.any():
             text = values[present].astype(str)
-            if text.str.fullmatch(_DECIMAL_COMMA).all() and text.str.contains(",", regex=False).any():
+            if text.str.fullmatch(_DECIMAL_COMMA).all() and text.str.contains(",", regex=False).any() and not _comma_either_way(text):
                 values = values.str.replace(",", ".", regex=False)
         if comma_decimals and present.any():
             text = values[present].astype(str).str.strip()
@@ -391,7 +425,10 @@ def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool =
                 values = values.str.strip().str.replace(".", "", regex=False)
         numeric = pd.to_numeric(values, errors="coerce")
         if present.any() and not numeric[present].notna().all():
-            grouped = _with_thousands(values[present].astype(str).str.strip())
+            cells = values[present].astype(str).str.strip()
+            grouped = _with_thousands(cells)
+            if grouped is None:
+                grouped = _with_currency(cells)
             if isinstance(grouped, pd.Series):
                 numeric, values = grouped.reindex(values.index), grouped.astype("string").reindex(values.index)
             elif grouped:
@@ -443,25 +480,122 @@ def _with_thousands(cells: pd.Series) -> pd.Series | str | None:
         if grouped.any():
             fit[(thousands, decimal)] = grouped | cells.str.fullmatch(rf"[+-]?\d+({d}\d+)?").to_numpy(dtype=bool)
             first[(thousands, decimal)] = int(np.flatnonzero(grouped)[0])
+    # Indian digit grouping (1,23,456: lakh and crore, groups of two above the thousands): only a cell with a group
+    # of two is written this way alone; 12,345 reads the same in both
+    lakh = cells.str.fullmatch(r"[+-]?\d{1,2}(,\d{2})+,\d{3}(\.\d+)?").to_numpy(dtype=bool)
+    if lakh.any():
+        fit[LAKH] = lakh | cells.str.fullmatch(r"[+-]?(\d{1,3},\d{3}|\d+)(\.\d+)?").to_numpy(dtype=bool)
+        first[LAKH] = int(np.flatnonzero(lakh)[0])
     if not fit:
         return None
     whole = [style for style, ok in fit.items() if ok.all()]
     if len(whole) == 1:
         thousands, decimal = whole[0]
+        either = _either_way(cells, thousands, decimal)
+        if either:
+            return either
         text = cells
-        if thousands in "\u00a0\u202f":  # pandas' parser takes a one-byte separator: a no-break space is a space
+        if (thousands, decimal) == LAKH:
+            text, thousands = cells.str.replace(",", "", regex=False), None
+        if thousands and thousands in "\u00a0\u202f":  # pandas' parser takes a one-byte separator: a no-break space is a space
             text, thousands = cells.str.replace(thousands, " ", regex=False), " "
         parsed = pd.read_csv(io.StringIO("\n".join(text)), sep="\t", header=None, thousands=thousands, decimal=decimal).iloc[:, 0]
         return pd.Series(parsed.to_numpy(), index=cells.index) if pd.api.types.is_numeric_dtype(parsed) else None
     if whole:
-        either = " or ".join(f"{_SHOWN.get(t, repr(t))} thousands and {d!r} decimals" for t, d in whole)
+        either = " or ".join(_style(t, d) for t, d in whole)
         return f"numbers readable as {either}: write them without thousands separators"
     # the style most cells are written in (on a tie, the one the first grouped cell is written in)
     (t, d), ok = max(fit.items(), key=lambda kv: (int(kv[1].sum()), -first[kv[0]]))
-    return f"numbers with {_SHOWN.get(t, repr(t))} thousands and {d!r} decimals, but also {cells[~ok].iloc[0]!r}: write every number one way"
+    return f"numbers with {_style(t, d)}, but also {cells[~ok].iloc[0]!r}: write every number one way"
 
 
 _SHOWN = {" ": "' '", "\u00a0": "no-break space", "\u202f": "narrow no-break space"}
+LAKH = ("lakh", ".")  # the style key of Indian digit grouping in :func:`_with_thousands`
+
+
+def _style(thousands: str, decimal: str) -> str:
+    if (thousands, decimal) == LAKH:
+        return "Indian (lakh) ',' grouping and '.' decimals"
+    return f"{_SHOWN.get(thousands, repr(thousands))} thousands and {decimal!r} decimals"
+
+
+def _either_way(cells: pd.Series, thousands: str, decimal: str) -> str | None:
+    """Why a column read in one thousands style could as well be decimals: every grouped cell is one group of three
+    after ',' or '.' (``1,234``) and no cell writes decimals, so 1,234 may be 1234 or 1.234. None when it cannot."""
+    if thousands not in ",." or cells.str.contains(re.escape(decimal), regex=True).any():
+        return None
+    t = re.escape(thousands)
+    if not cells.str.fullmatch(rf"[+-]?(\d{{1,3}}{t}\d{{3}}|\d+)").all():
+        return None
+    example = cells[cells.str.contains(t, regex=True)].iloc[0]
+    whole, part = example.lstrip("+-").split(thousands)
+    sign = "-" if example.startswith("-") else ""
+    return (f"numbers like {example!r}, {sign}{whole}{part} with {thousands!r} thousands or {sign}{whole}.{part} with a decimal {thousands!r}: "
+            f"write them without thousands separators, or with their decimals")
+
+
+def _comma_either_way(cells: pd.Series, mark: str = ",") -> bool:
+    """Cells with a decimal ``mark`` that could as well be whole numbers with ``mark`` thousands (every such cell ``1,234``)."""
+    marked = cells[cells.str.contains(mark, regex=False)]
+    return bool(len(marked)) and bool(marked.str.fullmatch(rf"[+-]?[1-9]\d{{0,2}}{re.escape(mark)}\d{{3}}").all())
+
+
+# Currency marks a money column is written with: symbols, and ISO 4217 codes of currencies exports write.
+CURRENCY_SYMBOLS = "$€£¥₹₩₽₺₪₫฿₱₦₴"
+CURRENCY_CODES = frozenset(
+    "USD EUR GBP JPY CNY RMB INR CHF CAD AUD NZD SEK NOK DKK ISK PLN CZK HUF RON BGN RUB UAH TRY ILS AED SAR QAR KWD "
+    "BRL MXN ARS CLP COP PEN ZAR NGN KES EGP KRW SGD HKD TWD THB IDR MYR PHP VND PKR BDT LKR".split()
+)
+_UNIT = rf"[{CURRENCY_SYMBOLS}]|[A-Z]{{1,2}}\$|[A-Z]{{3}}"
+_MONEY = re.compile(rf"(?P<s1>[+-]?)\s*(?P<pre>{_UNIT})?\s*(?P<s2>[+-]?)\s*(?P<num>\d(?:[\d.,' \u00a0\u202f]*\d)?)\s*(?P<post>{_UNIT})?")
+
+
+def _with_currency(cells: pd.Series) -> pd.Series | str | None:
+    """Money written with its currency (``$1,234.50``, ``€12,00``, ``1,234.50 USD``, ``₹1,23,456``), as numbers.
+
+    A column is read as numbers when every cell is one number with the same currency mark in the same place (a
+    symbol, ``US$``-like, or an ISO 4217 code), the sign before or after a leading mark, and the numbers agree
+    on one way of writing them (:func:`_with_thousands`; a decimal comma only where it cannot be thousands).
+
+    Returns
+    -------
+    The numbers (aligned with ``cells``); the reason the column stays text when most cells are money but they
+    disagree (two currencies, money beside bare numbers, numbers written two ways); None when it is not money.
+    """
+    anchored = _MONEY.pattern.join(("^", "$"))
+    # a look at evenly spaced cells first: a column of words (free text) is let go without parsing every cell
+    sample = cells.iloc[:: max(1, len(cells) // 1000)]
+    if sample.str.fullmatch(anchored).mean() < 0.25:
+        return None
+    parts = cells.str.extract(anchored)
+    matched = parts["num"].notna().to_numpy(dtype=bool)
+    unit = parts["pre"].fillna("") + parts["post"].fillna("")
+    known = ((unit.str.len() == 1) | unit.str.endswith("$") | unit.isin(CURRENCY_CODES)).to_numpy(dtype=bool)
+    both = (parts["pre"].notna() & parts["post"].notna()).to_numpy(dtype=bool)
+    signs = (parts["s1"].fillna("").str.len() + parts["s2"].fillna("").str.len()).to_numpy()
+    money = matched & known & ~both & (signs <= 1) & (unit != "").to_numpy(dtype=bool)
+    if not money.any() or money.sum() * 2 < len(cells):  # a few prices in a column of words is text, not a money column
+        return None
+    forms = pd.Series(np.where(parts["pre"].notna(), "pre", "post"), index=cells.index) + unit
+    shown = cells.iloc[int(np.flatnonzero(money)[0])]
+    first_form = forms.iloc[int(np.flatnonzero(money)[0])]
+    odd = np.flatnonzero(~money | (forms != first_form).to_numpy(dtype=bool))  # a cell that is no money has no form to agree
+    if len(odd):
+        return f"text like {shown!r} mixed with {cells.iloc[int(odd[0])]!r}: write every cell as one currency in one place"
+    numbers = (parts["s1"].fillna("") + parts["s2"].fillna("") + parts["num"]).str.replace(r"\s+$", "", regex=True)
+    plain = pd.to_numeric(numbers, errors="coerce")
+    if plain.notna().all():
+        if _comma_either_way(numbers, "."):  # €4.900 beside €12: 4900 in Germany, 4.9 in the US
+            return _either_way(numbers, ".", ",")
+        return pd.Series(plain.to_numpy(), index=cells.index)
+    if numbers.str.fullmatch(_DECIMAL_COMMA).all():
+        if _comma_either_way(numbers):
+            return _either_way(numbers, ",", ".")
+        return pd.Series(pd.to_numeric(numbers.str.replace(",", ".", regex=False)).to_numpy(), index=cells.index)
+    grouped = _with_thousands(numbers)
+    if grouped is None:
+        return f"money like {shown!r} whose numbers labelguard cannot read: write the amounts as plain numbers"
+    return grouped
 
 
 def ids_as_written(values: pd.Series) -> pd.Series:
@@ -577,10 +711,26 @@ def column_suggestion(name: str, columns, flag: str) -> str | None:
     return None
 
 
-def missing_column_hint(name: str, columns: list[str], flag: str) -> BadInput:
+def likely_id_column(frame: pd.DataFrame, exclude=()) -> str | None:
+    """The one column that looks like the rows' id: named ``id``, ``uid``, ``uuid``, ``*_id`` or ``*Id``, holding
+    integers or text, filled and unique in every row. None when no column, or more than one, looks so."""
+    found = []
+    for col in frame.columns:
+        name = str(col)
+        if col in exclude or not re.fullmatch(r"(?i:id|uid|uuid|guid)|.*[_\- ](?i:id)|.*[a-z0-9]I[dD]", name.strip()):
+            continue
+        values = frame[col]
+        kind = pd.api.types.infer_dtype(values, skipna=False)
+        if kind in ("integer", "string") and values.notna().all() and values.is_unique:
+            found.append(name)
+    return found[0] if len(found) == 1 else None
+
+
+def missing_column_hint(name: str, columns: list[str], flag: str, frame: pd.DataFrame | None = None, exclude=()) -> BadInput:
     """The error for a column that is not there: the names it has, quoted so spaces show; when the header
     looks like one column holding another delimiter, that; when a column is the name but for spaces, case
-    or a typo, that column (:func:`column_suggestion`), rather than sending the user to ``flag``."""
+    or a typo, that column (:func:`column_suggestion`), rather than sending the user to ``flag``; for the id,
+    the one column of ``frame`` that looks like an id (:func:`likely_id_column`, ``exclude`` never)."""
     have = quoted_columns(columns)
     if len(columns) == 1:
         for d in DELIMITERS:
@@ -595,6 +745,12 @@ def missing_column_hint(name: str, columns: list[str], flag: str) -> BadInput:
         return BadInput(f"column {name!r} not found (have: {have})", suggestion)
     if flag == "--id-col":
         import difflib
+        import shlex
+
+        likely = likely_id_column(frame, exclude) if frame is not None else None
+        if likely is not None:
+            return BadInput(f"column {name!r} not found (have: {have})",
+                            f"{likely!r} looks like the id column (unique in every row): pass --id-col {shlex.quote(likely)}")
 
         close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6) or [c for c in columns if c.casefold().endswith("id")]
         if not close:  # nothing to name: key the rows by position instead

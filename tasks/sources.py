@@ -129,7 +129,7 @@ def infer_spec(
     cols = list(map(str, frame.columns))
     for name, flag in ((id_col, "--id-col"), (label_col, "--label-col")):
         if name not in frame.columns:
-            raise missing_column_hint(name, cols, flag)
+            raise missing_column_hint(name, cols, flag, frame, exclude=(label_col,))
     labels = frame[label_col]
     blank = labels.isna()
     if not pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels):  # a cell of spaces is no label either
@@ -145,7 +145,10 @@ def infer_spec(
     from labelguard.tasks.classes import resolve_positive
     from labelguard.tasks.features import choose_columns, featurizer_config
 
-    features, texts, _ = choose_columns(frame, reserved=(id_col, label_col, timestamp_col), text_cols=text_cols, ignore_cols=ignore_cols)
+    features, texts, skipped = choose_columns(frame, reserved=(id_col, label_col, timestamp_col), text_cols=text_cols, ignore_cols=ignore_cols)
+    reading = frame.attrs.get("reading", {})
+    if reading.get("unparsed"):  # a reason is said for a column left out in silence, not for one the user left out (--ignore-cols)
+        frame.attrs["reading"] = {**reading, "unparsed": {c: why for c, why in reading["unparsed"].items() if c in skipped and c not in ignore_cols}}
     if not features and not texts:
         raise BadInput("no feature columns found (numeric or free text)", "the data needs a numeric column or a text column (--text-cols)")
     classes = tuple(sorted(labels.dropna().unique().tolist(), key=lambda v: (str(type(v)), v)))
