@@ -113,7 +113,11 @@ def make_independent(name: str, seed: int):
 
 
 def run_cell(task: tuple) -> list[dict]:
-    name, seed = task
+    name, seed, linear_only = task
+    if linear_only:  # the detectors as they were before the model-family choice: every fit linear
+        from labelguard.tasks import detectors
+
+        detectors.choose_model_family = lambda *a, **k: detectors.ModelChoice("linear", 0.0, 0)
     R.make_regime = lambda cfg, s: make_independent(cfg["independent"], s)  # the grid's run_cell, on this file's data
     return R.run_cell((name, {"independent": name}, seed, True))
 
@@ -126,12 +130,13 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated names of MAKERS (default: all)")
     ap.add_argument("--out", type=Path, default=Path("bench/results/independent.md"))
     ap.add_argument("--summarize", action="store_true", help="only summarize the rows already in OUT.csv")
+    ap.add_argument("--linear-only", action="store_true", help="never choose the kernel family (the code before it existed), for a before/after")
     args = ap.parse_args()
     csv = args.out.with_suffix(".csv")
     names = [n for n in MAKERS if not args.only or n in args.only.split(",")]
     t0 = time.perf_counter()
     if not args.summarize:
-        tasks = [(n, args.first_seed + s) for s in range(args.seeds) for n in names]
+        tasks = [(n, args.first_seed + s, args.linear_only) for s in range(args.seeds) for n in names]
         rows: list[dict] = []
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             for out in pool.map(run_cell, tasks):
