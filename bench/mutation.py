@@ -15,6 +15,7 @@ with its 95 % Wilson interval, for when a full run does not fit the time at hand
 stages the module afresh and runs only the named mutants (an earlier run's survivors, on the current code);
 ``--functions MODULE FUNC[:FIRST]...`` runs every mutant of the named functions (``S3Store._call``, ``_s3_client``),
 from mutant number FIRST on when given (the part of a full run a deadline stopped: mutmut runs a function's mutants in order);
+``--help`` prints the usage; an unknown option or module is refused before anything is staged.
 ``make mutation`` runs them all. Writes ``bench/results/mutation.md`` and ``mutation.json``.
 """
 
@@ -359,7 +360,48 @@ def collect(module: str) -> dict:
             **({"sample": json.loads(sample.read_text())} if sample.exists() else {})}
 
 
+USAGE = """usage: python bench/mutation.py [MODULE ...]
+       python bench/mutation.py --report [MODULE ...] | --rerun [MODULE ...]
+       python bench/mutation.py --sample N [--seed S] [--fresh] [MODULE ...]
+       python bench/mutation.py --names MODULE NAME ... | --functions MODULE FUNC[:FIRST] ...
+MODULE: {modules} (none: all of them)"""
+OPTIONS = ("--report", "--rerun", "--sample", "--seed", "--fresh", "--names", "--functions", "--help")
+
+
+def check_args(argv: list[str]) -> None:
+    """Refuse what ``main`` would misread before anything is staged: ``--help`` is not a module to mutate."""
+    usage = USAGE.format(modules=", ".join(MODULES))
+
+    def refuse(problem: str) -> None:
+        print(f"error: {problem}\n{usage}", file=sys.stderr)
+        raise SystemExit(2)
+
+    if "-h" in argv or "--help" in argv:
+        print(usage)
+        raise SystemExit(0)
+    head, rest = (argv[0], argv[1:]) if argv and argv[0] in ("--report", "--rerun", "--names", "--functions") else (None, argv)
+    if head is None and rest[:1] == ["--sample"]:
+        for flag, needs_int in (("--sample", True), ("--seed", True), ("--fresh", False)):
+            if rest[:1] == [flag]:
+                if needs_int and (len(rest) < 2 or not rest[1].isdigit()):
+                    refuse(f"{flag} needs a whole number after it")
+                rest = rest[2:] if needs_int else rest[1:]
+    if head in ("--names", "--functions"):
+        if len(rest) < 2:
+            refuse(f"{head} needs a module and at least one {'mutant name' if head == '--names' else 'function'}")
+        modules, rest = rest[:1], rest[1:]
+    else:
+        modules, rest = rest, []
+    for arg in modules + rest:
+        if arg.startswith("-"):
+            refuse(f"unknown option or option out of place: {arg} (options: {', '.join(OPTIONS)})")
+    for module in modules:
+        if module not in MODULES:
+            refuse(f"unknown module: {module} (modules: {', '.join(MODULES)})")
+
+
 def main(argv: list[str]) -> None:
+    check_args(argv)
     if argv[:1] == ["--names"]:  # --names MODULE NAME...: re-run a survivor list on the current code
         module, names = argv[1], argv[2:]
         OUT.mkdir(parents=True, exist_ok=True)
