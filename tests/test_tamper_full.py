@@ -103,3 +103,17 @@ def test_tamper_of_a_lake_rewrites_the_last_part_holding_the_flips(tmp_path, key
     after = pd.read_parquet(lake / f"part-{parts - 1}.parquet")
     changed = after["review_id"][after["label"].to_numpy() != frame["label"].iloc[last].to_numpy()]
     assert sorted(changed) == sorted(f["id"] for f in truth["flipped"])
+
+
+def test_tamper_reads_an_unsigned_csv_with_the_delimiter_it_is_given(tmp_path):
+    """Colon-separated, with commas in a text cell: the sniffer alone takes the commas for the separator."""
+    from labelguard.tasks.tamper import tamper
+
+    df = make_reviews(40, seed=5).drop(columns="created_at")
+    df["note"] = "a, b, c, d"
+    (tmp_path / "d").mkdir()
+    df.to_csv(tmp_path / "d" / "rows.csv", index=False, sep=":")
+    res = tamper(str(tmp_path / "d" / "rows.csv"), attack="random", rate=0.1, seed=3, truth_out=tmp_path / "t.json", delimiter=":")
+    after = pd.read_csv(tmp_path / "d" / "rows.csv", sep=":").set_index("review_id")["label"]
+    assert len(res.flipped_ids) == 4
+    assert sorted(after.index[after != df.set_index("review_id")["label"]]) == sorted(res.flipped_ids)
