@@ -15,6 +15,7 @@ with its 95 % Wilson interval, for when a full run does not fit the time at hand
 stages the module afresh and runs only the named mutants (an earlier run's survivors, on the current code);
 ``--functions MODULE FUNC[:FIRST]...`` runs every mutant of the named functions (``S3Store._call``, ``_s3_client``),
 from mutant number FIRST on when given (the part of a full run a deadline stopped: mutmut runs a function's mutants in order);
+``--help`` prints the usage; an unknown option or module is refused before anything is staged.
 ``make mutation`` runs them all. Writes ``bench/results/mutation.md`` and ``mutation.json``.
 """
 
@@ -52,8 +53,9 @@ MODULES: dict[str, list[str]] = {
                 "tests/test_attacks.py::test_rate_bounds", "tests/test_attacks.py::test_unknown_attack_lists_valid_names",
                 "tests/test_attacks.py::test_missing_and_continuous_label_columns", "tests/test_attack_details.py",
                 "tests/test_attack_survivors.py", "tests/test_registry_decorators.py", "tests/test_attacks_fresh.py",
-                "tests/test_attacks_seed12.py", "tests/test_attacks_seed13.py"],
-    "tamper": ["tests/test_tamper.py", "tests/test_tamper_contracts.py", "tests/test_s3_contracts.py", "tests/test_tamper_seed11.py"],
+                "tests/test_attacks_seed12.py", "tests/test_attacks_seed13.py", "tests/test_attacks_full.py"],
+    "tamper": ["tests/test_tamper.py", "tests/test_tamper_contracts.py", "tests/test_s3_contracts.py", "tests/test_tamper_seed11.py",
+               "tests/test_tamper_full.py"],
     "storage": ["tests/test_storage.py", "tests/test_store_contracts.py", "tests/test_faults.py", "tests/test_storage_details.py",
                 "tests/test_s3_contracts.py", "tests/test_dataset_details.py", "tests/test_storage_words.py", "tests/test_storage_survivors.py",
                 "tests/test_storage_fresh.py", "tests/test_storage_seed12.py", "tests/test_storage_seed13.py", "tests/test_storage_full.py"],
@@ -299,6 +301,9 @@ def rerun(module: str, max_children: int, before: dict | None) -> dict:
     first = collect(module)  # the survivors as the staged run left them
     if before and "first_pass" in before and before.get("sample") == first.get("sample"):
         first["first_pass"] = before["first_pass"]  # a second re-run keeps the first pass
+        # and starts from the last re-run's outcome: mutmut 3 keeps only the mutants a re-run named (the
+        # others read "not checked"), so collect() would count the earlier kills as never judged
+        first.update({k: before[k] for k in ("counts", "judged", "killed", "kill_rate", "survived")})
     names = [n.split(" ")[0] for n in first["survived"]]
     shutil.rmtree(where / "tests")
     shutil.copytree(ROOT / "tests", where / "tests", ignore=shutil.ignore_patterns("__pycache__"))
@@ -359,7 +364,48 @@ def collect(module: str) -> dict:
             **({"sample": json.loads(sample.read_text())} if sample.exists() else {})}
 
 
+USAGE = """usage: python bench/mutation.py [MODULE ...]
+       python bench/mutation.py --report [MODULE ...] | --rerun [MODULE ...]
+       python bench/mutation.py --sample N [--seed S] [--fresh] [MODULE ...]
+       python bench/mutation.py --names MODULE NAME ... | --functions MODULE FUNC[:FIRST] ...
+MODULE: {modules} (none: all of them)"""
+OPTIONS = ("--report", "--rerun", "--sample", "--seed", "--fresh", "--names", "--functions", "--help")
+
+
+def check_args(argv: list[str]) -> None:
+    """Refuse what ``main`` would misread before anything is staged: ``--help`` is not a module to mutate."""
+    usage = USAGE.format(modules=", ".join(MODULES))
+
+    def refuse(problem: str) -> None:
+        print(f"error: {problem}\n{usage}", file=sys.stderr)
+        raise SystemExit(2)
+
+    if "-h" in argv or "--help" in argv:
+        print(usage)
+        raise SystemExit(0)
+    head, rest = (argv[0], argv[1:]) if argv and argv[0] in ("--report", "--rerun", "--names", "--functions") else (None, argv)
+    if head is None and rest[:1] == ["--sample"]:
+        for flag, needs_int in (("--sample", True), ("--seed", True), ("--fresh", False)):
+            if rest[:1] == [flag]:
+                if needs_int and (len(rest) < 2 or not rest[1].isdigit()):
+                    refuse(f"{flag} needs a whole number after it")
+                rest = rest[2:] if needs_int else rest[1:]
+    if head in ("--names", "--functions"):
+        if len(rest) < 2:
+            refuse(f"{head} needs a module and at least one {'mutant name' if head == '--names' else 'function'}")
+        modules, rest = rest[:1], rest[1:]
+    else:
+        modules, rest = rest, []
+    for arg in modules + rest:
+        if arg.startswith("-"):
+            refuse(f"unknown option or option out of place: {arg} (options: {', '.join(OPTIONS)})")
+    for module in modules:
+        if module not in MODULES:
+            refuse(f"unknown module: {module} (modules: {', '.join(MODULES)})")
+
+
 def main(argv: list[str]) -> None:
+    check_args(argv)
     if argv[:1] == ["--names"]:  # --names MODULE NAME...: re-run a survivor list on the current code
         module, names = argv[1], argv[2:]
         OUT.mkdir(parents=True, exist_ok=True)
