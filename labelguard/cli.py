@@ -440,6 +440,7 @@ def ingest(
             delimiter=delimiter, encoding=encoding, timestamp_unit=timestamp_unit, timestamp_format=timestamp_format,
             endpoint_url=settings.s3_endpoint, positive_class=positive_class, text_cols=_cols(text_cols),
             ignore_cols=_cols(ignore_cols) or [], domain=domain, require_positive=not day_of_signed,
+            min_classes=1 if day_of_signed else 2,  # a later day may hold some of the dataset's classes (break-it r8 F13)
         )
         checked = f"read and checked {len(frame):,} rows in {time.perf_counter() - read_started:.1f} s; writing the signed dataset"
         say_checked = progress or (progress is None and (len(frame) >= PROGRESS_ROWS or err.is_terminal))  # minutes of silence on 100,000 rows otherwise

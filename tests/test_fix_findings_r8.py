@@ -1,0 +1,61 @@
+"""Break-it round 8: a daily partition holding one of the dataset's classes, JSON written into a signed lake,
+a segment predicate reaching module objects, and the other findings of /work/notes/breakit-findings-r8.md.
+Small data of our own throughout (at most 300 rows a file)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from tests.clirun import invoke
+
+
+def _env(keys):
+    return {"LABELGUARD_SIGNING_KEY": str(keys[0]), "LABELGUARD_VERIFY_KEY": str(keys[1])}
+
+
+def _listing(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def _day(path, start, n, labels, seed):
+    rng = np.random.default_rng(seed)
+    y = np.asarray(labels)
+    pd.DataFrame({"order_id": np.arange(start, start + n), "a": rng.normal(size=n) + 2 * (y == "yes"),
+                  "b": rng.normal(size=n), "churn": y}).to_csv(path, index=False)
+
+
+def _ingest_day(src, lake, date, keys, *extra):
+    return invoke("ingest", "--source", src, "--dest", lake, "--id-col", "order_id", "--label-col", "churn",
+                  "--partition", f"date={date}", "--ledger", "none", *extra, env=_env(keys))
+
+
+# ---------------------------------------------------------------- finding 13: a day holding one of the classes
+
+
+def test_a_later_day_holding_one_class_is_signed_with_the_dataset_class_set(tmp_path, keys):
+    """Finding 13: README says "A day holding only some of the classes is fine and is signed with the dataset's
+    class set", but a day of 'yes' rows only was refused: exit 2 "label column 'churn' has fewer than two classes".
+    Now it is written, and its signed manifest carries the dataset's two classes."""
+    lake = tmp_path / "lake"
+    _day(tmp_path / "d1.csv", 0, 300, ["yes", "no"] * 150, seed=1)
+    first = _ingest_day(tmp_path / "d1.csv", lake, "2026-03-01", keys)
+    assert first.exit_code == 0, first.stderr
+    _day(tmp_path / "d2.csv", 1000, 150, ["yes"] * 150, seed=2)
+    res = _ingest_day(tmp_path / "d2.csv", lake, "2026-03-02", keys)
+    assert (res.exit_code, res.stderr) == (0, "")
+    assert "partition: " in res.stdout and "labels yes: 150" in res.stdout
+    payload = json.loads((lake / "date=2026-03-02" / "manifest.json").read_text())["payload"]
+    assert payload["columns"]["classes"] == ["no", "yes"]
+
+
+def test_a_first_day_holding_one_class_is_still_refused(tmp_path, keys):
+    """The first day makes the dataset: one class there is no class set to sign (exit 2, nothing written)."""
+    _day(tmp_path / "d1.csv", 0, 150, ["yes"] * 150, seed=1)
+    before = _listing(tmp_path)
+    res = _ingest_day(tmp_path / "d1.csv", tmp_path / "lake", "2026-03-01", keys)
+    assert (res.exit_code, res.stderr) == (2, "error: label column 'churn' has fewer than two classes "
+                                              "(fix: a classifier needs at least two classes)\n")
+    assert _listing(tmp_path) == before
