@@ -1339,6 +1339,9 @@ def drift(
             raise BadInput(f"--alpha must be in (0, 1) and --horizon at least 1, got {alpha:g} and {horizon}", "pass e.g. --alpha 0.05 --horizon 30")
         if json_out is not None and (json_out.is_dir() or not json_out.parent.is_dir()):
             raise BadInput(f"cannot write {json_out}: not a file in an existing directory", "choose a writable --json path")
+        for checked in (uri, reference):  # --json lake/date=…/d.json sat beside a signed partition, or among the day records (break-it r8 F14)
+            if json_out is not None and checked and "://" not in checked and json_out.resolve().is_relative_to(Path(checked).resolve()):
+                raise BadInput(f"--json {json_out} is inside the dataset {checked}: it would overwrite or add to the signed data", "write the JSON outside the store")
         key = load_verify_key(settings.verify_key)
         _check_record_key(settings)
         book = _ledger_for(ledger, settings.verify_key, writing=False)

@@ -59,3 +59,21 @@ def test_a_first_day_holding_one_class_is_still_refused(tmp_path, keys):
     assert (res.exit_code, res.stderr) == (2, "error: label column 'churn' has fewer than two classes "
                                               "(fix: a classifier needs at least two classes)\n")
     assert _listing(tmp_path) == before
+
+
+# ---------------------------------------------------------------- finding 14: drift --json into the signed lake
+
+
+def test_drift_json_inside_the_lake_is_refused(tmp_path, keys):
+    """Finding 14: `drift lake --json lake/date=…/d.json` (or lake/_drift/x.json) exited 0 and wrote the JSON
+    beside a signed partition or among the signed day records; verify --json and pipeline --out refuse that.
+    Now the same one line, exit 2, nothing written."""
+    lake = tmp_path / "lake"
+    _day(tmp_path / "d1.csv", 0, 300, ["yes", "no"] * 150, seed=1)
+    assert _ingest_day(tmp_path / "d1.csv", lake, "2026-03-01", keys).exit_code == 0
+    before = _listing(tmp_path)
+    for target in (lake / "date=2026-03-01" / "d.json", lake / "d.json"):
+        res = invoke("drift", lake, "--json", target, "--ledger", "none", env=_env(keys))
+        assert (res.exit_code, res.stderr) == (2, f"error: --json {target} is inside the dataset {lake}: it would overwrite "
+                                                  "or add to the signed data (fix: write the JSON outside the store)\n")
+    assert _listing(tmp_path) == before
