@@ -77,3 +77,28 @@ def test_drift_json_inside_the_lake_is_refused(tmp_path, keys):
         assert (res.exit_code, res.stderr) == (2, f"error: --json {target} is inside the dataset {lake}: it would overwrite "
                                                   "or add to the signed data (fix: write the JSON outside the store)\n")
     assert _listing(tmp_path) == before
+
+
+# ---------------------------------------------------------------- finding 8: a segment predicate reaching module objects
+
+
+def test_a_segment_predicate_cannot_reach_module_objects(tmp_path):
+    """Finding 8: `poison --attack subset --option "where=@pd.io.common.os.system('touch …')"` ran the shell command
+    (then said "cannot evaluate segment predicate … 'int' object has no attribute 'to_numpy'"), and
+    `x.__class__.__init__.__globals__` reached a module's globals too. Now both are refused before anything
+    is evaluated: one line, exit 2, nothing written, the command never run."""
+    rng = np.random.default_rng(3)
+    pd.DataFrame({"id": range(200), "x": rng.normal(size=200), "y": rng.normal(size=200), "label": [0, 1] * 100}).to_csv(tmp_path / "in.csv", index=False)
+    sentinel = tmp_path / "ran"
+    for where in (f"@pd.io.common.os.system('touch {sentinel}')", "x.__class__.__init__.__globals__"):
+        before = _listing(tmp_path)
+        res = invoke("poison", tmp_path / "in.csv", "--out", tmp_path / "p.csv", "--id-col", "id", "--attack", "subset",
+                     "--rate", "0.1", "--option", f"where={where}")
+        assert (res.exit_code, res.stderr) == (2, f"error: segment predicate {where!r} reaches beyond the data's columns "
+                                                  "('@' names or '__' attributes) (fix: write a pandas query over the feature columns, "
+                                                  "e.g. \"polarity > 3\")\n")
+        assert _listing(tmp_path) == before
+    assert not sentinel.exists()
+    ok = invoke("poison", tmp_path / "in.csv", "--out", tmp_path / "p.csv", "--id-col", "id", "--attack", "subset",
+                "--rate", "0.1", "--option", "where=x > 1")
+    assert ok.exit_code == 0, ok.stderr
