@@ -102,3 +102,29 @@ def test_a_segment_predicate_cannot_reach_module_objects(tmp_path):
     ok = invoke("poison", tmp_path / "in.csv", "--out", tmp_path / "p.csv", "--id-col", "id", "--attack", "subset",
                 "--rate", "0.1", "--option", "where=x > 1")
     assert ok.exit_code == 0, ok.stderr
+
+
+# ---------------------------------------------------------------- finding 11: flag errors waited for scikit-learn
+
+
+def test_pipeline_and_drill_name_checks_do_not_import_scikit_learn(tmp_path, keys):
+    """Finding 11: `pipeline DS --model svm`, `--share-gap 5`, `--tolerate 7` took 4-8 s to say one line, while
+    `--seed -3` took 0.5 s: checking --model imported labelguard.tasks.train, which imported scikit-learn at the top
+    (4-6 s on a busy machine). Now the check, and the line, come without scikit-learn loaded (no timing asserted:
+    whether the module was imported is the behaviour)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom labelguard.cli import app\n"
+             "try:\n    app()\nexcept SystemExit as exc:\n    print(exc.code, 'sklearn' in sys.modules)\n")
+    cases = [
+        (["pipeline", str(tmp_path / "ds"), "--model", "svm"], "error: unknown model 'svm' (fix: choose one of: gboost, knn, logreg)"),
+        (["pipeline", str(tmp_path / "ds"), "--share-gap", "5"],
+         "error: --share-gap must be a share in (0, 1], got 5 (fix: pass e.g. --share-gap 0.02 (2 points of a class's predicted share))"),
+        (["drill", "--models", "svm", "--out", str(tmp_path / "out")], "error: unknown model 'svm' (fix: choose one of: gboost, knn, logreg)"),
+    ]
+    for argv, line in cases:
+        run = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, cwd=tmp_path,
+                             env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LABELGUARD_VERIFY_KEY": str(keys[1])}, timeout=300)
+        assert (run.stdout, run.stderr) == ("2 False\n", line + "\n"), argv
+    assert not (tmp_path / "out").exists()
