@@ -1500,6 +1500,8 @@ def alert(
             raise BadInput(f"--webhook {webhook!r} is not an http(s) URL", "pass e.g. --webhook https://hooks.example.com/labelguard")
         if deployment and "/" not in deployment:
             raise BadInput(f"--deployment {deployment!r} is not FLOW/DEPLOYMENT", "pass e.g. --deployment labelguard-drift/nightly")
+        if dataset and "://" not in dataset:  # a typo made an automation that never fires, exit 0 (break-it r8 F17)
+            _check_partitioned(dataset, None)
         from labelguard.server import resolve_prefect_api
 
         if not resolve_prefect_api():

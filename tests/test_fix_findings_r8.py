@@ -128,3 +128,21 @@ def test_pipeline_and_drill_name_checks_do_not_import_scikit_learn(tmp_path, key
                              env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LABELGUARD_VERIFY_KEY": str(keys[1])}, timeout=300)
         assert (run.stdout, run.stderr) == ("2 False\n", line + "\n"), argv
     assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- finding 17: alert --dataset with a typo
+
+
+def test_alert_for_a_local_dataset_that_is_not_there_is_refused(tmp_path, keys):
+    """Finding 17: `alert --webhook URL --dataset store/nope` created an automation for a dataset that does not
+    exist (exit 0): a typo meant alarms of the real lake were never sent. Now the local URI is checked first, as
+    drift checks it: one line, exit 2, before any Prefect server is asked."""
+    res = invoke("alert", "--webhook", "http://127.0.0.1:9/hook", "--dataset", tmp_path / "nope")
+    assert (res.exit_code, res.stderr) == (2, f"error: no dataset at {tmp_path / 'nope'} "
+                                              "(fix: check the URI (labelguard ingest --partition date=YYYY-MM-DD writes one there))\n")
+    lake = tmp_path / "lake"
+    _day(tmp_path / "d1.csv", 0, 300, ["yes", "no"] * 150, seed=1)
+    assert _ingest_day(tmp_path / "d1.csv", lake, "2026-03-01", keys).exit_code == 0
+    res = invoke("alert", "--webhook", "http://127.0.0.1:9/hook", "--dataset", lake / "holdout")
+    assert (res.exit_code, res.stderr) == (2, f"error: no partitions (date=YYYY-MM-DD/) under {lake / 'holdout'} (fix: ingest daily "
+                                              "partitions with `labelguard ingest --dest URI --partition date=YYYY-MM-DD`)\n")
