@@ -1300,6 +1300,11 @@ def _check_partitioned(uri: str, endpoint_url: Optional[str]) -> list[str]:
     if not days:
         if not store.list(limit=1):
             raise BadInput(f"no dataset at {store.uri}", "check the URI (labelguard ingest --partition date=YYYY-MM-DD writes one there)")
+        import re
+
+        head, _, last = store.uri.rstrip("/").rpartition("/")
+        if head and re.fullmatch(r"date=\d{4}-\d{2}-\d{2}", last):  # one day given for the lake (break-it r8 F6)
+            raise BadInput(f"{store.uri} is one daily partition, not the dataset holding them", f"pass the dataset's root: {head}")
         raise BadInput(f"no partitions (date=YYYY-MM-DD/) under {store.uri}", "ingest daily partitions with `labelguard ingest --dest URI --partition date=YYYY-MM-DD`")
     return days
 

@@ -146,3 +146,19 @@ def test_alert_for_a_local_dataset_that_is_not_there_is_refused(tmp_path, keys):
     res = invoke("alert", "--webhook", "http://127.0.0.1:9/hook", "--dataset", lake / "holdout")
     assert (res.exit_code, res.stderr) == (2, f"error: no partitions (date=YYYY-MM-DD/) under {lake / 'holdout'} (fix: ingest daily "
                                               "partitions with `labelguard ingest --dest URI --partition date=YYYY-MM-DD`)\n")
+
+
+# ---------------------------------------------------------------- finding 6: drift given one partition
+
+
+def test_drift_of_one_partition_points_at_the_lake(tmp_path, keys):
+    """Finding 6: `drift lake/date=2026-03-01` said "no partitions (date=YYYY-MM-DD/) under lake/date=2026-03-01
+    (fix: ingest daily partitions …)": the day is there, the user named it instead of its lake. Now the fix names the root."""
+    lake = tmp_path / "lake"
+    _day(tmp_path / "d1.csv", 0, 300, ["yes", "no"] * 150, seed=1)
+    assert _ingest_day(tmp_path / "d1.csv", lake, "2026-03-01", keys).exit_code == 0
+    before = _listing(tmp_path)
+    res = invoke("drift", lake / "date=2026-03-01", "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, f"error: {lake / 'date=2026-03-01'} is one daily partition, not the dataset holding them "
+                                              f"(fix: pass the dataset's root: {lake})\n")
+    assert _listing(tmp_path) == before
