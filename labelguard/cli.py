@@ -94,7 +94,7 @@ def _refuse_repeated_keys(argv: list[str]) -> None:
 
 def _check_params_first(command) -> None:
     """Wrap a command so checks shared by every command run on its parsed options before its body:
-    a negative --seed (numpy refuses it deep inside a flow) and --id-col naming the --label-col."""
+    a negative --seed (numpy refuses it deep inside a flow), a --port no socket has, and --id-col naming the --label-col."""
     if getattr(command, "_labelguard_checked", False):
         return
     invoke = command.invoke
@@ -106,6 +106,9 @@ def _check_params_first(command) -> None:
         seed = params.get("seed")
         if isinstance(seed, int) and not isinstance(seed, bool) and seed < 0:
             raise BadInput(f"--seed must be 0 or more, got {seed}", "pass e.g. --seed 0")
+        port = params.get("port")  # serve-s3 --port 99999 was "unexpected OverflowError … report it" (break-it r8 F18)
+        if isinstance(port, int) and not isinstance(port, bool) and not 1 <= port <= 65535:
+            raise BadInput(f"--port must be 1-65535, got {port}", "pass e.g. --port 5000")
         id_col, label_col = params.get("id_col"), params.get("label_col")
         if id_col is not None and id_col == label_col:
             raise BadInput(

@@ -162,3 +162,15 @@ def test_drift_of_one_partition_points_at_the_lake(tmp_path, keys):
     assert (res.exit_code, res.stderr) == (2, f"error: {lake / 'date=2026-03-01'} is one daily partition, not the dataset holding them "
                                               f"(fix: pass the dataset's root: {lake})\n")
     assert _listing(tmp_path) == before
+
+
+# ---------------------------------------------------------------- finding 18: a port no socket has
+
+
+def test_a_port_out_of_range_is_a_usage_error():
+    """Finding 18: `serve-s3 --port 99999` said "unexpected OverflowError: connect_ex(): port must be 0-65535.
+    (fix: rerun with -v for the traceback and report it)". Now a usage error, for `server --port` too."""
+    for argv in (["serve-s3", "--port", "99999"], ["server", "--port", "0"]):
+        res = invoke(*argv)
+        got = argv[-1]
+        assert (res.exit_code, res.stderr) == (2, f"error: --port must be 1-65535, got {got} (fix: pass e.g. --port 5000)\n")
