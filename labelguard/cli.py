@@ -668,6 +668,10 @@ def pipeline(
         from labelguard.tasks.transforms import get_transform
 
         get_transform(transform), check_rate(rate), check_model(model), load_verify_key(settings.verify_key)
+        if rate and transform == "honest":  # `pipeline DS --rate 0.2` ran the honest step: 0 flips, the rate unread (break-it r8 F12)
+            from labelguard.errors import BadInput
+
+            raise BadInput(f"--rate {rate:g} with the honest transform, which flips nothing", "name the compromised step, e.g. --transform random, or drop --rate")
         _check_gate_options(tolerate, share_gap)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         if out_dir is not None:

@@ -174,3 +174,14 @@ def test_a_port_out_of_range_is_a_usage_error():
         res = invoke(*argv)
         got = argv[-1]
         assert (res.exit_code, res.stderr) == (2, f"error: --port must be 1-65535, got {got} (fix: pass e.g. --port 5000)\n")
+
+
+# ---------------------------------------------------------------- finding 12: --rate without --transform
+
+
+def test_pipeline_rate_without_a_compromised_transform_is_refused(tmp_path, keys):
+    """Finding 12: `pipeline DS --rate 0.2` ran the honest transform (0 flips) and never said the rate went unread."""
+    res = invoke("pipeline", tmp_path / "ds", "--rate", "0.2", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, "error: --rate 0.2 with the honest transform, which flips nothing "
+                                              "(fix: name the compromised step, e.g. --transform random, or drop --rate)\n")
+    assert _listing(tmp_path) == []
