@@ -986,6 +986,9 @@ def verify(
 
     _quiet(verbose)
     _refuse_a_file(uri, "verify", reference=reference, holdout=holdout)
+    from labelguard.pathkind import refuse_a_folder_of_a_sealed_lake
+
+    refuse_a_folder_of_a_sealed_lake(uri, "verify")
     settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
     from labelguard.tasks.postgres import is_table_url
 

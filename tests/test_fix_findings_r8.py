@@ -185,3 +185,25 @@ def test_pipeline_rate_without_a_compromised_transform_is_refused(tmp_path, keys
     assert (res.exit_code, res.stderr) == (2, "error: --rate 0.2 with the honest transform, which flips nothing "
                                               "(fix: name the compromised step, e.g. --transform random, or drop --rate)\n")
     assert _listing(tmp_path) == []
+
+
+# ---------------------------------------------------------------- finding 9: one folder of a sealed lake
+
+
+def test_verify_of_a_folder_inside_a_sealed_lake_points_at_the_lake(tmp_path, keys):
+    """Finding 9: after `seal lake`, `verify lake/date=2026-01-01` read as missing-manifest ("the data cannot be
+    vouched for", exit 1) though the folder's objects are signed by lake/_manifest.json. Now a usage error naming the root."""
+    lake = tmp_path / "lake"
+    rng = np.random.default_rng(5)
+    for d in (1, 2):
+        (lake / f"date=2026-01-0{d}").mkdir(parents=True)
+        pd.DataFrame({"id": [f"t{d}-{i}" for i in range(60)], "x": rng.normal(size=60), "label": [0, 1] * 30}).to_parquet(
+            lake / f"date=2026-01-0{d}" / "part-0.parquet", index=False)
+    sealed = invoke("seal", lake, "--id-col", "id", "--label-col", "label", "--ledger", "none", env=_env(keys))
+    assert sealed.exit_code == 0, sealed.stderr
+    day = lake / "date=2026-01-01"
+    res = invoke("verify", day, "--guards", "manifest", "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, f"error: {day} is a folder of the lake sealed at {lake} (signed by its _manifest.json); "
+                                              f"verify checks a stored dataset or a folder of Parquet (fix: labelguard verify {lake})\n")
+    whole = invoke("verify", lake, "--guards", "manifest", "--ledger", "none", "--no-progress", env=_env(keys))
+    assert whole.exit_code == 0, whole.stderr
