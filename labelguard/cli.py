@@ -1586,6 +1586,7 @@ def baseline(
     with _edge():
         from labelguard.tasks.manifest import load_signing_key, load_verify_key
 
+        _refuse_a_baseline_inside_a_dataset(out_uri)
         vkey, skey = load_verify_key(settings.verify_key), load_signing_key(settings.signing_key)
         _refuse_a_signing_key_of_another_pair(settings, skey)  # a baseline every `verify --reference` would call re-signed
         read_ledger = _ledger_for(ledger, settings.verify_key, writing=False)
@@ -1594,6 +1595,20 @@ def baseline(
 
         m = make_baseline(uri, out_uri, vkey, skey, endpoint_url=settings.s3_endpoint, ledger=read_ledger, writer_ledger=write_ledger)
     out.print(f"baseline: {out_uri}  rows={m.payload['rows']}  classes {_histogram(m.payload['baseline']['class_counts'])}  dataset={m.payload['dataset']['id']}", highlight=False)
+
+
+def _refuse_a_baseline_inside_a_dataset(out_uri: str) -> None:
+    """``baseline ds/holdout --out ds/holdout/bl`` wrote a signed baseline into another dataset's signed folder, which
+    a later ``seal --rotate`` of that dataset left on the old key without a word (break-it r8 finding 5)."""
+    from labelguard.errors import BadInput
+    from labelguard.pathkind import MANIFESTS
+
+    if "://" in out_uri and not out_uri.startswith("file://"):
+        return
+    for parent in Path(out_uri.removeprefix("file://")).absolute().parents:
+        if any((parent / name).is_file() for name in MANIFESTS):
+            raise BadInput(f"--out {out_uri} is inside the dataset at {parent}: the baseline would land among its signed objects",
+                           "write the baseline outside any dataset folder, e.g. beside it")
 
 
 @app.command()

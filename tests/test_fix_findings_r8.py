@@ -207,3 +207,24 @@ def test_verify_of_a_folder_inside_a_sealed_lake_points_at_the_lake(tmp_path, ke
                                               f"verify checks a stored dataset or a folder of Parquet (fix: labelguard verify {lake})\n")
     whole = invoke("verify", lake, "--guards", "manifest", "--ledger", "none", "--no-progress", env=_env(keys))
     assert whole.exit_code == 0, whole.stderr
+
+
+# ---------------------------------------------------------------- finding 5: a baseline written inside a dataset
+
+
+def test_baseline_out_inside_a_signed_dataset_is_refused(tmp_path, keys):
+    """Finding 5: `baseline ds/holdout --out ds/holdout/bl` (or `--out ds/bl`) wrote a signed baseline among another
+    dataset's signed objects (pipeline --out and verify --json are refused there), and a later `seal ds --rotate`
+    left it on the old key without a word. Now one line, exit 2, nothing written."""
+    rng = np.random.default_rng(8)
+    pd.DataFrame({"id": range(300), "x": rng.normal(size=300), "label": [0, 1] * 150}).to_csv(tmp_path / "in.csv", index=False)
+    ds = tmp_path / "ds"
+    assert invoke("ingest", "--source", tmp_path / "in.csv", "--id-col", "id", "--dest", ds, "--ledger", "none", env=_env(keys)).exit_code == 0
+    before = _listing(tmp_path)
+    for out, inside in ((ds / "holdout" / "bl", ds / "holdout"), (ds / "bl", ds)):
+        res = invoke("baseline", ds / "holdout", "--out", out, "--ledger", "none", env=_env(keys))
+        assert (res.exit_code, res.stderr) == (2, f"error: --out {out} is inside the dataset at {inside}: the baseline would land among "
+                                                  "its signed objects (fix: write the baseline outside any dataset folder, e.g. beside it)\n")
+    assert _listing(tmp_path) == before
+    ok = invoke("baseline", ds / "holdout", "--out", tmp_path / "bl", "--ledger", "none", env=_env(keys))
+    assert ok.exit_code == 0, ok.stderr
