@@ -259,3 +259,29 @@ def test_the_projection_caption_fits_inside_a_one_panel_figure(tmp_path, monkeyp
     real_close(fig)
     assert "principal components" in fig._suptitle.get_text()
     assert frame_box.x0 <= box.x0 and box.x1 <= frame_box.x1, (box, frame_box)
+
+
+# ---------------------------------------------------------------- finding 3: a not-applicable heat-map square
+
+
+def test_drill_heat_map_names_a_not_applicable_square():
+    """Finding 3: in the drill's "first guard that caught each attack" heat map, targeted at 0.4 on wine (47 rows of
+    'barolo', 57 flips needed: not applicable, not run) was a blank white square with no legend entry. Now it says
+    so in the square and in the legend."""
+    import matplotlib.pyplot as plt
+
+    from labelguard.tasks.drill import DrillPlan
+    from labelguard.tasks.drill_report import heatmap_figure
+
+    plan = DrillPlan(attacks=("targeted", "random"), rates=(0.1, 0.4), seeds=(0,), models=("logreg",), vectors=("transform",))
+    caught = [{"attack": a, "rate": r, "seed": 0, "vector": "transform", "model": "logreg", "caught": True, "verdict": "fired",
+               "first_guard": "label_contract"} for a, r in (("targeted", 0.1), ("random", 0.1), ("random", 0.4))]
+    na = {"attack": "targeted", "rate": 0.4, "seed": 0, "vector": "transform", "model": "logreg",
+          "not_applicable": "only 47 rows of class 'barolo', 57 flips needed"}
+    fig = heatmap_figure(caught + [na], plan)
+    ax = fig.axes[0]
+    squares = {(round(t.get_position()[0]), round(t.get_position()[1])): t.get_text() for t in ax.texts}
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    plt.close(fig)
+    assert squares == {(0, 0): "label\ncontract", (1, 0): "not\napplicable", (0, 1): "label\ncontract", (1, 1): "label\ncontract"}
+    assert legend[-1] == "not applicable: the data holds too few rows for the flips (not run)"
