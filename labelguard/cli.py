@@ -1857,7 +1857,7 @@ def _verify_table(uri: str, settings: Settings, *, fingerprint: Optional[Path], 
     with _edge():
         from labelguard.errors import BadInput
         from labelguard.tasks.manifest import load_verify_key
-        from labelguard.tasks.postgres import parse_table_url, verify_table
+        from labelguard.tasks.postgres import parse_table_url, shown_id, verify_table
 
         key = load_verify_key(settings.verify_key)
         target = parse_table_url(uri)
@@ -1877,10 +1877,10 @@ def _verify_table(uri: str, settings: Settings, *, fingerprint: Optional[Path], 
     for col in ("change", "rows", "ids"):
         table.add_column(col, overflow="fold")
     for name, ids in (("label changed", diff.label_changed), ("otherwise edited", diff.other_changed), ("inserted", diff.inserted), ("deleted", diff.deleted)):
-        table.add_row(name, str(len(ids)), ", ".join(map(str, ids[:10])) + (" …" if len(ids) > 10 else "") or "—")
+        table.add_row(name, str(len(ids)), ", ".join(map(shown_id, ids[:10])) + (" …" if len(ids) > 10 else "") or "—")
     out.print(table)
     if not diff.ok:
-        err.print(f"[red]guard fired:[/] table_fingerprint: {diff.summary()}; changed ids: {', '.join(map(str, diff.changed_ids))}", highlight=False)
+        err.print(f"[red]guard fired:[/] table_fingerprint: {diff.summary()}; changed ids: {', '.join(map(shown_id, diff.changed_ids))}", highlight=False)
         raise typer.Exit(EXIT_FIRED)
 
 

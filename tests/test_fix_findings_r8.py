@@ -285,3 +285,26 @@ def test_drill_heat_map_names_a_not_applicable_square():
     plt.close(fig)
     assert squares == {(0, 0): "label\ncontract", (1, 0): "not\napplicable", (0, 1): "label\ncontract", (1, 1): "label\ncontract"}
     assert legend[-1] == "not applicable: the data holds too few rows for the flips (not run)"
+
+
+# ---------------------------------------------------------------- finding 10: an id differing only by a trailing space
+
+
+def test_table_ids_with_a_trailing_space_are_shown_quoted(pg_cluster, pg_url, keys, tmp_path):
+    """Finding 10: after `DELETE … 'TX-11'` and `INSERT … 'TX-11 '`, `verify postgresql://…` listed TX-11 as both
+    inserted and deleted (the space invisible). Now an id with leading or trailing spaces is shown quoted."""
+    import psycopg
+
+    with psycopg.connect(pg_url.split("?")[0]) as conn:
+        conn.execute("CREATE TABLE reviews (txn_id text PRIMARY KEY, x float8, label int)")
+        conn.execute("INSERT INTO reviews SELECT 'TX-' || i, i * 0.5, i % 2 FROM generate_series(1, 40) AS i")
+    env = {**_env(keys), "LABELGUARD_STATE_DIR": str(tmp_path / "state")}
+    snap = invoke("snapshot", pg_url, "--id-col", "txn_id", env=env)
+    assert snap.exit_code == 0, snap.stderr
+    with psycopg.connect(pg_url.split("?")[0]) as conn:
+        conn.execute("DELETE FROM reviews WHERE txn_id = 'TX-11'")
+        conn.execute("INSERT INTO reviews VALUES ('TX-11 ', 5.5, 1)")
+    res = invoke("verify", pg_url, env=env)
+    assert (res.exit_code, res.stderr) == (1, "guard fired: table_fingerprint: 0 label(s) changed, 0 row(s) otherwise edited, "
+                                              "1 inserted, 1 deleted; changed ids: TX-11, 'TX-11 '\n")
+    assert "│ inserted         │ 1    │ 'TX-11 ' " in res.stdout
