@@ -308,3 +308,21 @@ def test_table_ids_with_a_trailing_space_are_shown_quoted(pg_cluster, pg_url, ke
     assert (res.exit_code, res.stderr) == (1, "guard fired: table_fingerprint: 0 label(s) changed, 0 row(s) otherwise edited, "
                                               "1 inserted, 1 deleted; changed ids: TX-11, 'TX-11 '\n")
     assert "│ inserted         │ 1    │ 'TX-11 ' " in res.stdout
+
+
+# ---------------------------------------------------------------- finding 19: --rotate of a root of daily partitions
+
+
+def test_rotate_of_a_root_of_daily_partitions_does_not_advise_sealing_it_anew(tmp_path, keys, other_keys):
+    """Finding 19: `seal lake --rotate --old-verify-key OLD` on a root of daily partitions said "no signed manifest at
+    lake: nothing to rotate (fix: seal unsigned objects as a new dataset …)", advising to sign its signed partitions as
+    one new dataset. README: a root of partitions is not covered by --rotate yet; the message now says that."""
+    lake = tmp_path / "lake"
+    _day(tmp_path / "d1.csv", 0, 300, ["yes", "no"] * 150, seed=1)
+    assert _ingest_day(tmp_path / "d1.csv", lake, "2026-03-01", keys).exit_code == 0
+    before = _listing(tmp_path)
+    res = invoke("seal", lake, "--rotate", "--old-verify-key", keys[1], "--ledger", "none", env=_env(other_keys))
+    assert (res.exit_code, res.stderr) == (2, f"error: {lake} is a root of daily partitions: --rotate does not cover it yet (each "
+                                              "partition, the reference and drift's signed day records would need re-signing) "
+                                              "(fix: keep this lake on its current key pair for now (README: Key rotation))\n")
+    assert _listing(tmp_path) == before
