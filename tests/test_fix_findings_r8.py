@@ -326,3 +326,22 @@ def test_rotate_of_a_root_of_daily_partitions_does_not_advise_sealing_it_anew(tm
                                               "partition, the reference and drift's signed day records would need re-signing) "
                                               "(fix: keep this lake on its current key pair for now (README: Key rotation))\n")
     assert _listing(tmp_path) == before
+
+
+# ---------------------------------------------------------------- finding 20: a positive class the data lacks, on 3+ classes
+
+
+def test_a_positive_class_missing_from_a_three_class_dataset_is_refused(tmp_path, keys):
+    """Finding 20: on a 3-class dataset (the manifest names no positive class) `verify DS --positive-class merlot
+    --guards manifest` exited 0: the typo was taken; on two classes the same typo is refused. Now refused here too."""
+    rng = np.random.default_rng(9)
+    y = np.array(["barolo", "barbera", "grignolino"] * 60)
+    pd.DataFrame({"wid": range(180), "x": rng.normal(size=180), "z": rng.normal(size=180), "target": y}).to_csv(tmp_path / "w.csv", index=False)
+    ds = tmp_path / "wine"
+    made = invoke("ingest", "--source", tmp_path / "w.csv", "--id-col", "wid", "--label-col", "target", "--dest", ds, "--ledger", "none", env=_env(keys))
+    assert made.exit_code == 0, made.stderr
+    res = invoke("verify", ds, "--positive-class", "merlot", "--guards", "manifest", "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, "error: --positive-class 'merlot' is not one of the classes ('barbera', 'barolo', 'grignolino') "
+                                              "(fix: pass --positive-class naming one of: 'barbera', 'barolo', 'grignolino')\n")
+    named = invoke("verify", ds, "--positive-class", "barolo", "--guards", "manifest", "--ledger", "none", env=_env(keys))
+    assert named.exit_code == 0, named.stderr
