@@ -681,6 +681,7 @@ def pipeline(
         if holdout is None:
             _require_own_holdout(uri, endpoint_url=settings.s3_endpoint)
         _refuse_positive_against_manifest(uri, positive_class, load_verify_key(settings.verify_key), settings.s3_endpoint)
+        _refuse_trusted_data_in_another_role(holdout, reference, load_verify_key(settings.verify_key), settings.s3_endpoint, book)
         _prefect_ready()
         from labelguard.flows.pipeline import ON_GUARD, pipeline_flow
 
@@ -768,6 +769,26 @@ def _refuse_positive_against_manifest(uri: str, given: Optional[str], key, endpo
         return
     if signed is not None:
         refuse_positive_against_signed(signed, given)
+
+
+def _refuse_trusted_data_in_another_role(holdout: Optional[str], reference: Optional[str], key, endpoint_url: str | None, book) -> None:
+    """``pipeline --holdout TRAINING_SET`` (or a baseline) read "wrong-dataset … cannot be trusted" (exit 1) where
+    ``verify`` says the user pointed at intact data of another role (exit 2) (break-it r8 finding 21). Only a
+    manifest naming another role is verified here (as verify does it); the flow verifies the rest."""
+    from labelguard.errors import LabelguardError
+    from labelguard.tasks.dataset import ManifestProblem, read_manifest
+    from labelguard.tasks.storage import open_store
+    from labelguard.tasks.verify import TRUSTED_ROLES, load_trusted
+
+    for given, what in ((holdout, "holdout"), (reference, "reference")):
+        if given is None:
+            continue
+        try:
+            role = (read_manifest(open_store(given, endpoint_url=endpoint_url)).payload.get("dataset") or {}).get("role")
+        except (ManifestProblem, LabelguardError, KeyError, TypeError, ValueError, AttributeError):
+            continue
+        if role not in TRUSTED_ROLES[what]:
+            load_trusted(given, key, what, endpoint_url, ledger=book)
 
 
 def _require_own_holdout(uri: str, *, endpoint_url: str | None) -> None:

@@ -345,3 +345,31 @@ def test_a_positive_class_missing_from_a_three_class_dataset_is_refused(tmp_path
                                               "(fix: pass --positive-class naming one of: 'barbera', 'barolo', 'grignolino')\n")
     named = invoke("verify", ds, "--positive-class", "barolo", "--guards", "manifest", "--ledger", "none", env=_env(keys))
     assert named.exit_code == 0, named.stderr
+
+
+# ---------------------------------------------------------------- finding 21: pipeline --holdout naming a training set
+
+
+def test_pipeline_holdout_or_reference_of_another_role_is_a_usage_error(tmp_path, keys):
+    """Finding 21: `pipeline DS --holdout OTHER` where OTHER is an intact, signed training set (or a baseline) said
+    "guard fired: holdout fired, cannot be trusted (… wrong-dataset …)", exit 1 — a slip read as tampering — while
+    `verify DS --holdout OTHER` says it is a training set (exit 2). Now pipeline says so too, before Prefect starts."""
+    rng = np.random.default_rng(10)
+    for name in ("a", "b"):
+        pd.DataFrame({"id": range(200), "x": rng.normal(size=200), "label": [0, 1] * 100}).to_csv(tmp_path / f"{name}.csv", index=False)
+        made = invoke("ingest", "--source", tmp_path / f"{name}.csv", "--id-col", "id", "--dest", tmp_path / name, "--ledger", "none", env=_env(keys))
+        assert made.exit_code == 0, made.stderr
+    other = tmp_path / "b"
+    before = _listing(tmp_path)
+    res = invoke("pipeline", tmp_path / "a", "--holdout", other, "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, f"error: the holdout at {other} is a training set (dataset {_dataset_id(other)}, role 'data', "
+                                              f"signed and intact), not holdout data (fix: pass the dataset's holdout ({other}/holdout))\n")
+    res = invoke("pipeline", tmp_path / "a", "--reference", other, "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, f"error: the reference at {other} is a training set (dataset {_dataset_id(other)}, role 'data', "
+                                              f"signed and intact), not baseline or holdout data (fix: pass the dataset's holdout "
+                                              f"({other}/holdout) or a baseline made with `labelguard baseline`)\n")
+    assert _listing(tmp_path) == before
+
+
+def _dataset_id(root):
+    return json.loads((root / "manifest.json").read_text())["payload"]["dataset"]["id"]
