@@ -373,3 +373,17 @@ def test_pipeline_holdout_or_reference_of_another_role_is_a_usage_error(tmp_path
 
 def _dataset_id(root):
     return json.loads((root / "manifest.json").read_text())["payload"]["dataset"]["id"]
+
+
+def test_watch_holdout_of_another_role_is_refused_before_serving(tmp_path, keys):
+    """Finding 21, on `watch`: `watch DS --holdout OTHER_TRAINING_SET` served a schedule whose every run would fail as
+    "cannot be trusted"; now the same usage error as verify and pipeline, before any Prefect server is asked."""
+    rng = np.random.default_rng(11)
+    for name in ("a", "b"):
+        pd.DataFrame({"id": range(200), "x": rng.normal(size=200), "label": [0, 1] * 100}).to_csv(tmp_path / f"{name}.csv", index=False)
+        assert invoke("ingest", "--source", tmp_path / f"{name}.csv", "--id-col", "id", "--dest", tmp_path / name, "--ledger", "none",
+                      env=_env(keys)).exit_code == 0
+    other = tmp_path / "b"
+    res = invoke("watch", tmp_path / "a", "--cron", "0 6 * * *", "--holdout", other, "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, f"error: the holdout at {other} is a training set (dataset {_dataset_id(other)}, role 'data', "
+                                              f"signed and intact), not holdout data (fix: pass the dataset's holdout ({other}/holdout))\n")
