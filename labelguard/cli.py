@@ -105,7 +105,7 @@ def _refuse_repeated_keys(argv: list[str]) -> None:
 
 def _check_params_first(command) -> None:
     """Wrap a command so checks shared by every command run on its parsed options before its body:
-    a negative --seed (numpy refuses it deep inside a flow) and --id-col naming the --label-col."""
+    a negative --seed (numpy refuses it deep inside a flow), a --port no socket has, and --id-col naming the --label-col."""
     if getattr(command, "_labelguard_checked", False):
         return
     invoke = command.invoke
@@ -117,6 +117,9 @@ def _check_params_first(command) -> None:
         seed = params.get("seed")
         if isinstance(seed, int) and not isinstance(seed, bool) and seed < 0:
             raise BadInput(f"--seed must be 0 or more, got {seed}", "pass e.g. --seed 0")
+        port = params.get("port")  # serve-s3 --port 99999 was "unexpected OverflowError … report it" (break-it r8 F18)
+        if isinstance(port, int) and not isinstance(port, bool) and not 1 <= port <= 65535:
+            raise BadInput(f"--port must be 1-65535, got {port}", "pass e.g. --port 5000")
         id_col, label_col = params.get("id_col"), params.get("label_col")
         if id_col is not None and id_col == label_col:
             raise BadInput(
@@ -502,6 +505,7 @@ def ingest(
             delimiter=delimiter, encoding=encoding, timestamp_unit=timestamp_unit, timestamp_format=timestamp_format,
             endpoint_url=settings.s3_endpoint, positive_class=positive_class, text_cols=_cols(text_cols),
             ignore_cols=_cols(ignore_cols) or [], domain=domain, require_positive=not day_of_signed,
+            min_classes=1 if day_of_signed else 2,  # a later day may hold some of the dataset's classes (break-it r8 F13)
         )
         checked = f"read and checked {len(frame):,} rows in {time.perf_counter() - read_started:.1f} s; writing the signed dataset"
         say_checked = progress or (progress is None and (len(frame) >= PROGRESS_ROWS or err.is_terminal))  # minutes of silence on 100,000 rows otherwise
@@ -726,6 +730,10 @@ def pipeline(
         from labelguard.tasks.transforms import get_transform
 
         get_transform(transform), check_rate(rate), check_model(model), load_verify_key(settings.verify_key)
+        if rate and transform == "honest":  # `pipeline DS --rate 0.2` ran the honest step: 0 flips, the rate unread (break-it r8 F12)
+            from labelguard.errors import BadInput
+
+            raise BadInput(f"--rate {rate:g} with the honest transform, which flips nothing", "name the compromised step, e.g. --transform random, or drop --rate")
         _check_gate_options(tolerate, share_gap)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         if out_dir is not None:
@@ -735,6 +743,7 @@ def pipeline(
         if holdout is None:
             _require_own_holdout(uri, endpoint_url=settings.s3_endpoint)
         _refuse_positive_against_manifest(uri, positive_class, load_verify_key(settings.verify_key), settings.s3_endpoint)
+        _refuse_trusted_data_in_another_role(holdout, reference, load_verify_key(settings.verify_key), settings.s3_endpoint, book)
         _prefect_ready()
         from labelguard.flows.pipeline import ON_GUARD, pipeline_flow
 
@@ -822,6 +831,26 @@ def _refuse_positive_against_manifest(uri: str, given: Optional[str], key, endpo
         return
     if signed is not None:
         refuse_positive_against_signed(signed, given)
+
+
+def _refuse_trusted_data_in_another_role(holdout: Optional[str], reference: Optional[str], key, endpoint_url: str | None, book) -> None:
+    """``pipeline --holdout TRAINING_SET`` (or a baseline) read "wrong-dataset … cannot be trusted" (exit 1) where
+    ``verify`` says the user pointed at intact data of another role (exit 2) (break-it r8 finding 21). Only a
+    manifest naming another role is verified here (as verify does it); the flow verifies the rest."""
+    from labelguard.errors import LabelguardError
+    from labelguard.tasks.dataset import ManifestProblem, read_manifest
+    from labelguard.tasks.storage import open_store
+    from labelguard.tasks.verify import TRUSTED_ROLES, load_trusted
+
+    for given, what in ((holdout, "holdout"), (reference, "reference")):
+        if given is None:
+            continue
+        try:
+            role = (read_manifest(open_store(given, endpoint_url=endpoint_url)).payload.get("dataset") or {}).get("role")
+        except (ManifestProblem, LabelguardError, KeyError, TypeError, ValueError, AttributeError):
+            continue
+        if role not in TRUSTED_ROLES[what]:
+            load_trusted(given, key, what, endpoint_url, ledger=book)
 
 
 def _require_own_holdout(uri: str, *, endpoint_url: str | None) -> None:
@@ -1036,6 +1065,9 @@ def verify(
 
     _quiet(verbose)
     _refuse_a_file(uri, "verify", reference=reference, holdout=holdout)
+    from labelguard.pathkind import refuse_a_folder_of_a_sealed_lake
+
+    refuse_a_folder_of_a_sealed_lake(uri, "verify")
     _json_to_stdout(json_out)
     settings = Settings.resolve(verify_key=verify_key, s3_endpoint=endpoint_url)
     from labelguard.tasks.postgres import is_table_url
@@ -1181,6 +1213,7 @@ def watch(
         load_verify_key(settings.verify_key)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)  # a schedule failing every run is refused now
+        _refuse_trusted_data_in_another_role(holdout, reference, load_verify_key(settings.verify_key), settings.s3_endpoint, book)
         from labelguard.server import resolve_prefect_api
 
         if not resolve_prefect_api():
@@ -1362,6 +1395,11 @@ def _check_partitioned(uri: str, endpoint_url: Optional[str]) -> list[str]:
     if not days:
         if not store.list(limit=1):
             raise BadInput(f"no dataset at {store.uri}", "check the URI (labelguard ingest --partition date=YYYY-MM-DD writes one there)")
+        import re
+
+        head, _, last = store.uri.rstrip("/").rpartition("/")
+        if head and re.fullmatch(r"date=\d{4}-\d{2}-\d{2}", last):  # one day given for the lake (break-it r8 F6)
+            raise BadInput(f"{store.uri} is one daily partition, not the dataset holding them", f"pass the dataset's root: {head}")
         raise BadInput(f"no partitions (date=YYYY-MM-DD/) under {store.uri}", "ingest daily partitions with `labelguard ingest --dest URI --partition date=YYYY-MM-DD`")
     return days
 
@@ -1401,6 +1439,9 @@ def drift(
         if not 0 < alpha < 1 or horizon < 1:
             raise BadInput(f"--alpha must be in (0, 1) and --horizon at least 1, got {alpha:g} and {horizon}", "pass e.g. --alpha 0.05 --horizon 30")
         _refuse_a_json_path_that_is_no_file(json_out)
+        for checked in (uri, reference):  # --json lake/date=…/d.json sat beside a signed partition, or among the day records (break-it r8 F14)
+            if json_out is not None and str(json_out) != "-" and checked and "://" not in checked and json_out.resolve().is_relative_to(Path(checked).resolve()):
+                raise BadInput(f"--json {json_out} is inside the dataset {checked}: it would overwrite or add to the signed data", "write the JSON outside the store")
         key = load_verify_key(settings.verify_key)
         _check_record_key(settings)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
@@ -1561,6 +1602,8 @@ def alert(
             raise BadInput(f"--webhook {webhook!r} is not an http(s) URL", "pass e.g. --webhook https://hooks.example.com/labelguard")
         if deployment and "/" not in deployment:
             raise BadInput(f"--deployment {deployment!r} is not FLOW/DEPLOYMENT", "pass e.g. --deployment labelguard-drift/nightly")
+        if dataset and "://" not in dataset:  # a typo made an automation that never fires, exit 0 (break-it r8 F17)
+            _check_partitioned(dataset, None)
         from labelguard.server import resolve_prefect_api
 
         if not resolve_prefect_api():
@@ -1630,6 +1673,7 @@ def baseline(
     with _edge():
         from labelguard.tasks.manifest import load_signing_key, load_verify_key
 
+        _refuse_a_baseline_inside_a_dataset(out_uri)
         vkey, skey = load_verify_key(settings.verify_key), load_signing_key(settings.signing_key)
         _refuse_a_signing_key_of_another_pair(settings, skey)  # a baseline every `verify --reference` would call re-signed
         read_ledger = _ledger_for(ledger, settings.verify_key, writing=False)
@@ -1638,6 +1682,20 @@ def baseline(
 
         m = make_baseline(uri, out_uri, vkey, skey, endpoint_url=settings.s3_endpoint, ledger=read_ledger, writer_ledger=write_ledger)
     out.print(f"baseline: {out_uri}  rows={m.payload['rows']}  classes {_histogram(m.payload['baseline']['class_counts'])}  dataset={m.payload['dataset']['id']}", highlight=False)
+
+
+def _refuse_a_baseline_inside_a_dataset(out_uri: str) -> None:
+    """``baseline ds/holdout --out ds/holdout/bl`` wrote a signed baseline into another dataset's signed folder, which
+    a later ``seal --rotate`` of that dataset left on the old key without a word (break-it r8 finding 5)."""
+    from labelguard.errors import BadInput
+    from labelguard.pathkind import MANIFESTS
+
+    if "://" in out_uri and not out_uri.startswith("file://"):
+        return
+    for parent in Path(out_uri.removeprefix("file://")).absolute().parents:
+        if any((parent / name).is_file() for name in MANIFESTS):
+            raise BadInput(f"--out {out_uri} is inside the dataset at {parent}: the baseline would land among its signed objects",
+                           "write the baseline outside any dataset folder, e.g. beside it")
 
 
 @app.command()
@@ -1885,7 +1943,7 @@ def _verify_table(uri: str, settings: Settings, *, fingerprint: Optional[Path], 
 
     with _edge():
         from labelguard.tasks.manifest import load_verify_key
-        from labelguard.tasks.postgres import parse_table_url, verify_table
+        from labelguard.tasks.postgres import parse_table_url, shown_id, verify_table
 
         key = load_verify_key(settings.verify_key)
         target = parse_table_url(uri)
@@ -1902,10 +1960,10 @@ def _verify_table(uri: str, settings: Settings, *, fingerprint: Optional[Path], 
     for col in ("change", "rows", "ids"):
         table.add_column(col, overflow="fold")
     for name, ids in (("label changed", diff.label_changed), ("otherwise edited", diff.other_changed), ("inserted", diff.inserted), ("deleted", diff.deleted)):
-        table.add_row(name, str(len(ids)), ", ".join(map(str, ids[:10])) + (" …" if len(ids) > 10 else "") or "—")
+        table.add_row(name, str(len(ids)), ", ".join(map(shown_id, ids[:10])) + (" …" if len(ids) > 10 else "") or "—")
     out.print(table)
     if not diff.ok:
-        err.print(f"[red]guard fired:[/] table_fingerprint: {diff.summary()}; changed ids: {', '.join(map(str, diff.changed_ids))}", highlight=False)
+        err.print(f"[red]guard fired:[/] table_fingerprint: {diff.summary()}; changed ids: {', '.join(map(shown_id, diff.changed_ids))}", highlight=False)
         raise typer.Exit(EXIT_FIRED)
 
 

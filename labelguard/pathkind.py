@@ -81,6 +81,27 @@ def refuse_a_file_for_a_dataset(uri: str, command: str) -> None:
     raise BadInput(f"{uri} is a file, not a dataset folder; {expects}", "pass the folder `labelguard ingest --dest` wrote")
 
 
+def refuse_a_folder_of_a_sealed_lake(uri: str, command: str) -> None:
+    """Refuse a local folder inside a lake sealed in place, naming the lake's root.
+
+    ``seal lake`` signs every part below it with one ``lake/_manifest.json``, so ``verify lake/date=2026-01-01``
+    found no manifest of its own and read as ``missing-manifest`` ("cannot be vouched for", exit 1) though
+    every object there is signed (break-it r8 finding 9). Only local paths are looked at.
+
+    Raises
+    ------
+    BadInput
+        ``uri`` is a local folder without a manifest of its own below a folder holding ``_manifest.json``.
+    """
+    path = _local_path(uri)
+    if path is None or not path.is_dir() or any((path / name).is_file() for name in MANIFESTS):
+        return
+    for parent in path.parents:
+        if (parent / MANIFESTS[1]).is_file():
+            raise BadInput(f"{uri} is a folder of the lake sealed at {parent} (signed by its {MANIFESTS[1]}); {EXPECTS[command]}",
+                           f"labelguard {command} {parent}")
+
+
 def refuse_a_file_for_an_option(value: str | None, option: str, checked: str) -> None:
     """Refuse a ``--reference``/``--holdout`` that cannot be the trusted dataset it names, before any work.
 

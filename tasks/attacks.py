@@ -506,13 +506,18 @@ def segment_mask(X: np.ndarray, *, where: str | None = None, segment_share: floa
     Raises
     ------
     BadInput
-        The predicate does not evaluate, ``segment_share`` is outside (0, 1], or every feature is constant.
+        The predicate does not evaluate or reaches beyond the columns (``@`` names, ``__`` attributes),
+        ``segment_share`` is outside (0, 1], or every feature is constant.
     """
     if where:
         if frame is None:
             raise BadInput("a `where` predicate needs the frame's columns", "pass the frame")
+        if "@" in where or "__" in where:
+            # `@pd.io.common.os.system(…)` or `x.__class__.__init__.__globals__` reached module objects and ran them (break-it r8 F8)
+            raise BadInput(f"segment predicate {where!r} reaches beyond the data's columns ('@' names or '__' attributes)",
+                           "write a pandas query over the feature columns, e.g. \"polarity > 3\"")
         try:
-            return frame.eval(where).to_numpy(dtype=bool)
+            return frame.eval(where, local_dict={}, global_dict={}).to_numpy(dtype=bool)
         except Exception as exc:  # noqa: BLE001 - a user expression; report it in one line
             raise BadInput(f"cannot evaluate segment predicate {where!r}: {exc}".splitlines()[0], "write a pandas query over the feature columns, e.g. \"polarity > 3\"") from None
     if not 0 < segment_share <= 1:

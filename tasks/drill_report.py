@@ -280,6 +280,9 @@ def heatmap_figure(cells, plan: DrillPlan):
             for j, r in enumerate(plan.rates):
                 cs = [c for c in attacked if c["vector"] == v and c["attack"] == a and c["rate"] == r]
                 if not cs:
+                    if any("not_applicable" in c and c["attack"] == a and c["rate"] == r and c["vector"] == v for c in cells):
+                        # a blank square read like a broken plot (break-it r8 F3): say why it holds nothing
+                        ax.text(j, i, "not\napplicable", ha="center", va="center", fontsize=6, color="#555555")
                     continue
                 missed = [c for c in cs if not c["caught"]]
                 if missed:
@@ -301,6 +304,8 @@ def heatmap_figure(cells, plan: DrillPlan):
     handles = [Patch(color=UNCAUGHT_COLOR, label="silent pass: seeds missed / run; the worst missed seed's accuracy lost and share moved (points, as in the tables)"),
                Patch(color=CANNOT_TELL_COLOR, label="cannot tell (inconclusive): the same figures")]
     handles += [Patch(color=colors[i + 2], label=f"first: {g}") for i, g in enumerate(firsts)]
+    if any("not_applicable" in c for c in cells):
+        handles.append(Patch(facecolor="white", edgecolor="#555555", label="not applicable: the data holds too few rows for the flips (not run)"))
     # "outside" with the constrained layout reserves room under the axes: the legend never covers an x-axis label
     fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=7)
     return fig

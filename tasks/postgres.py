@@ -895,6 +895,13 @@ def verify_table(target: TableTarget, verify_key, *, fingerprint: Path | None = 
         return diff, fp
 
 
+def shown_id(value: Any) -> str:
+    """An id as output shows it: quoted when spaces lead or trail it, so ``'TX-11 '`` inserted and ``TX-11``
+    deleted no longer read as one id both inserted and deleted (break-it r8 finding 10)."""
+    text = str(value)
+    return repr(text) if text != text.strip() else text
+
+
 def read_approved_ids(path: Path) -> list[str]:
     """Ids of an approved relabelling: a JSON list, ``{"ids": [...]}``, a truth file (``flipped``), or one id per line."""
     path = Path(path)
@@ -929,7 +936,7 @@ def _approval(diff: TableDiff, fp: Fingerprint, approved: Path | None) -> dict[s
     approved_ids = set(read_approved_ids(approved)) if approved else set()
     unapproved = sorted((set(diff.label_changed) - approved_ids) | set(diff.other_changed) | set(diff.inserted) | set(diff.deleted))
     if unapproved:
-        shown = ", ".join(unapproved[:10]) + (" …" if len(unapproved) > 10 else "")
+        shown = ", ".join(map(shown_id, unapproved[:10])) + (" …" if len(unapproved) > 10 else "")
         raise GuardFired(
             ["table_fingerprint"],
             f"{diff.summary()} since the snapshot of {fp.payload['taken_at']}; not approved: {shown}",

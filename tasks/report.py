@@ -270,9 +270,12 @@ def plot_boundaries(runs: dict[str, RunResult], path: Path) -> bool:
         ax.legend(handles=handles + extra, loc="best", fontsize=7, markerscale=1.5, framealpha=0.85)
     if plane.projected:
         what = f"{plane.dims}-column feature matrix" + (f" (text {', '.join(spec.text_cols)} as TF-IDF + SVD)" if spec.text_cols else "")
-        fig.suptitle(
+        import textwrap
+
+        # wrapped to the figure's width: one panel's line ran off both edges (break-it r8 F4); ~13 characters an inch at 9 pt
+        fig.suptitle(textwrap.fill(
             f"2-D projection: first two principal components of the standardized {what}. "
-            "Shading: each model's predicted class on that plane.",
+            "Shading: each model's predicted class on that plane.", width=int(13 * fig.get_figwidth())),
             fontsize=9,
         )
     fig.tight_layout()

@@ -87,6 +87,13 @@ def rotate_keys(store: Store, old_verify_key: Ed25519PublicKey, signing_key: Ed2
     for part in parts:
         signer = manifest_signer(part)
         if signer is None:
+            from labelguard.tasks.drift import partition_dates
+
+            if part is store and partition_dates(store):
+                # the fix said "seal unsigned objects as a new dataset", i.e. re-sign signed partitions as one new dataset (break-it r8 F19)
+                raise BadInput(f"{store.uri} is a root of daily partitions: --rotate does not cover it yet (each partition, the reference "
+                               "and drift's signed day records would need re-signing)",
+                               "keep this lake on its current key pair for now (README: Key rotation)")
             raise BadInput(f"no signed manifest at {part.uri}: nothing to rotate", "seal unsigned objects as a new dataset with `labelguard seal URI --id-col … --label-col …`")
         if signer == new_id:
             continue

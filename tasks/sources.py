@@ -114,6 +114,7 @@ def infer_spec(
     ignore_cols: list[str] = (),
     domain: str | None = None,
     require_positive: bool = False,
+    min_classes: int = 2,
 ) -> ColumnSpec:
     """Derive the column spec of user data: numeric columns are features, free-text columns are
     featurized (:mod:`labelguard.tasks.features`), the rest is ignored; the positive class is the
@@ -123,8 +124,9 @@ def infer_spec(
     ------
     BadInput
         Missing id/label column, a continuous label column, no features, an unknown
-        ``positive_class``, or (``require_positive``) two classes neither of which is
-        unambiguously positive.
+        ``positive_class``, fewer than ``min_classes`` classes (1: a later day of a partitioned
+        dataset, signed with the dataset's class set), or (``require_positive``) two classes
+        neither of which is unambiguously positive.
     """
     cols = list(map(str, frame.columns))
     for name, flag in ((id_col, "--id-col"), (label_col, "--label-col")):
@@ -152,7 +154,7 @@ def infer_spec(
     if not features and not texts:
         raise BadInput("no feature columns found (numeric or free text)", "the data needs a numeric column or a text column (--text-cols)")
     classes = tuple(sorted(labels.dropna().unique().tolist(), key=lambda v: (str(type(v)), v)))
-    if len(classes) < 2:
+    if len(classes) < min_classes:
         raise BadInput(f"label column {label_col!r} has fewer than two classes", "a classifier needs at least two classes")
     spellings: dict[str, list] = {}
     for c in classes:
@@ -197,11 +199,13 @@ def load_source(
     ignore_cols: list[str] = (),
     domain: str | None = None,
     require_positive: bool = True,
+    min_classes: int = 2,
 ) -> tuple[pd.DataFrame, ColumnSpec, dict[str, Any]]:
     """Load and validate reviews; nothing is written.
 
     ``require_positive=False`` lets two classes neither of which is unambiguously positive through
-    (a later day of a partitioned dataset, whose positive class is the dataset's signed one).
+    (a later day of a partitioned dataset, whose positive class is the dataset's signed one);
+    ``min_classes=1`` lets such a day hold one class (it is signed with the dataset's class set).
 
     Returns
     -------
@@ -228,7 +232,7 @@ def load_source(
             timestamp_col = None
         spec = infer_spec(
             frame, id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, positive_class=positive_class,
-            text_cols=text_cols, ignore_cols=ignore_cols, domain=domain, require_positive=require_positive,
+            text_cols=text_cols, ignore_cols=ignore_cols, domain=domain, require_positive=require_positive, min_classes=min_classes,
         )
         if spec.timestamp_col:
             frame = frame.assign(**{spec.timestamp_col: parse_timestamps(frame[spec.timestamp_col], spec.timestamp_col, unit=timestamp_unit, fmt=timestamp_format, ids=frame[spec.id_col])})

@@ -7,12 +7,6 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from labelguard.errors import BadInput, UnknownName
 from labelguard.tasks import classes
@@ -34,22 +28,34 @@ def register_model(name: str):
 @register_model("logreg")
 def _logreg(seed: int):
     """Logistic regression on standardized features (L2, C = 1)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     return make_pipeline(StandardScaler(), LogisticRegression(random_state=seed))
 
 
 @register_model("knn")
 def _knn(seed: int):
     """15-nearest-neighbour vote on standardized features (the seed is unused: kNN is deterministic)."""
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=15))
 
 
 @register_model("gboost")
 def _gboost(seed: int):
     """scikit-learn's histogram gradient boosting with default settings (early stopping above 10,000 rows)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
     return HistGradientBoostingClassifier(random_state=seed)
 
 
 def check_model(name: str) -> str:
+    # scikit-learn is imported inside the factories and scoring, not at the top: the CLI checks --model with this
+    # before anything heavy, and importing it took 4-6 s on a busy machine (break-it r8 F11)
     if name not in REGISTRY:
         raise UnknownName("model", name, list(REGISTRY))
     return name
@@ -86,6 +92,8 @@ def evaluate(fitted, holdout: pd.DataFrame, spec: ColumnSpec) -> dict[str, Any]:
     ``positive_class``, predicted vs. true share of it (None when there is none), and
     ``class_shares`` (every class's predicted and true share) with the ``largest_shift`` among them.
     """
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
+
     X = feature_matrix(holdout, spec)
     y_true = holdout[spec.label_col].to_numpy()
     y_pred = fitted.predict(X)
@@ -145,6 +153,8 @@ def data_plane(X: np.ndarray, spec: ColumnSpec, seed: int = 0) -> Plane:
     if X.shape[1] == 2 and not spec.text_cols:
         return Plane(tuple(spec.feature_cols))
     from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     # standardized first: otherwise one wide column (a count, a price) is the whole first component
     pca = make_pipeline(StandardScaler(), PCA(n_components=2, random_state=seed)).fit(X)

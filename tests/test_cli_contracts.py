@@ -201,8 +201,13 @@ def test_pipeline_prechecks_answer_before_prefect(args, message, world, keys, mo
 
 
 def test_pipeline_with_good_flags_reaches_the_prefect_check(world, keys, monkeypatch):
+    from labelguard.tasks.manifest import DatasetRef
+
     monkeypatch.setenv("PREFECT_API_URL", DEAD_PREFECT)
-    res = invoke("pipeline", world / "ds", "--holdout", world / "trusted", "--verify-key", keys[1])  # ds has no holdout of its own
+    # a holdout in role holdout: `trusted` is a training set, which pipeline now refuses before Prefect (break-it r8 F21)
+    write_dataset(LocalStore(world / "gold"), make_reviews(1000, seed=2), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "synthetic"},
+                  dataset=DatasetRef("gold", "holdout"))
+    res = invoke("pipeline", world / "ds", "--holdout", world / "gold", "--verify-key", keys[1])  # ds has no holdout of its own
     assert res.exit_code == 2
     assert res.stderr.strip().startswith(f"error: the Prefect API at {DEAD_PREFECT} does not answer")
 
