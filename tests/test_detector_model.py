@@ -53,9 +53,44 @@ def test_rings_choose_the_kernel_family_and_blobs_keep_the_linear_one():
     assert choice.family == "kernel" and choice.rows == 300
     assert choice.z < -10  # far beyond the two standard errors the switch needs
     assert choice.kernel_log_loss < 0.25 < 0.6 < choice.linear_log_loss  # a linear model is at chance (ln 2 = 0.693) on rings
+    assert choice.kernel_accuracy > 0.95 > 0.7 > choice.linear_accuracy
     X, y = _xy(blobs(3))
     lin = choose_model_family(X, y, 2)
     assert lin.family == "linear" and lin.rows == 600 and lin.z > -2
+
+
+def test_a_lower_log_loss_without_clearly_more_correct_predictions_keeps_the_linear_family(monkeypatch):
+    # the linear model made over-confident (its probabilities cubed), the kernel one given the linear model's own
+    # probabilities: a far lower log-loss and exactly the same predicted classes, so no switch
+    X, y = _xy(blobs(5, 300))
+    real = detectors._predict
+
+    def fake(fitted, X_new, k):
+        p = real(fitted, X_new, k)
+        if len(getattr(fitted, "steps", ())) == 3:  # "kernel": the plain linear probabilities of the same rows
+            return real(fitted._linear, X_new, k)
+        sharp = p ** 3
+        return sharp / sharp.sum(axis=1, keepdims=True)
+
+    made = detectors._model
+
+    def with_linear_twin(family="linear", rows=None):
+        model = made(family, rows)
+        if family == "kernel":
+            fit = model.fit
+
+            def fit_both(X_, y_):
+                model._linear = made("linear").fit(X_, y_)
+                return fit(X_, y_)
+
+            model.fit = fit_both
+        return model
+
+    monkeypatch.setattr(detectors, "_model", with_linear_twin)
+    monkeypatch.setattr(detectors, "_predict", fake)
+    flat = choose_model_family(X, y, 2)
+    assert flat.z < -2  # its log-loss is lower beyond two standard errors ...
+    assert flat.kernel_accuracy == flat.linear_accuracy and flat.family == "linear"  # ... but it predicts no better
 
 
 def test_too_few_trusted_rows_or_classes_keep_the_linear_family_without_a_choice():
