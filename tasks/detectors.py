@@ -158,6 +158,19 @@ def _paired_z(d: np.ndarray) -> float:
     return float(d.mean() / se) if se > 0 else 0.0
 
 
+_CHOICES: dict[str, ModelChoice] = {}  # digest of the trusted rows -> choice: a drill's cells share one holdout
+_CHOICES_KEPT = 64
+
+
+def _chosen_for(digest: str, X: np.ndarray, codes: np.ndarray, k: int) -> ModelChoice:
+    """:func:`choose_model_family`, remembered by the rows' bytes (the same rows always give the same choice)."""
+    if digest not in _CHOICES:
+        if len(_CHOICES) >= _CHOICES_KEPT:
+            _CHOICES.pop(next(iter(_CHOICES)))
+        _CHOICES[digest] = choose_model_family(X, codes, k)
+    return _CHOICES[digest]
+
+
 @contextmanager
 def detector_model(frame: pd.DataFrame | None, spec: ColumnSpec, trusted: pd.DataFrame | None, memo: dict | None = None):
     """Use the model family :func:`choose_model_family` picks for these rows while the block runs.
@@ -172,8 +185,9 @@ def detector_model(frame: pd.DataFrame | None, spec: ColumnSpec, trusted: pd.Dat
         choice = ModelChoice("linear", 0.0, 0)
     else:
         X, codes, classes = _xy(rows, spec)
-        key = ("detector_model", _digest(X, codes))
-        choice = _memoized(memo, key, lambda: choose_model_family(X, codes, len(classes)))
+        digest = _digest(X, codes)
+        key = ("detector_model", digest)
+        choice = _memoized(memo, key, lambda: _chosen_for(digest, X, codes, len(classes)))
     if memo is not None:
         memo["detector_model"] = choice
     token = _FAMILY.set(choice.family)

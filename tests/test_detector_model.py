@@ -132,6 +132,21 @@ def test_the_family_holds_only_inside_the_block_and_the_memo_keeps_one_choice():
         assert fallback.family == "kernel" and fallback.rows == len(cand)
 
 
+def test_checks_of_the_same_trusted_rows_choose_once(monkeypatch):
+    cand, ref = rings(22)
+    made = []
+    real = detectors.choose_model_family
+    monkeypatch.setattr(detectors, "choose_model_family", lambda *a, **k: made.append(1) or real(*a, **k))
+    monkeypatch.setattr(detectors, "_CHOICES", {})
+    for head in (400, 500, 600):  # three drill cells: other candidates, one trusted holdout, no shared memo
+        with detector_model(cand.head(head), SPEC, ref, {}) as choice:
+            assert choice.family == "kernel"
+    assert len(made) == 1
+    with detector_model(cand, SPEC, ref.head(200), {}):
+        pass
+    assert len(made) == 2  # other trusted rows: chosen again
+
+
 def test_clean_rings_pass_the_model_based_guards_that_a_linear_model_made_fire():
     cand, ref = rings(20)
     names = ["confident_learning", "reference_model", "model_gate"]
@@ -141,7 +156,7 @@ def test_clean_rings_pass_the_model_based_guards_that_a_linear_model_made_fire()
     assert ctx.memo["detector_model"].family == "kernel"
     # the same guards on the linear family (the model before the choice) fire on these clean rows
     with_linear = guards.GuardContext(frame=cand, spec=SPEC, reference=ref, holdout=ref)
-    with_linear.memo["detector_model", detectors._digest(*_codes(ref))] = ModelChoice("linear", 0.0, 0)
+    with_linear.memo["detector_model", detectors._digest(*_codes(ref))] = ModelChoice("linear", 0.0, 0)  # the memo is read first
     fired = [g.name for g in guards.run_guards(with_linear, names) if g.fired]
     assert fired == ["confident_learning"]
 
