@@ -1108,7 +1108,11 @@ def verify(
     _print_guards(report.guards, title=f"verify {uri}")
     model = report.inputs.get("detector_model") or {}
     if model.get("family") == "kernel":  # the default (linear) needs no note; a switch is said with its reason
-        out.print(f"detector model: kernel logistic regression (RBF, Nystroem): on the {model['rows']} trusted rows its out-of-fold "
+        from labelguard.tasks.detectors import CHOICE_MIN_ROWS
+
+        whose = (f"the {model['rows']} trusted rows" if model.get("measured_on", "reference") == "reference"
+                 else f"the candidate's {model['rows']} rows (fewer than {CHOICE_MIN_ROWS} trusted rows to choose on)")
+        out.print(f"detector model: kernel logistic regression (RBF, Nystroem): on {whose} its out-of-fold "
                   f"log-loss is {model['kernel_log_loss']:.3f} against {model['linear_log_loss']:.3f} for a linear model", highlight=False)
     if report.suspect_ids:
         shown = ", ".join(map(str, report.suspect_ids[:10])) + (" …" if len(report.suspect_ids) > 10 else "")

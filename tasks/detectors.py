@@ -69,6 +69,8 @@ class ModelChoice:
     ``z`` is the mean per-row out-of-fold log-loss difference (kernel minus linear) on the trusted
     rows divided by its standard error (negative: the kernel family fits better); ``rows`` the trusted
     rows it was measured on (0: too few to choose, the linear family); the accuracies are out of fold on them.
+    ``measured_on`` says whose rows those are: ``"reference"`` (trusted) or ``"candidate"`` (the data being
+    checked, when the reference has fewer than :data:`CHOICE_MIN_ROWS` rows or there is none).
     """
 
     family: str
@@ -78,11 +80,13 @@ class ModelChoice:
     kernel_log_loss: float | None = None
     linear_accuracy: float | None = None
     kernel_accuracy: float | None = None
+    measured_on: str = "reference"
 
     def to_dict(self) -> dict:
         return {"family": self.family, "z": None if self.rows == 0 else round(self.z, 2), "rows": self.rows,
                 "linear_log_loss": self.linear_log_loss, "kernel_log_loss": self.kernel_log_loss,
-                "linear_accuracy": self.linear_accuracy, "kernel_accuracy": self.kernel_accuracy}
+                "linear_accuracy": self.linear_accuracy, "kernel_accuracy": self.kernel_accuracy,
+                "measured_on": self.measured_on}
 
 
 def choose_model_family(X: np.ndarray, codes: np.ndarray, k: int, *, seed: int = 0) -> ModelChoice:
@@ -180,14 +184,18 @@ def detector_model(frame: pd.DataFrame | None, spec: ColumnSpec, trusted: pd.Dat
     with or without a few flipped labels). ``memo`` keeps it (``memo["detector_model"]``) so the
     guards and the flip posterior of one check make it once and agree. Yields the :class:`ModelChoice`.
     """
-    rows = trusted if trusted is not None and len(trusted) >= CHOICE_MIN_ROWS else frame
+    import dataclasses
+
+    on_trusted = trusted is not None and len(trusted) >= CHOICE_MIN_ROWS
+    rows = trusted if on_trusted else frame
+    whose = "reference" if on_trusted else "candidate"  # the console and the JSON must not call the candidate's rows trusted
     if rows is None or len(rows) == 0:
-        choice = ModelChoice("linear", 0.0, 0)
+        choice = ModelChoice("linear", 0.0, 0, measured_on=whose)
     else:
         X, codes, classes = _xy(rows, spec)
         digest = _digest(X, codes)
         key = ("detector_model", digest)
-        choice = _memoized(memo, key, lambda: _chosen_for(digest, X, codes, len(classes)))
+        choice = _memoized(memo, key, lambda: dataclasses.replace(_chosen_for(digest, X, codes, len(classes)), measured_on=whose))
     if memo is not None:
         memo["detector_model"] = choice
     token = _FAMILY.set(choice.family)
