@@ -159,7 +159,9 @@ def choose_model_family(X: np.ndarray, codes: np.ndarray, k: int, *, seed: int =
 def _paired_z(d: np.ndarray) -> float:
     """Mean of paired per-row differences over its standard error (0 when every difference is the same)."""
     se = float(d.std(ddof=1) / np.sqrt(len(d)))
-    return float(d.mean() / se) if se > 0 else 0.0
+    if se > 0:
+        return float(d.mean() / se)
+    return 0.0 if d.mean() == 0 else float(np.copysign(np.inf, d.mean()))  # the same non-zero difference on every row
 
 
 _CHOICES: dict[str, ModelChoice] = {}  # digest of the trusted rows -> choice: a drill's cells share one holdout

@@ -93,6 +93,13 @@ def test_a_lower_log_loss_without_clearly_more_correct_predictions_keeps_the_lin
     assert flat.kernel_accuracy == flat.linear_accuracy and flat.family == "linear"  # ... but it predicts no better
 
 
+def test_the_same_difference_on_every_row_is_decisive_not_zero():
+    assert detectors._paired_z(np.ones(40)) == np.inf  # kernel right on every row where linear is wrong on every row
+    assert detectors._paired_z(-np.ones(40)) == -np.inf
+    assert detectors._paired_z(np.zeros(40)) == 0.0
+    assert detectors._paired_z(np.array([1.0, 0.0, 1.0, 0.0])) == pytest.approx(0.5 / (np.std([1, 0, 1, 0], ddof=1) / 2))
+
+
 def test_too_few_trusted_rows_or_classes_keep_the_linear_family_without_a_choice():
     X, y = _xy(rings(20)[1])
     assert choose_model_family(X[:49], y[:49], 2) == ModelChoice("linear", 0.0, 0)
