@@ -198,19 +198,23 @@ def test_blobs_keep_every_number_of_the_linear_model():
     assert chosen == [g.detail for g in direct]
 
 
-@pytest.fixture(scope="module")
-def rings_dataset(tmp_path_factory, keys):
+def signed_rings(root, cand: pd.DataFrame, ref: pd.DataFrame, keys) -> dict[str, str]:
+    """``cand`` signed as a dataset at ``root/ds`` and ``ref`` as its trusted holdout; the environment that verifies it."""
     from labelguard.tasks.dataset import HOLDOUT, write_dataset
     from labelguard.tasks.manifest import DatasetRef, load_signing_key
     from labelguard.tasks.storage import LocalStore
 
-    root = tmp_path_factory.mktemp("rings")
     sign = load_signing_key(keys[0])
-    cand, ref = rings(20)
     spec = ColumnSpec(feature_cols=("x1", "x2"), timestamp_col=None)
     write_dataset(LocalStore(root / "ds"), cand, spec, sign, source={"kind": "test"}, dataset=DatasetRef("rings", "data"))
     write_dataset(LocalStore(root / "ds" / HOLDOUT), ref, spec, sign, source={"kind": "test"}, dataset=DatasetRef("rings", "holdout", HOLDOUT))
-    return root, {"LABELGUARD_VERIFY_KEY": str(keys[1]), "LABELGUARD_SIGNING_KEY": str(keys[0])}
+    return {"LABELGUARD_VERIFY_KEY": str(keys[1]), "LABELGUARD_SIGNING_KEY": str(keys[0])}
+
+
+@pytest.fixture(scope="module")
+def rings_dataset(tmp_path_factory, keys):
+    root = tmp_path_factory.mktemp("rings")
+    return root, signed_rings(root, *rings(20), keys)
 
 
 def test_verify_says_which_model_it_used_and_why(rings_dataset):

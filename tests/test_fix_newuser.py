@@ -37,18 +37,12 @@ def test_the_choice_says_whose_rows_it_was_measured_on():
 
 @pytest.fixture(scope="module")
 def small_holdout_rings(tmp_path_factory, keys):
-    from labelguard.tasks.dataset import HOLDOUT, write_dataset
-    from labelguard.tasks.manifest import DatasetRef, load_signing_key
-    from labelguard.tasks.storage import LocalStore
+    from tests.test_detector_model import signed_rings
 
     root = tmp_path_factory.mktemp("rings_small_holdout")
-    sign = load_signing_key(keys[0])
     frame = rings(240, 3)
     cand, ref = frame.iloc[:200].reset_index(drop=True), frame.iloc[200:].reset_index(drop=True)  # 40 trusted rows
-    spec = ColumnSpec(feature_cols=("x1", "x2"), timestamp_col=None)
-    write_dataset(LocalStore(root / "ds"), cand, spec, sign, source={"kind": "test"}, dataset=DatasetRef("rings", "data"))
-    write_dataset(LocalStore(root / "ds" / HOLDOUT), ref, spec, sign, source={"kind": "test"}, dataset=DatasetRef("rings", "holdout", HOLDOUT))
-    return root, {"LABELGUARD_VERIFY_KEY": str(keys[1]), "LABELGUARD_SIGNING_KEY": str(keys[0])}
+    return root, signed_rings(root, cand, ref, keys)
 
 
 def test_verify_does_not_call_the_candidates_rows_trusted(small_holdout_rings):
