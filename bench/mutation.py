@@ -404,26 +404,27 @@ def check_args(argv: list[str]) -> None:
             refuse(f"unknown module: {module} (modules: {', '.join(MODULES)})")
 
 
+def _recorded(module: str, field: str, out: dict) -> dict:
+    """``out`` kept in bench/results/mutation.json under ``module``'s ``field``, beside the module's other runs."""
+    path = OUT / "mutation.json"
+    current = json.loads(path.read_text()) if path.exists() else {}
+    current.setdefault(module, {})[field] = out
+    path.write_text(json.dumps(current, indent=1))
+    return out
+
+
 def main(argv: list[str]) -> None:
     check_args(argv)
     if argv[:1] == ["--names"]:  # --names MODULE NAME...: re-run a survivor list on the current code
         module, names = argv[1], argv[2:]
         OUT.mkdir(parents=True, exist_ok=True)
-        out = run_names(module, names, int(os.environ.get("MUTATION_JOBS", "2")))
-        path = OUT / "mutation.json"
-        current = json.loads(path.read_text()) if path.exists() else {}
-        current.setdefault(module, {})["survivors_rerun"] = out
-        path.write_text(json.dumps(current, indent=1))
+        out = _recorded(module, "survivors_rerun", run_names(module, names, int(os.environ.get("MUTATION_JOBS", "2"))))
         print(json.dumps(out, indent=1, ensure_ascii=False))
         return
     if argv[:1] == ["--functions"]:  # --functions MODULE FUNC[:FIRST]...: every mutant of those functions
         module, specs = argv[1], argv[2:]
         OUT.mkdir(parents=True, exist_ok=True)
-        out = run_functions(module, specs, int(os.environ.get("MUTATION_JOBS", "2")))
-        path = OUT / "mutation.json"
-        current = json.loads(path.read_text()) if path.exists() else {}
-        current.setdefault(module, {})["functions_run"] = out
-        path.write_text(json.dumps(current, indent=1))
+        out = _recorded(module, "functions_run", run_functions(module, specs, int(os.environ.get("MUTATION_JOBS", "2"))))
         print(f"tasks/{module}.py, {' '.join(specs)}: {len(out['killed'])}/{out['judged']} killed"
               f" (95 % CI {out['wilson95'][0]:.1%}-{out['wilson95'][1]:.1%}); survived:")
         print("\n".join(f"- {n}" for n in out["survived"]) or "(none)")
