@@ -42,7 +42,7 @@ _FAMILY: contextvars.ContextVar[str] = contextvars.ContextVar("labelguard_detect
 KERNEL_COMPONENTS = 100  # Nystroem landmarks of the kernel family (scikit-learn's default)
 CHOICE_MIN_ROWS = 50  # fewer trusted rows than this: the linear family, no choice
 CHOICE_MAX_ROWS = 5000  # the choice is made on a seeded sample of at most this many trusted rows
-CHOICE_SE = 2.0  # the kernel family must fit better by more than two standard errors of the mean log-loss difference
+CHOICE_SE = 2.0  # the kernel family must be better by more than two standard errors, in log-loss and in accuracy
 
 
 def _model(family: str = "linear", rows: int | None = None):
@@ -130,19 +130,10 @@ def choose_model_family(X: np.ndarray, codes: np.ndarray, k: int, *, seed: int =
     if len(X) > CHOICE_MAX_ROWS:
         take = np.sort(np.random.default_rng(seed).choice(len(X), CHOICE_MAX_ROWS, replace=False))
         X, codes = X[take], codes[take]
-    import warnings
-
-    n_folds = int(max(2, min(5, counts[counts >= 2].min())))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "least populated class has only 1 member"
-        splits = list(StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(X, codes))
     losses, right = {}, {}
     for family in ("linear", "kernel"):
-        proba = np.full((len(X), k), 1.0 / k)
-        for train, test in splits:
-            present = np.unique(codes[train])
-            fitted = present if len(present) < 2 else _model(family, len(train)).fit(X[train], codes[train])
-            proba[test] = _predict(fitted, X[test], k)
+        with _using(family):  # the detectors' own out-of-fold probabilities, as each family would give them
+            proba = oof_proba(X, codes, k, seed=seed)
         losses[family] = -np.log(np.clip(proba[np.arange(len(X)), codes], 1e-12, 1.0))
         right[family] = (proba.argmax(axis=1) == codes).astype(float)
     z = _paired_z(losses["kernel"] - losses["linear"])
@@ -200,9 +191,16 @@ def detector_model(frame: pd.DataFrame | None, spec: ColumnSpec, trusted: pd.Dat
         choice = _memoized(memo, key, lambda: dataclasses.replace(_chosen_for(digest, X, codes, len(classes)), measured_on=whose))
     if memo is not None:
         memo["detector_model"] = choice
-    token = _FAMILY.set(choice.family)
-    try:
+    with _using(choice.family):
         yield choice
+
+
+@contextmanager
+def _using(family: str):
+    """Every detector fit in the block is of ``family`` (see :func:`_fitted`)."""
+    token = _FAMILY.set(family)
+    try:
+        yield
     finally:
         _FAMILY.reset(token)
 
