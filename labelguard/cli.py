@@ -347,10 +347,15 @@ def _ledger_for(option: Optional[str], key_path: Optional[Path], *, writing: boo
     path = Path(option) if option else default_ledger_path(key_path)
     if path is None:
         return None
-    if option and (path.is_dir() or (not writing and not path.exists())):
-        # a mistyped --ledger silently turned rollback and wrong-dataset checks off
+    from labelguard.tasks.ledger import LEDGER_ENV
+
+    named = "--ledger" if option else (LEDGER_ENV if os.environ.get(LEDGER_ENV) else None)
+    if named and (path.is_dir() or (not writing and not path.exists())):
+        # a mistyped --ledger or $LABELGUARD_LEDGER silently turned rollback and wrong-dataset checks off
         what = "is a directory" if path.is_dir() else "does not exist"
-        raise BadInput(f"--ledger {path} {what}", "pass the ledger file ingest wrote (or --ledger none to check without one)")
+        fix = ("pass the ledger file ingest wrote (or --ledger none to check without one)" if option
+               else f"set {LEDGER_ENV} to the ledger file ingest wrote (or to none to check without one)")
+        raise BadInput(f"{named} {path} {what}", fix)
     if writing:
         if path.is_file():
             _refuse_a_file_that_is_not_a_ledger(path)

@@ -194,6 +194,22 @@ def test_json_dash_writes_the_json_alone_to_stdout(small_dataset, keys, tmp_path
     assert _listing(tmp_path) == []
 
 
+@pytest.mark.parametrize("kind", ["missing", "folder"])
+def test_a_mistyped_ledger_variable_is_refused_as_a_mistyped_option_is(small_dataset, keys, tmp_path, monkeypatch, kind):
+    """A `LABELGUARD_LEDGER` naming no file silently verified without the ledger (rollback and wrong-dataset off)."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / ("ledgr.jsonl" if kind == "missing" else "folder")
+    if kind == "folder":
+        path.mkdir()
+    res = invoke("verify", small_dataset, "--guards", "manifest", "--no-progress",
+                 env={"LABELGUARD_VERIFY_KEY": str(keys[1]), "LABELGUARD_LEDGER": str(path)})
+    what = "does not exist" if kind == "missing" else "is a directory"
+    assert (res.exit_code, res.stdout) == (2, "")
+    assert res.stderr.splitlines() == [f"error: LABELGUARD_LEDGER {path} {what} (fix: set LABELGUARD_LEDGER to the ledger file "
+                                       "ingest wrote (or to none to check without one))"]
+    assert _listing(tmp_path) == ([] if kind == "missing" else ["folder"])
+
+
 @pytest.mark.flow
 def test_drift_json_dash_writes_the_days_alone_to_stdout(tmp_path, keys, prefect_harness, monkeypatch):
     """`drift --json -` as verify's: the days' JSON on stdout, the table on stderr, no file named '-'."""
