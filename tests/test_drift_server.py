@@ -5,71 +5,26 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from labelguard.server import free_port, healthy
+from labelguard.server import free_port
 from labelguard.tasks import drift
 from labelguard.tasks.attacks import flip_labels
 from labelguard.tasks.ledger import Ledger
 from labelguard.tasks.manifest import ColumnSpec, load_signing_key, load_verify_key
 from labelguard.tasks.simulate import DayPlan, make_day
-from tests.conftest import wait_for_sigterm_handler
+from tests.conftest import QUIET, stop_group as _stop, wait_for_sigterm_handler
 
 pytestmark = pytest.mark.flow
 SPEC = ColumnSpec(positive_class=1)
-QUIET = {"DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL"}
-
-
-@pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory) -> Path:
-    """Prefect's SQLite database migrated once per session: each server copies it (10-13 s to healthy instead of ~30 s)."""
-    home = tmp_path_factory.mktemp("prefect-template")
-    env = {**os.environ, **QUIET, "PREFECT_HOME": str(home)}
-    env.pop("PREFECT_API_URL", None)
-    subprocess.run([sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"], env=env, check=True, capture_output=True, timeout=300)
-    assert (home / "prefect.db").is_file()
-    return home / "prefect.db"
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-@pytest.fixture
-def prefect_server(tmp_path, migrated_db):
-    home = tmp_path / "prefect-home"
-    home.mkdir()
-    shutil.copy(migrated_db, home / "prefect.db")
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {**os.environ, **QUIET, "PREFECT_HOME": str(home), "PREFECT_API_URL": api}
-    proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-ui"],
-                            env=env, stdout=open(tmp_path / "server.log", "wb"), stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not healthy(api, timeout=1.0):
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "prefect server did not become healthy in 120 s"
-            time.sleep(0.5)
-        yield api
-    finally:
-        _stop(proc)
 
 
 class _Hook(http.server.BaseHTTPRequestHandler):

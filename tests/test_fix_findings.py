@@ -7,7 +7,6 @@ from typer.testing import CliRunner
 
 from labelguard.cli import app
 from labelguard.tasks.synthetic import make_reviews
-from tests.test_drift_server import migrated_db, prefect_server  # noqa: F401 - a real `prefect server start` for alert
 
 runner = CliRunner()
 
