@@ -741,7 +741,7 @@ def pipeline(
             _refuse_report_in_dataset(out_dir, uri, reference, holdout)
         _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)
         if holdout is None:
-            _require_own_holdout(uri, endpoint_url=settings.s3_endpoint)
+            _require_own_holdout(uri, endpoint_url=settings.s3_endpoint, verify_key=load_verify_key(settings.verify_key), ledger=book)
         _refuse_positive_against_manifest(uri, positive_class, load_verify_key(settings.verify_key), settings.s3_endpoint)
         _refuse_trusted_data_in_another_role(holdout, reference, load_verify_key(settings.verify_key), settings.s3_endpoint, book)
         _prefect_ready()
@@ -853,22 +853,27 @@ def _refuse_trusted_data_in_another_role(holdout: Optional[str], reference: Opti
             load_trusted(given, key, what, endpoint_url, ledger=book)
 
 
-def _require_own_holdout(uri: str, *, endpoint_url: str | None) -> None:
+def _require_own_holdout(uri: str, *, endpoint_url: str | None, verify_key=None, ledger=None) -> None:
     """A dataset without its own holdout (ingested with --holdout-fraction 0, or a sealed lake) needs --holdout:
-    'no dataset at URI/holdout' named a URI the user never typed."""
-    from labelguard.errors import BadInput
+    'no dataset at URI/holdout' named a URI the user never typed. One whose signed manifest (or the ledger) says
+    a holdout was written has lost it: that cannot be vouched for (exit 1), as `verify` says (break-it r9 F1)."""
+    from labelguard.errors import BadInput, UntrustedInput
     from labelguard.tasks.dataset import HOLDOUT, MANIFEST_KEY, own_key
-    from labelguard.tasks.manifest import SignedManifest
+    from labelguard.tasks.manifest import SignedManifest, signature_valid
     from labelguard.tasks.storage import open_store
+    from labelguard.tasks.verify import HOLDOUT_GONE_FIX, holdout_gone
 
     store = open_store(uri, endpoint_url=endpoint_url)
     name = own_key(store, MANIFEST_KEY)
     if store.head(name) is None or store.child(HOLDOUT).list(limit=1):
         return  # no dataset here (the flow says so), or a holdout to verify
     try:
-        sealed = SignedManifest.from_bytes(store.get(name)).payload.get("source", {}).get("kind") == "sealed"
+        manifest = SignedManifest.from_bytes(store.get(name))
+        sealed = manifest.payload.get("source", {}).get("kind") == "sealed"
     except Exception:  # noqa: BLE001 - an unreadable manifest is verification's to report
         return
+    if verify_key is not None and signature_valid(manifest, verify_key) and (why := holdout_gone(manifest, verify_key, ledger)):
+        raise UntrustedInput(["holdout"], f"the holdout at {store.child(HOLDOUT).uri} failed verification: object-missing: {why}", fix=HOLDOUT_GONE_FIX)
     why = "sealed lakes carry none" if sealed else "ingested with --holdout-fraction 0"
     raise BadInput(f"{store.uri} has no trusted holdout ({why})", "pass --holdout URI")
 

@@ -1,0 +1,91 @@
+"""Break-it round 9: a dataset whose signed holdout was deleted at rest, a drift lake missing a day it recorded
+clean, and the other findings of FINDINGS-r9.md. Small data of our own throughout (at most 300 rows a file)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+
+from tests.clirun import invoke
+
+
+def _env(keys):
+    return {"LABELGUARD_SIGNING_KEY": str(keys[0]), "LABELGUARD_VERIFY_KEY": str(keys[1])}
+
+
+def _listing(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def _ingest(tmp_path, name, keys, *, holdout=0.2, ledger=None, n=200):
+    """What `ingest --source name.csv --id-col id --dest tmp_path/name` writes, without starting Prefect (the
+    flow's steps as plain functions: a Prefect start alone would cost this file half a minute)."""
+    from labelguard.flows.ingest import prepare_destination
+    from labelguard.tasks import dataset
+    from labelguard.tasks.ledger import Ledger
+    from labelguard.tasks.manifest import DatasetRef, load_signing_key, new_dataset_id
+    from labelguard.tasks.sources import load_source, split_holdout
+
+    rng = np.random.default_rng(len(name))
+    y = np.array([0, 1] * (n // 2))
+    src = tmp_path / f"{name}.csv"
+    pd.DataFrame({"id": range(n), "x": rng.normal(size=n) + 2 * y, "z": rng.normal(size=n), "label": y}).to_csv(src, index=False)
+    frame, spec, meta = load_source(str(src), id_col="id", label_col="label", timestamp_col=None)
+    train, test = split_holdout(frame, spec, holdout, 0) if holdout else (frame, None)
+    key, dest = load_signing_key(keys[0]), str(tmp_path / name)
+    ds_id = new_dataset_id(dest)
+    with dataset.writing_dataset(prepare_destination.fn(dest, None, bool(holdout)), ledger=ledger and Ledger(ledger), key=key) as parts:
+        store = prepare_destination.fn(dest, None, bool(holdout))
+        if test is not None:
+            parts.add(store.child(dataset.HOLDOUT), dataset.write_dataset(store.child(dataset.HOLDOUT), test, spec, key, source={**meta, "part": "holdout"},
+                                                                           dataset=DatasetRef(ds_id, role="holdout", part=dataset.HOLDOUT)))
+        parts.add(store, dataset.write_dataset(store, train, spec, key, source={**meta, "part": "train"}, dataset=DatasetRef(ds_id, role="data")))
+    return tmp_path / name
+
+
+# ---------------------------------------------------------------- finding 1: the dataset's holdout deleted at rest
+
+
+def test_a_deleted_holdout_cannot_be_vouched_for(tmp_path, keys):
+    """Finding 1: `rm -rf DS/holdout; verify DS` exited 0 ("no trusted reference: estimated noise rate 0.0% …"), every
+    reference guard skipped: deleting the signed holdout turned them off without a word (and pipeline said the dataset
+    was "ingested with --holdout-fraction 0"). Now both say the holdout is gone, exit 1, from the signed manifest alone."""
+    ds = _ingest(tmp_path, "ds", keys)
+    shutil.rmtree(ds / "holdout")
+    line = (f"guard fired: holdout fired, cannot be trusted (the holdout at {ds}/holdout failed verification: object-missing: "
+            "the signed manifest records 200 source rows, 160 of them in the training part; the other 40 went to a holdout that is gone) "
+            "(fix: restore the holdout from a signed copy, or pass --holdout naming a signed holdout)\n")
+    res = invoke("verify", ds, "--guards", "manifest,class_balance", "--ledger", "none", "--no-progress", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (1, line)
+    res = invoke("pipeline", ds, "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (1, line)
+
+
+def test_a_dataset_ingested_without_a_holdout_still_verifies(tmp_path, keys):
+    """The other side: --holdout-fraction 0 wrote no holdout, so none is missing (exit 0; pipeline asks for --holdout)."""
+    ds = _ingest(tmp_path, "nh", keys, holdout=0)
+    res = invoke("verify", ds, "--guards", "manifest,class_balance", "--ledger", "none", "--no-progress", env=_env(keys))
+    assert res.exit_code == 0, res.stderr
+    res = invoke("pipeline", ds, "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, f"error: {ds} has no trusted holdout (ingested with --holdout-fraction 0) (fix: pass --holdout URI)\n")
+
+
+def test_a_deleted_holdout_of_a_resealed_dataset_is_found_through_the_ledger(tmp_path, keys):
+    """After `seal` the manifest's source no longer counts the rows that went to the holdout; the ledger still
+    records the holdout ingest wrote."""
+    ledger = tmp_path / "ledger.jsonl"
+    ds = _ingest(tmp_path, "rs", keys, ledger=ledger)
+    frame = pd.read_parquet(ds / "data.parquet")
+    frame.loc[0, "label"] = 1 - frame.loc[0, "label"]
+    frame.to_parquet(ds / "data.parquet", index=False)
+    sealed = invoke("seal", ds, "--ledger", ledger, env=_env(keys))
+    assert sealed.exit_code == 0, sealed.stderr
+    shutil.rmtree(ds / "holdout")
+    dsid = json.loads((ds / "manifest.json").read_text())["payload"]["dataset"]["id"]
+    res = invoke("verify", ds, "--guards", "manifest,class_balance", "--ledger", ledger, "--no-progress", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (1, f"guard fired: holdout fired, cannot be trusted (the holdout at {ds}/holdout failed verification: "
+                                              f"object-missing: the ledger records a holdout of dataset {dsid}, and it is gone) "
+                                              "(fix: restore the holdout from a signed copy, or pass --holdout naming a signed holdout)\n")
