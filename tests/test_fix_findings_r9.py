@@ -89,3 +89,31 @@ def test_a_deleted_holdout_of_a_resealed_dataset_is_found_through_the_ledger(tmp
     assert (res.exit_code, res.stderr) == (1, f"guard fired: holdout fired, cannot be trusted (the holdout at {ds}/holdout failed verification: "
                                               f"object-missing: the ledger records a holdout of dataset {dsid}, and it is gone) "
                                               "(fix: restore the holdout from a signed copy, or pass --holdout naming a signed holdout)\n")
+
+
+# ---------------------------------------------------------------- finding 3: a day recorded clean, deleted from the lake
+
+
+def test_a_deleted_partition_recorded_clean_alarms_on_the_next_run(tmp_path, keys):
+    """Finding 3: `rm -rf lake/date=2026-03-03; drift lake` said "every partition of lake was checked already", exit 0,
+    while deleting only the day's Parquet alarmed (object-missing). Now the re-check of the clean window alarms on a day
+    whose signed clean record has no partition any more, once, and the day leaves the window."""
+    from labelguard.tasks import drift
+    from labelguard.tasks.manifest import ColumnSpec, load_signing_key, load_verify_key
+    from labelguard.tasks.simulate import DayPlan, make_day
+    from labelguard.tasks.storage import LocalStore
+
+    root, key, vkey = LocalStore(tmp_path / "lake"), load_signing_key(keys[0]), load_verify_key(keys[1])
+    for i in range(3):
+        day = make_day(i, f"2026-03-{i + 1:02d}", np.random.default_rng([9, i]), np.array([1.0, 0.0]), DayPlan(rows=200, volume_sd=0.0))
+        drift.ingest_partition(root, day, ColumnSpec(positive_class=1), key, day=f"2026-03-{i + 1:02d}", source={"kind": "test"},
+                               holdout_fraction=0.3 if i == 0 else 0.0, dataset_id="r9-lake")
+    assert [r.alarm for r in drift.check_partitions(root.uri, vkey, signing_key=key)] == [False] * 3
+    checked = drift.read_records(root, vkey)["2026-03-02"]["checked_at"]
+    shutil.rmtree(tmp_path / "lake" / "date=2026-03-02")
+    (res,) = drift.check_partitions(root.uri, vkey, signing_key=key)
+    assert (res.date, res.integrity, res.fired, res.alarm) == ("2026-03-02", "object-missing", ["manifest"], True)
+    assert res.integrity_detail == (f"changed since it was checked clean at {checked}: the partition date=2026-03-02 is gone "
+                                    "(its signed clean record remains)")
+    assert sorted(root.child("_drift").child("alarms").list()) == ["date=2026-03-02.json"]
+    assert drift.check_partitions(root.uri, vkey, signing_key=key) == []  # alarmed once, not every run
