@@ -282,6 +282,8 @@ def _schema_fix(column: str, check: str, spec: ColumnSpec) -> str:
         return f"make the ids in {column!r} unique (or pass --id-col naming a unique column)"
     if column == spec.label_col:
         return f"use labels from the class set {[to_py(c) for c in spec.classes]}"
+    if column in spec.feature_cols and check == "magnitude":
+        return f"rescale feature {column!r} (every value below 1e150 in size, e.g. in other units), or leave it out with --ignore-cols {column}"
     if column in spec.feature_cols:
         return f"make every value of feature {column!r} a finite number (no NaN or inf)"
     return "fix the source data (ids unique, features finite numbers, labels present)"

@@ -117,3 +117,36 @@ def test_a_deleted_partition_recorded_clean_alarms_on_the_next_run(tmp_path, key
                                     "(its signed clean record remains)")
     assert sorted(root.child("_drift").child("alarms").list()) == ["date=2026-03-02.json"]
     assert drift.check_partitions(root.uri, vkey, signing_key=key) == []  # alarmed once, not every run
+
+
+# ---------------------------------------------------------------- finding 2: a finite feature too large to compute with
+
+
+def test_a_feature_too_large_to_compute_with_is_refused_at_ingest(tmp_path, keys):
+    """Finding 2: a cell of 1e308 passed the schema's `finite` check, was signed, and every verify then died in the
+    first scaler: "unexpected ValueError: Input X contains NaN …" (exit 2, a traceback's message cut off). Now ingest
+    refuses it in one line naming the column, the cell and the fix; nothing is written."""
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"id": [f"t{i:03d}" for i in range(100)], "amt": rng.normal(size=100), "label": [0, 1] * 50})
+    frame.loc[7, "amt"] = 1e308
+    frame.to_csv(tmp_path / "huge.csv", index=False)
+    before = _listing(tmp_path)
+    res = invoke("ingest", "--source", tmp_path / "huge.csv", "--id-col", "id", "--dest", tmp_path / "ds", "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, "error: 1 schema failure(s), first: column 'amt' check 'magnitude' value 1e+308 at id 't007' "
+                                              "(fix: rescale feature 'amt' (every value below 1e150 in size, e.g. in other units), "
+                                              "or leave it out with --ignore-cols amt)\n")
+    assert _listing(tmp_path) == before
+
+
+def test_unsealed_parquet_with_a_huge_feature_is_one_line_not_unexpected(tmp_path, keys):
+    """The same cell in Parquet nobody signed (`verify DIR --id-col …`, or data signed before the bound): the
+    guards' matrix refuses it in one line (exit 2) instead of scikit-learn's NaN error."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"id": range(120), "amt": rng.normal(size=120), "label": [0, 1] * 60})
+    frame.loc[5, "amt"] = -1e300
+    (tmp_path / "lake").mkdir()
+    frame.to_parquet(tmp_path / "lake" / "part-0.parquet", index=False)
+    res = invoke("verify", tmp_path / "lake", "--id-col", "id", "--label-col", "label", "--guards", "confident_learning",
+                 "--ledger", "none", "--no-progress", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, "error: feature 'amt' holds -1e+300, too large to compute with (every value must be below 1e150 in size) "
+                                              "(fix: rescale 'amt' (e.g. in other units) and ingest again, or leave it out with --ignore-cols amt)\n")
