@@ -743,6 +743,7 @@ def pipeline(
         if holdout is None:
             _require_own_holdout(uri, endpoint_url=settings.s3_endpoint, verify_key=load_verify_key(settings.verify_key), ledger=book)
         _refuse_positive_against_manifest(uri, positive_class, load_verify_key(settings.verify_key), settings.s3_endpoint)
+        _refuse_targeted_beyond_manifest(uri, transform, rate, positive_class, load_verify_key(settings.verify_key), settings.s3_endpoint)
         _refuse_trusted_data_in_another_role(holdout, reference, load_verify_key(settings.verify_key), settings.s3_endpoint, book)
         _prefect_ready()
         from labelguard.flows.pipeline import ON_GUARD, pipeline_flow
@@ -831,6 +832,37 @@ def _refuse_positive_against_manifest(uri: str, given: Optional[str], key, endpo
         return
     if signed is not None:
         refuse_positive_against_signed(signed, given)
+
+
+def _refuse_targeted_beyond_manifest(uri: str, transform: str, rate: float, given: Optional[str], key, endpoint_url: str | None) -> None:
+    """``pipeline --transform targeted`` on 3+ classes with no positive class, or at a rate beyond the source class,
+    was refused only inside the flow, after Prefect's start (~50 s; break-it r9 F5). The validly signed manifest
+    holds the class set, the positive class and the label counts: the same lines before Prefect starts."""
+    if transform != "targeted":
+        return
+    from labelguard.errors import BadInput, LabelguardError
+    from labelguard.tasks.attacks import _py, largest_rate
+    from labelguard.tasks.classes import ask_for_positive, positive_class, with_positive
+    from labelguard.tasks.dataset import ManifestProblem, read_manifest
+    from labelguard.tasks.manifest import signature_valid
+    from labelguard.tasks.storage import open_store
+
+    try:
+        manifest = read_manifest(open_store(uri, endpoint_url=endpoint_url))
+        if not signature_valid(manifest, key):
+            return  # verification reports it
+        spec, histogram = with_positive(manifest.spec, given), manifest.payload["label_histogram"]
+    except (ManifestProblem, LabelguardError, KeyError, TypeError, ValueError):
+        return
+    src = positive_class(spec)
+    if src is None:
+        raise ask_for_positive([_py(c) for c in spec.classes])
+    n, available, needed = sum(histogram.values()), int(histogram.get(str(src), 0)), int(round(rate * sum(histogram.values())))
+    if needed > available:  # the words of attacks._beyond_the_class, which needs the rows themselves
+        most = largest_rate(available, n)
+        raise BadInput(f"targeted needs {needed} rows of class {_py(src)!r} but only {available} are available",
+                       f"pass --rate {most:g} or lower ({available} flips of {n:,} rows), or choose another source class" if most > 0
+                       else f"choose another source class (the data holds no row of class {_py(src)!r} to flip)")
 
 
 def _refuse_trusted_data_in_another_role(holdout: Optional[str], reference: Optional[str], key, endpoint_url: str | None, book) -> None:

@@ -20,7 +20,7 @@ def _listing(root):
     return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
 
 
-def _ingest(tmp_path, name, keys, *, holdout=0.2, ledger=None, n=200):
+def _ingest(tmp_path, name, keys, *, holdout=0.2, ledger=None, n=200, labels=(0, 1)):
     """What `ingest --source name.csv --id-col id --dest tmp_path/name` writes, without starting Prefect (the
     flow's steps as plain functions: a Prefect start alone would cost this file half a minute)."""
     from labelguard.flows.ingest import prepare_destination
@@ -30,9 +30,9 @@ def _ingest(tmp_path, name, keys, *, holdout=0.2, ledger=None, n=200):
     from labelguard.tasks.sources import load_source, split_holdout
 
     rng = np.random.default_rng(len(name))
-    y = np.array([0, 1] * (n // 2))
+    y = np.array(list(labels) * (n // len(labels)))
     src = tmp_path / f"{name}.csv"
-    pd.DataFrame({"id": range(n), "x": rng.normal(size=n) + 2 * y, "z": rng.normal(size=n), "label": y}).to_csv(src, index=False)
+    pd.DataFrame({"id": range(len(y)), "x": rng.normal(size=len(y)) + 2 * (y == y[-1]), "z": rng.normal(size=len(y)), "label": y}).to_csv(src, index=False)
     frame, spec, meta = load_source(str(src), id_col="id", label_col="label", timestamp_col=None)
     train, test = split_holdout(frame, spec, holdout, 0) if holdout else (frame, None)
     key, dest = load_signing_key(keys[0]), str(tmp_path / name)
@@ -150,3 +150,28 @@ def test_unsealed_parquet_with_a_huge_feature_is_one_line_not_unexpected(tmp_pat
                  "--ledger", "none", "--no-progress", env=_env(keys))
     assert (res.exit_code, res.stderr) == (2, "error: feature 'amt' holds -1e+300, too large to compute with (every value must be below 1e150 in size) "
                                               "(fix: rescale 'amt' (e.g. in other units) and ingest again, or leave it out with --ignore-cols amt)\n")
+
+
+# ---------------------------------------------------------------- finding 5: pipeline's targeted refusals after Prefect's start
+
+
+def test_pipeline_targeted_refusals_come_before_prefect(tmp_path, keys, monkeypatch):
+    """Finding 5: `pipeline DS --transform targeted` on 3+ classes with no positive class, or at a rate beyond the
+    source class, was refused inside the flow, after Prefect's start (~50 s), where `tamper` says the same in seconds.
+    PREFECT_API_URL points at a closed port: a check that ran after Prefect would print Prefect's message instead."""
+    from labelguard.server import free_port
+
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{free_port()}/api")
+    three = _ingest(tmp_path, "three", keys, labels=("bug", "billing", "spam"), n=210)
+    res = invoke("pipeline", three, "--transform", "targeted", "--rate", "0.1", "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, "error: cannot tell which class is positive among 'billing', 'bug', 'spam' (fix: pass --positive-class "
+                                              "naming the class the business figure and the targeted attack are about)\n")
+    res = invoke("pipeline", three, "--transform", "targeted", "--rate", "0.5", "--positive-class", "spam", "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, "error: targeted needs 84 rows of class 'spam' but only 56 are available "
+                                              "(fix: pass --rate 0.33 or lower (56 flips of 168 rows), or choose another source class)\n")
+    two = _ingest(tmp_path, "two", keys)
+    res = invoke("pipeline", two, "--transform", "targeted", "--rate", "0.9", "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, "error: targeted needs 144 rows of class 1 but only 80 are available "
+                                              "(fix: pass --rate 0.5 or lower (80 flips of 160 rows), or choose another source class)\n")
+    res = invoke("pipeline", two, "--transform", "targeted", "--rate", "0.5", "--ledger", "none", env=_env(keys))
+    assert res.exit_code == 2 and res.stderr.startswith("error: the Prefect API at "), res.stderr  # within the budget: on to Prefect
