@@ -175,3 +175,31 @@ def test_pipeline_targeted_refusals_come_before_prefect(tmp_path, keys, monkeypa
                                               "(fix: pass --rate 0.5 or lower (80 flips of 160 rows), or choose another source class)\n")
     res = invoke("pipeline", two, "--transform", "targeted", "--rate", "0.5", "--ledger", "none", env=_env(keys))
     assert res.exit_code == 2 and res.stderr.startswith("error: the Prefect API at "), res.stderr  # within the budget: on to Prefect
+
+
+# ---------------------------------------------------------------- finding 4: the width class_conditional compares
+
+
+def test_class_conditional_names_the_width_of_a_text_matrix():
+    """Finding 4: on text data class_conditional said "not tested (no more rows than the 3 features …)" for classes of
+    121 and 30 rows: it counted the numeric columns, while the matrix it tests is 53 columns wide (50 text components).
+    Now it names the width it tests (here 1 numeric column + 50 text components)."""
+    from labelguard.tasks import guards
+    from labelguard.tasks.features import feature_matrix, with_featurizer
+    from labelguard.tasks.manifest import ColumnSpec
+
+    rng = np.random.default_rng(4)
+    words = {"bug": "crash error broken fails exception", "billing": "invoice charge refund payment card", "spam": "cheap pills click link winner"}
+
+    def rows(counts, start):
+        y = np.array([c for c, k in counts.items() for _ in range(k)])
+        text = [" ".join(rng.choice(words[c].split() + "the a my it to this app and".split(), size=10)) for c in y]
+        return pd.DataFrame({"id": range(start, start + len(y)), "x": rng.normal(size=len(y)), "review": text, "label": y})
+
+    data, ref = rows({"bug": 240, "billing": 240, "spam": 24}, 0), rows({"bug": 60, "billing": 60, "spam": 6}, 1000)
+    spec = with_featurizer(ColumnSpec(id_col="id", feature_cols=("x",), text_cols=("review",), timestamp_col=None,
+                                      classes=("billing", "bug", "spam"), featurizer={"kind": "tfidf-svd"}), data, ref)
+    assert feature_matrix(ref, spec).shape[1] == 51
+    res = guards.class_conditional_guard(guards.GuardContext(frame=data, spec=spec, reference=ref))
+    assert res.detail.startswith("class billing: mean shift "), res.detail
+    assert "; not tested (no more rows than the 51 features in the data or the reference): class spam; fires below 0.0005 (Bonferroni)" in res.detail
