@@ -203,3 +203,21 @@ def test_class_conditional_names_the_width_of_a_text_matrix():
     res = guards.class_conditional_guard(guards.GuardContext(frame=data, spec=spec, reference=ref))
     assert res.detail.startswith("class billing: mean shift "), res.detail
     assert "; not tested (no more rows than the 51 features in the data or the reference): class spam; fires below 0.0005 (Bonferroni)" in res.detail
+
+
+# ---------------------------------------------------------------- findings 6 and 7: two usage errors
+
+
+def test_simulate_poison_day_fix_names_a_day_that_exists(tmp_path):
+    """Finding 6: `simulate --days 3 --poison-day 10` said "(fix: pass e.g. --poison-day 10 …)": the refused value."""
+    res = invoke("simulate", "--days", "3", "--poison-day", "10", "--out", tmp_path / "sim")
+    assert (res.exit_code, res.stderr) == (2, "error: --poison-day must be in 2..3 (day 1 signs the reference), got 10 "
+                                              "(fix: pass e.g. --poison-day 3, or 0 for none)\n")
+    assert _listing(tmp_path) == []
+
+
+def test_sample_of_more_rows_than_memory_holds_is_a_usage_error(tmp_path):
+    """Finding 7: `sample --rows 10000000000000` was "unexpected MemoryError: Unable to allocate 72.8 TiB … report it"."""
+    res = invoke("sample", "--out", tmp_path / "s.csv", "--rows", "10000000000000")
+    assert (res.exit_code, res.stderr) == (2, "error: rows must be at most 100,000,000, got 10,000,000,000,000 (fix: pass --rows 100000000 or fewer)\n")
+    assert _listing(tmp_path) == []
