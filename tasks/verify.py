@@ -631,7 +631,7 @@ def check_columns(spec, trusted_rows, what: str, flag: str, columns=None) -> Non
     if ours and theirs and not set(theirs) & set(ours):
         # no class in common: labels spelled another way (0/1 vs "negative"/"positive"), not flips
         raise BadInput(
-            f"the {what}'s classes ({', '.join(map(repr, theirs[:5]))}) are not the dataset's ({', '.join(map(repr, ours[:5]))}): it labels another way",
+            f"the {what}'s classes ({_first_five(theirs)}) are not the dataset's ({_first_five(ours)}): it labels another way",
             f"pass as {flag} a baseline or holdout made from this dataset, with its label spelling",
         )
 
@@ -698,6 +698,11 @@ def _noise_rate(results: list[guards.GuardResult]) -> float | None:
         if g is not None and key in g.metrics:
             return float(g.metrics[key])
     return None
+
+
+def _first_five(classes: list) -> str:
+    """Up to five classes, and how many more: a sixth class cut off without a word read as absent (break-it r9 F11)."""
+    return ", ".join(map(repr, classes[:5])) + (f", … ({len(classes) - 5} more)" if len(classes) > 5 else "")
 
 
 def _own_holdout(store, verify_key: Ed25519PublicKey, ledger=None, manifest: SignedManifest | None = None):

@@ -221,3 +221,23 @@ def test_sample_of_more_rows_than_memory_holds_is_a_usage_error(tmp_path):
     res = invoke("sample", "--out", tmp_path / "s.csv", "--rows", "10000000000000")
     assert (res.exit_code, res.stderr) == (2, "error: rows must be at most 100,000,000, got 10,000,000,000,000 (fix: pass --rows 100000000 or fewer)\n")
     assert _listing(tmp_path) == []
+
+
+# ---------------------------------------------------------------- finding 11: a class list cut without saying so
+
+
+def test_a_reference_of_six_other_classes_is_listed_with_how_many_more():
+    """Finding 11: "the reference's classes ('account', 'billing', 'bug', 'feature', 'other') are not the dataset's
+    (0.0, 1.0)" — the reference has six classes; 'spam' was cut off without a word. Now "…, … (1 more)"."""
+    import pytest
+
+    from labelguard.errors import BadInput
+    from labelguard.tasks.manifest import ColumnSpec
+    from labelguard.tasks.verify import check_columns
+
+    spec = ColumnSpec(id_col="id", feature_cols=("x",), timestamp_col=None, classes=(0.0, 1.0))
+    ref = pd.DataFrame({"id": range(6), "x": 0.5, "label": ["spam", "other", "feature", "bug", "billing", "account"]})
+    with pytest.raises(BadInput) as err:
+        check_columns(spec, ref, "reference", "--reference", ["id", "x", "label"])
+    assert str(err.value).startswith("the reference's classes ('account', 'billing', 'bug', 'feature', 'other', … (1 more)) "
+                                     "are not the dataset's (0.0, 1.0): it labels another way")
