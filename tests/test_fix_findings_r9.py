@@ -241,3 +241,19 @@ def test_a_reference_of_six_other_classes_is_listed_with_how_many_more():
         check_columns(spec, ref, "reference", "--reference", ["id", "x", "label"])
     assert str(err.value).startswith("the reference's classes ('account', 'billing', 'bug', 'feature', 'other', … (1 more)) "
                                      "are not the dataset's (0.0, 1.0): it labels another way")
+
+
+# ---------------------------------------------------------------- finding 10: a partition folder that names no day
+
+
+def test_drift_fix_for_a_folder_that_names_no_day_does_not_send_to_ingest():
+    """Finding 10: an unsigned folder date=2026-02-30 got "ingest those rows with `labelguard ingest --partition
+    date=DAY`", which refuses 2026-02-30 as not a date. Now the fix says the folder names no calendar day."""
+    from labelguard.flows.drift import alarm_fix
+    from labelguard.tasks.drift import DayResult
+
+    days = [DayResult(d, f"lake/date={d}", 576, "missing-manifest", "no signed manifest") for d in ("2026-02-28", "2026-02-30")]
+    assert alarm_fix(days, "labelguard-drift") == (
+        "inspect the drift artifact 'labelguard-drift'; 2026-02-28 not signed: ingest those rows with `labelguard ingest --partition date=DAY`, "
+        "or remove the folder; date=2026-02-30 names no calendar day: move the rows to the folder of their real date (then ingest them there), "
+        "or remove the folder")
