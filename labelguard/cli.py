@@ -790,6 +790,14 @@ def _refuse_report_in_dataset(out_dir: Path, *uris: str | None) -> None:
                            "write the report outside the store")
 
 
+def _signed_folder_above(path: Path) -> Path | None:
+    """The nearest folder above ``path`` that holds a labelguard manifest (a dataset, holdout, baseline, partition or sealed lake)."""
+    for folder in Path(path).resolve().parents:
+        if (folder / "manifest.json").is_file() or (folder / "_manifest.json").is_file():
+            return folder
+    return None
+
+
 def _refuse_a_file(uri: str, command: str, **options: str | None) -> None:
     """A CSV file or one Parquet file where a dataset folder belongs, said as such in about a second (break-it r6 finding 6);
     ``options`` (``reference=…``, ``holdout=…``) are checked too, and may not name the dataset itself."""
@@ -1126,6 +1134,8 @@ def verify(
         for checked in (uri, reference, holdout):  # --json s/ds/manifest.json overwrote the signed manifest it had just checked
             if json_out is not None and str(json_out) != "-" and checked and "://" not in checked and json_out.resolve().is_relative_to(Path(checked).resolve()):
                 raise BadInput(f"--json {json_out} is inside the dataset {checked}: it would overwrite or add to the signed data", "write the JSON outside the store")
+        if json_out is not None and str(json_out) != "-" and (other := _signed_folder_above(json_out)) is not None:  # another dataset (break-it r9 F9)
+            raise BadInput(f"--json {json_out} is inside the signed dataset {other}: it would add to its signed data", "write the JSON outside the store")
         _refuse_positive_against_manifest(uri, positive_class, key, settings.s3_endpoint)
         from labelguard.tasks.verify import verify_dataset
 

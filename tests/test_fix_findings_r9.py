@@ -257,3 +257,20 @@ def test_drift_fix_for_a_folder_that_names_no_day_does_not_send_to_ingest():
         "inspect the drift artifact 'labelguard-drift'; 2026-02-28 not signed: ingest those rows with `labelguard ingest --partition date=DAY`, "
         "or remove the folder; date=2026-02-30 names no calendar day: move the rows to the folder of their real date (then ingest them there), "
         "or remove the folder")
+
+
+# ---------------------------------------------------------------- finding 9: verify --json into another signed dataset
+
+
+def test_verify_json_inside_another_signed_dataset_is_refused(tmp_path, keys):
+    """Finding 9: `verify A --json B/v.json` (B another dataset, or a baseline) exited 0 and left v.json among B's signed
+    objects; only A, its holdout and the reference were refused. Now any folder holding a manifest is."""
+    a, b = _ingest(tmp_path, "a", keys), _ingest(tmp_path, "b", keys)
+    before = _listing(tmp_path)
+    for target, inside in ((b / "v.json", b), (b / "holdout" / "v.json", b / "holdout")):
+        res = invoke("verify", a, "--guards", "manifest", "--json", target, "--ledger", "none", "--no-progress", env=_env(keys))
+        assert (res.exit_code, res.stderr) == (2, f"error: --json {target} is inside the signed dataset {inside}: it would add to its signed data "
+                                                  "(fix: write the JSON outside the store)\n")
+    assert _listing(tmp_path) == before
+    ok = invoke("verify", a, "--guards", "manifest", "--json", tmp_path / "v.json", "--ledger", "none", "--no-progress", env=_env(keys))
+    assert ok.exit_code == 0, ok.stderr
