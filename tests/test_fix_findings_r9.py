@@ -21,13 +21,13 @@ def _listing(root):
 
 
 def _ingest(tmp_path, name, keys, *, holdout=0.2, ledger=None, n=200, labels=(0, 1)):
-    """What `ingest --source name.csv --id-col id --dest tmp_path/name` writes, without starting Prefect (the
-    flow's steps as plain functions: a Prefect start alone would cost this file half a minute)."""
-    from labelguard.flows.ingest import prepare_destination
+    """What `ingest --source name.csv --id-col id --dest tmp_path/name` writes, without Prefect (the flow's steps as
+    plain functions, as flows/ingest.py runs them: a Prefect start alone would cost this file half a minute)."""
     from labelguard.tasks import dataset
     from labelguard.tasks.ledger import Ledger
     from labelguard.tasks.manifest import DatasetRef, load_signing_key, new_dataset_id
     from labelguard.tasks.sources import load_source, split_holdout
+    from labelguard.tasks.storage import LocalStore
 
     rng = np.random.default_rng(len(name))
     y = np.array(list(labels) * (n // len(labels)))
@@ -37,8 +37,8 @@ def _ingest(tmp_path, name, keys, *, holdout=0.2, ledger=None, n=200, labels=(0,
     train, test = split_holdout(frame, spec, holdout, 0) if holdout else (frame, None)
     key, dest = load_signing_key(keys[0]), str(tmp_path / name)
     ds_id = new_dataset_id(dest)
-    with dataset.writing_dataset(prepare_destination.fn(dest, None, bool(holdout)), ledger=ledger and Ledger(ledger), key=key) as parts:
-        store = prepare_destination.fn(dest, None, bool(holdout))
+    store = LocalStore(dest)
+    with dataset.writing_dataset(store, ledger=ledger and Ledger(ledger), key=key) as parts:
         if test is not None:
             parts.add(store.child(dataset.HOLDOUT), dataset.write_dataset(store.child(dataset.HOLDOUT), test, spec, key, source={**meta, "part": "holdout"},
                                                                            dataset=DatasetRef(ds_id, role="holdout", part=dataset.HOLDOUT)))
