@@ -686,6 +686,7 @@ def sample(
             raise BadInput(f"--out {out_path.name} is neither .csv nor .parquet", "name the file e.g. reviews.csv")
         if not out_path.parent.is_dir():
             raise BadInput(f"no directory {out_path.parent}", "create it first")
+        _refuse_file_in_signed_folder(out_path, "--out")
         from labelguard.tasks.synthetic import make_reviews
 
         frame = make_reviews(rows, seed=seed).rename(columns={"review_id": "id", "label": "sentiment"})
@@ -796,6 +797,18 @@ def _signed_folder_above(path: Path) -> Path | None:
         if (folder / "manifest.json").is_file() or (folder / "_manifest.json").is_file():
             return folder
     return None
+
+
+def _refuse_file_in_signed_folder(path: Optional[Path], flag: str) -> None:
+    """``poison --out ds/p.parquet`` or ``sample --out ds/holdout/s.parquet`` put an unlisted Parquet object among a
+    dataset's signed ones, and its next verify read "unlisted-object … cannot be trusted", exit 1: a slip of --out read
+    as tampering (break-it r9 F13). Refused like ``baseline --out`` and ``verify --json`` there."""
+    if path is None or (folder := _signed_folder_above(path)) is None:
+        return
+    from labelguard.errors import BadInput
+
+    raise BadInput(f"{flag} {path} is inside the signed dataset {folder}: the file would land among its signed objects",
+                   "write it outside the store")
 
 
 def _refuse_a_file(uri: str, command: str, **options: str | None) -> None:
@@ -1936,6 +1949,7 @@ def poison(
 
         get_attack(attack), check_rate(rate)
         options = check_options(attack, _parse_options(option))
+        _refuse_file_in_signed_folder(out_path, "--out"), _refuse_file_in_signed_folder(truth_out, "--truth-out")
         from labelguard.tasks.tamper import poison_file
 
         res = poison_file(

@@ -274,3 +274,26 @@ def test_verify_json_inside_another_signed_dataset_is_refused(tmp_path, keys):
     assert _listing(tmp_path) == before
     ok = invoke("verify", a, "--guards", "manifest", "--json", tmp_path / "v.json", "--ledger", "none", "--no-progress", env=_env(keys))
     assert ok.exit_code == 0, ok.stderr
+
+
+# ---------------------------------------------------------------- finding 13: files written among a dataset's signed objects
+
+
+def test_poison_and_sample_out_inside_a_signed_dataset_are_refused(tmp_path, keys):
+    """Finding 13: `poison … --out DS/p.parquet` and `sample --out DS/holdout/s.parquet` wrote there (exit 0), and the next
+    `verify DS` read "holdout fired, cannot be trusted (… unlisted-object …)", exit 1: a slip of --out read as tampering.
+    Now one line, exit 2, nothing written; outside the store both still write."""
+    ds = _ingest(tmp_path, "ds", keys)
+    src = tmp_path / "ds.csv"
+    before = _listing(tmp_path)
+    res = invoke("poison", src, "--attack", "random", "--rate", "0.05", "--out", ds / "p.csv", "--id-col", "id")
+    assert (res.exit_code, res.stderr) == (2, f"error: --out {ds / 'p.csv'} is inside the signed dataset {ds}: the file would land among "
+                                              "its signed objects (fix: write it outside the store)\n")
+    res = invoke("poison", src, "--attack", "random", "--rate", "0.05", "--out", tmp_path / "p.csv", "--id-col", "id", "--truth-out", ds / "t.json")
+    assert (res.exit_code, res.stderr) == (2, f"error: --truth-out {ds / 't.json'} is inside the signed dataset {ds}: the file would land among "
+                                              "its signed objects (fix: write it outside the store)\n")
+    res = invoke("sample", "--out", ds / "holdout" / "s.parquet", "--rows", "50")
+    assert (res.exit_code, res.stderr) == (2, f"error: --out {ds / 'holdout' / 's.parquet'} is inside the signed dataset {ds / 'holdout'}: "
+                                              "the file would land among its signed objects (fix: write it outside the store)\n")
+    assert _listing(tmp_path) == before
+    assert invoke("sample", "--out", tmp_path / "s.parquet", "--rows", "50").exit_code == 0
