@@ -486,6 +486,9 @@ def ingest(
         signing = load_signing_key(settings.signing_key)
         _refuse_a_signing_key_of_another_pair(settings, signing)
         book = _ledger_for(ledger, settings.signing_key, writing=True)
+        if "://" not in dest and (inside := _signed_folder_above(Path(dest))) is not None:  # a dataset nested in another's folder (break-it r9 F14)
+            raise BadInput(f"--dest {dest} is inside the signed dataset {inside}: the new dataset would land among its signed objects",
+                           "choose a --dest outside any dataset folder, e.g. beside it")
         if source != "synthetic":
             _refuse_a_source_failing_its_manifest(source, settings, signing, book)
         from labelguard.tasks.sources import load_source, split_holdout

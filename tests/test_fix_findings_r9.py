@@ -297,3 +297,14 @@ def test_poison_and_sample_out_inside_a_signed_dataset_are_refused(tmp_path, key
                                               "the file would land among its signed objects (fix: write it outside the store)\n")
     assert _listing(tmp_path) == before
     assert invoke("sample", "--out", tmp_path / "s.parquet", "--rows", "50").exit_code == 0
+
+
+def test_ingest_dest_inside_a_signed_dataset_is_refused(tmp_path, keys):
+    """Finding 14: `ingest --dest DS/holdout/nested` wrote a whole dataset among another's signed objects (exit 0; verify
+    of DS ignores it, `seal --rotate DS` would leave it on the old key). Now refused before anything is read or written."""
+    ds = _ingest(tmp_path, "ds", keys)
+    before = _listing(tmp_path)
+    res = invoke("ingest", "--source", tmp_path / "ds.csv", "--id-col", "id", "--dest", ds / "holdout" / "nested", "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, f"error: --dest {ds / 'holdout' / 'nested'} is inside the signed dataset {ds / 'holdout'}: the new dataset "
+                                              "would land among its signed objects (fix: choose a --dest outside any dataset folder, e.g. beside it)\n")
+    assert _listing(tmp_path) == before
