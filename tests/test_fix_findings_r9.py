@@ -308,3 +308,29 @@ def test_ingest_dest_inside_a_signed_dataset_is_refused(tmp_path, keys):
     assert (res.exit_code, res.stderr) == (2, f"error: --dest {ds / 'holdout' / 'nested'} is inside the signed dataset {ds / 'holdout'}: the new dataset "
                                               "would land among its signed objects (fix: choose a --dest outside any dataset folder, e.g. beside it)\n")
     assert _listing(tmp_path) == before
+
+
+# ---------------------------------------------------------------- finding 15: zero-padded label codes
+
+
+def test_zero_padded_label_codes_stay_as_written(tmp_path):
+    """Finding 15: labels written `001`…`003` were read as the integers 1…3: the classes ingest signs lost their zeros,
+    and `poison` wrote a flipped cell back as `3` beside the untouched `001`s (truth: old 1, new 3). Ids keep their
+    zeros; now zero-padded label codes do too (classes '001'…, a flipped cell written `003`)."""
+    from labelguard.tasks.sources import load_source
+
+    rng = np.random.default_rng(15)
+    codes = np.array(["001", "002", "003"] * 40)
+    pd.DataFrame({"id": [f"{i:04d}" for i in range(120)], "x": rng.normal(size=120) + (codes == "003"), "category": codes}).to_csv(
+        tmp_path / "codes.csv", index=False)
+    _, spec, _ = load_source(str(tmp_path / "codes.csv"), id_col="id", label_col="category", timestamp_col=None, positive_class="003")
+    assert spec.classes == ("001", "002", "003") and spec.positive_class == "003"
+    res = invoke("poison", tmp_path / "codes.csv", "--attack", "random", "--rate", "0.05", "--out", tmp_path / "p.csv", "--id-col", "id",
+                 "--label-col", "category", "--truth-out", tmp_path / "t.json")
+    assert res.exit_code == 0, res.stderr
+    flipped = json.loads((tmp_path / "t.json").read_text())["flipped"]
+    assert len(flipped) == 6 and all(f["old"] in {"001", "002", "003"} and f["new"] in {"001", "002", "003"} for f in flipped)
+    poisoned = pd.read_csv(tmp_path / "p.csv", dtype=str)
+    assert set(poisoned["category"]) == {"001", "002", "003"}
+    written = dict(zip(poisoned["id"], poisoned["category"]))
+    assert all(written[f["id"]] == f["new"] for f in flipped)
