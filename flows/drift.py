@@ -115,9 +115,24 @@ def alarm_fix(alarms: list[drift.DayResult], name: str) -> str:
     """The fix of a drift alarm: the artifact, the suspect rows when there are any, and how to sign a day that has no manifest."""
     fix = f"inspect the drift artifact {name!r}" + (" and the suspect rows of those partitions" if any(r.suspect_ids for r in alarms) else "")
     unsigned = [r.date for r in alarms if r.integrity == "missing-manifest"]
-    if unsigned:
-        fix += f"; {', '.join(unsigned)} not signed: ingest those rows with `labelguard ingest --partition date=DAY`, or remove the folder"
+    # a folder like date=2026-02-30 names no day: ingest --partition refuses it, so renaming is the way (break-it r9 F10)
+    dated, undated = [d for d in unsigned if _a_date(d)], [d for d in unsigned if not _a_date(d)]
+    if dated:
+        fix += f"; {', '.join(dated)} not signed: ingest those rows with `labelguard ingest --partition date=DAY`, or remove the folder"
+    if undated:
+        fix += (f"; {', '.join(f'date={d}' for d in undated)} {'names no calendar day' if len(undated) == 1 else 'name no calendar day'}: "
+                "move the rows to the folder of their real date (then ingest them there), or remove the folder")
     return fix
+
+
+def _a_date(day: str) -> bool:
+    from datetime import date
+
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True
 
 
 WEBHOOK_PAYLOAD = (

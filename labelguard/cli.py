@@ -491,6 +491,9 @@ def ingest(
         signing = load_signing_key(settings.signing_key)
         _refuse_a_signing_key_of_another_pair(settings, signing)
         book = _ledger_for(ledger, settings.signing_key, writing=True)
+        if "://" not in dest and (inside := _signed_folder_above(Path(dest))) is not None:  # a dataset nested in another's folder (break-it r9 F14)
+            raise BadInput(f"--dest {dest} is inside the signed dataset {inside}: the new dataset would land among its signed objects",
+                           "choose a --dest outside any dataset folder, e.g. beside it")
         if source != "synthetic":
             _refuse_a_source_failing_its_manifest(source, settings, signing, book)
         from labelguard.tasks.sources import load_source, split_holdout
@@ -691,6 +694,7 @@ def sample(
             raise BadInput(f"--out {out_path.name} is neither .csv nor .parquet", "name the file e.g. reviews.csv")
         if not out_path.parent.is_dir():
             raise BadInput(f"no directory {out_path.parent}", "create it first")
+        _refuse_file_in_signed_folder(out_path, "--out")
         from labelguard.tasks.synthetic import make_reviews
 
         frame = make_reviews(rows, seed=seed).rename(columns={"review_id": "id", "label": "sentiment"})
@@ -746,8 +750,9 @@ def pipeline(
             _refuse_report_in_dataset(out_dir, uri, reference, holdout)
         _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)
         if holdout is None:
-            _require_own_holdout(uri, endpoint_url=settings.s3_endpoint)
+            _require_own_holdout(uri, endpoint_url=settings.s3_endpoint, verify_key=load_verify_key(settings.verify_key), ledger=book)
         _refuse_positive_against_manifest(uri, positive_class, load_verify_key(settings.verify_key), settings.s3_endpoint)
+        _refuse_targeted_beyond_manifest(uri, transform, rate, positive_class, load_verify_key(settings.verify_key), settings.s3_endpoint)
         _refuse_trusted_data_in_another_role(holdout, reference, load_verify_key(settings.verify_key), settings.s3_endpoint, book)
         _prefect_ready()
         from labelguard.flows.pipeline import ON_GUARD, pipeline_flow
@@ -794,6 +799,26 @@ def _refuse_report_in_dataset(out_dir: Path, *uris: str | None) -> None:
                            "write the report outside the store")
 
 
+def _signed_folder_above(path: Path) -> Path | None:
+    """The nearest folder above ``path`` that holds a labelguard manifest (a dataset, holdout, baseline, partition or sealed lake)."""
+    for folder in Path(path).resolve().parents:
+        if (folder / "manifest.json").is_file() or (folder / "_manifest.json").is_file():
+            return folder
+    return None
+
+
+def _refuse_file_in_signed_folder(path: Optional[Path], flag: str) -> None:
+    """``poison --out ds/p.parquet`` or ``sample --out ds/holdout/s.parquet`` put an unlisted Parquet object among a
+    dataset's signed ones, and its next verify read "unlisted-object … cannot be trusted", exit 1: a slip of --out read
+    as tampering (break-it r9 F13). Refused like ``baseline --out`` and ``verify --json`` there."""
+    if path is None or (folder := _signed_folder_above(path)) is None:
+        return
+    from labelguard.errors import BadInput
+
+    raise BadInput(f"{flag} {path} is inside the signed dataset {folder}: the file would land among its signed objects",
+                   "write it outside the store")
+
+
 def _refuse_a_file(uri: str, command: str, **options: str | None) -> None:
     """A CSV file or one Parquet file where a dataset folder belongs, said as such in about a second (break-it r6 finding 6);
     ``options`` (``reference=…``, ``holdout=…``) are checked too, and may not name the dataset itself."""
@@ -838,6 +863,37 @@ def _refuse_positive_against_manifest(uri: str, given: Optional[str], key, endpo
         refuse_positive_against_signed(signed, given)
 
 
+def _refuse_targeted_beyond_manifest(uri: str, transform: str, rate: float, given: Optional[str], key, endpoint_url: str | None) -> None:
+    """``pipeline --transform targeted`` on 3+ classes with no positive class, or at a rate beyond the source class,
+    was refused only inside the flow, after Prefect's start (~50 s; break-it r9 F5). The validly signed manifest
+    holds the class set, the positive class and the label counts: the same lines before Prefect starts."""
+    if transform != "targeted":
+        return
+    from labelguard.errors import BadInput, LabelguardError
+    from labelguard.tasks.attacks import _py, largest_rate
+    from labelguard.tasks.classes import ask_for_positive, positive_class, with_positive
+    from labelguard.tasks.dataset import ManifestProblem, read_manifest
+    from labelguard.tasks.manifest import signature_valid
+    from labelguard.tasks.storage import open_store
+
+    try:
+        manifest = read_manifest(open_store(uri, endpoint_url=endpoint_url))
+        if not signature_valid(manifest, key):
+            return  # verification reports it
+        spec, histogram = with_positive(manifest.spec, given), manifest.payload["label_histogram"]
+    except (ManifestProblem, LabelguardError, KeyError, TypeError, ValueError):
+        return
+    src = positive_class(spec)
+    if src is None:
+        raise ask_for_positive([_py(c) for c in spec.classes])
+    n, available, needed = sum(histogram.values()), int(histogram.get(str(src), 0)), int(round(rate * sum(histogram.values())))
+    if needed > available:  # the words of attacks._beyond_the_class, which needs the rows themselves
+        most = largest_rate(available, n)
+        raise BadInput(f"targeted needs {needed} rows of class {_py(src)!r} but only {available} are available",
+                       f"pass --rate {most:g} or lower ({available} flips of {n:,} rows), or choose another source class" if most > 0
+                       else f"choose another source class (the data holds no row of class {_py(src)!r} to flip)")
+
+
 def _refuse_trusted_data_in_another_role(holdout: Optional[str], reference: Optional[str], key, endpoint_url: str | None, book) -> None:
     """``pipeline --holdout TRAINING_SET`` (or a baseline) read "wrong-dataset … cannot be trusted" (exit 1) where
     ``verify`` says the user pointed at intact data of another role (exit 2) (break-it r8 finding 21). Only a
@@ -858,22 +914,27 @@ def _refuse_trusted_data_in_another_role(holdout: Optional[str], reference: Opti
             load_trusted(given, key, what, endpoint_url, ledger=book)
 
 
-def _require_own_holdout(uri: str, *, endpoint_url: str | None) -> None:
+def _require_own_holdout(uri: str, *, endpoint_url: str | None, verify_key=None, ledger=None) -> None:
     """A dataset without its own holdout (ingested with --holdout-fraction 0, or a sealed lake) needs --holdout:
-    'no dataset at URI/holdout' named a URI the user never typed."""
-    from labelguard.errors import BadInput
+    'no dataset at URI/holdout' named a URI the user never typed. One whose signed manifest (or the ledger) says
+    a holdout was written has lost it: that cannot be vouched for (exit 1), as `verify` says (break-it r9 F1)."""
+    from labelguard.errors import BadInput, UntrustedInput
     from labelguard.tasks.dataset import HOLDOUT, MANIFEST_KEY, own_key
-    from labelguard.tasks.manifest import SignedManifest
+    from labelguard.tasks.manifest import SignedManifest, signature_valid
     from labelguard.tasks.storage import open_store
+    from labelguard.tasks.verify import HOLDOUT_GONE_FIX, holdout_gone
 
     store = open_store(uri, endpoint_url=endpoint_url)
     name = own_key(store, MANIFEST_KEY)
     if store.head(name) is None or store.child(HOLDOUT).list(limit=1):
         return  # no dataset here (the flow says so), or a holdout to verify
     try:
-        sealed = SignedManifest.from_bytes(store.get(name)).payload.get("source", {}).get("kind") == "sealed"
+        manifest = SignedManifest.from_bytes(store.get(name))
+        sealed = manifest.payload.get("source", {}).get("kind") == "sealed"
     except Exception:  # noqa: BLE001 - an unreadable manifest is verification's to report
         return
+    if verify_key is not None and signature_valid(manifest, verify_key) and (why := holdout_gone(manifest, verify_key, ledger)):
+        raise UntrustedInput(["holdout"], f"the holdout at {store.child(HOLDOUT).uri} failed verification: object-missing: {why}", fix=HOLDOUT_GONE_FIX)
     why = "sealed lakes carry none" if sealed else "ingested with --holdout-fraction 0"
     raise BadInput(f"{store.uri} has no trusted holdout ({why})", "pass --holdout URI")
 
@@ -1094,6 +1155,8 @@ def verify(
         for checked in (uri, reference, holdout):  # --json s/ds/manifest.json overwrote the signed manifest it had just checked
             if json_out is not None and str(json_out) != "-" and checked and "://" not in checked and json_out.resolve().is_relative_to(Path(checked).resolve()):
                 raise BadInput(f"--json {json_out} is inside the dataset {checked}: it would overwrite or add to the signed data", "write the JSON outside the store")
+        if json_out is not None and str(json_out) != "-" and (other := _signed_folder_above(json_out)) is not None:  # another dataset (break-it r9 F9)
+            raise BadInput(f"--json {json_out} is inside the signed dataset {other}: it would add to its signed data", "write the JSON outside the store")
         _refuse_positive_against_manifest(uri, positive_class, key, settings.s3_endpoint)
         from labelguard.tasks.verify import verify_dataset
 
@@ -1894,6 +1957,7 @@ def poison(
 
         get_attack(attack), check_rate(rate)
         options = check_options(attack, _parse_options(option))
+        _refuse_file_in_signed_folder(out_path, "--out"), _refuse_file_in_signed_folder(truth_out, "--truth-out")
         from labelguard.tasks.tamper import poison_file
 
         res = poison_file(

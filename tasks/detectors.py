@@ -487,7 +487,7 @@ def class_conditional_shift(frame: pd.DataFrame, spec: ColumnSpec, reference: pd
     dict
         class name -> ``p_value``, ``shift`` (norm of the mean difference, in feature units),
         ``shift_sd`` (its Mahalanobis length: within-class standard deviations, unit-free), ``rows``,
-        ``power``.
+        ``features`` (the matrix's columns, text components included), ``power``.
     """
     from labelguard.tasks.power import UNDETECTABLE, hotelling_power
 
@@ -507,7 +507,7 @@ def class_conditional_shift(frame: pd.DataFrame, spec: ColumnSpec, reference: pd
         t2 = (na * nb) / (na + nb) * float(diff @ np.linalg.pinv(pooled) @ diff)
         f = t2 * (na + nb - d - 1) / (d * (na + nb - 2))
         out[names[c]] = {"p_value": float(stats.f.sf(f, d, na + nb - d - 1)), "shift": float(np.linalg.norm(diff)),
-                         "shift_sd": float(np.sqrt(max(0.0, t2 * (na + nb) / (na * nb)))), "rows": int(na)}
+                         "shift_sd": float(np.sqrt(max(0.0, t2 * (na + nb) / (na * nb)))), "rows": int(na), "features": int(d)}
         means[c], covs[c], sizes[c] = b.mean(axis=0), pooled, (na, nb)
     level = alpha / max(1, len(out))
     for c in range(k):

@@ -1073,10 +1073,20 @@ def recheck_clean_window(root: Store, ref: Reference, verify_key: Ed25519PublicK
     from labelguard.tasks.dataset import load_verified
 
     first = min(targets) if targets else "9999-12-31"
-    before = [d for d in days if d < first and is_clean(records.get(d))][-window:]
-    after = [d for d in days if d >= first and d not in targets and is_clean(records.get(d))]
+    # a day recorded clean whose partition folder is gone counts too: deleting a signed day is an edit at rest (break-it r9 F3)
+    known = sorted(set(days) | {d for d in records if is_clean(records.get(d))})
+    before = [d for d in known if d < first and is_clean(records.get(d))][-window:]
+    after = [d for d in known if d >= first and d not in targets and is_clean(records.get(d))]
     out = []
     for day in before + after:
+        if day not in days:
+            res = DayResult(day, root.child(part_name(day)).uri, 0, "object-missing",
+                            f"changed since it was checked clean at {records[day].get('checked_at')}: the partition {part_name(day)} is gone "
+                            "(its signed clean record remains)", checked_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            write_later_alarm(root, res, signing_key, dataset_id=ref.dataset_id)
+            records[day] = {**records[day], "alarm": True}
+            out.append(res)
+            continue
         try:
             rep = load_verified(root.child(part_name(day)), verify_key, roles=("partition",), ledger=ledger)
             ok = rep.ok and rep.manifest is not None and records[day].get("manifest_sha256") in (None, manifest_sha(rep.manifest))

@@ -357,7 +357,9 @@ def class_conditional_guard(ctx: GuardContext) -> GuardResult:
                       for c in (per_class if len(per_class) <= 4 else _worst(per_class)))
     untested = [c for c in map(str, _class_names(ctx.spec)) if c not in per_class]
     if untested:  # a 1 % class of a 99:1 set can have fewer rows than features: say so rather than leave it out
-        shown += (f"; not tested (no more rows than the {len(ctx.spec.feature_cols)} features in the data or the reference): "
+        # the matrix's width, text components included: "the 3 features" of a 53-column text matrix (break-it r9 F4)
+        width = next(iter(per_class.values()))["features"]
+        shown += (f"; not tested (no more rows than the {width} features in the data or the reference): "
                   + ", ".join(f"class {c}" for c in untested[:4]) + (f" and {len(untested) - 4} more" if len(untested) > 4 else ""))
     return GuardResult("class_conditional", passed, f"{shown}; fires below {threshold:.2g} (Bonferroni){_power_text(power)}",
                        metrics={"per_class": per_class, "worst": _worst(per_class, 1)[0]}, power=power, class_power=class_power)

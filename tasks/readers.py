@@ -208,7 +208,8 @@ def excel_sep_hint(head: str) -> str | None:
     return match.group(1) if match else None
 
 
-def read_csv_bytes(raw: bytes, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None, name: str = "the file") -> tuple[pd.DataFrame, CsvDialect]:
+def read_csv_bytes(raw: bytes, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None, name: str = "the file",
+                   label_col: str | None = None) -> tuple[pd.DataFrame, CsvDialect]:
     """Parse CSV bytes, keeping the id column as written (see :func:`ids_as_written`).
 
     What spreadsheets add around the data is read as they mean it, and said (:func:`reading_notes`):
@@ -279,7 +280,7 @@ def read_csv_bytes(raw: bytes, *, id_col: str | None = None, delimiter: str | No
         frame = frame[~blank].reset_index(drop=True)
     if frame.empty:
         raise BadInput(f"{name} has a header but no rows", "export the data with at least one row")
-    out = _infer_types(frame, keep=id_col, decimal_comma=dialect.delimiter != ",")
+    out = _infer_types(frame, keep=id_col, decimal_comma=dialect.delimiter != ",", labels=label_col)
     if notes:
         out.attrs["reading"] = {**out.attrs.get("reading", {}), **notes}
     return out, dialect
@@ -390,7 +391,7 @@ NA_TOKENS = {"na", "n/a", "nan", "null", "none", "-", "?", "missing", "#n/a", "n
 _DECIMAL_COMMA = r"[+-]?\d+(,\d+)?"
 
 
-def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool = False) -> pd.DataFrame:
+def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool = False, labels: str | None = None) -> pd.DataFrame:
     """Columns read as text become numbers where every value is one; ``keep`` (the id) goes through
     :func:`ids_as_written`, so "007" stays "007" and "7" becomes 7 only when every id is canonical.
 
@@ -400,6 +401,8 @@ def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool =
     In such a file, once some column writes its decimals with a comma, a column of whole numbers with
     '.' between groups of three ("2.685" beside "479", German Excel's ``#.##0``) is read with '.' as the
     thousands separator: its '.' cannot be the decimal mark the file writes as ','.
+    ``labels`` (the label column) written as zero-padded codes ("001", "002") stays text, as ids do: read as
+    numbers, "001" became class 1 and a flipped cell was written back as "3" (break-it r9 F15).
     """
     out, unparsed = {}, {}
     comma_decimals = decimal_comma and any(_writes_decimal_commas(frame[c]) for c in frame.columns if c != keep)
@@ -407,6 +410,9 @@ def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool =
         values = frame[col]
         if col == keep:
             out[col] = ids_as_written(values)
+            continue
+        if col == labels and _zero_padded_codes(values):
+            out[col] = values
             continue
         present = values.notna()
         if present.any():
@@ -598,6 +604,12 @@ def _with_currency(cells: pd.Series) -> pd.Series | str | None:
     return grouped
 
 
+def _zero_padded_codes(values: pd.Series) -> bool:
+    """Whole numbers in text, some written with a leading zero ("001"): codes, whose zeros are part of the name."""
+    text = values.dropna().astype(str).str.strip()
+    return bool(len(text)) and bool(text.str.fullmatch(r"\d+").all()) and bool(text.str.fullmatch(r"0\d+").any())
+
+
 def ids_as_written(values: pd.Series) -> pd.Series:
     """Ids exactly as the file has them: int64 only when every id is a canonical integer (so the
     text round-trips), otherwise the strings themselves (leading zeros kept)."""
@@ -637,7 +649,8 @@ def arrow_to_frame(table) -> pd.DataFrame:
     return frame
 
 
-def read_bytes(raw: bytes, name: str, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None) -> tuple[pd.DataFrame, CsvDialect | None]:
+def read_bytes(raw: bytes, name: str, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None,
+               label_col: str | None = None) -> tuple[pd.DataFrame, CsvDialect | None]:
     """Decode a CSV or Parquet object by its name's suffix.
 
     Raises
@@ -646,7 +659,7 @@ def read_bytes(raw: bytes, name: str, *, id_col: str | None = None, delimiter: s
         Unsupported suffix, unreadable or empty data.
     """
     if is_csv(name):
-        return read_csv_bytes(raw, id_col=id_col, delimiter=delimiter, encoding=encoding, name=name)
+        return read_csv_bytes(raw, id_col=id_col, delimiter=delimiter, encoding=encoding, name=name, label_col=label_col)
     if is_parquet(name):
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -661,7 +674,8 @@ def read_bytes(raw: bytes, name: str, *, id_col: str | None = None, delimiter: s
     raise BadInput(f"unsupported file type for {name}", "use a .csv (.tsv, .txt) or .parquet file")
 
 
-def read_file(path: Path, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None) -> tuple[pd.DataFrame, CsvDialect | None]:
+def read_file(path: Path, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None,
+              label_col: str | None = None) -> tuple[pd.DataFrame, CsvDialect | None]:
     """Read a local CSV or Parquet file (see :func:`read_bytes`).
 
     Raises
@@ -679,7 +693,7 @@ def read_file(path: Path, *, id_col: str | None = None, delimiter: str | None = 
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc.strerror or exc}", "check the file's permissions") from None
     raw, name = decompress(raw, path.name)
-    return read_bytes(raw, name, id_col=id_col, delimiter=delimiter, encoding=encoding)
+    return read_bytes(raw, name, id_col=id_col, delimiter=delimiter, encoding=encoding, label_col=label_col)
 
 
 def quoted_columns(columns) -> str:

@@ -76,7 +76,7 @@ def check_args(days: int, poison_day: int | None, attack: str, rate: float, vect
     if days < 3:
         raise BadInput(f"--days must be at least 3, got {days}", "pass e.g. --days 14")
     if poison_day is not None and not 2 <= poison_day <= days:
-        raise BadInput(f"--poison-day must be in 2..{days} (day 1 signs the reference), got {poison_day}", "pass e.g. --poison-day 10, or 0 for none")
+        raise BadInput(f"--poison-day must be in 2..{days} (day 1 signs the reference), got {poison_day}", f"pass e.g. --poison-day {min(10, days)}, or 0 for none")
     if vector not in VECTORS:
         raise BadInput(f"unknown vector {vector!r}", f"choose one of: {', '.join(VECTORS)}")
     get_attack(attack)

@@ -64,7 +64,8 @@ def _value_kind(values: pd.Series) -> str | None:
     return _KINDS.get(kind, kind)
 
 
-def read_table(path, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None, endpoint_url: str | None = None) -> pd.DataFrame:
+def read_table(path, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None, endpoint_url: str | None = None,
+               label_col: str | None = None) -> pd.DataFrame:
     """Read a source, keeping ids as written (see :mod:`labelguard.tasks.readers`): a local CSV or
     Parquet file, or Parquet part files named by an ``s3://`` object, prefix or glob, or a local
     folder or glob (see :func:`labelguard.tasks.lake.resolve_parts`), concatenated in key order.
@@ -79,7 +80,7 @@ def read_table(path, *, id_col: str | None = None, delimiter: str | None = None,
         from labelguard.tasks.lake import hive_partitions, resolve_parts
 
         store, keys = resolve_parts(text, endpoint_url=endpoint_url)
-        frames = [read_bytes(store.get(k), k, id_col=id_col)[0] for k in keys]
+        frames = [read_bytes(store.get(k), k, id_col=id_col, label_col=label_col)[0] for k in keys]
         frames = [with_partition_keys(f, values) for f, values in zip(frames, hive_partitions(keys).values())]
         first = {c: _value_kind(frames[0][c]) for c in frames[0].columns} if len(frames) > 1 else {}
         for key, frame in zip(keys[1:], frames[1:]):
@@ -97,7 +98,7 @@ def read_table(path, *, id_col: str | None = None, delimiter: str | None = None,
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if not Path(text).is_file():
         raise BadInput(f"no such file: {text}", "pass --source synthetic, an existing .csv/.parquet file, or an s3:// object, prefix or glob")
-    frame, dialect = read_file(Path(text), id_col=id_col, delimiter=delimiter, encoding=encoding)
+    frame, dialect = read_file(Path(text), id_col=id_col, delimiter=delimiter, encoding=encoding, label_col=label_col)
     if dialect is not None:
         frame.attrs["encoding"] = dialect.encoding
     return frame
@@ -224,7 +225,8 @@ def load_source(
         spec = ColumnSpec(feature_cols=FEATURES, positive_class=resolve_positive((0, 1), positive_class), domain=domain or "reviews")
         meta: dict[str, Any] = {"kind": SYNTHETIC, "rows": rows, "seed": seed, **params}
     else:
-        frame = read_table(source, id_col=None if id_col == AUTO_ID else id_col, delimiter=delimiter, encoding=encoding, endpoint_url=endpoint_url)
+        frame = read_table(source, id_col=None if id_col == AUTO_ID else id_col, delimiter=delimiter, encoding=encoding, endpoint_url=endpoint_url,
+                           label_col=label_col)
         text_encoding = frame.attrs.get("encoding")
         if id_col == AUTO_ID:
             frame, id_col = with_row_key(frame), ROW_KEY
@@ -282,6 +284,8 @@ def _schema_fix(column: str, check: str, spec: ColumnSpec) -> str:
         return f"make the ids in {column!r} unique (or pass --id-col naming a unique column)"
     if column == spec.label_col:
         return f"use labels from the class set {[to_py(c) for c in spec.classes]}"
+    if column in spec.feature_cols and check == "magnitude":
+        return f"rescale feature {column!r} (every value below 1e150 in size, e.g. in other units), or leave it out with --ignore-cols {column}"
     if column in spec.feature_cols:
         return f"make every value of feature {column!r} a finite number (no NaN or inf)"
     return "fix the source data (ids unique, features finite numbers, labels present)"

@@ -9,6 +9,7 @@ from labelguard.errors import BadInput
 
 FEATURES = ("polarity", "intensity")
 START = pd.Timestamp("2026-01-01", tz="UTC")
+MAX_ROWS = 100_000_000  # ten times bench/perf_verify.py's 10 M; about 5 GB of frame
 
 
 def make_reviews(
@@ -45,6 +46,8 @@ def make_reviews(
     """
     if rows < 2:
         raise BadInput(f"rows must be at least 2, got {rows}", "pass --rows 2 or more")
+    if rows > MAX_ROWS:  # 10**13 was "unexpected MemoryError: Unable to allocate 72.8 TiB" (break-it r9 F7)
+        raise BadInput(f"rows must be at most {MAX_ROWS:,}, got {rows:,}", f"pass --rows {MAX_ROWS} or fewer")
     if not 0.0 < positive_share < 1.0:
         raise BadInput(f"positive share must be in (0, 1), got {positive_share}", "pick e.g. 0.5")
     if spread <= 0 or separation < 0:

@@ -137,7 +137,7 @@ def tamper(
     originals, frames, dialects = [], [], []
     for key in target.keys:
         raw = target.store.get(key)
-        frame, dialect = read_bytes(raw, key, id_col=target.spec.id_col, delimiter=delimiter, encoding=encoding)
+        frame, dialect = read_bytes(raw, key, id_col=target.spec.id_col, delimiter=delimiter, encoding=encoding, label_col=target.spec.label_col)
         originals.append(raw)
         frames.append(frame)
         dialects.append(dialect)
@@ -220,7 +220,7 @@ def poison_file(
         if Path(target).exists():
             raise BadInput(f"{target} already exists", "choose a new output path; poison never overwrites")
     original = path.read_bytes()
-    frame, dialect = read_bytes(original, path.name, id_col=id_col, delimiter=delimiter, encoding=encoding)
+    frame, dialect = read_bytes(original, path.name, id_col=id_col, delimiter=delimiter, encoding=encoding, label_col=label_col)
     spec = infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col="created_at", positive_class=positive_class,
                       text_cols=text_cols, ignore_cols=list(ignore_cols))
     check_schema(frame, replace(spec, timestamp_col=None))  # a poisoner does not care how times are written

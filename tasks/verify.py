@@ -434,7 +434,7 @@ def verify_dataset(
     holdout = used_holdout = None
     if holdout_uri:
         holdout, used_holdout = load_trusted(holdout_uri, verify_key, "holdout", endpoint_url, ledger=ledger).frame, holdout_uri
-    elif columns is None and (own := _own_holdout(store, verify_key, ledger)) is not None:
+    elif columns is None and (own := _own_holdout(store, verify_key, ledger, integrity.manifest if integrity.ok else None)) is not None:
         holdout, used_holdout = own, store.child(HOLDOUT).uri
     elif integrity.manifest is not None and _default_synthetic(integrity.manifest.payload.get("source", {})):
         golden, golden_key = golden_holdout()
@@ -631,7 +631,7 @@ def check_columns(spec, trusted_rows, what: str, flag: str, columns=None) -> Non
     if ours and theirs and not set(theirs) & set(ours):
         # no class in common: labels spelled another way (0/1 vs "negative"/"positive"), not flips
         raise BadInput(
-            f"the {what}'s classes ({', '.join(map(repr, theirs[:5]))}) are not the dataset's ({', '.join(map(repr, ours[:5]))}): it labels another way",
+            f"the {what}'s classes ({_first_five(theirs)}) are not the dataset's ({_first_five(ours)}): it labels another way",
             f"pass as {flag} a baseline or holdout made from this dataset, with its label spelling",
         )
 
@@ -700,12 +700,49 @@ def _noise_rate(results: list[guards.GuardResult]) -> float | None:
     return None
 
 
-def _own_holdout(store, verify_key: Ed25519PublicKey, ledger=None):
-    """The trusted holdout ingest wrote next to the dataset (``URI/holdout``), verified; None when there is none."""
+def _first_five(classes: list) -> str:
+    """Up to five classes, and how many more: a sixth class cut off without a word read as absent (break-it r9 F11)."""
+    return ", ".join(map(repr, classes[:5])) + (f", … ({len(classes) - 5} more)" if len(classes) > 5 else "")
+
+
+def _own_holdout(store, verify_key: Ed25519PublicKey, ledger=None, manifest: SignedManifest | None = None):
+    """The trusted holdout ingest wrote next to the dataset (``URI/holdout``), verified; None when there is none.
+
+    A holdout that was written (``manifest``, the dataset's verified manifest, or the ledger says so) and is gone
+    raises :class:`UntrustedInput`: deleting it must not turn the reference guards off quietly.
+    """
     own = store.child(HOLDOUT)
     if own.head(MANIFEST_KEY) is None and not own.list(limit=1):
+        if manifest is not None and (why := holdout_gone(manifest, verify_key, ledger)):
+            raise UntrustedInput(["holdout"], f"the holdout at {own.uri} failed verification: object-missing: {why}", fix=HOLDOUT_GONE_FIX)
         return None
     return load_trusted(own, verify_key, "holdout", None, ledger=ledger).frame
+
+
+HOLDOUT_GONE_FIX = "restore the holdout from a signed copy, or pass --holdout naming a signed holdout"
+
+
+def holdout_gone(manifest: SignedManifest, verify_key: Ed25519PublicKey, ledger=None) -> str | None:
+    """Why the training part of a verified dataset must have its own holdout (its signed source rows outnumber
+    its own, or the ledger records a holdout of the dataset), or None when it was ingested without one."""
+    payload = manifest.payload
+    ds = payload.get("dataset") or {}
+    if ds.get("role") != "data":
+        return None
+    source = payload.get("source") or {}
+    total, rows = source.get("rows"), payload.get("rows")
+    if source.get("part") == "train" and isinstance(total, int) and isinstance(rows, int) and total > rows:
+        return f"the signed manifest records {total:,} source rows, {rows:,} of them in the training part; the other {total - rows:,} went to a holdout that is gone"
+    if ledger is not None:
+        from labelguard.tasks.ledger import LedgerBroken
+
+        try:
+            entries = ledger.entries(verify_key)
+        except LedgerBroken:
+            return None  # the manifest guard reports a broken ledger
+        if any(e.dataset_id == ds.get("id") and e.role == "holdout" for e in entries):
+            return f"the ledger records a holdout of dataset {ds.get('id')}, and it is gone"
+    return None
 
 
 def make_baseline(
