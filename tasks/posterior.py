@@ -206,25 +206,32 @@ def _flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFra
         posterior = binned_flip_posterior(prior, codes, k, iters=iters)
         return FlipPosterior(posterior, expected_f1_set(posterior), dict(zip(names, map(float, w))), float(posterior.mean()))
     posterior, posterior_ref = binned_flip_posterior(prior, codes, k, iters=iters, also=(_pool(views_ref, w), codes_r))
-    noise_rate, shows_flips = anchored_noise_rate(posterior, posterior_ref)
-    own = expected_f1_set(posterior)
-    if _no_likelier_than_clean(own, posterior, posterior_ref, shows_flips=shows_flips):
-        own = np.zeros(len(codes), dtype=bool)
-    cleanlab = _cleanlab_set(codes, oof_raw)  # exactly the confident_learning guard's set (same folds)
-    knn_set, knn_ref_hits = _neighbourhood_sets(Z, codes, scaler.transform(Xr), codes_r, memo)
-    # the reference model's view alone, EM'd the same way (the reference_model guard's evidence)
-    alone, alone_ref = binned_flip_posterior(_renorm(ref_view), codes, k, iters=iters, also=(_renorm(ref_oof), codes_r))
-    reference = expected_f1_set(alone)
-    candidates = {"posterior": _posterior_set_false_positive_rate(own, posterior, posterior_ref)}
-    # a model whose predictions on the trusted rows are independent of their labels has no skill: the rows its set
-    # holds are noise, and where it flags more candidate than trusted rows that is how candidate rows are scored
-    # (out of fold, against their own labels), not flips — a clean checkerboard: cleanlab 40 % vs 30 % of trusted rows
     from labelguard.tasks.guards import SKILL_ALPHA  # the model gate's rule for "has skill"
 
+    # a model whose predictions on the trusted rows are independent of their labels has no skill (the model gate's
+    # G-test): when the reference model has none and the posterior stands no higher on the candidate than on the
+    # trusted rows, the posterior's level is its false-alarm level, not flips (EM's noise matrix is not identified)
+    ref_skill = _skill_p(ref_oof.argmax(axis=1), codes_r) <= SKILL_ALPHA
+    anchored, shows_flips = anchored_noise_rate(posterior, posterior_ref)
+    no_skill = not ref_skill and not shows_flips
+    noise_rate = anchored if no_skill else float(posterior.mean())
+    own = expected_f1_set(posterior)
+    if no_skill and _no_likelier_than_clean(own, posterior, posterior_ref):
+        own = np.zeros(len(codes), dtype=bool)
+    candidates = {"posterior": _posterior_set_false_positive_rate(own, posterior, posterior_ref)}
+    cleanlab = _cleanlab_set(codes, oof_raw)  # exactly the confident_learning guard's set (same folds)
+    # a set from a model without skill holds noise: where it flags more candidate than trusted rows, that is how
+    # candidate rows are scored (out of fold, against their own labels), not flips (a clean checkerboard: cleanlab
+    # flagged 40 % of candidate rows and 30 % of trusted ones)
     if _skill_p(cand_on_ref.argmax(axis=1), codes_r) <= SKILL_ALPHA:
         candidates["cleanlab"] = _cleanlab_set_false_positive_rate(cleanlab, codes, oof, _renorm(cand_on_ref), codes_r)
-    candidates["neighbourhood"] = _smoothed_rate(knn_ref_hits, len(codes_r)) if knn_set.any() else 0.0
-    if _skill_p(ref_oof.argmax(axis=1), codes_r) <= SKILL_ALPHA:
+    knn_set, reference = np.zeros(len(codes), dtype=bool), np.zeros(len(codes), dtype=bool)
+    if no_skill:  # the neighbourhood rule needs no model
+        knn_set, knn_ref_hits = _neighbourhood_sets(Z, codes, scaler.transform(Xr), codes_r, memo)
+        candidates["neighbourhood"] = _smoothed_rate(knn_ref_hits, len(codes_r)) if knn_set.any() else 0.0
+    elif ref_skill:  # the reference model's view alone, EM'd the same way (the reference_model guard's evidence)
+        alone, alone_ref = binned_flip_posterior(_renorm(ref_view), codes, k, iters=iters, also=(_renorm(ref_oof), codes_r))
+        reference = expected_f1_set(alone)
         candidates["reference_model"] = _posterior_set_false_positive_rate(reference, alone, alone_ref)
     sets = {"posterior": own, "cleanlab": cleanlab, "neighbourhood": knn_set, "reference_model": reference}
     chosen, scored = choose_suspect_set({m: (int(sets[m].sum()), fpr) for m, fpr in candidates.items()}, len(codes), noise_rate * len(codes), len(codes_r))
@@ -259,26 +266,17 @@ def anchored_noise_rate(posterior: np.ndarray, posterior_ref: np.ndarray, *, mar
     return max(0.0, m - m_ref) / max(EPS, 1.0 - m_ref), False
 
 
-def _no_likelier_than_clean(suspect: np.ndarray, posterior: np.ndarray, posterior_ref: np.ndarray, *, shows_flips: bool,
-                            margin_se: float = 1.0, name_se: float = 2.0) -> bool:
-    """The trusted rows contradict the posterior's set: its rows are no likelier flipped than clean rows.
-
-    The set is taken on the posterior's word (a few dozen trusted rows cannot confirm one flip in a hundred)
-    unless the trusted rows say otherwise. Their share at or above the set's lowest posterior is compared with
-    the candidate's share in the set (a two-sample comparison of the raw rates, in standard errors ``z``); the
-    set is contradicted when ``z < margin_se`` (trusted rows reach it about as often), or when the posterior
-    does not show flips at all (``shows_flips``: its mean stands no higher on the candidate than on the
-    trusted rows, see :func:`anchored_noise_rate`) and the set is not above its trusted rate by ``name_se``
-    standard errors either while some trusted row reaches it. When no model has skill the posterior is that flat.
-    """
+def _no_likelier_than_clean(suspect: np.ndarray, posterior: np.ndarray, posterior_ref: np.ndarray, *, name_se: float = 2.0) -> bool:
+    """The trusted rows do not show the posterior's set to hold flips: some trusted row reaches its threshold and the
+    candidate's share in the set stands less than ``name_se`` standard errors above the trusted rows' share at or
+    above its lowest posterior (a two-sample comparison of the raw rates). Asked only when no model has skill."""
     if not suspect.any() or not len(posterior_ref):
         return False
     n, r, s = len(posterior), len(posterior_ref), int(suspect.sum())
     hits = int((posterior_ref >= posterior[suspect].min()).sum())
     p = hits / r
     spread = np.sqrt(s * (1 - s / n) + n**2 * p * (1 - p) / r)
-    z = (s - p * n) / spread if spread > 0 else np.inf
-    return bool(z < margin_se or (not shows_flips and hits > 0 and z < name_se))
+    return bool(hits > 0 and (s - p * n) / spread < name_se)
 
 
 def _neighbourhood_sets(Z: np.ndarray, codes: np.ndarray, Z_ref: np.ndarray, codes_ref: np.ndarray, memo: dict | None,
