@@ -19,7 +19,10 @@ the data look different:
 - 5 classes skewed: shares 50/20/15/10/5 %, 6 features;
 - redundant: 12 features, 3 informative, 6 linear combinations of them, 3 noise;
 - two modes per class: 4 features, 2 clusters per class (make_classification n_clusters_per_class=2);
-- 500 rows: the base at 625 rows (500 candidate, 125 holdout).
+- 500 rows: the base at 625 rows (500 candidate, 125 holdout);
+- checkerboard: a 3x3 board of two classes on 500 uniform rows (400 candidate, 100 holdout): with 100 trusted
+  rows no model the detectors choose may have skill (added in the tenth session, after a new user's report);
+- moons: scikit-learn's make_moons, noise 0.2, 1,000 rows (tenth session, likewise).
 
 Everything else is the grid's: 80/20 split, every registered attack at 1/5/10/20/40 %, the guards and
 the flip posterior exactly as `verify` runs them, cleanlab on the same rows, damage as the largest
@@ -93,9 +96,21 @@ def _500_rows(seed: int):
     return _classification(seed, n_samples=625)
 
 
+def _checkerboard(seed: int):
+    X = np.random.default_rng(seed).uniform(0, 3, size=(500, 2))
+    return X, (np.floor(X[:, 0]) + np.floor(X[:, 1])).astype(int) % 2
+
+
+def _moons(seed: int):
+    from sklearn.datasets import make_moons
+
+    return make_moons(n_samples=1000, noise=0.2, random_state=seed)
+
+
 MAKERS = {
     "circles": _circles, "heavy tails": _heavy_tails, "natural noise 5 %": _natural_noise, "unscaled": _unscaled,
     "5 classes skewed": _skewed_5, "redundant": _redundant, "two modes per class": _two_modes, "500 rows": _500_rows,
+    "checkerboard": _checkerboard, "moons": _moons,
 }
 
 

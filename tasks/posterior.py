@@ -13,7 +13,9 @@ pooled log-linearly with weights fitted to the trusted reference's labels (stack
 attacker cannot touch), the label-noise transition matrix is fitted by EM on the candidate, and
 each row's posterior probability of having been flipped follows. The suspect set is the top-k rows
 by that posterior, k maximizing the expected F1 (Jansche 2007; Nan et al. 2012, ICML, "Optimizing
-F-measures: a tale of two approaches").
+F-measures: a tale of two approaches"), unless the trusted rows, clean by construction, show another
+detector's set better (cleanlab's, the neighbourhood rule's, the reference model's alone) or show the
+posterior no likelier on the candidate than on them (no model has skill): then nobody is named from it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from labelguard.tasks.detectors import RowScores, _xy, binned_flip_posterior, cross_fit_proba, detector_model, oof_proba
+from labelguard.tasks.detectors import RowScores, _skill_p, _xy, binned_flip_posterior, cross_fit_proba, detector_model, oof_proba
 from labelguard.tasks.manifest import ColumnSpec
 
 EPS = 1e-6
@@ -38,8 +40,8 @@ class FlipPosterior:
     suspect: np.ndarray  # shape (n,), bool
     weights: dict[str, float]
     noise_rate: float
-    chosen: str = "posterior"  # which candidate suspect set ``suspect`` is: "posterior" or "cleanlab"
-    candidates: dict[str, dict[str, float]] = field(default_factory=dict)  # per candidate set: rows, false_positive_rate, expected_f1
+    chosen: str = "posterior"  # which candidate suspect set ``suspect`` is: "posterior", "cleanlab", "neighbourhood" or "reference_model"
+    candidates: dict[str, dict[str, float]] = field(default_factory=dict)  # per candidate set: rows, false_positive_rate, expected_f1, z
 
     def as_scores(self) -> RowScores:
         return RowScores(self.posterior, self.suspect, self.noise_rate)
@@ -156,10 +158,13 @@ def flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFram
     -------
     FlipPosterior
         ``posterior`` shape (n,), ``suspect`` mask, the pooling ``weights`` by view, ``noise_rate``
-        (mean posterior: the estimated share of flipped rows). With trusted rows, ``suspect`` is the
-        posterior's expected-F1 set or cleanlab's own set on the candidate, whichever
+        (the estimated share of flipped rows: the mean posterior, or with trusted rows
+        :func:`anchored_noise_rate`). With trusted rows, ``suspect`` is the posterior's expected-F1 set
+        (empty when the trusted rows reach it about as often as candidate rows), or cleanlab's set, the
+        knn_consistency rule's set or the reference model's own expected-F1 set, whichever
         :func:`choose_suspect_set` expects to be better from the rates at which each method flags
-        trusted rows (``chosen``; ``candidates`` holds the figures).
+        trusted rows (``chosen``; ``candidates`` holds the figures; a model-based set competes only when
+        its model has skill on the trusted rows, the model gate's G-test).
     """
     # the guards' model family (the same choice on the same trusted rows: memo keeps it)
     with detector_model(frame, spec, reference, memo):
@@ -201,15 +206,92 @@ def _flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFra
         posterior = binned_flip_posterior(prior, codes, k, iters=iters)
         return FlipPosterior(posterior, expected_f1_set(posterior), dict(zip(names, map(float, w))), float(posterior.mean()))
     posterior, posterior_ref = binned_flip_posterior(prior, codes, k, iters=iters, also=(_pool(views_ref, w), codes_r))
+    from labelguard.tasks.guards import SKILL_ALPHA  # the model gate's rule for "has skill"
+
+    # a model whose predictions on the trusted rows are independent of their labels has no skill (the model gate's
+    # G-test): when the reference model has none and the posterior stands no higher on the candidate than on the
+    # trusted rows, the posterior's level is its false-alarm level, not flips (EM's noise matrix is not identified)
+    ref_skill = _skill_p(ref_oof.argmax(axis=1), codes_r) <= SKILL_ALPHA
+    anchored, shows_flips = anchored_noise_rate(posterior, posterior_ref)
+    no_skill = not ref_skill and not shows_flips
+    noise_rate = anchored if no_skill else float(posterior.mean())
     own = expected_f1_set(posterior)
+    if no_skill and _no_likelier_than_clean(own, posterior, posterior_ref):
+        own = np.zeros(len(codes), dtype=bool)
+    candidates = {"posterior": _posterior_set_false_positive_rate(own, posterior, posterior_ref)}
     cleanlab = _cleanlab_set(codes, oof_raw)  # exactly the confident_learning guard's set (same folds)
-    candidates = {
-        "posterior": _posterior_set_false_positive_rate(own, posterior, posterior_ref),
-        "cleanlab": _cleanlab_set_false_positive_rate(cleanlab, codes, oof, _renorm(cand_on_ref), codes_r),
-    }
-    sets = {"posterior": own, "cleanlab": cleanlab}
-    chosen, scored = choose_suspect_set({m: (int(sets[m].sum()), fpr) for m, fpr in candidates.items()}, len(codes), float(posterior.sum()), len(codes_r))
-    return FlipPosterior(posterior, sets[chosen], dict(zip(names, map(float, w))), float(posterior.mean()), chosen, scored)
+    # a set from a model without skill holds noise: where it flags more candidate than trusted rows, that is how
+    # candidate rows are scored (out of fold, against their own labels), not flips (a clean checkerboard: cleanlab
+    # flagged 40 % of candidate rows and 30 % of trusted ones)
+    if _skill_p(cand_on_ref.argmax(axis=1), codes_r) <= SKILL_ALPHA:
+        candidates["cleanlab"] = _cleanlab_set_false_positive_rate(cleanlab, codes, oof, _renorm(cand_on_ref), codes_r)
+    knn_set, reference = np.zeros(len(codes), dtype=bool), np.zeros(len(codes), dtype=bool)
+    if no_skill:  # the neighbourhood rule needs no model
+        knn_set, knn_ref_hits = _neighbourhood_sets(Z, codes, scaler.transform(Xr), codes_r, memo)
+        candidates["neighbourhood"] = _smoothed_rate(knn_ref_hits, len(codes_r)) if knn_set.any() else 0.0
+    elif ref_skill:  # the reference model's view alone, EM'd the same way (the reference_model guard's evidence)
+        alone, alone_ref = binned_flip_posterior(_renorm(ref_view), codes, k, iters=iters, also=(_renorm(ref_oof), codes_r))
+        reference = expected_f1_set(alone)
+        candidates["reference_model"] = _posterior_set_false_positive_rate(reference, alone, alone_ref)
+    sets = {"posterior": own, "cleanlab": cleanlab, "neighbourhood": knn_set, "reference_model": reference}
+    chosen, scored = choose_suspect_set({m: (int(sets[m].sum()), fpr) for m, fpr in candidates.items()}, len(codes), noise_rate * len(codes), len(codes_r))
+    return FlipPosterior(posterior, sets[chosen], dict(zip(names, map(float, w))), noise_rate, chosen, scored)
+
+
+def anchored_noise_rate(posterior: np.ndarray, posterior_ref: np.ndarray, *, margin_se: float = 2.0) -> tuple[float, bool]:
+    """The flipped share: the posterior's mean where the trusted rows vouch for it, else its excess over its false-alarm level.
+
+    The trusted rows are clean by construction, so the posterior's mean on them, ``m_ref``, is the level it
+    reaches on clean rows. A calibrated posterior's mean ``m`` on the candidate is the flipped share; its
+    mean on the flipped rows then exceeds ``m_ref`` by ``(m - m_ref) / m`` (what it tells flips from clean
+    rows by). When the candidate's mean stands no more than ``margin_se`` standard errors above the trusted
+    rows' (Welch), the posterior does not tell them apart, its mean is not evidence of flips (when no model has
+    skill EM's noise matrix is not identified: a clean 3x3 checkerboard read 0.45 on both), and the estimate
+    is the share the data do show: with flipped rows at most 1 and clean ones at ``m_ref``,
+    ``m <= pi + (1 - pi) m_ref`` bounds it below by ``(m - m_ref) / (1 - m_ref)`` (near 0 there).
+    ``margin_se``: the two-standard-error convention of the detectors' model choice.
+
+    Returns
+    -------
+    tuple
+        (estimated flipped share, whether the candidate's mean stands above the trusted rows' by ``margin_se``).
+    """
+    m = float(posterior.mean())
+    if len(posterior_ref) < 2:
+        return m, True
+    m_ref = float(posterior_ref.mean())
+    se = float(np.sqrt(posterior.var(ddof=1) / len(posterior) + posterior_ref.var(ddof=1) / len(posterior_ref)))
+    if m - m_ref > margin_se * se:
+        return m, True
+    return max(0.0, m - m_ref) / max(EPS, 1.0 - m_ref), False
+
+
+def _no_likelier_than_clean(suspect: np.ndarray, posterior: np.ndarray, posterior_ref: np.ndarray, *, name_se: float = 2.0) -> bool:
+    """The trusted rows do not show the posterior's set to hold flips: some trusted row reaches its threshold and the
+    candidate's share in the set stands less than ``name_se`` standard errors above the trusted rows' share at or
+    above its lowest posterior (a two-sample comparison of the raw rates). Asked only when no model has skill."""
+    if not suspect.any() or not len(posterior_ref):
+        return False
+    n, r, s = len(posterior), len(posterior_ref), int(suspect.sum())
+    hits = int((posterior_ref >= posterior[suspect].min()).sum())
+    p = hits / r
+    spread = np.sqrt(s * (1 - s / n) + n**2 * p * (1 - p) / r)
+    return bool(hits > 0 and (s - p * n) / spread < name_se)
+
+
+def _neighbourhood_sets(Z: np.ndarray, codes: np.ndarray, Z_ref: np.ndarray, codes_ref: np.ndarray, memo: dict | None,
+                        *, k: int = 10, eta: float = 0.7) -> tuple[np.ndarray, int]:
+    """The knn_consistency guard's set (at least ``eta`` of a row's ``k`` nearest candidate rows carry another label),
+    and how many trusted rows the same rule flags against the same candidate rows."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from labelguard.tasks.detectors import self_neighbours
+
+    k = max(1, min(k, len(Z) - 1))
+    idx = self_neighbours(Z, k, memo)[:, 1:]
+    suspect = (codes[idx] != codes[:, None]).mean(axis=1) >= eta
+    idx_ref = NearestNeighbors(n_neighbors=k).fit(Z).kneighbors(Z_ref)[1]
+    return suspect, int(((codes[idx_ref] != codes_ref[:, None]).mean(axis=1) >= eta).sum())
 
 
 def _cleanlab_set(codes: np.ndarray, oof: np.ndarray) -> np.ndarray:
@@ -250,7 +332,8 @@ def _cleanlab_set_false_positive_rate(suspect: np.ndarray, codes: np.ndarray, oo
 
 
 def choose_suspect_set(
-    candidates: dict[str, tuple[int, float]], rows: int, expected_flips: float, reference_rows: int, *, margin_se: float = 1.0
+    candidates: dict[str, tuple[int, float]], rows: int, expected_flips: float, reference_rows: int, *, margin_se: float = 1.0,
+    name_se: float = 2.0,
 ) -> tuple[str, dict[str, dict[str, float]]]:
     """The candidate suspect set with the highest F1 expected from its false-positive rate measured on trusted rows.
 
@@ -259,14 +342,18 @@ def choose_suspect_set(
     ``2 (s - f (rows - F)) / (s + F)`` for ``F`` flipped rows in all. ``f`` is measured on the
     trusted reference, whose labels are right by construction, by models that never trained on the
     row they score — so it is calibrated out of sample, unlike the posterior's own expectation
-    (which always prefers its own set). ``F`` is the posterior's expected count, raised to at least
-    the largest estimated true-positive count.
+    (which always prefers its own set). ``F`` is the posterior's estimated count
+    (:func:`anchored_noise_rate` times the rows), raised to at least the largest estimated true-positive count.
 
     The first candidate is the default; another replaces it only when its expected F1 is higher by
     more than ``margin_se`` standard errors of the difference (binomial error of each ``f`` on
     ``reference_rows`` rows, by the delta method): the one-standard-error rule (Breiman et al. 1984,
     *Classification and Regression Trees*, §3.4.3) — a few hundred trusted rows measure a rate of
-    1 % only roughly, and a switch on noise costs more than it gains.
+    1 % only roughly, and a switch on noise costs more than it gains. A challenger must also hold
+    flips at all: its count must stand more than ``name_se`` standard errors above ``f * rows``, the
+    count its method flags when there are no flips (``z``, a two-sample comparison of the two binomial
+    rates): raising ``F`` to a set's own excess lets any large set look good, and on a clean checkerboard
+    cleanlab's 129 of 320 rows, 1.7 standard errors above the trusted rows' rate, read as expected F1 0.52.
 
     Parameters
     ----------
@@ -280,11 +367,14 @@ def choose_suspect_set(
         Trusted rows the rates were measured on.
     margin_se
         Standard errors by which a challenger must beat the default.
+    name_se
+        Standard errors by which a challenger's count must exceed its method's count on clean rows (two: the
+        convention of the detectors' model choice).
 
     Returns
     -------
     tuple
-        (chosen name, name -> ``rows``, ``false_positive_rate``, ``expected_f1``).
+        (chosen name, name -> ``rows``, ``false_positive_rate``, ``expected_f1``, ``z``).
     """
     flips = max(0.0, min(float(rows), expected_flips))
     tp = {m: max(0.0, s - f * (rows - flips)) for m, (s, f) in candidates.items()}
@@ -292,7 +382,12 @@ def choose_suspect_set(
     scored = {}
     for m, (s, f) in candidates.items():
         t = max(0.0, s - f * (rows - flips))
-        scored[m] = {"rows": s, "false_positive_rate": f, "expected_f1": 2 * t / (s + flips) if s + flips > 0 else 0.0}
+        # the set holds flips at all: its share of the candidate against the share of clean rows its method flags
+        # (f, on the trusted rows), under the null of no flips — a two-sample comparison of binomial rates, in
+        # standard errors (the candidate's count is binomial on its rows, f on the trusted rows)
+        spread = np.sqrt(s * (1 - s / max(1, rows)) + rows**2 * f * (1 - f) / max(1, reference_rows))
+        z = (s - f * rows) / spread if spread > 0 else 0.0
+        scored[m] = {"rows": s, "false_positive_rate": f, "expected_f1": 2 * t / (s + flips) if s + flips > 0 else 0.0, "z": float(z)}
     names = list(candidates)
     default = names[0]
     best = default
@@ -303,6 +398,7 @@ def choose_suspect_set(
     for m in names[1:]:
         s_big = max(candidates[m][0], candidates[default][0])
         sd = 2 * (rows - flips) / max(1e-12, s_big + flips) * np.hypot(se(candidates[m][1]), se(candidates[default][1]))
-        if scored[m]["expected_f1"] - scored[default]["expected_f1"] > margin_se * sd and scored[m]["expected_f1"] > scored[best]["expected_f1"]:
+        if (scored[m]["expected_f1"] - scored[default]["expected_f1"] > margin_se * sd and scored[m]["expected_f1"] > scored[best]["expected_f1"]
+                and scored[m]["z"] > name_se):
             best = m
     return best, scored
