@@ -1,5 +1,5 @@
 """Break-it round 8: a daily partition holding one of the dataset's classes, JSON written into a signed lake,
-a segment predicate reaching module objects, and the other findings of /work/notes/breakit-findings-r8.md.
+a segment predicate reaching module objects, and the other findings of bench/findings/breakit-r8.md.
 Small data of our own throughout (at most 300 rows a file)."""
 
 from __future__ import annotations

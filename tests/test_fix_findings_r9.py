@@ -1,5 +1,5 @@
 """Break-it round 9: a dataset whose signed holdout was deleted at rest, a drift lake missing a day it recorded
-clean, and the other findings of FINDINGS-r9.md. Small data of our own throughout (at most 300 rows a file)."""
+clean, and the other findings of bench/findings/breakit-r9.md. Small data of our own throughout (at most 300 rows a file)."""
 
 from __future__ import annotations
 
