@@ -324,3 +324,16 @@ def test_confident_learning_detail_line_says_what_the_rows_look_like():
     res = guards.confident_learning_guard(GuardContext(frame=frame, spec=SPEC))
     assert k > 0 and res.suspect_ids == frame["review_id"][mask].tolist()
     assert res.detail == f"{k} of 60 rows look mislabelled to confident learning ({k / 60:.1%}); no reference, so no dataset verdict"
+
+
+@pytest.mark.parametrize("index", ["shifted", "text"])
+def test_schema_guard_names_failing_rows_by_label_whatever_the_index(index):
+    """pandera reports index labels: a frame indexed 5..24 (a slice) or by text names the failing rows themselves."""
+    frame = make_reviews(25, seed=9).iloc[5:]
+    if index == "text":
+        frame = frame.set_axis([f"row{i}" for i in range(5, 25)])
+    frame.loc[frame.index[2], "polarity"] = np.inf  # rev-0000007
+    frame.loc[frame.index[15], "label"] = 9  # rev-0000020: its label is the frame's length
+    res = guards.schema_guard(GuardContext(frame=frame, spec=SPEC))
+    assert res.suspect_ids == ["rev-0000007", "rev-0000020"]
+    assert res.detail == "2 failure(s) (label:isin([0, 1]); polarity:finite) in rows rev-0000007, rev-0000020"
