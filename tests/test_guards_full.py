@@ -337,3 +337,21 @@ def test_schema_guard_names_failing_rows_by_label_whatever_the_index(index):
     res = guards.schema_guard(GuardContext(frame=frame, spec=SPEC))
     assert res.suspect_ids == ["rev-0000007", "rev-0000020"]
     assert res.detail == "2 failure(s) (label:isin([0, 1]); polarity:finite) in rows rev-0000007, rev-0000020"
+
+
+# ---------------------------------------------------------------- numbers written out, the gate's power
+
+
+def test_rates_are_written_to_four_decimals():
+    assert guards.output_rate({"a": 0.47000000000000003, "b": 0.123456, "c": 1}) == {"a": 0.47, "b": 0.1235, "c": 1.0}
+    assert guards.output_rate(None) is None
+
+
+def test_gate_power_on_one_holdout_row_is_the_sign_tests_row_count_over_one():
+    """With no disagreement expected, x = c² rows (c = z_alpha + z_power); over one row it is x itself unless capped at 1."""
+    from labelguard.tasks.guards import gate_power
+    from labelguard.tasks.power import POWER
+
+    c2 = (stats.norm.isf(0.5) + stats.norm.isf(1 - POWER)) ** 2  # alpha 0.5: z_alpha = 0, c² = 0.708
+    assert gate_power(1, 0.0, 0.5) == pytest.approx(c2, rel=1e-12) and gate_power(2, 0.0, 0.5) == pytest.approx(c2 / 2, rel=1e-12)
+    assert gate_power(0, 0.0, 0.5) == pytest.approx(c2, rel=1e-12)  # no rows: counted as one
