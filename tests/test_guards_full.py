@@ -355,3 +355,81 @@ def test_gate_power_on_one_holdout_row_is_the_sign_tests_row_count_over_one():
     c2 = (stats.norm.isf(0.5) + stats.norm.isf(1 - POWER)) ** 2  # alpha 0.5: z_alpha = 0, c² = 0.708
     assert gate_power(1, 0.0, 0.5) == pytest.approx(c2, rel=1e-12) and gate_power(2, 0.0, 0.5) == pytest.approx(c2 / 2, rel=1e-12)
     assert gate_power(0, 0.0, 0.5) == pytest.approx(c2, rel=1e-12)  # no rows: counted as one
+
+
+def test_self_contained_verdict_a_p_value_at_alpha_does_not_fire(monkeypatch):
+    """"fires below 0.001": the two-proportion test's p equal to ALPHA passes, just below it fires."""
+    frame, reference = make_reviews(40, seed=10), make_reviews(40, seed=11)
+    monkeypatch.setattr(guards, "_excess", lambda *a: ALPHA)
+    assert guards.knn_consistency_guard(GuardContext(frame=frame, spec=SPEC, reference=reference)).verdict == "pass"
+    monkeypatch.setattr(guards, "_excess", lambda *a: np.nextafter(ALPHA, 0))
+    assert guards.knn_consistency_guard(GuardContext(frame=frame, spec=SPEC, reference=reference)).verdict == "fired"
+
+
+def test_a_reference_of_exactly_the_minimum_rows_gives_a_dataset_verdict():
+    frame, reference = make_reviews(40, seed=12), make_reviews(20, seed=13)  # knn_consistency needs 20 rows
+    res = guards.knn_consistency_guard(GuardContext(frame=frame, spec=SPEC, reference=reference))
+    ref_mask = detectors.knn_consistency(reference, SPEC).suspect
+    assert set(res.metrics) == {"suspect_fraction", "reference_fraction", "p_value"}
+    assert res.metrics["reference_fraction"] == ref_mask.mean() and "on the reference; one-sided p=" in res.detail
+
+
+# ---------------------------------------------------------------- the model gate's levels, on the detector's numbers
+
+
+def _gate(monkeypatch, **over):
+    """The model gate on fixed paired-gate numbers (a copy per call: the guard pops ``share_moves``)."""
+    base = {"holdout_rows": 1000, "reference_skill_p": 1e-9, "reference_accuracy": 0.9, "accuracy": 0.9, "accuracy_p": 0.5,
+            "discordant_worse": 10, "discordant_better": 10, "share_class": "1", "share": 0.5, "true_share": 0.5,
+            "share_gap": 0.0, "share_p": 0.5, "share_moves": [(5, 5), (5, 5)]}
+    monkeypatch.setattr(detectors, "paired_gate", lambda *a, **k: {**base, **over, "share_moves": list(over.get("share_moves", base["share_moves"]))})
+    frame = make_reviews(20, seed=14)
+    kw = {k: over.pop(k) for k in ("min_accuracy_drop", "min_share_shift") if k in over}
+    options = over.pop("options", {})
+    return guards.model_gate_guard(GuardContext(frame=frame, spec=SPEC, reference=frame, holdout=frame, options=options), **kw)
+
+
+def test_model_gate_levels_fire_strictly_beyond_them(monkeypatch):
+    """Each comparison the gate documents is strict: a p equal to its level, a gap equal to its practical gap, does not fire."""
+    assert _gate(monkeypatch, reference_skill_p=guards.SKILL_ALPHA).verdict != "skipped"  # skipped only above 0.05
+    assert _gate(monkeypatch, reference_skill_p=np.nextafter(guards.SKILL_ALPHA, 1)).verdict == "skipped"
+    drop = {"reference_accuracy": 0.95, "accuracy": 0.85, "discordant_worse": 150, "discordant_better": 50}
+    assert _gate(monkeypatch, **drop, accuracy_p=guards.GATE_ALPHA).verdict != "fired"
+    assert _gate(monkeypatch, **drop, accuracy_p=np.nextafter(guards.GATE_ALPHA, 0)).verdict == "fired"
+    assert _gate(monkeypatch, **drop, accuracy_p=1e-9, min_accuracy_drop=0.95 - 0.85).verdict != "fired"
+    share = {"share_gap": 0.1, "share": 0.6, "share_moves": [(5, 105), (105, 5)]}
+    assert _gate(monkeypatch, **share, share_p=guards.GATE_ALPHA).verdict != "fired"
+    assert _gate(monkeypatch, **share, share_p=1e-9).verdict == "fired"
+    assert _gate(monkeypatch, **share, share_p=1e-9, min_share_shift=0.1).verdict != "fired"
+    assert _gate(monkeypatch, **share, share_p=1e-9, reference_skill_p=guards.GATE_ALPHA).verdict != "fired"  # share test needs skill below 0.001
+
+
+def test_model_gate_on_a_one_row_holdout_counts_one_row(monkeypatch):
+    res = _gate(monkeypatch, holdout_rows=1, discordant_worse=0, discordant_better=0, share_moves=[(0, 0), (0, 0)])
+    assert res.detail.endswith(" on 1 holdout rows") and res.verdict == "inconclusive"
+
+
+def test_model_gate_share_gap_option_makes_the_share_bound_decide(monkeypatch):
+    """Class 0 predicted 10 points less often (5 rows alone vs 105): its bound is the larger, on the negative side."""
+    from labelguard.tasks.power import paired_difference_bounds
+
+    lo, hi = paired_difference_bounds(5, 105, 1000)
+    upper = max(hi, -lo)
+    moves = {"share_moves": [(5, 105), (5, 5)]}
+    plain = _gate(monkeypatch, **moves)
+    assert (plain.verdict, plain.metrics["share_move_class"], plain.metrics["share_move_upper"]) == ("pass", 0, upper) and upper > 0.1
+    assert "share_move_tolerance" not in plain.metrics and ", on a share move " + f"{upper:.1%} (class 0) on 1000 holdout rows" in plain.detail
+    strict = _gate(monkeypatch, **moves, options={"share_gap": 0.02})
+    assert strict.verdict == "inconclusive" and strict.metrics["share_move_tolerance"] == 0.02
+    assert f", on a share move {upper:.1%} (class 0; cannot rule out 2%) on 1000 holdout rows" in strict.detail
+    assert _gate(monkeypatch, **moves, options={"share_gap": upper}).verdict == "inconclusive"  # the bound must be below it
+    assert _gate(monkeypatch, **moves, options={"share_gap": np.nextafter(upper, 1)}).verdict == "pass"
+
+
+def test_model_gate_vouches_only_for_a_bound_below_the_practical_gap(monkeypatch):
+    from labelguard.tasks.power import paired_difference_bounds
+
+    drop_upper = paired_difference_bounds(10, 10, 1000)[1]
+    at = _gate(monkeypatch, min_accuracy_drop=drop_upper)
+    assert at.verdict == "inconclusive" and f"95 % bound on the accuracy drop {drop_upper:.1%} (cannot rule out {drop_upper:.0%})" in at.detail
+    assert _gate(monkeypatch, min_accuracy_drop=np.nextafter(drop_upper, 1)).verdict == "pass"
