@@ -61,7 +61,7 @@ MODULES: dict[str, list[str]] = {
                 "tests/test_storage_fresh.py", "tests/test_storage_seed12.py", "tests/test_storage_seed13.py", "tests/test_storage_full.py"],
     # the two-sided contracts, and the values and wording each guard and detector must produce
     "guards": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py", "tests/test_registry_decorators.py",
-               "tests/test_guards_fresh.py"],
+               "tests/test_guards_fresh.py", "tests/test_guards_full.py"],
     "detectors": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py", "tests/test_detectors_fresh.py",
                   "tests/test_detectors_seed12.py", "tests/test_detectors_seed13.py"],
 }

@@ -260,8 +260,9 @@ def schema_guard(ctx: GuardContext) -> GuardResult:
     _, failures = validate_reviews(ctx.frame, ctx.spec)
     if failures is None:
         return GuardResult("schema", True, f"{len(ctx.frame)} rows valid", suspect_ids=[])
-    idx = pd.to_numeric(failures["index"], errors="coerce").dropna().astype(int).unique()
-    ids = sort_ids(ctx.frame[ctx.spec.id_col].iloc[idx[idx < len(ctx.frame)]].tolist()) if ctx.spec.id_col in ctx.frame else []
+    # pandera reports each failing row by its index label (not its position): a frame indexed 5..24 or by text must name the same rows
+    bad = ctx.frame.index.isin(failures["index"].dropna())
+    ids = sort_ids(ctx.frame.loc[bad, ctx.spec.id_col].tolist()) if ctx.spec.id_col in ctx.frame else []
     checks = sorted({f"{c}:{k}" for c, k in zip(failures["column"].astype(str), failures["check"].astype(str))})
     return GuardResult("schema", False, f"{len(failures)} failure(s) ({'; '.join(checks)}) in rows {_ids_preview(ids)}", suspect_ids=ids, metrics={"failures": len(failures)})
 

@@ -1,0 +1,435 @@
+"""Guard behaviour that the full mutation run of tasks/guards.py (issue 13, tenth session) found
+untested: skipped results under their own names, the boundaries of the tolerance and of each
+level ("fires below"), the detail lines of many classes, and the exact results a person reads.
+
+Small data, through the guards' public functions; expected values worked out independently
+(the detectors' own outputs, scipy, or by hand)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from labelguard.tasks import detectors, guards, transforms
+from labelguard.tasks.guards import ALPHA, GuardContext, GuardResult, apply_tolerance
+from labelguard.tasks.manifest import ColumnSpec
+from labelguard.tasks.synthetic import make_reviews
+
+SPEC = ColumnSpec()
+
+
+def _labelled(labels, seed: int = 0) -> pd.DataFrame:
+    frame = make_reviews(len(labels), seed=seed)
+    frame["label"] = np.asarray(labels, dtype="int64")
+    return frame
+
+
+# ---------------------------------------------------------------- tolerance
+
+
+def test_a_power_of_exactly_the_tolerance_plus_its_margin_still_passes():
+    """The tolerance compares with a 1e-12 margin for rounding: a power at the margin itself is not above it."""
+    at = GuardResult("g", True, "d", power=0.05 + 1e-12)
+    over = GuardResult("g", True, "d", power=0.05 + 1e-11)
+    assert [g.verdict for g in apply_tolerance([at, over], 0.05)] == ["pass", "inconclusive"]
+
+
+# ---------------------------------------------------------------- label contract
+
+
+def test_label_contract_skips_under_its_own_name_when_either_input_is_missing():
+    frame = make_reviews(20, seed=1)
+    honest = transforms.get_transform(transforms.HONEST)
+    for ctx in (GuardContext(frame=frame, spec=SPEC, before=None, transform=honest),
+                GuardContext(frame=frame, spec=SPEC, before=frame, transform=None)):
+        res = guards.label_contract_guard(ctx)
+        assert (res.name, res.verdict, res.detail) == ("label_contract", "skipped", "skipped: no transform input to compare with")
+    relabel = transforms.TransformSpec(name="relabel", fn=honest.fn, changes_labels=True, description="")
+    res = guards.label_contract_guard(GuardContext(frame=frame, spec=SPEC, before=frame, transform=relabel))
+    assert (res.name, res.verdict) == ("label_contract", "skipped")
+
+
+def test_label_contract_firing_result_is_a_plain_false():
+    before = make_reviews(20, seed=2)
+    after = before.copy()
+    after.loc[[3, 8], "label"] = 1 - after.loc[[3, 8], "label"]
+    res = guards.label_contract_guard(GuardContext(frame=after, spec=SPEC, before=before, transform=transforms.get_transform(transforms.HONEST)))
+    assert res.passed is False and res.to_dict()["passed"] is False and res.verdict == "fired"
+    assert res.suspect_ids == ["rev-0000003", "rev-0000008"]
+
+
+# ---------------------------------------------------------------- class balance
+
+
+def test_class_balance_against_a_reference_without_the_last_class():
+    """The reference has no row of class 1: its count is 0, not missing (the candidate's 10 % of class 1 is tested against 0 %)."""
+    frame = _labelled([0] * 90 + [1] * 10)
+    reference = _labelled([0] * 100, seed=1)
+    res = guards.class_balance_guard(GuardContext(frame=frame, spec=SPEC, reference=reference))
+    p = stats.fisher_exact([[10, 90], [0, 100]])[1]
+    assert res.metrics["shares"] == {"0": 0.9, "1": 0.1} and res.metrics["reference_shares"] == {"0": 1.0, "1": 0.0}
+    assert res.metrics["per_class"]["1"]["p_value"] == pytest.approx(p, rel=1e-12)
+    assert res.verdict == "pass" and res.metrics["fired_classes"] == []  # p = 0.0015: above 1e-3 / 2
+
+
+def test_class_balance_counts_a_class_with_a_single_row_as_present():
+    frame = _labelled([0] * 99 + [1])
+    res = guards.class_balance_guard(GuardContext(frame=frame, spec=SPEC, reference=_labelled([0] * 50 + [1] * 50, seed=1)))
+    assert res.detail != "only one class present"
+    assert res.metrics["shares"] == {"0": 0.99, "1": 0.01} and res.verdict == "fired"
+
+
+# ---------------------------------------------------------------- class conditional
+
+
+def _classes_frame(counts: list[int], seed: int, shift: dict[int, float] | None = None) -> pd.DataFrame:
+    """Rows of classes 0, 1, ... in the given counts, two noise features; ``shift`` moves a class's polarity."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(len(counts)), counts)
+    frame = _labelled(labels, seed=seed)
+    frame["polarity"] = rng.normal(size=len(labels))
+    frame["intensity"] = rng.normal(size=len(labels))
+    for c, s in (shift or {}).items():
+        frame.loc[frame["label"] == c, "polarity"] += s
+    return frame
+
+
+def _conditional_line(out: dict, shown: list[str], untested: str = "") -> str:
+    return ", ".join(f"class {c}: mean shift {out[c]['shift_sd']:.2g} sd (p={out[c]['p_value']:.2g})" for c in shown) + untested
+
+
+def _power_words(power: float) -> str:
+    return "; power: cannot see a flip of every row of some class" if power >= 1.0 else f"; power: sees a flip of {power:.0%} of any class"
+
+
+@pytest.mark.parametrize("n_classes", [4, 5, 6])
+def test_class_conditional_shows_every_class_up_to_four_then_the_worst_four(n_classes):
+    """Class 3 moved: with four classes all four are shown in class order, with more only the four of smallest p, smallest first."""
+    spec = ColumnSpec(classes=tuple(range(n_classes)))
+    frame = _classes_frame([40] * n_classes, seed=50, shift={3: 1.5})
+    reference = _classes_frame([40] * n_classes, seed=51)
+    out = detectors.class_conditional_shift(frame, spec, reference)
+    res = guards.class_conditional_guard(GuardContext(frame=frame, spec=spec, reference=reference))
+    names = [str(c) for c in range(n_classes)]
+    by_p = sorted(names, key=lambda c: out[c]["p_value"])
+    assert by_p[0] == "3" and by_p[:4] != names[:4]
+    shown = names if n_classes <= 4 else by_p[:4]
+    power = max(v["power"] for v in out.values())
+    assert res.detail == f"{_conditional_line(out, shown)}; fires below {ALPHA / n_classes:.2g} (Bonferroni){_power_words(power)}"
+    assert res.metrics == {"per_class": out, "worst": "3"} and res.verdict == "fired"
+
+
+@pytest.mark.parametrize("untested", [4, 5])
+def test_class_conditional_lists_four_untested_classes_then_how_many_more(untested):
+    """Classes with no more rows than features are named as not tested: the first four, then "and N more"."""
+    n_classes = 2 + untested
+    spec = ColumnSpec(classes=tuple(range(n_classes)))
+    counts = [40, 40] + [2] * untested
+    frame, reference = _classes_frame(counts, seed=52), _classes_frame(counts, seed=53)
+    out = detectors.class_conditional_shift(frame, spec, reference)
+    assert list(out) == ["0", "1"]
+    res = guards.class_conditional_guard(GuardContext(frame=frame, spec=spec, reference=reference))
+    listed = "class 2, class 3, class 4, class 5" + (" and 1 more" if untested == 5 else "")
+    power = max(v["power"] for v in out.values())
+    assert res.detail == (f"{_conditional_line(out, ['0', '1'])}; not tested (no more rows than the 2 features in the data or the reference): "
+                          f"{listed}; fires below {ALPHA / 2:.2g} (Bonferroni){_power_words(power)}")
+
+
+def test_class_conditional_skips_under_its_own_name():
+    frame, reference = make_reviews(40, seed=15), make_reviews(40, seed=16)
+    few = guards.class_conditional_guard(GuardContext(frame=frame.iloc[:2], spec=SPEC, reference=reference.iloc[:2]))
+    none = guards.class_conditional_guard(GuardContext(frame=frame, spec=SPEC))
+    assert [(r.name, r.verdict) for r in (few, none)] == [("class_conditional", "skipped")] * 2
+
+
+def test_class_conditional_a_p_value_at_the_level_does_not_fire(monkeypatch):
+    """"fires below" the Bonferroni level: a class whose p-value is exactly the level passes."""
+    per_class = {"0": {"p_value": ALPHA / 2, "shift": 0.1, "shift_sd": 0.1, "rows": 50, "power": 0.2},
+                 "1": {"p_value": 0.5, "shift": 0.0, "shift_sd": 0.0, "rows": 50, "power": 0.3}}
+    monkeypatch.setattr(detectors, "class_conditional_shift", lambda *a, **k: per_class)
+    res = guards.class_conditional_guard(GuardContext(frame=make_reviews(20, seed=1), spec=SPEC, reference=make_reviews(20, seed=2)))
+    assert res.verdict == "pass" and res.power == 0.3
+    per_class["0"]["p_value"] = np.nextafter(ALPHA / 2, 0)
+    assert guards.class_conditional_guard(GuardContext(frame=make_reviews(20, seed=1), spec=SPEC, reference=make_reviews(20, seed=2))).verdict == "fired"
+
+
+def test_class_balance_with_five_classes_shows_the_worst_four():
+    spec = ColumnSpec(classes=tuple(range(5)))
+    counts, ref_counts = [100, 100, 130, 100, 70], [100] * 5
+    frame = _labelled(np.repeat(np.arange(5), counts))
+    reference = _labelled(np.repeat(np.arange(5), ref_counts), seed=1)
+    res = guards.class_balance_guard(GuardContext(frame=frame, spec=spec, reference=reference))
+    p = {c: stats.fisher_exact([[counts[c], 500 - counts[c]], [100, 400]])[1] for c in range(5)}
+    worst = sorted(range(5), key=lambda c: p[c])[:4]
+    assert worst[:2] == [4, 2] or worst[:2] == [2, 4]
+    shown = ", ".join(f"class {c}: {counts[c] / 500:.1%} vs 20.0% (p={p[c]:.2g})" for c in worst)
+    assert res.detail == f"{shown} (worst 4 of 5); fires below {ALPHA / 5:.2g} per class{_power_words(res.power)}"
+
+
+def test_class_balance_a_p_value_at_the_level_does_not_fire(monkeypatch):
+    """"fires below" alpha / K: a class whose p-value is exactly the level is not fired."""
+    from labelguard.tasks import power
+
+    tests = [{"share": 0.6, "reference_share": 0.5, "p_value": ALPHA / 2, "power": 0.2},
+             {"share": 0.4, "reference_share": 0.5, "p_value": np.nextafter(ALPHA / 2, 0), "power": 0.2}]
+    monkeypatch.setattr(power, "share_tests", lambda *a, **k: tests)
+    res = guards.class_balance_guard(GuardContext(frame=_labelled([0, 1] * 10), spec=SPEC, reference=_labelled([0, 1] * 10, seed=1)))
+    assert res.metrics["fired_classes"] == ["1"] and res.verdict == "fired"
+
+
+def test_label_contract_names_exactly_ten_changes_without_a_remainder():
+    before = make_reviews(30, seed=3)
+    after = before.copy()
+    flip = list(range(0, 30, 3))
+    after.loc[flip, "label"] = 1 - after.loc[flip, "label"]
+    res = guards.label_contract_guard(GuardContext(frame=after, spec=SPEC, before=before, transform=transforms.get_transform(transforms.HONEST)))
+    assert res.detail == "transform 'honest' changed 10 label(s): " + ", ".join(f"rev-{i:07d}" for i in flip)
+
+
+# ---------------------------------------------------------------- duplicate conflicts: CMH within shared cells
+
+SPEC3 = ColumnSpec(classes=(0, 1, 2))
+
+
+def _coarse(rows: int, seed: int) -> pd.DataFrame:
+    """Three classes on a 5 x 5 grid of whole-number features: many rows share a cell, labels follow the cell."""
+    rng = np.random.default_rng(seed)
+    frame = make_reviews(rows, seed=seed)
+    frame["polarity"] = rng.integers(0, 5, size=rows).astype(float)
+    frame["intensity"] = rng.integers(0, 5, size=rows).astype(float)
+    base = ((frame["polarity"] + frame["intensity"]) // 3).clip(upper=2).astype(int).to_numpy()
+    noisy = rng.random(rows) < 0.3
+    frame["label"] = np.where(noisy, rng.integers(0, 3, size=rows), base)
+    return frame
+
+
+def _cmh_line(frame, reference, spec):
+    from labelguard.tasks.power import cell_label_test
+
+    classes = np.asarray(spec.classes)
+    t = cell_label_test(detectors.feature_cells(frame, spec), np.searchsorted(classes, frame["label"].to_numpy()),
+                        detectors.feature_cells(reference, spec), np.searchsorted(classes, reference["label"].to_numpy()), 3, ALPHA)
+    worst = min(t["per_class"], key=lambda c: t["per_class"][c]["p_value"])
+    w = t["per_class"][worst]
+    power = max(v["power"] for v in t["per_class"].values())
+    mask = detectors.duplicate_conflicts(frame, spec)
+    line = (f"{int(mask.sum())} conflicting duplicate row(s); within the {t['cells']} feature cells shared with the reference "
+            f"({t['matched_rows']} rows) class {worst} has {w['observed']:.0f} rows vs {w['expected']:.1f} expected "
+            f"(CMH p={w['p_value']:.2g}, fires below {t['level']:.2g}){_power_words(power)}")
+    return t, str(worst), line
+
+
+def test_duplicate_conflicts_names_the_class_of_smallest_p_and_passes_clean_cells():
+    reference = _coarse(600, seed=60)
+    clean = _coarse(600, seed=61)
+    flipped = clean.copy()
+    ones = flipped.index[flipped["label"] == 1][:60]
+    flipped.loc[ones, "label"] = 2  # class 1 loses rows to class 2 within cells the reference shares
+    t, worst, line = _cmh_line(flipped, reference, SPEC3)
+    res = guards.duplicate_conflicts_guard(GuardContext(frame=flipped, spec=SPEC3, reference=reference))
+    assert worst in ("1", "2") and t["p_min"] < t["level"]
+    assert (res.verdict, res.passed, res.detail) == ("fired", False, line)
+    t, worst, line = _cmh_line(clean, reference, SPEC3)
+    res = guards.duplicate_conflicts_guard(GuardContext(frame=clean, spec=SPEC3, reference=reference))
+    assert t["p_min"] >= t["level"] and t["matched_rows"] == 600
+    assert (res.verdict, res.passed, res.detail) == ("pass", True, line)
+
+
+def test_duplicate_conflicts_a_p_value_at_the_level_does_not_fire(monkeypatch):
+    from labelguard.tasks import power
+
+    frame = _coarse(60, seed=62)
+    per = {c: {"observed": 10.0, "expected": 10.0, "z": 0.0, "p_value": 0.5, "power": 0.4} for c in range(3)}
+    out = {"matched_rows": 60, "cells": 25, "per_class": per, "p_min": ALPHA / 3, "level": ALPHA / 3}
+    monkeypatch.setattr(power, "cell_label_test", lambda *a, **k: out)
+    assert guards.duplicate_conflicts_guard(GuardContext(frame=frame, spec=SPEC3, reference=frame)).verdict == "pass"
+    out["p_min"] = np.nextafter(ALPHA / 3, 0)
+    assert guards.duplicate_conflicts_guard(GuardContext(frame=frame, spec=SPEC3, reference=frame)).verdict == "fired"
+
+
+# ---------------------------------------------------------------- run_guards: progress and the shared model family
+
+
+def test_run_guards_reports_progress_with_the_rows_checked():
+    from labelguard.tasks.guards import GuardProgress
+
+    import time
+
+    frame = make_reviews(30, seed=4)
+    seen = []
+    started = time.perf_counter()
+    guards.run_guards(GuardContext(frame=frame, spec=SPEC), ["schema", "manifest"], on_progress=seen.append)
+    elapsed = time.perf_counter() - started
+    assert [(p.index, p.total, p.name, p.done, p.rows) for p in seen] == [
+        (1, 2, "schema", False, 30), (1, 2, "schema", True, 30), (2, 2, "manifest", False, 30), (2, 2, "manifest", True, 30)]
+    assert seen[0].seconds == 0.0 and 0.0 <= seen[1].seconds <= elapsed and 0.0 <= seen[3].seconds <= elapsed  # a duration, within the call
+    no_rows = []
+    guards.run_guards(GuardContext(frame=None, spec=SPEC), ["manifest"], on_progress=no_rows.append)
+    assert no_rows == [GuardProgress(1, 1, "manifest", rows=0), GuardProgress(1, 1, "manifest", True, no_rows[1].seconds, 0)]
+
+
+def test_run_guards_chooses_a_model_family_only_for_model_based_guards():
+    frame = make_reviews(80, seed=5)
+    plain = GuardContext(frame=frame, spec=SPEC)
+    guards.run_guards(plain, ["schema", "class_balance"])
+    assert "detector_model" not in plain.memo  # no model-based guard: no family chosen (no fits)
+    model = GuardContext(frame=frame, spec=SPEC)  # no reference: the family is chosen on the candidate's 80 rows
+    assert guards.run_guards(model, ["reference_model"])[0].verdict == "skipped"
+    with detectors.detector_model(frame, SPEC, None) as expected:
+        pass
+    assert model.memo["detector_model"] == expected and (expected.rows, expected.measured_on) == (80, "candidate")
+    reference = make_reviews(60, seed=6)  # enough trusted rows: the family is chosen on them
+    anchored = GuardContext(frame=frame, spec=SPEC, reference=reference)
+    guards.run_guards(anchored, ["model_gate"])
+    assert (anchored.memo["detector_model"].rows, anchored.memo["detector_model"].measured_on) == (60, "reference")
+
+
+# ---------------------------------------------------------------- schema
+
+
+def test_schema_guard_without_the_id_column_fires_naming_no_rows():
+    frame = make_reviews(20, seed=1).drop(columns="review_id")
+    res = guards.schema_guard(GuardContext(frame=frame, spec=SPEC))
+    assert (res.passed, res.verdict, res.suspect_ids, res.metrics) == (False, "fired", [], {"failures": 1})
+    assert res.detail.startswith("1 failure(s) (reviews:column_in_dataframe) in rows")
+    assert res.to_dict()["passed"] is False
+
+
+# ---------------------------------------------------------------- reference model
+
+
+def test_reference_model_a_p_value_at_the_level_does_not_fire(monkeypatch):
+    """The verdict alone, on the detector's numbers: "fires below" the level, so p equal to it passes."""
+    from types import SimpleNamespace
+
+    from labelguard.tasks import power
+
+    frame = make_reviews(10, seed=7)
+    per = {c: {"rate": 0.1, "reference_rate": 0.1, "p_value": 0.5, "power": 0.3} for c in (0, 1)}
+    t = {"per_class": per, "overall": {"rate": 0.1, "reference_rate": 0.1, "p_value": 0.5}, "p_min": ALPHA / 2, "level": ALPHA / 2}
+    monkeypatch.setattr(detectors, "reference_anchored", lambda *a, **k: SimpleNamespace(estimate=0.0, suspect=np.zeros(10, bool)))
+    monkeypatch.setattr(detectors, "reference_predictions", lambda *a, **k: (None, None, None, None))
+    monkeypatch.setattr(power, "disagreement_tests", lambda *a, **k: t)
+    assert guards.reference_model_guard(GuardContext(frame=frame, spec=SPEC, reference=frame)).verdict == "pass"
+    t["p_min"] = np.nextafter(ALPHA / 2, 0)
+    assert guards.reference_model_guard(GuardContext(frame=frame, spec=SPEC, reference=frame)).verdict == "fired"
+
+
+def test_confident_learning_detail_line_says_what_the_rows_look_like():
+    frame = make_reviews(60, separation=1.0, seed=8)
+    mask = detectors.confident_learning(frame, SPEC).suspect
+    k = int(mask.sum())
+    res = guards.confident_learning_guard(GuardContext(frame=frame, spec=SPEC))
+    assert k > 0 and res.suspect_ids == frame["review_id"][mask].tolist()
+    assert res.detail == f"{k} of 60 rows look mislabelled to confident learning ({k / 60:.1%}); no reference, so no dataset verdict"
+
+
+@pytest.mark.parametrize("index", ["shifted", "text"])
+def test_schema_guard_names_failing_rows_by_label_whatever_the_index(index):
+    """pandera reports index labels: a frame indexed 5..24 (a slice) or by text names the failing rows themselves."""
+    frame = make_reviews(25, seed=9).iloc[5:]
+    if index == "text":
+        frame = frame.set_axis([f"row{i}" for i in range(5, 25)])
+    frame.loc[frame.index[2], "polarity"] = np.inf  # rev-0000007
+    frame.loc[frame.index[15], "label"] = 9  # rev-0000020: its label is the frame's length
+    res = guards.schema_guard(GuardContext(frame=frame, spec=SPEC))
+    assert res.suspect_ids == ["rev-0000007", "rev-0000020"]
+    assert res.detail == "2 failure(s) (label:isin([0, 1]); polarity:finite) in rows rev-0000007, rev-0000020"
+
+
+# ---------------------------------------------------------------- numbers written out, the gate's power
+
+
+def test_rates_are_written_to_four_decimals():
+    assert guards.output_rate({"a": 0.47000000000000003, "b": 0.123456, "c": 1}) == {"a": 0.47, "b": 0.1235, "c": 1.0}
+    assert guards.output_rate(None) is None
+
+
+def test_gate_power_on_one_holdout_row_is_the_sign_tests_row_count_over_one():
+    """With no disagreement expected, x = c² rows (c = z_alpha + z_power); over one row it is x itself unless capped at 1."""
+    from labelguard.tasks.guards import gate_power
+    from labelguard.tasks.power import POWER
+
+    c2 = (stats.norm.isf(0.5) + stats.norm.isf(1 - POWER)) ** 2  # alpha 0.5: z_alpha = 0, c² = 0.708
+    assert gate_power(1, 0.0, 0.5) == pytest.approx(c2, rel=1e-12) and gate_power(2, 0.0, 0.5) == pytest.approx(c2 / 2, rel=1e-12)
+    assert gate_power(0, 0.0, 0.5) == pytest.approx(c2, rel=1e-12)  # no rows: counted as one
+
+
+def test_self_contained_verdict_a_p_value_at_alpha_does_not_fire(monkeypatch):
+    """"fires below 0.001": the two-proportion test's p equal to ALPHA passes, just below it fires."""
+    frame, reference = make_reviews(40, seed=10), make_reviews(40, seed=11)
+    monkeypatch.setattr(guards, "_excess", lambda *a: ALPHA)
+    assert guards.knn_consistency_guard(GuardContext(frame=frame, spec=SPEC, reference=reference)).verdict == "pass"
+    monkeypatch.setattr(guards, "_excess", lambda *a: np.nextafter(ALPHA, 0))
+    assert guards.knn_consistency_guard(GuardContext(frame=frame, spec=SPEC, reference=reference)).verdict == "fired"
+
+
+def test_a_reference_of_exactly_the_minimum_rows_gives_a_dataset_verdict():
+    frame, reference = make_reviews(40, seed=12), make_reviews(20, seed=13)  # knn_consistency needs 20 rows
+    res = guards.knn_consistency_guard(GuardContext(frame=frame, spec=SPEC, reference=reference))
+    ref_mask = detectors.knn_consistency(reference, SPEC).suspect
+    assert set(res.metrics) == {"suspect_fraction", "reference_fraction", "p_value"}
+    assert res.metrics["reference_fraction"] == ref_mask.mean() and "on the reference; one-sided p=" in res.detail
+
+
+# ---------------------------------------------------------------- the model gate's levels, on the detector's numbers
+
+
+def _gate(monkeypatch, **over):
+    """The model gate on fixed paired-gate numbers (a copy per call: the guard pops ``share_moves``)."""
+    base = {"holdout_rows": 1000, "reference_skill_p": 1e-9, "reference_accuracy": 0.9, "accuracy": 0.9, "accuracy_p": 0.5,
+            "discordant_worse": 10, "discordant_better": 10, "share_class": "1", "share": 0.5, "true_share": 0.5,
+            "share_gap": 0.0, "share_p": 0.5, "share_moves": [(5, 5), (5, 5)]}
+    monkeypatch.setattr(detectors, "paired_gate", lambda *a, **k: {**base, **over, "share_moves": list(over.get("share_moves", base["share_moves"]))})
+    frame = make_reviews(20, seed=14)
+    kw = {k: over.pop(k) for k in ("min_accuracy_drop", "min_share_shift") if k in over}
+    options = over.pop("options", {})
+    return guards.model_gate_guard(GuardContext(frame=frame, spec=SPEC, reference=frame, holdout=frame, options=options), **kw)
+
+
+def test_model_gate_levels_fire_strictly_beyond_them(monkeypatch):
+    """Each comparison the gate documents is strict: a p equal to its level, a gap equal to its practical gap, does not fire."""
+    assert _gate(monkeypatch, reference_skill_p=guards.SKILL_ALPHA).verdict != "skipped"  # skipped only above 0.05
+    assert _gate(monkeypatch, reference_skill_p=np.nextafter(guards.SKILL_ALPHA, 1)).verdict == "skipped"
+    drop = {"reference_accuracy": 0.95, "accuracy": 0.85, "discordant_worse": 150, "discordant_better": 50}
+    assert _gate(monkeypatch, **drop, accuracy_p=guards.GATE_ALPHA).verdict != "fired"
+    assert _gate(monkeypatch, **drop, accuracy_p=np.nextafter(guards.GATE_ALPHA, 0)).verdict == "fired"
+    assert _gate(monkeypatch, **drop, accuracy_p=1e-9, min_accuracy_drop=0.95 - 0.85).verdict != "fired"
+    share = {"share_gap": 0.1, "share": 0.6, "share_moves": [(5, 105), (105, 5)]}
+    assert _gate(monkeypatch, **share, share_p=guards.GATE_ALPHA).verdict != "fired"
+    assert _gate(monkeypatch, **share, share_p=1e-9).verdict == "fired"
+    assert _gate(monkeypatch, **share, share_p=1e-9, min_share_shift=0.1).verdict != "fired"
+    assert _gate(monkeypatch, **share, share_p=1e-9, reference_skill_p=guards.GATE_ALPHA).verdict != "fired"  # share test needs skill below 0.001
+
+
+def test_model_gate_on_a_one_row_holdout_counts_one_row(monkeypatch):
+    res = _gate(monkeypatch, holdout_rows=1, discordant_worse=0, discordant_better=0, share_moves=[(0, 0), (0, 0)])
+    assert res.detail.endswith(" on 1 holdout rows") and res.verdict == "inconclusive"
+
+
+def test_model_gate_share_gap_option_makes_the_share_bound_decide(monkeypatch):
+    """Class 0 predicted 10 points less often (5 rows alone vs 105): its bound is the larger, on the negative side."""
+    from labelguard.tasks.power import paired_difference_bounds
+
+    lo, hi = paired_difference_bounds(5, 105, 1000)
+    upper = max(hi, -lo)
+    moves = {"share_moves": [(5, 105), (5, 5)]}
+    plain = _gate(monkeypatch, **moves)
+    assert (plain.verdict, plain.metrics["share_move_class"], plain.metrics["share_move_upper"]) == ("pass", 0, upper) and upper > 0.1
+    assert "share_move_tolerance" not in plain.metrics and ", on a share move " + f"{upper:.1%} (class 0) on 1000 holdout rows" in plain.detail
+    strict = _gate(monkeypatch, **moves, options={"share_gap": 0.02})
+    assert strict.verdict == "inconclusive" and strict.metrics["share_move_tolerance"] == 0.02
+    assert f", on a share move {upper:.1%} (class 0; cannot rule out 2%) on 1000 holdout rows" in strict.detail
+    assert _gate(monkeypatch, **moves, options={"share_gap": upper}).verdict == "inconclusive"  # the bound must be below it
+    assert _gate(monkeypatch, **moves, options={"share_gap": np.nextafter(upper, 1)}).verdict == "pass"
+
+
+def test_model_gate_vouches_only_for_a_bound_below_the_practical_gap(monkeypatch):
+    from labelguard.tasks.power import paired_difference_bounds
+
+    drop_upper = paired_difference_bounds(10, 10, 1000)[1]
+    at = _gate(monkeypatch, min_accuracy_drop=drop_upper)
+    assert at.verdict == "inconclusive" and f"95 % bound on the accuracy drop {drop_upper:.1%} (cannot rule out {drop_upper:.0%})" in at.detail
+    assert _gate(monkeypatch, min_accuracy_drop=np.nextafter(drop_upper, 1)).verdict == "pass"
