@@ -68,6 +68,17 @@ MODULES: dict[str, list[str]] = {
 DEFAULT = ["manifest", "dataset", "ledger", "attacks", "tamper", "storage", "guards", "detectors"]
 
 
+def _env() -> dict[str, str]:
+    """The environment of every mutmut and generator run: no bytecode, and one BLAS/OpenMP thread per process.
+
+    mutmut forks its workers from a process that has imported numpy/scikit-learn; with threaded BLAS a
+    forked child can wait forever on a lock held by a thread that was not copied (the guards run of the
+    tenth session hung both workers at 944 of 1,275 mutants; with one thread per process no run hung).
+    A value the caller set is kept.
+    """
+    return {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", **os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
 def stage(module: str, where: Path | None = None, source: str | None = None) -> Path:
     """The installed layout, with mutmut configured for one module (``source``: another version of it)."""
     where = where or STAGE / module
@@ -123,7 +134,7 @@ def undecorate(source: str) -> str:
 
 def run(module: str, max_children: int) -> dict:
     where = stage(module)
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = _env()
     subprocess.run([MUTMUT, "run", "--max-children", str(max_children)], cwd=where, env=env, check=False)
     return collect(module)
 
@@ -199,7 +210,7 @@ def mutation_keys(module: str, where: Path) -> dict[str, tuple]:
 
 def earlier_keys(module: str) -> tuple[set[tuple], list[dict]]:
     """The keys of every mutant drawn in ``EARLIER`` samples, each regenerated from its commit."""
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = _env()
     drawn: set[tuple] = set()
     record = []
     for commit, seed, size in EARLIER.get(module, []):
@@ -223,7 +234,7 @@ def run_sample(module: str, size: int, seed: int, max_children: int, fresh: bool
     """
     drawn, record = earlier_keys(module) if fresh else (set(), [])
     where = stage(module)
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = _env()
     subprocess.run([sys.executable, "-c", GENERATE], cwd=where, env=env, check=True, capture_output=True)
     names = mutant_names(module)
     keys = mutation_keys(module, where)
@@ -245,7 +256,7 @@ def run_names(module: str, names: list[str], max_children: int, where: Path | No
     (``mutmut show``) so the list can be read against the old one; names no longer generated are listed.
     """
     names = [n if n.startswith("labelguard.") else f"labelguard.tasks.{module}.{n}" for n in names]
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = _env()
     if where is None:  # ``where``: staged and generated already
         where = stage(module)
         subprocess.run([sys.executable, "-c", GENERATE], cwd=where, env=env, check=True, capture_output=True)
@@ -283,7 +294,7 @@ def function_mutants(module: str, specs: list[str], where: Path | None = None) -
 def run_functions(module: str, specs: list[str], max_children: int) -> dict:
     """Every mutant of the named functions on the current code: a first pass, with its Wilson interval."""
     where = stage(module)
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = _env()
     subprocess.run([sys.executable, "-c", GENERATE], cwd=where, env=env, check=True, capture_output=True)
     out = run_names(module, function_mutants(module, specs, where), max_children, where)
     judged, killed = len(out["names"]) - len(out["not checked"]), len(out["killed"])  # out["killed"]: the names
@@ -310,7 +321,7 @@ def rerun(module: str, max_children: int, before: dict | None) -> dict:
     shutil.rmtree(where / "mutants" / "tests", ignore_errors=True)  # mutmut runs the tests from its own copy
     shutil.copytree(ROOT / "tests", where / "mutants" / "tests", ignore=shutil.ignore_patterns("__pycache__"))
     configure(where, module)
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = _env()
     if names:
         subprocess.run([MUTMUT, "run", "--max-children", str(max_children), *names], cwd=where, env=env, check=False)
     after = collect(module)
@@ -343,7 +354,7 @@ def wilson(killed: int, n: int, z: float = 1.96) -> tuple[float, float]:
 def collect(module: str) -> dict:
     """Read the outcome of a finished run from its staged folder."""
     where = STAGE / module
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = _env()
     listing = subprocess.run([MUTMUT, "results", "--all", "true"], cwd=where, env=env, capture_output=True, text=True, check=False).stdout
     status: dict[str, str] = {}
     for line in listing.splitlines():
