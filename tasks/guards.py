@@ -264,7 +264,9 @@ def schema_guard(ctx: GuardContext) -> GuardResult:
     bad = ctx.frame.index.isin(failures["index"].dropna())
     ids = sort_ids(ctx.frame.loc[bad, ctx.spec.id_col].tolist()) if ctx.spec.id_col in ctx.frame else []
     checks = sorted({f"{c}:{k}" for c, k in zip(failures["column"].astype(str), failures["check"].astype(str))})
-    return GuardResult("schema", False, f"{len(failures)} failure(s) ({'; '.join(checks)}) in rows {_ids_preview(ids)}", suspect_ids=ids, metrics={"failures": len(failures)})
+    # rows by id; without an id column by position; a check of a whole column (a missing column) names no rows
+    where = f" in rows {_ids_preview(ids)}" if ids else (f" at 0-based row positions {_ids_preview(np.flatnonzero(bad).tolist())}" if bad.any() else "")
+    return GuardResult("schema", False, f"{len(failures)} failure(s) ({'; '.join(checks)}){where}", suspect_ids=ids, metrics={"failures": len(failures)})
 
 
 def _class_names(spec: ColumnSpec) -> list[str]:

@@ -1,6 +1,7 @@
 """One contract over every registered guard, then each guard's own behaviour."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from labelguard.tasks import guards, transforms
@@ -102,3 +103,15 @@ def test_guards_without_inputs_skip_visibly():
     for name in ("manifest", "label_contract", "class_balance", "class_conditional", "reference_model", "model_gate"):
         assert results[name].skipped, name
     assert not results["schema"].skipped
+
+
+def test_a_schema_failure_without_an_id_column_names_row_positions_not_an_empty_list():
+    """With no id column the detail ended "in rows " with nothing after it; now the 0-based positions, and a row index
+    that is not 0..n-1 does not change them. With ids, the ids (as before)."""
+    spec = ColumnSpec(feature_cols=("f0",), timestamp_col=None, classes=(0, 1))
+    frame = pd.DataFrame({"f0": [0.1, np.inf, 0.3, 0.2], "label": [0, 1, 1, 0], "review_id": ["a", "b", "c", "d"]})
+    assert guards.schema_guard(guards.GuardContext(frame=frame, spec=spec)).detail == "1 failure(s) (f0:finite) in rows b"
+    no_ids = frame.drop(columns="review_id").set_axis([10, 11, 12, 13])
+    res = guards.schema_guard(guards.GuardContext(frame=no_ids, spec=spec))
+    assert (res.passed, res.suspect_ids) == (False, [])
+    assert res.detail == "2 failure(s) (f0:finite; reviews:column_in_dataframe) at 0-based row positions 1"
