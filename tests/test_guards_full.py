@@ -16,14 +16,9 @@ from labelguard.tasks import detectors, guards, transforms
 from labelguard.tasks.guards import ALPHA, GuardContext, GuardResult, apply_tolerance
 from labelguard.tasks.manifest import ColumnSpec
 from labelguard.tasks.synthetic import make_reviews
+from tests.test_guard_contracts_mutation import _labelled  # reviews whose labels are exactly the ones given
 
 SPEC = ColumnSpec()
-
-
-def _labelled(labels, seed: int = 0) -> pd.DataFrame:
-    frame = make_reviews(len(labels), seed=seed)
-    frame["label"] = np.asarray(labels, dtype="int64")
-    return frame
 
 
 # ---------------------------------------------------------------- tolerance
