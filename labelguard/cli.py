@@ -869,8 +869,8 @@ def _refuse_targeted_beyond_manifest(uri: str, transform: str, rate: float, give
     holds the class set, the positive class and the label counts: the same lines before Prefect starts."""
     if transform != "targeted":
         return
-    from labelguard.errors import BadInput, LabelguardError
-    from labelguard.tasks.attacks import _py, largest_rate
+    from labelguard.errors import LabelguardError
+    from labelguard.tasks.attacks import _py, beyond_the_class
     from labelguard.tasks.classes import ask_for_positive, positive_class, with_positive
     from labelguard.tasks.dataset import ManifestProblem, read_manifest
     from labelguard.tasks.manifest import signature_valid
@@ -887,11 +887,8 @@ def _refuse_targeted_beyond_manifest(uri: str, transform: str, rate: float, give
     if src is None:
         raise ask_for_positive([_py(c) for c in spec.classes])
     n, available, needed = sum(histogram.values()), int(histogram.get(str(src), 0)), int(round(rate * sum(histogram.values())))
-    if needed > available:  # the words of attacks._beyond_the_class, which needs the rows themselves
-        most = largest_rate(available, n)
-        raise BadInput(f"targeted needs {needed} rows of class {_py(src)!r} but only {available} are available",
-                       f"pass --rate {most:g} or lower ({available} flips of {n:,} rows), or choose another source class" if most > 0
-                       else f"choose another source class (the data holds no row of class {_py(src)!r} to flip)")
+    if needed > available:
+        raise beyond_the_class(src, needed, available, n)
 
 
 def _refuse_trusted_data_in_another_role(holdout: Optional[str], reference: Optional[str], key, endpoint_url: str | None, book) -> None:

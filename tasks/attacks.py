@@ -216,10 +216,17 @@ def largest_rate(max_flips: int, n_rows: int) -> float:
 
 def _beyond_the_class(inp: AttackInput, src: Any, needed: int, available: int, **options: Any) -> BadInput:
     """The exact flip budget cannot be spent on this class: say so, and name the largest rate that works."""
-    n = len(inp.y)
     most, _ = targeted_capacity(inp.y, inp.classes, inp.positive, **options) if options.get("flip_matrix") else (available, src)
-    rate = largest_rate(most, n)
-    fix = (f"pass --rate {rate:g} or lower ({most} flips of {n:,} rows), or choose another source class" if rate > 0
+    return beyond_the_class(src, needed, available, len(inp.y), most)
+
+
+def beyond_the_class(src: Any, needed: int, available: int, rows: int, most: int | None = None) -> BadInput:
+    """The refusal of a targeted budget of ``needed`` flips from class ``src`` holding ``available`` of ``rows`` rows,
+    naming the largest rate that works (``most`` flips, by default ``available``). Also used before any row is read
+    (``pipeline``'s check on the signed label histogram), so it takes counts, not the rows."""
+    most = available if most is None else most
+    rate = largest_rate(most, rows)
+    fix = (f"pass --rate {rate:g} or lower ({most} flips of {rows:,} rows), or choose another source class" if rate > 0
            else f"choose another source class (the data holds no row of class {_py(src)!r} to flip)")
     return BadInput(f"targeted needs {needed} rows of class {_py(src)!r} but only {available} are available", fix)
 
