@@ -126,11 +126,12 @@ def alarm_fix(alarms: list[drift.DayResult], name: str) -> str:
 
 
 def _a_date(day: str) -> bool:
-    from datetime import date
+    """Whether ``ingest --partition date=DAY`` would take ``day`` (its own check, :func:`drift.parse_date`)."""
+    from labelguard.errors import BadInput
 
     try:
-        date.fromisoformat(day)
-    except ValueError:
+        drift.parse_date(day)
+    except BadInput:
         return False
     return True
 
