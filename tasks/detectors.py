@@ -348,7 +348,10 @@ def confident_learning(frame: pd.DataFrame, spec: ColumnSpec, *, seed: int = 0, 
     return RowScores(score, suspect, float(suspect.mean()))
 
 
-def knn_consistency(frame: pd.DataFrame, spec: ColumnSpec, *, k: int = 10, eta: float = 0.7, memo: dict | None = None) -> RowScores:
+KNN_K, KNN_ETA = 10, 0.7  # knn_consistency's neighbours and disagreement share (the flip posterior's neighbourhood set uses the same rule)
+
+
+def knn_consistency(frame: pd.DataFrame, spec: ColumnSpec, *, k: int = KNN_K, eta: float = KNN_ETA, memo: dict | None = None) -> RowScores:
     """k-nearest-neighbour label consistency (Paudice et al. 2018): suspect when at least ``eta`` of a
     row's neighbours carry another label (``memo``: see :func:`self_neighbours`)."""
     X, codes, _ = _xy(frame, spec)

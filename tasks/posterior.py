@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from labelguard.tasks.detectors import RowScores, _skill_p, _xy, binned_flip_posterior, cross_fit_proba, detector_model, oof_proba
+from labelguard.tasks.detectors import (KNN_ETA, KNN_K, RowScores, _skill_p, _xy, binned_flip_posterior, cross_fit_proba, detector_model,
+                                        knn_consistency, oof_proba)
 from labelguard.tasks.manifest import ColumnSpec
 
 EPS = 1e-6
@@ -227,7 +228,8 @@ def _flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFra
         candidates["cleanlab"] = _cleanlab_set_false_positive_rate(cleanlab, codes, oof, _renorm(cand_on_ref), codes_r)
     knn_set, reference = np.zeros(len(codes), dtype=bool), np.zeros(len(codes), dtype=bool)
     if no_skill:  # the neighbourhood rule needs no model
-        knn_set, knn_ref_hits = _neighbourhood_sets(Z, codes, scaler.transform(Xr), codes_r, memo)
+        knn_set = knn_consistency(frame, spec, memo=memo).suspect  # the guard's own set (its neighbour search is memoized)
+        knn_ref_hits = _neighbourhood_hits(Z, codes, scaler.transform(Xr), codes_r)
         candidates["neighbourhood"] = _smoothed_rate(knn_ref_hits, len(codes_r)) if knn_set.any() else 0.0
     elif ref_skill:  # the reference model's view alone, EM'd the same way (the reference_model guard's evidence)
         alone, alone_ref = binned_flip_posterior(_renorm(ref_view), codes, k, iters=iters, also=(_renorm(ref_oof), codes_r))
@@ -279,19 +281,14 @@ def _no_likelier_than_clean(suspect: np.ndarray, posterior: np.ndarray, posterio
     return bool(hits > 0 and (s - p * n) / spread < name_se)
 
 
-def _neighbourhood_sets(Z: np.ndarray, codes: np.ndarray, Z_ref: np.ndarray, codes_ref: np.ndarray, memo: dict | None,
-                        *, k: int = 10, eta: float = 0.7) -> tuple[np.ndarray, int]:
-    """The knn_consistency guard's set (at least ``eta`` of a row's ``k`` nearest candidate rows carry another label),
-    and how many trusted rows the same rule flags against the same candidate rows."""
+def _neighbourhood_hits(Z: np.ndarray, codes: np.ndarray, Z_ref: np.ndarray, codes_ref: np.ndarray) -> int:
+    """How many trusted rows the knn_consistency rule flags against the candidate's rows: at least
+    :data:`KNN_ETA` of a trusted row's :data:`KNN_K` nearest candidate rows carry another label."""
     from sklearn.neighbors import NearestNeighbors
 
-    from labelguard.tasks.detectors import self_neighbours
-
-    k = max(1, min(k, len(Z) - 1))
-    idx = self_neighbours(Z, k, memo)[:, 1:]
-    suspect = (codes[idx] != codes[:, None]).mean(axis=1) >= eta
+    k = max(1, min(KNN_K, len(Z) - 1))
     idx_ref = NearestNeighbors(n_neighbors=k).fit(Z).kneighbors(Z_ref)[1]
-    return suspect, int(((codes[idx_ref] != codes_ref[:, None]).mean(axis=1) >= eta).sum())
+    return int(((codes[idx_ref] != codes_ref[:, None]).mean(axis=1) >= KNN_ETA).sum())
 
 
 def _cleanlab_set(codes: np.ndarray, oof: np.ndarray) -> np.ndarray:
