@@ -1348,7 +1348,10 @@ def _serve_until_stopped(runner_deployment) -> None:
             raise KeyboardInterrupt
         requested.append(signum)
 
+    sigint: list[int] = []  # a Ctrl-C reached the serving loop
+
     def on_sigint(signum, frame):
+        sigint.append(signum)
         raise KeyboardInterrupt
 
     def on_early_sigterm(signum, frame):  # until Prefect's runner installs its own handler in Runner.start
@@ -1375,10 +1378,16 @@ def _serve_until_stopped(runner_deployment) -> None:
         pass
     except BaseExceptionGroup as group:  # a signal raised inside one of the runner's anyio task groups
         _, other = group.split((KeyboardInterrupt, SystemExit, asyncio.CancelledError))
-        if other is not None:
+        if other is not None and not sigint:
             raise
-        if group.subgroup(KeyboardInterrupt) is not None:
+        if group.subgroup(KeyboardInterrupt) is not None or sigint:
             interrupted.set()
+    except Exception:
+        # the KeyboardInterrupt of a Ctrl-C can surface as another error from the library code it unwound (seen once:
+        # an AttributeError from pydantic inside the runner): after a Ctrl-C that is the interrupt, not a crash
+        if not sigint:
+            raise
+        interrupted.set()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
