@@ -549,6 +549,10 @@ def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManif
             failures.append(("object-missing", f"row sidecar {sidecar['key']} is gone"))
         elif sha256_hex(root.get(sidecar["key"])) != sidecar["sha256"]:
             failures.append(("digest-mismatch", f"row sidecar {sidecar['key']} differs from its signed SHA-256"))
+        else:
+            problem = _sidecar_signature_problem(store, verify_key, ref, sidecar)
+            if problem:  # the data objects match the signed manifest: no row changed, nothing to localize
+                return IntegrityReport(*problem, manifest, _to_frame(table), observed, [])
     if not failures:
         # The objects' SHA-256 covers every byte: nothing else needs recomputing when they match.
         return IntegrityReport("ok", f"signature, identity ({ref.id}, {ref.role}), version, SHA-256 and {table.num_rows} rows verified", manifest, table, observed)
@@ -683,6 +687,30 @@ def _untrusted_manifest(store: Store, verify_key, manifest: SignedManifest, code
     frame = _to_frame(pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0])
     suspects, where = _localize_with_sidecar(store, root, verify_key, frame, ref)
     return IntegrityReport(code, f"{detail}; {where}", manifest, frame, {"rows": len(frame)}, suspects)
+
+
+def _sidecar_signature_problem(store: Store, verify_key, ref: DatasetRef, sidecar: dict[str, Any]) -> tuple[str, str] | None:
+    """``(code, detail)`` when the sidecar's own signature (``rows.sig.json``) is gone or no longer vouches
+    for the sidecar the manifest pins; ``None`` when it does.
+
+    The manifest alone vouches for the data, so the rows are intact either way; but an object ingest
+    wrote and signed was removed or edited at rest, and with it the localization a forged manifest
+    would need (break-it r9 F8).
+    """
+    sig_key = own_key(store, ROWS_SIG_KEY)
+    intact = "the data objects match the signed manifest"
+    if store.head(sig_key) is None:
+        return "object-missing", f"row sidecar signature {ref.key(sig_key)} is gone ({intact})"
+    try:
+        signer = SignedManifest.from_bytes(store.get(sig_key)).key_id
+    except BadInput:
+        signer = None
+    if signer is not None and signer != key_id(verify_key):
+        return "unknown-key", f"row sidecar signature {ref.key(sig_key)} is signed by key {signer}, not the trusted key {key_id(verify_key)} ({intact})"
+    envelope = _sidecar_envelope(store, verify_key)
+    if envelope is None or DatasetRef.from_dict(envelope.payload["dataset"]) != ref or envelope.payload.get("sidecar_sha256") != sidecar["sha256"]:
+        return "bad-signature", f"row sidecar signature {ref.key(sig_key)} does not vouch for the signed sidecar: it was edited at rest ({intact})"
+    return None
 
 
 def _sidecar_envelope(store: Store, verify_key) -> SignedManifest | None:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from labelguard.cli import app
 from labelguard.errors import BadInput, UnknownName
 from labelguard.tasks.dataset import DATA_KEY, MANIFEST_KEY, from_parquet_bytes, load_verified, write_dataset
-from labelguard.tasks.manifest import ColumnSpec, load_signing_key, load_verify_key
+from labelguard.tasks.manifest import ColumnSpec, key_id, load_signing_key, load_verify_key
 from labelguard.tasks.storage import LocalStore, open_store
 from labelguard.tasks.synthetic import make_reviews
 from labelguard.tasks.tamper import poison_file, tamper
@@ -65,7 +65,14 @@ def test_forged_manifest_fails_signature_and_resigned_fails_key(dataset_uri, tmp
     assert load_verified(store, load_verify_key(keys[1])).code == "bad-signature"
     tamper(dataset_uri, attack="random", rate=0.01, seed=1, truth_out=tmp_path / "t2.json", resign_key=load_signing_key(other_keys[0]))
     assert load_verified(store, load_verify_key(keys[1])).code == "unknown-key"
-    assert load_verified(store, load_verify_key(other_keys[1])).ok  # consistent under the attacker's key
+    # consistent under the attacker's key: every data object matches the forged manifest; only the sidecar's own
+    # signature, which the re-signer left under the real key (so the real key can still name the rows), is not theirs
+    rep = load_verified(store, load_verify_key(other_keys[1]))
+    assert (rep.code, rep.suspect_ids) == ("unknown-key", [])
+    assert rep.detail == (
+        f"row sidecar signature rows.sig.json is signed by key {key_id(load_verify_key(keys[1]))}, not the trusted key "
+        f"{key_id(load_verify_key(other_keys[1]))} (the data objects match the signed manifest)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ import pytest
 
 from labelguard.errors import BadInput, DatasetMissing, SchemaViolation
 from labelguard.tasks.dataset import DATA_KEY, HOLDOUT, MANIFEST_KEY, load_verified, seal_dataset, write_dataset
-from labelguard.tasks.manifest import ColumnSpec, DatasetRef, labels_digest, load_signing_key, load_verify_key, sign_manifest
+from labelguard.tasks.manifest import ColumnSpec, DatasetRef, labels_digest, load_signing_key, key_id, load_verify_key, sign_manifest
 from labelguard.tasks.storage import LocalStore, open_store
 from labelguard.tasks.synthetic import make_reviews
 from labelguard.tasks.tamper import _cell, encode_like, poison_file, tamper
@@ -223,7 +223,9 @@ def test_forged_labels_digest_is_the_one_a_resigned_manifest_verifies_with(tmp_p
     lake, _ = _three_part_lake(tmp_path, keys)
     tamper(str(lake), attack="random", rate=0.05, seed=1, truth_out=tmp_path / "t.json", resign_key=load_signing_key(other_keys[0]))
     rep = load_verified(LocalStore(lake), load_verify_key(other_keys[1]))
-    assert rep.ok and rep.code == "ok" and len(rep.frame) == 340
+    # every data object matches the forged manifest; only the sidecar's own signature is still the real key's
+    assert rep.code == "unknown-key" and rep.suspect_ids == [] and len(rep.frame) == 340
+    assert rep.detail.startswith(f"row sidecar signature _rows.sig.json is signed by key {key_id(load_verify_key(keys[1]))},")
 
 
 # ---------------------------------------------------------------- encode_like: layout and cells
