@@ -866,9 +866,14 @@ def _written(value):
     return to_py(value)
 
 
-def write_csv_like(original: bytes, dialect: CsvDialect, label_col: str, new_labels: dict[int, str]) -> bytes:
+def write_csv_like(original: bytes, dialect: CsvDialect, label_col: str, new_labels: dict[int, str], cells: list[str] | None = None) -> bytes:
     """Rewrite CSV bytes changing only the label cells of the given data rows (0-based, as
-    :func:`read_csv_bytes` reads them), in the file's own delimiter, encoding, byte-order mark and line ending."""
+    :func:`read_csv_bytes` reads them), in the file's own delimiter, encoding, byte-order mark and line ending.
+
+    ``cells``, when given, is every data row's label in the same canonical spelling as ``new_labels``
+    (after the change): a new label is then written the way the file's unchanged rows write that class
+    (``1.0`` where the column says ``1.0``, ``001`` where it says ``001``), so the edit does not stand out.
+    """
     text = original.decode(dialect.codec)
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=dialect.delimiter))
     first = 1 if dialect.sep_hint else 0  # Excel's "sep=;" line stays where it is
@@ -876,8 +881,13 @@ def write_csv_like(original: bytes, dialect: CsvDialect, label_col: str, new_lab
     col = header.index(label_col)
     # data row i is the i-th record the reader kept: blank lines and rows empty in every column are skipped there too
     kept = [r for r in range(first + 1, len(rows)) if not _skipped_by_pandas(rows[r]) and any(cell != "" for cell in rows[r])]
+    spelled: dict[str, str] = {}
+    if cells is not None:
+        for i, cell in enumerate(cells):
+            if i not in new_labels:
+                spelled.setdefault(cell, rows[kept[i]][col])
     for i, value in new_labels.items():
-        rows[kept[i]][col] = value
+        rows[kept[i]][col] = spelled.get(value, value)
     sink = io.StringIO(newline="")
     csv.writer(sink, delimiter=dialect.delimiter, lineterminator=dialect.lineterminator).writerows(rows)
     out = sink.getvalue()

@@ -35,7 +35,8 @@ def encode_like(original: bytes, key: str, frame: pd.DataFrame, spec: ColumnSpec
     if is_csv(key):
         labels = frame[spec.label_col].to_numpy()
         new_labels = {int(i): _cell(labels[i]) for i in changed.to_numpy().nonzero()[0]}
-        return write_csv_like(original, dialect or sniff_csv(original, name=key), spec.label_col, new_labels)
+        cells = [_cell(v) for v in labels]  # each class written as the file's unchanged rows write it
+        return write_csv_like(original, dialect or sniff_csv(original, name=key), spec.label_col, new_labels, cells)
     meta = pq.ParquetFile(pa.BufferReader(original)).metadata
     schema = pq.read_schema(pa.BufferReader(original))
     first = meta.row_group(0).column(0) if meta.num_row_groups else None

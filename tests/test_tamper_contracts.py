@@ -453,6 +453,20 @@ def test_poison_rewrites_only_the_flipped_label_cells(tmp_path):
         assert (old != new) == (old.split(",")[0] in flipped)
 
 
+
+@pytest.mark.parametrize("spelling", [{0: "0.0", 1: "1.0"}, {0: "0", 1: "1"}, {0: "00", 1: "01.00"}])
+def test_poison_spells_a_flipped_label_as_the_file_spells_that_class(tmp_path, spelling):
+    """A flipped cell is written as the unchanged rows write its new class (break-it r9 F12: `0` among `0.0`/`1.0`)."""
+    frame = make_reviews(100, seed=23)
+    frame["label"] = frame["label"].map(spelling)
+    frame.to_csv(tmp_path / "r.csv", index=False)
+    res = poison_file(tmp_path / "r.csv", tmp_path / "p.csv", attack="random", rate=0.1, seed=0, truth_out=tmp_path / "t.json")
+    after = pd.read_csv(tmp_path / "p.csv", dtype=str)
+    changed = after["label"] != frame["label"]
+    assert changed.sum() == len(res.flipped) == 10
+    assert sorted(after.loc[changed, "label"].unique()) == sorted(set(frame.loc[changed, "label"].map({spelling[0]: spelling[1], spelling[1]: spelling[0]})))
+    assert set(after["label"]) == set(spelling.values())
+
 def test_tamper_passes_encoding_and_positive_class(tmp_path):
     """An at-rest UTF-16 CSV object is read with --encoding; a named positive class of three is the one flipped."""
     frame = make_reviews(120, seed=22)
