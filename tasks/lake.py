@@ -73,6 +73,14 @@ def resolve_parts(uri: str, *, endpoint_url: str | None = None) -> tuple[Store, 
             f"point at one of them, e.g. {uri}/{signed[0]}; daily partitions are checked with `labelguard drift {uri}`",
         )
     if not parts:
+        from labelguard.tasks.readers import is_csv
+
+        csvs = [k for k in keys if is_csv(k) and not _skipped(k)]
+        if csvs:  # a folder of CSV exports: seal signs Parquet in place, ingest reads CSV (break-it r9)
+            raise DatasetMissing(
+                f"no Parquet objects at {root.uri}, only {len(csvs)} CSV file(s) ({csvs[0]}{', …' if len(csvs) > 1 else ''})",
+                f"seal signs Parquet where it lies; CSV is read by `labelguard ingest --source {root.uri.rstrip('/')}/{csvs[0]} --dest URI`, which writes a signed dataset",
+            )
         raise DatasetMissing(f"no Parquet objects at {root.uri}", "point at a folder or prefix of .parquet files, one file, or a glob")
     return root, sorted(parts)
 

@@ -1,0 +1,28 @@
+"""Problems break-it round 9 saw but did not file, fixed later (see bench/findings/breakit-r9.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from labelguard.errors import DatasetMissing
+from labelguard.tasks.lake import resolve_parts
+
+
+def test_sealing_a_folder_of_csv_says_seal_signs_parquet_and_ingest_reads_csv(tmp_path):
+    lake = tmp_path / "csvlake"
+    lake.mkdir()
+    for name in ("b.csv", "a.csv"):
+        (lake / name).write_text("id,label,x\n1,0,0.5\n2,1,1.5\n")
+    with pytest.raises(DatasetMissing) as err:
+        resolve_parts(str(lake))
+    assert err.value.problem == f"no Parquet objects at {lake}, only 2 CSV file(s) (a.csv, …)"
+    assert err.value.fix == (
+        f"seal signs Parquet where it lies; CSV is read by `labelguard ingest --source {lake}/a.csv --dest URI`, which writes a signed dataset"
+    )
+
+
+def test_a_folder_with_neither_parquet_nor_csv_keeps_the_plain_message(tmp_path):
+    (tmp_path / "notes.json").write_text("x")
+    with pytest.raises(DatasetMissing) as err:
+        resolve_parts(str(tmp_path))
+    assert err.value.problem == f"no Parquet objects at {tmp_path}"
