@@ -720,7 +720,10 @@ def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKe
     if rep.ok and rep.manifest.payload["dataset"].get("part") != part_name(day):
         result.integrity, result.integrity_detail = "wrong-dataset", f"the manifest is for part {rep.manifest.payload['dataset'].get('part')!r}, found at {part_name(day)}"
     frame = rep.frame
-    if frame is None or not len(frame):
+    if frame is None:  # not decoded (another dataset's files, a part gone): the rows that are there, never a bare 0
+        result.rows = unsigned_rows(store)[0]
+        return result
+    if not len(frame):
         return result
     result.rows = len(frame)
     result.schema_problems, bad_ids = schema_problems(frame, ref.spec)

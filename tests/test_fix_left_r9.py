@@ -26,3 +26,20 @@ def test_a_folder_with_neither_parquet_nor_csv_keeps_the_plain_message(tmp_path)
     with pytest.raises(DatasetMissing) as err:
         resolve_parts(str(tmp_path))
     assert err.value.problem == f"no Parquet objects at {tmp_path}"
+
+
+from tests.test_fixleft_b import small_lake  # noqa: E402,F401 - three clean signed 400-row days
+
+
+def test_a_drift_day_copied_from_another_date_shows_the_rows_it_holds_not_0(small_lake):
+    """Another day's signed files copied under a new date: `wrong-dataset`, and the table says 400 rows, not `rows 0`."""
+    import shutil
+
+    from labelguard.tasks import drift
+
+    root, sign, verify, _ = small_lake
+    shutil.copytree(root.root / "date=2026-03-02", root.root / "date=2026-03-04")
+    res = {r.date: r for r in drift.check_partitions(root.uri, verify, signing_key=sign)}
+    day = res["2026-03-04"]
+    assert (day.rows, day.integrity, day.alarm) == (400, "wrong-dataset", True)
+    assert res["2026-03-02"].rows == 400
