@@ -952,8 +952,13 @@ def warmup_note(days: list[dict]) -> str:
         return ""
     span = warm[0]["date"] if len(warm) == 1 else f"{warm[0]['date']} to {warm[-1]['date']}"
     waiting = ", ".join(n for n in DRIFT_GUARDS if n != "noise_rate")
+    # noise_rate's clean-day null leaves the reference out (its rate is out of fold, not comparable), so it
+    # compares with the reference alone one clean day longer than the other guards wait
+    alone = [d["date"] for d in days if "in the signed reference" in (((d.get("guards") or {}).get("noise_rate") or {}).get("detail") or "")]
+    longer = (f" (noise_rate until {alone[-1]}: its clean-day null leaves the reference out and needs {MIN_DAYS} clean partitions)"
+              if alone and alone[-1] > warm[-1]["date"] else "")
     return (f"warm-up {span}: fewer than {MIN_DAYS} clean days (the reference counts as one), so the manifest was checked and noise_rate "
-            f"compared with the signed reference alone; {waiting} need {MIN_DAYS} clean days")
+            f"compared with the signed reference alone{longer}; {waiting} need {MIN_DAYS} clean days")
 
 
 def markdown_table(results: list[DayResult]) -> str:

@@ -90,7 +90,8 @@ def test_clean_days_pass_and_are_recorded_then_skipped(lake, keys):
     assert "in the signed reference" in first[5].tests[-1].detail and "on clean days" in first[6].tests[-1].detail
     assert drift.warmup_note([r.to_dict() for r in first]) == (
         "warm-up 2026-03-01 to 2026-03-05: fewer than 5 clean days (the reference counts as one), so the manifest was checked and "
-        "noise_rate compared with the signed reference alone; label_prior, class_conditional need 5 clean days")
+        "noise_rate compared with the signed reference alone (noise_rate until 2026-03-06: its clean-day null leaves the reference out "
+        "and needs 5 clean partitions); label_prior, class_conditional need 5 clean days")
     assert {t.guard for t in first[6].tests} == {"label_prior", "class_conditional", "noise_rate"}
     assert first[6].level == pytest.approx(0.05 / (5 * 30))
     assert sorted(drift.read_records(root, vkey)) == DAYS

@@ -43,3 +43,22 @@ def test_a_drift_day_copied_from_another_date_shows_the_rows_it_holds_not_0(smal
     day = res["2026-03-04"]
     assert (day.rows, day.integrity, day.alarm) == (400, "wrong-dataset", True)
     assert res["2026-03-02"].rows == 400
+
+
+def test_the_warm_up_note_says_noise_rate_compares_with_the_reference_one_day_longer():
+    """simulate --days 8: noise_rate's day-6 test was still against the signed reference alone (the plot shaded it so)
+    while the note said the warm-up ended on day 5."""
+    from labelguard.tasks.drift import warmup_note
+
+    def day(date, warming, detail):
+        return {"date": date, "warming_up": warming, "guards": {"noise_rate": {"detail": detail}}}
+
+    alone = "0.0% of rows labelled 0 confidently disagree with the reference model vs 0.0% in the signed reference (z=0.0)"
+    clean = "0.3% of rows labelled 0 confidently disagree with the reference model vs 0.1% on clean days (z=0.4)"
+    days = [day(f"2026-03-0{i}", i <= 5, alone if i <= 6 else clean) for i in range(1, 9)]
+    head = ("warm-up 2026-03-01 to 2026-03-05: fewer than 5 clean days (the reference counts as one), so the manifest was checked "
+            "and noise_rate compared with the signed reference alone")
+    tail = "; label_prior, class_conditional need 5 clean days"
+    assert warmup_note(days) == head + " (noise_rate until 2026-03-06: its clean-day null leaves the reference out and needs 5 clean partitions)" + tail
+    days[5]["guards"]["noise_rate"]["detail"] = clean  # noise_rate's own null from day 6: nothing more to say
+    assert warmup_note(days) == head + tail
