@@ -107,5 +107,6 @@ def test_verify_prints_why_nobody_is_named(tmp_path, keys):
     out = tmp_path / "v.json"
     res = CliRunner().invoke(app, ["verify", ds, "--reference", baseline, "--json", str(out), "--verify-key", str(keys[1])])
     doc = json.loads(out.read_text())
+    assert (res.exit_code, doc["verdict"]) == (1, "inconclusive"), res.output  # no guard has the power to tell: not a pass
     assert doc["suspect_ids"] == [] and doc["suspects_note"] == NOTE, res.output
     assert f"suspect rows: {NOTE}" in " ".join(res.output.split())
