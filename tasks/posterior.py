@@ -165,8 +165,10 @@ def flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFram
         (empty when the trusted rows reach it about as often as candidate rows), or cleanlab's set, the
         knn_consistency rule's set or the reference model's own expected-F1 set, whichever
         :func:`choose_suspect_set` expects to be better from the rates at which each method flags
-        trusted rows (``chosen``; ``candidates`` holds the figures; a model-based set competes only when
-        its model has skill on the trusted rows, the model gate's G-test).
+        trusted rows, reweighted to the candidate's clean label mix (:func:`class_weighted_rate`; ``chosen``;
+        ``candidates`` holds the figures; a model-based set competes only when its model has skill on the
+        trusted rows, the model gate's G-test). ``note``: when no model has skill and nobody is named though
+        a detector flagged rows, why (:func:`unvouched_note`), else "".
     """
     # the guards' model family (the same choice on the same trusted rows: memo keeps it)
     with detector_model(frame, spec, reference, memo):
