@@ -31,7 +31,7 @@ def score(runs: list[dict]) -> pd.DataFrame:
     for r in runs:
         t, codes, cands = r["truth"], r["codes"], r["choose_args"][0]
         old_fpr = _cleanlab_set_false_positive_rate(r["cleanlab"], codes, _renorm(r["oof_raw"]), _renorm(r["cand_on_ref"]), r["codes_r"])
-        old, _ = choose_suspect_set({"posterior": cands["posterior"], "cleanlab": (int(r["cleanlab"].sum()), old_fpr)},
+        old, _ = choose_suspect_set({"posterior": cands["posterior"], "cleanlab": (int(r["cleanlab"].sum()), *old_fpr)},
                                     len(codes), float(r["posterior"].sum()), len(r["codes_r"]), margin_se=1.0)
         rows.append(dict(regime=r["regime"], seed=r["seed"], attack=r["attack"], rate=r["rate"], flips=int(t.sum()),
                          new=_f1(r["shipped"], t), old=_f1(r["own"] if old == "posterior" else r["cleanlab"], t), cleanlab=_f1(r["cleanlab"], t),

@@ -52,7 +52,7 @@ def replay(r: dict) -> dict:
     codes, codes_r, truth = r["codes"], r["codes_r"], r["truth"]
     n, m = len(codes), len(codes_r)
     cl_fpr = _cleanlab_set_false_positive_rate(r["cleanlab"], codes, _renorm(r["oof_raw"]), _renorm(r["cand_on_ref"]), codes_r)
-    cands = {"posterior": r["choose_args"][0]["posterior"], "cleanlab": (int(r["cleanlab"].sum()), cl_fpr)}
+    cands = {"posterior": r["choose_args"][0]["posterior"], "cleanlab": (int(r["cleanlab"].sum()), *cl_fpr)}
     sets = {"posterior": r["own"], "cleanlab": r["cleanlab"]}
     f_post, f_inv = float(r["posterior"].sum()), confusion_inversion_count(r)
     e = _smoothed_rate(int((r["ref_oof"].argmax(1) != codes_r).sum()), m)
@@ -68,7 +68,7 @@ def replay(r: dict) -> dict:
     clean = ~truth
     out = dict(regime=r["regime"], seed=r["seed"], attack=r["attack"], rate=r["rate"], flips=int(truth.sum()), cleanlab=_f1(r["cleanlab"], truth),
                f_post=f_post, f_inv=f_inv, f_cleanlab=float(r["cleanlab"].sum()), f_judge=float(q.sum()),
-               cl_rate_clean=float((r["cleanlab"] & clean).sum() / max(1, clean.sum())), cl_rate_trusted=cl_fpr,
+               cl_rate_clean=float((r["cleanlab"] & clean).sum() / max(1, clean.sum())), cl_rate_trusted=cl_fpr[0],
                post_rate_clean=float((r["own"] & clean).sum() / max(1, clean.sum())), post_rate_trusted=cands["posterior"][1])
     for name, c in choice.items():
         out[name], out[name + " switched"] = _f1(sets[c], truth), c != "posterior"

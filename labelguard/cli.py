@@ -1183,6 +1183,8 @@ def verify(
         shown = ", ".join(map(str, report.suspect_ids[:10])) + (" …" if len(report.suspect_ids) > 10 else "")
         what = "suspect rows" if report.verdict != "pass" else "rows most likely flipped, though nothing fired"
         out.print(f"{what} ({len(report.suspect_ids)}, from {', '.join(report.suspects_from)}): {shown}", highlight=False)
+    elif report.suspects_note:  # nobody named, and why: the trusted rows could not vouch for the rows a detector flagged
+        out.print(f"suspect rows: {report.suspects_note}", highlight=False)
     if report.unknown is not None:  # not flips: rows of a class the reference cannot vouch for
         ids = report.unknown.ids
         shown = ", ".join(map(str, ids[:10])) + (" …" if len(ids) > 10 else "")

@@ -43,6 +43,7 @@ class FlipPosterior:
     noise_rate: float
     chosen: str = "posterior"  # which candidate suspect set ``suspect`` is: "posterior", "cleanlab", "neighbourhood" or "reference_model"
     candidates: dict[str, dict[str, float]] = field(default_factory=dict)  # per candidate set: rows, false_positive_rate, expected_f1, z
+    note: str = ""  # why no set was named though a detector flagged rows (no model has skill): :func:`unvouched_note`
 
     def as_scores(self) -> RowScores:
         return RowScores(self.posterior, self.suspect, self.noise_rate)
@@ -164,8 +165,10 @@ def flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFram
         (empty when the trusted rows reach it about as often as candidate rows), or cleanlab's set, the
         knn_consistency rule's set or the reference model's own expected-F1 set, whichever
         :func:`choose_suspect_set` expects to be better from the rates at which each method flags
-        trusted rows (``chosen``; ``candidates`` holds the figures; a model-based set competes only when
-        its model has skill on the trusted rows, the model gate's G-test).
+        trusted rows, reweighted to the candidate's clean label mix (:func:`class_weighted_rate`; ``chosen``;
+        ``candidates`` holds the figures; a model-based set competes only when its model has skill on the
+        trusted rows, the model gate's G-test). ``note``: when no model has skill and nobody is named though
+        a detector flagged rows, why (:func:`unvouched_note`), else "".
     """
     # the guards' model family (the same choice on the same trusted rows: memo keeps it)
     with detector_model(frame, spec, reference, memo):
@@ -217,27 +220,71 @@ def _flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFra
     no_skill = not ref_skill and not shows_flips
     noise_rate = anchored if no_skill else float(posterior.mean())
     own = expected_f1_set(posterior)
+    unnamed = {}  # sets the trusted rows could not vouch for when no model has skill: (rows, share of trusted rows flagged)
     if no_skill and _no_likelier_than_clean(own, posterior, posterior_ref):
+        unnamed["posterior"] = (int(own.sum()), float((posterior_ref >= posterior[own].min()).mean()))
         own = np.zeros(len(codes), dtype=bool)
-    candidates = {"posterior": _posterior_set_false_positive_rate(own, posterior, posterior_ref)}
+    # the candidate's clean rows by label: the trusted rows stand for them class by class (a targeted attack empties its
+    # source class, so clean candidate rows are not labelled in the trusted rows' proportions)
+    mix = clean_label_mix(codes, posterior, k)
+    candidates = {"posterior": _posterior_set_false_positive_rate(own, posterior, posterior_ref, codes_r, mix)}
     cleanlab = _cleanlab_set(codes, oof_raw)  # exactly the confident_learning guard's set (same folds)
     # a set from a model without skill holds noise: where it flags more candidate than trusted rows, that is how
     # candidate rows are scored (out of fold, against their own labels), not flips (a clean checkerboard: cleanlab
     # flagged 40 % of candidate rows and 30 % of trusted ones)
     if _skill_p(cand_on_ref.argmax(axis=1), codes_r) <= SKILL_ALPHA:
-        candidates["cleanlab"] = _cleanlab_set_false_positive_rate(cleanlab, codes, oof, _renorm(cand_on_ref), codes_r)
+        candidates["cleanlab"] = _cleanlab_set_false_positive_rate(cleanlab, codes, oof, _renorm(cand_on_ref), codes_r, mix)
     knn_set, reference = np.zeros(len(codes), dtype=bool), np.zeros(len(codes), dtype=bool)
     if no_skill:  # the neighbourhood rule needs no model
         knn_set = knn_consistency(frame, spec, memo=memo).suspect  # the guard's own set (its neighbour search is memoized)
         knn_ref_hits = _neighbourhood_hits(Z, codes, scaler.transform(Xr), codes_r)
-        candidates["neighbourhood"] = _smoothed_rate(knn_ref_hits, len(codes_r)) if knn_set.any() else 0.0
+        candidates["neighbourhood"] = class_weighted_rate(knn_ref_hits, codes_r, mix) if knn_set.any() else (0.0, 0.0)
     elif ref_skill:  # the reference model's view alone, EM'd the same way (the reference_model guard's evidence)
         alone, alone_ref = binned_flip_posterior(_renorm(ref_view), codes, k, iters=iters, also=(_renorm(ref_oof), codes_r))
         reference = expected_f1_set(alone)
-        candidates["reference_model"] = _posterior_set_false_positive_rate(reference, alone, alone_ref)
+        candidates["reference_model"] = _posterior_set_false_positive_rate(reference, alone, alone_ref, codes_r, mix)
     sets = {"posterior": own, "cleanlab": cleanlab, "neighbourhood": knn_set, "reference_model": reference}
-    chosen, scored = choose_suspect_set({m: (int(sets[m].sum()), fpr) for m, fpr in candidates.items()}, len(codes), noise_rate * len(codes), len(codes_r))
-    return FlipPosterior(posterior, sets[chosen], dict(zip(names, map(float, w))), noise_rate, chosen, scored)
+    chosen, scored = choose_suspect_set({m: (int(sets[m].sum()), *fpr) for m, fpr in candidates.items()}, len(codes), noise_rate * len(codes), len(codes_r))
+    note = ""
+    if no_skill and not sets[chosen].any():
+        # the raw share of trusted rows the neighbourhood rule flags (the others: their estimate, from the same trusted rows)
+        raw = {"neighbourhood": float(knn_ref_hits.mean())} if knn_set.any() else {}
+        unnamed.update({m: (int(d["rows"]), raw.get(m, float(d["false_positive_rate"]))) for m, d in scored.items() if m != "posterior" and d["rows"] > 0})
+        note = unvouched_note(unnamed, len(codes), len(codes_r))
+    return FlipPosterior(posterior, sets[chosen], dict(zip(names, map(float, w))), noise_rate, chosen, scored, note)
+
+
+# where each candidate set's rows can be read when it is not named (the guard that reports the same set)
+SET_SOURCE = {"posterior": "the pooled flip posterior", "neighbourhood": "knn_consistency", "cleanlab": "confident_learning",
+              "reference_model": "reference_model"}
+
+
+def unvouched_note(unnamed: dict[str, tuple[int, float]], rows: int, reference_rows: int) -> str:
+    """Why nobody is named although a detector flagged rows, when no model has skill: "" when no set was left unnamed.
+
+    Without a model that tells the classes apart, the trusted rows are the only measure of a detector's false alarms:
+    a set is named only when the candidate's rows are flagged clearly more often than the trusted rows. When they are
+    flagged about as often, either the detector's false alarms are that frequent, or the trusted rows hold flips as
+    often as the candidate (labels changed before ingest split the holdout off the same file), and nothing in the
+    data tells the two apart. An empty suspect set with nothing said would read as "no flips"; this says which.
+    ``unnamed``: method -> (rows in its set, share of the trusted rows it flags); the set quoted is the one standing
+    most above its trusted rows' share (the two-sample z of :func:`choose_suspect_set`), a guard's before the pooled
+    posterior's (a guard's rows can be read in its ``suspect_ids``).
+    """
+    if not unnamed:
+        return ""
+
+    def z(s: int, f: float) -> float:
+        spread = np.sqrt(s * (1 - s / max(1, rows)) + rows**2 * f * (1 - f) / max(1, reference_rows))
+        return float((s - f * rows) / spread) if spread > 0 else 0.0
+
+    m, (s, f) = max(unnamed.items(), key=lambda kv: (kv[0] != "posterior", z(*kv[1])))
+    where = "" if m == "posterior" else f" ({SET_SOURCE[m]}'s suspect_ids)"
+    return (f"none named: no model tells the classes apart on the {reference_rows} trusted rows, and {SET_SOURCE[m]} flags "
+            f"{s} of the {rows} candidate rows ({s / max(1, rows):.1%}) and {f:.1%} of the trusted rows, not clearly more often; "
+            f"if the trusted rows are clean these are its false alarms, but if labels were changed before the holdout was split "
+            f"off the same data, the trusted rows hold flips too and these {s} rows may be flips{where}; "
+            f"verify against trusted rows labelled independently (--reference) to tell")
 
 
 def anchored_noise_rate(posterior: np.ndarray, posterior_ref: np.ndarray, *, margin_se: float = 2.0) -> tuple[float, bool]:
@@ -281,14 +328,14 @@ def _no_likelier_than_clean(suspect: np.ndarray, posterior: np.ndarray, posterio
     return bool(hits > 0 and (s - p * n) / spread < name_se)
 
 
-def _neighbourhood_hits(Z: np.ndarray, codes: np.ndarray, Z_ref: np.ndarray, codes_ref: np.ndarray) -> int:
-    """How many trusted rows the knn_consistency rule flags against the candidate's rows: at least
+def _neighbourhood_hits(Z: np.ndarray, codes: np.ndarray, Z_ref: np.ndarray, codes_ref: np.ndarray) -> np.ndarray:
+    """Which trusted rows the knn_consistency rule flags against the candidate's rows (bool, shape (m,)): at least
     :data:`KNN_ETA` of a trusted row's :data:`KNN_K` nearest candidate rows carry another label."""
     from sklearn.neighbors import NearestNeighbors
 
     k = max(1, min(KNN_K, len(Z) - 1))
     idx_ref = NearestNeighbors(n_neighbors=k).fit(Z).kneighbors(Z_ref)[1]
-    return int(((codes[idx_ref] != codes_ref[:, None]).mean(axis=1) >= KNN_ETA).sum())
+    return (codes[idx_ref] != codes_ref[:, None]).mean(axis=1) >= KNN_ETA
 
 
 def _cleanlab_set(codes: np.ndarray, oof: np.ndarray) -> np.ndarray:
@@ -304,15 +351,60 @@ def _smoothed_rate(hits: int, rows: int) -> float:
     return (hits + 0.5) / (rows + 1)
 
 
-def _posterior_set_false_positive_rate(suspect: np.ndarray, posterior: np.ndarray, posterior_ref: np.ndarray) -> float:
-    """Share of trusted (clean by construction) rows whose flip posterior reaches the suspect set's threshold."""
+def clean_label_mix(codes: np.ndarray, posterior: np.ndarray, k: int) -> np.ndarray:
+    """The candidate's clean rows' share by given label, shape (k,): per label, the rows' summed probability of not
+    having been flipped (``1 - posterior``)."""
+    kept = np.bincount(codes, weights=1.0 - np.clip(posterior, 0.0, 1.0), minlength=k)[:k]
+    return kept / kept.sum() if kept.sum() > 0 else np.bincount(codes, minlength=k)[:k] / max(1, len(codes))
+
+
+def class_weighted_rate(hits: np.ndarray, codes_ref: np.ndarray, mix: np.ndarray | None = None) -> tuple[float, float]:
+    """The share of the candidate's clean rows a method flags, from which trusted rows it flags: (rate, standard error).
+
+    The trusted rows are clean, but they are labelled in the clean data's proportions, and the candidate's clean
+    rows are not once flips have moved rows between labels: a targeted attack leaves few clean rows in its source
+    class and many in its target, where a flip posterior runs high (a checkerboard, targeted 40 %: 31 % of the trusted
+    rows reached the reference model's threshold, 62 % of the candidate's clean rows). So each trusted row of label
+    ``c`` counts with weight ``mix[c] / (r_c / r)`` (``mix``: the candidate's clean rows' share per label,
+    :func:`clean_label_mix`; ``r_c`` trusted rows of that label): post-stratification. The error is binomial on
+    Kish's effective sample size ``1 / sum(mix[c]**2 / r_c)``, and the rate is Jeffreys' estimate on it (0 of 30
+    flagged is not a rate of 0). When ``mix`` is the trusted rows' own label shares (or not given), this is the
+    pooled rate ``(hits + 0.5) / (r + 1)`` with error ``sqrt(f (1 - f) / r)``. Labels with no trusted row carry no
+    weight (nothing measures them).
+    """
+    hits = np.asarray(hits, dtype=bool)
+    r = len(codes_ref)
+    if r == 0:
+        return 0.0, 0.0
+    k = int(max(codes_ref.max() + 1, 0 if mix is None else len(mix)))
+    r_c = np.bincount(codes_ref, minlength=k).astype(float)
+    h_c = np.bincount(codes_ref, weights=hits.astype(float), minlength=k)
+    w = r_c / r if mix is None else np.where(r_c > 0, np.resize(np.asarray(mix, float), k), 0.0)
+    if w.sum() <= 0:
+        w = r_c / r
+    w = w / w.sum()
+    seen = r_c > 0
+    raw = float((w[seen] * h_c[seen] / r_c[seen]).sum())
+    n_eff = 1.0 / float((w[seen] ** 2 / r_c[seen]).sum())
+    rate = (raw * n_eff + 0.5) / (n_eff + 1)
+    return float(rate), float(np.sqrt(rate * (1 - rate) / n_eff))
+
+
+def _posterior_set_false_positive_rate(suspect: np.ndarray, posterior: np.ndarray, posterior_ref: np.ndarray, codes_ref: np.ndarray | None = None,
+                                       mix: np.ndarray | None = None) -> tuple[float, float]:
+    """Share of the candidate's clean rows whose flip posterior reaches the suspect set's threshold, measured on the
+    trusted (clean by construction) rows: (rate, standard error), per label when ``codes_ref`` and ``mix`` are given
+    (:func:`class_weighted_rate`)."""
     if not suspect.any():
-        return 0.0
-    return _smoothed_rate(int((posterior_ref >= posterior[suspect].min()).sum()), len(posterior_ref))
+        return 0.0, 0.0
+    hits = posterior_ref >= posterior[suspect].min()
+    return class_weighted_rate(hits, np.zeros(len(hits), int) if codes_ref is None else codes_ref, mix if codes_ref is not None else None)
 
 
-def _cleanlab_set_false_positive_rate(suspect: np.ndarray, codes: np.ndarray, oof: np.ndarray, proba_ref: np.ndarray, codes_ref: np.ndarray) -> float:
-    """Share of trusted rows cleanlab's rule would flag: per given label, the self-confidence below which it flagged candidate rows.
+def _cleanlab_set_false_positive_rate(suspect: np.ndarray, codes: np.ndarray, oof: np.ndarray, proba_ref: np.ndarray, codes_ref: np.ndarray,
+                                      mix: np.ndarray | None = None) -> tuple[float, float]:
+    """Share of clean rows cleanlab's rule would flag, from the trusted rows: per given label, the self-confidence below
+    which it flagged candidate rows: (rate, standard error), per label weighted by ``mix`` when given.
 
     cleanlab's default filter (``prune_by_noise_rate``) removes, per given label, the rows whose
     probability of that label is lowest; for two classes that is exactly a threshold on the
@@ -320,16 +412,16 @@ def _cleanlab_set_false_positive_rate(suspect: np.ndarray, codes: np.ndarray, oo
     whole candidate (they are not in it: out of sample, like the candidate's out-of-fold view).
     """
     if not suspect.any():
-        return 0.0
-    hits = 0
+        return 0.0, 0.0
+    hits = np.zeros(len(codes_ref), dtype=bool)
     for c in np.unique(codes[suspect]):
         threshold = float(oof[suspect & (codes == c), c].max())
-        hits += int((proba_ref[codes_ref == c, c] <= threshold).sum())
-    return _smoothed_rate(hits, len(codes_ref))
+        hits |= (codes_ref == c) & (proba_ref[:, c] <= threshold)
+    return class_weighted_rate(hits, codes_ref, mix)
 
 
 def choose_suspect_set(
-    candidates: dict[str, tuple[int, float]], rows: int, expected_flips: float, reference_rows: int, *, margin_se: float = 1.0,
+    candidates: dict[str, tuple[int, float] | tuple[int, float, float]], rows: int, expected_flips: float, reference_rows: int, *, margin_se: float = 1.0,
     name_se: float = 2.0,
 ) -> tuple[str, dict[str, dict[str, float]]]:
     """The candidate suspect set with the highest F1 expected from its false-positive rate measured on trusted rows.
@@ -355,7 +447,8 @@ def choose_suspect_set(
     Parameters
     ----------
     candidates
-        Name -> (set size, false-positive rate on clean rows), the default first.
+        Name -> (set size, false-positive rate on clean rows[, its standard error]), the default first; without a
+        standard error, the binomial one of the rate on ``reference_rows`` rows.
     rows
         Candidate rows (n).
     expected_flips
@@ -373,28 +466,29 @@ def choose_suspect_set(
     tuple
         (chosen name, name -> ``rows``, ``false_positive_rate``, ``expected_f1``, ``z``).
     """
+    def se(m: str) -> float:
+        f = candidates[m][1]
+        return float(candidates[m][2]) if len(candidates[m]) > 2 else float(np.sqrt(f * (1 - f) / max(1, reference_rows)))
+
     flips = max(0.0, min(float(rows), expected_flips))
-    tp = {m: max(0.0, s - f * (rows - flips)) for m, (s, f) in candidates.items()}
+    tp = {m: max(0.0, c[0] - c[1] * (rows - flips)) for m, c in candidates.items()}
     flips = min(float(rows), max([flips] + list(tp.values())))
     scored = {}
-    for m, (s, f) in candidates.items():
+    for m, c in candidates.items():
+        s, f = c[0], c[1]
         t = max(0.0, s - f * (rows - flips))
         # the set holds flips at all: its share of the candidate against the share of clean rows its method flags
         # (f, on the trusted rows), under the null of no flips — a two-sample comparison of binomial rates, in
         # standard errors (the candidate's count is binomial on its rows, f on the trusted rows)
-        spread = np.sqrt(s * (1 - s / max(1, rows)) + rows**2 * f * (1 - f) / max(1, reference_rows))
+        spread = np.sqrt(s * (1 - s / max(1, rows)) + rows**2 * se(m) ** 2)
         z = (s - f * rows) / spread if spread > 0 else 0.0
-        scored[m] = {"rows": s, "false_positive_rate": f, "expected_f1": 2 * t / (s + flips) if s + flips > 0 else 0.0, "z": float(z)}
+        scored[m] = {"rows": s, "false_positive_rate": f, "false_positive_se": se(m), "expected_f1": 2 * t / (s + flips) if s + flips > 0 else 0.0, "z": float(z)}
     names = list(candidates)
     default = names[0]
     best = default
-
-    def se(f: float) -> float:
-        return float(np.sqrt(f * (1 - f) / max(1, reference_rows)))
-
     for m in names[1:]:
         s_big = max(candidates[m][0], candidates[default][0])
-        sd = 2 * (rows - flips) / max(1e-12, s_big + flips) * np.hypot(se(candidates[m][1]), se(candidates[default][1]))
+        sd = 2 * (rows - flips) / max(1e-12, s_big + flips) * np.hypot(se(m), se(default))
         if (scored[m]["expected_f1"] - scored[default]["expected_f1"] > margin_se * sd and scored[m]["expected_f1"] > scored[best]["expected_f1"]
                 and scored[m]["z"] > name_se):
             best = m

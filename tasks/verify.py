@@ -49,6 +49,8 @@ class VerifyReport:
     allowed_inconclusive: bool = False
     # rows of classes the reference never had: set apart, not judged as flips (named by the schema guard)
     unknown: UnknownClasses | None = None
+    # why no suspect row is named though a detector flagged rows (the trusted rows could not vouch for them), else ""
+    suspects_note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -68,6 +70,7 @@ class VerifyReport:
             "guards": [g.to_dict() for g in self.guards],
             "suspect_ids": [to_py(i) for i in self.suspect_ids],
             "suspects_from": self.suspects_from,
+            "suspects_note": self.suspects_note,
             "unknown_classes": {} if self.unknown is None else self.unknown.to_dict()["classes"],
             "unknown_class_ids": [] if self.unknown is None else self.unknown.to_dict()["ids"],
             **self.inputs,
@@ -487,7 +490,8 @@ def verify_dataset(
         inputs["reference_leak"] = True
     if "detector_model" in ctx.memo:  # which model family the model-based guards and the posterior used, and why
         inputs["detector_model"] = ctx.memo["detector_model"].to_dict()
-    return VerifyReport(uri, results, ids, sources, verdict, why, tolerate, class_power, noise, inputs, unknown=unknown)
+    note = posterior.note if posterior is not None and not ids else ""
+    return VerifyReport(uri, results, ids, sources, verdict, why, tolerate, class_power, noise, inputs, unknown=unknown, suspects_note=note)
 
 
 def trusted_overlap(frame, spec: ColumnSpec, *, holdout=None, reference=None) -> dict[str, dict[str, int]]:
