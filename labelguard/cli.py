@@ -749,6 +749,7 @@ def pipeline(
             _check_report_dir(out_dir, "--out")
             _refuse_report_in_dataset(out_dir, uri, reference, holdout)
         _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)
+        _refuse_datasets_folder(uri, settings.s3_endpoint)
         if holdout is None:
             _require_own_holdout(uri, endpoint_url=settings.s3_endpoint, verify_key=load_verify_key(settings.verify_key), ledger=book)
         _refuse_positive_against_manifest(uri, positive_class, load_verify_key(settings.verify_key), settings.s3_endpoint)
@@ -841,6 +842,18 @@ def _require_dataset(*uris: str | None, endpoint_url: str | None) -> None:
             from labelguard.pathkind import describe_missing
 
             raise DatasetMissing(*describe_missing(store.uri))
+
+
+def _refuse_datasets_folder(uri: str, endpoint_url: str | None) -> None:
+    """The folder above signed datasets (no manifest of its own, nothing unsigned in it) named as the dataset: exit 2
+    naming them, as `verify` says it (break-it r10 F1), not the holdout it lacks or a schedule failing every run."""
+    from labelguard.tasks.dataset import MANIFEST_KEY, own_key
+    from labelguard.tasks.lake import refuse_signed_folders_only
+    from labelguard.tasks.storage import open_store
+
+    store = open_store(uri, endpoint_url=endpoint_url)
+    if store.head(own_key(store, MANIFEST_KEY)) is None:
+        refuse_signed_folders_only(uri, endpoint_url=endpoint_url)
 
 
 def _refuse_positive_against_manifest(uri: str, given: Optional[str], key, endpoint_url: str | None) -> None:
@@ -1283,6 +1296,11 @@ def watch(
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)  # a schedule failing every run is refused now
         _refuse_trusted_data_in_another_role(holdout, reference, load_verify_key(settings.verify_key), settings.s3_endpoint, book)
+        from labelguard.tasks.drift import partition_dates as _days
+        from labelguard.tasks.storage import open_store as _open
+
+        if not _days(_open(uri, endpoint_url=settings.s3_endpoint)):
+            _refuse_datasets_folder(uri, settings.s3_endpoint)  # a verify schedule whose every run would fail on it
         from labelguard.server import resolve_prefect_api
 
         if not resolve_prefect_api():

@@ -430,6 +430,10 @@ def verify_dataset(
     unsealed_spec = None
     if integrity.code == "missing-manifest" and columns is None and (names is None or set(names) - {"manifest"}):
         integrity.data, unsealed_spec = _unsealed(uri, endpoint_url, id_col or "review_id", label_col or "label", positive_class)
+    elif integrity.code == "missing-manifest":  # integrity only: datasets in subfolders are a slip, as _unsealed says
+        from labelguard.tasks.lake import refuse_signed_folders_only
+
+        refuse_signed_folders_only(uri, endpoint_url=endpoint_url)
     reference = load_trusted(reference_uri, verify_key, "reference", endpoint_url, ledger=ledger).frame if reference_uri else None
     holdout = used_holdout = None
     if holdout_uri:
