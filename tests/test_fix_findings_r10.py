@@ -44,3 +44,27 @@ def test_unsigned_parquet_beside_signed_datasets_still_cannot_be_vouched_for(tmp
     assert (res.exit_code, res.stderr) == (1, "guard fired: manifest\n")
     assert "missing-manifest: objects at " in res.stdout
 
+
+# ---------------------------------------------------------------- finding 4: poison --id-col auto
+
+
+def test_poison_keys_rows_by_position_as_ingest_does(tmp_path):
+    """Finding 4: `poison noid.csv --id-col auto` was refused with "column 'auto' not found … (fix: pass --id-col auto
+    to key rows by position …)", naming the flag it had refused; data without ids had no way into the source-poisoning
+    drill. Now the truth file's ids are the positions ingest --id-col auto signs as row_key, and the file is otherwise
+    byte for byte the same."""
+    from labelguard.tasks.sources import load_source
+
+    rng = np.random.default_rng(10)
+    y = np.tile([0, 1, 2], 40)
+    src, out, truth = tmp_path / "noid.csv", tmp_path / "p.csv", tmp_path / "t.json"
+    pd.DataFrame({"f0": rng.normal(size=120) + y, "f1": rng.normal(size=120), "grade": y}).to_csv(src, index=False)
+    res = invoke("poison", src, "--attack", "random", "--rate", "0.05", "--out", out, "--id-col", "auto", "--label-col", "grade", "--truth-out", truth)
+    assert (res.exit_code, res.stdout, res.stderr) == (0, f"wrote {out}: 6 labels flipped with random; truth: {truth}\n", "")
+    clean, _, _ = load_source(str(src), id_col="auto", label_col="grade", timestamp_col=None)
+    poisoned, spec, _ = load_source(str(out), id_col="auto", label_col="grade", timestamp_col=None)
+    changed = sorted(poisoned.loc[poisoned["grade"] != clean["grade"], spec.id_col].tolist())
+    flipped = json.loads(truth.read_text())["flipped"]
+    assert sorted(f["id"] for f in flipped) == changed and len(changed) == 6
+    before, after = src.read_text().splitlines(), out.read_text().splitlines()
+    assert [i for i, (a, b) in enumerate(zip(before, after)) if a != b] == [k + 1 for k in changed]  # the header is line 0
