@@ -972,6 +972,12 @@ def demo(
         from labelguard.tasks.transforms import get_transform
 
         get_transform(transform), check_rate(rate)
+        # a "compromised" run that flips nothing repeats the clean run and is reported as compromised (break-it r10 F5)
+        if transform == "honest":
+            raise BadInput("--transform honest flips nothing: the demo's compromised run would repeat the clean run",
+                           "name a compromised step, e.g. --transform targeted (labelguard list shows them)")
+        if not rate:
+            raise BadInput("--rate 0 flips nothing: the demo's compromised run would repeat the clean run", "pass a rate above 0, e.g. --rate 0.2")
         if rows < 100:
             raise BadInput(f"--rows must be at least 100 for a holdout and a drill, got {rows}", "pass e.g. --rows 5000")
         _check_report_dir(out_dir, "--out")

@@ -68,3 +68,23 @@ def test_poison_keys_rows_by_position_as_ingest_does(tmp_path):
     assert sorted(f["id"] for f in flipped) == changed and len(changed) == 6
     before, after = src.read_text().splitlines(), out.read_text().splitlines()
     assert [i for i, (a, b) in enumerate(zip(before, after)) if a != b] == [k + 1 for k in changed]  # the header is line 0
+
+
+# ---------------------------------------------------------------- finding 5: the demo's compromised run flipping nothing
+
+
+def test_demo_refuses_a_compromised_run_that_flips_nothing(tmp_path, monkeypatch):
+    """Finding 5: `demo --transform honest` and `demo --rate 0` ran for half a minute and reported a "compromised" run
+    (`honest 20%`, 0 flips) identical to the clean one, exit 0; `pipeline` refuses the like. Now one line, exit 2,
+    before Prefect (PREFECT_API_URL at a closed port: a check after it would print Prefect's message), nothing written."""
+    from labelguard.server import free_port
+
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{free_port()}/api")
+    out = tmp_path / "demo"
+    res = invoke("demo", "--transform", "honest", "--out", out)
+    assert (res.exit_code, res.stdout, res.stderr) == (2, "", "error: --transform honest flips nothing: the demo's compromised run would repeat the clean run "
+                                                              "(fix: name a compromised step, e.g. --transform targeted (labelguard list shows them))\n")
+    res = invoke("demo", "--rate", "0", "--out", out)
+    assert (res.exit_code, res.stdout, res.stderr) == (2, "", "error: --rate 0 flips nothing: the demo's compromised run would repeat the clean run "
+                                                              "(fix: pass a rate above 0, e.g. --rate 0.2)\n")
+    assert not out.exists()
