@@ -1102,13 +1102,15 @@ def drill(
             finally:
                 signal.signal(signal.SIGINT, previous)
                 drill_flows.ON_CELLS.remove(hook)
-    from labelguard.tasks.drill_report import controls_line, headline
+    from labelguard.tasks.drill_report import controls_line, headline, no_summary_cells
 
     s = res["summary"]
     out.print(headline(s), highlight=False)
     ctl = s["controls"]
     out.print(controls_line(ctl) + (f"; fired: {', '.join(f'{g} {n}' for g, n in ctl['by_guard'].items())}" if ctl["by_guard"] else ""), highlight=False)
-    for v, c in s["caught_share"].items():
+    if none_counted := no_summary_cells(s, plan):
+        out.print(none_counted.replace('under "Every attack"', f"in {res['paths']['markdown']}"), highlight=False)
+    for v, c in ({} if none_counted else s["caught_share"]).items():
         out.print(f"vector {v}: {c['caught']} of {c['material_cells']} cells with material damage at rates >= 5% caught; not caught: {c['cannot_tell']} cannot tell (inconclusive), {c['silent']} silent pass", highlight=False)
     if s["uncaught_material"]:
         out.print(f"uncaught with material damage: {len(s['uncaught_material'])} cell(s), listed in {res['paths']['markdown']}", highlight=False)

@@ -113,7 +113,18 @@ def summarize(cells: list[dict[str, Any]], certificates: list[dict[str, Any]], p
         "controls": control_counts(controls) | {"by_guard": dict(fired_by)},
         "worst": worst, "worst_by_rate": worst_by_rate, "by_attack": sorted(agg, key=lambda g: (g["model"], g["attack"], g["rate"])),
         "uncaught_material": uncaught, "caught_share": caught_share, "certificate_sentence": sentence,
+        "summary_cells": sum(1 for c in attacked if c["rate"] >= 0.05),
     }
+
+
+def no_summary_cells(summary: dict[str, Any], plan: DrillPlan) -> str | None:
+    """The caught-per-vector summary counts attacked cells at rates of 5 % or more. A drill that ran none (a 1 % class
+    holds no more for ``targeted``) read "0 of 0 … caught" and "every cell … was caught": say instead that it counts
+    none, naming the rates that ran (break-it r10 F2). None when some cell counts, or nothing was attacked."""
+    if summary.get("summary_cells", 1) or not summary.get("by_attack"):
+        return None
+    return (f"no attacked cell ran at a rate of 5 % or more (rates: {', '.join(f'{r:g}' for r in plan.rates)}), so this summary counts none: "
+            "each attack's damage and verdicts are under \"Every attack\"")
 
 
 UNCAUGHT_LABELS = {"inconclusive": "cannot tell", "pass": "silent pass"}
@@ -194,7 +205,9 @@ def render_markdown(summary: dict[str, Any], plan: DrillPlan, plots: dict[str, s
               "| vector | cells with material damage | caught | cannot tell | silent pass |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {v} | {s['material_cells']} | {s['caught']} | {s['cannot_tell']} | {s['silent']} |" for v, s in summary["caught_share"].items()]
     lines += ["", "## Uncaught cells with material damage", ""]
-    if summary["uncaught_material"]:
+    if none_counted := no_summary_cells(summary, plan):
+        lines += [none_counted[0].upper() + none_counted[1:] + "."]
+    elif summary["uncaught_material"]:
         lines += ["| attack | rate | seed | model | vector | flips | verdict | accuracy lost (points) | share moved (points) |", "|---|---:|---:|---|---|---:|---|---:|---:|"]
         lines += [f"| {u['attack']} | {u['rate']:g} | {u['seed']} | {u['model']} | {u['vector']} | {u['flips']} | {UNCAUGHT_LABELS.get(u['verdict'], u['verdict'])} | {fmt_points(u['accuracy_points'])} | {fmt_points(u['share_points'], signed=True)} ({u['share_class']}) |" for u in summary["uncaught_material"]]
     else:

@@ -88,3 +88,34 @@ def test_demo_refuses_a_compromised_run_that_flips_nothing(tmp_path, monkeypatch
     assert (res.exit_code, res.stdout, res.stderr) == (2, "", "error: --rate 0 flips nothing: the demo's compromised run would repeat the clean run "
                                                               "(fix: pass a rate above 0, e.g. --rate 0.2)\n")
     assert not out.exists()
+
+
+# ---------------------------------------------------------------- finding 2: a drill with no cell at the summary's rates
+
+
+def test_drill_summary_says_it_counts_no_cell_when_none_ran_at_five_percent():
+    """Finding 2: a drill on 99:1 data (`--rates 0.005,0.01`: a 1 % class holds no more for `targeted`) printed
+    "vector transform: 0 of 0 cells with material damage at rates >= 5% caught" and report.md "none: every cell at
+    ≥ 5 % with material damage was caught by at least one guard.", an all-clear about cells it never ran. Now it says
+    the summary counts none, naming the rates; a drill with a cell at 5 % keeps its table and sentence."""
+    from labelguard.tasks import drill
+    from labelguard.tasks.drill_report import render_markdown, summarize
+    from tests.test_drill import _cell
+
+    plan = drill.plan_drill(attacks=["targeted"], rates=[0.005, 0.01], seeds=1, models=["logreg"], vectors=["transform"])
+    cells = [_cell("clean", 0.0, "transform", "inconclusive", 0.0), _cell("targeted", 0.005, "transform", "inconclusive", 0.6),
+             _cell("targeted", 0.01, "transform", "fired", 1.1, share_points=-1.1)]
+    s = summarize(cells, [], plan)
+    line = ("no attacked cell ran at a rate of 5 % or more (rates: 0.005, 0.01), so this summary counts none: "
+            "each attack's damage and verdicts are under \"Every attack\"")
+    md = render_markdown(s, plan).splitlines()
+    at = md.index("## Uncaught cells with material damage")
+    assert md[at + 2] == line[0].upper() + line[1:] + "."
+    assert not any(x.startswith("none: every cell") for x in md)
+    from labelguard.tasks.drill_report import no_summary_cells  # the command prints the same line
+
+    assert (s["summary_cells"], no_summary_cells(s, plan)) == (0, line)
+    plan = drill.plan_drill(attacks=["targeted"], rates=[0.01, 0.05], seeds=1, models=["logreg"], vectors=["transform"])
+    s = summarize(cells[:2] + [_cell("targeted", 0.05, "transform", "fired", 4.0)], [], plan)
+    assert (s["summary_cells"], no_summary_cells(s, plan)) == (1, None)
+    assert "none: every cell at ≥ 5 % with material damage was caught by at least one guard." in render_markdown(s, plan).splitlines()
