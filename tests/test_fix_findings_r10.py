@@ -119,3 +119,32 @@ def test_drill_summary_says_it_counts_no_cell_when_none_ran_at_five_percent():
     s = summarize(cells[:2] + [_cell("targeted", 0.05, "transform", "fired", 4.0)], [], plan)
     assert (s["summary_cells"], no_summary_cells(s, plan)) == (1, None)
     assert "none: every cell at ≥ 5 % with material damage was caught by at least one guard." in render_markdown(s, plan).splitlines()
+
+
+# ---------------------------------------------------------------- finding 6: a timestamp column written two ways
+
+
+def test_a_timestamp_column_written_two_ways_is_named_as_such(tmp_path, keys, monkeypatch):
+    """Finding 6: a `created_at` column of ISO dates joined with `dd/mm/yyyy` ones was refused with a fix to pass
+    --timestamp-format '%d/%m/%Y', which then refused the ISO cells. Now the first line says the column mixes two ways,
+    naming a row of each; a column written day-first throughout keeps its day-or-month fix."""
+    from labelguard.server import free_port
+
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{free_port()}/api")  # refused before Prefect
+    rng = np.random.default_rng(6)
+    y = np.tile([0, 1], 50)
+    frame = pd.DataFrame({"review_id": range(100), "x": rng.normal(size=100) + 3 * y, "label": y,
+                          "created_at": [f"2026-01-{i % 28 + 1:02d}" if i % 2 else f"{i % 28 + 1:02d}/01/2026" for i in range(100)]})
+    src = tmp_path / "mixed.csv"
+    frame.to_csv(src, index=False)
+    res = invoke("ingest", "--source", src, "--dest", tmp_path / "ds", "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stdout, res.stderr) == (2, "", "error: timestamp column 'created_at' mixes two ways of writing a date: id 1 has '2026-01-02', "
+                                                              "id 0 has '01/01/2026' (fix: write every date one way in the source, or --timestamp-col none "
+                                                              "to keep 'created_at' as data)\n")
+    frame.assign(created_at=[f"{i % 28 + 1:02d}/01/2026" for i in range(100)]).to_csv(src, index=False)
+    res = invoke("ingest", "--source", src, "--dest", tmp_path / "ds", "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, "error: timestamp column 'created_at' does not parse as ISO 8601: Time data 01/01/2026 is not ISO8601 format "
+                                              "(fix: day and month order is not written in '01/01/2026': pass --timestamp-format '%d/%m/%Y' "
+                                              "(or '%m/%d/%Y'), or --timestamp-col none to keep 'created_at' as data)\n")
+    assert _listing(tmp_path) == ["mixed.csv"]
+
