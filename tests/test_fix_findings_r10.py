@@ -148,3 +148,15 @@ def test_a_timestamp_column_written_two_ways_is_named_as_such(tmp_path, keys, mo
                                               "(or '%m/%d/%Y'), or --timestamp-col none to keep 'created_at' as data)\n")
     assert _listing(tmp_path) == ["mixed.csv"]
 
+
+# ---------------------------------------------------------------- finding 3: a rate below 1 % in the run table
+
+
+def test_the_run_table_shows_a_rate_below_one_percent_as_written():
+    """Finding 3: `pipeline --transform targeted --rate 0.005` (24 flips of a 1 % class) printed `targeted 0%` in the run
+    table and report.md; now `targeted 0.5%` (20 % stays `20%`)."""
+    from labelguard.tasks.manifest import ColumnSpec
+    from labelguard.tasks.report import RunResult, summary_rows
+
+    runs = {"pipeline": RunResult("ds", "targeted", 0.005, 0, True, ColumnSpec()), "other": RunResult("ds", "random", 0.2, 0, True, ColumnSpec())}
+    assert [r["transform"] for r in summary_rows(runs)] == ["targeted 0.5%", "random 20%"]
