@@ -160,3 +160,31 @@ def test_the_run_table_shows_a_rate_below_one_percent_as_written():
 
     runs = {"pipeline": RunResult("ds", "targeted", 0.005, 0, True, ColumnSpec()), "other": RunResult("ds", "random", 0.2, 0, True, ColumnSpec())}
     assert [r["transform"] for r in summary_rows(runs)] == ["targeted 0.5%", "random 20%"]
+
+
+# ---------------------------------------------------------------- finding 9: a day that gained a column
+
+
+def test_a_day_with_a_new_column_is_told_about_ignore_cols(tmp_path, keys):
+    """Finding 9: `ingest --partition` of a day with an extra column was refused with "export the day with the dataset's
+    columns … or ingest it into a new --dest", though `--ignore-cols extra` takes it as it is. Now the fix names it, and
+    only when nothing is missing (a renamed column is not fixed by leaving the new name out)."""
+    import pytest
+
+    from labelguard.errors import BadInput
+    from labelguard.tasks.partition_fit import check_partition_fits
+    from labelguard.tasks.sources import load_source
+    from labelguard.tasks.storage import LocalStore
+
+    lake = _ingest(tmp_path, "lake", keys)  # its signed holdout is what a day must fit (columns id, x, z, label)
+    day = pd.read_csv(tmp_path / "lake.csv").assign(id=lambda f: f["id"] + 1000)
+    fix = "(fix: export the day with the dataset's columns and labels (features: x, z; text: none; classes: 0, 1), "
+    for name, frame, why, hint in (
+        ("extra", day.assign(extra=1.5), "column 'extra' not in the dataset", "pass --ignore-cols extra to leave it out, "),
+        ("renamed", day.rename(columns={"z": "zz"}), "column 'z' missing; column 'zz' not in the dataset", ""),
+    ):
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+        rows, spec, _ = load_source(str(tmp_path / f"{name}.csv"), id_col="id", label_col="label", timestamp_col=None)
+        with pytest.raises(BadInput) as refused:
+            check_partition_fits(LocalStore(str(lake)), rows, spec)
+        assert str(refused.value) == f"the day does not fit dataset {lake} (signed in holdout): {why} {fix}{hint}or ingest it into a new --dest)"
