@@ -188,3 +188,18 @@ def test_a_day_with_a_new_column_is_told_about_ignore_cols(tmp_path, keys):
         with pytest.raises(BadInput) as refused:
             check_partition_fits(LocalStore(str(lake)), rows, spec)
         assert str(refused.value) == f"the day does not fit dataset {lake} (signed in holdout): {why} {fix}{hint}or ingest it into a new --dest)"
+
+
+# ---------------------------------------------------------------- finding 8: the tolerance as given
+
+
+def test_the_tolerance_reads_as_given(tmp_path, keys):
+    """Finding 8: `--tolerate 0.605` (the value a fix proposed) read "every class's flips of 60% or more would be seen",
+    and `--tolerate 0.005` "flips of 0% of a class would go unseen": the tolerance was printed with `:.0%`."""
+    ds = _ingest(tmp_path, "ds", keys)
+    common = ("--guards", "manifest,class_balance", "--ledger", "none")
+    res = invoke("verify", ds, *common, "--tolerate", "0.005", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (1, "cannot tell: flips of 0.5% of a class would go unseen (smallest detectable flip rate: class 0: 66.5%, class 1: 66.5%) "
+                                              "(fix: add trusted reference rows, accept more unseen flips with --tolerate 0.665, or pass --allow-inconclusive)\n")
+    res = invoke("verify", ds, *common, "--tolerate", "0.665", env=_env(keys))
+    assert (res.exit_code, res.stderr, res.stdout.splitlines()[-1]) == (0, "", "verdict: pass — no guard fired; every class's flips of 66.5% or more would be seen (worst class 66%)")
