@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from labelguard.tasks.drill import CLEAN, DrillPlan
+from labelguard.tasks.report import rate_text
 from labelguard.tasks.manifest import to_py
 
 # Okabe–Ito, as the pipeline report uses
@@ -163,7 +164,7 @@ def certificate_sentence(certificates, attacked, worst) -> str:
         return survive[0].upper() + survive[1:] + "."
     named = [x["suspects"]["count"] for x in attacked if (x["attack"], x["rate"], x["model"]) == (worst["attack"], worst["rate"], worst["model"])]
     flips = [x["flips"] for x in attacked if (x["attack"], x["rate"], x["model"]) == (worst["attack"], worst["rate"], worst["model"])]
-    return (survive[0].upper() + survive[1:] + f"; in the worst case ({worst['attack']} at {worst['rate']:.0%}, {int(np.median(flips))} flips) "
+    return (survive[0].upper() + survive[1:] + f"; in the worst case ({worst['attack']} at {rate_text(worst['rate'])}, {int(np.median(flips))} flips) "
             f"the guards named {int(np.median(named))} suspect rows (median over its cells).")
 
 
@@ -225,7 +226,7 @@ def headline(summary: dict[str, Any]) -> str:
     w = summary["worst"]
     if w is None:
         return "No attacked cell finished."
-    return (f"Worst case over all attacks: {w['attack']} at {w['rate']:.0%} takes {w['model']} from {w['clean_accuracy']:.3f} to {w['accuracy']:.3f} holdout accuracy "
+    return (f"Worst case over all attacks: {w['attack']} at {rate_text(w['rate'])} takes {w['model']} from {w['clean_accuracy']:.3f} to {w['accuracy']:.3f} holdout accuracy "
             f"({fmt_points(w['accuracy_points'])} points; predicted share moved {fmt_points(w['share_points'], signed=True)} points), caught in {w['caught']} of {w['cells']} cells"
             + (f" ({', '.join(f'{n} {UNCAUGHT_LABELS[k]}' for k, n in (('inconclusive', w['cannot_tell']), ('pass', w['silent'])) if n)})" if w["caught"] < w["cells"] else "") + ".")
 
@@ -425,7 +426,7 @@ def decision_panels(setup, plan: DrillPlan, cells) -> dict[str, Any] | None:
     flipped = np.isin(setup.train[setup.spec.id_col].astype(str).to_numpy(), poisoned.flipped["id"].astype(str).to_numpy())
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True, sharey=True)
     classes = list(setup.spec.classes)
-    for ax, (title, frame) in zip(axes, (("clean", setup.train), (f"{w['attack']} {w['rate']:.0%}", poisoned.frame))):
+    for ax, (title, frame) in zip(axes, (("clean", setup.train), (f"{w['attack']} {rate_text(w['rate'])}", poisoned.frame))):
         fitted = train_model(frame, setup.spec, model=model, seed=setup.seed)
         b = decision_grid(fitted, plane, P, steps=120)
         codes = np.vectorize({c: i for i, c in enumerate(classes)}.get)(b.zz)

@@ -203,3 +203,15 @@ def test_the_tolerance_reads_as_given(tmp_path, keys):
                                               "(fix: add trusted reference rows, accept more unseen flips with --tolerate 0.665, or pass --allow-inconclusive)\n")
     res = invoke("verify", ds, *common, "--tolerate", "0.665", env=_env(keys))
     assert (res.exit_code, res.stderr, res.stdout.splitlines()[-1]) == (0, "", "verdict: pass — no guard fired; every class's flips of 66.5% or more would be seen (worst class 66%)")
+
+
+def test_the_drill_headline_names_a_rate_below_one_percent_as_written():
+    """Finding 3, in the drill: the worst case on 99:1 data read "targeted at 0%" for `--rates 0.005`."""
+    from labelguard.tasks import drill
+    from labelguard.tasks.drill_report import headline, summarize
+    from tests.test_drill import _cell
+
+    plan = drill.plan_drill(attacks=["targeted"], rates=[0.005], seeds=1, models=["logreg"], vectors=["transform"])
+    s = summarize([_cell("clean", 0.0, "transform", "pass", 0.0), _cell("targeted", 0.005, "transform", "fired", 0.6, share_points=-0.6)], [], plan)
+    assert headline(s) == ("Worst case over all attacks: targeted at 0.5% takes logreg from 0.950 to 0.944 holdout accuracy "
+                           "(0.6 points; predicted share moved -0.6 points), caught in 1 of 1 cells.")
