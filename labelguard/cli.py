@@ -1695,10 +1695,10 @@ def _serve_drift(uri: str, cron: str, name: str, settings: Settings, reference: 
 def alert(
     webhook: Optional[str] = typer.Option(None, "--webhook", help="POST each labelguard.guard.fired event to this URL (JSON: partition, guards, date)."),
     deployment: Optional[str] = typer.Option(None, "--deployment", help="Or run this deployment (FLOW/DEPLOYMENT) on each event."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Only partitions of this dataset URI (default: every labelguard partition)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Only this dataset URI: its partitions' drift alarms, or its served watch runs (default: every labelguard dataset)."),
     name: str = typer.Option("labelguard-guard-fired", "--name", help="Automation name."),
 ) -> None:
-    """Create a Prefect automation that reacts to `labelguard.guard.fired` (a drift alarm) by calling a webhook or running a deployment."""
+    """Create a Prefect automation that reacts to `labelguard.guard.fired` (a drift alarm, or a served watch run whose guards fired) by calling a webhook or running a deployment."""
     with _edge():
         from labelguard.errors import BadInput
 
@@ -1709,7 +1709,7 @@ def alert(
         if deployment and "/" not in deployment:
             raise BadInput(f"--deployment {deployment!r} is not FLOW/DEPLOYMENT", "pass e.g. --deployment labelguard-drift/nightly")
         if dataset and "://" not in dataset:  # a typo made an automation that never fires, exit 0 (break-it r8 F17)
-            _check_partitioned(dataset, None)
+            _check_alert_dataset(dataset)
         from labelguard.server import resolve_prefect_api
 
         if not resolve_prefect_api():
@@ -1721,6 +1721,28 @@ def alert(
         automation_id = create_alert(name, webhook=webhook, deployment=deployment, dataset=dataset)
     target = f"POST {webhook}" if webhook else f"run {deployment}"
     out.print(f"automation {name} ({automation_id}): on labelguard.guard.fired" + (f" of {dataset}" if dataset else "") + f", {target}", highlight=False)
+
+
+def _check_alert_dataset(uri: str) -> None:
+    """An `alert --dataset` target: a root of daily partitions (drift alarms) or a signed dataset (a served `watch`'s
+    fired runs, break-it r10 F7); anything else would make an automation that never fires (exit 2)."""
+    from labelguard.errors import BadInput
+    from labelguard.tasks.dataset import MANIFEST_KEY, own_key
+    from labelguard.tasks.storage import open_store
+
+    try:
+        _check_partitioned(uri, None)
+    except BadInput:
+        import json
+
+        store = open_store(uri)
+        key = own_key(store, MANIFEST_KEY)
+        try:
+            role = ((json.loads(store.get(key)).get("payload") or {}).get("dataset") or {}).get("role") if store.head(key) else None
+        except (ValueError, AttributeError):
+            role = None
+        if role != "data":  # not a dataset a watch verifies (a holdout, a baseline): the partition check's own words
+            raise
 
 
 def _alert_precheck(name: str, deployment: Optional[str], api: str) -> None:
