@@ -63,7 +63,16 @@ MODULES: dict[str, list[str]] = {
     "guards": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py", "tests/test_registry_decorators.py",
                "tests/test_guards_fresh.py", "tests/test_guards_full.py"],
     "detectors": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py", "tests/test_detectors_fresh.py",
-                  "tests/test_detectors_seed12.py", "tests/test_detectors_seed13.py"],
+                  "tests/test_detectors_seed12.py", "tests/test_detectors_seed13.py", "tests/test_detectors_full.py",
+                  # the model-family choice's own tests (not the guard and verify runs on rings: 5-27 s each)
+                  "tests/test_detector_model.py::test_rings_choose_the_kernel_family_and_blobs_keep_the_linear_one",
+                  "tests/test_detector_model.py::test_a_lower_log_loss_without_clearly_more_correct_predictions_keeps_the_linear_family",
+                  "tests/test_detector_model.py::test_the_same_difference_on_every_row_is_decisive_not_zero",
+                  "tests/test_detector_model.py::test_too_few_trusted_rows_or_classes_keep_the_linear_family_without_a_choice",
+                  "tests/test_detector_model.py::test_the_choice_is_made_on_a_seeded_sample_of_at_most_5000_trusted_rows",
+                  "tests/test_detector_model.py::test_the_family_holds_only_inside_the_block_and_the_memo_keeps_one_choice",
+                  "tests/test_detector_model.py::test_checks_of_the_same_trusted_rows_choose_once",
+                  "tests/test_fix_newuser.py::test_the_choice_says_whose_rows_it_was_measured_on"],
 }
 DEFAULT = ["manifest", "dataset", "ledger", "attacks", "tamper", "storage", "guards", "detectors"]
 
