@@ -93,6 +93,19 @@ def test_cross_fit_defaults_to_five_seeded_folds_and_shares_them_through_the_mem
     assert len(memo) == 1
 
 
+def test_cross_fit_without_two_classes_of_two_rows_scores_new_rows_with_one_model_of_all_rows():
+    """Four rows of class 0 and one of class 1: no fold split (uniform out of fold), and the new rows get a model
+    fitted on all five rows, which has seen both classes."""
+    rng = np.random.default_rng(187)
+    X, codes = rng.normal(size=(5, 2)), np.array([0, 0, 0, 0, 1])
+    X[4] += 3.0
+    X_new = rng.normal(size=(4, 2))
+    oof, new = detectors.cross_fit_proba(X, codes, 2, X_new)
+    np.testing.assert_array_equal(oof, np.full((5, 2), 0.5))
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, codes)
+    np.testing.assert_allclose(new, model.predict_proba(X_new), rtol=1e-9, atol=1e-12)
+
+
 # ---------------------------------------------------------------- EM
 
 
@@ -133,10 +146,10 @@ def _oof_by_hand(X, codes, k, family, seed=0):
     return full
 
 
-def _choice_by_hand(X, codes, k):
+def _choice_by_hand(X, codes, k, seed=0):
     loss, right = {}, {}
     for family in ("linear", "kernel"):
-        p = _oof_by_hand(X, codes, k, family)
+        p = _oof_by_hand(X, codes, k, family, seed)
         loss[family] = -np.log(np.clip(p[np.arange(len(X)), codes], 1e-12, 1.0))
         right[family] = (p.argmax(axis=1) == codes).astype(float)
     d = loss["kernel"] - loss["linear"]
@@ -198,6 +211,7 @@ def test_the_choice_is_made_on_the_seeded_sample_when_there_are_more_rows_than_t
         sampled = detectors.choose_model_family(X, codes, 2, **kwargs)
         assert sampled.rows == 60
         assert sampled == detectors.choose_model_family(X[take], codes[take], 2, seed=seed)
+    assert sampled.z == pytest.approx(_choice_by_hand(X[take], codes[take], 2, seed=3)[1], rel=1e-9)  # folds of seed 3 too
 
 
 @pytest.mark.parametrize(("z_loss", "z_right", "family"), [
@@ -677,3 +691,8 @@ def test_the_reference_model_never_predicts_a_holdout_row_it_trained_on():
     assert got.tolist() == want.tolist()
     whole = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(Xr, codes_r).predict(Xh)
     assert got.tolist() != whole.tolist()  # leaving the shared rows out changes some predictions here
+
+
+def test_a_model_of_no_rows_gives_every_class_the_same_probability():
+    """A reference with no rows has nothing to say: 1/K for each class, rows summing to 1."""
+    np.testing.assert_array_equal(detectors._predict(np.array([], dtype=int), np.zeros((4, 2)), 3), np.full((4, 3), 1 / 3))
