@@ -186,8 +186,12 @@ def test_watch_serves_a_scheduled_deployment_whose_runs_publish_and_fail_on_fire
         posted = json.loads(received[0])
         assert (posted["event"], posted["partition"]) == ("labelguard.guard.fired", f"labelguard.dataset.{dataset}")
         assert "manifest" in posted["guards"].split(",")
-        events = _post(api, "/events/filter", {"filter": {"event": {"name": ["labelguard.guard.fired"]}}, "limit": 50})["events"]
-        mine = [e for e in events if e["resource"]["prefect.resource.id"] == f"labelguard.dataset.{dataset}"]
+        # the server's event persister writes in batches: the automation can act before the event is readable
+        deadline, mine = time.monotonic() + 60, []
+        while not mine and time.monotonic() < deadline:
+            events = _post(api, "/events/filter", {"filter": {"event": {"name": ["labelguard.guard.fired"]}}, "limit": 50})["events"]
+            mine = [e for e in events if e["resource"]["prefect.resource.id"] == f"labelguard.dataset.{dataset}"]
+            time.sleep(0 if mine else 1)
         assert len(mine) == 1 and mine[0]["payload"]["suspect_ids"] == [f"rev-{i:07d}" for i in (5, 6, 7)]
     finally:
         _stop(watch)
