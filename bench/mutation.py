@@ -63,7 +63,16 @@ MODULES: dict[str, list[str]] = {
     "guards": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py", "tests/test_registry_decorators.py",
                "tests/test_guards_fresh.py", "tests/test_guards_full.py"],
     "detectors": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py", "tests/test_detectors_fresh.py",
-                  "tests/test_detectors_seed12.py", "tests/test_detectors_seed13.py"],
+                  "tests/test_detectors_seed12.py", "tests/test_detectors_seed13.py", "tests/test_detectors_full.py",
+                  # the model-family choice's own tests (not the guard and verify runs on rings: 5-27 s each)
+                  "tests/test_detector_model.py::test_rings_choose_the_kernel_family_and_blobs_keep_the_linear_one",
+                  "tests/test_detector_model.py::test_a_lower_log_loss_without_clearly_more_correct_predictions_keeps_the_linear_family",
+                  "tests/test_detector_model.py::test_the_same_difference_on_every_row_is_decisive_not_zero",
+                  "tests/test_detector_model.py::test_too_few_trusted_rows_or_classes_keep_the_linear_family_without_a_choice",
+                  "tests/test_detector_model.py::test_the_choice_is_made_on_a_seeded_sample_of_at_most_5000_trusted_rows",
+                  "tests/test_detector_model.py::test_the_family_holds_only_inside_the_block_and_the_memo_keeps_one_choice",
+                  "tests/test_detector_model.py::test_checks_of_the_same_trusted_rows_choose_once",
+                  "tests/test_fix_newuser.py::test_the_choice_says_whose_rows_it_was_measured_on"],
 }
 DEFAULT = ["manifest", "dataset", "ledger", "attacks", "tamper", "storage", "guards", "detectors"]
 
@@ -166,13 +175,13 @@ def mutant_names(module: str, where: Path | None = None) -> list[str]:
 # size None is a full run (every mutant). ``--fresh`` leaves out every mutant drawn in them.
 # Not expressible as (commit, seed, size), so not left out by ``--fresh`` (see bench/RESULTS.md): the sixth and
 # seventh sessions' seed-13 ``--fresh`` draws (dataset, storage, attacks; detectors at c1946ea). Storage's full
-# run is listed at e910578: the seventh session judged 508 of its mutants at 4db5a97 (every function e910578 left
+# run is listed at e910578 (detectors' at 3dc1de7: stopped at 1,473 of 1,528, the rest judged after): the seventh session judged 508 of its mutants at 4db5a97 (every function e910578 left
 # unchanged) and the eighth the other 200 at e910578 (``--functions``); manifest's full runs at 0fe0eff and 4db5a97.
 EARLIER: dict[str, list[tuple[str, int | None, int | None]]] = {
     "dataset": [("7ccde47", 1, 25), ("e16291c", 2, 60), ("925359f", 3, 60), ("76e471b", 11, 40), ("0fe0eff", 12, 40)],
     "storage": [("7ccde47", 1, 25), ("e16291c", 2, 60), ("925359f", 3, 60), ("54dbcc9", 11, 40), ("0fe0eff", 12, 40), ("e910578", None, None)],
     "manifest": [("3a7e391", None, None), ("0fe0eff", None, None), ("4db5a97", None, None)],
-    "detectors": [("e16291c", 1, 60), ("76e471b", 11, 40), ("0fe0eff", 12, 40)],
+    "detectors": [("e16291c", 1, 60), ("76e471b", 11, 40), ("0fe0eff", 12, 40), ("3dc1de7", None, None)],
     "attacks": [("925359f", 3, 60), ("76e471b", 11, 40), ("0fe0eff", 12, 40)],
 }
 

@@ -31,6 +31,30 @@ def resource_id(uri: str, day: str) -> str:
     return f"labelguard.partition.{uri.rstrip('/')}/{drift.part_name(day)}"
 
 
+def dataset_resource_id(uri: str) -> str:
+    """The event resource of a dataset a served ``watch`` verifies: ``labelguard.dataset.<URI>``."""
+    return f"labelguard.dataset.{uri.rstrip('/')}"
+
+
+def emit_fired(uri: str, report) -> None:
+    """Emit ``labelguard.guard.fired`` for a verify run whose guards fired: the dataset as resource; the fired guards,
+    the check's date and the suspect rows as payload (the same keys as a drift alarm's, so one ``alert`` serves both)."""
+    from datetime import datetime, timezone
+
+    from prefect.events import emit_event
+
+    fired = [g for g in report.guards if g.fired]
+    emit_event(
+        event=EVENT,
+        resource={"prefect.resource.id": dataset_resource_id(uri), "prefect.resource.name": uri.rstrip("/").rsplit("/", 1)[-1], "labelguard.dataset": uri},
+        payload={
+            "date": datetime.now(timezone.utc).date().isoformat(), "dataset": uri, "guards": [g.name for g in fired],
+            "details": {g.name: g.detail for g in fired},
+            "suspects": len(report.suspect_ids), "suspect_ids": [str(i) for i in report.suspect_ids[:20]],
+        },
+    )
+
+
 def emit_alarm(uri: str, res: drift.DayResult) -> None:
     """Emit ``labelguard.guard.fired`` for an alarmed day: the partition as resource, guards and statistics as payload."""
     from prefect.events import emit_event
@@ -143,7 +167,8 @@ WEBHOOK_PAYLOAD = (
 
 
 def create_alert(name: str, *, webhook: str | None = None, deployment: str | None = None, dataset: str | None = None) -> str:
-    """Create an automation reacting to every ``labelguard.guard.fired`` event (of ``dataset``'s partitions, if given).
+    """Create an automation reacting to every ``labelguard.guard.fired`` event: a drift alarm on a partition, or a served
+    ``watch`` run whose guards fired on a dataset (of ``dataset`` alone, its partitions or itself, if given).
 
     Its action POSTs the event to ``webhook`` (through a Webhook block saved under the same name)
     or runs ``deployment`` (``FLOW/DEPLOYMENT``). Returns the automation id.
@@ -162,7 +187,8 @@ def create_alert(name: str, *, webhook: str | None = None, deployment: str | Non
         with get_client(sync_client=True) as client:
             dep = client.read_deployment_by_name(deployment)
         action = RunDeployment(source="selected", deployment_id=dep.id, parameters={})
-    match = {"prefect.resource.id": f"labelguard.partition.{dataset.rstrip('/')}/*" if dataset else "labelguard.partition.*"}
+    ids = [f"labelguard.partition.{dataset.rstrip('/')}/*", dataset_resource_id(dataset)] if dataset else ["labelguard.partition.*", "labelguard.dataset.*"]
+    match = {"prefect.resource.id": ids}
     automation = Automation(
         name=name, trigger=EventTrigger(expect={EVENT}, match=match, posture=Posture.Reactive, threshold=1, within=0), actions=[action],
     ).create()

@@ -48,6 +48,9 @@ def verify_flow(
         description=f"Guard suite on {uri}",
     )
     if report.verdict == "fired":
+        from labelguard.flows.drift import emit_fired
+
+        emit_fired(uri, report)  # what `labelguard alert` listens for
         raise GuardFired([g.name for g in report.guards if g.fired], results=report.guards, stopped="", fix=f"inspect the guard table artifact {name!r} and the suspect rows")
     if report.verdict == "inconclusive" and not allow_inconclusive:
         fix = inconclusive_fix(report.guards, report.class_power, report.noise_rate, holdout_leak=bool(report.inputs.get("holdout_leak")),

@@ -749,6 +749,7 @@ def pipeline(
             _check_report_dir(out_dir, "--out")
             _refuse_report_in_dataset(out_dir, uri, reference, holdout)
         _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)
+        _refuse_datasets_folder(uri, settings.s3_endpoint)
         if holdout is None:
             _require_own_holdout(uri, endpoint_url=settings.s3_endpoint, verify_key=load_verify_key(settings.verify_key), ledger=book)
         _refuse_positive_against_manifest(uri, positive_class, load_verify_key(settings.verify_key), settings.s3_endpoint)
@@ -841,6 +842,18 @@ def _require_dataset(*uris: str | None, endpoint_url: str | None) -> None:
             from labelguard.pathkind import describe_missing
 
             raise DatasetMissing(*describe_missing(store.uri))
+
+
+def _refuse_datasets_folder(uri: str, endpoint_url: str | None) -> None:
+    """The folder above signed datasets (no manifest of its own, nothing unsigned in it) named as the dataset: exit 2
+    naming them, as `verify` says it (break-it r10 F1), not the holdout it lacks or a schedule failing every run."""
+    from labelguard.tasks.dataset import MANIFEST_KEY, own_key
+    from labelguard.tasks.lake import refuse_signed_folders_only
+    from labelguard.tasks.storage import open_store
+
+    store = open_store(uri, endpoint_url=endpoint_url)
+    if store.head(own_key(store, MANIFEST_KEY)) is None:
+        refuse_signed_folders_only(uri, endpoint_url=endpoint_url)
 
 
 def _refuse_positive_against_manifest(uri: str, given: Optional[str], key, endpoint_url: str | None) -> None:
@@ -959,6 +972,12 @@ def demo(
         from labelguard.tasks.transforms import get_transform
 
         get_transform(transform), check_rate(rate)
+        # a "compromised" run that flips nothing repeats the clean run and is reported as compromised (break-it r10 F5)
+        if transform == "honest":
+            raise BadInput("--transform honest flips nothing: the demo's compromised run would repeat the clean run",
+                           "name a compromised step, e.g. --transform targeted (labelguard list shows them)")
+        if not rate:
+            raise BadInput("--rate 0 flips nothing: the demo's compromised run would repeat the clean run", "pass a rate above 0, e.g. --rate 0.2")
         if rows < 100:
             raise BadInput(f"--rows must be at least 100 for a holdout and a drill, got {rows}", "pass e.g. --rows 5000")
         _check_report_dir(out_dir, "--out")
@@ -1083,13 +1102,15 @@ def drill(
             finally:
                 signal.signal(signal.SIGINT, previous)
                 drill_flows.ON_CELLS.remove(hook)
-    from labelguard.tasks.drill_report import controls_line, headline
+    from labelguard.tasks.drill_report import controls_line, headline, no_summary_cells
 
     s = res["summary"]
     out.print(headline(s), highlight=False)
     ctl = s["controls"]
     out.print(controls_line(ctl) + (f"; fired: {', '.join(f'{g} {n}' for g, n in ctl['by_guard'].items())}" if ctl["by_guard"] else ""), highlight=False)
-    for v, c in s["caught_share"].items():
+    if none_counted := no_summary_cells(s, plan):
+        out.print(none_counted.replace('under "Every attack"', f"in {res['paths']['markdown']}"), highlight=False)
+    for v, c in ({} if none_counted else s["caught_share"]).items():
         out.print(f"vector {v}: {c['caught']} of {c['material_cells']} cells with material damage at rates >= 5% caught; not caught: {c['cannot_tell']} cannot tell (inconclusive), {c['silent']} silent pass", highlight=False)
     if s["uncaught_material"]:
         out.print(f"uncaught with material damage: {len(s['uncaught_material'])} cell(s), listed in {res['paths']['markdown']}", highlight=False)
@@ -1285,6 +1306,11 @@ def watch(
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)  # a schedule failing every run is refused now
         _refuse_trusted_data_in_another_role(holdout, reference, load_verify_key(settings.verify_key), settings.s3_endpoint, book)
+        from labelguard.tasks.drift import partition_dates as _days
+        from labelguard.tasks.storage import open_store as _open
+
+        if not _days(_open(uri, endpoint_url=settings.s3_endpoint)):
+            _refuse_datasets_folder(uri, settings.s3_endpoint)  # a verify schedule whose every run would fail on it
         from labelguard.server import resolve_prefect_api
 
         if not resolve_prefect_api():
@@ -1669,10 +1695,10 @@ def _serve_drift(uri: str, cron: str, name: str, settings: Settings, reference: 
 def alert(
     webhook: Optional[str] = typer.Option(None, "--webhook", help="POST each labelguard.guard.fired event to this URL (JSON: partition, guards, date)."),
     deployment: Optional[str] = typer.Option(None, "--deployment", help="Or run this deployment (FLOW/DEPLOYMENT) on each event."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help="Only partitions of this dataset URI (default: every labelguard partition)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Only this dataset URI: its partitions' drift alarms, or its served watch runs (default: every labelguard dataset)."),
     name: str = typer.Option("labelguard-guard-fired", "--name", help="Automation name."),
 ) -> None:
-    """Create a Prefect automation that reacts to `labelguard.guard.fired` (a drift alarm) by calling a webhook or running a deployment."""
+    """Create a Prefect automation that reacts to `labelguard.guard.fired` (a drift alarm, or a served watch run whose guards fired) by calling a webhook or running a deployment."""
     with _edge():
         from labelguard.errors import BadInput
 
@@ -1683,7 +1709,7 @@ def alert(
         if deployment and "/" not in deployment:
             raise BadInput(f"--deployment {deployment!r} is not FLOW/DEPLOYMENT", "pass e.g. --deployment labelguard-drift/nightly")
         if dataset and "://" not in dataset:  # a typo made an automation that never fires, exit 0 (break-it r8 F17)
-            _check_partitioned(dataset, None)
+            _check_alert_dataset(dataset)
         from labelguard.server import resolve_prefect_api
 
         if not resolve_prefect_api():
@@ -1695,6 +1721,28 @@ def alert(
         automation_id = create_alert(name, webhook=webhook, deployment=deployment, dataset=dataset)
     target = f"POST {webhook}" if webhook else f"run {deployment}"
     out.print(f"automation {name} ({automation_id}): on labelguard.guard.fired" + (f" of {dataset}" if dataset else "") + f", {target}", highlight=False)
+
+
+def _check_alert_dataset(uri: str) -> None:
+    """An `alert --dataset` target: a root of daily partitions (drift alarms) or a signed dataset (a served `watch`'s
+    fired runs, break-it r10 F7); anything else would make an automation that never fires (exit 2)."""
+    from labelguard.errors import BadInput
+    from labelguard.tasks.dataset import MANIFEST_KEY, own_key
+    from labelguard.tasks.storage import open_store
+
+    try:
+        _check_partitioned(uri, None)
+    except BadInput:
+        import json
+
+        store = open_store(uri)
+        key = own_key(store, MANIFEST_KEY)
+        try:
+            role = ((json.loads(store.get(key)).get("payload") or {}).get("dataset") or {}).get("role") if store.head(key) else None
+        except (ValueError, AttributeError):
+            role = None
+        if role != "data":  # not a dataset a watch verifies (a holdout, a baseline): the partition check's own words
+            raise
 
 
 def _alert_precheck(name: str, deployment: Optional[str], api: str) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from labelguard.tasks.drill import CLEAN, DrillPlan
+from labelguard.tasks.report import rate_text
 from labelguard.tasks.manifest import to_py
 
 # Okabe–Ito, as the pipeline report uses
@@ -113,7 +114,18 @@ def summarize(cells: list[dict[str, Any]], certificates: list[dict[str, Any]], p
         "controls": control_counts(controls) | {"by_guard": dict(fired_by)},
         "worst": worst, "worst_by_rate": worst_by_rate, "by_attack": sorted(agg, key=lambda g: (g["model"], g["attack"], g["rate"])),
         "uncaught_material": uncaught, "caught_share": caught_share, "certificate_sentence": sentence,
+        "summary_cells": sum(1 for c in attacked if c["rate"] >= 0.05),
     }
+
+
+def no_summary_cells(summary: dict[str, Any], plan: DrillPlan) -> str | None:
+    """The caught-per-vector summary counts attacked cells at rates of 5 % or more. A drill that ran none (a 1 % class
+    holds no more for ``targeted``) read "0 of 0 … caught" and "every cell … was caught": say instead that it counts
+    none, naming the rates that ran (break-it r10 F2). None when some cell counts, or nothing was attacked."""
+    if summary.get("summary_cells", 1) or not summary.get("by_attack"):
+        return None
+    return (f"no attacked cell ran at a rate of 5 % or more (rates: {', '.join(f'{r:g}' for r in plan.rates)}), so this summary counts none: "
+            "each attack's damage and verdicts are under \"Every attack\"")
 
 
 UNCAUGHT_LABELS = {"inconclusive": "cannot tell", "pass": "silent pass"}
@@ -152,7 +164,7 @@ def certificate_sentence(certificates, attacked, worst) -> str:
         return survive[0].upper() + survive[1:] + "."
     named = [x["suspects"]["count"] for x in attacked if (x["attack"], x["rate"], x["model"]) == (worst["attack"], worst["rate"], worst["model"])]
     flips = [x["flips"] for x in attacked if (x["attack"], x["rate"], x["model"]) == (worst["attack"], worst["rate"], worst["model"])]
-    return (survive[0].upper() + survive[1:] + f"; in the worst case ({worst['attack']} at {worst['rate']:.0%}, {int(np.median(flips))} flips) "
+    return (survive[0].upper() + survive[1:] + f"; in the worst case ({worst['attack']} at {rate_text(worst['rate'])}, {int(np.median(flips))} flips) "
             f"the guards named {int(np.median(named))} suspect rows (median over its cells).")
 
 
@@ -194,7 +206,9 @@ def render_markdown(summary: dict[str, Any], plan: DrillPlan, plots: dict[str, s
               "| vector | cells with material damage | caught | cannot tell | silent pass |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {v} | {s['material_cells']} | {s['caught']} | {s['cannot_tell']} | {s['silent']} |" for v, s in summary["caught_share"].items()]
     lines += ["", "## Uncaught cells with material damage", ""]
-    if summary["uncaught_material"]:
+    if none_counted := no_summary_cells(summary, plan):
+        lines += [none_counted[0].upper() + none_counted[1:] + "."]
+    elif summary["uncaught_material"]:
         lines += ["| attack | rate | seed | model | vector | flips | verdict | accuracy lost (points) | share moved (points) |", "|---|---:|---:|---|---|---:|---|---:|---:|"]
         lines += [f"| {u['attack']} | {u['rate']:g} | {u['seed']} | {u['model']} | {u['vector']} | {u['flips']} | {UNCAUGHT_LABELS.get(u['verdict'], u['verdict'])} | {fmt_points(u['accuracy_points'])} | {fmt_points(u['share_points'], signed=True)} ({u['share_class']}) |" for u in summary["uncaught_material"]]
     else:
@@ -212,7 +226,7 @@ def headline(summary: dict[str, Any]) -> str:
     w = summary["worst"]
     if w is None:
         return "No attacked cell finished."
-    return (f"Worst case over all attacks: {w['attack']} at {w['rate']:.0%} takes {w['model']} from {w['clean_accuracy']:.3f} to {w['accuracy']:.3f} holdout accuracy "
+    return (f"Worst case over all attacks: {w['attack']} at {rate_text(w['rate'])} takes {w['model']} from {w['clean_accuracy']:.3f} to {w['accuracy']:.3f} holdout accuracy "
             f"({fmt_points(w['accuracy_points'])} points; predicted share moved {fmt_points(w['share_points'], signed=True)} points), caught in {w['caught']} of {w['cells']} cells"
             + (f" ({', '.join(f'{n} {UNCAUGHT_LABELS[k]}' for k, n in (('inconclusive', w['cannot_tell']), ('pass', w['silent'])) if n)})" if w["caught"] < w["cells"] else "") + ".")
 
@@ -412,7 +426,7 @@ def decision_panels(setup, plan: DrillPlan, cells) -> dict[str, Any] | None:
     flipped = np.isin(setup.train[setup.spec.id_col].astype(str).to_numpy(), poisoned.flipped["id"].astype(str).to_numpy())
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True, sharey=True)
     classes = list(setup.spec.classes)
-    for ax, (title, frame) in zip(axes, (("clean", setup.train), (f"{w['attack']} {w['rate']:.0%}", poisoned.frame))):
+    for ax, (title, frame) in zip(axes, (("clean", setup.train), (f"{w['attack']} {rate_text(w['rate'])}", poisoned.frame))):
         fitted = train_model(frame, setup.spec, model=model, seed=setup.seed)
         b = decision_grid(fitted, plane, P, steps=120)
         codes = np.vectorize({c: i for i, c in enumerate(classes)}.get)(b.zz)

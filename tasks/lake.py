@@ -85,6 +85,17 @@ def resolve_parts(uri: str, *, endpoint_url: str | None = None) -> tuple[Store, 
     return root, sorted(parts)
 
 
+def refuse_signed_folders_only(uri: str, *, endpoint_url: str | None = None) -> None:
+    """A folder or prefix without a manifest of its own whose every Parquet object lies in a folder signed on its own
+    (a store's root above its datasets, a bucket root) was named one level short: :func:`resolve_parts`' ``BadInput``
+    (exit 2, naming the signed folders), never "missing-manifest" (exit 1). Unsigned Parquet, or none at all, is left
+    to the caller's own check (break-it r10 F1)."""
+    try:
+        resolve_parts(uri, endpoint_url=endpoint_url)
+    except DatasetMissing:
+        pass
+
+
 _HIVE_KEY = re.compile(r"^([^=]+)=")
 
 

@@ -85,12 +85,11 @@ def partition_differences(frame: pd.DataFrame, spec: ColumnSpec, signed: ColumnS
             out.append(f"{role} column {mine!r}, the dataset's is {theirs!r}")
     if out:
         return out
-    used = {spec.id_col, spec.label_col}
-    wanted = [c for c in (*signed.feature_cols, *signed.text_cols, signed.timestamp_col) if c and c not in used]
+    wanted = _wanted(spec, signed)
     missing = [c for c in wanted if c not in frame.columns]
     if missing:
         out.append(f"column{'s' if len(missing) > 1 else ''} {_shown(missing)} missing")
-    new = [c for c in (*spec.feature_cols, *spec.text_cols) if c not in wanted]
+    new = _new_columns(spec, signed)
     if new:
         out.append(f"column{'s' if len(new) > 1 else ''} {_shown(new)} not in the dataset")
     for col in signed.feature_cols:
@@ -111,6 +110,18 @@ def partition_differences(frame: pd.DataFrame, spec: ColumnSpec, signed: ColumnS
     elif set(spec.classes) == known and spec.positive_class is not None and signed.positive_class is not None and spec.positive_class != signed.positive_class:
         out.append(f"positive class {to_py(spec.positive_class)!r}, the dataset's is {to_py(signed.positive_class)!r}")
     return out
+
+
+def _wanted(spec: ColumnSpec, signed: ColumnSpec) -> list[str]:
+    """The dataset's signed feature, text and timestamp columns (the day's id and label left out)."""
+    used = {spec.id_col, spec.label_col}
+    return [c for c in (*signed.feature_cols, *signed.text_cols, signed.timestamp_col) if c and c not in used]
+
+
+def _new_columns(spec: ColumnSpec, signed: ColumnSpec) -> list[str]:
+    """The day's feature or text columns the dataset does not have."""
+    wanted = _wanted(spec, signed)
+    return [c for c in (*spec.feature_cols, *spec.text_cols) if c not in wanted]
 
 
 def check_partition_fits(root: Store, frame: pd.DataFrame, spec: ColumnSpec) -> ColumnSpec:
@@ -159,6 +170,10 @@ def check_partition_fits(root: Store, frame: pd.DataFrame, spec: ColumnSpec) -> 
             f"the day does not fit dataset {root.uri} (signed in {part}): {'; '.join(differences)}",
             "export the day with the dataset's columns and labels "
             f"(features: {', '.join(signed.feature_cols) or 'none'}; text: {', '.join(signed.text_cols) or 'none'}; "
-            f"classes: {_shown(signed.classes)}), or ingest it into a new --dest",
+            f"classes: {_shown(signed.classes)})"
+            # a column the day gained is left out by --ignore-cols, which the refusal did not say (break-it r10 F9)
+            + (f", pass --ignore-cols {','.join(map(str, new))} to leave {'them' if len(new) > 1 else 'it'} out"
+               if (new := _new_columns(spec, signed)) and all(c in frame.columns for c in _wanted(spec, signed)) else "")
+            + ", or ingest it into a new --dest",
         )
     return replace(signed, fitted=None)

@@ -823,7 +823,15 @@ def parse_timestamps(values: pd.Series, column: str, *, unit: str | None = None,
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         first = first.split(". You might want to try")[0].rstrip(":. ")  # pandas' own hint, cut off by one line
         sample = str(values.dropna().iloc[0]) if values.notna().any() else ""
-        if fmt is None and re.fullmatch(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}( \d{1,2}:\d{2}(:\d{2})?)?", sample):
+        day_first = values.astype("string").str.strip().str.fullmatch(_DAY_MONTH).fillna(False).to_numpy(dtype=bool)
+        if fmt is None and day_first.any() and not day_first.all():  # two exports joined: no one format reads both (break-it r10 F6)
+            a, b = int(np.flatnonzero(~day_first)[0]), int(np.flatnonzero(day_first)[0])
+            raise BadInput(
+                f"timestamp column {column!r} mixes two ways of writing a date: {row_named(ids, a)} has {str(values.iloc[a])!r}, "
+                f"{row_named(ids, b)} has {str(values.iloc[b])!r}",
+                f"write every date one way in the source, or --timestamp-col none to keep {column!r} as data",
+            ) from None
+        if fmt is None and re.fullmatch(_DAY_MONTH, sample):
             sep = re.search(r"[/.-]", sample).group(0)
             clock = " %H:%M:%S" if sample.count(":") == 2 else " %H:%M" if ":" in sample else ""
             fix = (
@@ -833,6 +841,9 @@ def parse_timestamps(values: pd.Series, column: str, *, unit: str | None = None,
         raise BadInput(f"timestamp column {column!r} does not parse as {fmt or 'ISO 8601'}: {first}", fix) from None
     return parsed
 
+
+# A date written day and month first (01/02/2026, 1.2.2026 10:30): which is the day, the text does not say.
+_DAY_MONTH = r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}( \d{1,2}:\d{2}(:\d{2})?)?"
 
 # A UTC offset or "Z" after a clock time (a bare date's "-01" is not an offset).
 _OFFSET = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$")

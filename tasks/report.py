@@ -63,6 +63,11 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
+def rate_text(rate: float) -> str:
+    """A flip rate as a person wrote it: 20%, 0.5%, 2.5% (``:.0%`` showed 0.005 as 0%, beside 24 flips; break-it r10 F3)."""
+    return f"{rate * 100:.3g}%"
+
+
 def summary_rows(runs: dict[str, RunResult]) -> list[dict[str, Any]]:
     """One row per run: the figures both the terminal table and the report show."""
     rows = []
@@ -71,7 +76,7 @@ def summary_rows(runs: dict[str, RunResult]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "run": label,
-                "transform": run.transform if not run.rate else f"{run.transform} {run.rate:.0%}",
+                "transform": run.transform if not run.rate else f"{run.transform} {rate_text(run.rate)}",
                 "flipped": 0 if run.truth is None else len(run.truth.flipped),
                 "guards fired": ", ".join(run.fired) or "none",
                 "accuracy": m.get("accuracy"),
@@ -260,7 +265,7 @@ def plot_boundaries(runs: dict[str, RunResult], path: Path) -> bool:
         m = run.metrics or {}
         shown = f", predicted {share_label(run.spec, m)} {m['predicted_positive_share']:.1%}" if m.get("predicted_positive_share") is not None else ""
         ax.set_title(
-            f"{label}: {run.transform}" + (f" {run.rate:.0%}" if run.rate else "")
+            f"{label}: {run.transform}" + (f" {rate_text(run.rate)}" if run.rate else "")
             + (f"\nholdout acc {m['accuracy']:.3f}{shown}" if m else ""),
             fontsize=10,
         )

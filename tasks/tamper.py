@@ -19,7 +19,7 @@ from labelguard.tasks.classes import with_positive
 from labelguard.tasks.dataset import DATA_KEY, MANIFEST_KEY, ManifestProblem, own_key, read_manifest
 from labelguard.tasks.manifest import ColumnSpec, SignedManifest, label_histogram, labels_digest, sign_manifest, to_py
 from labelguard.tasks.readers import CsvDialect, compression_of, is_csv, read_bytes, sniff_csv, write_csv_like
-from labelguard.tasks.sources import check_schema, infer_spec
+from labelguard.tasks.sources import AUTO_ID, ROW_KEY, check_schema, infer_spec, with_row_key
 from labelguard.tasks.storage import Store, open_store, sha256_hex
 
 OBJECT_SUFFIXES = (".parquet", ".pq", ".csv", ".tsv", ".txt")
@@ -221,7 +221,10 @@ def poison_file(
         if Path(target).exists():
             raise BadInput(f"{target} already exists", "choose a new output path; poison never overwrites")
     original = path.read_bytes()
-    frame, dialect = read_bytes(original, path.name, id_col=id_col, delimiter=delimiter, encoding=encoding, label_col=label_col)
+    auto = id_col == AUTO_ID  # keyed by position as ingest --id-col auto keys them: the truth's ids are the row_keys ingest signs
+    frame, dialect = read_bytes(original, path.name, id_col=None if auto else id_col, delimiter=delimiter, encoding=encoding, label_col=label_col)
+    if auto:
+        frame, id_col = with_row_key(frame), ROW_KEY
     spec = infer_spec(frame, id_col=id_col, label_col=label_col, timestamp_col="created_at", positive_class=positive_class,
                       text_cols=text_cols, ignore_cols=list(ignore_cols))
     check_schema(frame, replace(spec, timestamp_col=None))  # a poisoner does not care how times are written

@@ -15,6 +15,7 @@ from labelguard.tasks.classes import UnknownClasses, note_unknown_classes, refus
 from labelguard.tasks.dataset import HOLDOUT, MANIFEST_KEY, IntegrityReport, ManifestProblem, load_verified, own_key, read_manifest, sort_ids, write_dataset
 from labelguard.tasks.features import with_featurizer
 from labelguard.tasks.manifest import ColumnSpec, DatasetRef, SignedManifest, load_verify_key, new_dataset_id, to_py
+from labelguard.tasks.report import rate_text
 from labelguard.tasks.storage import LocalStore, open_store
 
 GOLDEN = "golden_holdout"
@@ -110,11 +111,11 @@ def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_ra
     if reasons:
         return "inconclusive", "; ".join(reasons), covered
     if covered:
-        return "pass", f"no guard fired; every class's flips of {tolerate:.0%} or more would be seen (worst class {max(covered.values()):.0%})", covered
+        return "pass", f"no guard fired; every class's flips of {rate_text(tolerate)} or more would be seen (worst class {max(covered.values()):.0%})", covered
     if noise_rate is None:
         ran = ", ".join(g.name for g in results if not g.skipped)
         return "pass", f"no guard fired; none of those that ran ({ran or 'none'}) judges flip rates, so no flip rate was checked", covered
-    return "pass", f"no trusted reference: estimated noise rate {noise_rate:.1%} is within the tolerated {tolerate:.0%}", covered
+    return "pass", f"no trusted reference: estimated noise rate {noise_rate:.1%} is within the tolerated {rate_text(tolerate)}", covered
 
 
 def _inconclusive_reasons(results: list[guards.GuardResult], tolerate: float, noise_rate: float | None, covered: dict[str, float], *,
@@ -133,9 +134,9 @@ def _inconclusive_reasons(results: list[guards.GuardResult], tolerate: float, no
         if blind:
             shown = ", ".join(f"class {c}: {'none up to 100%' if p >= 1 else f'{p * 100:.3g}%'}" for c, p in sorted(blind.items(), key=lambda kv: -kv[1])[:5])
             shown += f", and {len(blind) - 5} more class(es)" if len(blind) > 5 else ""
-            reasons.append(f"flips of {tolerate:.0%} of a class would go unseen (smallest detectable flip rate: {shown})")
+            reasons.append(f"flips of {rate_text(tolerate)} of a class would go unseen (smallest detectable flip rate: {shown})")
     elif noise_rate is not None and noise_rate > tolerate:
-        reasons.append(f"no trusted reference: estimated noise rate {noise_rate:.1%} is above the tolerated {tolerate:.0%}, and flips cannot be told from ambiguity without one")
+        reasons.append(f"no trusted reference: estimated noise rate {noise_rate:.1%} is above the tolerated {rate_text(tolerate)}, and flips cannot be told from ambiguity without one")
     return reasons
 
 
@@ -205,7 +206,7 @@ def note_reference_overlap(overlap: dict[str, int] | None, tolerate: float) -> s
     if share <= tolerate:
         return None
     return (f"{overlap['shared']} of the reference's {overlap['of']} rows are rows of the data: its guards compare the data with itself "
-            f"({share:.0%} of the reference, more than the {tolerate:.0%} of flips per class that may go unseen)")
+            f"({share:.0%} of the reference, more than the {rate_text(tolerate)} of flips per class that may go unseen)")
 
 
 def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, float], noise_rate: float | None, *, holdout_leak: bool = False,
@@ -433,6 +434,10 @@ def verify_dataset(
     unsealed_spec = None
     if integrity.code == "missing-manifest" and columns is None and (names is None or set(names) - {"manifest"}):
         integrity.data, unsealed_spec = _unsealed(uri, endpoint_url, id_col or "review_id", label_col or "label", positive_class)
+    elif integrity.code == "missing-manifest":  # integrity only: datasets in subfolders are a slip, as _unsealed says
+        from labelguard.tasks.lake import refuse_signed_folders_only
+
+        refuse_signed_folders_only(uri, endpoint_url=endpoint_url)
     reference = load_trusted(reference_uri, verify_key, "reference", endpoint_url, ledger=ledger).frame if reference_uri else None
     holdout = used_holdout = None
     if holdout_uri:

@@ -8,6 +8,11 @@ import os
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+# pytest-xdist's workers set COLUMNS=80 and LINES=24; the commands under test would then draw their tables 80 wide
+# instead of the 120 a pipe gets (labelguard.cli reads COLUMNS at import): every worker sees what `make test` on CI sees
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 
 import itertools  # noqa: E402
 import shutil  # noqa: E402

@@ -112,8 +112,34 @@ def _guard_rows(stdout: str) -> dict[str, str]:
 
 
 def test_watch_serves_a_scheduled_deployment_whose_runs_publish_and_fail_on_fire(server, dataset, keys, tmp_path):
+    """… and a fired run emits `labelguard.guard.fired` for the dataset, which `alert --dataset` hears (break-it r10 F7:
+    only the drift flow emitted it, and alert refused a dataset without partitions)."""
+    import http.server
+    import json
+    import threading
+
+    from labelguard.server import free_port
+
     api, env = server
     name = "lg-watch-test"
+    received: list[str] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            received.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    listener = http.server.HTTPServer(("127.0.0.1", free_port()), Hook)
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    hook = f"http://127.0.0.1:{listener.server_address[1]}/hook"
+    res = subprocess.run([LABELGUARD, "alert", "--webhook", hook, "--dataset", str(dataset), "--name", "lg-watch-alert"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.startswith("automation lg-watch-alert ("), res.stderr
+    assert res.stdout.rstrip().endswith(f"): on labelguard.guard.fired of {dataset}, POST {hook}")
     watch = subprocess.Popen(
         [LABELGUARD, "watch", str(dataset), "--cron", "0 3 * * *", "--name", name, "--verify-key", str(keys[1])],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
@@ -137,6 +163,7 @@ def test_watch_serves_a_scheduled_deployment_whose_runs_publish_and_fail_on_fire
         table = _table(_artifact(api, f"{name}-table"))
         assert table["manifest"] == "pass" and "fired" not in table.values()
         assert _artifact(api, name)["type"] == "markdown" and "**manifest**: pass" in _artifact(api, name)["data"]
+        assert received == []  # a passing run emits nothing
 
         # labels flipped at rest: the next run of the same deployment fails and its table says why
         store = LocalStore(dataset)
@@ -150,8 +177,25 @@ def test_watch_serves_a_scheduled_deployment_whose_runs_publish_and_fail_on_fire
         assert table["manifest"] == "fired"
         artifacts = _post(api, "/artifacts/filter", {"artifacts": {"key": {"any_": [f"{name}-table"]}}})
         assert {a["flow_run_id"] for a in artifacts} == {clean["id"], tampered["id"]}
+
+        # the fired run's event, and the automation's POST to the hook
+        deadline = time.monotonic() + 60
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert len(received) == 1, "the automation never called the webhook"
+        posted = json.loads(received[0])
+        assert (posted["event"], posted["partition"]) == ("labelguard.guard.fired", f"labelguard.dataset.{dataset}")
+        assert "manifest" in posted["guards"].split(",")
+        # the server's event persister writes in batches: the automation can act before the event is readable
+        deadline, mine = time.monotonic() + 60, []
+        while not mine and time.monotonic() < deadline:
+            events = _post(api, "/events/filter", {"filter": {"event": {"name": ["labelguard.guard.fired"]}}, "limit": 50})["events"]
+            mine = [e for e in events if e["resource"]["prefect.resource.id"] == f"labelguard.dataset.{dataset}"]
+            time.sleep(0 if mine else 1)
+        assert len(mine) == 1 and mine[0]["payload"]["suspect_ids"] == [f"rev-{i:07d}" for i in (5, 6, 7)]
     finally:
         _stop(watch)
+        listener.shutdown()
         if "store" in locals():  # put the clean labels back for the other tests of this module
             frame.loc[[5, 6, 7], "label"] = 1 - frame.loc[[5, 6, 7], "label"]
             store.put(DATA_KEY, to_parquet_bytes(frame), create_only=False)
