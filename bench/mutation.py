@@ -48,7 +48,8 @@ MODULES: dict[str, list[str]] = {
                 "tests/test_dataset_survivors.py", "tests/test_dataset_fresh.py", "tests/test_dataset_seed12.py",
                 "tests/test_dataset_seed13.py",
                 # the empty-id refusal of _refuse_repeated_ids is tested only here (30 survivors of the eleventh session's partial run)
-                "tests/test_fix_findings_r6_read.py::test_seal_of_parts_with_empty_ids_names_the_row_not_a_crash"],
+                "tests/test_fix_findings_r6_read.py::test_seal_of_parts_with_empty_ids_names_the_row_not_a_crash",
+                "tests/test_dataset_repeated_ids.py"],
     "ledger": ["tests/test_replay.py", "tests/test_ledger_contracts.py"],
     "attacks": ["tests/test_attack_contracts.py", "tests/test_attacks.py::test_targeted_flips_positive_to_negative_by_default",
                 "tests/test_attacks.py::test_targeted_flip_matrix_splits_budget_exactly", "tests/test_attacks.py::test_targeted_budget_beyond_source_class",
