@@ -1726,20 +1726,16 @@ def alert(
 def _check_alert_dataset(uri: str) -> None:
     """An `alert --dataset` target: a root of daily partitions (drift alarms) or a signed dataset (a served `watch`'s
     fired runs, break-it r10 F7); anything else would make an automation that never fires (exit 2)."""
-    from labelguard.errors import BadInput
-    from labelguard.tasks.dataset import MANIFEST_KEY, own_key
+    from labelguard.errors import BadInput, LabelguardError
+    from labelguard.tasks.dataset import ManifestProblem, read_manifest
     from labelguard.tasks.storage import open_store
 
     try:
         _check_partitioned(uri, None)
     except BadInput:
-        import json
-
-        store = open_store(uri)
-        key = own_key(store, MANIFEST_KEY)
         try:
-            role = ((json.loads(store.get(key)).get("payload") or {}).get("dataset") or {}).get("role") if store.head(key) else None
-        except (ValueError, AttributeError):
+            role = (read_manifest(open_store(uri)).payload.get("dataset") or {}).get("role")
+        except (LabelguardError, ManifestProblem):  # nothing there, no manifest, or not one: the partition check's words below
             role = None
         if role != "data":  # not a dataset a watch verifies (a holdout, a baseline): the partition check's own words
             raise

@@ -701,29 +701,33 @@ def _sidecar_signature_problem(store: Store, verify_key, ref: DatasetRef, sideca
     intact = "the data objects match the signed manifest"
     if store.head(sig_key) is None:
         return "object-missing", f"row sidecar signature {ref.key(sig_key)} is gone ({intact})"
-    try:
-        signer = SignedManifest.from_bytes(store.get(sig_key)).key_id
-    except BadInput:
-        signer = None
-    if signer is not None and signer != key_id(verify_key):
-        return "unknown-key", f"row sidecar signature {ref.key(sig_key)} is signed by key {signer}, not the trusted key {key_id(verify_key)} ({intact})"
-    envelope = _sidecar_envelope(store, verify_key)
-    if envelope is None or DatasetRef.from_dict(envelope.payload["dataset"]) != ref or envelope.payload.get("sidecar_sha256") != sidecar["sha256"]:
+    envelope = _read_envelope(store)
+    if envelope is not None and envelope.key_id != key_id(verify_key):
+        return "unknown-key", f"row sidecar signature {ref.key(sig_key)} is signed by key {envelope.key_id}, not the trusted key {key_id(verify_key)} ({intact})"
+    if not _vouches(envelope, verify_key) or DatasetRef.from_dict(envelope.payload["dataset"]) != ref or envelope.payload.get("sidecar_sha256") != sidecar["sha256"]:
         return "bad-signature", f"row sidecar signature {ref.key(sig_key)} does not vouch for the signed sidecar: it was edited at rest ({intact})"
     return None
 
 
-def _sidecar_envelope(store: Store, verify_key) -> SignedManifest | None:
+def _read_envelope(store: Store) -> SignedManifest | None:
+    """The sidecar's signature object as written, or None when it is missing or not a signed envelope."""
     sig_key = own_key(store, ROWS_SIG_KEY)
     if store.head(sig_key) is None:
         return None
     try:
-        envelope = SignedManifest.from_bytes(store.get(sig_key))
+        return SignedManifest.from_bytes(store.get(sig_key))
     except BadInput:
         return None
-    if envelope.key_id != key_id(verify_key) or not signature_valid(envelope, verify_key) or "dataset" not in envelope.payload:
-        return None
-    return envelope
+
+
+def _vouches(envelope: SignedManifest | None, verify_key) -> bool:
+    """Signed by the trusted key, the signature valid, and naming its dataset part."""
+    return envelope is not None and envelope.key_id == key_id(verify_key) and signature_valid(envelope, verify_key) and "dataset" in envelope.payload
+
+
+def _sidecar_envelope(store: Store, verify_key) -> SignedManifest | None:
+    envelope = _read_envelope(store)
+    return envelope if _vouches(envelope, verify_key) else None
 
 
 def _localize_with_sidecar(store: Store, root: Store, verify_key, frame: pd.DataFrame, ref: DatasetRef) -> tuple[list | None, str]:
