@@ -115,7 +115,8 @@ def replay(seed: int, attack: str, rate: float, vector: str, *, days: int, poiso
         day = (Date.fromisoformat(START) + timedelta(days=i - 1)).isoformat()
         frame = make_day(i - 1, day, rng, direction, plan)
         if i == poison_day:
-            frame, truth = _poison(frame, spec, attack, rate, seed, vector)
+            frame, flip = _poison(frame, spec, attack, rate, seed, vector)
+            truth = [str(x) for x in flip.flipped_ids]
         if i == 1:
             frame, holdout = split_holdout(frame, spec, plan.reference_fraction, seed)
             ref = drift.fit_reference(holdout, spec)

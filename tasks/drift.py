@@ -445,6 +445,16 @@ def noise_rate(today: dict, days: list[dict], ref: Reference, level: float) -> l
     the reference, whose rate is out of fold on fewer rows (biased up, not comparable with the
     fitted model's): the null comes from the clean partitions once MIN_DAYS of them exist; before
     that each class is compared with the reference alone (:func:`reference_noise_test`).
+
+    Bridge: while the clean-day null rests on fewer than :data:`WINDOW` partitions, Student's t
+    with ``m - 2`` degrees of freedom can be weak (14.8 at 3.3e-4 with five partitions), and a
+    day right after the warm-up could hide a flip the reference alone shows plainly. Until the
+    window is full, each class runs whichever of the two tests would show the smaller flip
+    (:func:`_bridge`, from the row counts and the history alone, before today's
+    disagreements are counted), at the full level: a choice that does not depend on today's
+    disagreements leaves each test's false-alarm rate as it was, with no split of the level.
+    From then on only the clean days' test runs (Fisher's null of no day-to-day variation is
+    safest near the reference's date, before benign drift accumulates).
     """
     names = _classes(ref)
     out = []
@@ -452,16 +462,67 @@ def noise_rate(today: dict, days: list[dict], ref: Reference, level: float) -> l
         t_c = today["classes"][c]
         if not t_c["rows"]:
             continue
-        if len([d for d in days[1:] if d["classes"][c]["rows"] and "confident" in d["classes"][c]]) < MIN_DAYS:
+        own = len([d for d in days[1:] if d["classes"][c]["rows"] and "confident" in d["classes"][c]])
+        if own < MIN_DAYS:
             out.append(reference_noise_test(today, ref, c, level))
             continue
         x, expected, t = _rate_test(today, days[1:], c, "confident", side="greater", level=level)
         # a flipped row the model had right now disagrees; one it had wrong may now agree
         flip_estimate = max(0.0, (x - expected) / max(1e-9, 1 - 2 * expected))
-        out.append(DriftTest("noise_rate", f"class {name}", x, expected, t["z"], t["threshold"], t["p_value"], t["p_value"] < level,
-                             f"{x:.1%} of rows labelled {name} confidently disagree with the reference model vs {expected:.1%} on clean days (z={t['z']:.1f}); "
-                             f"estimated flip rate into {name}: {flip_estimate:.1%}"))
+        test = DriftTest("noise_rate", f"class {name}", x, expected, t["z"], t["threshold"], t["p_value"], t["p_value"] < level,
+                         f"{x:.1%} of rows labelled {name} confidently disagree with the reference model vs {expected:.1%} on clean days (z={t['z']:.1f}); "
+                         f"estimated flip rate into {name}: {flip_estimate:.1%}")
+        if own < WINDOW:
+            test = _bridge(test, today, ref, c, level, t, own)
+        out.append(test)
     return out
+
+
+def _bridge(days_test: DriftTest, today: dict, ref: Reference, c: int, level: float, t: dict, own: int) -> DriftTest:
+    """The clean-day test of class ``c``, or the reference test when it would show a smaller flip (see :func:`noise_rate`).
+
+    Both flips are measured from the clean days' rate (what the day shows without flips): the
+    clean-day test's threshold on the rate scale, and the fewest disagreements Fisher's test
+    against the reference would fire on (:func:`fisher_threshold`), as rates above it.
+    """
+    n = int(today["classes"][c]["rows"])
+    k_r, n_r = int(ref.stats["classes"][c]["confident"]), int(ref.stats["classes"][c]["rows"])
+    if not n_r:
+        return days_test
+    base = days_test.expected
+    on_days = float(np.sin(min(float(np.arcsin(np.sqrt(base))) + t["threshold"] * t["sd"], np.pi / 2)) ** 2) - base
+    on_ref = fisher_threshold(n, k_r, n_r, level) / n - base
+    if on_ref >= on_days:
+        return days_test
+    r = reference_noise_test(today, ref, c, level)
+    name = _classes(ref)[c]
+    return DriftTest(r.guard, r.subject, r.value, r.expected, r.z, r.threshold, r.p_value, r.fired,
+                     f"{r.value:.1%} of rows labelled {name} confidently disagree with the reference model vs {r.expected:.1%} in the reference "
+                     f"(Fisher's exact test, p={r.p_value:.2g}), the test chosen while the clean days' null rests on {own} of {WINDOW} partitions: "
+                     f"it fires {on_ref:.1%} above the clean days' {base:.1%}, the clean days' test {on_days:.1%} above (z={days_test.z:.1f} there)")
+
+
+def fisher_threshold(n: int, k_r: int, n_r: int, level: float) -> int:
+    """The fewest of ``n`` rows that must disagree for Fisher's exact test (one-sided, against ``k_r`` of ``n_r`` in the
+    reference; :func:`reference_noise_test`) to fire at ``level``; ``n + 1`` when none would.
+
+    The p-value falls as the count rises, so a bisection over ``0..n`` finds it (about log2(n) tests).
+    """
+    from scipy import stats
+
+    def fires(k: int) -> bool:
+        return float(stats.fisher_exact([[k, n - k], [k_r, n_r - k_r]], alternative="greater")[1]) < level
+
+    if n <= 0 or not fires(n):
+        return n + 1
+    lo, hi = 0, n  # fires(hi) holds; find the least such k
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if fires(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def reference_noise_test(today: dict, ref: Reference, c: int, level: float) -> DriftTest:

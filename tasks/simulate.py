@@ -277,6 +277,11 @@ def timeline_plot(doc: dict, path: Path) -> Path:
         if alone:  # noise_rate before its clean-day null exists: Fisher's exact test against the reference
             ax.axvspan(min(alone) - 0.4, max(alone) + 0.4, color="tab:orange", alpha=0.08)
             ax.text(min(alone) - 0.3, 0.5, "vs the signed reference alone", transform=ax.get_xaxis_transform(), fontsize=8, color="tab:orange")
+        chosen = [d for d, r in zip(x, recs) if "the test chosen while" in (r["guards"][name].get("detail") or "")]
+        for d in chosen:  # noise_rate's bridge: the reference test ran, as it would fire on a smaller flip than the clean days' t
+            ax.axvspan(d - 0.4, d + 0.4, color="tab:orange", alpha=0.04)
+        if chosen:
+            ax.text(max(chosen) + 0.35, 0.2, "reference test chosen", transform=ax.get_xaxis_transform(), fontsize=8, color="tab:orange", ha="right")
         ax.set_yscale("symlog", linthresh=5)
         ax.set_ylabel("z")
         ax.legend(loc="upper left", fontsize=8, frameon=False)
