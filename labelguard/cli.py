@@ -1599,7 +1599,7 @@ def _print_days(uri: str, days: list[dict]) -> None:
         g = d["guards"]
         cells = [("[red]fired[/] " if g[n]["fired"] else "") + (("warm-up" if d.get("warming_up") else "—") if g[n].get("z") is None else f"z={g[n]['z']:.1f}/{g[n]['threshold']:.1f}")
                  for n in DRIFT_GUARDS]
-        table.add_row(d["date"], str(d["rows"]), f"[red]{d.get('status') or 'ALARM'}[/]" if d["alarm"] else (f"[yellow]{d['status']}[/]" if (d.get("warming_up") or d.get("cannot_tell")) and d.get("status") else "[green]no[/]"),
+        table.add_row(d["date"], str(d["rows"]), f"[red]{d.get('status') or 'ALARM'}[/]" if d["alarm"] else (f"[yellow]{d['status']}[/]" if (d.get("warming_up") or d.get("cannot_tell") or d.get("repeat_of")) and d.get("status") else "[green]no[/]"),
                       ("[green]ok[/]" if d["integrity"] == "ok" else f"[red]{d['integrity']}[/]") + (", [red]schema fired[/]" if d.get("schema_problems") else ""), *cells)
     out.print(table)
     from labelguard.tasks.drift import warmup_note
@@ -1607,6 +1607,10 @@ def _print_days(uri: str, days: list[dict]) -> None:
     note = warmup_note(days)
     if note:
         out.print(note, highlight=False)
+    from labelguard.tasks.drift import day_notes
+
+    for line in day_notes(days):
+        out.print(line, highlight=False)
     for d in days:
         if d["alarm"]:
             g = d["guards"]

@@ -6,7 +6,7 @@ import json
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date as Date, datetime, timezone
+from datetime import date as Date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -569,6 +569,8 @@ class DayResult:
     checked_at: str = ""
     schema_problems: list[str] = field(default_factory=list)  # columns or labels that do not fit the signed reference (schema guard)
     cannot_tell: str = ""  # why the day's rows cannot show a tolerated flip (too few): not an alarm, and never a clean day
+    repeat_of: str = ""  # an earlier partition holding exactly these rows (a re-run export): not an independent clean day
+    missing_before: list[str] = field(default_factory=list)  # dates between the previous partition and this one with none
 
     @property
     def fired(self) -> list[str]:
@@ -607,6 +609,7 @@ class DayResult:
             "suspect_ids": [to_py(i) for i in self.suspect_ids], "clean_days": self.clean_days, "level": self.level,
             "stats": self.stats, "manifest_sha256": self.manifest_sha256, "checked_at": self.checked_at, "warming_up": self.warming_up,
             "schema_problems": self.schema_problems, "status": self.status, "cannot_tell": self.cannot_tell,
+            "repeat_of": self.repeat_of, "missing_before": self.missing_before,
         }
 
     @property
@@ -617,6 +620,8 @@ class DayResult:
             return "ALARM: not signed, not checked" if self.integrity == "missing-manifest" else "ALARM"
         if self.cannot_tell:
             return f"cannot tell: {self.cannot_tell}"
+        if self.repeat_of:
+            return f"no alarm; the rows of {self.repeat_of} again: not a clean day"
         return warmup_status(len(self.clean_days)) if self.warming_up else "no alarm"
 
 
@@ -796,6 +801,7 @@ def check_day(day: str, root: Store, ref: Reference, verify_key: Ed25519PublicKe
         result.cannot_tell = f"{len(frame)} row(s), too few to tell (a day needs {need} for a {TOLERATE:.0%} flip to show at the per-test level)"
         return result
     stats, confident = day_stats(frame, ref)
+    stats["rows_digest"] = rows_digest(frame)
     result.rows, result.stats = stats["rows"], stats
     # the partition the reference was carved from is the same day as the reference: count it once
     clean = [(d, s) for d, s in clean if d != ref.day]
@@ -886,6 +892,7 @@ def _check_locked(root: Store, days: list[str], ref: Reference, verify_key: Ed25
             if len(clean) >= window:
                 break
         res = check_day(day, root, ref, verify_key, list(reversed(clean)), alpha=alpha, horizon_days=horizon_days, ledger=ledger)
+        mark_repeats_and_gaps(res, days, records)
         if day not in records:
             write_record(root, res, signing_key, dataset_id=ref.dataset_id)
             records[day] = res.to_dict()
@@ -897,6 +904,46 @@ def _check_locked(root: Store, days: list[str], ref: Reference, verify_key: Ed25
         if on_day is not None:
             on_day(res)
     return results
+
+
+def rows_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 of a day's rows regardless of their order: each row's pandas hash (every column, values and order
+    of columns), sorted. Two partitions with one digest hold the same rows (ids, labels and features)."""
+    import hashlib
+
+    import pandas as pd
+
+    hashes = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64))
+    return hashlib.sha256(hashes.tobytes()).hexdigest()
+
+
+def mark_repeats_and_gaps(res: DayResult, days: list[str], records: dict[str, dict]) -> None:
+    """Set ``res.repeat_of`` (the latest earlier checked day whose rows digest equals this day's: a re-run export under
+    a new date, which would count one day's variation twice) and ``res.missing_before`` (dates with no partition between
+    the previous partition and this one)."""
+    digest = (res.stats or {}).get("rows_digest")
+    if digest:
+        res.repeat_of = next((d for d in sorted(records, reverse=True)
+                              if d < res.date and ((records[d].get("stats") or {}).get("rows_digest") == digest)), "")
+    before = [d for d in days if d < res.date]
+    if before:
+        gap = (Date.fromisoformat(res.date) - Date.fromisoformat(before[-1])).days
+        res.missing_before = [(Date.fromisoformat(before[-1]) + timedelta(days=i)).isoformat() for i in range(1, gap)]
+
+
+def day_notes(days: list[dict]) -> list[str]:
+    """One line per checked day that repeats an earlier day's rows or follows dates with no partition (records as dicts)."""
+    lines = []
+    for d in days:
+        if d.get("repeat_of"):
+            lines.append(f"{d['date']}: its {d['rows']} rows are the rows of {d['repeat_of']} again (same ids, labels and features): "
+                         f"a re-run export? it was checked but does not count as a clean day (delete the partition if it is a copy)")
+        missing = d.get("missing_before") or []
+        if missing:
+            span = missing[0] if len(missing) == 1 else f"{missing[0]} to {missing[-1]} ({len(missing)} days)"
+            lines.append(f"{d['date']}: no partition for {span} before it (ingest a late day with --partition date={missing[0]} "
+                         f"and run drift again: unchecked days are checked)")
+    return lines
 
 
 def min_rows(level: float, *, tolerate: float = TOLERATE, power: float = POWER) -> int:
@@ -1033,8 +1080,10 @@ def markdown_table(results: list[DayResult]) -> str:
             s = g[n]
             cells.append(("warm-up" if r.warming_up else "—") if s.get("z") is None else f"{'**FIRED** ' if s['fired'] else ''}z={s['z']:.1f} / {s['threshold']:.1f}")
         lines.append(f"| {r.date} | {r.rows} | {r.status} | " + " | ".join(cells) + " |")
-    note = warmup_note([r.to_dict() for r in results])
-    return "\n".join(lines) + (f"\n\n{note}." if note else "")
+    dicts = [r.to_dict() for r in results]
+    note = warmup_note(dicts)
+    notes = "".join(f"\n\n{line}." for line in day_notes(dicts))
+    return "\n".join(lines) + (f"\n\n{note}." if note else "") + notes
 
 
 # ---------------------------------------------------------------- orchestration: schema, re-checks, warm-up, references
@@ -1078,9 +1127,10 @@ def schema_problems(frame: pd.DataFrame, spec: ColumnSpec) -> tuple[list[str], l
 
 
 def is_clean(rec: dict | None) -> bool:
-    """Whether a day record may serve in the clean window: checked, no alarm, statistics present, and, if it
-    was a warm-up day, checked against the signed reference (noise_rate ran) rather than only its manifest."""
-    if rec is None or rec.get("alarm") or rec.get("stats") is None or rec.get("cannot_tell"):
+    """Whether a day record may serve in the clean window: checked, no alarm, statistics present, not the rows of an
+    earlier day again, and, if it was a warm-up day, checked against the signed reference (noise_rate ran) rather than
+    only its manifest."""
+    if rec is None or rec.get("alarm") or rec.get("stats") is None or rec.get("cannot_tell") or rec.get("repeat_of"):
         return False
     return not rec.get("warming_up") or any(t.get("guard") == "noise_rate" for t in rec.get("tests") or [])
 
