@@ -145,6 +145,14 @@ class LocalStore:
             raise DatasetMissing(f"no object {key!r} under {self.uri}", "check the URI") from None
         yield path, digest
 
+    def first_bytes(self, key: str, n: int) -> bytes:
+        """The object's first ``n`` bytes (fewer when it is shorter; empty when it is gone)."""
+        try:
+            with open(self._path(key), "rb") as fh:
+                return fh.read(n)
+        except OSError:
+            return b""
+
     def head(self, key: str) -> ObjectInfo | None:
         path = self._path(key)
         if not path.is_file():
@@ -325,6 +333,18 @@ class S3Store:
                 raise self._unreachable(f"cut the download of {key} short")
             tmp.flush()
             yield Path(tmp.name), digest.hexdigest()
+
+    def first_bytes(self, key: str, n: int) -> bytes:
+        """The object's first ``n`` bytes by a ranged GET (empty when it is gone or empty)."""
+        if n <= 0:
+            return b""
+        try:
+            resp = self._call("get_object", Bucket=self.bucket, Key=self._key(key), Range=f"bytes=0-{n - 1}")
+        except StoreUnreachable:
+            raise
+        except StoreError:  # gone, or an empty object (416: no range to satisfy)
+            return b""
+        return resp["Body"].read()[:n]
 
     def head(self, key: str) -> ObjectInfo | None:
         try:

@@ -1,0 +1,70 @@
+"""Break-it round 11: the findings of bench/findings/breakit-r11.md (Parquet parts without the .parquet suffix, a part
+rewritten under a new name, a header-less CSV, ...). Small data of our own; each test failed on the code before its fix."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from labelguard.tasks.storage import open_store
+from labelguard.tasks.synthetic import make_reviews
+from tests.clirun import invoke
+
+
+def _parquet(frame) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+    return sink.getvalue()
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake(request, tmp_path):
+    """Four Hive-partitioned parts of 150 rows written by 'someone else', one of them named the Hive way (000000_0, no
+    suffix), beside what Spark leaves (_SUCCESS, a .crc) and a text file no Parquet reader would take."""
+    base = str(tmp_path / "lake") if request.param == "local" else request.getfixturevalue("s3_uri") + "/lake"
+    store = open_store(base)
+    store.ensure_writable()
+    frame = make_reviews(600, seed=11)
+    names = ["date=2026-01-01/part-0.parquet", "date=2026-01-01/part-1.parquet", "date=2026-01-02/part-0.parquet", "date=2026-01-02/000000_0"]
+    for i, key in enumerate(names):
+        store.put(key, _parquet(frame.iloc[i * 150 : (i + 1) * 150]))
+    store.put("_SUCCESS", b"")
+    store.put("date=2026-01-02/.part-0.parquet.crc", b"crc")
+    store.put("NOTES", b"exported by the nightly job\n")
+    return base, frame, names
+
+
+# ---------------------------------------------------------------- finding 1: parts without the .parquet suffix
+
+
+def test_seal_signs_a_part_named_without_the_parquet_suffix(lake, keys):
+    """Finding 1: `seal` of a Hive folder signed only the `.parquet` names ("1 object(s), 300 rows" of 600), exit 0,
+    though `pd.read_parquet(folder)` reads `000000_0` too. Now every file a Parquet reader takes is a part."""
+    base, frame, names = lake
+    res = invoke("seal", base, "--signing-key", keys[0], "--ledger", "none")
+    assert res.exit_code == 0 and res.stderr == "", res.output
+    assert ", 4 object(s), 600 rows; manifest at " in res.stdout
+    manifest = json.loads(open_store(base).get("_manifest.json"))
+    assert sorted(o["key"] for o in manifest["payload"]["objects"]) == sorted(names)
+
+
+def test_a_part_without_the_parquet_suffix_added_after_sealing_fires(lake, keys, tmp_path):
+    """Finding 1: 300 poisoned rows added as `part-00002-…-c000` (no suffix) to a sealed lake passed `verify --guards
+    manifest`, exit 0 (`"ok": true`), while pandas and Spark read them. Now `unlisted-object`, exit 1, rows named."""
+    base, frame, names = lake
+    assert invoke("seal", base, "--signing-key", keys[0], "--ledger", "none").exit_code == 0
+    injected = frame.iloc[:40].assign(review_id=[f"x{i}" for i in range(40)], label=1 - frame["label"].iloc[:40])
+    open_store(base).put("date=2026-01-02/part-00002-3f2a-c000", _parquet(injected))
+    out = tmp_path / "v.json"
+    res = invoke("verify", base, "--guards", "manifest", "--verify-key", keys[1], "--ledger", "none", "--json", out)
+    assert (res.exit_code, res.stderr) == (1, "guard fired: manifest\n")
+    doc = json.loads(out.read_text())
+    assert doc["guards"][0]["detail"] == (
+        "unlisted-object: 1 Parquet object(s) under the dataset that the signed manifest does not list: date=2026-01-02/part-00002-3f2a-c000; "
+        "0 label(s) changed, 0 row(s) otherwise edited, 40 added, 0 missing"
+    )
+    assert doc["suspect_ids"] == sorted(injected["review_id"])
