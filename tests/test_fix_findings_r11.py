@@ -68,3 +68,34 @@ def test_a_part_without_the_parquet_suffix_added_after_sealing_fires(lake, keys,
         "0 label(s) changed, 0 row(s) otherwise edited, 40 added, 0 missing"
     )
     assert doc["suspect_ids"] == sorted(injected["review_id"])
+
+
+# ---------------------------------------------------------------- finding 2: a part rewritten under a new name
+
+
+def test_a_part_rewritten_under_a_new_name_names_the_flipped_rows(lake, keys, tmp_path):
+    """Finding 2: a part deleted and written again under another name (Spark's overwrite: a new uuid), 3 labels flipped,
+    read as "object-missing: … is gone; … 0 label(s) changed, … 150 missing", suspect_ids [], the new object not named at
+    all. Now both reasons, and the rows of the new part compared with the sidecar: exactly the 3 flipped ids. The new
+    part stores the label dictionary-encoded (as Spark does), which the sealed parts do not."""
+    base, frame, names = lake
+    assert invoke("seal", base, "--signing-key", keys[0], "--ledger", "none").exit_code == 0
+    store = open_store(base)
+    rows = frame.iloc[150:300].copy()
+    flipped = rows["review_id"].iloc[[4, 50, 99]].tolist()
+    rows.loc[rows["review_id"].isin(flipped), "label"] = 1 - rows.loc[rows["review_id"].isin(flipped), "label"]
+    table = pa.Table.from_pandas(rows, preserve_index=False)
+    table = table.set_column(table.schema.get_field_index("label"), "label", table["label"].dictionary_encode())
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    store.delete(names[1])
+    store.put("date=2026-01-01/part-1-9b9b-c000.parquet", sink.getvalue())
+    out = tmp_path / "v.json"
+    res = invoke("verify", base, "--guards", "manifest", "--verify-key", keys[1], "--ledger", "none", "--json", out)
+    assert (res.exit_code, res.stderr) == (1, "guard fired: manifest\n")
+    doc = json.loads(out.read_text())
+    assert doc["guards"][0]["detail"] == (
+        f"object-missing: data object {names[1]} is gone; and unlisted-object: 1 Parquet object(s) under the dataset that the signed "
+        "manifest does not list: date=2026-01-01/part-1-9b9b-c000.parquet; 3 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing"
+    )
+    assert doc["suspect_ids"] == sorted(flipped)
