@@ -99,3 +99,56 @@ def test_a_part_rewritten_under_a_new_name_names_the_flipped_rows(lake, keys, tm
         "manifest does not list: date=2026-01-01/part-1-9b9b-c000.parquet; 3 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing"
     )
     assert doc["suspect_ids"] == sorted(flipped)
+
+
+# ---------------------------------------------------------------- finding 10: an S3 endpoint that never answers
+
+
+@pytest.fixture
+def black_hole():
+    """A TCP port that accepts connections and never answers (a firewall or proxy holding them)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held, stop = [], threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def test_an_s3_endpoint_that_never_answers_is_named_as_such_and_the_wait_can_be_set(black_hole, keys):
+    """Finding 10: a CI gate pointed at an endpoint that accepts and never answers hung 305 s (60 s x 5 attempts), then
+    said "dropped the connection … (fix: check that it is up, or raise LABELGUARD_S3_MAX_ATTEMPTS)": not what happened,
+    and a fix that makes the wait longer. Now the line says it did not answer, and LABELGUARD_S3_READ_TIMEOUT sets the wait."""
+    import time
+
+    env = {"AWS_ENDPOINT_URL_S3": black_hole, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1",
+           "LABELGUARD_VERIFY_KEY": str(keys[1]), "LABELGUARD_S3_MAX_ATTEMPTS": "2", "LABELGUARD_S3_READ_TIMEOUT": "1"}
+    start = time.monotonic()
+    res = invoke("verify", "s3://labelguard-hole/reviews", "--guards", "manifest", "--ledger", "none", env=env)
+    assert (res.exit_code, res.stdout) == (2, "")
+    assert res.stderr == (
+        f"error: the S3 endpoint {black_hole} accepted the connection but did not answer within 1 s (after 2 attempts) (fix: check that an "
+        "S3 service answers there (not a firewall or proxy holding the connection); LABELGUARD_S3_READ_TIMEOUT sets the wait)\n"
+    )
+    assert time.monotonic() - start < 30
+    res = invoke("verify", "s3://labelguard-hole/reviews", "--guards", "manifest", "--ledger", "none", env={**env, "LABELGUARD_S3_READ_TIMEOUT": "soon"})
+    assert (res.exit_code, res.stderr) == (2, "error: LABELGUARD_S3_READ_TIMEOUT='soon' is not a positive number of seconds (fix: set LABELGUARD_S3_READ_TIMEOUT to e.g. 60)\n")
+
