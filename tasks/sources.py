@@ -12,7 +12,7 @@ import pandas as pd
 from labelguard.errors import BadInput, SchemaViolation
 from labelguard.schemas.reviews import validate_reviews
 from labelguard.tasks.manifest import ColumnSpec, to_py
-from labelguard.tasks.readers import missing_column_hint, parse_timestamps, read_bytes, read_file, row_named
+from labelguard.tasks.readers import _header_reads_as_data, missing_column_hint, parse_timestamps, quoted_columns, read_bytes, read_file, row_named
 from labelguard.tasks.synthetic import FEATURES, make_reviews
 
 SYNTHETIC = "synthetic"
@@ -133,6 +133,11 @@ def infer_spec(
     for name, flag in ((id_col, "--id-col"), (label_col, "--label-col")):
         if name not in frame.columns:
             raise missing_column_hint(name, cols, flag, frame, exclude=(label_col,))
+    header = [c for c in cols if not (c == id_col == "row_key")]  # --id-col auto's own column is no header cell
+    if frame.attrs.get("encoding") and _header_reads_as_data(header, frame):
+        # found by name all the same (--id-col auto --label-col negative): one row lost, the ids a feature (break-it r11 F3)
+        raise BadInput(f"the first line of the file reads as a row of data, not a header (columns: {quoted_columns(header)})",
+                       "add a header line naming the columns (the first line of a CSV is read as its header)")
     labels = frame[label_col]
     blank = labels.isna()
     if not pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels):  # a cell of spaces is no label either

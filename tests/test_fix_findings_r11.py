@@ -152,3 +152,45 @@ def test_an_s3_endpoint_that_never_answers_is_named_as_such_and_the_wait_can_be_
     res = invoke("verify", "s3://labelguard-hole/reviews", "--guards", "manifest", "--ledger", "none", env={**env, "LABELGUARD_S3_READ_TIMEOUT": "soon"})
     assert (res.exit_code, res.stderr) == (2, "error: LABELGUARD_S3_READ_TIMEOUT='soon' is not a positive number of seconds (fix: set LABELGUARD_S3_READ_TIMEOUT to e.g. 60)\n")
 
+
+# ---------------------------------------------------------------- finding 3: a CSV exported without its header line
+
+
+def test_a_csv_without_its_header_line_is_named_as_such(tmp_path, keys):
+    """Finding 3: the first row of a header-less export was taken as the header; the fix offered (`--id-col auto`) then
+    led, with `--label-col negative`, to a signed dataset one row short whose id column was a feature named '1'. Now
+    both are refused in one line naming the cause, exit 2, nothing written."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    y = np.tile(["negative", "positive"], 30)
+    src = tmp_path / "export.csv"
+    frame = pd.DataFrame({"id": range(1, 61), "x": rng.normal(size=60).round(3), "z": rng.normal(size=60).round(3), "label": y})
+    frame.loc[0, "x"], frame.loc[0, "z"] = -1.117, 0.665
+    frame.to_csv(src, index=False, header=False)
+    env = {"LABELGUARD_SIGNING_KEY": str(keys[0]), "LABELGUARD_VERIFY_KEY": str(keys[1])}
+    dest = tmp_path / "store"
+    res = invoke("ingest", "--source", src, "--dest", dest, "--ledger", "none", env=env)
+    assert (res.exit_code, res.stdout) == (2, "")
+    assert res.stderr == ("error: column 'review_id' not found: the first line reads as a row of data, not a header (have: '1', '-1.117', "
+                          "'0.665', 'negative') (fix: add a header line naming the columns (the first line of a CSV is read as its header))\n")
+    res = invoke("ingest", "--source", src, "--dest", dest, "--ledger", "none", "--id-col", "auto", "--label-col", "negative", env=env)
+    assert (res.exit_code, res.stdout) == (2, "")
+    assert res.stderr == ("error: the first line of the file reads as a row of data, not a header (columns: '1', '-1.117', '0.665', "
+                          "'negative') (fix: add a header line naming the columns (the first line of a CSV is read as its header))\n")
+    assert not dest.exists()
+
+
+def test_a_header_of_numbers_is_still_a_header():
+    """The other side: pandas' integer column names and a header of years are headers, not data."""
+    import pandas as pd
+
+    from labelguard.tasks.readers import _header_reads_as_data
+
+    frame = pd.DataFrame({"0": [0.5, 1.5], "1": [2.0, 3.0], "2": [1.0, 0.0], "label": ["a", "b"]})
+    assert not _header_reads_as_data(list(frame.columns), frame)
+    years = pd.DataFrame({"2019": [3, 4], "2020": [5, 6], "label": ["a", "b"]})
+    assert not _header_reads_as_data(list(years.columns), years)
+    data = pd.DataFrame({"7": [8, 9], "0.25": [0.1, 0.2], "neg": ["pos", "neg"]})
+    assert _header_reads_as_data(list(data.columns), data)
