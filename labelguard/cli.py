@@ -334,6 +334,18 @@ def _refuse_a_json_path_that_is_no_file(path: Optional[Path]) -> None:
 
     if path is not None and str(path) != "-" and (path.is_dir() or not path.parent.is_dir()):
         raise BadInput(f"cannot write {path}: not a file in an existing directory", "choose a writable --json path (or - for stdout)")
+    if path is not None and str(path) != "-":  # before any guard runs: a folder that cannot be written (break-it r11 F5)
+        import tempfile
+
+        try:
+            if path.exists():
+                if not os.access(path, os.W_OK):
+                    raise PermissionError(13, "Permission denied")
+            else:
+                with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".lg-probe-"):
+                    pass
+        except OSError as exc:
+            raise BadInput(f"cannot write {path}: {exc.strerror or exc}", "choose a writable --json path (or - for stdout)") from None
 
 
 def _ledger_for(option: Optional[str], key_path: Optional[Path], *, writing: bool):

@@ -194,3 +194,27 @@ def test_a_header_of_numbers_is_still_a_header():
     assert not _header_reads_as_data(list(years.columns), years)
     data = pd.DataFrame({"7": [8, 9], "0.25": [0.1, 0.2], "neg": ["pos", "neg"]})
     assert _header_reads_as_data(list(data.columns), data)
+
+
+# ---------------------------------------------------------------- finding 5: verify --json into a folder that cannot be written
+
+
+def test_verify_json_into_a_folder_that_cannot_be_written_is_refused_before_any_guard(tmp_path, keys):
+    """Finding 5: `verify --json` into a read-only folder (or /proc) ran every guard, printed the table, and only then
+    said "cannot write …" (exit 2, 18 s here; minutes on 100,000 rows), the verdict lost. `pipeline --out` checks first;
+    now so does verify: the line alone, exit 2, no table, nothing written."""
+    import os
+
+    from tests.test_fix_findings_r9 import _env, _ingest
+
+    _ingest(tmp_path, "ds", keys)
+    if os.geteuid() == 0:  # root writes a read-only folder; /proc refuses a new file to everyone
+        target, why = "/proc/labelguard-r11-v.json", "No such file or directory"
+    else:
+        folder = tmp_path / "ro"
+        folder.mkdir(mode=0o555)
+        target, why = str(folder / "v.json"), "Permission denied"
+    res = invoke("verify", tmp_path / "ds", "--ledger", "none", "--json", target, env=_env(keys))
+    assert (res.exit_code, res.stdout) == (2, "")
+    assert res.stderr == f"error: cannot write {target}: {why} (fix: choose a writable --json path (or - for stdout))\n"
+    assert not os.path.exists(target)
