@@ -2212,6 +2212,12 @@ def _print_runs(runs) -> None:
     rows = summary_rows(runs)
     for row, run in zip(rows, runs.values()):  # names are in the guard tables above; keep this one narrow
         row["guards fired"] = f"{len(run.fired)} of {len(run.guards)}"
+    for run in runs.values():  # the same model on the rows before the transform: what the flips themselves cost (break-it r11 F6)
+        if run.before:
+            b = run.before
+            rows.insert(0, {"run": "before", "transform": "(none)", "flipped": 0, "guards fired": "—", "accuracy": b.get("accuracy"),
+                         "precision": b.get("precision"), "recall": b.get("recall"), "f1": b.get("f1"),
+                         "predicted positive": b.get("predicted_positive_share"), "true positive": b.get("true_positive_share")})
     from labelguard.tasks.report import macro_averaged, share_label
 
     first = next(iter(runs.values()))
@@ -2231,8 +2237,12 @@ def _print_runs(runs) -> None:
     out.print(table)
     from labelguard.tasks.report import business_sentence
 
+    from labelguard.tasks.report import before_sentence
+
     for run in runs.values():  # the business figure in the data's own class names (every class's share when none is named among 3+)
         if run.metrics:
+            if before_sentence(run):
+                out.print(before_sentence(run), highlight=False)
             out.print(business_sentence(run).replace("`", ""), highlight=False)
 
 

@@ -218,3 +218,82 @@ def test_verify_json_into_a_folder_that_cannot_be_written_is_refused_before_any_
     assert (res.exit_code, res.stdout) == (2, "")
     assert res.stderr == f"error: cannot write {target}: {why} (fix: choose a writable --json path (or - for stdout))\n"
     assert not os.path.exists(target)
+
+
+# ---------------------------------------------------------------- finding 6: what the flips themselves cost
+
+
+def _overlapping(n, prefix, seed):
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    label = rng.choice(["pos", "neg"], size=n, p=[0.2, 0.8])
+    x = np.where(label == "pos", 0.8, -0.8)
+    return pd.DataFrame({"id": [f"{prefix}{i:05d}" for i in range(n)], "f1": x + rng.normal(size=n), "f2": -x + rng.normal(size=n),
+                         "f3": 0.5 * x + rng.normal(size=n), "label": label})
+
+
+def test_the_console_says_how_much_of_the_gap_the_transform_made():
+    """Finding 6: `pipeline`'s sentence ("understates the share of 'fraud' by 4.4 points") counted the model's own error on
+    clean rows (2.9 of those points) as the transform's. With the same model's figures on the rows before the transform,
+    the table shows them as a row and a line says how much of the gap the flips made."""
+    import numpy as np
+    import pandas as pd
+
+    from labelguard import cli
+    from labelguard.tasks.manifest import ColumnSpec
+    from labelguard.tasks.report import RunResult
+    from labelguard.tasks.train import evaluate
+    from tests.test_fix_findings_r5 import _Fixed
+
+    holdout = pd.DataFrame({"id": [f"h{i}" for i in range(20)], "f1": np.arange(20.0), "label": ["pos"] * 5 + ["neg"] * 15})
+    spec = ColumnSpec(id_col="id", label_col="label", feature_cols=("f1",), timestamp_col=None, classes=("neg", "pos"), positive_class="pos")
+    after = evaluate(_Fixed(["pos"] * 1 + ["neg"] * 19), holdout, spec)  # 1 of 5 'pos' found: 5.0% predicted
+    before = evaluate(_Fixed(["pos"] * 3 + ["neg"] * 17), holdout, spec)  # 3 of 5: 15.0%
+    run = RunResult(dataset="d", transform="targeted", rate=0.2, seed=0, observe=True, spec=spec, metrics=after, before=before)
+    with cli.out.capture() as captured:
+        cli._print_runs({"pipeline": run})
+    lines = captured.get().splitlines()
+    assert lines[-2:] == [
+        "Before the transform (the same rows as verified, the same model), the model predicts 'pos' for 15.0% of the trusted holdout "
+        "(accuracy 0.900, recall 0.600, F1 0.750; after it 0.800, 0.200, 0.333): the transform's own effect is 10.0 of the 20.0 points.",
+        "Trained after the targeted transform, the model predicts 'pos' for 5.0% of the trusted holdout, where the true share of 'pos' "
+        "is 25.0%: it understates the share of 'pos' by 20.0 points.",
+    ]
+    assert "│ before   │ (none)       │     0 │ —      │ 0.900 │ 1.000 │  0.600 │ 0.750 │  15.0% │  25.0% │" in lines
+
+
+@pytest.mark.flow
+def test_pipeline_reports_the_same_model_on_the_rows_before_the_transform(tmp_path, keys, prefect_harness):
+    """Through the CLI on own 80:20 data: report.json's `before_transform` is scikit-learn's own logistic regression on the
+    rows before the flips (checked here by hand), and the console's line gives its share beside the run's."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from labelguard.tasks.manifest import DatasetRef
+    from tests.test_fix_left_r7a import _write
+
+    frame = _overlapping(600, "r", 5)
+    data, holdout = frame.iloc[:450], frame.iloc[450:]
+    _write(tmp_path / "ds" / "holdout", holdout, keys, ("neg", "pos"), ref=DatasetRef("ds", "holdout", "holdout"))
+    _write(tmp_path / "ds", data, keys, ("neg", "pos"), ref=DatasetRef("ds", "data"))
+    env = {"LABELGUARD_SIGNING_KEY": str(keys[0]), "LABELGUARD_VERIFY_KEY": str(keys[1])}
+    res = invoke("pipeline", tmp_path / "ds", "--transform", "targeted", "--rate", 0.05, "--observe", "--ledger", "none",
+                 "--out", tmp_path / "rep", "--no-progress", env=env)
+    assert res.exit_code == 1, res.output
+    run = json.loads((tmp_path / "rep" / "report.json").read_text())["runs"]["pipeline"]
+    m, b = run["metrics"], run["before_transform"]
+    features = ["f1", "f2", "f3"]
+    clean = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(data[features], data["label"]).predict(holdout[features])
+    assert b["accuracy"] == pytest.approx(float(np.mean(clean == holdout["label"].to_numpy())), abs=1e-12)
+    assert b["predicted_positive_share"] == pytest.approx(float(np.mean(clean == "pos")), abs=1e-12)
+    pred, bpred, true = m["predicted_positive_share"], b["predicted_positive_share"], m["true_positive_share"]
+    assert res.stdout.splitlines()[-3] == (
+        f"Before the transform (the same rows as verified, the same model), the model predicts 'pos' for {bpred:.1%} of the trusted "
+        f"holdout (accuracy {b['accuracy']:.3f}, recall {b['recall']:.3f}, F1 {b['f1']:.3f}; after it {m['accuracy']:.3f}, "
+        f"{m['recall']:.3f}, {m['f1']:.3f}): the transform's own effect is {abs(pred - bpred) * 100:.1f} of the {abs(pred - true) * 100:.1f} points."
+    )
+
