@@ -297,3 +297,30 @@ def test_pipeline_reports_the_same_model_on_the_rows_before_the_transform(tmp_pa
         f"{m['recall']:.3f}, {m['f1']:.3f}): the transform's own effect is {abs(pred - bpred) * 100:.1f} of the {abs(pred - true) * 100:.1f} points."
     )
 
+
+# ---------------------------------------------------------------- finding 9: a class with two trailing spaces
+
+
+def test_a_class_padded_with_spaces_is_shown_as_stored_and_named_in_the_fix(tmp_path):
+    """Finding 9: classes exported as 'POSITIVE  ' (two trailing spaces) were shown as 'POSITIVE ' in the refusal of
+    `--positive-class POSITIVE`, and that value was refused in turn: the line collapsed the spaces inside the names. Now
+    the names are shown as stored and the fix names the class that differs only in spaces or case, quoted for a shell."""
+    import numpy as np
+    import pandas as pd
+
+    from labelguard.errors import BadInput
+    from labelguard.tasks.sources import load_source
+
+    rng = np.random.default_rng(4)
+    path = tmp_path / "padded.csv"
+    pd.DataFrame({"review_id": range(60), "x": rng.normal(size=60), "label": ["POSITIVE  ", "NEGATIVE  "] * 30}).to_csv(path, index=False)
+    with pytest.raises(BadInput) as err:
+        load_source(str(path), timestamp_col=None, positive_class="POSITIVE")
+    assert err.value.one_line() == ("--positive-class 'POSITIVE' is not one of the classes ('NEGATIVE  ', 'POSITIVE  ') (fix: the class "
+                                    "'POSITIVE  ' differs from it only in spaces or case: pass --positive-class 'POSITIVE  ')")
+    with pytest.raises(BadInput) as err:
+        load_source(str(path), timestamp_col=None, positive_class="maybe")
+    assert err.value.one_line() == ("--positive-class 'maybe' is not one of the classes ('NEGATIVE  ', 'POSITIVE  ') "
+                                    "(fix: pass --positive-class naming one of: 'NEGATIVE  ', 'POSITIVE  ')")
+    _, spec, _ = load_source(str(path), timestamp_col=None, positive_class="POSITIVE  ")
+    assert spec.positive_class == "POSITIVE  "
