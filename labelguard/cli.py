@@ -1880,7 +1880,16 @@ def seal(
                 scope = {"kind": "glob", "pattern": pattern}
             else:
                 scope = {"kind": "files" if uri.lower().endswith((".parquet", ".pq")) else "prefix"}
-            spec = infer_spec(from_parquet_bytes(store.get(keys[0])), id_col=id_col, label_col=label_col, timestamp_col=None)
+            first = from_parquet_bytes(store.get(keys[0]))
+            from labelguard.tasks.lake import hive_partitions
+
+            in_path = next(iter(hive_partitions(keys).values()), {})
+            for name, flag in ((label_col, "--label-col"), (id_col, "--id-col")):  # label=churn/part-0.parquet (break-it r11 F8)
+                if name not in first.columns and name in in_path:
+                    raise BadInput(f"{flag} {name!r} is a Hive partition key ({name}=… folders) of {uri}, not a column inside its Parquet files, "
+                                   "which seal signs as they are",
+                                   f"ingest the folder, which keeps the key as a column: labelguard ingest --source {uri} --dest URI")
+            spec = infer_spec(first, id_col=id_col, label_col=label_col, timestamp_col=None)
         changes = ""
         if keys is None:  # a re-seal: say what it approves, before signing it
             from labelguard.tasks.dataset import seal_changes

@@ -324,3 +324,24 @@ def test_a_class_padded_with_spaces_is_shown_as_stored_and_named_in_the_fix(tmp_
                                     "(fix: pass --positive-class naming one of: 'NEGATIVE  ', 'POSITIVE  ')")
     _, spec, _ = load_source(str(path), timestamp_col=None, positive_class="POSITIVE  ")
     assert spec.positive_class == "POSITIVE  "
+
+
+# ---------------------------------------------------------------- finding 8: a lake partitioned by its label
+
+
+def test_seal_of_a_lake_partitioned_by_its_label_names_the_partition_key(tmp_path, keys):
+    """Finding 8: `seal` of `label=churn/part-0.parquet`, `label=stay/part-0.parquet` said "column 'label' not found (have:
+    'id', …) (fix: pass --label-col naming an existing column)", though pandas and `ingest` read the folder with a label
+    column. Now the line says the label is in the folder names and names the command that keeps it, exit 2, nothing written."""
+    frame = make_reviews(200, seed=12)
+    lake = tmp_path / "bylabel"
+    for value, rows in frame.groupby("label"):
+        (lake / f"label={value}").mkdir(parents=True)
+        rows.drop(columns="label").to_parquet(lake / f"label={value}" / "part-0.parquet", index=False)
+    before = sorted(p.name for p in lake.rglob("*"))
+    res = invoke("seal", lake, "--label-col", "label", "--signing-key", keys[0], "--ledger", "none")
+    assert (res.exit_code, res.stdout) == (2, "")
+    assert res.stderr == (f"error: --label-col 'label' is a Hive partition key (label=… folders) of {lake}, not a column inside its Parquet files, "
+                          f"which seal signs as they are (fix: ingest the folder, which keeps the key as a column: labelguard ingest --source "
+                          f"{lake} --dest URI)\n")
+    assert sorted(p.name for p in lake.rglob("*")) == before
