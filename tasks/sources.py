@@ -104,6 +104,9 @@ def read_table(path, *, id_col: str | None = None, delimiter: str | None = None,
     return frame
 
 
+MISSING_LABELS = ("n/a", "#n/a", "null", "nan")  # compared stripped and case-folded
+
+
 def infer_spec(
     frame: pd.DataFrame,
     *,
@@ -146,6 +149,15 @@ def infer_spec(
     if empty:
         first = row_named(frame[id_col], int(np.flatnonzero(blank.to_numpy())[0]))
         raise BadInput(f"label column {label_col!r} has {empty} empty cell(s), first at {first}", "label every row, or drop the unlabelled rows before ingest")
+    if not pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels):
+        # Excel's and databases' spellings of "no value" would be a class of their own (break-it r11 F4); 'NA' and 'None' stay
+        # classes, as a label may well be named so
+        marked = labels.astype("string").str.strip().str.casefold().isin(MISSING_LABELS).fillna(False).astype(bool)
+        if marked.any():
+            spelled = ", ".join(repr(v) for v in sorted(set(labels[marked].astype(str))))
+            first = row_named(frame[id_col], int(np.flatnonzero(marked.to_numpy())[0]))
+            raise BadInput(f"label column {label_col!r} has {int(marked.sum())} cell(s) written as a missing value ({spelled}), first at {first}: "
+                           "they would be a class of their own", "label every row, or drop the unlabelled rows before ingest")
     if pd.api.types.is_float_dtype(labels) and not np.all(np.mod(labels, 1) == 0):
         raise BadInput(f"label column {label_col!r} holds continuous values", "label flipping needs a categorical label column")
     if timestamp_col is not None and timestamp_col not in frame.columns:

@@ -345,3 +345,32 @@ def test_seal_of_a_lake_partitioned_by_its_label_names_the_partition_key(tmp_pat
                           f"which seal signs as they are (fix: ingest the folder, which keeps the key as a column: labelguard ingest --source "
                           f"{lake} --dest URI)\n")
     assert sorted(p.name for p in lake.rglob("*")) == before
+
+
+# ---------------------------------------------------------------- finding 4: missing-value spellings as labels
+
+
+def test_labels_written_as_a_missing_value_are_unlabelled_rows_not_a_class(tmp_path, keys):
+    """Finding 4: an empty label was refused, but 'N/A' (30 rows) was signed as a third class beside negative/positive,
+    exit 0, and 2 such rows drew "class 'N/A' has 2 row(s) … (fix: give every class at least 3 rows …)". Now the cells
+    are named as unlabelled rows, exit 2, nothing written; a class really named 'NA' stays a class."""
+    import numpy as np
+    import pandas as pd
+
+    from labelguard.tasks.sources import load_source
+
+    rng = np.random.default_rng(6)
+    labels = np.array(["negative", "positive"] * 30, dtype=object)
+    labels[[5, 17, 40]] = ["N/A", "#N/A", "n/a "]
+    src = tmp_path / "export.csv"
+    pd.DataFrame({"review_id": range(1, 61), "x": rng.normal(size=60), "label": labels}).to_csv(src, index=False)
+    env = {"LABELGUARD_SIGNING_KEY": str(keys[0]), "LABELGUARD_VERIFY_KEY": str(keys[1])}
+    res = invoke("ingest", "--source", src, "--dest", tmp_path / "store", "--ledger", "none", env=env)
+    assert (res.exit_code, res.stdout) == (2, "")
+    assert res.stderr == ("error: label column 'label' has 3 cell(s) written as a missing value ('#N/A', 'N/A', 'n/a '), first at id 6: "
+                          "they would be a class of their own (fix: label every row, or drop the unlabelled rows before ingest)\n")
+    assert not (tmp_path / "store").exists()
+    named = tmp_path / "named.csv"
+    pd.DataFrame({"review_id": range(60), "x": rng.normal(size=60), "label": ["NA", "EU", "APAC"] * 20}).to_csv(named, index=False)
+    _, spec, _ = load_source(str(named), timestamp_col=None)
+    assert sorted(spec.classes) == ["APAC", "EU", "NA"]
