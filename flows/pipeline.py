@@ -139,6 +139,8 @@ def pipeline_flow(
         raise Inconclusive(result.verdict_detail, results=result.guards, fix=fix)
     result.model = train_model(out.frame, spec, model=model, seed=seed)
     result.metrics = evaluate(result.model, holdout_report.frame, spec)
+    if out.truth is not None and len(out.truth.flipped):  # what the flips cost: the same model on the rows before them (break-it r11 F6)
+        result.before = evaluate(train_model(integrity.frame, spec, model=model, seed=seed), holdout_report.frame, spec)
     _publish(result)
     return result
 

@@ -334,6 +334,18 @@ def _refuse_a_json_path_that_is_no_file(path: Optional[Path]) -> None:
 
     if path is not None and str(path) != "-" and (path.is_dir() or not path.parent.is_dir()):
         raise BadInput(f"cannot write {path}: not a file in an existing directory", "choose a writable --json path (or - for stdout)")
+    if path is not None and str(path) != "-":  # before any guard runs: a folder that cannot be written (break-it r11 F5)
+        import tempfile
+
+        try:
+            if path.exists():
+                if not os.access(path, os.W_OK):
+                    raise PermissionError(13, "Permission denied")
+            else:
+                with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".lg-probe-"):
+                    pass
+        except OSError as exc:
+            raise BadInput(f"cannot write {path}: {exc.strerror or exc}", "choose a writable --json path (or - for stdout)") from None
 
 
 def _ledger_for(option: Optional[str], key_path: Optional[Path], *, writing: bool):
@@ -1872,7 +1884,16 @@ def seal(
                 scope = {"kind": "glob", "pattern": pattern}
             else:
                 scope = {"kind": "files" if uri.lower().endswith((".parquet", ".pq")) else "prefix"}
-            spec = infer_spec(from_parquet_bytes(store.get(keys[0])), id_col=id_col, label_col=label_col, timestamp_col=None)
+            first = from_parquet_bytes(store.get(keys[0]))
+            from labelguard.tasks.lake import hive_partitions
+
+            in_path = next(iter(hive_partitions(keys).values()), {})
+            for name, flag in ((label_col, "--label-col"), (id_col, "--id-col")):  # label=churn/part-0.parquet (break-it r11 F8)
+                if name not in first.columns and name in in_path:
+                    raise BadInput(f"{flag} {name!r} is a Hive partition key ({name}=… folders) of {uri}, not a column inside its Parquet files, "
+                                   "which seal signs as they are",
+                                   f"ingest the folder, which keeps the key as a column: labelguard ingest --source {uri} --dest URI")
+            spec = infer_spec(first, id_col=id_col, label_col=label_col, timestamp_col=None)
         changes = ""
         if keys is None:  # a re-seal: say what it approves, before signing it
             from labelguard.tasks.dataset import seal_changes
@@ -2204,6 +2225,12 @@ def _print_runs(runs) -> None:
     rows = summary_rows(runs)
     for row, run in zip(rows, runs.values()):  # names are in the guard tables above; keep this one narrow
         row["guards fired"] = f"{len(run.fired)} of {len(run.guards)}"
+    for run in runs.values():  # the same model on the rows before the transform: what the flips themselves cost (break-it r11 F6)
+        if run.before:
+            b = run.before
+            rows.insert(0, {"run": "before", "transform": "(none)", "flipped": 0, "guards fired": "—", "accuracy": b.get("accuracy"),
+                         "precision": b.get("precision"), "recall": b.get("recall"), "f1": b.get("f1"),
+                         "predicted positive": b.get("predicted_positive_share"), "true positive": b.get("true_positive_share")})
     from labelguard.tasks.report import macro_averaged, share_label
 
     first = next(iter(runs.values()))
@@ -2223,8 +2250,12 @@ def _print_runs(runs) -> None:
     out.print(table)
     from labelguard.tasks.report import business_sentence
 
+    from labelguard.tasks.report import before_sentence
+
     for run in runs.values():  # the business figure in the data's own class names (every class's share when none is named among 3+)
         if run.metrics:
+            if before_sentence(run):
+                out.print(before_sentence(run), highlight=False)
             out.print(business_sentence(run).replace("`", ""), highlight=False)
 
 

@@ -10,6 +10,8 @@ Exit codes (decided only in ``labelguard.cli``):
 
 from __future__ import annotations
 
+import re
+
 
 class LabelguardError(Exception):
     """Base class: a problem the user can act on.
@@ -22,9 +24,11 @@ class LabelguardError(Exception):
         What to do about it, one line.
     """
 
-    def __init__(self, problem: str, fix: str = "") -> None:
-        self.problem = " ".join(str(problem).split())  # always one line
-        self.fix = " ".join(str(fix).split())
+    def __init__(self, problem: str, fix: str = "", *, keep_spaces: bool = False) -> None:
+        # always one line; ``keep_spaces`` keeps runs of spaces a name holds ('POSITIVE  '), joining only lines (break-it r11 F9)
+        flat = (lambda t: re.sub(r"\s*[\r\n\t\v\f]\s*", " ", str(t)).strip()) if keep_spaces else (lambda t: " ".join(str(t).split()))
+        self.problem = flat(problem)
+        self.fix = flat(fix)
         super().__init__(self.one_line())
 
     def one_line(self) -> str:

@@ -56,7 +56,14 @@ def match_class(value: Any, classes: Sequence[Any], what: str = "--positive-clas
             if not isinstance(to_py(c), str) and _as_number(c) == number:  # text classes are matched as written
                 return c
     shown = ", ".join(repr(to_py(c)) for c in classes)
-    raise BadInput(f"{what} {value!r} is not one of the classes ({shown})", f"pass {what} naming one of: {shown}")
+    near = [c for c in classes if isinstance(to_py(c), str) and to_py(c).strip().casefold() == str(value).strip().casefold()]
+    if len(near) == 1:  # 'POSITIVE' for the class 'POSITIVE  ': name it, its spaces shown as stored (break-it r11 F9)
+        import shlex
+
+        raise BadInput(f"{what} {value!r} is not one of the classes ({shown})",
+                       f"the class {to_py(near[0])!r} differs from it only in spaces or case: pass {what} {shlex.quote(str(to_py(near[0])))}",
+                       keep_spaces=True)
+    raise BadInput(f"{what} {value!r} is not one of the classes ({shown})", f"pass {what} naming one of: {shown}", keep_spaces=True)
 
 
 def _as_number(value: Any) -> float | None:

@@ -16,6 +16,20 @@ def _skipped(key: str) -> bool:
     """Not a data part: labelguard's sidecar, or a name starting with "_" or "." (Spark, Hive and pyarrow skip those too)."""
     return any(seg.startswith(("_", ".")) for seg in key.split("/")) or key.rsplit("/", 1)[-1] in OWN
 _GLOB = re.compile(r"[*?\[]")
+PARQUET_MAGIC = b"PAR1"
+
+
+def is_data_part(store: Store, key: str) -> bool:
+    """A data part as Spark, Hive and pyarrow/pandas dataset readers see one: any file they do not skip that holds
+    Parquet. A ``.parquet``/``.pq`` name is taken as one; any other name is one when its bytes start as Parquet does
+    (Hive writes ``000000_0``; a part named without the suffix is read by ``pd.read_parquet(folder)``, so it must be
+    sealed and checked like the others: break-it r11 F1)."""
+    if _skipped(key):
+        return False
+    if key.lower().endswith(PARQUET):
+        return True
+    peek = getattr(store, "first_bytes", None)
+    return peek is not None and peek(key, len(PARQUET_MAGIC)) == PARQUET_MAGIC
 
 
 def glob_pattern(uri: str) -> str | None:
@@ -49,7 +63,7 @@ def resolve_parts(uri: str, *, endpoint_url: str | None = None) -> tuple[Store, 
         root_uri = "/".join(segments[:first_glob]) or "."
         pattern = "/".join(segments[first_glob:])
         root = open_store(root_uri, endpoint_url=endpoint_url)
-        keys = [k for k in root.list() if fnmatch.fnmatchcase(k, pattern) and k.lower().endswith(PARQUET) and not _skipped(k)]
+        keys = [k for k in root.list() if fnmatch.fnmatchcase(k, pattern) and is_data_part(root, k)]
         if not keys:
             raise DatasetMissing(f"the glob {pattern!r} under {root.uri} matches no Parquet object", "check the pattern (e.g. 'date=*/part-*.parquet')")
         return root, sorted(keys)
@@ -64,7 +78,7 @@ def resolve_parts(uri: str, *, endpoint_url: str | None = None) -> tuple[Store, 
     nested = {k.rsplit("/", 1)[0] for k in keys if k.endswith(("/manifest.json", "/_manifest.json"))}  # parts with their own manifest
     parts = [
         k for k in keys
-        if k.lower().endswith(PARQUET) and not _skipped(k) and not any(k.startswith(n + "/") for n in nested)
+        if not any(k.startswith(n + "/") for n in nested) and is_data_part(root, k)
     ]
     if not parts and nested:  # e.g. a root of daily partitions: every part is signed on its own
         signed = sorted(n for n in nested if n.split("/")[-1] != "holdout") or sorted(nested)

@@ -740,6 +740,23 @@ def likely_id_column(frame: pd.DataFrame, exclude=()) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+def _header_reads_as_data(columns: list[str], frame: pd.DataFrame | None) -> bool:
+    """Whether a header is a row of data: at least half its cells are numbers or a value of their own column below,
+    one of them a decimal number or such a value (so a header of years, ``2019,2020,label``, is still a header)."""
+    numbers, decimals, own = 0, 0, 0
+    for col in columns:
+        text = str(col).strip()
+        try:
+            float(text)
+        except ValueError:
+            if frame is not None and col in frame.columns and text and (frame[col].astype(str).str.strip() == text).any():
+                own += 1
+            continue
+        numbers += 1
+        decimals += not re.fullmatch(r"\d+", text)
+    return len(columns) >= 2 and numbers + own >= len(columns) / 2 and decimals + own >= 1
+
+
 def missing_column_hint(name: str, columns: list[str], flag: str, frame: pd.DataFrame | None = None, exclude=()) -> BadInput:
     """The error for a column that is not there: the names it has, quoted so spaces show; when the header
     looks like one column holding another delimiter, that; when a column is the name but for spaces, case
@@ -754,6 +771,9 @@ def missing_column_hint(name: str, columns: list[str], flag: str, frame: pd.Data
                     f"column {name!r} not found: the header reads as one column {columns[0]!r}, so the file looks {shown!r}-delimited",
                     f"pass --delimiter '{shown}', or leave --delimiter out (labelguard detects it)",
                 )
+    if _header_reads_as_data(columns, frame):  # a file exported without its header line (break-it r11 F3)
+        return BadInput(f"column {name!r} not found: the first line reads as a row of data, not a header (have: {have})",
+                        "add a header line naming the columns (the first line of a CSV is read as its header)")
     suggestion = column_suggestion(name, columns, flag)
     if suggestion:
         return BadInput(f"column {name!r} not found (have: {have})", suggestion)

@@ -32,6 +32,7 @@ class RunResult:
     model: Any = None
     verdict: str | None = None  # the dataset verdict, as ``verify`` reaches it: pass, fired or inconclusive
     verdict_detail: str = ""
+    before: dict[str, Any] | None = None  # the same model's metrics on the rows before the transform (pipeline, when it flipped)
 
     @property
     def fired(self) -> list[str]:
@@ -56,6 +57,7 @@ class RunResult:
             "flipped": None if self.truth is None else len(self.truth.flipped),
             "guards": [g.to_dict() for g in self.guards],
             "metrics": self.metrics,
+            "before_transform": self.before,
         }
 
 
@@ -153,9 +155,35 @@ def business_sentence(run: RunResult) -> str:
     return f"{lead}, the model's predicted vs. true class shares on the trusted holdout are {listed}: {tail}."
 
 
+def before_sentence(run: RunResult) -> str:
+    """What the transform itself cost: the same model trained on the rows before it, beside the run's (break-it r11 F6).
+
+    The run's own sentence compares its model with the truth, so it counts the model's own error on clean rows as damage;
+    this one says how much of the gap was there before the flips. Empty when there is no such model.
+    """
+    m, b = run.metrics, run.before
+    if not m or not b:
+        return ""
+    lead = "Before the transform (the same rows as verified, the same model)"
+    pred, bpred, true = m.get("predicted_positive_share"), b.get("predicted_positive_share"), m.get("true_positive_share")
+    if pred is not None and bpred is not None and len(m.get("class_shares") or {}) <= 2:
+        pos = "positive reviews" if is_reviews(run.spec) else repr(m["positive_class"])
+        total, own = (pred - true) * 100, (pred - bpred) * 100
+        effect = (f"the transform's own effect is {abs(own):.1f} of the {abs(total):.1f} points" if abs(own) >= MATCH_POINTS
+                  else f"the transform itself did not move it (within {MATCH_POINTS} points)")
+        return (f"{lead}, the model predicts {pos} for {bpred:.1%} of the trusted holdout (accuracy {b['accuracy']:.3f}, recall "
+                f"{b['recall']:.3f}, F1 {b['f1']:.3f}; after it {m['accuracy']:.3f}, {m['recall']:.3f}, {m['f1']:.3f}): {effect}.")
+    shift = b.get("largest_shift") or {}
+    was = (f"its largest shift was {shift['class']!r}, {'understated' if shift['points'] < 0 else 'overstated'} by {abs(shift['points']):.1f} points"
+           if abs(shift.get("points", 0.0)) >= MATCH_POINTS else f"every class's share matched within {MATCH_POINTS} points")
+    return (f"{lead}, accuracy {b['accuracy']:.3f} and macro F1 {b['f1']:.3f} (after it {m['accuracy']:.3f}, {m['f1']:.3f}); {was}.")
+
+
 def render_markdown(runs: dict[str, RunResult], title: str = "labelguard report", plot: str | None = None) -> str:
     lines = [f"# {title}", ""]
     for run in runs.values():
+        if before_sentence(run):
+            lines.append(f"- {before_sentence(run)}")
         lines.append(f"- {business_sentence(run)}")
     first = next(iter(runs.values()), None)
     plus = share_label(first.spec, first.metrics) if first is not None else "positive"

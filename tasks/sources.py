@@ -12,7 +12,7 @@ import pandas as pd
 from labelguard.errors import BadInput, SchemaViolation
 from labelguard.schemas.reviews import validate_reviews
 from labelguard.tasks.manifest import ColumnSpec, to_py
-from labelguard.tasks.readers import missing_column_hint, parse_timestamps, read_bytes, read_file, row_named
+from labelguard.tasks.readers import _header_reads_as_data, missing_column_hint, parse_timestamps, quoted_columns, read_bytes, read_file, row_named
 from labelguard.tasks.synthetic import FEATURES, make_reviews
 
 SYNTHETIC = "synthetic"
@@ -104,6 +104,9 @@ def read_table(path, *, id_col: str | None = None, delimiter: str | None = None,
     return frame
 
 
+MISSING_LABELS = ("n/a", "#n/a", "null", "nan")  # compared stripped and case-folded
+
+
 def infer_spec(
     frame: pd.DataFrame,
     *,
@@ -133,6 +136,11 @@ def infer_spec(
     for name, flag in ((id_col, "--id-col"), (label_col, "--label-col")):
         if name not in frame.columns:
             raise missing_column_hint(name, cols, flag, frame, exclude=(label_col,))
+    header = [c for c in cols if not (c == id_col == "row_key")]  # --id-col auto's own column is no header cell
+    if frame.attrs.get("encoding") and _header_reads_as_data(header, frame):
+        # found by name all the same (--id-col auto --label-col negative): one row lost, the ids a feature (break-it r11 F3)
+        raise BadInput(f"the first line of the file reads as a row of data, not a header (columns: {quoted_columns(header)})",
+                       "add a header line naming the columns (the first line of a CSV is read as its header)")
     labels = frame[label_col]
     blank = labels.isna()
     if not pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels):  # a cell of spaces is no label either
@@ -141,6 +149,15 @@ def infer_spec(
     if empty:
         first = row_named(frame[id_col], int(np.flatnonzero(blank.to_numpy())[0]))
         raise BadInput(f"label column {label_col!r} has {empty} empty cell(s), first at {first}", "label every row, or drop the unlabelled rows before ingest")
+    if not pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels):
+        # Excel's and databases' spellings of "no value" would be a class of their own (break-it r11 F4); 'NA' and 'None' stay
+        # classes, as a label may well be named so
+        marked = labels.astype("string").str.strip().str.casefold().isin(MISSING_LABELS).fillna(False).astype(bool)
+        if marked.any():
+            spelled = ", ".join(repr(v) for v in sorted(set(labels[marked].astype(str))))
+            first = row_named(frame[id_col], int(np.flatnonzero(marked.to_numpy())[0]))
+            raise BadInput(f"label column {label_col!r} has {int(marked.sum())} cell(s) written as a missing value ({spelled}), first at {first}: "
+                           "they would be a class of their own", "label every row, or drop the unlabelled rows before ingest")
     if pd.api.types.is_float_dtype(labels) and not np.all(np.mod(labels, 1) == 0):
         raise BadInput(f"label column {label_col!r} holds continuous values", "label flipping needs a categorical label column")
     if timestamp_col is not None and timestamp_col not in frame.columns:

@@ -145,6 +145,14 @@ class LocalStore:
             raise DatasetMissing(f"no object {key!r} under {self.uri}", "check the URI") from None
         yield path, digest
 
+    def first_bytes(self, key: str, n: int) -> bytes:
+        """The object's first ``n`` bytes (fewer when it is shorter; empty when it is gone)."""
+        try:
+            with open(self._path(key), "rb") as fh:
+                return fh.read(n)
+        except OSError:
+            return b""
+
     def head(self, key: str) -> ObjectInfo | None:
         path = self._path(key)
         if not path.is_file():
@@ -222,7 +230,13 @@ class S3Store:
                 f"cannot reach the S3 endpoint {self.client.meta.endpoint_url}",
                 "start it, or point AWS_ENDPOINT_URL_S3 at a running endpoint",
             ) from None
-        except (ConnectionClosedError, ReadTimeoutError):
+        except ReadTimeoutError:  # connected, then no answer: a firewall or proxy holding the connection (break-it r11 F10)
+            raise StoreUnreachable(
+                f"the S3 endpoint {self.client.meta.endpoint_url} accepted the connection but did not answer within {s3_read_timeout():g} s "
+                f"(after {s3_max_attempts()} attempts)",
+                f"check that an S3 service answers there (not a firewall or proxy holding the connection); {READ_TIMEOUT_ENV} sets the wait",
+            ) from None
+        except ConnectionClosedError:
             raise self._unreachable("dropped the connection") from None
         except NoCredentialsError:
             raise StoreError(f"no AWS credentials for {self.uri}", CREDENTIALS_FIX) from None
@@ -326,6 +340,18 @@ class S3Store:
             tmp.flush()
             yield Path(tmp.name), digest.hexdigest()
 
+    def first_bytes(self, key: str, n: int) -> bytes:
+        """The object's first ``n`` bytes by a ranged GET (empty when it is gone or empty)."""
+        if n <= 0:
+            return b""
+        try:
+            resp = self._call("get_object", Bucket=self.bucket, Key=self._key(key), Range=f"bytes=0-{n - 1}")
+        except StoreUnreachable:
+            raise
+        except StoreError:  # gone, or an empty object (416: no range to satisfy)
+            return b""
+        return resp["Body"].read()[:n]
+
     def head(self, key: str) -> ObjectInfo | None:
         try:
             resp = self._call("head_object", Bucket=self.bucket, Key=self._key(key))
@@ -369,6 +395,21 @@ MAX_ATTEMPTS_ENV = "LABELGUARD_S3_MAX_ATTEMPTS"
 WRITE_ID_META = "labelguard-write-id"
 
 
+READ_TIMEOUT_ENV = "LABELGUARD_S3_READ_TIMEOUT"
+
+
+def s3_read_timeout() -> float:
+    """Seconds an S3 call waits for an answer on an open connection: ``LABELGUARD_S3_READ_TIMEOUT``, default 60."""
+    raw = os.environ.get(READ_TIMEOUT_ENV, "60")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise StoreError(f"{READ_TIMEOUT_ENV}={raw!r} is not a positive number of seconds", f"set {READ_TIMEOUT_ENV} to e.g. 60")
+    return value
+
+
 def s3_max_attempts() -> int:
     """Attempts per S3 call (botocore standard retry mode): ``LABELGUARD_S3_MAX_ATTEMPTS``, default 5."""
     raw = os.environ.get(MAX_ATTEMPTS_ENV, "5")
@@ -401,7 +442,7 @@ def _s3_client(endpoint_url: str | None):
         raise StoreError("no AWS credentials found", CREDENTIALS_FIX)
     config = Config(
         connect_timeout=3,
-        read_timeout=60,
+        read_timeout=s3_read_timeout(),
         retries={"total_max_attempts": s3_max_attempts(), "mode": "standard"},
         request_checksum_calculation="when_required",
     )
