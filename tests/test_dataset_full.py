@@ -250,3 +250,27 @@ def test_a_sidecar_signature_problem_keeps_the_manifest_the_frame_and_what_was_o
     digest = _sha(store.get(DATA_KEY))
     assert rep.observed == {"objects": [{"key": DATA_KEY, "sha256": digest, "version_id": None, "rows": 40}], "rows": 40, "sha256": digest, "version_id": None}
     assert rep.frame.equals(frame)
+
+
+# --- localize: a copy of a signed row under its own id ---------------------------------------------------------
+
+
+def test_a_copy_of_a_signed_row_under_its_id_is_named_as_added(tmp_path, keys):
+    """A row appended at rest with an id the signed rows already have (row 3 again, its label flipped) was counted as
+    nothing ("0 added", no row named) although the object has 21 rows for 20 signed: each row beyond the signed count of
+    its id is added. Put first, the copy is the id's first row, so its label reads as changed, and the id is named once."""
+    import pandas as pd
+
+    store = LocalStore(tmp_path / "ds")
+    frame = make_reviews(20, seed=29)
+    write_dataset(store, frame, ColumnSpec(), load_signing_key(keys[0]), source={})
+    copy = frame.iloc[[3]].assign(label=1 - frame.label.iloc[3])
+    store.put(DATA_KEY, to_parquet_bytes(pd.concat([frame, copy], ignore_index=True)), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("row-count", f"{DATA_KEY}: 21 rows, manifest says 20; 0 label(s) changed, 0 row(s) otherwise edited, 1 added, 0 missing")
+    assert rep.suspect_ids == ["rev-0000003"]
+    new = frame.iloc[[5]].assign(review_id="rev-0000099")
+    store.put(DATA_KEY, to_parquet_bytes(pd.concat([copy, frame, new, new], ignore_index=True)), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("row-count", f"{DATA_KEY}: 23 rows, manifest says 20; 1 label(s) changed, 0 row(s) otherwise edited, 3 added, 0 missing")
+    assert rep.suspect_ids == ["rev-0000003", "rev-0000099"]
