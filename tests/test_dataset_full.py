@@ -274,3 +274,61 @@ def test_a_copy_of_a_signed_row_under_its_id_is_named_as_added(tmp_path, keys):
     rep = load_verified(store, load_verify_key(keys[1]))
     assert (rep.code, rep.detail) == ("row-count", f"{DATA_KEY}: 23 rows, manifest says 20; 1 label(s) changed, 0 row(s) otherwise edited, 3 added, 0 missing")
     assert rep.suspect_ids == ["rev-0000003", "rev-0000099"]
+
+
+# --- _sidecar_signature_problem --------------------------------------------------------------------------------
+
+
+def test_a_sidecar_signature_of_the_same_part_for_another_sidecar_does_not_vouch(tmp_path, keys):
+    """Signed by the trusted key and naming this very dataset part, but for another sidecar digest: it vouches for
+    nothing the manifest pins (each of the three conditions refuses on its own)."""
+    from labelguard.tasks.dataset import ROWS_SIG_KEY, sidecar_envelope
+    from labelguard.tasks.manifest import DatasetRef, SignedManifest
+
+    store = LocalStore(tmp_path / "ds")
+    write_dataset(store, make_reviews(40, seed=28), ColumnSpec(), load_signing_key(keys[0]), source={})
+    signed = SignedManifest.from_bytes(store.get(ROWS_SIG_KEY)).payload
+    other = sidecar_envelope(DatasetRef.from_dict(signed["dataset"]), ColumnSpec.from_dict(signed["columns"]), [{"key": k} for k in signed["objects"]],
+                             "0" * 64, signed["rows"], load_signing_key(keys[0]))
+    store.put(ROWS_SIG_KEY, other.to_bytes(), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("bad-signature", f"row sidecar signature {ROWS_SIG_KEY} does not vouch for the signed sidecar: it was edited at rest "
+                                                       "(the data objects match the signed manifest)")
+    assert rep.suspect_ids == []
+
+
+# --- _localize_with_sidecar ------------------------------------------------------------------------------------
+
+
+def test_a_sidecar_signature_of_another_dataset_cannot_localize_an_edit(tmp_path, keys):
+    """The data edited and rows.sig.json swapped for another dataset's (validly signed by the same key): the edit is
+    found by the SHA-256, and the sidecar is not used to name rows of a dataset it does not belong to."""
+    from labelguard.tasks.dataset import ROWS_SIG_KEY
+
+    store, other = LocalStore(tmp_path / "ds"), LocalStore(tmp_path / "other")
+    frame = make_reviews(30, seed=30)
+    manifest = write_dataset(store, frame, ColumnSpec(), load_signing_key(keys[0]), source={})
+    write_dataset(other, make_reviews(30, seed=31), ColumnSpec(), load_signing_key(keys[0]), source={})
+    store.put(ROWS_SIG_KEY, other.get(ROWS_SIG_KEY), create_only=False)
+    store.put(DATA_KEY, to_parquet_bytes(_flipped(frame, 2)), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    signed, digest = manifest.payload["objects"][0]["sha256"], _sha(store.get(DATA_KEY))
+    assert (rep.code, rep.detail) == ("digest-mismatch", f"{DATA_KEY}: SHA-256 {digest[:12]}… differs from signed {signed[:12]}…; "
+                                                         "row sidecar belongs to another dataset or version: cannot localize")
+    assert rep.suspect_ids is None
+
+
+# --- read_manifest ---------------------------------------------------------------------------------------------
+
+
+def test_objects_without_a_manifest_or_with_a_broken_one_say_which_word_for_word(tmp_path, keys):
+    from labelguard.tasks.dataset import MANIFEST_KEY
+
+    store = LocalStore(tmp_path / "ds")
+    store.put(DATA_KEY, to_parquet_bytes(make_reviews(5, seed=32)))
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("missing-manifest", f"objects at {store.uri} but no manifest.json: the data cannot be vouched for")
+    store.put(MANIFEST_KEY, b"{not json")
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("bad-manifest", "manifest is not valid labelguard JSON: Expecting property name enclosed in double quotes: "
+                                                      "line 1 column 2 (char 1)")
