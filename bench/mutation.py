@@ -485,9 +485,10 @@ def _function(name: str) -> str:
 
 
 def function_table(module: str, r: dict) -> str:
-    """Per function judged whole by ``--functions`` runs (the latest run of a function counts): its first pass, then
-    after its survivors' ``--names`` re-runs, the survivors explained as equivalent (``equivalent`` in the module's
-    record: name -> why), and what is left; then the module total so far and how many of its mutants were never judged."""
+    """Per function judged whole by ``--functions`` runs: the first pass of its first run, then (on the code of its
+    latest run: a function changed by a fix is run whole again) what is killed after its survivors' ``--names``
+    re-runs, the survivors explained as equivalent (``equivalent`` in the module's record: name -> why), and what is
+    left; then the module total so far and how many of its mutants were never judged."""
     runs = [*r.get("earlier_functions_runs", []), *([r["functions_run"]] if "functions_run" in r else [])]
     if not runs:
         return ""
@@ -495,31 +496,35 @@ def function_table(module: str, r: dict) -> str:
     for rr in [*r.get("earlier_survivors_reruns", []), *([r["survivors_rerun"]] if "survivors_rerun" in r else [])]:
         later.update({n: "killed" for n in rr["killed"]} | {n: "survived" for n in rr["survived"]})
     equivalent = r.get("equivalent", {})
-    funcs: dict[str, dict] = {}
+    first: dict[str, dict] = {}
+    latest: dict[str, dict] = {}
     for run in runs:
         for func in {_function(n) for n in run["names"]}:
             names = [n for n in run["names"] if _function(n) == func]
             judged = [n for n in names if n not in run["not checked"]]
-            first = [n for n in judged if n in run["killed"]]
-            after = first + [n for n in judged if n in run["survived"] and later.get(n) == "killed"]
-            left = [n for n in judged if n not in after]
-            funcs[func] = {"mutants": len(names), "judged": len(judged), "first": len(first), "after": len(after),
-                           "equivalent": sum(n in equivalent for n in left), "left": [n for n in left if n not in equivalent]}
-    lines = [f"\nPer function of tasks/{module}.py judged whole (`--functions`; first pass, then after tests written for its survivors):\n",
+            one = {"mutants": len(names), "judged": judged, "killed": [n for n in judged if n in run["killed"]]}
+            first.setdefault(func, one)
+            latest[func] = one
+    funcs = {}
+    for func, f in latest.items():
+        after = f["killed"] + [n for n in f["judged"] if n not in f["killed"] and later.get(n) == "killed"]
+        left = [n for n in f["judged"] if n not in after]
+        funcs[func] = {"mutants": f["mutants"], "first": len(first[func]["killed"]), "first_judged": len(first[func]["judged"]),
+                       "after": len(after), "judged": len(f["judged"]), "equivalent": sum(n in equivalent for n in left),
+                       "left": [n for n in left if n not in equivalent]}
+    lines = [f"\nPer function of tasks/{module}.py judged whole (`--functions`): first pass, then after tests written for its survivors:\n",
              "| function | mutants | first pass | after tests | equivalent | left |", "|---|---:|---:|---:|---:|---|"]
 
-    def row(name: str, f: dict) -> str:
-        lo, hi = wilson(f["first"], f["judged"])
+    def row(name: str, f: dict, left: str) -> str:
+        lo, hi = wilson(f["first"], f["first_judged"])
         alo, ahi = wilson(f["after"], f["judged"])
-        return (f"| {name} | {f['mutants']} | {f['first']}/{f['judged']} = {f['first'] / f['judged']:.1%} ({lo:.1%}-{hi:.1%}) | "
-                f"{f['after']}/{f['judged']} = {f['after'] / f['judged']:.1%} ({alo:.1%}-{ahi:.1%}) | {f['equivalent']} | "
-                f"{', '.join(n.rsplit('__mutmut_', 1)[1] for n in f['left']) or ''} |")
+        return (f"| {name} | {f['mutants']} | {f['first']}/{f['first_judged']} = {f['first'] / f['first_judged']:.1%} ({lo:.1%}-{hi:.1%}) | "
+                f"{f['after']}/{f['judged']} = {f['after'] / f['judged']:.1%} ({alo:.1%}-{ahi:.1%}) | {f['equivalent']} | {left} |")
 
     for func, f in sorted(funcs.items(), key=lambda kv: -kv[1]["mutants"]):
-        lines.append(row(f"`{func}`", f))
-    total = {k: sum(f[k] for f in funcs.values()) for k in ("mutants", "judged", "first", "after", "equivalent")}
-    total["left"] = []
-    lines.append(row(f"**{len(funcs)} functions**", total)[:-3] + f"{sum(len(f['left']) for f in funcs.values())} |")
+        lines.append(row(f"`{func}`", f, ", ".join(n.rsplit("__mutmut_", 1)[1] for n in f["left"])))
+    total = {k: sum(f[k] for f in funcs.values()) for k in ("mutants", "first", "first_judged", "after", "judged", "equivalent")}
+    lines.append(row(f"**{len(funcs)} functions**", total, str(sum(len(f["left"]) for f in funcs.values()))))
     of = next((run["module_mutants"] for run in reversed(runs) if "module_mutants" in run), None)
     if of:
         lines.append(f"\n{total['mutants']} of the module's {of} mutants judged this way; {of - total['mutants']} never judged function by function.")
