@@ -490,7 +490,7 @@ def function_table(module: str, r: dict) -> str:
     re-runs, the survivors explained as equivalent (``equivalent`` in the module's record: name -> why), and what is
     left; then the module total so far and how many of its mutants were never judged."""
     runs = [*r.get("earlier_functions_runs", []), *([r["functions_run"]] if "functions_run" in r else [])]
-    if not runs:
+    if not runs or "equivalent" not in r:  # survivors explained only in bench/RESULTS.md would read as left
         return ""
     later: dict[str, str] = {}  # a survivor's outcome in the last re-run that named it
     for rr in [*r.get("earlier_survivors_reruns", []), *([r["survivors_rerun"]] if "survivors_rerun" in r else [])]:
