@@ -332,3 +332,17 @@ def test_objects_without_a_manifest_or_with_a_broken_one_say_which_word_for_word
     rep = load_verified(store, load_verify_key(keys[1]))
     assert (rep.code, rep.detail) == ("bad-manifest", "manifest is not valid labelguard JSON: Expecting property name enclosed in double quotes: "
                                                       "line 1 column 2 (char 1)")
+
+
+# --- row_digests -----------------------------------------------------------------------------------------------
+
+
+def test_rows_of_only_an_id_and_a_label_carry_row_hash_zero():
+    """With no other column the sidecar's row hash is 0 for every row, as every labelguard wrote it: not the hash of an
+    empty row (3527539), which would read every signed row of such a dataset as otherwise edited."""
+    import pandas as pd
+
+    from labelguard.tasks.dataset import row_digests
+
+    digests = row_digests(pd.DataFrame({"review_id": ["a", "b", "c"], "label": [0, 1, 0]}), ColumnSpec(feature_cols=()))
+    assert digests.to_dict("list") == {"id": ["a", "b", "c"], "label": [0, 1, 0], "row_hash": [0, 0, 0]}
