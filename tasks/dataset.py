@@ -330,7 +330,8 @@ def _hashable(frame: pd.DataFrame) -> pd.DataFrame:
 def localize(frame: pd.DataFrame, spec: ColumnSpec, sidecar: pd.DataFrame) -> dict[str, Any]:
     """Compare a decoded object with its signed sidecar: which ids changed label, changed otherwise,
     were added or went missing."""
-    now = row_digests(frame, spec).drop_duplicates("id").set_index("id")
+    digests = row_digests(frame, spec)
+    now = digests.drop_duplicates("id").set_index("id")
     then = sidecar.drop_duplicates("id").set_index("id")
     common = now.index.intersection(then.index)
     label_changed = common[now.loc[common, "label"].to_numpy() != then.loc[common, "label"].to_numpy()]
@@ -338,12 +339,15 @@ def localize(frame: pd.DataFrame, spec: ColumnSpec, sidecar: pd.DataFrame) -> di
         other_changed = common[now.loc[common, "row_hash"].to_numpy() != then.loc[common, "row_hash"].to_numpy()]
     else:  # only id and label were decoded: other edits are detected (SHA-256) but not localized
         other_changed = common[:0]
-    added = now.index.difference(then.index)
+    # every row beyond the signed count of its id was added: a new id, or a copy of a signed row (with another label,
+    # say) appended under its id, which the comparison of each id's first row above cannot see
+    extra = digests["id"].value_counts().sub(sidecar["id"].value_counts(), fill_value=0)
+    extra = extra[extra > 0]
     missing = then.index.difference(now.index)
     return {
         "label_changed": label_changed.tolist(),
         "other_changed": other_changed.difference(label_changed).tolist(),
-        "added": added.tolist(),
+        "added": [i for i in sort_ids(extra.index.tolist()) for _ in range(int(extra[i]))],
         "missing": missing.tolist(),
     }
 
@@ -757,7 +761,7 @@ def _localize_with_sidecar(store: Store, root: Store, verify_key, frame: pd.Data
     if spec.id_col not in frame.columns or spec.label_col not in frame.columns:
         return None, "id or label column gone: cannot localize"
     diff = localize(frame, spec, from_parquet_bytes(raw))
-    suspects = sort_ids(diff["label_changed"] + diff["other_changed"] + diff["added"])
+    suspects = sort_ids(dict.fromkeys(diff["label_changed"] + diff["other_changed"] + diff["added"]))  # an id once, also when copied
     where = (
         f"{len(diff['label_changed'])} label(s) changed, {len(diff['other_changed'])} row(s) otherwise edited, "
         f"{len(diff['added'])} added, {len(diff['missing'])} missing"

@@ -1,0 +1,348 @@
+"""What verify and the row sidecar report, value by value: written against the survivors of the twelfth session's
+function-by-function mutation run of tasks/dataset.py (``bench/mutation.py --functions dataset ...``, bench/RESULTS.md).
+
+Every expectation is worked out from the data the test builds: which object, which version, which rows, which words."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from labelguard.tasks.dataset import DATA_KEY, load_verified, read_manifest, seal_dataset, to_parquet_bytes, write_dataset
+from labelguard.tasks.manifest import ColumnSpec, load_signing_key, load_verify_key
+from labelguard.tasks.storage import LocalStore, open_store
+from labelguard.tasks.synthetic import make_reviews
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _lake(store, keys, sizes=(20, 30), seed=21):
+    """``store`` sealed as parts part-0.parquet, part-1.parquet, ... of ``sizes`` rows (ids rev-0000000 on, in order)."""
+    frame = make_reviews(sum(sizes), seed=seed)
+    names, lo = [], 0
+    for i, n in enumerate(sizes):
+        names.append(f"part-{i}.parquet")
+        store.put(names[-1], to_parquet_bytes(frame.iloc[lo : lo + n].reset_index(drop=True)))
+        lo += n
+    seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=names)
+    return frame
+
+
+def _flipped(frame, *rows):
+    out = frame.copy()
+    for r in rows:
+        out.loc[r, "label"] = 1 - out.loc[r, "label"]
+    return out
+
+
+# --- _verify_objects -------------------------------------------------------------------------------------------
+
+
+def test_a_missing_part_does_not_stop_the_others_from_being_read_and_localized(tmp_path, keys):
+    """The first part gone and a label of the second edited: both failures counted, the second's rows read, the
+    edited row named and the first part's 20 rows counted missing (a ``break`` at the first gone object would stop)."""
+    store = LocalStore(tmp_path / "lake")
+    frame = _lake(store, keys)
+    store.delete("part-0.parquet")
+    edited = _flipped(frame.iloc[20:].reset_index(drop=True), 5)
+    store.put("part-1.parquet", to_parquet_bytes(edited), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.code == "object-missing"
+    assert rep.detail == "data object part-0.parquet is gone (+1 more object(s)); 1 label(s) changed, 0 row(s) otherwise edited, 0 added, 20 missing"
+    assert rep.suspect_ids == ["rev-0000025"]
+    assert rep.observed == {"objects": [{"key": "part-1.parquet", "sha256": _sha(store.get("part-1.parquet")), "version_id": None, "rows": 30}], "rows": 30}
+    assert rep.manifest.payload == read_manifest(store).payload  # verify's audit record reads the version and source from it
+
+
+def test_an_unreadable_part_does_not_stop_the_others_from_being_read_and_localized(tmp_path, keys):
+    """The first part overwritten with bytes that are not Parquet, a label of the second edited: the second is still
+    read, its edit named, the first part's rows counted missing."""
+    store = LocalStore(tmp_path / "lake")
+    frame = _lake(store, keys)
+    signed = {o["key"]: o["sha256"] for o in read_manifest(store).payload["objects"]}
+    store.put("part-0.parquet", b"not parquet", create_only=False)
+    store.put("part-1.parquet", to_parquet_bytes(_flipped(frame.iloc[20:].reset_index(drop=True), 5)), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.code == "digest-mismatch"
+    assert rep.detail == (f"part-0.parquet: SHA-256 {_sha(b'not parquet')[:12]}… differs from signed {signed['part-0.parquet'][:12]}… and the object "
+                          "is not readable Parquet (+1 more object(s)); 1 label(s) changed, 0 row(s) otherwise edited, 0 added, 20 missing")
+    assert rep.suspect_ids == ["rev-0000025"]
+    assert rep.observed == {"objects": [{"key": "part-0.parquet", "sha256": _sha(b"not parquet"), "version_id": None, "rows": None},
+                                        {"key": "part-1.parquet", "sha256": _sha(store.get("part-1.parquet")), "version_id": None, "rows": 30}],
+                            "rows": 30}
+
+
+def test_when_no_part_can_be_read_the_first_failure_is_named_with_the_count_of_the_others(tmp_path, keys):
+    """Nothing decodes: the first failure, "(+N more object(s))" for the others, and "no object readable" only when
+    some object is there but unreadable (a gone object is not unreadable); the report keeps the manifest."""
+    store = LocalStore(tmp_path / "lake")
+    _lake(store, keys)
+    manifest = read_manifest(store)
+    for key in ("part-0.parquet", "part-1.parquet"):
+        store.delete(key)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("object-missing", "data object part-0.parquet is gone (+1 more object(s))")
+    assert rep.manifest.payload == manifest.payload and rep.frame is None and rep.suspect_ids is None and rep.observed == {"objects": []}
+    store.put("part-1.parquet", b"not parquet")
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("object-missing", "data object part-0.parquet is gone (+1 more object(s)); no object readable: cannot localize")
+    assert rep.observed == {"objects": [{"key": "part-1.parquet", "sha256": _sha(b"not parquet"), "version_id": None, "rows": None}]}
+    assert rep.manifest.payload == manifest.payload
+
+    single = LocalStore(tmp_path / "ds")
+    write_dataset(single, make_reviews(10, seed=24), ColumnSpec(), load_signing_key(keys[0]), source={})
+    single.delete(DATA_KEY)
+    rep = load_verified(single, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("object-missing", f"data object {DATA_KEY} is gone")
+
+
+def test_decoding_only_id_and_label_detects_a_feature_edit_but_names_no_row(tmp_path, keys):
+    """``columns`` reaches the Parquet read: the frame holds only those columns, so an edit of a feature is caught by
+    the SHA-256 and not localized (the full read would name the row)."""
+    store = LocalStore(tmp_path / "ds")
+    frame = make_reviews(40, seed=22)
+    write_dataset(store, frame, ColumnSpec(), load_signing_key(keys[0]), source={})
+    edited = frame.copy()
+    edited.loc[7, "polarity"] += 1.0
+    store.put(DATA_KEY, to_parquet_bytes(edited), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]), columns=["review_id", "label"])
+    assert rep.code == "digest-mismatch" and rep.suspect_ids == []
+    assert list(rep.frame.columns) == ["review_id", "label"]
+    assert rep.detail.endswith("; 0 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing")
+    full = load_verified(store, load_verify_key(keys[1]))
+    assert full.suspect_ids == ["rev-0000007"] and list(full.frame.columns) == list(frame.columns)
+
+
+def _s3(uri):
+    store = open_store(uri)
+    store.ensure_writable()
+    return store
+
+
+def test_an_overwritten_object_names_its_version_and_the_pinned_one(s3_uri, keys):
+    """On a versioned bucket each at-rest failure says which version is there and which the manifest pins, with the
+    digests cut to 12 hex digits."""
+    store = _s3(s3_uri)
+    frame = make_reviews(60, seed=23)
+    manifest = write_dataset(store, frame, ColumnSpec(), load_signing_key(keys[0]), source={})
+    pinned = manifest.payload["objects"][0]["version_id"]
+    signed = manifest.payload["objects"][0]["sha256"]
+    vk = load_verify_key(keys[1])
+
+    store.put(DATA_KEY, to_parquet_bytes(frame.drop(index=[4, 5])), create_only=False)
+    now = store.head(DATA_KEY).version_id
+    assert now != pinned
+    rep = load_verified(store, vk)
+    assert (rep.code, rep.detail) == ("row-count", f"{DATA_KEY}: 58 rows, manifest says 60 (version {now}, manifest pins {pinned}); "
+                                                   "0 label(s) changed, 0 row(s) otherwise edited, 0 added, 2 missing")
+
+    store.put(DATA_KEY, to_parquet_bytes(_flipped(frame, 9)), create_only=False)
+    now, digest = store.head(DATA_KEY).version_id, _sha(store.get(DATA_KEY))
+    rep = load_verified(store, vk)
+    assert (rep.code, rep.detail) == ("digest-mismatch", f"{DATA_KEY}: SHA-256 {digest[:12]}… differs from signed {signed[:12]}… (version {now}, "
+                                                         f"manifest pins {pinned}); 1 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing")
+    assert rep.suspect_ids == ["rev-0000009"]
+
+    store.put(DATA_KEY, b"PAR1 cut short", create_only=False)
+    now = store.head(DATA_KEY).version_id
+    rep = load_verified(store, vk)
+    assert (rep.code, rep.detail) == ("digest-mismatch", f"{DATA_KEY}: SHA-256 {_sha(b'PAR1 cut short')[:12]}… differs from signed {signed[:12]}… and the "
+                                                         f"object is not readable Parquet (version {now}, manifest pins {pinned}); no object readable: cannot localize")
+
+
+# --- _hashable (nested Parquet cells in the row sidecar) ------------------------------------------------------
+
+
+def _decoded(frame):
+    from labelguard.tasks.dataset import from_parquet_bytes
+
+    return from_parquet_bytes(to_parquet_bytes(frame))
+
+
+def test_nested_cells_hash_as_their_canonical_json_text():
+    """The sidecar's row hash of a list or struct cell is the hash of its JSON text with sorted keys, arrays as lists
+    and anything else JSON lacks (a timestamp) as its str: a sidecar signed by one labelguard must match the next."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from labelguard.tasks.dataset import row_digests
+
+    frame = _decoded(pd.DataFrame({
+        "review_id": ["a", "b", "c"], "label": [0, 1, 0],
+        "vals": [[0.1, 1.0000000001], None, [2.0]],
+        "meta": [{"b": [1, 2], "a": dt.datetime(2026, 1, 2, 3, 4, 5)}, {"b": [3], "a": dt.datetime(2026, 1, 2)}, None],
+    }))
+    assert list(frame.loc[0, "meta"]) == ["b", "a"]  # decoded in the schema's order, not sorted
+    texts = pd.DataFrame({"vals": ["[0.1, 1.0000000001]", None, "[2.0]"],
+                          "meta": ['{"a": "2026-01-02 03:04:05", "b": [1, 2]}', '{"a": "2026-01-02 00:00:00", "b": [3]}', None]})
+    expected = pd.util.hash_pandas_object(texts, index=False).tolist()
+    assert row_digests(frame, ColumnSpec(feature_cols=())).row_hash.tolist() == expected
+    # a list column with a single non-empty cell is nested too
+    one = _decoded(pd.DataFrame({"review_id": ["a", "b"], "label": [0, 1], "vals": [None, [2.5, 3.0]]}))
+    texts = pd.DataFrame({"vals": [None, "[2.5, 3.0]"]})
+    assert row_digests(one, ColumnSpec(feature_cols=())).row_hash.tolist() == pd.util.hash_pandas_object(texts, index=False).tolist()
+
+
+def test_an_edit_in_the_tenth_decimal_of_a_list_cell_is_localized(tmp_path, keys):
+    """numpy prints 1.0000000001 as 1.: only the JSON of the full values tells the edited cell from the signed one."""
+    import pandas as pd
+
+    from labelguard.tasks.dataset import from_parquet_bytes
+
+    frame = pd.DataFrame({"id": [f"n{i}" for i in range(12)], "label": [0, 1] * 6, "vals": [[1.0, float(i)] for i in range(12)]})
+    spec = ColumnSpec(id_col="id", label_col="label", feature_cols=(), timestamp_col=None)
+    store = LocalStore(tmp_path / "ds")
+    write_dataset(store, frame, spec, load_signing_key(keys[0]), source={})
+    stored = from_parquet_bytes(store.get(DATA_KEY))
+    stored.at[6, "vals"] = [1.0000000001, 6.0]
+    store.put(DATA_KEY, to_parquet_bytes(stored), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.suspect_ids) == ("digest-mismatch", ["n6"])
+    assert rep.detail.endswith("; 0 label(s) changed, 1 row(s) otherwise edited, 0 added, 0 missing")
+
+
+def test_parts_whose_columns_differ_only_in_order_verify_as_one_table(tmp_path, keys):
+    """A seal accepts parts whose columns come in another order (read by name); verify concatenates them by name."""
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(30, seed=25)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
+    store.put("part-1.parquet", to_parquet_bytes(frame.iloc[10:].reset_index(drop=True)[list(reversed(frame.columns))]))
+    seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet", "part-1.parquet"])
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("ok", f"signature, identity ({rep.manifest.payload['dataset']['id']}, data), version, SHA-256 and 30 rows verified")
+    assert rep.frame.review_id.tolist() == frame.review_id.tolist()
+
+
+def test_unlisted_parts_are_read_with_the_same_columns_and_an_unreadable_one_does_not_hide_the_next(tmp_path, keys):
+    """Verifying only id and label reads the unlisted parts' id and label too, so their rows are named as added; an
+    unreadable unlisted part is counted as unnamed and the parts after it are still read."""
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(30, seed=26)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:20].reset_index(drop=True)))
+    seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"])
+    store.put("part-1.parquet", b"not parquet")
+    store.put("part-2.parquet", to_parquet_bytes(frame.iloc[20:].reset_index(drop=True)))
+    rep = load_verified(store, load_verify_key(keys[1]), columns=["review_id", "label"])
+    assert rep.code == "unlisted-object"
+    assert rep.detail == ("2 Parquet object(s) under the dataset that the signed manifest does not list: part-1.parquet, part-2.parquet "
+                          "(1 of them unreadable or of another schema: their rows are not named); 0 label(s) changed, 0 row(s) otherwise edited, "
+                          "10 added, 0 missing")
+    assert rep.suspect_ids == [f"rev-{i:07d}" for i in range(20, 30)]
+    assert list(rep.frame.columns) == ["review_id", "label"]
+
+
+def test_a_sidecar_signature_problem_keeps_the_manifest_the_frame_and_what_was_observed(tmp_path, keys):
+    """The data objects match the signed manifest but rows.sig.json is gone: the report still carries the manifest
+    (verify's audit record reads its version and source), the decoded rows and the objects as read, and names no row."""
+    from labelguard.tasks.dataset import ROWS_SIG_KEY
+
+    store = LocalStore(tmp_path / "ds")
+    frame = make_reviews(40, seed=27)
+    manifest = write_dataset(store, frame, ColumnSpec(), load_signing_key(keys[0]), source={"kind": "kept"})
+    store.delete(ROWS_SIG_KEY)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("object-missing", f"row sidecar signature {ROWS_SIG_KEY} is gone (the data objects match the signed manifest)")
+    assert rep.manifest.payload == manifest.payload and rep.suspect_ids == []
+    digest = _sha(store.get(DATA_KEY))
+    assert rep.observed == {"objects": [{"key": DATA_KEY, "sha256": digest, "version_id": None, "rows": 40}], "rows": 40, "sha256": digest, "version_id": None}
+    assert rep.frame.equals(frame)
+
+
+# --- localize: a copy of a signed row under its own id ---------------------------------------------------------
+
+
+def test_a_copy_of_a_signed_row_under_its_id_is_named_as_added(tmp_path, keys):
+    """A row appended at rest with an id the signed rows already have (row 3 again, its label flipped) was counted as
+    nothing ("0 added", no row named) although the object has 21 rows for 20 signed: each row beyond the signed count of
+    its id is added. Put first, the copy is the id's first row, so its label reads as changed, and the id is named once."""
+    import pandas as pd
+
+    store = LocalStore(tmp_path / "ds")
+    frame = make_reviews(20, seed=29)
+    write_dataset(store, frame, ColumnSpec(), load_signing_key(keys[0]), source={})
+    copy = frame.iloc[[3]].assign(label=1 - frame.label.iloc[3])
+    store.put(DATA_KEY, to_parquet_bytes(pd.concat([frame, copy], ignore_index=True)), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("row-count", f"{DATA_KEY}: 21 rows, manifest says 20; 0 label(s) changed, 0 row(s) otherwise edited, 1 added, 0 missing")
+    assert rep.suspect_ids == ["rev-0000003"]
+    new = frame.iloc[[5]].assign(review_id="rev-0000099")
+    store.put(DATA_KEY, to_parquet_bytes(pd.concat([copy, frame, new, new], ignore_index=True)), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("row-count", f"{DATA_KEY}: 23 rows, manifest says 20; 1 label(s) changed, 0 row(s) otherwise edited, 3 added, 0 missing")
+    assert rep.suspect_ids == ["rev-0000003", "rev-0000099"]
+
+
+# --- _sidecar_signature_problem --------------------------------------------------------------------------------
+
+
+def test_a_sidecar_signature_of_the_same_part_for_another_sidecar_does_not_vouch(tmp_path, keys):
+    """Signed by the trusted key and naming this very dataset part, but for another sidecar digest: it vouches for
+    nothing the manifest pins (each of the three conditions refuses on its own)."""
+    from labelguard.tasks.dataset import ROWS_SIG_KEY, sidecar_envelope
+    from labelguard.tasks.manifest import DatasetRef, SignedManifest
+
+    store = LocalStore(tmp_path / "ds")
+    write_dataset(store, make_reviews(40, seed=28), ColumnSpec(), load_signing_key(keys[0]), source={})
+    signed = SignedManifest.from_bytes(store.get(ROWS_SIG_KEY)).payload
+    other = sidecar_envelope(DatasetRef.from_dict(signed["dataset"]), ColumnSpec.from_dict(signed["columns"]), [{"key": k} for k in signed["objects"]],
+                             "0" * 64, signed["rows"], load_signing_key(keys[0]))
+    store.put(ROWS_SIG_KEY, other.to_bytes(), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("bad-signature", f"row sidecar signature {ROWS_SIG_KEY} does not vouch for the signed sidecar: it was edited at rest "
+                                                       "(the data objects match the signed manifest)")
+    assert rep.suspect_ids == []
+
+
+# --- _localize_with_sidecar ------------------------------------------------------------------------------------
+
+
+def test_a_sidecar_signature_of_another_dataset_cannot_localize_an_edit(tmp_path, keys):
+    """The data edited and rows.sig.json swapped for another dataset's (validly signed by the same key): the edit is
+    found by the SHA-256, and the sidecar is not used to name rows of a dataset it does not belong to."""
+    from labelguard.tasks.dataset import ROWS_SIG_KEY
+
+    store, other = LocalStore(tmp_path / "ds"), LocalStore(tmp_path / "other")
+    frame = make_reviews(30, seed=30)
+    manifest = write_dataset(store, frame, ColumnSpec(), load_signing_key(keys[0]), source={})
+    write_dataset(other, make_reviews(30, seed=31), ColumnSpec(), load_signing_key(keys[0]), source={})
+    store.put(ROWS_SIG_KEY, other.get(ROWS_SIG_KEY), create_only=False)
+    store.put(DATA_KEY, to_parquet_bytes(_flipped(frame, 2)), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    signed, digest = manifest.payload["objects"][0]["sha256"], _sha(store.get(DATA_KEY))
+    assert (rep.code, rep.detail) == ("digest-mismatch", f"{DATA_KEY}: SHA-256 {digest[:12]}… differs from signed {signed[:12]}…; "
+                                                         "row sidecar belongs to another dataset or version: cannot localize")
+    assert rep.suspect_ids is None
+
+
+# --- read_manifest ---------------------------------------------------------------------------------------------
+
+
+def test_objects_without_a_manifest_or_with_a_broken_one_say_which_word_for_word(tmp_path, keys):
+    from labelguard.tasks.dataset import MANIFEST_KEY
+
+    store = LocalStore(tmp_path / "ds")
+    store.put(DATA_KEY, to_parquet_bytes(make_reviews(5, seed=32)))
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("missing-manifest", f"objects at {store.uri} but no manifest.json: the data cannot be vouched for")
+    store.put(MANIFEST_KEY, b"{not json")
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("bad-manifest", "manifest is not valid labelguard JSON: Expecting property name enclosed in double quotes: "
+                                                      "line 1 column 2 (char 1)")
+
+
+# --- row_digests -----------------------------------------------------------------------------------------------
+
+
+def test_rows_of_only_an_id_and_a_label_carry_row_hash_zero():
+    """With no other column the sidecar's row hash is 0 for every row, as every labelguard wrote it: not the hash of an
+    empty row (3527539), which would read every signed row of such a dataset as otherwise edited."""
+    import pandas as pd
+
+    from labelguard.tasks.dataset import row_digests
+
+    digests = row_digests(pd.DataFrame({"review_id": ["a", "b", "c"], "label": [0, 1, 0]}), ColumnSpec(feature_cols=()))
+    assert digests.to_dict("list") == {"id": ["a", "b", "c"], "label": [0, 1, 0], "row_hash": [0, 0, 0]}
