@@ -977,9 +977,11 @@ def unsigned_rows(store: Store) -> tuple[int, int]:
 
     import pyarrow.parquet as pq
 
+    from labelguard.tasks.lake import is_data_part
+
     rows = parts = 0
     for key in store.list():
-        if not key.endswith(".parquet") or key.rsplit("/", 1)[-1] in ("rows.parquet",):
+        if not is_data_part(store, key):  # a Parquet file named without .parquet (Hive's 000000_0) counts too
             continue
         parts += 1
         try:
