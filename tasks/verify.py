@@ -311,11 +311,11 @@ def _refuse_no_data_of_its_own(store, what: str) -> None:
 
     Parquet objects that nobody signed stay ``missing-manifest`` (exit 1): they are data that cannot be vouched for.
     """
-    from labelguard.tasks.lake import PARQUET, _skipped
+    from labelguard.tasks.lake import _skipped, is_data_part
 
     keys = store.list()
     nested = sorted({k.rsplit("/", 1)[0] for k in keys if k.endswith(("/manifest.json", "/_manifest.json"))})
-    if any(k.lower().endswith(PARQUET) and not _skipped(k) and not any(k.startswith(n + "/") for n in nested) for k in keys):
+    if any(not any(k.startswith(n + "/") for n in nested) and is_data_part(store, k) for k in keys):  # 000000_0 is Parquet too
         return
     flag = {"reference": "--reference", "holdout": "--holdout", "golden holdout": "--holdout"}.get(what)
     use = f"pass as {flag} " if flag else "point at "

@@ -50,14 +50,3 @@ def test_rows_digest_ignores_row_order_but_not_a_label():
     flipped.loc[flipped.index[0], "label"] = 1 - flipped.loc[flipped.index[0], "label"]
     assert drift.rows_digest(flipped) != drift.rows_digest(frame)
 
-
-def test_unsigned_rows_counts_parquet_parts_named_without_the_suffix(tmp_path):
-    """A partition without a manifest reads `ALARM: not signed` with the rows its Parquet holds: a Hive-named part
-    (000000_0) counts, as pandas and Spark read it (break-it r11 F1, drift's own listing)."""
-    folder = tmp_path / "date=2026-03-04"
-    folder.mkdir()
-    _day(3).head(70).to_parquet(folder / "000000_0", index=False)
-    _day(4).head(30).to_parquet(folder / "part-1.parquet", index=False)
-    (folder / "_SUCCESS").write_bytes(b"")
-    (folder / "notes.txt").write_text("not data")
-    assert drift.unsigned_rows(LocalStore(folder)) == (100, 2)
