@@ -49,4 +49,3 @@ def test_rows_digest_ignores_row_order_but_not_a_label():
     flipped = frame.copy()
     flipped.loc[flipped.index[0], "label"] = 1 - flipped.loc[flipped.index[0], "label"]
     assert drift.rows_digest(flipped) != drift.rows_digest(frame)
-
