@@ -593,8 +593,8 @@ def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.Da
     Xr, codes_r, _ = _xy(reference, spec)
     # how much a fitted model's predicted shares move with its training sample: on overlapping classes a
     # clean model's share of a 10 % class ranges over several points from one sample to the next
-    share_sd_cand = _bootstrap_share_sd(X, codes, Xh, k)
-    share_sd_ref = _bootstrap_share_sd(Xr, codes_r, Xh, k)
+    share_sd_cand, recall_sd_cand = _bootstrap_share_sd(X, codes, Xh, k, truth=codes_h)
+    share_sd_ref, recall_sd_ref = _bootstrap_share_sd(Xr, codes_r, Xh, k, truth=codes_h)
     n_h = max(1, len(codes_h))
     shares = []
     for c in range(k):
@@ -618,8 +618,15 @@ def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.Da
     # how far the candidate model's predicted share of each class moved from the reference model's on
     # the same rows: paired counts (rows the candidate alone predicts c, rows the reference alone does)
     share_moves = [(int(((cand == c) & (ref != c)).sum()), int(((ref == c) & (cand != c)).sum())) for c in range(k)]
+    # each class's recall, paired on the holdout rows of that class: (rows the reference model alone gets
+    # right, rows the candidate's alone does, rows of the class): a 1 % class can lose all its recall
+    # while accuracy and its predicted share move by a point
+    # and how much a clean model's recall of the class swings with its training sample (both models' bootstrap sd)
+    recall_moves = [(int((ref_right & ~cand_right & (codes_h == c)).sum()), int((cand_right & ~ref_right & (codes_h == c)).sum()),
+                     int((codes_h == c).sum()), float(np.hypot(recall_sd_cand[c], recall_sd_ref[c]))) for c in range(k)]
     return {
         "share_moves": share_moves,
+        "recall_moves": recall_moves,
         "accuracy": float(cand_right.mean()),
         "reference_accuracy": float(ref_right.mean()),
         "accuracy_p": float(stats.binomtest(worse, worse + better, 0.5, alternative="greater").pvalue) if worse + better else 1.0,
@@ -641,16 +648,25 @@ def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.Da
 SHARE_BOOTSTRAPS = 8
 
 
-def _bootstrap_share_sd(X: np.ndarray, codes: np.ndarray, X_new: np.ndarray, k: int, *, rounds: int = SHARE_BOOTSTRAPS) -> np.ndarray:
+def _bootstrap_share_sd(X: np.ndarray, codes: np.ndarray, X_new: np.ndarray, k: int, *, rounds: int = SHARE_BOOTSTRAPS,
+                        truth: np.ndarray | None = None):
     """Standard deviation of each class's predicted share on ``X_new`` over refits on bootstrap resamples
-    of the training rows (Efron & Tibshirani 1993, *An Introduction to the Bootstrap*, ch. 6), shape (k,)."""
+    of the training rows (Efron & Tibshirani 1993, *An Introduction to the Bootstrap*, ch. 6), shape (k,).
+
+    With ``truth`` (class codes of ``X_new``'s rows), also each class's recall on them over the same
+    refits: returns (share sd, recall sd); a class with no row in ``truth`` has recall sd 0."""
     rng = np.random.default_rng(0)
     shares = np.empty((rounds, k))
+    recalls = np.zeros((rounds, k))
     for b in range(rounds):
         take = rng.integers(0, len(X), len(X))
         pred = _fit_proba(X[take], codes[take], X_new, k).argmax(axis=1)
         shares[b] = np.bincount(pred, minlength=k)[:k] / max(1, len(X_new))
-    return shares.std(axis=0, ddof=1)
+        if truth is not None:
+            recalls[b] = [float((pred[truth == c] == c).mean()) if (truth == c).any() else 0.0 for c in range(k)]
+    if truth is None:
+        return shares.std(axis=0, ddof=1)
+    return shares.std(axis=0, ddof=1), recalls.std(axis=0, ddof=1)
 
 
 def _skill_p(pred: np.ndarray, truth: np.ndarray) -> float:

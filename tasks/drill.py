@@ -683,14 +683,23 @@ def _metrics(m: dict[str, Any]) -> dict[str, Any]:
 def damage(clean: dict[str, Any], poisoned: dict[str, Any]) -> dict[str, Any]:
     """What the attack cost: accuracy points lost and the move of the positive class's predicted share
     (else the class that moved most; in points, against the clean model's); ``material`` when either
-    reaches MATERIAL_POINTS or any class's share moved that much."""
+    reaches MATERIAL_POINTS, any class's share moved that much, or any class lost at least
+    :data:`~labelguard.tasks.guards.RECALL_GAP` of its recall (``recall_class``, ``recall_points``: the class
+    whose recall fell most): a 1 % class can lose every row while accuracy moves one point (break-it r10 F2)."""
+    from labelguard.tasks.guards import RECALL_GAP
+
     acc = 100 * (clean["accuracy"] - poisoned["accuracy"])
     shifts = {c: 100 * (poisoned["class_shares"][c]["predicted"] - clean["class_shares"][c]["predicted"]) for c in poisoned["class_shares"]}
     pos = poisoned.get("positive_class")
     # the business figure: the positive class's share when there is one, else the class that moved most
     worst = str(pos) if pos is not None and str(pos) in shifts else max(shifts, key=lambda c: (abs(shifts[c]), c))
+    drops = {c: 100 * (clean["per_class"][c]["recall"] - poisoned["per_class"][c]["recall"])
+             for c in poisoned.get("per_class", {}) if c in clean.get("per_class", {})}
+    hit = max(drops, key=lambda c: (drops[c], c)) if drops else None
     return {"accuracy_points": acc, "share_class": worst, "share_points": shifts[worst],
-            "material": bool(acc >= MATERIAL_POINTS or max(abs(v) for v in shifts.values()) >= MATERIAL_POINTS)}
+            "recall_class": hit, "recall_points": drops[hit] if hit is not None else 0.0,
+            "material": bool(acc >= MATERIAL_POINTS or max(abs(v) for v in shifts.values()) >= MATERIAL_POINTS
+                             or (hit is not None and drops[hit] >= 100 * RECALL_GAP - 1e-9))}
 
 
 # ------------------------------------------------------------------ the certificate beside the guards

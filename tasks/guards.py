@@ -467,7 +467,8 @@ SKILL_ALPHA = 0.05  # below it the reference model's predictions depend on the l
 
 
 @register_guard("model_gate")
-def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_share_shift: float = 0.02) -> GuardResult:
+def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_share_shift: float = 0.02,
+                     min_recall_drop: float | None = None) -> GuardResult:
     """A model trained on the candidate must match the reference model's holdout accuracy and each class's true holdout share.
 
     The reference model never scores a holdout row it was trained on (rows shared by reference and
@@ -490,12 +491,19 @@ def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_
     class's predicted share: the gate then passes only when the holdout also rules out a move of
     that size. ``power`` (holdout accuracy points) is the drop the sign test sees 80 % of the time
     (:func:`gate_power`), reported for information.
+
+    Each class's recall is judged on that class's holdout rows alone (:func:`class_recall_damage`):
+    a 1 % class can lose all of its recall while accuracy and shares move a point. The gate fires
+    on a significant recall drop of more than ``min_recall_drop`` (default :data:`RECALL_GAP`) and
+    passes only when every class's bound on it is below that gap; ``metrics["per_class_recall"]``
+    gives each class's rows, drop, bound, p-value and power.
     """
     from labelguard.tasks.detectors import paired_gate
     from labelguard.tasks.power import VOUCH_ALPHA, paired_difference_bounds
 
     if ctx.reference is None or ctx.holdout is None:
         return _skip("model_gate", "needs a trusted reference and a golden holdout")
+    min_recall_drop = RECALL_GAP if min_recall_drop is None else min_recall_drop
     g = paired_gate(ctx.frame, ctx.reference, ctx.holdout, ctx.spec, memo=ctx.memo)
     n_h = max(1, g["holdout_rows"])
     no_info = float(ctx.holdout[ctx.spec.label_col].value_counts(normalize=True).max())
@@ -525,8 +533,15 @@ def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_
     g["share_move_class"] = _py(ctx.spec.classes[share_c])
     share_gap = ctx.options.get("share_gap")
     share_vouched = share_gap is None or share_upper < share_gap
-    vouched = drop_upper < min_accuracy_drop and share_vouched
-    fired = acc_bad or share_bad
+    recall = class_recall_damage(g.pop("recall_moves", None), [_py(c) for c in ctx.spec.classes], min_recall_drop,
+                                 skilled=skill_p < GATE_ALPHA, accuracy_gap=min_accuracy_drop)
+    if recall is not None:
+        g["per_class_recall"], g["recall_drop_upper"], g["recall_drop_class"] = recall["per_class"], recall["upper"], recall["class"]
+        g["recall_gap"] = min_recall_drop
+    recall_bad = recall is not None and bool(recall["fired"])
+    recall_vouched = recall is None or not recall["blind"]
+    vouched = drop_upper < min_accuracy_drop and share_vouched and recall_vouched
+    fired = acc_bad or share_bad or recall_bad
     if share_gap is not None:
         g["share_move_tolerance"] = float(share_gap)  # ("share_gap" is the observed gap of the share test)
     bound = (f"95 % bound on the accuracy drop {drop_upper:.1%}" + ("" if drop_upper < min_accuracy_drop or fired else f" (cannot rule out {min_accuracy_drop:.0%})")
@@ -536,9 +551,116 @@ def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_
         "model_gate", not fired,
         f"holdout accuracy {g['accuracy']:.3f} vs reference {g['reference_accuracy']:.3f} (p={g['accuracy_p']:.2g}); "
         f"class {g['share_class']} predicted {g['share']:.1%} vs {g['true_share']:.1%} true (p={g['share_p']:.2g}); "
-        f"fires when p<{GATE_ALPHA:g} and the gap exceeds {min_accuracy_drop:.0%} / {min_share_shift:.0%}; {bound} on {n_h} holdout rows",
+        f"fires when p<{GATE_ALPHA:g} and the gap exceeds {min_accuracy_drop:.0%} / {min_share_shift:.0%}; {bound} on {n_h} holdout rows"
+        + ("" if recall is None or not (recall["fired"] or recall["blind"]) else f"; {recall['text']}"),
         metrics=g, power=power, inconclusive=not (vouched or fired), tolerance=min_accuracy_drop,
     )
+
+
+def _recall_power(y: int, n: int, level: float, gap: float) -> float:
+    """Smallest recall drop of a class of ``n`` holdout rows that McNemar's exact test fires on at ``level``.
+
+    The drop is ``x`` more rows lost than won, with the ``y`` rows the candidate alone gets right
+    kept as they are and matched by ``y`` more lost (the discordance a clean pair of models shows):
+    the smallest ``x`` with ``P(Bin(x + 2y, 1/2) >= x + y) < level``, as a share of ``n``, at least
+    ``gap``; 1.0 when no ``x <= n - y`` reaches the level (a class too small for the test).
+    """
+    from scipy import stats
+
+    for x in range(1, max(0, n - y) + 1):
+        if stats.binom.sf(x + y - 1, x + 2 * y, 0.5) < level:
+            return float(max(gap, x / n))
+    return 1.0
+
+
+RECALL_GAP = 0.2  # a class losing a fifth of its recall is material damage to it, however small the class (the default --tolerate)
+
+
+def class_recall_damage(moves: list[tuple] | None, names: list, gap: float = RECALL_GAP, *, skilled: bool = True,
+                        accuracy_gap: float = 0.02) -> dict | None:
+    """Per class, the candidate model's recall on the holdout rows of that class against the reference model's.
+
+    Accuracy and predicted shares are averages over the holdout, so a 1 % class can lose all of its
+    recall while neither moves 2 points (issue 9: 99:1, recall 1.0 -> 0.0, every guard passed). The
+    classes judged are those the accuracy rule cannot see: a class of share ``s`` of the holdout
+    that loses ``gap`` of its recall moves accuracy by ``s * gap``, so classes with
+    ``s * gap >= accuracy_gap`` (10 % of the holdout and more, at the defaults) are left to the
+    accuracy bound (their material damage is its 2 points; a loss offset by another class's gain
+    is a share move, which the gate reports and ``--share-gap`` gates). A judged class is judged on
+    its own rows, paired: ``x`` rows of the class only the reference model gets right, ``y`` only
+    the candidate's. The class's recall drop is ``(x - y) / n``.
+
+    - fired: an observed drop larger than ``gap`` that is significant at ``GATE_ALPHA / K``
+      (Bonferroni over the K classes) by both McNemar's exact test (McNemar 1947, *Psychometrika*
+      12:153: the one-sided binomial sign test on the ``x + y`` discordant rows, ``p_value``) and a
+      one-sided z-test of the drop against the holdout's sampling error and both models' training
+      variability (``sd``: the bootstrap sd of each model's recall of the class; ``p_training``):
+      two clean logistic regressions fitted on different samples of a 90:10 problem differ in the
+      small class's recall by 28 points (McNemar p = 0.0002, tests/test_power.py's seed 1142), so
+      McNemar alone, which holds the two fitted models fixed, is no test of flips. Only with a
+      reference model whose skill is established at ``GATE_ALPHA`` (``skilled``), as the share test;
+    - vouched: the one-sided 95 % upper bound on the drop (Tango's paired score bound,
+      :func:`~labelguard.tasks.power.paired_difference_bounds`) is below ``gap``; a class whose bound
+      is not (too few holdout rows of it to rule out the drop) makes the gate ``inconclusive``: with
+      no discordant row at all, a class needs more than ``z²(1 - gap)/gap`` ≈ 11 holdout rows;
+    - power: the smallest recall drop the exact test fires on for that class (:func:`_recall_power`),
+      never below ``gap``; 1.0 when even losing every row of the class would not reach the level.
+
+    Parameters
+    ----------
+    moves
+        Per class code: (x, y, n, sd) as :func:`labelguard.tasks.detectors.paired_gate` returns them
+        (``recall_moves``; ``sd`` may be left out: 0); None: not available (nothing judged).
+    names
+        Class names in code order.
+    gap
+        The recall drop that is material damage to a class (a share of its rows, in (0, 1]).
+    skilled
+        The reference model's skill is established at ``GATE_ALPHA``; without it nothing fires.
+    accuracy_gap
+        The gate's accuracy gap: classes for which ``gap`` of their recall is that much accuracy are not judged here.
+
+    Returns
+    -------
+    dict or None
+        ``per_class`` (name -> ``rows``, ``drop``, ``drop_upper``, ``p_value``, ``power``), ``upper``
+        and ``class`` (the largest bound and its class), ``fired`` and ``blind`` (lists of class
+        names), ``text`` (one clause for the gate's detail); None when no class is judged.
+    """
+    from scipy import stats
+
+    from labelguard.tasks.power import VOUCH_ALPHA, paired_difference_bounds
+
+    if not moves:
+        return None
+    k = len(moves)
+    rows = sum(m[2] for m in moves)
+    per_class = {}
+    for name, (x, y, n, *rest) in zip(names, moves):
+        if n <= 0 or n / rows * gap >= accuracy_gap - 1e-12:  # no row to judge it on, or the accuracy bound speaks for it
+            continue
+        sd_train = float(rest[0]) if rest else 0.0
+        p = float(stats.binomtest(x, x + y, 0.5, alternative="greater").pvalue) if x + y else 1.0
+        sd = float(np.sqrt((x + y) / n**2 + sd_train**2))
+        p_training = float(stats.norm.sf((x - y) / n / sd)) if sd > 0 else (0.0 if x > y else 1.0)
+        per_class[str(name)] = {"rows": int(n), "drop": (x - y) / n, "drop_upper": paired_difference_bounds(x, y, n, VOUCH_ALPHA)[1],
+                                "p_value": p, "p_training": p_training, "training_sd": sd_train, "power": _recall_power(y, n, GATE_ALPHA / k, gap)}
+    if not per_class:
+        return None
+    fired = [c for c, v in per_class.items()
+             if skilled and v["p_value"] < GATE_ALPHA / k and v["p_training"] < GATE_ALPHA / k and v["drop"] > gap]
+    blind = [c for c, v in per_class.items() if v["drop_upper"] >= gap]
+    worst = max(per_class, key=lambda c: (per_class[c]["drop_upper"], c))
+    w = per_class[worst]
+    if fired:
+        f = max(fired, key=lambda c: per_class[c]["drop"])
+        text = (f"class {f}'s recall fell {per_class[f]['drop']:.0%} of its {per_class[f]['rows']} holdout rows "
+                f"(McNemar p={per_class[f]['p_value']:.2g}, with training variability p={per_class[f]['p_training']:.2g}; "
+                f"fires below {GATE_ALPHA / k:.2g} beyond a {gap:.0%} drop)")
+    else:  # (the gate's detail carries it only when it decides: fired or not vouched for)
+        text = (f"worst class recall bound: class {worst}'s drop {w['drop_upper']:.1%} on its {w['rows']} holdout rows"
+                + (f" (cannot rule out {gap:.0%}; a drop the test sees: {w['power']:.0%})" if blind else f" (below {gap:.0%})"))
+    return {"per_class": per_class, "upper": w["drop_upper"], "class": worst, "fired": fired, "blind": blind, "text": text}
 
 
 def gate_power(holdout_rows: int, null_discordant: float, alpha: float, *, floor: float = 0.0) -> float:

@@ -145,7 +145,13 @@ def _gate_bound_fails(gate: guards.GuardResult) -> bool:
     m = gate.metrics
     if "accuracy_drop_upper" not in m or m["accuracy_drop_upper"] >= (gate.tolerance or 0.0):
         return True
-    return "share_move_tolerance" in m and m["share_move_upper"] >= m["share_move_tolerance"]
+    return ("share_move_tolerance" in m and m["share_move_upper"] >= m["share_move_tolerance"]) or _recall_bound_decides(gate)
+
+
+def _recall_bound_decides(gate: guards.GuardResult) -> bool:
+    """The gate cannot rule out a material drop of some class's recall (:func:`labelguard.tasks.guards.class_recall_damage`)."""
+    m = gate.metrics
+    return "recall_drop_upper" in m and m["recall_drop_upper"] >= m["recall_gap"]
 
 
 def _share_bound_decides(gate: guards.GuardResult) -> bool:
@@ -156,7 +162,20 @@ def _share_bound_decides(gate: guards.GuardResult) -> bool:
 
 
 def _gate_reason(gate: guards.GuardResult) -> str:
-    """Why an inconclusive model gate cannot vouch: the bound on the share move or on the accuracy drop."""
+    """Why an inconclusive model gate cannot vouch: the bound on the share move or on the accuracy drop, and on a class's recall drop."""
+    m = gate.metrics
+    recall = None
+    if _recall_bound_decides(gate):
+        w = m["per_class_recall"][m["recall_drop_class"]]
+        recall = (f"model gate cannot rule out a {m['recall_gap']:.0%} drop of class {m['recall_drop_class']}'s recall "
+                  f"(95 % upper bound {w['drop_upper']:.1%} on its {w['rows']} holdout rows; a drop the gate would see: {w['power']:.0%})")
+    acc_fails = "accuracy_drop_upper" not in m or m["accuracy_drop_upper"] >= (gate.tolerance or 0.0)
+    # one reason for the gate: its fix (a larger holdout) answers both bounds
+    return recall if recall and not acc_fails and not _share_bound_decides(gate) else _accuracy_or_share_reason(gate)
+
+
+def _accuracy_or_share_reason(gate: guards.GuardResult) -> str:
+    """The gate's reason from its bound on the accuracy drop, or (with --share-gap) on a class's share move."""
     m = gate.metrics
     if _share_bound_decides(gate):
         return (f"model gate cannot rule out a {m['share_move_tolerance'] * 100:g}% move of class {m['share_move_class']}'s predicted share "
@@ -243,7 +262,9 @@ def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, f
     if holdout_leak:
         gate_fix = "pass a --holdout whose rows are not in the data (e.g. the dataset's own URI/holdout)"
     elif gate is not None:
-        if _share_bound_decides(gate):
+        if _recall_bound_decides(gate) and not _share_bound_decides(gate) and gate.metrics.get("accuracy_drop_upper", 1.0) < (gate.tolerance or 0.0):
+            gate_fix = f"pass a trusted --holdout with more rows of class {gate.metrics['recall_drop_class']} (the gate's bound on its recall drop shrinks with them)"
+        elif _share_bound_decides(gate):
             wider = math.floor(gate.metrics["share_move_upper"] * 100) / 100 + 0.01  # the smallest whole point above the bound
             gate_fix = (f"pass a larger trusted --holdout (the gate's bound on the share move shrinks with its rows), "
                         f"accept a larger move with --share-gap {wider:.2f}")

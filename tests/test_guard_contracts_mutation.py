@@ -441,12 +441,13 @@ def test_model_gate_fires_on_either_gap_alone_and_not_below_its_practical_gaps(t
     assert g["share_p"] < 1e-3 and g["share_gap"] > 0.02 and g["reference_skill_p"] < 1e-3
     accuracy_only = guards.model_gate_guard(ctx, min_share_shift=1.0)
     share_only = guards.model_gate_guard(ctx, min_accuracy_drop=1.0)
-    neither = guards.model_gate_guard(ctx, min_accuracy_drop=1.0, min_share_shift=1.0)
+    neither = guards.model_gate_guard(ctx, min_accuracy_drop=1.0, min_share_shift=1.0, min_recall_drop=1.0)  # (and no class's recall gap)
     assert [r.verdict for r in (both, accuracy_only, share_only, neither)] == ["fired", "fired", "fired", "pass"]
     assert "the gap exceeds 100% / 2%" in share_only.detail and share_only.tolerance == 1.0 and share_only.power == 1.0
     drop = g["reference_accuracy"] - g["accuracy"]
-    just_above = guards.model_gate_guard(ctx, min_accuracy_drop=drop + 1e-9, min_share_shift=g["share_gap"] + 1e-9)
-    just_below = guards.model_gate_guard(ctx, min_accuracy_drop=drop - 1e-9, min_share_shift=g["share_gap"] + 1e-9)
+    # (no class's recall gap either: with a wider accuracy gap the per-class recall rule judges larger classes)
+    just_above = guards.model_gate_guard(ctx, min_accuracy_drop=drop + 1e-9, min_share_shift=g["share_gap"] + 1e-9, min_recall_drop=1.0)
+    just_below = guards.model_gate_guard(ctx, min_accuracy_drop=drop - 1e-9, min_share_shift=g["share_gap"] + 1e-9, min_recall_drop=1.0)
     # just above the observed drop it does not fire, and cannot vouch either: the bound on the drop exceeds the drop
     assert (just_above.verdict, just_below.verdict) == ("inconclusive", "fired")
     assert just_above.metrics["accuracy_drop_upper"] > drop + 1e-9
@@ -538,7 +539,7 @@ def test_reference_model_never_scores_a_holdout_row_it_trained_on():
 
 GATE_KEYS = {"accuracy", "reference_accuracy", "accuracy_p", "holdout_rows", "discordant_worse", "discordant_better", "share_class", "share",
              "true_share", "reference_share", "share_gap", "share_p", "positive_share", "reference_positive_share", "reference_skill_p",
-             "share_moves"}
+             "share_moves", "recall_moves"}
 
 
 def _gate_identities(g):

@@ -173,7 +173,9 @@ def test_model_gate_share_test_ignores_a_weaker_reference_and_sees_a_moved_class
     spec = ColumnSpec(feature_cols=cols, timestamp_col=None, classes=tuple(range(40)))
     cand, holdout = frame.iloc[:4000].reset_index(drop=True), frame.iloc[4000:].reset_index(drop=True)
     clean = guards.model_gate_guard(guards.GuardContext(frame=cand, spec=spec, reference=holdout, holdout=holdout))
-    assert clean.verdict == "pass", clean.detail  # 25 trusted rows per class make a worse reference model, not a poisoned candidate
+    # 25 trusted rows per class make a worse reference model, not a poisoned candidate: no alarm, and the accuracy is vouched for;
+    # the gate cannot pass since issue 9's per-class recall rule: ~25 holdout rows of a class at 32 % accuracy cannot rule out a 20-point recall drop
+    assert clean.verdict == "inconclusive" and clean.metrics["accuracy_drop_upper"] < 0.02 and clean.metrics["recall_drop_upper"] >= 0.2, clean.detail
     spec3 = ColumnSpec(classes=(0, 1, 2))
     cand3, hold3 = make_reviews(3000, n_classes=3, seed=8), make_reviews(800, n_classes=3, seed=9)
     poisoned = attacks.flip_labels(cand3, spec3, attack="targeted", rate=0.2, seed=3, source=2, target=1).frame
