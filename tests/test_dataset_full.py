@@ -569,3 +569,42 @@ def test_an_edited_manifest_over_parts_whose_columns_differ_in_order_still_local
     store.put(name, json.dumps(doc).encode(), create_only=False)
     rep = load_verified(store, load_verify_key(keys[1]))
     assert (rep.code, rep.suspect_ids, rep.frame.review_id.tolist()) == ("bad-signature", [], frame.review_id.tolist())
+
+
+# --- _identity_problem -----------------------------------------------------------------------------------------
+
+
+def test_a_part_or_root_in_a_role_not_accepted_is_wrong_dataset_word_for_word(tmp_path, keys):
+    from labelguard.tasks.manifest import DatasetRef
+
+    sign, verify = load_signing_key(keys[0]), load_verify_key(keys[1])
+    root = LocalStore(tmp_path / "ds")
+    write_dataset(root, make_reviews(20, seed=41), ColumnSpec(), sign, source={"kind": "test"}, dataset=DatasetRef("ds-roles"))
+    write_dataset(root.child("holdout"), make_reviews(10, seed=42), ColumnSpec(), sign, source={"kind": "test"},
+                  dataset=DatasetRef("ds-roles", role="holdout", part="holdout"))
+    rep = load_verified(root.child("holdout"), verify, roles=("data", "baseline"))
+    assert (rep.code, rep.detail) == ("wrong-dataset", "the manifest is for part 'holdout' of dataset ds-roles in role 'holdout'; expected data or baseline")
+    assert load_verified(root.child("holdout"), verify, roles=("holdout",)).code == "ok"
+    rep = load_verified(root, verify, roles=("holdout",))
+    assert (rep.code, rep.detail) == ("wrong-dataset", "the manifest is for dataset ds-roles in role 'data'; expected holdout")
+    assert load_verified(root, verify, roles=("data",)).code == "ok"
+
+
+def test_a_root_manifest_in_a_subfolder_is_wrong_only_when_the_folder_above_holds_the_same_dataset(tmp_path, keys):
+    """A dataset's root files copied into ``sub/`` of another dataset's folder, or of a folder whose manifest does not
+    parse, verify there; copied into a subfolder of their own root they are wrong-dataset."""
+    import shutil
+
+    from labelguard.tasks.dataset import MANIFEST_KEY
+    from labelguard.tasks.manifest import DatasetRef
+
+    sign, verify = load_signing_key(keys[0]), load_verify_key(keys[1])
+    write_dataset(LocalStore(tmp_path / "a"), make_reviews(20, seed=43), ColumnSpec(), sign, source={"kind": "test"}, dataset=DatasetRef("ds-a"))
+    write_dataset(LocalStore(tmp_path / "b"), make_reviews(20, seed=44), ColumnSpec(), sign, source={"kind": "test"}, dataset=DatasetRef("ds-b"))
+    shutil.copytree(tmp_path / "a", tmp_path / "b" / "sub")
+    assert load_verified(LocalStore(tmp_path / "b" / "sub"), verify).code == "ok"
+    (tmp_path / "b" / MANIFEST_KEY).write_text("not a manifest")
+    assert load_verified(LocalStore(tmp_path / "b" / "sub"), verify).code == "ok"
+    shutil.copytree(tmp_path / "a", tmp_path / "a" / "sub", ignore=shutil.ignore_patterns("sub"))
+    rep = load_verified(LocalStore(tmp_path / "a" / "sub"), verify)
+    assert (rep.code, rep.detail) == ("wrong-dataset", "the manifest of dataset ds-a's root sits in its subfolder 'sub'")
