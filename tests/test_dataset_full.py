@@ -608,3 +608,13 @@ def test_a_root_manifest_in_a_subfolder_is_wrong_only_when_the_folder_above_hold
     shutil.copytree(tmp_path / "a", tmp_path / "a" / "sub", ignore=shutil.ignore_patterns("sub"))
     rep = load_verified(LocalStore(tmp_path / "a" / "sub"), verify)
     assert (rep.code, rep.detail) == ("wrong-dataset", "the manifest of dataset ds-a's root sits in its subfolder 'sub'")
+
+
+def test_a_folder_source_whose_name_ends_in_x_is_checked(tmp_path, keys):
+    """Only slashes are stripped from the end of a source: ``lakeX`` is not ``lake``."""
+    from labelguard.tasks.dataset import signed_source_problem
+
+    store = LocalStore(tmp_path / "lakeX")
+    _edited_lake(store, keys, ["part-0.parquet"])
+    location, rep = signed_source_problem(str(tmp_path / "lakeX"), load_verify_key(keys[1]))
+    assert (location, rep.code, rep.suspect_ids) == (store.uri, "digest-mismatch", ["rev-0000000"])
