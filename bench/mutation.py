@@ -521,13 +521,17 @@ def function_table(module: str, r: dict) -> str:
         return (f"| {name} | {f['mutants']} | {f['first']}/{f['first_judged']} = {f['first'] / f['first_judged']:.1%} ({lo:.1%}-{hi:.1%}) | "
                 f"{f['after']}/{f['judged']} = {f['after'] / f['judged']:.1%} ({alo:.1%}-{ahi:.1%}) | {f['equivalent']} | {left} |")
 
+    unrun = sorted(func for func, f in funcs.items() if not f["first_judged"])  # a run stopped before reaching them
+    funcs = {func: f for func, f in funcs.items() if f["first_judged"]}
     for func, f in sorted(funcs.items(), key=lambda kv: -kv[1]["mutants"]):
         lines.append(row(f"`{func}`", f, ", ".join(n.rsplit("__mutmut_", 1)[1] for n in f["left"])))
     total = {k: sum(f[k] for f in funcs.values()) for k in ("mutants", "first", "first_judged", "after", "judged", "equivalent")}
     lines.append(row(f"**{len(funcs)} functions**", total, str(sum(len(f["left"]) for f in funcs.values()))))
     of = next((run["module_mutants"] for run in reversed(runs) if "module_mutants" in run), None)
     if of:
-        lines.append(f"\n{total['mutants']} of the module's {of} mutants judged this way; {of - total['mutants']} never judged function by function.")
+        lines.append(f"\n{total['judged']} of the module's {of} mutants judged this way; {of - total['judged']} never judged function by function.")
+    if unrun:
+        lines.append(f"\nNamed in a `--functions` run that was stopped before any of their mutants was judged: {', '.join(f'`{u}`' for u in unrun)}.")
     return "\n".join(lines) + "\n"
 
 

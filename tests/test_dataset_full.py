@@ -346,3 +346,275 @@ def test_rows_of_only_an_id_and_a_label_carry_row_hash_zero():
 
     digests = row_digests(pd.DataFrame({"review_id": ["a", "b", "c"], "label": [0, 1, 0]}), ColumnSpec(feature_cols=()))
     assert digests.to_dict("list") == {"id": ["a", "b", "c"], "label": [0, 1, 0], "row_hash": [0, 0, 0]}
+
+
+# --- signed_source_problem (ingest's check of a source that carries a manifest) --------------------------------
+
+
+def _edited_lake(store, keys, names, seed=31):
+    """``names`` (keys relative to ``store``) sealed with 10 rows each, then the label of row 0 of the last one flipped."""
+    frame = make_reviews(10 * len(names), seed=seed)
+    for i, name in enumerate(names):
+        store.put(name, to_parquet_bytes(frame.iloc[10 * i : 10 * i + 10].reset_index(drop=True)))
+    seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=list(names))
+    store.put(names[-1], to_parquet_bytes(_flipped(frame.iloc[-10:].reset_index(drop=True), 0)), create_only=False)
+    return frame
+
+
+def test_an_edited_lake_is_found_from_its_root_a_subfolder_with_a_slash_and_a_folder_named_like_a_file(tmp_path, keys):
+    """The source is the sealed folder itself (no path left below the manifest), a subfolder written with a trailing
+    slash, or a folder named ``….parquet`` (Spark names its output folders so); an upper-case X in the path is no glob."""
+    from labelguard.tasks.dataset import signed_source_problem
+
+    verify = load_verify_key(keys[1])
+    lake = tmp_path / "Xlake.parquet"
+    store = LocalStore(lake)
+    _edited_lake(store, keys, ["date=1/part-0.parquet", "date=2/part-0.parquet"])
+    for source in (str(lake), str(lake) + "/", str(lake / "date=2") + "/", str(lake / "date=2" / "part-0.parquet")):
+        location, rep = signed_source_problem(source, verify)
+        assert (location, rep.code, rep.suspect_ids) == (store.uri, "digest-mismatch", ["rev-0000010"]), source
+    # a file beside the lake that the manifest does not list is no signed source, though the lake fails
+    (lake / "date=3").mkdir()
+    (lake / "date=3" / "other.parquet").write_bytes(to_parquet_bytes(make_reviews(5, seed=32)))
+    assert signed_source_problem(str(lake / "date=3" / "other.parquet"), verify) is None
+    assert signed_source_problem(str(lake / "date=3"), verify) is None
+
+
+def test_a_listed_part_whose_name_starts_with_x_is_checked(tmp_path, keys):
+    """The part's path below the manifest is taken as it is (``Xtra.parquet``, not ``tra.parquet``)."""
+    from labelguard.tasks.dataset import signed_source_problem
+
+    store = LocalStore(tmp_path / "lake")
+    _edited_lake(store, keys, ["Xtra.parquet"])
+    location, rep = signed_source_problem(str(tmp_path / "lake" / "Xtra.parquet"), load_verify_key(keys[1]))
+    assert (location, rep.code, rep.suspect_ids) == (store.uri, "digest-mismatch", ["rev-0000000"])
+
+
+def test_the_manifest_is_looked_for_up_to_eight_folders_above_a_local_part(tmp_path, keys):
+    """A part seven folders below the manifest is found (the eighth folder looked in, counting the part's own);
+    one eight folders below is not."""
+    from labelguard.tasks.dataset import signed_source_problem
+
+    verify = load_verify_key(keys[1])
+    seven = "/".join("abcdefg") + "/part-0.parquet"
+    store = LocalStore(tmp_path / "seven")
+    _edited_lake(store, keys, [seven])
+    location, rep = signed_source_problem(str(tmp_path / "seven" / seven), verify)
+    assert (location, rep.code) == (store.uri, "digest-mismatch")
+    eight = "/".join("abcdefgh") + "/part-0.parquet"
+    _edited_lake(LocalStore(tmp_path / "eight"), keys, [eight])
+    assert signed_source_problem(str(tmp_path / "eight" / eight), verify) is None
+
+
+def test_an_s3_part_seven_prefixes_down_is_checked_against_its_manifest(s3_uri, s3_endpoint, keys, monkeypatch):
+    """An ``s3://`` object (``.parquet`` or ``.pq``) seven prefixes below the manifest is found, with the endpoint
+    given as an argument (none in the environment); a bucket with no manifest anywhere above the source is no signed
+    source."""
+    from labelguard.tasks.dataset import signed_source_problem
+
+    store = _s3(s3_uri)
+    below = "/".join("abcdefg")
+    _edited_lake(store, keys, [f"{below}/part-0.parquet", f"{below}/part-1.pq"])
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3")
+    verify = load_verify_key(keys[1])
+    for name, suspect in (("part-1.pq", ["rev-0000010"]), ("part-0.parquet", ["rev-0000010"])):
+        location, rep = signed_source_problem(f"{s3_uri}/{below}/{name}", verify, endpoint_url=s3_endpoint)
+        assert (location, rep.code, rep.suspect_ids) == (store.uri, "digest-mismatch", suspect), name
+    assert signed_source_problem(f"s3://{s3_uri.split('/')[2]}/nothing-here/part.parquet", verify, endpoint_url=s3_endpoint) is None
+
+
+def test_the_ledger_reaches_the_check_of_a_signed_source(tmp_path, keys):
+    """An older validly signed state restored at rest passes without a ledger and is a rollback with one."""
+    from labelguard.tasks.dataset import signed_source_problem
+    from labelguard.tasks.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(10, seed=33)
+    store.put("part-0.parquet", to_parquet_bytes(frame))
+    seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"], ledger=ledger)
+    v1 = {k: store.get(k) for k in store.list()}
+    store.put("part-0.parquet", to_parquet_bytes(_flipped(frame, 0)), create_only=False)
+    seal_dataset(store, load_signing_key(keys[0]), ledger=ledger)
+    for k, data in v1.items():
+        store.put(k, data, create_only=False)
+    verify = load_verify_key(keys[1])
+    source = str(tmp_path / "lake" / "part-0.parquet")
+    assert signed_source_problem(source, verify) is None
+    location, rep = signed_source_problem(source, verify, ledger=ledger)
+    assert (location, rep.code) == (store.uri, "rollback")
+
+
+# --- _untrusted_manifest (an edited manifest; the row sidecar still signed) ------------------------------------
+
+
+def _edit_manifest(store):
+    """The manifest's row count raised by one at rest (its signature no longer verifies); the edited payload."""
+    import json
+
+    from labelguard.tasks.dataset import MANIFEST_KEY
+
+    doc = json.loads(store.get(MANIFEST_KEY))
+    doc["payload"]["rows"] += 1
+    store.put(MANIFEST_KEY, json.dumps(doc).encode(), create_only=False)
+    return doc["payload"]
+
+
+def test_an_edited_manifest_keeps_its_report_manifest_and_decodes_only_the_asked_columns(tmp_path, keys):
+    """With the manifest edited, the signed sidecar still names the flipped row; the report carries the (edited)
+    manifest, and only the columns asked for are decoded."""
+    store = LocalStore(tmp_path / "ds")
+    frame = make_reviews(30, seed=34)
+    write_dataset(store, frame, ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"})
+    store.put(DATA_KEY, to_parquet_bytes(_flipped(frame, 4)), create_only=False)
+    payload = _edit_manifest(store)
+    rep = load_verified(store, load_verify_key(keys[1]), columns=["review_id", "label"])
+    assert (rep.code, rep.suspect_ids) == ("bad-signature", ["rev-0000004"])
+    assert rep.detail == ("manifest signature does not verify: the manifest was edited; "
+                          "1 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing")
+    assert list(rep.frame.columns) == ["review_id", "label"] and rep.manifest.payload == payload
+
+
+def test_an_edited_manifest_whose_data_object_is_gone_says_which_and_keeps_the_manifest(tmp_path, keys):
+    store = LocalStore(tmp_path / "ds")
+    write_dataset(store, make_reviews(20, seed=35), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"})
+    store.delete(DATA_KEY)
+    payload = _edit_manifest(store)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail, rep.suspect_ids) == (
+        "bad-signature", f"manifest signature does not verify: the manifest was edited; data object {DATA_KEY} is gone", None)
+    assert rep.manifest.payload == payload
+
+
+def test_an_edited_manifest_moved_away_from_its_part_keeps_the_manifest_in_its_report(tmp_path, keys):
+    import shutil
+
+    from labelguard.tasks.manifest import DatasetRef
+
+    write_dataset(LocalStore(tmp_path / "ds" / "holdout"), make_reviews(20, seed=36), ColumnSpec(), load_signing_key(keys[0]),
+                  source={"kind": "test"}, dataset=DatasetRef("ds-moved", role="holdout", part="holdout"))
+    shutil.copytree(tmp_path / "ds" / "holdout", tmp_path / "elsewhere")
+    store = LocalStore(tmp_path / "elsewhere")
+    payload = _edit_manifest(store)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.detail == "manifest signature does not verify: the manifest was edited; row sidecar belongs to another dataset part: cannot localize"
+    assert rep.manifest.payload == payload
+
+
+def test_an_edited_manifest_and_sidecar_signature_by_the_trusted_key_is_not_taken_for_a_wrong_key(tmp_path, keys):
+    """Both the manifest and rows.sig.json edited (both signed by the trusted key): the hint about the wrong public
+    key is for an unknown-key manifest only."""
+    import json
+
+    from labelguard.tasks.dataset import ROWS_SIG_KEY
+
+    store = LocalStore(tmp_path / "ds")
+    write_dataset(store, make_reviews(20, seed=37), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"})
+    doc = json.loads(store.get(ROWS_SIG_KEY))
+    doc["payload"]["rows"] += 1
+    store.put(ROWS_SIG_KEY, json.dumps(doc).encode(), create_only=False)
+    _edit_manifest(store)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("bad-signature", "manifest signature does not verify: the manifest was edited; "
+                                                       "row sidecar signature missing or invalid: cannot localize")
+
+
+# --- unlisted_objects ------------------------------------------------------------------------------------------
+
+
+def test_a_subfolder_sealed_on_its_own_is_not_unlisted_data_of_the_lake_above(tmp_path, keys):
+    """A sealed subfolder carries ``_manifest.json`` (the sealed name): its parts are its own, not unlisted objects of
+    the lake whose manifest sits above it."""
+    from labelguard.tasks.dataset import MANIFEST_KEY, SEALED_PREFIX
+
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(20, seed=38)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
+    store.put("sub/part-0.parquet", to_parquet_bytes(frame.iloc[10:].reset_index(drop=True)))
+    seal_dataset(LocalStore(tmp_path / "lake" / "sub"), load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"])
+    seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"])
+    assert store.head(f"sub/{SEALED_PREFIX}{MANIFEST_KEY}") is not None
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.frame.review_id.tolist()) == ("ok", frame.review_id.tolist()[:10])
+
+
+def test_a_glob_scope_without_a_pattern_claims_every_object_and_a_part_without_a_suffix_is_unlisted_data(tmp_path, keys):
+    """A signed ``glob`` scope with no pattern claims everything (``*``); Parquet bytes added under a name without
+    ``.parquet`` (Hive's ``000000_0``) are data a reader takes, so they are unlisted (break-it r11 F1)."""
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(20, seed=39)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
+    seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"], scope={"kind": "glob"})
+    store.put("sub/000000_0", to_parquet_bytes(frame.iloc[10:].reset_index(drop=True)))
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.suspect_ids) == ("unlisted-object", frame.review_id.tolist()[10:])
+    assert rep.detail == ("1 Parquet object(s) under the dataset that the signed manifest does not list: sub/000000_0; "
+                          "0 label(s) changed, 0 row(s) otherwise edited, 10 added, 0 missing")
+
+
+def test_an_edited_manifest_over_parts_whose_columns_differ_in_order_still_localizes(tmp_path, keys):
+    """The sidecar's localization after a forged manifest reads every part by column name, as verify does."""
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(20, seed=40)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
+    store.put("part-1.parquet", to_parquet_bytes(frame.iloc[10:].reset_index(drop=True)[list(reversed(frame.columns))]))
+    seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet", "part-1.parquet"])
+    import json
+
+    from labelguard.tasks.dataset import MANIFEST_KEY, own_key
+
+    name = own_key(store, MANIFEST_KEY)
+    doc = json.loads(store.get(name))
+    doc["payload"]["rows"] += 1
+    store.put(name, json.dumps(doc).encode(), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.suspect_ids, rep.frame.review_id.tolist()) == ("bad-signature", [], frame.review_id.tolist())
+
+
+# --- _identity_problem -----------------------------------------------------------------------------------------
+
+
+def test_a_part_or_root_in_a_role_not_accepted_is_wrong_dataset_word_for_word(tmp_path, keys):
+    from labelguard.tasks.manifest import DatasetRef
+
+    sign, verify = load_signing_key(keys[0]), load_verify_key(keys[1])
+    root = LocalStore(tmp_path / "ds")
+    write_dataset(root, make_reviews(20, seed=41), ColumnSpec(), sign, source={"kind": "test"}, dataset=DatasetRef("ds-roles"))
+    write_dataset(root.child("holdout"), make_reviews(10, seed=42), ColumnSpec(), sign, source={"kind": "test"},
+                  dataset=DatasetRef("ds-roles", role="holdout", part="holdout"))
+    rep = load_verified(root.child("holdout"), verify, roles=("data", "baseline"))
+    assert (rep.code, rep.detail) == ("wrong-dataset", "the manifest is for part 'holdout' of dataset ds-roles in role 'holdout'; expected data or baseline")
+    assert load_verified(root.child("holdout"), verify, roles=("holdout",)).code == "ok"
+    rep = load_verified(root, verify, roles=("holdout",))
+    assert (rep.code, rep.detail) == ("wrong-dataset", "the manifest is for dataset ds-roles in role 'data'; expected holdout")
+    assert load_verified(root, verify, roles=("data",)).code == "ok"
+
+
+def test_a_root_manifest_in_a_subfolder_is_wrong_only_when_the_folder_above_holds_the_same_dataset(tmp_path, keys):
+    """A dataset's root files copied into ``sub/`` of another dataset's folder, or of a folder whose manifest does not
+    parse, verify there; copied into a subfolder of their own root they are wrong-dataset."""
+    import shutil
+
+    from labelguard.tasks.dataset import MANIFEST_KEY
+    from labelguard.tasks.manifest import DatasetRef
+
+    sign, verify = load_signing_key(keys[0]), load_verify_key(keys[1])
+    write_dataset(LocalStore(tmp_path / "a"), make_reviews(20, seed=43), ColumnSpec(), sign, source={"kind": "test"}, dataset=DatasetRef("ds-a"))
+    write_dataset(LocalStore(tmp_path / "b"), make_reviews(20, seed=44), ColumnSpec(), sign, source={"kind": "test"}, dataset=DatasetRef("ds-b"))
+    shutil.copytree(tmp_path / "a", tmp_path / "b" / "sub")
+    assert load_verified(LocalStore(tmp_path / "b" / "sub"), verify).code == "ok"
+    (tmp_path / "b" / MANIFEST_KEY).write_text("not a manifest")
+    assert load_verified(LocalStore(tmp_path / "b" / "sub"), verify).code == "ok"
+    shutil.copytree(tmp_path / "a", tmp_path / "a" / "sub", ignore=shutil.ignore_patterns("sub"))
+    rep = load_verified(LocalStore(tmp_path / "a" / "sub"), verify)
+    assert (rep.code, rep.detail) == ("wrong-dataset", "the manifest of dataset ds-a's root sits in its subfolder 'sub'")
+
+
+def test_a_folder_source_whose_name_ends_in_x_is_checked(tmp_path, keys):
+    """Only slashes are stripped from the end of a source: ``lakeX`` is not ``lake``."""
+    from labelguard.tasks.dataset import signed_source_problem
+
+    store = LocalStore(tmp_path / "lakeX")
+    _edited_lake(store, keys, ["part-0.parquet"])
+    location, rep = signed_source_problem(str(tmp_path / "lakeX"), load_verify_key(keys[1]))
+    assert (location, rep.code, rep.suspect_ids) == (store.uri, "digest-mismatch", ["rev-0000000"])

@@ -49,3 +49,25 @@ def test_a_misread_argument_is_refused_with_one_line_and_the_usage(args, problem
     assert lines[0] == problem
     assert lines[1] == "usage: python bench/mutation.py [MODULE ...]"
     assert len(lines) == 6
+
+
+def test_the_function_table_of_a_stopped_run_leaves_out_what_it_never_judged():
+    """A --functions run stopped before one of its functions: that function is named, not divided by zero, and the
+    total counts judged mutants (4 of a 5-mutant function judged, 2 not reached)."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import mutation
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    p = "labelguard.tasks.dataset."
+    names = [f"{p}x_f__mutmut_{i}" for i in range(1, 6)] + [f"{p}x_g__mutmut_{i}" for i in (1, 2)]
+    run = {"names": names, "killed": names[:3], "survived": [names[3]], "not checked": [names[4], *names[5:]], "module_mutants": 20}
+    table = mutation.function_table("dataset", {"functions_run": run, "equivalent": {}})
+    assert table.splitlines()[5:] == [
+        "| `f` | 5 | 3/4 = 75.0% (30.1%-95.4%) | 3/4 = 75.0% (30.1%-95.4%) | 0 | 4 |",
+        "| **1 functions** | 5 | 3/4 = 75.0% (30.1%-95.4%) | 3/4 = 75.0% (30.1%-95.4%) | 0 | 1 |",
+        "",
+        "4 of the module's 20 mutants judged this way; 16 never judged function by function.",
+        "",
+        "Named in a `--functions` run that was stopped before any of their mutants was judged: `g`.",
+    ]
