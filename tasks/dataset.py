@@ -853,6 +853,30 @@ def _refuse_repeated_ids(frame: pd.DataFrame, spec: ColumnSpec, objects: list[di
     )
 
 
+def _refuse_hidden_parquet(store: Store) -> None:
+    """Refuse to seal a folder holding Parquet under names Spark and pandas skip (``_temporary/0/part-1.parquet``,
+    ``.x.parquet``): seal would leave them out as those readers do, but glob readers (DuckDB's ``**/*.parquet``) read
+    them and verify reports them as unlisted objects, so the new seal would fail at once (exit 1).
+
+    Raises
+    ------
+    BadInput
+        Such objects, the first two named.
+    """
+    from labelguard.tasks.lake import _skipped
+
+    keys = store.list()
+    nested = {k.rsplit("/", 1)[0] for k in keys if "/" in k and k.rsplit("/", 1)[-1].removeprefix(SEALED_PREFIX) == MANIFEST_KEY}
+    hidden = sorted(k for k in keys if k.lower().endswith((".parquet", ".pq")) and _skipped(k) and not is_own_object(k)
+                    and not any(k.startswith(n + "/") for n in nested))
+    if hidden:
+        raise BadInput(
+            f"{len(hidden)} Parquet object(s) under {store.uri} have names Spark and pandas skip ({', '.join(hidden[:2])}{', …' if len(hidden) > 2 else ''}) "
+            "but glob readers read and verify checks, so they cannot be left out of the seal",
+            "remove them (an unfinished job's output under _temporary/, say) or rename them without the leading '_' or '.', then seal again",
+        )
+
+
 def seal_dataset(
     store: Store,
     key: Ed25519PrivateKey,
@@ -907,6 +931,8 @@ def seal_dataset(
             from labelguard.tasks.lake import resolve_parts
 
             keys = resolve_parts(store.uri, endpoint_url=getattr(store, "endpoint_url", None))[1]
+        if (scope or {"kind": "prefix"}).get("kind") == "prefix":  # the folder is the dataset: all its Parquet must be signed
+            _refuse_hidden_parquet(store)
         ref = DatasetRef(dataset_id or new_dataset_id(store.uri), role)
         root = store
     # a labelguard part keeps its names; a lake sealed in place gets "_"-prefixed ones its readers skip

@@ -45,3 +45,37 @@ def test_a_reference_folder_of_unsigned_hive_named_parquet_is_data_not_vouched_f
     (folder / "notes.txt").write_text("x")
     with pytest.raises(BadInput, match="holds no Parquet data"):
         load_trusted(str(folder), vkey, "reference", None)
+
+
+def test_seal_refuses_parquet_under_names_readers_skip_and_writes_nothing(tmp_path, keys):
+    """A folder with a failed job's `_temporary/0/part-1.parquet` was sealed without it (as Spark and pandas skip it) and
+    then failed `verify` at once (`unlisted-object`, exit 1, "40 added"): now `seal` refuses it, exit 2, nothing written."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from labelguard.tasks.synthetic import make_reviews
+    from tests.clirun import invoke
+
+    def parquet(frame) -> bytes:
+        sink = io.BytesIO()
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
+        return sink.getvalue()
+
+    base = tmp_path / "lake"
+    store = LocalStore(base)
+    frame = make_reviews(200, seed=3)
+    store.put("part-0.parquet", parquet(frame.iloc[:160]))
+    store.put("_temporary/0/part-1.parquet", parquet(frame.iloc[160:]))
+    before = sorted(store.list())
+    res = invoke("seal", str(base), "--signing-key", keys[0], "--ledger", "none")
+    assert res.exit_code == 2, res.output
+    assert res.stderr.strip() == (
+        f"error: 1 Parquet object(s) under {base} have names Spark and pandas skip (_temporary/0/part-1.parquet) but glob readers "
+        "read and verify checks, so they cannot be left out of the seal (fix: remove them (an unfinished job's output under "
+        "_temporary/, say) or rename them without the leading '_' or '.', then seal again)")
+    assert sorted(store.list()) == before
+    (base / "_temporary" / "0" / "part-1.parquet").unlink()
+    assert invoke("seal", str(base), "--signing-key", keys[0], "--ledger", "none").exit_code == 0
+    assert invoke("verify", str(base), "--guards", "manifest", "--verify-key", keys[1], "--ledger", "none").exit_code == 0
