@@ -2248,14 +2248,12 @@ def _print_runs(runs) -> None:
             for k, v in r.items()
         ])
     out.print(table)
-    from labelguard.tasks.report import business_sentence
-
-    from labelguard.tasks.report import before_sentence
+    from labelguard.tasks.report import before_sentence, business_sentence
 
     for run in runs.values():  # the business figure in the data's own class names (every class's share when none is named among 3+)
         if run.metrics:
-            if before_sentence(run):
-                out.print(before_sentence(run), highlight=False)
+            if before := before_sentence(run):
+                out.print(before, highlight=False)
             out.print(business_sentence(run).replace("`", ""), highlight=False)
 
 

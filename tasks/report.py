@@ -182,8 +182,8 @@ def before_sentence(run: RunResult) -> str:
 def render_markdown(runs: dict[str, RunResult], title: str = "labelguard report", plot: str | None = None) -> str:
     lines = [f"# {title}", ""]
     for run in runs.values():
-        if before_sentence(run):
-            lines.append(f"- {before_sentence(run)}")
+        if before := before_sentence(run):
+            lines.append(f"- {before}")
         lines.append(f"- {business_sentence(run)}")
     first = next(iter(runs.values()), None)
     plus = share_label(first.spec, first.metrics) if first is not None else "positive"

@@ -400,25 +400,23 @@ READ_TIMEOUT_ENV = "LABELGUARD_S3_READ_TIMEOUT"
 
 def s3_read_timeout() -> float:
     """Seconds an S3 call waits for an answer on an open connection: ``LABELGUARD_S3_READ_TIMEOUT``, default 60."""
-    raw = os.environ.get(READ_TIMEOUT_ENV, "60")
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise StoreError(f"{READ_TIMEOUT_ENV}={raw!r} is not a positive number of seconds", f"set {READ_TIMEOUT_ENV} to e.g. 60")
-    return value
+    return _positive_env(READ_TIMEOUT_ENV, "60", float, "a positive number of seconds", lambda v: 0 < v < float("inf"))
 
 
 def s3_max_attempts() -> int:
     """Attempts per S3 call (botocore standard retry mode): ``LABELGUARD_S3_MAX_ATTEMPTS``, default 5."""
-    raw = os.environ.get(MAX_ATTEMPTS_ENV, "5")
+    return _positive_env(MAX_ATTEMPTS_ENV, "5", int, "a positive whole number", lambda v: v >= 1)
+
+
+def _positive_env(name: str, default: str, cast, what: str, ok):
+    """``cast`` of the environment variable ``name`` (``default`` when unset); StoreError naming it when it does not parse or fails ``ok``."""
+    raw = os.environ.get(name, default)
     try:
-        value = int(raw)
+        value = cast(raw)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise StoreError(f"{MAX_ATTEMPTS_ENV}={raw!r} is not a positive whole number", f"set {MAX_ATTEMPTS_ENV} to e.g. 5")
+        value = None
+    if value is None or not ok(value):
+        raise StoreError(f"{name}={raw!r} is not {what}", f"set {name} to e.g. {default}")
     return value
 
 

@@ -10,15 +10,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from labelguard.tasks.dataset import to_parquet_bytes
 from labelguard.tasks.storage import open_store
 from labelguard.tasks.synthetic import make_reviews
 from tests.clirun import invoke
 
 
-def _parquet(frame) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
-    return sink.getvalue()
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -31,7 +28,7 @@ def lake(request, tmp_path):
     frame = make_reviews(600, seed=11)
     names = ["date=2026-01-01/part-0.parquet", "date=2026-01-01/part-1.parquet", "date=2026-01-02/part-0.parquet", "date=2026-01-02/000000_0"]
     for i, key in enumerate(names):
-        store.put(key, _parquet(frame.iloc[i * 150 : (i + 1) * 150]))
+        store.put(key, to_parquet_bytes(frame.iloc[i * 150 : (i + 1) * 150]))
     store.put("_SUCCESS", b"")
     store.put("date=2026-01-02/.part-0.parquet.crc", b"crc")
     store.put("NOTES", b"exported by the nightly job\n")
@@ -58,7 +55,7 @@ def test_a_part_without_the_parquet_suffix_added_after_sealing_fires(lake, keys,
     base, frame, names = lake
     assert invoke("seal", base, "--signing-key", keys[0], "--ledger", "none").exit_code == 0
     injected = frame.iloc[:40].assign(review_id=[f"x{i}" for i in range(40)], label=1 - frame["label"].iloc[:40])
-    open_store(base).put("date=2026-01-02/part-00002-3f2a-c000", _parquet(injected))
+    open_store(base).put("date=2026-01-02/part-00002-3f2a-c000", to_parquet_bytes(injected))
     out = tmp_path / "v.json"
     res = invoke("verify", base, "--guards", "manifest", "--verify-key", keys[1], "--ledger", "none", "--json", out)
     assert (res.exit_code, res.stderr) == (1, "guard fired: manifest\n")

@@ -50,18 +50,9 @@ def test_a_reference_folder_of_unsigned_hive_named_parquet_is_data_not_vouched_f
 def test_seal_refuses_parquet_under_names_readers_skip_and_writes_nothing(tmp_path, keys):
     """A folder with a failed job's `_temporary/0/part-1.parquet` was sealed without it (as Spark and pandas skip it) and
     then failed `verify` at once (`unlisted-object`, exit 1, "40 added"): now `seal` refuses it, exit 2, nothing written."""
-    import io
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    from labelguard.tasks.dataset import to_parquet_bytes as parquet
     from labelguard.tasks.synthetic import make_reviews
     from tests.clirun import invoke
-
-    def parquet(frame) -> bytes:
-        sink = io.BytesIO()
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), sink)
-        return sink.getvalue()
 
     base = tmp_path / "lake"
     store = LocalStore(base)
