@@ -324,8 +324,12 @@ def _no_likelier_than_clean(suspect: np.ndarray, posterior: np.ndarray, posterio
     n, r, s = len(posterior), len(posterior_ref), int(suspect.sum())
     hits = int((posterior_ref >= posterior[suspect].min()).sum())
     p = hits / r
+    if hits == 0:
+        return False
     spread = np.sqrt(s * (1 - s / n) + n**2 * p * (1 - p) / r)
-    return bool(hits > 0 and (s - p * n) / spread < name_se)
+    # no spread only when every candidate row is in the set and every trusted row reaches it: both shares are 1,
+    # the candidate stands no higher than the trusted rows (0/0 read as "not above", not as NaN)
+    return bool(spread == 0 or (s - p * n) / spread < name_se)
 
 
 def _neighbourhood_hits(Z: np.ndarray, codes: np.ndarray, Z_ref: np.ndarray, codes_ref: np.ndarray) -> np.ndarray:

@@ -82,3 +82,20 @@ def test_a_set_no_more_frequent_on_the_candidate_than_on_trusted_rows_loses_to_n
     assert chosen == "posterior" and scored["cleanlab"]["z"] == pytest.approx((129 - 0.302 * 320) / np.sqrt(129 * (1 - 129 / 320) + 320**2 * 0.302 * 0.698 / 80))
     # the same set against 15 % of the trusted rows stands 5.2 standard errors above it: named
     assert choose_suspect_set({"posterior": (0, 0.0), "cleanlab": (129, 0.15)}, 320, 0.64, 80)[0] == "cleanlab"
+
+
+def test_a_set_of_every_row_reached_by_every_trusted_row_is_not_likelier_than_clean():
+    # every candidate row in the set (s = n) and every trusted row at or above its lowest posterior (share 1):
+    # both shares are 1 with no spread; the old code divided 0 by 0 and, NaN < 2 being false, named all the rows
+    import warnings
+
+    from labelguard.tasks.posterior import _no_likelier_than_clean
+
+    posterior = np.full(40, 0.6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a 0/0 RuntimeWarning fails the test
+        assert _no_likelier_than_clean(np.ones(40, dtype=bool), posterior, np.full(10, 0.7)) is True
+        # one trusted row below the set: the candidate's share 1 against 0.9 stands 1.05 standard errors above
+        assert _no_likelier_than_clean(np.ones(40, dtype=bool), posterior, np.r_[np.full(9, 0.7), 0.1]) is True
+        # no trusted row reaches the set: the trusted rows do not speak against it
+        assert _no_likelier_than_clean(np.ones(40, dtype=bool), posterior, np.full(10, 0.1)) is False
