@@ -522,14 +522,15 @@ def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManif
             failures.append(("digest-mismatch", f"{obj['key']}: SHA-256 {digest[:12]}… differs from signed {obj['sha256'][:12]}…{version_note}"))
         elif pinned and head.version_id and head.version_id != pinned:
             failures.append(("version-swapped", f"{obj['key']}: same bytes, but object version is {head.version_id}, manifest pins {pinned}"))
-    if not tables:  # no listed object decodes: nothing to localize against the sidecar
+    all_gone = all(c == "object-missing" for c, _ in failures)
+    # also beside a missing or edited part: a part rewritten under a new name (break-it r11 F2), even the only one
+    extra = unlisted_objects(store, manifest, ref) if tables or all_gone else []
+    if not tables and not extra:  # no listed object decodes and nothing else is there: nothing to localize
         code, detail = failures[0]
         more = f" (+{len(failures) - 1} more object(s))" if len(failures) > 1 else ""
-        unreadable = "" if all(c == "object-missing" for c, _ in failures) else "; no object readable: cannot localize"
+        unreadable = "" if all_gone else "; no object readable: cannot localize"
         return IntegrityReport(code, f"{detail}{more}{unreadable}", manifest, None, observed)
-    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
-    observed["rows"] = table.num_rows
-    extra = unlisted_objects(store, manifest, ref)  # also beside a missing or edited part: a part rewritten under a new name (break-it r11 F2)
+    table = (pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]) if tables else None
     if extra:
         shown = ", ".join(extra[:5]) + (f" (+{len(extra) - 5} more)" if len(extra) > 5 else "")
         unnamed = []  # objects whose rows cannot be named (unreadable, or another schema); the objects can
@@ -540,6 +541,9 @@ def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManif
                 except BadInput:
                     unnamed.append(object_key)
                     continue
+            if table is None:  # every listed object is gone: the rows a reader takes in start with this one
+                table = added
+                continue
             try:
                 if sorted(added.schema.names) != sorted(table.schema.names):
                     raise pa.ArrowInvalid("other columns")
@@ -551,7 +555,9 @@ def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManif
                 unnamed.append(object_key)
         note = f" ({len(unnamed)} of them unreadable or of another schema: their rows are not named)" if unnamed else ""
         failures.append(("unlisted-object", f"{len(extra)} Parquet object(s) under the dataset that the signed manifest does not list: {shown}{note}"))
-    if len(manifest.payload["objects"]) == 1:
+    if table is not None:
+        observed["rows"] = table.num_rows
+    if len(manifest.payload["objects"]) == 1 and observed["objects"]:
         observed.update({k: v for k, v in observed["objects"][0].items() if k in ("sha256", "version_id")})
     sidecar = manifest.payload.get("rows_sidecar")
     if sidecar and not failures:
@@ -573,6 +579,8 @@ def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManif
         detail += f" (+{len(listed)} more object(s))"
     if code != "unlisted-object" and len(listed) < len(failures) - 1:
         detail += f"; and unlisted-object: {failures[-1][1]}"
+    if table is None:  # every listed object gone and no unlisted one readable: no rows to name
+        return IntegrityReport(code, detail, manifest, None, observed)
     frame = _to_frame(table)
     suspects, where = _localize_with_sidecar(store, root, verify_key, frame, ref)
     return IntegrityReport(code, f"{detail}; {where}", manifest, frame, observed, suspects)

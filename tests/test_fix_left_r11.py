@@ -70,3 +70,47 @@ def test_seal_refuses_parquet_under_names_readers_skip_and_writes_nothing(tmp_pa
     (base / "_temporary" / "0" / "part-1.parquet").unlink()
     assert invoke("seal", str(base), "--signing-key", keys[0], "--ledger", "none").exit_code == 0
     assert invoke("verify", str(base), "--guards", "manifest", "--verify-key", keys[1], "--ledger", "none").exit_code == 0
+
+
+def test_a_dataset_whose_only_part_was_rewritten_under_a_new_name_names_the_flipped_rows(tmp_path, keys):
+    """Break-it r11 F2 left this case: with the only listed part gone, verify stopped at `object-missing` before looking
+    for unlisted parts, so the part written in its place (3 labels flipped) was not named nor its rows localized. An
+    unreadable part in its place is named as unlisted, with no rows; nothing in its place reads as before."""
+    import json
+
+    from labelguard.tasks.dataset import to_parquet_bytes as parquet
+    from labelguard.tasks.synthetic import make_reviews
+    from tests.clirun import invoke
+
+    base = tmp_path / "lake"
+    store = LocalStore(base)
+    frame = make_reviews(120, seed=4)
+    store.put("part-0.parquet", parquet(frame))
+    assert invoke("seal", str(base), "--signing-key", keys[0], "--ledger", "none").exit_code == 0
+    flipped = frame["review_id"].iloc[[2, 40, 117]].tolist()
+    edited = frame.copy()
+    edited.loc[edited["review_id"].isin(flipped), "label"] = 1 - edited.loc[edited["review_id"].isin(flipped), "label"]
+    store.delete("part-0.parquet")
+    store.put("part-0-c000.snappy.parquet", parquet(edited))
+    out = tmp_path / "v.json"
+    args = ("verify", str(base), "--guards", "manifest", "--verify-key", keys[1], "--ledger", "none", "--json", out)
+    res = invoke(*args)
+    assert (res.exit_code, res.stderr) == (1, "guard fired: manifest\n")
+    doc = json.loads(out.read_text())
+    assert doc["guards"][0]["detail"] == (
+        "object-missing: data object part-0.parquet is gone; and unlisted-object: 1 Parquet object(s) under the dataset that the "
+        "signed manifest does not list: part-0-c000.snappy.parquet; 3 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing")
+    assert doc["suspect_ids"] == sorted(flipped)
+    store.delete("part-0-c000.snappy.parquet")
+    store.put("part-0-c000.snappy.parquet", b"PAR1 cut short")
+    res = invoke(*args)
+    assert (res.exit_code, res.stderr) == (1, "guard fired: manifest\n")
+    doc = json.loads(out.read_text())
+    assert doc["guards"][0]["detail"] == (
+        "object-missing: data object part-0.parquet is gone; and unlisted-object: 1 Parquet object(s) under the dataset that the "
+        "signed manifest does not list: part-0-c000.snappy.parquet (1 of them unreadable or of another schema: their rows are not named)")
+    assert doc["suspect_ids"] == []
+    store.delete("part-0-c000.snappy.parquet")
+    res = invoke(*args)
+    assert (res.exit_code, res.stderr) == (1, "guard fired: manifest\n")
+    assert json.loads(out.read_text())["guards"][0]["detail"] == "object-missing: data object part-0.parquet is gone"
