@@ -168,9 +168,11 @@ def before_sentence(run: RunResult) -> str:
     pred, bpred, true = m.get("predicted_positive_share"), b.get("predicted_positive_share"), m.get("true_positive_share")
     if pred is not None and bpred is not None and len(m.get("class_shares") or {}) <= 2:
         pos = "positive reviews" if is_reviews(run.spec) else repr(m["positive_class"])
-        total, own = (pred - true) * 100, (pred - bpred) * 100
-        effect = (f"the transform's own effect is {abs(own):.1f} of the {abs(total):.1f} points" if abs(own) >= MATCH_POINTS
-                  else f"the transform itself did not move it (within {MATCH_POINTS} points)")
+        own, was = (pred - bpred) * 100, (bpred - true) * 100  # the transform's move; the model's own error before it
+        error = (f"the model's own error before it: {abs(was):.1f} points {'under' if was < 0 else 'over'}" if abs(was) >= MATCH_POINTS
+                 else f"before it the model matched it within {MATCH_POINTS} points")
+        effect = (f"the transform moved it {abs(own):.1f} points {'down' if own < 0 else 'up'}, to {pred:.1%}, against a true {true:.1%} ({error})"
+                  if abs(own) >= MATCH_POINTS else f"the transform itself did not move it (within {MATCH_POINTS} points; {error})")
         return (f"{lead}, the model predicts {pos} for {bpred:.1%} of the trusted holdout (accuracy {b['accuracy']:.3f}, recall "
                 f"{b['recall']:.3f}, F1 {b['f1']:.3f}; after it {m['accuracy']:.3f}, {m['recall']:.3f}, {m['f1']:.3f}): {effect}.")
     shift = b.get("largest_shift") or {}

@@ -254,7 +254,7 @@ def test_the_console_says_how_much_of_the_gap_the_transform_made():
     lines = captured.get().splitlines()
     assert lines[-2:] == [
         "Before the transform (the same rows as verified, the same model), the model predicts 'pos' for 15.0% of the trusted holdout "
-        "(accuracy 0.900, recall 0.600, F1 0.750; after it 0.800, 0.200, 0.333): the transform's own effect is 10.0 of the 20.0 points.",
+        "(accuracy 0.900, recall 0.600, F1 0.750; after it 0.800, 0.200, 0.333): the transform moved it 10.0 points down, to 5.0%, against a true 25.0% (the model's own error before it: 10.0 points under).",
         "Trained after the targeted transform, the model predicts 'pos' for 5.0% of the trusted holdout, where the true share of 'pos' "
         "is 25.0%: it understates the share of 'pos' by 20.0 points.",
     ]
@@ -288,10 +288,17 @@ def test_pipeline_reports_the_same_model_on_the_rows_before_the_transform(tmp_pa
     assert b["accuracy"] == pytest.approx(float(np.mean(clean == holdout["label"].to_numpy())), abs=1e-12)
     assert b["predicted_positive_share"] == pytest.approx(float(np.mean(clean == "pos")), abs=1e-12)
     pred, bpred, true = m["predicted_positive_share"], b["predicted_positive_share"], m["true_positive_share"]
+    from labelguard.tasks.report import MATCH_POINTS
+
+    own, was = (pred - bpred) * 100, (bpred - true) * 100
+    error = (f"the model's own error before it: {abs(was):.1f} points {'under' if was < 0 else 'over'}" if abs(was) >= MATCH_POINTS
+             else f"before it the model matched it within {MATCH_POINTS} points")
+    effect = (f"the transform moved it {abs(own):.1f} points {'down' if own < 0 else 'up'}, to {pred:.1%}, against a true {true:.1%} ({error})"
+              if abs(own) >= MATCH_POINTS else f"the transform itself did not move it (within {MATCH_POINTS} points; {error})")
     assert res.stdout.splitlines()[-3] == (
         f"Before the transform (the same rows as verified, the same model), the model predicts 'pos' for {bpred:.1%} of the trusted "
         f"holdout (accuracy {b['accuracy']:.3f}, recall {b['recall']:.3f}, F1 {b['f1']:.3f}; after it {m['accuracy']:.3f}, "
-        f"{m['recall']:.3f}, {m['f1']:.3f}): the transform's own effect is {abs(pred - bpred) * 100:.1f} of the {abs(pred - true) * 100:.1f} points."
+        f"{m['recall']:.3f}, {m['f1']:.3f}): {effect}."
     )
 
 
