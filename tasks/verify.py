@@ -315,11 +315,16 @@ def load_trusted(uri_or_store, key: Ed25519PublicKey, what: str, endpoint_url: s
         if rep.code == "wrong-dataset" and roles and role not in roles and not _in_holdout_slot(store) and load_verified(store, key, roles=None, ledger=ledger).ok:
             ref = DatasetRef.from_dict(rep.manifest.payload["dataset"])
             kind = {"data": "a training set", "partition": "a daily partition"}.get(role, f"data in role {role!r}")
-            raise BadInput(
-                f"the {what} at {store.uri} is {kind} (dataset {ref.id}, role {role!r}, signed and intact), not {' or '.join(roles)} data",
-                (f"pass the dataset's holdout ({store.uri.rstrip('/')}/{HOLDOUT})" if role == "data" else "pass a dataset's holdout")
-                + (" or a baseline made with `labelguard baseline`" if "baseline" in roles else ""),
-            )
+            slot = store.child(HOLDOUT)
+            has_holdout = role == "data" and slot.head(own_key(slot, MANIFEST_KEY)) is not None
+            if role == "data" and not has_holdout and "baseline" in roles:  # a sealed lake: no holdout of its own to point at
+                fix = (f"if its rows are trusted (labelled apart from the data you check), make a baseline of them with "
+                       f"`labelguard baseline {store.uri} --out DIR` and pass DIR")
+            else:
+                fix = ((f"pass the dataset's holdout ({store.uri.rstrip('/')}/{HOLDOUT})" if has_holdout
+                        else f"pass a dataset's holdout (the {HOLDOUT} folder `labelguard ingest` writes beside its data)")
+                       + (" or a baseline made with `labelguard baseline`" if "baseline" in roles else ""))
+            raise BadInput(f"the {what} at {store.uri} is {kind} (dataset {ref.id}, role {role!r}, signed and intact), not {' or '.join(roles)} data", fix)
         if rep.code == "missing-manifest":
             _refuse_no_data_of_its_own(store, what)
         raise UntrustedInput([what], f"the {what} at {store.uri} failed verification: {rep.code}: {rep.detail}")

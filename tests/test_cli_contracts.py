@@ -125,12 +125,13 @@ def test_training_set_passed_as_reference_is_a_usage_error_not_tampering(world, 
     assert res.exit_code == 2 and res.stdout == ""
     assert res.stderr.strip() == (
         f"error: the reference at {world / 'trusted'} is a training set (dataset {ds_id}, role 'data', signed and intact), not baseline or holdout data "
-        f"(fix: pass the dataset's holdout ({world / 'trusted'}/holdout) or a baseline made with `labelguard baseline`)"
+        f"(fix: if its rows are trusted (labelled apart from the data you check), make a baseline of them with `labelguard baseline "
+        f"{world / 'trusted'} --out DIR` and pass DIR)"  # it has no holdout: pointing at {world / 'trusted'}/holdout was a wrong fix
     )
     res = invoke("verify", world / "ds", "--holdout", world / "trusted", "--verify-key", keys[1])
     assert res.exit_code == 2 and res.stderr.strip() == (
         f"error: the holdout at {world / 'trusted'} is a training set (dataset {ds_id}, role 'data', signed and intact), not holdout data "
-        f"(fix: pass the dataset's holdout ({world / 'trusted'}/holdout))"
+        "(fix: pass a dataset's holdout (the holdout folder `labelguard ingest` writes beside its data))"
     )
 
 
