@@ -196,6 +196,28 @@ class UnknownClasses:
                 "known": [to_py(c) for c in self.known]}
 
 
+def with_trusted_classes(spec: ColumnSpec, *trusted) -> ColumnSpec:
+    """``spec`` with the classes that only the trusted rows have appended to its class set (in sorted order, so the
+    data's own classes keep their codes).
+
+    A class the trusted rows hold and the data has no row of is one the data lost: every row of it relabelled before
+    the data was sealed (a lake sealed after a targeted attack emptied the class), or data that never had it. Either
+    way the guards compare it with the trusted rows: the class balance sees 0 % against the trusted share. Without it
+    the detectors met labels outside the data's class set and failed (an ``IndexError``). ``trusted``: frames or None.
+    """
+    from dataclasses import replace
+
+    ours = {to_py(c) for c in spec.classes or ()}
+    if not ours:
+        return spec
+    theirs = {to_py(v) for rows in trusted if rows is not None and len(rows) and spec.label_col in rows
+              for v in rows[spec.label_col].dropna().unique()}
+    extra = sorted(theirs - ours, key=str)
+    if not extra or not theirs & ours:  # no class in common is another labelling, refused before this
+        return spec
+    return replace(spec, classes=tuple(spec.classes) + tuple(extra))
+
+
 def set_apart_unknown(frame, spec: ColumnSpec, trusted, holdout=None, what: str = "reference"):
     """Set apart the rows whose class the trusted rows never had, so the guards judge the known classes only.
 

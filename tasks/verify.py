@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from labelguard.errors import BadInput, UntrustedInput
 from labelguard.tasks import guards
-from labelguard.tasks.classes import UnknownClasses, note_unknown_classes, refuse_positive_against_signed, set_apart_unknown, with_positive
+from labelguard.tasks.classes import UnknownClasses, note_unknown_classes, refuse_positive_against_signed, set_apart_unknown, with_positive, with_trusted_classes
 from labelguard.tasks.dataset import HOLDOUT, MANIFEST_KEY, IntegrityReport, ManifestProblem, load_verified, own_key, read_manifest, sort_ids, write_dataset
 from labelguard.tasks.features import with_featurizer
 from labelguard.tasks.manifest import ColumnSpec, DatasetRef, SignedManifest, load_verify_key, new_dataset_id, to_py
@@ -491,7 +491,7 @@ def verify_dataset(
     for what, trusted_rows, flag in (("reference", reference, "--reference"), ("holdout", holdout, "--holdout")):
         check_columns(spec, trusted_rows, what, flag, integrity.frame.columns)
     # the text featurizer is refitted on the text of the data and its trusted rows, as the pipeline does
-    spec = with_featurizer(with_positive(spec, positive_class), integrity.frame, holdout, reference)
+    spec = with_featurizer(with_positive(with_trusted_classes(spec, reference, holdout), positive_class), integrity.frame, holdout, reference)
     if reference is None and holdout is not None:
         reference = holdout
         # the audit trail names the trusted rows the reference guards compared with, not null

@@ -28,3 +28,38 @@ def test_a_sealed_lake_passed_as_reference_is_told_to_make_a_baseline_not_pointe
     assert made.exit_code == 0, made.output
     # 100 trusted rows cannot rule out a 20 % flip (inconclusive), so the fix is checked with --allow-inconclusive
     assert invoke("verify", tmp_path / "lake", "--reference", tmp_path / "base", *args, "--allow-inconclusive").exit_code == 0
+
+
+def test_a_class_the_trusted_rows_hold_and_the_data_lost_is_judged_not_a_crash(tmp_path, keys):
+    """A 3-class lake sealed after every row of class 2 was relabelled 1 (the class emptied before sealing, so its signed
+    class set is {0, 1}), checked against a baseline holding all three: the detectors met label 2 outside the data's class
+    set and stopped with `unexpected IndexError` (exit 2). The trusted rows' classes now join the class set: the class
+    balance sees 0 % against the trusted share and fires, and the reference model names the relabelled rows."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(600, 3))
+    label = np.digitize(x[:, 0] + x[:, 1], [-0.5, 0.5])
+    frame = pd.DataFrame({"id": np.arange(600), "a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "label": label})
+    lake = frame.iloc[:480].copy()
+    emptied = lake.loc[lake["label"] == 2, "id"].tolist()
+    lake.loc[lake["label"] == 2, "label"] = 1
+    LocalStore(tmp_path / "lake").put("part-0.parquet", to_parquet_bytes(lake))
+    LocalStore(tmp_path / "ref").put("part-0.parquet", to_parquet_bytes(frame.iloc[480:]))
+    for name in ("lake", "ref"):
+        assert invoke("seal", tmp_path / name, "--label-col", "label", "--id-col", "id", "--signing-key", keys[0], "--ledger", "none").exit_code == 0
+    assert invoke("baseline", tmp_path / "ref", "--out", tmp_path / "base", "--signing-key", keys[0], "--verify-key", keys[1], "--ledger", "none").exit_code == 0
+    out = tmp_path / "v.json"
+    res = invoke("verify", tmp_path / "lake", "--reference", tmp_path / "base", "--verify-key", keys[1], "--ledger", "none",
+                 "--guards", "class_balance,reference_model", "--json", out)
+    assert (res.exit_code, res.stderr) == (1, "guard fired: class_balance, reference_model\n")
+    doc = json.loads(out.read_text())
+    balance = {g["name"]: g for g in doc["guards"]}["class_balance"]
+    assert balance["detail"] == ("class 0: 39.6% vs 39.2% (p=1), class 1: 60.4% vs 30.0% (p=2.9e-09), class 2: 0.0% vs 30.8% (p=8.5e-29); "
+                                 "fires below 0.00033 per class; power: sees a flip of 57% of any class")
+    named = set(doc["suspect_ids"])
+    assert doc["suspects_from"] == ["flip_posterior"]
+    assert (len(emptied), len(named & set(emptied)), len(named - set(emptied))) == (168, 148, 6)
