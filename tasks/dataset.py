@@ -665,7 +665,7 @@ def unlisted_objects(store: Store, manifest: SignedManifest, ref: DatasetRef) ->
     """
     import fnmatch
 
-    from labelguard.tasks.lake import is_data_part
+    from labelguard.tasks.lake import is_data_part, is_table_log
 
     scope = manifest.payload.get("scope") or {"kind": "prefix"}
     if scope.get("kind") == "files":
@@ -675,7 +675,7 @@ def unlisted_objects(store: Store, manifest: SignedManifest, ref: DatasetRef) ->
     listed = {o["key"] for o in manifest.payload["objects"]}
     found = []
     for key in keys:
-        if is_own_object(key) or any(key.startswith(n + "/") for n in nested) or ref.key(key) in listed:
+        if is_own_object(key) or any(key.startswith(n + "/") for n in nested) or ref.key(key) in listed or is_table_log(key):
             continue
         if scope.get("kind") == "glob" and not fnmatch.fnmatchcase(key, scope.get("pattern", "*")):
             continue
@@ -871,9 +871,9 @@ def _refuse_hidden_parquet(store: Store) -> None:
     BadInput
         Such objects, the first two named.
     """
-    from labelguard.tasks.lake import _skipped
+    from labelguard.tasks.lake import _skipped, is_table_log
 
-    keys = store.list()
+    keys = [k for k in store.list() if not is_table_log(k)]  # a Delta table's checkpoints are its log, not hidden data
     nested = {k.rsplit("/", 1)[0] for k in keys if "/" in k and k.rsplit("/", 1)[-1].removeprefix(SEALED_PREFIX) == MANIFEST_KEY}
     hidden = sorted(k for k in keys if k.lower().endswith((".parquet", ".pq")) and _skipped(k) and not is_own_object(k)
                     and not any(k.startswith(n + "/") for n in nested))
@@ -960,7 +960,18 @@ def seal_dataset(
         objects.append({"key": object_key, "sha256": digest, "bytes": head.size, "version_id": head.version_id, "rows": table.num_rows})
         tables.append(table)
     frame = _to_frame(pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0])
-    _refuse_repeated_ids(frame, spec, objects)
+    try:
+        _refuse_repeated_ids(frame, spec, objects)
+    except BadInput as exc:
+        if root.child("_delta_log").list(limit=1):  # a Delta table keeps the files its log removed until VACUUM
+            raise BadInput(
+                f"{exc.problem}: {root.uri} is a Delta table, and its folder keeps the Parquet files of earlier versions "
+                "(an UPDATE, DELETE or OPTIMIZE rewrites parts; the log marks the old ones removed, readers of the table skip "
+                "them, seal reads every part)",
+                "seal a copy of the table's current version (written out as Parquet, e.g. with Spark or the deltalake "
+                "package), or VACUUM the table so that only its current files remain, then seal again",
+            ) from exc
+        raise
     if old is not None and "dataset" in old.payload:
         before = {o["key"]: o["sha256"] for o in old.payload["objects"]}
         if rotated_from is not None and before != {o["key"]: o["sha256"] for o in objects}:

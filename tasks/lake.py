@@ -15,6 +15,19 @@ OWN = {"rows.parquet", "_rows.parquet"}  # labelguard's own sidecar, never a dat
 def _skipped(key: str) -> bool:
     """Not a data part: labelguard's sidecar, or a name starting with "_" or "." (Spark, Hive and pyarrow skip those too)."""
     return any(seg.startswith(("_", ".")) for seg in key.split("/")) or key.rsplit("/", 1)[-1] in OWN
+
+
+# folders that hold a table format's own log, never rows: Delta Lake's `_delta_log/` (JSON commits and
+# `*.checkpoint.parquet`), Apache Hudi's `.hoodie/`
+TABLE_LOGS = ("_delta_log", ".hoodie")
+
+
+def is_table_log(key: str) -> bool:
+    """``key`` lies in a table format's log folder (:data:`TABLE_LOGS`): its Parquet (Delta's checkpoints) is the
+    table's metadata, which no reader of the table takes as rows; removing it would break the table."""
+    return any(seg in TABLE_LOGS for seg in key.split("/")[:-1])
+
+
 _GLOB = re.compile(r"[*?\[]")
 PARQUET_MAGIC = b"PAR1"
 

@@ -63,3 +63,58 @@ def test_a_class_the_trusted_rows_hold_and_the_data_lost_is_judged_not_a_crash(t
     named = set(doc["suspect_ids"])
     assert doc["suspects_from"] == ["flip_posterior"]
     assert (len(emptied), len(named & set(emptied)), len(named - set(emptied))) == (168, 148, 6)
+
+
+def _delta_table(base, frame, *, rewritten=None):
+    """A Delta Lake table as Spark leaves it: a part, the JSON log and a checkpoint in `_delta_log/`; with `rewritten`,
+    a second version whose part replaced the first (an UPDATE), the first kept on disk until VACUUM."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    store = LocalStore(base)
+    store.put("part-00000-a1.snappy.parquet", to_parquet_bytes(frame))
+    log = [json.dumps({"add": {"path": "part-00000-a1.snappy.parquet"}})]
+    if rewritten is not None:
+        store.put("part-00001-b2.snappy.parquet", to_parquet_bytes(rewritten))
+        log += [json.dumps({"remove": {"path": "part-00000-a1.snappy.parquet"}}), json.dumps({"add": {"path": "part-00001-b2.snappy.parquet"}})]
+    store.put("_delta_log/00000000000000000000.json", "\n".join(log).encode())
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table({"add": [{"path": "part-00000-a1.snappy.parquet"}]}), sink)
+    store.put("_delta_log/00000000000000000010.checkpoint.parquet", sink.getvalue().to_pybytes())
+    return store
+
+
+def test_a_delta_table_with_checkpoints_seals_and_a_later_checkpoint_is_not_an_unlisted_part(tmp_path, keys):
+    """Delta's `_delta_log/*.checkpoint.parquet` is the table's log: seal refused the table, telling the user to remove
+    it (which breaks the table), and a checkpoint written after sealing would have read as an unlisted data part (exit 1)."""
+    frame = make_reviews(200, seed=9)
+    store = _delta_table(tmp_path / "t", frame)
+    res = invoke("seal", tmp_path / "t", "--signing-key", keys[0], "--ledger", "none")
+    assert res.exit_code == 0, res.output
+    assert "1 object(s), 200 rows" in res.stdout
+    store.put("_delta_log/00000000000000000020.checkpoint.parquet", store.get("_delta_log/00000000000000000010.checkpoint.parquet"))
+    args = ("verify", tmp_path / "t", "--guards", "manifest", "--verify-key", keys[1], "--ledger", "none")
+    assert invoke(*args).exit_code == 0
+    store.put("part-00002-c3.snappy.parquet", to_parquet_bytes(make_reviews(220, seed=9).iloc[200:]))  # rows added as data: still caught
+    assert (invoke(*args).exit_code, invoke(*args).stderr) == (1, "guard fired: manifest\n")
+
+
+def test_a_delta_table_keeping_an_earlier_versions_parts_is_refused_naming_delta(tmp_path, keys):
+    """After an UPDATE, a Delta folder holds the old part beside its rewrite: seal read both and refused "id … is in
+    both …" with a fix (drop the copy) that does not fit a table whose log says which part is current."""
+    frame = make_reviews(200, seed=9)
+    rewritten = frame.copy()
+    rewritten.loc[:4, "label"] = 1 - rewritten.loc[:4, "label"]
+    store = _delta_table(tmp_path / "t", frame, rewritten=rewritten)
+    before = sorted(store.list())
+    res = invoke("seal", tmp_path / "t", "--signing-key", keys[0], "--ledger", "none")
+    first = frame["review_id"].iloc[0]
+    assert (res.exit_code, res.stderr) == (2, (
+        f"error: id {first!r} is in both part-00000-a1.snappy.parquet and part-00001-b2.snappy.parquet (200 repeated id(s) in 400 rows): "
+        f"{tmp_path / 't'} is a Delta table, and its folder keeps the Parquet files of earlier versions (an UPDATE, DELETE or OPTIMIZE "
+        "rewrites parts; the log marks the old ones removed, readers of the table skip them, seal reads every part) (fix: seal a copy "
+        "of the table's current version (written out as Parquet, e.g. with Spark or the deltalake package), or VACUUM the table so "
+        "that only its current files remain, then seal again)\n"))
+    assert sorted(store.list()) == before
