@@ -185,3 +185,16 @@ def test_a_smaller_recall_gap_turns_the_clean_pass_into_cannot_tell(tmp_path, ke
     assert (rep["verdict"], gate["verdict"], rep["recall_gap"], gate["metrics"]["recall_gap"]) == ("inconclusive", "inconclusive", 0.1, 0.1)
     assert gate["metrics"]["per_class_recall"]["1"]["drop"] == 0.0
 
+
+def test_the_drill_says_which_rule_made_the_damage_material():
+    """bench/regimes.py counts material damage by each rule apart: ``recall_material`` is the per-class recall rule alone."""
+    from labelguard.tasks import drill
+
+    def metrics(acc, share1, recall1):
+        return {"accuracy": acc, "positive_class": 1, "class_shares": {"0": {"predicted": 1 - share1}, "1": {"predicted": share1}},
+                "per_class": {"0": {"recall": 1.0}, "1": {"recall": recall1}}}
+
+    recall_only = drill.damage(metrics(1.0, 0.014, 1.0), metrics(0.995, 0.009, 0.643))
+    accuracy_only = drill.damage(metrics(1.0, 0.5, 1.0), metrics(0.97, 0.5, 0.9))
+    assert (recall_only["material"], recall_only["recall_material"]) == (True, True)
+    assert (accuracy_only["material"], accuracy_only["recall_material"]) == (True, False)
