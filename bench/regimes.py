@@ -215,6 +215,7 @@ def _evaluate(regime, seed, attack, rate, frame, truth, clean, spread, holdout, 
 
 
 def summarize(df: pd.DataFrame, clean_seeds: int, attack_seeds: int, secs: float, first_seed: int = 1000) -> str:
+    df = df.reindex(columns=list(dict.fromkeys([*df.columns, *COLUMNS])))  # a CSV of an older grid lacks the newer columns
     errors = df[df["error"].notna()] if "error" in df else df.iloc[:0]
     df = df[df["error"].isna()] if "error" in df else df
     att = df[df.attack != "clean"].copy()
@@ -228,7 +229,11 @@ def summarize(df: pd.DataFrame, clean_seeds: int, attack_seeds: int, secs: float
     material = att[rules["either"]]
     silent = material[material.verdict == "pass"]
 
+    measured = att["recall_material"].notna().any() if len(att) else False
+
     def counted(mask) -> str:
+        if mask is not rules["points"] and not measured:
+            return "not measured (a CSV written before the per-class rule and the clean spread were recorded)"
         m = att[mask]
         return (f"{len(m)}; fired {(m.verdict == 'fired').sum()}, inconclusive {(m.verdict == 'inconclusive').sum()}, "
                 f"**silent pass {(m.verdict == 'pass').sum()}**")
