@@ -34,7 +34,7 @@ import pandas as pd
 
 from _common import write_result
 from labelguard.errors import BadInput
-from labelguard.tasks import attacks, guards
+from labelguard.tasks import attacks, drill, guards
 from labelguard.tasks.manifest import ColumnSpec
 from labelguard.tasks.posterior import flip_posterior
 from labelguard.tasks.train import evaluate, train_model
@@ -45,7 +45,9 @@ STAT = ["schema", "class_balance", "class_conditional", "duplicate_conflicts", "
 LOCALIZERS = ["confident_learning", "knn_consistency", "reference_model", "duplicate_conflicts"]
 TOLERATE = 0.2
 COLUMNS = (["regime", "seed", "attack", "rate", "flips", "verdict", "suite_f1", "suite_wf1", "suite_set", "secs"] + [f"v_{g}" for g in STAT]
-           + [f"f1_{g}" for g in LOCALIZERS] + ["cleanlab_f1", "cleanlab_wf1", "damage", "error"])
+           + [f"f1_{g}" for g in LOCALIZERS] + ["cleanlab_f1", "cleanlab_wf1", "damage", "error",
+              "recall_damage", "recall_class", "recall_material", "noise95", "recall_noise95"])
+SPREAD_FITS = 20  # bootstrap refits of the clean model per regime and seed: the damage figure's own variability
 BASE = dict(classes=2, balance=None, kind="continuous", features=10, rows=2000)
 REGIMES: dict[str, dict] = {
     "base (2 classes, 50:50, continuous, 10 feat, 2,000 rows)": BASE,
@@ -118,19 +120,44 @@ def _weighted_f1(found: np.ndarray, truth: np.ndarray) -> float:
     return float(f1_score(truth, found, average="weighted", zero_division=0))
 
 
-def _damage(clean: pd.DataFrame, poisoned: pd.DataFrame, holdout: pd.DataFrame, spec: ColumnSpec) -> float:
-    """Largest move, in points, of holdout accuracy or any class's predicted share (0.02 = 2 points)."""
-    X = holdout[list(spec.feature_cols)].to_numpy(dtype=float)
-    preds = []
-    for fr in (clean, poisoned):
-        try:
-            preds.append(train_model(fr, spec).predict(X))
-        except BadInput:
-            return 1.0
-    y = holdout[spec.label_col].to_numpy()
-    acc = abs(float((preds[0] == y).mean() - (preds[1] == y).mean()))
-    share = max(abs(float((preds[0] == c).mean() - (preds[1] == c).mean())) for c in spec.classes)
-    return max(acc, share)
+def _scores(frame: pd.DataFrame, holdout: pd.DataFrame, spec: ColumnSpec) -> dict | None:
+    """The drill's holdout metrics (accuracy, class shares, per-class recall) of a model fitted on ``frame``; None: it cannot be fitted."""
+    try:
+        return drill.with_per_class(evaluate(train_model(frame, spec), holdout, spec))
+    except BadInput:
+        return None
+
+
+def _points(clean: dict, other: dict) -> float:
+    """The 2-point rule's figure: largest move, in points, of holdout accuracy or any class's predicted share (0.02 = 2 points)."""
+    acc = abs(clean["accuracy"] - other["accuracy"])
+    return max(acc, max(abs(clean["class_shares"][c]["predicted"] - other["class_shares"][c]["predicted"]) for c in clean["class_shares"]))
+
+
+def _damage(clean: dict, frame: pd.DataFrame, holdout: pd.DataFrame, spec: ColumnSpec) -> dict:
+    """What the attack cost on the holdout, by both rules: the 2-point figure (``damage``) and the drill's per-class
+    recall rule (``recall_damage``: the largest recall loss of a class, a share of its rows; ``recall_material``)."""
+    other = _scores(frame, holdout, spec)
+    if other is None:  # the attack left a single class: nothing can be learnt
+        return {"damage": 1.0, "recall_damage": 1.0, "recall_class": None, "recall_material": True}
+    d = drill.damage(clean, other)
+    return {"damage": _points(clean, other), "recall_damage": d["recall_points"] / 100, "recall_class": d["recall_class"],
+            "recall_material": d["recall_material"]}
+
+
+def _clean_spread(clean: dict, frame: pd.DataFrame, holdout: pd.DataFrame, spec: ColumnSpec, seed: int) -> dict:
+    """The damage figures between the clean model and the same model refitted on bootstrap resamples of the same
+    clean rows (:data:`SPREAD_FITS`): how far another equally clean training sample moves them. ``noise95`` and
+    ``recall_noise95`` are their 95th percentiles; an attack's figure at or under it is within the clean model's own
+    variability on this holdout."""
+    rng = np.random.default_rng([seed, 95])
+    pts, rec = [], []
+    for _ in range(SPREAD_FITS):
+        other = _scores(frame.iloc[rng.integers(0, len(frame), len(frame))], holdout, spec)
+        if other is not None:
+            pts.append(_points(clean, other))
+            rec.append(drill.damage(clean, other)["recall_points"] / 100)
+    return {"noise95": float(np.quantile(pts, 0.95)) if pts else None, "recall_noise95": float(np.quantile(rec, 0.95)) if rec else None}
 
 
 def run_cell(task: tuple) -> list[dict]:
@@ -149,15 +176,19 @@ def run_cell(task: tuple) -> list[dict]:
                 if not len(res.flipped_ids):
                     continue
                 runs.append((name, rate, res.frame, res.frame[spec.id_col].isin(res.flipped_ids).to_numpy()))
+    clean = spread = None
+    if with_attacks:  # the damage figures compare each attacked model with this one, and with the clean model's own spread
+        clean = _scores(cand, holdout, spec)
+        spread = _clean_spread(clean, cand, holdout, spec, seed)
     for attack, rate, frame, truth in runs:
         try:
-            rows.append(_evaluate(regime, seed, attack, rate, frame, truth, runs[0][2], holdout, spec))
+            rows.append(_evaluate(regime, seed, attack, rate, frame, truth, clean, spread, holdout, spec))
         except Exception as exc:  # a crash is a result too: counted, never silently dropped
             rows.append({"regime": regime, "seed": seed, "attack": attack, "rate": rate, "error": f"{type(exc).__name__}: {exc}"[:200]})
     return rows
 
 
-def _evaluate(regime, seed, attack, rate, frame, truth, clean_frame, holdout, spec) -> dict:
+def _evaluate(regime, seed, attack, rate, frame, truth, clean, spread, holdout, spec) -> dict:
     if True:
         t0 = time.perf_counter()
         ctx = guards.GuardContext(frame=frame, spec=spec, reference=holdout, holdout=holdout)
@@ -177,11 +208,14 @@ def _evaluate(regime, seed, attack, rate, frame, truth, clean_frame, holdout, sp
                 row[f"f1_{g.name}"] = _f1(np.isin(ids, g.suspect_ids), truth)
         cl = np.isin(ids, next(g for g in results if g.name == "confident_learning").suspect_ids or [])
         row["cleanlab_f1"], row["cleanlab_wf1"] = _f1(cl, truth), _weighted_f1(cl, truth)
-        row["damage"] = _damage(clean_frame, frame, holdout, spec) if attack != "clean" else 0.0
+        row["damage"] = 0.0
+        if attack != "clean":
+            row.update(_damage(clean, frame, holdout, spec), **spread)
         return row
 
 
 def summarize(df: pd.DataFrame, clean_seeds: int, attack_seeds: int, secs: float, first_seed: int = 1000) -> str:
+    df = df.reindex(columns=list(dict.fromkeys([*df.columns, *COLUMNS])))  # a CSV of an older grid lacks the newer columns
     errors = df[df["error"].notna()] if "error" in df else df.iloc[:0]
     df = df[df["error"].isna()] if "error" in df else df
     att = df[df.attack != "clean"].copy()
@@ -191,8 +225,18 @@ def summarize(df: pd.DataFrame, clean_seeds: int, attack_seeds: int, secs: float
         damage=("damage", "mean"), fired=("verdict", lambda v: (v == "fired").mean()), unsure=("verdict", lambda v: (v == "inconclusive").mean()),
     ).reset_index()
     cells["gain"] = cells.suite - cells.cleanlab
-    material = att[att.damage >= 0.02]
+    rules = _rules(att)
+    material = att[rules["either"]]
     silent = material[material.verdict == "pass"]
+
+    measured = att["recall_material"].notna().any() if len(att) else False
+
+    def counted(mask) -> str:
+        if mask is not rules["points"] and not measured:
+            return "not measured (a CSV written before the per-class rule and the clean spread were recorded)"
+        m = att[mask]
+        return (f"{len(m)}; fired {(m.verdict == 'fired').sum()}, inconclusive {(m.verdict == 'inconclusive').sum()}, "
+                f"**silent pass {(m.verdict == 'pass').sum()}**")
     lines = [
         f"Clean seeds per regime: {clean_seeds} (seeds {first_seed}+); attack seeds per cell: {attack_seeds}; tolerance {TOLERATE:.0%}; "
         f"{len(att)} attacked runs, {len(clean)} clean runs; wall time {secs / 60:.1f} min on 2 cores shared with other work"
@@ -203,8 +247,11 @@ def summarize(df: pd.DataFrame, clean_seeds: int, attack_seeds: int, secs: float
         f"- suspect-set F1, mean over {len(cells)} cells: suite **{cells.suite.mean():.3f}**, cleanlab **{cells.cleanlab.mean():.3f}** "
         f"(mean gain {cells.gain.mean():+.3f}); weighted F1 suite {cells.suite_w.mean():.3f}, cleanlab {cells.cleanlab_w.mean():.3f}",
         f"- cells where the suite is more than 0.01 below cleanlab: {(cells.gain < -0.01).sum()} of {len(cells)}",
-        f"- attacked runs with material damage (>= 2 points of accuracy or a class's predicted share): {len(material)}; "
-        f"fired {(material.verdict == 'fired').sum()}, inconclusive {(material.verdict == 'inconclusive').sum()}, **silent pass {len(silent)}**",
+        f"- attacked runs with material damage by the 2-point rule (>= 2 points of accuracy or a class's predicted share): {counted(rules['points'])}",
+        f"- by the per-class rule (a class losing >= {guards.RECALL_GAP:.0%} of its recall on the holdout, the drill's `damage`): {counted(rules['recall'])}",
+        f"- by either rule: {counted(rules['either'])}",
+        f"- of these, beyond the clean model's own variability (the figure above the 95th percentile of the same figure between the clean "
+        f"model and {SPREAD_FITS} bootstrap refits of it on the clean rows): {counted(rules['beyond'])}",
         f"- runs that raised: {len(errors)}" + ("".join(f"; {r.regime} {r.attack} {r.rate:.0%}: {r.error}" for r in errors.head(5).itertuples())),
         "",
         "## Worst cells (suite minus cleanlab)",
@@ -215,9 +262,12 @@ def summarize(df: pd.DataFrame, clean_seeds: int, attack_seeds: int, secs: float
     for r in cells.nsmallest(12, "gain").itertuples():
         lines.append(f"| {r.regime} | {r.attack} | {r.rate:.0%} | {r.suite:.3f} | {r.cleanlab:.3f} | {r.gain:+.3f} | {r.damage:.3f} | {r.fired:.0%} | {r.unsure:.0%} |")
     if len(silent):
-        lines += ["", "## Material damage that passed silently", "", "| regime | seed | attack | rate | damage | suite F1 |", "|---|---:|---|---:|---:|---:|"]
+        lines += ["", "## Material damage that passed silently", "",
+                  "| regime | seed | attack | rate | flips | damage (2-point) | clean spread (95th pct) | recall loss | its spread | suite F1 |",
+                  "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in silent.itertuples():
-            lines.append(f"| {r.regime} | {r.seed} | {r.attack} | {r.rate:.0%} | {r.damage:.3f} | {r.suite_f1:.3f} |")
+            lines.append(f"| {r.regime} | {r.seed} | {r.attack} | {r.rate:.0%} | {r.flips} | {r.damage:.3f} | {_num(r.noise95)} | "
+                         f"{_num(r.recall_damage)} | {_num(r.recall_noise95)} | {r.suite_f1:.3f} |")
     lines += ["", "## Per regime", "", "| regime | suite F1 | cleanlab F1 | gain | worst cell gain | " + " | ".join(f"{g} F1" for g in LOCALIZERS) +
               " | fired | inconclusive | pass |", "|---|" + "---:|" * (7 + len(LOCALIZERS))]
     for regime, g in att.groupby("regime", sort=False):
@@ -225,6 +275,15 @@ def summarize(df: pd.DataFrame, clean_seeds: int, attack_seeds: int, secs: float
         per = " | ".join(f"{g[f'f1_{n}'].mean():.3f}" if f"f1_{n}" in g else "—" for n in LOCALIZERS)
         lines.append(f"| {regime} | {g.suite_f1.mean():.3f} | {g.cleanlab_f1.mean():.3f} | {c.gain.mean():+.3f} | {c.gain.min():+.3f} | {per} | "
                      f"{(g.verdict == 'fired').mean():.0%} | {(g.verdict == 'inconclusive').mean():.0%} | {(g.verdict == 'pass').mean():.0%} |")
+    lines += ["", "## Material damage per regime, by rule", "",
+              "| regime | attacked runs | 2-point | per-class recall | either | fired | inconclusive | silent pass | beyond clean spread | "
+              "its silent passes | suite F1 | cleanlab F1 |", "|---|" + "---:|" * 11]
+    for regime, g in att.groupby("regime", sort=False):
+        r = {k: v[g.index] for k, v in rules.items()}
+        e = g[r["either"]]
+        lines.append(f"| {regime} | {len(g)} | {r['points'].sum()} | {r['recall'].sum()} | {len(e)} | {(e.verdict == 'fired').sum()} | "
+                     f"{(e.verdict == 'inconclusive').sum()} | {(e.verdict == 'pass').sum()} | {r['beyond'].sum()} | "
+                     f"{(g[r['beyond']].verdict == 'pass').sum()} | {g.suite_f1.mean():.3f} | {g.cleanlab_f1.mean():.3f} |")
     guard_cols = [c for c in clean.columns if c.startswith("v_")]
     lines += ["", "## Clean false alarms per guard (fired / runs)", "", "| regime | runs | " + " | ".join(c[2:] for c in guard_cols) + " | suite verdict fired | inconclusive |",
               "|---|---:|" + "---:|" * (len(guard_cols) + 2)]
@@ -236,6 +295,21 @@ def summarize(df: pd.DataFrame, clean_seeds: int, attack_seeds: int, secs: float
     for r in cells.itertuples():
         lines.append(f"| {r.regime} | {r.attack} | {r.rate:.0%} | {r.suite:.3f} | {r.cleanlab:.3f} | {r.suite_w:.3f} | {r.cleanlab_w:.3f} | {r.damage:.3f} | {r.fired:.0%} | {r.unsure:.0%} |")
     return "\n".join(lines) + "\n"
+
+
+def _rules(att: pd.DataFrame) -> dict[str, pd.Series]:
+    """Which attacked runs did material damage: ``points`` (the 2-point rule), ``recall`` (the drill's per-class recall
+    rule), ``either``, and ``beyond``: material by a rule whose figure is also above the clean model's own 95th
+    percentile (runs of CSVs written before these columns count as not measured: False)."""
+    cols = {c: att[c] if c in att else pd.Series(np.nan, index=att.index) for c in ("recall_material", "noise95", "recall_noise95", "recall_damage")}
+    points = att.damage >= 0.02
+    recall = cols["recall_material"].astype(str).isin(["True", "1", "1.0"])
+    beyond = (points & (att.damage > cols["noise95"])) | (recall & (cols["recall_damage"] > cols["recall_noise95"]))
+    return {"points": points, "recall": recall, "either": points | recall, "beyond": beyond}
+
+
+def _num(v) -> str:
+    return "—" if v is None or pd.isna(v) else f"{float(v):.3f}"
 
 
 def main() -> None:

@@ -1149,6 +1149,10 @@ def verify(
     label_col: Optional[str] = typer.Option(None, "--label-col", help="Label column, for Parquet data without a manifest (default label). Signed data: the manifest decides."),
     tolerate: float = typer.Option(0.2, "--tolerate", help="Flip rate per class you accept going unseen: a pass without the power to see it is 'inconclusive' (the model gate's 2-point accuracy bound is fixed)."),
     share_gap: Optional[float] = ShareGapOpt,
+    recall_gap: Optional[float] = typer.Option(
+        None, "--recall-gap", metavar="FRACTION",
+        help="Recall loss of a small class (under 10 % of the holdout at 0.2) that is material damage, a share of its rows in (0, 1]: "
+             "the model gate fires on a significant loss beyond it and passes only when the holdout rules it out. Default: 0.2 (20 points)."),
     allow_inconclusive: bool = typer.Option(False, "--allow-inconclusive", help="Exit 0 when the verdict is inconclusive (default: exit 1, fail closed)."),
     verify_key: Optional[Path] = typer.Option(None, "--verify-key", help="Default: $LABELGUARD_VERIFY_KEY."),
     fingerprint: Optional[Path] = typer.Option(None, "--fingerprint", help="PostgreSQL: the table's signed snapshot (default: its file under the state directory)."),
@@ -1178,7 +1182,7 @@ def verify(
         names = [n.strip() for n in guard_names.split(",") if n.strip()] if guard_names else None
         for name in names or []:
             get_guard(name)
-        _check_gate_options(tolerate, share_gap)
+        _check_gate_options(tolerate, share_gap, recall_gap)
         key = load_verify_key(settings.verify_key)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
         _refuse_a_json_path_that_is_no_file(json_out)
@@ -1195,7 +1199,7 @@ def verify(
             report = verify_dataset(
                 uri, key, reference_uri=reference, holdout_uri=holdout, names=names, endpoint_url=settings.s3_endpoint, ledger=book,
                 positive_class=positive_class, tolerate=tolerate, id_col=id_col, label_col=label_col, share_gap=share_gap,
-                on_progress=lines,
+                recall_gap=recall_gap, on_progress=lines,
             )
         finally:
             if lines:
@@ -1265,14 +1269,16 @@ class _GuardLines:
             self.open = False
 
 
-def _check_gate_options(tolerate: float, share_gap: float | None) -> None:
-    """``--tolerate`` and ``--share-gap`` of verify, pipeline and watch: shares in (0, 1]."""
+def _check_gate_options(tolerate: float, share_gap: float | None, recall_gap: float | None = None) -> None:
+    """``--tolerate`` and ``--share-gap`` of verify, pipeline and watch, and verify's ``--recall-gap``: shares in (0, 1]."""
     from labelguard.errors import BadInput
 
     if not 0 < tolerate <= 1:
         raise BadInput(f"--tolerate must be a rate in (0, 1], got {tolerate:g}", "pass e.g. --tolerate 0.05 (5 % of a class's rows)")
     if share_gap is not None and not 0 < share_gap <= 1:
         raise BadInput(f"--share-gap must be a share in (0, 1], got {share_gap:g}", "pass e.g. --share-gap 0.02 (2 points of a class's predicted share)")
+    if recall_gap is not None and not 0 < recall_gap <= 1:
+        raise BadInput(f"--recall-gap must be a share of a class's rows in (0, 1], got {recall_gap:g}", "pass e.g. --recall-gap 0.1 (a class losing 10 points of its recall)")
 
 
 def _inconclusive_fix(report) -> str:

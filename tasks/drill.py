@@ -685,7 +685,8 @@ def damage(clean: dict[str, Any], poisoned: dict[str, Any]) -> dict[str, Any]:
     (else the class that moved most; in points, against the clean model's); ``material`` when either
     reaches MATERIAL_POINTS, any class's share moved that much, or any class lost at least
     :data:`~labelguard.tasks.guards.RECALL_GAP` of its recall (``recall_class``, ``recall_points``: the class
-    whose recall fell most): a 1 % class can lose every row while accuracy moves one point (break-it r10 F2)."""
+    whose recall fell most; ``recall_material``: that rule alone): a 1 % class can lose every row while accuracy
+    moves one point (break-it r10 F2)."""
     from labelguard.tasks.guards import RECALL_GAP
 
     acc = 100 * (clean["accuracy"] - poisoned["accuracy"])
@@ -696,10 +697,10 @@ def damage(clean: dict[str, Any], poisoned: dict[str, Any]) -> dict[str, Any]:
     drops = {c: 100 * (clean["per_class"][c]["recall"] - poisoned["per_class"][c]["recall"])
              for c in poisoned.get("per_class", {}) if c in clean.get("per_class", {})}
     hit = max(drops, key=lambda c: (drops[c], c)) if drops else None
+    recall_material = bool(hit is not None and drops[hit] >= 100 * RECALL_GAP - 1e-9)
     return {"accuracy_points": acc, "share_class": worst, "share_points": shifts[worst],
-            "recall_class": hit, "recall_points": drops[hit] if hit is not None else 0.0,
-            "material": bool(acc >= MATERIAL_POINTS or max(abs(v) for v in shifts.values()) >= MATERIAL_POINTS
-                             or (hit is not None and drops[hit] >= 100 * RECALL_GAP - 1e-9))}
+            "recall_class": hit, "recall_points": drops[hit] if hit is not None else 0.0, "recall_material": recall_material,
+            "material": bool(acc >= MATERIAL_POINTS or max(abs(v) for v in shifts.values()) >= MATERIAL_POINTS or recall_material)}
 
 
 # ------------------------------------------------------------------ the certificate beside the guards

@@ -495,7 +495,8 @@ def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_
     Each class's recall is judged on that class's holdout rows alone (:func:`class_recall_damage`):
     a 1 % class can lose all of its recall while accuracy and shares move a point. The gate fires
     on a significant recall drop of more than ``min_recall_drop`` (default :data:`RECALL_GAP`) and
-    passes only when every class's bound on it is below that gap; ``metrics["per_class_recall"]``
+    passes only when every class's bound on it is below that gap (``ctx.options["recall_gap"]``,
+    verify's ``--recall-gap``, sets it when the keyword is not given); ``metrics["per_class_recall"]``
     gives each class's rows, drop, bound, p-value and power.
     """
     from labelguard.tasks.detectors import paired_gate
@@ -503,7 +504,8 @@ def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_
 
     if ctx.reference is None or ctx.holdout is None:
         return _skip("model_gate", "needs a trusted reference and a golden holdout")
-    min_recall_drop = RECALL_GAP if min_recall_drop is None else min_recall_drop
+    if min_recall_drop is None:  # verify's --recall-gap, else the default
+        min_recall_drop = ctx.options.get("recall_gap") or RECALL_GAP
     g = paired_gate(ctx.frame, ctx.reference, ctx.holdout, ctx.spec, memo=ctx.memo)
     n_h = max(1, g["holdout_rows"])
     no_info = float(ctx.holdout[ctx.spec.label_col].value_counts(normalize=True).max())

@@ -395,6 +395,7 @@ def verify_dataset(
     id_col: str | None = None,
     label_col: str | None = None,
     share_gap: float | None = None,
+    recall_gap: float | None = None,
     on_progress: Callable[[guards.GuardProgress], None] | None = None,
 ) -> VerifyReport:
     """Verify a stored dataset, run the guard suite on it and reach a dataset-level verdict.
@@ -420,6 +421,9 @@ def verify_dataset(
         rules out a move of any class's predicted share (the business figure) of this size; else
         the verdict is ``inconclusive``. Default None: the share bound is reported, not decisive
         (see :func:`labelguard.tasks.guards.model_gate_guard`).
+    recall_gap
+        The recall loss of a small class that is material damage (a share of its rows in (0, 1]; default
+        :data:`labelguard.tasks.guards.RECALL_GAP`): the model gate's ``min_recall_drop``, in the JSON as ``recall_gap``.
     id_col, label_col
         Columns of Parquet data without a manifest (nobody signed it; default ``review_id`` and
         ``label``): the guards that need no manifest still run on it (``manifest``, when asked for,
@@ -482,6 +486,7 @@ def verify_dataset(
     }
     if share_gap is not None:
         inputs["share_gap"] = share_gap
+    inputs["recall_gap"] = guards.RECALL_GAP if recall_gap is None else recall_gap
     spec = integrity.manifest.spec if integrity.manifest else unsealed_spec
     if columns is not None or integrity.data is None or spec is None:  # integrity only, or nothing to read
         results = [guards.manifest_guard(guards.GuardContext(frame=None, spec=spec, integrity=integrity))]
@@ -500,7 +505,7 @@ def verify_dataset(
     if names is None or "schema" in names:  # rows of a class the reference never had: the schema guard names them, no guard judges them as flips
         frame, judged_holdout, judged_spec, unknown = set_apart_unknown(integrity.frame, spec, reference, holdout)
     ctx = guards.GuardContext(frame=frame, spec=judged_spec, integrity=integrity, reference=reference, holdout=judged_holdout,
-                              options={} if share_gap is None else {"share_gap": share_gap})
+                              options={k: v for k, v in (("share_gap", share_gap), ("recall_gap", recall_gap)) if v is not None})
     pooled = _posterior_applies(ctx, names)
     total = len(names or guards.REGISTRY) + pooled
     step = None if on_progress is None else (lambda p: on_progress(replace(p, total=total)))

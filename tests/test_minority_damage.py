@@ -147,3 +147,54 @@ def test_the_drill_counts_a_small_class_losing_its_recall_as_material():
     assert (hit["material"], hit["recall_class"], round(hit["recall_points"], 1)) == (True, "1", 35.7)
     assert hit["accuracy_points"] < 2 and abs(hit["share_points"]) < 2
     assert drill.damage(metrics(1.0, 0.014, 1.0), metrics(1.0, 0.014, 0.81))["material"] is False  # 19 points: below a fifth
+
+
+@pytest.mark.parametrize("value, line", [
+    ("1.5", "error: --recall-gap must be a share of a class's rows in (0, 1], got 1.5 (fix: pass e.g. --recall-gap 0.1 (a class losing 10 points of its recall))\n"),
+    ("0", "error: --recall-gap must be a share of a class's rows in (0, 1], got 0 (fix: pass e.g. --recall-gap 0.1 (a class losing 10 points of its recall))\n"),
+    ("abc", "error: Invalid value for '--recall-gap': Input should be a valid number, unable to parse string as a number (fix: see `labelguard verify --help`)\n"),
+])
+def test_recall_gap_outside_a_share_is_refused_before_anything_is_read(tmp_path, keys, value, line):
+    """`verify --recall-gap` is a share of a class's rows in (0, 1]: anything else is one line, exit 2, checked at the edge
+    (the dataset named does not even exist: the option's error comes first). Before: no such option (exit 2, another line)."""
+    res = invoke("verify", tmp_path / "no-such-dataset", "--recall-gap", value, "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (2, line)
+    assert res.stdout == ""
+
+
+def test_a_smaller_recall_gap_turns_the_clean_pass_into_cannot_tell(tmp_path, keys, frames):
+    """The clean control vouched for at the default gap (class 1's 14 holdout rows rule out a 20-point recall loss: no
+    row disagrees) cannot rule out 10 points: with 14 rows and none lost, Tango's 95 % bound is z²/(14 + z²) = 16.2 %
+    (z = 1.645; ruling out 10 points takes more than z² · 0.9 / 0.1 ≈ 24 rows), so `--recall-gap 0.1` makes it "cannot
+    tell" (exit 1), and the JSON says which gap was used."""
+    candidate, trusted = frames
+    ds = _dataset(tmp_path, "clean", candidate, trusted, keys)
+    gate_only = ("--guards", "manifest,schema,model_gate")
+    default, smaller = tmp_path / "default.json", tmp_path / "smaller.json"
+    res = invoke("verify", ds, *FLAGS, *gate_only, "--json", default, env=_env(keys))
+    assert (res.exit_code, res.stderr) == (0, "")
+    rep = json.loads(default.read_text())
+    assert (rep["verdict"], rep["recall_gap"]) == ("pass", 0.2)
+    res = invoke("verify", ds, *FLAGS, *gate_only, "--recall-gap", "0.1", "--json", smaller, env=_env(keys))
+    why = "model gate cannot rule out a 10% drop of class 1's recall (95 % upper bound 16.2% on its 14 holdout rows; a drop the gate would see: 79%)"
+    assert res.exit_code == 1
+    assert res.stderr == (f"cannot tell: {why} (fix: pass a trusted --holdout with more rows of class 1 "
+                          "(the gate's bound on its recall drop shrinks with them), or --allow-inconclusive)\n")
+    rep = json.loads(smaller.read_text())
+    gate = next(g for g in rep["guards"] if g["name"] == "model_gate")
+    assert (rep["verdict"], gate["verdict"], rep["recall_gap"], gate["metrics"]["recall_gap"]) == ("inconclusive", "inconclusive", 0.1, 0.1)
+    assert gate["metrics"]["per_class_recall"]["1"]["drop"] == 0.0
+
+
+def test_the_drill_says_which_rule_made_the_damage_material():
+    """bench/regimes.py counts material damage by each rule apart: ``recall_material`` is the per-class recall rule alone."""
+    from labelguard.tasks import drill
+
+    def metrics(acc, share1, recall1):
+        return {"accuracy": acc, "positive_class": 1, "class_shares": {"0": {"predicted": 1 - share1}, "1": {"predicted": share1}},
+                "per_class": {"0": {"recall": 1.0}, "1": {"recall": recall1}}}
+
+    recall_only = drill.damage(metrics(1.0, 0.014, 1.0), metrics(0.995, 0.009, 0.643))
+    accuracy_only = drill.damage(metrics(1.0, 0.5, 1.0), metrics(0.97, 0.5, 0.9))
+    assert (recall_only["material"], recall_only["recall_material"]) == (True, True)
+    assert (accuracy_only["material"], accuracy_only["recall_material"]) == (True, False)
