@@ -828,7 +828,15 @@ def resolve_fingerprint(session: TableSession, path: Path | None, verify_key, *,
     path = Path(path) if path else default_fingerprint_path(session.server, session.target.table)
     if not path.is_file() and not required:
         return None
-    return load_fingerprint(path, verify_key)
+    fp = load_fingerprint(path, verify_key)
+    # another table's snapshot would read as every row changed: a slip, never tampering (break-it r12 finding 10)
+    table, dbname = fp.payload.get("table"), (fp.payload.get("server") or {}).get("dbname")
+    if table != session.target.table or dbname != session.server["dbname"]:
+        raise BadInput(
+            f"{path} is the snapshot of table {table} in database {dbname}, not of {session.target.table} in {session.server['dbname']}",
+            f"pass {session.target.table}'s own fingerprint, or take one: labelguard snapshot URL",
+        )
+    return fp
 
 
 def compare_tags(fp: Fingerprint, live: pa.Table | Callable[[], pa.Table], live_digest: str) -> TableDiff:
