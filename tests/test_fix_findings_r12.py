@@ -4,6 +4,8 @@ the code before its fix."""
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 
 from labelguard.tasks import postgres as pg
@@ -39,3 +41,29 @@ def test_another_tables_fingerprint_is_a_usage_error_not_every_row_changed(pg_ur
     # its own table still verifies against it
     res = invoke("verify", other, "--fingerprint", fp, "--verify-key", keys[1])
     assert res.exit_code == 0
+
+
+# ---------------------------------------------------------------- finding 11: --guards manifest and the dataset's holdout
+
+
+def test_integrity_only_verify_checks_the_datasets_own_holdout(tmp_path, keys):
+    """`verify DS --guards manifest` of a dataset whose holdout was tampered at rest (or holds an unlisted Parquet file)
+    exited 0 "pass": the manifest guard alone never read the signed holdout. Now exit 1, as a full verify says."""
+    import hashlib
+
+    from tests.test_fix_findings_r9 import _env, _ingest
+
+    ds = _ingest(tmp_path, "ds", keys)
+    res = invoke("verify", ds, "--guards", "manifest", "--ledger", "none", env=_env(keys))
+    assert res.exit_code == 0
+    signed = json.loads((ds / "holdout" / "manifest.json").read_text())["payload"]["objects"][0]["sha256"]
+    res = invoke("tamper", ds / "holdout", "--attack", "random", "--rate", 0.1, "--seed", 1, "--truth-out", tmp_path / "t.json", env=_env(keys))
+    assert res.exit_code == 0
+    now = hashlib.sha256((ds / "holdout" / "data.parquet").read_bytes()).hexdigest()
+    line = (f"guard fired: holdout fired, cannot be trusted (the holdout at {ds}/holdout failed verification: digest-mismatch: "
+            f"holdout/data.parquet: SHA-256 {now[:12]}… differs from signed {signed[:12]}…; 4 label(s) changed, 0 row(s) otherwise edited, "
+            "0 added, 0 missing) (fix: restore the trusted data from a signed copy, or point at another signed baseline/holdout)\n")
+    res = invoke("verify", ds, "--guards", "manifest", "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (1, line)
+    res = invoke("verify", ds, "--guards", "manifest,schema", "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (1, line)
