@@ -315,6 +315,18 @@ class TableSession:
             classes = tuple(self.distinct_labels(label_col))
             if len(classes) < 2:
                 raise BadInput(f"label column {label_col!r} has fewer than two classes", "a classifier needs at least two classes")
+            # a table's labels pass the checks a file's do (break-it r12 finding 18): no class spelled twice, no "N/A" class
+            from labelguard.tasks.sources import MISSING_LABELS, refuse_label_spellings
+
+            marked = [c for c in classes if isinstance(c, str) and c.strip().casefold() in MISSING_LABELS]
+            if marked:
+                counts = self.label_counts(label_col)
+                raise BadInput(
+                    f"label column {label_col!r} of {self.target.table} has {sum(counts.get(c, 0) for c in marked)} label(s) written as a missing value "
+                    f"({', '.join(map(repr, marked))}): they would be a class of their own",
+                    "label every row, or delete the unlabelled rows, before the snapshot",
+                )
+            refuse_label_spellings(classes, label_col)
         return ColumnSpec(id_col=id_col, label_col=label_col, feature_cols=features, timestamp_col=ts, classes=tuple(classes))
 
     def ingest_spec(

@@ -67,3 +67,32 @@ def test_integrity_only_verify_checks_the_datasets_own_holdout(tmp_path, keys):
     assert (res.exit_code, res.stderr) == (1, line)
     res = invoke("verify", ds, "--guards", "manifest,schema", "--ledger", "none", env=_env(keys))
     assert (res.exit_code, res.stderr) == (1, line)
+
+
+# ---------------------------------------------------------------- finding 18: a table's labels pass a file's label checks
+
+
+def _labelled_table(url: str, name: str, odd: dict[int, str]) -> str:
+    _sql(url, f"CREATE TABLE {name} (review_id int PRIMARY KEY, f1 float8 NOT NULL, label text NOT NULL)")
+    _sql(url, f"INSERT INTO {name} SELECT i, i % 2 * 2 + i / 1000.0, CASE WHEN i % 2 = 0 THEN 'good' ELSE 'bad' END FROM generate_series(1, 120) i")
+    for rid, label in odd.items():
+        _sql(url, f"UPDATE {name} SET label = %s WHERE review_id = %s", (label, rid))
+    return _table(url, name)
+
+
+def test_table_labels_differing_only_in_case_or_spaces_are_refused_as_in_a_file(pg_url, keys, tmp_path, monkeypatch):
+    """Labels 'good ', 'Bad' beside 'good', 'bad' were signed as four classes from a table (a file is refused); 'N/A'
+    labels became a class (a file's are unlabelled rows)."""
+    monkeypatch.setenv("LABELGUARD_STATE_DIR", str(tmp_path / "state"))
+    spaced = _labelled_table(pg_url, "spaced", {2: "good ", 3: "Bad", 5: "Bad"})
+    line = "error: labels 'Bad', 'bad' in 'label' differ only in case or spaces, so they would be separate classes (fix: normalise the label column to one spelling per class before ingest)\n"
+    res = invoke("snapshot", spaced, "--label-col", "label", "--signing-key", keys[0])
+    assert (res.exit_code, res.stderr) == (2, line)
+    res = invoke("ingest", "--source", spaced, "--dest", tmp_path / "ds", "--positive-class", "good", "--signing-key", keys[0])
+    assert (res.exit_code, res.stderr) == (2, line)
+    marked = _labelled_table(pg_url, "marked", {2: "N/A", 4: "N/A", 7: "n/a"})
+    line = ("error: label column 'label' of marked has 3 label(s) written as a missing value ('N/A', 'n/a'): they would be a class of their own "
+            "(fix: label every row, or delete the unlabelled rows, before the snapshot)\n")
+    res = invoke("snapshot", marked, "--label-col", "label", "--signing-key", keys[0])
+    assert (res.exit_code, res.stderr) == (2, line)
+    assert not (tmp_path / "ds").exists() and not (tmp_path / "state").exists()
