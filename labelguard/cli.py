@@ -2085,6 +2085,13 @@ def snapshot(
         target = parse_table_url(url)
         fp = take_fingerprint(target, key, out=out_path, id_col=id_col, label_col=label_col)
     out.print(f"snapshot of {target.shown}: {fp.payload['rows']} rows at {fp.payload['taken_at']}, signed by {fp.key_id}: {fp.path}", highlight=False)
+    if fp.replaced is not None:  # the new snapshot signs every change since the old one: say which (break-it r12 F17)
+        from labelguard.tasks.postgres import shown_id
+
+        then, diff = fp.replaced
+        ids = diff.changed_ids
+        shown = ", ".join(shown_id(i) for i in ids[:10]) + (" …" if len(ids) > 10 else "")
+        out.print(f"replaced the snapshot of {then}: " + ("the table is unchanged since it" if diff.ok else f"since it {diff.summary()}, now signed as the table's state: {shown}"), highlight=False)
 
 
 def _verify_table(uri: str, settings: Settings, *, fingerprint: Optional[Path], json_out: Optional[Path]) -> None:

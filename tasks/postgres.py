@@ -721,6 +721,8 @@ class Fingerprint:
     path: Path
     payload: dict[str, Any]
     key_id: str
+    # what a new snapshot replaced at its path: (the old one's time, the table's changes since it), else None
+    replaced: tuple[str, "TableDiff"] | None = None
 
     @property
     def spec(self) -> ColumnSpec:
@@ -767,6 +769,7 @@ def take_fingerprint(target: TableTarget, signing_key, *, out: Path | None = Non
         tags, stream_sha = s.row_tags(id_col, label_col)
         server, taken_at, columns = s.server, s.snapshot_time, s.columns
     path = Path(out) if out else default_fingerprint_path(server, target.table)
+    replaced = _replaced(path, signing_key.public_key(), target.table, spec, stream_sha, tags)
     sink = pa.BufferOutputStream()
     pq.write_table(tags, sink, compression="zstd")
     data = sink.getvalue().to_pybytes()
@@ -796,7 +799,26 @@ def take_fingerprint(target: TableTarget, signing_key, *, out: Path | None = Non
             os.replace(tmp, dest)
     except OSError as exc:
         raise BadInput(f"cannot write the fingerprint to {path}: {exc.strerror or exc}", "choose a writable --out path or set LABELGUARD_STATE_DIR") from None
-    return Fingerprint(path, payload, envelope.key_id)
+    return Fingerprint(path, payload, envelope.key_id, replaced)
+
+
+def _replaced(path: Path, verify_key, table: str, spec: ColumnSpec, stream_sha: str, tags: pa.Table) -> tuple[str, TableDiff] | None:
+    """What the table changed since the snapshot about to be replaced at ``path``: a new snapshot signs every change
+    since the last one, so it says which (break-it r12 finding 17). None when there is no readable snapshot of this
+    table there keyed by the same columns."""
+    from labelguard.errors import LabelguardError
+
+    if not Path(path).is_file():
+        return None
+    try:
+        old = load_fingerprint(path, verify_key)
+    except (LabelguardError, ValueError, KeyError, OSError):
+        return None  # another key's, edited or older: nothing this key can vouch for to compare with
+    if old.payload.get("table") != table or (old.spec.id_col, old.spec.label_col) != (spec.id_col, spec.label_col):
+        return None
+    if old.payload.get("stream_sha256") == stream_sha:
+        return old.payload["taken_at"], TableDiff([], [], [], [])
+    return old.payload["taken_at"], diff_tags(old.tags(), tags)
 
 
 def load_fingerprint(path: Path, verify_key) -> Fingerprint:

@@ -96,3 +96,25 @@ def test_table_labels_differing_only_in_case_or_spaces_are_refused_as_in_a_file(
     res = invoke("snapshot", marked, "--label-col", "label", "--signing-key", keys[0])
     assert (res.exit_code, res.stderr) == (2, line)
     assert not (tmp_path / "ds").exists() and not (tmp_path / "state").exists()
+
+
+# ---------------------------------------------------------------- finding 17: a new snapshot says what it signs anew
+
+
+def test_a_new_snapshot_names_what_changed_since_the_one_it_replaces(pg_url, keys, tmp_path, monkeypatch):
+    """A nightly `snapshot` replaced the signed fingerprint in silence, so an UPDATE made since the last one became the
+    signed state without a word. Now the replaced snapshot is compared and the changes named."""
+    monkeypatch.setenv("LABELGUARD_STATE_DIR", str(tmp_path / "state"))
+    pg.seed_db(pg.parse_table_url(pg_url), 50, seed=3)
+    res = invoke("snapshot", pg_url, "--signing-key", keys[0])
+    assert res.exit_code == 0 and "replaced" not in res.stdout
+    then = json.loads(next((tmp_path / "state" / "tables").glob("*.json")).read_text())["payload"]["taken_at"]
+    res = invoke("snapshot", pg_url, "--signing-key", keys[0])
+    assert res.exit_code == 0 and res.stdout.splitlines()[1] == f"replaced the snapshot of {then}: the table is unchanged since it"
+    then = json.loads(next((tmp_path / "state" / "tables").glob("*.json")).read_text())["payload"]["taken_at"]
+    _sql(pg_url, "UPDATE reviews SET label = 1 - label WHERE review_id IN ('rev-0000007', 'rev-0000030')")
+    _sql(pg_url, "DELETE FROM reviews WHERE review_id = 'rev-0000041'")
+    res = invoke("snapshot", pg_url, "--signing-key", keys[0])
+    assert res.exit_code == 0
+    assert res.stdout.splitlines()[1] == (f"replaced the snapshot of {then}: since it 2 label(s) changed, 0 row(s) otherwise edited, 0 inserted, "
+                                          "1 deleted, now signed as the table's state: rev-0000007, rev-0000030, rev-0000041")
