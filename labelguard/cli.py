@@ -1987,7 +1987,8 @@ def tamper(
 
             options = check_options(attack, _parse_options(option))
             target = parse_table_url(uri)
-            res = tamper_table(target, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col, options=options)
+            res = tamper_table(target, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col, options=options,
+                               positive_class=positive_class)
         out.print(f"updated {len(res.flipped)} labels in {target.shown} with {attack} (rate {rate}, seed {seed}) in one transaction; truth: {truth_out}" + (f"; {res.note}" if res.note else ""), highlight=False)
         return
     with _edge():

@@ -519,6 +519,7 @@ def tamper_table(
     id_col: str | None = None,
     label_col: str | None = None,
     options: dict[str, Any] | None = None,
+    positive_class: Any = None,
 ):
     """Apply a registered attack as ``UPDATE``\\ s in one transaction, as an attacker with a login would.
 
@@ -551,6 +552,9 @@ def tamper_table(
         recorded = snapshot_columns(target)
         id_col, label_col = id_col or recorded[0], label_col or recorded[1]
     frame, spec = read_frame(target, id_col=id_col, label_col=label_col, timestamp_col=None)
+    from labelguard.tasks.classes import with_positive
+
+    spec = with_positive(spec, positive_class)  # --positive-class was refused as missing while given (break-it r12 F7)
     result = flip_labels(frame, spec, attack=attack, rate=rate, seed=seed, **(options or {}))
     _write_truth(truth_out, result, target.shown)
     if not len(result.flipped):

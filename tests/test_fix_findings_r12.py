@@ -118,3 +118,23 @@ def test_a_new_snapshot_names_what_changed_since_the_one_it_replaces(pg_url, key
     assert res.exit_code == 0
     assert res.stdout.splitlines()[1] == (f"replaced the snapshot of {then}: since it 2 label(s) changed, 0 row(s) otherwise edited, 0 inserted, "
                                           "1 deleted, now signed as the table's state: rev-0000007, rev-0000030, rev-0000041")
+
+
+# ---------------------------------------------------------------- finding 7: tamper of a table takes --positive-class
+
+
+def test_tamper_of_a_table_takes_the_positive_class_it_is_given(pg_url, keys, tmp_path, monkeypatch):
+    """`tamper postgresql://… --attack targeted --positive-class good` answered "cannot tell which class is positive …
+    (fix: pass --positive-class …)", exit 2: the flag was dropped on the way to the table."""
+    monkeypatch.setenv("LABELGUARD_STATE_DIR", str(tmp_path / "state"))
+    url = _labelled_table(pg_url, "named", {})
+    assert invoke("snapshot", url, "--label-col", "label", "--signing-key", keys[0]).exit_code == 0
+    res = invoke("tamper", url, "--attack", "targeted", "--rate", 0.05, "--positive-class", "good", "--truth-out", tmp_path / "t.json")
+    assert res.exit_code == 0, res.stderr
+    flipped = json.loads((tmp_path / "t.json").read_text())["flipped"]
+    assert len(flipped) == 6 and {(f["old"], f["new"]) for f in flipped} == {("good", "bad")}
+    res = invoke("verify", url, "--verify-key", keys[1], "--json", tmp_path / "v.json")
+    assert res.exit_code == 1
+    assert sorted(json.loads((tmp_path / "v.json").read_text())["suspect_ids"]) == sorted(f["id"] for f in flipped)
+    res = invoke("tamper", url, "--attack", "targeted", "--rate", 0.05, "--positive-class", "gud", "--truth-out", tmp_path / "t2.json")
+    assert (res.exit_code, res.stderr) == (2, "error: --positive-class 'gud' is not one of the classes ('bad', 'good') (fix: pass --positive-class naming one of: 'bad', 'good')\n")
