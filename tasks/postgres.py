@@ -626,6 +626,7 @@ class TableDiff:
     inserted: list[str]
     deleted: list[str]
     relabels: list[dict[str, str]] = field(default_factory=list)  # {id, old, new} for label_changed
+    columns: str = ""  # how the table's columns changed since the snapshot, when they did (break-it r12 F5)
 
     @property
     def ok(self) -> bool:
@@ -639,13 +640,13 @@ class TableDiff:
         """The same diff with every id converted (e.g. ``int``) and each list sorted in the converted order."""
         conv = lambda ids: sorted(convert(i) for i in ids)  # noqa: E731
         relabels = sorted(({**r, "id": convert(r["id"])} for r in self.relabels), key=lambda r: r["id"])
-        return TableDiff(conv(self.label_changed), conv(self.other_changed), conv(self.inserted), conv(self.deleted), relabels)
+        return TableDiff(conv(self.label_changed), conv(self.other_changed), conv(self.inserted), conv(self.deleted), relabels, self.columns)
 
     def summary(self) -> str:
         return (
             f"{len(self.label_changed)} label(s) changed, {len(self.other_changed)} row(s) otherwise edited, "
             f"{len(self.inserted)} inserted, {len(self.deleted)} deleted"
-        )
+        ) + (f"; {self.columns}" if self.columns else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -877,7 +878,24 @@ def resolve_fingerprint(session: TableSession, path: Path | None, verify_key, *,
     return fp
 
 
-def compare_tags(fp: Fingerprint, live: pa.Table | Callable[[], pa.Table], live_digest: str) -> TableDiff:
+def column_changes(fp: Fingerprint, live: dict[str, "Column"]) -> str:
+    """How the table's columns differ from the ones the snapshot signed (added, removed, retyped), or "".
+
+    Every row's tag covers every column, so a column added by a migration makes every row read as edited: said so,
+    the cause is named rather than left to look like a mass edit."""
+    signed = fp.payload.get("column_types") or {}
+    now = {name: col.sql_type for name, col in live.items()}
+    parts = []
+    if added := [n for n in now if n not in signed]:
+        parts.append("added " + ", ".join(map(repr, added)))
+    if removed := [n for n in signed if n not in now]:
+        parts.append("removed " + ", ".join(map(repr, removed)))
+    if retyped := [f"{n!r} {signed[n]} → {now[n]}" for n in signed if n in now and signed[n] != now[n]]:
+        parts.append("retyped " + ", ".join(retyped))
+    return f"columns changed: {'; '.join(parts)}" if parts else ""
+
+
+def compare_tags(fp: Fingerprint, live: pa.Table | Callable[[], pa.Table], live_digest: str, columns: dict[str, "Column"] | None = None) -> TableDiff:
     """Compare live tags and stream digest (:meth:`TableSession.row_tags`, or an ingest's own stream) with a fingerprint.
 
     ``live`` may be a function building the tag table: it is called only when the digests differ.
@@ -892,6 +910,7 @@ def compare_tags(fp: Fingerprint, live: pa.Table | Callable[[], pa.Table], live_
         return TableDiff([], [], [], [])
     pa.default_memory_pool().release_unused()  # what the stream freed, before two tag tables are held
     diff = diff_tags(fp.tags(), live() if callable(live) else live)
+    diff.columns = column_changes(fp, columns) if columns else ""
     if diff.ok:
         from labelguard.errors import UntrustedInput
 
@@ -919,7 +938,7 @@ def compare_live(session: TableSession, fp: Fingerprint) -> TableDiff:
     if session.stream_digest(spec.id_col) == fp.payload["stream_sha256"]:
         return TableDiff([], [], [], [])
     live, digest = session.row_tags(spec.id_col, spec.label_col)
-    return compare_tags(fp, live, digest)
+    return compare_tags(fp, live, digest, session.columns)
 
 
 def verify_table(target: TableTarget, verify_key, *, fingerprint: Path | None = None) -> tuple[TableDiff, Fingerprint]:
@@ -983,11 +1002,16 @@ def _approval(diff: TableDiff, fp: Fingerprint, approved: Path | None) -> dict[s
     unapproved = sorted((set(diff.label_changed) - approved_ids) | set(diff.other_changed) | set(diff.inserted) | set(diff.deleted))
     if unapproved:
         shown = ", ".join(map(shown_id, unapproved[:10])) + (" …" if len(unapproved) > 10 else "")
+        relabel_only = not (diff.other_changed or diff.inserted or diff.deleted)
         raise GuardFired(
             ["table_fingerprint"],
             f"{diff.summary()} since the snapshot of {fp.payload['taken_at']}; not approved: {shown}",
             stopped="ingest refused",
-            fix="inspect with `labelguard verify URL`; pass --approve-relabel FILE listing relabelled ids you approve, or take a new snapshot after review",
+            # --approve-relabel covers relabelled rows only: for edits, inserts and deletes it cannot work (break-it r12 F5)
+            fix="inspect with `labelguard verify URL`; pass --approve-relabel FILE listing relabelled ids you approve, or take a new snapshot after review"
+            if relabel_only else
+            "inspect with `labelguard verify URL`; edited, inserted and deleted rows cannot be approved with --approve-relabel (it covers relabellings only): "
+            "review them, then take a new snapshot (labelguard snapshot URL)",
         )
     return {
         "file": str(Path(approved).resolve()),

@@ -289,7 +289,7 @@ def ingest_table(
             parts, position, schema_failure, approval = batches.parts, batches.position, batches.failure, None
             # a changed table is the news (guard fired) even when it also breaks the schema (bad input)
             if fp is not None:
-                diff = compare_tags(fp, lambda: tagger.table(live_ids, live_labels), tagger.hexdigest())
+                diff = compare_tags(fp, lambda: tagger.table(live_ids, live_labels), tagger.hexdigest(), s.columns)
                 live_ids = live_labels = tagger = None  # freed before the sidecars are assembled
                 if not diff.ok:
                     approval = _approval(diff, fp, approve_relabel)

@@ -138,3 +138,30 @@ def test_tamper_of_a_table_takes_the_positive_class_it_is_given(pg_url, keys, tm
     assert sorted(json.loads((tmp_path / "v.json").read_text())["suspect_ids"]) == sorted(f["id"] for f in flipped)
     res = invoke("tamper", url, "--attack", "targeted", "--rate", 0.05, "--positive-class", "gud", "--truth-out", tmp_path / "t2.json")
     assert (res.exit_code, res.stderr) == (2, "error: --positive-class 'gud' is not one of the classes ('bad', 'good') (fix: pass --positive-class naming one of: 'bad', 'good')\n")
+
+
+# ---------------------------------------------------------------- finding 5: a column added after the snapshot
+
+
+def test_a_column_added_after_the_snapshot_is_named_and_the_fix_can_work(pg_url, keys, tmp_path):
+    """`ALTER TABLE … ADD COLUMN` made every row read "otherwise edited" with no word of the column, and ingest's fix
+    offered --approve-relabel, which can never cover an edit: following it gave the same refusal."""
+    pg.seed_db(pg.parse_table_url(pg_url), 4, seed=5)
+    fp = tmp_path / "fp.json"
+    assert invoke("snapshot", pg_url, "--out", fp, "--signing-key", keys[0]).exit_code == 0
+    then = json.loads(fp.read_text())["payload"]["taken_at"]
+    _sql(pg_url, "ALTER TABLE reviews ADD COLUMN updated_at timestamptz DEFAULT now()")
+    ids = "rev-0000000, rev-0000001, rev-0000002, rev-0000003"
+    res = invoke("verify", pg_url, "--fingerprint", fp, "--verify-key", keys[1])
+    assert (res.exit_code, res.stderr) == (1, "guard fired: table_fingerprint: 0 label(s) changed, 4 row(s) otherwise edited, 0 inserted, 0 deleted; "
+                                              f"columns changed: added 'updated_at'; changed ids: {ids}\n")
+    line = (f"guard fired: table_fingerprint fired, ingest refused (0 label(s) changed, 4 row(s) otherwise edited, 0 inserted, 0 deleted; "
+            f"columns changed: added 'updated_at' since the snapshot of {then}; not approved: {ids}) (fix: inspect with `labelguard verify URL`; "
+            "edited, inserted and deleted rows cannot be approved with --approve-relabel (it covers relabellings only): review them, "
+            "then take a new snapshot (labelguard snapshot URL))\n")
+    res = invoke("ingest", "--source", pg_url, "--dest", tmp_path / "ds", "--fingerprint", fp, "--signing-key", keys[0])
+    assert (res.exit_code, res.stderr) == (1, line)
+    (tmp_path / "ok.txt").write_text(ids.replace(", ", "\n"))
+    res = invoke("ingest", "--source", pg_url, "--dest", tmp_path / "ds", "--fingerprint", fp, "--signing-key", keys[0], "--approve-relabel", tmp_path / "ok.txt")
+    assert (res.exit_code, res.stderr) == (1, line)
+    assert not (tmp_path / "ds").exists()
