@@ -1202,7 +1202,9 @@ def verify(
                 lines.close()
         report.allowed_inconclusive = allow_inconclusive  # the JSON's ok agrees with the exit code
         if json_out is not None:
-            _write_json(json_out, _json.dumps(report.to_dict(), indent=1))
+            from labelguard.tasks.manifest import json_safe
+
+            _write_json(json_out, _json.dumps(json_safe(report.to_dict()), indent=1))
     _print_guards(report.guards, title=f"verify {uri}")
     model = report.inputs.get("detector_model") or {}
     if model.get("family") == "kernel":  # the default (linear) needs no note; a switch is said with its reason
@@ -2113,7 +2115,9 @@ def _verify_table(uri: str, settings: Settings, *, fingerprint: Optional[Path], 
                    "verdict_detail": diff.summary(), "suspect_ids": diff.changed_ids, "suspects_from": [] if diff.ok else ["table_fingerprint"],
                    "guards": [{"name": "table_fingerprint", "verdict": verdict, "passed": diff.ok, "skipped": False, "detail": diff.summary(),
                                "suspect_ids": diff.changed_ids}], **diff.to_dict()}
-            _write_json(json_out, _json.dumps(doc, indent=1))
+            from labelguard.tasks.manifest import json_safe
+
+            _write_json(json_out, _json.dumps(json_safe(doc), indent=1))
     table = Table(title=f"verify {target.shown} against the snapshot of {fp.payload['taken_at']}", title_justify="left")
     for col in ("change", "rows", "ids"):
         table.add_column(col, overflow="fold")

@@ -165,3 +165,52 @@ def test_a_column_added_after_the_snapshot_is_named_and_the_fix_can_work(pg_url,
     res = invoke("ingest", "--source", pg_url, "--dest", tmp_path / "ds", "--fingerprint", fp, "--signing-key", keys[0], "--approve-relabel", tmp_path / "ok.txt")
     assert (res.exit_code, res.stderr) == (1, line)
     assert not (tmp_path / "ds").exists()
+
+
+# ---------------------------------------------------------------- finding 1: ids beyond 2^53 in JSON
+
+
+def _ingest_frame(tmp_path, name, keys, frame):
+    """What `ingest --source name.csv --id-col id --dest tmp_path/name` writes for ``frame``, without Prefect (as
+    tests/test_fix_findings_r9.py's _ingest does)."""
+    from labelguard.tasks import dataset
+    from labelguard.tasks.manifest import DatasetRef, load_signing_key, new_dataset_id
+    from labelguard.tasks.sources import load_source, split_holdout
+    from labelguard.tasks.storage import LocalStore
+
+    src = tmp_path / f"{name}.csv"
+    frame.to_csv(src, index=False)
+    frame, spec, meta = load_source(str(src), id_col="id", label_col="label", timestamp_col=None)
+    train, test = split_holdout(frame, spec, 0.2, 0)
+    key, dest = load_signing_key(keys[0]), str(tmp_path / name)
+    ds_id, store = new_dataset_id(dest), LocalStore(dest)
+    with dataset.writing_dataset(store, key=key) as parts:
+        parts.add(store.child(dataset.HOLDOUT), dataset.write_dataset(store.child(dataset.HOLDOUT), test, spec, key, source={**meta, "part": "holdout"},
+                                                                       dataset=DatasetRef(ds_id, role="holdout", part=dataset.HOLDOUT)))
+        parts.add(store, dataset.write_dataset(store, train, spec, key, source={**meta, "part": "train"}, dataset=DatasetRef(ds_id, role="data")))
+    return tmp_path / name
+
+
+def test_ids_beyond_2_53_are_written_to_json_as_text(tmp_path, keys):
+    """Ids 2^53 + i went into the truth file and `verify --json` as JSON numbers: jq and JavaScript read
+    9007199254741013 as 9007199254741012, another row. Now such integers are written as their text."""
+    import numpy as np
+    import pandas as pd
+
+    from tests.test_fix_findings_r9 import _env
+
+    y = np.array([0, 1] * 100)
+    frame = pd.DataFrame({"id": [2**53 + i for i in range(200)], "x": np.arange(200) / 200 + 2 * y, "label": y})
+    ds = _ingest_frame(tmp_path, "big", keys, frame)
+    res = invoke("tamper", ds, "--attack", "random", "--rate", 0.05, "--seed", 1, "--truth-out", tmp_path / "t.json", env=_env(keys))
+    assert res.exit_code == 0
+    truth = json.loads((tmp_path / "t.json").read_text())["flipped"]
+    assert len(truth) == 8 and all(isinstance(f["id"], str) and int(f["id"]) >= 2**53 for f in truth)
+    res = invoke("verify", ds, "--guards", "manifest", "--ledger", "none", "--json", tmp_path / "v.json", env=_env(keys))
+    assert res.exit_code == 1
+    doc = json.loads((tmp_path / "v.json").read_text())
+    assert doc["suspect_ids"] == sorted((f["id"] for f in truth), key=int) and doc["guards"][0]["suspect_ids"] == doc["suspect_ids"]
+    # ids a double holds exactly stay numbers
+    small = _ingest_frame(tmp_path, "small", keys, frame.assign(id=range(200)))
+    invoke("tamper", small, "--attack", "random", "--rate", 0.05, "--seed", 1, "--truth-out", tmp_path / "t2.json", env=_env(keys))
+    assert all(isinstance(f["id"], int) for f in json.loads((tmp_path / "t2.json").read_text())["flipped"])
