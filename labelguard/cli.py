@@ -1169,6 +1169,17 @@ def verify(
     from labelguard.tasks.postgres import is_table_url
 
     if is_table_url(uri):
+        # options of a dataset verify, taken and ignored here, let a user believe the guards ran on the table (break-it r12 F13)
+        given = [flag for flag, value in (("--reference", reference), ("--holdout", holdout), ("--guards", guard_names),
+                                          ("--positive-class", positive_class), ("--id-col", id_col), ("--label-col", label_col),
+                                          ("--tolerate", None if tolerate == 0.2 else tolerate), ("--share-gap", share_gap),
+                                          ("--allow-inconclusive", allow_inconclusive or None)) if value is not None]
+        if given:
+            with _edge():
+                from labelguard.errors import BadInput
+
+                raise BadInput(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to a table: verify postgresql://… compares the table with its signed snapshot",
+                               "drop them, or ingest the table (labelguard ingest --source URL --dest DIR) and verify the dataset with them")
         return _verify_table(uri, settings, fingerprint=fingerprint, json_out=json_out)
     with _edge():
         from labelguard.errors import BadInput

@@ -214,3 +214,21 @@ def test_ids_beyond_2_53_are_written_to_json_as_text(tmp_path, keys):
     small = _ingest_frame(tmp_path, "small", keys, frame.assign(id=range(200)))
     invoke("tamper", small, "--attack", "random", "--rate", 0.05, "--seed", 1, "--truth-out", tmp_path / "t2.json", env=_env(keys))
     assert all(isinstance(f["id"], int) for f in json.loads((tmp_path / "t2.json").read_text())["flipped"])
+
+
+# ---------------------------------------------------------------- finding 13: dataset options on a table verify
+
+
+def test_verify_of_a_table_refuses_the_options_of_a_dataset_verify(pg_url, keys, tmp_path):
+    """`verify postgresql://… --guards bogus --holdout nowhere` exited 0 on the fingerprint alone: options that say guards
+    ran on the table were taken and ignored (a guard name that does not exist included)."""
+    pg.seed_db(pg.parse_table_url(pg_url), 20, seed=6)
+    fp = tmp_path / "fp.json"
+    assert invoke("snapshot", pg_url, "--out", fp, "--signing-key", keys[0]).exit_code == 0
+    fix = "(fix: drop them, or ingest the table (labelguard ingest --source URL --dest DIR) and verify the dataset with them)"
+    res = invoke("verify", pg_url, "--fingerprint", fp, "--verify-key", keys[1], "--guards", "bogus", "--holdout", tmp_path / "nowhere")
+    assert (res.exit_code, res.stderr, res.stdout) == (2, f"error: --holdout, --guards do not apply to a table: verify postgresql://… compares the table with its signed snapshot {fix}\n", "")
+    res = invoke("verify", pg_url, "--fingerprint", fp, "--verify-key", keys[1], "--tolerate", 0.05)
+    assert (res.exit_code, res.stderr) == (2, f"error: --tolerate does not apply to a table: verify postgresql://… compares the table with its signed snapshot {fix}\n")
+    res = invoke("verify", pg_url, "--fingerprint", fp, "--verify-key", keys[1], "--no-progress", "--json", tmp_path / "v.json")
+    assert res.exit_code == 0 and json.loads((tmp_path / "v.json").read_text())["verdict"] == "pass"
