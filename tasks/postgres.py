@@ -765,6 +765,9 @@ def take_fingerprint(target: TableTarget, signing_key, *, out: Path | None = Non
         dupes = s.duplicate_ids(id_col)
         if dupes:
             raise BadInput(f"ids in column {id_col!r} of {target.table} are not unique (e.g. {', '.join(dupes)})", "fingerprint a table whose id column is unique (a primary key)")
+        missing = s.scalar(s.sql.SQL("SELECT count(*) FROM {t} WHERE {i} IS NULL").format(t=s.ident, i=s.sql.Identifier(id_col)))
+        if missing:  # signed, a NULL id reads back as "None", and no ingest takes it (break-it r12 finding 14)
+            raise BadInput(f"id column {id_col!r} of {target.table} has {missing} NULL id(s)", "give every row an id (a primary key), or delete the rows without one, before the snapshot")
         unlabelled, first = s.null_labels(id_col, label_col)
         if unlabelled:  # signed, they would be a class of their own that no ingest accepts
             raise BadInput(
@@ -1050,9 +1053,33 @@ def precheck_table(
         fp = resolve_fingerprint(s, fingerprint, verify_key, required=fingerprint is not None)
         choose = {"text_cols": text_cols, "ignore_cols": ignore_cols, "positive_class": positive_class}
         if fp is None:
-            s.ingest_spec(id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, **choose)
-            return
-        s.ingest_spec(id_col=fp.spec.id_col, label_col=fp.spec.label_col, timestamp_col=timestamp_col, classes=fp.spec.classes, **choose)
-        diff = compare_live(s, fp)
-        if not diff.ok:
-            _approval(diff, fp, approve_relabel)
+            spec = s.ingest_spec(id_col=id_col, label_col=label_col, timestamp_col=timestamp_col, **choose)
+        else:
+            spec = s.ingest_spec(id_col=fp.spec.id_col, label_col=fp.spec.label_col, timestamp_col=timestamp_col, classes=fp.spec.classes, **choose)
+            diff = compare_live(s, fp)
+            if not diff.ok:
+                _approval(diff, fp, approve_relabel)
+        _refuse_null_cells(s, spec)
+
+
+def _refuse_null_cells(s: TableSession, spec: ColumnSpec) -> None:
+    """A NULL id or numeric feature, found with one query before Prefect starts and named by its row: the flow's
+    schema check said it after 15-20 s as "value nan", without the row (break-it r12 finding 3)."""
+    from labelguard.tasks.sources import _schema_fix
+
+    cols = [spec.id_col] + [c for c in spec.feature_cols if c in s.columns and s.columns[c].is_numeric]
+    sql = s.sql
+    query = sql.SQL("SELECT {i}, {flags} FROM {t} WHERE {cond} ORDER BY {i} NULLS FIRST LIMIT 1").format(
+        i=sql.Identifier(spec.id_col), t=s.ident,
+        flags=sql.SQL(", ").join(sql.SQL("{} IS NULL").format(sql.Identifier(c)) for c in cols),
+        cond=sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(sql.Identifier(c)) for c in cols),
+    )
+    with _db_errors(s.target):
+        row = s.conn.execute(query).fetchone()
+    if row is None:
+        return
+    column = cols[list(row[1:]).index(True)]
+    if column == spec.id_col:
+        raise BadInput(f"table {s.target.table}: column {column!r} has a NULL id", f"give every row an id in {column!r} (a primary key), or delete the rows without one")
+    rid = row[0] if isinstance(row[0], (int, str)) else str(row[0])  # a uuid as its text
+    raise BadInput(f"table {s.target.table}: column {column!r} is NULL at id {rid!r}", _schema_fix(column, "not_nullable", spec))

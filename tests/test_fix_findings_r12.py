@@ -232,3 +232,26 @@ def test_verify_of_a_table_refuses_the_options_of_a_dataset_verify(pg_url, keys,
     assert (res.exit_code, res.stderr) == (2, f"error: --tolerate does not apply to a table: verify postgresql://… compares the table with its signed snapshot {fix}\n")
     res = invoke("verify", pg_url, "--fingerprint", fp, "--verify-key", keys[1], "--no-progress", "--json", tmp_path / "v.json")
     assert res.exit_code == 0 and json.loads((tmp_path / "v.json").read_text())["verdict"] == "pass"
+
+
+# ---------------------------------------------------------------- findings 14 and 3: NULL ids and NULL features of a table
+
+
+def test_null_ids_and_features_of_a_table_are_named_before_anything_runs(pg_url, keys, tmp_path, monkeypatch):
+    """A NULL id was signed by `snapshot` (then shown as "None"); a NULL feature stopped ingest after Prefect had
+    started, as "value nan", without its row."""
+    monkeypatch.setenv("LABELGUARD_STATE_DIR", str(tmp_path / "state"))
+    url = _labelled_table(pg_url, "holes", {})
+    _sql(pg_url, "ALTER TABLE holes ADD COLUMN f2 float8")
+    _sql(pg_url, "UPDATE holes SET f2 = review_id")
+    _sql(pg_url, "UPDATE holes SET f2 = NULL WHERE review_id IN (17, 40)")
+    res = invoke("ingest", "--source", url, "--dest", tmp_path / "ds", "--positive-class", "good", "--signing-key", keys[0])
+    assert (res.exit_code, res.stderr) == (2, "error: table holes: column 'f2' is NULL at id 17 (fix: make every value of feature 'f2' a finite number (no NaN or inf))\n")
+    _sql(pg_url, "CREATE TABLE noid (review_id text, f1 float8, label int)")
+    _sql(pg_url, "INSERT INTO noid SELECT CASE WHEN i = 5 THEN NULL ELSE 'r' || i END, i % 2 * 2 + i / 1000.0, i % 2 FROM generate_series(1, 60) i")
+    noid = _table(pg_url, "noid")
+    res = invoke("snapshot", noid, "--label-col", "label", "--signing-key", keys[0])
+    assert (res.exit_code, res.stderr) == (2, "error: id column 'review_id' of noid has 1 NULL id(s) (fix: give every row an id (a primary key), or delete the rows without one, before the snapshot)\n")
+    res = invoke("ingest", "--source", noid, "--dest", tmp_path / "ds", "--signing-key", keys[0])
+    assert (res.exit_code, res.stderr) == (2, "error: table noid: column 'review_id' has a NULL id (fix: give every row an id in 'review_id' (a primary key), or delete the rows without one)\n")
+    assert not (tmp_path / "ds").exists() and not (tmp_path / "state").exists()

@@ -240,8 +240,8 @@ def test_ingest_refuses_labels_outside_the_class_set(pg_url, keys, tmp_path, mon
     res = invoke("ingest", "--source", pg_url, "--dest", tmp_path / "ds", "--approve-relabel", tmp_path / "ok.json")
     assert res.exit_code == 2
     assert res.stderr == (
-        "error: table reviews: schema failure in column 'label' check 'isin([0, 1])' value 7 "
-        "(fix: fix the table (features finite numbers, labels in the snapshot's class set, no missing values))\n"
+        "error: table reviews: schema failure in column 'label' check 'isin([0, 1])' value 7 at id 'rev-0000010' "
+        "(fix: use labels from the class set [0, 1])\n"
     )
     assert not (tmp_path / "ds").exists()
 
