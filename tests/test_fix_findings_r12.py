@@ -60,9 +60,11 @@ def test_integrity_only_verify_checks_the_datasets_own_holdout(tmp_path, keys):
     res = invoke("tamper", ds / "holdout", "--attack", "random", "--rate", 0.1, "--seed", 1, "--truth-out", tmp_path / "t.json", env=_env(keys))
     assert res.exit_code == 0
     now = hashlib.sha256((ds / "holdout" / "data.parquet").read_bytes()).hexdigest()
+    flipped = sorted(f["id"] for f in json.loads((tmp_path / "t.json").read_text())["flipped"])
+    # finding 4: the rows the holdout's signed sidecar names are said too (the count alone was)
     line = (f"guard fired: holdout fired, cannot be trusted (the holdout at {ds}/holdout failed verification: digest-mismatch: "
             f"holdout/data.parquet: SHA-256 {now[:12]}… differs from signed {signed[:12]}…; 4 label(s) changed, 0 row(s) otherwise edited, "
-            "0 added, 0 missing) (fix: restore the trusted data from a signed copy, or point at another signed baseline/holdout)\n")
+            f"0 added, 0 missing; rows: {', '.join(map(str, flipped))}) (fix: restore the trusted data from a signed copy, or point at another signed baseline/holdout)\n")
     res = invoke("verify", ds, "--guards", "manifest", "--ledger", "none", env=_env(keys))
     assert (res.exit_code, res.stderr) == (1, line)
     res = invoke("verify", ds, "--guards", "manifest,schema", "--ledger", "none", env=_env(keys))
