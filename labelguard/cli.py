@@ -1225,15 +1225,17 @@ def verify(
                  else f"the candidate's {model['rows']} rows (fewer than {CHOICE_MIN_ROWS} trusted rows to choose on)")
         out.print(f"detector model: kernel logistic regression (RBF, Nystroem): on {whose} its out-of-fold "
                   f"log-loss is {model['kernel_log_loss']:.3f} against {model['linear_log_loss']:.3f} for a linear model", highlight=False)
+    from labelguard.tasks.postgres import shown_id  # 'k2 ' quoted: beside k2 it read as the untouched row (break-it r12 F2)
+
     if report.suspect_ids:
-        shown = ", ".join(map(str, report.suspect_ids[:10])) + (" …" if len(report.suspect_ids) > 10 else "")
+        shown = ", ".join(map(shown_id, report.suspect_ids[:10])) + (" …" if len(report.suspect_ids) > 10 else "")
         what = "suspect rows" if report.verdict != "pass" else "rows most likely flipped, though nothing fired"
         out.print(f"{what} ({len(report.suspect_ids)}, from {', '.join(report.suspects_from)}): {shown}", highlight=False)
     elif report.suspects_note:  # nobody named, and why: the trusted rows could not vouch for the rows a detector flagged
         out.print(f"suspect rows: {report.suspects_note}", highlight=False)
     if report.unknown is not None:  # not flips: rows of a class the reference cannot vouch for
         ids = report.unknown.ids
-        shown = ", ".join(map(str, ids[:10])) + (" …" if len(ids) > 10 else "")
+        shown = ", ".join(map(shown_id, ids[:10])) + (" …" if len(ids) > 10 else "")
         out.print(f"rows of a class the reference does not have ({len(ids)}, not counted as flips): {shown}", highlight=False)
     out.print(f"verdict: {report.verdict} — {report.verdict_detail}", highlight=False)
     if report.verdict == "fired":

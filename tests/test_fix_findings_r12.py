@@ -257,3 +257,26 @@ def test_null_ids_and_features_of_a_table_are_named_before_anything_runs(pg_url,
     res = invoke("ingest", "--source", noid, "--dest", tmp_path / "ds", "--signing-key", keys[0])
     assert (res.exit_code, res.stderr) == (2, "error: table noid: column 'review_id' has a NULL id (fix: give every row an id in 'review_id' (a primary key), or delete the rows without one)\n")
     assert not (tmp_path / "ds").exists() and not (tmp_path / "state").exists()
+
+
+# ---------------------------------------------------------------- finding 2: an id with a trailing space, on the console
+
+
+def test_a_suspect_id_with_a_trailing_space_is_quoted_on_the_console(tmp_path, keys):
+    """Ids 'k2' and 'k2 ' are two rows; the one edited at rest was listed as `k2`, the untouched row's spelling."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from tests.test_fix_findings_r9 import _env
+
+    y = np.array([0, 1] * 100)
+    ids = [f"k{i}" for i in range(200)]
+    ids[150] = "k2 "
+    ds = _ingest_frame(tmp_path, "spaced", keys, pd.DataFrame({"id": ids, "x": np.arange(200) / 200 + 2 * y, "label": y}))
+    table = pq.read_table(ds / "data.parquet").to_pandas()
+    assert "k2 " in set(table["id"]) and "k2" in set(table["id"])
+    table.loc[table["id"] == "k2 ", "label"] = 1 - table.loc[table["id"] == "k2 ", "label"]
+    table.to_parquet(ds / "data.parquet", index=False)
+    res = invoke("verify", ds, "--guards", "manifest", "--ledger", "none", env=_env(keys))
+    assert res.exit_code == 1 and "suspect rows (1, from manifest): 'k2 '\n" in res.stdout
