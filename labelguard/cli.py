@@ -1055,6 +1055,10 @@ def drill(
                 raise BadInput(f"--rates must be numbers in [0, 1], got {r:g}", "pass e.g. --rates 0.05,0.2")
         if data != "synthetic" and "://" not in data and not Path(data).exists():
             raise BadInput(f"no such file: {data}", "pass --data synthetic, an existing .csv/.parquet file or folder, or s3:// Parquet objects")
+        from labelguard.tasks.postgres import is_table_url, redact_url
+
+        if is_table_url(data):  # its '?' read as a glob cut the URL short in the message (break-it r12 F15)
+            raise BadInput(f"--data {redact_url(data)} is a PostgreSQL table", "ingest it first (labelguard ingest --source URL --dest DIR), then pass --data DIR/data.parquet")
         _check_creatable(out_dir, "--out")
         if workers is not None and workers < 1:
             raise BadInput(f"--workers must be at least 1, got {workers}", "pass e.g. --workers 2")

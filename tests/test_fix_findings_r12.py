@@ -280,3 +280,19 @@ def test_a_suspect_id_with_a_trailing_space_is_quoted_on_the_console(tmp_path, k
     table.to_parquet(ds / "data.parquet", index=False)
     res = invoke("verify", ds, "--guards", "manifest", "--ledger", "none", env=_env(keys))
     assert res.exit_code == 1 and "suspect rows (1, from manifest): 'k2 '\n" in res.stdout
+
+
+# ---------------------------------------------------------------- finding 15: a table where a dataset belongs
+
+
+def test_a_table_url_where_a_dataset_belongs_says_to_ingest_it(tmp_path, keys):
+    """`pipeline postgresql://…` said "unsupported URI scheme 'postgresql'" (fix: s3:// or a directory), and drill cut the
+    URL at its '?'; neither named the step that reads a table."""
+    url = "postgresql://alice:s3cr3t-pw@127.0.0.1:1/shop?table=reviews"
+    res = invoke("pipeline", url, env={"LABELGUARD_VERIFY_KEY": str(keys[1])})
+    assert (res.exit_code, res.stderr) == (2, "error: postgresql://alice:***@127.0.0.1:1/shop?table=reviews is a PostgreSQL table, not a dataset "
+                                              "(fix: ingest it first (labelguard ingest --source URL --dest DIR), then pass DIR)\n")
+    res = invoke("drill", "--data", url, "--out", tmp_path / "d")
+    assert (res.exit_code, res.stderr) == (2, "error: --data postgresql://alice:***@127.0.0.1:1/shop?table=reviews is a PostgreSQL table "
+                                              "(fix: ingest it first (labelguard ingest --source URL --dest DIR), then pass --data DIR/data.parquet)\n")
+    assert not (tmp_path / "d").exists()
