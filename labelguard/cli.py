@@ -2254,13 +2254,9 @@ def _print_runs(runs) -> None:
     rows = summary_rows(runs)
     for row, run in zip(rows, runs.values()):  # names are in the guard tables above; keep this one narrow
         row["guards fired"] = f"{len(run.fired)} of {len(run.guards)}"
-    for run in runs.values():  # the same model on the rows before the transform: what the flips themselves cost (break-it r11 F6)
-        if run.before:
-            b = run.before
-            rows.insert(0, {"run": "before", "transform": "(none)", "flipped": 0, "guards fired": "—", "accuracy": b.get("accuracy"),
-                         "precision": b.get("precision"), "recall": b.get("recall"), "f1": b.get("f1"),
-                         "predicted positive": b.get("predicted_positive_share"), "true positive": b.get("true_positive_share")})
-    from labelguard.tasks.report import macro_averaged, share_label
+    from labelguard.tasks.report import macro_averaged, share_label, with_before_rows
+
+    rows = with_before_rows(rows, runs)  # the same model on the rows before the transform: what the flips themselves cost (break-it r11 F6)
 
     first = next(iter(runs.values()))
     macro = macro_averaged(first.metrics)  # no class named: prec/recall/F1 are macro averages, and the header says so

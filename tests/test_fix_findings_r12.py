@@ -296,3 +296,31 @@ def test_a_table_url_where_a_dataset_belongs_says_to_ingest_it(tmp_path, keys):
     assert (res.exit_code, res.stderr) == (2, "error: --data postgresql://alice:***@127.0.0.1:1/shop?table=reviews is a PostgreSQL table "
                                               "(fix: ingest it first (labelguard ingest --source URL --dest DIR), then pass --data DIR/data.parquet)\n")
     assert not (tmp_path / "d").exists()
+
+
+# ---------------------------------------------------------------- finding 9: report.md's impact table and the before row
+
+
+def test_report_md_shows_the_before_row_the_console_shows():
+    """The console's impact table had a `before` row (the same model on the rows before the transform); report.md's
+    table had only the run's row, the before figures only in a sentence."""
+    import numpy as np
+    import pandas as pd
+
+    from labelguard import cli
+    from labelguard.tasks.manifest import ColumnSpec
+    from labelguard.tasks.report import RunResult, render_markdown
+    from labelguard.tasks.train import evaluate
+    from tests.test_fix_findings_r5 import _Fixed
+
+    holdout = pd.DataFrame({"id": [f"h{i}" for i in range(20)], "f1": np.arange(20.0), "label": ["pos"] * 5 + ["neg"] * 15})
+    spec = ColumnSpec(id_col="id", label_col="label", feature_cols=("f1",), timestamp_col=None, classes=("neg", "pos"), positive_class="pos")
+    after = evaluate(_Fixed(["pos"] * 1 + ["neg"] * 19), holdout, spec)
+    before = evaluate(_Fixed(["pos"] * 3 + ["neg"] * 17), holdout, spec)
+    run = RunResult(dataset="d", transform="targeted", rate=0.2, seed=0, observe=True, spec=spec, metrics=after, before=before)
+    table = [line for line in render_markdown({"pipeline": run}).splitlines() if line.startswith("| before") or line.startswith("| pipeline")]
+    assert table == ["| before | (none) | 0 | — | 0.900 | 1.000 | 0.600 | 0.750 | 15.0% | 25.0% |",
+                     "| pipeline | targeted 20% | 0 | none | 0.800 | 1.000 | 0.200 | 0.333 | 5.0% | 25.0% |"]
+    with cli.out.capture() as captured:
+        cli._print_runs({"pipeline": run})
+    assert "│ before   │ (none)       │     0 │ —      │ 0.900 │ 1.000 │  0.600 │ 0.750 │  15.0% │  25.0% │" in captured.get().splitlines()
