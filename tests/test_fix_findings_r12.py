@@ -324,3 +324,20 @@ def test_report_md_shows_the_before_row_the_console_shows():
     with cli.out.capture() as captured:
         cli._print_runs({"pipeline": run})
     assert "│ before   │ (none)       │     0 │ —      │ 0.900 │ 1.000 │  0.600 │ 0.750 │  15.0% │  25.0% │" in captured.get().splitlines()
+
+
+# ---------------------------------------------------------------- finding 16: a composite key
+
+
+def test_a_composite_key_is_named_rather_than_sending_to_row_positions(tmp_path):
+    """Rows keyed by (shop, order) and no id column: the fix offered only `--id-col auto` (row positions, which a
+    reordered or deleted row breaks)."""
+    import pandas as pd
+
+    (tmp_path / "orders.csv").write_text(pd.DataFrame({"shop": [i % 3 for i in range(60)], "order": [i // 3 for i in range(60)],
+                                                        "amount": [float(i) for i in range(60)], "label": [i % 2 for i in range(60)]}).to_csv(index=False))
+    res = invoke("poison", tmp_path / "orders.csv", "--attack", "random", "--rate", 0.1, "--out", tmp_path / "p.csv")
+    assert (res.exit_code, res.stderr) == (2, "error: column 'review_id' not found (have: 'shop', 'order', 'amount', 'label'); no single column is unique, "
+                                              "but 'shop' and 'order' together are (fix: add a column joining them (e.g. shop-order) in the source and pass "
+                                              "--id-col naming it (--id-col auto keys rows by position, which a reordered or deleted row breaks))\n")
+    assert not (tmp_path / "p.csv").exists()
