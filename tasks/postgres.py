@@ -267,8 +267,19 @@ class TableSession:
                 raise BadInput(
                     f"column {name!r} not in table {self.target.table} (have: {quoted_columns(self.columns)})",
                     (column_suggestion(name, self.columns, flag) if flag.startswith("--") else None)
+                    or (self._primary_key_hint() if flag == "--id-col" else None)
                     or (f"pass {flag} naming an existing column" if flag.startswith("--") else "name an existing column"),
                 )
+
+    def _primary_key_hint(self) -> str | None:
+        """For a missing id column: the table's one-column primary key, named as the file path names a likely id
+        column (break-it r12 F6)."""
+        import shlex
+
+        q = "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(%s) AND i.indisprimary"
+        with _db_errors(self.target):
+            keys = [r[0] for r in self.conn.execute(q, [self.ident.as_string(self.conn)]).fetchall()]
+        return f"{keys[0]!r} is the table's primary key: pass --id-col {shlex.quote(keys[0])}" if len(keys) == 1 else None
 
     def scalar(self, query, params=None):
         with _db_errors(self.target):

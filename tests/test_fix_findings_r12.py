@@ -341,3 +341,16 @@ def test_a_composite_key_is_named_rather_than_sending_to_row_positions(tmp_path)
                                               "but 'shop' and 'order' together are (fix: add a column joining them (e.g. shop-order) in the source and pass "
                                               "--id-col naming it (--id-col auto keys rows by position, which a reordered or deleted row breaks))\n")
     assert not (tmp_path / "p.csv").exists()
+
+
+# ---------------------------------------------------------------- finding 6: a table's id column is its primary key
+
+
+def test_a_missing_id_column_of_a_table_names_its_primary_key(pg_url, keys, tmp_path):
+    """`snapshot` of a table keyed by `id` said only "pass --id-col naming an existing column"; a file's likely id
+    column is named."""
+    _sql(pg_url, "CREATE TABLE keyed (id bigint PRIMARY KEY, f1 float8, label int)")
+    _sql(pg_url, "INSERT INTO keyed SELECT i, i % 2 * 2 + i / 1000.0, i % 2 FROM generate_series(1, 40) i")
+    res = invoke("snapshot", _table(pg_url, "keyed"), "--signing-key", keys[0], "--out", tmp_path / "fp.json")
+    assert (res.exit_code, res.stderr) == (2, "error: column 'review_id' not in table keyed (have: 'id', 'f1', 'label') (fix: 'id' is the table's primary key: pass --id-col id)\n")
+    assert not (tmp_path / "fp.json").exists()
