@@ -1055,6 +1055,10 @@ def drill(
                 raise BadInput(f"--rates must be numbers in [0, 1], got {r:g}", "pass e.g. --rates 0.05,0.2")
         if data != "synthetic" and "://" not in data and not Path(data).exists():
             raise BadInput(f"no such file: {data}", "pass --data synthetic, an existing .csv/.parquet file or folder, or s3:// Parquet objects")
+        from labelguard.tasks.postgres import is_table_url, redact_url
+
+        if is_table_url(data):  # its '?' read as a glob cut the URL short in the message (break-it r12 F15)
+            raise BadInput(f"--data {redact_url(data)} is a PostgreSQL table", "ingest it first (labelguard ingest --source URL --dest DIR), then pass --data DIR/data.parquet")
         _check_creatable(out_dir, "--out")
         if workers is not None and workers < 1:
             raise BadInput(f"--workers must be at least 1, got {workers}", "pass e.g. --workers 2")
@@ -1173,6 +1177,17 @@ def verify(
     from labelguard.tasks.postgres import is_table_url
 
     if is_table_url(uri):
+        # options of a dataset verify, taken and ignored here, let a user believe the guards ran on the table (break-it r12 F13)
+        given = [flag for flag, value in (("--reference", reference), ("--holdout", holdout), ("--guards", guard_names),
+                                          ("--positive-class", positive_class), ("--id-col", id_col), ("--label-col", label_col),
+                                          ("--tolerate", None if tolerate == 0.2 else tolerate), ("--share-gap", share_gap),
+                                          ("--allow-inconclusive", allow_inconclusive or None)) if value is not None]
+        if given:
+            with _edge():
+                from labelguard.errors import BadInput
+
+                raise BadInput(f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to a table: verify postgresql://… compares the table with its signed snapshot",
+                               "drop them, or ingest the table (labelguard ingest --source URL --dest DIR) and verify the dataset with them")
         return _verify_table(uri, settings, fingerprint=fingerprint, json_out=json_out)
     with _edge():
         from labelguard.errors import BadInput
@@ -1206,7 +1221,9 @@ def verify(
                 lines.close()
         report.allowed_inconclusive = allow_inconclusive  # the JSON's ok agrees with the exit code
         if json_out is not None:
-            _write_json(json_out, _json.dumps(report.to_dict(), indent=1))
+            from labelguard.tasks.manifest import json_safe
+
+            _write_json(json_out, _json.dumps(json_safe(report.to_dict()), indent=1))
     _print_guards(report.guards, title=f"verify {uri}")
     model = report.inputs.get("detector_model") or {}
     if model.get("family") == "kernel":  # the default (linear) needs no note; a switch is said with its reason
@@ -1216,15 +1233,17 @@ def verify(
                  else f"the candidate's {model['rows']} rows (fewer than {CHOICE_MIN_ROWS} trusted rows to choose on)")
         out.print(f"detector model: kernel logistic regression (RBF, Nystroem): on {whose} its out-of-fold "
                   f"log-loss is {model['kernel_log_loss']:.3f} against {model['linear_log_loss']:.3f} for a linear model", highlight=False)
+    from labelguard.tasks.postgres import shown_id  # 'k2 ' quoted: beside k2 it read as the untouched row (break-it r12 F2)
+
     if report.suspect_ids:
-        shown = ", ".join(map(str, report.suspect_ids[:10])) + (" …" if len(report.suspect_ids) > 10 else "")
+        shown = ", ".join(map(shown_id, report.suspect_ids[:10])) + (" …" if len(report.suspect_ids) > 10 else "")
         what = "suspect rows" if report.verdict != "pass" else "rows most likely flipped, though nothing fired"
         out.print(f"{what} ({len(report.suspect_ids)}, from {', '.join(report.suspects_from)}): {shown}", highlight=False)
     elif report.suspects_note:  # nobody named, and why: the trusted rows could not vouch for the rows a detector flagged
         out.print(f"suspect rows: {report.suspects_note}", highlight=False)
     if report.unknown is not None:  # not flips: rows of a class the reference cannot vouch for
         ids = report.unknown.ids
-        shown = ", ".join(map(str, ids[:10])) + (" …" if len(ids) > 10 else "")
+        shown = ", ".join(map(shown_id, ids[:10])) + (" …" if len(ids) > 10 else "")
         out.print(f"rows of a class the reference does not have ({len(ids)}, not counted as flips): {shown}", highlight=False)
     out.print(f"verdict: {report.verdict} — {report.verdict_detail}", highlight=False)
     if report.verdict == "fired":
@@ -1993,7 +2012,8 @@ def tamper(
 
             options = check_options(attack, _parse_options(option))
             target = parse_table_url(uri)
-            res = tamper_table(target, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col, options=options)
+            res = tamper_table(target, attack=attack, rate=rate, seed=seed, truth_out=truth_out, id_col=id_col, label_col=label_col, options=options,
+                               positive_class=positive_class)
         out.print(f"updated {len(res.flipped)} labels in {target.shown} with {attack} (rate {rate}, seed {seed}) in one transaction; truth: {truth_out}" + (f"; {res.note}" if res.note else ""), highlight=False)
         return
     with _edge():
@@ -2091,6 +2111,13 @@ def snapshot(
         target = parse_table_url(url)
         fp = take_fingerprint(target, key, out=out_path, id_col=id_col, label_col=label_col)
     out.print(f"snapshot of {target.shown}: {fp.payload['rows']} rows at {fp.payload['taken_at']}, signed by {fp.key_id}: {fp.path}", highlight=False)
+    if fp.replaced is not None:  # the new snapshot signs every change since the old one: say which (break-it r12 F17)
+        from labelguard.tasks.postgres import shown_id
+
+        then, diff = fp.replaced
+        ids = diff.changed_ids
+        shown = ", ".join(shown_id(i) for i in ids[:10]) + (" …" if len(ids) > 10 else "")
+        out.print(f"replaced the snapshot of {then}: " + ("the table is unchanged since it" if diff.ok else f"since it {diff.summary()}, now signed as the table's state: {shown}"), highlight=False)
 
 
 def _verify_table(uri: str, settings: Settings, *, fingerprint: Optional[Path], json_out: Optional[Path]) -> None:
@@ -2111,7 +2138,9 @@ def _verify_table(uri: str, settings: Settings, *, fingerprint: Optional[Path], 
                    "verdict_detail": diff.summary(), "suspect_ids": diff.changed_ids, "suspects_from": [] if diff.ok else ["table_fingerprint"],
                    "guards": [{"name": "table_fingerprint", "verdict": verdict, "passed": diff.ok, "skipped": False, "detail": diff.summary(),
                                "suspect_ids": diff.changed_ids}], **diff.to_dict()}
-            _write_json(json_out, _json.dumps(doc, indent=1))
+            from labelguard.tasks.manifest import json_safe
+
+            _write_json(json_out, _json.dumps(json_safe(doc), indent=1))
     table = Table(title=f"verify {target.shown} against the snapshot of {fp.payload['taken_at']}", title_justify="left")
     for col in ("change", "rows", "ids"):
         table.add_column(col, overflow="fold")
@@ -2231,13 +2260,9 @@ def _print_runs(runs) -> None:
     rows = summary_rows(runs)
     for row, run in zip(rows, runs.values()):  # names are in the guard tables above; keep this one narrow
         row["guards fired"] = f"{len(run.fired)} of {len(run.guards)}"
-    for run in runs.values():  # the same model on the rows before the transform: what the flips themselves cost (break-it r11 F6)
-        if run.before:
-            b = run.before
-            rows.insert(0, {"run": "before", "transform": "(none)", "flipped": 0, "guards fired": "—", "accuracy": b.get("accuracy"),
-                         "precision": b.get("precision"), "recall": b.get("recall"), "f1": b.get("f1"),
-                         "predicted positive": b.get("predicted_positive_share"), "true positive": b.get("true_positive_share")})
-    from labelguard.tasks.report import macro_averaged, share_label
+    from labelguard.tasks.report import macro_averaged, share_label, with_before_rows
+
+    rows = with_before_rows(rows, runs)  # the same model on the rows before the transform: what the flips themselves cost (break-it r11 F6)
 
     first = next(iter(runs.values()))
     macro = macro_averaged(first.metrics)  # no class named: prec/recall/F1 are macro averages, and the header says so

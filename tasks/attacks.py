@@ -276,7 +276,9 @@ class FlipResult:
         }
 
     def truth_json(self) -> str:
-        return json.dumps(self.truth(), indent=1)
+        from labelguard.tasks.manifest import json_safe
+
+        return json.dumps(json_safe(self.truth()), indent=1)
 
 
 def check_rate(rate: float) -> float:

@@ -78,6 +78,22 @@ def to_py(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+JSON_SAFE_INT = 2**53  # beyond it a JSON reader that uses doubles (jq, JavaScript) reads another integer
+
+
+def json_safe(data: Any) -> Any:
+    """``data`` for a JSON report a person's tools read: integers beyond ±2^53 as their decimal text, so an id such as
+    9007199254741013 is not read back as 9007199254741012 (break-it r12 finding 1); everything else unchanged."""
+    if isinstance(data, dict):
+        return {k: json_safe(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [json_safe(v) for v in data]
+    value = to_py(data)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > JSON_SAFE_INT:
+        return str(value)
+    return value
+
+
 def canonical_json(data: Any) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 

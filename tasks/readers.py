@@ -757,6 +757,18 @@ def _header_reads_as_data(columns: list[str], frame: pd.DataFrame | None) -> boo
     return len(columns) >= 2 and numbers + own >= len(columns) / 2 and decimals + own >= 1
 
 
+def _composite_key(frame: pd.DataFrame, exclude=()) -> tuple[str, str] | None:
+    """The first two integer or text columns that identify every row together though neither does alone (a table keyed
+    by shop and order number), or None."""
+    cols = [c for c in frame.columns[:30] if c not in exclude and not pd.api.types.is_float_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+            and frame[c].notna().all() and not frame[c].is_unique]
+    for i, a in enumerate(cols):
+        for b in cols[i + 1:]:
+            if not frame.duplicated(subset=[a, b]).any():
+                return a, b
+    return None
+
+
 def missing_column_hint(name: str, columns: list[str], flag: str, frame: pd.DataFrame | None = None, exclude=()) -> BadInput:
     """The error for a column that is not there: the names it has, quoted so spaces show; when the header
     looks like one column holding another delimiter, that; when a column is the name but for spaces, case
@@ -787,6 +799,10 @@ def missing_column_hint(name: str, columns: list[str], flag: str, frame: pd.Data
                             f"{likely!r} looks like the id column (unique in every row): pass --id-col {shlex.quote(likely)}")
 
         close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6) or [c for c in columns if c.casefold().endswith("id")]
+        if not close and frame is not None and (pair := _composite_key(frame, exclude)) is not None:  # break-it r12 F16
+            return BadInput(f"column {name!r} not found (have: {have}); no single column is unique, but {pair[0]!r} and {pair[1]!r} together are",
+                            f"add a column joining them (e.g. {pair[0]}-{pair[1]}) in the source and pass --id-col naming it "
+                            "(--id-col auto keys rows by position, which a reordered or deleted row breaks)")
         if not close:  # nothing to name: key the rows by position instead
             return BadInput(f"column {name!r} not found (have: {have})", "pass --id-col auto to key rows by position, or --id-col naming a unique column")
     return BadInput(f"column {name!r} not found (have: {have})", f"pass {flag} naming an existing column")

@@ -181,6 +181,18 @@ def before_sentence(run: RunResult) -> str:
     return (f"{lead}, accuracy {b['accuracy']:.3f} and macro F1 {b['f1']:.3f} (after it {m['accuracy']:.3f}, {m['f1']:.3f}); {was}.")
 
 
+def with_before_rows(rows: list[dict[str, Any]], runs: dict[str, RunResult]) -> list[dict[str, Any]]:
+    """``rows`` (:func:`summary_rows`) with a ``before`` row first for a run that trained the same model on the rows
+    before its transform (break-it r11 F6): the console's table and report.md's show the same rows (r12 F9)."""
+    for run in runs.values():
+        if run.before:
+            b = run.before
+            rows.insert(0, {"run": "before", "transform": "(none)", "flipped": 0, "guards fired": "—", "accuracy": b.get("accuracy"),
+                            "precision": b.get("precision"), "recall": b.get("recall"), "f1": b.get("f1"),
+                            "predicted positive": b.get("predicted_positive_share"), "true positive": b.get("true_positive_share")})
+    return rows
+
+
 def render_markdown(runs: dict[str, RunResult], title: str = "labelguard report", plot: str | None = None) -> str:
     lines = [f"# {title}", ""]
     for run in runs.values():
@@ -193,7 +205,7 @@ def render_markdown(runs: dict[str, RunResult], title: str = "labelguard report"
     m = "macro " if first is not None and macro_averaged(first.metrics) else ""
     lines.append(f"| run | transform | flipped | guards fired | accuracy | {m}precision | {m}recall | {m}F1 | predicted share of {plus} | true share |")
     lines.append("|---|---|---:|---|---:|---:|---:|---:|---:|---:|")
-    for r in summary_rows(runs):
+    for r in with_before_rows(summary_rows(runs), runs):
         fmt = lambda v: "—" if v is None else f"{v:.3f}"  # noqa: E731
         lines.append(
             f"| {r['run']} | {r['transform']} | {r['flipped']} | {r['guards fired']} | {fmt(r['accuracy'])} | "

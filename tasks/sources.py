@@ -174,6 +174,16 @@ def infer_spec(
     classes = tuple(sorted(labels.dropna().unique().tolist(), key=lambda v: (str(type(v)), v)))
     if len(classes) < min_classes:
         raise BadInput(f"label column {label_col!r} has fewer than two classes", "a classifier needs at least two classes")
+    refuse_label_spellings(classes, label_col)
+    positive = resolve_positive(classes, positive_class, required=require_positive and len(classes) == 2)
+    return ColumnSpec(
+        id_col=id_col, label_col=label_col, feature_cols=features, timestamp_col=timestamp_col, classes=classes,
+        positive_class=positive, text_cols=texts, featurizer=featurizer_config(texts), domain=domain,
+    )
+
+
+def refuse_label_spellings(classes, label_col: str) -> None:
+    """Refuse string classes that differ only in Unicode normalisation, case or spaces (a file's or a table's labels)."""
     spellings: dict[str, list] = {}
     for c in classes:
         if isinstance(c, str):
@@ -191,11 +201,6 @@ def infer_spec(
             f"labels {', '.join(map(repr, variants))} in {label_col!r} differ only in case or spaces, so they would be separate classes",
             "normalise the label column to one spelling per class before ingest",
         )
-    positive = resolve_positive(classes, positive_class, required=require_positive and len(classes) == 2)
-    return ColumnSpec(
-        id_col=id_col, label_col=label_col, feature_cols=features, timestamp_col=timestamp_col, classes=classes,
-        positive_class=positive, text_cols=texts, featurizer=featurizer_config(texts), domain=domain,
-    )
 
 
 def load_source(

@@ -464,6 +464,10 @@ def open_store(uri: str, *, endpoint_url: str | None = None) -> Store:
         return S3Store(parsed.netloc, parsed.path, endpoint_url=endpoint_url)
     if parsed.scheme in ("", "file"):
         return LocalStore(Path(parsed.path if parsed.scheme == "file" else uri))
+    if parsed.scheme in ("postgresql", "postgres"):  # a table is read by ingest, not opened as a store (break-it r12 F15)
+        from labelguard.tasks.postgres import redact_url
+
+        raise StoreError(f"{redact_url(uri)} is a PostgreSQL table, not a dataset", "ingest it first (labelguard ingest --source URL --dest DIR), then pass DIR")
     raise StoreError(f"unsupported URI scheme {parsed.scheme!r} in {uri!r}", "use s3://bucket/prefix or a directory path")
 
 

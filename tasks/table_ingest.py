@@ -130,10 +130,17 @@ class _BatchSink:
         _, failures = validate_reviews(frame, spec, self.schema)
         if failures is not None:
             first = failures.iloc[0]
+            # as a file's failure is told: NULL not "nan", the row's id, a fix for that column (break-it r12 finding 3)
+            from labelguard.tasks.sources import _schema_fix, _where
+
+            case, column = first["failure_case"], str(first["column"])
+            shown = "NULL" if case is None or (isinstance(case, float) and np.isnan(case)) or case is pd.NA else f"value {to_py(case)!r}"
+            where = f" at {_where(frame, spec, column, first['index'])}" if column != spec.id_col else ""
+            fix = _schema_fix(column, str(first["check"]), spec)
+            if column == spec.id_col and str(first["check"]) == "not_nullable":
+                fix = f"give every row an id in {column!r} (a primary key), or delete the rows without one"
             self.failure = SchemaViolation(
-                f"table {self.table}: schema failure in column {first['column']!r} check {first['check']!r} value {to_py(first['failure_case'])!r}",
-                "fix the table (features finite numbers, labels in the snapshot's class set, no missing values)",
-                failure_cases=failures,
+                f"table {self.table}: schema failure in column {column!r} check {first['check']!r} {shown}{where}", fix, failure_cases=failures,
             )
             return
         # ids arrive sorted bytewise: a duplicate sits next to its twin, within a batch or across the boundary
@@ -289,7 +296,7 @@ def ingest_table(
             parts, position, schema_failure, approval = batches.parts, batches.position, batches.failure, None
             # a changed table is the news (guard fired) even when it also breaks the schema (bad input)
             if fp is not None:
-                diff = compare_tags(fp, lambda: tagger.table(live_ids, live_labels), tagger.hexdigest())
+                diff = compare_tags(fp, lambda: tagger.table(live_ids, live_labels), tagger.hexdigest(), s.columns)
                 live_ids = live_labels = tagger = None  # freed before the sidecars are assembled
                 if not diff.ok:
                     approval = _approval(diff, fp, approve_relabel)

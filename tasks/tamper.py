@@ -180,7 +180,9 @@ def _write_truth(path: Path, result: FlipResult, uri: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "x") as fh:
-            json.dump({"target": uri, **result.truth()}, fh, indent=1)
+            from labelguard.tasks.manifest import json_safe
+
+            json.dump(json_safe({"target": uri, **result.truth()}), fh, indent=1)
     except OSError as exc:
         raise BadInput(f"cannot write truth file {path}: {exc.strerror or exc}", "choose a writable --truth-out path") from None
 

@@ -114,7 +114,7 @@ def test_tampered_reference_is_refused_not_used(world, keys):
     assert res.exit_code == 1 and doc is None  # nothing judged against an untrusted reference
     line = res.stderr.strip()
     assert line.startswith(f"guard fired: reference fired, cannot be trusted (the reference at {world / 'baseline'} failed verification: digest-mismatch: data.parquet: SHA-256 ")
-    assert line.endswith("2 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing) " + TRUST_FIX)
+    assert line.endswith("2 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing; rows: rev-0000001, rev-0000002) " + TRUST_FIX)
     assert res.stdout == ""
 
 

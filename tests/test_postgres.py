@@ -240,8 +240,8 @@ def test_ingest_refuses_labels_outside_the_class_set(pg_url, keys, tmp_path, mon
     res = invoke("ingest", "--source", pg_url, "--dest", tmp_path / "ds", "--approve-relabel", tmp_path / "ok.json")
     assert res.exit_code == 2
     assert res.stderr == (
-        "error: table reviews: schema failure in column 'label' check 'isin([0, 1])' value 7 "
-        "(fix: fix the table (features finite numbers, labels in the snapshot's class set, no missing values))\n"
+        "error: table reviews: schema failure in column 'label' check 'isin([0, 1])' value 7 at id 'rev-0000010' "
+        "(fix: use labels from the class set [0, 1])\n"
     )
     assert not (tmp_path / "ds").exists()
 
@@ -421,5 +421,5 @@ def test_ingest_and_verify_name_a_missing_table_or_column_and_write_nothing(pg_c
     pg.seed_db(pg.parse_table_url(pg_url), 30)
     res = invoke("ingest", "--source", pg_url, "--dest", tmp_path / "ds", "--signing-key", keys[0], "--id-col", "rid")
     assert res.exit_code == 2
-    assert res.stderr == "error: column 'rid' not in table reviews (have: 'review_id', 'label', 'polarity', 'intensity', 'created_at') (fix: pass --id-col naming an existing column)\n"
+    assert res.stderr == "error: column 'rid' not in table reviews (have: 'review_id', 'label', 'polarity', 'intensity', 'created_at') (fix: 'review_id' is the table's primary key: pass --id-col review_id)\n"
     assert not (tmp_path / "ds").exists() and res.stdout == ""
