@@ -1,5 +1,5 @@
-"""What verify and the row sidecar report, value by value: written against the survivors of the twelfth session's
-function-by-function mutation run of tasks/dataset.py (``bench/mutation.py --functions dataset ...``, bench/RESULTS.md).
+"""What verify, the row sidecar and the writer report, value by value: written against the survivors of the twelfth to fourteenth sessions'
+function-by-function mutation runs of tasks/dataset.py (``bench/mutation.py --functions dataset ...``, bench/RESULTS.md).
 
 Every expectation is worked out from the data the test builds: which object, which version, which rows, which words."""
 
@@ -618,3 +618,110 @@ def test_a_folder_source_whose_name_ends_in_x_is_checked(tmp_path, keys):
     _edited_lake(store, keys, ["part-0.parquet"])
     location, rep = signed_source_problem(str(tmp_path / "lakeX"), load_verify_key(keys[1]))
     assert (location, rep.code, rep.suspect_ids) == (store.uri, "digest-mismatch", ["rev-0000000"])
+
+
+# --- write_dataset, load_verified and _identity_problem (the fourteenth session's survivors) ---------------------
+
+
+def test_a_written_part_signs_its_objects_by_key_digest_size_and_rows_at_a_utc_second(tmp_path, keys):
+    """The manifest ``write_dataset`` signs lists the data object and the row sidecar with the SHA-256 and the size of
+    the bytes stored, and is dated in UTC to the second (the ledger and ``verify``'s audit line read this time)."""
+    import re
+    from datetime import datetime, timezone
+
+    store = LocalStore(tmp_path / "ds")
+    start = datetime.now(timezone.utc).replace(microsecond=0)
+    manifest = write_dataset(store, make_reviews(30, seed=51), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"})
+    end = datetime.now(timezone.utc)
+    data, rows = store.get(DATA_KEY), store.get("rows.parquet")
+    assert manifest.payload["objects"] == [{"key": DATA_KEY, "sha256": _sha(data), "bytes": len(data), "version_id": None, "rows": 30}]
+    assert manifest.payload["rows_sidecar"] == {"key": "rows.parquet", "sha256": _sha(rows), "bytes": len(rows), "version_id": None}
+    created = manifest.payload["created_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", created), created
+    assert start <= datetime.fromisoformat(created) <= end
+    assert read_manifest(store).payload == manifest.payload
+
+
+def test_a_root_manifest_in_a_subfolder_whose_name_ends_in_x_or_a_space_is_wrong_dataset(tmp_path, keys):
+    """Only slashes are stripped from the end of the folder's location: a copy of the root in ``copyX`` or ``copy ``
+    (a trailing space) below its own root is found, named as it is."""
+    import shutil
+
+    from labelguard.tasks.manifest import DatasetRef
+
+    write_dataset(LocalStore(tmp_path / "a"), make_reviews(20, seed=45), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"},
+                  dataset=DatasetRef("ds-x"))
+    for name in ("copyX", "copy "):
+        shutil.copytree(tmp_path / "a", tmp_path / "a" / name, ignore=shutil.ignore_patterns("copy*"))
+        rep = load_verified(LocalStore(tmp_path / "a" / name), load_verify_key(keys[1]))
+        assert (rep.code, rep.detail) == ("wrong-dataset", f"the manifest of dataset ds-x's root sits in its subfolder {name!r}")
+        assert rep.manifest.payload == read_manifest(LocalStore(tmp_path / "a")).payload and rep.frame is None
+
+
+def test_a_dataset_at_a_relative_folder_verifies(tmp_path, keys, monkeypatch):
+    """``--dest ds`` and ``--source ds``: a location with no slash in it (its only segment is its name)."""
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    manifest = write_dataset(LocalStore(Path("ds")), make_reviews(20, seed=46), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"})
+    rep = load_verified(LocalStore(Path("ds")), load_verify_key(keys[1]))
+    ds = manifest.payload["dataset"]["id"]
+    assert (rep.code, rep.detail, len(rep.frame)) == ("ok", f"signature, identity ({ds}, data), version, SHA-256 and 20 rows verified", 20)
+
+
+def test_a_dataset_at_the_root_of_a_bucket_verifies(s3_endpoint, keys):
+    """``s3://bucket`` with no prefix: there is no folder above the root to look for a copied manifest in."""
+    import uuid
+
+    store = _s3(f"s3://lg-root-{uuid.uuid4().hex[:12]}")
+    manifest = write_dataset(store, make_reviews(20, seed=47), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"})
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.manifest.payload, len(rep.frame)) == ("ok", manifest.payload, 20)
+
+
+def test_a_manifest_signed_by_another_key_says_both_key_ids_and_decodes_only_the_asked_columns(tmp_path, keys, other_keys):
+    """The manifest re-signed by another key, the sidecar still signed by the trusted one: ``unknown-key`` names both
+    key ids, and the rows read through the sidecar hold only the asked columns."""
+    from labelguard.tasks.dataset import MANIFEST_KEY
+    from labelguard.tasks.manifest import key_id, sign_manifest
+
+    store = LocalStore(tmp_path / "ds")
+    signed = write_dataset(store, make_reviews(20, seed=48), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"})
+    forged = sign_manifest(signed.payload, load_signing_key(other_keys[0]))
+    store.put(MANIFEST_KEY, forged.to_bytes(), create_only=False)
+    verify = load_verify_key(keys[1])
+    rep = load_verified(store, verify, columns=["review_id", "label"])
+    assert (rep.code, rep.detail) == ("unknown-key", f"manifest signed by key {key_id(load_verify_key(other_keys[1]))}, not the trusted key "
+                                                     f"{key_id(verify)}; 0 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing")
+    assert list(rep.frame.columns) == ["review_id", "label"] and len(rep.frame) == 20
+
+
+def test_a_manifest_of_another_format_is_bad_manifest_even_with_a_dataset_identity(tmp_path, keys):
+    """Signed by the trusted key but in another ``format`` (another labelguard wrote it), identity and objects intact:
+    ``bad-manifest``, the manifest kept in the report, nothing decoded."""
+    from labelguard.tasks.dataset import MANIFEST_KEY
+    from labelguard.tasks.manifest import sign_manifest
+
+    store = LocalStore(tmp_path / "ds")
+    signed = write_dataset(store, make_reviews(20, seed=49), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"})
+    payload = {**signed.payload, "format": "labelguard-manifest/1"}
+    store.put(MANIFEST_KEY, sign_manifest(payload, load_signing_key(keys[0])).to_bytes(), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("bad-manifest", "manifest format 'labelguard-manifest/1' is not labelguard-manifest/2: re-ingest with this labelguard")
+    assert rep.manifest.payload == payload and rep.frame is None
+
+
+def test_parquet_added_under_a_name_readers_skip_is_unlisted_by_its_suffix(tmp_path, keys):
+    """``_temporary/0/part-1.parquet`` and ``.late.pq`` added after the seal: Spark and pandas skip such names, so only
+    their ``.parquet``/``.pq`` suffix (any case) makes them unlisted objects; glob readers read them, and seal refuses
+    to leave them out (``_refuse_hidden_parquet``), so verify reports them, their rows named as added."""
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(30, seed=52)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
+    seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"])
+    store.put("_temporary/0/part-1.PARQUET", to_parquet_bytes(frame.iloc[10:20].reset_index(drop=True)))
+    store.put(".late.pq", to_parquet_bytes(frame.iloc[20:].reset_index(drop=True)))
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("unlisted-object", "2 Parquet object(s) under the dataset that the signed manifest does not list: .late.pq, "
+                                      "_temporary/0/part-1.PARQUET; 0 label(s) changed, 0 row(s) otherwise edited, 20 added, 0 missing")
+    assert rep.suspect_ids == frame.review_id.tolist()[10:]
