@@ -725,3 +725,63 @@ def test_parquet_added_under_a_name_readers_skip_is_unlisted_by_its_suffix(tmp_p
     assert (rep.code, rep.detail) == ("unlisted-object", "2 Parquet object(s) under the dataset that the signed manifest does not list: .late.pq, "
                                       "_temporary/0/part-1.PARQUET; 0 label(s) changed, 0 row(s) otherwise edited, 20 added, 0 missing")
     assert rep.suspect_ids == frame.review_id.tolist()[10:]
+
+
+# --- seal_dataset (the fourteenth session's run 8) ----------------------------------------------------------------
+
+
+def test_sealing_a_folder_without_a_scope_refuses_parquet_readers_skip_and_writes_nothing(tmp_path, keys):
+    """No ``scope`` means the folder is the dataset (``prefix``): Parquet under a name Spark and pandas skip cannot be left
+    out of the seal, so it is refused word for word, nothing written; a ``files`` scope claims nothing about the rest."""
+    from labelguard.errors import BadInput
+
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(20, seed=53)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
+    store.put("_temporary/0/part-1.parquet", to_parquet_bytes(frame.iloc[10:].reset_index(drop=True)))
+    with pytest.raises(BadInput) as err:
+        seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec())
+    assert (err.value.problem, err.value.fix) == (
+        f"1 Parquet object(s) under {store.uri} have names Spark and pandas skip (_temporary/0/part-1.parquet) but glob readers read and "
+        "verify checks, so they cannot be left out of the seal",
+        "remove them (an unfinished job's output under _temporary/, say) or rename them without the leading '_' or '.', then seal again")
+    assert sorted(store.list()) == ["_temporary/0/part-1.parquet", "part-0.parquet"]
+    manifest = seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"], scope={"kind": "files"})
+    assert [o["key"] for o in manifest.payload["objects"]] == ["part-0.parquet"]
+
+
+def test_a_second_seal_signs_the_parts_added_since_as_the_next_version(tmp_path, keys):
+    """Re-sealing a lake takes its listed parts that are still there and the unlisted ones added since: version 2
+    lists both parts and all their rows, and verifies."""
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(30, seed=54)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
+    first = seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"])
+    store.put("part-1.parquet", to_parquet_bytes(frame.iloc[10:].reset_index(drop=True)))
+    second = seal_dataset(store, load_signing_key(keys[0]))
+    assert second.payload["dataset"] == {**first.payload["dataset"], "version": 2}
+    assert [(o["key"], o["rows"]) for o in second.payload["objects"]] == [("part-0.parquet", 10), ("part-1.parquet", 20)]
+    assert (second.payload["rows"], load_verified(store, load_verify_key(keys[1])).code) == (30, "ok")
+
+
+def test_a_sealed_lake_is_a_new_dataset_named_after_its_folder_in_the_role_asked(tmp_path, keys):
+    """Without ``dataset_id`` the id is the folder's name and 12 hex digits, in the ``role`` given (not always data)."""
+    import re
+
+    store = LocalStore(tmp_path / "Sales 2026")
+    store.put("part-0.parquet", to_parquet_bytes(make_reviews(10, seed=55)))
+    manifest = seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), role="holdout")
+    ds = manifest.payload["dataset"]
+    assert re.fullmatch(r"sales-2026-[0-9a-f]{12}", ds["id"]), ds
+    assert (ds["role"], ds["part"], ds["version"]) == ("holdout", "", 1)
+
+
+def test_sealing_a_named_object_that_is_not_there_names_it_and_writes_nothing(tmp_path, keys):
+    from labelguard.errors import DatasetMissing
+
+    store = LocalStore(tmp_path / "lake")
+    store.put("part-0.parquet", to_parquet_bytes(make_reviews(10, seed=56)))
+    with pytest.raises(DatasetMissing) as err:
+        seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet", "part-1.parquet"])
+    assert (err.value.problem, err.value.fix) == (f"object part-1.parquet is gone from {store.uri}", "restore it, or seal what is there")
+    assert store.list() == ["part-0.parquet"]
