@@ -785,3 +785,51 @@ def test_sealing_a_named_object_that_is_not_there_names_it_and_writes_nothing(tm
         seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet", "part-1.parquet"])
     assert (err.value.problem, err.value.fix) == (f"object part-1.parquet is gone from {store.uri}", "restore it, or seal what is there")
     assert store.list() == ["part-0.parquet"]
+
+
+def test_a_rotation_re_signs_an_unchanged_part_and_refuses_a_changed_one(tmp_path, keys, other_keys):
+    """``rotated_from``: the same objects signed again by the new key as the next version, the old key recorded; an
+    object edited since the old signature is refused word for word, nothing re-signed."""
+    from labelguard.errors import BadInput
+    from labelguard.tasks.manifest import key_id
+
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(20, seed=57)
+    store.put("part-0.parquet", to_parquet_bytes(frame))
+    first = seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec())
+    old = key_id(load_verify_key(keys[1]))
+    rotated = seal_dataset(store, load_signing_key(other_keys[0]), rotated_from=old)
+    assert (rotated.key_id, rotated.payload["dataset"]["version"]) == (key_id(load_verify_key(other_keys[1])), 2)
+    assert rotated.payload["source"] == {"kind": "sealed", "previous_version": 1, "rotated_from": old}
+    assert rotated.payload["objects"] == first.payload["objects"]
+    store.put("part-0.parquet", to_parquet_bytes(_flipped(frame, 3)), create_only=False)
+    with pytest.raises(BadInput) as err:
+        seal_dataset(store, load_signing_key(keys[0]), rotated_from=key_id(load_verify_key(other_keys[1])))
+    assert (err.value.problem, err.value.fix) == (f"objects at {store.uri} changed while it was being rotated: not re-signed", "verify it again, then rotate")
+    assert read_manifest(store).payload == rotated.payload
+
+
+def test_a_sealed_lake_signs_its_sidecar_source_scope_and_time_and_a_second_seal_keeps_the_scope(tmp_path, keys):
+    """The manifest of a sealed lake: the ``_rows.parquet`` sidecar by key, digest and size, ``source`` sealed with no
+    previous version, the scope asked for, a UTC time to the second; re-sealed without a scope after a part is
+    added, the signed scope is kept and the previous version named; sealed again unchanged, nothing is signed."""
+    import re
+
+    from labelguard.tasks.dataset import NothingToSeal
+
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(20, seed=58)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
+    first = seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"], scope={"kind": "glob", "pattern": "*.parquet"})
+    rows = store.get("_rows.parquet")
+    assert first.payload["rows_sidecar"] == {"key": "_rows.parquet", "sha256": _sha(rows), "bytes": len(rows), "version_id": None}
+    assert (first.payload["source"], first.payload["scope"]) == ({"kind": "sealed", "previous_version": None}, {"kind": "glob", "pattern": "*.parquet"})
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", first.payload["created_at"])
+    store.put("part-1.parquet", to_parquet_bytes(frame.iloc[10:].reset_index(drop=True)))
+    second = seal_dataset(store, load_signing_key(keys[0]))
+    assert (second.payload["source"], second.payload["scope"]) == ({"kind": "sealed", "previous_version": 1}, {"kind": "glob", "pattern": "*.parquet"})
+    with pytest.raises(NothingToSeal) as err:
+        seal_dataset(store, load_signing_key(keys[0]))
+    ds = second.payload["dataset"]["id"]
+    assert (err.value.problem, err.value.fix) == (f"nothing changed since version 2 of {ds}: not re-signed", "seal again after an approved change")
+    assert read_manifest(store).payload == second.payload
