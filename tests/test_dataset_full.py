@@ -765,7 +765,8 @@ def test_a_second_seal_signs_the_parts_added_since_as_the_next_version(tmp_path,
 
 
 def test_a_sealed_lake_is_a_new_dataset_named_after_its_folder_in_the_role_asked(tmp_path, keys):
-    """Without ``dataset_id`` the id is the folder's name and 12 hex digits, in the ``role`` given (not always data)."""
+    """Without ``dataset_id`` the id is the folder's name and 12 hex digits, in the ``role`` given (not always data);
+    without ``scope`` the whole folder is signed as the dataset."""
     import re
 
     store = LocalStore(tmp_path / "Sales 2026")
@@ -774,6 +775,7 @@ def test_a_sealed_lake_is_a_new_dataset_named_after_its_folder_in_the_role_asked
     ds = manifest.payload["dataset"]
     assert re.fullmatch(r"sales-2026-[0-9a-f]{12}", ds["id"]), ds
     assert (ds["role"], ds["part"], ds["version"]) == ("holdout", "", 1)
+    assert manifest.payload["scope"] == {"kind": "prefix"}  # no scope asked, none signed before: the folder is the dataset
 
 
 def test_sealing_a_named_object_that_is_not_there_names_it_and_writes_nothing(tmp_path, keys):
