@@ -835,3 +835,30 @@ def test_a_sealed_lake_signs_its_sidecar_source_scope_and_time_and_a_second_seal
     ds = second.payload["dataset"]["id"]
     assert (err.value.problem, err.value.fix) == (f"nothing changed since version 2 of {ds}: not re-signed", "seal again after an approved change")
     assert read_manifest(store).payload == second.payload
+
+
+# --- _schema_diff and record (the fourteenth session's run 9) -------------------------------------------------------
+
+
+def test_a_schema_difference_names_each_column_either_side_lacks_or_types_otherwise():
+    """What ``seal`` says when a part has another schema: every column of either side that differs, ``absent`` where a
+    side lacks it, ``not null`` where a side forbids nulls; only a repeated name when nothing else differs."""
+    import pyarrow as pa
+
+    from labelguard.tasks.dataset import _schema_diff
+
+    a = pa.schema([pa.field("id", pa.string()), pa.field("x", pa.int64(), nullable=False), pa.field("z", pa.string())])
+    b = pa.schema([pa.field("id", pa.string()), pa.field("x", pa.int64()), pa.field("y", pa.float64())])
+    assert _schema_diff(a, b) == "x: int64 not null vs int64; y: absent vs double; z: string vs absent"
+    assert _schema_diff(pa.schema([("id", pa.string()), ("id", pa.string())]), pa.schema([("id", pa.string())])) == "a column name repeated"
+
+
+def test_a_written_dataset_is_recorded_in_the_ledger_with_its_role_and_time(tmp_path, keys):
+    from labelguard.tasks.ledger import Ledger, LedgerEntry, manifest_digest, normalize_uri
+
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    store = LocalStore(tmp_path / "ds")
+    manifest = write_dataset(store, make_reviews(10, seed=59), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"}, ledger=ledger)
+    ds = manifest.payload["dataset"]
+    assert ledger.entries(load_verify_key(keys[1])) == [
+        LedgerEntry(ds["id"], "", "data", 1, manifest_digest(manifest), normalize_uri(store.uri), manifest.payload["created_at"])]
