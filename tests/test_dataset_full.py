@@ -862,3 +862,26 @@ def test_a_written_dataset_is_recorded_in_the_ledger_with_its_role_and_time(tmp_
     ds = manifest.payload["dataset"]
     assert ledger.entries(load_verify_key(keys[1])) == [
         LedgerEntry(ds["id"], "", "data", 1, manifest_digest(manifest), normalize_uri(store.uri), manifest.payload["created_at"])]
+
+
+def test_hidden_parquet_inside_a_sealed_subfolder_is_its_own_not_refused_by_the_lake_above(tmp_path, keys):
+    """``sub/inner`` sealed on its own (``_manifest.json``) owns what lies below it, hidden or not; a hidden ``.pq`` in
+    ``sub/`` itself belongs to the lake and is refused, named alone; once it is gone the lake seals."""
+    from labelguard.errors import BadInput
+
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(30, seed=60)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
+    inner = LocalStore(tmp_path / "lake" / "sub" / "inner")
+    inner.put("p.parquet", to_parquet_bytes(frame.iloc[10:20].reset_index(drop=True)))
+    seal_dataset(inner, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["p.parquet"])
+    store.put("sub/inner/_temporary/0/x.parquet", to_parquet_bytes(frame.iloc[20:25].reset_index(drop=True)))
+    store.put("sub/.late.pq", to_parquet_bytes(frame.iloc[25:].reset_index(drop=True)))
+    with pytest.raises(BadInput) as err:
+        seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"])
+    assert err.value.problem == (f"1 Parquet object(s) under {store.uri} have names Spark and pandas skip (sub/.late.pq) but glob readers read "
+                                 "and verify checks, so they cannot be left out of the seal")
+    assert store.head("_manifest.json") is None
+    store.delete("sub/.late.pq")
+    manifest = seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"])
+    assert [o["key"] for o in manifest.payload["objects"]] == ["part-0.parquet"]
