@@ -885,3 +885,19 @@ def test_hidden_parquet_inside_a_sealed_subfolder_is_its_own_not_refused_by_the_
     store.delete("sub/.late.pq")
     manifest = seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"])
     assert [o["key"] for o in manifest.payload["objects"]] == ["part-0.parquet"]
+
+
+def test_a_refusal_of_hidden_parquet_names_two_and_marks_more(tmp_path, keys):
+    """Two hidden objects are both named; a third is counted and left as "…"."""
+    from labelguard.errors import BadInput
+
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(10, seed=61)
+    store.put("part-0.parquet", to_parquet_bytes(frame))
+    tail = "but glob readers read and verify checks, so they cannot be left out of the seal"
+    store.put("_a.parquet", to_parquet_bytes(frame))
+    for name, count, named in (("_b.parquet", 2, "_a.parquet, _b.parquet"), ("_c.parquet", 3, "_a.parquet, _b.parquet, …")):
+        store.put(name, to_parquet_bytes(frame))
+        with pytest.raises(BadInput) as err:
+            seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"])
+        assert err.value.problem == f"{count} Parquet object(s) under {store.uri} have names Spark and pandas skip ({named}) {tail}"
