@@ -498,13 +498,29 @@ def function_table(module: str, r: dict) -> str:
     equivalent = r.get("equivalent", {})
     first: dict[str, dict] = {}
     latest: dict[str, dict] = {}
+
+    def number(name: str) -> int:
+        return int(name.rsplit("__mutmut_", 1)[1])
+
+    def resumed(earlier: dict, one: dict, start: int) -> dict:
+        """``one`` (mutants ``start`` on) with ``earlier``'s mutants before ``start``: one first pass of the whole function."""
+        keep = {k: [n for n in earlier[k] if number(n) < start] for k in ("names", "judged", "killed")}
+        return {k: keep[k] + one[k] for k in keep} | {"mutants": len(keep["names"]) + one["mutants"]}
+
     for run in runs:
+        starts = {f.partition(":")[0]: int(f.partition(":")[2]) for f in run.get("functions", []) if f.partition(":")[2]}
         for func in {_function(n) for n in run["names"]}:
             names = [n for n in run["names"] if _function(n) == func]
             judged = [n for n in names if n not in run["not checked"]]
-            one = {"mutants": len(names), "judged": judged, "killed": [n for n in judged if n in run["killed"]]}
-            first.setdefault(func, one)
+            one = {"mutants": len(names), "names": names, "judged": judged, "killed": [n for n in judged if n in run["killed"]]}
+            if func in starts:  # FUNC:FIRST resumes a stopped run: the same code's mutants before FIRST were judged there
+                if func in first and not any(number(n) >= starts[func] for n in first[func]["judged"]):
+                    first[func] = resumed(first[func], one, starts[func])
+                one = resumed(latest[func], one, starts[func]) if func in latest else one
+            if one["judged"] and func not in first:  # the first run that judged any of its mutants, not one stopped before them
+                first[func] = one
             latest[func] = one
+    first.update({func: f for func, f in latest.items() if func not in first})
     funcs = {}
     for func, f in latest.items():
         after = f["killed"] + [n for n in f["judged"] if n not in f["killed"] and later.get(n) == "killed"]

@@ -1,5 +1,5 @@
-"""What verify and the row sidecar report, value by value: written against the survivors of the twelfth session's
-function-by-function mutation run of tasks/dataset.py (``bench/mutation.py --functions dataset ...``, bench/RESULTS.md).
+"""What verify, the row sidecar and the writer report, value by value: written against the survivors of the twelfth to fourteenth sessions'
+function-by-function mutation runs of tasks/dataset.py (``bench/mutation.py --functions dataset ...``, bench/RESULTS.md).
 
 Every expectation is worked out from the data the test builds: which object, which version, which rows, which words."""
 
@@ -618,3 +618,286 @@ def test_a_folder_source_whose_name_ends_in_x_is_checked(tmp_path, keys):
     _edited_lake(store, keys, ["part-0.parquet"])
     location, rep = signed_source_problem(str(tmp_path / "lakeX"), load_verify_key(keys[1]))
     assert (location, rep.code, rep.suspect_ids) == (store.uri, "digest-mismatch", ["rev-0000000"])
+
+
+# --- write_dataset, load_verified and _identity_problem (the fourteenth session's survivors) ---------------------
+
+
+def test_a_written_part_signs_its_objects_by_key_digest_size_and_rows_at_a_utc_second(tmp_path, keys):
+    """The manifest ``write_dataset`` signs lists the data object and the row sidecar with the SHA-256 and the size of
+    the bytes stored, and is dated in UTC to the second (the ledger and ``verify``'s audit line read this time)."""
+    import re
+    from datetime import datetime, timezone
+
+    store = LocalStore(tmp_path / "ds")
+    start = datetime.now(timezone.utc).replace(microsecond=0)
+    manifest = write_dataset(store, make_reviews(30, seed=51), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"})
+    end = datetime.now(timezone.utc)
+    data, rows = store.get(DATA_KEY), store.get("rows.parquet")
+    assert manifest.payload["objects"] == [{"key": DATA_KEY, "sha256": _sha(data), "bytes": len(data), "version_id": None, "rows": 30}]
+    assert manifest.payload["rows_sidecar"] == {"key": "rows.parquet", "sha256": _sha(rows), "bytes": len(rows), "version_id": None}
+    created = manifest.payload["created_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", created), created
+    assert start <= datetime.fromisoformat(created) <= end
+    assert read_manifest(store).payload == manifest.payload
+
+
+def test_a_root_manifest_in_a_subfolder_whose_name_ends_in_x_or_a_space_is_wrong_dataset(tmp_path, keys):
+    """Only slashes are stripped from the end of the folder's location: a copy of the root in ``copyX`` or ``copy ``
+    (a trailing space) below its own root is found, named as it is."""
+    import shutil
+
+    from labelguard.tasks.manifest import DatasetRef
+
+    write_dataset(LocalStore(tmp_path / "a"), make_reviews(20, seed=45), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"},
+                  dataset=DatasetRef("ds-x"))
+    for name in ("copyX", "copy "):
+        shutil.copytree(tmp_path / "a", tmp_path / "a" / name, ignore=shutil.ignore_patterns("copy*"))
+        rep = load_verified(LocalStore(tmp_path / "a" / name), load_verify_key(keys[1]))
+        assert (rep.code, rep.detail) == ("wrong-dataset", f"the manifest of dataset ds-x's root sits in its subfolder {name!r}")
+        assert rep.manifest.payload == read_manifest(LocalStore(tmp_path / "a")).payload and rep.frame is None
+
+
+def test_a_dataset_at_a_relative_folder_verifies(tmp_path, keys, monkeypatch):
+    """``--dest ds`` and ``--source ds``: a location with no slash in it (its only segment is its name)."""
+    from pathlib import Path
+
+    monkeypatch.chdir(tmp_path)
+    manifest = write_dataset(LocalStore(Path("ds")), make_reviews(20, seed=46), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"})
+    rep = load_verified(LocalStore(Path("ds")), load_verify_key(keys[1]))
+    ds = manifest.payload["dataset"]["id"]
+    assert (rep.code, rep.detail, len(rep.frame)) == ("ok", f"signature, identity ({ds}, data), version, SHA-256 and 20 rows verified", 20)
+
+
+def test_a_dataset_at_the_root_of_a_bucket_verifies(s3_endpoint, keys):
+    """``s3://bucket`` with no prefix: there is no folder above the root to look for a copied manifest in."""
+    import uuid
+
+    store = _s3(f"s3://lg-root-{uuid.uuid4().hex[:12]}")
+    manifest = write_dataset(store, make_reviews(20, seed=47), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"})
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.manifest.payload, len(rep.frame)) == ("ok", manifest.payload, 20)
+
+
+def test_a_manifest_signed_by_another_key_says_both_key_ids_and_decodes_only_the_asked_columns(tmp_path, keys, other_keys):
+    """The manifest re-signed by another key, the sidecar still signed by the trusted one: ``unknown-key`` names both
+    key ids, and the rows read through the sidecar hold only the asked columns."""
+    from labelguard.tasks.dataset import MANIFEST_KEY
+    from labelguard.tasks.manifest import key_id, sign_manifest
+
+    store = LocalStore(tmp_path / "ds")
+    signed = write_dataset(store, make_reviews(20, seed=48), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"})
+    forged = sign_manifest(signed.payload, load_signing_key(other_keys[0]))
+    store.put(MANIFEST_KEY, forged.to_bytes(), create_only=False)
+    verify = load_verify_key(keys[1])
+    rep = load_verified(store, verify, columns=["review_id", "label"])
+    assert (rep.code, rep.detail) == ("unknown-key", f"manifest signed by key {key_id(load_verify_key(other_keys[1]))}, not the trusted key "
+                                                     f"{key_id(verify)}; 0 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing")
+    assert list(rep.frame.columns) == ["review_id", "label"] and len(rep.frame) == 20
+
+
+def test_a_manifest_of_another_format_is_bad_manifest_even_with_a_dataset_identity(tmp_path, keys):
+    """Signed by the trusted key but in another ``format`` (another labelguard wrote it), identity and objects intact:
+    ``bad-manifest``, the manifest kept in the report, nothing decoded."""
+    from labelguard.tasks.dataset import MANIFEST_KEY
+    from labelguard.tasks.manifest import sign_manifest
+
+    store = LocalStore(tmp_path / "ds")
+    signed = write_dataset(store, make_reviews(20, seed=49), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"})
+    payload = {**signed.payload, "format": "labelguard-manifest/1"}
+    store.put(MANIFEST_KEY, sign_manifest(payload, load_signing_key(keys[0])).to_bytes(), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("bad-manifest", "manifest format 'labelguard-manifest/1' is not labelguard-manifest/2: re-ingest with this labelguard")
+    assert rep.manifest.payload == payload and rep.frame is None
+
+
+def test_parquet_added_under_a_name_readers_skip_is_unlisted_by_its_suffix(tmp_path, keys):
+    """``_temporary/0/part-1.parquet`` and ``.late.pq`` added after the seal: Spark and pandas skip such names, so only
+    their ``.parquet``/``.pq`` suffix (any case) makes them unlisted objects; glob readers read them, and seal refuses
+    to leave them out (``_refuse_hidden_parquet``), so verify reports them, their rows named as added."""
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(30, seed=52)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
+    seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"])
+    store.put("_temporary/0/part-1.PARQUET", to_parquet_bytes(frame.iloc[10:20].reset_index(drop=True)))
+    store.put(".late.pq", to_parquet_bytes(frame.iloc[20:].reset_index(drop=True)))
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("unlisted-object", "2 Parquet object(s) under the dataset that the signed manifest does not list: .late.pq, "
+                                      "_temporary/0/part-1.PARQUET; 0 label(s) changed, 0 row(s) otherwise edited, 20 added, 0 missing")
+    assert rep.suspect_ids == frame.review_id.tolist()[10:]
+
+
+# --- seal_dataset (the fourteenth session's run 8) ----------------------------------------------------------------
+
+
+def test_sealing_a_folder_without_a_scope_refuses_parquet_readers_skip_and_writes_nothing(tmp_path, keys):
+    """No ``scope`` means the folder is the dataset (``prefix``): Parquet under a name Spark and pandas skip cannot be left
+    out of the seal, so it is refused word for word, nothing written; a ``files`` scope claims nothing about the rest."""
+    from labelguard.errors import BadInput
+
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(20, seed=53)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
+    store.put("_temporary/0/part-1.parquet", to_parquet_bytes(frame.iloc[10:].reset_index(drop=True)))
+    with pytest.raises(BadInput) as err:
+        seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec())
+    assert (err.value.problem, err.value.fix) == (
+        f"1 Parquet object(s) under {store.uri} have names Spark and pandas skip (_temporary/0/part-1.parquet) but glob readers read and "
+        "verify checks, so they cannot be left out of the seal",
+        "remove them (an unfinished job's output under _temporary/, say) or rename them without the leading '_' or '.', then seal again")
+    assert sorted(store.list()) == ["_temporary/0/part-1.parquet", "part-0.parquet"]
+    manifest = seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"], scope={"kind": "files"})
+    assert [o["key"] for o in manifest.payload["objects"]] == ["part-0.parquet"]
+
+
+def test_a_second_seal_signs_the_parts_added_since_as_the_next_version(tmp_path, keys):
+    """Re-sealing a lake takes its listed parts that are still there and the unlisted ones added since: version 2
+    lists both parts and all their rows, and verifies."""
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(30, seed=54)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
+    first = seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"])
+    store.put("part-1.parquet", to_parquet_bytes(frame.iloc[10:].reset_index(drop=True)))
+    second = seal_dataset(store, load_signing_key(keys[0]))
+    assert second.payload["dataset"] == {**first.payload["dataset"], "version": 2}
+    assert [(o["key"], o["rows"]) for o in second.payload["objects"]] == [("part-0.parquet", 10), ("part-1.parquet", 20)]
+    assert (second.payload["rows"], load_verified(store, load_verify_key(keys[1])).code) == (30, "ok")
+
+
+def test_a_sealed_lake_is_a_new_dataset_named_after_its_folder_in_the_role_asked(tmp_path, keys):
+    """Without ``dataset_id`` the id is the folder's name and 12 hex digits, in the ``role`` given (not always data);
+    without ``scope`` the whole folder is signed as the dataset."""
+    import re
+
+    store = LocalStore(tmp_path / "Sales 2026")
+    store.put("part-0.parquet", to_parquet_bytes(make_reviews(10, seed=55)))
+    manifest = seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), role="holdout")
+    ds = manifest.payload["dataset"]
+    assert re.fullmatch(r"sales-2026-[0-9a-f]{12}", ds["id"]), ds
+    assert (ds["role"], ds["part"], ds["version"]) == ("holdout", "", 1)
+    assert manifest.payload["scope"] == {"kind": "prefix"}  # no scope asked, none signed before: the folder is the dataset
+
+
+def test_sealing_a_named_object_that_is_not_there_names_it_and_writes_nothing(tmp_path, keys):
+    from labelguard.errors import DatasetMissing
+
+    store = LocalStore(tmp_path / "lake")
+    store.put("part-0.parquet", to_parquet_bytes(make_reviews(10, seed=56)))
+    with pytest.raises(DatasetMissing) as err:
+        seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet", "part-1.parquet"])
+    assert (err.value.problem, err.value.fix) == (f"object part-1.parquet is gone from {store.uri}", "restore it, or seal what is there")
+    assert store.list() == ["part-0.parquet"]
+
+
+def test_a_rotation_re_signs_an_unchanged_part_and_refuses_a_changed_one(tmp_path, keys, other_keys):
+    """``rotated_from``: the same objects signed again by the new key as the next version, the old key recorded; an
+    object edited since the old signature is refused word for word, nothing re-signed."""
+    from labelguard.errors import BadInput
+    from labelguard.tasks.manifest import key_id
+
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(20, seed=57)
+    store.put("part-0.parquet", to_parquet_bytes(frame))
+    first = seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec())
+    old = key_id(load_verify_key(keys[1]))
+    rotated = seal_dataset(store, load_signing_key(other_keys[0]), rotated_from=old)
+    assert (rotated.key_id, rotated.payload["dataset"]["version"]) == (key_id(load_verify_key(other_keys[1])), 2)
+    assert rotated.payload["source"] == {"kind": "sealed", "previous_version": 1, "rotated_from": old}
+    assert rotated.payload["objects"] == first.payload["objects"]
+    store.put("part-0.parquet", to_parquet_bytes(_flipped(frame, 3)), create_only=False)
+    with pytest.raises(BadInput) as err:
+        seal_dataset(store, load_signing_key(keys[0]), rotated_from=key_id(load_verify_key(other_keys[1])))
+    assert (err.value.problem, err.value.fix) == (f"objects at {store.uri} changed while it was being rotated: not re-signed", "verify it again, then rotate")
+    assert read_manifest(store).payload == rotated.payload
+
+
+def test_a_sealed_lake_signs_its_sidecar_source_scope_and_time_and_a_second_seal_keeps_the_scope(tmp_path, keys):
+    """The manifest of a sealed lake: the ``_rows.parquet`` sidecar by key, digest and size, ``source`` sealed with no
+    previous version, the scope asked for, a UTC time to the second; re-sealed without a scope after a part is
+    added, the signed scope is kept and the previous version named; sealed again unchanged, nothing is signed."""
+    import re
+
+    from labelguard.tasks.dataset import NothingToSeal
+
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(20, seed=58)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
+    first = seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"], scope={"kind": "glob", "pattern": "*.parquet"})
+    rows = store.get("_rows.parquet")
+    assert first.payload["rows_sidecar"] == {"key": "_rows.parquet", "sha256": _sha(rows), "bytes": len(rows), "version_id": None}
+    assert (first.payload["source"], first.payload["scope"]) == ({"kind": "sealed", "previous_version": None}, {"kind": "glob", "pattern": "*.parquet"})
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", first.payload["created_at"])
+    store.put("part-1.parquet", to_parquet_bytes(frame.iloc[10:].reset_index(drop=True)))
+    second = seal_dataset(store, load_signing_key(keys[0]))
+    assert (second.payload["source"], second.payload["scope"]) == ({"kind": "sealed", "previous_version": 1}, {"kind": "glob", "pattern": "*.parquet"})
+    with pytest.raises(NothingToSeal) as err:
+        seal_dataset(store, load_signing_key(keys[0]))
+    ds = second.payload["dataset"]["id"]
+    assert (err.value.problem, err.value.fix) == (f"nothing changed since version 2 of {ds}: not re-signed", "seal again after an approved change")
+    assert read_manifest(store).payload == second.payload
+
+
+# --- _schema_diff and record (the fourteenth session's run 9) -------------------------------------------------------
+
+
+def test_a_schema_difference_names_each_column_either_side_lacks_or_types_otherwise():
+    """What ``seal`` says when a part has another schema: every column of either side that differs, ``absent`` where a
+    side lacks it, ``not null`` where a side forbids nulls; only a repeated name when nothing else differs."""
+    import pyarrow as pa
+
+    from labelguard.tasks.dataset import _schema_diff
+
+    a = pa.schema([pa.field("id", pa.string()), pa.field("x", pa.int64(), nullable=False), pa.field("z", pa.string())])
+    b = pa.schema([pa.field("id", pa.string()), pa.field("x", pa.int64()), pa.field("y", pa.float64())])
+    assert _schema_diff(a, b) == "x: int64 not null vs int64; y: absent vs double; z: string vs absent"
+    assert _schema_diff(pa.schema([("id", pa.string()), ("id", pa.string())]), pa.schema([("id", pa.string())])) == "a column name repeated"
+
+
+def test_a_written_dataset_is_recorded_in_the_ledger_with_its_role_and_time(tmp_path, keys):
+    from labelguard.tasks.ledger import Ledger, LedgerEntry, manifest_digest, normalize_uri
+
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    store = LocalStore(tmp_path / "ds")
+    manifest = write_dataset(store, make_reviews(10, seed=59), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"}, ledger=ledger)
+    ds = manifest.payload["dataset"]
+    assert ledger.entries(load_verify_key(keys[1])) == [
+        LedgerEntry(ds["id"], "", "data", 1, manifest_digest(manifest), normalize_uri(store.uri), manifest.payload["created_at"])]
+
+
+def test_hidden_parquet_inside_a_sealed_subfolder_is_its_own_not_refused_by_the_lake_above(tmp_path, keys):
+    """``sub/inner`` sealed on its own (``_manifest.json``) owns what lies below it, hidden or not; a hidden ``.pq`` in
+    ``sub/`` itself belongs to the lake and is refused, named alone; once it is gone the lake seals."""
+    from labelguard.errors import BadInput
+
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(30, seed=60)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
+    inner = LocalStore(tmp_path / "lake" / "sub" / "inner")
+    inner.put("p.parquet", to_parquet_bytes(frame.iloc[10:20].reset_index(drop=True)))
+    seal_dataset(inner, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["p.parquet"])
+    store.put("sub/inner/_temporary/0/x.parquet", to_parquet_bytes(frame.iloc[20:25].reset_index(drop=True)))
+    store.put("sub/.late.pq", to_parquet_bytes(frame.iloc[25:].reset_index(drop=True)))
+    with pytest.raises(BadInput) as err:
+        seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"])
+    assert err.value.problem == (f"1 Parquet object(s) under {store.uri} have names Spark and pandas skip (sub/.late.pq) but glob readers read "
+                                 "and verify checks, so they cannot be left out of the seal")
+    assert store.head("_manifest.json") is None
+    store.delete("sub/.late.pq")
+    manifest = seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"])
+    assert [o["key"] for o in manifest.payload["objects"]] == ["part-0.parquet"]
+
+
+def test_a_refusal_of_hidden_parquet_names_two_and_marks_more(tmp_path, keys):
+    """Two hidden objects are both named; a third is counted and left as "…"."""
+    from labelguard.errors import BadInput
+
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(10, seed=61)
+    store.put("part-0.parquet", to_parquet_bytes(frame))
+    tail = "but glob readers read and verify checks, so they cannot be left out of the seal"
+    store.put("_a.parquet", to_parquet_bytes(frame))
+    for name, count, named in (("_b.parquet", 2, "_a.parquet, _b.parquet"), ("_c.parquet", 3, "_a.parquet, _b.parquet, …")):
+        store.put(name, to_parquet_bytes(frame))
+        with pytest.raises(BadInput) as err:
+            seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"])
+        assert err.value.problem == f"{count} Parquet object(s) under {store.uri} have names Spark and pandas skip ({named}) {tail}"

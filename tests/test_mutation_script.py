@@ -71,3 +71,28 @@ def test_the_function_table_of_a_stopped_run_leaves_out_what_it_never_judged():
         "",
         "Named in a `--functions` run that was stopped before any of their mutants was judged: `g`.",
     ]
+
+
+def test_a_resumed_run_completes_the_stopped_one_and_a_function_it_never_reached_gets_its_first_pass_later():
+    """Run A judged f's mutants 1-2 and none of g's (stopped); run B resumed f from 3 (``f:3``) and ran g whole: f's
+    first pass is 1-2 from A with 3-5 from B, g's first pass is B's, and a later re-run's kill of f's 2 counts after."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import mutation
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    p = "labelguard.tasks.dataset."
+    f = [f"{p}x_f__mutmut_{i}" for i in range(1, 6)]
+    g = [f"{p}x_g__mutmut_{i}" for i in (1, 2)]
+    a = {"functions": ["f", "g"], "names": f + g, "killed": [f[0]], "survived": [f[1]], "not checked": f[2:] + g}
+    b = {"functions": ["f:3", "g"], "names": f[2:] + g, "killed": [f[2], f[3], g[0]], "survived": [f[4], g[1]], "not checked": [],
+         "module_mutants": 20}
+    rerun = {"names": [f[1]], "killed": [f[1]], "survived": []}
+    table = mutation.function_table("dataset", {"earlier_functions_runs": [a], "functions_run": b, "survivors_rerun": rerun, "equivalent": {}})
+    assert table.splitlines()[5:] == [
+        "| `f` | 5 | 3/5 = 60.0% (23.1%-88.2%) | 4/5 = 80.0% (37.6%-96.4%) | 0 | 5 |",
+        "| `g` | 2 | 1/2 = 50.0% (9.5%-90.5%) | 1/2 = 50.0% (9.5%-90.5%) | 0 | 2 |",
+        "| **2 functions** | 7 | 4/7 = 57.1% (25.0%-84.2%) | 5/7 = 71.4% (35.9%-91.8%) | 0 | 2 |",
+        "",
+        "7 of the module's 20 mutants judged this way; 13 never judged function by function.",
+    ]
