@@ -233,7 +233,8 @@ def write_dataset(
             rows_info = store.put(ROWS_KEY, sidecar)
             written.append((ROWS_KEY, rows_info.version_id))
         objects = [{"key": dataset.key(data_key), "sha256": info.sha256 or sha256_hex(data), "bytes": info.size, "version_id": info.version_id, "rows": int(len(frame))}]
-        envelope = sidecar_envelope(dataset, spec, objects, rows_info.sha256, len(frame), key)
+        rows_sha256 = rows_info.sha256 or sha256_hex(sidecar)  # a store that reports no checksum: ours, as for the data object
+        envelope = sidecar_envelope(dataset, spec, objects, rows_sha256, len(frame), key)
         with _interrupt_deferred():
             sig_info = store.put(ROWS_SIG_KEY, envelope.to_bytes())
             written.append((ROWS_SIG_KEY, sig_info.version_id))
@@ -242,7 +243,7 @@ def write_dataset(
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
         payload.update(extra or {})
-        payload["rows_sidecar"] = {"key": dataset.key(ROWS_KEY), "sha256": rows_info.sha256, "bytes": rows_info.size, "version_id": rows_info.version_id}
+        payload["rows_sidecar"] = {"key": dataset.key(ROWS_KEY), "sha256": rows_sha256, "bytes": rows_info.size, "version_id": rows_info.version_id}
         manifest = sign_manifest(payload, key)
         with _interrupt_deferred():
             man_info = store.put(MANIFEST_KEY, manifest.to_bytes())
@@ -452,8 +453,10 @@ def load_verified(
         return _untrusted_manifest(store, verify_key, manifest, "unknown-key", f"manifest signed by key {manifest.key_id}, not the trusted key {expected_key}", columns)
     if not signature_valid(manifest, verify_key):
         return _untrusted_manifest(store, verify_key, manifest, "bad-signature", "manifest signature does not verify: the manifest was edited", columns)
-    if manifest.payload.get("format") != FORMAT or "dataset" not in manifest.payload:
+    if manifest.payload.get("format") != FORMAT:
         return IntegrityReport("bad-manifest", f"manifest format {manifest.payload.get('format')!r} is not {FORMAT}: re-ingest with this labelguard", manifest)
+    if "dataset" not in manifest.payload:  # signed by the trusted key in this format, yet it names no dataset
+        return IntegrityReport("bad-manifest", f"manifest in format {FORMAT} names no dataset (no 'dataset' entry): re-ingest with this labelguard", manifest)
     ref = DatasetRef.from_dict(manifest.payload["dataset"])
     root = store.ancestor(ref.part)
     problem = _identity_problem(store, root, ref, roles, manifest, verify_key, ledger)

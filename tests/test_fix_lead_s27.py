@@ -118,3 +118,38 @@ def test_a_delta_table_keeping_an_earlier_versions_parts_is_refused_naming_delta
         "of the table's current version (written out as Parquet, e.g. with Spark or the deltalake package), or VACUUM the table so "
         "that only its current files remain, then seal again)\n"))
     assert sorted(store.list()) == before
+
+
+def test_a_manifest_in_this_format_without_a_dataset_entry_says_so_without_contradicting_itself(tmp_path, keys):
+    """Found by the dataset mutation run: it read "manifest format 'labelguard-manifest/2' is not labelguard-manifest/2"."""
+    from labelguard.tasks.dataset import FORMAT, MANIFEST_KEY, load_verified, write_dataset
+    from labelguard.tasks.manifest import ColumnSpec, load_signing_key, load_verify_key, sign_manifest
+
+    store = LocalStore(tmp_path / "ds")
+    signed = write_dataset(store, make_reviews(20, seed=49), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"})
+    payload = {k: v for k, v in signed.payload.items() if k != "dataset"}
+    store.put(MANIFEST_KEY, sign_manifest(payload, load_signing_key(keys[0])).to_bytes(), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("bad-manifest", f"manifest in format {FORMAT} names no dataset (no 'dataset' entry): re-ingest with this labelguard")
+
+
+def test_a_store_that_reports_no_checksum_gets_the_sidecars_digest_computed_too(tmp_path, keys):
+    """Found by the dataset mutation run: write_dataset hashed the data object itself when the store's write reported
+    no SHA-256, but not the row sidecar: the manifest signed `null` for it and verify failed the new dataset at once
+    (digest-mismatch)."""
+    import hashlib
+
+    from labelguard.tasks.dataset import load_verified, write_dataset
+    from labelguard.tasks.manifest import ColumnSpec, load_signing_key, load_verify_key
+
+    class NoChecksum(LocalStore):  # a store whose writes report no digest (ObjectInfo.sha256 is optional)
+        def put(self, key, data, **kw):
+            import dataclasses
+
+            return dataclasses.replace(super().put(key, data, **kw), sha256=None)
+
+    store = NoChecksum(tmp_path / "ds")
+    signed = write_dataset(store, make_reviews(30, seed=50), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"})
+    assert signed.payload["rows_sidecar"]["sha256"] == hashlib.sha256((tmp_path / "ds" / "rows.parquet").read_bytes()).hexdigest()
+    rep = load_verified(LocalStore(tmp_path / "ds"), load_verify_key(keys[1]))
+    assert (rep.code, len(rep.frame)) == ("ok", 30)
