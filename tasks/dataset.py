@@ -668,17 +668,17 @@ def unlisted_objects(store: Store, manifest: SignedManifest, ref: DatasetRef) ->
     """
     import fnmatch
 
-    from labelguard.tasks.lake import is_data_part, is_table_log
+    from labelguard.tasks.lake import in_any, is_data_part, is_table_log, signed_subfolders
 
     scope = manifest.payload.get("scope") or {"kind": "prefix"}
     if scope.get("kind") == "files":
         return []
     keys = store.list()
-    nested = {k.rsplit("/", 1)[0] for k in keys if "/" in k and k.rsplit("/", 1)[-1].removeprefix(SEALED_PREFIX) == MANIFEST_KEY}
+    nested = signed_subfolders(keys)
     listed = {o["key"] for o in manifest.payload["objects"]}
     found = []
     for key in keys:
-        if is_own_object(key) or any(key.startswith(n + "/") for n in nested) or ref.key(key) in listed or is_table_log(key):
+        if is_own_object(key) or in_any(key, nested) or ref.key(key) in listed or is_table_log(key):
             continue
         if scope.get("kind") == "glob" and not fnmatch.fnmatchcase(key, scope.get("pattern", "*")):
             continue
@@ -874,12 +874,11 @@ def _refuse_hidden_parquet(store: Store) -> None:
     BadInput
         Such objects, the first two named.
     """
-    from labelguard.tasks.lake import _skipped, is_table_log
+    from labelguard.tasks.lake import _skipped, in_any, is_table_log, signed_subfolders
 
     keys = [k for k in store.list() if not is_table_log(k)]  # a Delta table's checkpoints are its log, not hidden data
-    nested = {k.rsplit("/", 1)[0] for k in keys if "/" in k and k.rsplit("/", 1)[-1].removeprefix(SEALED_PREFIX) == MANIFEST_KEY}
-    hidden = sorted(k for k in keys if k.lower().endswith((".parquet", ".pq")) and _skipped(k) and not is_own_object(k)
-                    and not any(k.startswith(n + "/") for n in nested))
+    nested = signed_subfolders(keys)
+    hidden = sorted(k for k in keys if k.lower().endswith((".parquet", ".pq")) and _skipped(k) and not is_own_object(k) and not in_any(k, nested))
     if hidden:
         raise BadInput(
             f"{len(hidden)} Parquet object(s) under {store.uri} have names Spark and pandas skip ({', '.join(hidden[:2])}{', …' if len(hidden) > 2 else ''}) "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date as Date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -496,10 +496,10 @@ def _bridge(days_test: DriftTest, today: dict, ref: Reference, c: int, level: fl
         return days_test
     r = reference_noise_test(today, ref, c, level)
     name = _classes(ref)[c]
-    return DriftTest(r.guard, r.subject, r.value, r.expected, r.z, r.threshold, r.p_value, r.fired,
-                     f"{r.value:.1%} of rows labelled {name} confidently disagree with the reference model vs {r.expected:.1%} in the reference "
-                     f"(Fisher's exact test, p={r.p_value:.2g}), the test chosen while the clean days' null rests on {own} of {WINDOW} partitions: "
-                     f"it fires {on_ref:.1%} above the clean days' {base:.1%}, the clean days' test {on_days:.1%} above (z={days_test.z:.1f} there)")
+    return replace(r, detail=(
+        f"{r.value:.1%} of rows labelled {name} confidently disagree with the reference model vs {r.expected:.1%} in the reference "
+        f"(Fisher's exact test, p={r.p_value:.2g}), the test chosen while the clean days' null rests on {own} of {WINDOW} partitions: "
+        f"it fires {on_ref:.1%} above the clean days' {base:.1%}, the clean days' test {on_days:.1%} above (z={days_test.z:.1f} there)"))
 
 
 def fisher_threshold(n: int, k_r: int, n_r: int, level: float) -> int:

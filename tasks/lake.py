@@ -22,6 +22,17 @@ def _skipped(key: str) -> bool:
 TABLE_LOGS = ("_delta_log", ".hoodie")
 
 
+def signed_subfolders(keys: list[str]) -> set[str]:
+    """The folders among object ``keys`` (relative to one root) that hold a manifest of their own (``x/manifest.json``,
+    or a sealed lake's ``x/_manifest.json``): parts signed on their own, whose objects the root does not claim."""
+    return {k.rsplit("/", 1)[0] for k in keys if k.endswith(("/manifest.json", "/_manifest.json"))}
+
+
+def in_any(key: str, folders) -> bool:
+    """``key`` lies below one of ``folders``."""
+    return any(key.startswith(f + "/") for f in folders)
+
+
 def is_table_log(key: str) -> bool:
     """``key`` lies in a table format's log folder (:data:`TABLE_LOGS`): its Parquet (Delta's checkpoints) is the
     table's metadata, which no reader of the table takes as rows; removing it would break the table."""
@@ -88,10 +99,10 @@ def resolve_parts(uri: str, *, endpoint_url: str | None = None) -> tuple[Store, 
         return root, [name]
     root = open_store(uri, endpoint_url=endpoint_url)
     keys = root.list()
-    nested = {k.rsplit("/", 1)[0] for k in keys if k.endswith(("/manifest.json", "/_manifest.json"))}  # parts with their own manifest
+    nested = signed_subfolders(keys)  # parts with their own manifest
     parts = [
         k for k in keys
-        if not any(k.startswith(n + "/") for n in nested) and is_data_part(root, k)
+        if not in_any(k, nested) and is_data_part(root, k)
     ]
     if not parts and nested:  # e.g. a root of daily partitions: every part is signed on its own
         signed = sorted(n for n in nested if n.split("/")[-1] != "holdout") or sorted(nested)

@@ -140,10 +140,16 @@ def _inconclusive_reasons(results: list[guards.GuardResult], tolerate: float, no
     return reasons
 
 
+def _accuracy_bound_fails(gate: guards.GuardResult) -> bool:
+    """The model gate's bound on the accuracy drop is missing or does not rule out its tolerance."""
+    m = gate.metrics
+    return "accuracy_drop_upper" not in m or m["accuracy_drop_upper"] >= (gate.tolerance or 0.0)
+
+
 def _gate_bound_fails(gate: guards.GuardResult) -> bool:
     """The model gate's own bound does not vouch (its accuracy-drop bound, or with --share-gap its share bound)."""
     m = gate.metrics
-    if "accuracy_drop_upper" not in m or m["accuracy_drop_upper"] >= (gate.tolerance or 0.0):
+    if _accuracy_bound_fails(gate):
         return True
     return ("share_move_tolerance" in m and m["share_move_upper"] >= m["share_move_tolerance"]) or _recall_bound_decides(gate)
 
@@ -157,8 +163,7 @@ def _recall_bound_decides(gate: guards.GuardResult) -> bool:
 def _share_bound_decides(gate: guards.GuardResult) -> bool:
     """The gate vouches for the accuracy drop, and only its bound on a class's share move (``--share-gap``) does not."""
     m = gate.metrics
-    return ("share_move_tolerance" in m and m.get("accuracy_drop_upper", 1.0) < (gate.tolerance or 0.0)
-            and m["share_move_upper"] >= m["share_move_tolerance"])
+    return "share_move_tolerance" in m and not _accuracy_bound_fails(gate) and m["share_move_upper"] >= m["share_move_tolerance"]
 
 
 def _gate_reason(gate: guards.GuardResult) -> str:
@@ -169,9 +174,8 @@ def _gate_reason(gate: guards.GuardResult) -> str:
         w = m["per_class_recall"][m["recall_drop_class"]]
         recall = (f"model gate cannot rule out a {m['recall_gap']:.0%} drop of class {m['recall_drop_class']}'s recall "
                   f"(95 % upper bound {w['drop_upper']:.1%} on its {w['rows']} holdout rows; a drop the gate would see: {w['power']:.0%})")
-    acc_fails = "accuracy_drop_upper" not in m or m["accuracy_drop_upper"] >= (gate.tolerance or 0.0)
     # one reason for the gate: its fix (a larger holdout) answers both bounds
-    return recall if recall and not acc_fails and not _share_bound_decides(gate) else _accuracy_or_share_reason(gate)
+    return recall if recall and not _accuracy_bound_fails(gate) and not _share_bound_decides(gate) else _accuracy_or_share_reason(gate)
 
 
 def _accuracy_or_share_reason(gate: guards.GuardResult) -> str:
@@ -262,7 +266,7 @@ def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, f
     if holdout_leak:
         gate_fix = "pass a --holdout whose rows are not in the data (e.g. the dataset's own URI/holdout)"
     elif gate is not None:
-        if _recall_bound_decides(gate) and not _share_bound_decides(gate) and gate.metrics.get("accuracy_drop_upper", 1.0) < (gate.tolerance or 0.0):
+        if _recall_bound_decides(gate) and not _share_bound_decides(gate) and not _accuracy_bound_fails(gate):
             gate_fix = f"pass a trusted --holdout with more rows of class {gate.metrics['recall_drop_class']} (the gate's bound on its recall drop shrinks with them)"
         elif _share_bound_decides(gate):
             wider = math.floor(gate.metrics["share_move_upper"] * 100) / 100 + 0.01  # the smallest whole point above the bound
@@ -340,11 +344,11 @@ def _refuse_no_data_of_its_own(store, what: str) -> None:
 
     Parquet objects that nobody signed stay ``missing-manifest`` (exit 1): they are data that cannot be vouched for.
     """
-    from labelguard.tasks.lake import _skipped, is_data_part
+    from labelguard.tasks.lake import _skipped, in_any, is_data_part, signed_subfolders
 
     keys = store.list()
-    nested = sorted({k.rsplit("/", 1)[0] for k in keys if k.endswith(("/manifest.json", "/_manifest.json"))})
-    if any(not any(k.startswith(n + "/") for n in nested) and is_data_part(store, k) for k in keys):  # 000000_0 is Parquet too
+    nested = sorted(signed_subfolders(keys))
+    if any(not in_any(k, nested) and is_data_part(store, k) for k in keys):  # 000000_0 is Parquet too
         return
     flag = {"reference": "--reference", "holdout": "--holdout", "golden holdout": "--holdout"}.get(what)
     use = f"pass as {flag} " if flag else "point at "

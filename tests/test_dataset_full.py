@@ -205,13 +205,19 @@ def test_an_edit_in_the_tenth_decimal_of_a_list_cell_is_localized(tmp_path, keys
     assert rep.detail.endswith("; 0 label(s) changed, 1 row(s) otherwise edited, 0 added, 0 missing")
 
 
-def test_parts_whose_columns_differ_only_in_order_verify_as_one_table(tmp_path, keys):
-    """A seal accepts parts whose columns come in another order (read by name); verify concatenates them by name."""
+def _sealed_in_two_column_orders(tmp_path, keys, *, rows: int, seed: int):
+    """A lake of two parts, the second's columns in reverse order, sealed: (store, the frame both parts hold)."""
     store = LocalStore(tmp_path / "lake")
-    frame = make_reviews(30, seed=25)
+    frame = make_reviews(rows, seed=seed)
     store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
     store.put("part-1.parquet", to_parquet_bytes(frame.iloc[10:].reset_index(drop=True)[list(reversed(frame.columns))]))
     seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet", "part-1.parquet"])
+    return store, frame
+
+
+def test_parts_whose_columns_differ_only_in_order_verify_as_one_table(tmp_path, keys):
+    """A seal accepts parts whose columns come in another order (read by name); verify concatenates them by name."""
+    store, frame = _sealed_in_two_column_orders(tmp_path, keys, rows=30, seed=25)
     rep = load_verified(store, load_verify_key(keys[1]))
     assert (rep.code, rep.detail) == ("ok", f"signature, identity ({rep.manifest.payload['dataset']['id']}, data), version, SHA-256 and 30 rows verified")
     assert rep.frame.review_id.tolist() == frame.review_id.tolist()
@@ -554,11 +560,7 @@ def test_a_glob_scope_without_a_pattern_claims_every_object_and_a_part_without_a
 
 def test_an_edited_manifest_over_parts_whose_columns_differ_in_order_still_localizes(tmp_path, keys):
     """The sidecar's localization after a forged manifest reads every part by column name, as verify does."""
-    store = LocalStore(tmp_path / "lake")
-    frame = make_reviews(20, seed=40)
-    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
-    store.put("part-1.parquet", to_parquet_bytes(frame.iloc[10:].reset_index(drop=True)[list(reversed(frame.columns))]))
-    seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet", "part-1.parquet"])
+    store, frame = _sealed_in_two_column_orders(tmp_path, keys, rows=20, seed=40)
     import json
 
     from labelguard.tasks.dataset import MANIFEST_KEY, own_key
