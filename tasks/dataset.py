@@ -962,6 +962,14 @@ def seal_dataset(
         objects.append({"key": object_key, "sha256": digest, "bytes": head.size, "version_id": head.version_id, "rows": table.num_rows})
         tables.append(table)
     frame = _to_frame(pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0])
+    gone = [c for c in (spec.id_col, spec.label_col) if c not in frame.columns]
+    if gone and old is not None and "dataset" in old.payload:  # a re-seal keeps the signed columns: the parts lost one (a KeyError before)
+        raise BadInput(
+            f"the parts at {store.uri} have no column {' or '.join(map(repr, gone))}, which version {ref.version - 1} of dataset {ref.id} "
+            f"is keyed by (they have: {', '.join(map(repr, frame.columns))})",
+            f"restore the column in the parts, or sign them as a new dataset: move {store.uri}'s {own_key(store, MANIFEST_KEY)}, "
+            f"{own_key(store, ROWS_KEY)} and {own_key(store, ROWS_SIG_KEY)} away, then seal with --id-col and --label-col",
+        )
     try:
         _refuse_repeated_ids(frame, spec, objects)
     except BadInput as exc:

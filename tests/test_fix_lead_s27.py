@@ -153,3 +153,24 @@ def test_a_store_that_reports_no_checksum_gets_the_sidecars_digest_computed_too(
     assert signed.payload["rows_sidecar"]["sha256"] == hashlib.sha256((tmp_path / "ds" / "rows.parquet").read_bytes()).hexdigest()
     rep = load_verified(LocalStore(tmp_path / "ds"), load_verify_key(keys[1]))
     assert (rep.code, len(rep.frame)) == ("ok", 30)
+
+
+def test_a_reseal_whose_parts_lost_the_signed_id_column_is_refused(tmp_path, keys):
+    """Found trying `seal` as a new user: a sealed lake whose part was rewritten with another id column crashed on
+    re-seal (`unexpected KeyError: 'review_id'`). Now one line naming the lost column, exit 2, nothing written."""
+    import pandas as pd
+
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(60, seed=12)
+    store.put("part-0.parquet", to_parquet_bytes(frame))
+    assert invoke("seal", tmp_path / "lake", "--signing-key", keys[0], "--ledger", "none").exit_code == 0
+    ds_id = __import__("json").loads((tmp_path / "lake" / "_manifest.json").read_text())["payload"]["dataset"]["id"]
+    store.put("part-0.parquet", to_parquet_bytes(frame.rename(columns={"review_id": "id"})), create_only=False)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "lake").iterdir()}
+    res = invoke("seal", tmp_path / "lake", "--id-col", "id", "--signing-key", keys[0], "--ledger", "none")
+    assert (res.exit_code, res.stderr) == (2, (
+        f"error: the parts at {tmp_path / 'lake'} have no column 'review_id', which version 1 of dataset {ds_id} is keyed by "
+        f"(they have: {', '.join(map(repr, pd.read_parquet(tmp_path / 'lake' / 'part-0.parquet').columns))}) (fix: restore the column "
+        f"in the parts, or sign them as a new dataset: move {tmp_path / 'lake'}'s _manifest.json, _rows.parquet and _rows.sig.json "
+        "away, then seal with --id-col and --label-col)\n"))
+    assert {p.name: p.read_bytes() for p in (tmp_path / "lake").iterdir()} == before
