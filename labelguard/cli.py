@@ -57,6 +57,17 @@ class _Edge(TyperGroup):
             sys.exit(code)
         return code
 
+    def invoke(self, ctx):
+        """typer turns a Ctrl-C that leaves a command into a silent exit 130 (a CI log ended on a half-printed
+        progress line, break-it r12 F8): here it becomes :class:`~labelguard.errors.Interrupted`, one line at the edge.
+        A command that says more itself (verify's step, drill's kept cells, watch's deployment) raises its own."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            from labelguard.errors import Interrupted
+
+            raise Interrupted(f"labelguard {ctx.invoked_subcommand or ''} stopped before it finished".replace("  ", " ")) from None
+
 
 def _verbose_after_command(argv: list[str], commands: dict) -> list[str]:
     """``labelguard -v verify …`` means ``labelguard verify … -v`` for a command that takes -v/--verbose."""
@@ -175,6 +186,8 @@ def _refuse_uri_as_local_path(command, params: dict) -> None:
 
 def _run_edge(call, argv: list[str]) -> int:
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
+    from labelguard.errors import Interrupted
     from typer.exceptions import Abort
 
     try:
@@ -189,6 +202,9 @@ def _run_edge(call, argv: list[str]) -> int:
         return EXIT_BAD_INPUT
     except (Abort, KeyboardInterrupt):
         err.print("[red]aborted[/]", highlight=False)
+        return 130
+    except Interrupted as exc:
+        err.print(f"[red]interrupted:[/] {exc.one_line()}", highlight=False)
         return 130
     except LabelguardError as exc:  # raised outside a command's own edge
         err.print(f"[red]error:[/] {exc.one_line()}", highlight=False)
@@ -1216,6 +1232,11 @@ def verify(
                 positive_class=positive_class, tolerate=tolerate, id_col=id_col, label_col=label_col, share_gap=share_gap,
                 recall_gap=recall_gap, on_progress=lines,
             )
+        except KeyboardInterrupt:
+            from labelguard.errors import Interrupted
+
+            at = f" at {lines.step}" if lines and lines.step else ""
+            raise Interrupted(f"verify stopped{at}: no verdict was reached and nothing was written", "rerun the command") from None
         finally:
             if lines:
                 lines.close()
@@ -1271,8 +1292,10 @@ class _GuardLines:
 
     def __init__(self, auto: bool) -> None:
         self.auto, self.open = auto, False
+        self.step = ""  # the guard running now, "model_gate (10 of 11)", for the line of an interrupt
 
     def __call__(self, p) -> None:
+        self.step = "" if p.done else f"{p.name} ({p.index} of {p.total})"
         if self.auto and p.rows < PROGRESS_ROWS and not err.is_terminal:
             return
         if not p.done:

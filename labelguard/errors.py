@@ -6,6 +6,7 @@ Exit codes (decided only in ``labelguard.cli``):
   fired, or data that must be trusted could not be vouched for).
 * 2 — every other :class:`LabelguardError`: labelguard could not do what was asked (usage,
   values, files, nothing at a URI, unreachable store/Prefect/database, missing credentials).
+* 130 — :class:`Interrupted`: Ctrl-C (SIGINT) stopped the command before it finished.
 """
 
 from __future__ import annotations
@@ -33,6 +34,27 @@ class LabelguardError(Exception):
 
     def one_line(self) -> str:
         return f"{self.problem} (fix: {self.fix})" if self.fix else self.problem
+
+
+class Interrupted(Exception):
+    """Ctrl-C stopped a command before it finished (exit 130): neither a verdict on the data (1) nor a request
+    that could not be done (2), so not a :class:`LabelguardError` (whose handlers turn it into exit 2).
+
+    Parameters
+    ----------
+    where
+        Which command stopped, and at what step when known, one line.
+    fix
+        What to do about it, one line.
+    """
+
+    def __init__(self, where: str, fix: str = "rerun the command") -> None:
+        self.where = " ".join(str(where).split())
+        self.fix = " ".join(str(fix).split())
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        return f"{self.where} (fix: {self.fix})"
 
 
 class BadInput(LabelguardError):

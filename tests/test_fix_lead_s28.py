@@ -1,0 +1,65 @@
+"""Found by the lead while trying the CLI as a user (session 28)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from labelguard.tasks.dataset import HOLDOUT, write_dataset
+from labelguard.tasks.manifest import ColumnSpec, DatasetRef, load_signing_key
+from labelguard.tasks.storage import LocalStore
+from labelguard.tasks.synthetic import make_reviews
+
+LABELGUARD = str(Path(sys.executable).parent / "labelguard")
+
+
+def test_ctrl_c_during_verify_says_at_which_guard_it_stopped_and_that_nothing_was_written(tmp_path, keys):
+    """Break-it r12 F8: Ctrl-C while verify ran its guards exited 130 with no line at all (typer turns a KeyboardInterrupt
+    into a silent exit 130), so a CI log ended on a half-printed progress line. The README promises one line."""
+    root = tmp_path / "ds"
+    sign = load_signing_key(keys[0])
+    write_dataset(LocalStore(root), make_reviews(6000, seed=3), ColumnSpec(), sign, source={"kind": "synthetic"}, dataset=DatasetRef("c", "data"))
+    write_dataset(LocalStore(root / HOLDOUT), make_reviews(1500, seed=4), ColumnSpec(), sign, source={"kind": "synthetic"},
+                  dataset=DatasetRef("c", "holdout", HOLDOUT))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    proc = subprocess.Popen([LABELGUARD, "verify", str(root), "--verify-key", str(keys[1]), "--ledger", "none", "--progress",
+                             "--json", str(tmp_path / "v.json")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
+    try:
+        seen = ""
+        while "[2/" not in seen:  # the guards run: the manifest check finished and the next one started
+            char = proc.stderr.read(1)
+            assert char, (seen, proc.wait(), proc.stdout.read())
+            seen += char
+        proc.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends
+        stdout, rest = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    stderr = seen + rest
+    assert proc.returncode == 130, (stdout, stderr)
+    last = stderr.rstrip("\n").split("\n")[-1]
+    assert re.fullmatch(r"interrupted: verify stopped( at [a-z_]+ \(\d+ of \d+\))?: no verdict was reached and nothing was written "
+                        r"\(fix: rerun the command\)", last), stderr
+    assert "verdict:" not in stdout
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # no --json written
+
+
+def test_ctrl_c_in_any_other_command_is_one_line_naming_the_command_and_exit_130(tmp_path, monkeypatch):
+    """The same silent exit 130 for every command without a line of its own (sample, ingest, seal, …): the edge now
+    names the command. The Ctrl-C is made by raising KeyboardInterrupt where the rows are generated, as SIGINT does."""
+    from labelguard.tasks import synthetic
+    from tests.clirun import invoke
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(synthetic, "make_reviews", interrupted)
+    res = invoke("sample", "--rows", "100", "--out", tmp_path / "s.csv")
+    assert (res.exit_code, res.stdout, res.stderr) == (130, "", "interrupted: labelguard sample stopped before it finished (fix: rerun the command)\n")
+    assert list(tmp_path.iterdir()) == []
