@@ -33,7 +33,8 @@ class _Edge(TyperGroup):
     and exit 2 (the traceback only with -v), for the console script and CliRunner alike."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        argv = _verbose_after_command(list(sys.argv[1:] if args is None else args), self.commands)
+        given = list(sys.argv[1:] if args is None else args)
+        argv = _verbose_after_command(given, self.commands)
         for command in self.commands.values():
             _check_params_first(command)
 
@@ -52,7 +53,7 @@ class _Edge(TyperGroup):
             finally:
                 out.file = None  # back to stdout after a command that sent its human output to stderr (--json -)
 
-        code = _run_edge(call, argv)
+        code = _run_edge(call, argv, tracebacks=len(argv) < len(given) or any(a in ("-v", "--verbose") for a in argv))
         if standalone_mode:
             sys.exit(code)
         return code
@@ -70,14 +71,16 @@ class _Edge(TyperGroup):
 
 
 def _verbose_after_command(argv: list[str], commands: dict) -> list[str]:
-    """``labelguard -v verify …`` means ``labelguard verify … -v`` for a command that takes -v/--verbose."""
+    """``labelguard -v verify …`` means ``labelguard verify … -v`` for a command that takes -v/--verbose; before a command
+    without it (``seal``, ``list``…), ``-v`` is taken off and only shows the traceback of an unexpected error (the fix that
+    error names, so it works for every command)."""
     lead = 0
     while lead < len(argv) and argv[lead] in ("-v", "--verbose"):
         lead += 1
     command = commands.get(argv[lead]) if lead and lead < len(argv) else None
-    if command is not None and any(p.name == "verbose" for p in command.params):
-        return argv[lead:] + ["--verbose"]
-    return argv
+    if command is None:
+        return argv
+    return argv[lead:] + (["--verbose"] if any(p.name == "verbose" for p in command.params) else [])
 
 
 def _refuse_empty_arguments(argv: list[str]) -> None:
@@ -159,6 +162,8 @@ def _no_such_option(exc) -> str | None:
     name = _one_line(exc.option_name)
     if close:
         return f"No such option: {name} (did you mean {' or '.join(close)}?)"
+    if not opts:  # `list -v` read "(list's options: )"
+        return f"No such option: {name} ({exc.ctx.info_name} takes no options)"
     return f"No such option: {name} ({exc.ctx.info_name}'s options: {', '.join(opts)})"
 
 
@@ -184,7 +189,7 @@ def _refuse_uri_as_local_path(command, params: dict) -> None:
             )
 
 
-def _run_edge(call, argv: list[str]) -> int:
+def _run_edge(call, argv: list[str], *, tracebacks: bool = False) -> int:
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
     from labelguard.errors import Interrupted
@@ -210,12 +215,12 @@ def _run_edge(call, argv: list[str]) -> int:
         err.print(f"[red]error:[/] {exc.one_line()}", highlight=False)
         return EXIT_FIRED if isinstance(exc, GuardFired) else EXIT_BAD_INPUT
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 2
-        if any(a in ("-v", "--verbose") for a in argv):
+        if tracebacks:
             import traceback
 
             traceback.print_exc()
         err.print(
-            f"[red]error:[/] unexpected {type(exc).__name__}: {_one_line(str(exc)) or 'no message'} (fix: rerun with -v for the traceback and report it)",
+            f"[red]error:[/] unexpected {type(exc).__name__}: {_one_line(str(exc)) or 'no message'} (fix: rerun as `labelguard -v COMMAND …` for the traceback and report it)",
             highlight=False,
         )
         return EXIT_BAD_INPUT

@@ -63,3 +63,26 @@ def test_ctrl_c_in_any_other_command_is_one_line_naming_the_command_and_exit_130
     res = invoke("sample", "--rows", "100", "--out", tmp_path / "s.csv")
     assert (res.exit_code, res.stdout, res.stderr) == (130, "", "interrupted: labelguard sample stopped before it finished (fix: rerun the command)\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_fix_of_an_unexpected_error_works_for_a_command_without_verbose(tmp_path, keys, monkeypatch):
+    """An unexpected error's fix said "rerun with -v for the traceback", which `seal`, `list`, `baseline`… refused as
+    "No such option: -v". The fix now names `labelguard -v COMMAND …`, which every command takes: following it shows the
+    traceback, with the same one line last."""
+    from labelguard.tasks import dataset
+    from labelguard.tasks.dataset import to_parquet_bytes
+    from tests.clirun import invoke
+
+    LocalStore(tmp_path / "lake").put("part-0.parquet", to_parquet_bytes(make_reviews(50, seed=1)))
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(dataset, "seal_dataset", boom)
+    args = ("seal", tmp_path / "lake", "--signing-key", keys[0], "--ledger", "none")
+    line = "error: unexpected RuntimeError: disk on fire (fix: rerun as `labelguard -v COMMAND …` for the traceback and report it)"
+    res = invoke(*args)
+    assert (res.exit_code, res.stderr) == (2, line + "\n")
+    res = invoke("-v", *args)
+    assert res.exit_code == 2 and res.stderr.startswith("Traceback (most recent call last):") and res.stderr.endswith("\n" + line + "\n")
+    assert "RuntimeError: disk on fire" in res.stderr
