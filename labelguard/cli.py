@@ -1228,6 +1228,8 @@ def verify(
         if json_out is not None and str(json_out) != "-" and (other := _signed_folder_above(json_out)) is not None:  # another dataset (break-it r9 F9)
             raise BadInput(f"--json {json_out} is inside the signed dataset {other}: it would add to its signed data", "write the JSON outside the store")
         _refuse_positive_against_manifest(uri, positive_class, key, settings.s3_endpoint)
+        from labelguard.errors import UntrustedInput
+        from labelguard.tasks.manifest import json_safe
         from labelguard.tasks.verify import verify_dataset
 
         lines = _guard_progress(progress)
@@ -1242,13 +1244,17 @@ def verify(
 
             at = f" at {lines.step}" if lines and lines.step else ""
             raise Interrupted(f"verify stopped{at}: no verdict was reached and nothing was written", "rerun the command") from None
+        except UntrustedInput as exc:  # a CI job reads the JSON on exit 1: it says why, and which trusted rows changed (break-it r12 F4)
+            if json_out is not None:
+                from labelguard.tasks.verify import untrusted_report
+
+                _write_json(json_out, _json.dumps(json_safe(untrusted_report(uri, exc, tolerate).to_dict()), indent=1))
+            raise
         finally:
             if lines:
                 lines.close()
         report.allowed_inconclusive = allow_inconclusive  # the JSON's ok agrees with the exit code
         if json_out is not None:
-            from labelguard.tasks.manifest import json_safe
-
             _write_json(json_out, _json.dumps(json_safe(report.to_dict()), indent=1))
     _print_guards(report.guards, title=f"verify {uri}")
     model = report.inputs.get("detector_model") or {}

@@ -145,10 +145,16 @@ class Inconclusive(GuardFired):
 
 
 class UntrustedInput(GuardFired):
-    """Data that must be trusted (a holdout, a reference baseline) failed its own verification."""
+    """Data that must be trusted (a holdout, a reference baseline) failed its own verification.
 
-    def __init__(self, failed: list[str], detail: str = "", results: list | None = None, *, fix: str | None = None) -> None:
+    ``ids`` are the rows of that trusted data its signed row sidecar names as changed (empty when none can be named);
+    ``uri`` where it lives: for a ``--json`` report of the refusal.
+    """
+
+    def __init__(self, failed: list[str], detail: str = "", results: list | None = None, *, fix: str | None = None,
+                 ids: list | None = None, uri: str | None = None) -> None:
         super().__init__(
             failed, detail, results, stopped="cannot be trusted",
             fix=fix or "restore the trusted data from a signed copy, or point at another signed baseline/holdout",
         )
+        self.detail, self.ids, self.uri = " ".join(str(detail).split()), list(ids or []), uri

@@ -78,6 +78,19 @@ class VerifyReport:
         }
 
 
+def untrusted_report(uri: str, exc: UntrustedInput, tolerate: float = DEFAULT_TOLERATE) -> VerifyReport:
+    """The report of a verify refused because data it must trust failed its own verification (exit 1).
+
+    Nothing was judged against that data, so no row of ``uri`` is suspect (``suspect_ids`` empty); the one guard entry,
+    named as the console names it (``reference``, ``holdout``, ``golden holdout``…), carries the refusal and the rows of
+    the trusted data its signed sidecar names as changed, also under ``untrusted_input``.
+    """
+    detail = exc.detail or exc.problem
+    results = [guards.GuardResult(name, passed=False, detail=detail, suspect_ids=list(exc.ids)) for name in exc.failed]
+    return VerifyReport(dataset=uri, guards=results, verdict="fired", verdict_detail=f"{', '.join(exc.failed)} cannot be trusted: {detail}",
+                        tolerate=tolerate, inputs={"untrusted_input": {"role": ", ".join(exc.failed), "uri": exc.uri, "changed_ids": list(exc.ids)}})
+
+
 def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_rate: float | None = None) -> tuple[str, str, dict[str, float]]:
     """The suite's verdict on the dataset from its guards' verdicts and powers.
 
@@ -334,7 +347,7 @@ def load_trusted(uri_or_store, key: Ed25519PublicKey, what: str, endpoint_url: s
         # the signed sidecar named the rows: say which, as for the data itself (break-it r12 finding 4)
         ids = [to_py(i) for i in rep.suspect_ids or []]
         rows = f"; rows: {', '.join(map(str, ids[:10]))}" + (f" … ({len(ids)} in all)" if len(ids) > 10 else "") if ids else ""
-        raise UntrustedInput([what], f"the {what} at {store.uri} failed verification: {rep.code}: {rep.detail}{rows}")
+        raise UntrustedInput([what], f"the {what} at {store.uri} failed verification: {rep.code}: {rep.detail}{rows}", ids=ids, uri=store.uri)
     return rep
 
 

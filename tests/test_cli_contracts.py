@@ -111,11 +111,15 @@ def test_source_poisoning_fired_set_agrees_everywhere(world, keys, tmp_path):
 def test_tampered_reference_is_refused_not_used(world, keys):
     flip_at_rest(LocalStore(world / "baseline"), [1, 2])
     res, doc = verify(world, keys)
-    assert res.exit_code == 1 and doc is None  # nothing judged against an untrusted reference
     line = res.stderr.strip()
     assert line.startswith(f"guard fired: reference fired, cannot be trusted (the reference at {world / 'baseline'} failed verification: digest-mismatch: data.parquet: SHA-256 ")
     assert line.endswith("2 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing; rows: rev-0000001, rev-0000002) " + TRUST_FIX)
     assert res.stdout == ""
+    # nothing judged against an untrusted reference: the JSON a CI job reads on exit 1 says so (break-it r12 F4)
+    detail = line.removeprefix("guard fired: reference fired, cannot be trusted (").removesuffix(") " + TRUST_FIX)
+    assert res.exit_code == 1 and (doc["ok"], doc["verdict"], doc["verdict_detail"], doc["suspect_ids"]) == (False, "fired", "reference cannot be trusted: " + detail, [])
+    assert [(g["name"], g["verdict"], g["detail"], g["suspect_ids"]) for g in doc["guards"]] == [("reference", "fired", detail, ["rev-0000001", "rev-0000002"])]
+    assert doc["untrusted_input"] == {"role": "reference", "uri": str(world / "baseline"), "changed_ids": ["rev-0000001", "rev-0000002"]}
 
 
 def test_training_set_passed_as_reference_is_a_usage_error_not_tampering(world, keys):
@@ -157,8 +161,9 @@ def test_tampered_holdout_is_refused(world, keys):
     assert res.exit_code == 0, res.stderr  # the intact holdout is accepted (1,000 rows: the model gate sees a 2-point drop)
     flip_at_rest(LocalStore(world / "ho"), [0])
     res, doc = verify(world, keys, "--holdout", world / "ho")
-    assert res.exit_code == 1 and doc is None
+    assert res.exit_code == 1 and (doc["verdict"], doc["suspect_ids"], [g["name"] for g in doc["guards"]]) == ("fired", [], ["holdout"])
     assert res.stderr.strip().startswith(f"guard fired: holdout fired, cannot be trusted (the holdout at {world / 'ho'} failed verification: digest-mismatch: ")
+    assert doc["untrusted_input"]["changed_ids"] == doc["guards"][0]["suspect_ids"] == ["rev-0000000"]
 
 
 def test_tampered_golden_holdout_is_refused(world, keys, monkeypatch):
@@ -171,7 +176,7 @@ def test_tampered_golden_holdout_is_refused(world, keys, monkeypatch):
     flip_at_rest(LocalStore(copy), [3])
     monkeypatch.setattr(verify_mod, "golden_holdout", lambda: (LocalStore(copy), key))
     res, doc = verify(world, keys)
-    assert res.exit_code == 1 and doc is None
+    assert res.exit_code == 1 and (doc["verdict"], [g["name"] for g in doc["guards"]], doc["untrusted_input"]["uri"]) == ("fired", ["golden holdout"], str(copy))
     assert res.stderr.strip().startswith(f"guard fired: golden holdout fired, cannot be trusted (the golden holdout at {copy} failed verification: digest-mismatch: ")
 
 
