@@ -1339,7 +1339,7 @@ def _inconclusive_fix(report) -> str:
     from labelguard.tasks.verify import inconclusive_fix
 
     return inconclusive_fix(report.guards, report.class_power, report.noise_rate, holdout_leak=bool(report.inputs.get("holdout_leak")), tolerate=report.tolerate,
-                            reference_leak=bool(report.inputs.get("reference_leak")))
+                            reference_leak=bool(report.inputs.get("reference_leak")), recall_gap_option=True)
 
 
 @app.command()

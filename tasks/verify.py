@@ -246,12 +246,15 @@ def note_reference_overlap(overlap: dict[str, int] | None, tolerate: float) -> s
 
 
 def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, float], noise_rate: float | None, *, holdout_leak: bool = False,
-                     last_resort: str = "--allow-inconclusive", tolerate: float | None = None, reference_leak: bool = False) -> str:
+                     last_resort: str = "--allow-inconclusive", tolerate: float | None = None, reference_leak: bool = False,
+                     recall_gap_option: bool = False) -> str:
     """The one-line fix for an ``inconclusive`` verdict; raising ``--tolerate`` is offered only to a value that would do.
 
     ``last_resort`` is the option the command offers to go on anyway (``verify``: ``--allow-inconclusive``).
     ``tolerate`` (the verdict's) lets the fix of an undecided model gate also name what the flips
     no guard would see need, when both stand in the way (:func:`dataset_verdict` names both reasons).
+    ``recall_gap_option``: the command takes ``--recall-gap`` (``verify``), so a gate undecided by a class's recall bound
+    alone is also offered the smallest gap, in whole points, that its bound rules out.
     """
     import math
 
@@ -261,7 +264,8 @@ def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, f
         blind = tolerate is not None and bool(powers) and max(powers) > tolerate
         if not (blind or holdout_leak or any(g.name == "model_gate" and g.verdict == "inconclusive" for g in results)):
             return f"{own_fix}, or {last_resort}"
-        return f"{own_fix}; " + inconclusive_fix(results, class_power, noise_rate, holdout_leak=holdout_leak, last_resort=last_resort, tolerate=tolerate)
+        return f"{own_fix}; " + inconclusive_fix(results, class_power, noise_rate, holdout_leak=holdout_leak, last_resort=last_resort, tolerate=tolerate,
+                                                 recall_gap_option=recall_gap_option)
     if results and all(g.skipped for g in results) and not holdout_leak:
         return f"give the selected guards what they need (a --reference or --holdout), select guards that can run here, or {last_resort}"
     # the verdict passes at a tolerance no smaller than every class's smallest detectable flip rate
@@ -281,6 +285,9 @@ def inconclusive_fix(results: list[guards.GuardResult], class_power: dict[str, f
     elif gate is not None:
         if _recall_bound_decides(gate) and not _share_bound_decides(gate) and not _accuracy_bound_fails(gate):
             gate_fix = f"pass a trusted --holdout with more rows of class {gate.metrics['recall_drop_class']} (the gate's bound on its recall drop shrinks with them)"
+            wider = math.floor(gate.metrics["recall_drop_upper"] * 100) / 100 + 0.01  # the smallest whole point above the bound
+            if recall_gap_option and wider <= 1:
+                gate_fix += f", accept a larger drop with --recall-gap {wider:.2f}"
         elif _share_bound_decides(gate):
             wider = math.floor(gate.metrics["share_move_upper"] * 100) / 100 + 0.01  # the smallest whole point above the bound
             gate_fix = (f"pass a larger trusted --holdout (the gate's bound on the share move shrinks with its rows), "

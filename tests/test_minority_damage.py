@@ -92,7 +92,8 @@ def test_half_of_a_one_percent_class_flipped_cannot_pass(tmp_path, keys, frames)
            "(95 % upper bound 57.4% on its 14 holdout rows; a drop the gate would see: 79%)")
     assert res.exit_code == 1
     assert res.stderr == (f"cannot tell: {why} (fix: pass a trusted --holdout with more rows of class 1 "
-                          "(the gate's bound on its recall drop shrinks with them), or --allow-inconclusive)\n")
+                          "(the gate's bound on its recall drop shrinks with them), accept a larger drop with --recall-gap 0.58, "
+                          "or --allow-inconclusive)\n")
     assert f"verdict: inconclusive — {why}" in res.stdout.splitlines()
     rep = json.loads(out.read_text())
     gate = next(g for g in rep["guards"] if g["name"] == "model_gate")
@@ -179,7 +180,11 @@ def test_a_smaller_recall_gap_turns_the_clean_pass_into_cannot_tell(tmp_path, ke
     why = "model gate cannot rule out a 10% drop of class 1's recall (95 % upper bound 16.2% on its 14 holdout rows; a drop the gate would see: 79%)"
     assert res.exit_code == 1
     assert res.stderr == (f"cannot tell: {why} (fix: pass a trusted --holdout with more rows of class 1 "
-                          "(the gate's bound on its recall drop shrinks with them), or --allow-inconclusive)\n")
+                          "(the gate's bound on its recall drop shrinks with them), accept a larger drop with --recall-gap 0.17, "
+                          "or --allow-inconclusive)\n")
+    # following the fix: the bound 16.2 % rules out a 17-point drop, and the clean data passes
+    res = invoke("verify", ds, *FLAGS, *gate_only, "--recall-gap", "0.17", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (0, "")
     rep = json.loads(smaller.read_text())
     gate = next(g for g in rep["guards"] if g["name"] == "model_gate")
     assert (rep["verdict"], gate["verdict"], rep["recall_gap"], gate["metrics"]["recall_gap"]) == ("inconclusive", "inconclusive", 0.1, 0.1)
