@@ -1309,11 +1309,14 @@ class _GuardLines:
         self.step = "" if p.done else f"{p.name} ({p.index} of {p.total})"
         if self.auto and p.rows < PROGRESS_ROWS and not err.is_terminal:
             return
+        # open before the line starts, shut after it ends: a Ctrl-C inside a print leaves at worst a blank line, never
+        # the interrupt's own line glued to a half-printed one
         if not p.done:
+            self.open = True
             err.print(f"[{p.index}/{p.total}] {p.name} …", end="", highlight=False, markup=False)
         else:
             err.print(f" {p.seconds:.1f} s", highlight=False)
-        self.open = not p.done
+            self.open = False
         err.file.flush()
 
     def close(self) -> None:

@@ -973,14 +973,10 @@ def seal_dataset(
     try:
         _refuse_repeated_ids(frame, spec, objects)
     except BadInput as exc:
-        if root.child("_delta_log").list(limit=1):  # a Delta table keeps the files its log removed until VACUUM
-            raise BadInput(
-                f"{exc.problem}: {root.uri} is a Delta table, and its folder keeps the Parquet files of earlier versions "
-                "(an UPDATE, DELETE or OPTIMIZE rewrites parts; the log marks the old ones removed, readers of the table skip "
-                "them, seal reads every part)",
-                "seal a copy of the table's current version (written out as Parquet, e.g. with Spark or the deltalake "
-                "package), or VACUUM the table so that only its current files remain, then seal again",
-            ) from exc
+        from labelguard.tasks.lake import delta_stale_parts
+
+        if (delta := delta_stale_parts(exc.problem, root, "seal")) is not None:  # a Delta table keeps removed files until VACUUM
+            raise BadInput(*delta) from exc
         raise
     if old is not None and "dataset" in old.payload:
         before = {o["key"]: o["sha256"] for o in old.payload["objects"]}

@@ -39,6 +39,23 @@ def is_table_log(key: str) -> bool:
     return any(seg in TABLE_LOGS for seg in key.split("/")[:-1])
 
 
+def delta_stale_parts(problem: str, root: Store, verb: str) -> tuple[str, str] | None:
+    """When ``root`` is a Delta table: ``problem`` (repeated ids across its parts) said as what it is, and the fix, for
+    the command ``verb`` (``seal``, ``ingest``); None for any other folder.
+
+    A Delta table keeps the Parquet files its log removed (an UPDATE, DELETE or OPTIMIZE rewrites parts) until VACUUM;
+    readers of the table skip them, labelguard reads every part, so the same ids appear twice. "Make the ids unique"
+    or "drop the copy" would break the table.
+    """
+    if not root.child("_delta_log").list(limit=1):
+        return None
+    return (f"{problem}: {root.uri} is a Delta table, and its folder keeps the Parquet files of earlier versions "
+            f"(an UPDATE, DELETE or OPTIMIZE rewrites parts; the log marks the old ones removed, readers of the table skip "
+            f"them, {verb} reads every part)",
+            f"{verb} a copy of the table's current version (written out as Parquet, e.g. with Spark or the deltalake "
+            f"package), or VACUUM the table so that only its current files remain, then {verb} again")
+
+
 _GLOB = re.compile(r"[*?\[]")
 PARQUET_MAGIC = b"PAR1"
 

@@ -264,7 +264,25 @@ def load_source(
         meta = {"kind": "objects" if remote else "file", "path": source if remote else str(Path(source).resolve()), "rows": len(frame)}
         if text_encoding:
             meta["encoding"] = text_encoding
+        try:
+            return check_schema(frame, spec), spec, meta
+        except SchemaViolation as exc:
+            if str(exc.failure_cases.iloc[0]["column"]) == spec.id_col and (delta := _delta_table_problem(source, exc.problem, endpoint_url)):
+                raise SchemaViolation(*delta, failure_cases=exc.failure_cases) from None
+            raise
     return check_schema(frame, spec), spec, meta
+
+
+def _delta_table_problem(source: str, problem: str, endpoint_url: str | None) -> tuple[str, str] | None:
+    """Repeated ids read from a folder that is a Delta table: its earlier versions' parts (kept until VACUUM) were read
+    beside the current ones (:func:`labelguard.tasks.lake.delta_stale_parts`); None for any other source."""
+    from labelguard.tasks.lake import delta_stale_parts
+    from labelguard.tasks.storage import open_store
+
+    remote = source.startswith("s3://")
+    if not (remote or Path(source).is_dir()) or any(c in source for c in "*?[") or source.lower().endswith((".parquet", ".pq", ".csv")):
+        return None
+    return delta_stale_parts(problem, open_store(source.rstrip("/") if remote else source, endpoint_url=endpoint_url), "ingest")
 
 
 def check_schema(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:

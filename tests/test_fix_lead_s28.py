@@ -35,13 +35,14 @@ def test_ctrl_c_during_verify_says_at_which_guard_it_stopped_and_that_nothing_wa
             char = proc.stderr.read(1)
             assert char, (seen, proc.wait(), proc.stdout.read())
             seen += char
-        proc.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends
-        stdout, rest = proc.communicate(timeout=120)
+        proc.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends, even in the middle of a progress line
+        stderr = seen + proc.stderr.read()  # the same buffered reader to its end (communicate would read past its buffer)
+        stdout = proc.stdout.read()
+        proc.wait(120)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-    stderr = seen + rest
     assert proc.returncode == 130, (stdout, stderr)
     last = stderr.rstrip("\n").split("\n")[-1]
     assert re.fullmatch(r"interrupted: verify stopped( at [a-z_]+ \(\d+ of \d+\))?: no verdict was reached and nothing was written "
@@ -86,3 +87,29 @@ def test_the_fix_of_an_unexpected_error_works_for_a_command_without_verbose(tmp_
     res = invoke("-v", *args)
     assert res.exit_code == 2 and res.stderr.startswith("Traceback (most recent call last):") and res.stderr.endswith("\n" + line + "\n")
     assert "RuntimeError: disk on fire" in res.stderr
+
+
+def test_ingest_of_a_delta_table_keeping_an_earlier_versions_parts_names_delta_not_repeated_ids(tmp_path, keys):
+    """Noticed last session beside seal's Delta refusal: `ingest --source` of the same folder said only "make the ids in
+    'review_id' unique", a fix that breaks the table. It now names the Delta table and the fix that fits; nothing written.
+    The same table without the earlier part ingests its 200 rows (the checkpoint in _delta_log/ is not read as rows)."""
+    from tests.test_fix_lead_s27 import _delta_table
+    from tests.clirun import invoke
+
+    frame = make_reviews(200, seed=9)
+    rewritten = frame.copy()
+    rewritten.loc[:4, "label"] = 1 - rewritten.loc[:4, "label"]
+    _delta_table(tmp_path / "t", frame, rewritten=rewritten)
+    env = {"LABELGUARD_SIGNING_KEY": str(keys[0]), "LABELGUARD_VERIFY_KEY": str(keys[1])}
+    res = invoke("ingest", "--source", tmp_path / "t", "--dest", tmp_path / "ds", "--ledger", "none", env=env)
+    assert (res.exit_code, res.stderr) == (2, (
+        "error: 400 schema failure(s), first: column 'review_id' check 'field_uniqueness' value 'rev-0000000' at row 0: "
+        f"{tmp_path / 't'} is a Delta table, and its folder keeps the Parquet files of earlier versions (an UPDATE, DELETE or "
+        "OPTIMIZE rewrites parts; the log marks the old ones removed, readers of the table skip them, ingest reads every part) "
+        "(fix: ingest a copy of the table's current version (written out as Parquet, e.g. with Spark or the deltalake package), "
+        "or VACUUM the table so that only its current files remain, then ingest again)\n"))
+    assert not (tmp_path / "ds").exists()
+    _delta_table(tmp_path / "current", frame)
+    res = invoke("ingest", "--source", tmp_path / "current", "--dest", tmp_path / "ds", "--ledger", "none", "--holdout-fraction", "0.2", env=env)
+    assert res.exit_code == 0, res.stderr
+    assert "rows=160" in res.stdout and "holdout: " in res.stdout
