@@ -191,9 +191,9 @@ def _refuse_uri_as_local_path(command, params: dict) -> None:
 
 def _run_edge(call, argv: list[str], *, tracebacks: bool = False) -> int:
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    from typer.exceptions import Abort
 
     from labelguard.errors import Interrupted
-    from typer.exceptions import Abort
 
     try:
         rv = call()

@@ -267,7 +267,9 @@ def load_source(
         try:
             return check_schema(frame, spec), spec, meta
         except SchemaViolation as exc:
-            if str(exc.failure_cases.iloc[0]["column"]) == spec.id_col and (delta := _delta_table_problem(source, exc.problem, endpoint_url)):
+            first = exc.failure_cases.iloc[0]
+            repeated = str(first["column"]) == spec.id_col and str(first["check"]) == "field_uniqueness"
+            if repeated and (delta := _delta_table_problem(source, exc.problem, endpoint_url)):
                 raise SchemaViolation(*delta, failure_cases=exc.failure_cases) from None
             raise
     return check_schema(frame, spec), spec, meta
