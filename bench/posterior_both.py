@@ -27,8 +27,11 @@ from labelguard.tasks.posterior import flip_posterior as new_flip_posterior  # n
 _evaluate = regimes._evaluate
 
 
-def _both(regime, seed, attack, rate, frame, truth, clean_frame, holdout, spec):
-    row = _evaluate(regime, seed, attack, rate, frame, truth, clean_frame, holdout, spec)
+def _both(*args):
+    # regimes._evaluate(regime, seed, attack, rate, frame, truth, ..., holdout, spec): the middle arguments changed
+    # with the bench (the clean model's scores, its spread); frame, truth, holdout and spec keep their places
+    row = _evaluate(*args)
+    frame, truth, holdout, spec = args[4], args[5], args[-2], args[-1]
     for tag, fp in (("old", old.flip_posterior), ("new", new_flip_posterior)):
         post = fp(frame, spec, holdout)
         row[f"f1_{tag}"] = regimes._f1(post.suspect, truth)

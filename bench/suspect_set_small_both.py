@@ -1,0 +1,53 @@
+"""Two flip posteriors (OLD_POSTERIOR, e.g. main's `git show main:tasks/posterior.py > /tmp/posterior_old.py`, and the
+checked-out one) on the same attacked runs of one regime, with cleanlab's set on the same folds: mean cell F1 of each,
+cells and runs more than 0.01 below cleanlab, switches away from the posterior's own set, runs changed. No guards run
+(use bench/posterior_both.py for the grid's verdicts). Dev seeds only (issue 9, fifteenth session).
+
+    OLD_POSTERIOR=/tmp/posterior_old.py nice -n 10 .venv/bin/python bench/suspect_set_small_both.py 9200,...,9209 "300 rows" /tmp/both.csv
+"""
+for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(v, "1")
+sys.path.insert(0, "bench")
+_spec = importlib.util.spec_from_file_location("labelguard.tasks.posterior_old", os.environ.get("OLD_POSTERIOR", "/tmp/posterior_old.py"))
+old = importlib.util.module_from_spec(_spec); sys.modules[_spec.name] = old; _spec.loader.exec_module(old)
+import numpy as np, pandas as pd
+from concurrent.futures import ProcessPoolExecutor
+import regimes
+from labelguard.errors import BadInput
+from labelguard.tasks import attacks
+from labelguard.tasks import posterior as new
+from labelguard.tasks.detectors import confident_learning, detector_model
+
+def run_seed(args):
+    seed, regime = args
+    cand, hold, spec = regimes.make_regime(regimes.REGIMES[regime], seed)
+    out = []
+    for att in attacks.REGISTRY:
+        for rate in regimes.RATES:
+            try:
+                res = attacks.flip_labels(cand, spec, attack=att, rate=rate, seed=seed)
+            except BadInput:
+                continue
+            if not len(res.flipped_ids):
+                continue
+            truth = res.frame[spec.id_col].isin(res.flipped_ids).to_numpy()
+            memo = {}
+            r = dict(seed=seed, attack=att, rate=rate, flips=int(truth.sum()))
+            for tag, mod in (("old", old), ("new", new)):
+                fp = mod.flip_posterior(res.frame, spec, hold, memo=memo)
+                r[tag] = regimes._f1(fp.suspect, truth); r[tag + "_set"] = fp.chosen
+            with detector_model(res.frame, spec, hold, memo):
+                r["cl"] = regimes._f1(confident_learning(res.frame, spec, memo=memo).suspect, truth)
+            out.append(r)
+    return out
+
+if __name__ == "__main__":
+    seeds = [int(s) for s in sys.argv[1].split(",")]
+    with ProcessPoolExecutor(2) as pool:
+        rows = [r for rs in pool.map(run_seed, [(s, sys.argv[2]) for s in seeds]) for r in rs]
+    df = pd.DataFrame(rows); df.to_csv(sys.argv[3], index=False)
+    c = df.groupby(["attack", "rate"]).mean(numeric_only=True)
+    for n in ("old", "new"):
+        print(n, "mean F1 %.4f" % c[n].mean(), "cells below cl", int((c[n] - c.cl < -0.01).sum()), "runs below", int((df[n] - df.cl < -0.01).sum()), "switches", int((df[n + "_set"] != "posterior").sum()))
+    print("cl %.4f" % c.cl.mean(), "runs new worse than old by >0.01:", int((df.new - df.old < -0.01).sum()), "better:", int((df.new - df.old > 0.01).sum()))
+    print("cells new worse than old by >0.01:", int((c.new - c.old < -0.01).sum()), "better:", int((c.new - c.old > 0.01).sum()))
