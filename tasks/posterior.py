@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from labelguard.tasks.detectors import (KNN_ETA, KNN_K, RowScores, _skill_p, _xy, binned_flip_posterior, cross_fit_proba, detector_model,
-                                        knn_consistency, oof_proba)
+from labelguard.tasks.detectors import (KNN_ETA, KNN_K, RowScores, _fold_fits, _predict, _skill_p, _xy, binned_flip_posterior, cross_fit_proba,
+                                        detector_model, knn_consistency, oof_proba)
 from labelguard.tasks.manifest import ColumnSpec
 
 EPS = 1e-6
@@ -233,7 +233,9 @@ def _flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFra
     # candidate rows are scored (out of fold, against their own labels), not flips (a clean checkerboard: cleanlab
     # flagged 40 % of candidate rows and 30 % of trusted ones)
     if _skill_p(cand_on_ref.argmax(axis=1), codes_r) <= SKILL_ALPHA:
-        candidates["cleanlab"] = _cleanlab_set_false_positive_rate(cleanlab, codes, oof, _renorm(cand_on_ref), codes_r, mix)
+        # the trusted rows scored as each candidate row was: by one fold model, not by the five models' mean (see below)
+        candidates["cleanlab"] = _cleanlab_set_false_positive_rate(cleanlab, codes, oof, _fold_proba_on(X, codes, k, Xr, cand_on_ref, seed=seed, memo=memo),
+                                                                   codes_r, mix)
     knn_set, reference = np.zeros(len(codes), dtype=bool), np.zeros(len(codes), dtype=bool)
     if no_skill:  # the neighbourhood rule needs no model
         knn_set = knn_consistency(frame, spec, memo=memo).suspect  # the guard's own set (its neighbour search is memoized)
@@ -374,15 +376,16 @@ def class_weighted_rate(hits: np.ndarray, codes_ref: np.ndarray, mix: np.ndarray
     Kish's effective sample size ``1 / sum(mix[c]**2 / r_c)``, and the rate is Jeffreys' estimate on it (0 of 30
     flagged is not a rate of 0). When ``mix`` is the trusted rows' own label shares (or not given), this is the
     pooled rate ``(hits + 0.5) / (r + 1)`` with error ``sqrt(f (1 - f) / r)``. Labels with no trusted row carry no
-    weight (nothing measures them).
+    weight (nothing measures them). ``hits`` may be a share per row (a row's chance of being flagged, as
+    :func:`_cleanlab_set_false_positive_rate` gives over the fold models); it then counts as that share.
     """
-    hits = np.asarray(hits, dtype=bool)
+    hits = np.clip(np.asarray(hits, dtype=float), 0.0, 1.0)  # a share in [0, 1] per row (bool: flagged or not)
     r = len(codes_ref)
     if r == 0:
         return 0.0, 0.0
     k = int(max(codes_ref.max() + 1, 0 if mix is None else len(mix)))
     r_c = np.bincount(codes_ref, minlength=k).astype(float)
-    h_c = np.bincount(codes_ref, weights=hits.astype(float), minlength=k)
+    h_c = np.bincount(codes_ref, weights=hits, minlength=k)
     w = r_c / r if mix is None else np.where(r_c > 0, np.resize(np.asarray(mix, float), k), 0.0)
     if w.sum() <= 0:
         w = r_c / r
@@ -405,6 +408,16 @@ def _posterior_set_false_positive_rate(suspect: np.ndarray, posterior: np.ndarra
     return class_weighted_rate(hits, np.zeros(len(hits), int) if codes_ref is None else codes_ref, mix if codes_ref is not None else None)
 
 
+def _fold_proba_on(X: np.ndarray, codes: np.ndarray, k: int, X_new: np.ndarray, mean: np.ndarray, *, seed: int, memo: dict | None) -> np.ndarray:
+    """Each out-of-fold model's probabilities on new rows, shape (folds, m, k), renormalised: the models that scored the
+    candidate's rows out of fold (the same memoized fits); ``mean`` (their mean, shape (m, k)) as a single fold when
+    there are none (fewer than two usable classes)."""
+    fits = _fold_fits(X, codes, k, folds=5, seed=seed, memo=memo)
+    if not fits:
+        return _renorm(mean)[None]
+    return np.stack([_renorm(_predict(fitted, X_new, k)) for _, fitted in fits])
+
+
 def _cleanlab_set_false_positive_rate(suspect: np.ndarray, codes: np.ndarray, oof: np.ndarray, proba_ref: np.ndarray, codes_ref: np.ndarray,
                                       mix: np.ndarray | None = None) -> tuple[float, float]:
     """Share of clean rows cleanlab's rule would flag, from the trusted rows: per given label, the self-confidence below
@@ -412,15 +425,24 @@ def _cleanlab_set_false_positive_rate(suspect: np.ndarray, codes: np.ndarray, oo
 
     cleanlab's default filter (``prune_by_noise_rate``) removes, per given label, the rows whose
     probability of that label is lowest; for two classes that is exactly a threshold on the
-    self-confidence, for more an approximation. The trusted rows are scored by a model fitted on the
-    whole candidate (they are not in it: out of sample, like the candidate's out-of-fold view).
+    self-confidence, for more an approximation.
+
+    ``proba_ref``: the trusted rows' probabilities, shape (m, k), or one (m, k) slice per out-of-fold model, shape
+    (folds, m, k). A rate measured on trusted rows stands for the candidate's clean rows only if both are scored
+    alike, and each candidate row was scored by *one* fold model (the one that did not see it). The five models'
+    mean is smoother than any one of them: where they disagree (few rows: at 300 candidate rows each is fitted on
+    240) it pulls trusted rows away from the threshold, so fewer reach it than clean candidate rows do, and the rate
+    reads low. Given the folds, a trusted row counts as the share of the fold models under which it reaches the
+    threshold: its chance of being flagged when scored, like a candidate row, by one of them (the average over the
+    draw of the fold, not one draw).
     """
     if not suspect.any():
         return 0.0, 0.0
-    hits = np.zeros(len(codes_ref), dtype=bool)
+    folds = proba_ref[None] if proba_ref.ndim == 2 else proba_ref
+    hits = np.zeros(len(codes_ref))
     for c in np.unique(codes[suspect]):
         threshold = float(oof[suspect & (codes == c), c].max())
-        hits |= (codes_ref == c) & (proba_ref[:, c] <= threshold)
+        hits = np.maximum(hits, ((codes_ref == c)[None, :] & (folds[:, :, c] <= threshold)).mean(axis=0))
     return class_weighted_rate(hits, codes_ref, mix)
 
 
