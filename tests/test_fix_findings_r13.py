@@ -20,8 +20,6 @@ def _text_csv(path, rows: int = 200, long_cell: int = 0):
     pd.DataFrame({"rid": [f"r{i}" for i in range(rows)], "f1": y * 3 + rng.normal(0, 1, rows), "f2": rng.normal(0, 1, rows),
                   "review": review, "label": np.where(y == 1, "pos", "neg")}).to_csv(path, index=False)
     return path
-
-
 # ---------------------------------------------------------------- finding 8: poison and a cell over 131,072 characters
 
 
@@ -39,3 +37,42 @@ def test_poison_takes_a_csv_whose_cell_is_longer_than_pythons_csv_field_limit(tm
     assert set(before.rid[before.label != after.label]) == flipped
     assert before.drop(columns="label").equals(after.drop(columns="label"))
     assert len(after.review[0]) == 200_000
+# ---------------------------------------------------------------- finding 4: PREFECT_API_URL set where Prefect reads it
+
+
+def _dead_api() -> str:
+    from labelguard.server import free_port
+
+    return f"http://127.0.0.1:{free_port()}/api"
+
+
+def test_a_prefect_api_url_in_a_dotenv_file_is_the_one_checked(tmp_path, monkeypatch):
+    """Prefect 3 reads PREFECT_API_URL from a `.env` file in the working folder; labelguard looked at the environment
+    only: `alert`/`watch` said no server was configured, `ingest`/`pipeline` crashed with "unexpected RuntimeError"."""
+    monkeypatch.chdir(tmp_path)
+    url = _dead_api()
+    (tmp_path / ".env").write_text(f"PREFECT_API_URL={url}\n")
+    env = {"PREFECT_API_URL": None, "LABELGUARD_HOME": None, "PREFECT_PROFILES_PATH": str(tmp_path / "no-profiles.toml")}
+    res = invoke("alert", "--webhook", "https://hooks.example.com/x", env=env)
+    where = tmp_path.resolve() / ".env"
+    assert (res.exit_code, res.stdout) == (2, "")
+    assert res.stderr == (f"error: the Prefect API at {url} (PREFECT_API_URL in {where}) does not answer (fix: start it (`labelguard server` "
+                          f"or `prefect server start`), or remove PREFECT_API_URL from {where} to run on a temporary local API)\n")
+
+
+def test_a_prefect_api_url_in_the_active_profile_is_the_one_checked(tmp_path, monkeypatch):
+    """`prefect config set PREFECT_API_URL=…` writes it to the active profile: the same as a `.env` file."""
+    monkeypatch.chdir(tmp_path)
+    url = _dead_api()
+    profiles = tmp_path / "profiles.toml"
+    profiles.write_text(f'active = "ops"\n\n[profiles.ops]\nPREFECT_API_URL = "{url}"\n\n[profiles.other]\n')
+    env = {"PREFECT_API_URL": None, "LABELGUARD_HOME": None, "PREFECT_PROFILE": None, "PREFECT_PROFILES_PATH": str(profiles)}
+    res = invoke("alert", "--webhook", "https://hooks.example.com/x", env=env)
+    assert (res.exit_code, res.stdout) == (2, "")
+    assert res.stderr == (f"error: the Prefect API at {url} (PREFECT_API_URL in Prefect profile 'ops' ({profiles})) does not answer (fix: start it "
+                          f"(`labelguard server` or `prefect server start`), or remove PREFECT_API_URL from Prefect profile 'ops' ({profiles}) "
+                          "to run on a temporary local API)\n")
+    # another active profile without the setting: no server configured, as before
+    res = invoke("alert", "--webhook", "https://hooks.example.com/x", env={**env, "PREFECT_PROFILE": "other"})
+    assert (res.exit_code, res.stderr) == (2, "error: automations need a Prefect server (a temporary API forgets them) (fix: start one with "
+                                               "`labelguard server` (or set PREFECT_API_URL))\n")
