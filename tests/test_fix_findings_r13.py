@@ -76,3 +76,26 @@ def test_a_prefect_api_url_in_the_active_profile_is_the_one_checked(tmp_path, mo
     res = invoke("alert", "--webhook", "https://hooks.example.com/x", env={**env, "PREFECT_PROFILE": "other"})
     assert (res.exit_code, res.stderr) == (2, "error: automations need a Prefect server (a temporary API forgets them) (fix: start one with "
                                                "`labelguard server` (or set PREFECT_API_URL))\n")
+# ---------------------------------------------------------------- finding 6: --reference naming the dataset itself
+
+
+def test_the_fix_for_a_self_reference_names_rows_taken_apart_not_a_baseline_of_the_data(tmp_path, keys):
+    """`verify DS --reference DS` said to make `labelguard baseline DS DIR`; verify against that baseline then read
+    "838 of the reference's 838 rows are rows of the data … compare the data with itself": cannot tell, exit 1."""
+    from tests.test_fix_findings_r9 import _env, _ingest
+
+    ds = _ingest(tmp_path, "ds", keys)
+    for command, option in (("verify", "--reference"), ("verify", "--holdout"), ("pipeline", "--holdout")):
+        res = invoke(command, ds, option, ds, env=_env(keys))
+        assert (res.exit_code, res.stdout) == (2, "")
+        assert res.stderr == (f"error: {option} {ds} is the dataset being checked: comparing it with itself passes whatever it holds (fix: leave "
+                              f"{option} out to use the dataset's own trusted holdout, or give a baseline of rows taken apart from the data, "
+                              f"e.g. `labelguard baseline {ds}/holdout DIR`)\n")
+    # the fix, followed, is accepted and checks against trusted rows that are not the data's
+    assert invoke("baseline", ds / "holdout", "--out", tmp_path / "base", env=_env(keys)).exit_code == 0
+    res = invoke("verify", ds, "--reference", tmp_path / "base", "--guards", "manifest,schema,class_balance", "--allow-inconclusive",
+                 "--json", tmp_path / "v.json", env=_env(keys))
+    assert res.exit_code == 0  # 200 rows: too few to vouch for 20 % flips, let through; not "the data compared with itself"
+    report = json.loads((tmp_path / "v.json").read_text())
+    assert "compare the data with itself" not in report["verdict_detail"]
+    assert report["reference_is_holdout"] is False
