@@ -99,3 +99,42 @@ def test_the_fix_for_a_self_reference_names_rows_taken_apart_not_a_baseline_of_t
     report = json.loads((tmp_path / "v.json").read_text())
     assert "compare the data with itself" not in report["verdict_detail"]
     assert report["reference_is_holdout"] is False
+# ---------------------------------------------------------------- finding 2: many classes in boundaries.png
+
+
+def test_forty_classes_are_each_drawn_their_own_way_and_the_legend_stays_inside_the_image(tmp_path, monkeypatch):
+    """15 classes: class i and class i+8 were drawn with the same colour and marker; 40 classes: the legend ran off the
+    bottom of boundaries.png (18 classes shown) and covered the data. Now every class has its own (colour, marker) and the
+    legend lies inside the figure, below the plot."""
+    import matplotlib.pyplot as plt
+
+    from labelguard.tasks import train
+    from labelguard.tasks.manifest import ColumnSpec
+    from labelguard.tasks.report import RunResult, plot_boundaries
+
+    rng = np.random.default_rng(5)
+    names = [f"catégorie {k:02d}" for k in range(40)]
+    y = np.repeat(np.arange(40), 12)
+    centres = rng.normal(0, 4, (40, 4))
+    frame = pd.DataFrame({"review_id": range(len(y)), **{f"f{m}": centres[y, m] + rng.normal(size=len(y)) for m in range(4)},
+                          "label": np.array(names)[y]})
+    spec = ColumnSpec(feature_cols=("f0", "f1", "f2", "f3"), classes=tuple(names), positive_class=None)
+    model = train.train_model(frame, spec)
+    run = RunResult("ds", "honest", 0.0, 0, False, spec, frame=frame, model=model, metrics=train.evaluate(model, frame, spec))
+    figures = []
+    real_close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig=None: figures.append(fig))
+    assert plot_boundaries({"pipeline": run}, tmp_path / "b.png")
+    fig = figures[0]
+    ax = fig.axes[0]
+    drawn = {c.get_label(): (tuple(np.round(c.get_facecolor()[0][:3], 3)), c.get_paths()[0].vertices.round(3).tobytes())
+             for c in ax.collections if c.get_label().startswith("labelled ")}
+    renderer = fig.canvas.get_renderer()
+    legend, axes_box, frame_box = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer), fig.bbox
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    real_close(fig)
+    assert sorted(drawn) == sorted(f"labelled {n!r}" for n in names)
+    assert len(set(drawn.values())) == 40, "two classes share colour and marker"
+    assert texts[:40] == [f"labelled {n!r}" for n in names] and texts[40:] == ["this model's boundary"]
+    assert frame_box.y0 <= legend.y0 and legend.x0 >= frame_box.x0 and legend.x1 <= frame_box.x1, (legend, frame_box)
+    assert legend.y1 <= axes_box.y0, "the legend covers the plot"
