@@ -138,3 +138,24 @@ def test_forty_classes_are_each_drawn_their_own_way_and_the_legend_stays_inside_
     assert texts[:40] == [f"labelled {n!r}" for n in names] and texts[40:] == ["this model's boundary"]
     assert frame_box.y0 <= legend.y0 and legend.x0 >= frame_box.x0 and legend.x1 <= frame_box.x1, (legend, frame_box)
     assert legend.y1 <= axes_box.y0, "the legend covers the plot"
+# ---------------------------------------------------------------- finding 11: the drill report's damage on named classes
+
+
+def test_the_drill_report_names_the_class_whose_share_moved_and_the_class_that_lost_its_recall():
+    """15 string classes, no positive class: the headline and the per-attack table said "predicted share moved -6.2
+    points" of no class, and that 'rare_a' lost all of its recall was in report.json alone."""
+    from labelguard.tasks import drill
+    from labelguard.tasks.drill_report import render_markdown, summarize
+    from tests.test_drill import _cell
+
+    plan = drill.plan_drill(attacks=["cluster", "random"], rates=[0.1], seeds=1, models=["logreg"], vectors=["source"])
+    worst = _cell("cluster", 0.1, "source", "fired", 10.0, share_points=-6.19)
+    worst["damage"] |= {"share_class": "vêtements", "recall_class": "rare_a", "recall_points": 100.0, "recall_material": True}
+    mild = _cell("random", 0.1, "source", "fired", 5.2, share_points=-1.43)
+    mild["damage"] |= {"share_class": "auto-moto", "recall_class": "rare_b", "recall_points": 12.5, "recall_material": False}
+    md = render_markdown(summarize([_cell("clean", 0.0, "source", "inconclusive", 0.0), worst, mild], [], plan), plan).splitlines()
+    assert md[2] == ("**Worst case over all attacks: cluster at 10% takes logreg from 0.950 to 0.850 holdout accuracy (10.0 points; predicted share "
+                     "moved -6.2 points (vêtements); class rare_a lost 100.0 points of its recall), caught in 1 of 1 cells.**")
+    at = md.index("| model | attack | rate | accuracy (min–max) | accuracy lost | share moved | recall lost | caught | cannot tell | silent pass |")
+    assert md[at + 2 : at + 4] == ["| logreg | cluster | 0.1 | 0.850 (0.850–0.850) | 10.0 | -6.2 (vêtements) | 100.0 (rare_a) | 1/1 | 0 | 0 |",
+                                   "| logreg | random | 0.1 | 0.898 (0.898–0.898) | 5.2 | -1.4 (auto-moto) | — | 1/1 | 0 | 0 |"]
