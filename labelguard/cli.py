@@ -1362,6 +1362,7 @@ def watch(
             return _serve_drift(uri, cron, name, settings, reference, ledger)
         from labelguard.flows.verify import verify_flow
 
+        _refuse_a_served_deployment(f"labelguard-verify/{name}")
         out.print(f"serving {name}: verify {uri} on '{cron}' against {os.environ['PREFECT_API_URL']} (Ctrl-C stops)", highlight=False)
         _serve_until_stopped(verify_flow.to_deployment(
             name=name,
@@ -1478,6 +1479,30 @@ def _pause_deployment(deployment: str) -> Optional[bool]:
     except Exception:  # the server went away or refused: say what is known, below
         return None
     return _deployment_paused(deployment)
+
+
+def _refuse_a_served_deployment(deployment: str) -> None:
+    """A second `watch` of the same --name took the first's deployment over (its schedule replaced, nothing said), and
+    stopping either paused the deployment the other still served: a scheduled gate stopped in silence. A deployment
+    that is not paused and that a runner polls (the server's status READY) is being served: refuse."""
+    import httpx
+
+    from labelguard.errors import BadInput
+
+    api = os.environ.get("PREFECT_API_URL")
+    if not api:
+        return
+    try:
+        resp = httpx.get(f"{api.rstrip('/')}/deployments/name/{deployment}", timeout=10)
+        found = resp.json() if resp.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return
+    if found and not found.get("paused") and found.get("status") == "READY":
+        raise BadInput(
+            f"deployment {deployment} is already served on {api} (its runner last polled at {found.get('last_polled')}): a second watch "
+            "of the same --name would replace its schedule, and stopping either would pause both",
+            "pass another --name, or stop the watch that serves it first (a watch that died without stopping is marked not ready within a minute)",
+        )
 
 
 def _deployment_paused(deployment: str) -> Optional[bool]:
@@ -1728,6 +1753,7 @@ def _serve_drift(uri: str, cron: str, name: str, settings: Settings, reference: 
         parameters={"uri": uri, "verify_key": str(Path(settings.verify_key).resolve()), "signing_key": str(Path(settings.signing_key).resolve()), "reference_uri": reference, "endpoint_url": settings.s3_endpoint,
                     "ledger": str(book.path.resolve()) if book else None, "name": name},
     )
+    _refuse_a_served_deployment(f"labelguard-drift/{name}")
     out.print(f"serving labelguard-drift/{name}: drift checks of {uri} on '{cron}' against {os.environ['PREFECT_API_URL']} (Ctrl-C stops)", highlight=False)
     _serve_until_stopped(deployment)
 

@@ -76,6 +76,61 @@ def test_a_prefect_api_url_in_the_active_profile_is_the_one_checked(tmp_path, mo
     res = invoke("alert", "--webhook", "https://hooks.example.com/x", env={**env, "PREFECT_PROFILE": "other"})
     assert (res.exit_code, res.stderr) == (2, "error: automations need a Prefect server (a temporary API forgets them) (fix: start one with "
                                                "`labelguard server` (or set PREFECT_API_URL))\n")
+# ---------------------------------------------------------------- finding 1: a second watch of the same --name
+
+
+def test_a_second_watch_of_a_served_name_is_refused_and_leaves_the_first_serving(tmp_path, keys, labelguard_server):
+    """A second `watch --name w1` replaced the first's schedule without a word, and stopping it paused the deployment
+    the first still served: the first sat there saying it served '* * * * *' while nothing ran."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    from labelguard.tasks.dataset import HOLDOUT, write_dataset
+    from labelguard.tasks.manifest import ColumnSpec, DatasetRef, load_signing_key
+    from labelguard.tasks.storage import LocalStore
+    from labelguard.tasks.synthetic import make_reviews
+    from tests.test_served import _stop
+
+    api, env = labelguard_server
+    root = tmp_path / "ds"
+    sign = load_signing_key(keys[0])
+    write_dataset(LocalStore(root), make_reviews(600, seed=1), ColumnSpec(), sign, source={"kind": "synthetic"}, dataset=DatasetRef("twice", "data"))
+    write_dataset(LocalStore(root / HOLDOUT), make_reviews(200, seed=2), ColumnSpec(), sign, source={"kind": "synthetic"}, dataset=DatasetRef("twice", "holdout", HOLDOUT))
+    env = {**env, "LABELGUARD_VERIFY_KEY": str(keys[1]), "LABELGUARD_LEDGER": "none"}
+    first = subprocess.Popen([str(Path(sys.executable).parent / "labelguard"), "watch", str(root), "--cron", "0 3 * * *", "--name", "twice"],
+                             env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while True:  # served: the runner has polled the deployment
+            resp = httpx.get(f"{api}/deployments/name/labelguard-verify/twice", timeout=30)
+            if resp.status_code == 200 and resp.json().get("status") == "READY":
+                polled = resp.json()["last_polled"]
+                break
+            assert first.poll() is None and time.monotonic() < deadline, "the first watch did not serve its deployment"
+            time.sleep(1)
+        # a subprocess with a deadline: before the fix it was accepted and served until stopped
+        second = subprocess.Popen([str(Path(sys.executable).parent / "labelguard"), "watch", str(root), "--cron", "*/2 * * * *", "--name", "twice"],
+                                  env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            stdout, stderr = second.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            _stop(second)
+            raise AssertionError("the second watch of a served name was accepted and served") from None
+        assert (second.returncode, stdout) == (2, "")
+        polled_now = stderr.split("last polled at ")[1].split(")")[0]  # the runner polls again meanwhile
+        assert polled_now >= polled
+        assert stderr == (f"error: deployment labelguard-verify/twice is already served on {api} (its runner last polled at {polled_now}): a second watch "
+                              "of the same --name would replace its schedule, and stopping either would pause both (fix: pass another --name, or stop the "
+                              "watch that serves it first (a watch that died without stopping is marked not ready within a minute))\n")
+        found = httpx.get(f"{api}/deployments/name/labelguard-verify/twice", timeout=30).json()
+        assert [s["schedule"]["cron"] for s in found["schedules"]] == ["0 3 * * *"]
+        assert found["paused"] is False
+    finally:
+        _stop(first)
 # ---------------------------------------------------------------- finding 6: --reference naming the dataset itself
 
 
