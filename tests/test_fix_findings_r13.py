@@ -193,6 +193,37 @@ def test_forty_classes_are_each_drawn_their_own_way_and_the_legend_stays_inside_
     assert texts[:40] == [f"labelled {n!r}" for n in names] and texts[40:] == ["this model's boundary"]
     assert frame_box.y0 <= legend.y0 and legend.x0 >= frame_box.x0 and legend.x1 <= frame_box.x1, (legend, frame_box)
     assert legend.y1 <= axes_box.y0, "the legend covers the plot"
+# ---------------------------------------------------------------- finding 13: the artifact a failed watch run names
+
+
+def test_a_fired_watch_run_names_the_artifact_key_it_published(tmp_path, keys, prefect_harness):
+    """`watch --name "Nightly_Check 1"`: the failed run said "inspect the guard table artifact 'Nightly_Check 1'", but
+    Prefect keys allow lowercase letters, digits and dashes: the artifact is `nightly-check-1`."""
+    import pytest
+    from prefect.client.orchestration import get_client
+
+    from labelguard.errors import GuardFired
+    from labelguard.flows.drift import alarm_fix
+    from labelguard.flows.verify import verify_flow
+    from tests.test_fix_findings_r9 import _env, _ingest
+
+    ds = _ingest(tmp_path, "ds", keys)
+    assert invoke("tamper", ds, "--attack", "random", "--rate", 0.05, "--truth-out", tmp_path / "t.json", env=_env(keys)).exit_code == 0
+    with pytest.raises(GuardFired) as fired:
+        verify_flow(str(ds), str(keys[1]), name="Nightly_Check 1", ledger="none")
+    assert fired.value.fix == "inspect the guard table artifact 'nightly-check-1' and the suspect rows"
+
+    async def keys_published():
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+        async with get_client() as client:
+            found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["nightly-check-1"])))
+        return {a.key for a in found}
+
+    import asyncio
+
+    assert asyncio.run(keys_published()) == {"nightly-check-1"}
+    assert alarm_fix([], "Nightly Drift") == "inspect the drift artifact 'nightly-drift'"
 # ---------------------------------------------------------------- finding 11: the drill report's damage on named classes
 
 
