@@ -224,6 +224,46 @@ def test_a_fired_watch_run_names_the_artifact_key_it_published(tmp_path, keys, p
 
     assert asyncio.run(keys_published()) == {"nightly-check-1"}
     assert alarm_fix([], "Nightly Drift") == "inspect the drift artifact 'nightly-drift'"
+# ---------------------------------------------------------------- finding 7: a class too small for the gate's recall test
+
+
+def _ingest_frame(tmp_path, name, keys, frame, holdout=0.2):
+    """`ingest --source name.csv --id-col id --dest tmp_path/name` without Prefect, as tests/test_fix_findings_r9._ingest, for a frame of ours."""
+    from labelguard.tasks import dataset
+    from labelguard.tasks.manifest import DatasetRef, load_signing_key, new_dataset_id
+    from labelguard.tasks.sources import load_source, split_holdout
+    from labelguard.tasks.storage import LocalStore
+
+    src = tmp_path / f"{name}.csv"
+    frame.to_csv(src, index=False)
+    frame, spec, meta = load_source(str(src), id_col="id", label_col="label", timestamp_col=None)
+    train, test = split_holdout(frame, spec, holdout, 0)
+    key, dest = load_signing_key(keys[0]), str(tmp_path / name)
+    ds_id, store = new_dataset_id(dest), LocalStore(dest)
+    with dataset.writing_dataset(store, ledger=None, key=key) as parts:
+        parts.add(store.child(dataset.HOLDOUT), dataset.write_dataset(store.child(dataset.HOLDOUT), test, spec, key, source={**meta, "part": "holdout"},
+                                                                       dataset=DatasetRef(ds_id, role="holdout", part=dataset.HOLDOUT)))
+        parts.add(store, dataset.write_dataset(store, train, spec, key, source={**meta, "part": "train"}, dataset=DatasetRef(ds_id, role="data")))
+    return tmp_path / name
+
+
+def test_the_gate_does_not_claim_to_see_a_recall_drop_on_a_class_too_small_for_its_test(tmp_path, keys):
+    """A class with 4 holdout rows (15 classes: 1 row; 40 classes: 7 rows) read "a drop the test sees: 100%", JSON power
+    1.0: the exact test cannot fire on so few rows at all (0.5^4 = 0.06 against 0.0005), as Cat_18 showed, losing all 7
+    rows without firing. Now the line says no drop of its rows reaches the test's level, and the JSON power is null."""
+    from tests.test_fix_findings_r9 import _env
+
+    rng = np.random.default_rng(8)
+    y = np.array([0] * 380 + [1] * 20)
+    frame = pd.DataFrame({"id": range(400), "x": 5 * y + rng.normal(size=400), "z": rng.normal(size=400), "label": y})
+    ds = _ingest_frame(tmp_path, "ds", keys, frame)
+    res = invoke("verify", ds, "--guards", "model_gate", "--json", tmp_path / "v.json", "--ledger", "none", env=_env(keys))
+    gate = json.loads((tmp_path / "v.json").read_text())["guards"][0]
+    small = gate["metrics"]["per_class_recall"]["1"]
+    assert (res.exit_code, small["rows"], small["power"]) == (1, 4, None)
+    assert gate["detail"].endswith(f"worst class recall bound: class 1's drop {small['drop_upper']:.1%} on its 4 holdout rows "
+                                   "(cannot rule out 20%; no drop of its 4 rows reaches the test's level)")
+    assert "a drop the test sees" not in res.stdout + res.stderr
 # ---------------------------------------------------------------- finding 11: the drill report's damage on named classes
 
 
