@@ -285,3 +285,24 @@ def test_the_drill_report_names_the_class_whose_share_moved_and_the_class_that_l
     at = md.index("| model | attack | rate | accuracy (min–max) | accuracy lost | share moved | recall lost | caught | cannot tell | silent pass |")
     assert md[at + 2 : at + 4] == ["| logreg | cluster | 0.1 | 0.850 (0.850–0.850) | 10.0 | -6.2 (vêtements) | 100.0 (rare_a) | 1/1 | 0 | 0 |",
                                    "| logreg | random | 0.1 | 0.898 (0.898–0.898) | 5.2 | -1.4 (auto-moto) | — | 1/1 | 0 | 0 |"]
+# ---------------------------------------------------------------- finding 5: the first daily partition into a new bucket
+
+
+def test_the_first_partition_into_a_bucket_not_made_yet_creates_it(tmp_path, keys, s3_endpoint):
+    """`ingest --partition` to `s3://new-bucket/…` was refused "no dataset at …: bucket does not exist (fix: … or ingest a
+    dataset there first)" — to the ingest that makes it; a plain ingest creates the bucket. Now the first day does too."""
+    import boto3
+
+    from tests.test_fix_findings_r9 import _env
+
+    rng = np.random.default_rng(3)
+    y = np.array([0, 1] * 150)
+    pd.DataFrame({"id": [f"d1-{i}" for i in range(300)], "x": 3 * y + rng.normal(size=300), "z": rng.normal(size=300), "label": y}).to_csv(tmp_path / "day1.csv", index=False)
+    bucket = f"fresh-{tmp_path.name.lower().replace('_', '-')[-20:]}"
+    res = invoke("ingest", "--source", tmp_path / "day1.csv", "--id-col", "id", "--dest", f"s3://{bucket}/reviews", "--partition", "date=2026-03-01",
+                 "--timestamp-col", "none", "--ledger", "none", env=_env(keys))
+    assert (res.exit_code, res.stderr) == (0, "")
+    assert res.stdout.startswith(f"holdout: s3://{bucket}/reviews/holdout  rows=60  labels 0: 30, 1: 30")
+    assert f"partition: s3://{bucket}/reviews/date=2026-03-01  rows=240  labels 0: 120, 1: 120" in res.stdout
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
