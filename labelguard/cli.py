@@ -58,14 +58,26 @@ class _Edge(TyperGroup):
         return code
 
 
+_TRACEBACKS: list[bool] = []  # -v given to a command without a --verbose option of its own (see _verbose_after_command)
+
+
 def _verbose_after_command(argv: list[str], commands: dict) -> list[str]:
-    """``labelguard -v verify …`` means ``labelguard verify … -v`` for a command that takes -v/--verbose."""
+    """``labelguard -v verify …`` means ``labelguard verify … -v`` for a command that takes -v/--verbose.
+
+    A command without that option (poison, tamper, seal, baseline, watch, …) still takes ``-v`` before or after
+    its name: an unexpected error's line says "rerun with -v for the traceback", and there it read "No such option: -v".
+    """
+    _TRACEBACKS.clear()
     lead = 0
     while lead < len(argv) and argv[lead] in ("-v", "--verbose"):
         lead += 1
-    command = commands.get(argv[lead]) if lead and lead < len(argv) else None
+    name = argv[lead] if lead < len(argv) else None
+    command = commands.get(name) if name else None
     if command is not None and any(p.name == "verbose" for p in command.params):
-        return argv[lead:] + ["--verbose"]
+        return argv[lead:] + ["--verbose"] if lead else argv
+    if command is not None and any(a in ("-v", "--verbose") for a in argv):
+        _TRACEBACKS.append(True)
+        return [name] + [a for a in argv[lead + 1 :] if a not in ("-v", "--verbose")]
     return argv
 
 
@@ -194,7 +206,7 @@ def _run_edge(call, argv: list[str]) -> int:
         err.print(f"[red]error:[/] {exc.one_line()}", highlight=False)
         return EXIT_FIRED if isinstance(exc, GuardFired) else EXIT_BAD_INPUT
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, exit 2
-        if any(a in ("-v", "--verbose") for a in argv):
+        if _TRACEBACKS or any(a in ("-v", "--verbose") for a in argv):
             import traceback
 
             traceback.print_exc()
@@ -1337,7 +1349,7 @@ def watch(
         try:
             CronSim(cron, datetime.now())
         except (CronSimError, ValueError) as exc:
-            raise BadInput(f"invalid cron expression {cron!r}: {exc}", 'write five fields, e.g. "0 * * * *"') from None
+            raise BadInput(f"invalid cron expression {cron!r}: {exc}", _cron_fix(cron)) from None
         _check_gate_options(tolerate, share_gap)
         load_verify_key(settings.verify_key)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
@@ -1479,6 +1491,20 @@ def _pause_deployment(deployment: str) -> Optional[bool]:
     except Exception:  # the server went away or refused: say what is known, below
         return None
     return _deployment_paused(deployment)
+
+
+def _cron_fix(cron: str) -> str:
+    """The fix for a cron that does not parse: the field out of range when there are five ("61 * * * *" was told to
+    "write five fields"), else the five fields; cron's @nicknames are named by what they stand for."""
+    nick = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
+            "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
+    if cron.strip().lower() in nick:
+        return f'write it as five fields: "{nick[cron.strip().lower()]}"'
+    fields = cron.split()
+    if len(fields) == 5:
+        return ("each field within its range: minute 0-59, hour 0-23, day of month 1-31, month 1-12, day of week 0-7 "
+                '(e.g. "0 * * * *": every hour on the hour)')
+    return f'write five fields (minute hour day-of-month month day-of-week), e.g. "0 * * * *"; this has {len(fields)}'
 
 
 def _refuse_a_served_deployment(deployment: str) -> None:
