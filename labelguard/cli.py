@@ -289,6 +289,7 @@ def _edge() -> Iterator[None]:
 
         if exc.results:
             _print_guards(exc.results)
+            _print_exact_suspects(exc.results)
         err.print(f"[red]{'cannot tell' if isinstance(exc, Inconclusive) else 'guard fired'}:[/] {exc.one_line()}", highlight=False)
         raise typer.Exit(EXIT_FIRED) from None
     except LabelguardError as exc:
@@ -796,6 +797,7 @@ def pipeline(
                 ON_GUARD.remove(hook)
                 hook.close()
     _print_guards(result.guards)
+    _print_exact_suspects(result.guards)
     out.print(f"verdict: {result.verdict} — {result.verdict_detail}", highlight=False)
     if result.metrics:
         _print_runs({"pipeline": result})
@@ -2290,6 +2292,18 @@ def serve_s3(port: int = typer.Option(5000, "--port")) -> None:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
+
+
+def _print_exact_suspects(results) -> None:
+    """The rows an exact localizer (manifest sidecar, label contract, schema) named when it fired, as `verify` says them:
+    `pipeline` stopped on an edit at rest said "16 label(s) changed" and named none, on either stream or in any file."""
+    from labelguard.tasks.postgres import shown_id
+
+    for g in results:
+        if g.name in ("manifest", "label_contract", "schema") and getattr(g, "verdict", "") == "fired" and g.suspect_ids:
+            ids = list(g.suspect_ids)
+            out.print(f"suspect rows ({len(ids)}, from {g.name}): {', '.join(map(shown_id, ids[:10]))}{' …' if len(ids) > 10 else ''}", highlight=False)
+            return
 
 
 def _print_guards(results, title: str = "guards") -> None:

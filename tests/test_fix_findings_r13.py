@@ -20,6 +20,8 @@ def _text_csv(path, rows: int = 200, long_cell: int = 0):
     pd.DataFrame({"rid": [f"r{i}" for i in range(rows)], "f1": y * 3 + rng.normal(0, 1, rows), "f2": rng.normal(0, 1, rows),
                   "review": review, "label": np.where(y == 1, "pos", "neg")}).to_csv(path, index=False)
     return path
+
+
 # ---------------------------------------------------------------- finding 8: poison and a cell over 131,072 characters
 
 
@@ -37,6 +39,8 @@ def test_poison_takes_a_csv_whose_cell_is_longer_than_pythons_csv_field_limit(tm
     assert set(before.rid[before.label != after.label]) == flipped
     assert before.drop(columns="label").equals(after.drop(columns="label"))
     assert len(after.review[0]) == 200_000
+
+
 # ---------------------------------------------------------------- finding 4: PREFECT_API_URL set where Prefect reads it
 
 
@@ -76,6 +80,8 @@ def test_a_prefect_api_url_in_the_active_profile_is_the_one_checked(tmp_path, mo
     res = invoke("alert", "--webhook", "https://hooks.example.com/x", env={**env, "PREFECT_PROFILE": "other"})
     assert (res.exit_code, res.stderr) == (2, "error: automations need a Prefect server (a temporary API forgets them) (fix: start one with "
                                                "`labelguard server` (or set PREFECT_API_URL))\n")
+
+
 # ---------------------------------------------------------------- finding 1: a second watch of the same --name
 
 
@@ -131,6 +137,8 @@ def test_a_second_watch_of_a_served_name_is_refused_and_leaves_the_first_serving
         assert found["paused"] is False
     finally:
         _stop(first)
+
+
 # ---------------------------------------------------------------- finding 6: --reference naming the dataset itself
 
 
@@ -154,6 +162,8 @@ def test_the_fix_for_a_self_reference_names_rows_taken_apart_not_a_baseline_of_t
     report = json.loads((tmp_path / "v.json").read_text())
     assert "compare the data with itself" not in report["verdict_detail"]
     assert report["reference_is_holdout"] is False
+
+
 # ---------------------------------------------------------------- finding 2: many classes in boundaries.png
 
 
@@ -193,6 +203,8 @@ def test_forty_classes_are_each_drawn_their_own_way_and_the_legend_stays_inside_
     assert texts[:40] == [f"labelled {n!r}" for n in names] and texts[40:] == ["this model's boundary"]
     assert frame_box.y0 <= legend.y0 and legend.x0 >= frame_box.x0 and legend.x1 <= frame_box.x1, (legend, frame_box)
     assert legend.y1 <= axes_box.y0, "the legend covers the plot"
+
+
 # ---------------------------------------------------------------- finding 13: the artifact a failed watch run names
 
 
@@ -224,6 +236,8 @@ def test_a_fired_watch_run_names_the_artifact_key_it_published(tmp_path, keys, p
 
     assert asyncio.run(keys_published()) == {"nightly-check-1"}
     assert alarm_fix([], "Nightly Drift") == "inspect the drift artifact 'nightly-drift'"
+
+
 # ---------------------------------------------------------------- finding 7: a class too small for the gate's recall test
 
 
@@ -264,6 +278,8 @@ def test_the_gate_does_not_claim_to_see_a_recall_drop_on_a_class_too_small_for_i
     assert gate["detail"].endswith(f"worst class recall bound: class 1's drop {small['drop_upper']:.1%} on its 4 holdout rows "
                                    "(cannot rule out 20%; no drop of its 4 rows reaches the test's level)")
     assert "a drop the test sees" not in res.stdout + res.stderr
+
+
 # ---------------------------------------------------------------- finding 11: the drill report's damage on named classes
 
 
@@ -285,6 +301,8 @@ def test_the_drill_report_names_the_class_whose_share_moved_and_the_class_that_l
     at = md.index("| model | attack | rate | accuracy (min–max) | accuracy lost | share moved | recall lost | caught | cannot tell | silent pass |")
     assert md[at + 2 : at + 4] == ["| logreg | cluster | 0.1 | 0.850 (0.850–0.850) | 10.0 | -6.2 (vêtements) | 100.0 (rare_a) | 1/1 | 0 | 0 |",
                                    "| logreg | random | 0.1 | 0.898 (0.898–0.898) | 5.2 | -1.4 (auto-moto) | — | 1/1 | 0 | 0 |"]
+
+
 # ---------------------------------------------------------------- finding 5: the first daily partition into a new bucket
 
 
@@ -306,6 +324,8 @@ def test_the_first_partition_into_a_bucket_not_made_yet_creates_it(tmp_path, key
     assert f"partition: s3://{bucket}/reviews/date=2026-03-01  rows=240  labels 0: 120, 1: 120" in res.stdout
     s3 = boto3.client("s3", endpoint_url=s3_endpoint)
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+
+
 # ---------------------------------------------------------------- finding 9: "rerun with -v" where there was no -v
 
 
@@ -321,6 +341,8 @@ def test_every_command_takes_the_v_that_an_unexpected_errors_fix_asks_for(tmp_pa
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
     res = invoke("poison", src, *common, "--out", tmp_path / "c.csv", "--truth-out", tmp_path / "c.json", "--verbose")
     assert (res.exit_code, res.stderr) == (0, "")
+
+
 # ---------------------------------------------------------------- finding 10: a cron with five fields told to write five fields
 
 
@@ -335,6 +357,28 @@ def test_a_cron_out_of_range_is_told_its_ranges_and_a_nickname_its_five_fields(t
     res = invoke("watch", ds, "--cron", "0 6 * *")
     assert (res.exit_code, res.stderr) == (2, "error: invalid cron expression '0 6 * *': Wrong number of fields (fix: write five fields "
                                               "(minute hour day-of-month month day-of-week), e.g. \"0 * * * *\"; this has 4)\n")
+
+
+# ---------------------------------------------------------------- finding 12: pipeline stopped on an edit at rest names no row
+
+
+def test_a_pipeline_stopped_by_an_edit_at_rest_names_the_rows_as_verify_does(tmp_path, keys, prefect_harness):
+    """`pipeline DS` on a dataset whose labels were edited at rest (manifest forged): "16 label(s) changed", training
+    stopped, exit 1 — and the ids nowhere (no line, no report). Now the same `suspect rows (N, from manifest): …` line as verify."""
+    from tests.test_fix_findings_r9 import _env, _ingest
+
+    ds = _ingest(tmp_path, "ds", keys, n=400)
+    res = invoke("tamper", ds, "--attack", "random", "--rate", 0.05, "--truth-out", tmp_path / "t.json", "--forge-manifest", env=_env(keys))
+    assert res.exit_code == 0
+    flipped = [str(i) for i in sorted(f["id"] for f in json.loads((tmp_path / "t.json").read_text())["flipped"])]
+    line = f"suspect rows ({len(flipped)}, from manifest): {', '.join(flipped[:10])}{' …' if len(flipped) > 10 else ''}"
+    res = invoke("verify", ds, "--guards", "manifest", "--ledger", "none", env=_env(keys))
+    assert res.exit_code == 1 and line in res.stdout.splitlines()
+    res = invoke("pipeline", ds, "--ledger", "none", env=_env(keys))
+    assert res.exit_code == 1 and line in res.stdout.splitlines()
+    assert res.stderr.startswith("guard fired: manifest fired, training stopped (")
+
+
 # ---------------------------------------------------------------- finding 3: the confusion matrix as one line of code
 
 
