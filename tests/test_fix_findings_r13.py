@@ -396,3 +396,27 @@ def test_the_report_gives_the_confusion_matrix_as_a_table_with_class_names():
     at = md.index("Confusion matrix (holdout rows; rows: true class, columns: predicted class):")
     assert md[at + 2 : at + 7] == ["| true \\ predicted | animaux | sports 🏀 | 日本の本 |", "|---|---:|---:|---:|",
                                    "| animaux | 5 | 1 | 0 |", "| sports 🏀 | 0 | 6 | 0 |", "| 日本の本 | 1 | 0 | 7 |"]
+
+
+# ---------------------------------------------------------------- finding 14: simulate's timeline axis without ticks
+
+
+def test_the_timeline_z_axes_have_ticks_to_read_the_values_by(tmp_path, monkeypatch, keys):
+    """noise_rate's panel was ticked `0` and `10^0` only: a fired z of 6.1 against a threshold of 3.4 could not be read."""
+    import matplotlib.pyplot as plt
+
+    from labelguard.tasks.simulate import timeline_plot
+
+    res = invoke("simulate", "--no-prefect", "--days", 7, "--poison-day", 6, "--seed", 0, "--out", tmp_path / "sim")
+    assert res.exit_code == 0
+    doc = json.loads((tmp_path / "sim" / "report.json").read_text())
+    figures = []
+    real_close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig=None: figures.append(fig))
+    timeline_plot(doc, tmp_path / "t.png")
+    fig = figures[0]
+    for ax in fig.axes[:-1]:  # the z panels (the last is the manifest row)
+        lo, hi = ax.get_ylim()
+        shown = [t for t in ax.get_yticks() if lo <= t <= hi]
+        assert len([t for t in shown if t > 0]) >= 3, (ax.get_ylabel(), shown, (lo, hi))
+    real_close(fig)
