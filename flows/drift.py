@@ -137,7 +137,7 @@ class DriftCannotTell(Inconclusive):
 
 def alarm_fix(alarms: list[drift.DayResult], name: str) -> str:
     """The fix of a drift alarm: the artifact, the suspect rows when there are any, and how to sign a day that has no manifest."""
-    fix = f"inspect the drift artifact {name!r}" + (" and the suspect rows of those partitions" if any(r.suspect_ids for r in alarms) else "")
+    fix = f"inspect the drift artifact {artifact_key_name(name)!r}" + (" and the suspect rows of those partitions" if any(r.suspect_ids for r in alarms) else "")
     unsigned = [r.date for r in alarms if r.integrity == "missing-manifest"]
     # a folder like date=2026-02-30 names no day: ingest --partition refuses it, so renaming is the way (break-it r9 F10)
     dated, undated = [d for d in unsigned if _a_date(d)], [d for d in unsigned if not _a_date(d)]

@@ -6,7 +6,7 @@ from typing import Any
 from prefect import flow
 
 from labelguard.errors import GuardFired, Inconclusive
-from labelguard.flows._prefect import io_task, publish
+from labelguard.flows._prefect import artifact_key, io_task, publish
 from labelguard.tasks.manifest import load_verify_key
 from labelguard.tasks.verify import DEFAULT_TOLERATE, inconclusive_fix, verify_dataset
 
@@ -51,7 +51,7 @@ def verify_flow(
         from labelguard.flows.drift import emit_fired
 
         emit_fired(uri, report)  # what `labelguard alert` listens for
-        raise GuardFired([g.name for g in report.guards if g.fired], results=report.guards, stopped="", fix=f"inspect the guard table artifact {name!r} and the suspect rows")
+        raise GuardFired([g.name for g in report.guards if g.fired], results=report.guards, stopped="", fix=f"inspect the guard table artifact {artifact_key(name)!r} and the suspect rows")  # the key it is stored under
     if report.verdict == "inconclusive" and not allow_inconclusive:
         fix = inconclusive_fix(report.guards, report.class_power, report.noise_rate, holdout_leak=bool(report.inputs.get("holdout_leak")),
                                last_resort="--allow-inconclusive on `labelguard watch`", tolerate=report.tolerate,

@@ -53,7 +53,7 @@ class _Edge(TyperGroup):
             finally:
                 out.file = None  # back to stdout after a command that sent its human output to stderr (--json -)
 
-        code = _run_edge(call, argv, tracebacks=len(argv) < len(given) or any(a in ("-v", "--verbose") for a in argv))
+        code = _run_edge(call, argv, tracebacks=any(a in ("-v", "--verbose") for a in given))
         if standalone_mode:
             sys.exit(code)
         return code
@@ -71,16 +71,22 @@ class _Edge(TyperGroup):
 
 
 def _verbose_after_command(argv: list[str], commands: dict) -> list[str]:
-    """``labelguard -v verify …`` means ``labelguard verify … -v`` for a command that takes -v/--verbose; before a command
-    without it (``seal``, ``list``…), ``-v`` is taken off and only shows the traceback of an unexpected error (the fix that
-    error names, so it works for every command)."""
+    """``labelguard -v verify …`` means ``labelguard verify … -v`` for a command that takes -v/--verbose.
+
+    A command without that option (poison, tamper, seal, baseline, watch, …) still takes ``-v`` before or after
+    its name, where it only shows the traceback of an unexpected error: that error's line says "rerun with -v for the
+    traceback", and there it read "No such option: -v" (break-it r13 F9). The edge reads ``-v`` from the arguments as given.
+    """
     lead = 0
     while lead < len(argv) and argv[lead] in ("-v", "--verbose"):
         lead += 1
-    command = commands.get(argv[lead]) if lead and lead < len(argv) else None
-    if command is None:
-        return argv
-    return argv[lead:] + (["--verbose"] if any(p.name == "verbose" for p in command.params) else [])
+    name = argv[lead] if lead < len(argv) else None
+    command = commands.get(name) if name else None
+    if command is not None and any(p.name == "verbose" for p in command.params):
+        return argv[lead:] + ["--verbose"] if lead else argv
+    if command is not None and any(a in ("-v", "--verbose") for a in argv):
+        return [name] + [a for a in argv[lead + 1 :] if a not in ("-v", "--verbose")]
+    return argv
 
 
 def _refuse_empty_arguments(argv: list[str]) -> None:
@@ -220,7 +226,7 @@ def _run_edge(call, argv: list[str], *, tracebacks: bool = False) -> int:
 
             traceback.print_exc()
         err.print(
-            f"[red]error:[/] unexpected {type(exc).__name__}: {_one_line(str(exc)) or 'no message'} (fix: rerun as `labelguard -v COMMAND …` for the traceback and report it)",
+            f"[red]error:[/] unexpected {type(exc).__name__}: {_one_line(str(exc)) or 'no message'} (fix: rerun with -v for the traceback and report it)",
             highlight=False,
         )
         return EXIT_BAD_INPUT
@@ -298,6 +304,7 @@ def _edge() -> Iterator[None]:
 
         if exc.results:
             _print_guards(exc.results)
+            _print_exact_suspects(exc.results)
         err.print(f"[red]{'cannot tell' if isinstance(exc, Inconclusive) else 'guard fired'}:[/] {exc.one_line()}", highlight=False)
         raise typer.Exit(EXIT_FIRED) from None
     except LabelguardError as exc:
@@ -805,6 +812,7 @@ def pipeline(
                 ON_GUARD.remove(hook)
                 hook.close()
     _print_guards(result.guards)
+    _print_exact_suspects(result.guards)
     out.print(f"verdict: {result.verdict} — {result.verdict_detail}", highlight=False)
     if result.metrics:
         _print_runs({"pipeline": result})
@@ -1374,7 +1382,7 @@ def watch(
         try:
             CronSim(cron, datetime.now())
         except (CronSimError, ValueError) as exc:
-            raise BadInput(f"invalid cron expression {cron!r}: {exc}", 'write five fields, e.g. "0 * * * *"') from None
+            raise BadInput(f"invalid cron expression {cron!r}: {exc}", _cron_fix(cron)) from None
         _check_gate_options(tolerate, share_gap)
         load_verify_key(settings.verify_key)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
@@ -1399,6 +1407,7 @@ def watch(
             return _serve_drift(uri, cron, name, settings, reference, ledger)
         from labelguard.flows.verify import verify_flow
 
+        _refuse_a_served_deployment(f"labelguard-verify/{name}")
         out.print(f"serving {name}: verify {uri} on '{cron}' against {os.environ['PREFECT_API_URL']} (Ctrl-C stops)", highlight=False)
         _serve_until_stopped(verify_flow.to_deployment(
             name=name,
@@ -1515,6 +1524,44 @@ def _pause_deployment(deployment: str) -> Optional[bool]:
     except Exception:  # the server went away or refused: say what is known, below
         return None
     return _deployment_paused(deployment)
+
+
+def _cron_fix(cron: str) -> str:
+    """The fix for a cron that does not parse: the field out of range when there are five ("61 * * * *" was told to
+    "write five fields"), else the five fields; cron's @nicknames are named by what they stand for."""
+    nick = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
+            "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *"}
+    if cron.strip().lower() in nick:
+        return f'write it as five fields: "{nick[cron.strip().lower()]}"'
+    fields = cron.split()
+    if len(fields) == 5:
+        return ("each field within its range: minute 0-59, hour 0-23, day of month 1-31, month 1-12, day of week 0-7 "
+                '(e.g. "0 * * * *": every hour on the hour)')
+    return f'write five fields (minute hour day-of-month month day-of-week), e.g. "0 * * * *"; this has {len(fields)}'
+
+
+def _refuse_a_served_deployment(deployment: str) -> None:
+    """A second `watch` of the same --name took the first's deployment over (its schedule replaced, nothing said), and
+    stopping either paused the deployment the other still served: a scheduled gate stopped in silence. A deployment
+    that is not paused and that a runner polls (the server's status READY) is being served: refuse."""
+    import httpx
+
+    from labelguard.errors import BadInput
+
+    api = os.environ.get("PREFECT_API_URL")
+    if not api:
+        return
+    try:
+        resp = httpx.get(f"{api.rstrip('/')}/deployments/name/{deployment}", timeout=10)
+        found = resp.json() if resp.status_code == 200 else None
+    except (httpx.HTTPError, ValueError):
+        return
+    if found and not found.get("paused") and found.get("status") == "READY":
+        raise BadInput(
+            f"deployment {deployment} is already served on {api} (its runner last polled at {found.get('last_polled')}): a second watch "
+            "of the same --name would replace its schedule, and stopping either would pause both",
+            "pass another --name, or stop the watch that serves it first (a watch that died without stopping is marked not ready within a minute)",
+        )
 
 
 def _deployment_paused(deployment: str) -> Optional[bool]:
@@ -1765,6 +1812,7 @@ def _serve_drift(uri: str, cron: str, name: str, settings: Settings, reference: 
         parameters={"uri": uri, "verify_key": str(Path(settings.verify_key).resolve()), "signing_key": str(Path(settings.signing_key).resolve()), "reference_uri": reference, "endpoint_url": settings.s3_endpoint,
                     "ledger": str(book.path.resolve()) if book else None, "name": name},
     )
+    _refuse_a_served_deployment(f"labelguard-drift/{name}")
     out.print(f"serving labelguard-drift/{name}: drift checks of {uri} on '{cron}' against {os.environ['PREFECT_API_URL']} (Ctrl-C stops)", highlight=False)
     _serve_until_stopped(deployment)
 
@@ -2275,6 +2323,18 @@ def serve_s3(port: int = typer.Option(5000, "--port")) -> None:
                     time.sleep(3600)
             except KeyboardInterrupt:
                 pass
+
+
+def _print_exact_suspects(results) -> None:
+    """The rows an exact localizer (manifest sidecar, label contract, schema) named when it fired, as `verify` says them:
+    `pipeline` stopped on an edit at rest said "16 label(s) changed" and named none, on either stream or in any file."""
+    from labelguard.tasks.postgres import shown_id
+
+    for g in results:
+        if g.name in ("manifest", "label_contract", "schema") and getattr(g, "verdict", "") == "fired" and g.suspect_ids:
+            ids = list(g.suspect_ids)
+            out.print(f"suspect rows ({len(ids)}, from {g.name}): {', '.join(map(shown_id, ids[:10]))}{' …' if len(ids) > 10 else ''}", highlight=False)
+            return
 
 
 def _print_guards(results, title: str = "guards") -> None:

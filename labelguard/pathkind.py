@@ -128,7 +128,10 @@ def refuse_a_file_for_an_option(value: str | None, option: str, checked: str) ->
         return
     if _same_place(value, checked):
         raise BadInput(f"{option} {value} is the dataset being checked: comparing it with itself passes whatever it holds",
-                       f"give {option} a trusted copy made before the data could change, e.g. by `labelguard baseline {checked} DIR` while it still verifies")
+                       # a baseline of the dataset itself (the fix this gave) holds the same rows: verify then reads it as the
+                       # data compared with itself ("cannot tell"); the trusted rows are the ones taken apart from it
+                       f"leave {option} out to use the dataset's own trusted holdout, or give a baseline of rows taken apart from the data, "
+                       f"e.g. `labelguard baseline {str(checked).rstrip('/')}/holdout DIR`")
     path = _local_path(value)
     if path is None or not path.is_file():
         return

@@ -69,7 +69,59 @@ def resolve_prefect_api() -> str | None:
     url = recorded_server()
     if url:
         os.environ["PREFECT_API_URL"] = url
+        return url
+    # Set where Prefect itself reads it (`prefect config set`, a `.env` file): Prefect's client would use it, so a check
+    # that looked at the environment alone called a configured server "none" and a dead one an unexpected RuntimeError.
+    url, where = prefect_settings_api_url()
+    if url:
+        if not healthy(url):
+            raise ServiceUnreachable(
+                f"the Prefect API at {url} (PREFECT_API_URL in {where}) does not answer",
+                f"start it (`labelguard server` or `prefect server start`), or remove PREFECT_API_URL from {where} to run on a temporary local API",
+            )
+        os.environ["PREFECT_API_URL"] = url
     return url
+
+
+def prefect_settings_api_url() -> tuple[str | None, str]:
+    """``PREFECT_API_URL`` as Prefect 3 reads it beside the environment, without importing Prefect: a ``.env`` file in
+    the current folder, ``prefect.toml`` (``[api] url``), ``pyproject.toml`` (``[tool.prefect.api] url``), then the
+    active profile of ``profiles.toml`` (``PREFECT_PROFILES_PATH``, else ``$PREFECT_HOME``, else ``~/.prefect``;
+    ``PREFECT_PROFILE``, else the file's ``active``). Returns the URL (None when none is set) and where it is set."""
+    import tomllib
+
+    def toml(path: Path) -> dict:
+        try:
+            return tomllib.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def dig(data: dict, *keys: str):
+        for key in keys:
+            data = data.get(key) if isinstance(data, dict) else None
+        return data if isinstance(data, str) and data else None
+
+    dotenv_values: dict = {}
+    if Path(".env").is_file():
+        try:
+            from dotenv import dotenv_values as _read
+
+            dotenv_values = {k: v for k, v in _read(".env").items() if v}
+        except (ImportError, OSError, ValueError):
+            dotenv_values = {}
+    if dotenv_values.get("PREFECT_API_URL"):
+        return dotenv_values["PREFECT_API_URL"], str(Path(".env").resolve())
+    for name, keys in (("prefect.toml", ("api", "url")), ("pyproject.toml", ("tool", "prefect", "api", "url"))):
+        url = dig(toml(Path(name)), *keys)
+        if url:
+            return url, str(Path(name).resolve())
+    profiles = (os.environ.get("PREFECT_PROFILES_PATH") or dotenv_values.get("PREFECT_PROFILES_PATH")
+                or dig(toml(Path("prefect.toml")), "profiles_path") or dig(toml(Path("pyproject.toml")), "tool", "prefect", "profiles_path"))
+    path = Path(profiles) if profiles else Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect") / "profiles.toml"
+    data = toml(path.expanduser())
+    active = os.environ.get("PREFECT_PROFILE") or data.get("active")
+    url = dig(data, "profiles", str(active), "PREFECT_API_URL") if active else None
+    return (url, f"Prefect profile '{active}' ({path})") if url else (None, "")
 
 
 def free_port() -> int:

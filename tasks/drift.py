@@ -136,14 +136,17 @@ def ingest_partition(
 
     part = part_name(parse_date(day))
     target = root.child(part)
-    if target.list(limit=1):
+    # the first day into a bucket that does not exist yet: nothing to read (reading it was "no dataset at …: bucket
+    # does not exist (fix: … or ingest a dataset there first)" to the very ingest that makes one); ensure_writable makes it
+    fresh = not root.exists()
+    if not fresh and target.list(limit=1):
         raise DatasetExists(f"partition {part} already exists under {root.uri}", "partitions are create-only: ingest a new date")
-    existing = dataset_id_at(root)
+    existing = None if fresh else dataset_id_at(root)
     if existing and dataset_id and dataset_id != existing:
         raise DatasetExists(f"{root.uri} holds dataset {existing}, not {dataset_id}", f"drop --dataset-id or pass {existing}")
     ds_id = existing or dataset_id or new_dataset_id(root.uri)
     written: dict[str, SignedManifest] = {}
-    has_reference = root.child(REFERENCE).head(MANIFEST_KEY) is not None
+    has_reference = not fresh and root.child(REFERENCE).head(MANIFEST_KEY) is not None
     if holdout_fraction and not has_reference:
         frame, holdout = split_holdout(frame, spec, holdout_fraction, seed)
     else:

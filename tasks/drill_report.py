@@ -87,6 +87,10 @@ def summarize(cells: list[dict[str, Any]], certificates: list[dict[str, Any]], p
             "accuracy_min": min(c["poisoned"]["accuracy"] for c in cs), "accuracy_max": max(c["poisoned"]["accuracy"] for c in cs),
             "accuracy_points": _mean(c["damage"]["accuracy_points"] for c in cs),
             "share_points": _mean(c["damage"]["share_points"] for c in cs),
+            # which class moved, and a class's lost recall: without a positive class "share moved -6.2" named no class,
+            # and a class losing every holdout row's recall (the small-class rule's damage) was in report.json alone
+            "share_class": Counter(str(c["damage"].get("share_class", "")) for c in cs).most_common(1)[0][0],
+            **_recall_loss(cs),
             "cells": len(cs), **uncaught_counts(cs),
         })
     worst = max(agg, key=lambda g: (g["accuracy_points"], abs(g["share_points"]), g["rate"])) if agg else None
@@ -215,11 +219,35 @@ def render_markdown(summary: dict[str, Any], plan: DrillPlan, plots: dict[str, s
         lines += ["none: every cell at ≥ 5 % with material damage was caught by at least one guard."]
     lines += ["", "## Worst case per rate (lowest mean holdout accuracy over attacks)", "", "| model | rate | attack | accuracy | clean |", "|---|---:|---|---:|---:|"]
     lines += [f"| {w['model']} | {w['rate']:g} | {w['attack']} | {w['accuracy']:.3f} | {w['clean_accuracy']:.3f} |" for w in summary["worst_by_rate"]]
-    lines += ["", "## Every attack (mean over seeds and vectors)", "", "| model | attack | rate | accuracy (min–max) | accuracy lost | share moved | caught | cannot tell | silent pass |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {g['model']} | {g['attack']} | {g['rate']:g} | {g['accuracy']:.3f} ({g['accuracy_min']:.3f}–{g['accuracy_max']:.3f}) | {fmt_points(g['accuracy_points'])} | {fmt_points(g['share_points'], signed=True)} | {g['caught']}/{g['cells']} | {g['cannot_tell']} | {g['silent']} |" for g in summary["by_attack"]]
+    lines += ["", "## Every attack (mean over seeds and vectors)", "", "| model | attack | rate | accuracy (min–max) | accuracy lost | share moved | recall lost | caught | cannot tell | silent pass |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += [f"| {g['model']} | {g['attack']} | {g['rate']:g} | {g['accuracy']:.3f} ({g['accuracy_min']:.3f}–{g['accuracy_max']:.3f}) | {fmt_points(g['accuracy_points'])} | {_share_cell(g)} | {_recall_cell(g)} | {g['caught']}/{g['cells']} | {g['cannot_tell']} | {g['silent']} |" for g in summary["by_attack"]]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{k}]({v})" for k, v in plots.items()]
     return "\n".join(lines) + "\n"
+
+
+def _recall_loss(cells: list[dict]) -> dict[str, Any]:
+    """The largest material recall loss among the cells: its class and points (empty when none was material)."""
+    lost = [c["damage"] for c in cells if c["damage"].get("recall_material")]
+    if not lost:
+        return {"recall_class": None, "recall_points": None}
+    worst = max(lost, key=lambda d: d["recall_points"])
+    return {"recall_class": worst["recall_class"], "recall_points": worst["recall_points"]}
+
+
+def _share_cell(g: dict[str, Any]) -> str:
+    return fmt_points(g["share_points"], signed=True) + (f" ({g['share_class']})" if g.get("share_class") else "")
+
+
+def _recall_cell(g: dict[str, Any]) -> str:
+    return f"{fmt_points(g['recall_points'])} ({g['recall_class']})" if g.get("recall_class") is not None else "—"
+
+
+def _share_and_recall(g: dict[str, Any]) -> str:
+    text = f"predicted share moved {fmt_points(g['share_points'], signed=True)} points" + (f" ({g['share_class']})" if g.get("share_class") else "")
+    if g.get("recall_class") is not None:
+        text += f"; class {g['recall_class']} lost {fmt_points(g['recall_points'])} points of its recall"
+    return text
 
 
 def headline(summary: dict[str, Any]) -> str:
@@ -227,7 +255,7 @@ def headline(summary: dict[str, Any]) -> str:
     if w is None:
         return "No attacked cell finished."
     return (f"Worst case over all attacks: {w['attack']} at {rate_text(w['rate'])} takes {w['model']} from {w['clean_accuracy']:.3f} to {w['accuracy']:.3f} holdout accuracy "
-            f"({fmt_points(w['accuracy_points'])} points; predicted share moved {fmt_points(w['share_points'], signed=True)} points), caught in {w['caught']} of {w['cells']} cells"
+            f"({fmt_points(w['accuracy_points'])} points; {_share_and_recall(w)}), caught in {w['caught']} of {w['cells']} cells"
             + (f" ({', '.join(f'{n} {UNCAUGHT_LABELS[k]}' for k, n in (('inconclusive', w['cannot_tell']), ('pass', w['silent'])) if n)})" if w["caught"] < w["cells"] else "") + ".")
 
 

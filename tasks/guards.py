@@ -559,20 +559,26 @@ def model_gate_guard(ctx: GuardContext, *, min_accuracy_drop: float = 0.02, min_
     )
 
 
-def _recall_power(y: int, n: int, level: float, gap: float) -> float:
+def _recall_power(y: int, n: int, level: float, gap: float) -> float | None:
     """Smallest recall drop of a class of ``n`` holdout rows that McNemar's exact test fires on at ``level``.
 
     The drop is ``x`` more rows lost than won, with the ``y`` rows the candidate alone gets right
     kept as they are and matched by ``y`` more lost (the discordance a clean pair of models shows):
     the smallest ``x`` with ``P(Bin(x + 2y, 1/2) >= x + y) < level``, as a share of ``n``, at least
-    ``gap``; 1.0 when no ``x <= n - y`` reaches the level (a class too small for the test).
+    ``gap``; None when no ``x <= n - y`` reaches the level (a class too small for the test: it was 1.0, read as
+    "a drop the test sees: 100%" on a class of 7 rows that had lost every one of them and did not fire).
     """
     from scipy import stats
 
     for x in range(1, max(0, n - y) + 1):
         if stats.binom.sf(x + y - 1, x + 2 * y, 0.5) < level:
             return float(max(gap, x / n))
-    return 1.0
+    return None
+
+
+def recall_power_text(power: float | None, rows: int, seen: str = "a drop the test sees") -> str:
+    """The class's power as the gate's lines say it: the smallest recall drop its test fires on, or that none can."""
+    return f"{seen}: {power:.0%}" if power is not None else f"no drop of its {rows} rows reaches the test's level"
 
 
 RECALL_GAP = 0.2  # a class losing a fifth of its recall is material damage to it, however small the class (the default --tolerate)
@@ -661,7 +667,7 @@ def class_recall_damage(moves: list[tuple] | None, names: list, gap: float = REC
                 f"fires below {GATE_ALPHA / k:.2g} beyond a {gap:.0%} drop)")
     else:  # (the gate's detail carries it only when it decides: fired or not vouched for)
         text = (f"worst class recall bound: class {worst}'s drop {w['drop_upper']:.1%} on its {w['rows']} holdout rows"
-                + (f" (cannot rule out {gap:.0%}; a drop the test sees: {w['power']:.0%})" if blind else f" (below {gap:.0%})"))
+                + (f" (cannot rule out {gap:.0%}; {recall_power_text(w['power'], w['rows'])})" if blind else f" (below {gap:.0%})"))
     return {"per_class": per_class, "upper": w["drop_upper"], "class": worst, "fired": fired, "blind": blind, "text": text}
 
 

@@ -23,6 +23,8 @@ def dataset_spec_at(root: Store) -> tuple[str, ColumnSpec] | None:
     from labelguard.tasks.dataset import MANIFEST_KEY
     from labelguard.tasks.drift import REFERENCE, part_name, partition_dates
 
+    if not root.exists():  # the first day, into a bucket (or folder) not made yet
+        return None
     for part in [REFERENCE] + [part_name(d) for d in partition_dates(root)]:
         raw = root.child(part).head(MANIFEST_KEY) and root.child(part).get(MANIFEST_KEY)
         if raw:

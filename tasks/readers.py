@@ -19,6 +19,10 @@ import pandas as pd
 
 from labelguard.errors import BadInput
 
+# Python's csv module refuses a field over 131,072 characters by default; pandas' reader has no such limit, so a file
+# ingest reads (a long review, a document in a cell) made poison's in-place rewrite fail with "field larger than field limit".
+csv.field_size_limit(2**31 - 1)
+
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 DELIMITERS = ",;\t|"

@@ -221,7 +221,11 @@ def render_markdown(runs: dict[str, RunResult], title: str = "labelguard report"
         if run.metrics:
             cm = run.metrics["confusion_matrix"]
             classes = run.metrics["classes"]
-            lines += ["", f"Confusion matrix (rows true, columns predicted; classes {classes}): `{cm}`"]
+            # a table with the class names, not one line of code: 15 classes made a 900-character line (break-it r13 F3)
+            names = [str(c).replace("|", "/") for c in classes]
+            lines += ["", "Confusion matrix (holdout rows; rows: true class, columns: predicted class):", "",
+                      "| true \\ predicted | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+            lines += [f"| {n} | " + " | ".join(str(int(v)) for v in row) + " |" for n, row in zip(names, cm)]
             shares = run.metrics.get("class_shares") or {}
             if len(shares) > 2:
                 lines += ["", "| class | predicted share | true share | shift (points) |", "|---|---:|---:|---:|"]
@@ -241,9 +245,12 @@ def render_markdown(runs: dict[str, RunResult], title: str = "labelguard report"
     return "\n".join(lines) + "\n"
 
 
-# Okabe & Ito (2008) colour-blind-safe palette; each class also gets its own marker shape.
+# Okabe & Ito (2008) colour-blind-safe palette; each class also gets its own marker shape. Nine markers against eight
+# colours: class i is drawn as (colour i mod 8, marker i mod 9), a pair no other of the first 72 classes has (with eight
+# of each, class i and class i+8 were drawn alike: 'animaux' and 'rare_a' as the same orange circles).
 OKABE_ITO = ("#E69F00", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h")
+LEGEND_INSIDE = 10  # classes; beyond that the legend goes below the plot, in columns, not over the data
 MAX_POINTS = 4000  # points drawn per panel (a seeded sample beyond that)
 
 
@@ -281,7 +288,9 @@ def plot_boundaries(runs: dict[str, RunResult], path: Path) -> bool:
     def codes(labels) -> np.ndarray:
         return np.searchsorted(np.asarray(classes), np.asarray(labels)).astype(float)
 
-    fig, axes = plt.subplots(1, len(drawable), figsize=(6.2 * len(drawable), 5.6), squeeze=False, sharex=True, sharey=True)
+    many = len(classes) > LEGEND_INSIDE
+    legend_rows = -(-(len(classes) + 3) // 3) if many else 0  # three columns: classes, flipped, the boundaries
+    fig, axes = plt.subplots(1, len(drawable), figsize=(6.2 * len(drawable), 5.6 + 0.16 * legend_rows), squeeze=False, sharex=True, sharey=True)
     levels = np.arange(len(classes) + 1) - 0.5
     for ax, (label, run) in zip(axes[0], drawable.items()):
         frame, P = run.frame, projected[label]
@@ -314,7 +323,10 @@ def plot_boundaries(runs: dict[str, RunResult], path: Path) -> bool:
         ax.set_xlabel(plane.axes[0])
         ax.set_ylabel(plane.axes[1])
         handles, _ = ax.get_legend_handles_labels()
-        ax.legend(handles=handles + extra, loc="best", fontsize=7, markerscale=1.5, framealpha=0.85)
+        if many:  # 40 classes ran the legend off the image's bottom, over a fifth of the data
+            ax.legend(handles=handles + extra, loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=3, fontsize=7, markerscale=1.5, frameon=False)
+        else:
+            ax.legend(handles=handles + extra, loc="best", fontsize=7, markerscale=1.5, framealpha=0.85)
     if plane.projected:
         what = f"{plane.dims}-column feature matrix" + (f" (text {', '.join(spec.text_cols)} as TF-IDF + SVD)" if spec.text_cols else "")
         import textwrap

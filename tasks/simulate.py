@@ -283,6 +283,12 @@ def timeline_plot(doc: dict, path: Path) -> Path:
         if chosen:
             ax.text(max(chosen) + 0.35, 0.2, "reference test chosen", transform=ax.get_xaxis_transform(), fontsize=8, color="tab:orange", ha="right")
         ax.set_yscale("symlog", linthresh=5)
+        # ticks at 1, 2, 5 of each decade: the default put none between 10^0 and 10^1, so a z of 6.1 against a
+        # threshold of 3.4 could not be read off the noise_rate panel (break-it r13 F14)
+        from matplotlib.ticker import ScalarFormatter, SymmetricalLogLocator
+
+        ax.yaxis.set_major_locator(SymmetricalLogLocator(base=10, linthresh=5, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(ScalarFormatter())
         ax.set_ylabel("z")
         ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax = axes[-1]

@@ -220,16 +220,15 @@ def test_unexpected_exception_is_one_line_exit_2_traceback_only_with_verbose(wor
     monkeypatch.setattr(verify_mod, "verify_dataset", boom)
     res = runner.invoke(app, ["verify", str(world["ds"]), V, str(world["keys"][1])])
     assert res.exit_code == 2
-    assert res.stderr.strip().splitlines() == ["error: unexpected RuntimeError: something went wrong (fix: rerun as `labelguard -v COMMAND …` for the traceback and report it)"]
+    assert res.stderr.strip().splitlines() == ["error: unexpected RuntimeError: something went wrong (fix: rerun with -v for the traceback and report it)"]
     res = runner.invoke(app, ["verify", str(world["ds"]), V, str(world["keys"][1]), "-v"])
     assert res.exit_code == 2 and "Traceback" in res.stderr
-    # -v before the command means the same; before a command without -v it only asks for the traceback (the fix above
-    # names that form, so it works for every command); after such a command it stays a usage error
+    # -v before the command means the same; a command without a --verbose of its own takes it too (break-it r13 F9:
+    # the fix above says "rerun with -v" whatever the command)
     res = runner.invoke(app, ["-v", "verify", str(world["ds"]), V, str(world["keys"][1])])
     assert res.exit_code == 2 and "Traceback" in res.stderr and res.stderr.strip().splitlines()[-1].startswith("error: unexpected RuntimeError")
-    assert runner.invoke(app, ["-v", "list"]).stdout == runner.invoke(app, ["list"]).stdout
-    res = runner.invoke(app, ["list", "-v"])
-    assert res.exit_code == 2 and res.stderr.strip().splitlines() == ["error: No such option: -v (list takes no options) (fix: see `labelguard list --help`)"]
+    res = runner.invoke(app, ["-v", "list"])
+    assert (res.exit_code, res.stderr) == (0, "") and res.stdout == runner.invoke(app, ["list"]).stdout
 
 
 def test_secrets_never_appear_in_output_of_failing_runs(world, monkeypatch):

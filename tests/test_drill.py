@@ -349,7 +349,7 @@ def test_uncaught_material_cells_split_into_cannot_tell_and_silent_passes():
         ("targeted", 0.1): (1, 1, 0, 2), ("random", 0.1): (0, 0, 2, 2), ("targeted", 0.01): (0, 0, 1, 1), ("random", 0.01): (0, 1, 0, 1)}
     md = render_markdown(s, plan).splitlines()
     assert md[2] == ("**Worst case over all attacks: targeted at 10% takes logreg from 0.950 to 0.880 holdout accuracy "
-                     "(7.0 points; predicted share moved +0.0 points), caught in 1 of 2 cells (1 cannot tell).**")
+                     "(7.0 points; predicted share moved +0.0 points (1)), caught in 1 of 2 cells (1 cannot tell).**")
     at = md.index("| vector | cells with material damage | caught | cannot tell | silent pass |")
     assert md[at + 2 : at + 4] == ["| transform | 1 | 1 | 0 | 0 |", "| source | 2 | 0 | 1 | 1 |"]
     at = md.index("| attack | rate | seed | model | vector | flips | verdict | accuracy lost (points) | share moved (points) |")

@@ -214,4 +214,4 @@ def test_the_drill_headline_names_a_rate_below_one_percent_as_written():
     plan = drill.plan_drill(attacks=["targeted"], rates=[0.005], seeds=1, models=["logreg"], vectors=["transform"])
     s = summarize([_cell("clean", 0.0, "transform", "pass", 0.0), _cell("targeted", 0.005, "transform", "fired", 0.6, share_points=-0.6)], [], plan)
     assert headline(s) == ("Worst case over all attacks: targeted at 0.5% takes logreg from 0.950 to 0.944 holdout accuracy "
-                           "(0.6 points; predicted share moved -0.6 points), caught in 1 of 1 cells.")
+                           "(0.6 points; predicted share moved -0.6 points (1)), caught in 1 of 1 cells.")

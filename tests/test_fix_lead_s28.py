@@ -68,8 +68,8 @@ def test_ctrl_c_in_any_other_command_is_one_line_naming_the_command_and_exit_130
 
 def test_the_fix_of_an_unexpected_error_works_for_a_command_without_verbose(tmp_path, keys, monkeypatch):
     """An unexpected error's fix said "rerun with -v for the traceback", which `seal`, `list`, `baseline`… refused as
-    "No such option: -v". The fix now names `labelguard -v COMMAND …`, which every command takes: following it shows the
-    traceback, with the same one line last."""
+    "No such option: -v". Every command takes -v now (break-it r13 F9 made it so after the command too): following the
+    fix, before or after the command, shows the traceback, with the same one line last."""
     from labelguard.tasks import dataset
     from labelguard.tasks.dataset import to_parquet_bytes
     from tests.clirun import invoke
@@ -81,12 +81,12 @@ def test_the_fix_of_an_unexpected_error_works_for_a_command_without_verbose(tmp_
 
     monkeypatch.setattr(dataset, "seal_dataset", boom)
     args = ("seal", tmp_path / "lake", "--signing-key", keys[0], "--ledger", "none")
-    line = "error: unexpected RuntimeError: disk on fire (fix: rerun as `labelguard -v COMMAND …` for the traceback and report it)"
+    line = "error: unexpected RuntimeError: disk on fire (fix: rerun with -v for the traceback and report it)"
     res = invoke(*args)
     assert (res.exit_code, res.stderr) == (2, line + "\n")
-    res = invoke("-v", *args)
-    assert res.exit_code == 2 and res.stderr.startswith("Traceback (most recent call last):") and res.stderr.endswith("\n" + line + "\n")
-    assert "RuntimeError: disk on fire" in res.stderr
+    for res in (invoke("-v", *args), invoke(*args, "-v")):
+        assert res.exit_code == 2 and res.stderr.startswith("Traceback (most recent call last):") and res.stderr.endswith("\n" + line + "\n")
+        assert "RuntimeError: disk on fire" in res.stderr
 
 
 def test_ingest_of_a_delta_table_keeping_an_earlier_versions_parts_names_delta_not_repeated_ids(tmp_path, keys):
@@ -113,3 +113,11 @@ def test_ingest_of_a_delta_table_keeping_an_earlier_versions_parts_names_delta_n
     res = invoke("ingest", "--source", tmp_path / "current", "--dest", tmp_path / "ds", "--ledger", "none", "--holdout-fraction", "0.2", env=env)
     assert res.exit_code == 0, res.stderr
     assert "rows=160" in res.stdout and "holdout: " in res.stdout
+
+
+def test_an_unknown_option_of_a_command_without_options_says_it_takes_none():
+    """`list -v` read "No such option: -v (list's options: )" (an empty list); -v is taken now, any other option says so."""
+    from tests.clirun import invoke
+
+    res = invoke("list", "--all")
+    assert (res.exit_code, res.stdout, res.stderr) == (2, "", "error: No such option: --all (list takes no options) (fix: see `labelguard list --help`)\n")

@@ -39,7 +39,8 @@ CASES = [
      "(fix: --holdout {r}/ds/holdout)"),
     (("drift", "ds", "--reference", "ds"),
      "--reference {r}/ds is the dataset being checked: comparing it with itself passes whatever it holds "
-     "(fix: give --reference a trusted copy made before the data could change, e.g. by `labelguard baseline {r}/ds DIR` while it still verifies)"),
+     "(fix: leave --reference out to use the dataset's own trusted holdout, or give a baseline of rows taken apart from the data, "
+     "e.g. `labelguard baseline {r}/ds/holdout DIR`)"),
     (("watch", "ds", "--cron", "0 3 * * *", "--reference", "ref.csv"),
      "--reference {r}/ref.csv is a CSV file; --reference takes a signed dataset folder "
      "(fix: labelguard ingest --source {r}/ref.csv --dest DIR first, then --reference DIR)"),
