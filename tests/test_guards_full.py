@@ -428,3 +428,36 @@ def test_model_gate_vouches_only_for_a_bound_below_the_practical_gap(monkeypatch
     at = _gate(monkeypatch, min_accuracy_drop=drop_upper)
     assert at.verdict == "inconclusive" and f"95 % bound on the accuracy drop {drop_upper:.1%} (cannot rule out {drop_upper:.0%})" in at.detail
     assert _gate(monkeypatch, min_accuracy_drop=np.nextafter(drop_upper, 1)).verdict == "pass"
+
+
+# ---------------------------------------------------------------- fifteenth session: the fresh-clone run's survivors
+
+
+def test_a_skipped_guard_did_not_fire_anywhere_its_result_is_read():
+    """A skipped result is ``passed=True`` (did not fire): the JSON says ``true`` and a pipeline run holding it is ok.
+    With ``passed`` None or False the verdict still reads "skipped", but the report's ``fired`` list (``not g.passed``)
+    named the skipped guard and the run failed on a guard that never ran (``_skip`` 2, 9)."""
+    from labelguard.tasks.report import RunResult
+
+    res = guards.label_contract_guard(GuardContext(frame=make_reviews(20, seed=1), spec=SPEC, before=None, transform=None))
+    assert (res.verdict, res.passed, res.to_dict()["passed"]) == ("skipped", True, True)
+    report = RunResult(dataset="d", transform="honest", rate=0.0, seed=0, observe=False, spec=SPEC, guards=[res])
+    assert (report.fired, report.ok) == ([], True)
+
+
+def test_recall_power_is_the_smallest_loss_mcnemar_sees_within_the_class_s_rows():
+    """McNemar's exact one-sided test at 0.001 on x rows lost and y won, y more lost beside them: by hand,
+    P(Bin(x + 2y, 1/2) >= x + y) first falls below 0.001 at x = 10 for y = 0 (2^-10) and at x = 14 for y = 2.
+    The loss may use every row the candidate does not already win (x <= n - y) and no more (``_recall_power`` 4, 6, 12, 13)."""
+    from math import comb
+
+    def sign_p(x: int, y: int) -> float:
+        n = x + 2 * y
+        return sum(comb(n, k) for k in range(x + y, n + 1)) / 2**n
+
+    assert [x for x in range(1, 20) if sign_p(x, 0) < 0.001][0] == 10 and [x for x in range(1, 20) if sign_p(x, 2) < 0.001][0] == 14
+    assert guards._recall_power(0, 11, 0.001, 0.2) == 10 / 11  # x = 10 = n - y - 1 is within reach
+    assert guards._recall_power(0, 10, 0.001, 0.2) == 1.0  # x = 10 = n: every row lost
+    assert guards._recall_power(2, 16, 0.001, 0.2) == 14 / 16  # x = 14 = n - y
+    assert guards._recall_power(2, 15, 0.001, 0.2) == 1.0  # x = 14 > n - y = 13: the class is too small
+    assert guards._recall_power(0, 100, 0.001, 0.2) == 0.2  # 10 of 100 rows, below the gap: the gap
