@@ -461,3 +461,4 @@ def test_recall_power_is_the_smallest_loss_mcnemar_sees_within_the_class_s_rows(
     assert guards._recall_power(2, 16, 0.001, 0.2) == 14 / 16  # x = 14 = n - y
     assert guards._recall_power(2, 15, 0.001, 0.2) == 1.0  # x = 14 > n - y = 13: the class is too small
     assert guards._recall_power(0, 100, 0.001, 0.2) == 0.2  # 10 of 100 rows, below the gap: the gap
+    assert guards._recall_power(0, 20, 2**-10, 0.2) == 11 / 20  # p = 2^-10 exactly is not below a level of 2^-10: x = 11
