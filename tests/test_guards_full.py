@@ -462,3 +462,67 @@ def test_recall_power_is_the_smallest_loss_mcnemar_sees_within_the_class_s_rows(
     assert guards._recall_power(2, 15, 0.001, 0.2) == 1.0  # x = 14 > n - y = 13: the class is too small
     assert guards._recall_power(0, 100, 0.001, 0.2) == 0.2  # 10 of 100 rows, below the gap: the gap
     assert guards._recall_power(0, 20, 2**-10, 0.2) == 11 / 20  # p = 2^-10 exactly is not below a level of 2^-10: x = 11
+
+
+def _norm_sf(z: float) -> float:
+    import math
+
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def test_class_recall_damage_judges_only_the_small_classes_each_on_its_own_rows():
+    """Five classes on 941 holdout rows (gap 0.2, accuracy gap 0.02): class 0 (800 rows) is the accuracy bound's
+    (800/941 * 0.2 >= 0.02) and comes first, class 4 has no row; classes 1, 2 and 3 (50, 90 and 1 rows) are judged.
+    Expected values by hand: McNemar p = 2^-20 for 20 lost and none won, P(Bin(4, 1/2) >= 3) = 5/16; the training z of
+    class 1 is 0.4 / sqrt(20/50^2), of class 2 (2/90) / sqrt(4/90^2 + 0.02^2); Tango's bound with no discordant row of
+    1 row is z^2 / (1 + z^2) (z = 1.6449); the level is 0.001 / 5 (``class_recall_damage`` 1, 7, 13-17, 21, 23, 24,
+    27, 29, 30 of the fresh-clone guards run)."""
+    import math
+
+    from labelguard.tasks.power import paired_difference_bounds
+
+    moves = [(30, 10, 800, 0.01), (20, 0, 50, 0.0), (3, 1, 90, 0.02), (0, 0, 1), (0, 0, 0)]
+    res = guards.class_recall_damage(moves, [0, 1, 2, 3, 4])
+    z = 1.6448536269514722
+    assert list(res["per_class"]) == ["1", "2", "3"]
+    one, two, three = (res["per_class"][c] for c in ("1", "2", "3"))
+    assert (one["rows"], one["drop"], one["p_value"], one["training_sd"], one["power"]) == (50, 0.4, 2**-20, 0.0, 13 / 50)
+    assert one["p_training"] == pytest.approx(_norm_sf(0.4 / math.sqrt(20 / 50**2)), rel=1e-9)
+    assert one["drop_upper"] == paired_difference_bounds(20, 0, 50, 0.05)[1]
+    assert (two["rows"], two["drop"], two["p_value"], two["training_sd"], two["power"]) == (90, 2 / 90, 5 / 16, 0.02, 0.2)
+    assert two["p_training"] == pytest.approx(_norm_sf((2 / 90) / math.sqrt(4 / 90**2 + 0.02**2)), rel=1e-9)
+    assert two["drop_upper"] == paired_difference_bounds(3, 1, 90, 0.05)[1]
+    assert (three["rows"], three["drop"], three["p_value"], three["p_training"], three["training_sd"], three["power"]) == (1, 0.0, 1.0, 1.0, 0.0, 1.0)
+    assert three["drop_upper"] == pytest.approx(z**2 / (1 + z**2), rel=1e-6)
+    assert (res["upper"], res["class"], res["fired"], res["blind"]) == (three["drop_upper"], "3", ["1"], ["1", "3"])
+    assert res["text"] == ("class 1's recall fell 40% of its 50 holdout rows (McNemar p=9.5e-07, with training variability "
+                           "p=3.9e-06; fires below 0.0002 beyond a 20% drop)")
+    # without a skilled reference model nothing fires, and the detail is the worst bound
+    res = guards.class_recall_damage(moves, [0, 1, 2, 3, 4], skilled=False)
+    assert (res["fired"], res["blind"]) == ([], ["1", "3"])
+    assert res["text"] == "worst class recall bound: class 3's drop 73.0% on its 1 holdout rows (cannot rule out 20%; a drop the test sees: 100%)"
+    # only class 2 judged, its bound below the gap
+    res = guards.class_recall_damage([(30, 10, 900, 0.01), (3, 1, 90, 0.02)], ["a", "b"])
+    assert (list(res["per_class"]), res["fired"], res["blind"], res["class"]) == (["b"], [], [], "b")
+    assert res["text"] == "worst class recall bound: class b's drop 7.1% on its 90 holdout rows (below 20%)"
+    assert guards.class_recall_damage(None, []) is None and guards.class_recall_damage([], []) is None
+    assert guards.class_recall_damage([(30, 10, 800, 0.01), (0, 0, 0)], [0, 1]) is None  # nothing judged
+
+
+def test_class_recall_damage_leaves_a_class_exactly_at_the_accuracy_gap_to_the_accuracy_bound():
+    """A class whose gap is exactly the accuracy gap in accuracy (1 of 2 rows * 0.25 = 0.125) is not judged; one a
+    hair below it is. The comparison allows 1e-12 for rounding, and no more (``class_recall_damage`` 18, 19, 2)."""
+    moves = [(0, 0, 1), (0, 0, 1)]
+    assert guards.class_recall_damage(moves, ["a", "b"], 0.25, accuracy_gap=0.125) is None
+    assert guards.class_recall_damage(moves, ["a", "b"], 0.25, accuracy_gap=0.125 + 1e-12) is None  # 0.125 >= (0.125 + 1e-12) - 1e-12
+    assert list(guards.class_recall_damage(moves, ["a", "b"], 0.25, accuracy_gap=0.125 + 2e-12)["per_class"]) == ["a", "b"]
+    # the default accuracy gap is the gate's 2 points: a class of 10 % of the holdout at a 0.2 gap is not judged
+    assert guards.class_recall_damage([(0, 0, 90), (0, 0, 10)], [0, 1]) is None
+
+
+def test_class_recall_damage_fires_beyond_the_gap_not_at_it():
+    """20 of a 200-row class lost and none won, at a 0.1 gap: a drop of exactly 0.1 does not fire, 21 rows lost does
+    (McNemar 2^-20 and 2^-21, training z 0.1 / sqrt(20/200^2) = 4.47, both far below 0.001 / 2)."""
+    big = (0, 0, 2000)
+    assert guards.class_recall_damage([big, (20, 0, 200)], [0, 1], 0.1)["fired"] == []
+    assert guards.class_recall_damage([big, (21, 0, 200)], [0, 1], 0.1)["fired"] == ["1"]
