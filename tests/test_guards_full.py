@@ -476,7 +476,7 @@ def test_class_recall_damage_judges_only_the_small_classes_each_on_its_own_rows(
     Expected values by hand: McNemar p = 2^-20 for 20 lost and none won, P(Bin(4, 1/2) >= 3) = 5/16; the training z of
     class 1 is 0.4 / sqrt(20/50^2), of class 2 (2/90) / sqrt(4/90^2 + 0.02^2); Tango's bound with no discordant row of
     1 row is z^2 / (1 + z^2) (z = 1.6449); the level is 0.001 / 5 (``class_recall_damage`` 1, 7, 13-17, 21, 23, 24,
-    27, 29, 30 of the fresh-clone guards run)."""
+    27, 29, 30, 39, 44, 45, 49, 51-55 of the fresh-clone guards run)."""
     import math
 
     from labelguard.tasks.power import paired_difference_bounds
@@ -506,6 +506,8 @@ def test_class_recall_damage_judges_only_the_small_classes_each_on_its_own_rows(
     assert (list(res["per_class"]), res["fired"], res["blind"], res["class"]) == (["b"], [], [], "b")
     assert res["text"] == "worst class recall bound: class b's drop 7.1% on its 90 holdout rows (below 20%)"
     assert guards.class_recall_damage(None, []) is None and guards.class_recall_damage([], []) is None
+    # as many rows won as lost: McNemar's one-sided p is P(Bin(4, 1/2) >= 2) = 11/16, not 1
+    assert guards.class_recall_damage([(0, 0, 900), (2, 2, 30)], [0, 1])["per_class"]["1"]["p_value"] == 11 / 16
     assert guards.class_recall_damage([(30, 10, 800, 0.01), (0, 0, 0)], [0, 1]) is None  # nothing judged
 
 
