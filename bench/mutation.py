@@ -55,7 +55,7 @@ MODULES: dict[str, list[str]] = {
                 "tests/test_sidecar_signature.py",
                 # written against the twelfth session's survivors (_verify_objects, _hashable, ...)
                 "tests/test_dataset_full.py"],
-    "ledger": ["tests/test_replay.py", "tests/test_ledger_contracts.py"],
+    "ledger": ["tests/test_replay.py", "tests/test_ledger_contracts.py", "tests/test_ledger_full.py"],
     "attacks": ["tests/test_attack_contracts.py", "tests/test_attacks.py::test_targeted_flips_positive_to_negative_by_default",
                 "tests/test_attacks.py::test_targeted_flip_matrix_splits_budget_exactly", "tests/test_attacks.py::test_targeted_budget_beyond_source_class",
                 "tests/test_attacks.py::test_rate_bounds", "tests/test_attacks.py::test_unknown_attack_lists_valid_names",
