@@ -34,3 +34,14 @@ def test_an_existing_ledger_that_cannot_be_appended_to_is_refused_in_one_line():
     with pytest.raises(BadInput) as err:
         Ledger(Path("/proc/self/status")).ensure_writable()
     assert str(err.value).startswith("cannot write the ledger /proc/self/status: ")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux's /proc")
+def test_a_new_ledger_is_probed_in_its_own_nearest_folder_not_the_temporary_one():
+    """A ledger to be created below /proc (no file can be created there, even by root) is refused; a probe made in the
+    system's temporary folder instead would pass it (``ensure_writable`` 23, 25). Nothing is left behind."""
+    with pytest.raises(BadInput) as err:
+        Ledger(Path("/proc/labelguard-none/ledger.jsonl")).ensure_writable()
+    assert str(err.value).startswith("cannot write the ledger /proc/labelguard-none/ledger.jsonl: ")
+    assert str(err.value).endswith(" (fix: set LABELGUARD_LEDGER or --ledger to a writable file)")
+    assert not Path("/proc/labelguard-none").exists()
