@@ -528,3 +528,29 @@ def test_class_recall_damage_fires_beyond_the_gap_not_at_it():
     big = (0, 0, 2000)
     assert guards.class_recall_damage([big, (20, 0, 200)], [0, 1], 0.1)["fired"] == []
     assert guards.class_recall_damage([big, (21, 0, 200)], [0, 1], 0.1)["fired"] == ["1"]
+
+
+def test_class_recall_damage_names_the_largest_drop_and_the_largest_bound_not_the_last_class():
+    """Three classes fired, the middle one losing most: the detail names it (not the last name, not the first);
+    the worst bound is class a's (1 row), not the last name's (``class_recall_damage`` 130, 132, 139, 141, 142)."""
+    big = (0, 0, 20000)
+    res = guards.class_recall_damage([big, (30, 0, 100), (50, 0, 100), (40, 0, 100)], [0, 1, 2, 3], 0.1)
+    assert res["fired"] == ["1", "2", "3"]
+    assert res["text"].startswith("class 2's recall fell 50% of its 100 holdout rows")
+    res = guards.class_recall_damage([(0, 0, 900), (0, 0, 1), (3, 1, 90, 0.02)], [0, "a", "b"])
+    assert (res["class"], list(res["per_class"])) == ("a", ["a", "b"])
+
+
+def test_class_recall_damage_fires_only_when_both_tests_are_below_the_level_over_k():
+    """Two classes, so the level is 0.001 / 2 (not 0.001 * 2). 16 rows lost and 2 won of 100: McNemar p = 0.000656
+    (not below 0.0005) while the z-test's is 0.000484; 20 lost of 100 with a training sd of 0.047: McNemar p = 2^-20,
+    the z-test's about 0.001 (``class_recall_damage`` 116, 120)."""
+    big = (0, 0, 2000)
+    res = guards.class_recall_damage([big, (16, 2, 100)], [0, 1], 0.1)
+    one = res["per_class"]["1"]
+    assert one["p_value"] == pytest.approx(0.0006561279296875, rel=1e-12) and one["p_training"] == pytest.approx(0.000483714, rel=1e-5)
+    assert res["fired"] == []
+    res = guards.class_recall_damage([big, (20, 0, 100, 0.047)], [0, 1], 0.1)
+    one = res["per_class"]["1"]
+    assert one["p_value"] == 2**-20 and 0.0005 < one["p_training"] < 0.002
+    assert res["fired"] == []
