@@ -86,3 +86,19 @@ def test_json_safe_writes_integers_beyond_2_53_as_text_and_leaves_everything_els
     assert out == {"ids": ["9007199254740993", "-9007199254740993", 2**53, -(2**53), "9007199254740993", True, 1.5, "x", None],
                    "nested": {"t": ["9007199254740993", 3]}, "n": 7}
     assert type(out["n"]) is int and out["ids"][5] is True
+
+
+def test_an_old_verify_key_folder_names_only_its_own_flag(tmp_path):
+    """``--old-verify-key`` has no variable: a folder given to it names the key file inside and the flag alone, while
+    ``--verify-key`` names ``LABELGUARD_VERIFY_KEY / --verify-key`` (``_refuse_key_folder`` 8, ``load_verify_key`` 15
+    of the fifteenth session's fresh-clone run)."""
+    from labelguard.tasks.manifest import generate_keypair, load_verify_key
+
+    generate_keypair(tmp_path)
+    with pytest.raises(KeyProblem) as err:
+        load_verify_key(tmp_path, flag="--old-verify-key")
+    assert str(err.value) == (f"verify key {tmp_path} is a folder, not a key file (fix: point --old-verify-key at {tmp_path / 'verify.pub'})")
+    with pytest.raises(KeyProblem) as err:
+        load_verify_key(tmp_path)
+    assert str(err.value) == (f"verify key {tmp_path} is a folder, not a key file "
+                              f"(fix: point LABELGUARD_VERIFY_KEY / --verify-key at {tmp_path / 'verify.pub'})")
