@@ -6,6 +6,8 @@ added a key path naming a folder."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -102,3 +104,15 @@ def test_an_old_verify_key_folder_names_only_its_own_flag(tmp_path):
         load_verify_key(tmp_path)
     assert str(err.value) == (f"verify key {tmp_path} is a folder, not a key file "
                               f"(fix: point LABELGUARD_VERIFY_KEY / --verify-key at {tmp_path / 'verify.pub'})")
+
+
+def test_pem_text_given_to_old_verify_key_names_that_flag_alone():
+    """``--old-verify-key`` has no variable: PEM text where its path belongs names the flag without a variable before it
+    (``_refuse_key_text`` 10, 11 of the fifteenth session's fresh-clone run), and the text is never echoed."""
+    from labelguard.tasks.manifest import load_verify_key
+
+    pem = Path("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAsecret\n-----END PUBLIC KEY-----")
+    with pytest.raises(KeyProblem) as err:
+        load_verify_key(pem, flag="--old-verify-key")
+    assert str(err.value) == ("--old-verify-key holds a PEM key itself, not the path of a verify key file "
+                              "(fix: write the key to a file (mode 0600) and point --old-verify-key at that file)")
