@@ -554,3 +554,15 @@ def test_class_recall_damage_fires_only_when_both_tests_are_below_the_level_over
     one = res["per_class"]["1"]
     assert one["p_value"] == 2**-20 and 0.0005 < one["p_training"] < 0.002
     assert res["fired"] == []
+
+
+def test_a_class_whose_recall_bound_equals_the_gap_cannot_be_vouched_for():
+    """The gap set to exactly class 1's Tango bound (3 lost, 1 won of 90): the bound does not rule the gap out, so the
+    class is blind, and the detail says so (``class_recall_damage`` 127: ``>`` for ``>=``)."""
+    from labelguard.tasks.power import paired_difference_bounds
+
+    gap = paired_difference_bounds(3, 1, 90, 0.05)[1]
+    res = guards.class_recall_damage([(0, 0, 9000), (3, 1, 90)], [0, 1], gap)
+    assert res["per_class"]["1"]["drop_upper"] == gap and res["blind"] == ["1"]
+    # the power by hand: P(Bin(x + 2, 1/2) >= x + 1) = (x + 3) / 2^(x + 2) first below 0.001 / 2 at x = 13: 13/90
+    assert res["text"] == "worst class recall bound: class 1's drop 7.1% on its 90 holdout rows (cannot rule out 7%; a drop the test sees: 14%)"
