@@ -294,3 +294,14 @@ PINNED_GREEDY = {
     "old": [0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0],
     "new": [2, 2, 1, 0, 2, 2, 2, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 2, 2, 2],
 }
+
+
+@pytest.mark.parametrize("where", ["polarity > @x", "polarity.__class__ == 1"])
+def test_a_segment_predicate_reaching_beyond_the_columns_is_refused_word_for_word(where):
+    """Either an ``@`` name or a ``__`` attribute alone is refused, in one line with its fix (``segment_mask`` 11-21 of
+    the fifteenth session's fresh-clone run: the refusal had no test in attacks' selection)."""
+    frame = pd.DataFrame({"polarity": [1.0, 4.0, 5.0]})
+    with pytest.raises(BadInput) as err:
+        attacks.segment_mask(frame.to_numpy(), where=where, frame=frame)
+    assert str(err.value) == (f"segment predicate {where!r} reaches beyond the data's columns ('@' names or '__' attributes) "
+                              "(fix: write a pandas query over the feature columns, e.g. \"polarity > 3\")")
