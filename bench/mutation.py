@@ -30,6 +30,7 @@ import random
 import shutil
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,7 @@ MODULES: dict[str, list[str]] = {
                 "tests/test_sidecar_signature.py",
                 # written against the twelfth session's survivors (_verify_objects, _hashable, ...)
                 "tests/test_dataset_full.py"],
-    "ledger": ["tests/test_replay.py", "tests/test_ledger_contracts.py"],
+    "ledger": ["tests/test_replay.py", "tests/test_ledger_contracts.py", "tests/test_ledger_full.py"],
     "attacks": ["tests/test_attack_contracts.py", "tests/test_attacks.py::test_targeted_flips_positive_to_negative_by_default",
                 "tests/test_attacks.py::test_targeted_flip_matrix_splits_budget_exactly", "tests/test_attacks.py::test_targeted_budget_beyond_source_class",
                 "tests/test_attacks.py::test_rate_bounds", "tests/test_attacks.py::test_unknown_attack_lists_valid_names",
@@ -151,8 +152,19 @@ def undecorate(source: str) -> str:
 def run(module: str, max_children: int) -> dict:
     where = stage(module)
     env = _env()
+    started = _utc()
     subprocess.run([MUTMUT, "run", "--max-children", str(max_children)], cwd=where, env=env, check=False)
-    return collect(module)
+    return {**collect(module), **_provenance(started)}
+
+
+def _utc() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _provenance(started: str) -> dict:
+    """Which code a full run judged (``git describe --dirty``: a figure is for one commit) and when it ran."""
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+    return {"commit": commit or None, "started": started, "finished": _utc()}
 
 
 GENERATE = """
@@ -453,6 +465,19 @@ def _recorded(module: str, field: str, out: dict) -> dict:
     return out
 
 
+# what runs of named functions or mutants left in a module's record (and why survivors are equivalent): not a full run's
+KEPT = ("functions_run", "earlier_functions_runs", "survivors_rerun", "earlier_survivors_reruns", "equivalent", "rest_run", "earlier_runs")
+
+
+def replacing(before: dict | None, new: dict) -> dict:
+    """``new`` (a full or sampled run) as the module's record, ``before`` kept: its ``KEPT`` records as they were, the rest
+    (the run ``new`` replaces: counts, survivors, first pass) appended to ``earlier_runs``, oldest first."""
+    if not before:
+        return new
+    old = {k: v for k, v in before.items() if k not in KEPT}
+    return {**new, **{k: before[k] for k in KEPT if k in before}, "earlier_runs": [*before.get("earlier_runs", []), *([old] if old else [])]}
+
+
 def write_md(results: dict) -> str:
     """``bench/results/mutation.md``: the kill rate per module, its survivors, and per function for ``--functions`` runs."""
     lines = ["| module | mutants | killed | not killed | kill rate | of which not run by any selected test |", "|---|---:|---:|---:|---:|---|"]
@@ -468,6 +493,8 @@ def write_md(results: dict) -> str:
             f = r["first_pass"]
             lo, hi = wilson(f["killed"], f["judged"])
             rate += f"; first pass {f['killed']}/{f['judged']} = {f['kill_rate']:.1%} (95 % CI {lo:.1%}-{hi:.1%}), then {len(r.get('rerun', []))} survivors re-run"
+        if r.get("commit"):
+            rate += f" (at {r['commit']}, {r.get('finished', '')})"
         lines.append(f"| tasks/{module}.py | {r['judged']} | {r['killed']} | {len(r['survived'])} | {rate} | {other or ''} |")
     md = "\n".join(lines) + "\n"
     for module, r in results.items():
@@ -589,12 +616,13 @@ def main(argv: list[str]) -> None:
             continue
         if report_only:
             results[module] = {**results.get(module, {}), **collect(module)}
-        elif again:
-            results[module] = rerun(module, max_children, results.get(module))
+        elif again:  # the re-run keeps the first pass it completes; the other records are kept as they were
+            before = results.get(module)
+            results[module] = {**{k: before[k] for k in KEPT if k in (before or {})}, **rerun(module, max_children, before)}
         elif sample:
-            results[module] = run_sample(module, sample, seed if seed is not None else 0, max_children, fresh)
+            results[module] = replacing(results.get(module), run_sample(module, sample, seed if seed is not None else 0, max_children, fresh))
         else:
-            results[module] = run(module, max_children)
+            results[module] = replacing(results.get(module), run(module, max_children))
         # read again before writing: runs of other modules in parallel may have finished meanwhile
         current = json.loads(path.read_text()) if path.exists() else {}
         current[module] = results[module]

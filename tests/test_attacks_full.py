@@ -294,3 +294,25 @@ PINNED_GREEDY = {
     "old": [0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0],
     "new": [2, 2, 1, 0, 2, 2, 2, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 2, 2, 2],
 }
+
+
+@pytest.mark.parametrize("where", ["polarity > @x", "polarity.__class__ == 1"])
+def test_a_segment_predicate_reaching_beyond_the_columns_is_refused_word_for_word(where):
+    """Either an ``@`` name or a ``__`` attribute alone is refused, in one line with its fix (``segment_mask`` 11-21 of
+    the fifteenth session's fresh-clone run: the refusal had no test in attacks' selection)."""
+    frame = pd.DataFrame({"polarity": [1.0, 4.0, 5.0]})
+    with pytest.raises(BadInput) as err:
+        attacks.segment_mask(frame.to_numpy(), where=where, frame=frame)
+    assert str(err.value) == (f"segment predicate {where!r} reaches beyond the data's columns ('@' names or '__' attributes) "
+                              "(fix: write a pandas query over the feature columns, e.g. \"polarity > 3\")")
+
+
+def test_beyond_the_class_offers_the_class_s_own_rows_unless_told_fewer():
+    """Without ``most`` the largest budget is the rows the class holds: 5 of 100 rows, rate 0.05; with ``most=3``,
+    0.03 (``beyond_the_class`` 2 of the fresh-clone attacks run)."""
+    assert str(attacks.beyond_the_class(0, 10, 5, 100)) == (
+        "targeted needs 10 rows of class 0 but only 5 are available "
+        "(fix: pass --rate 0.05 or lower (5 flips of 100 rows), or choose another source class)")
+    assert str(attacks.beyond_the_class("cat", 10, 5, 100, most=3)) == (
+        "targeted needs 10 rows of class 'cat' but only 5 are available "
+        "(fix: pass --rate 0.03 or lower (3 flips of 100 rows), or choose another source class)")

@@ -428,3 +428,141 @@ def test_model_gate_vouches_only_for_a_bound_below_the_practical_gap(monkeypatch
     at = _gate(monkeypatch, min_accuracy_drop=drop_upper)
     assert at.verdict == "inconclusive" and f"95 % bound on the accuracy drop {drop_upper:.1%} (cannot rule out {drop_upper:.0%})" in at.detail
     assert _gate(monkeypatch, min_accuracy_drop=np.nextafter(drop_upper, 1)).verdict == "pass"
+
+
+# ---------------------------------------------------------------- fifteenth session: the fresh-clone run's survivors
+
+
+def test_a_skipped_guard_did_not_fire_anywhere_its_result_is_read():
+    """A skipped result is ``passed=True`` (did not fire): the JSON says ``true`` and a pipeline run holding it is ok.
+    With ``passed`` None or False the verdict still reads "skipped", but the report's ``fired`` list (``not g.passed``)
+    named the skipped guard and the run failed on a guard that never ran (``_skip`` 2, 9)."""
+    from labelguard.tasks.report import RunResult
+
+    res = guards.label_contract_guard(GuardContext(frame=make_reviews(20, seed=1), spec=SPEC, before=None, transform=None))
+    assert (res.verdict, res.passed, res.to_dict()["passed"]) == ("skipped", True, True)
+    report = RunResult(dataset="d", transform="honest", rate=0.0, seed=0, observe=False, spec=SPEC, guards=[res])
+    assert (report.fired, report.ok) == ([], True)
+
+
+def test_recall_power_is_the_smallest_loss_mcnemar_sees_within_the_class_s_rows():
+    """McNemar's exact one-sided test at 0.001 on x rows lost and y won, y more lost beside them: by hand,
+    P(Bin(x + 2y, 1/2) >= x + y) first falls below 0.001 at x = 10 for y = 0 (2^-10) and at x = 14 for y = 2.
+    The loss may use every row the candidate does not already win (x <= n - y) and no more (``_recall_power`` 4, 6, 12, 13)."""
+    from math import comb
+
+    def sign_p(x: int, y: int) -> float:
+        n = x + 2 * y
+        return sum(comb(n, k) for k in range(x + y, n + 1)) / 2**n
+
+    assert [x for x in range(1, 20) if sign_p(x, 0) < 0.001][0] == 10 and [x for x in range(1, 20) if sign_p(x, 2) < 0.001][0] == 14
+    assert guards._recall_power(0, 11, 0.001, 0.2) == 10 / 11  # x = 10 = n - y - 1 is within reach
+    assert guards._recall_power(0, 10, 0.001, 0.2) == 1.0  # x = 10 = n: every row lost
+    assert guards._recall_power(2, 16, 0.001, 0.2) == 14 / 16  # x = 14 = n - y
+    assert guards._recall_power(2, 15, 0.001, 0.2) == 1.0  # x = 14 > n - y = 13: the class is too small
+    assert guards._recall_power(0, 100, 0.001, 0.2) == 0.2  # 10 of 100 rows, below the gap: the gap
+    assert guards._recall_power(0, 20, 2**-10, 0.2) == 11 / 20  # p = 2^-10 exactly is not below a level of 2^-10: x = 11
+
+
+def _norm_sf(z: float) -> float:
+    import math
+
+    return 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def test_class_recall_damage_judges_only_the_small_classes_each_on_its_own_rows():
+    """Five classes on 941 holdout rows (gap 0.2, accuracy gap 0.02): class 0 (800 rows) is the accuracy bound's
+    (800/941 * 0.2 >= 0.02) and comes first, class 4 has no row; classes 1, 2 and 3 (50, 90 and 1 rows) are judged.
+    Expected values by hand: McNemar p = 2^-20 for 20 lost and none won, P(Bin(4, 1/2) >= 3) = 5/16; the training z of
+    class 1 is 0.4 / sqrt(20/50^2), of class 2 (2/90) / sqrt(4/90^2 + 0.02^2); Tango's bound with no discordant row of
+    1 row is z^2 / (1 + z^2) (z = 1.6449); the level is 0.001 / 5 (``class_recall_damage`` 1, 7, 13-17, 21, 23, 24,
+    27, 29, 30, 39, 44, 45, 49, 51-55 of the fresh-clone guards run)."""
+    import math
+
+    from labelguard.tasks.power import paired_difference_bounds
+
+    moves = [(30, 10, 800, 0.01), (20, 0, 50, 0.0), (3, 1, 90, 0.02), (0, 0, 1), (0, 0, 0)]
+    res = guards.class_recall_damage(moves, [0, 1, 2, 3, 4])
+    z = 1.6448536269514722
+    assert list(res["per_class"]) == ["1", "2", "3"]
+    one, two, three = (res["per_class"][c] for c in ("1", "2", "3"))
+    assert (one["rows"], one["drop"], one["p_value"], one["training_sd"], one["power"]) == (50, 0.4, 2**-20, 0.0, 13 / 50)
+    assert one["p_training"] == pytest.approx(_norm_sf(0.4 / math.sqrt(20 / 50**2)), rel=1e-9)
+    assert one["drop_upper"] == paired_difference_bounds(20, 0, 50, 0.05)[1]
+    assert (two["rows"], two["drop"], two["p_value"], two["training_sd"], two["power"]) == (90, 2 / 90, 5 / 16, 0.02, 0.2)
+    assert two["p_training"] == pytest.approx(_norm_sf((2 / 90) / math.sqrt(4 / 90**2 + 0.02**2)), rel=1e-9)
+    assert two["drop_upper"] == paired_difference_bounds(3, 1, 90, 0.05)[1]
+    assert (three["rows"], three["drop"], three["p_value"], three["p_training"], three["training_sd"], three["power"]) == (1, 0.0, 1.0, 1.0, 0.0, 1.0)
+    assert three["drop_upper"] == pytest.approx(z**2 / (1 + z**2), rel=1e-6)
+    assert (res["upper"], res["class"], res["fired"], res["blind"]) == (three["drop_upper"], "3", ["1"], ["1", "3"])
+    assert res["text"] == ("class 1's recall fell 40% of its 50 holdout rows (McNemar p=9.5e-07, with training variability "
+                           "p=3.9e-06; fires below 0.0002 beyond a 20% drop)")
+    # without a skilled reference model nothing fires, and the detail is the worst bound
+    res = guards.class_recall_damage(moves, [0, 1, 2, 3, 4], skilled=False)
+    assert (res["fired"], res["blind"]) == ([], ["1", "3"])
+    assert res["text"] == "worst class recall bound: class 3's drop 73.0% on its 1 holdout rows (cannot rule out 20%; a drop the test sees: 100%)"
+    # only class 2 judged, its bound below the gap
+    res = guards.class_recall_damage([(30, 10, 900, 0.01), (3, 1, 90, 0.02)], ["a", "b"])
+    assert (list(res["per_class"]), res["fired"], res["blind"], res["class"]) == (["b"], [], [], "b")
+    assert res["text"] == "worst class recall bound: class b's drop 7.1% on its 90 holdout rows (below 20%)"
+    assert guards.class_recall_damage(None, []) is None and guards.class_recall_damage([], []) is None
+    # as many rows won as lost: McNemar's one-sided p is P(Bin(4, 1/2) >= 2) = 11/16, not 1
+    assert guards.class_recall_damage([(0, 0, 900), (2, 2, 30)], [0, 1])["per_class"]["1"]["p_value"] == 11 / 16
+    assert guards.class_recall_damage([(30, 10, 800, 0.01), (0, 0, 0)], [0, 1]) is None  # nothing judged
+
+
+def test_class_recall_damage_leaves_a_class_exactly_at_the_accuracy_gap_to_the_accuracy_bound():
+    """A class whose gap is exactly the accuracy gap in accuracy (1 of 2 rows * 0.25 = 0.125) is not judged; one a
+    hair below it is. The comparison allows 1e-12 for rounding, and no more (``class_recall_damage`` 18, 19, 2)."""
+    moves = [(0, 0, 1), (0, 0, 1)]
+    assert guards.class_recall_damage(moves, ["a", "b"], 0.25, accuracy_gap=0.125) is None
+    assert guards.class_recall_damage(moves, ["a", "b"], 0.25, accuracy_gap=0.125 + 1e-12) is None  # 0.125 >= (0.125 + 1e-12) - 1e-12
+    assert list(guards.class_recall_damage(moves, ["a", "b"], 0.25, accuracy_gap=0.125 + 2e-12)["per_class"]) == ["a", "b"]
+    # the default accuracy gap is the gate's 2 points: a class of 10 % of the holdout at a 0.2 gap is not judged
+    assert guards.class_recall_damage([(0, 0, 90), (0, 0, 10)], [0, 1]) is None
+
+
+def test_class_recall_damage_fires_beyond_the_gap_not_at_it():
+    """20 of a 200-row class lost and none won, at a 0.1 gap: a drop of exactly 0.1 does not fire, 21 rows lost does
+    (McNemar 2^-20 and 2^-21, training z 0.1 / sqrt(20/200^2) = 4.47, both far below 0.001 / 2)."""
+    big = (0, 0, 2000)
+    assert guards.class_recall_damage([big, (20, 0, 200)], [0, 1], 0.1)["fired"] == []
+    assert guards.class_recall_damage([big, (21, 0, 200)], [0, 1], 0.1)["fired"] == ["1"]
+
+
+def test_class_recall_damage_names_the_largest_drop_and_the_largest_bound_not_the_last_class():
+    """Three classes fired, the middle one losing most: the detail names it (not the last name, not the first);
+    the worst bound is class a's (1 row), not the last name's (``class_recall_damage`` 130, 132, 139, 141, 142)."""
+    big = (0, 0, 20000)
+    res = guards.class_recall_damage([big, (30, 0, 100), (50, 0, 100), (40, 0, 100)], [0, 1, 2, 3], 0.1)
+    assert res["fired"] == ["1", "2", "3"]
+    assert res["text"].startswith("class 2's recall fell 50% of its 100 holdout rows")
+    res = guards.class_recall_damage([(0, 0, 900), (0, 0, 1), (3, 1, 90, 0.02)], [0, "a", "b"])
+    assert (res["class"], list(res["per_class"])) == ("a", ["a", "b"])
+
+
+def test_class_recall_damage_fires_only_when_both_tests_are_below_the_level_over_k():
+    """Two classes, so the level is 0.001 / 2 (not 0.001 * 2). 16 rows lost and 2 won of 100: McNemar p = 0.000656
+    (not below 0.0005) while the z-test's is 0.000484; 20 lost of 100 with a training sd of 0.047: McNemar p = 2^-20,
+    the z-test's about 0.001 (``class_recall_damage`` 116, 120)."""
+    big = (0, 0, 2000)
+    res = guards.class_recall_damage([big, (16, 2, 100)], [0, 1], 0.1)
+    one = res["per_class"]["1"]
+    assert one["p_value"] == pytest.approx(0.0006561279296875, rel=1e-12) and one["p_training"] == pytest.approx(0.000483714, rel=1e-5)
+    assert res["fired"] == []
+    res = guards.class_recall_damage([big, (20, 0, 100, 0.047)], [0, 1], 0.1)
+    one = res["per_class"]["1"]
+    assert one["p_value"] == 2**-20 and 0.0005 < one["p_training"] < 0.002
+    assert res["fired"] == []
+
+
+def test_a_class_whose_recall_bound_equals_the_gap_cannot_be_vouched_for():
+    """The gap set to exactly class 1's Tango bound (3 lost, 1 won of 90): the bound does not rule the gap out, so the
+    class is blind, and the detail says so (``class_recall_damage`` 127: ``>`` for ``>=``)."""
+    from labelguard.tasks.power import paired_difference_bounds
+
+    gap = paired_difference_bounds(3, 1, 90, 0.05)[1]
+    res = guards.class_recall_damage([(0, 0, 9000), (3, 1, 90)], [0, 1], gap)
+    assert res["per_class"]["1"]["drop_upper"] == gap and res["blind"] == ["1"]
+    # the power by hand: P(Bin(x + 2, 1/2) >= x + 1) = (x + 3) / 2^(x + 2) first below 0.001 / 2 at x = 13: 13/90
+    assert res["text"] == "worst class recall bound: class 1's drop 7.1% on its 90 holdout rows (cannot rule out 7%; a drop the test sees: 14%)"

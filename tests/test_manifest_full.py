@@ -6,6 +6,8 @@ added a key path naming a folder."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -71,3 +73,46 @@ def test_a_key_path_naming_a_folder_is_refused_and_points_at_the_key_inside(tmp_
     with pytest.raises(KeyProblem) as err:
         load(folder)
     assert (err.value.problem, err.value.fix) == (f"{which} key {folder} is a folder, not a key file", fix)
+
+
+def test_json_safe_writes_integers_beyond_2_53_as_text_and_leaves_everything_else():
+    """``json_safe`` (no test in manifest's mutation selection: its 10 mutants were "no tests" in the fifteenth session's
+    fresh-clone run): beyond ±2^53 an integer is its decimal text, in dicts, lists and tuples at any depth, numpy
+    integers included; 2^53 itself, booleans, floats, text and None stay as they are."""
+    from labelguard.tasks.manifest import JSON_SAFE_INT, json_safe
+
+    big = 2**53 + 1
+    assert JSON_SAFE_INT == 9007199254740992
+    data = {"ids": [big, -big, 2**53, -(2**53), np.int64(big), True, 1.5, "x", None], "nested": {"t": (big, 3)}, "n": np.int64(7)}
+    out = json_safe(data)
+    assert out == {"ids": ["9007199254740993", "-9007199254740993", 2**53, -(2**53), "9007199254740993", True, 1.5, "x", None],
+                   "nested": {"t": ["9007199254740993", 3]}, "n": 7}
+    assert type(out["n"]) is int and out["ids"][5] is True
+
+
+def test_an_old_verify_key_folder_names_only_its_own_flag(tmp_path):
+    """``--old-verify-key`` has no variable: a folder given to it names the key file inside and the flag alone, while
+    ``--verify-key`` names ``LABELGUARD_VERIFY_KEY / --verify-key`` (``_refuse_key_folder`` 8, ``load_verify_key`` 15
+    of the fifteenth session's fresh-clone run)."""
+    from labelguard.tasks.manifest import generate_keypair, load_verify_key
+
+    generate_keypair(tmp_path)
+    with pytest.raises(KeyProblem) as err:
+        load_verify_key(tmp_path, flag="--old-verify-key")
+    assert str(err.value) == (f"verify key {tmp_path} is a folder, not a key file (fix: point --old-verify-key at {tmp_path / 'verify.pub'})")
+    with pytest.raises(KeyProblem) as err:
+        load_verify_key(tmp_path)
+    assert str(err.value) == (f"verify key {tmp_path} is a folder, not a key file "
+                              f"(fix: point LABELGUARD_VERIFY_KEY / --verify-key at {tmp_path / 'verify.pub'})")
+
+
+def test_pem_text_given_to_old_verify_key_names_that_flag_alone():
+    """``--old-verify-key`` has no variable: PEM text where its path belongs names the flag without a variable before it
+    (``_refuse_key_text`` 10, 11 of the fifteenth session's fresh-clone run), and the text is never echoed."""
+    from labelguard.tasks.manifest import load_verify_key
+
+    pem = Path("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAsecret\n-----END PUBLIC KEY-----")
+    with pytest.raises(KeyProblem) as err:
+        load_verify_key(pem, flag="--old-verify-key")
+    assert str(err.value) == ("--old-verify-key holds a PEM key itself, not the path of a verify key file "
+                              "(fix: write the key to a file (mode 0600) and point --old-verify-key at that file)")

@@ -1,5 +1,6 @@
 """bench/mutation.py reads its arguments before staging anything: --help is not a module to mutate."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,32 @@ def test_a_resumed_run_completes_the_stopped_one_and_a_function_it_never_reached
         "",
         "7 of the module's 20 mutants judged this way; 13 never judged function by function.",
     ]
+
+
+def test_a_full_run_keeps_the_module_s_earlier_records_beside_it(tmp_path, monkeypatch):
+    """``make mutation MODULES=guards`` on a module with function runs and a re-run behind it: the new run is the record,
+    the function runs, survivor re-runs and equivalents are kept as they were, and the run it replaces goes to
+    ``earlier_runs`` (it replaced the whole record: the per-function tables and explanations were lost)."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import mutation
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    before = {"module": "guards", "counts": {"killed": 926, "survived": 18}, "judged": 944, "killed": 926, "survived": ["a"],
+              "first_pass": {"killed": 841}, "rerun": ["a", "b"], "functions_run": {"names": ["x"]}, "rest_run": {"n": 1},
+              "equivalent": {"a": "why"}}
+    other = {"module": "ledger", "judged": 195}
+    (tmp_path / "mutation.json").write_text(json.dumps({"guards": before, "ledger": other}))
+    new = {"module": "guards", "counts": {"killed": 3, "survived": 1}, "judged": 4, "killed": 3, "kill_rate": 0.75, "survived": ["c"]}
+    monkeypatch.setattr(mutation, "OUT", tmp_path)
+    monkeypatch.setattr(mutation, "run", lambda module, jobs: dict(new))
+    monkeypatch.setattr(mutation, "write_md", lambda results: "")
+    mutation.main(["guards"])
+    first = json.loads((tmp_path / "mutation.json").read_text())
+    old = {k: before[k] for k in ("module", "counts", "judged", "killed", "survived", "first_pass", "rerun")}
+    assert first == {"guards": {**new, "functions_run": {"names": ["x"]}, "equivalent": {"a": "why"}, "rest_run": {"n": 1},
+                                "earlier_runs": [old]}, "ledger": other}
+    mutation.main(["guards"])  # a second full run: the first one joins the earlier ones, oldest first
+    second = json.loads((tmp_path / "mutation.json").read_text())
+    assert second["guards"]["earlier_runs"] == [old, new]
+    assert {k: second["guards"][k] for k in new} == new
