@@ -167,15 +167,7 @@ def run_cell(task: tuple) -> list[dict]:
     rows = []
     runs = [("clean", 0.0, cand, np.zeros(len(cand), bool))]
     if with_attacks:
-        for name in attacks.REGISTRY:
-            for rate in RATES:
-                try:
-                    res = attacks.flip_labels(cand, spec, attack=name, rate=rate, seed=seed)
-                except BadInput:
-                    continue
-                if not len(res.flipped_ids):
-                    continue
-                runs.append((name, rate, res.frame, res.frame[spec.id_col].isin(res.flipped_ids).to_numpy()))
+        runs += [(name, rate, res.frame, truth) for name, rate, res, truth in attacked_runs(cand, spec, seed)]
     clean = spread = None
     if with_attacks:  # the damage figures compare each attacked model with this one, and with the clean model's own spread
         clean = _scores(cand, holdout, spec)
@@ -186,6 +178,19 @@ def run_cell(task: tuple) -> list[dict]:
         except Exception as exc:  # a crash is a result too: counted, never silently dropped
             rows.append({"regime": regime, "seed": seed, "attack": attack, "rate": rate, "error": f"{type(exc).__name__}: {exc}"[:200]})
     return rows
+
+
+def attacked_runs(cand, spec, seed: int):
+    """Every registered attack at every grid rate on ``cand``: ``(attack, rate, result, truth)``, truth a boolean mask of
+    the flipped rows; an attack that refuses the data (``BadInput``) or flips nothing is left out."""
+    for name in attacks.REGISTRY:
+        for rate in RATES:
+            try:
+                res = attacks.flip_labels(cand, spec, attack=name, rate=rate, seed=seed)
+            except BadInput:
+                continue
+            if len(res.flipped_ids):
+                yield name, rate, res, res.frame[spec.id_col].isin(res.flipped_ids).to_numpy()
 
 
 def _evaluate(regime, seed, attack, rate, frame, truth, clean, spread, holdout, spec) -> dict:

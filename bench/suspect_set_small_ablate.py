@@ -12,8 +12,6 @@ sys.path.insert(0, "bench")
 import numpy as np, pandas as pd
 from concurrent.futures import ProcessPoolExecutor
 import regimes
-from labelguard.errors import BadInput
-from labelguard.tasks import attacks
 from labelguard.tasks import posterior as P
 
 ORIG_FIT = P._fit_weights
@@ -35,29 +33,21 @@ def run_seed(args):
     seed, regime, names = args
     cand, hold, spec = regimes.make_regime(regimes.REGIMES[regime], seed)
     out = []
-    for att in attacks.REGISTRY:
-        for rate in regimes.RATES:
-            try:
-                res = attacks.flip_labels(cand, spec, attack=att, rate=rate, seed=seed)
-            except BadInput:
-                continue
-            if not len(res.flipped_ids):
-                continue
-            truth = res.frame[spec.id_col].isin(res.flipped_ids).to_numpy()
-            r = dict(seed=seed, attack=att, rate=rate, flips=int(truth.sum()))
-            memo = {}
-            for n in names:
-                variant(n)
-                fp = P.flip_posterior(res.frame, spec, hold, memo=memo)
-                r[n] = regimes._f1(fp.suspect, truth); r[n + "_n"] = int(fp.suspect.sum())
-                if n == names[0]:
-                    cl = P._cleanlab_set  # cleanlab's set via the guard's same folds
-                    from labelguard.tasks.detectors import confident_learning, detector_model
-                    with detector_model(res.frame, spec, hold, memo):
-                        c = confident_learning(res.frame, spec, memo=memo).suspect
-                    r["cl"] = regimes._f1(c, truth)
-            variant("base")
-            out.append(r)
+    for att, rate, res, truth in regimes.attacked_runs(cand, spec, seed):
+        r = dict(seed=seed, attack=att, rate=rate, flips=int(truth.sum()))
+        memo = {}
+        for n in names:
+            variant(n)
+            fp = P.flip_posterior(res.frame, spec, hold, memo=memo)
+            r[n] = regimes._f1(fp.suspect, truth); r[n + "_n"] = int(fp.suspect.sum())
+            if n == names[0]:
+                cl = P._cleanlab_set  # cleanlab's set via the guard's same folds
+                from labelguard.tasks.detectors import confident_learning, detector_model
+                with detector_model(res.frame, spec, hold, memo):
+                    c = confident_learning(res.frame, spec, memo=memo).suspect
+                r["cl"] = regimes._f1(c, truth)
+        variant("base")
+        out.append(r)
     return out
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ sys.path.insert(0, "bench")
 import numpy as np, pandas as pd
 from concurrent.futures import ProcessPoolExecutor
 import regimes
-from labelguard.errors import BadInput
-from labelguard.tasks import attacks
 from labelguard.tasks import posterior as P
 from labelguard.tasks import detectors as D
 
@@ -21,34 +19,26 @@ def run_seed(args):
     seed, regime = args
     cand, hold, spec = regimes.make_regime(regimes.REGIMES[regime], seed)
     out = []
-    for att in attacks.REGISTRY:
-        for rate in regimes.RATES:
-            try:
-                res = attacks.flip_labels(cand, spec, attack=att, rate=rate, seed=seed)
-            except BadInput:
-                continue
-            if not len(res.flipped_ids):
-                continue
-            frame = res.frame
-            truth = frame[spec.id_col].isin(res.flipped_ids).to_numpy()
-            memo = {}
-            with D.detector_model(frame, spec, hold, memo):
-                X, codes, classes = D._xy(frame, spec); Xr, cr, _ = D._xy(hold, spec); k = len(classes)
-                oof, on_ref = D.cross_fit_proba(X, codes, k, Xr, seed=0, memo=memo)
-                fits = D._fold_fits(X, codes, k, folds=5, seed=0, memo=memo)
-                per = np.stack([D._predict(f, Xr, k) for _, f in fits])
-            cl = P._cleanlab_set(codes, oof)
-            if not cl.any():
-                continue
-            hit_mean = np.zeros(len(cr), bool); hit_fold = np.zeros(len(cr)); cand_hit = np.zeros(len(codes), bool)
-            for c in np.unique(codes[cl]):
-                thr = float(oof[cl & (codes == c), c].max())
-                hit_mean |= (cr == c) & (on_ref[:, c] <= thr)
-                hit_fold = np.maximum(hit_fold, ((cr == c)[None, :] & (per[:, :, c] <= thr)).mean(axis=0))
-                cand_hit |= (codes == c) & (oof[:, c] <= thr)
-            out.append(dict(seed=seed, attack=att, rate=rate, flips=int(truth.sum()), cl_n=int(cl.sum()),
-                            rate_mean=hit_mean.mean(), rate_fold=hit_fold.mean(),
-                            cand_clean_thr=cand_hit[~truth].mean(), cand_clean_in_set=cl[~truth].mean()))
+    for att, rate, res, truth in regimes.attacked_runs(cand, spec, seed):
+        frame = res.frame
+        memo = {}
+        with D.detector_model(frame, spec, hold, memo):
+            X, codes, classes = D._xy(frame, spec); Xr, cr, _ = D._xy(hold, spec); k = len(classes)
+            oof, on_ref = D.cross_fit_proba(X, codes, k, Xr, seed=0, memo=memo)
+            fits = D._fold_fits(X, codes, k, folds=5, seed=0, memo=memo)
+            per = np.stack([D._predict(f, Xr, k) for _, f in fits])
+        cl = P._cleanlab_set(codes, oof)
+        if not cl.any():
+            continue
+        hit_mean = np.zeros(len(cr), bool); hit_fold = np.zeros(len(cr)); cand_hit = np.zeros(len(codes), bool)
+        for c in np.unique(codes[cl]):
+            thr = float(oof[cl & (codes == c), c].max())
+            hit_mean |= (cr == c) & (on_ref[:, c] <= thr)
+            hit_fold = np.maximum(hit_fold, ((cr == c)[None, :] & (per[:, :, c] <= thr)).mean(axis=0))
+            cand_hit |= (codes == c) & (oof[:, c] <= thr)
+        out.append(dict(seed=seed, attack=att, rate=rate, flips=int(truth.sum()), cl_n=int(cl.sum()),
+                        rate_mean=hit_mean.mean(), rate_fold=hit_fold.mean(),
+                        cand_clean_thr=cand_hit[~truth].mean(), cand_clean_in_set=cl[~truth].mean()))
     return out
 
 if __name__ == "__main__":

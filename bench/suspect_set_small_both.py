@@ -5,6 +5,7 @@ cells and runs more than 0.01 below cleanlab, switches away from the posterior's
 
     OLD_POSTERIOR=/tmp/posterior_old.py nice -n 10 .venv/bin/python bench/suspect_set_small_both.py 9200,...,9209 "300 rows" /tmp/both.csv
 """
+import importlib.util, os, sys
 for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(v, "1")
 sys.path.insert(0, "bench")
@@ -13,8 +14,6 @@ old = importlib.util.module_from_spec(_spec); sys.modules[_spec.name] = old; _sp
 import numpy as np, pandas as pd
 from concurrent.futures import ProcessPoolExecutor
 import regimes
-from labelguard.errors import BadInput
-from labelguard.tasks import attacks
 from labelguard.tasks import posterior as new
 from labelguard.tasks.detectors import confident_learning, detector_model
 
@@ -22,23 +21,15 @@ def run_seed(args):
     seed, regime = args
     cand, hold, spec = regimes.make_regime(regimes.REGIMES[regime], seed)
     out = []
-    for att in attacks.REGISTRY:
-        for rate in regimes.RATES:
-            try:
-                res = attacks.flip_labels(cand, spec, attack=att, rate=rate, seed=seed)
-            except BadInput:
-                continue
-            if not len(res.flipped_ids):
-                continue
-            truth = res.frame[spec.id_col].isin(res.flipped_ids).to_numpy()
-            memo = {}
-            r = dict(seed=seed, attack=att, rate=rate, flips=int(truth.sum()))
-            for tag, mod in (("old", old), ("new", new)):
-                fp = mod.flip_posterior(res.frame, spec, hold, memo=memo)
-                r[tag] = regimes._f1(fp.suspect, truth); r[tag + "_set"] = fp.chosen
-            with detector_model(res.frame, spec, hold, memo):
-                r["cl"] = regimes._f1(confident_learning(res.frame, spec, memo=memo).suspect, truth)
-            out.append(r)
+    for att, rate, res, truth in regimes.attacked_runs(cand, spec, seed):
+        memo = {}
+        r = dict(seed=seed, attack=att, rate=rate, flips=int(truth.sum()))
+        for tag, mod in (("old", old), ("new", new)):
+            fp = mod.flip_posterior(res.frame, spec, hold, memo=memo)
+            r[tag] = regimes._f1(fp.suspect, truth); r[tag + "_set"] = fp.chosen
+        with detector_model(res.frame, spec, hold, memo):
+            r["cl"] = regimes._f1(confident_learning(res.frame, spec, memo=memo).suspect, truth)
+        out.append(r)
     return out
 
 if __name__ == "__main__":
