@@ -578,7 +578,7 @@ def _recall_power(y: int, n: int, level: float, gap: float) -> float | None:
 
 def recall_power_text(power: float | None, rows: int, seen: str = "a drop the test sees") -> str:
     """The class's power as the gate's lines say it: the smallest recall drop its test fires on, or that none can."""
-    return f"{seen}: {power:.0%}" if power is not None else f"no drop of its {rows} rows reaches the test's level"
+    return f"{seen}: {power:.0%}" if power is not None else f"no drop of its {rows} row{'' if rows == 1 else 's'} reaches the test's level"
 
 
 RECALL_GAP = 0.2  # a class losing a fifth of its recall is material damage to it, however small the class (the default --tolerate)

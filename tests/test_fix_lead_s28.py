@@ -26,8 +26,12 @@ def test_ctrl_c_during_verify_says_at_which_guard_it_stopped_and_that_nothing_wa
     write_dataset(LocalStore(root / HOLDOUT), make_reviews(1500, seed=4), ColumnSpec(), sign, source={"kind": "synthetic"},
                   dataset=DatasetRef("c", "holdout", HOLDOUT))
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    proc = subprocess.Popen([LABELGUARD, "verify", str(root), "--verify-key", str(keys[1]), "--ledger", "none", "--progress",
-                             "--json", str(tmp_path / "v.json")],
+    # started as a terminal starts it: SIGINT at its default and unblocked (a test process may hold it ignored or blocked,
+    # which a child inherits: in the full suite the command then never saw the signal and finished, exit 0)
+    terminal = ("import os, signal, sys; signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
+                "signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])")
+    proc = subprocess.Popen([sys.executable, "-c", terminal, LABELGUARD, "verify", str(root), "--verify-key", str(keys[1]), "--ledger", "none",
+                             "--progress", "--json", str(tmp_path / "v.json")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
     try:
         seen = ""

@@ -459,7 +459,7 @@ def test_recall_power_is_the_smallest_loss_mcnemar_sees_within_the_class_s_rows(
     assert guards._recall_power(0, 11, 0.001, 0.2) == 10 / 11  # x = 10 = n - y - 1 is within reach
     assert guards._recall_power(0, 10, 0.001, 0.2) == 1.0  # x = 10 = n: every row lost
     assert guards._recall_power(2, 16, 0.001, 0.2) == 14 / 16  # x = 14 = n - y
-    assert guards._recall_power(2, 15, 0.001, 0.2) == 1.0  # x = 14 > n - y = 13: the class is too small
+    assert guards._recall_power(2, 15, 0.001, 0.2) is None  # x = 14 > n - y = 13: the class is too small (break-it r13 F7: not 1.0)
     assert guards._recall_power(0, 100, 0.001, 0.2) == 0.2  # 10 of 100 rows, below the gap: the gap
     assert guards._recall_power(0, 20, 2**-10, 0.2) == 11 / 20  # p = 2^-10 exactly is not below a level of 2^-10: x = 11
 
@@ -492,7 +492,7 @@ def test_class_recall_damage_judges_only_the_small_classes_each_on_its_own_rows(
     assert (two["rows"], two["drop"], two["p_value"], two["training_sd"], two["power"]) == (90, 2 / 90, 5 / 16, 0.02, 0.2)
     assert two["p_training"] == pytest.approx(_norm_sf((2 / 90) / math.sqrt(4 / 90**2 + 0.02**2)), rel=1e-9)
     assert two["drop_upper"] == paired_difference_bounds(3, 1, 90, 0.05)[1]
-    assert (three["rows"], three["drop"], three["p_value"], three["p_training"], three["training_sd"], three["power"]) == (1, 0.0, 1.0, 1.0, 0.0, 1.0)
+    assert (three["rows"], three["drop"], three["p_value"], three["p_training"], three["training_sd"], three["power"]) == (1, 0.0, 1.0, 1.0, 0.0, None)
     assert three["drop_upper"] == pytest.approx(z**2 / (1 + z**2), rel=1e-6)
     assert (res["upper"], res["class"], res["fired"], res["blind"]) == (three["drop_upper"], "3", ["1"], ["1", "3"])
     assert res["text"] == ("class 1's recall fell 40% of its 50 holdout rows (McNemar p=9.5e-07, with training variability "
@@ -500,7 +500,7 @@ def test_class_recall_damage_judges_only_the_small_classes_each_on_its_own_rows(
     # without a skilled reference model nothing fires, and the detail is the worst bound
     res = guards.class_recall_damage(moves, [0, 1, 2, 3, 4], skilled=False)
     assert (res["fired"], res["blind"]) == ([], ["1", "3"])
-    assert res["text"] == "worst class recall bound: class 3's drop 73.0% on its 1 holdout rows (cannot rule out 20%; a drop the test sees: 100%)"
+    assert res["text"] == "worst class recall bound: class 3's drop 73.0% on its 1 holdout rows (cannot rule out 20%; no drop of its 1 row reaches the test's level)"
     # only class 2 judged, its bound below the gap
     res = guards.class_recall_damage([(30, 10, 900, 0.01), (3, 1, 90, 0.02)], ["a", "b"])
     assert (list(res["per_class"]), res["fired"], res["blind"], res["class"]) == (["b"], [], [], "b")
