@@ -1273,18 +1273,14 @@ def verify(
                  else f"the candidate's {model['rows']} rows (fewer than {CHOICE_MIN_ROWS} trusted rows to choose on)")
         out.print(f"detector model: kernel logistic regression (RBF, Nystroem): on {whose} its out-of-fold "
                   f"log-loss is {model['kernel_log_loss']:.3f} against {model['linear_log_loss']:.3f} for a linear model", highlight=False)
-    from labelguard.tasks.postgres import shown_id  # 'k2 ' quoted: beside k2 it read as the untouched row (break-it r12 F2)
-
     if report.suspect_ids:
-        shown = ", ".join(map(shown_id, report.suspect_ids[:10])) + (" …" if len(report.suspect_ids) > 10 else "")
         what = "suspect rows" if report.verdict != "pass" else "rows most likely flipped, though nothing fired"
-        out.print(f"{what} ({len(report.suspect_ids)}, from {', '.join(report.suspects_from)}): {shown}", highlight=False)
+        out.print(_suspect_line(what, report.suspect_ids, report.suspects_from), highlight=False)
     elif report.suspects_note:  # nobody named, and why: the trusted rows could not vouch for the rows a detector flagged
         out.print(f"suspect rows: {report.suspects_note}", highlight=False)
     if report.unknown is not None:  # not flips: rows of a class the reference cannot vouch for
         ids = report.unknown.ids
-        shown = ", ".join(map(shown_id, ids[:10])) + (" …" if len(ids) > 10 else "")
-        out.print(f"rows of a class the reference does not have ({len(ids)}, not counted as flips): {shown}", highlight=False)
+        out.print(f"rows of a class the reference does not have ({len(ids)}, not counted as flips): {_first_ids(ids)}", highlight=False)
     out.print(f"verdict: {report.verdict} — {report.verdict_detail}", highlight=False)
     if report.verdict == "fired":
         err.print(f"[red]guard fired:[/] {', '.join(g.name for g in report.guards if g.fired)}", highlight=False)
@@ -2197,12 +2193,8 @@ def snapshot(
         fp = take_fingerprint(target, key, out=out_path, id_col=id_col, label_col=label_col)
     out.print(f"snapshot of {target.shown}: {fp.payload['rows']} rows at {fp.payload['taken_at']}, signed by {fp.key_id}: {fp.path}", highlight=False)
     if fp.replaced is not None:  # the new snapshot signs every change since the old one: say which (break-it r12 F17)
-        from labelguard.tasks.postgres import shown_id
-
         then, diff = fp.replaced
-        ids = diff.changed_ids
-        shown = ", ".join(shown_id(i) for i in ids[:10]) + (" …" if len(ids) > 10 else "")
-        out.print(f"replaced the snapshot of {then}: " + ("the table is unchanged since it" if diff.ok else f"since it {diff.summary()}, now signed as the table's state: {shown}"), highlight=False)
+        out.print(f"replaced the snapshot of {then}: " + ("the table is unchanged since it" if diff.ok else f"since it {diff.summary()}, now signed as the table's state: {_first_ids(diff.changed_ids)}"), highlight=False)
 
 
 def _verify_table(uri: str, settings: Settings, *, fingerprint: Optional[Path], json_out: Optional[Path]) -> None:
@@ -2230,7 +2222,7 @@ def _verify_table(uri: str, settings: Settings, *, fingerprint: Optional[Path], 
     for col in ("change", "rows", "ids"):
         table.add_column(col, overflow="fold")
     for name, ids in (("label changed", diff.label_changed), ("otherwise edited", diff.other_changed), ("inserted", diff.inserted), ("deleted", diff.deleted)):
-        table.add_row(name, str(len(ids)), ", ".join(map(shown_id, ids[:10])) + (" …" if len(ids) > 10 else "") or "—")
+        table.add_row(name, str(len(ids)), _first_ids(ids) or "—")
     out.print(table)
     if not diff.ok:
         err.print(f"[red]guard fired:[/] table_fingerprint: {diff.summary()}; changed ids: {', '.join(map(shown_id, diff.changed_ids))}", highlight=False)
@@ -2325,15 +2317,28 @@ def serve_s3(port: int = typer.Option(5000, "--port")) -> None:
                 pass
 
 
+def _first_ids(ids, n: int = 10) -> str:
+    """The first ``n`` ids as output shows them ('k2 ' quoted: beside k2 it read as the untouched row, break-it r12 F2),
+    `` …`` when there are more."""
+    from labelguard.tasks.postgres import shown_id
+
+    ids = list(ids)
+    return ", ".join(map(shown_id, ids[:n])) + (" …" if len(ids) > n else "")
+
+
+def _suspect_line(what: str, ids, sources) -> str:
+    """``suspect rows (N, from manifest): id, id, …`` as verify and pipeline print it."""
+    return f"{what} ({len(ids)}, from {', '.join(sources)}): {_first_ids(ids)}"
+
+
 def _print_exact_suspects(results) -> None:
     """The rows an exact localizer (manifest sidecar, label contract, schema) named when it fired, as `verify` says them:
     `pipeline` stopped on an edit at rest said "16 label(s) changed" and named none, on either stream or in any file."""
-    from labelguard.tasks.postgres import shown_id
+    from labelguard.tasks.verify import EXACT
 
     for g in results:
-        if g.name in ("manifest", "label_contract", "schema") and getattr(g, "verdict", "") == "fired" and g.suspect_ids:
-            ids = list(g.suspect_ids)
-            out.print(f"suspect rows ({len(ids)}, from {g.name}): {', '.join(map(shown_id, ids[:10]))}{' …' if len(ids) > 10 else ''}", highlight=False)
+        if g.name in EXACT and getattr(g, "verdict", "") == "fired" and g.suspect_ids:
+            out.print(_suspect_line("suspect rows", g.suspect_ids, [g.name]), highlight=False)
             return
 
 
