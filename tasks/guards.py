@@ -662,13 +662,18 @@ def class_recall_damage(moves: list[tuple] | None, names: list, gap: float = REC
     w = per_class[worst]
     if fired:
         f = max(fired, key=lambda c: per_class[c]["drop"])
-        text = (f"class {f}'s recall fell {per_class[f]['drop']:.0%} of its {per_class[f]['rows']} holdout rows "
+        text = (f"class {f}'s recall fell {per_class[f]['drop']:.0%} of its {holdout_rows_text(per_class[f]['rows'])} "
                 f"(McNemar p={per_class[f]['p_value']:.2g}, with training variability p={per_class[f]['p_training']:.2g}; "
                 f"fires below {GATE_ALPHA / k:.2g} beyond a {gap:.0%} drop)")
     else:  # (the gate's detail carries it only when it decides: fired or not vouched for)
-        text = (f"worst class recall bound: class {worst}'s drop {w['drop_upper']:.1%} on its {w['rows']} holdout rows"
+        text = (f"worst class recall bound: class {worst}'s drop {w['drop_upper']:.1%} on its {holdout_rows_text(w['rows'])}"
                 + (f" (cannot rule out {gap:.0%}; {recall_power_text(w['power'], w['rows'])})" if blind else f" (below {gap:.0%})"))
     return {"per_class": per_class, "upper": w["drop_upper"], "class": worst, "fired": fired, "blind": blind, "text": text}
+
+
+def holdout_rows_text(n: int) -> str:
+    """``"1 holdout row"`` / ``"14 holdout rows"``: a class's holdout size as the gate's lines print it."""
+    return f"{n} holdout row{'' if n == 1 else 's'}"
 
 
 def gate_power(holdout_rows: int, null_discordant: float, alpha: float, *, floor: float = 0.0) -> float:

@@ -186,7 +186,7 @@ def _gate_reason(gate: guards.GuardResult) -> str:
     if _recall_bound_decides(gate):
         w = m["per_class_recall"][m["recall_drop_class"]]
         recall = (f"model gate cannot rule out a {m['recall_gap']:.0%} drop of class {m['recall_drop_class']}'s recall "
-                  f"(95 % upper bound {w['drop_upper']:.1%} on its {w['rows']} holdout rows; {guards.recall_power_text(w['power'], w['rows'], 'a drop the gate would see')})")
+                  f"(95 % upper bound {w['drop_upper']:.1%} on its {guards.holdout_rows_text(w['rows'])}; {guards.recall_power_text(w['power'], w['rows'], 'a drop the gate would see')})")
     # one reason for the gate: its fix (a larger holdout) answers both bounds
     return recall if recall and not _accuracy_bound_fails(gate) and not _share_bound_decides(gate) else _accuracy_or_share_reason(gate)
 

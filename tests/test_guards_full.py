@@ -500,7 +500,7 @@ def test_class_recall_damage_judges_only_the_small_classes_each_on_its_own_rows(
     # without a skilled reference model nothing fires, and the detail is the worst bound
     res = guards.class_recall_damage(moves, [0, 1, 2, 3, 4], skilled=False)
     assert (res["fired"], res["blind"]) == ([], ["1", "3"])
-    assert res["text"] == "worst class recall bound: class 3's drop 73.0% on its 1 holdout rows (cannot rule out 20%; no drop of its 1 row reaches the test's level)"
+    assert res["text"] == "worst class recall bound: class 3's drop 73.0% on its 1 holdout row (cannot rule out 20%; no drop of its 1 row reaches the test's level)"
     # only class 2 judged, its bound below the gap
     res = guards.class_recall_damage([(30, 10, 900, 0.01), (3, 1, 90, 0.02)], ["a", "b"])
     assert (list(res["per_class"]), res["fired"], res["blind"], res["class"]) == (["b"], [], [], "b")
