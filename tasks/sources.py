@@ -298,6 +298,9 @@ def check_schema(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
     validated, failures = validate_reviews(frame, spec)
     if failures is not None:
         first = failures.iloc[0]
+        if str(first["column"]) == spec.id_col and str(first["check"]) == "field_uniqueness":
+            raise SchemaViolation(_repeated_ids_problem(frame[spec.id_col]), _schema_fix(spec.id_col, "field_uniqueness", spec),
+                                  failure_cases=failures)
         case = first["failure_case"]
         shown = "an empty cell" if case is None or (isinstance(case, float) and np.isnan(case)) or case is pd.NA else f"value {to_py(case)!r}"
         raise SchemaViolation(
@@ -307,6 +310,24 @@ def check_schema(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
             failure_cases=failures,
         )
     return validated
+
+
+def _repeated_ids_problem(ids: pd.Series, shown: int = 3) -> str:
+    """``"5 ids repeat in 'review_id' (10 rows): 0 at rows 0 and 30, 1 at rows 1 and 31, 2 at rows 2 and 32, ..."``:
+    how many ids repeat, over how many rows, and where the first ``shown`` of them are (0-based rows, in source order)."""
+    rows = pd.Series(np.arange(len(ids)), index=pd.Index(ids.to_numpy(), dtype=object))
+    repeated = rows[(ids.duplicated(keep=False) & ids.notna()).to_numpy()]
+    groups = repeated.groupby(level=0, sort=False)
+    first = [f"{to_py(k)!r} at rows {_rows_text(list(v))}" for k, v in list(groups)[:shown]]
+    more = ", ..." if groups.ngroups > shown else ""
+    n = groups.ngroups
+    return f"{n} id{' repeats' if n == 1 else 's repeat'} in {ids.name!r} ({len(repeated)} rows): " + ", ".join(first) + more
+
+
+def _rows_text(rows: list[int]) -> str:
+    if len(rows) > 4:
+        return ", ".join(map(str, rows[:3])) + f" and {len(rows) - 3} more"
+    return ", ".join(map(str, rows[:-1])) + f" and {rows[-1]}"
 
 
 def _where(frame: pd.DataFrame, spec: ColumnSpec, column, index) -> str:

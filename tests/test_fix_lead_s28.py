@@ -107,7 +107,8 @@ def test_ingest_of_a_delta_table_keeping_an_earlier_versions_parts_names_delta_n
     env = {"LABELGUARD_SIGNING_KEY": str(keys[0]), "LABELGUARD_VERIFY_KEY": str(keys[1])}
     res = invoke("ingest", "--source", tmp_path / "t", "--dest", tmp_path / "ds", "--ledger", "none", env=env)
     assert (res.exit_code, res.stderr) == (2, (
-        "error: 400 schema failure(s), first: column 'review_id' check 'field_uniqueness' value 'rev-0000000' at row 0: "
+        "error: 200 ids repeat in 'review_id' (400 rows): 'rev-0000000' at rows 0 and 200, 'rev-0000001' at rows 1 and 201, "
+        "'rev-0000002' at rows 2 and 202, ...: "
         f"{tmp_path / 't'} is a Delta table, and its folder keeps the Parquet files of earlier versions (an UPDATE, DELETE or "
         "OPTIMIZE rewrites parts; the log marks the old ones removed, readers of the table skip them, ingest reads every part) "
         "(fix: ingest a copy of the table's current version (written out as Parquet, e.g. with Spark or the deltalake package), "
