@@ -625,3 +625,14 @@ def test_model_gate_judges_recall_against_its_own_accuracy_gap(monkeypatch):
     assert "per_class_recall" not in _recall_gate(monkeypatch, moves).metrics
     res = _recall_gate(monkeypatch, moves, min_accuracy_drop=0.05)
     assert (res.verdict, list(res.metrics["per_class_recall"]), res.metrics["recall_drop_class"]) == ("fired", ["1"], "1")
+
+
+def test_recall_power_text_says_the_smallest_drop_or_that_none_reaches_the_level():
+    """The class's power as the gate's lines say it; a class too small for the test is named by its rows, one row singular."""
+    from labelguard.tasks.guards import recall_power_text
+
+    assert recall_power_text(0.35, 7) == "a drop the test sees: 35%"
+    assert recall_power_text(0.2, 50, seen="power") == "power: 20%"
+    assert recall_power_text(None, 7) == "no drop of its 7 rows reaches the test's level"
+    assert recall_power_text(None, 1) == "no drop of its 1 row reaches the test's level"
+    assert recall_power_text(None, 0) == "no drop of its 0 rows reaches the test's level"
