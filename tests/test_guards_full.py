@@ -566,3 +566,73 @@ def test_a_class_whose_recall_bound_equals_the_gap_cannot_be_vouched_for():
     assert res["per_class"]["1"]["drop_upper"] == gap and res["blind"] == ["1"]
     # the power by hand: P(Bin(x + 2, 1/2) >= x + 1) = (x + 3) / 2^(x + 2) first below 0.001 / 2 at x = 13: 13/90
     assert res["text"] == "worst class recall bound: class 1's drop 7.1% on its 90 holdout rows (cannot rule out 7%; a drop the test sees: 14%)"
+
+
+# ---------------------------------------------------------------- sixteenth session: model_gate_guard's recall gate
+
+
+def _recall_gate(monkeypatch, moves, **over):
+    """The model gate on fixed paired-gate numbers with per-class recall moves (x lost, y won, rows, training sd)."""
+    return _gate(monkeypatch, recall_moves=moves, **over)
+
+
+# class 0: 950 holdout rows (0.95 * 0.2 >= 0.02: left to the accuracy bound); class 1: 50 rows, 30 lost, none won
+SMALL_CLASS_LOST = [(5, 5, 950, 0.0), (30, 0, 50, 0.0)]
+
+
+def test_model_gate_fires_on_a_small_class_s_recall_and_reports_its_numbers(monkeypatch):
+    """Accuracy and shares clean, class 1's recall down 60 % of its 50 rows: McNemar p = 2^-30, the z-test's p from
+    sd = sqrt(30) / 50, both below 0.001 / 2; the gate fires on recall alone and reports that class's numbers."""
+    from labelguard.tasks.power import paired_difference_bounds
+
+    res = _recall_gate(monkeypatch, SMALL_CLASS_LOST)
+    upper = paired_difference_bounds(30, 0, 50)[1]
+    assert (res.verdict, res.passed) == ("fired", False)
+    m = res.metrics
+    assert (m["recall_drop_class"], m["recall_drop_upper"], m["recall_gap"]) == ("1", upper, 0.2)
+    assert list(m["per_class_recall"]) == ["1"] and "recall_moves" not in m
+    one = m["per_class_recall"]["1"]
+    assert (one["rows"], one["drop"], one["p_value"], one["drop_upper"]) == (50, 0.6, 2.0**-30, upper)
+    assert one["p_training"] == stats.norm.sf(0.6 / (30**0.5 / 50))
+    assert res.detail.endswith("; class 1's recall fell 60% of its 50 holdout rows (McNemar p=9.3e-10, with training variability "
+                               "p=2.2e-08; fires below 0.0005 beyond a 20% drop)")
+
+
+def test_model_gate_recall_needs_a_reference_skilled_below_the_gate_s_level(monkeypatch):
+    """At a skill p of exactly 0.001 (the gate runs: below 0.05) the reference is not skilled enough for the recall
+    test to fire; the class's bound is above 20 %, so the gate cannot vouch: inconclusive, naming that class."""
+    for skill_p in (guards.GATE_ALPHA, 0.01):
+        res = _recall_gate(monkeypatch, SMALL_CLASS_LOST, reference_skill_p=skill_p)
+        assert (res.verdict, res.metrics["recall_drop_class"]) == ("inconclusive", "1")
+        assert "; worst class recall bound: class 1's drop " in res.detail
+    assert _recall_gate(monkeypatch, SMALL_CLASS_LOST, reference_skill_p=np.nextafter(guards.GATE_ALPHA, 0)).verdict == "fired"
+
+
+def test_model_gate_recall_gap_option_sets_the_material_drop(monkeypatch):
+    """verify's --recall-gap reaches the gate through ctx.options: class 1 (20 of 1,000 rows: judged at either gap) lost
+    13 of its 20 rows, a 65 % drop, beyond the default 20 % and significant, not beyond a 70 % gap."""
+    moves = [(5, 5, 980, 0.0), (13, 0, 20, 0.0)]
+    assert _recall_gate(monkeypatch, moves).verdict == "fired"
+    res = _recall_gate(monkeypatch, moves, options={"recall_gap": 0.7})
+    assert (res.verdict, res.metrics["recall_gap"], list(res.metrics["per_class_recall"])) == ("inconclusive", 0.7, ["1"])
+    assert "fires below" not in res.detail and "(cannot rule out 70%; " in res.detail
+
+
+def test_model_gate_judges_recall_against_its_own_accuracy_gap(monkeypatch):
+    """A class of 15 % of the holdout: at the default 2-point accuracy gap its 20 % recall gap is 3 points of accuracy,
+    left to the accuracy bound (not judged); with a 5-point accuracy gap it is judged, and its lost recall fires."""
+    moves = [(5, 5, 850, 0.0), (100, 0, 150, 0.0)]
+    assert "per_class_recall" not in _recall_gate(monkeypatch, moves).metrics
+    res = _recall_gate(monkeypatch, moves, min_accuracy_drop=0.05)
+    assert (res.verdict, list(res.metrics["per_class_recall"]), res.metrics["recall_drop_class"]) == ("fired", ["1"], "1")
+
+
+def test_recall_power_text_says_the_smallest_drop_or_that_none_reaches_the_level():
+    """The class's power as the gate's lines say it; a class too small for the test is named by its rows, one row singular."""
+    from labelguard.tasks.guards import recall_power_text
+
+    assert recall_power_text(0.35, 7) == "a drop the test sees: 35%"
+    assert recall_power_text(0.2, 50, seen="power") == "power: 20%"
+    assert recall_power_text(None, 7) == "no drop of its 7 rows reaches the test's level"
+    assert recall_power_text(None, 1) == "no drop of its 1 row reaches the test's level"
+    assert recall_power_text(None, 0) == "no drop of its 0 rows reaches the test's level"

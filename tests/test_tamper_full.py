@@ -117,3 +117,93 @@ def test_tamper_reads_an_unsigned_csv_with_the_delimiter_it_is_given(tmp_path):
     after = pd.read_csv(tmp_path / "d" / "rows.csv", sep=":").set_index("review_id")["label"]
     assert len(res.flipped_ids) == 4
     assert sorted(after.index[after != df.set_index("review_id")["label"]]) == sorted(res.flipped_ids)
+
+
+# ---------------------------------------------------------------- the fresh-clone run's survivors (sixteenth session)
+
+
+def _coded_csv(path, n=40):
+    """Rows keyed ``rid``, labelled ``y`` with zero-padded codes 001/002: read as numbers they would be 1 and 2."""
+    df = make_reviews(n, seed=5).drop(columns="created_at").rename(columns={"review_id": "rid", "label": "y"})
+    df["y"] = df["y"].map({0: "001", 1: "002"})
+    df.to_csv(path, index=False)
+    return df
+
+
+def _cells(path, id_col):
+    rows = pd.read_csv(path, dtype=str)
+    return dict(zip(rows[id_col], rows["y"]))
+
+
+def test_tamper_of_a_csv_object_writes_zero_padded_label_codes_as_the_file_does(tmp_path):
+    """A CSV object named directly, its label column given by --label-col: the flipped cells are written `001`/`002`
+    like the rest, and the truth names the codes, not 1 and 2 (resolve_target's and read_bytes' label column)."""
+    import json
+
+    from labelguard.tasks.tamper import tamper
+
+    (tmp_path / "d").mkdir()
+    df = _coded_csv(tmp_path / "d" / "rows.csv")
+    before = _cells(tmp_path / "d" / "rows.csv", "rid")
+    res = tamper(str(tmp_path / "d" / "rows.csv"), attack="random", rate=0.1, seed=3, truth_out=tmp_path / "t.json",
+                 id_col="rid", label_col="y")
+    flipped = json.loads((tmp_path / "t.json").read_text())["flipped"]
+    assert len(flipped) == 4 and sorted(f["id"] for f in flipped) == sorted(res.flipped_ids)
+    assert all((f["old"], f["new"]) in {("001", "002"), ("002", "001")} and before[str(f["id"])] == f["old"] for f in flipped)
+    after = _cells(tmp_path / "d" / "rows.csv", "rid")
+    assert {k: v for k, v in after.items() if v != before[k]} == {str(f["id"]): f["new"] for f in flipped}
+    assert set(after.values()) == {"001", "002"} and len(after) == len(df)
+
+
+def test_poison_writes_zero_padded_label_codes_as_the_file_does(tmp_path):
+    import json
+
+    _coded_csv(tmp_path / "in.csv")
+    before = _cells(tmp_path / "in.csv", "rid")
+    poison_file(tmp_path / "in.csv", tmp_path / "out.csv", attack="random", rate=0.1, seed=3, truth_out=tmp_path / "t.json",
+                id_col="rid", label_col="y")
+    flipped = json.loads((tmp_path / "t.json").read_text())["flipped"]
+    assert len(flipped) == 4 and all((f["old"], f["new"]) in {("001", "002"), ("002", "001")} for f in flipped)
+    after = _cells(tmp_path / "out.csv", "rid")
+    assert {k: v for k, v in after.items() if v != before[k]} == {str(f["id"]): f["new"] for f in flipped}
+
+
+def test_poison_with_id_col_auto_keys_rows_by_position_and_reads_a_column_named_auto_as_ingest_does(tmp_path):
+    """--id-col auto: the truth's ids are the rows' 0-based positions (the row_key ingest signs), and a column that
+    happens to be named `auto` is a feature read as numbers, as ingest reads it, not an id kept as text."""
+    import json
+
+    df = make_reviews(200, seed=3).drop(columns=["review_id", "created_at"])
+    rng = np.random.default_rng(4)
+    df.insert(0, "auto", [f"{v:03d}" for v in rng.permutation(200)])  # the first feature: subset's default segment
+    df.to_csv(tmp_path / "in.csv", index=False)
+    res = poison_file(tmp_path / "in.csv", tmp_path / "out.csv", attack="subset", rate=0.03, seed=1, truth_out=tmp_path / "t.json",
+                      id_col="auto")
+    top = sorted(int(i) for i in np.argsort(-df["auto"].astype(int).to_numpy(), kind="stable")[:6])
+    assert sorted(res.flipped_ids) == top
+    truth = json.loads((tmp_path / "t.json").read_text())
+    assert sorted(f["id"] for f in truth["flipped"]) == top
+    out = pd.read_csv(tmp_path / "out.csv", dtype={"auto": str})
+    assert out["auto"].tolist() == df["auto"].tolist() and "row_key" not in out.columns
+    assert sorted(np.nonzero(out["label"].to_numpy() != df["label"].to_numpy())[0].tolist()) == top
+
+
+def test_a_forged_manifest_has_exactly_the_sealed_manifest_s_fields(tmp_path, keys):
+    """The forgery rewrites fields in place: no field is added, and rows is the table's row count."""
+    import json
+
+    from labelguard.tasks.dataset import MANIFEST_KEY, seal_dataset
+    from labelguard.tasks.manifest import ColumnSpec, load_signing_key
+    from labelguard.tasks.storage import LocalStore
+    from labelguard.tasks.tamper import tamper
+
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    frame = make_reviews(40, seed=12)
+    for i in range(2):
+        frame.iloc[20 * i:20 * (i + 1)].to_parquet(lake / f"part-{i}.parquet", index=False)
+    seal_dataset(LocalStore(lake), load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet", "part-1.parquet"])
+    old = json.loads((lake / ("_" + MANIFEST_KEY)).read_bytes())["payload"]
+    tamper(str(lake), attack="random", rate=0.1, seed=3, truth_out=tmp_path / "t.json", forge_manifest=True)
+    new = json.loads((lake / ("_" + MANIFEST_KEY)).read_bytes())["payload"]
+    assert sorted(new) == sorted(old) and new["rows"] == old["rows"] == 40
