@@ -696,3 +696,57 @@ def test_the_reference_model_never_predicts_a_holdout_row_it_trained_on():
 def test_a_model_of_no_rows_gives_every_class_the_same_probability():
     """A reference with no rows has nothing to say: 1/K for each class, rows summing to 1."""
     np.testing.assert_array_equal(detectors._predict(np.array([], dtype=int), np.zeros((4, 2)), 3), np.full((4, 3), 1 / 3))
+
+
+def _recall_sd_by_hand(X, codes, X_new, truth, k, rounds=8):
+    """The same eight seeded bootstrap refits as the share sd; each class's recall on the new rows of that class
+    (0 for a class with none), and its standard deviation over the refits with ddof 1."""
+    rng = np.random.default_rng(0)
+    recalls = np.zeros((rounds, k))
+    for b in range(rounds):
+        take = rng.integers(0, len(X), len(X))
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[take], codes[take])
+        pred = model.classes_[model.predict_proba(X_new).argmax(axis=1)]
+        for c in range(k):
+            mine = truth == c
+            recalls[b, c] = (pred[mine] == c).sum() / mine.sum() if mine.any() else 0.0
+    return recalls.std(axis=0, ddof=1)
+
+
+def test_the_recall_sd_is_over_the_same_eight_refits_and_zero_for_a_class_with_no_new_rows():
+    """With the new rows' true classes, each class's recall over the share sd's eight refits: the share sd unchanged,
+    the recall sd by hand; class 2 of three has no new row (recall sd 0)."""
+    rng = np.random.default_rng(182)
+    codes = rng.integers(0, 2, 40)
+    X = rng.normal(size=(40, 2)) + codes[:, None] * 0.8
+    X_new = rng.normal(size=(25, 2)) + 0.4
+    truth = (X_new.sum(axis=1) > 0.8).astype(int)
+    assert 0 < truth.sum() < 25
+    share_sd, recall_sd = detectors._bootstrap_share_sd(X, codes, X_new, 3, truth=truth)
+    np.testing.assert_allclose(share_sd, _share_sd_by_hand(X, codes, X_new, 3), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(recall_sd, _recall_sd_by_hand(X, codes, X_new, truth, 3), rtol=1e-12, atol=1e-15)
+    assert recall_sd.shape == (3,) and recall_sd[0] > 0 and recall_sd[1] > 0 and recall_sd[2] == 0.0
+
+
+def test_the_gate_pairs_each_classs_recall_on_its_own_holdout_rows():
+    """``recall_moves``: per class, (holdout rows of the class only the reference model gets right, rows only the
+    candidate's does, rows of the class, hypot of both models' bootstrap recall sd), each model fitted by hand (the
+    reference on all its rows: no id is shared with the holdout)."""
+    from labelguard.tasks.synthetic import make_reviews
+
+    candidate, reference = make_reviews(60, separation=1.0, seed=503), make_reviews(60, separation=1.0, seed=603)
+    holdout = make_reviews(40, separation=1.0, seed=703).assign(review_id=lambda f: "h-" + f["review_id"].astype(str))
+    feats = list(SPEC.feature_cols)
+    X, codes = candidate[feats].to_numpy(float), candidate["label"].to_numpy()
+    Xr, codes_r = reference[feats].to_numpy(float), reference["label"].to_numpy()
+    Xh, codes_h = holdout[feats].to_numpy(float), holdout["label"].to_numpy()
+    cand = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, codes).predict(Xh)
+    ref = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(Xr, codes_r).predict(Xh)
+    sd = np.hypot(_recall_sd_by_hand(X, codes, Xh, codes_h, 2), _recall_sd_by_hand(Xr, codes_r, Xh, codes_h, 2))
+    want = [(int(((ref == codes_h) & (cand != codes_h) & (codes_h == c)).sum()), int(((cand == codes_h) & (ref != codes_h) & (codes_h == c)).sum()),
+             int((codes_h == c).sum())) for c in range(2)]
+    assert want == [(0, 5, 21), (8, 0, 19)]  # worked out above; the gate must give the same
+    g = detectors.paired_gate(candidate, reference, holdout, SPEC)
+    assert [m[:3] for m in g["recall_moves"]] == want
+    np.testing.assert_allclose([m[3] for m in g["recall_moves"]], sd, rtol=1e-12)
+    assert all(type(v) is int for m in g["recall_moves"] for v in m[:3]) and all(type(m[3]) is float for m in g["recall_moves"])
