@@ -258,6 +258,15 @@ class TableSession:
         self.columns = {name: Column(name, typ, cat) for name, typ, cat in cur.fetchall()}
         info = conn.info
         self.server = {"host": info.host, "port": int(info.port), "dbname": info.dbname}
+        # the table and server as the server names them, not as the URL spells them: `public.reviews` and `reviews`,
+        # `localhost` and `127.0.0.1` find one snapshot (break-it r14 F12: another spelling read as "not guarded")
+        schema, rel, addr, port = conn.execute(
+            "SELECT n.nspname, c.relname, host(inet_server_addr()), inet_server_port() FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = %s",
+            [oid],
+        ).fetchone()
+        self.relation = rel if schema == "public" else f"{schema}.{rel}"
+        self.server_key = {"host": addr or info.host, "port": int(port or info.port), "dbname": info.dbname}
 
     def require(self, *names: str) -> None:
         for name, flag in zip(names, ("--id-col", "--label-col", "column")):
@@ -606,7 +615,7 @@ def snapshot_columns(target: TableTarget) -> tuple[str, str]:
     Read, not verified: only the column names are taken, and a wrong name fails as a missing column.
     """
     with table_session(target) as s:
-        path = default_fingerprint_path(s.server, target.table)
+        path = session_fingerprint_path(s)
     if path.is_file():
         from labelguard.tasks.manifest import SignedManifest
 
@@ -622,6 +631,20 @@ def default_fingerprint_path(server: dict[str, Any], table: str) -> Path:
     """One file per table: ``<state>/tables/<host>_<port>_<db>_<table>.json`` (its tags in ``….parquet`` beside it)."""
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{server['host']}_{server['port']}_{server['dbname']}_{table}").strip("_")
     return state_dir() / "tables" / f"{slug}.json"
+
+
+def session_fingerprint_path(session: "TableSession") -> Path:
+    """The default fingerprint of the session's table: named by the table's identity (schema-qualified name, the
+    server's address and port, the database), so every spelling of the URL finds it; one written before under the
+    URL's own spelling is still found there."""
+    path = default_fingerprint_path(session.server_key, session.relation)
+    legacy = default_fingerprint_path(session.server, session.target.table)
+    return legacy if not path.is_file() and legacy.is_file() else path
+
+
+def _same_table(a: Any, b: Any) -> bool:
+    strip = lambda t: str(t)[len("public."):] if str(t).startswith("public.") else str(t)  # noqa: E731
+    return strip(a) == strip(b)
 
 
 def tags_path(fingerprint: Path) -> Path:
@@ -787,7 +810,7 @@ def take_fingerprint(target: TableTarget, signing_key, *, out: Path | None = Non
             )
         tags, stream_sha = s.row_tags(id_col, label_col)
         server, taken_at, columns = s.server, s.snapshot_time, s.columns
-    path = Path(out) if out else default_fingerprint_path(server, target.table)
+        path = Path(out) if out else session_fingerprint_path(s)
     replaced = _replaced(path, signing_key.public_key(), target.table, spec, stream_sha, tags)
     sink = pa.BufferOutputStream()
     pq.write_table(tags, sink, compression="zstd")
@@ -878,13 +901,13 @@ def load_fingerprint(path: Path, verify_key) -> Fingerprint:
 
 def resolve_fingerprint(session: TableSession, path: Path | None, verify_key, *, required: bool = True) -> Fingerprint | None:
     """The fingerprint at ``path``, or the default one for this table (None when absent and not required)."""
-    path = Path(path) if path else default_fingerprint_path(session.server, session.target.table)
+    path = Path(path) if path else session_fingerprint_path(session)
     if not path.is_file() and not required:
         return None
     fp = load_fingerprint(path, verify_key)
     # another table's snapshot would read as every row changed: a slip, never tampering (break-it r12 finding 10)
     table, dbname = fp.payload.get("table"), (fp.payload.get("server") or {}).get("dbname")
-    if table != session.target.table or dbname != session.server["dbname"]:
+    if not (_same_table(table, session.target.table) or _same_table(table, session.relation)) or dbname != session.server["dbname"]:
         raise BadInput(
             f"{path} is the snapshot of table {table} in database {dbname}, not of {session.target.table} in {session.server['dbname']}",
             f"pass {session.target.table}'s own fingerprint, or take one: labelguard snapshot URL",
