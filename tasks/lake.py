@@ -56,6 +56,57 @@ def delta_stale_parts(problem: str, root: Store, verb: str) -> tuple[str, str] |
             f"package), or VACUUM the table so that only its current files remain, then {verb} again")
 
 
+def delta_live_parts(root: Store) -> set[str] | None:
+    """The data files a Delta table's log holds live at its latest version (paths relative to ``root``, URL escapes
+    decoded), or None when ``root`` has no ``_delta_log/``. Replays the JSON commits after the last checkpoint, the
+    checkpoint's ``add`` actions first; a removed file stays in the folder until VACUUM but no reader of the table takes
+    its rows, so a seal, ingest or verify that reads the folder must not either (break-it r14 F3)."""
+    import io
+    import json
+    from urllib.parse import unquote
+
+    log = root.child("_delta_log")
+    keys = log.list()
+    if not keys:
+        return None
+    live: set[str] = set()
+    start = -1
+    checkpoint = json.loads(log.get("_last_checkpoint")) if "_last_checkpoint" in keys else None
+    if checkpoint is None and f"{0:020d}.json" not in keys:  # the early commits cleaned up: start at the newest checkpoint
+        single = sorted(k for k in keys if re.fullmatch(r"\d{20}\.checkpoint\.parquet", k))
+        if not single:
+            return None  # the log cannot be replayed from here: not judged
+        checkpoint = {"version": int(single[-1][:20])}
+    if checkpoint is not None:
+        import pyarrow.parquet as pq
+
+        version, parts = int(checkpoint["version"]), checkpoint.get("parts")
+        names = [f"{version:020d}.checkpoint.parquet"] if not parts else [f"{version:020d}.checkpoint.{i:010d}.{int(parts):010d}.parquet" for i in range(1, int(parts) + 1)]
+        for name in names:
+            for add in pq.read_table(io.BytesIO(log.get(name)), columns=["add"]).column("add").to_pylist():
+                if add and add.get("path"):
+                    live.add(unquote(add["path"]))
+        start = version
+    for name in sorted(k for k in keys if re.fullmatch(r"\d{20}\.json", k) and int(k[:20]) > start):
+        for line in log.get(name).decode("utf-8").splitlines():
+            action = json.loads(line) if line.strip() else {}
+            if "add" in action:
+                live.add(unquote(action["add"]["path"]))
+            elif "remove" in action:
+                live.discard(unquote(action["remove"]["path"]))
+    return live
+
+
+def refuse_delta_removed(root: Store, keys: list[str], verb: str) -> None:
+    """Refuse ``keys`` (relative to ``root``) that a Delta table's log has removed: a DELETE that drops a whole file leaves
+    no repeated id behind, so the check on repeated ids never saw it (break-it r14 F3)."""
+    live = delta_live_parts(root)
+    removed = [k for k in keys if live is not None and k not in live]
+    if removed:
+        problem = f"{len(removed)} Parquet file(s) here are removed by the table's log ({', '.join(removed[:2])}{', …' if len(removed) > 2 else ''})"
+        raise BadInput(*delta_stale_parts(problem, root, verb))
+
+
 _GLOB = re.compile(r"[*?\[]")
 PARQUET_MAGIC = b"PAR1"
 

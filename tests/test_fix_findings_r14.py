@@ -33,3 +33,66 @@ def test_a_snapshot_is_found_under_every_spelling_of_its_table(pg_url, keys, tmp
     assert not (tmp_path / "ds").exists()
     assert len(list((tmp_path / "state" / "tables").glob("*.json"))) == 1
 
+
+# ---------------------------------------------------------------- finding 3: a Delta table is read at its current version
+
+
+def _delta_table(root, parts: int = 3, rows: int = 100):
+    """A Delta table as its log describes it (protocol 1/2): ``parts`` appends of ``rows`` rows in one commit."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    (root / "_delta_log").mkdir(parents=True)
+    names = []
+    for i in range(parts):
+        y = rng.integers(0, 2, rows)
+        name = f"part-0000{i}-{i:04x}-c000.snappy.parquet"
+        pd.DataFrame({"id": np.arange(i * 1000, i * 1000 + rows), "f1": rng.normal(0, 1, rows) + 3 * y, "f2": rng.normal(0, 1, rows), "label": y}).to_parquet(root / name, index=False)
+        names.append(name)
+    actions = [{"protocol": {"minReaderVersion": 1, "minWriterVersion": 2}}, {"metaData": {"id": "t", "format": {"provider": "parquet"}, "partitionColumns": []}}]
+    actions += [{"add": {"path": n, "partitionValues": {}, "size": (root / n).stat().st_size, "dataChange": True}} for n in names]
+    (root / "_delta_log" / f"{0:020d}.json").write_text("\n".join(json.dumps(a) for a in actions) + "\n")
+    return names
+
+
+def _delta_delete(root, version: int, name: str):
+    """A DELETE that drops one whole file: a `remove` action, the file left in the folder until VACUUM."""
+    (root / "_delta_log" / f"{version:020d}.json").write_text(json.dumps({"remove": {"path": name, "dataChange": True}}) + "\n")
+
+
+def test_rows_a_delta_delete_removed_after_the_seal_are_missing_not_verified(tmp_path, keys, monkeypatch):
+    """A DELETE after `seal` left the removed file in the folder: verify read it and passed, "300 rows verified", exit 0,
+    while every reader of the table took 200."""
+    monkeypatch.setenv("LABELGUARD_SIGNING_KEY", str(keys[0]))
+    monkeypatch.setenv("LABELGUARD_VERIFY_KEY", str(keys[1]))
+    lake = tmp_path / "lake"
+    names = _delta_table(lake)
+    assert invoke("seal", lake, "--id-col", "id", "--label-col", "label", "--ledger", "none").exit_code == 0
+    _delta_delete(lake, 1, names[2])
+    res = invoke("verify", lake, "--guards", "manifest", "--ledger", "none", "--json", tmp_path / "v.json")
+    assert (res.exit_code, res.stderr) == (1, "guard fired: manifest\n")
+    detail = json.loads((tmp_path / "v.json").read_text())["guards"][0]["detail"]
+    assert detail.startswith(f"object-missing: data object {names[2]} is removed by the Delta table's log: readers of the table no longer take its rows")
+    assert detail.endswith("0 label(s) changed, 0 row(s) otherwise edited, 0 added, 100 missing")
+
+
+def test_a_delta_folder_holding_a_file_its_log_removed_is_refused_by_seal_and_ingest(tmp_path, keys, monkeypatch):
+    """A DELETE of a whole file leaves no id repeated: seal signed all 300 rows and ingest took them, exit 0, where the
+    README promised a refusal."""
+    monkeypatch.setenv("LABELGUARD_SIGNING_KEY", str(keys[0]))
+    lake = tmp_path / "lake"
+    names = _delta_table(lake)
+    _delta_delete(lake, 1, names[1])
+    res = invoke("seal", lake, "--id-col", "id", "--label-col", "label", "--ledger", "none")
+    assert res.exit_code == 2
+    assert res.stderr == (
+        f"error: 1 Parquet file(s) here are removed by the table's log ({names[1]}): {lake} is a Delta table, and its folder keeps the "
+        "Parquet files of earlier versions (an UPDATE, DELETE or OPTIMIZE rewrites parts; the log marks the old ones removed, readers of "
+        "the table skip them, seal reads every part) (fix: seal a copy of the table's current version (written out as Parquet, e.g. with "
+        "Spark or the deltalake package), or VACUUM the table so that only its current files remain, then seal again)\n"
+    )
+    assert not (lake / "_manifest.json").exists()
+    res = invoke("ingest", "--source", lake, "--dest", tmp_path / "ds", "--id-col", "id", "--label-col", "label", "--ledger", "none")
+    assert res.exit_code == 2 and res.stderr.startswith("error: 1 Parquet file(s) here are removed by the table's log (")
+    assert "ingest reads every part" in res.stderr and not (tmp_path / "ds").exists()
