@@ -191,11 +191,24 @@ def resolve_parts(uri: str, *, endpoint_url: str | None = None) -> tuple[Store, 
     return root, sorted(parts)
 
 
+def holds_signed_sidecar(uri: str, *, endpoint_url: str | None = None) -> bool:
+    """The folder or prefix ``uri`` holds a labelguard row sidecar of its own (``rows.sig.json``, a sealed lake's
+    ``_rows.sig.json``): it was a signed dataset part, whatever is missing from it now."""
+    if _GLOB.search(uri) or uri.lower().endswith(PARQUET):
+        return False
+    root = open_store(uri.rstrip("/"), endpoint_url=endpoint_url)
+    return any(root.head(key) is not None for key in ("rows.sig.json", "_rows.sig.json", *OWN))
+
+
 def refuse_signed_folders_only(uri: str, *, endpoint_url: str | None = None) -> None:
     """A folder or prefix without a manifest of its own whose every Parquet object lies in a folder signed on its own
     (a store's root above its datasets, a bucket root) was named one level short: :func:`resolve_parts`' ``BadInput``
     (exit 2, naming the signed folders), never "missing-manifest" (exit 1). Unsigned Parquet, or none at all, is left
-    to the caller's own check (break-it r10 F1)."""
+    to the caller's own check (break-it r10 F1). A folder that holds a signed part's own row sidecar was a dataset whose
+    manifest (and data) are gone, not a folder named one level short: left to verification's "missing-manifest" (exit 1),
+    never a fix that points at its holdout, which passes (break-it r14 F1)."""
+    if holds_signed_sidecar(uri, endpoint_url=endpoint_url):
+        return
     try:
         resolve_parts(uri, endpoint_url=endpoint_url)
     except DatasetMissing:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.clirun import invoke
+from tests.test_drift import SPEC, _day, lake  # noqa: F401 (lake: a fixture)
 
 
 # ---------------------------------------------------------------- finding 12: another spelling of the same table
@@ -96,3 +97,27 @@ def test_a_delta_folder_holding_a_file_its_log_removed_is_refused_by_seal_and_in
     res = invoke("ingest", "--source", lake, "--dest", tmp_path / "ds", "--id-col", "id", "--label-col", "label", "--ledger", "none")
     assert res.exit_code == 2 and res.stderr.startswith("error: 1 Parquet file(s) here are removed by the table's log (")
     assert "ingest reads every part" in res.stderr and not (tmp_path / "ds").exists()
+
+
+# ---------------------------------------------------------------- finding 1: a dataset's data and manifest deleted
+
+
+def test_a_dataset_whose_data_and_manifest_were_deleted_cannot_be_vouched_for(tmp_path, keys, monkeypatch):
+    """`rm manifest.json data.parquet` (the signed sidecar and holdout left): exit 2, "holds no Parquet outside 1 folder(s)
+    signed on their own (holdout) (fix: point at one of them, e.g. …/holdout …)", and the holdout, verified, passes."""
+    import numpy as np
+    import pandas as pd
+
+    from tests.test_fix_findings_r13 import _ingest_frame
+
+    monkeypatch.setenv("LABELGUARD_VERIFY_KEY", str(keys[1]))
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 300)
+    ds = _ingest_frame(tmp_path, "ds", keys, pd.DataFrame({"id": np.arange(300), "f1": y * 3 + rng.normal(0, 1, 300), "f2": rng.normal(0, 1, 300), "label": y}))
+    (ds / "manifest.json").unlink()
+    (ds / "data.parquet").unlink()
+    for guards in (["--guards", "manifest"], []):
+        res = invoke("verify", ds, *guards, "--ledger", "none", "--json", tmp_path / "v.json")
+        assert (res.exit_code, res.stderr) == (1, "guard fired: manifest\n"), guards
+        report = json.loads((tmp_path / "v.json").read_text())
+        assert report["verdict"] == "fired" and report["guards"][0]["detail"] == f"missing-manifest: objects at {ds} but no manifest.json: the data cannot be vouched for"
