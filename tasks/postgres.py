@@ -1022,6 +1022,32 @@ def read_approved_ids(path: Path) -> list[str]:
     return [str(i) for i in doc]
 
 
+def read_approved_changes(path: Path) -> dict[str, tuple[str, str]]:
+    """The label changes an approval file names (a truth file's ``flipped`` or a verify JSON's ``relabels``: ``{id, old,
+    new}``), id -> (old, new) as comparable text; empty for a list of ids alone. An approval of id 3 from 'a' to 'b'
+    must not approve 'a' to 'c' (break-it r14 F14)."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    entries = (doc.get("flipped") or doc.get("relabels") or []) if isinstance(doc, dict) else []
+    return {str(e["id"]): (_label_key(e["old"]), _label_key(e["new"])) for e in entries if isinstance(e, dict) and {"id", "old", "new"} <= e.keys()}
+
+
+def _label_key(value: Any) -> str:
+    """A label as comparable text: ``True``/``'true'``/``'t'`` alike, ``1``/``1.0``/``'1'`` alike."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value).strip()
+    if text.lower() in ("t", "true", "f", "false"):
+        return "true" if text.lower() in ("t", "true") else "false"
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
 # ---------------------------------------------------------------- ingest source
 
 
@@ -1036,10 +1062,17 @@ def _approval(diff: TableDiff, fp: Fingerprint, approved: Path | None) -> dict[s
     from labelguard.errors import GuardFired
 
     approved_ids = set(read_approved_ids(approved)) if approved else set()
-    unapproved = sorted((set(diff.label_changed) - approved_ids) | set(diff.other_changed) | set(diff.inserted) | set(diff.deleted))
+    changes = read_approved_changes(approved) if approved else {}
+    other = [r for r in diff.relabels if str(r["id"]) in changes and changes[str(r["id"])] != (_label_key(r["old"]), _label_key(r["new"]))]
+    unapproved = sorted((set(diff.label_changed) - approved_ids) | {r["id"] for r in other} | set(diff.other_changed) | set(diff.inserted) | set(diff.deleted))
     if unapproved:
         shown = ", ".join(map(shown_id, unapproved[:10])) + (" …" if len(unapproved) > 10 else "")
         relabel_only = not (diff.other_changed or diff.inserted or diff.deleted)
+        if other:
+            first = other[0]
+            old_, new_ = changes[str(first["id"])]
+            shown += (f" ({len(other)} relabelled otherwise than approved, e.g. id {shown_id(first['id'])}: approved {old_!r} → {new_!r}, "
+                      f"found {first['old']!r} → {first['new']!r})")
         raise GuardFired(
             ["table_fingerprint"],
             f"{diff.summary()} since the snapshot of {fp.payload['taken_at']}; not approved: {shown}",

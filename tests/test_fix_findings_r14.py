@@ -121,3 +121,29 @@ def test_a_dataset_whose_data_and_manifest_were_deleted_cannot_be_vouched_for(tm
         assert (res.exit_code, res.stderr) == (1, "guard fired: manifest\n"), guards
         report = json.loads((tmp_path / "v.json").read_text())
         assert report["verdict"] == "fired" and report["guards"][0]["detail"] == f"missing-manifest: objects at {ds} but no manifest.json: the data cannot be vouched for"
+
+
+# ---------------------------------------------------------------- finding 14: an approval names labels, not only ids
+
+
+def test_a_relabelling_to_another_label_than_the_approved_one_is_refused(pg_url, keys, tmp_path, monkeypatch):
+    """The approval said id 3: a → b and id 4: b → c; the table said a → c and b → a. Both were taken as approved: exit 0,
+    signed."""
+    import psycopg
+
+    monkeypatch.setenv("LABELGUARD_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("LABELGUARD_SIGNING_KEY", str(keys[0]))
+    monkeypatch.setenv("LABELGUARD_VERIFY_KEY", str(keys[1]))
+    url = pg_url.replace("?table=reviews", "?table=t3")
+    with psycopg.connect(url.split("?")[0]) as conn:
+        conn.execute("CREATE TABLE t3 AS SELECT g AS id, (g % 3) * 3 + (g % 7) / 7.0 AS f1, (g % 5) / 5.0 AS f2, chr(97 + g % 3) AS label FROM generate_series(1, 300) g")
+    assert invoke("snapshot", url, "--id-col", "id", "--label-col", "label").exit_code == 0
+    with psycopg.connect(url.split("?")[0]) as conn:
+        conn.execute("UPDATE t3 SET label = 'c' WHERE id = 3; UPDATE t3 SET label = 'a' WHERE id = 4")
+    (tmp_path / "approved.json").write_text(json.dumps({"attack": "manual", "rate": 0, "seed": 0, "flipped": [{"id": 3, "old": "a", "new": "b"}, {"id": 4, "old": "b", "new": "c"}]}))
+    res = invoke("ingest", "--source", url, "--dest", tmp_path / "ds", "--approve-relabel", tmp_path / "approved.json", "--positive-class", "a")
+    assert res.exit_code == 1
+    assert res.stderr.startswith(
+        "guard fired: table_fingerprint fired, ingest refused (2 label(s) changed, 0 row(s) otherwise edited, 0 inserted, 0 deleted since the snapshot of ")
+    assert "; not approved: 3, 4 (2 relabelled otherwise than approved, e.g. id 3: approved 'a' → 'b', found 'a' → 'c')) (fix: " in res.stderr
+    assert not (tmp_path / "ds").exists()
