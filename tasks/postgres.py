@@ -571,6 +571,14 @@ def tamper_table(
     if id_col is None or label_col is None:
         recorded = snapshot_columns(target)
         id_col, label_col = id_col or recorded[0], label_col or recorded[1]
+    with table_session(target) as s:  # NULL labels made an integer column read as "continuous values" (break-it r14 F7)
+        s.require(id_col, label_col)
+        unlabelled, first = s.null_labels(id_col, label_col)
+    if unlabelled:
+        raise BadInput(
+            f"label column {label_col!r} of {target.table} has {unlabelled} NULL label(s), first at {'a row whose id is NULL too' if first is None else f'id {to_py(first)!r}'}",
+            "label every row, or delete the unlabelled rows, before tampering",
+        )
     frame, spec = read_frame(target, id_col=id_col, label_col=label_col, timestamp_col=None)
     from labelguard.tasks.classes import with_positive
 

@@ -147,3 +147,22 @@ def test_a_relabelling_to_another_label_than_the_approved_one_is_refused(pg_url,
         "guard fired: table_fingerprint fired, ingest refused (2 label(s) changed, 0 row(s) otherwise edited, 0 inserted, 0 deleted since the snapshot of ")
     assert "; not approved: 3, 4 (2 relabelled otherwise than approved, e.g. id 3: approved 'a' → 'b', found 'a' → 'c')) (fix: " in res.stderr
     assert not (tmp_path / "ds").exists()
+
+
+# ---------------------------------------------------------------- finding 7: tamper of a table with NULL labels
+
+
+def test_tamper_of_a_table_with_null_labels_names_them_not_continuous_values(pg_url, keys, tmp_path, monkeypatch):
+    """Integer labels 0/1 with NULLs read as floats: "label column 'label' holds continuous values (fix: label flipping
+    needs a categorical label column)", a cause that was not the problem and a fix that could not help."""
+    import psycopg
+
+    monkeypatch.setenv("LABELGUARD_STATE_DIR", str(tmp_path / "state"))
+    url = pg_url.replace("?table=reviews", "?table=t_null")
+    with psycopg.connect(url.split("?")[0]) as conn:
+        conn.execute("CREATE TABLE t_null AS SELECT g::bigint AS id, g % 7 + (g % 2) * 5.0 AS f1, "
+                     "CASE WHEN g % 50 = 0 THEN NULL ELSE g % 2 END AS label FROM generate_series(1, 300) g")
+    res = invoke("tamper", url, "--attack", "random", "--rate", 0.1, "--truth-out", tmp_path / "t.json", "--id-col", "id", "--label-col", "label")
+    assert (res.exit_code, res.stderr) == (2, "error: label column 'label' of t_null has 6 NULL label(s), first at id 50 "
+                                              "(fix: label every row, or delete the unlabelled rows, before tampering)\n")
+    assert not (tmp_path / "t.json").exists()
