@@ -743,7 +743,8 @@ def diff_tags(then: pa.Table, now: pa.Table) -> TableDiff:
     retag = pc.and_(pc.not_equal(then_col("tag"), now_col("tag")), pc.invert(relabel))
     ids = now_col("id")
     relabels = sorted(
-        ({"id": i, "old": o, "new": n} for i, o, n in zip(*(a.filter(relabel).to_pylist() for a in (ids, label_then, label_now)))),
+        # a NULL label is compared as COPY's "\\N" marker but reported as null, not as a label "\\N" (break-it r14 F2)
+        ({"id": i, "old": None if o == "\\N" else o, "new": None if n == "\\N" else n} for i, o, n in zip(*(a.filter(relabel).to_pylist() for a in (ids, label_then, label_now)))),
         key=lambda r: r["id"],
     )
     inserted, deleted = set(twice.to_pylist()), []

@@ -166,3 +166,26 @@ def test_tamper_of_a_table_with_null_labels_names_them_not_continuous_values(pg_
     assert (res.exit_code, res.stderr) == (2, "error: label column 'label' of t_null has 6 NULL label(s), first at id 50 "
                                               "(fix: label every row, or delete the unlabelled rows, before tampering)\n")
     assert not (tmp_path / "t.json").exists()
+
+
+# ---------------------------------------------------------------- finding 2: a label set to NULL is null in the JSON
+
+
+def test_a_label_set_to_null_is_reported_as_null_not_as_copys_marker(pg_url, keys, tmp_path, monkeypatch):
+    """`UPDATE … SET label = NULL` behind labelguard's back: verify's JSON said `"new": "\\\\N"`, COPY's NULL marker, as if
+    it were a label."""
+    import psycopg
+
+    monkeypatch.setenv("LABELGUARD_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("LABELGUARD_SIGNING_KEY", str(keys[0]))
+    monkeypatch.setenv("LABELGUARD_VERIFY_KEY", str(keys[1]))
+    assert invoke("seed-db", pg_url, "--rows", 200, "--seed", 3).exit_code == 0
+    with psycopg.connect(pg_url.split("?")[0]) as conn:
+        conn.execute("ALTER TABLE reviews ALTER COLUMN label DROP NOT NULL")
+    assert invoke("snapshot", pg_url).exit_code == 0
+    with psycopg.connect(pg_url.split("?")[0]) as conn:
+        old = conn.execute("SELECT label FROM reviews WHERE review_id = 'rev-0000007'").fetchone()[0]
+        conn.execute("UPDATE reviews SET label = NULL WHERE review_id = 'rev-0000007'")
+    res = invoke("verify", pg_url, "--json", tmp_path / "v.json")
+    assert res.exit_code == 1
+    assert json.loads((tmp_path / "v.json").read_text())["relabels"] == [{"id": "rev-0000007", "old": str(old), "new": None}]
