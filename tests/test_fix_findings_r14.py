@@ -189,3 +189,24 @@ def test_a_label_set_to_null_is_reported_as_null_not_as_copys_marker(pg_url, key
     res = invoke("verify", pg_url, "--json", tmp_path / "v.json")
     assert res.exit_code == 1
     assert json.loads((tmp_path / "v.json").read_text())["relabels"] == [{"id": "rev-0000007", "old": str(old), "new": None}]
+
+
+# ---------------------------------------------------------------- finding 13: drift's alarm line names the class
+
+
+def test_every_drift_tests_detail_names_its_class(lake, keys):  # noqa: F811 (the lake fixture of tests/test_drift.py)
+    """With 20 classes the alarm read "label_prior: share 0.3% vs 5.2% on clean days …": of which class, only report.json's
+    `subject` said; noise_rate's detail named it."""
+    from labelguard.tasks import drift
+    from labelguard.tasks.attacks import flip_labels
+    from labelguard.tasks.manifest import load_signing_key, load_verify_key
+
+    root, book = lake
+    key = load_signing_key(keys[0])
+    poisoned = flip_labels(_day(8), SPEC, attack="targeted", rate=0.2, seed=3)
+    drift.ingest_partition(root, poisoned.frame, SPEC, key, day="2026-03-09", source={}, ledger=book)
+    day = {r.date: r for r in drift.check_partitions(root.uri, load_verify_key(keys[1]), signing_key=key, ledger=book)}["2026-03-09"]
+    tests = [t for t in day.tests if t.guard in ("label_prior", "class_conditional")]
+    assert tests and any(t.fired for t in tests)
+    for t in tests:
+        assert t.detail.startswith(f"{t.subject}'s "), t.detail
