@@ -807,6 +807,10 @@ def pipeline(
                 ledger=book.path if book else None,
                 positive_class=positive_class, domain=domain, tolerate=tolerate, allow_inconclusive=allow_inconclusive, share_gap=share_gap,
             )
+        except GuardFired as exc:
+            if out_dir is not None and exc.results:
+                _write_stopped_report(out_dir, uri, transform, rate, exc)
+            raise
         finally:
             if hook:
                 ON_GUARD.remove(hook)
@@ -827,6 +831,23 @@ def pipeline(
     if result.verdict == "inconclusive" and not allow_inconclusive:
         err.print(f"[red]cannot tell:[/] {result.verdict_detail} (observe mode: trained anyway; fix: pass --allow-inconclusive to exit 0)", highlight=False)
         raise typer.Exit(EXIT_FIRED)
+
+
+def _write_stopped_report(out_dir: Path, uri: str, transform: str, rate: float, exc) -> None:
+    """`pipeline --out` stopped before training: `OUT/report.json` still says why (the verdict, every guard, the rows an
+    exact localizer named), so a CI job that reads it sees the stop, not a missing file (break-it r14 F9)."""
+    import json
+
+    from labelguard.errors import Inconclusive
+    from labelguard.tasks.manifest import json_safe
+    from labelguard.tasks.verify import EXACT
+
+    exact = next((g for g in exc.results if g.name in EXACT and g.verdict == "fired" and g.suspect_ids), None)
+    doc = {"stopped": True, "uri": uri, "transform": transform, "rate": rate, "verdict": "inconclusive" if isinstance(exc, Inconclusive) else "fired",
+           "fired": list(exc.failed), "detail": exc.one_line(), "guards": [g.to_dict() for g in exc.results],
+           "suspect_ids": list(exact.suspect_ids) if exact else [], "suspects_from": [exact.name] if exact else []}
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    (Path(out_dir) / "report.json").write_text(json.dumps(json_safe(doc), indent=2, default=str) + "\n")
 
 
 def _refuse_report_in_dataset(out_dir: Path, *uris: str | None) -> None:

@@ -210,3 +210,23 @@ def test_every_drift_tests_detail_names_its_class(lake, keys):  # noqa: F811 (th
     assert tests and any(t.fired for t in tests)
     for t in tests:
         assert t.detail.startswith(f"{t.subject}'s "), t.detail
+
+
+# ---------------------------------------------------------------- finding 9: a stopped `pipeline --out` leaves its report.json
+
+
+def test_a_pipeline_stopped_before_training_writes_why_to_its_out_folder(tmp_path, keys, prefect_harness):
+    """`pipeline DS --out DIR` stopped by a fired guard wrote nothing: the CI job archiving DIR got no folder at all, and
+    the rows the guards named were on the console only."""
+    from tests.test_fix_findings_r9 import _env, _ingest
+
+    ds = _ingest(tmp_path, "ds", keys, n=400)
+    res = invoke("tamper", ds, "--attack", "random", "--rate", 0.05, "--truth-out", tmp_path / "t.json", "--forge-manifest", env=_env(keys))
+    assert res.exit_code == 0
+    flipped = sorted(f["id"] for f in json.loads((tmp_path / "t.json").read_text())["flipped"])
+    res = invoke("pipeline", ds, "--ledger", "none", "--out", tmp_path / "out", env=_env(keys))
+    assert res.exit_code == 1 and res.stderr.startswith("guard fired: manifest fired, training stopped (")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert (report["stopped"], report["verdict"], report["fired"], report["suspects_from"]) == (True, "fired", ["manifest"], ["manifest"])
+    assert sorted(report["suspect_ids"]) == flipped and report["detail"] == res.stderr.removeprefix("guard fired: ").strip()
+    assert report["guards"][0]["name"] == "manifest" and report["guards"][0]["verdict"] == "fired"
