@@ -188,7 +188,10 @@ def _refuse_uri_as_local_path(command, params: dict) -> None:
         scheme = value.parts[0]
         if re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]+:", scheme):
             flag = max(param.opts, key=len) if param.opts else param.name
-            uri = scheme + "//" + "/".join(value.parts[1:])
+            uri = re.sub(r"(//[^/@:]+):[^/@]*@", r"\1:***@", scheme + "//" + "/".join(value.parts[1:]))  # never a password
+            if command.name == "poison" and param.name == "path" and scheme.lower() in ("postgresql:", "postgres:"):  # break-it r14 F8
+                raise BadInput(f"poison takes a local CSV or Parquet file, not the table {uri}",
+                               f"to flip labels in the table as an attacker with a login would: labelguard tamper '{uri}' --attack NAME --rate R --truth-out FILE")
             raise BadInput(
                 f"{flag} {uri} is a URI, but {flag} takes a local path",
                 "write it to a local file or folder (copy it to the store afterwards if you must)",

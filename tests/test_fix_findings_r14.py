@@ -230,3 +230,17 @@ def test_a_pipeline_stopped_before_training_writes_why_to_its_out_folder(tmp_pat
     assert (report["stopped"], report["verdict"], report["fired"], report["suspects_from"]) == (True, "fired", ["manifest"], ["manifest"])
     assert sorted(report["suspect_ids"]) == flipped and report["detail"] == res.stderr.removeprefix("guard fired: ").strip()
     assert report["guards"][0]["name"] == "manifest" and report["guards"][0]["verdict"] == "fired"
+
+
+# ---------------------------------------------------------------- finding 8: poison of a table names tamper
+
+
+def test_poison_of_a_table_points_at_tamper_and_hides_the_password(tmp_path):
+    """`poison postgresql://…` was told to "write it to a local file or folder (copy it to the store afterwards …)", the fix
+    for an output path; poisoning a table is `tamper postgresql://…`."""
+    res = invoke("poison", "postgresql://alice:s3cr3t@127.0.0.1:1/db?table=reviews", "--attack", "random", "--rate", 0.1, "--out", tmp_path / "p.csv")
+    assert (res.exit_code, res.stderr) == (2, (
+        "error: poison takes a local CSV or Parquet file, not the table postgresql://alice:***@127.0.0.1:1/db?table=reviews (fix: to flip "
+        "labels in the table as an attacker with a login would: labelguard tamper 'postgresql://alice:***@127.0.0.1:1/db?table=reviews' "
+        "--attack NAME --rate R --truth-out FILE)\n"))
+    assert not (tmp_path / "p.csv").exists()
