@@ -244,3 +244,21 @@ def test_poison_of_a_table_points_at_tamper_and_hides_the_password(tmp_path):
         "labels in the table as an attacker with a login would: labelguard tamper 'postgresql://alice:***@127.0.0.1:1/db?table=reviews' "
         "--attack NAME --rate R --truth-out FILE)\n"))
     assert not (tmp_path / "p.csv").exists()
+
+
+# ---------------------------------------------------------------- finding 15: simulate's range errors before its imports
+
+
+def test_simulates_range_errors_come_before_the_attack_and_drift_imports():
+    """`simulate --rate 2` and `--days 3 --poison-day 5` took 6.5 s at load 10 (every other command's flag error 3.5 s):
+    the attack registry and the drift statistics were imported (about 3 s) before the ranges were checked."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom labelguard.errors import BadInput\nfrom labelguard.tasks.simulate import check_args\n"
+            "for args in ((3, 5, 'targeted', 0.1, 'source', 800), (14, 10, 'targeted', 2.0, 'source', 800)):\n"
+            "    try:\n        check_args(*args)\n    except BadInput as exc:\n        print(exc.one_line())\n"
+            "print(sorted(m for m in ('labelguard.tasks.attacks', 'labelguard.tasks.drift') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["--poison-day must be in 2..3 (day 1 signs the reference), got 5 (fix: pass e.g. --poison-day 3, or 0 for none)",
+                   "rate must be within [0, 1], got 2.0 (fix: pass e.g. --rate 0.2)", "[]"]
