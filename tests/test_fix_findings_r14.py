@@ -262,3 +262,20 @@ def test_simulates_range_errors_come_before_the_attack_and_drift_imports():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out == ["--poison-day must be in 2..3 (day 1 signs the reference), got 5 (fix: pass e.g. --poison-day 3, or 0 for none)",
                    "rate must be within [0, 1], got 2.0 (fix: pass e.g. --rate 0.2)", "[]"]
+
+
+# ---------------------------------------------------------------- finding 4: virtual-host addressing names the host it tried
+
+
+def test_an_unreachable_virtual_host_name_is_named_with_path_style_as_the_fix(tmp_path, keys, monkeypatch):
+    """With `addressing_style = virtual`, `lake.localhost` did not resolve while the endpoint answered: "cannot reach the S3
+    endpoint http://localhost:PORT (fix: start it, …)", for an endpoint that was up."""
+    (tmp_path / "aws.cfg").write_text("[default]\ns3 =\n  addressing_style = virtual\n")
+    for name, value in {"AWS_CONFIG_FILE": str(tmp_path / "aws.cfg"), "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y",
+                        "AWS_ENDPOINT_URL": "http://localhost:1", "LABELGUARD_S3_MAX_ATTEMPTS": "1", "LABELGUARD_VERIFY_KEY": str(keys[1])}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    res = invoke("verify", "s3://lake/reviews", "--guards", "manifest", "--ledger", "none")
+    assert (res.exit_code, res.stderr) == (2, "error: cannot reach lake.localhost:1, the bucket's virtual-host name at the S3 endpoint "
+                                              "http://localhost:1 (fix: address the bucket path-style (addressing_style = path under s3 in the "
+                                              "AWS config file), or make the bucket's host name resolve)\n")
