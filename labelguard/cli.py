@@ -188,7 +188,10 @@ def _refuse_uri_as_local_path(command, params: dict) -> None:
         scheme = value.parts[0]
         if re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]+:", scheme):
             flag = max(param.opts, key=len) if param.opts else param.name
-            uri = scheme + "//" + "/".join(value.parts[1:])
+            uri = re.sub(r"(//[^/@:]+):[^/@]*@", r"\1:***@", scheme + "//" + "/".join(value.parts[1:]))  # never a password
+            if command.name == "poison" and param.name == "path" and scheme.lower() in ("postgresql:", "postgres:"):  # break-it r14 F8
+                raise BadInput(f"poison takes a local CSV or Parquet file, not the table {uri}",
+                               f"to flip labels in the table as an attacker with a login would: labelguard tamper '{uri}' --attack NAME --rate R --truth-out FILE")
             raise BadInput(
                 f"{flag} {uri} is a URI, but {flag} takes a local path",
                 "write it to a local file or folder (copy it to the store afterwards if you must)",
@@ -807,6 +810,10 @@ def pipeline(
                 ledger=book.path if book else None,
                 positive_class=positive_class, domain=domain, tolerate=tolerate, allow_inconclusive=allow_inconclusive, share_gap=share_gap,
             )
+        except GuardFired as exc:
+            if out_dir is not None and exc.results:
+                _write_stopped_report(out_dir, uri, transform, rate, exc)
+            raise
         finally:
             if hook:
                 ON_GUARD.remove(hook)
@@ -827,6 +834,23 @@ def pipeline(
     if result.verdict == "inconclusive" and not allow_inconclusive:
         err.print(f"[red]cannot tell:[/] {result.verdict_detail} (observe mode: trained anyway; fix: pass --allow-inconclusive to exit 0)", highlight=False)
         raise typer.Exit(EXIT_FIRED)
+
+
+def _write_stopped_report(out_dir: Path, uri: str, transform: str, rate: float, exc) -> None:
+    """`pipeline --out` stopped before training: `OUT/report.json` still says why (the verdict, every guard, the rows an
+    exact localizer named), so a CI job that reads it sees the stop, not a missing file (break-it r14 F9)."""
+    import json
+
+    from labelguard.errors import Inconclusive
+    from labelguard.tasks.manifest import json_safe
+    from labelguard.tasks.verify import EXACT
+
+    exact = next((g for g in exc.results if g.name in EXACT and g.verdict == "fired" and g.suspect_ids), None)
+    doc = {"stopped": True, "uri": uri, "transform": transform, "rate": rate, "verdict": "inconclusive" if isinstance(exc, Inconclusive) else "fired",
+           "fired": list(exc.failed), "detail": exc.one_line(), "guards": [g.to_dict() for g in exc.results],
+           "suspect_ids": list(exact.suspect_ids) if exact else [], "suspects_from": [exact.name] if exact else []}
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    (Path(out_dir) / "report.json").write_text(json.dumps(json_safe(doc), indent=2, default=str) + "\n")
 
 
 def _refuse_report_in_dataset(out_dir: Path, *uris: str | None) -> None:

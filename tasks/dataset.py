@@ -499,11 +499,17 @@ def _decoded(table: pa.Table) -> pa.Table:
 
 
 def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManifest, ref: DatasetRef, columns) -> IntegrityReport:
+    from labelguard.tasks.lake import delta_live_parts
+
     tables, observed, failures = [], {"objects": []}, []
+    live = delta_live_parts(root) if root is store else None  # a sealed Delta table: its log says which files are rows
     for obj in manifest.payload["objects"]:
         head = root.head(obj["key"])
         if head is None:  # the others still decode, so the sidecar can name the rows that went with it
             failures.append(("object-missing", f"data object {obj['key']} is gone"))
+            continue
+        if live is not None and obj["key"] not in live:  # a DELETE or UPDATE since the seal: the file stays until VACUUM
+            failures.append(("object-missing", f"data object {obj['key']} is removed by the Delta table's log: readers of the table no longer take its rows"))
             continue
         pinned = obj.get("version_id")
         version_note = f" (version {head.version_id}, manifest pins {pinned})" if pinned and head.version_id != pinned else ""
@@ -978,6 +984,9 @@ def seal_dataset(
         if (delta := delta_stale_parts(exc.problem, root, "seal")) is not None:  # a Delta table keeps removed files until VACUUM
             raise BadInput(*delta) from exc
         raise
+    from labelguard.tasks.lake import refuse_delta_removed
+
+    refuse_delta_removed(root, keys, "seal")  # a DELETE of a whole file repeats no id (break-it r14 F3)
     if old is not None and "dataset" in old.payload:
         before = {o["key"]: o["sha256"] for o in old.payload["objects"]}
         if rotated_from is not None and before != {o["key"]: o["sha256"] for o in objects}:

@@ -413,7 +413,7 @@ def label_prior(today: dict, days: list[dict], ref: Reference, level: float) -> 
         c = len(names) - 1 if len(names) == 2 else c  # two classes: one test, on the second class's share
         x, expected, t = _rate_test(today, days, c, "share", side="two-sided", level=level)
         out.append(DriftTest("label_prior", f"class {names[c]}", x, expected, t["z"], t["threshold"], t["p_value"], t["p_value"] < level,
-                             f"share {x:.1%} vs {expected:.1%} on clean days (z={t['z']:.1f}, day-to-day sd {t['tau']:.3f} on the arcsine scale)"))
+                             f"class {names[c]}'s share {x:.1%} vs {expected:.1%} on clean days (z={t['z']:.1f}, day-to-day sd {t['tau']:.3f} on the arcsine scale)"))
     return out
 
 
@@ -434,7 +434,7 @@ def class_conditional(today: dict, days: list[dict], ref: Reference, level: floa
         t = overdispersed_test(-t_c["shift"], t_c["shift_var"] / t_c["rows"], [(-x, v) for x, v in hist], side="greater", level=level)
         t["expected"] = -t["expected"]
         out.append(DriftTest("class_conditional", f"class {name}", t_c["shift"], t["expected"], t["z"], t["threshold"], t["p_value"], t["p_value"] < level,
-                             f"mean along the class direction {t_c['shift']:+.3f} vs {t['expected']:+.3f} ± {t['sd']:.3f} sd"))
+                             f"class {name}'s mean along its direction {t_c['shift']:+.3f} vs {t['expected']:+.3f} ± {t['sd']:.3f} sd"))
     return out
 
 

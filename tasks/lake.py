@@ -56,6 +56,57 @@ def delta_stale_parts(problem: str, root: Store, verb: str) -> tuple[str, str] |
             f"package), or VACUUM the table so that only its current files remain, then {verb} again")
 
 
+def delta_live_parts(root: Store) -> set[str] | None:
+    """The data files a Delta table's log holds live at its latest version (paths relative to ``root``, URL escapes
+    decoded), or None when ``root`` has no ``_delta_log/``. Replays the JSON commits after the last checkpoint, the
+    checkpoint's ``add`` actions first; a removed file stays in the folder until VACUUM but no reader of the table takes
+    its rows, so a seal, ingest or verify that reads the folder must not either (break-it r14 F3)."""
+    import io
+    import json
+    from urllib.parse import unquote
+
+    log = root.child("_delta_log")
+    keys = log.list()
+    if not keys:
+        return None
+    live: set[str] = set()
+    start = -1
+    checkpoint = json.loads(log.get("_last_checkpoint")) if "_last_checkpoint" in keys else None
+    if checkpoint is None and f"{0:020d}.json" not in keys:  # the early commits cleaned up: start at the newest checkpoint
+        single = sorted(k for k in keys if re.fullmatch(r"\d{20}\.checkpoint\.parquet", k))
+        if not single:
+            return None  # the log cannot be replayed from here: not judged
+        checkpoint = {"version": int(single[-1][:20])}
+    if checkpoint is not None:
+        import pyarrow.parquet as pq
+
+        version, parts = int(checkpoint["version"]), checkpoint.get("parts")
+        names = [f"{version:020d}.checkpoint.parquet"] if not parts else [f"{version:020d}.checkpoint.{i:010d}.{int(parts):010d}.parquet" for i in range(1, int(parts) + 1)]
+        for name in names:
+            for add in pq.read_table(io.BytesIO(log.get(name)), columns=["add"]).column("add").to_pylist():
+                if add and add.get("path"):
+                    live.add(unquote(add["path"]))
+        start = version
+    for name in sorted(k for k in keys if re.fullmatch(r"\d{20}\.json", k) and int(k[:20]) > start):
+        for line in log.get(name).decode("utf-8").splitlines():
+            action = json.loads(line) if line.strip() else {}
+            if "add" in action:
+                live.add(unquote(action["add"]["path"]))
+            elif "remove" in action:
+                live.discard(unquote(action["remove"]["path"]))
+    return live
+
+
+def refuse_delta_removed(root: Store, keys: list[str], verb: str) -> None:
+    """Refuse ``keys`` (relative to ``root``) that a Delta table's log has removed: a DELETE that drops a whole file leaves
+    no repeated id behind, so the check on repeated ids never saw it (break-it r14 F3)."""
+    live = delta_live_parts(root)
+    removed = [k for k in keys if live is not None and k not in live]
+    if removed:
+        problem = f"{len(removed)} Parquet file(s) here are removed by the table's log ({', '.join(removed[:2])}{', …' if len(removed) > 2 else ''})"
+        raise BadInput(*delta_stale_parts(problem, root, verb))
+
+
 _GLOB = re.compile(r"[*?\[]")
 PARQUET_MAGIC = b"PAR1"
 
@@ -140,11 +191,24 @@ def resolve_parts(uri: str, *, endpoint_url: str | None = None) -> tuple[Store, 
     return root, sorted(parts)
 
 
+def holds_signed_sidecar(uri: str, *, endpoint_url: str | None = None) -> bool:
+    """The folder or prefix ``uri`` holds a labelguard row sidecar of its own (``rows.sig.json``, a sealed lake's
+    ``_rows.sig.json``): it was a signed dataset part, whatever is missing from it now."""
+    if _GLOB.search(uri) or uri.lower().endswith(PARQUET):
+        return False
+    root = open_store(uri.rstrip("/"), endpoint_url=endpoint_url)
+    return any(root.head(key) is not None for key in ("rows.sig.json", "_rows.sig.json", *OWN))
+
+
 def refuse_signed_folders_only(uri: str, *, endpoint_url: str | None = None) -> None:
     """A folder or prefix without a manifest of its own whose every Parquet object lies in a folder signed on its own
     (a store's root above its datasets, a bucket root) was named one level short: :func:`resolve_parts`' ``BadInput``
     (exit 2, naming the signed folders), never "missing-manifest" (exit 1). Unsigned Parquet, or none at all, is left
-    to the caller's own check (break-it r10 F1)."""
+    to the caller's own check (break-it r10 F1). A folder that holds a signed part's own row sidecar was a dataset whose
+    manifest (and data) are gone, not a folder named one level short: left to verification's "missing-manifest" (exit 1),
+    never a fix that points at its holdout, which passes (break-it r14 F1)."""
+    if holds_signed_sidecar(uri, endpoint_url=endpoint_url):
+        return
     try:
         resolve_parts(uri, endpoint_url=endpoint_url)
     except DatasetMissing:

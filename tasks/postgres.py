@@ -258,6 +258,15 @@ class TableSession:
         self.columns = {name: Column(name, typ, cat) for name, typ, cat in cur.fetchall()}
         info = conn.info
         self.server = {"host": info.host, "port": int(info.port), "dbname": info.dbname}
+        # the table and server as the server names them, not as the URL spells them: `public.reviews` and `reviews`,
+        # `localhost` and `127.0.0.1` find one snapshot (break-it r14 F12: another spelling read as "not guarded")
+        schema, rel, addr, port = conn.execute(
+            "SELECT n.nspname, c.relname, host(inet_server_addr()), inet_server_port() FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = %s",
+            [oid],
+        ).fetchone()
+        self.relation = rel if schema == "public" else f"{schema}.{rel}"
+        self.server_key = {"host": addr or info.host, "port": int(port or info.port), "dbname": info.dbname}
 
     def require(self, *names: str) -> None:
         for name, flag in zip(names, ("--id-col", "--label-col", "column")):
@@ -562,6 +571,14 @@ def tamper_table(
     if id_col is None or label_col is None:
         recorded = snapshot_columns(target)
         id_col, label_col = id_col or recorded[0], label_col or recorded[1]
+    with table_session(target) as s:  # NULL labels made an integer column read as "continuous values" (break-it r14 F7)
+        s.require(id_col, label_col)
+        unlabelled, first = s.null_labels(id_col, label_col)
+    if unlabelled:
+        raise BadInput(
+            f"label column {label_col!r} of {target.table} has {unlabelled} NULL label(s), first at {'a row whose id is NULL too' if first is None else f'id {to_py(first)!r}'}",
+            "label every row, or delete the unlabelled rows, before tampering",
+        )
     frame, spec = read_frame(target, id_col=id_col, label_col=label_col, timestamp_col=None)
     from labelguard.tasks.classes import with_positive
 
@@ -606,7 +623,7 @@ def snapshot_columns(target: TableTarget) -> tuple[str, str]:
     Read, not verified: only the column names are taken, and a wrong name fails as a missing column.
     """
     with table_session(target) as s:
-        path = default_fingerprint_path(s.server, target.table)
+        path = session_fingerprint_path(s)
     if path.is_file():
         from labelguard.tasks.manifest import SignedManifest
 
@@ -622,6 +639,20 @@ def default_fingerprint_path(server: dict[str, Any], table: str) -> Path:
     """One file per table: ``<state>/tables/<host>_<port>_<db>_<table>.json`` (its tags in ``….parquet`` beside it)."""
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{server['host']}_{server['port']}_{server['dbname']}_{table}").strip("_")
     return state_dir() / "tables" / f"{slug}.json"
+
+
+def session_fingerprint_path(session: "TableSession") -> Path:
+    """The default fingerprint of the session's table: named by the table's identity (schema-qualified name, the
+    server's address and port, the database), so every spelling of the URL finds it; one written before under the
+    URL's own spelling is still found there."""
+    path = default_fingerprint_path(session.server_key, session.relation)
+    legacy = default_fingerprint_path(session.server, session.target.table)
+    return legacy if not path.is_file() and legacy.is_file() else path
+
+
+def _same_table(a: Any, b: Any) -> bool:
+    strip = lambda t: str(t)[len("public."):] if str(t).startswith("public.") else str(t)  # noqa: E731
+    return strip(a) == strip(b)
 
 
 def tags_path(fingerprint: Path) -> Path:
@@ -712,7 +743,8 @@ def diff_tags(then: pa.Table, now: pa.Table) -> TableDiff:
     retag = pc.and_(pc.not_equal(then_col("tag"), now_col("tag")), pc.invert(relabel))
     ids = now_col("id")
     relabels = sorted(
-        ({"id": i, "old": o, "new": n} for i, o, n in zip(*(a.filter(relabel).to_pylist() for a in (ids, label_then, label_now)))),
+        # a NULL label is compared as COPY's "\\N" marker but reported as null, not as a label "\\N" (break-it r14 F2)
+        ({"id": i, "old": None if o == "\\N" else o, "new": None if n == "\\N" else n} for i, o, n in zip(*(a.filter(relabel).to_pylist() for a in (ids, label_then, label_now)))),
         key=lambda r: r["id"],
     )
     inserted, deleted = set(twice.to_pylist()), []
@@ -787,7 +819,7 @@ def take_fingerprint(target: TableTarget, signing_key, *, out: Path | None = Non
             )
         tags, stream_sha = s.row_tags(id_col, label_col)
         server, taken_at, columns = s.server, s.snapshot_time, s.columns
-    path = Path(out) if out else default_fingerprint_path(server, target.table)
+        path = Path(out) if out else session_fingerprint_path(s)
     replaced = _replaced(path, signing_key.public_key(), target.table, spec, stream_sha, tags)
     sink = pa.BufferOutputStream()
     pq.write_table(tags, sink, compression="zstd")
@@ -878,13 +910,13 @@ def load_fingerprint(path: Path, verify_key) -> Fingerprint:
 
 def resolve_fingerprint(session: TableSession, path: Path | None, verify_key, *, required: bool = True) -> Fingerprint | None:
     """The fingerprint at ``path``, or the default one for this table (None when absent and not required)."""
-    path = Path(path) if path else default_fingerprint_path(session.server, session.target.table)
+    path = Path(path) if path else session_fingerprint_path(session)
     if not path.is_file() and not required:
         return None
     fp = load_fingerprint(path, verify_key)
     # another table's snapshot would read as every row changed: a slip, never tampering (break-it r12 finding 10)
     table, dbname = fp.payload.get("table"), (fp.payload.get("server") or {}).get("dbname")
-    if table != session.target.table or dbname != session.server["dbname"]:
+    if not (_same_table(table, session.target.table) or _same_table(table, session.relation)) or dbname != session.server["dbname"]:
         raise BadInput(
             f"{path} is the snapshot of table {table} in database {dbname}, not of {session.target.table} in {session.server['dbname']}",
             f"pass {session.target.table}'s own fingerprint, or take one: labelguard snapshot URL",
@@ -999,6 +1031,32 @@ def read_approved_ids(path: Path) -> list[str]:
     return [str(i) for i in doc]
 
 
+def read_approved_changes(path: Path) -> dict[str, tuple[str, str]]:
+    """The label changes an approval file names (a truth file's ``flipped`` or a verify JSON's ``relabels``: ``{id, old,
+    new}``), id -> (old, new) as comparable text; empty for a list of ids alone. An approval of id 3 from 'a' to 'b'
+    must not approve 'a' to 'c' (break-it r14 F14)."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    entries = (doc.get("flipped") or doc.get("relabels") or []) if isinstance(doc, dict) else []
+    return {str(e["id"]): (_label_key(e["old"]), _label_key(e["new"])) for e in entries if isinstance(e, dict) and {"id", "old", "new"} <= e.keys()}
+
+
+def _label_key(value: Any) -> str:
+    """A label as comparable text: ``True``/``'true'``/``'t'`` alike, ``1``/``1.0``/``'1'`` alike."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value).strip()
+    if text.lower() in ("t", "true", "f", "false"):
+        return "true" if text.lower() in ("t", "true") else "false"
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
 # ---------------------------------------------------------------- ingest source
 
 
@@ -1013,10 +1071,17 @@ def _approval(diff: TableDiff, fp: Fingerprint, approved: Path | None) -> dict[s
     from labelguard.errors import GuardFired
 
     approved_ids = set(read_approved_ids(approved)) if approved else set()
-    unapproved = sorted((set(diff.label_changed) - approved_ids) | set(diff.other_changed) | set(diff.inserted) | set(diff.deleted))
+    changes = read_approved_changes(approved) if approved else {}
+    other = [r for r in diff.relabels if str(r["id"]) in changes and changes[str(r["id"])] != (_label_key(r["old"]), _label_key(r["new"]))]
+    unapproved = sorted((set(diff.label_changed) - approved_ids) | {r["id"] for r in other} | set(diff.other_changed) | set(diff.inserted) | set(diff.deleted))
     if unapproved:
         shown = ", ".join(map(shown_id, unapproved[:10])) + (" …" if len(unapproved) > 10 else "")
         relabel_only = not (diff.other_changed or diff.inserted or diff.deleted)
+        if other:
+            first = other[0]
+            old_, new_ = changes[str(first["id"])]
+            shown += (f" ({len(other)} relabelled otherwise than approved, e.g. id {shown_id(first['id'])}: approved {old_!r} → {new_!r}, "
+                      f"found {first['old']!r} → {first['new']!r})")
         raise GuardFired(
             ["table_fingerprint"],
             f"{diff.summary()} since the snapshot of {fp.payload['taken_at']}; not approved: {shown}",

@@ -67,18 +67,19 @@ def check_args(days: int, poison_day: int | None, attack: str, rate: float, vect
         Days below 3, a poison day outside 2..days (day 1 signs the reference), an unknown attack or vector, a bad rate,
         mean rows a day below :func:`min_day_rows`.
     """
-    from labelguard.tasks.attacks import check_rate, get_attack
-
-    if rows is not None and rows < min_day_rows():
-        raise BadInput(f"--rows must be at least {min_day_rows()}, got {rows}: smaller days cannot show a 20% flip (drift reads them 'cannot tell')",
-                       f"pass e.g. --rows {DayPlan().rows}")
-
-    if days < 3:
+    if days < 3:  # the checks that need no import first: a range error answers at once (break-it r14 F15)
         raise BadInput(f"--days must be at least 3, got {days}", "pass e.g. --days 14")
     if poison_day is not None and not 2 <= poison_day <= days:
         raise BadInput(f"--poison-day must be in 2..{days} (day 1 signs the reference), got {poison_day}", f"pass e.g. --poison-day {min(10, days)}, or 0 for none")
     if vector not in VECTORS:
         raise BadInput(f"unknown vector {vector!r}", f"choose one of: {', '.join(VECTORS)}")
+    if not 0 <= rate <= 1:
+        raise BadInput(f"rate must be within [0, 1], got {rate}", "pass e.g. --rate 0.2")
+    if rows is not None and rows < min_day_rows():
+        raise BadInput(f"--rows must be at least {min_day_rows()}, got {rows}: smaller days cannot show a 20% flip (drift reads them 'cannot tell')",
+                       f"pass e.g. --rows {DayPlan().rows}")
+    from labelguard.tasks.attacks import check_rate, get_attack
+
     get_attack(attack)
     check_rate(rate)
 

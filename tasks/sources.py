@@ -265,13 +265,18 @@ def load_source(
         if text_encoding:
             meta["encoding"] = text_encoding
         try:
-            return check_schema(frame, spec), spec, meta
+            checked = check_schema(frame, spec)
         except SchemaViolation as exc:
             first = exc.failure_cases.iloc[0]
             repeated = str(first["column"]) == spec.id_col and str(first["check"]) == "field_uniqueness"
             if repeated and (delta := _delta_table_problem(source, exc.problem, endpoint_url)):
                 raise SchemaViolation(*delta, failure_cases=exc.failure_cases) from None
             raise
+        if (remote or Path(source).is_dir()) and not any(c in source for c in "*?["):  # after the repeated-ids check, which names an UPDATE's copy
+            from labelguard.tasks.lake import refuse_delta_removed, resolve_parts
+
+            refuse_delta_removed(*resolve_parts(source, endpoint_url=endpoint_url), "ingest")  # a DELETE repeats no id (break-it r14 F3)
+        return checked, spec, meta
     return check_schema(frame, spec), spec, meta
 
 

@@ -225,7 +225,16 @@ class S3Store:
 
         try:
             return getattr(self.client, op)(**kwargs)
-        except (EndpointConnectionError, ConnectTimeoutError):
+        except (EndpointConnectionError, ConnectTimeoutError) as exc:
+            from urllib.parse import urlsplit
+
+            tried = urlsplit(str((getattr(exc, "kwargs", None) or {}).get("endpoint_url") or "")).netloc
+            configured = urlsplit(str(self.client.meta.endpoint_url)).netloc
+            if tried and configured and tried != configured and tried.endswith("." + configured):  # virtual-host addressing (break-it r14 F4)
+                raise StoreUnreachable(
+                    f"cannot reach {tried}, the bucket's virtual-host name at the S3 endpoint {self.client.meta.endpoint_url}",
+                    "address the bucket path-style (addressing_style = path under s3 in the AWS config file), or make the bucket's host name resolve",
+                ) from None
             raise StoreUnreachable(
                 f"cannot reach the S3 endpoint {self.client.meta.endpoint_url}",
                 "start it, or point AWS_ENDPOINT_URL_S3 at a running endpoint",

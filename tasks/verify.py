@@ -489,7 +489,11 @@ def verify_dataset(
         if integrity.ok:
             refuse_positive_against_signed(integrity.manifest.spec, positive_class)
     unsealed_spec = None
-    if integrity.code == "missing-manifest" and columns is None and (names is None or set(names) - {"manifest"}):
+    from labelguard.tasks.lake import holds_signed_sidecar
+
+    if integrity.code == "missing-manifest" and holds_signed_sidecar(uri, endpoint_url=endpoint_url):
+        pass  # a signed part whose manifest (and data) went missing: reported as such, never judged as unsealed data (break-it r14 F1)
+    elif integrity.code == "missing-manifest" and columns is None and (names is None or set(names) - {"manifest"}):
         integrity.data, unsealed_spec = _unsealed(uri, endpoint_url, id_col or "review_id", label_col or "label", positive_class)
     elif integrity.code == "missing-manifest":  # integrity only: datasets in subfolders are a slip, as _unsealed says
         from labelguard.tasks.lake import refuse_signed_folders_only
