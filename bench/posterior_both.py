@@ -7,7 +7,8 @@ Run (tenth session, issue 9):
 
 The bench's rows gain, for each posterior (``old``, ``new``): ``f1_``, ``named_`` (rows in the suspect set), ``tp_``
 (flipped rows in it), ``noise_`` (its noise rate) and ``set_`` (which candidate set it chose). The guards run once,
-so the two are compared on identical data at the cost of one more posterior per run.
+so the two are compared on identical data at the cost of one more posterior per run. ``EXTRA_POSTERIORS="tag=path;..."``
+scores more variants the same way (columns ``f1_tag`` ...; sixteenth session).
 """
 
 import importlib.util
@@ -24,6 +25,16 @@ import regimes  # noqa: E402
 
 from labelguard.tasks.posterior import flip_posterior as new_flip_posterior  # noqa: E402
 
+# more posteriors to score on the same runs: EXTRA_POSTERIORS="tag=path;tag2=path2" (each a tasks/posterior.py variant)
+EXTRA = []
+for item in filter(None, os.environ.get("EXTRA_POSTERIORS", "").split(";")):
+    tag, path = item.split("=", 1)
+    _s = importlib.util.spec_from_file_location(f"labelguard.tasks.posterior_{tag}", path)
+    _m = importlib.util.module_from_spec(_s)
+    sys.modules[_s.name] = _m
+    _s.loader.exec_module(_m)
+    EXTRA.append((tag, _m.flip_posterior))
+
 _evaluate = regimes._evaluate
 
 
@@ -32,7 +43,7 @@ def _both(*args):
     # with the bench (the clean model's scores, its spread); frame, truth, holdout and spec keep their places
     row = _evaluate(*args)
     frame, truth, holdout, spec = args[4], args[5], args[-2], args[-1]
-    for tag, fp in (("old", old.flip_posterior), ("new", new_flip_posterior)):
+    for tag, fp in (("old", old.flip_posterior), ("new", new_flip_posterior), *EXTRA):
         post = fp(frame, spec, holdout)
         row[f"f1_{tag}"] = regimes._f1(post.suspect, truth)
         row[f"named_{tag}"] = int(post.suspect.sum())
@@ -43,7 +54,7 @@ def _both(*args):
 
 
 regimes._evaluate = _both
-regimes.COLUMNS = list(regimes.COLUMNS) + [f"{a}_{t}" for t in ("old", "new") for a in ("f1", "named", "tp", "noise", "set")]
+regimes.COLUMNS = list(regimes.COLUMNS) + [f"{a}_{t}" for t in ("old", "new", *(t for t, _ in EXTRA)) for a in ("f1", "named", "tp", "noise", "set")]
 script = sys.argv[1]
 sys.argv = sys.argv[1:]
 # the script's module as imported (regimes is the patched one itself; run as __main__ it would be a fresh, unpatched copy)
