@@ -182,11 +182,14 @@ def resolve_parts(uri: str, *, endpoint_url: str | None = None) -> tuple[Store, 
         from labelguard.tasks.readers import is_csv
 
         csvs = [k for k in keys if is_csv(k) and not _skipped(k)]
-        if csvs:  # a folder of CSV exports: seal signs Parquet in place, ingest reads CSV (break-it r9)
-            raise DatasetMissing(
-                f"no Parquet objects at {root.uri}, only {len(csvs)} CSV file(s) ({csvs[0]}{', …' if len(csvs) > 1 else ''})",
-                f"seal signs Parquet where it lies; CSV is read by `labelguard ingest --source {root.uri.rstrip('/')}/{csvs[0]} --dest URI`, which writes a signed dataset",
-            )
+        if csvs:  # a folder of CSV exports: seal signs Parquet in place, ingest reads one CSV file (break-it r9, r14 F5)
+            shown = ", ".join(sorted(csvs)[:3]) + (", …" if len(csvs) > 3 else "")
+            base = root.uri.rstrip("/")
+            fix = (f"`labelguard ingest --source {base}/{sorted(csvs)[0]} --dest URI` reads one CSV file into a signed dataset"
+                   if len(csvs) == 1 else
+                   f"a folder of CSV files is not read as one dataset: join them into one file and pass it to `labelguard ingest --source FILE --dest URI`, "
+                   f"or ingest each as a daily partition (`labelguard ingest --source {base}/{sorted(csvs)[0]} --dest URI --partition date=YYYY-MM-DD`)")
+            raise DatasetMissing(f"no Parquet objects at {root.uri}, only {len(csvs)} CSV file(s) ({shown})", fix + "; seal signs only Parquet where it lies")
         raise DatasetMissing(f"no Parquet objects at {root.uri}", "point at a folder or prefix of .parquet files, one file, or a glob")
     return root, sorted(parts)
 

@@ -15,10 +15,17 @@ def test_sealing_a_folder_of_csv_says_seal_signs_parquet_and_ingest_reads_csv(tm
         (lake / name).write_text("id,label,x\n1,0,0.5\n2,1,1.5\n")
     with pytest.raises(DatasetMissing) as err:
         resolve_parts(str(lake))
-    assert err.value.problem == f"no Parquet objects at {lake}, only 2 CSV file(s) (a.csv, …)"
+    assert err.value.problem == f"no Parquet objects at {lake}, only 2 CSV file(s) (a.csv, b.csv)"
+    # break-it r14 F5: the fix spoke of seal to an ingest user, and its one-file command ingested half the folder as the whole
     assert err.value.fix == (
-        f"seal signs Parquet where it lies; CSV is read by `labelguard ingest --source {lake}/a.csv --dest URI`, which writes a signed dataset"
+        "a folder of CSV files is not read as one dataset: join them into one file and pass it to `labelguard ingest --source FILE --dest URI`, "
+        f"or ingest each as a daily partition (`labelguard ingest --source {lake}/a.csv --dest URI --partition date=YYYY-MM-DD`); "
+        "seal signs only Parquet where it lies"
     )
+    (lake / "b.csv").unlink()
+    with pytest.raises(DatasetMissing) as err:
+        resolve_parts(str(lake))
+    assert err.value.fix == f"`labelguard ingest --source {lake}/a.csv --dest URI` reads one CSV file into a signed dataset; seal signs only Parquet where it lies"
 
 
 def test_a_folder_with_neither_parquet_nor_csv_keeps_the_plain_message(tmp_path):
