@@ -1675,7 +1675,7 @@ def drift(
     to_stdout = _json_to_stdout(json_out)
     settings = Settings.resolve(verify_key=verify_key, signing_key=signing_key, s3_endpoint=endpoint_url)
     with _edge():
-        from labelguard.errors import BadInput
+        from labelguard.errors import BadInput, UntrustedInput
         from labelguard.tasks.drift import parse_date
         from labelguard.tasks.manifest import load_verify_key
 
@@ -1698,8 +1698,15 @@ def drift(
 
         # a missing or forged reference, or a forged day record, answers before Prefect starts (exit 2 / exit 1)
         root = open_store(uri, endpoint_url=settings.s3_endpoint)
-        ref = load_reference(root, key, reference_uri=reference, endpoint_url=settings.s3_endpoint, ledger=book)
-        read_records(root, key, dataset_id=ref.dataset_id)
+        try:
+            ref = load_reference(root, key, reference_uri=reference, endpoint_url=settings.s3_endpoint, ledger=book)
+            read_records(root, key, dataset_id=ref.dataset_id)
+        except UntrustedInput as exc:  # exit 1 with the JSON a CI job reads on exit 1, as verify writes it (break-it r14 F16)
+            if json_out is not None:
+                from labelguard.tasks.drift import untrusted_days
+
+                _write_json(json_out, _json.dumps(untrusted_days(exc), indent=2, allow_nan=False))
+            raise
         _prefect_ready()
         from labelguard.flows.drift import drift_flow
 

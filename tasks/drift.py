@@ -681,7 +681,18 @@ def _signed_records(store: Store, verify_key: Ed25519PublicKey, kind: str, datas
 
 def _untrusted_record(where: str, code: str) -> UntrustedInput:
     return UntrustedInput(["day-record"], f"the drift record {where} failed verification: {code}",
-                          fix="find out who wrote it, then delete it so the day is checked again (or restore the signed record)")
+                          fix="find out who wrote it, then delete it so the day is checked again (or restore the signed record)", uri=where)
+
+
+def untrusted_days(exc: UntrustedInput) -> list[dict[str, Any]]:
+    """``drift --json`` when a trusted input (the reference, a day record) fails its verification: no day was checked,
+    so the list holds one entry for the refusal — ``alarm`` true, ``fired`` the failed input's role (``day-record``,
+    ``reference``), ``status`` ``untrusted input``, ``untrusted_input`` {``role``, ``uri``, ``detail``} — and the day
+    fields a reader of checked days expects, empty (``rows`` null, ``guards`` and ``tests`` empty)."""
+    day = re.search(r"date=(\d{4}-\d{2}-\d{2})\.json$", exc.uri or "")
+    return [{"date": day.group(1) if day else None, "uri": exc.uri, "rows": None, "alarm": True, "fired": list(exc.failed),
+             "integrity": "untrusted-input", "integrity_detail": exc.detail, "guards": {}, "tests": [], "suspect_ids": [],
+             "status": "untrusted input", "untrusted_input": {"role": ", ".join(exc.failed), "uri": exc.uri, "detail": exc.detail}}]
 
 
 def write_record(root: Store, result: DayResult, signing_key: Ed25519PrivateKey, *, dataset_id: str) -> bool:
