@@ -624,15 +624,21 @@ def test_the_positive_share_is_the_named_classs_else_the_last_classs():
         assert (g["positive_share"], g["reference_positive_share"]) == (pytest.approx(share), pytest.approx(share))
 
 
+def _bootstrap_predictions(X, codes, X_new, rounds):
+    """Each of ``rounds`` refits on a bootstrap resample (a generator seeded 0 draws each as n integers in [0, n)):
+    its predicted classes on the new rows."""
+    rng = np.random.default_rng(0)
+    for _ in range(rounds):
+        take = rng.integers(0, len(X), len(X))
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[take], codes[take])
+        yield model.classes_[model.predict_proba(X_new).argmax(axis=1)]
+
+
 def _share_sd_by_hand(X, codes, X_new, k, rounds=8):
     """Eight refits on bootstrap resamples (a generator seeded 0 draws each as n integers in [0, n)); each class's
     predicted share of the new rows; their standard deviation with ddof 1."""
-    rng = np.random.default_rng(0)
     shares = np.zeros((rounds, k))
-    for b in range(rounds):
-        take = rng.integers(0, len(X), len(X))
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[take], codes[take])
-        pred = model.classes_[model.predict_proba(X_new).argmax(axis=1)]
+    for b, pred in enumerate(_bootstrap_predictions(X, codes, X_new, rounds)):
         for c in range(k):
             shares[b, c] = (pred == c).sum() / len(X_new)
     return shares.std(axis=0, ddof=1)
@@ -701,12 +707,8 @@ def test_a_model_of_no_rows_gives_every_class_the_same_probability():
 def _recall_sd_by_hand(X, codes, X_new, truth, k, rounds=8):
     """The same eight seeded bootstrap refits as the share sd; each class's recall on the new rows of that class
     (0 for a class with none), and its standard deviation over the refits with ddof 1."""
-    rng = np.random.default_rng(0)
     recalls = np.zeros((rounds, k))
-    for b in range(rounds):
-        take = rng.integers(0, len(X), len(X))
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[take], codes[take])
-        pred = model.classes_[model.predict_proba(X_new).argmax(axis=1)]
+    for b, pred in enumerate(_bootstrap_predictions(X, codes, X_new, rounds)):
         for c in range(k):
             mine = truth == c
             recalls[b, c] = (pred[mine] == c).sum() / mine.sum() if mine.any() else 0.0
