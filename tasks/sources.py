@@ -304,8 +304,9 @@ def check_schema(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
     if failures is not None:
         first = failures.iloc[0]
         if str(first["column"]) == spec.id_col and str(first["check"]) == "field_uniqueness":
-            raise SchemaViolation(_repeated_ids_problem(frame[spec.id_col]), _schema_fix(spec.id_col, "field_uniqueness", spec),
-                                  failure_cases=failures)
+            rest = int(((failures["column"].astype(str) != spec.id_col) | (failures["check"].astype(str) != "field_uniqueness")).sum())
+            raise SchemaViolation(_repeated_ids_problem(frame[spec.id_col]) + (f" (and {rest} other schema failure(s))" if rest else ""),
+                                  _schema_fix(spec.id_col, "field_uniqueness", spec), failure_cases=failures)
         case = first["failure_case"]
         shown = "an empty cell" if case is None or (isinstance(case, float) and np.isnan(case)) or case is pd.NA else f"value {to_py(case)!r}"
         raise SchemaViolation(

@@ -59,7 +59,8 @@ def test_ingest_bad_csv_writes_nothing(tmp_path, keys, prefect_harness):
     csv.write_text("review_id,label,score\na,1,0.5\na,0,inf\n")
     res = invoke("ingest", "--source", csv, "--dest", tmp_path / "ds", "--signing-key", keys[0])
     assert res.exit_code == 2, res.output
-    assert "schema failure" in res.output
+    assert res.output == ("error: 1 id repeats in 'review_id' (2 rows): 'a' at rows 0 and 1 (and 1 other schema failure(s)) "
+                          "(fix: make the ids in 'review_id' unique (or pass --id-col naming a unique column))\n")
     assert not (tmp_path / "ds").exists()
 
 
