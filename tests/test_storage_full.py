@@ -276,3 +276,166 @@ def test_an_https_endpoint_is_taken_as_given(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
     assert open_store("s3://labelguard-x/p", endpoint_url="https://s3.example.test:8443").client.meta.endpoint_url == "https://s3.example.test:8443"
+
+
+# Sixteenth session: the first fresh-clone pass of tasks/storage.py by `make mutation` (partial). The code added since
+# the eighth session's full run (a part's first bytes for break-it r11 F1, the read-timeout line of r11 F10 and its
+# setting, the PostgreSQL URL refused where a dataset belongs, r12 F15) had no test in storage's selection.
+
+
+def test_a_local_objects_first_bytes_are_cut_at_n_and_a_missing_one_has_none(tmp_path):
+    store = LocalStore(tmp_path / "s")
+    store.put("part", b"PAR1rest")
+    assert store.first_bytes("part", 4) == b"PAR1"
+    assert store.first_bytes("part", 1) == b"P"
+    assert store.first_bytes("part", 100) == b"PAR1rest"
+    assert store.first_bytes("part", 0) == b""
+    assert store.first_bytes("gone", 4) == b""
+
+
+def test_an_s3_objects_first_bytes_come_from_one_ranged_get(s3_endpoint):
+    """``bytes=0-(n-1)``: the object's first n bytes, all of a shorter one; nothing (and no request) for n = 0; empty for
+    an object that is gone or empty (S3 answers 416 to a range of an empty object)."""
+    store = open_store(f"s3://lg-fb-{uuid.uuid4().hex[:10]}/p", endpoint_url=s3_endpoint)
+    store.ensure_writable()
+    store.put("part", b"PAR1rest")
+    store.put("empty", b"")
+    asked = []
+    store.client.meta.events.register("before-parameter-build.s3.GetObject", lambda params, **_: asked.append((params["Key"], params.get("Range"))))
+    assert store.first_bytes("part", 4) == b"PAR1"
+    assert store.first_bytes("part", 1) == b"P"
+    assert store.first_bytes("part", 100) == b"PAR1rest"
+    assert store.first_bytes("part", 0) == b""
+    assert store.first_bytes("gone", 4) == b""
+    assert store.first_bytes("empty", 4) == b""
+    assert asked == [("p/part", "bytes=0-3"), ("p/part", "bytes=0-0"), ("p/part", "bytes=0-99"), ("p/gone", "bytes=0-3"), ("p/empty", "bytes=0-3")]
+
+
+def test_first_bytes_from_a_server_that_ignores_the_range_are_still_n(stubbed):
+    """An S3-compatible server may answer a ranged GET with the whole object (200): only the first n bytes are kept."""
+    import io
+
+    from botocore.response import StreamingBody
+
+    store, stub = stubbed
+    stub.add_response("get_object", {"Body": StreamingBody(io.BytesIO(b"PAR1rest"), 8)}, {"Bucket": "b", "Key": "p/k", "Range": "bytes=0-3"})
+    assert store.first_bytes("k", 4) == b"PAR1"
+
+
+def test_first_bytes_from_an_endpoint_that_is_down_is_the_outage_not_an_empty_object(monkeypatch):
+    """A part whose first bytes cannot be read must not read as 'not Parquet': the outage is raised, word for word."""
+    from labelguard.errors import StoreUnreachable
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("LABELGUARD_S3_MAX_ATTEMPTS", "1")
+    with pytest.raises(StoreUnreachable) as err:
+        S3Store("b", "p", endpoint_url="http://127.0.0.1:9").first_bytes("part", 4)
+    assert str(err.value) == "cannot reach the S3 endpoint http://127.0.0.1:9 (fix: start it, or point AWS_ENDPOINT_URL_S3 at a running endpoint)"
+
+
+@pytest.mark.parametrize(("wait", "said"), [(None, "60"), ("2.5", "2.5")])
+def test_an_endpoint_that_accepts_and_never_answers_names_the_wait_and_its_setting(monkeypatch, wait, said):
+    """botocore's read timeout (played at its before-send hook) is its own line: the wait and the attempts, and the
+    setting that changes the wait, not 'dropped the connection'."""
+    from botocore.exceptions import ReadTimeoutError
+
+    from labelguard.errors import StoreUnreachable
+
+    def never_answers(request, **_):
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("LABELGUARD_S3_MAX_ATTEMPTS", "1")
+    if wait is None:
+        monkeypatch.delenv("LABELGUARD_S3_READ_TIMEOUT", raising=False)
+    else:
+        monkeypatch.setenv("LABELGUARD_S3_READ_TIMEOUT", wait)
+    store = S3Store("b", "p", endpoint_url="http://127.0.0.1:9")
+    store.client.meta.events.register("before-send.s3.HeadObject", never_answers)
+    with pytest.raises(StoreUnreachable) as err:
+        store.head("k")
+    assert type(err.value) is StoreUnreachable
+    assert str(err.value) == (f"the S3 endpoint http://127.0.0.1:9 accepted the connection but did not answer within {said} s (after 1 attempts) "
+                              "(fix: check that an S3 service answers there (not a firewall or proxy holding the connection); "
+                              "LABELGUARD_S3_READ_TIMEOUT sets the wait)")
+
+
+def test_the_read_timeout_setting_is_a_positive_finite_number_of_seconds(monkeypatch, tmp_path):
+    from labelguard.tasks.storage import s3_read_timeout
+
+    monkeypatch.delenv("LABELGUARD_S3_READ_TIMEOUT", raising=False)
+    assert (s3_read_timeout(), type(s3_read_timeout())) == (60.0, float)
+    for raw, value in (("0.5", 0.5), ("7", 7.0), ("1e3", 1000.0)):
+        monkeypatch.setenv("LABELGUARD_S3_READ_TIMEOUT", raw)
+        assert s3_read_timeout() == value
+    for raw in ("soon", "", "0", "-1", "inf", "nan"):
+        monkeypatch.setenv("LABELGUARD_S3_READ_TIMEOUT", raw)
+        with pytest.raises(StoreError) as err:
+            s3_read_timeout()
+        assert str(err.value) == f"LABELGUARD_S3_READ_TIMEOUT={raw!r} is not a positive number of seconds (fix: set LABELGUARD_S3_READ_TIMEOUT to e.g. 60)"
+    _no_aws_settings(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    monkeypatch.setenv("LABELGUARD_S3_READ_TIMEOUT", "7.5")
+    assert open_store("s3://labelguard-x/p", endpoint_url="http://127.0.0.1:9").client.meta.config.read_timeout == 7.5
+
+
+def test_the_attempt_budget_is_a_whole_number_from_one(monkeypatch):
+    from labelguard.tasks.storage import s3_max_attempts
+
+    monkeypatch.delenv("LABELGUARD_S3_MAX_ATTEMPTS", raising=False)
+    assert s3_max_attempts() == 5
+    monkeypatch.setenv("LABELGUARD_S3_MAX_ATTEMPTS", "1")
+    assert s3_max_attempts() == 1
+    for raw in ("2.5", "many", "-3"):
+        monkeypatch.setenv("LABELGUARD_S3_MAX_ATTEMPTS", raw)
+        with pytest.raises(StoreError) as err:
+            s3_max_attempts()
+        assert str(err.value) == f"LABELGUARD_S3_MAX_ATTEMPTS={raw!r} is not a positive whole number (fix: set LABELGUARD_S3_MAX_ATTEMPTS to e.g. 5)"
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_a_postgresql_url_opened_as_a_store_says_to_ingest_it_with_the_password_hidden(scheme):
+    with pytest.raises(StoreError) as err:
+        open_store(f"{scheme}://alice:s3cr3t-pw@127.0.0.1:1/shop?table=reviews")
+    assert type(err.value) is StoreError
+    assert str(err.value) == (f"{scheme}://alice:***@127.0.0.1:1/shop?table=reviews is a PostgreSQL table, not a dataset "
+                              "(fix: ingest it first (labelguard ingest --source URL --dest DIR), then pass DIR)")
+
+
+def test_the_embedded_servers_port_is_one_the_kernel_hands_out_free():
+    """Port 0 asks the kernel for a free ephemeral port (run as root, a fixed low port such as 1 would bind too, and two
+    embedded servers would then fight over it); the port is free again once the probe is closed."""
+    import socket
+
+    from labelguard.tasks.storage import _free_port
+
+    low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    port = _free_port()
+    assert low <= port <= high
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+
+
+def test_an_s3_listing_holds_at_most_100000_keys_by_default(monkeypatch):
+    """The default limit is 100,000 keys: after 100 full pages of 1,000 it asks no more, though the store says there
+    are more (the pages are answered at botocore's before-call hook, so no page is built or sent)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    from botocore.awsrequest import AWSResponse
+
+    store = S3Store("b", "p", endpoint_url="http://127.0.0.1:9")
+    asked = []
+
+    def page(params, **_):
+        asked.append(params["query_string"]["max-keys"])
+        first = 1000 * (len(asked) - 1)
+        return AWSResponse(params["url"], 200, {}, None), {
+            "IsTruncated": True, "NextContinuationToken": f"t{len(asked)}",
+            "Contents": [{"Key": f"p/{i:06d}"} for i in range(first, first + asked[-1])]}
+
+    store.client.meta.events.register("before-call.s3.ListObjectsV2", page)
+    keys = store.list()
+    assert (len(keys), keys[0], keys[-1], asked) == (100_000, "000000", "099999", [1000] * 100)
