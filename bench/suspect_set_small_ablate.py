@@ -10,7 +10,7 @@ for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(v, "1")
 sys.path.insert(0, "bench")
 import numpy as np, pandas as pd
-from concurrent.futures import ProcessPoolExecutor
+from _common import run_seeds_to_csv
 import regimes
 from labelguard.tasks import posterior as P
 
@@ -53,9 +53,7 @@ def run_seed(args):
 if __name__ == "__main__":
     seeds = [int(s) for s in sys.argv[1].split(",")]
     regime = sys.argv[2]; names = sys.argv[3].split(","); outp = sys.argv[4]
-    with ProcessPoolExecutor(2) as pool:
-        rows = [r for rs in pool.map(run_seed, [(s, regime, names) for s in seeds]) for r in rs]
-    df = pd.DataFrame(rows); df.to_csv(outp, index=False)
+    df = run_seeds_to_csv(run_seed, [(s, regime, names) for s in seeds], outp)
     c = df.groupby(["attack", "rate"]).mean(numeric_only=True)
     for n in names:
         print(n, "mean F1 %.4f" % c[n].mean(), "cells below cl", int((c[n] - c.cl < -0.01).sum()), "runs below", int((df[n] - df.cl < -0.01).sum()),

@@ -10,7 +10,7 @@ for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(v, "1")
 sys.path.insert(0, "bench")
 import numpy as np, pandas as pd
-from concurrent.futures import ProcessPoolExecutor
+from _common import run_seeds_to_csv
 import regimes
 from labelguard.tasks import posterior as P
 from labelguard.tasks import detectors as D
@@ -43,8 +43,6 @@ def run_seed(args):
 
 if __name__ == "__main__":
     seeds = [int(s) for s in sys.argv[1].split(",")]
-    with ProcessPoolExecutor(2) as pool:
-        rows = [r for rs in pool.map(run_seed, [(s, sys.argv[2]) for s in seeds]) for r in rs]
-    df = pd.DataFrame(rows); df.to_csv(sys.argv[3], index=False)
+    df = run_seeds_to_csv(run_seed, [(s, sys.argv[2]) for s in seeds], sys.argv[3])
     print(df[["rate_mean", "rate_fold", "cand_clean_thr", "cand_clean_in_set"]].mean().round(4).to_string())
     print(df.groupby("attack")[["rate_mean", "rate_fold", "cand_clean_thr", "cand_clean_in_set"]].mean().round(4).to_string())

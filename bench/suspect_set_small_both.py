@@ -12,7 +12,7 @@ sys.path.insert(0, "bench")
 _spec = importlib.util.spec_from_file_location("labelguard.tasks.posterior_old", os.environ.get("OLD_POSTERIOR", "/tmp/posterior_old.py"))
 old = importlib.util.module_from_spec(_spec); sys.modules[_spec.name] = old; _spec.loader.exec_module(old)
 import numpy as np, pandas as pd
-from concurrent.futures import ProcessPoolExecutor
+from _common import run_seeds_to_csv
 import regimes
 from labelguard.tasks import posterior as new
 from labelguard.tasks.detectors import confident_learning, detector_model
@@ -34,9 +34,7 @@ def run_seed(args):
 
 if __name__ == "__main__":
     seeds = [int(s) for s in sys.argv[1].split(",")]
-    with ProcessPoolExecutor(2) as pool:
-        rows = [r for rs in pool.map(run_seed, [(s, sys.argv[2]) for s in seeds]) for r in rs]
-    df = pd.DataFrame(rows); df.to_csv(sys.argv[3], index=False)
+    df = run_seeds_to_csv(run_seed, [(s, sys.argv[2]) for s in seeds], sys.argv[3])
     c = df.groupby(["attack", "rate"]).mean(numeric_only=True)
     for n in ("old", "new"):
         print(n, "mean F1 %.4f" % c[n].mean(), "cells below cl", int((c[n] - c.cl < -0.01).sum()), "runs below", int((df[n] - df.cl < -0.01).sum()), "switches", int((df[n + "_set"] != "posterior").sum()))

@@ -171,11 +171,8 @@ def test_forty_classes_are_each_drawn_their_own_way_and_the_legend_stays_inside_
     """15 classes: class i and class i+8 were drawn with the same colour and marker; 40 classes: the legend ran off the
     bottom of boundaries.png (18 classes shown) and covered the data. Now every class has its own (colour, marker) and the
     legend lies inside the figure, below the plot."""
-    import matplotlib.pyplot as plt
-
-    from labelguard.tasks import train
     from labelguard.tasks.manifest import ColumnSpec
-    from labelguard.tasks.report import RunResult, plot_boundaries
+    from tests.test_fix_findings_r8 import boundaries_figure
 
     rng = np.random.default_rng(5)
     names = [f"catégorie {k:02d}" for k in range(40)]
@@ -184,13 +181,7 @@ def test_forty_classes_are_each_drawn_their_own_way_and_the_legend_stays_inside_
     frame = pd.DataFrame({"review_id": range(len(y)), **{f"f{m}": centres[y, m] + rng.normal(size=len(y)) for m in range(4)},
                           "label": np.array(names)[y]})
     spec = ColumnSpec(feature_cols=("f0", "f1", "f2", "f3"), classes=tuple(names), positive_class=None)
-    model = train.train_model(frame, spec)
-    run = RunResult("ds", "honest", 0.0, 0, False, spec, frame=frame, model=model, metrics=train.evaluate(model, frame, spec))
-    figures = []
-    real_close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig=None: figures.append(fig))
-    assert plot_boundaries({"pipeline": run}, tmp_path / "b.png")
-    fig = figures[0]
+    fig, real_close = boundaries_figure(frame, spec, tmp_path, monkeypatch)
     ax = fig.axes[0]
     drawn = {c.get_label(): (tuple(np.round(c.get_facecolor()[0][:3], 3)), c.get_paths()[0].vertices.round(3).tobytes())
              for c in ax.collections if c.get_label().startswith("labelled ")}

@@ -233,27 +233,34 @@ def test_baseline_out_inside_a_signed_dataset_is_refused(tmp_path, keys):
 # ---------------------------------------------------------------- finding 4: the projection caption ran off the figure
 
 
-def test_the_projection_caption_fits_inside_a_one_panel_figure(tmp_path, monkeypatch):
-    """Finding 4: `pipeline … --out` on data with text drew one panel whose caption ("2-D projection: first two
-    principal components of the standardized 51-column feature matrix (text text as TF-IDF + SVD). Shading: …")
-    was cut off at both edges of boundaries.png. Now it is wrapped: its box lies inside the figure."""
+
+def boundaries_figure(frame, spec, tmp_path, monkeypatch):
+    """The figure `plot_boundaries` draws for an honest run trained on ``frame`` (kept open: ``plt.close`` is caught),
+    and the real ``plt.close`` to close it with."""
     import matplotlib.pyplot as plt
 
     from labelguard.tasks import train
-    from labelguard.tasks.manifest import ColumnSpec
     from labelguard.tasks.report import RunResult, plot_boundaries
 
-    rng = np.random.default_rng(4)
-    y = np.array([0, 1] * 100)
-    frame = pd.DataFrame({"review_id": range(200), **{c: rng.normal(size=200) + y for c in ("a", "b", "c", "d")}, "label": y})
-    spec = ColumnSpec(feature_cols=("a", "b", "c", "d"), classes=(0, 1), positive_class=1)
     model = train.train_model(frame, spec)
     run = RunResult("ds", "honest", 0.0, 0, False, spec, frame=frame, model=model, metrics=train.evaluate(model, frame, spec))
     figures = []
     real_close = plt.close
     monkeypatch.setattr(plt, "close", lambda fig=None: figures.append(fig))
     assert plot_boundaries({"pipeline": run}, tmp_path / "b.png")
-    fig = figures[0]
+    return figures[0], real_close
+
+def test_the_projection_caption_fits_inside_a_one_panel_figure(tmp_path, monkeypatch):
+    """Finding 4: `pipeline … --out` on data with text drew one panel whose caption ("2-D projection: first two
+    principal components of the standardized 51-column feature matrix (text text as TF-IDF + SVD). Shading: …")
+    was cut off at both edges of boundaries.png. Now it is wrapped: its box lies inside the figure."""
+    from labelguard.tasks.manifest import ColumnSpec
+
+    rng = np.random.default_rng(4)
+    y = np.array([0, 1] * 100)
+    frame = pd.DataFrame({"review_id": range(200), **{c: rng.normal(size=200) + y for c in ("a", "b", "c", "d")}, "label": y})
+    spec = ColumnSpec(feature_cols=("a", "b", "c", "d"), classes=(0, 1), positive_class=1)
+    fig, real_close = boundaries_figure(frame, spec, tmp_path, monkeypatch)
     renderer = fig.canvas.get_renderer()
     box, frame_box = fig._suptitle.get_window_extent(renderer), fig.bbox
     real_close(fig)
