@@ -43,7 +43,7 @@ def verify_flow(
     publish(
         name,
         "\n".join(f"- **{g.name}**: {g.verdict} — {g.detail}" for g in report.guards)
-        + (f"\n\nSuspect rows ({len(report.suspect_ids)}, from {', '.join(report.suspects_from)})" if report.suspect_ids else ""),
+        + (f"\n\n{report.suspects_heading.capitalize()} ({len(report.suspect_ids)}, from {', '.join(report.suspects_from)})" if report.suspect_ids else ""),
         table=[{"guard": g.name, "verdict": g.verdict, "suspects": len(g.suspect_ids or []), "detail": g.detail} for g in report.guards],
         description=f"Guard suite on {uri}",
     )

@@ -1298,8 +1298,7 @@ def verify(
         out.print(f"detector model: kernel logistic regression (RBF, Nystroem): on {whose} its out-of-fold "
                   f"log-loss is {model['kernel_log_loss']:.3f} against {model['linear_log_loss']:.3f} for a linear model", highlight=False)
     if report.suspect_ids:
-        what = "suspect rows" if report.verdict != "pass" else "rows most likely flipped, though nothing fired"
-        out.print(_suspect_line(what, report.suspect_ids, report.suspects_from), highlight=False)
+        out.print(_suspect_line(report.suspects_heading, report.suspect_ids, report.suspects_from), highlight=False)
     elif report.suspects_note:  # nobody named, and why: the trusted rows could not vouch for the rows a detector flagged
         out.print(f"suspect rows: {report.suspects_note}", highlight=False)
     if report.unknown is not None:  # not flips: rows of a class the reference cannot vouch for

@@ -57,6 +57,12 @@ class VerifyReport:
     def ok(self) -> bool:
         return self.verdict == "pass"
 
+    @property
+    def suspects_heading(self) -> str:
+        """What the named rows are: "suspect rows" when a guard fired; else the rows the pooled posterior ranks most likely
+        flipped, which no guard found evidence of (an ``inconclusive`` verdict is guards that cannot vouch, not guards that fired)."""
+        return "suspect rows" if self.verdict == "fired" else "rows most likely flipped, though nothing fired"
+
     def to_dict(self) -> dict[str, Any]:
         allowed = self.allowed_inconclusive and self.verdict == "inconclusive"
         return {
