@@ -431,6 +431,9 @@ def knn_consistency_guard(ctx: GuardContext) -> GuardResult:
     return _self_contained("knn_consistency", ctx, knn_consistency, 20, "disagree with their neighbourhood")
 
 
+EVIDENCE_ALPHA = 0.05  # reference_model: below it the excess disagreement is evidence of flips (the EM flip rate is quoted as an estimate)
+
+
 @register_guard("reference_model")
 def reference_model_guard(ctx: GuardContext) -> GuardResult:
     """Reference-anchored: a model fitted on the trusted reference scores each label; per-class disagreement tests."""
@@ -450,11 +453,15 @@ def reference_model_guard(ctx: GuardContext) -> GuardResult:
     o = t["overall"]
     worst = min(per_class, key=lambda c: per_class[c]["p_value"])
     w = per_class[worst]
+    test = f"labels disagree with the reference model on {o['rate']:.1%} of rows vs {o['reference_rate']:.1%} out of fold on the reference (p={o['p_value']:.2g})"
+    # EM's flip rate reads a weak reference model's own errors as flips (clean 40-class data, 25 trusted rows a class: 29.2 %,
+    # 1,294 rows); where labels do not disagree with the model clearly more often than on the trusted rows (one-sided p at
+    # the conventional 0.05), the figure is not evidence of flips and is not given as an estimate
+    head = (f"estimated flip rate {res.estimate:.1%}, {len(ids)} suspect row(s); {test}" if o["p_value"] < EVIDENCE_ALPHA else
+            f"no evidence of flips: {test}; EM's flip rate {res.estimate:.1%} ({len(ids)} row(s) ranked) is within the model's own errors")
     return GuardResult(
         "reference_model", t["p_min"] >= t["level"],
-        f"estimated flip rate {res.estimate:.1%}, {len(ids)} suspect row(s); labels disagree with the reference model on "
-        f"{o['rate']:.1%} of rows vs {o['reference_rate']:.1%} out of fold on the reference (p={o['p_value']:.2g}); "
-        f"worst class {worst}: {w['rate']:.1%} vs {w['reference_rate']:.1%} (p={w['p_value']:.2g}); fires below {t['level']:.2g}{_power_text(power)}",
+        f"{head}; worst class {worst}: {w['rate']:.1%} vs {w['reference_rate']:.1%} (p={w['p_value']:.2g}); fires below {t['level']:.2g}{_power_text(power)}",
         suspect_ids=ids,
         metrics={"estimated_flip_rate": res.estimate, "disagreement": o["rate"], "reference_disagreement": o["reference_rate"],
                  "p_value": t["p_min"], "per_class": per_class},

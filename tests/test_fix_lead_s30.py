@@ -32,3 +32,30 @@ def test_rows_named_when_no_guard_fired_are_not_called_suspects_on_an_inconclusi
     line = f"rows most likely flipped, though nothing fired ({len(ids)}, from flip_posterior): {', '.join(map(str, ids[:10]))}{' …' if len(ids) > 10 else ''}"
     assert line in res.stdout.splitlines()
     assert not [s for s in res.stdout.splitlines() if s.startswith("suspect rows")]
+
+
+def test_reference_model_gives_no_flip_rate_estimate_where_its_disagreement_test_shows_no_excess():
+    """Clean 40-class data: reference_model (inconclusive) said 'estimated flip rate 29.2%, 1294 suspect row(s)' beside
+    'labels disagree with the reference model on 72.1% of rows vs 76.0% out of fold on the reference (p=0.99)': EM read the
+    weak model's own errors as flips. Without an excess at one-sided p < 0.05 the figure is said not to be evidence."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.datasets import make_classification
+
+    from labelguard.tasks import guards
+    from labelguard.tasks.detectors import reference_anchored
+    from labelguard.tasks.manifest import ColumnSpec
+
+    X, y = make_classification(n_samples=2000, n_features=10, n_informative=6, n_redundant=0, n_classes=20, n_clusters_per_class=1,
+                               class_sep=1.0, random_state=30)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(10)]).assign(label=y, review_id=np.arange(2000))
+    spec = ColumnSpec(feature_cols=tuple(f"f{i}" for i in range(10)), timestamp_col=None, classes=tuple(range(20)))
+    cand, ref = frame.iloc[:1600].reset_index(drop=True), frame.iloc[1600:].reset_index(drop=True)
+    res = guards.reference_model_guard(guards.GuardContext(frame=cand, spec=spec, reference=ref))
+    m = res.metrics
+    est = reference_anchored(cand, spec, ref).estimate
+    assert res.passed and round(m["disagreement"], 3) == 0.654 and round(m["reference_disagreement"], 3) == 0.637 and 0.05 < m["p_value"] < 1
+    assert res.detail.startswith(
+        f"no evidence of flips: labels disagree with the reference model on 65.4% of rows vs 63.7% out of fold on the reference "
+        f"(p=0.29); EM's flip rate {est:.1%} ({len(res.suspect_ids)} row(s) ranked) is within the model's own errors; worst class ")
+    assert m["estimated_flip_rate"] == est > 0.3 and len(res.suspect_ids) == 576  # the figures are still in the JSON, said for what they are
