@@ -161,7 +161,7 @@ def flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFram
     FlipPosterior
         ``posterior`` shape (n,), ``suspect`` mask, the pooling ``weights`` by view, ``noise_rate``
         (the estimated share of flipped rows: the mean posterior, or with trusted rows
-        :func:`anchored_noise_rate`). With trusted rows, ``suspect`` is the posterior's expected-F1 set
+        :func:`anchored_noise_rate` against them, scored in sample as the candidate is: :func:`in_sample_reference_posterior`). With trusted rows, ``suspect`` is the posterior's expected-F1 set
         (empty when the trusted rows reach it about as often as candidate rows), or cleanlab's set, the
         knn_consistency rule's set or the reference model's own expected-F1 set, whichever
         :func:`choose_suspect_set` expects to be better from the rates at which each method flags
@@ -209,7 +209,8 @@ def _flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFra
     if len(views) == 2:
         posterior = binned_flip_posterior(prior, codes, k, iters=iters)
         return FlipPosterior(posterior, expected_f1_set(posterior), dict(zip(names, map(float, w))), float(posterior.mean()))
-    posterior, posterior_ref = binned_flip_posterior(prior, codes, k, iters=iters, also=(_pool(views_ref, w), codes_r))
+    prior_ref = _pool(views_ref, w)
+    posterior, posterior_ref = binned_flip_posterior(prior, codes, k, iters=iters, also=(prior_ref, codes_r))
     from labelguard.tasks.guards import SKILL_ALPHA  # the model gate's rule for "has skill"
 
     # a model whose predictions on the trusted rows are independent of their labels has no skill (the model gate's
@@ -218,7 +219,11 @@ def _flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFra
     ref_skill = _skill_p(ref_oof.argmax(axis=1), codes_r) <= SKILL_ALPHA
     anchored, shows_flips = anchored_noise_rate(posterior, posterior_ref)
     no_skill = not ref_skill and not shows_flips
-    noise_rate = anchored if no_skill else float(posterior.mean())
+    # the flipped share: the posterior's mean only where the trusted rows, scored as the candidate's rows are, stand clearly
+    # below it (:func:`in_sample_reference_posterior`); a transition matrix fitted on the candidate alone puts its rows
+    # above the trusted rows on clean many-class data (40 classes: 24 % read as flips, fresh seed 9500)
+    level, level_shows = anchored_noise_rate(posterior, in_sample_reference_posterior(prior, codes, prior_ref, codes_r, k, iters=iters))
+    noise_rate = anchored if no_skill else float(posterior.mean()) if level_shows else level
     own = expected_f1_set(posterior)
     unnamed = {}  # sets the trusted rows could not vouch for when no model has skill: (rows, share of trusted rows flagged)
     if no_skill and _no_likelier_than_clean(own, posterior, posterior_ref):
@@ -315,6 +320,21 @@ def anchored_noise_rate(posterior: np.ndarray, posterior_ref: np.ndarray, *, mar
     if m - m_ref > margin_se * se:
         return m, True
     return max(0.0, m - m_ref) / max(EPS, 1.0 - m_ref), False
+
+
+def in_sample_reference_posterior(prior: np.ndarray, codes: np.ndarray, prior_ref: np.ndarray, codes_ref: np.ndarray, k: int, *,
+                                  iters: int = 100) -> np.ndarray:
+    """The trusted rows' flip posterior with the transition matrix fitted on the candidate's rows and theirs together, shape (m,).
+
+    EM fits the k × k transition matrix on the rows it then scores: each row's own label pulls its cell of the matrix
+    towards it, so a row in the fit reads a higher flip posterior than the same row outside it, and with many classes
+    (k² cells, a few rows each) the pull is large: on clean 40-class data (4,000 rows) the candidate's mean stood 7
+    standard errors above the trusted rows' when only the candidate was in the fit. With both in the fit, each side is
+    scored in sample, alike, and the comparison of their means (:func:`anchored_noise_rate`) reads flips, not the fit.
+    ``prior``/``codes``: the candidate's (n, k) pooled prior and labels; ``prior_ref``/``codes_ref``: the trusted rows' (m, k), (m,).
+    """
+    both = binned_flip_posterior(np.vstack([prior, prior_ref]), np.concatenate([codes, codes_ref]), k, iters=iters)
+    return both[len(codes):]
 
 
 def _no_likelier_than_clean(suspect: np.ndarray, posterior: np.ndarray, posterior_ref: np.ndarray, *, name_se: float = 2.0) -> bool:

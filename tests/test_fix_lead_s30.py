@@ -59,3 +59,34 @@ def test_reference_model_gives_no_flip_rate_estimate_where_its_disagreement_test
         f"no evidence of flips: labels disagree with the reference model on 65.4% of rows vs 63.7% out of fold on the reference "
         f"(p=0.29); EM's flip rate {est:.1%} ({len(res.suspect_ids)} row(s) ranked) is within the model's own errors; worst class ")
     assert m["estimated_flip_rate"] == est > 0.3 and len(res.suspect_ids) == 576  # the figures are still in the JSON, said for what they are
+
+
+def _many_classes(k: int, n: int, seed: int):
+    import numpy as np
+    import pandas as pd
+    from sklearn.datasets import make_classification
+
+    from labelguard.tasks.manifest import ColumnSpec
+
+    X, y = make_classification(n_samples=n, n_features=10, n_informative=6, n_redundant=0, n_classes=k, n_clusters_per_class=1,
+                               class_sep=1.0, random_state=seed)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(10)]).assign(label=y, review_id=np.arange(n))
+    spec = ColumnSpec(feature_cols=tuple(f"f{i}" for i in range(10)), timestamp_col=None, classes=tuple(range(k)))
+    cut = int(n * 0.8)
+    return frame.iloc[:cut].reset_index(drop=True), frame.iloc[cut:].reset_index(drop=True), spec
+
+
+def test_the_flip_posterior_reads_no_noise_rate_on_clean_many_class_data_and_the_flipped_share_on_flipped_data():
+    """Clean 10-class data (1,200 rows, 300 trusted): the pooled posterior's noise_rate was 11.4 % (clean 40-class data:
+    17.9 % in verify's JSON), because the transition matrix was fitted on the candidate's rows alone and each row's own
+    label pulls its cell: the trusted rows, outside the fit, read lower. Scored in sample too, they read as high, and the
+    rate is the excess over them. With 20 % of the labels flipped the excess stands out and the rate is the mean again."""
+    from labelguard.tasks import attacks
+    from labelguard.tasks.posterior import flip_posterior
+
+    cand, ref, spec = _many_classes(10, 1500, 30)
+    clean = flip_posterior(cand, spec, ref)
+    assert clean.noise_rate < 0.03 and clean.posterior.mean() > 0.08  # the mean alone reads the fit, not flips
+    res = attacks.flip_labels(cand, spec, attack="random", rate=0.2, seed=30)
+    flipped = flip_posterior(res.frame, spec, ref)
+    assert flipped.noise_rate == float(flipped.posterior.mean()) and 0.15 < flipped.noise_rate < 0.35
