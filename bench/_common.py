@@ -1,5 +1,6 @@
 """What every benchmark does at the end: write its Markdown table under bench/results/ and print it (and, for the
-dev harnesses of the suspect-set studies, run their seeds two at a time into one CSV)."""
+dev harnesses of the suspect-set studies, run their seeds two at a time into one CSV, and load a variant of
+tasks/posterior.py from a file to score beside the checked-out one)."""
 
 from pathlib import Path
 
@@ -22,3 +23,16 @@ def run_seeds_to_csv(run_seed, tasks, out: str):
     df = pd.DataFrame(rows)
     df.to_csv(out, index=False)
     return df
+
+
+def load_posterior(tag: str, path: str):
+    """A variant of ``tasks/posterior.py`` (a file) as module ``labelguard.tasks.posterior_<tag>``: its ``flip_posterior``
+    scores beside the checked-out one on the same runs."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(f"labelguard.tasks.posterior_{tag}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

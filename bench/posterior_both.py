@@ -16,10 +16,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location("labelguard.tasks.posterior_old", os.environ.get("OLD_POSTERIOR", "/tmp/posterior_old.py"))
-old = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = old
-_spec.loader.exec_module(old)
+from _common import load_posterior  # noqa: E402
+
+old = load_posterior("old", os.environ.get("OLD_POSTERIOR", "/tmp/posterior_old.py"))
 
 import regimes  # noqa: E402
 
@@ -29,11 +28,7 @@ from labelguard.tasks.posterior import flip_posterior as new_flip_posterior  # n
 EXTRA = []
 for item in filter(None, os.environ.get("EXTRA_POSTERIORS", "").split(";")):
     tag, path = item.split("=", 1)
-    _s = importlib.util.spec_from_file_location(f"labelguard.tasks.posterior_{tag}", path)
-    _m = importlib.util.module_from_spec(_s)
-    sys.modules[_s.name] = _m
-    _s.loader.exec_module(_m)
-    EXTRA.append((tag, _m.flip_posterior))
+    EXTRA.append((tag, load_posterior(tag, path).flip_posterior))
 
 _evaluate = regimes._evaluate
 
