@@ -546,7 +546,8 @@ def function_table(module: str, r: dict) -> str:
                 one = resumed(latest[func], one, starts[func]) if func in latest else one
             if one["judged"] and func not in first:  # the first run that judged any of its mutants, not one stopped before them
                 first[func] = one
-            latest[func] = one
+            if one["judged"] or func not in latest:  # a later run stopped before a function leaves its last judged run standing
+                latest[func] = one
     first.update({func: f for func, f in latest.items() if func not in first})
     funcs = {}
     for func, f in latest.items():

@@ -903,3 +903,18 @@ def test_a_refusal_of_hidden_parquet_names_two_and_marks_more(tmp_path, keys):
         with pytest.raises(BadInput) as err:
             seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet"])
         assert err.value.problem == f"{count} Parquet object(s) under {store.uri} have names Spark and pandas skip ({named}) {tail}"
+
+
+def test_a_trusted_manifest_in_this_format_without_a_dataset_entry_is_bad_manifest_and_kept(tmp_path, keys):
+    """load_verified 63-67 (seventeenth session's fresh-clone run): the 'names no dataset' report's code, detail and
+    manifest were tested only outside dataset's selection (tests/test_fix_lead_s27.py), and its manifest not at all."""
+    from labelguard.tasks.dataset import FORMAT, MANIFEST_KEY
+    from labelguard.tasks.manifest import sign_manifest
+
+    store = LocalStore(tmp_path / "ds")
+    signed = write_dataset(store, make_reviews(20, seed=49), ColumnSpec(), load_signing_key(keys[0]), source={"kind": "test"})
+    edited = sign_manifest({k: v for k, v in signed.payload.items() if k != "dataset"}, load_signing_key(keys[0]))
+    store.put(MANIFEST_KEY, edited.to_bytes(), create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("bad-manifest", f"manifest in format {FORMAT} names no dataset (no 'dataset' entry): re-ingest with this labelguard")
+    assert rep.manifest is not None and rep.manifest.to_bytes() == edited.to_bytes()

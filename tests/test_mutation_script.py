@@ -126,3 +126,26 @@ def test_a_full_run_keeps_the_module_s_earlier_records_beside_it(tmp_path, monke
     second = json.loads((tmp_path / "mutation.json").read_text())
     assert second["guards"]["earlier_runs"] == [old, new]
     assert {k: second["guards"][k] for k in new} == new
+
+
+def test_a_later_run_stopped_before_a_function_judged_earlier_keeps_that_functions_figures():
+    """Run A judged g whole; run B named g again but was stopped before any of g's mutants (the seventeenth session's
+    dataset run and ``read_manifest``): g keeps A's figures instead of dividing by B's zero judged."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import mutation
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    p = "labelguard.tasks.dataset."
+    f = [f"{p}x_f__mutmut_{i}" for i in (1, 2)]
+    g = [f"{p}x_g__mutmut_{i}" for i in (1, 2)]
+    a = {"functions": ["g"], "names": g, "killed": [g[0]], "survived": [g[1]], "not checked": []}
+    b = {"functions": ["f", "g"], "names": f + g, "killed": f, "survived": [], "not checked": g, "module_mutants": 20}
+    table = mutation.function_table("dataset", {"earlier_functions_runs": [a], "functions_run": b, "equivalent": {}})
+    assert table.splitlines()[5:] == [
+        "| `g` | 2 | 1/2 = 50.0% (9.5%-90.5%) | 1/2 = 50.0% (9.5%-90.5%) | 0 | 2 |",
+        "| `f` | 2 | 2/2 = 100.0% (34.2%-100.0%) | 2/2 = 100.0% (34.2%-100.0%) | 0 |  |",
+        "| **2 functions** | 4 | 3/4 = 75.0% (30.1%-95.4%) | 3/4 = 75.0% (30.1%-95.4%) | 0 | 1 |",
+        "",
+        "4 of the module's 20 mutants judged this way; 16 never judged function by function.",
+    ]

@@ -439,3 +439,67 @@ def test_an_s3_listing_holds_at_most_100000_keys_by_default(monkeypatch):
     store.client.meta.events.register("before-call.s3.ListObjectsV2", page)
     keys = store.list()
     assert (len(keys), keys[0], keys[-1], asked) == (100_000, "000000", "099999", [1000] * 100)
+
+
+# S3Store._call's virtual-host branch (break-it r14 F4, cc26366): added after the sixteenth session's fresh-clone run of
+# 662a8b0, so no run had judged its 33 mutants (_call 5-37); its only test was a CLI run outside storage's selection.
+
+_VIRTUAL_LINE = ("cannot reach lake.localhost:1, the bucket's virtual-host name at the S3 endpoint http://localhost:1 (fix: address the "
+                 "bucket path-style (addressing_style = path under s3 in the AWS config file), or make the bucket's host name resolve)")
+_PLAIN_LINE = "cannot reach the S3 endpoint http://localhost:1 (fix: start it, or point AWS_ENDPOINT_URL_S3 at a running endpoint)"
+
+
+def _unreachable_store(style, raise_for):
+    """An S3Store at http://localhost:1 whose every request fails at botocore's before-send hook with what ``raise_for(url)``
+    returns (nothing leaves the process), one attempt, ``style`` addressing."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1").client(
+        "s3", endpoint_url="http://localhost:1", config=Config(s3={"addressing_style": style}, retries={"total_max_attempts": 1}))
+
+    def fail(request, **_):
+        raise raise_for(request.url)
+
+    client.meta.events.register("before-send.s3.HeadObject", fail)
+    return S3Store("lake", "reviews", endpoint_url="http://localhost:1", client=client)
+
+
+@pytest.mark.parametrize("kind", ["EndpointConnectionError", "ConnectTimeoutError"])
+def test_an_unreachable_virtual_host_name_is_named_and_the_endpoint_itself_is_not_blamed(kind):
+    """Virtual-host addressing asked lake.localhost:1 (the bucket's host name under the endpoint's): that host is named,
+    with path-style addressing as the fix; asked at the endpoint's own host (path style), or at a host that is not under
+    it, the endpoint is unreachable. Both botocore errors of 'could not connect' read the same."""
+    import botocore.exceptions
+
+    from labelguard.errors import StoreUnreachable
+
+    error = getattr(botocore.exceptions, kind)
+    cases = [("virtual", lambda url: error(endpoint_url=url), _VIRTUAL_LINE),
+             ("path", lambda url: error(endpoint_url=url), _PLAIN_LINE),
+             # a host that merely ends like the endpoint's (no dot before it) is not the bucket's virtual-host name
+             ("path", lambda url: error(endpoint_url="http://xlocalhost:1/lake/reviews/k"), _PLAIN_LINE)]
+    seen = []
+    for style, raise_for, line in cases:
+        with pytest.raises(StoreUnreachable) as err:
+            _unreachable_store(style, raise_for).head("k")
+        assert type(err.value) is StoreUnreachable
+        seen.append(str(err.value))
+    assert seen == [line for _, _, line in cases]
+
+
+def test_a_client_error_raised_without_botocores_response_parts_is_still_one_line():
+    """A ClientError whose response has no ``Error`` or ``ResponseMetadata`` (raised by an event handler or a stub, not
+    parsed from an answer) reads as the call that failed, not as an AttributeError from the store (``_call`` 62, 64, 76, 78)."""
+    from botocore.exceptions import ClientError
+
+    seen = []
+    for response in ({}, {"Error": {"Code": "Teapot"}}):
+        store = _unreachable_store("path", lambda url, response=response: ClientError(response, "HeadObject"))
+        with pytest.raises(StoreError) as err:
+            store.head("k")
+        assert type(err.value) is StoreError
+        seen.append(str(err.value))
+    assert seen == ["S3 head_object on s3://lake/reviews failed: An error occurred (Unknown) when calling the HeadObject operation: Unknown "
+                    "(fix: check the endpoint and bucket)",
+                    "S3 head_object on s3://lake/reviews failed: Teapot (fix: check the endpoint and bucket)"]
