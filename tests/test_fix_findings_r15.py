@@ -1,0 +1,79 @@
+"""Break-it round 15: the findings of bench/findings/breakit-r15.md (own data as pipelines write it: Parquet types,
+plots, the CI-gate view). Each test failed on the code before its fix."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.clirun import invoke
+
+
+def _frame(n: int = 300, seed: int = 15, labels=(0, 1)) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, len(labels), n)
+    return pd.DataFrame({"review_id": np.arange(n), "f1": rng.normal(y * 3.0, 1.0), "f2": rng.normal(-y * 2.0, 1.0),
+                         "label": [labels[k] for k in y]})
+
+
+def _ingest_file(tmp_path, name, keys, src, *, ledger=None, **load):
+    """What `ingest --source SRC --dest tmp_path/name` writes, without Prefect (as tests/test_fix_findings_r13._ingest_frame)."""
+    from labelguard.tasks import dataset
+    from labelguard.tasks.manifest import DatasetRef, load_signing_key, new_dataset_id
+    from labelguard.tasks.sources import load_source, split_holdout
+    from labelguard.tasks.storage import LocalStore
+
+    frame, spec, meta = load_source(str(src), **{"id_col": "review_id", "label_col": "label", "timestamp_col": None, **load})
+    train, test = split_holdout(frame, spec, 0.2, 0)
+    key, dest = load_signing_key(keys[0]), str(tmp_path / name)
+    ds_id, store = new_dataset_id(dest), LocalStore(dest)
+    with dataset.writing_dataset(store, ledger=ledger, key=key) as parts:
+        parts.add(store.child(dataset.HOLDOUT), dataset.write_dataset(store.child(dataset.HOLDOUT), test, spec, key, source={**meta, "part": "holdout"},
+                                                                       dataset=DatasetRef(ds_id, role="holdout", part=dataset.HOLDOUT)))
+        parts.add(store, dataset.write_dataset(store, train, spec, key, source={**meta, "part": "train"}, dataset=DatasetRef(ds_id, role="data")))
+    return tmp_path / name
+
+
+@pytest.fixture
+def key_env(keys, monkeypatch):
+    monkeypatch.setenv("LABELGUARD_SIGNING_KEY", str(keys[0]))
+    monkeypatch.setenv("LABELGUARD_VERIFY_KEY", str(keys[1]))
+    monkeypatch.setenv("LABELGUARD_LEDGER", "none")
+    return keys
+
+
+# ---------------------------------------------------------------- finding 1: timestamp ids with a time zone
+
+
+def test_timestamp_ids_are_written_to_truth_files_and_verify_json_as_text(tmp_path, key_env):
+    """Ids that are timestamps with a time zone (`pd.date_range(..., tz="Europe/Berlin")` written to Parquet): `tamper`
+    died on `Object of type Timestamp is not JSON serializable` (exit 2) leaving a cut-off truth file, and `verify
+    --json` of the edited dataset exited 2 instead of 1. Now the ids are the text the console prints."""
+    frame = _frame()
+    frame["review_id"] = pd.date_range("2026-03-01", periods=len(frame), freq="min", tz="Europe/Berlin")
+    frame.to_parquet(tmp_path / "tsid.parquet")
+    ds = _ingest_file(tmp_path, "tsid", key_env, tmp_path / "tsid.parquet")
+    res = invoke("tamper", ds, "--attack", "random", "--rate", 0.02, "--seed", 3, "--truth-out", tmp_path / "truth.json")
+    assert (res.exit_code, res.stderr) == (0, "")
+    flipped = [f["id"] for f in json.loads((tmp_path / "truth.json").read_text())["flipped"]]
+    assert len(flipped) == 5 and all(isinstance(i, str) and i.startswith("2026-03-01 ") and i.endswith("+01:00") for i in flipped)
+    res = invoke("verify", ds, "--guards", "manifest", "--json", tmp_path / "v.json")
+    assert (res.exit_code, res.stderr) == (1, "guard fired: manifest\n")
+    assert sorted(json.loads((tmp_path / "v.json").read_text())["suspect_ids"]) == sorted(flipped)
+
+
+def test_poison_of_timestamp_ids_writes_a_whole_truth_file(tmp_path, key_env):
+    frame = _frame()
+    frame["review_id"] = pd.date_range("2026-03-01", periods=len(frame), freq="min", tz="UTC")
+    frame.to_parquet(tmp_path / "tsid.parquet")
+    res = invoke("poison", tmp_path / "tsid.parquet", "--attack", "random", "--rate", 0.05, "--label-col", "label",
+                 "--out", tmp_path / "p.parquet", "--truth-out", tmp_path / "truth.json")
+    assert (res.exit_code, res.stderr) == (0, "")
+    flipped = {f["id"]: f["new"] for f in json.loads((tmp_path / "truth.json").read_text())["flipped"]}
+    poisoned = pd.read_parquet(tmp_path / "p.parquet")
+    changed = poisoned.loc[poisoned["label"].ne(frame["label"]), ["review_id", "label"]]
+    assert len(flipped) == 15
+    assert flipped == {str(i): int(v) for i, v in changed.itertuples(index=False)}  # the text of each changed row's timestamp
