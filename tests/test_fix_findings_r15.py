@@ -77,3 +77,31 @@ def test_poison_of_timestamp_ids_writes_a_whole_truth_file(tmp_path, key_env):
     changed = poisoned.loc[poisoned["label"].ne(frame["label"]), ["review_id", "label"]]
     assert len(flipped) == 15
     assert flipped == {str(i): int(v) for i, v in changed.itertuples(index=False)}  # the text of each changed row's timestamp
+
+
+# ---------------------------------------------------------------- finding 12: a transform that relabels every row of a class
+
+
+def _imbalanced(n: int = 400, ones: int = 20, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    y = np.zeros(n, int)
+    y[:ones] = 1
+    rng.shuffle(y)
+    return pd.DataFrame({"review_id": np.arange(n), "f1": rng.normal(y * 3.0), "f2": rng.normal(-y * 3.0), "label": y})
+
+
+def test_a_transform_that_wipes_out_a_class_is_measured_not_an_error(tmp_path, key_env, prefect_harness):
+    """`targeted` at the class's own share relabels every training row of class 1: the guards fired, and `--observe`
+    (the fix the stopped run gives) exited 2, "the training data holds a single class", writing no report. Now the
+    model those rows give predicts 0 for every holdout row, and that is the damage reported: exit 1, report written."""
+    _imbalanced().to_csv(tmp_path / "imb.csv", index=False)
+    ds = _ingest_file(tmp_path, "imb", key_env, tmp_path / "imb.csv")
+    res = invoke("pipeline", ds, "--transform", "targeted", "--rate", 0.05, "--observe", "--out", tmp_path / "rep", "--no-progress")
+    assert res.exit_code == 1, res.output
+    assert res.stderr == "guard fired: label_contract, class_balance, reference_model (observe mode: trained anyway)\n"
+    run = json.loads((tmp_path / "rep" / "report.json").read_text())["runs"]["pipeline"]
+    assert run["flipped"] == 16  # every training row of class 1
+    m = run["metrics"]
+    assert (m["predicted_positive_share"], m["recall"], m["true_positive_share"]) == (0.0, 0.0, 0.05)
+    assert m["accuracy"] == 0.95
+    assert "Trained after the targeted transform, the model predicts 1 for 0.0% of the trusted holdout, where the true share of 1 is 5.0%: it understates the share of 1 by 5.0 points." in res.stdout
