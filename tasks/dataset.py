@@ -448,6 +448,10 @@ def load_verified(
         manifest = read_manifest(store)
     except ManifestProblem as exc:
         return IntegrityReport(exc.code, exc.detail)
+    except DatasetMissing:
+        if (gone := _gone_by_ledger(store, verify_key, ledger)) is None:
+            raise
+        return IntegrityReport("object-missing", gone)
     expected_key = key_id(verify_key)
     if manifest.key_id != expected_key:
         return _untrusted_manifest(store, verify_key, manifest, "unknown-key", f"manifest signed by key {manifest.key_id}, not the trusted key {expected_key}", columns)
@@ -463,6 +467,19 @@ def load_verified(
     if problem:
         return IntegrityReport(*problem, manifest)
     return _verify_objects(store, root, verify_key, manifest, ref, columns)
+
+
+def _gone_by_ledger(store: Store, verify_key, ledger) -> str | None:
+    """Why nothing at ``store`` is signed data removed, not a typo: the ledger recorded a dataset part there (None when
+    there is no ledger, it records nothing there, or it does not verify: then nothing tells a deletion from a typo)."""
+    if ledger is None:
+        return None
+    from labelguard.tasks.ledger import LedgerBroken, gone_from
+
+    try:
+        return gone_from(ledger.entries(verify_key), store.uri)
+    except (LedgerBroken, OSError):
+        return None
 
 
 def _identity_problem(store: Store, root: Store | None, ref: DatasetRef, roles, manifest: SignedManifest, verify_key, ledger) -> tuple[str, str] | None:

@@ -105,3 +105,34 @@ def test_a_transform_that_wipes_out_a_class_is_measured_not_an_error(tmp_path, k
     assert (m["predicted_positive_share"], m["recall"], m["true_positive_share"]) == (0.0, 0.0, 0.05)
     assert m["accuracy"] == 0.95
     assert "Trained after the targeted transform, the model predicts 1 for 0.0% of the trusted holdout, where the true share of 1 is 5.0%: it understates the share of 1 by 5.0 points." in res.stdout
+
+
+# ---------------------------------------------------------------- finding 5: a signed dataset deleted wholesale
+
+
+def test_a_dataset_the_ledger_recorded_and_that_is_gone_is_object_missing_not_a_typo(tmp_path, key_env):
+    """The whole dataset folder removed: `verify` said "no dataset at … (fix: check the URI (labelguard ingest writes one
+    there))", exit 2, though the ledger signed data exactly there; a served watch failed without an alarm. Now it is
+    `object-missing` (exit 1) naming what the ledger recorded; a location the ledger never saw is still a typo."""
+    import shutil
+
+    from labelguard.tasks.ledger import Ledger
+
+    _frame().to_csv(tmp_path / "src.csv", index=False)
+    book = tmp_path / "ledger.jsonl"
+    ds = _ingest_file(tmp_path, "ds", key_env, tmp_path / "src.csv", ledger=Ledger(book))
+    shutil.rmtree(ds)
+    res = invoke("verify", ds, "--guards", "manifest", "--ledger", book, "--json", tmp_path / "v.json")
+    assert (res.exit_code, res.stderr) == (1, "guard fired: manifest\n")
+    doc = json.loads((tmp_path / "v.json").read_text())
+    assert doc["verdict"] == "fired"
+    detail = doc["guards"][0]["detail"]
+    assert detail.startswith(f"object-missing: the ledger records data of dataset {ds.name}-")
+    assert detail.endswith(f" at {ds.resolve()}, and its manifest and every object are gone")
+    res = invoke("verify", ds, "--ledger", book)  # every guard asked for: the same verdict, not a typo
+    assert (res.exit_code, res.stderr) == (1, "guard fired: manifest\n")
+    res = invoke("verify", tmp_path / "dss", "--guards", "manifest", "--ledger", book)
+    assert (res.exit_code, res.stderr) == (2, f"error: no dataset at {tmp_path / 'dss'} (fix: check the URI (labelguard ingest writes one there))\n")
+    res = invoke("verify", ds, "--guards", "manifest", "--ledger", "none")  # without the ledger nothing tells it from a typo
+    assert res.exit_code == 2
+
