@@ -289,7 +289,12 @@ def plot_boundaries(runs: dict[str, RunResult], path: Path) -> bool:
         return np.searchsorted(np.asarray(classes), np.asarray(labels)).astype(float)
 
     many = len(classes) > LEGEND_INSIDE
-    legend_rows = -(-(len(classes) + 3) // 3) if many else 0  # three columns: classes, flipped, the boundaries
+    # three columns of entries (classes, flipped, the boundaries) while the names are short; long names (a 70-character
+    # class name) in fewer columns, and the saved image grows to its legend: 25 such names ran off both edges and the
+    # bottom, one row of 10 left readable (break-it r15 F2)
+    longest = max(len(f"labelled {to_py(c)!r}") for c in classes)
+    columns = 3 if longest <= 32 else 2 if longest <= 48 else 1
+    legend_rows = -(-(len(classes) + 3) // columns) if many else 0
     fig, axes = plt.subplots(1, len(drawable), figsize=(6.2 * len(drawable), 5.6 + 0.16 * legend_rows), squeeze=False, sharex=True, sharey=True)
     levels = np.arange(len(classes) + 1) - 0.5
     for ax, (label, run) in zip(axes[0], drawable.items()):
@@ -324,7 +329,7 @@ def plot_boundaries(runs: dict[str, RunResult], path: Path) -> bool:
         ax.set_ylabel(plane.axes[1])
         handles, _ = ax.get_legend_handles_labels()
         if many:  # 40 classes ran the legend off the image's bottom, over a fifth of the data
-            ax.legend(handles=handles + extra, loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=3, fontsize=7, markerscale=1.5, frameon=False)
+            ax.legend(handles=handles + extra, loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=columns, fontsize=7, markerscale=1.5, frameon=False)
         else:
             ax.legend(handles=handles + extra, loc="best", fontsize=7, markerscale=1.5, framealpha=0.85)
     if plane.projected:
@@ -338,7 +343,7 @@ def plot_boundaries(runs: dict[str, RunResult], path: Path) -> bool:
             fontsize=9,
         )
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight" if many else None)  # the legend below the plot is part of the image
     plt.close(fig)
     return True
 

@@ -136,3 +136,30 @@ def test_a_dataset_the_ledger_recorded_and_that_is_gone_is_object_missing_not_a_
     res = invoke("verify", ds, "--guards", "manifest", "--ledger", "none")  # without the ledger nothing tells it from a typo
     assert res.exit_code == 2
 
+
+# ---------------------------------------------------------------- finding 2: long class names in boundaries.png
+
+
+def test_a_legend_of_long_class_names_lies_inside_the_image(tmp_path, monkeypatch):
+    """25 classes named like 'Überprüfung ausstehend – Kategorie 07 (sehr lange Bezeichnung)': the legend below the plot,
+    three columns of them, ran off both edges and the bottom of boundaries.png (one row of ten entries shown, cut).
+    Now long names go in fewer columns and the legend lies inside the figure, every entry in it."""
+    from labelguard.tasks.manifest import ColumnSpec
+    from tests.test_fix_findings_r8 import boundaries_figure
+
+    rng = np.random.default_rng(7)
+    names = [f"Überprüfung ausstehend – Kategorie {k:02d} (sehr lange Bezeichnung)" for k in range(25)]
+    y = np.repeat(np.arange(25), 12)
+    centres = rng.normal(0, 6, (25, 4))
+    frame = pd.DataFrame({"review_id": range(len(y)), **{f"f{m}": centres[y, m] + rng.normal(size=len(y)) for m in range(4)},
+                          "label": np.array(names)[y]})
+    spec = ColumnSpec(feature_cols=("f0", "f1", "f2", "f3"), classes=tuple(names), positive_class=None)
+    fig, real_close = boundaries_figure(frame, spec, tmp_path, monkeypatch)
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    legend, axes_box, frame_box = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer), fig.bbox
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    real_close(fig)
+    assert texts == [f"labelled {n!r}" for n in names] + ["this model's boundary"]
+    assert (frame_box.x0 <= legend.x0 and legend.x1 <= frame_box.x1 and frame_box.y0 <= legend.y0), (legend, frame_box)
+    assert legend.y1 <= axes_box.y0, "the legend covers the plot"
