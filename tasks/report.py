@@ -166,15 +166,19 @@ def before_sentence(run: RunResult) -> str:
         return ""
     lead = "Before the transform (the same rows as verified, the same model)"
     pred, bpred, true = m.get("predicted_positive_share"), b.get("predicted_positive_share"), m.get("true_positive_share")
-    if pred is not None and bpred is not None and len(m.get("class_shares") or {}) <= 2:
-        pos = "positive reviews" if is_reviews(run.spec) else repr(m["positive_class"])
+    if pred is not None and bpred is not None:
+        # a named class, of two or more: its move is the cost the attack aimed at, and recall/F1 are that class's, as in the
+        # table; with 3+ classes this said "macro F1" of the named class's F1 and spoke of another class (break-it r15 F13)
+        many = len(m.get("class_shares") or {}) > 2
+        pos = "positive reviews" if is_reviews(run.spec) and not many else repr(m["positive_class"])
         own, was = (pred - bpred) * 100, (bpred - true) * 100  # the transform's move; the model's own error before it
         error = (f"the model's own error before it: {abs(was):.1f} points {'under' if was < 0 else 'over'}" if abs(was) >= MATCH_POINTS
                  else f"before it the model matched it within {MATCH_POINTS} points")
         effect = (f"the transform moved it {abs(own):.1f} points {'down' if own < 0 else 'up'}, to {pred:.1%}, against a true {true:.1%} ({error})"
                   if abs(own) >= MATCH_POINTS else f"the transform itself did not move it (within {MATCH_POINTS} points; {error})")
-        return (f"{lead}, the model predicts {pos} for {bpred:.1%} of the trusted holdout (accuracy {b['accuracy']:.3f}, recall "
-                f"{b['recall']:.3f}, F1 {b['f1']:.3f}; after it {m['accuracy']:.3f}, {m['recall']:.3f}, {m['f1']:.3f}): {effect}.")
+        whose = f" of {pos}" if many else ""
+        return (f"{lead}, the model predicts {pos} for {bpred:.1%} of the trusted holdout (accuracy {b['accuracy']:.3f}, recall{whose} "
+                f"{b['recall']:.3f}, F1{whose} {b['f1']:.3f}; after it {m['accuracy']:.3f}, {m['recall']:.3f}, {m['f1']:.3f}): {effect}.")
     shift = b.get("largest_shift") or {}
     was = (f"its largest shift was {shift['class']!r}, {'understated' if shift['points'] < 0 else 'overstated'} by {abs(shift['points']):.1f} points"
            if abs(shift.get("points", 0.0)) >= MATCH_POINTS else f"every class's share matched within {MATCH_POINTS} points")

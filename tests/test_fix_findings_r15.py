@@ -163,3 +163,38 @@ def test_a_legend_of_long_class_names_lies_inside_the_image(tmp_path, monkeypatc
     assert texts == [f"labelled {n!r}" for n in names] + ["this model's boundary"]
     assert (frame_box.x0 <= legend.x0 and legend.x1 <= frame_box.x1 and frame_box.y0 <= legend.y0), (legend, frame_box)
     assert legend.y1 <= axes_box.y0, "the legend covers the plot"
+
+
+# ---------------------------------------------------------------- finding 13: the "before" line on 3+ classes with a named class
+
+
+def test_the_before_line_of_a_named_class_among_many_gives_its_own_move():
+    """12 classes, `--positive-class c3`, targeted 5 %: the line said "accuracy 0.804 and macro F1 0.914 (after it 0.773,
+    0.578); its largest shift was 'c2'" — 0.914 was c3's F1 (macro F1: 0.809), and c3's move (10.5 % → 3.6 % predicted,
+    8.8 % true) was not said. Now the named class's share before and after, with its recall and F1 named as its own."""
+    from labelguard.tasks import train
+    from labelguard.tasks.manifest import ColumnSpec
+    from labelguard.tasks.report import RunResult, before_sentence
+
+    rng = np.random.default_rng(11)
+    names = ["a", "b", "c", "d"]
+    y = rng.integers(0, 4, 1200)
+    centres = np.array([[0, 0], [4, 0], [0, 4], [4, 4]])
+    frame = pd.DataFrame({"review_id": range(1200), "f1": centres[y, 0] + rng.normal(size=1200), "f2": centres[y, 1] + rng.normal(size=1200),
+                          "label": np.array(names)[y]})
+    spec = ColumnSpec(feature_cols=("f1", "f2"), classes=tuple(names), positive_class="c")
+    tr, ho = frame.iloc[:900], frame.iloc[900:]
+    poisoned = tr.copy()
+    cs = poisoned.index[poisoned.label == "c"][:150]
+    poisoned.loc[cs, "label"] = "a"
+    b = train.evaluate(train.train_model(tr, spec), ho, spec)
+    m = train.evaluate(train.train_model(poisoned, spec), ho, spec)
+    run = RunResult("ds", "targeted", 0.17, 0, True, spec, metrics=m, before=b)
+    pred, bpred, true = m["predicted_positive_share"], b["predicted_positive_share"], m["true_positive_share"]
+    assert (pred - bpred) * 100 < -5  # the named class lost share to the flips
+    own, was = (pred - bpred) * 100, (bpred - true) * 100
+    error = f"the model's own error before it: {abs(was):.1f} points {'under' if was < 0 else 'over'}" if abs(was) >= 0.05 else "before it the model matched it within 0.05 points"
+    assert before_sentence(run) == (
+        f"Before the transform (the same rows as verified, the same model), the model predicts 'c' for {bpred:.1%} of the trusted holdout "
+        f"(accuracy {b['accuracy']:.3f}, recall of 'c' {b['recall']:.3f}, F1 of 'c' {b['f1']:.3f}; after it {m['accuracy']:.3f}, "
+        f"{m['recall']:.3f}, {m['f1']:.3f}): the transform moved it {abs(own):.1f} points down, to {pred:.1%}, against a true {true:.1%} ({error}).")
