@@ -198,3 +198,38 @@ def test_the_before_line_of_a_named_class_among_many_gives_its_own_move():
         f"Before the transform (the same rows as verified, the same model), the model predicts 'c' for {bpred:.1%} of the trusted holdout "
         f"(accuracy {b['accuracy']:.3f}, recall of 'c' {b['recall']:.3f}, F1 of 'c' {b['f1']:.3f}; after it {m['accuracy']:.3f}, "
         f"{m['recall']:.3f}, {m['f1']:.3f}): the transform moved it {abs(own):.1f} points down, to {pred:.1%}, against a true {true:.1%} ({error}).")
+
+
+# ---------------------------------------------------------------- finding 6: a served run's verdict logged as a crash
+
+
+@pytest.mark.filterwarnings("ignore:Logger 'prefect.flow_runs' attempted to send logs")
+def test_a_flow_run_failing_on_a_verdict_is_logged_without_a_traceback():
+    """A served `watch` printed, for every run that fired or could not tell, Prefect's "Encountered exception during
+    execution" with a 15-line traceback and "Engine execution exited with unexpected exception" with a second one. Now
+    the run loggers keep the first as its one line and drop the second; another exception keeps its traceback."""
+    import io
+    import logging
+
+    import labelguard.flows._prefect  # noqa: F401 - installs the filter, as every flow module does
+    from labelguard.errors import GuardFired
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("prefect.flow_runs")
+    logger.addHandler(handler)
+    try:
+        for exc in (GuardFired(["manifest"], fix="inspect the guard table artifact 'wt1'"), ZeroDivisionError("division by zero")):
+            try:
+                raise exc
+            except Exception as caught:
+                logger.exception("Encountered exception during execution: %r", caught)
+                logger.error("Engine execution exited with unexpected exception", exc_info=True)
+    finally:
+        logger.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == """Encountered exception during execution: GuardFired("manifest fired, training stopped (fix: inspect the guard table artifact 'wt1')")"""
+    assert lines[1] == "Encountered exception during execution: ZeroDivisionError('division by zero')"
+    assert lines[2] == "Traceback (most recent call last):"
+    assert sum(line == "Traceback (most recent call last):" for line in lines) == 2  # both of the unexpected one's
+    assert sum(line.startswith("Engine execution exited") for line in lines) == 1
