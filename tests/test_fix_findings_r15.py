@@ -165,6 +165,63 @@ def test_a_legend_of_long_class_names_lies_inside_the_image(tmp_path, monkeypatc
     assert legend.y1 <= axes_box.y0, "the legend covers the plot"
 
 
+# ---------------------------------------------------------------- finding 15: a Parquet column name written twice
+
+
+def test_a_parquet_column_written_twice_is_named(tmp_path, key_env):
+    """pyarrow (and Spark) write a file with two columns named `f2`: ingest said "dup.parquet is not readable Parquet:
+    Multiple matches for FieldRef.Name(f2) … (fix: check that the file is complete Parquet)" of a complete file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    f = _frame()
+    pq.write_table(pa.Table.from_arrays([pa.array(f.review_id), pa.array(f.f1), pa.array(f.f2), pa.array(f.f2 * 2), pa.array(f.label)],
+                                        names=["review_id", "f1", "f2", "f2", "label"]), tmp_path / "dup.parquet")
+    res = invoke("ingest", "--source", tmp_path / "dup.parquet", "--label-col", "label", "--dest", tmp_path / "ds")
+    assert (res.exit_code, res.stderr) == (2, "error: column 'f2' appears 2 times in dup.parquet (fix: rename or drop all but one of them before ingest (columns are read by name))\n")
+    assert not (tmp_path / "ds").exists()
+
+
+# ---------------------------------------------------------------- finding 9: Parquet BINARY strings
+
+
+def _binary_file(path, *, latin1_row: int | None = None):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    f = _frame(labels=("stay", "churn"))
+    words = np.array(["great service and a fair price", "slow delivery and a broken lid"])
+    review = [s.encode() for s in words[(f.label == "churn").to_numpy().astype(int)]]
+    if latin1_row is not None:
+        review[latin1_row] = "café très bon, livré à temps".encode("cp1252")
+    pq.write_table(pa.table({"review_id": f.review_id, "f1": f.f1, "f2": f.f2, "review": pa.array(review, type=pa.binary()),
+                             "label": pa.array([s.encode() for s in f.label], type=pa.binary())}), path)
+    return f
+
+
+def test_binary_label_and_text_columns_are_read_as_text(tmp_path, key_env):
+    """Strings stored as Parquet BINARY (Hive, Impala, older Spark): the labels were b'churn'/b'stay', `--positive-class
+    churn` was refused with a fix naming b'churn' (which then crashed on JSON), and a review column holding a Latin-1 byte
+    was ignored without a reason or, named with --text-cols, an unexpected UnicodeDecodeError. Now they are text."""
+    import pyarrow.parquet as pq
+
+    from labelguard.tasks.sources import load_source
+
+    f = _binary_file(tmp_path / "b.parquet", latin1_row=3)
+    res = invoke("poison", tmp_path / "b.parquet", "--attack", "targeted", "--rate", 0.1, "--label-col", "label", "--positive-class", "churn",
+                 "--out", tmp_path / "p.parquet", "--truth-out", tmp_path / "truth.json")
+    assert (res.exit_code, res.stderr) == (0, "")
+    flipped = json.loads((tmp_path / "truth.json").read_text())["flipped"]
+    assert len(flipped) == 30 and {(x["old"], x["new"]) for x in flipped} == {("churn", "stay")}
+    out = pq.read_table(tmp_path / "p.parquet")
+    assert str(out.schema.field("label").type) == "binary"  # the file keeps its own types
+    assert sum(v == b"churn" for v in out.column("label").to_pylist()) == int((f.label == "churn").sum()) - 30
+    frame, spec, _ = load_source(str(tmp_path / "b.parquet"), id_col="review_id", label_col="label", timestamp_col=None,
+                                 positive_class="churn", text_cols=["review"])
+    assert spec.text_cols == ("review",) and set(spec.classes) == {"churn", "stay"}
+    assert frame["review"].iloc[3] == "café très bon, livré à temps"
+
+
 # ---------------------------------------------------------------- finding 13: the "before" line on 3+ classes with a named class
 
 
