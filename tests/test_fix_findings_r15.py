@@ -290,3 +290,25 @@ def test_a_flow_run_failing_on_a_verdict_is_logged_without_a_traceback():
     assert lines[2] == "Traceback (most recent call last):"
     assert sum(line == "Traceback (most recent call last):" for line in lines) == 2  # both of the unexpected one's
     assert sum(line.startswith("Engine execution exited") for line in lines) == 1
+
+
+# ---------------------------------------------------------------- finding 4: one class code written two ways
+
+
+def test_a_label_code_written_with_and_without_zero_padding_is_refused(tmp_path, key_env):
+    """Labels 1/0 with every 10th row exported as 01/00: ingest signed a 4-class dataset (0: 207, 00: 26, 01: 22, 1: 225),
+    with no positive class, where `TRUE`/`True` in one column is refused as an export slip. Now it is refused the same way;
+    codes padded alike throughout ('007') stay as written."""
+    f = _frame()
+    f["label"] = f["label"].astype(str)
+    f.loc[f.index[::10], "label"] = f.loc[f.index[::10], "label"].map({"1": "01", "0": "00"})
+    f.to_csv(tmp_path / "pad.csv", index=False)
+    res = invoke("ingest", "--source", tmp_path / "pad.csv", "--label-col", "label", "--dest", tmp_path / "ds")
+    assert (res.exit_code, res.stderr) == (2, "error: labels '0', '00' in 'label' are the number 0 written 2 ways (zero padding or a sign), so they would be "
+                                              "separate classes (fix: write each class code one way before ingest (all padded to one width, or none))\n")
+    assert not (tmp_path / "ds").exists()
+    from labelguard.tasks.sources import load_source
+
+    f["label"] = f["label"].map({"1": "01", "0": "00", "01": "01", "00": "00"})
+    f.to_csv(tmp_path / "padded.csv", index=False)
+    assert load_source(str(tmp_path / "padded.csv"), id_col="review_id", label_col="label", timestamp_col=None)[1].classes == ("00", "01")
