@@ -312,3 +312,19 @@ def test_a_label_code_written_with_and_without_zero_padding_is_refused(tmp_path,
     f["label"] = f["label"].map({"1": "01", "0": "00", "01": "01", "00": "00"})
     f.to_csv(tmp_path / "padded.csv", index=False)
     assert load_source(str(tmp_path / "padded.csv"), id_col="review_id", label_col="label", timestamp_col=None)[1].classes == ("00", "01")
+
+
+# ---------------------------------------------------------------- finding 14: a key path from the variable
+
+
+def test_a_verify_key_from_the_variable_is_named_in_the_fix(tmp_path, key_env, monkeypatch):
+    """`LABELGUARD_VERIFY_KEY=keys/verify.pub` from another folder: "(fix: point --verify-key at a verify.pub …)", an option
+    never passed, and nothing said of the relative path. Now the fix names the variable too and says where a relative path
+    is read from."""
+    _frame().to_csv(tmp_path / "src.csv", index=False)
+    ds = _ingest_file(tmp_path, "ds", key_env, tmp_path / "src.csv")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LABELGUARD_VERIFY_KEY", "keys/verify.pub")
+    res = invoke("verify", ds, "--guards", "manifest")
+    assert (res.exit_code, res.stderr) == (2, "error: cannot read verify key keys/verify.pub: [Errno 2] No such file or directory: 'keys/verify.pub' (fix: point "
+                                              "LABELGUARD_VERIFY_KEY / --verify-key at a verify.pub made by `labelguard keygen`; a relative path is read from the current folder)\n")
