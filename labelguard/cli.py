@@ -1421,7 +1421,7 @@ def watch(
             _refuse_datasets_folder(uri, settings.s3_endpoint)  # a verify schedule whose every run would fail on it
         from labelguard.server import resolve_prefect_api
 
-        if not resolve_prefect_api():
+        if not resolve_prefect_api(needs_server=True):
             # A served schedule never fires on Prefect's ephemeral API: refuse rather than sit idle.
             raise BadInput("scheduled runs need a Prefect server", "start one with `labelguard server` (or `prefect server start` and set PREFECT_API_URL)")
         _quiet(True)
@@ -1871,7 +1871,7 @@ def alert(
             _check_alert_dataset(dataset)
         from labelguard.server import resolve_prefect_api
 
-        if not resolve_prefect_api():
+        if not resolve_prefect_api(needs_server=True):
             raise BadInput("automations need a Prefect server (a temporary API forgets them)", "start one with `labelguard server` (or set PREFECT_API_URL)")
         _quiet(False)
         _alert_precheck(name, deployment, resolve_prefect_api())

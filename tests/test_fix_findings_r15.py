@@ -328,3 +328,24 @@ def test_a_verify_key_from_the_variable_is_named_in_the_fix(tmp_path, key_env, m
     res = invoke("verify", ds, "--guards", "manifest")
     assert (res.exit_code, res.stderr) == (2, "error: cannot read verify key keys/verify.pub: [Errno 2] No such file or directory: 'keys/verify.pub' (fix: point "
                                               "LABELGUARD_VERIFY_KEY / --verify-key at a verify.pub made by `labelguard keygen`; a relative path is read from the current folder)\n")
+
+
+# ---------------------------------------------------------------- finding 7: watch and alert need the server that does not answer
+
+
+def test_watch_and_alert_with_an_unanswering_api_are_told_to_start_it(tmp_path, key_env, monkeypatch):
+    """`PREFECT_API_URL` at a server that does not answer: `watch` and `alert` were told "…, or unset PREFECT_API_URL to
+    run on a temporary local API", which only led to "scheduled runs need a Prefect server". `pipeline` keeps that fix."""
+    from labelguard.server import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}/api"
+    monkeypatch.setenv("PREFECT_API_URL", dead)
+    monkeypatch.chdir(tmp_path)
+    _frame().to_csv(tmp_path / "src.csv", index=False)
+    ds = _ingest_file(tmp_path, "ds", key_env, tmp_path / "src.csv")
+    line = (f"error: the Prefect API at {dead} does not answer (fix: start it (`labelguard server` or `prefect server start`), "
+            "or point PREFECT_API_URL at a running one)\n")
+    res = invoke("watch", ds, "--cron", "0 * * * *", "--name", "w")
+    assert (res.exit_code, res.stderr) == (2, line)
+    res = invoke("alert", "--webhook", "https://hooks.example.com/x")
+    assert (res.exit_code, res.stderr) == (2, line)
