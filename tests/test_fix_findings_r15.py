@@ -349,3 +349,25 @@ def test_watch_and_alert_with_an_unanswering_api_are_told_to_start_it(tmp_path, 
     assert (res.exit_code, res.stderr) == (2, line)
     res = invoke("alert", "--webhook", "https://hooks.example.com/x")
     assert (res.exit_code, res.stderr) == (2, line)
+
+
+# ---------------------------------------------------------------- finding 10: a column name holding a comma
+
+
+def test_a_column_whose_name_holds_a_comma_can_be_named(tmp_path, key_env):
+    """A spreadsheet column "Preis, EUR" (with an empty and an 'n/a' cell): `--ignore-cols "Preis, EUR"` was split into
+    'Preis' and 'EUR' — "names column 'Preis', which is not in the data" — and no quoting got through: the file's header had
+    to be edited. Now pieces that join back into a column's name are that column."""
+    f = _frame()
+    f["Preis, EUR"] = "3.5"
+    f.loc[0, "Preis, EUR"], f.loc[1, "Preis, EUR"] = "", "n/a"
+    f.to_csv(tmp_path / "comma.csv", index=False)
+    for written in ("Preis, EUR", "Preis,EUR", "f2,Preis, EUR"):
+        out = tmp_path / f"p{len(written)}.csv"
+        res = invoke("poison", tmp_path / "comma.csv", "--attack", "random", "--rate", 0.05, "--label-col", "label", "--ignore-cols", written, "--out", out)
+        assert (res.exit_code, res.stderr) == (0, ""), written
+        assert res.stdout == f"wrote {out}: 15 labels flipped with random\n"
+    from labelguard.tasks.sources import load_source
+
+    spec = load_source(str(tmp_path / "comma.csv"), id_col="review_id", label_col="label", timestamp_col=None, ignore_cols=["Preis", "EUR"])[1]
+    assert spec.feature_cols == ("f1", "f2")
