@@ -371,3 +371,41 @@ def test_a_column_whose_name_holds_a_comma_can_be_named(tmp_path, key_env):
 
     spec = load_source(str(tmp_path / "comma.csv"), id_col="review_id", label_col="label", timestamp_col=None, ignore_cols=["Preis", "EUR"])[1]
     assert spec.feature_cols == ("f1", "f2")
+
+
+# ---------------------------------------------------------------- finding 8: parts stored with other widths or encodings
+
+
+def test_a_lake_whose_parts_store_the_same_values_differently_is_sealed_and_checked(tmp_path, key_env):
+    """Part 0 as pandas writes a categorical label (dictionary<string>), part 1 with plain strings, an int32 id and a
+    float32 feature: every reader takes the folder as one table, but seal refused it ("part part-1.parquet has another
+    schema than part-0.parquet (label: dictionary<…> vs large_string)") with a fix that split it in two datasets. Now it
+    is sealed, and an edit of one label in the second part is named."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    f = _frame(labels=("stay", "churn"))
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    a, b = f.iloc[:150].copy(), f.iloc[150:].copy()
+    a["label"] = pd.Categorical(a["label"])
+    b["review_id"], b["f1"] = b["review_id"].astype(np.int32), b["f1"].astype(np.float32)
+    a.to_parquet(lake / "part-0.parquet")
+    b.to_parquet(lake / "part-1.parquet")
+    res = invoke("seal", lake, "--id-col", "review_id", "--label-col", "label")
+    assert (res.exit_code, res.stderr) == (0, "")
+    res = invoke("verify", lake, "--guards", "manifest")
+    assert (res.exit_code, res.stderr) == (0, "")
+    t = pq.read_table(lake / "part-1.parquet")
+    labels = t.column("label").to_pylist()
+    labels[7] = "stay" if labels[7] == "churn" else "churn"
+    pq.write_table(t.set_column(t.schema.get_field_index("label"), "label", pa.array(labels, type=t.schema.field("label").type)), lake / "part-1.parquet")
+    res = invoke("verify", lake, "--guards", "manifest", "--json", tmp_path / "v.json")
+    assert (res.exit_code, res.stderr) == (1, "guard fired: manifest\n")
+    assert json.loads((tmp_path / "v.json").read_text())["suspect_ids"] == [157]
+    other = tmp_path / "kinds"  # a change of kind is another schema still
+    other.mkdir()
+    f.iloc[:150].to_parquet(other / "part-0.parquet")
+    f.iloc[150:].assign(f1=lambda d: d["f1"].round(2).astype(str)).to_parquet(other / "part-1.parquet")
+    res = invoke("seal", other, "--id-col", "review_id", "--label-col", "label")
+    assert res.exit_code == 2 and res.stderr.startswith("error: part part-1.parquet has another schema than part-0.parquet (f1: double vs ")
