@@ -791,7 +791,7 @@ def pipeline(
         if out_dir is not None:
             _check_report_dir(out_dir, "--out")
             _refuse_report_in_dataset(out_dir, uri, reference, holdout)
-        _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)
+        _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint, ledger=book, verify_key=load_verify_key(settings.verify_key))
         _refuse_datasets_folder(uri, settings.s3_endpoint)
         if holdout is None:
             _require_own_holdout(uri, endpoint_url=settings.s3_endpoint, verify_key=load_verify_key(settings.verify_key), ledger=book)
@@ -895,15 +895,20 @@ def _refuse_a_file(uri: str, command: str, **options: str | None) -> None:
         refuse_a_file_for_an_option(value, f"--{option}", uri)
 
 
-def _require_dataset(*uris: str | None, endpoint_url: str | None) -> None:
+def _require_dataset(*uris: str | None, endpoint_url: str | None, ledger=None, verify_key=None) -> None:
     """Nothing at one of the URIs (the data, a --reference, a --holdout; None skipped) is the user's
-    mistake (exit 2), found before Prefect starts."""
+    mistake (exit 2), found before Prefect starts — unless the ledger signed data there: then it was removed, and
+    verification says so (object-missing, exit 1; break-it r15 F5)."""
     from labelguard.errors import DatasetMissing
     from labelguard.tasks.storage import open_store
 
     for uri in filter(None, uris):
         store = open_store(uri, endpoint_url=endpoint_url)
         if store.head("manifest.json") is None and not store.list(limit=1):
+            from labelguard.tasks.dataset import _gone_by_ledger
+
+            if verify_key is not None and _gone_by_ledger(store, verify_key, ledger) is not None:
+                continue
             from labelguard.pathkind import describe_missing
 
             raise DatasetMissing(*describe_missing(store.uri))
@@ -1405,7 +1410,8 @@ def watch(
         _check_gate_options(tolerate, share_gap)
         load_verify_key(settings.verify_key)
         book = _ledger_for(ledger, settings.verify_key, writing=False)
-        _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint)  # a schedule failing every run is refused now
+        _require_dataset(uri, reference, holdout, endpoint_url=settings.s3_endpoint, ledger=book,  # a schedule failing every run is refused now
+                         verify_key=load_verify_key(settings.verify_key))
         _refuse_trusted_data_in_another_role(holdout, reference, load_verify_key(settings.verify_key), settings.s3_endpoint, book)
         from labelguard.tasks.drift import partition_dates as _days
         from labelguard.tasks.storage import open_store as _open
@@ -1414,7 +1420,7 @@ def watch(
             _refuse_datasets_folder(uri, settings.s3_endpoint)  # a verify schedule whose every run would fail on it
         from labelguard.server import resolve_prefect_api
 
-        if not resolve_prefect_api():
+        if not resolve_prefect_api(needs_server=True):
             # A served schedule never fires on Prefect's ephemeral API: refuse rather than sit idle.
             raise BadInput("scheduled runs need a Prefect server", "start one with `labelguard server` (or `prefect server start` and set PREFECT_API_URL)")
         _quiet(True)
@@ -1864,7 +1870,7 @@ def alert(
             _check_alert_dataset(dataset)
         from labelguard.server import resolve_prefect_api
 
-        if not resolve_prefect_api():
+        if not resolve_prefect_api(needs_server=True):
             raise BadInput("automations need a Prefect server (a temporary API forgets them)", "start one with `labelguard server` (or set PREFECT_API_URL)")
         _quiet(False)
         _alert_precheck(name, deployment, resolve_prefect_api())

@@ -50,20 +50,24 @@ def recorded_server() -> str | None:
     return url if healthy(url) else None
 
 
-def resolve_prefect_api() -> str | None:
+def resolve_prefect_api(*, needs_server: bool = False) -> str | None:
     """Set ``PREFECT_API_URL`` for this process before Prefect is imported; returns it (None = ephemeral).
+
+    ``needs_server``: the command cannot run on a temporary API (`watch`, `alert`), so the fix for a server that does not
+    answer is to start it, not to unset the variable — which only led to "scheduled runs need a Prefect server" (break-it r15 F7).
 
     Raises
     ------
     ServiceUnreachable
         ``PREFECT_API_URL`` is set but does not answer.
     """
+    start = "start it (`labelguard server` or `prefect server start`)"
     configured = os.environ.get("PREFECT_API_URL")
     if configured:
         if not healthy(configured):
             raise ServiceUnreachable(
                 f"the Prefect API at {configured} does not answer",
-                "start it (`labelguard server` or `prefect server start`), or unset PREFECT_API_URL to run on a temporary local API",
+                f"{start}, or point PREFECT_API_URL at a running one" if needs_server else f"{start}, or unset PREFECT_API_URL to run on a temporary local API",
             )
         return configured
     url = recorded_server()
@@ -77,7 +81,7 @@ def resolve_prefect_api() -> str | None:
         if not healthy(url):
             raise ServiceUnreachable(
                 f"the Prefect API at {url} (PREFECT_API_URL in {where}) does not answer",
-                f"start it (`labelguard server` or `prefect server start`), or remove PREFECT_API_URL from {where} to run on a temporary local API",
+                f"{start}, or set PREFECT_API_URL in {where} to a running one" if needs_server else f"{start}, or remove PREFECT_API_URL from {where} to run on a temporary local API",
             )
         os.environ["PREFECT_API_URL"] = url
     return url

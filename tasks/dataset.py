@@ -448,6 +448,10 @@ def load_verified(
         manifest = read_manifest(store)
     except ManifestProblem as exc:
         return IntegrityReport(exc.code, exc.detail)
+    except DatasetMissing:
+        if (gone := _gone_by_ledger(store, verify_key, ledger)) is None:
+            raise
+        return IntegrityReport("object-missing", gone)
     expected_key = key_id(verify_key)
     if manifest.key_id != expected_key:
         return _untrusted_manifest(store, verify_key, manifest, "unknown-key", f"manifest signed by key {manifest.key_id}, not the trusted key {expected_key}", columns)
@@ -463,6 +467,19 @@ def load_verified(
     if problem:
         return IntegrityReport(*problem, manifest)
     return _verify_objects(store, root, verify_key, manifest, ref, columns)
+
+
+def _gone_by_ledger(store: Store, verify_key, ledger) -> str | None:
+    """Why nothing at ``store`` is signed data removed, not a typo: the ledger recorded a dataset part there (None when
+    there is no ledger, it records nothing there, or it does not verify: then nothing tells a deletion from a typo)."""
+    if ledger is None:
+        return None
+    from labelguard.tasks.ledger import LedgerBroken, gone_from
+
+    try:
+        return gone_from(ledger.entries(verify_key), store.uri)
+    except (LedgerBroken, OSError):
+        return None
 
 
 def _identity_problem(store: Store, root: Store | None, ref: DatasetRef, roles, manifest: SignedManifest, verify_key, ledger) -> tuple[str, str] | None:
@@ -539,7 +556,7 @@ def _verify_objects(store: Store, root: Store, verify_key, manifest: SignedManif
         more = f" (+{len(failures) - 1} more object(s))" if len(failures) > 1 else ""
         unreadable = "" if all_gone else "; no object readable: cannot localize"
         return IntegrityReport(code, f"{detail}{more}{unreadable}", manifest, None, observed)
-    table = (pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]) if tables else None
+    table = concat_parts(tables) if tables else None
     if extra:
         shown = ", ".join(extra[:5]) + (f" (+{len(extra) - 5} more)" if len(extra) > 5 else "")
         unnamed = []  # objects whose rows cannot be named (unreadable, or another schema); the objects can
@@ -717,7 +734,7 @@ def _untrusted_manifest(store: Store, verify_key, manifest: SignedManifest, code
             return IntegrityReport(code, f"{detail}; data object {object_key} is gone", manifest)
         with root.fetch(object_key) as (path, _):
             tables.append(read_parquet_file(path, columns=columns, as_arrow=True))
-    frame = _to_frame(pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0])
+    frame = _to_frame(concat_parts(tables))
     suspects, where = _localize_with_sidecar(store, root, verify_key, frame, ref)
     return IntegrityReport(code, f"{detail}; {where}", manifest, frame, {"rows": len(frame)}, suspects)
 
@@ -787,14 +804,44 @@ def _localize_with_sidecar(store: Store, root: Store, verify_key, frame: pd.Data
 
 
 def same_columns(a: pa.Schema, b: pa.Schema) -> bool:
-    """The same columns (names, types, nullability) in any order.
+    """The same columns (names, and kinds of values) in any order.
 
     Parts whose columns differ only in order (a ``select`` in the writer) are one table to pyarrow,
-    pandas and Spark, which read them by name; labelguard concatenates them by name too.
+    pandas and Spark, which read them by name; labelguard concatenates them by name too. So are parts whose types
+    differ only in how a writer stored the same values — int32/int64, float32/float64, a pandas categorical
+    (dictionary) beside plain strings, nullability — which every reader unifies: seal refused them, and its fix split
+    one table into two datasets (break-it r15 F8). A change of kind (numbers to text) is still another schema.
     """
     if len(set(a.names)) != len(a.names) or len(set(b.names)) != len(b.names):  # a repeated name has no by-name reading
         return a.equals(b, check_metadata=False)
-    return sorted(a.names) == sorted(b.names) and all(a.field(n).equals(b.field(n)) for n in a.names)
+    return sorted(a.names) == sorted(b.names) and all(_kind(a.field(n).type) == _kind(b.field(n).type) for n in a.names)
+
+
+def _kind(t: pa.DataType) -> str:
+    """A column's type as readers unify it: the stored width, dictionary encoding and string size left out."""
+    if pa.types.is_dictionary(t):
+        return _kind(t.value_type)
+    if pa.types.is_integer(t):
+        return "int"
+    if pa.types.is_floating(t):
+        return "float"
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "string"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return "binary"
+    if pa.types.is_timestamp(t):
+        return f"timestamp[{t.tz}]"
+    return str(t)
+
+
+def concat_parts(tables: list[pa.Table]) -> pa.Table:
+    """Parts read as one table, as a reader of the folder takes them; parts of one schema exactly as before (their
+    dictionary columns kept), parts stored differently with their dictionary columns decoded and widths promoted."""
+    if len(tables) == 1:
+        return tables[0]
+    if all(t.schema.equals(tables[0].schema, check_metadata=False) for t in tables[1:]):
+        return pa.concat_tables(tables, promote_options="permissive")
+    return pa.concat_tables([_decoded(t) for t in tables], promote_options="permissive")
 
 
 def _schema_diff(a: pa.Schema, b: pa.Schema) -> str:
@@ -967,7 +1014,7 @@ def seal_dataset(
             )
         objects.append({"key": object_key, "sha256": digest, "bytes": head.size, "version_id": head.version_id, "rows": table.num_rows})
         tables.append(table)
-    frame = _to_frame(pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0])
+    frame = _to_frame(concat_parts(tables))
     gone = [c for c in (spec.id_col, spec.label_col) if c not in frame.columns]
     if gone and old is not None and "dataset" in old.payload:  # a re-seal keeps the signed columns: the parts lost one (a KeyError before)
         raise BadInput(

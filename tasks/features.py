@@ -68,6 +68,23 @@ def looks_like_text(series: pd.Series) -> bool:
     return bool(lengths.median() >= TEXT_MIN_MEDIAN_CHARS and words.median() >= TEXT_MIN_MEDIAN_WORDS and unique_share >= TEXT_MIN_UNIQUE_SHARE)
 
 
+def _rejoined(names: list[str], have: list[str]) -> list[str]:
+    """``names`` as split at commas, with runs of pieces that join (by ", " or ",") into an existing column's name that
+    none of them is on its own joined back: `--ignore-cols "Preis, EUR"` names the column ``Preis, EUR``."""
+    out, i = [], 0
+    while i < len(names):
+        if names[i] not in have:
+            joined = next(((j, sep.join(names[i:j])) for j in range(len(names), i + 1, -1) for sep in (", ", ",")
+                           if sep.join(names[i:j]) in have), None)
+            if joined is not None:
+                out.append(joined[1])
+                i = joined[0]
+                continue
+        out.append(names[i])
+        i += 1
+    return out
+
+
 def choose_columns(
     frame: pd.DataFrame,
     *,
@@ -98,6 +115,10 @@ def choose_columns(
         A named column does not exist, a named text column is not text or is empty in every row.
     """
     have = list(map(str, frame.columns))
+    # the CLI splits the options at commas, so a column named "Preis, EUR" arrived as 'Preis' and 'EUR': pieces that
+    # make an existing column's name again are that column (break-it r15 F10)
+    text_cols = None if text_cols is None else _rejoined(list(text_cols), have)
+    ignore_cols = _rejoined(list(ignore_cols), have)
     for flag, names in (("--text-cols", text_cols or ()), ("--ignore-cols", ignore_cols)):
         for name in names:
             if name not in frame.columns:

@@ -154,6 +154,25 @@ def manifest_digest(manifest: SignedManifest) -> str:
     return hashlib.sha256(canonical_json(manifest.payload)).hexdigest()
 
 
+def recorded_at(entries: list[LedgerEntry], uri: str) -> list[LedgerEntry]:
+    """The entries the ledger signed for the dataset part at ``uri`` (its root's location and part joined), oldest first."""
+    here = normalize_uri(uri)
+    return [e for e in entries if (f"{e.uri}/{e.part}" if e.part else e.uri) == here]
+
+
+def gone_from(entries: list[LedgerEntry], uri: str) -> str | None:
+    """What the ledger recorded at ``uri`` where nothing is now, or None when it recorded nothing there.
+
+    Nothing at a location is a typo (exit 2) unless the ledger signed data there: then the data was removed, manifest
+    and all, and reading it as a typo told the user to ingest again whatever is left (break-it r15 F5)."""
+    mine = recorded_at(entries, uri)
+    if not mine:
+        return None
+    last = mine[-1]
+    return (f"the ledger records {last.role} of dataset {last.dataset_id} (version {last.version}, signed {last.created_at}) at "
+            f"{normalize_uri(uri)}, and its manifest and every object are gone")
+
+
 def check_against_ledger(entries: list[LedgerEntry], manifest: SignedManifest, root_uri: str) -> tuple[str, str] | None:
     """Compare a verified manifest with the ledger: ``None`` when consistent, else ``(code, detail)``.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,19 @@ def refuse_label_spellings(classes, label_col: str) -> None:
         raise BadInput(
             f"labels {', '.join(map(repr, variants))} in {label_col!r} differ only in case or spaces, so they would be separate classes",
             "normalise the label column to one spelling per class before ingest",
+        )
+    # zero-padded codes are kept as written ('007'), so '1' and '01' in one column were two classes: a 4-class dataset
+    # signed from a binary one whose export padded some rows (break-it r15 F4)
+    numbers: dict[int, list] = {}
+    for c in classes:
+        if isinstance(c, str) and re.fullmatch(r"[+-]?[0-9]+", c.strip()):
+            numbers.setdefault(int(c), []).append(c)
+    padded = next((v for v in numbers.values() if len(v) > 1), None)
+    if padded:
+        raise BadInput(
+            f"labels {', '.join(map(repr, padded))} in {label_col!r} are the number {int(padded[0])} written {len(padded)} ways (zero padding or a sign), "
+            "so they would be separate classes",
+            "write each class code one way before ingest (all padded to one width, or none)",
         )
 
 

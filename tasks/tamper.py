@@ -177,12 +177,13 @@ def _forged(manifest: SignedManifest, frame: pd.DataFrame, spec: ColumnSpec, rew
 
 
 def _write_truth(path: Path, result: FlipResult, uri: str) -> None:
+    from labelguard.tasks.manifest import json_safe
+
+    text = json.dumps(json_safe({"target": uri, **result.truth()}), indent=1)  # whole before the file exists: never a cut-off file
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "x") as fh:
-            from labelguard.tasks.manifest import json_safe
-
-            json.dump(json_safe({"target": uri, **result.truth()}), fh, indent=1)
+            fh.write(text)
     except OSError as exc:
         raise BadInput(f"cannot write truth file {path}: {exc.strerror or exc}", "choose a writable --truth-out path") from None
 

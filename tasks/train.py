@@ -64,15 +64,24 @@ def check_model(name: str) -> str:
 def train_model(frame: pd.DataFrame, spec: ColumnSpec, *, model: str = "logreg", seed: int = 0):
     """Fit the named model on the frame's features and labels.
 
+    Training rows of a single class — a transform or an attack relabelled every row of the others — give the only
+    model they can: one that predicts that class for every row (scikit-learn's constant ``DummyClassifier``). That is
+    the damage, measured like any other; refusing it read the worst attack as "could not run", exit 2 (break-it r15 F12).
+
     Raises
     ------
     BadInput
-        Unknown model, or fewer than two classes left to learn from.
+        Unknown model, or no training rows at all.
     """
     check_model(model)
     y = frame[spec.label_col].to_numpy()
-    if len(np.unique(y)) < 2:
-        raise BadInput("the training data holds a single class", "a model needs at least two classes to learn")
+    present = pd.unique(y)
+    if len(present) == 0:
+        raise BadInput("the training data holds no rows", "a model needs rows of at least two classes to learn")
+    if len(present) == 1:
+        from sklearn.dummy import DummyClassifier
+
+        return DummyClassifier(strategy="constant", constant=present[0]).fit(feature_matrix(frame, spec), y)
     return REGISTRY[model](seed).fit(feature_matrix(frame, spec), y)
 
 

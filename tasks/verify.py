@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from labelguard.errors import BadInput, UntrustedInput
+from labelguard.errors import BadInput, DatasetMissing, UntrustedInput
 from labelguard.tasks import guards
 from labelguard.tasks.classes import UnknownClasses, note_unknown_classes, refuse_positive_against_signed, set_apart_unknown, with_positive, with_trusted_classes
 from labelguard.tasks.dataset import HOLDOUT, MANIFEST_KEY, IntegrityReport, ManifestProblem, load_verified, own_key, read_manifest, sort_ids, write_dataset
@@ -488,6 +488,8 @@ def verify_dataset(
             spec_ = read_manifest(store).spec
             columns = [spec_.id_col, spec_.label_col]
         except (ManifestProblem, KeyError, TypeError):
+            pass
+        except DatasetMissing:  # load_verified says whether the ledger signed data here (removed) or it is a typo
             pass
     integrity: IntegrityReport = load_verified(store, verify_key, columns=columns, ledger=ledger)
     if integrity.manifest is not None:

@@ -61,7 +61,7 @@ def test_a_prefect_api_url_in_a_dotenv_file_is_the_one_checked(tmp_path, monkeyp
     where = tmp_path.resolve() / ".env"
     assert (res.exit_code, res.stdout) == (2, "")
     assert res.stderr == (f"error: the Prefect API at {url} (PREFECT_API_URL in {where}) does not answer (fix: start it (`labelguard server` "
-                          f"or `prefect server start`), or remove PREFECT_API_URL from {where} to run on a temporary local API)\n")
+                          f"or `prefect server start`), or set PREFECT_API_URL in {where} to a running one)\n")  # alert needs a server (r15 F7)
 
 
 def test_a_prefect_api_url_in_the_active_profile_is_the_one_checked(tmp_path, monkeypatch):
@@ -74,8 +74,8 @@ def test_a_prefect_api_url_in_the_active_profile_is_the_one_checked(tmp_path, mo
     res = invoke("alert", "--webhook", "https://hooks.example.com/x", env=env)
     assert (res.exit_code, res.stdout) == (2, "")
     assert res.stderr == (f"error: the Prefect API at {url} (PREFECT_API_URL in Prefect profile 'ops' ({profiles})) does not answer (fix: start it "
-                          f"(`labelguard server` or `prefect server start`), or remove PREFECT_API_URL from Prefect profile 'ops' ({profiles}) "
-                          "to run on a temporary local API)\n")
+                          f"(`labelguard server` or `prefect server start`), or set PREFECT_API_URL in Prefect profile 'ops' ({profiles}) "
+                          "to a running one)\n")
     # another active profile without the setting: no server configured, as before
     res = invoke("alert", "--webhook", "https://hooks.example.com/x", env={**env, "PREFECT_PROFILE": "other"})
     assert (res.exit_code, res.stderr) == (2, "error: automations need a Prefect server (a temporary API forgets them) (fix: start one with "

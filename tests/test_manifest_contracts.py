@@ -162,11 +162,11 @@ def test_key_loading_messages(tmp_path, keys):
     with pytest.raises(KeyProblem) as info:
         load_verify_key(keys[0])  # the private key where the public one goes
     assert info.value.problem.startswith(f"cannot read verify key {keys[0]}: ")
-    assert info.value.fix == "point --verify-key at a verify.pub made by `labelguard keygen`"
+    assert info.value.fix == "point LABELGUARD_VERIFY_KEY / --verify-key at a verify.pub made by `labelguard keygen`"
     with pytest.raises(KeyProblem) as info:
         load_signing_key(tmp_path / "none.key")
     assert info.value.problem.startswith(f"cannot read signing key {tmp_path / 'none.key'}: ")
-    assert info.value.fix == "point --signing-key at a key made by `labelguard keygen`"
+    assert info.value.fix == "point LABELGUARD_SIGNING_KEY / --signing-key at a key made by `labelguard keygen`"
     from cryptography.hazmat.primitives.asymmetric import ec
 
     other = ec.generate_private_key(ec.SECP256R1())
