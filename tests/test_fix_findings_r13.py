@@ -171,23 +171,13 @@ def test_forty_classes_are_each_drawn_their_own_way_and_the_legend_stays_inside_
     """15 classes: class i and class i+8 were drawn with the same colour and marker; 40 classes: the legend ran off the
     bottom of boundaries.png (18 classes shown) and covered the data. Now every class has its own (colour, marker) and the
     legend lies inside the figure, below the plot."""
-    from labelguard.tasks.manifest import ColumnSpec
-    from tests.test_fix_findings_r8 import boundaries_figure
+    from tests.test_fix_findings_r8 import boundaries_figure, clustered_classes, legend_extents
 
-    rng = np.random.default_rng(5)
     names = [f"catégorie {k:02d}" for k in range(40)]
-    y = np.repeat(np.arange(40), 12)
-    centres = rng.normal(0, 4, (40, 4))
-    frame = pd.DataFrame({"review_id": range(len(y)), **{f"f{m}": centres[y, m] + rng.normal(size=len(y)) for m in range(4)},
-                          "label": np.array(names)[y]})
-    spec = ColumnSpec(feature_cols=("f0", "f1", "f2", "f3"), classes=tuple(names), positive_class=None)
-    fig, real_close = boundaries_figure(frame, spec, tmp_path, monkeypatch)
-    ax = fig.axes[0]
+    fig, real_close = boundaries_figure(*clustered_classes(names, seed=5, spread=4), tmp_path, monkeypatch)
     drawn = {c.get_label(): (tuple(np.round(c.get_facecolor()[0][:3], 3)), c.get_paths()[0].vertices.round(3).tobytes())
-             for c in ax.collections if c.get_label().startswith("labelled ")}
-    renderer = fig.canvas.get_renderer()
-    legend, axes_box, frame_box = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer), fig.bbox
-    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+             for c in fig.axes[0].collections if c.get_label().startswith("labelled ")}
+    legend, axes_box, frame_box, texts = legend_extents(fig)
     real_close(fig)
     assert sorted(drawn) == sorted(f"labelled {n!r}" for n in names)
     assert len(set(drawn.values())) == 40, "two classes share colour and marker"
@@ -232,24 +222,30 @@ def test_a_fired_watch_run_names_the_artifact_key_it_published(tmp_path, keys, p
 # ---------------------------------------------------------------- finding 7: a class too small for the gate's recall test
 
 
-def _ingest_frame(tmp_path, name, keys, frame, holdout=0.2):
-    """`ingest --source name.csv --id-col id --dest tmp_path/name` without Prefect, as tests/test_fix_findings_r9._ingest, for a frame of ours."""
+def ingest_file(tmp_path, name, keys, src, *, holdout=0.2, ledger=None, **load):
+    """What `ingest --source SRC --dest tmp_path/name` writes, without Prefect: ``load`` holds load_source's options
+    (labels in 'label' and no timestamp unless given), ``ledger`` the writer's (none by default)."""
     from labelguard.tasks import dataset
     from labelguard.tasks.manifest import DatasetRef, load_signing_key, new_dataset_id
     from labelguard.tasks.sources import load_source, split_holdout
     from labelguard.tasks.storage import LocalStore
 
-    src = tmp_path / f"{name}.csv"
-    frame.to_csv(src, index=False)
-    frame, spec, meta = load_source(str(src), id_col="id", label_col="label", timestamp_col=None)
+    frame, spec, meta = load_source(str(src), **{"label_col": "label", "timestamp_col": None, **load})
     train, test = split_holdout(frame, spec, holdout, 0)
     key, dest = load_signing_key(keys[0]), str(tmp_path / name)
     ds_id, store = new_dataset_id(dest), LocalStore(dest)
-    with dataset.writing_dataset(store, ledger=None, key=key) as parts:
+    with dataset.writing_dataset(store, ledger=ledger, key=key) as parts:
         parts.add(store.child(dataset.HOLDOUT), dataset.write_dataset(store.child(dataset.HOLDOUT), test, spec, key, source={**meta, "part": "holdout"},
                                                                        dataset=DatasetRef(ds_id, role="holdout", part=dataset.HOLDOUT)))
         parts.add(store, dataset.write_dataset(store, train, spec, key, source={**meta, "part": "train"}, dataset=DatasetRef(ds_id, role="data")))
     return tmp_path / name
+
+
+def _ingest_frame(tmp_path, name, keys, frame, holdout=0.2):
+    """`ingest --source name.csv --id-col id --dest tmp_path/name` without Prefect, as tests/test_fix_findings_r9._ingest, for a frame of ours."""
+    src = tmp_path / f"{name}.csv"
+    frame.to_csv(src, index=False)
+    return ingest_file(tmp_path, name, keys, src, holdout=holdout, id_col="id")
 
 
 def test_the_gate_does_not_claim_to_see_a_recall_drop_on_a_class_too_small_for_its_test(tmp_path, keys):

@@ -20,21 +20,10 @@ def _frame(n: int = 300, seed: int = 15, labels=(0, 1)) -> pd.DataFrame:
 
 
 def _ingest_file(tmp_path, name, keys, src, *, ledger=None, **load):
-    """What `ingest --source SRC --dest tmp_path/name` writes, without Prefect (as tests/test_fix_findings_r13._ingest_frame)."""
-    from labelguard.tasks import dataset
-    from labelguard.tasks.manifest import DatasetRef, load_signing_key, new_dataset_id
-    from labelguard.tasks.sources import load_source, split_holdout
-    from labelguard.tasks.storage import LocalStore
+    """What `ingest --source SRC --dest tmp_path/name` writes, without Prefect (ids in 'review_id' unless given)."""
+    from tests.test_fix_findings_r13 import ingest_file
 
-    frame, spec, meta = load_source(str(src), **{"id_col": "review_id", "label_col": "label", "timestamp_col": None, **load})
-    train, test = split_holdout(frame, spec, 0.2, 0)
-    key, dest = load_signing_key(keys[0]), str(tmp_path / name)
-    ds_id, store = new_dataset_id(dest), LocalStore(dest)
-    with dataset.writing_dataset(store, ledger=ledger, key=key) as parts:
-        parts.add(store.child(dataset.HOLDOUT), dataset.write_dataset(store.child(dataset.HOLDOUT), test, spec, key, source={**meta, "part": "holdout"},
-                                                                       dataset=DatasetRef(ds_id, role="holdout", part=dataset.HOLDOUT)))
-        parts.add(store, dataset.write_dataset(store, train, spec, key, source={**meta, "part": "train"}, dataset=DatasetRef(ds_id, role="data")))
-    return tmp_path / name
+    return ingest_file(tmp_path, name, keys, src, ledger=ledger, **{"id_col": "review_id", **load})
 
 
 @pytest.fixture
@@ -144,21 +133,11 @@ def test_a_legend_of_long_class_names_lies_inside_the_image(tmp_path, monkeypatc
     """25 classes named like 'Überprüfung ausstehend – Kategorie 07 (sehr lange Bezeichnung)': the legend below the plot,
     three columns of them, ran off both edges and the bottom of boundaries.png (one row of ten entries shown, cut).
     Now long names go in fewer columns and the legend lies inside the figure, every entry in it."""
-    from labelguard.tasks.manifest import ColumnSpec
-    from tests.test_fix_findings_r8 import boundaries_figure
+    from tests.test_fix_findings_r8 import boundaries_figure, clustered_classes, legend_extents
 
-    rng = np.random.default_rng(7)
     names = [f"Überprüfung ausstehend – Kategorie {k:02d} (sehr lange Bezeichnung)" for k in range(25)]
-    y = np.repeat(np.arange(25), 12)
-    centres = rng.normal(0, 6, (25, 4))
-    frame = pd.DataFrame({"review_id": range(len(y)), **{f"f{m}": centres[y, m] + rng.normal(size=len(y)) for m in range(4)},
-                          "label": np.array(names)[y]})
-    spec = ColumnSpec(feature_cols=("f0", "f1", "f2", "f3"), classes=tuple(names), positive_class=None)
-    fig, real_close = boundaries_figure(frame, spec, tmp_path, monkeypatch)
-    ax = fig.axes[0]
-    renderer = fig.canvas.get_renderer()
-    legend, axes_box, frame_box = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer), fig.bbox
-    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    fig, real_close = boundaries_figure(*clustered_classes(names, seed=7, spread=6), tmp_path, monkeypatch)
+    legend, axes_box, frame_box, texts = legend_extents(fig)
     real_close(fig)
     assert texts == [f"labelled {n!r}" for n in names] + ["this model's boundary"]
     assert (frame_box.x0 <= legend.x0 and legend.x1 <= frame_box.x1 and frame_box.y0 <= legend.y0), (legend, frame_box)

@@ -250,6 +250,27 @@ def boundaries_figure(frame, spec, tmp_path, monkeypatch):
     assert plot_boundaries({"pipeline": run}, tmp_path / "b.png")
     return figures[0], real_close
 
+
+def clustered_classes(names, seed: int, spread: float):
+    """12 rows per class named in ``names``, each class a Gaussian blob (unit spread) around a centre drawn with sd
+    ``spread`` in four features: (frame, spec) for the boundaries figure of many classes."""
+    from labelguard.tasks.manifest import ColumnSpec
+
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(len(names)), 12)
+    centres = rng.normal(0, spread, (len(names), 4))
+    frame = pd.DataFrame({"review_id": range(len(y)), **{f"f{m}": centres[y, m] + rng.normal(size=len(y)) for m in range(4)},
+                          "label": np.array(names)[y]})
+    return frame, ColumnSpec(feature_cols=("f0", "f1", "f2", "f3"), classes=tuple(names), positive_class=None)
+
+
+def legend_extents(fig):
+    """The first axes' legend box, the axes' box and the figure's box (display units), and the legend's entries."""
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    return (ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer), fig.bbox,
+            [t.get_text() for t in ax.get_legend().get_texts()])
+
 def test_the_projection_caption_fits_inside_a_one_panel_figure(tmp_path, monkeypatch):
     """Finding 4: `pipeline … --out` on data with text drew one panel whose caption ("2-D projection: first two
     principal components of the standardized 51-column feature matrix (text text as TF-IDF + SVD). Shading: …")
