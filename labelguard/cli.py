@@ -905,9 +905,9 @@ def _require_dataset(*uris: str | None, endpoint_url: str | None, ledger=None, v
     for uri in filter(None, uris):
         store = open_store(uri, endpoint_url=endpoint_url)
         if store.head("manifest.json") is None and not store.list(limit=1):
-            from labelguard.tasks.dataset import _gone_by_ledger
+            from labelguard.tasks.dataset import gone_by_ledger
 
-            if verify_key is not None and _gone_by_ledger(store, verify_key, ledger) is not None:
+            if verify_key is not None and gone_by_ledger(store, verify_key, ledger) is not None:
                 continue
             from labelguard.pathkind import describe_missing
 

@@ -449,7 +449,7 @@ def load_verified(
     except ManifestProblem as exc:
         return IntegrityReport(exc.code, exc.detail)
     except DatasetMissing:
-        if (gone := _gone_by_ledger(store, verify_key, ledger)) is None:
+        if (gone := gone_by_ledger(store, verify_key, ledger)) is None:
             raise
         return IntegrityReport("object-missing", gone)
     expected_key = key_id(verify_key)
@@ -469,7 +469,7 @@ def load_verified(
     return _verify_objects(store, root, verify_key, manifest, ref, columns)
 
 
-def _gone_by_ledger(store: Store, verify_key, ledger) -> str | None:
+def gone_by_ledger(store: Store, verify_key, ledger) -> str | None:
     """Why nothing at ``store`` is signed data removed, not a typo: the ledger recorded a dataset part there (None when
     there is no ledger, it records nothing there, or it does not verify: then nothing tells a deletion from a typo)."""
     if ledger is None:

@@ -161,6 +161,11 @@ def _refuse_key_folder(path: Path, which: str, name: str, env: str | None, flag:
     )
 
 
+def _relative_hint(path) -> str:
+    """What a key's fix adds for a relative path that is not there: where it was read from (the current folder)."""
+    return "; a relative path is read from the current folder" if not Path(path).is_absolute() and not Path(path).exists() else ""
+
+
 def load_signing_key(path: Path | None) -> Ed25519PrivateKey:
     if path is None:
         raise KeyProblem("no signing key configured", "set LABELGUARD_SIGNING_KEY or pass --signing-key; `labelguard keygen` makes one")
@@ -169,7 +174,7 @@ def load_signing_key(path: Path | None) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
-        relative = "; a relative path is read from the current folder" if not Path(path).is_absolute() and not Path(path).exists() else ""
+        relative = _relative_hint(path)
         raise KeyProblem(f"cannot read signing key {path}: {exc}", f"point LABELGUARD_SIGNING_KEY / --signing-key at a key made by `labelguard keygen`{relative}") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyProblem(f"{path} is not an Ed25519 private key", "make one with `labelguard keygen`")
@@ -188,7 +193,7 @@ def load_verify_key(path: Path | None, *, flag: str = "--verify-key") -> Ed25519
     except (OSError, ValueError, TypeError) as exc:
         # the path may have come from LABELGUARD_VERIFY_KEY, which the fix named no more than a --verify-key never passed (break-it r15 F14)
         where = f"{env} / {flag}" if env else flag
-        relative = "; a relative path is read from the current folder" if not Path(path).is_absolute() and not Path(path).exists() else ""
+        relative = _relative_hint(path)
         raise KeyProblem(f"cannot read verify key {path}: {exc}", f"point {where} at a verify.pub made by `labelguard keygen`{relative}") from None
     if not isinstance(key, Ed25519PublicKey):
         raise KeyProblem(f"{path} is not an Ed25519 public key", "use the verify.pub from `labelguard keygen`")
