@@ -258,14 +258,79 @@ LEGEND_INSIDE = 10  # classes; beyond that the legend goes below the plot, in co
 MAX_POINTS = 4000  # points drawn per panel (a seeded sample beyond that)
 
 
-def plot_boundaries(runs: dict[str, RunResult], path: Path) -> bool:
+_FONTS: list | None = None  # the fonts matplotlib would draw text in (its family and their fallbacks), loaded once
+
+
+def _drawing_fonts() -> list:
+    """The fonts matplotlib draws default text with: each name of ``font.family`` (a generic family stands for its
+    list, e.g. ``font.sans-serif``), as found on this machine; its fallback font when none is."""
+    global _FONTS
+    if _FONTS is None:
+        from matplotlib import font_manager, ft2font, rcParams
+
+        names = []
+        for family in rcParams["font.family"]:
+            names += list(rcParams.get(f"font.{family}", [family])) if f"font.{family}" in rcParams else [family]
+        paths = []
+        for name in names:
+            try:
+                found = font_manager.findfont(font_manager.FontProperties(family=name), fallback_to_default=False)
+            except ValueError:  # not installed
+                continue
+            if found not in paths:
+                paths.append(found)
+        paths = paths or [font_manager.findfont(font_manager.FontProperties())]
+        _FONTS = [ft2font.FT2Font(p) for p in paths]
+    return _FONTS
+
+
+_DRAWABLE: dict[str, bool] = {}
+
+
+def _can_draw(ch: str) -> bool:
+    """Whether some font matplotlib would use (:func:`_drawing_fonts`) has a glyph for ``ch`` (white space always)."""
+    if ch not in _DRAWABLE:
+        _DRAWABLE[ch] = ch.isspace() or ch.isascii() or any(f.get_char_index(ord(ch)) for f in _drawing_fonts())
+    return _DRAWABLE[ch]
+
+
+def drawable_text(s: str) -> str:
+    """``s`` with each character no installed font draws written as a ``\\uXXXX`` (``\\UXXXXXXXX``) escape."""
+    return "".join(ch if _can_draw(ch) else f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}" for ch in s)
+
+
+def escape_undrawable(fig) -> list[str]:
+    """Write each character of ``fig``'s texts that no font matplotlib would use can draw as an escape (:func:`drawable_text`).
+
+    A class named in a script the installed fonts lack (CJK on a machine with DejaVu only) was drawn as empty boxes,
+    every such class alike (break-it r15 F3); an escape at least tells them apart and can be looked up. Returns the
+    words that held such characters (a class name as the legend quotes it, without the quotes), as they were, in the
+    order met, each once; [] when every character can be drawn.
+    """
+    from matplotlib.text import Text
+
+    words = []
+    for text in fig.findobj(Text):
+        s = text.get_text()
+        if all(_can_draw(ch) for ch in s):
+            continue
+        text.set_text(drawable_text(s))
+        for word in s.split():
+            word = word.strip("'\"()[]{},.:;")
+            if not all(_can_draw(ch) for ch in word) and word not in words:
+                words.append(word)
+    return words
+
+
+def plot_boundaries(runs: dict[str, RunResult], path: Path) -> list[str] | None:
     """Each run's training data over its model's predicted classes; flipped rows ringed.
 
     Two numeric features are drawn as they are. More features, or text, are drawn on a 2-D
     projection (PCA of the standardized feature matrix, fitted on the clean run's rows), labelled; the
     shading is each model's prediction on the projection plane (through the data's mean). Colours
     are Okabe–Ito and every class also has its own marker, so the plot reads without colour vision.
-    Returns False when no run trained a model.
+    Returns None when no run trained a model, else the texts whose characters no installed font draws, written in the
+    image as escapes (:func:`escape_undrawable`; usually []).
     """
     from labelguard.tasks.features import feature_matrix
     from labelguard.tasks.manifest import to_py
@@ -273,7 +338,7 @@ def plot_boundaries(runs: dict[str, RunResult], path: Path) -> bool:
 
     drawable = {k: r for k, r in runs.items() if r.model is not None and r.frame is not None}
     if not drawable:
-        return False
+        return None
     import matplotlib
 
     matplotlib.use("Agg")
@@ -296,7 +361,7 @@ def plot_boundaries(runs: dict[str, RunResult], path: Path) -> bool:
     # three columns of entries (classes, flipped, the boundaries) while the names are short; long names (a 70-character
     # class name) in fewer columns, and the saved image grows to its legend: 25 such names ran off both edges and the
     # bottom, one row of 10 left readable (break-it r15 F2)
-    longest = max(len(f"labelled {to_py(c)!r}") for c in classes)
+    longest = max(len(drawable_text(f"labelled {to_py(c)!r}")) for c in classes)  # as drawn: an escape is six characters
     columns = 3 if longest <= 32 else 2 if longest <= 48 else 1
     legend_rows = -(-(len(classes) + 3) // columns) if many else 0
     fig, axes = plt.subplots(1, len(drawable), figsize=(6.2 * len(drawable), 5.6 + 0.16 * legend_rows), squeeze=False, sharex=True, sharey=True)
@@ -346,10 +411,11 @@ def plot_boundaries(runs: dict[str, RunResult], path: Path) -> bool:
             "Shading: each model's predicted class on that plane.", width=int(13 * fig.get_figwidth())),
             fontsize=9,
         )
+    escaped = escape_undrawable(fig)  # before the layout: an escape is longer than the glyph it stands for
     fig.tight_layout()
     fig.savefig(path, dpi=110, bbox_inches="tight" if many else None)  # the legend below the plot is part of the image
     plt.close(fig)
-    return True
+    return escaped
 
 
 def write_report(runs: dict[str, RunResult], out_dir: Path, *, extra: dict[str, Any] | None = None, title: str = "labelguard report") -> dict[str, Path]:
@@ -357,11 +423,17 @@ def write_report(runs: dict[str, RunResult], out_dir: Path, *, extra: dict[str, 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": out_dir / "report.md", "json": out_dir / "report.json", "plot": out_dir / "boundaries.png"}
-    has_plot = plot_boundaries(runs, paths["plot"])
-    if not has_plot:
+    escaped = plot_boundaries(runs, paths["plot"])
+    if escaped is None:
         paths.pop("plot")
-    paths["markdown"].write_text(render_markdown(runs, title=title, plot="boundaries.png" if has_plot else None))
+    markdown = render_markdown(runs, title=title, plot="boundaries.png" if escaped is not None else None)
+    if escaped:
+        markdown += ("\nNo font installed here draws " + ", ".join(escaped) + ": the plot writes their characters as \\u escapes "
+                     "(fix: install a font that has them, e.g. Noto Sans CJK, and run again).\n")
+    paths["markdown"].write_text(markdown)
     doc = {"runs": {k: r.summary() for k, r in runs.items()}, **(extra or {})}
+    if escaped:
+        doc["plot_escaped_text"] = escaped
     paths["json"].write_text(json.dumps(doc, indent=2, default=_json_default))
     return paths
 
