@@ -219,7 +219,8 @@ def test_baseline_out_inside_a_signed_dataset_is_refused(tmp_path, keys):
     rng = np.random.default_rng(8)
     pd.DataFrame({"id": range(300), "x": rng.normal(size=300), "label": [0, 1] * 150}).to_csv(tmp_path / "in.csv", index=False)
     ds = tmp_path / "ds"
-    assert invoke("ingest", "--source", tmp_path / "in.csv", "--id-col", "id", "--dest", ds, "--ledger", "none", env=_env(keys)).exit_code == 0
+    made = invoke("ingest", "--source", tmp_path / "in.csv", "--id-col", "id", "--dest", ds, "--ledger", "none", env=_env(keys))
+    assert made.exit_code == 0, made.output  # (once exit 2 under load 6-8, its line not kept: now it is)
     before = _listing(tmp_path)
     for out, inside in ((ds / "holdout" / "bl", ds / "holdout"), (ds / "bl", ds)):
         res = invoke("baseline", ds / "holdout", "--out", out, "--ledger", "none", env=_env(keys))
