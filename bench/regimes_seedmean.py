@@ -2,6 +2,9 @@
 
 Run: .venv/bin/python bench/regimes_seedmean.py CSV [CSV ...] [--out bench/results/regimes_seedmean.md]
 
+A CSV written by `bench/posterior_light.py` is named as ``CSV=COLUMN``: its ``COLUMN`` (a variant's ``f1_TAG``) is read as the
+suite's F1 (the light harness scores the posterior's set and cleanlab's on the grid's runs, without the guards).
+
 Reads the attacked rows of one or more `bench/regimes.py` CSVs (seeds >= 1000 only; a (regime, seed,
 attack, rate) measured twice keeps its last row) and reports, per cell, the suite's and cleanlab's
 suspect-set F1 on each seed and their means, and counts the cells whose mean is more than 0.01 below.
@@ -29,12 +32,21 @@ def seed_means(df: pd.DataFrame) -> pd.DataFrame:
     return cells.assign(gain=cells.suite - cells.cleanlab)
 
 
+def _read(arg: str) -> pd.DataFrame:
+    """A grid CSV, or ``LIGHT_CSV=COLUMN``: a light-harness CSV with ``COLUMN`` as the suite's F1."""
+    if "=" not in arg:
+        return pd.read_csv(arg)
+    path, column = arg.rsplit("=", 1)
+    d = pd.read_csv(path)
+    return d.assign(suite_f1=d[column], error=float("nan"))[["regime", "seed", "attack", "rate", "flips", "suite_f1", "cleanlab_f1", "error"]]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("csv", nargs="+", type=Path)
+    ap.add_argument("csv", nargs="+", type=Path, help="grid CSVs, or LIGHT_CSV=COLUMN")
     ap.add_argument("--out", type=Path, default=Path("bench/results/regimes_seedmean.md"))
     args = ap.parse_args()
-    cells = seed_means(pd.concat([pd.read_csv(p) for p in args.csv]))
+    cells = seed_means(pd.concat([_read(str(p)) for p in args.csv]))
     several = cells.groupby("regime").seeds.transform("max") > 1
     cells = cells[several]  # regimes measured on one seed only have nothing to average
     lines = [f"Sources: {', '.join(map(str, args.csv))}.", "", "| regime | attack cells | seeds per cell | suite F1 (mean) | cleanlab F1 (mean) | gain | "
