@@ -337,6 +337,20 @@ def self_neighbours(Z: np.ndarray, k: int, memo: dict | None = None) -> np.ndarr
     return _memoized(memo, ("neighbours", _digest(Z), k), lambda: NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)[1])
 
 
+def other_neighbours(Z: np.ndarray, k: int, memo: dict | None = None) -> np.ndarray:
+    """Indices of each row's ``k`` nearest *other* rows of ``Z``, shape (n, k) (the search of :func:`self_neighbours`).
+
+    The search returns the row itself among its ``k + 1`` nearest, but not always first: where rows repeat (binary or
+    coarse features) its duplicates are as near as itself, and dropping the first column kept the row as its own
+    neighbour, agreeing with its own label (break-it r16 F5). The row itself is dropped wherever it is; where the
+    search did not return it (more than ``k + 1`` duplicates), the farthest of the ``k + 1`` is dropped instead.
+    """
+    idx = self_neighbours(Z, k, memo)
+    is_self = idx == np.arange(len(idx))[:, None]
+    order = np.argsort(is_self, axis=1, kind="stable")  # the row itself last, the rest in distance order
+    return np.take_along_axis(idx, order, axis=1)[:, :k]
+
+
 def confident_learning(frame: pd.DataFrame, spec: ColumnSpec, *, seed: int = 0, memo: dict | None = None) -> RowScores:
     """cleanlab's ``find_label_issues`` on 5-fold logistic-regression probabilities (``memo``: see :func:`_fold_fits`)."""
     from cleanlab.filter import find_label_issues
@@ -357,8 +371,8 @@ def knn_consistency(frame: pd.DataFrame, spec: ColumnSpec, *, k: int = KNN_K, et
     X, codes, _ = _xy(frame, spec)
     Z = StandardScaler().fit_transform(X)
     k = min(k, len(Z) - 1)
-    idx = self_neighbours(Z, k, memo)
-    disagree = (codes[idx[:, 1:]] != codes[:, None]).mean(axis=1)
+    idx = other_neighbours(Z, k, memo)
+    disagree = (codes[idx] != codes[:, None]).mean(axis=1)
     suspect = disagree >= eta
     return RowScores(disagree, suspect, float(suspect.mean()))
 

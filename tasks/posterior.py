@@ -98,14 +98,14 @@ def _knn_proba(Z_fit: np.ndarray, codes_fit: np.ndarray, Z: np.ndarray, k_classe
                memo: dict | None = None) -> np.ndarray:
     from sklearn.neighbors import NearestNeighbors
 
-    from labelguard.tasks.detectors import self_neighbours
+    from labelguard.tasks.detectors import other_neighbours
 
     k = max(1, min(k, len(Z_fit) - int(self_included)))
-    if self_included and Z is Z_fit:  # the kNN guard's own search on the same rows (memo)
-        idx = self_neighbours(Z_fit, k, memo)
+    if self_included and Z is Z_fit:  # the kNN guard's own search on the same rows (memo), the row itself left out
+        idx = other_neighbours(Z_fit, k, memo)
     else:
         _, idx = NearestNeighbors(n_neighbors=k + int(self_included)).fit(Z_fit).kneighbors(Z)
-    idx = idx[:, 1:] if self_included else idx
+        idx = idx[:, 1:] if self_included else idx
     counts = np.stack([(codes_fit[idx] == c).sum(axis=1) for c in range(k_classes)], axis=1)
     return _renorm((counts + 0.5) / (k + 0.5 * k_classes))
 

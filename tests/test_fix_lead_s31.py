@@ -57,3 +57,70 @@ def test_cjk_class_names_are_told_apart_in_the_legend_and_the_report_says_why(tm
         "\nNo font installed here draws 正面, 负面: the plot writes their characters as \\u escapes "
         "(fix: install a font that has them, e.g. Noto Sans CJK, and run again).\n")
     assert json.loads(paths["json"].read_text())["plot_escaped_text"] == names
+
+
+# ---------------------------------------------------------------- break-it r16 F5: a row among its own duplicates
+
+
+def test_a_row_is_never_its_own_neighbour_among_its_duplicates():
+    """Rows that repeat are at distance 0 from each other and from themselves: the search may return a duplicate first,
+    and dropping the first column kept the row as its own (agreeing) neighbour. Each row's k neighbours are other rows."""
+    import numpy as np
+
+    from labelguard.tasks.detectors import other_neighbours, self_neighbours
+
+    Z = np.array([[0.0]] * 6 + [[1.0]] * 3 + [[9.0]])
+    full = self_neighbours(Z, 3)
+    assert any(full[i, 0] != i for i in range(len(Z)))  # the case: some row's first neighbour is a duplicate, not itself
+    idx = other_neighbours(Z, 3)
+    assert idx.shape == (10, 3)
+    assert all(i not in idx[i] for i in range(len(Z)))
+    assert set(idx[9]) == {6, 7, 8}  # the lone row: its three nearest others, in the search's order
+    assert all(set(idx[i]) <= set(range(6)) for i in range(6))  # a row with five duplicates: three of them
+
+
+def _binary_features(seed: int, n: int = 3000):
+    """7 Bernoulli features (128 cells, ~19 training rows a cell) and a label drawn from a logistic model of them: every
+    feature row repeats, with natural label noise inside a cell (break-it r16's `gen.py binary`)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    X = (rng.random((n, 7)) < [0.5, 0.3, 0.6, 0.2, 0.5, 0.4, 0.7]).astype(float)
+    s = X @ np.array([1.5, -1.0, 0.8, 1.2, -0.6, 0.3, 0.0]) - 0.9
+    y = (rng.random(n) < 1 / (1 + np.exp(-2 * s))).astype(int)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(7)])
+    frame["label"], frame["review_id"] = y, np.arange(n)
+    return frame
+
+
+def test_clean_binary_features_do_not_fire_knn_consistency():
+    """Clean data on binary features fired knn_consistency (break-it r16 F5: 2 of 10 clean seeds through the CLI; here
+    seed 37 of 40): a row counted as its own neighbour weighs more among the 600 trusted rows (~5 a cell, the rest of
+    the ten from other cells) than among the 2,400 candidate rows (~19 a cell), so the reference's rate read low
+    (12.5 % vs 7.5 %, p = 0.00027). With each row's neighbours other rows, both read alike: 12.7 % vs 10.7 %, p = 0.087."""
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    from labelguard.tasks import detectors, guards
+    from labelguard.tasks.guards import GuardContext
+    from labelguard.tasks.manifest import ColumnSpec
+
+    spec = ColumnSpec(feature_cols=tuple(f"f{i}" for i in range(7)), timestamp_col=None, classes=(0, 1))
+    data = _binary_features(37)
+    cand, ref = (part.reset_index(drop=True) for part in train_test_split(data, test_size=0.2, stratify=data.label, random_state=37))
+
+    def first_column_dropped(frame):  # the rule as it was: the search's first neighbour taken for the row itself
+        X, codes, _ = detectors._xy(frame, spec)
+        idx = detectors.self_neighbours(StandardScaler().fit_transform(X), 10)
+        return (codes[idx[:, 1:]] != codes[:, None]).mean(axis=1) >= 0.7
+
+    was, was_ref = first_column_dropped(cand), first_column_dropped(ref)
+    assert guards._excess(int(was.sum()), 2400, int(was_ref.sum()), 600) < guards.ALPHA  # the data fired the rule as it was
+    res = guards.knn_consistency_guard(GuardContext(frame=cand, spec=spec, reference=ref))
+    assert res.verdict == "pass"
+    assert res.detail == "305 of 2400 rows disagree with their neighbourhood (12.7% vs 10.7% on the reference; one-sided p=0.087, fires below 0.001)"
+    flagged = detectors.knn_consistency(cand, spec).suspect
+    assert sorted(res.suspect_ids) == sorted(cand["review_id"][flagged].tolist()) and int(flagged.sum()) == 305
+    assert int(np.sum(flagged & ~was)) > 0  # rows that the row itself had kept from the count
