@@ -1,8 +1,8 @@
 """README claims added since the claims table's first walk (819a27b) that no test held (issue 13 item 4; the claim ->
 test rows are in bench/RESULTS.md, "Added since 819a27b"): the model gate's row counts the README quotes, where
 PREFECT_API_URL is read from, `pipeline`'s three answers to a verdict of `inconclusive`, the label words that stay
-classes, Hudi's own folder, the plot's styles for 72 classes and its legend, and no fired event for a run that
-cannot tell."""
+classes, Hudi's own folder, the plot's styles for 72 classes and its legend, no fired event for a run that cannot tell,
+and no class set apart by a `--guards` list without `schema`."""
 
 from __future__ import annotations
 
@@ -210,3 +210,28 @@ def test_a_served_verify_run_that_cannot_tell_fails_without_the_fired_event(tmp_
         verify_flow(ds, keys[1])
     assert "manifest" in fired.value.failed
     assert [e for e in sent if e[0] == "labelguard.guard.fired"] == [("labelguard.guard.fired", f"labelguard.dataset.{ds}")]
+
+
+def test_a_guards_list_without_schema_sets_no_class_apart(tmp_path, keys):
+    """README (A class the reference never had): the rows of a class the reference never had are set apart before the
+    other guards run … "A `--guards` list without `schema` sets nothing apart." The batch of test_fix_left_r7a.py
+    (37 'neutral' rows beside a 'neg'/'pos' reference) checked by class_balance alone: 'neutral' is judged as a class
+    like the others (8.5 % vs 0.0 %) and nothing is listed apart."""
+    import json
+
+    import pandas as pd
+
+    from tests.test_fix_left_r7a import _env, _rows, _write
+
+    _write(tmp_path / "reference", _rows(400, "r", 1), keys, ("neg", "pos"), role="holdout")
+    batch = pd.concat([_rows(400, "b", 2), _rows(37, "n", 3, classes=("neutral",))], ignore_index=True)
+    batch.loc[batch.index[batch["label"] == "pos"][:20], "label"] = "neg"
+    _write(tmp_path / "batch", batch, keys, ("neg", "neutral", "pos"))
+    res = invoke("verify", tmp_path / "batch", "--reference", tmp_path / "reference", "--holdout", tmp_path / "reference",
+                 "--json", tmp_path / "g.json", "--guards", "class_balance", "--no-progress", env=_env(keys))
+    doc = json.loads((tmp_path / "g.json").read_text())
+    assert (res.exit_code, res.stderr) == (1, "guard fired: class_balance\n")
+    assert (doc["unknown_classes"], doc["unknown_class_ids"]) == ({}, [])
+    [balance] = doc["guards"]
+    assert balance["name"] == "class_balance" and sorted(balance["metrics"]["shares"]) == ["neg", "neutral", "pos"]
+    assert "class neutral: 8.5% vs 0.0% (p=1.7e-11)" in balance["detail"]
