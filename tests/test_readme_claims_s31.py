@@ -235,3 +235,41 @@ def test_a_guards_list_without_schema_sets_no_class_apart(tmp_path, keys):
     [balance] = doc["guards"]
     assert balance["name"] == "class_balance" and sorted(balance["metrics"]["shares"]) == ["neg", "neutral", "pos"]
     assert "class neutral: 8.5% vs 0.0% (p=1.7e-11)" in balance["detail"]
+
+
+def test_a_verify_json_approves_exactly_the_relabellings_it_names(pg_url, keys, tmp_path, monkeypatch):
+    """README (PostgreSQL): `--approve-relabel FILE` takes "a truth file, or a `verify --json` with its `relabels`",
+    approving each row's change from `old` to `new` only. The truth file has its test (test_fix_findings_r14.py); here
+    the approval is the JSON `verify` wrote of the table itself: taken as written it approves both changes (exit 0,
+    signed); with one row's `new` edited it approves that row no more (exit 1, nothing written). The JSON's ids were
+    never read as approved (every relabelled id "not approved"): the README's claim was false until this fix."""
+    import json
+
+    import psycopg
+
+    monkeypatch.setenv("LABELGUARD_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("LABELGUARD_SIGNING_KEY", str(keys[0]))
+    monkeypatch.setenv("LABELGUARD_VERIFY_KEY", str(keys[1]))
+    url = pg_url.replace("?table=reviews", "?table=t3")
+    with psycopg.connect(url.split("?")[0]) as conn:
+        conn.execute("CREATE TABLE t3 AS SELECT g AS id, (g % 3) * 3 + (g % 7) / 7.0 AS f1, (g % 5) / 5.0 AS f2, chr(97 + g % 3) AS label FROM generate_series(1, 300) g")
+    assert invoke("snapshot", url, "--id-col", "id", "--label-col", "label").exit_code == 0
+    with psycopg.connect(url.split("?")[0]) as conn:
+        conn.execute("UPDATE t3 SET label = 'c' WHERE id = 3; UPDATE t3 SET label = 'a' WHERE id = 4")
+    checked = invoke("verify", url, "--json", tmp_path / "v.json")
+    doc = json.loads((tmp_path / "v.json").read_text())
+    assert checked.exit_code == 1 and doc["relabels"] == [{"id": 3, "old": "a", "new": "c"}, {"id": 4, "old": "b", "new": "a"}]
+
+    taken = invoke("ingest", "--source", url, "--dest", tmp_path / "ds", "--approve-relabel", tmp_path / "v.json", "--positive-class", "a")
+    assert taken.exit_code == 0, taken.output
+    assert (tmp_path / "ds" / "manifest.json").exists()
+
+    doc["relabels"][0]["new"] = "b"  # an approval of id 3: a -> b, while the table says a -> c
+    (tmp_path / "edited.json").write_text(json.dumps(doc))
+    refused = invoke("ingest", "--source", url, "--dest", tmp_path / "refused", "--approve-relabel", tmp_path / "edited.json", "--positive-class", "a")
+    assert refused.exit_code == 1, refused.stderr
+    assert refused.stderr.startswith("guard fired: table_fingerprint fired, ingest refused (2 label(s) changed, 0 row(s) otherwise edited, ")
+    assert refused.stderr.endswith("; not approved: 3 (1 relabelled otherwise than approved, e.g. id 3: approved 'a' → 'b', found 'a' → 'c')) "
+                                   "(fix: inspect with `labelguard verify URL`; pass --approve-relabel FILE listing relabelled ids you approve, "
+                                   "or take a new snapshot after review)\n")
+    assert not (tmp_path / "refused").exists()
