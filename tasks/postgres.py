@@ -1014,7 +1014,8 @@ def shown_id(value: Any) -> str:
 
 
 def read_approved_ids(path: Path) -> list[str]:
-    """Ids of an approved relabelling: a JSON list, ``{"ids": [...]}``, a truth file (``flipped``), or one id per line."""
+    """Ids of an approved relabelling: a JSON list, ``{"ids": [...]}``, a truth file (``flipped``), a verify JSON
+    (``relabels``), or one id per line."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -1025,7 +1026,7 @@ def read_approved_ids(path: Path) -> list[str]:
     except ValueError:
         return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
     if isinstance(doc, dict):
-        doc = doc.get("ids", [f.get("id") for f in doc.get("flipped", []) if isinstance(f, dict)])
+        doc = doc.get("ids", [f.get("id") for f in (doc.get("flipped") or doc.get("relabels") or []) if isinstance(f, dict)])
     if not isinstance(doc, list):
         raise BadInput(f"approval file {path} holds no list of ids", 'write a JSON list, {"ids": [...]}, or one id per line')
     return [str(i) for i in doc]
