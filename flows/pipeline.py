@@ -94,7 +94,7 @@ def pipeline_flow(
     spec = with_featurizer(with_positive(spec, positive_class), integrity.frame, holdout_report.frame, reference)
     if domain:
         spec = replace(spec, domain=domain)
-    result = RunResult(dataset=uri, transform=transform, rate=rate, seed=seed, observe=observe, spec=spec)
+    result = RunResult(dataset=uri, transform=transform, rate=rate, seed=seed, observe=observe, spec=spec, model_name=model)
     if not integrity.ok and (not observe or integrity.frame is None):
         # Enforce mode: an unverified object is not read any further.
         result.guards = [guards.manifest_guard(guards.GuardContext(frame=None, spec=spec, integrity=integrity))]
@@ -126,6 +126,10 @@ def pipeline_flow(
     result.verdict, result.verdict_detail, class_power = suite_verdict(result.guards, tolerate, noise, leak, reference_leak)
     if unknown is not None:
         result.verdict_detail = f"{result.verdict_detail}; {unknown.line()}"
+    chosen = ctx.memo.get("detector_model")
+    gate_note = train.gate_model_note(model, result.guards, getattr(chosen, "family", None))
+    if gate_note:  # the gate vouched for the detectors' model, not for this one (break-it r16 F1)
+        result.verdict_detail = f"{result.verdict_detail}; {gate_note}"
     result.truth = out.truth
     result.frame = out.frame
     if result.fired and not observe:

@@ -33,6 +33,7 @@ class RunResult:
     verdict: str | None = None  # the dataset verdict, as ``verify`` reaches it: pass, fired or inconclusive
     verdict_detail: str = ""
     before: dict[str, Any] | None = None  # the same model's metrics on the rows before the transform (pipeline, when it flipped)
+    model_name: str | None = None  # the registered model trained (`--model`): report.json names it (break-it r16 F1)
 
     @property
     def fired(self) -> list[str]:
@@ -46,6 +47,7 @@ class RunResult:
         return {
             "dataset": self.dataset,
             "transform": self.transform,
+            "model": self.model_name,
             "rate": self.rate,
             "seed": self.seed,
             "observe": self.observe,

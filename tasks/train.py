@@ -187,3 +187,18 @@ def decision_grid(fitted, plane: Plane, points: np.ndarray, steps: int = 200) ->
     xx, yy = np.meshgrid(np.linspace(lo[0] - pad[0], hi[0] + pad[0], steps), np.linspace(lo[1] - pad[1], hi[1] + pad[1], steps))
     zz = fitted.predict(plane.to_features(np.c_[xx.ravel(), yy.ravel()])).reshape(xx.shape)
     return Boundary(xx, yy, zz)
+
+
+def gate_model_note(model: str, results: list, family: str | None) -> str | None:
+    """What the pipeline's verdict must add when it trains a model the model gate did not measure (break-it r16 F1).
+
+    The model gate and the content guards judge the detectors' family (``family``: ``linear`` or ``kernel``,
+    :func:`labelguard.tasks.detectors.detector_model`); ``--model gboost`` lost 4.6 points of holdout accuracy to flips
+    that only a tree model feels while every guard passed. None for ``logreg`` (the linear family) or when no gate ran.
+    """
+    ran = any(g.name == "model_gate" and not g.skipped for g in results)
+    if model == "logreg" or not ran:
+        return None
+    measured = "kernel logistic regression" if family == "kernel" else "logistic regression"
+    return (f"the model gate measured {measured} models, not the {model} model this run trains: "
+            f"damage that only {model} feels is not bounded by it")
