@@ -65,6 +65,15 @@ def other_keys(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture
+def key_env(keys, monkeypatch):
+    """The session's key pair in LABELGUARD_SIGNING_KEY / LABELGUARD_VERIFY_KEY, and no ledger (LABELGUARD_LEDGER=none)."""
+    monkeypatch.setenv("LABELGUARD_SIGNING_KEY", str(keys[0]))
+    monkeypatch.setenv("LABELGUARD_VERIFY_KEY", str(keys[1]))
+    monkeypatch.setenv("LABELGUARD_LEDGER", "none")
+    return keys
+
+
+@pytest.fixture
 def own_key_env(tmp_path) -> dict[str, str]:
     """LABELGUARD_SIGNING_KEY/VERIFY_KEY of a key pair (and so a ledger) of this test's own: data signed
     by other tests can never read as rollback or a known dataset here."""

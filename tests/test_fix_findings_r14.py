@@ -126,9 +126,9 @@ def test_a_dataset_whose_data_and_manifest_were_deleted_cannot_be_vouched_for(tm
 # ---------------------------------------------------------------- finding 14: an approval names labels, not only ids
 
 
-def test_a_relabelling_to_another_label_than_the_approved_one_is_refused(pg_url, keys, tmp_path, monkeypatch):
-    """The approval said id 3: a → b and id 4: b → c; the table said a → c and b → a. Both were taken as approved: exit 0,
-    signed."""
+def relabelled_t3(pg_url, keys, tmp_path, monkeypatch) -> str:
+    """Table t3 (300 rows, labels a/b/c) snapshotted with the session's keys, then ids 3 (a → c) and 4 (b → a) relabelled
+    behind labelguard's back; the table's URL."""
     import psycopg
 
     monkeypatch.setenv("LABELGUARD_STATE_DIR", str(tmp_path / "state"))
@@ -140,6 +140,13 @@ def test_a_relabelling_to_another_label_than_the_approved_one_is_refused(pg_url,
     assert invoke("snapshot", url, "--id-col", "id", "--label-col", "label").exit_code == 0
     with psycopg.connect(url.split("?")[0]) as conn:
         conn.execute("UPDATE t3 SET label = 'c' WHERE id = 3; UPDATE t3 SET label = 'a' WHERE id = 4")
+    return url
+
+
+def test_a_relabelling_to_another_label_than_the_approved_one_is_refused(pg_url, keys, tmp_path, monkeypatch):
+    """The approval said id 3: a → b and id 4: b → c; the table said a → c and b → a. Both were taken as approved: exit 0,
+    signed."""
+    url = relabelled_t3(pg_url, keys, tmp_path, monkeypatch)
     (tmp_path / "approved.json").write_text(json.dumps({"attack": "manual", "rate": 0, "seed": 0, "flipped": [{"id": 3, "old": "a", "new": "b"}, {"id": 4, "old": "b", "new": "c"}]}))
     res = invoke("ingest", "--source", url, "--dest", tmp_path / "ds", "--approve-relabel", tmp_path / "approved.json", "--positive-class", "a")
     assert res.exit_code == 1

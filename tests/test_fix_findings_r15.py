@@ -26,14 +26,6 @@ def _ingest_file(tmp_path, name, keys, src, *, ledger=None, **load):
     return ingest_file(tmp_path, name, keys, src, ledger=ledger, **{"id_col": "review_id", **load})
 
 
-@pytest.fixture
-def key_env(keys, monkeypatch):
-    monkeypatch.setenv("LABELGUARD_SIGNING_KEY", str(keys[0]))
-    monkeypatch.setenv("LABELGUARD_VERIFY_KEY", str(keys[1]))
-    monkeypatch.setenv("LABELGUARD_LEDGER", "none")
-    return keys
-
-
 # ---------------------------------------------------------------- finding 1: timestamp ids with a time zone
 
 

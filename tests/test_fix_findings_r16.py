@@ -13,14 +13,6 @@ from tests.clirun import invoke
 from tests.test_fix_findings_r13 import ingest_file
 
 
-@pytest.fixture
-def key_env(keys, monkeypatch):
-    monkeypatch.setenv("LABELGUARD_SIGNING_KEY", str(keys[0]))
-    monkeypatch.setenv("LABELGUARD_VERIFY_KEY", str(keys[1]))
-    monkeypatch.setenv("LABELGUARD_LEDGER", "none")
-    return keys
-
-
 def _pocket(n: int = 2500, seed: int = 1) -> pd.DataFrame:
     """bench/findings/r16/gen.py's `pocket`: a linear rule on f0 + f1 whose labels are inverted where f5 > 1.645 (5 %):
     an exception gradient boosting learns and a linear model cannot."""

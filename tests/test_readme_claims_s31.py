@@ -247,15 +247,9 @@ def test_a_verify_json_approves_exactly_the_relabellings_it_names(pg_url, keys, 
 
     import psycopg
 
-    monkeypatch.setenv("LABELGUARD_STATE_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("LABELGUARD_SIGNING_KEY", str(keys[0]))
-    monkeypatch.setenv("LABELGUARD_VERIFY_KEY", str(keys[1]))
-    url = pg_url.replace("?table=reviews", "?table=t3")
-    with psycopg.connect(url.split("?")[0]) as conn:
-        conn.execute("CREATE TABLE t3 AS SELECT g AS id, (g % 3) * 3 + (g % 7) / 7.0 AS f1, (g % 5) / 5.0 AS f2, chr(97 + g % 3) AS label FROM generate_series(1, 300) g")
-    assert invoke("snapshot", url, "--id-col", "id", "--label-col", "label").exit_code == 0
-    with psycopg.connect(url.split("?")[0]) as conn:
-        conn.execute("UPDATE t3 SET label = 'c' WHERE id = 3; UPDATE t3 SET label = 'a' WHERE id = 4")
+    from tests.test_fix_findings_r14 import relabelled_t3
+
+    url = relabelled_t3(pg_url, keys, tmp_path, monkeypatch)
     checked = invoke("verify", url, "--json", tmp_path / "v.json")
     doc = json.loads((tmp_path / "v.json").read_text())
     assert checked.exit_code == 1 and doc["relabels"] == [{"id": 3, "old": "a", "new": "c"}, {"id": 4, "old": "b", "new": "a"}]
