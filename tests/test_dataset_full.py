@@ -918,3 +918,28 @@ def test_a_trusted_manifest_in_this_format_without_a_dataset_entry_is_bad_manife
     rep = load_verified(store, load_verify_key(keys[1]))
     assert (rep.code, rep.detail) == ("bad-manifest", f"manifest in format {FORMAT} names no dataset (no 'dataset' entry): re-ingest with this labelguard")
     assert rep.manifest is not None and rep.manifest.to_bytes() == edited.to_bytes()
+
+
+def test_a_dataset_the_ledger_recorded_and_that_is_gone_is_object_missing_and_one_it_never_saw_is_missing(tmp_path, keys):
+    """load_verified 7-9, 14-19 and gone_by_ledger 2-6 (eighteenth session's fresh-clone run): the ledger branch of a
+    dataset removed wholesale (break-it r15 F5) was tested only through the CLI, outside dataset's selection. With the
+    ledger that signed it: ``object-missing``, naming what the ledger recorded there; without a ledger, or at a location
+    it never recorded, nothing tells a deletion from a typo: DatasetMissing."""
+    import shutil
+
+    from labelguard.errors import DatasetMissing
+    from labelguard.tasks.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    manifest = write_dataset(LocalStore(tmp_path / "ds"), make_reviews(10, seed=61), ColumnSpec(), load_signing_key(keys[0]),
+                             source={"kind": "test"}, ledger=ledger)
+    shutil.rmtree(tmp_path / "ds")
+    rep = load_verified(LocalStore(tmp_path / "ds"), load_verify_key(keys[1]), ledger=ledger)
+    ds = manifest.payload["dataset"]
+    assert (rep.code, rep.detail) == ("object-missing", f"the ledger records data of dataset {ds['id']} (version 1, signed "
+                                      f"{manifest.payload['created_at']}) at {(tmp_path / 'ds').resolve()}, and its manifest and every object are gone")
+    assert (rep.manifest, rep.observed, rep.suspect_ids) == (None, {}, None)
+    with pytest.raises(DatasetMissing):
+        load_verified(LocalStore(tmp_path / "ds"), load_verify_key(keys[1]))
+    with pytest.raises(DatasetMissing):
+        load_verified(LocalStore(tmp_path / "elsewhere"), load_verify_key(keys[1]), ledger=ledger)
