@@ -918,3 +918,137 @@ def test_a_trusted_manifest_in_this_format_without_a_dataset_entry_is_bad_manife
     rep = load_verified(store, load_verify_key(keys[1]))
     assert (rep.code, rep.detail) == ("bad-manifest", f"manifest in format {FORMAT} names no dataset (no 'dataset' entry): re-ingest with this labelguard")
     assert rep.manifest is not None and rep.manifest.to_bytes() == edited.to_bytes()
+
+
+def test_a_dataset_the_ledger_recorded_and_that_is_gone_is_object_missing_and_one_it_never_saw_is_missing(tmp_path, keys):
+    """load_verified 7-9, 14-19 and gone_by_ledger 2-6 (eighteenth session's fresh-clone run): the ledger branch of a
+    dataset removed wholesale (break-it r15 F5) was tested only through the CLI, outside dataset's selection. With the
+    ledger that signed it: ``object-missing``, naming what the ledger recorded there; without a ledger, or at a location
+    it never recorded, nothing tells a deletion from a typo: DatasetMissing."""
+    import shutil
+
+    from labelguard.errors import DatasetMissing
+    from labelguard.tasks.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    manifest = write_dataset(LocalStore(tmp_path / "ds"), make_reviews(10, seed=61), ColumnSpec(), load_signing_key(keys[0]),
+                             source={"kind": "test"}, ledger=ledger)
+    shutil.rmtree(tmp_path / "ds")
+    rep = load_verified(LocalStore(tmp_path / "ds"), load_verify_key(keys[1]), ledger=ledger)
+    ds = manifest.payload["dataset"]
+    assert (rep.code, rep.detail) == ("object-missing", f"the ledger records data of dataset {ds['id']} (version 1, signed "
+                                      f"{manifest.payload['created_at']}) at {(tmp_path / 'ds').resolve()}, and its manifest and every object are gone")
+    assert (rep.manifest, rep.observed, rep.suspect_ids) == (None, {}, None)
+    with pytest.raises(DatasetMissing):
+        load_verified(LocalStore(tmp_path / "ds"), load_verify_key(keys[1]))
+    with pytest.raises(DatasetMissing):
+        load_verified(LocalStore(tmp_path / "elsewhere"), load_verify_key(keys[1]), ledger=ledger)
+
+
+def _delta_log(store, version: int, *actions):
+    """One commit of a Delta table's log at ``store`` (``{"add": path}`` / ``{"remove": path}`` as Delta writes them)."""
+    lines = [{"protocol": {"minReaderVersion": 1, "minWriterVersion": 2}}, {"metaData": {"id": "t", "format": {"provider": "parquet"}, "partitionColumns": []}}] if version == 0 else []
+    for kind, path in actions:
+        lines.append({kind: {"path": path, "dataChange": True, **({"partitionValues": {}, "size": len(store.get(path))} if kind == "add" else {})}})
+    store.child("_delta_log").put(f"{version:020d}.json", ("\n".join(__import__("json").dumps(a) for a in lines) + "\n").encode())
+
+
+def test_a_part_a_delta_delete_removed_after_the_seal_is_object_missing_and_its_rows_missing(tmp_path, keys):
+    """_verify_objects 4-8, 24-31 (eighteenth session's fresh-clone run): the Delta log's check (break-it r14 F3) was
+    tested only through the CLI, outside dataset's selection. A sealed Delta table of two parts whose log then removes the
+    first: that part is object-missing word for word, its 20 rows missing, and the second part still read (a ``break``
+    would stop there); with the log holding both the table verifies."""
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(50, seed=21)
+    store.put("part-0.parquet", to_parquet_bytes(frame.iloc[:20].reset_index(drop=True)))
+    store.put("part-1.parquet", to_parquet_bytes(frame.iloc[20:].reset_index(drop=True)))
+    _delta_log(store, 0, ("add", "part-0.parquet"), ("add", "part-1.parquet"))
+    sealed = seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["part-0.parquet", "part-1.parquet"])
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("ok", f"signature, identity ({sealed.payload['dataset']['id']}, data), version, SHA-256 and 50 rows verified")
+    _delta_log(store, 1, ("remove", "part-0.parquet"))
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert rep.code == "object-missing"
+    assert rep.detail == ("data object part-0.parquet is removed by the Delta table's log: readers of the table no longer take its rows; "
+                          "0 label(s) changed, 0 row(s) otherwise edited, 0 added, 20 missing")
+    assert rep.observed == {"objects": [{"key": "part-1.parquet", "sha256": _sha(store.get("part-1.parquet")), "version_id": None, "rows": 30}], "rows": 30}
+
+
+def test_the_only_part_rewritten_under_two_new_names_is_gone_and_unlisted_and_its_rows_are_read_from_them(tmp_path, keys):
+    """_verify_objects 138, 169, 196, 197 (eighteenth session's fresh-clone run): every listed part gone and Parquet objects
+    the manifest does not list (break-it r11 F2: a part rewritten under new names, even the only one): the gone part and
+    the unlisted ones are all reported, and the rows are read from both new names (a ``break`` after the first would
+    count 10 missing), none changed."""
+    store = LocalStore(tmp_path / "lake")
+    frame = _lake(store, keys, sizes=(20,))
+    store.put("renamed-a.parquet", to_parquet_bytes(frame.iloc[:10].reset_index(drop=True)))
+    store.put("renamed-b.parquet", to_parquet_bytes(frame.iloc[10:].reset_index(drop=True)))
+    store.delete("part-0.parquet")
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("object-missing", "data object part-0.parquet is gone; and unlisted-object: 2 Parquet object(s) under the dataset "
+                                      "that the signed manifest does not list: renamed-a.parquet, renamed-b.parquet; 0 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing")
+    assert (rep.observed, rep.suspect_ids) == ({"objects": [], "rows": 20}, [])
+
+
+def test_an_unreadable_only_part_beside_an_unlisted_one_is_not_localized_from_the_other(tmp_path, keys):
+    """_verify_objects 131: the only listed part overwritten with bytes that are not Parquet, and a readable Parquet object
+    the manifest does not list: the digest mismatch is reported and nothing is localized (no listed object decodes)."""
+    store = LocalStore(tmp_path / "lake")
+    _lake(store, keys, sizes=(20,))
+    signed = store.get("part-0.parquet")
+    store.put("other.parquet", signed)
+    store.put("part-0.parquet", b"not parquet", create_only=False)
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("digest-mismatch", f"part-0.parquet: SHA-256 {_sha(b'not parquet')[:12]}… differs from signed {_sha(signed)[:12]}… "
+                                      "and the object is not readable Parquet; no object readable: cannot localize")
+    assert (rep.observed, rep.suspect_ids) == ({"objects": [{"key": "part-0.parquet", "sha256": _sha(b"not parquet"), "version_id": None, "rows": None}]}, None)
+
+
+def test_unlisted_rows_with_ids_stored_dictionary_encoded_are_named_as_added(tmp_path, keys):
+    """_verify_objects 211-213 (eighteenth session's fresh-clone run): an unlisted object whose id column is dictionary
+    encoded (as Spark writes strings) beside the listed parts' plain strings: pyarrow will not concatenate them as they
+    are, so both are decoded first; its 5 rows are named as added, none refused or lost."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    store = LocalStore(tmp_path / "lake")
+    _lake(store, keys, sizes=(20, 30))
+    extra = pa.Table.from_pandas(make_reviews(5, seed=77), preserve_index=False).drop_columns(["review_id"])
+    extra = extra.append_column("review_id", pa.array([f"new-{i}" for i in range(5)]).dictionary_encode())
+    sink = io.BytesIO()
+    pq.write_table(extra, sink)
+    store.put("extra.parquet", sink.getvalue())
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("unlisted-object", "1 Parquet object(s) under the dataset that the signed manifest does not list: extra.parquet; "
+                                      "0 label(s) changed, 0 row(s) otherwise edited, 5 added, 0 missing")
+    assert (rep.observed["rows"], rep.suspect_ids) == (55, ["new-0", "new-1", "new-2", "new-3", "new-4"])
+
+
+def test_an_unlisted_object_that_is_not_parquet_is_named_and_its_rows_are_not(tmp_path, keys):
+    """_verify_objects 220-224 (eighteenth session's fresh-clone run): an unlisted ``.parquet`` object that does not decode
+    beside intact parts: it is named, with the note that its rows cannot be, and no row is localized."""
+    store = LocalStore(tmp_path / "lake")
+    _lake(store, keys, sizes=(20, 30))
+    store.put("junk.parquet", b"not parquet")
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("unlisted-object", "1 Parquet object(s) under the dataset that the signed manifest does not list: junk.parquet "
+                                      "(1 of them unreadable or of another schema: their rows are not named); 0 label(s) changed, 0 row(s) otherwise edited, 0 added, 0 missing")
+    assert (rep.observed["rows"], rep.suspect_ids) == (50, [])
+
+
+def test_every_part_gone_beside_an_unlisted_object_that_is_not_parquet_names_them_and_no_rows(tmp_path, keys):
+    """_verify_objects 322-336 (eighteenth session's fresh-clone run): both listed parts gone and the only unlisted object
+    not Parquet: no rows to name, the report says the first part, counts the second and names the unlisted object (the
+    last failure, not the second), and keeps the manifest and what was observed (nothing)."""
+    store = LocalStore(tmp_path / "lake")
+    _lake(store, keys, sizes=(20, 30))
+    store.delete("part-0.parquet")
+    store.delete("part-1.parquet")
+    store.put("junk.parquet", b"not parquet")
+    rep = load_verified(store, load_verify_key(keys[1]))
+    assert (rep.code, rep.detail) == ("object-missing", "data object part-0.parquet is gone (+1 more object(s)); and unlisted-object: 1 Parquet object(s) under the dataset that "
+                                      "the signed manifest does not list: junk.parquet (1 of them unreadable or of another schema: their rows are not named)")
+    assert (rep.data, rep.observed, rep.suspect_ids) == (None, {"objects": []}, None)
+    assert rep.manifest.payload == read_manifest(store).payload
