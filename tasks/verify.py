@@ -59,9 +59,18 @@ class VerifyReport:
 
     @property
     def suspects_heading(self) -> str:
-        """What the named rows are: "suspect rows" when a guard fired; else the rows the pooled posterior ranks most likely
-        flipped, which no guard found evidence of (an ``inconclusive`` verdict is guards that cannot vouch, not guards that fired)."""
-        return "suspect rows" if self.verdict == "fired" else "rows most likely flipped, though nothing fired"
+        """What the named rows are: "suspect rows" when a guard that names rows fired; else the rows the pooled posterior ranks
+        most likely flipped, which no guard found evidence of (an ``inconclusive`` verdict is guards that cannot vouch, not
+        guards that fired), or which the guards that fired do not point at: a class's feature means, its share or the model
+        gate fire without naming a row (break-it r16 F6: boundary flips fired class_conditional, and the 29 rows listed
+        as "suspect rows" held none of the 120 flips)."""
+        if self.verdict != "fired":
+            return "rows most likely flipped, though nothing fired"
+        fired = [g for g in self.guards if g.verdict == "fired"]
+        if any(g.suspect_ids for g in fired):
+            return "suspect rows"
+        one = len(fired) == 1
+        return f"rows most likely flipped, though the guard{'' if one else 's'} that fired ({', '.join(g.name for g in fired)}) name{'s' if one else ''} none"
 
     def to_dict(self) -> dict[str, Any]:
         allowed = self.allowed_inconclusive and self.verdict == "inconclusive"

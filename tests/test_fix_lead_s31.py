@@ -124,3 +124,27 @@ def test_clean_binary_features_do_not_fire_knn_consistency():
     flagged = detectors.knn_consistency(cand, spec).suspect
     assert sorted(res.suspect_ids) == sorted(cand["review_id"][flagged].tolist()) and int(flagged.sum()) == 305
     assert int(np.sum(flagged & ~was)) > 0  # rows that the row itself had kept from the count
+
+
+# ---------------------------------------------------------------- break-it r16 F6: what a fired verdict's rows are
+
+
+def test_rows_are_called_suspects_only_when_a_guard_that_names_rows_fired():
+    """Boundary flips fired class_conditional, which names no row, and verify listed the posterior's 29 rows as "suspect
+    rows": none was flipped. The rows are the suspects only when a fired guard points at rows; otherwise the line says
+    which guard fired and that it names none."""
+    from labelguard.tasks.guards import GuardResult
+    from labelguard.tasks.verify import VerifyReport
+
+    shift = GuardResult("class_conditional", False, "class 1: mean shift 0.4 sd (p=1e-05)")
+    gate = GuardResult("model_gate", False, "holdout accuracy 0.80 vs reference 0.90 (p=1e-06)")
+    named = GuardResult("reference_model", False, "estimated flip rate 5.0%, 3 suspect row(s)", suspect_ids=[4, 8, 15])
+    calm = GuardResult("knn_consistency", True, "3 of 300 rows disagree with their neighbourhood", suspect_ids=[1, 2, 3])
+
+    def heading(results, verdict="fired"):
+        return VerifyReport("ds", results, suspect_ids=[4, 8], suspects_from=["flip_posterior"], verdict=verdict).suspects_heading
+
+    assert heading([shift, calm]) == "rows most likely flipped, though the guard that fired (class_conditional) names none"
+    assert heading([shift, gate, calm]) == "rows most likely flipped, though the guards that fired (class_conditional, model_gate) name none"
+    assert heading([shift, named]) == "suspect rows"
+    assert heading([calm], verdict="inconclusive") == "rows most likely flipped, though nothing fired"
