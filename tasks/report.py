@@ -331,7 +331,7 @@ def plot_boundaries(runs: dict[str, RunResult], path: Path) -> list[str] | None:
     projection (PCA of the standardized feature matrix, fitted on the clean run's rows), labelled; the
     shading is each model's prediction on the projection plane (through the data's mean). Colours
     are Okabe–Ito and every class also has its own marker, so the plot reads without colour vision.
-    Returns None when no run trained a model, else the texts whose characters no installed font draws, written in the
+    Returns None when no run trained a model, else the words (class names) whose characters no installed font draws, written in the
     image as escapes (:func:`escape_undrawable`; usually []).
     """
     from labelguard.tasks.features import feature_matrix
