@@ -396,6 +396,28 @@ def test_a_listed_part_whose_name_starts_with_x_is_checked(tmp_path, keys):
     assert (location, rep.code, rep.suspect_ids) == (store.uri, "digest-mismatch", ["rev-0000000"])
 
 
+def test_a_part_named_relative_to_a_sealed_working_directory_is_checked_as_with_a_dot(tmp_path, keys, monkeypatch):
+    """Inside the sealed lake, ``date=2/part-0.parquet`` and ``date=2`` are the parts ``./date=2/part-0.parquet`` names:
+    checked against the lake's manifest, found at ``.`` (the walk up stopped at the path's first folder and let an
+    edited part through, `ingest` re-signing it; bench/RESULTS.md, ``signed_source_problem`` 111, 112)."""
+    from labelguard.tasks.dataset import signed_source_problem
+
+    verify = load_verify_key(keys[1])
+    _edited_lake(LocalStore(tmp_path / "lake"), keys, ["date=1/part-0.parquet", "date=2/part-0.parquet"])
+    _edited_lake(LocalStore(tmp_path / "flat"), keys, ["part-0.parquet", "part-1.parquet"])
+    monkeypatch.chdir(tmp_path / "lake")
+    for source in ("date=2/part-0.parquet", "date=2", "./date=2/part-0.parquet"):
+        location, rep = signed_source_problem(source, verify)
+        assert (location, rep.code, rep.suspect_ids) == (".", "digest-mismatch", ["rev-0000010"]), source
+    monkeypatch.chdir(tmp_path / "flat")
+    location, rep = signed_source_problem("part-1.parquet", verify)
+    assert (location, rep.code, rep.suspect_ids) == (".", "digest-mismatch", ["rev-0000010"])
+    assert signed_source_problem("other.parquet", verify) is None  # not listed: no signed source
+    monkeypatch.chdir(tmp_path)  # a lake below the working directory is named as the source names it
+    location, rep = signed_source_problem("lake/date=2/part-0.parquet", verify)
+    assert (location, rep.code, rep.suspect_ids) == ("lake", "digest-mismatch", ["rev-0000010"])
+
+
 def test_the_manifest_is_looked_for_up_to_eight_folders_above_a_local_part(tmp_path, keys):
     """A part seven folders below the manifest is found (the eighth folder looked in, counting the part's own);
     one eight folders below is not."""
