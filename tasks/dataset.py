@@ -641,15 +641,14 @@ def signed_source_problem(source: str, verify_key: Ed25519PublicKey, *, endpoint
         return None
     remote = source.startswith("s3://")
     target = source.rstrip("/")
-    dot = not remote and bool(target) and not target.startswith(("/", "./", "../")) and target not in (".", "..")
-    if dot:  # so the walk up reaches the working directory: `part.parquet` is checked as `./part.parquet` is
-        target = "./" + target
+    if not remote and target and not target.startswith("/"):  # a relative path's walk up reaches the working directory,
+        target = "./" + target  # as `./part.parquet`'s does (a local store's path drops the `./` again)
     is_file = target.lower().endswith((".parquet", ".pq")) if remote else Path(source).is_file()
     # The manifest lives at the dataset's root, which may be above the source (one part of a sealed
     # lake): the nearest folder up to 8 levels above whose manifest lists objects at the source.
     location = target.rsplit("/", 1)[0] if is_file else target
     for _ in range(8):
-        store = open_store(location[2:] if dot and location != "." else location, endpoint_url=endpoint_url)  # named as given
+        store = open_store(location, endpoint_url=endpoint_url)
         if store.head(own_key(store, MANIFEST_KEY)) is not None:
             rel = target[len(location):].lstrip("/")
             try:
