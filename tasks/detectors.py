@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import NearestNeighbors
@@ -45,16 +46,58 @@ CHOICE_MAX_ROWS = 5000  # the choice is made on a seeded sample of at most this 
 CHOICE_SE = 2.0  # the kernel family must be better by more than two standard errors, in log-loss and in accuracy
 
 
+FENCE_IQR = 3.0  # Tukey's outer fences: quartiles -/+ 3 interquartile ranges ("far out" values)
+
+
+class OuterFence(TransformerMixin, BaseEstimator):
+    """Clip each feature to Tukey's outer fences, ``[Q1 - 3 IQR, Q3 + 3 IQR]``, learnt on the training rows.
+
+    Tukey, *Exploratory Data Analysis* (Addison-Wesley, 1977), ch. 2: values beyond the outer fences
+    are "far out". The detectors' models standardise their features; with heavy tails (Cauchy,
+    Student's t, lognormal money amounts) the standard deviation is set by the few largest values a
+    sample happened to draw and grows with the sample, so the same regularised logistic regression
+    fitted on 2,400 clean rows scored 11-18 accuracy points below one fitted on 600 (break-it r16 F4:
+    the model gate fired on clean Cauchy features in 3 of 10 seeds). Quartiles do not depend on the
+    tails, so after the fence the scale, and the fit, no longer depend on the sample's size. On
+    Gaussian features the fences sit at 4.7 standard deviations (2.4 values in a million are
+    clipped); a feature whose quartiles coincide (a sparse indicator, a mostly-zero count) is left
+    as it is. Features only: flipped labels cannot move the fences.
+
+    Input shape (n, d) numeric; output the same shape, float.
+    """
+
+    def __init__(self, iqr: float = FENCE_IQR):
+        self.iqr = iqr
+
+    def fit(self, X, y=None):
+        X = np.asarray(X, dtype=float)
+        q1, q3 = np.nanpercentile(X, [25, 75], axis=0) if len(X) else (np.zeros(X.shape[1]), np.zeros(X.shape[1]))
+        spread = q3 - q1
+        self.low_ = np.where(spread > 0, q1 - self.iqr * spread, -np.inf)
+        self.high_ = np.where(spread > 0, q3 + self.iqr * spread, np.inf)
+        return self
+
+    def transform(self, X):
+        return np.clip(np.asarray(X, dtype=float), self.low_, self.high_)
+
+
+def feature_scaler():
+    """The detectors' feature scaling (models and neighbourhoods alike): far-out values clipped
+    (:class:`OuterFence`), then standardised. An unfitted scikit-learn pipeline; (n, d) -> (n, d)."""
+    return make_pipeline(OuterFence(), StandardScaler())
+
+
 def _model(family: str = "linear", rows: int | None = None):
     """A fresh probabilistic classifier of the family: ``linear`` (standardised logistic regression) or
     ``kernel`` (logistic regression on a Nystroem approximation of the RBF kernel: kernel logistic
-    regression, for classes no hyperplane separates; ``rows`` caps the landmarks at the training rows)."""
+    regression, for classes no hyperplane separates; ``rows`` caps the landmarks at the training rows).
+    Both clip far-out feature values first (:class:`OuterFence`), so heavy tails do not set the scale."""
     if family == "kernel":
         from sklearn.kernel_approximation import Nystroem
 
         comps = KERNEL_COMPONENTS if rows is None else max(1, min(KERNEL_COMPONENTS, rows))
-        return make_pipeline(StandardScaler(), Nystroem(n_components=comps, random_state=0), LogisticRegression(max_iter=1000))
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+        return make_pipeline(OuterFence(), StandardScaler(), Nystroem(n_components=comps, random_state=0), LogisticRegression(max_iter=1000))
+    return make_pipeline(OuterFence(), StandardScaler(), LogisticRegression(max_iter=1000))
 
 
 def _logreg():
@@ -369,7 +412,7 @@ def knn_consistency(frame: pd.DataFrame, spec: ColumnSpec, *, k: int = KNN_K, et
     """k-nearest-neighbour label consistency (Paudice et al. 2018): suspect when at least ``eta`` of a
     row's neighbours carry another label (``memo``: see :func:`self_neighbours`)."""
     X, codes, _ = _xy(frame, spec)
-    Z = StandardScaler().fit_transform(X)
+    Z = feature_scaler().fit_transform(X)
     k = min(k, len(Z) - 1)
     idx = other_neighbours(Z, k, memo)
     disagree = (codes[idx] != codes[:, None]).mean(axis=1)

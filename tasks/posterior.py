@@ -27,7 +27,7 @@ import pandas as pd
 from scipy.optimize import minimize
 
 from labelguard.tasks.detectors import (KNN_ETA, KNN_K, RowScores, _fold_fits, _predict, _skill_p, _xy, binned_flip_posterior, cross_fit_proba,
-                                        detector_model, knn_consistency, oof_proba)
+                                        detector_model, feature_scaler, knn_consistency, oof_proba)
 from labelguard.tasks.manifest import ColumnSpec
 
 EPS = 1e-6
@@ -177,8 +177,6 @@ def flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFram
 
 def _flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFrame | None, *, seed: int, iters: int,
                     memo: dict | None) -> FlipPosterior:
-    from sklearn.preprocessing import StandardScaler
-
     X, codes, classes = _xy(frame, spec)
     k = len(classes)
     trusted = reference is not None and len(reference) >= 2 * k and len(np.unique(_xy(reference, spec)[1])) >= 2
@@ -189,7 +187,7 @@ def _flip_posterior(frame: pd.DataFrame, spec: ColumnSpec, reference: pd.DataFra
     else:
         oof_raw = oof_proba(X, codes, k, seed=seed, memo=memo)
     oof = _renorm(oof_raw)
-    scaler = StandardScaler().fit(X)
+    scaler = feature_scaler().fit(X)  # far-out values clipped, as the models' features are
     Z = scaler.transform(X)
     knn = _knn_proba(Z, codes, Z, k, self_included=True, memo=memo)
     views = [_unmix(oof, codes, oof), _unmix(knn, codes, oof)]

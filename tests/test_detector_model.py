@@ -67,7 +67,7 @@ def test_a_lower_log_loss_without_clearly_more_correct_predictions_keeps_the_lin
 
     def fake(fitted, X_new, k):
         p = real(fitted, X_new, k)
-        if len(getattr(fitted, "steps", ())) == 3:  # "kernel": the plain linear probabilities of the same rows
+        if "nystroem" in getattr(fitted, "named_steps", {}):  # "kernel": the plain linear probabilities of the same rows
             return real(fitted._linear, X_new, k)
         sharp = p ** 3
         return sharp / sharp.sum(axis=1, keepdims=True)
@@ -130,8 +130,8 @@ def test_the_family_holds_only_inside_the_block_and_the_memo_keeps_one_choice():
     assert detectors._FAMILY.get() == "linear"
     with detector_model(cand, SPEC, ref, memo) as choice:
         assert choice.family == "kernel" and detectors._FAMILY.get() == "kernel"
-        assert len(detectors._logreg().steps) == 3  # scaler, Nystroem, logistic regression
-    assert detectors._FAMILY.get() == "linear" and len(detectors._logreg().steps) == 2
+        assert len(detectors._logreg().steps) == 4  # fence, scaler, Nystroem, logistic regression
+    assert detectors._FAMILY.get() == "linear" and len(detectors._logreg().steps) == 3
     assert memo["detector_model"] is choice
     with detector_model(cand, SPEC, ref, memo) as again:
         assert again is choice  # made once per check: the guards and the flip posterior agree

@@ -86,7 +86,7 @@ def test_cross_fit_scores_new_rows_with_the_mean_of_the_fold_models():
     want_oof, want_new = np.zeros((40, 4)), np.zeros((7, 4))
     splits = list(StratifiedKFold(n_splits=3, shuffle=True, random_state=5).split(X, codes))
     for train, test in splits:
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[train], codes[train])
+        model = make_pipeline(detectors.OuterFence(), StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[train], codes[train])
         want_oof[test, :3] = model.predict_proba(X[test])
         want_new[:, :3] += model.predict_proba(X_new) / 3
     np.testing.assert_allclose(oof, want_oof, rtol=1e-9, atol=1e-12)

@@ -29,10 +29,10 @@ SPEC = ColumnSpec()
 
 def test_the_detectors_model_is_the_family_in_force():
     """drift fits ``_logreg()``: inside a kernel block it is the Nystroem pipeline of 100 landmarks, outside it the linear one."""
-    assert [name for name, _ in detectors._logreg().steps] == ["standardscaler", "logisticregression"]
+    assert [name for name, _ in detectors._logreg().steps] == ["outerfence", "standardscaler", "logisticregression"]
     with detectors._using("kernel"):
         model = detectors._logreg()
-    assert [name for name, _ in model.steps] == ["standardscaler", "nystroem", "logisticregression"]
+    assert [name for name, _ in model.steps] == ["outerfence", "standardscaler", "nystroem", "logisticregression"]
     assert model.named_steps["nystroem"].n_components == 100
 
 
@@ -71,7 +71,7 @@ def test_the_model_choice_is_recorded_with_every_field_and_z_to_two_decimals():
 def _by_hand(X, codes, X_new, k, n_splits, seed):
     oof, new = np.zeros((len(X), k)), np.zeros((len(X_new), k))
     for train, test in StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(X, codes):
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[train], codes[train])
+        model = make_pipeline(detectors.OuterFence(), StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[train], codes[train])
         oof[test] = model.predict_proba(X[test])
         new += model.predict_proba(X_new) / n_splits
     return oof, new
@@ -102,7 +102,7 @@ def test_cross_fit_without_two_classes_of_two_rows_scores_new_rows_with_one_mode
     X_new = rng.normal(size=(4, 2))
     oof, new = detectors.cross_fit_proba(X, codes, 2, X_new)
     np.testing.assert_array_equal(oof, np.full((5, 2), 0.5))
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, codes)
+    model = make_pipeline(detectors.OuterFence(), StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, codes)
     np.testing.assert_allclose(new, model.predict_proba(X_new), rtol=1e-9, atol=1e-12)
 
 
@@ -138,7 +138,7 @@ def _oof_by_hand(X, codes, k, family, seed=0):
         warnings.simplefilter("ignore")  # "the least populated class has only 1 member"
         splits = list(StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(X, codes))
     for train, test in splits:
-        steps = [StandardScaler()]
+        steps = [detectors.OuterFence(), StandardScaler()]
         if family == "kernel":
             steps.append(Nystroem(n_components=min(100, len(train)), random_state=0))
         model = make_pipeline(*steps, LogisticRegression(max_iter=1000)).fit(X[train], codes[train])
@@ -409,7 +409,7 @@ def test_the_flip_posteriors_defaults_are_four_bins_of_250_rows_and_100_iteratio
 
 def _anchored_prior(frame, reference):
     X, Xr = frame[list(SPEC.feature_cols)].to_numpy(float), reference[list(SPEC.feature_cols)].to_numpy(float)
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(Xr, reference["label"].to_numpy())
+    model = make_pipeline(detectors.OuterFence(), StandardScaler(), LogisticRegression(max_iter=1000)).fit(Xr, reference["label"].to_numpy())
     prior = model.predict_proba(X) + 1e-9
     return prior / prior.sum(axis=1, keepdims=True)
 
@@ -495,7 +495,7 @@ def test_out_of_fold_probabilities_use_five_folds_of_seed_0_or_the_ones_asked_fo
     three = detectors.out_of_fold_proba(frame, SPEC, folds=3, seed=4)
     want = np.zeros((60, 2))
     for train, test in StratifiedKFold(n_splits=3, shuffle=True, random_state=4).split(X, codes):
-        want[test] = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[train], codes[train]).predict_proba(X[test])
+        want[test] = make_pipeline(detectors.OuterFence(), StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[train], codes[train]).predict_proba(X[test])
     np.testing.assert_allclose(three, want, rtol=1e-9, atol=1e-12)
 
 
@@ -630,7 +630,7 @@ def _bootstrap_predictions(X, codes, X_new, rounds):
     rng = np.random.default_rng(0)
     for _ in range(rounds):
         take = rng.integers(0, len(X), len(X))
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[take], codes[take])
+        model = make_pipeline(detectors.OuterFence(), StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[take], codes[take])
         yield model.classes_[model.predict_proba(X_new).argmax(axis=1)]
 
 
@@ -691,11 +691,11 @@ def test_the_reference_model_never_predicts_a_holdout_row_it_trained_on():
     want = np.zeros(40, dtype=int)
     for f in range(5):
         keep = ~reference["review_id"].isin(holdout["review_id"][fold == f]).to_numpy()
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(Xr[keep], codes_r[keep])
+        model = make_pipeline(detectors.OuterFence(), StandardScaler(), LogisticRegression(max_iter=1000)).fit(Xr[keep], codes_r[keep])
         want[fold == f] = model.predict(Xh[fold == f])
     got = detectors._cross_fitted_reference(reference, holdout, SPEC)
     assert got.tolist() == want.tolist()
-    whole = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(Xr, codes_r).predict(Xh)
+    whole = make_pipeline(detectors.OuterFence(), StandardScaler(), LogisticRegression(max_iter=1000)).fit(Xr, codes_r).predict(Xh)
     assert got.tolist() != whole.tolist()  # leaving the shared rows out changes some predictions here
 
 
@@ -742,8 +742,8 @@ def test_the_gate_pairs_each_classs_recall_on_its_own_holdout_rows():
     X, codes = candidate[feats].to_numpy(float), candidate["label"].to_numpy()
     Xr, codes_r = reference[feats].to_numpy(float), reference["label"].to_numpy()
     Xh, codes_h = holdout[feats].to_numpy(float), holdout["label"].to_numpy()
-    cand = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, codes).predict(Xh)
-    ref = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(Xr, codes_r).predict(Xh)
+    cand = make_pipeline(detectors.OuterFence(), StandardScaler(), LogisticRegression(max_iter=1000)).fit(X, codes).predict(Xh)
+    ref = make_pipeline(detectors.OuterFence(), StandardScaler(), LogisticRegression(max_iter=1000)).fit(Xr, codes_r).predict(Xh)
     sd = np.hypot(_recall_sd_by_hand(X, codes, Xh, codes_h, 2), _recall_sd_by_hand(Xr, codes_r, Xh, codes_h, 2))
     want = [(int(((ref == codes_h) & (cand != codes_h) & (codes_h == c)).sum()), int(((cand == codes_h) & (ref != codes_h) & (codes_h == c)).sum()),
              int((codes_h == c).sum())) for c in range(2)]
