@@ -664,8 +664,10 @@ def paired_gate(candidate: pd.DataFrame, reference: pd.DataFrame, holdout: pd.Da
         excess = abs(fp - fn) / n_h - abs(float((ref == c).mean()) - truth)
         sd = float(np.sqrt((fp + fn) / n_h**2 + share_sd_cand[c] ** 2 + share_sd_ref[c] ** 2))
         p = float(stats.norm.sf(excess / sd)) if excess > 0 and sd > 0 else (0.0 if excess > 0 else 1.0)
-        shares.append((min(1.0, p * k), -excess, c))
-    share_p, neg_gap, share_c = min(shares)
+        shares.append((min(1.0, p * k), -excess, truth, c))
+    # the most significant class; ties (two classes are mirror images: their p-values differ in the last bits) go to
+    # the class with the smaller true share, where the move is the larger part of the class, then the lower code
+    share_p, neg_gap, _, share_c = min(shares, key=lambda t: (round(t[0], 12), round(t[1], 12), t[2], t[3]))
     share_gap = max(0.0, -neg_gap)
     name = classes[share_c]
     from labelguard.tasks.classes import positive_class

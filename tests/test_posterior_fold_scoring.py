@@ -53,6 +53,7 @@ def test_three_flips_of_300_rows_are_not_handed_to_cleanlabs_set_on_a_rate_read_
     assert (post.chosen, named) == ("posterior", [31, 230, 322]) and sorted(res.flipped_ids) == [31, 230, 322]
     cl = post.candidates["cleanlab"]
     assert cl["rows"] == 11
-    # 0.6 of a trusted row's chance over the five fold models: (0.6 + 0.5) / 76, no longer 0.5 / 76; its 11 rows now
-    # stand 1.26 standard errors above that rate, not the 2 a challenger needs
-    assert cl["false_positive_rate"] == pytest.approx(1.1 / 76, abs=1e-4) and cl["z"] == pytest.approx(1.26, abs=0.01)
+    # 1.2 of a trusted row's chance over the five fold models: about (1.2 + 0.5) / 76, no longer 0.5 / 76; its 11 rows
+    # now stand 0.70 standard errors above that rate, not the 2 a challenger needs (0.6 and 1.26 before the detectors'
+    # features were clipped at Tukey's fences: the fold models changed a little on these Gaussian rows)
+    assert cl["false_positive_rate"] == pytest.approx(0.02244, abs=1e-5) and cl["z"] == pytest.approx(0.70, abs=0.01)
