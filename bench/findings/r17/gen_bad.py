@@ -72,6 +72,11 @@ def main():
     # one id with leading zeros beside the same number without: '007' and '7'
     x = d.copy(); x["id"] = [str(i) for i in range(1500)]; x.loc[3, "id"] = "0007"; x.loc[7, "id"] = "7"
     csv("ids_zero_twins.csv", x)
+    # numeric feature columns in styles a team's exports have (F3): percentages, two decimal-comma typos, padded, '-'
+    x = d.copy(); x["polarity"] = (x.polarity * 10).round(2).astype(str) + "%"; csv("pct.csv", x)
+    x = d.copy(); x["polarity"] = x.polarity.astype(object); x.loc[x.index[:2], "polarity"] = "1,5"; csv("onecomma.csv", x)
+    x = d.copy(); x["polarity"] = x.polarity.map(lambda v: f" {v:.4f} "); csv("spaces_num.csv", x)
+    x = d.copy(); x["polarity"] = x.polarity.astype(object); x.loc[x.index[:20], "polarity"] = "-"; csv("dash_num.csv", x)
     # a label column named like the default ( 'label') and a second 'Label'
     x = d.copy(); x["Label"] = x["sentiment"]; x = x.rename(columns={"sentiment": "label"}); csv("label_twins.csv", x)
 
