@@ -77,6 +77,10 @@ def main():
     x = d.copy(); x["polarity"] = x.polarity.astype(object); x.loc[x.index[:2], "polarity"] = "1,5"; csv("onecomma.csv", x)
     x = d.copy(); x["polarity"] = x.polarity.map(lambda v: f" {v:.4f} "); csv("spaces_num.csv", x)
     x = d.copy(); x["polarity"] = x.polarity.astype(object); x.loc[x.index[:20], "polarity"] = "-"; csv("dash_num.csv", x)
+    # F7: text labels with 3 cells 'NA' (R's write.csv for a missing label) and with 3 cells 'None'
+    for tok, name in [("NA", "lab_na_str"), ("None", "lab_none_str")]:
+        x = d.copy(); x["sentiment"] = x["sentiment"].map({1: "pos", 0: "neg"}); x.loc[[1, 2, 3], "sentiment"] = tok
+        csv(f"{name}.csv", x)
     # a label column named like the default ( 'label') and a second 'Label'
     x = d.copy(); x["Label"] = x["sentiment"]; x = x.rename(columns={"sentiment": "label"}); csv("label_twins.csv", x)
 
