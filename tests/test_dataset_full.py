@@ -1169,8 +1169,8 @@ def _tree(folder):
 
 
 def test_a_failure_inside_a_dataset_write_removes_every_part_added_and_the_folders_it_made(tmp_path, keys):
-    """remove_part 1-4, 6, DatasetWrite.add 1, _local_folders 4, _remove_new_folders 13 (nineteenth session's
-    fresh-clone run: remove_part and DatasetWrite.add had no test in dataset's selection). Two parts written into a
+    """remove_part 1-4, 6, DatasetWrite.add 1, _local_folders 4 (nineteenth session's fresh-clone run: remove_part and
+    DatasetWrite.add had no test in dataset's selection). Two parts written into a
     root that did not exist (the second with another data key), then a failure: the failure itself comes out, both
     parts' objects are gone, and so are the parts' folders, the root and the root's parent the write created."""
     from labelguard.tasks.dataset import writing_dataset
@@ -1193,8 +1193,8 @@ def test_a_failure_inside_a_dataset_write_removes_every_part_added_and_the_folde
 
 
 def test_a_failed_dataset_write_into_a_folder_that_was_there_keeps_what_was_there(tmp_path, keys):
-    """_local_folders 7 (nineteenth session's fresh-clone run): a root that exists is listed before the write; the folders
-    it held (an empty one too) and its files stay, only the part's folder the write made goes."""
+    """remove_part 1-4, 6, DatasetWrite.add 1 (nineteenth session's fresh-clone run): a root that exists is listed before
+    the write; the folders it held (an empty one too) and its files stay, only the part's folder the write made goes."""
     from labelguard.tasks.dataset import writing_dataset
 
     (tmp_path / "lake" / "old" / "empty").mkdir(parents=True)
@@ -1206,6 +1206,20 @@ def test_a_failed_dataset_write_into_a_folder_that_was_there_keeps_what_was_ther
             batch.add(part, write_dataset(part, make_reviews(10, seed=65), ColumnSpec(), load_signing_key(keys[0]), source={}))
             raise KeyboardInterrupt
     assert _tree(tmp_path) == ["lake/", "lake/notes.txt", "lake/old/", "lake/old/empty/"]
+
+
+def test_a_failed_dataset_write_into_an_empty_folder_that_was_there_keeps_the_folder(tmp_path, keys):
+    """_remove_new_folders 13 (nineteenth session's fresh-clone run; ``rglob(None)`` lists the root itself on Python
+    3.11): the root existed, empty, before the write, so it is not the write's to remove."""
+    from labelguard.tasks.dataset import writing_dataset
+
+    (tmp_path / "empty").mkdir()
+    root = LocalStore(tmp_path / "empty")
+    with pytest.raises(RuntimeError):
+        with writing_dataset(root) as batch:
+            batch.add(root, write_dataset(root, make_reviews(10, seed=73), ColumnSpec(), load_signing_key(keys[0]), source={}))
+            raise RuntimeError("the ledger failed")
+    assert _tree(tmp_path) == ["empty/"]
 
 
 def test_a_failed_dataset_write_on_s3_removes_the_versions_it_wrote(s3_uri, keys):
