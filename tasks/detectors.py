@@ -29,11 +29,12 @@ class RowScores:
 
 
 def _xy(frame: pd.DataFrame, spec: ColumnSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    from labelguard.tasks.classes import class_codes
     from labelguard.tasks.features import feature_matrix
 
     classes = np.asarray(spec.classes)
     X = feature_matrix(frame, spec)
-    codes = np.searchsorted(classes, frame[spec.label_col].to_numpy())
+    codes = class_codes(spec.classes, frame[spec.label_col].to_numpy())  # spec.classes need not be sorted
     return X, codes, classes
 
 

@@ -190,7 +190,9 @@ def _features(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
 
 
 def _codes(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
-    return np.searchsorted(np.asarray(spec.classes), frame[spec.label_col].to_numpy())
+    from labelguard.tasks.classes import class_codes
+
+    return class_codes(spec.classes, frame[spec.label_col].to_numpy())
 
 
 def fit_reference(frame: pd.DataFrame, spec: ColumnSpec, *, dataset_id: str = "", uri: str = "") -> Reference:

@@ -274,7 +274,9 @@ def _class_names(spec: ColumnSpec) -> list[str]:
 
 
 def _codes(frame: pd.DataFrame, spec: ColumnSpec) -> np.ndarray:
-    return np.searchsorted(np.asarray(spec.classes), frame[spec.label_col].to_numpy())
+    from labelguard.tasks.classes import class_codes
+
+    return class_codes(spec.classes, frame[spec.label_col].to_numpy())
 
 
 def _worst(per_class: dict[str, dict], shown: int = 4) -> list[str]:

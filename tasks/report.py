@@ -357,7 +357,9 @@ def plot_boundaries(runs: dict[str, RunResult], path: Path) -> list[str] | None:
     clean_grid = decision_grid(clean.model, plane, everything)
 
     def codes(labels) -> np.ndarray:
-        return np.searchsorted(np.asarray(classes), np.asarray(labels)).astype(float)
+        from labelguard.tasks.classes import class_codes
+
+        return class_codes(classes, labels).astype(float)
 
     many = len(classes) > LEGEND_INSIDE
     # three columns of entries (classes, flipped, the boundaries) while the names are short; long names (a 70-character

@@ -83,3 +83,60 @@ def test_flips_on_cauchy_features_still_fire_the_gate():
     g = _gate(res.frame, ref)
     assert g.verdict == "fired", g.detail
     assert g.metrics["reference_accuracy"] - g.metrics["accuracy"] > 0.02
+
+
+# ---------------------------------------------------------------- a class spelled otherwise than in the trusted rows (break-it r17 F4)
+
+
+def test_class_codes_are_an_exact_lookup_whatever_the_order_of_the_classes():
+    from labelguard.tasks.classes import class_codes
+
+    # the data's classes first, the trusted rows' own class appended: not sorted ('é' sorts after 'p')
+    classes = ("negatif", "positif", "n\u00e9gatif")
+    np.testing.assert_array_equal(class_codes(classes, np.array(["n\u00e9gatif", "positif", "negatif", "positif"], dtype=object)), [2, 1, 0, 1])
+    # a binary search over the same (unsorted) tuple codes 'négatif' as 'positif', without an error
+    assert np.searchsorted(np.asarray(classes), "n\u00e9gatif") == 1
+    assert class_codes((1, 0), np.array([0, 1, 1])).tolist() == [1, 0, 0]
+    with pytest.raises(ValueError, match=r"labels \['neutre'\] are not among the classes"):
+        class_codes(classes, np.array(["neutre"], dtype=object))
+
+
+def _sentiment_frames(seed: int):
+    from labelguard.tasks.synthetic import make_reviews
+
+    frame = make_reviews(1500, separation=3.0, seed=seed).drop(columns=["created_at"])
+    frame["label"] = np.where(frame["label"] == 1, "positif", "n\u00e9gatif")
+    return frame.iloc[:1200].reset_index(drop=True), frame.iloc[1200:].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("spelling, code, line", [
+    # the same word in Unicode NFD (as macOS writes it): one class spelled two ways, an input to fix
+    ("ne\u0301gatif", 2, "error: labels 'ne\\u0301gatif', 'n\\xe9gatif' in 'label' differ only in Unicode normalisation, case or "
+                         "spaces, so they would be separate classes (fix: normalise the label column to one spelling per class before "
+                         "ingest (Unicode NFKC, e.g. unicodedata.normalize('NFKC', label)))\n"),
+    # the accent dropped by an export: a class the trusted rows never had, named by the schema guard (documented, exit 1)
+    ("negatif", 1, "guard fired: schema, class_balance, reference_model, model_gate\n"),
+])
+def test_a_batch_spelling_a_class_otherwise_than_its_trusted_rows_is_named_not_a_crash(spelling, code, line, tmp_path, keys):
+    """Both crashed with "unexpected IndexError" (exit 2) before: the trusted rows' class was coded past the class set."""
+    from typer.testing import CliRunner
+
+    from labelguard.cli import app
+    from labelguard.tasks.dataset import write_dataset
+    from labelguard.tasks.manifest import ColumnSpec as Spec
+    from labelguard.tasks.manifest import DatasetRef, load_signing_key
+    from labelguard.tasks.storage import open_store
+
+    batch, trusted = _sentiment_frames(3210)
+    batch["label"] = batch["label"].replace({"n\u00e9gatif": spelling})
+    sign = load_signing_key(keys[0])
+    for name, rows, ref in (("batch", batch, DatasetRef("batch", "data")), ("trusted", trusted, DatasetRef("trusted", "holdout", "holdout"))):
+        spec = Spec(feature_cols=("polarity", "intensity"), timestamp_col=None, classes=tuple(sorted(rows["label"].unique())))
+        store = open_store(str(tmp_path / name))
+        store.ensure_writable()
+        write_dataset(store if name == "batch" else store.child("holdout"), rows, spec, sign, source={"kind": "file"}, dataset=ref)
+    res = CliRunner().invoke(app, ["verify", str(tmp_path / "batch"), "--holdout", str(tmp_path / "trusted" / "holdout"), "--verify-key", str(keys[1])])
+    assert res.exit_code == code, res.output
+    assert res.stderr.endswith(line)
+    if code == 1:
+        assert "class 'negatif' (615 rows) is not among the reference's classes 'négatif', 'positif'" in res.stdout
