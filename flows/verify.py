@@ -53,7 +53,7 @@ def verify_flow(
         emit_fired(uri, report)  # what `labelguard alert` listens for
         raise GuardFired([g.name for g in report.guards if g.fired], results=report.guards, stopped="", fix=f"inspect the guard table artifact {artifact_key(name)!r} and the suspect rows")  # the key it is stored under
     if report.verdict == "inconclusive" and not allow_inconclusive:
-        fix = inconclusive_fix(report.guards, report.class_power, report.noise_rate, holdout_leak=bool(report.inputs.get("holdout_leak")),
+        fix = inconclusive_fix(report.guards, report.class_power, report.judged_noise_rate, holdout_leak=bool(report.inputs.get("holdout_leak")),
                                last_resort="--allow-inconclusive on `labelguard watch`", tolerate=report.tolerate,
                                reference_leak=bool(report.inputs.get("reference_leak")))
         raise CannotTell(report, fix)

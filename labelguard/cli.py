@@ -1373,7 +1373,7 @@ def _inconclusive_fix(report) -> str:
     """The fix for an inconclusive verdict of ``verify`` (see :func:`labelguard.tasks.verify.inconclusive_fix`)."""
     from labelguard.tasks.verify import inconclusive_fix
 
-    return inconclusive_fix(report.guards, report.class_power, report.noise_rate, holdout_leak=bool(report.inputs.get("holdout_leak")), tolerate=report.tolerate,
+    return inconclusive_fix(report.guards, report.class_power, report.judged_noise_rate, holdout_leak=bool(report.inputs.get("holdout_leak")), tolerate=report.tolerate,
                             reference_leak=bool(report.inputs.get("reference_leak")), recall_gap_option=True)
 
 

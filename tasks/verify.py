@@ -58,6 +58,15 @@ class VerifyReport:
         return self.verdict == "pass"
 
     @property
+    def judged_noise_rate(self) -> float | None:
+        """The noise figure a verdict without trusted rows is judged by: the estimated noise rate, or the largest
+        estimated flip rate out of one class when it is larger (``inputs["class_noise_rate"]``); what ``--tolerate``
+        must reach for that verdict to pass."""
+        per_class = self.inputs.get("class_noise_rate") or {}
+        rates = [r for r in (self.noise_rate, *per_class.values()) if r is not None]
+        return max(rates) if rates else None
+
+    @property
     def suspects_heading(self) -> str:
         """What the named rows are: "suspect rows" when a guard that names rows fired; else the rows the pooled posterior ranks
         most likely flipped, which no guard found evidence of (an ``inconclusive`` verdict is guards that cannot vouch, not
@@ -106,7 +115,8 @@ def untrusted_report(uri: str, exc: UntrustedInput, tolerate: float = DEFAULT_TO
                         tolerate=tolerate, inputs={"untrusted_input": {"role": ", ".join(exc.failed), "uri": exc.uri, "changed_ids": list(exc.ids)}})
 
 
-def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_rate: float | None = None) -> tuple[str, str, dict[str, float]]:
+def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_rate: float | None = None,
+                    class_noise: dict[str, float] | None = None) -> tuple[str, str, dict[str, float]]:
     """The suite's verdict on the dataset from its guards' verdicts and powers.
 
     ``fired`` when any guard fired. Otherwise ``inconclusive`` when every guard was skipped (nothing
@@ -116,7 +126,9 @@ def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_ra
     every guard that ran (the suite's power for class c is the best power any coverage guard has for
     it), or — with no reference-anchored guard at all — when the estimated noise rate from the
     candidate's own evidence exceeds ``tolerate`` (without trusted rows, flips cannot be told from
-    ambiguity). Else ``pass``.
+    ambiguity), overall or out of any one class (``class_noise``, :func:`class_flip_rates`:
+    ``tolerate`` is a flip rate per class, and 40 % of a class flipped is 19 % of a balanced
+    binary table's rows). Else ``pass``.
 
     Returns
     -------
@@ -135,7 +147,7 @@ def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_ra
         why = "; ".join(f"{g.name}: {g.detail.removeprefix('skipped: ')}" for g in results)
         return "inconclusive", f"no guard ran, every one selected was skipped ({why})", covered
     # every reason the verdict cannot pass is named (a user who fixes one should not meet the next only then)
-    reasons = _inconclusive_reasons(results, tolerate, noise_rate, covered)
+    reasons = _inconclusive_reasons(results, tolerate, noise_rate, covered, class_noise=class_noise)
     if reasons:
         return "inconclusive", "; ".join(reasons), covered
     if covered:
@@ -143,11 +155,63 @@ def dataset_verdict(results: list[guards.GuardResult], tolerate: float, noise_ra
     if noise_rate is None:
         ran = ", ".join(g.name for g in results if not g.skipped)
         return "pass", f"no guard fired; none of those that ran ({ran or 'none'}) judges flip rates, so no flip rate was checked", covered
-    return "pass", f"no trusted reference: estimated noise rate {noise_rate:.1%} is within the tolerated {rate_text(tolerate)}", covered
+    worst = _worst_class_noise(class_noise)
+    of_class = "" if worst is None else f" (out of one class at most {worst[1]:.1%}, class {worst[0]})"
+    return "pass", f"no trusted reference: estimated noise rate {noise_rate:.1%}{of_class} is within the tolerated {rate_text(tolerate)}", covered
+
+
+def _worst_class_noise(class_noise: dict[str, float] | None) -> tuple[str, float] | None:
+    """The class with the largest estimated flip rate out of it, and that rate; None without per-class figures."""
+    if not class_noise:
+        return None
+    return max(class_noise.items(), key=lambda kv: (kv[1], kv[0]))
+
+
+def class_flip_rates(posterior, labels, classes) -> dict[str, float]:
+    """Per class, the estimated share of its rows whose label was flipped away from it, from the flip posterior.
+
+    A flipped row carries a label it was not given: the flips out of class ``c`` are the flipped rows
+    now labelled otherwise. With two classes that is exact: ``F_c = Σ_{i: y_i ≠ c} q_i`` (``q_i`` the
+    row's flip posterior). With more, a flipped row's own class is not known; its ``q_i`` is shared
+    among the other classes in proportion to their rows (an approximation: targeted flips from one
+    class are spread over all). Class ``c``'s rows before the flips are estimated as
+    ``n_c - Σ_{i: y_i = c} q_i + F_c``, and its rate is ``F_c`` over that.
+
+    Parameters
+    ----------
+    posterior
+        Per-row flip probabilities, shape (n,).
+    labels
+        The rows' labels, shape (n,).
+    classes
+        The class set (any order).
+
+    Returns
+    -------
+    dict
+        Class name (as the guards print it) -> estimated flip rate out of it, in [0, 1].
+    """
+    import numpy as np
+
+    from labelguard.tasks.classes import class_codes
+
+    q = np.asarray(posterior, dtype=float)
+    codes = class_codes(classes, labels)
+    k = len(classes)
+    counts = np.bincount(codes, minlength=k).astype(float)
+    into = np.bincount(codes, weights=q, minlength=k)  # flip mass now carrying each label
+    out = np.zeros(k)
+    for a in range(k):  # rows labelled a that were flipped came from the other classes
+        others = np.arange(k) != a
+        share = counts[others] / counts[others].sum() if counts[others].sum() > 0 else np.full(others.sum(), 1 / max(1, others.sum()))
+        out[others] += into[a] * share
+    before = counts - into + out
+    rates = np.divide(out, before, out=np.zeros(k), where=before > 0)
+    return {str(c.item() if isinstance(c, np.generic) else c): float(min(1.0, max(0.0, r))) for c, r in zip(classes, rates)}
 
 
 def _inconclusive_reasons(results: list[guards.GuardResult], tolerate: float, noise_rate: float | None, covered: dict[str, float], *,
-                          own_bound_only: bool = False) -> list[str]:
+                          own_bound_only: bool = False, class_noise: dict[str, float] | None = None) -> list[str]:
     """Why a verdict with nothing fired cannot pass, each reason once: the model gate's bound, blind classes, the noise rate.
 
     ``own_bound_only``: name the model gate only when its own bound is what fails (a gate made inconclusive by a
@@ -165,6 +229,9 @@ def _inconclusive_reasons(results: list[guards.GuardResult], tolerate: float, no
             reasons.append(f"flips of {rate_text(tolerate)} of a class would go unseen (smallest detectable flip rate: {shown})")
     elif noise_rate is not None and noise_rate > tolerate:
         reasons.append(f"no trusted reference: estimated noise rate {noise_rate:.1%} is above the tolerated {rate_text(tolerate)}, and flips cannot be told from ambiguity without one")
+    elif noise_rate is not None and (worst := _worst_class_noise(class_noise)) is not None and worst[1] > tolerate:
+        reasons.append(f"no trusted reference: estimated flips out of class {worst[0]} are {worst[1]:.1%} of its rows (noise rate {noise_rate:.1%} "
+                       f"overall), above the tolerated {rate_text(tolerate)} per class, and flips cannot be told from ambiguity without one")
     return reasons
 
 
@@ -219,12 +286,12 @@ def _accuracy_or_share_reason(gate: guards.GuardResult) -> str:
 
 
 def suite_verdict(results: list[guards.GuardResult], tolerate: float, noise_rate: float | None, leak: str | None,
-                  reference_leak: str | None = None) -> tuple[str, str, dict[str, float]]:
+                  reference_leak: str | None = None, class_noise: dict[str, float] | None = None) -> tuple[str, str, dict[str, float]]:
     """:func:`dataset_verdict`, made ``inconclusive`` when the model gate's holdout overlaps the training
     rows (``leak``: the note :func:`note_holdout_overlap` returned) or the reference is largely the data's own
     rows (``reference_leak``: :func:`note_reference_overlap`), and nothing fired. ``verify`` and the pipeline
     judge a dataset by this one function."""
-    verdict, why, class_power = dataset_verdict(results, tolerate, noise_rate)
+    verdict, why, class_power = dataset_verdict(results, tolerate, noise_rate, class_noise)
     leaks = ([f"model gate: {leak}"] if leak else []) + ([f"reference: {reference_leak}"] if reference_leak else [])
     if leaks and verdict != "fired":
         others = _inconclusive_reasons(results, tolerate, noise_rate, class_power, own_bound_only=True) if verdict == "inconclusive" else []
@@ -568,8 +635,12 @@ def verify_dataset(
     posterior = _timed(on_progress, total, "flip_posterior", len(ctx.frame), lambda: _posterior(ctx, names)) if pooled else None
     ids, sources = suite_suspects(results, None if posterior is None else ctx.frame[spec.id_col].to_numpy()[posterior.suspect].tolist())
     noise = posterior.noise_rate if posterior is not None else _noise_rate(results)
+    class_noise = None
+    if posterior is not None and reference is None:  # the verdict rests on the candidate's own evidence: per class, as --tolerate is
+        class_noise = class_flip_rates(posterior.posterior, ctx.frame[spec.label_col].to_numpy(), judged_spec.classes)
+        inputs["class_noise_rate"] = {c: guards.output_rate(r) for c, r in class_noise.items()}
     reference_leak = note_reference_overlap(inputs["overlap"].get("reference"), tolerate)
-    verdict, why, class_power = suite_verdict(results, tolerate, noise, leak, reference_leak)
+    verdict, why, class_power = suite_verdict(results, tolerate, noise, leak, reference_leak, class_noise)
     if unknown is not None:
         why = f"{why}; {unknown.line()}"
     if leak and verdict != "fired":

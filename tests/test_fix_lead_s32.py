@@ -6,6 +6,8 @@ round's."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -140,3 +142,60 @@ def test_a_batch_spelling_a_class_otherwise_than_its_trusted_rows_is_named_not_a
     assert res.stderr.endswith(line)
     if code == 1:
         assert "class 'negatif' (615 rows) is not among the reference's classes 'négatif', 'positif'" in res.stdout
+
+
+# ---------------------------------------------------------------- no trusted rows: --tolerate per class (break-it r17 F1)
+
+
+def test_class_flip_rates_count_flips_out_of_each_class():
+    from labelguard.tasks.verify import class_flip_rates
+
+    labels = np.array([0] * 6 + [1] * 4)
+    q = np.r_[0.5, 0.5, np.zeros(8)]  # two rows labelled 0, each flipped with probability 0.5: from class 1
+    # class 1 lost 1.0 row of the 5 it had (4 + 1): 20 %; class 0 lost none
+    assert class_flip_rates(q, labels, (0, 1)) == pytest.approx({"0": 0.0, "1": 0.2})
+    # three classes: the row's 0.6 shared between the other two in proportion to their rows (3 and 3)
+    rates = class_flip_rates(np.r_[0.6, np.zeros(9)], np.array(["a"] * 4 + ["b"] * 3 + ["c"] * 3, dtype=object), ("c", "a", "b"))
+    assert rates == pytest.approx({"c": 0.3 / 3.3, "a": 0.0, "b": 0.3 / 3.3})
+
+
+def test_without_trusted_rows_a_class_flipped_beyond_the_tolerance_cannot_pass(tmp_path, keys):
+    """A dataset with no holdout (ingest --holdout-fraction 0, or a sealed lake): 40 % of class 1 relabelled 0 is 19 % of
+    the rows. The estimated noise rate (13.9 %) was compared with --tolerate 20 %, a rate per class: pass, exit 0. The
+    flips out of class 1 are now judged per class: cannot tell, exit 1, and the fix names a --tolerate that would do."""
+    from typer.testing import CliRunner
+
+    from labelguard.cli import app
+    from labelguard.tasks.dataset import write_dataset
+    from labelguard.tasks.manifest import ColumnSpec as Spec
+    from labelguard.tasks.manifest import DatasetRef, load_signing_key
+    from labelguard.tasks.storage import open_store
+    from labelguard.tasks.synthetic import make_reviews
+
+    frame = make_reviews(1500, separation=3.0, seed=3220).drop(columns=["created_at"])
+    ones = np.flatnonzero(frame["label"].to_numpy() == 1)
+    flipped = np.random.default_rng(3220).choice(ones, int(len(ones) * 0.4), replace=False)
+    poisoned = frame.copy()
+    poisoned.loc[flipped, "label"] = 0
+    spec = Spec(feature_cols=("polarity", "intensity"), timestamp_col=None, classes=(0, 1))
+    sign = load_signing_key(keys[0])
+    for name, rows in (("clean", frame), ("poisoned", poisoned)):
+        store = open_store(str(tmp_path / name))
+        store.ensure_writable()
+        write_dataset(store, rows, spec, sign, source={"kind": "file"}, dataset=DatasetRef(name, "data"))
+    runner = CliRunner()
+    out = tmp_path / "v.json"
+    res = runner.invoke(app, ["verify", str(tmp_path / "poisoned"), "--verify-key", str(keys[1]), "--json", str(out)])
+    doc = json.loads(out.read_text())
+    assert (len(flipped), res.exit_code, doc["verdict"]) == (298, 1, "inconclusive"), res.output
+    worst = doc["class_noise_rate"]["1"]
+    assert doc["noise_rate"] < 0.2 < worst and doc["class_noise_rate"]["0"] < 0.1
+    assert res.stderr == (f"cannot tell: no trusted reference: estimated flips out of class 1 are {worst:.1%} of its rows (noise rate "
+                          f"{doc['noise_rate']:.1%} overall), above the tolerated 20% per class, and flips cannot be told from ambiguity "
+                          f"without one (fix: add trusted reference rows, accept more unseen flips with --tolerate {np.ceil(worst * 1000) / 1000:g}, "
+                          "or pass --allow-inconclusive)\n")
+    # the same rows unflipped pass, and say the largest class figure
+    res = runner.invoke(app, ["verify", str(tmp_path / "clean"), "--verify-key", str(keys[1]), "--json", str(out)])
+    doc = json.loads(out.read_text())
+    assert res.exit_code == 0 and max(doc["class_noise_rate"].values()) < 0.05, res.output
+    assert "verdict: pass — no trusted reference: estimated noise rate " in res.stdout and "(out of one class at most " in res.stdout
