@@ -85,6 +85,25 @@ def _rejoined(names: list[str], have: list[str]) -> list[str]:
     return out
 
 
+def is_row_number(name: Any, series: pd.Series) -> bool:
+    """The column is the row index a writer added: no header (pandas names it ``Unnamed: N``) and integers that only
+    increase, as ``DataFrame.to_csv()`` with its default ``index=True`` and R's ``write.csv`` write them.
+
+    Taken as a feature it fails every later batch: its row numbers differ from the trusted rows', and
+    ``class_conditional`` fired on clean data ("mean shift 3.5 sd", break-it r17 F2). Parquet keeps a pandas index as
+    metadata (``__index_level_0__``), which is never a feature either.
+    """
+    import re
+
+    if not re.fullmatch(r"Unnamed: \d+", str(name)) or len(series) < 2 or not pd.api.types.is_integer_dtype(series):
+        return False
+    values = series.to_numpy()
+    return bool((np.diff(values) > 0).all())
+
+
+ROW_NUMBER_WHY = "row numbers a CSV writer added: no header, values only increasing; never a feature"
+
+
 def choose_columns(
     frame: pd.DataFrame,
     *,
@@ -141,7 +160,7 @@ def choose_columns(
         if col in reserved:
             continue
         series = frame[col]
-        if col in ignored:
+        if col in ignored or is_row_number(col, series):
             skipped.append(col)
         elif text_cols is not None and col in text_cols:
             text.append(col)
@@ -164,6 +183,7 @@ def describe_columns(frame: pd.DataFrame, spec: ColumnSpec) -> str:
         parts.append(f"text (TF-IDF + SVD to {params['n_components']} dimensions, fitted on the {(spec.featurizer or {}).get('fitted_on', FITTED_ON)}): {', '.join(spec.text_cols)}")
     reading = frame.attrs.get("reading", {})
     why = reading.get("unparsed", {})  # columns that look like numbers but were not read as numbers, and why
+    why = {**why, **{c: ROW_NUMBER_WHY for c in ignored if c not in why and is_row_number(c, frame[c])}}
     parts.append(f"ignored: {', '.join(f'{c} ({why[c]})' if c in why else str(c) for c in ignored) or 'none'}")
     if reading.get("dropped"):
         n = len(reading["dropped"])

@@ -199,3 +199,33 @@ def test_without_trusted_rows_a_class_flipped_beyond_the_tolerance_cannot_pass(t
     doc = json.loads(out.read_text())
     assert res.exit_code == 0 and max(doc["class_noise_rate"].values()) < 0.05, res.output
     assert "verdict: pass — no trusted reference: estimated noise rate " in res.stdout and "(out of one class at most " in res.stdout
+
+
+# ---------------------------------------------------------------- a CSV writer's row numbers (break-it r17 F2)
+
+
+def test_the_row_numbers_a_csv_writer_added_are_never_a_feature(tmp_path):
+    """`DataFrame.to_csv()` writes the index as a first column without a header; read back it is 'Unnamed: 0'. Taken as
+    a feature, the next batch's numbers (1500 on) made class_conditional fire on clean data."""
+    from labelguard.tasks.features import choose_columns, describe_columns, is_row_number
+    from labelguard.tasks.sources import infer_spec
+    from labelguard.tasks.synthetic import make_reviews
+
+    rows = make_reviews(300, seed=3230).drop(columns=["created_at"])
+    rows.index = rows.index + 1500  # the second half of a frame, as an export of it numbers its rows
+    rows.to_csv(tmp_path / "batch.csv")
+    rows.iloc[::3].to_csv(tmp_path / "filtered.csv")  # a filtered frame keeps its numbers: gaps, still increasing
+    for name in ("batch.csv", "filtered.csv"):
+        frame = pd.read_csv(tmp_path / name)
+        assert frame.columns[0] == "Unnamed: 0"
+        assert choose_columns(frame, reserved=("review_id", "label")) == (("polarity", "intensity"), (), ("Unnamed: 0",))
+    spec = infer_spec(pd.read_csv(tmp_path / "batch.csv"), id_col="review_id", label_col="label", timestamp_col=None)
+    assert spec.feature_cols == ("polarity", "intensity")
+    assert describe_columns(pd.read_csv(tmp_path / "batch.csv"), spec) == (
+        "features: polarity, intensity; ignored: Unnamed: 0 (row numbers a CSV writer added: no header, values only increasing; "
+        "never a feature)")
+    # a headerless column that is not a row index stays a feature; a named increasing column is the user's to ignore
+    assert not is_row_number("Unnamed: 3", pd.Series([3, 1, 2]))
+    assert not is_row_number("Unnamed: 0", pd.Series([0.5, 1.5, 2.5]))
+    assert not is_row_number("row", pd.Series([0, 1, 2]))
+    assert is_row_number("Unnamed: 0", pd.Series([1, 2, 3]))  # R's write.csv numbers from 1
