@@ -95,9 +95,9 @@ def is_row_number(name: Any, series: pd.Series) -> bool:
     """
     import re
 
-    if not re.fullmatch(r"Unnamed: \d+", str(name)) or len(series) < 2 or not pd.api.types.is_integer_dtype(series):
+    if not re.fullmatch(r"Unnamed: \d+", str(name)) or len(series) < 2 or not pd.api.types.is_integer_dtype(series) or series.isna().any():
         return False
-    values = series.to_numpy()
+    values = series.to_numpy(dtype="int64")
     return bool((np.diff(values) > 0).all())
 
 
