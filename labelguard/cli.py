@@ -1490,8 +1490,34 @@ def _serve_until_stopped(runner_deployment) -> None:
         sigint.append(signum)
         raise KeyboardInterrupt
 
+    # A SystemExit raised by a signal handler while the main thread is inside a weakref callback (a garbage
+    # collection) is printed and dropped ("Exception ignored in: <function WeakValueDictionary...remove>"): the SIGTERM
+    # was lost and watch served on (seen once under load, tests/test_fixleft_d.py). So every SIGTERM is also recorded,
+    # and the serving loop stops on the record whichever handler saw it.
+    terms: list[int] = []
+
     def on_early_sigterm(signum, frame):  # until Prefect's runner installs its own handler in Runner.start
+        terms.append(signum)
         raise SystemExit(0)
+
+    async def serve(runner) -> None:
+        if terms:  # a SIGTERM whose SystemExit was dropped before the loop began
+            return
+
+        def recorded_sigterm(*args):  # what Runner.start installs: Prefect's handler, the signal recorded first
+            terms.append(signal.SIGTERM)
+            Runner.handle_sigterm(runner, *args)
+
+        runner.handle_sigterm = recorded_sigterm
+        task = asyncio.ensure_future(runner.start())
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.25)
+            # before its loop has started Prefect's handler exits by SystemExit, which can be dropped the same way;
+            # once started it stops the runner itself
+            if terms and not getattr(runner, "started", False) and not task.done():
+                task.cancel()
+        if not task.cancelled():
+            task.result()
 
     main = threading.current_thread() is threading.main_thread()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
@@ -1507,7 +1533,7 @@ def _serve_until_stopped(runner_deployment) -> None:
         if signal.SIGINT in requested:
             interrupted.set()
         elif not requested:
-            asyncio.run(runner.start())
+            asyncio.run(serve(runner))
     except KeyboardInterrupt:
         interrupted.set()
     except SystemExit:  # Prefect's runner exits 0 on a SIGTERM that arrives before its loop has started

@@ -229,3 +229,50 @@ def test_the_row_numbers_a_csv_writer_added_are_never_a_feature(tmp_path):
     assert not is_row_number("Unnamed: 0", pd.Series([0.5, 1.5, 2.5]))
     assert not is_row_number("row", pd.Series([0, 1, 2]))
     assert is_row_number("Unnamed: 0", pd.Series([1, 2, 3]))  # R's write.csv numbers from 1
+
+
+# ---------------------------------------------------------------- a SIGTERM whose SystemExit is dropped (watch hung once)
+
+_LOST_SIGTERM = r"""
+import asyncio, os, signal, sys, weakref
+import prefect.runner
+from labelguard import cli
+
+class Runner:  # Prefect's runner as far as watch uses it; its start() is where Prefect installs its SIGTERM handler
+    def __init__(self, name, pause_on_shutdown):
+        self.started = False
+    def add_deployment(self, deployment):
+        pass
+    def handle_sigterm(self, *args):  # Prefect's, before its loop has started
+        sys.exit(0)
+    async def start(self):
+        signal.signal(signal.SIGTERM, self.handle_sigterm)
+        class Thing:
+            pass
+        thing = Thing()
+        # the signal arrives while the main thread runs a weakref callback: the handler's SystemExit is dropped
+        # ("Exception ignored in: ...") and this loop would never end
+        ref = weakref.ref(thing, lambda r: os.kill(os.getpid(), signal.SIGTERM))
+        del thing
+        await asyncio.sleep(3600)
+
+class Deployment:
+    name, full_name = "lost", "labelguard-verify/lost"
+
+prefect.runner.Runner = Runner
+cli._deployment_paused = lambda name: True
+cli._serve_until_stopped(Deployment())
+"""
+
+
+def test_a_sigterm_dropped_inside_a_weakref_callback_still_stops_watch():
+    """`watch` ignored a SIGTERM once (tests/test_fixleft_d.py timed out after 60 s, stderr "Exception ignored in:
+    <function WeakValueDictionary.__init__.<locals>.remove>"): a handler's SystemExit raised inside a weakref callback
+    is dropped. The signal is now recorded and the serving loop stops on the record. Before: this hangs."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _LOST_SIGTERM], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Exception ignored" in proc.stderr  # the drop this guards against did happen
+    assert proc.stdout == "watch stopped: deployment labelguard-verify/lost paused, no more scheduled runs\n"
