@@ -276,3 +276,32 @@ def test_a_sigterm_dropped_inside_a_weakref_callback_still_stops_watch():
     assert proc.returncode == 0, proc.stderr
     assert "Exception ignored" in proc.stderr  # the drop this guards against did happen
     assert proc.stdout == "watch stopped: deployment labelguard-verify/lost paused, no more scheduled runs\n"
+
+
+# ---------------------------------------------------------------- a numeric column left out must say why (break-it r17 F3)
+
+
+def test_a_mostly_numeric_column_left_out_says_why_and_the_fix(tmp_path):
+    """One 'abc' among 200 numbers, or a column of percentages, was `ignored: x` with nothing said (exit 0)."""
+    from labelguard.tasks.features import describe_columns
+    from labelguard.tasks.readers import reading_notes
+    from labelguard.tasks.sources import load_source
+
+    base = pd.DataFrame({"id": [f"r{i}" for i in range(200)], "label": np.arange(200) % 2,
+                         "x": np.linspace(0, 1, 200).round(3).astype(str), "y": np.arange(200) * 0.5})
+    cases = {
+        "typo": (base.assign(x=base["x"].where(base.index != 7, "abc")), "1 of 200 cells are not numbers, e.g. 'abc': write every cell as a number"),
+        "percent": (base.assign(x=[f"{v}%" for v in range(200)]), "percentages like '0%': write them as plain numbers"),
+    }
+    for name, (rows, why) in cases.items():
+        rows.to_csv(tmp_path / f"{name}.csv", index=False)
+        frame, spec, _ = load_source(str(tmp_path / f"{name}.csv"), id_col="id", label_col="label", timestamp_col=None)
+        assert spec.feature_cols == ("y",)
+        assert describe_columns(frame, spec) == f"features: y; ignored: x ({why})"
+        assert reading_notes(frame) == ["not read as numbers, so not features: x (fix: write each such column one way (one currency, one grouping) "
+                                        "and ingest again; or pass --ignore-cols x to leave it out knowingly)"]
+    # a column of words is text, not a broken number column: no reason, no fix line
+    words = base.assign(x=[f"w{i}" for i in range(200)])
+    words.to_csv(tmp_path / "words.csv", index=False)
+    frame, spec, _ = load_source(str(tmp_path / "words.csv"), id_col="id", label_col="label", timestamp_col=None)
+    assert describe_columns(frame, spec) == "features: y; ignored: x" and reading_notes(frame) == []
