@@ -74,6 +74,10 @@ MODULES: dict[str, list[str]] = {
                "tests/test_guards_fresh.py", "tests/test_guards_full.py"],
     "detectors": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py", "tests/test_detectors_fresh.py",
                   "tests/test_detectors_seed12.py", "tests/test_detectors_seed13.py", "tests/test_detectors_full.py",
+                  # the outer fence's exact fences and what it is for (nineteenth session: heavy tails, break-it r16 F4)
+                  "tests/test_fix_lead_s32.py::test_the_fence_clips_at_tukeys_outer_fences_and_leaves_coinciding_quartiles_alone",
+                  "tests/test_fix_lead_s32.py::test_the_fence_fitted_on_no_rows_clips_nothing_and_says_nothing",
+                  "tests/test_fix_lead_s32.py::test_clean_cauchy_features_pass_the_model_gate_that_a_standardised_model_fired",
                   # the model-family choice's own tests (not the guard and verify runs on rings: 5-27 s each)
                   "tests/test_detector_model.py::test_rings_choose_the_kernel_family_and_blobs_keep_the_linear_one",
                   "tests/test_detector_model.py::test_a_lower_log_loss_without_clearly_more_correct_predictions_keeps_the_linear_family",

@@ -61,6 +61,18 @@ def test_the_fence_clips_at_tukeys_outer_fences_and_leaves_coinciding_quartiles_
     assert [type(s).__name__ for s in detectors._model("linear")] == ["OuterFence", "StandardScaler", "LogisticRegression"]
 
 
+def test_the_fence_fitted_on_no_rows_clips_nothing_and_says_nothing():
+    """No rows to learn quartiles from (a fold without rows): no fence, and no "mean of empty slice" warning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fence = OuterFence().fit(np.empty((0, 3)))
+    assert fence.low_.tolist() == [-np.inf] * 3 and fence.high_.tolist() == [np.inf] * 3
+    far = np.array([[1e300, -1e300, 0.0]])
+    assert np.array_equal(fence.transform(far), far)
+
+
 @pytest.mark.parametrize("seed", [3200, 3202])
 def test_clean_cauchy_features_pass_the_model_gate_that_a_standardised_model_fired(seed, monkeypatch):
     cand, ref = cauchy(seed)
