@@ -1509,15 +1509,23 @@ def _serve_until_stopped(runner_deployment) -> None:
             Runner.handle_sigterm(runner, *args)
 
         runner.handle_sigterm = recorded_sigterm
-        task = asyncio.ensure_future(runner.start())
-        while not task.done():
-            await asyncio.wait({task}, timeout=0.25)
+        main_task = asyncio.current_task()
+
+        async def watchdog():
             # before its loop has started Prefect's handler exits by SystemExit, which can be dropped the same way;
-            # once started it stops the runner itself
-            if terms and not getattr(runner, "started", False) and not task.done():
-                task.cancel()
-        if not task.cancelled():
-            task.result()
+            # once started it stops the runner itself (``stopping``: then its shutdown, pausing the deployment, runs on)
+            while not (terms and not getattr(runner, "started", False) and not getattr(runner, "stopping", False)):
+                await asyncio.sleep(0.25)
+            main_task.cancel()
+
+        dog = asyncio.ensure_future(watchdog())
+        try:
+            await runner.start()  # in this task, as asyncio.run(runner.start()) ran it: a SystemExit leaves as before
+        except asyncio.CancelledError:
+            if not terms:
+                raise
+        finally:
+            dog.cancel()
 
     main = threading.current_thread() is threading.main_thread()
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} if main else {}
