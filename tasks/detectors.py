@@ -97,8 +97,13 @@ def _model(family: str = "linear", rows: int | None = None):
         from sklearn.kernel_approximation import Nystroem
 
         comps = KERNEL_COMPONENTS if rows is None else max(1, min(KERNEL_COMPONENTS, rows))
-        return make_pipeline(OuterFence(), StandardScaler(), Nystroem(n_components=comps, random_state=0), LogisticRegression(max_iter=1000))
-    return make_pipeline(OuterFence(), StandardScaler(), LogisticRegression(max_iter=1000))
+        return make_pipeline(*_scaling_steps(), Nystroem(n_components=comps, random_state=0), LogisticRegression(max_iter=1000))
+    return make_pipeline(*_scaling_steps(), LogisticRegression(max_iter=1000))
+
+
+def _scaling_steps() -> list:
+    """:func:`feature_scaler`'s fresh estimators, for a model's pipeline to start with."""
+    return [step for _, step in feature_scaler().steps]
 
 
 def _logreg():

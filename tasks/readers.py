@@ -382,15 +382,15 @@ def reading_notes(frame: pd.DataFrame) -> list[str]:
     return notes
 
 
-def _not_numbers(cells: pd.Series) -> str | None:
+def _not_numbers(cells: pd.Series, parsed: pd.Series) -> str | None:
     """Why a column that is mostly numbers was not read as numbers, or None for a column of words.
 
     One typo ('abc' among 1,500 numbers), a decimal-comma cell in a dot-decimal column ('1,5') or a column of
-    percentages ('12.5%') left the column out of the features with nothing said (break-it r17 F3).
+    percentages ('12.5%') left the column out of the features with nothing said (break-it r17 F3). ``parsed``: which
+    cells ``pd.to_numeric`` read, aligned with ``cells``.
     """
     if cells.str.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)\s*%").all():
         return f"percentages like {cells.iloc[0]!r}: write them as plain numbers"
-    parsed = pd.to_numeric(cells, errors="coerce").notna()
     if parsed.mean() < 0.5:
         return None
     odd = cells[~parsed]
@@ -458,7 +458,7 @@ def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool =
                 numeric, values = grouped.reindex(values.index), grouped.astype("string").reindex(values.index)
             elif grouped:
                 unparsed[col] = grouped
-            elif (why := _not_numbers(cells)) is not None:  # a numeric column with a few cells that are not numbers
+            elif (why := _not_numbers(cells, numeric[present].notna())) is not None:  # a numeric column with a few cells that are not numbers
                 unparsed[col] = why
         if present.any() and numeric[present].notna().all():
             as_int = numeric.dropna()
