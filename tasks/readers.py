@@ -460,6 +460,9 @@ def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool =
                 unparsed[col] = grouped
             elif (why := _not_numbers(cells, numeric[present].notna())) is not None:  # a numeric column with a few cells that are not numbers
                 unparsed[col] = why
+        if col == labels and present.any() and numeric[present].notna().all() and _one_number_written_two_ways(frame[col][present], numeric[present]):
+            out[col] = frame[col]  # kept as written: sources.refuse_label_spellings names the spellings (the reader merged them)
+            continue
         if present.any() and numeric[present].notna().all():
             as_int = numeric.dropna()
             if (as_int % 1 == 0).all() and values[present].str.strip().str.fullmatch(r"[+-]?\d+").all():  # " 1" is the integer 1, as to_numeric reads it
@@ -623,6 +626,14 @@ def _with_currency(cells: pd.Series) -> pd.Series | str | None:
     if grouped is None:
         return f"money like {shown!r} whose numbers labelguard cannot read: write the amounts as plain numbers"
     return grouped
+
+
+def _one_number_written_two_ways(cells: pd.Series, numbers: pd.Series) -> bool:
+    """Some number is written in more than one way among ``cells`` (``'1'`` and ``'1.0'``, ``'1e0'``, ``' 1'``):
+    read as numbers they were one class in silence, and the signed class names (``1.0``) not how most rows write
+    them (break-it r17 F8). ``numbers`` is ``cells`` parsed."""
+    spellings = pd.DataFrame({"n": numbers.to_numpy(), "s": cells.astype(str).to_numpy()}).drop_duplicates()
+    return bool(spellings["n"].duplicated().any())
 
 
 def _zero_padded_codes(values: pd.Series) -> bool:

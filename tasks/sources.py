@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +176,7 @@ def infer_spec(
     classes = tuple(sorted(labels.dropna().unique().tolist(), key=lambda v: (str(type(v)), v)))
     if len(classes) < min_classes:
         raise BadInput(f"label column {label_col!r} has fewer than two classes", "a classifier needs at least two classes")
-    refuse_label_spellings(classes, label_col)
+    refuse_label_spellings(classes, label_col, labels.value_counts())
     positive = resolve_positive(classes, positive_class, required=require_positive and len(classes) == 2)
     return ColumnSpec(
         id_col=id_col, label_col=label_col, feature_cols=features, timestamp_col=timestamp_col, classes=classes,
@@ -183,8 +184,9 @@ def infer_spec(
     )
 
 
-def refuse_label_spellings(classes, label_col: str) -> None:
-    """Refuse string classes that differ only in Unicode normalisation, case or spaces (a file's or a table's labels)."""
+def refuse_label_spellings(classes, label_col: str, counts=None) -> None:
+    """Refuse string classes that differ only in Unicode normalisation, case or spaces, or that write one number two
+    ways (a file's or a table's labels); ``counts`` (rows per class, optional) names the rows to rewrite in the fix."""
     spellings: dict[str, list] = {}
     for c in classes:
         if isinstance(c, str):
@@ -203,18 +205,30 @@ def refuse_label_spellings(classes, label_col: str) -> None:
             "normalise the label column to one spelling per class before ingest",
         )
     # zero-padded codes are kept as written ('007'), so '1' and '01' in one column were two classes: a 4-class dataset
-    # signed from a binary one whose export padded some rows (break-it r15 F4)
-    numbers: dict[int, list] = {}
+    # signed from a binary one whose export padded some rows (break-it r15 F4); '1' beside '1.0' or '1e0' is kept as
+    # written by the reader too, and refused the same way (break-it r17 F8: it was merged into the class 1.0 in silence)
+    numbers: dict[Decimal, list] = {}
     for c in classes:
-        if isinstance(c, str) and re.fullmatch(r"[+-]?[0-9]+", c.strip()):
-            numbers.setdefault(int(c), []).append(c)
-    padded = next((v for v in numbers.values() if len(v) > 1), None)
-    if padded:
+        if isinstance(c, str) and _NUMBER.fullmatch(c.strip()):
+            numbers.setdefault(Decimal(c.strip()), []).append(c)
+    twice = next((v for v in numbers.values() if len(v) > 1), None)
+    if twice and all(re.fullmatch(r"[+-]?[0-9]+", c.strip()) for c in twice):
         raise BadInput(
-            f"labels {', '.join(map(repr, padded))} in {label_col!r} are the number {int(padded[0])} written {len(padded)} ways (zero padding or a sign), "
+            f"labels {', '.join(map(repr, twice))} in {label_col!r} are the number {int(twice[0])} written {len(twice)} ways (zero padding or a sign), "
             "so they would be separate classes",
             "write each class code one way before ingest (all padded to one width, or none)",
         )
+    if twice:
+        value = Decimal(twice[0].strip())
+        shown = int(value) if value == value.to_integral_value() else value.normalize()
+        fix = "write each class one way before ingest"
+        if counts is not None:  # the spelling most rows have is the one to keep
+            ranked = sorted(twice, key=lambda c: -int(counts.get(c, 0)))
+            fix += f" (e.g. {ranked[0]!r} in the " + " and the ".join(f"{int(counts.get(c, 0))} row(s) with {c!r}" for c in ranked[1:]) + ")"
+        raise BadInput(f"labels {', '.join(map(repr, twice))} in {label_col!r} are the number {shown} written {len(twice)} ways, so they would be separate classes", fix)
+
+
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def load_source(

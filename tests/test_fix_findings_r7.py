@@ -206,11 +206,19 @@ def test_a_label_with_a_stray_space_stays_an_integer_class():
 
 @pytest.mark.parametrize(("odd", "classes", "positive"), [(" 1", (0, 1), 1), ("1.0", (0.0, 1.0), 1.0)], ids=["space", "float"])
 def test_positive_class_one_names_the_class_one_however_the_column_was_read(tmp_path, odd, classes, positive):
-    """`--positive-class 1` as ingest reads it (load_source: no Prefect started), on the labels with the odd cell."""
+    """`--positive-class 1` as ingest reads it (load_source: no Prefect started), on labels written one way each (' 0'/' 1',
+    '0.0'/'1.0'). One odd cell among '0'/'1' is refused since break-it r17 F8, as README says of one number written
+    two ways (it was merged, and the classes signed as 0.0/1.0 for a single '1.0')."""
+    from labelguard.errors import BadInput
     from labelguard.tasks.sources import load_source
 
     _binary_csv(tmp_path / "b.csv", odd)
-    _, spec, _ = load_source(str(tmp_path / "b.csv"), id_col="id", label_col="label", timestamp_col=None, positive_class="1")
+    with pytest.raises(BadInput, match=r"^labels ' 1', '1' in 'label' differ only in case or spaces" if odd == " 1" else
+                       r"^labels '1', '1.0' in 'label' are the number 1 written 2 ways"):
+        load_source(str(tmp_path / "b.csv"), id_col="id", label_col="label", timestamp_col=None, positive_class="1")
+    path = tmp_path / "b.csv"
+    path.write_text(path.read_text().replace(";0\n", ";" + odd.replace("1", "0") + "\n").replace(";1\n", ";" + odd + "\n"))
+    _, spec, _ = load_source(str(path), id_col="id", label_col="label", timestamp_col=None, positive_class="1")
     assert spec.classes == classes and type(spec.classes[1]) is type(positive)
     assert spec.positive_class == positive and type(spec.positive_class) is type(positive)
 

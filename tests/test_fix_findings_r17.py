@@ -1,0 +1,62 @@
+"""Break-it round 17, findings F5-F13 (bench/findings/breakit-r17.md): a data engineer's own files, whose exit code
+was right and whose line (or a documented behaviour) was not. The data here are this file's own (seeds 1700-1799),
+not the round's. Each test failed on the code before its fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labelguard.server import free_port
+from tests.clirun import invoke
+
+# a refusal must come before Prefect starts: a case that reached Prefect would fail with Prefect's message instead
+DEAD_PREFECT = {"PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api"}
+
+
+def _frame(n: int = 300, seed: int = 1700) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    return pd.DataFrame({"id": [f"r{i:04d}" for i in range(n)], "label": y, "f1": rng.normal(y * 3.0, 1.0), "f2": rng.normal(-y * 2.0, 1.0)})
+
+
+def _refused(tmp_path, *args) -> str:
+    """Run `ingest ARGS --dest tmp_path/ds`: exit 2 and nothing written; returns its stderr."""
+    res = invoke("ingest", *args, "--dest", tmp_path / "ds", env=DEAD_PREFECT)
+    assert res.exit_code == 2, res.output
+    assert not (tmp_path / "ds").exists()
+    return res.stderr
+
+
+# ---------------------------------------------------------------- F8: one number written two ways in the label column
+
+
+@pytest.mark.parametrize("spelling, line", [
+    ("1.0", "error: labels '1', '1.0' in 'label' are the number 1 written 2 ways, so they would be separate classes "
+            "(fix: write each class one way before ingest (e.g. '1' in the 4 row(s) with '1.0'))\n"),
+    ("1e0", "error: labels '1', '1e0' in 'label' are the number 1 written 2 ways, so they would be separate classes "
+            "(fix: write each class one way before ingest (e.g. '1' in the 4 row(s) with '1e0'))\n"),
+    (" 1", "error: labels ' 1', '1' in 'label' differ only in case or spaces, so they would be separate classes "
+           "(fix: normalise the label column to one spelling per class before ingest)\n"),
+])
+def test_a_label_number_written_two_ways_is_refused_as_the_readme_says(spelling, line, tmp_path, key_env):
+    """README: labels that are one number written two ways are refused. '1' beside four '1.0' cells was read as floats and
+    signed as classes 0.0/1.0 (exit 0); ' 1' was merged into 1 in silence."""
+    f = _frame().astype({"label": object})
+    ones = np.flatnonzero(f["label"].to_numpy() == 1)
+    f.loc[ones[[3, 9, 27, 81]], "label"] = spelling
+    f.to_csv(tmp_path / "two_ways.csv", index=False)
+    assert _refused(tmp_path, "--source", tmp_path / "two_ways.csv", "--id-col", "id") == line
+
+
+def test_labels_written_one_way_each_still_read_as_numbers(tmp_path):
+    """Every class written one way ('0.0'/'1.0' throughout, or ' 0'/' 1' after a ', ' delimiter) is still one number each."""
+    from labelguard.tasks.sources import load_source
+
+    f = _frame()
+    f.assign(label=f["label"].map({0: "0.0", 1: "1.0"})).to_csv(tmp_path / "floats.csv", index=False)
+    f.assign(label=f["label"].map({0: " 0", 1: " 1"})).to_csv(tmp_path / "spaced.csv", index=False)
+    assert load_source(str(tmp_path / "floats.csv"), id_col="id", timestamp_col=None)[1].classes == (0.0, 1.0)
+    assert load_source(str(tmp_path / "spaced.csv"), id_col="id", timestamp_col=None)[1].classes == (0, 1)
+
