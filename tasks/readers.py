@@ -721,8 +721,9 @@ def arrow_to_frame(table) -> pd.DataFrame:
 
 
 def read_bytes(raw: bytes, name: str, *, id_col: str | None = None, delimiter: str | None = None, encoding: str | None = None,
-               label_col: str | None = None) -> tuple[pd.DataFrame, CsvDialect | None]:
-    """Decode a CSV or Parquet object by its name's suffix.
+               label_col: str | None = None, allow_empty: bool = False) -> tuple[pd.DataFrame, CsvDialect | None]:
+    """Decode a CSV or Parquet object by its name's suffix; ``allow_empty`` returns a Parquet file of no rows (a
+    lake's part: Spark writes one for a task whose partition had no rows) as an empty frame instead of refusing it.
 
     Raises
     ------
@@ -743,7 +744,7 @@ def read_bytes(raw: bytes, name: str, *, id_col: str | None = None, delimiter: s
             frame = arrow_to_frame(pq.read_table(pa.BufferReader(raw)))
         except (pa.ArrowInvalid, OSError) as exc:
             raise BadInput(f"{name} is not readable Parquet: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", "check that the file is complete Parquet") from None
-        if frame.empty:
+        if frame.empty and not allow_empty:
             raise BadInput(f"{name} has no rows", "write the data with at least one row")
         return frame, None
     raise BadInput(f"unsupported file type for {name}", "use a .csv (.tsv, .txt) or .parquet file")

@@ -21,11 +21,11 @@ def _frame(n: int = 300, seed: int = 1700) -> pd.DataFrame:
     return pd.DataFrame({"id": [f"r{i:04d}" for i in range(n)], "label": y, "f1": rng.normal(y * 3.0, 1.0), "f2": rng.normal(-y * 2.0, 1.0)})
 
 
-def _refused(tmp_path, *args) -> str:
-    """Run `ingest ARGS --dest tmp_path/ds`: exit 2 and nothing written; returns its stderr."""
-    res = invoke("ingest", *args, "--dest", tmp_path / "ds", env=DEAD_PREFECT)
+def _refused(tmp_path, *args, dest: str = "refused") -> str:
+    """Run `ingest ARGS --dest tmp_path/DEST`: exit 2 and nothing written; returns its stderr."""
+    res = invoke("ingest", *args, "--dest", tmp_path / dest, env=DEAD_PREFECT)
     assert res.exit_code == 2, res.output
-    assert not (tmp_path / "ds").exists()
+    assert not (tmp_path / dest).exists()
     return res.stderr
 
 
@@ -60,3 +60,34 @@ def test_labels_written_one_way_each_still_read_as_numbers(tmp_path):
     assert load_source(str(tmp_path / "floats.csv"), id_col="id", timestamp_col=None)[1].classes == (0.0, 1.0)
     assert load_source(str(tmp_path / "spaced.csv"), id_col="id", timestamp_col=None)[1].classes == (0, 1)
 
+
+# ---------------------------------------------------------------- F13: a Spark lake with an empty part file
+
+
+def _lake(root, frame: pd.DataFrame, empty: bool = True):
+    """Three daily folders of Parquet parts; with ``empty`` day 2 also holds a part of no rows (schema only), as Spark writes
+    for a task whose partition had no rows, and the folder a ``_SUCCESS`` marker."""
+    for day, rows in enumerate(np.array_split(np.arange(len(frame)), 3), 1):
+        folder = root / f"date=2026-01-0{day}"
+        folder.mkdir(parents=True)
+        frame.iloc[rows].to_parquet(folder / "part-00000-c000.snappy.parquet", index=False)
+    if empty:
+        frame.iloc[:0].to_parquet(root / "date=2026-01-02" / "part-00001-c000.snappy.parquet", index=False)
+        (root / "_SUCCESS").write_bytes(b"")
+    return root
+
+
+@pytest.mark.flow
+def test_ingest_takes_a_lake_with_an_empty_part_as_seal_does(tmp_path, key_env, prefect_harness):
+    """`ingest --source LAKE` refused it: "date=2026-01-02/part-00001-c000.snappy.parquet has no rows (fix: write the data
+    with at least one row)", which a Spark user cannot do about one empty task output; seal took the same folder."""
+    lake = _lake(tmp_path / "lake", _frame())
+    res = invoke("ingest", "--source", lake, "--label-col", "label", "--id-col", "id", "--dest", tmp_path / "ds", "--holdout-fraction", 0)
+    assert res.exit_code == 0, res.output
+    assert "rows=300  labels 0: 154, 1: 146  dataset=ds-" in res.stdout.splitlines()[1]
+    # every part empty: nothing to ingest, said of the folder
+    none = tmp_path / "none" / "date=2026-01-01"
+    none.mkdir(parents=True)
+    _frame().iloc[:0].to_parquet(none / "part-00000.parquet", index=False)
+    line = _refused(tmp_path, "--source", tmp_path / "none", "--label-col", "label", "--id-col", "id")
+    assert line == f"error: {tmp_path / 'none'} has no rows: its 1 part file(s) are all empty (fix: write the data with at least one row)\n"
