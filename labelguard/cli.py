@@ -429,7 +429,10 @@ def _refuse_a_file_that_is_not_a_ledger(path: Path) -> None:
 
 
 def _cols(value: Optional[str]) -> Optional[list[str]]:
-    return None if value is None else [c.strip() for c in value.split(",") if c.strip()]
+    """A comma-separated list of column names, each piece with its own spaces: a header cell 'polarity ' is named by
+    passing it quoted; the spaces around a comma ("a, b") are resolved against the data's columns
+    (:func:`labelguard.tasks.features.named_columns`)."""
+    return None if value is None else [c for c in value.split(",") if c.strip()]
 
 
 VerboseOpt = typer.Option(False, "--verbose", "-v", help="Show Prefect's logs, library warnings and tracebacks.")

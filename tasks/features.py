@@ -85,6 +85,15 @@ def _rejoined(names: list[str], have: list[str]) -> list[str]:
     return out
 
 
+def named_columns(names: Sequence[str], have: list[str]) -> list[str]:
+    """Column names as the CLI split them at commas (each piece with its own spaces), as the columns they name: pieces
+    that join into a column's name are that column (:func:`_rejoined`); a piece that is a column's name only with its
+    spaces is that name (``"a, b"`` names ``b``); a piece that is no name either way is returned stripped (refused by
+    the caller). A header cell with a trailing space is named by passing it quoted (``--ignore-cols 'polarity '``),
+    as the refusal says (break-it r17 F12: the CLI stripped that space, so the fix it offered was refused again)."""
+    return [n if n in have else n.strip() for n in _rejoined(list(names), have)]
+
+
 def is_row_number(name: Any, series: pd.Series) -> bool:
     """The column is the row index a writer added: no header (pandas names it ``Unnamed: N``) and integers that only
     increase, as ``DataFrame.to_csv()`` with its default ``index=True`` and R's ``write.csv`` write them.
@@ -136,8 +145,8 @@ def choose_columns(
     have = list(map(str, frame.columns))
     # the CLI splits the options at commas, so a column named "Preis, EUR" arrived as 'Preis' and 'EUR': pieces that
     # make an existing column's name again are that column (break-it r15 F10)
-    text_cols = None if text_cols is None else _rejoined(list(text_cols), have)
-    ignore_cols = _rejoined(list(ignore_cols), have)
+    text_cols = None if text_cols is None else named_columns(text_cols, have)
+    ignore_cols = named_columns(ignore_cols, have)
     for flag, names in (("--text-cols", text_cols or ()), ("--ignore-cols", ignore_cols)):
         for name in names:
             if name not in frame.columns:

@@ -171,12 +171,13 @@ def infer_spec(
     if timestamp_col is not None and timestamp_col not in frame.columns:
         timestamp_col = None
     from labelguard.tasks.classes import resolve_positive
-    from labelguard.tasks.features import choose_columns, featurizer_config
+    from labelguard.tasks.features import choose_columns, featurizer_config, named_columns
 
     features, texts, skipped = choose_columns(frame, reserved=(id_col, label_col, timestamp_col), text_cols=text_cols, ignore_cols=ignore_cols)
     reading = frame.attrs.get("reading", {})
     if reading.get("unparsed"):  # a reason is said for a column left out in silence, not for one the user left out (--ignore-cols)
-        frame.attrs["reading"] = {**reading, "unparsed": {c: why for c, why in reading["unparsed"].items() if c in skipped and c not in ignore_cols}}
+        left_out = named_columns(ignore_cols, list(map(str, frame.columns)))
+        frame.attrs["reading"] = {**reading, "unparsed": {c: why for c, why in reading["unparsed"].items() if c in skipped and c not in left_out}}
     if not features and not texts:
         raise BadInput("no feature columns found (numeric or free text)", "the data needs a numeric column or a text column (--text-cols)")
     classes = tuple(sorted(labels.dropna().unique().tolist(), key=lambda v: (str(type(v)), v)))

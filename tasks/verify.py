@@ -758,6 +758,8 @@ def check_columns(spec, trusted_rows, what: str, flag: str, columns=None) -> Non
         A reference or holdout of another dataset's shape (exit 2: it is a usage mistake, not tampering),
         or one whose column(s) the dataset has under other names (renamed in the batch).
     """
+    import shlex
+
     from labelguard.errors import BadInput
     from labelguard.tasks.features import raw_feature_cols
 
@@ -773,14 +775,14 @@ def check_columns(spec, trusted_rows, what: str, flag: str, columns=None) -> Non
             f"{', '.join(repr(old) for old, _ in pairs)} that the dataset lacks: renamed in this batch? "
             f"({', '.join(f'{old!r} → {new!r}' for old, new in pairs)})",
             f"rename {back} in the batch's source and ingest it again, or leave {'it' if len(pairs) == 1 else 'them'} out: "
-            f"ingest the batch again with --ignore-cols {','.join(new for _, new in pairs)}",
+            f"ingest the batch again with --ignore-cols {shlex.quote(','.join(new for _, new in pairs))}",
         )
     if missing and not unused and spec.id_col not in missing and spec.label_col not in missing:
         # every column the trusted rows have, the dataset uses too: the batch gained column(s), the reference is not at fault
         shown = ", ".join(map(repr, missing))
         raise BadInput(
             f"the dataset uses feature column(s) {shown} that the {what} does not have (the {what} has every other column the dataset uses): a column new in this batch?",
-            f"ingest the batch again with --ignore-cols {','.join(missing)}, or pass as {flag} trusted rows that have {'that column' if len(missing) == 1 else 'those columns'}",
+            f"ingest the batch again with --ignore-cols {shlex.quote(','.join(missing))}, or pass as {flag} trusted rows that have {'that column' if len(missing) == 1 else 'those columns'}",
         )
     if missing:
         raise BadInput(

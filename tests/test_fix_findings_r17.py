@@ -91,3 +91,38 @@ def test_ingest_takes_a_lake_with_an_empty_part_as_seal_does(tmp_path, key_env, 
     _frame().iloc[:0].to_parquet(none / "part-00000.parquet", index=False)
     line = _refused(tmp_path, "--source", tmp_path / "none", "--label-col", "label", "--id-col", "id")
     assert line == f"error: {tmp_path / 'none'} has no rows: its 1 part file(s) are all empty (fix: write the data with at least one row)\n"
+
+
+# ---------------------------------------------------------------- F12: a header cell with a trailing space
+
+
+@pytest.mark.flow
+def test_the_ignore_cols_fix_for_a_header_with_a_trailing_space_is_a_command_that_works(tmp_path, key_env, prefect_harness):
+    """verify named the renamed column well but offered `--ignore-cols polarity`, which ingest refused ("the data has
+    'polarity ' (with a trailing space): pass --ignore-cols 'polarity '"), and that too was refused: the CLI stripped the
+    space from every --ignore-cols name. The fix now quotes the name as it must be typed, and typed so it works."""
+    import shlex
+
+    from tests.test_fix_findings_r13 import ingest_file
+
+    f = _frame(600, seed=1712).rename(columns={"f1": "polarity", "f2": "intensity"})
+    f.iloc[:300].to_csv(tmp_path / "trusted.csv", index=False)
+    f.iloc[300:].rename(columns={"polarity": "polarity "}).to_csv(tmp_path / "batch.csv", index=False)
+    trusted = ingest_file(tmp_path, "trusted", key_env, tmp_path / "trusted.csv", id_col="id")
+    batch = ingest_file(tmp_path, "batch", key_env, tmp_path / "batch.csv", id_col="id")
+    res = invoke("verify", batch, "--holdout", trusted / "holdout")
+    assert res.exit_code == 2, res.output
+    assert res.stderr == ("error: the holdout has no column(s) 'polarity ' that the dataset uses, and has 'polarity' that the dataset lacks: "
+                          "renamed in this batch? ('polarity' → 'polarity ') (fix: rename 'polarity ' back to 'polarity' in the batch's source "
+                          "and ingest it again, or leave it out: ingest the batch again with --ignore-cols 'polarity ')\n")
+    suggested = shlex.split(res.stderr.rsplit("ingest the batch again with ", 1)[1][:-2])
+    assert suggested == ["--ignore-cols", "polarity "]
+    again = invoke("ingest", "--source", tmp_path / "batch.csv", "--id-col", "id", "--dest", tmp_path / "again", "--holdout-fraction", 0, *suggested)
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[0] == "columns: features: intensity; ignored: polarity ; positive class: 1"
+    # unquoted, the name is still no column: refused, the fix saying how to type it (spaces around commas still separate names)
+    line = _refused(tmp_path, "--source", tmp_path / "batch.csv", "--id-col", "id", "--ignore-cols", "polarity")
+    assert line.endswith("(fix: the data has 'polarity ' (with a trailing space): pass --ignore-cols 'polarity ', or fix the header)\n")
+    from labelguard.tasks.features import named_columns
+
+    assert named_columns(["intensity", " polarity "], ["id", "polarity ", "intensity"]) == ["intensity", "polarity"]
