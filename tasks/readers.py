@@ -120,6 +120,29 @@ def _legacy_encoding(sample: bytes, name: str) -> str:
     return best.encoding
 
 
+# The first bytes of files that are not text (the magic numbers of their formats), with what a CSV name holding them is
+# and the fix: a gzip or Parquet file named .csv was sent to --encoding (break-it r17 F6).
+_NOT_TEXT = (
+    (b"\x1f\x8b", "gzip-compressed", ".gz"),
+    (b"BZh", "bzip2-compressed", ".bz2"),  # then a block size digit and the block magic, checked below
+    (b"\xfd7zXZ\x00", "xz-compressed", ".xz"),
+    (b"PAR1", "Parquet", None),
+)
+
+
+def _refuse_binary_csv(raw: bytes, name: str) -> None:
+    """A file named as CSV whose bytes are a compressed or Parquet file: say what it is and the name to give it."""
+    for magic, what, suffix in _NOT_TEXT:
+        if raw.startswith(magic) and (magic != b"PAR1" or raw.endswith(b"PAR1")) and (magic != b"BZh" or raw[3:10] in {b"%d1AY&SY" % k for k in range(1, 10)}):
+            base = name.rsplit("/", 1)[-1]
+            if suffix is None:
+                stem = base.rsplit(".", 1)[0] if "." in base else base
+                raise BadInput(f"{name} is a Parquet file, not CSV text", f"name it {stem}.parquet (labelguard reads .parquet as Parquet)")
+            raise BadInput(f"{name} is {what}, not CSV text", f"name it {base}{suffix} (labelguard decompresses .csv{suffix}), or decompress it")
+    if raw.startswith(b"PK\x03\x04"):
+        raise BadInput(f"{name} is a zip archive (an Excel workbook?), not CSV text", "unzip it, or export the sheet as CSV")
+
+
 def sniff_csv(raw: bytes, *, delimiter: str | None = None, encoding: str | None = None, name: str = "the file") -> CsvDialect:
     """Detect encoding (BOM first, then UTF-8, then charset-normalizer) and delimiter (``csv.Sniffer``).
 
@@ -232,6 +255,7 @@ def read_csv_bytes(raw: bytes, *, id_col: str | None = None, delimiter: str | No
     """
     import warnings
 
+    _refuse_binary_csv(raw, name)
     dialect = sniff_csv(raw, delimiter=delimiter, encoding=encoding, name=name)
     try:
         with warnings.catch_warnings(record=True) as caught:

@@ -126,3 +126,28 @@ def test_the_ignore_cols_fix_for_a_header_with_a_trailing_space_is_a_command_tha
     from labelguard.tasks.features import named_columns
 
     assert named_columns(["intensity", " polarity "], ["id", "polarity ", "intensity"]) == ["intensity", "polarity"]
+
+
+# ---------------------------------------------------------------- F6: a gzip or Parquet file named .csv
+
+
+def test_a_compressed_or_parquet_file_named_csv_is_told_what_it_is_and_the_name_to_give_it(tmp_path, key_env):
+    """Both were told "is not text in any encoding labelguard recognises (fix: pass --encoding (e.g. latin-1))", a fix
+    that led to a second refusal ("cannot parse ... as CSV"). The fix given now works: the renamed file reads."""
+    import gzip
+
+    from labelguard.tasks.sources import load_source
+
+    f = _frame(seed=1706)
+    (tmp_path / "gz.csv").write_bytes(gzip.compress(f.to_csv(index=False).encode()))
+    f.to_parquet(tmp_path / "pq.csv", index=False)
+    assert _refused(tmp_path, "--source", tmp_path / "gz.csv", "--id-col", "id") == (
+        "error: gz.csv is gzip-compressed, not CSV text (fix: name it gz.csv.gz (labelguard decompresses .csv.gz), or decompress it)\n")
+    assert _refused(tmp_path, "--source", tmp_path / "pq.csv", "--id-col", "id") == (
+        "error: pq.csv is a Parquet file, not CSV text (fix: name it pq.parquet (labelguard reads .parquet as Parquet))\n")
+    (tmp_path / "gz.csv").rename(tmp_path / "gz.csv.gz")
+    (tmp_path / "pq.csv").rename(tmp_path / "pq.parquet")
+    for name in ("gz.csv.gz", "pq.parquet"):
+        frame, spec, _ = load_source(str(tmp_path / name), id_col="id", timestamp_col=None)
+        assert len(frame) == 300 and spec.feature_cols == ("f1", "f2")
+
