@@ -120,6 +120,21 @@ def _legacy_encoding(sample: bytes, name: str) -> str:
     return best.encoding
 
 
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """'little-endian' or 'big-endian' when ``raw`` reads as UTF-16 text of mostly ASCII characters without a byte-order
+    mark (what ``iconv -t UTF-16LE`` and some exporters write): the byte after (or before) each character is 0, the
+    character's own byte is not. None otherwise (a UTF-8 or single-byte text file holds no NUL bytes)."""
+    sample = raw[: 1 << 16]
+    sample = sample[: len(sample) & ~1]
+    if len(sample) < 4 or sample.count(0) < len(sample) // 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    for zeros, chars, order in ((odd, even, "little-endian"), (even, odd, "big-endian")):
+        if zeros.count(0) >= 0.9 * len(zeros) and chars.count(0) <= 0.1 * len(chars):
+            return order
+    return None
+
+
 # The first bytes of files that are not text (the magic numbers of their formats), with what a CSV name holding them is
 # and the fix: a gzip or Parquet file named .csv was sent to --encoding (break-it r17 F6).
 _NOT_TEXT = (
@@ -155,6 +170,10 @@ def sniff_csv(raw: bytes, *, delimiter: str | None = None, encoding: str | None 
         raise BadInput(f"{name} is empty (no header, no rows)", "export the data with a header row and at least one row")
     bom = raw.startswith(codecs.BOM_UTF8)
     if encoding is None:
+        if not raw.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and (wide := _utf16_without_bom(raw)):
+            # NUL is valid UTF-8, so the file was read as UTF-8 and its header as 'i\x00d\x00': "pass --id-col" (break-it r17 F5)
+            raise BadInput(f"{name} looks like UTF-16 text without a byte-order mark ({wide}: every other byte is 0)",
+                           f"pass --encoding utf-16-{'le' if wide == 'little-endian' else 'be'}")
         if bom:
             encoding = "utf-8"
         elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):

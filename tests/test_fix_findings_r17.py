@@ -151,3 +151,24 @@ def test_a_compressed_or_parquet_file_named_csv_is_told_what_it_is_and_the_name_
         frame, spec, _ = load_source(str(tmp_path / name), id_col="id", timestamp_col=None)
         assert len(frame) == 300 and spec.feature_cols == ("f1", "f2")
 
+
+
+# ---------------------------------------------------------------- F5: UTF-16 without a byte-order mark
+
+
+@pytest.mark.parametrize("codec, order", [("utf-16-le", "little-endian"), ("utf-16-be", "big-endian")])
+def test_utf16_without_a_byte_order_mark_is_told_its_encoding_not_to_pass_another_id_col(codec, order, tmp_path, key_env):
+    """NUL bytes are valid UTF-8: the file was read as UTF-8, its header as 'i\\x00d\\x00', and the fix was "pass --id-col
+    naming an existing column". The fix now names the encoding, and with it the file reads."""
+    from labelguard.tasks.sources import load_source
+
+    f = _frame(seed=1705).assign(note="très bon")
+    (tmp_path / "wide.csv").write_bytes(f.to_csv(index=False).encode(codec))
+    assert _refused(tmp_path, "--source", tmp_path / "wide.csv", "--id-col", "id") == (
+        f"error: wide.csv looks like UTF-16 text without a byte-order mark ({order}: every other byte is 0) (fix: pass --encoding {codec})\n")
+    frame, spec, _ = load_source(str(tmp_path / "wide.csv"), id_col="id", timestamp_col=None, encoding=codec)
+    assert len(frame) == 300 and frame["note"].iloc[0] == "très bon" and spec.classes == (0, 1)
+    # with its byte-order mark the same text is read without --encoding, as before
+    (tmp_path / "bom.csv").write_bytes(f.to_csv(index=False).encode("utf-16"))
+    frame, _, meta = load_source(str(tmp_path / "bom.csv"), id_col="id", timestamp_col=None)
+    assert len(frame) == 300 and frame["note"].iloc[0] == "très bon" and meta["encoding"] == "utf-16"
