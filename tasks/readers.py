@@ -417,6 +417,10 @@ def reading_notes(frame: pd.DataFrame) -> list[str]:
     if lines:
         where = ", ".join(map(str, lines[:5])) + (", …" if len(lines) > 5 else "")
         notes.append(f"skipped {len(lines)} row{'s' if len(lines) > 1 else ''} empty in every column (line{'s' if len(lines) > 1 else ''} {where})")
+    for label, (col, rows) in frame.attrs.get("reading", {}).get("missing_named_classes", {}).items():
+        writer = "R writes" if label.strip().casefold() == "na" else "Python writes"
+        notes.append(f"class {label!r} ({rows} row{'s' if rows > 1 else ''}) in {col!r} is also how {writer} a missing value: "
+                     f"kept as a class, as text labels 'NA' and 'None' are (fix: if those rows are unlabelled, drop them and ingest again)")
     unread = list(frame.attrs.get("reading", {}).get("unparsed", {}))
     if unread:
         names = ", ".join(unread)
@@ -481,6 +485,9 @@ def _infer_types(frame: pd.DataFrame, *, keep: str | None, decimal_comma: bool =
             # "N/A", "null", "-" among numbers are missing numbers, not a text column to ignore in silence
             token = values.str.strip().str.lower().isin(NA_TOKENS) & present
             if token.any() and not token[present].all() and pd.to_numeric(values[present & ~token], errors="coerce").notna().all():
+                if col == labels:  # kept as written: sources.infer_spec names the token, not "empty cells" (break-it r17 F7)
+                    out[col] = values
+                    continue
                 values = values.mask(token)
                 present = values.notna()
         if decimal_comma and present.any():

@@ -153,6 +153,7 @@ def infer_spec(
     blank = labels.isna()
     if not pd.api.types.is_numeric_dtype(labels) and not pd.api.types.is_bool_dtype(labels):  # a cell of spaces is no label either
         blank = blank | labels.astype("string").str.strip().eq("").fillna(False).astype(bool)
+        _refuse_missing_among_numbers(labels, blank, label_col, frame[id_col])
     empty = int(blank.sum())
     if empty:
         first = row_named(frame[id_col], int(np.flatnonzero(blank.to_numpy())[0]))
@@ -166,6 +167,11 @@ def infer_spec(
             first = row_named(frame[id_col], int(np.flatnonzero(marked.to_numpy())[0]))
             raise BadInput(f"label column {label_col!r} has {int(marked.sum())} cell(s) written as a missing value ({spelled}), first at {first}: "
                            "they would be a class of their own", "label every row, or drop the unlabelled rows before ingest")
+        named = labels.astype("string").str.strip().str.casefold().isin(("na", "none")).fillna(False).astype(bool)
+        if named.any():  # a class R's write.csv or Python's str(None) wrote for a missing label, nearly always: said, kept (README)
+            counts = labels[named].astype(str).value_counts()
+            frame.attrs["reading"] = {**frame.attrs.get("reading", {}),
+                                      "missing_named_classes": {str(k): (label_col, int(v)) for k, v in sorted(counts.items())}}
     if pd.api.types.is_float_dtype(labels) and not np.all(np.mod(labels, 1) == 0):
         raise BadInput(f"label column {label_col!r} holds continuous values", "label flipping needs a categorical label column")
     if timestamp_col is not None and timestamp_col not in frame.columns:
@@ -189,6 +195,25 @@ def infer_spec(
         id_col=id_col, label_col=label_col, feature_cols=features, timestamp_col=timestamp_col, classes=classes,
         positive_class=positive, text_cols=texts, featurizer=featurizer_config(texts), domain=domain,
     )
+
+
+def _refuse_missing_among_numbers(labels: pd.Series, blank: pd.Series, label_col: str, ids: pd.Series) -> None:
+    """Number labels with cells written as a missing value ('NA', 'None', 'null', 'n/a', '-', '?', …: the reader keeps
+    such a column as written) are unlabelled rows, not a class: refused naming the token. They were masked to empty
+    cells, and the line said "40 empty cell(s)" of a file with none (break-it r17 F7). Among text labels 'NA' and
+    'None' stay classes (a label may be named so); 'N/A', '#N/A', 'NULL', 'NaN' are refused there too (infer_spec)."""
+    from labelguard.tasks.readers import NA_TOKENS
+
+    text = labels.astype("string").str.strip()
+    token = text.str.casefold().isin(NA_TOKENS).fillna(False).astype(bool)
+    rest = ~token & ~blank
+    if not token.any() or not rest.any() or pd.to_numeric(text[rest], errors="coerce").isna().any():
+        return
+    spelled = ", ".join(repr(v) for v in sorted(set(labels[token].astype(str))))
+    also = f" (and {int(blank.sum())} empty cell(s))" if blank.any() else ""
+    raise BadInput(f"label column {label_col!r} has {int(token.sum())} cell(s) written as a missing value ({spelled}) among number labels{also}, "
+                   f"first at {row_named(ids, int(np.flatnonzero(token.to_numpy())[0]))}: unlabelled rows, not a class",
+                   "label every row, or drop the unlabelled rows before ingest")
 
 
 def refuse_label_spellings(classes, label_col: str, counts=None) -> None:

@@ -172,3 +172,39 @@ def test_utf16_without_a_byte_order_mark_is_told_its_encoding_not_to_pass_anothe
     (tmp_path / "bom.csv").write_bytes(f.to_csv(index=False).encode("utf-16"))
     frame, _, meta = load_source(str(tmp_path / "bom.csv"), id_col="id", timestamp_col=None)
     assert len(frame) == 300 and frame["note"].iloc[0] == "très bon" and meta["encoding"] == "utf-16"
+
+
+# ---------------------------------------------------------------- F7: 'NA' / 'None' labels, numbers and text
+
+
+@pytest.mark.parametrize("token", ["NA", "None", "-"])
+def test_a_missing_value_token_among_number_labels_is_named_as_written_not_called_an_empty_cell(token, tmp_path, key_env):
+    """40 cells 'NA' among 0/1 labels read "has 40 empty cell(s)" of a file with no empty cell (a user grepping for one
+    finds none); README's rule is now said as it applies: among numbers every such token is an unlabelled row."""
+    f = _frame(seed=1707).astype({"label": object})
+    f.loc[[11, 40, 41], "label"] = token
+    f.to_csv(tmp_path / "na.csv", index=False)
+    assert _refused(tmp_path, "--source", tmp_path / "na.csv", "--id-col", "id") == (
+        f"error: label column 'label' has 3 cell(s) written as a missing value ({token!r}) among number labels, first at id 'r0011': "
+        "unlabelled rows, not a class (fix: label every row, or drop the unlabelled rows before ingest)\n")
+    f.loc[50, "label"] = None  # an empty cell beside them is counted apart
+    f.to_csv(tmp_path / "na.csv", index=False)
+    assert _refused(tmp_path, "--source", tmp_path / "na.csv", "--id-col", "id") == (
+        f"error: label column 'label' has 3 cell(s) written as a missing value ({token!r}) among number labels (and 1 empty cell(s)), "
+        "first at id 'r0011': unlabelled rows, not a class (fix: label every row, or drop the unlabelled rows before ingest)\n")
+
+
+@pytest.mark.flow
+def test_a_text_class_named_na_is_kept_and_said(tmp_path, key_env, prefect_harness):
+    """Text labels with 3 cells 'NA' (R's write.csv for a missing label) were signed as a class 'NA' without a word; it
+    stays a class (README), and ingest now says what it may be."""
+    f = _frame(seed=1707).astype({"label": object})
+    f["label"] = f["label"].map({0: "neg", 1: "pos"})
+    f.loc[[11, 40, 41], "label"] = "NA"
+    f.to_csv(tmp_path / "na.csv", index=False)
+    res = invoke("ingest", "--source", tmp_path / "na.csv", "--id-col", "id", "--positive-class", "pos", "--dest", tmp_path / "ds", "--holdout-fraction", 0)
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert lines[1] == ("class 'NA' (3 rows) in 'label' is also how R writes a missing value: kept as a class, as text labels 'NA' and "
+                        "'None' are (fix: if those rows are unlabelled, drop them and ingest again)")
+    assert "labels NA: 3, neg: " in lines[2]
