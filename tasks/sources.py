@@ -103,7 +103,9 @@ def read_table(path, *, id_col: str | None = None, delimiter: str | None = None,
                     f"part {key} has another schema than {keys[0]} ({clash}: {first[clash]} vs {kinds[clash]})",
                     "point at parts with one schema (a glob or prefix per schema), or export them with one type per column",
                 )
-        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        out.attrs["parts"] = [(k, len(f)) for k, f in zip(keys, frames)]  # a repeated id is named by part and row (break-it r17 F10)
+        return out
     if not Path(text).is_file():
         raise BadInput(f"no such file: {text}", "pass --source synthetic, an existing .csv/.parquet file, or an s3:// object, prefix or glob")
     frame, dialect = read_file(Path(text), id_col=id_col, delimiter=delimiter, encoding=encoding, label_col=label_col)
@@ -365,7 +367,7 @@ def check_schema(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
         first = failures.iloc[0]
         if str(first["column"]) == spec.id_col and str(first["check"]) == "field_uniqueness":
             rest = int(((failures["column"].astype(str) != spec.id_col) | (failures["check"].astype(str) != "field_uniqueness")).sum())
-            raise SchemaViolation(_repeated_ids_problem(frame[spec.id_col]) + (f" (and {rest} other schema failure(s))" if rest else ""),
+            raise SchemaViolation(_repeated_ids_problem(frame[spec.id_col], parts=frame.attrs.get("parts")) + (f" (and {rest} other schema failure(s))" if rest else ""),
                                   _schema_fix(spec.id_col, "field_uniqueness", spec), failure_cases=failures)
         case = first["failure_case"]
         shown = "an empty cell" if case is None or (isinstance(case, float) and np.isnan(case)) or case is pd.NA else f"value {to_py(case)!r}"
@@ -378,12 +380,26 @@ def check_schema(frame: pd.DataFrame, spec: ColumnSpec) -> pd.DataFrame:
     return validated
 
 
-def _repeated_ids_problem(ids: pd.Series, shown: int = 3) -> str:
+def _repeated_ids_problem(ids: pd.Series, shown: int = 3, parts: list[tuple[str, int]] | None = None) -> str:
     """``"5 ids repeat in 'review_id' (10 rows): 0 at rows 0 and 30, 1 at rows 1 and 31, 2 at rows 2 and 32, ..."``:
-    how many ids repeat, over how many rows, and where the first ``shown`` of them are (0-based rows, in source order)."""
+    how many ids repeat, over how many rows, and where the first ``shown`` of them are (0-based rows, in source order).
+    ``parts`` (the part files read, in order, with their row counts) names a row by its part and its row there, as seal
+    names the parts: a row of the concatenation (``rows 0 and 1500``) is in no file (break-it r17 F10); then the first
+    id only, each place being long."""
     rows = pd.Series(np.arange(len(ids)), index=pd.Index(ids.to_numpy(), dtype=object))
     repeated = rows[(ids.duplicated(keep=False) & ids.notna()).to_numpy()]
     groups = repeated.groupby(level=0, sort=False)
+    if parts and len(parts) > 1 and sum(n for _, n in parts) == len(ids):
+        starts = np.cumsum([0] + [n for _, n in parts])
+
+        def place(row: int) -> str:
+            i = int(np.searchsorted(starts, row, side="right")) - 1
+            return f"{parts[i][0]} row {row - starts[i]}"
+
+        first = [f"{to_py(k)!r} at {_rows_text([place(int(r)) for r in v])}" for k, v in list(groups)[:1]]
+        more = ", ..." if groups.ngroups > 1 else ""
+        n = groups.ngroups
+        return f"{n} id{' repeats' if n == 1 else 's repeat'} in {ids.name!r} ({len(repeated)} rows): " + ", ".join(first) + more
     first = [f"{to_py(k)!r} at rows {_rows_text(list(v))}" for k, v in list(groups)[:shown]]
     more = ", ..." if groups.ngroups > shown else ""
     n = groups.ngroups

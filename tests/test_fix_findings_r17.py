@@ -208,3 +208,16 @@ def test_a_text_class_named_na_is_kept_and_said(tmp_path, key_env, prefect_harne
     assert lines[1] == ("class 'NA' (3 rows) in 'label' is also how R writes a missing value: kept as a class, as text labels 'NA' and "
                         "'None' are (fix: if those rows are unlabelled, drop them and ingest again)")
     assert "labels NA: 3, neg: " in lines[2]
+
+
+# ---------------------------------------------------------------- F10: an id in two parts of a lake
+
+
+def test_an_id_repeated_across_a_lakes_parts_is_named_by_part_and_row(tmp_path, key_env):
+    """`ingest --source LAKE` said "'r0000' at rows 0 and 300": rows of the concatenation, in no file. It now names the
+    parts and each one's own row, as seal names the two parts."""
+    f = _frame(seed=1710)
+    lake = _lake(tmp_path / "lake", pd.concat([f, f.iloc[[0, 1]].assign(label=1 - f["label"].iloc[[0, 1]])], ignore_index=True), empty=False)
+    assert _refused(tmp_path, "--source", lake, "--id-col", "id") == (
+        "error: 2 ids repeat in 'id' (4 rows): 'r0000' at date=2026-01-01/part-00000-c000.snappy.parquet row 0 and "
+        "date=2026-01-03/part-00000-c000.snappy.parquet row 98, ... (fix: make the ids in 'id' unique (or pass --id-col naming a unique column))\n")
