@@ -221,3 +221,24 @@ def test_an_id_repeated_across_a_lakes_parts_is_named_by_part_and_row(tmp_path, 
     assert _refused(tmp_path, "--source", lake, "--id-col", "id") == (
         "error: 2 ids repeat in 'id' (4 rows): 'r0000' at date=2026-01-01/part-00000-c000.snappy.parquet row 0 and "
         "date=2026-01-03/part-00000-c000.snappy.parquet row 98, ... (fix: make the ids in 'id' unique (or pass --id-col naming a unique column))\n")
+
+
+# ---------------------------------------------------------------- F9: a part's own 'date' column against its date= folder
+
+
+def test_a_partition_column_in_the_files_that_disagrees_with_its_folder_is_refused(tmp_path, key_env):
+    """Every part holding date = '1999-12-31' inside date=2026-01-0N/: ingest kept the file's value for all rows in silence,
+    where pd.read_parquet of the folder refuses it. Refused now, naming the part, the value and the folder; a column that
+    agrees with its folder (as text or as the same date) is read as before."""
+    from labelguard.tasks.sources import load_source
+
+    f = _frame(seed=1709)
+    lake = _lake(tmp_path / "lake", f.assign(date="1999-12-31"), empty=False)
+    assert _refused(tmp_path, "--source", lake, "--id-col", "id") == (
+        "error: part date=2026-01-01/part-00000-c000.snappy.parquet has a column 'date' holding '1999-12-31', but its folder says "
+        "date=2026-01-01: which one is the row's value? (fix: rename or drop the 'date' column in the part files (pd.read_parquet "
+        "refuses such a folder too), or file the parts under folders that agree with it)\n")
+    days = np.repeat(pd.to_datetime(["2026-01-01", "2026-01-02", "2026-01-03"]), [100, 100, 100])
+    agree = _lake(tmp_path / "agree", f.assign(date=days), empty=False)
+    frame, _, _ = load_source(str(agree), id_col="id", timestamp_col=None)
+    assert len(frame) == 300 and frame["date"].iloc[[0, 299]].tolist() == list(pd.to_datetime(["2026-01-01", "2026-01-03"]))
