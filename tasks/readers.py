@@ -996,10 +996,21 @@ def parse_timestamps(values: pd.Series, column: str, *, unit: str | None = None,
         if fmt is None and re.fullmatch(_DAY_MONTH, sample):
             sep = re.search(r"[/.-]", sample).group(0)
             clock = " %H:%M:%S" if sample.count(":") == 2 else " %H:%M" if ":" in sample else ""
+            day, month = f"'%d{sep}%m{sep}%Y{clock}'", f"'%m{sep}%d{sep}%Y{clock}'"
             fix = (
-                f"day and month order is not written in {sample!r}: pass --timestamp-format '%d{sep}%m{sep}%Y{clock}' "
-                f"(or '%m{sep}%d{sep}%Y{clock}'), or --timestamp-col none to keep {column!r} as data"
+                f"day and month order is not written in {sample!r}: pass --timestamp-format {day} "
+                f"(or {month}), or --timestamp-col none to keep {column!r} as data"
             )
+            # a first (or second) number above 12 somewhere says the order: only the format that can read it is offered,
+            # not the impossible one beside it (break-it r17 F11)
+            fields = values[day_first].astype("string").str.strip().str.extract(r"^(\d{1,2})[/.-](\d{1,2})[/.-]").astype("int64")
+            over = [np.flatnonzero(fields[i].to_numpy() > 12) for i in (0, 1)]
+            if len(over[0]) != len(over[1]) and (len(over[0]) == 0 or len(over[1]) == 0):
+                first_is_day = len(over[0]) > 0
+                where = int(over[0 if first_is_day else 1][0])
+                shown, number = str(values[day_first].iloc[where]).strip(), int(fields[0 if first_is_day else 1].iloc[where])
+                fix = (f"the dates are written {'day' if first_is_day else 'month'} first ({shown!r}: {number} is no month): pass --timestamp-format "
+                       f"{day if first_is_day else month}, or --timestamp-col none to keep {column!r} as data")
         raise BadInput(f"timestamp column {column!r} does not parse as {fmt or 'ISO 8601'}: {first}", fix) from None
     return parsed
 

@@ -144,8 +144,8 @@ def test_a_timestamp_column_written_two_ways_is_named_as_such(tmp_path, keys, mo
     frame.assign(created_at=[f"{i % 28 + 1:02d}/01/2026" for i in range(100)]).to_csv(src, index=False)
     res = invoke("ingest", "--source", src, "--dest", tmp_path / "ds", "--ledger", "none", env=_env(keys))
     assert (res.exit_code, res.stderr) == (2, "error: timestamp column 'created_at' does not parse as ISO 8601: Time data 01/01/2026 is not ISO8601 format "
-                                              "(fix: day and month order is not written in '01/01/2026': pass --timestamp-format '%d/%m/%Y' "
-                                              "(or '%m/%d/%Y'), or --timestamp-col none to keep 'created_at' as data)\n")
+                                              "(fix: the dates are written day first ('13/01/2026': 13 is no month): pass --timestamp-format '%d/%m/%Y', "
+                                              "or --timestamp-col none to keep 'created_at' as data)\n")  # one format offered since break-it r17 F11
     assert _listing(tmp_path) == ["mixed.csv"]
 
 

@@ -242,3 +242,28 @@ def test_a_partition_column_in_the_files_that_disagrees_with_its_folder_is_refus
     agree = _lake(tmp_path / "agree", f.assign(date=days), empty=False)
     frame, _, _ = load_source(str(agree), id_col="id", timestamp_col=None)
     assert len(frame) == 300 and frame["date"].iloc[[0, 299]].tolist() == list(pd.to_datetime(["2026-01-01", "2026-01-03"]))
+
+
+# ---------------------------------------------------------------- F11: a day-first timestamp column
+
+
+@pytest.mark.parametrize("written, fix", [
+    # 20 can only be a day: the one format that reads it, not "(or '%m/%d/%Y %H:%M')" beside it
+    ("%d/%m/%Y %H:%M", "the dates are written day first ('20/03/2026 00:00': 20 is no month): pass --timestamp-format '%d/%m/%Y %H:%M'"),
+    ("%m/%d/%Y %H:%M", "the dates are written month first ('03/20/2026 00:00': 20 is no month): pass --timestamp-format '%m/%d/%Y %H:%M'"),
+    # every day and month at most 12: the text does not say, both formats are offered as before
+    ("%d.%m.%Y", "day and month order is not written in '01.01.2026': pass --timestamp-format '%d.%m.%Y' (or '%m.%d.%Y')"),
+])
+def test_a_day_first_timestamp_is_offered_the_format_that_reads_it(written, fix, tmp_path, key_env):
+    start = "2026-01-01" if "." in written else "2026-03-20"
+    f = _frame(seed=1711).assign(created_at=pd.date_range(start, periods=300, freq="50min" if "." in written else "30min").strftime(written))
+    f.to_csv(tmp_path / "days.csv", index=False)
+    first = f["created_at"].iloc[0]
+    assert _refused(tmp_path, "--source", tmp_path / "days.csv", "--id-col", "id") == (
+        f"error: timestamp column 'created_at' does not parse as ISO 8601: Time data {first} is not ISO8601 format "
+        f"(fix: {fix}, or --timestamp-col none to keep 'created_at' as data)\n")
+    fmt = fix.split("--timestamp-format '")[1].split("'")[0]
+    from labelguard.tasks.sources import load_source
+
+    frame, _, _ = load_source(str(tmp_path / "days.csv"), id_col="id", timestamp_format=fmt)
+    assert frame["created_at"].iloc[0] == pd.Timestamp(start, tz="UTC")
