@@ -1402,3 +1402,26 @@ def test_a_partition_written_under_a_delta_tables_folder_is_judged_by_its_own_ma
     assert rep.ok, (rep.code, rep.detail)
     assert [o["key"] for o in written["partition"].payload["objects"]] == ["date=2026-03-04/part-00000.parquet"]
     assert len(rep.frame) == 30
+
+
+def test_a_source_outside_the_working_directory_is_never_judged_by_the_working_directorys_manifest(tmp_path, keys, other_keys, monkeypatch):
+    """The walk up from an absolute source ends at the path's top folder: the working directory, a lake sealed with a
+    key not trusted here, is not above the source and is not looked at (it would refuse the source as ``unknown-key``),
+    for a file that is there as for a part gone with its folders (twentieth session, ``signed_source_problem`` 129)."""
+    from pathlib import Path
+
+    from labelguard.tasks.dataset import signed_source_problem
+
+    verify = load_verify_key(other_keys[1])
+    _edited_lake(LocalStore(tmp_path / "lake"), keys, ["part-0.parquet"])
+    monkeypatch.chdir(tmp_path / "lake")
+    location, rep = signed_source_problem("part-0.parquet", verify)
+    assert (location, rep.code) == (".", "unknown-key")  # the working directory's own parts are refused
+    elsewhere = tmp_path / "elsewhere" / "rows.parquet"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(to_parquet_bytes(make_reviews(5, seed=33)))
+    assert len(elsewhere.parents) < 8  # the walk ends at the top folder, not at its limit of eight
+    gone = "/labelguard-twentieth-gone/date=1/part-0.parquet"
+    assert not Path(gone).parent.parent.exists()
+    for source in (str(elsewhere), str(elsewhere.parent), gone):
+        assert signed_source_problem(source, verify) is None, source
