@@ -66,8 +66,8 @@ BREAKAGES = [
     ],
     Breakage(
         "trust-check-removed", "a --reference / holdout / golden holdout / baseline source used without its verification passing",
-        "tasks/verify.py", "    rep = load_verified(store, key, roles=roles, ledger=ledger)\n    if not rep.ok:\n",
-        "    rep = load_verified(store, key, roles=roles, ledger=ledger)\n    if False:\n",
+        "tasks/verify.py", "    rep = load_verified(store, key, roles=roles, ledger=ledger, columns=columns)\n    if not rep.ok:\n",
+        "    rep = load_verified(store, key, roles=roles, ledger=ledger, columns=columns)\n    if False:\n",
         ("tests/test_cli_contracts.py", "-k", "tampered_reference or tampered_holdout or tampered_golden or wrong_dataset"),
     ),
     Breakage(
@@ -106,13 +106,13 @@ BREAKAGES = [
     ),
     Breakage(
         "csv-label-as-float", "tamper writes `1.0` for the integer class 1 in a CSV",
-        "tasks/tamper.py", "    if isinstance(value, float) and value.is_integer():\n        return str(int(value))\n    return str(value)",
-        "    return str(float(value)) if isinstance(value, (int, float)) else str(value)",
+        "tasks/tamper.py", "        new_labels = {int(i): _cell(labels[i]) for i in changed.to_numpy().nonzero()[0]}\n",
+        "        new_labels = {int(i): str(float(labels[i])) for i in changed.to_numpy().nonzero()[0]}\n",
         ("tests/test_tamper.py", "-k", "dialect"),
     ),
     Breakage(
         "sidecar-misses-added-rows", "the sidecar comparison never names added rows",
-        "tasks/dataset.py", "        \"added\": added.tolist(),", "        \"added\": [],",
+        "tasks/dataset.py", "        \"added\": [i for i in sort_ids(extra.index.tolist()) for _ in range(int(extra[i]))],", "        \"added\": [],",
         ("tests/test_store_contracts.py", "-k", "added_rows"),
     ),
     Breakage(

@@ -645,22 +645,27 @@ def signed_source_problem(source: str, verify_key: Ed25519PublicKey, *, endpoint
         target = "./" + target  # as `./part.parquet`'s does (a local store's path drops the `./` again)
     is_file = target.lower().endswith((".parquet", ".pq")) if remote else Path(source).is_file()
     # The manifest lives at the dataset's root, which may be above the source (one part of a sealed
-    # lake): the nearest folder up to 8 levels above whose manifest lists objects at the source.
+    # lake): the nearest folder up to 8 levels above that holds one. The walk goes on past folders
+    # that are gone (a listed part deleted with its folder is `object-missing`, locally as on S3).
     location = target.rsplit("/", 1)[0] if is_file else target
     for _ in range(8):
         store = open_store(location, endpoint_url=endpoint_url)
         if store.head(own_key(store, MANIFEST_KEY)) is not None:
             rel = target[len(location):].lstrip("/")
+            # Only a manifest whose signature holds may say the source is not its data: one whose entry for an
+            # edited part (or its whole `objects` list) was removed must not let the part be re-signed as new.
             try:
-                keys = [o["key"] for o in read_manifest(store).payload.get("objects", [])]
+                manifest = read_manifest(store)
+                trusted = manifest.key_id == key_id(verify_key) and signature_valid(manifest, verify_key)
+                listed = [o["key"] for o in manifest.payload["objects"]] if trusted else []
             except (ManifestProblem, BadInput, KeyError, TypeError):
-                keys = [rel]  # an unreadable manifest is for load_verified to report
-            if not rel or any(k == rel or k.startswith(rel + "/") for k in keys):
-                rep = load_verified(store, verify_key, ledger=ledger)
-                return None if rep.ok else (store.uri, rep)
-            return None
+                trusted, listed = False, []  # an unreadable manifest is for load_verified to report
+            if trusted and rel and not any(k == rel or k.startswith(rel + "/") for k in listed):
+                return None  # a signed dataset that does not claim the source (a file beside a single sealed file)
+            rep = load_verified(store, verify_key, ledger=ledger)
+            return None if rep.ok else (store.uri, rep)
         parent = location.rsplit("/", 1)[0] if "/" in location.removeprefix("s3://") else ""
-        if not parent or parent == location or (not remote and not Path(parent).is_dir()):
+        if not parent or parent == location:
             return None
         location = parent
     return None

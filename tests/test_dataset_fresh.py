@@ -103,3 +103,75 @@ def test_nothing_at_a_location_is_dataset_missing_with_its_fix(tmp_path):
     with pytest.raises(DatasetMissing) as err:
         read_manifest(LocalStore(tmp_path / "nothing"))
     assert str(err.value) == f"no dataset at {tmp_path / 'nothing'} (fix: check the URI (labelguard ingest writes one there))"
+
+
+# ------------------------------------------------------------------ twentieth session: the manifest above a source decides
+
+
+def _sealed_lake(tmp_path, keys):
+    """A lake sealed in place: date=2026-01-01/part-0.parquet (rows rev-0000000..19), date=2026-01-02/part-0.parquet (20..39)."""
+    store = LocalStore(tmp_path / "lake")
+    frame = make_reviews(40, seed=7)
+    for i, day in enumerate(("2026-01-01", "2026-01-02")):
+        store.put(f"date={day}/part-0.parquet", to_parquet_bytes(frame.iloc[20 * i : 20 * (i + 1)].reset_index(drop=True)))
+    seal_dataset(store, load_signing_key(keys[0]), spec=ColumnSpec())
+    return store, frame
+
+
+@pytest.mark.parametrize("drop", ["entry", "objects"])
+def test_an_edited_part_whose_manifest_entry_was_removed_is_not_taken_as_new_data(tmp_path, keys, drop):
+    """Editing a part and then removing its entry (or the whole ``objects`` list) from the lake's manifest made
+    ``signed_source_problem`` read the manifest as not covering the part, before its signature was checked: ingest of
+    the part would have re-signed edited rows. Only a manifest whose signature holds may say a source is not its data."""
+    import json
+
+    store, frame = _sealed_lake(tmp_path, keys)
+    part = tmp_path / "lake" / "date=2026-01-02" / "part-0.parquet"
+    edited = frame.iloc[20:].reset_index(drop=True)
+    edited.loc[3, "label"] = 1 - edited.loc[3, "label"]
+    part.write_bytes(to_parquet_bytes(edited))
+    path = tmp_path / "lake" / "_manifest.json"
+    doc = json.loads(path.read_text())
+    if drop == "entry":
+        doc["payload"]["objects"] = [o for o in doc["payload"]["objects"] if o["key"] != "date=2026-01-02/part-0.parquet"]
+    else:
+        del doc["payload"]["objects"]
+    path.write_text(json.dumps(doc))
+    location, rep = signed_source_problem(str(part), load_verify_key(keys[1]))
+    assert (location, rep.code) == (store.uri, "bad-signature")
+    assert rep.detail.startswith("manifest signature does not verify: the manifest was edited")
+    assert rep.suspect_ids == ["rev-0000023"]  # the signed row sidecar still names the edited row
+
+
+def test_a_listed_part_deleted_with_its_folder_is_missing_and_a_mistyped_path_is_not_checked(tmp_path, keys):
+    """A part the signed manifest lists, deleted together with its ``date=`` folder: the walk up to the manifest stopped at
+    the missing folder (ingest then said "missing source", exit 2), where the same part deleted from a folder that
+    remains, or from an S3 prefix, is ``object-missing``. A path the signed manifest does not list is not its data."""
+    import shutil
+
+    store, _ = _sealed_lake(tmp_path, keys)
+    verify = load_verify_key(keys[1])
+    typo = tmp_path / "lake" / "date=2026-01-03" / "part-0.parquet"
+    assert signed_source_problem(str(typo), verify) is None
+    shutil.rmtree(tmp_path / "lake" / "date=2026-01-02")
+    location, rep = signed_source_problem(str(tmp_path / "lake" / "date=2026-01-02" / "part-0.parquet"), verify)
+    assert (location, rep.code) == (store.uri, "object-missing")
+    assert rep.detail.startswith("data object date=2026-01-02/part-0.parquet is gone")
+    assert signed_source_problem(str(typo), verify) is None
+
+
+def test_a_source_under_a_manifest_of_another_key_cannot_be_vouched_for_listed_or_not(tmp_path, keys, other_keys):
+    """A manifest signed by a key we do not trust cannot say what it does not cover: a file beside its parts is refused
+    with ``unknown-key`` as a listed part is; a file beside a single file sealed with the trusted key is not its data."""
+    store, frame = _sealed_lake(tmp_path, keys)
+    beside = tmp_path / "lake" / "date=2026-01-02" / "extra.parquet"
+    beside.write_bytes(to_parquet_bytes(frame.iloc[:5]))
+    location, rep = signed_source_problem(str(beside), load_verify_key(other_keys[1]))
+    assert (location, rep.code) == (store.uri, "unknown-key")
+    alone = LocalStore(tmp_path / "single")
+    alone.put("a.parquet", to_parquet_bytes(frame.iloc[:10]))
+    seal_dataset(alone, load_signing_key(keys[0]), spec=ColumnSpec(), keys=["a.parquet"])
+    alone.put("b.parquet", to_parquet_bytes(frame.iloc[10:20]))
+    assert signed_source_problem(str(tmp_path / "single" / "b.parquet"), load_verify_key(keys[1])) is None
+    location, rep = signed_source_problem(str(tmp_path / "single" / "b.parquet"), load_verify_key(other_keys[1]))
+    assert (location, rep.code) == (alone.uri, "unknown-key")

@@ -1379,3 +1379,49 @@ def test_a_manifest_problem_says_its_detail(tmp_path):
     with pytest.raises(ManifestProblem) as err:
         read_manifest(store)
     assert err.value.code == "bad-manifest" and err.value.detail and str(err.value) == err.value.detail
+
+
+def test_a_partition_written_under_a_delta_tables_folder_is_judged_by_its_own_manifest_not_the_tables_log(tmp_path, keys):
+    """Day partitions written by ``ingest --partition`` into a folder that is also a Delta table: the table's log never
+    lists labelguard's files, so checking a partition's objects against it would call every one of them removed. A
+    part's objects are checked against a Delta log only when the manifest is the table's own (sealed at its root)."""
+    import json
+
+    from labelguard.tasks.drift import ingest_partition
+
+    root = LocalStore(tmp_path / "table")
+    root.put("part-00000-0000-c000.snappy.parquet", to_parquet_bytes(make_reviews(10, seed=4)))
+    root.put("_delta_log/" + f"{0:020d}.json", "\n".join(json.dumps(a) for a in [
+        {"protocol": {"minReaderVersion": 1, "minWriterVersion": 2}},
+        {"metaData": {"id": "t", "format": {"provider": "parquet"}, "partitionColumns": []}},
+        {"add": {"path": "part-00000-0000-c000.snappy.parquet", "partitionValues": {}, "size": 1, "dataChange": True}},
+    ]).encode())
+    written = ingest_partition(root, make_reviews(30, seed=5), ColumnSpec(), load_signing_key(keys[0]), day="2026-03-04",
+                               source={"kind": "test"}, dataset_id="ds-delta")
+    rep = load_verified(root.child("date=2026-03-04"), load_verify_key(keys[1]))
+    assert rep.ok, (rep.code, rep.detail)
+    assert [o["key"] for o in written["partition"].payload["objects"]] == ["date=2026-03-04/part-00000.parquet"]
+    assert len(rep.frame) == 30
+
+
+def test_a_source_outside_the_working_directory_is_never_judged_by_the_working_directorys_manifest(tmp_path, keys, other_keys, monkeypatch):
+    """The walk up from an absolute source ends at the path's top folder: the working directory, a lake sealed with a
+    key not trusted here, is not above the source and is not looked at (it would refuse the source as ``unknown-key``),
+    for a file that is there as for a part gone with its folders (twentieth session, ``signed_source_problem`` 129)."""
+    from pathlib import Path
+
+    from labelguard.tasks.dataset import signed_source_problem
+
+    verify = load_verify_key(other_keys[1])
+    _edited_lake(LocalStore(tmp_path / "lake"), keys, ["part-0.parquet"])
+    monkeypatch.chdir(tmp_path / "lake")
+    location, rep = signed_source_problem("part-0.parquet", verify)
+    assert (location, rep.code) == (".", "unknown-key")  # the working directory's own parts are refused
+    elsewhere = tmp_path / "elsewhere" / "rows.parquet"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(to_parquet_bytes(make_reviews(5, seed=33)))
+    assert len(elsewhere.parents) < 8  # the walk ends at the top folder, not at its limit of eight
+    gone = "/labelguard-twentieth-gone/date=1/part-0.parquet"
+    assert not Path(gone).parent.parent.exists()
+    for source in (str(elsewhere), str(elsewhere.parent), gone):
+        assert signed_source_problem(source, verify) is None, source

@@ -752,3 +752,92 @@ def test_the_gate_pairs_each_classs_recall_on_its_own_holdout_rows():
     assert [m[:3] for m in g["recall_moves"]] == want
     np.testing.assert_allclose([m[3] for m in g["recall_moves"]], sd, rtol=1e-12)
     assert all(type(v) is int for m in g["recall_moves"] for v in m[:3]) and all(type(m[3]) is float for m in g["recall_moves"])
+
+
+# ---------------------------------------------------------------- the share test's selection (twentieth session)
+
+
+def _gate_with_given_models(monkeypatch, cand, ref, share_sd_cand, truth=None):
+    """``paired_gate`` on a holdout of 50, 30 and 20 rows of classes 0, 1 and 2 (``truth``), with the candidate's and
+    the reference model's holdout predictions given (``cand``, ``ref``), the candidate's bootstrap share sd given and
+    the reference model's 0: each class's excess, sd and p are then worked out by hand from the documented formula."""
+    from labelguard.tasks.synthetic import make_reviews
+
+    truth = np.repeat([0, 1, 2], [50, 30, 20]) if truth is None else truth
+    n = len(truth)
+    holdout = make_reviews(n, seed=811, n_classes=3).assign(label=truth, review_id=lambda f: "h-" + f["review_id"].astype(str))
+    candidate, reference = make_reviews(90, seed=812, n_classes=3), make_reviews(90, seed=813, n_classes=3)
+    sds = iter([(np.asarray(share_sd_cand, float), np.zeros(3)), (np.zeros(3), np.zeros(3))])  # the candidate's first, then the reference's
+    monkeypatch.setattr(detectors, "_fit_proba", lambda X, codes, X_new, k: np.eye(k)[cand])
+    monkeypatch.setattr(detectors, "_cross_fitted_reference", lambda reference, holdout, spec, memo=None: np.asarray(ref))
+    monkeypatch.setattr(detectors, "_bootstrap_share_sd", lambda *a, **kw: next(sds))
+    return detectors.paired_gate(candidate, reference, holdout, ColumnSpec(classes=(0, 1, 2)))
+
+
+def test_the_share_test_names_the_class_with_the_smallest_p_not_the_largest_gap(monkeypatch):
+    """Three classes, the reference model right on every row. The candidate's model predicts class 1 for 8 rows of
+    class 0 and class 2 for 5 more, with training variability 0.2, 0.05 and 0 in the shares of classes 0, 1 and 2:
+    excess 0.13, 0.08, 0.05; sd sqrt(13/100² + 0.2²), sqrt(8/100² + 0.05²), sqrt(5/100²); p = 3 × the normal tail:
+    0.78, 0.25, 0.038. The gate names class 2, the smallest p, though its gap is the smallest; p-values are compared
+    as numbers, not rounded to 0 or 1 (classes 1 and 2 are both under 0.5)."""
+    from scipy import stats
+
+    truth = np.repeat([0, 1, 2], [50, 30, 20])
+    cand = truth.copy()
+    cand[:8], cand[8:13] = 1, 2
+    g = _gate_with_given_models(monkeypatch, cand, truth, [0.2, 0.05, 0.0])
+    p = [3 * stats.norm.sf(e / s) for e, s in ((0.13, np.sqrt(13e-4 + 0.04)), (0.08, np.sqrt(8e-4 + 0.0025)), (0.05, np.sqrt(5e-4)))]
+    assert [round(v, 3) for v in p] == [0.784, 0.246, 0.038]  # the premise: class 2's p smallest, 1's and 2's both under 0.5
+    assert (g["share_class"], g["share"], g["true_share"], g["reference_share"]) == ("2", 0.25, 0.2, 0.2)
+    assert g["share_gap"] == pytest.approx(0.05, rel=1e-12) and g["share_p"] == pytest.approx(p[2], rel=1e-9)
+
+
+def test_equal_share_p_values_go_to_the_larger_gap_then_the_smaller_true_share(monkeypatch):
+    """Every class's p is 1 (training variability 0.2 in each share): the candidate's model predicts class 1 for 2 rows
+    of class 0, so classes 0 and 1 both have excess 0.02 and class 2 has 0. The larger gap first (not class 2, the
+    smallest true share), then between 0 and 1 the smaller true share (class 1, 30 %), not the lower code."""
+    truth = np.repeat([0, 1, 2], [50, 30, 20])
+    cand = truth.copy()
+    cand[:2] = 1
+    g = _gate_with_given_models(monkeypatch, cand, truth, [0.2, 0.2, 0.2])
+    assert (g["share_class"], g["share_gap"], g["share_p"]) == ("1", 0.02, 1.0)
+    assert (g["share"], g["true_share"], g["reference_share"]) == (0.32, 0.3, 0.3)
+
+
+def test_a_class_set_held_as_python_objects_names_the_share_class_as_written():
+    """A label column of dates (Parquet ``date32`` reads as ``datetime.date`` objects): the class set is an object
+    array, its members no numpy scalars, and the share class is the date's text."""
+    import datetime
+
+    from labelguard.tasks.synthetic import make_reviews
+
+    days = (datetime.date(2024, 1, 1), datetime.date(2024, 6, 1))
+
+    def dated(frame):
+        return frame.assign(label=[days[v] for v in frame["label"]])
+
+    candidate, reference = dated(make_reviews(80, separation=1.0, seed=201)), dated(make_reviews(80, separation=1.0, seed=301))
+    holdout = dated(make_reviews(50, separation=1.0, seed=401)).assign(review_id=lambda f: "h-" + f["review_id"].astype(str))
+    g = detectors.paired_gate(candidate, reference, holdout, ColumnSpec(classes=days))
+    as_ints = detectors.paired_gate(*(f.assign(label=[days.index(v) for v in f["label"]]) for f in (candidate, reference, holdout)), SPEC)
+    assert g["share_class"] == str(days[int(as_ints["share_class"])]) and g["share_class"] in ("2024-01-01", "2024-06-01")
+    assert (g["share_p"], g["accuracy_p"], g["true_share"]) == (as_ints["share_p"], as_ints["accuracy_p"], as_ints["true_share"])
+
+
+def test_share_p_values_that_agree_to_12_decimals_are_one_and_the_larger_gap_is_named(monkeypatch):
+    """The p-values are compared to 12 decimals (float noise, as between a binary problem's mirror classes, is no
+    difference). Class 1: excess 0.08, training variability 0.05; class 2: excess 0.05, its variability chosen so that
+    its p is 3e-13 below class 1's: the same to 12 decimals, not to 13. The larger gap is named (class 1), not the
+    class whose p is smaller only in the 13th decimal."""
+    from scipy import stats
+
+    truth = np.repeat([0, 1, 2], [50, 30, 20])
+    cand = truth.copy()
+    cand[:8], cand[8:13] = 1, 2
+    var2 = 0.028090256317784366
+    g = _gate_with_given_models(monkeypatch, cand, truth, [0.5, 0.05, var2])
+    p1 = 3 * float(stats.norm.sf(0.08 / float(np.sqrt(8 / 100**2 + 0.05**2 + 0.0))))
+    p2 = 3 * float(stats.norm.sf(0.05 / float(np.sqrt(5 / 100**2 + var2**2 + 0.0))))
+    assert round(p1, 12) == round(p2, 12) == 0.245601531487 and (round(p1, 13), round(p2, 13)) == (0.2456015314869, 0.2456015314866)
+    assert (g["share_class"], g["true_share"]) == ("1", 0.3)
+    assert g["share_gap"] == pytest.approx(0.08, rel=1e-12) and g["share_p"] == pytest.approx(p1, rel=1e-12)
