@@ -330,7 +330,8 @@ def _ids(ctx: GuardContext, mask: np.ndarray) -> list:
     return sort_ids(ctx.frame[ctx.spec.id_col].to_numpy()[mask].tolist())
 
 
-def _fraction_verdict(name: str, ctx: GuardContext, mask: np.ndarray, ref_mask: np.ndarray | None, what: str) -> GuardResult:
+def _fraction_verdict(name: str, ctx: GuardContext, mask: np.ndarray, ref_mask: np.ndarray | None, what: str,
+                      ref_what: str = "on the reference") -> GuardResult:
     ids = _ids(ctx, mask)
     k, n = int(mask.sum()), len(mask)
     if ref_mask is None:
@@ -339,7 +340,7 @@ def _fraction_verdict(name: str, ctx: GuardContext, mask: np.ndarray, ref_mask: 
     passed = p >= ALPHA
     return GuardResult(
         name, passed,
-        f"{k} of {n} rows {what} ({k / max(1, n):.1%} vs {ref_mask.mean():.1%} on the reference; one-sided p={p:.2g}, fires below {ALPHA:g})",
+        f"{k} of {n} rows {what} ({k / max(1, n):.1%} vs {ref_mask.mean():.1%} {ref_what}; one-sided p={p:.2g}, fires below {ALPHA:g})",
         suspect_ids=ids, metrics={"suspect_fraction": k / max(1, n), "reference_fraction": float(ref_mask.mean()), "p_value": p},
     )
 
@@ -430,7 +431,20 @@ def knn_consistency_guard(ctx: GuardContext) -> GuardResult:
     """Self-contained: a row is suspect when 70 % of its 10 nearest neighbours carry another label."""
     from labelguard.tasks.detectors import knn_consistency
 
-    return _self_contained("knn_consistency", ctx, knn_consistency, 20, "disagree with their neighbourhood")
+    if ctx.reference is None or len(ctx.frame) < 20 or len(ctx.reference) < 20:
+        return _self_contained("knn_consistency", ctx, knn_consistency, 20, "disagree with their neighbourhood")
+    # the trusted rows are scored against the candidate's rows, as each candidate row is: the rule's rate depends on how
+    # many rows the neighbours are drawn from (ties, duplicates, the neighbours' distance), so the rule run on the trusted
+    # rows alone, a smaller pool, is not the candidate's clean rate (break-it r18 F1)
+    from labelguard.tasks.detectors import KNN_ETA, _xy, feature_scaler, neighbourhood_disagreement
+
+    found = knn_consistency(ctx.frame, ctx.spec, memo=ctx.memo).suspect
+    X, codes, _ = _xy(ctx.frame, ctx.spec)
+    Xr, codes_r, _ = _xy(ctx.reference, ctx.spec)
+    scaler = feature_scaler().fit(X)
+    ref = neighbourhood_disagreement(scaler.transform(X), codes, Z_query=scaler.transform(Xr), codes_query=codes_r) >= KNN_ETA
+    return _fraction_verdict("knn_consistency", ctx, found, ref, "disagree with their neighbourhood",
+                             ref_what="of the trusted rows, each scored against these rows")
 
 
 EVIDENCE_ALPHA = 0.05  # reference_model: below it (Bonferroni-corrected as its firing level) an excess disagreement is evidence of flips

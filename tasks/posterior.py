@@ -355,12 +355,11 @@ def _no_likelier_than_clean(suspect: np.ndarray, posterior: np.ndarray, posterio
 
 def _neighbourhood_hits(Z: np.ndarray, codes: np.ndarray, Z_ref: np.ndarray, codes_ref: np.ndarray) -> np.ndarray:
     """Which trusted rows the knn_consistency rule flags against the candidate's rows (bool, shape (m,)): at least
-    :data:`KNN_ETA` of a trusted row's :data:`KNN_K` nearest candidate rows carry another label."""
-    from sklearn.neighbors import NearestNeighbors
+    :data:`KNN_ETA` of a trusted row's :data:`KNN_K` nearest candidate rows carry another label (rows tied with the
+    k-th counted, as the guard counts them: :func:`~labelguard.tasks.detectors.neighbourhood_disagreement`)."""
+    from labelguard.tasks.detectors import neighbourhood_disagreement
 
-    k = max(1, min(KNN_K, len(Z) - 1))
-    idx_ref = NearestNeighbors(n_neighbors=k).fit(Z).kneighbors(Z_ref)[1]
-    return (codes[idx_ref] != codes_ref[:, None]).mean(axis=1) >= KNN_ETA
+    return neighbourhood_disagreement(Z, codes, k=KNN_K, Z_query=Z_ref, codes_query=codes_ref) >= KNN_ETA
 
 
 def _cleanlab_set(codes: np.ndarray, oof: np.ndarray) -> np.ndarray:

@@ -179,13 +179,21 @@ def test_fraction_verdict_is_a_one_sided_two_proportion_z_test(name, detector):
     flipped.loc[::6, "label"] = 1 - flipped.loc[::6, "label"]  # 100 flips: far above the reference's rate
     for frame, fires in ((clean, False), (flipped, True)):
         res = guards.get_guard(name).fn(GuardContext(frame=frame, spec=SPEC, reference=reference))
-        mask, ref_mask = detector(frame, SPEC).suspect, detector(reference, SPEC).suspect
+        mask = detector(frame, SPEC).suspect
+        if name == "knn_consistency":  # the trusted rows scored against the candidate's rows, as each of those is (break-it r18 F1)
+            X, codes, _ = detectors._xy(frame, SPEC)
+            Xr, codes_r, _ = detectors._xy(reference, SPEC)
+            scaler = detectors.feature_scaler().fit(X)
+            ref_mask = detectors.neighbourhood_disagreement(scaler.transform(X), codes, Z_query=scaler.transform(Xr), codes_query=codes_r) >= detectors.KNN_ETA
+            where = "of the trusted rows, each scored against these rows"
+        else:
+            ref_mask, where = detector(reference, SPEC).suspect, "on the reference"
         k, k_ref = int(mask.sum()), int(ref_mask.sum())
         p = _pooled_z_sf(k, 600, k_ref, 600)
         assert res.suspect_ids == frame["review_id"][mask].tolist()
         assert res.metrics == pytest.approx({"suspect_fraction": k / 600, "reference_fraction": k_ref / 600, "p_value": p}, rel=1e-9)
         assert res.passed is (not fires) and bool(p < ALPHA) is fires
-        assert res.detail.endswith(f"({k / 600:.1%} vs {k_ref / 600:.1%} on the reference; one-sided p={p:.2g}, fires below 0.001)")
+        assert res.detail.endswith(f"({k / 600:.1%} vs {k_ref / 600:.1%} {where}; one-sided p={p:.2g}, fires below 0.001)")
         assert res.detail.startswith(f"{k} of 600 rows ")
 
 

@@ -364,9 +364,13 @@ def test_self_contained_verdict_a_p_value_at_alpha_does_not_fire(monkeypatch):
 def test_a_reference_of_exactly_the_minimum_rows_gives_a_dataset_verdict():
     frame, reference = make_reviews(40, seed=12), make_reviews(20, seed=13)  # knn_consistency needs 20 rows
     res = guards.knn_consistency_guard(GuardContext(frame=frame, spec=SPEC, reference=reference))
-    ref_mask = detectors.knn_consistency(reference, SPEC).suspect
+    # the trusted rows scored against the candidate's rows, as each candidate row is (break-it r18 F1)
+    X, codes, _ = detectors._xy(frame, SPEC)
+    Xr, codes_r, _ = detectors._xy(reference, SPEC)
+    scaler = detectors.feature_scaler().fit(X)
+    ref_mask = detectors.neighbourhood_disagreement(scaler.transform(X), codes, Z_query=scaler.transform(Xr), codes_query=codes_r) >= detectors.KNN_ETA
     assert set(res.metrics) == {"suspect_fraction", "reference_fraction", "p_value"}
-    assert res.metrics["reference_fraction"] == ref_mask.mean() and "on the reference; one-sided p=" in res.detail
+    assert res.metrics["reference_fraction"] == ref_mask.mean() and "of the trusted rows, each scored against these rows; one-sided p=" in res.detail
 
 
 # ---------------------------------------------------------------- the model gate's levels, on the detector's numbers
