@@ -71,7 +71,10 @@ MODULES: dict[str, list[str]] = {
                 "tests/test_storage_fresh.py", "tests/test_storage_seed12.py", "tests/test_storage_seed13.py", "tests/test_storage_full.py"],
     # the two-sided contracts, and the values and wording each guard and detector must produce
     "guards": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py", "tests/test_registry_decorators.py",
-               "tests/test_guards_fresh.py", "tests/test_guards_full.py"],
+               "tests/test_guards_fresh.py", "tests/test_guards_full.py",
+               # knn_consistency on ties, the trusted rows scored against the candidate's (break-it r18 F1), and the
+               # survivors of its first mutation run (twentieth session, branch r33knn-s33)
+               "tests/test_knn_ties_r18.py", "tests/test_knn_mutants_s33.py"],
     "detectors": ["tests/test_guard_contracts.py", "tests/test_guards.py", "tests/test_guard_contracts_mutation.py", "tests/test_detectors_fresh.py",
                   "tests/test_detectors_seed12.py", "tests/test_detectors_seed13.py", "tests/test_detectors_full.py",
                   # the outer fence's exact fences and what it is for (nineteenth session: heavy tails, break-it r16 F4)
@@ -86,7 +89,10 @@ MODULES: dict[str, list[str]] = {
                   "tests/test_detector_model.py::test_the_choice_is_made_on_a_seeded_sample_of_at_most_5000_trusted_rows",
                   "tests/test_detector_model.py::test_the_family_holds_only_inside_the_block_and_the_memo_keeps_one_choice",
                   "tests/test_detector_model.py::test_checks_of_the_same_trusted_rows_choose_once",
-                  "tests/test_fix_newuser.py::test_the_choice_says_whose_rows_it_was_measured_on"],
+                  "tests/test_fix_newuser.py::test_the_choice_says_whose_rows_it_was_measured_on",
+                  # knn_consistency on ties, the trusted rows scored against the candidate's (break-it r18 F1), and the
+                  # survivors of its first mutation run (twentieth session, branch r33knn-s33)
+                  "tests/test_knn_ties_r18.py", "tests/test_knn_mutants_s33.py"],
 }
 DEFAULT = ["manifest", "dataset", "ledger", "attacks", "tamper", "storage", "guards", "detectors"]
 
