@@ -458,8 +458,21 @@ def neighbourhood_disagreement(Z: np.ndarray, codes: np.ndarray, *, k: int = KNN
     # hold k other rows, so the search returns enough.
     reach = np.argmax(np.cumsum(rows, axis=1) >= k, axis=1)
     far = dist[np.arange(len(dist)), reach]
-    taken = (np.arange(nbrs.shape[1])[None, :] <= reach[:, None]) | (dist <= far[:, None])
+    cut = far * (1 + 1e-9) + 1e-12  # as near as the k-th: a relative 1e-9 absorbs the rounding of two ways of computing one distance
+    taken = (np.arange(nbrs.shape[1])[None, :] <= reach[:, None]) | (dist <= cut[:, None])
     agg = np.einsum("qj,qjc->qc", taken.astype(float), counts[nbrs])
+    # distinct points as near as the k-th beyond the ones the search returned (a lattice of counts: many points at one
+    # distance, more than k + 1 of them): every point within that distance is counted, found by a radius search
+    edge = np.flatnonzero(dist[:, -1] <= cut) if nbrs.shape[1] < len(uniq) else np.empty(0, int)
+    if len(edge):
+        from sklearn.neighbors import KDTree
+
+        query = uniq if Z_query is None else Z_query
+        within = KDTree(uniq).query_radius(query[edge], r=cut[edge])
+        owner = np.repeat(np.arange(len(edge)), [len(w) for w in within])
+        extra = np.zeros((len(edge), counts.shape[1]))
+        np.add.at(extra, owner, counts[np.concatenate(within).astype(int)])
+        agg[edge] = extra
     if Z_query is None:
         total = agg.sum(axis=1)[inv] - 1
         same = agg[inv, codes] - 1

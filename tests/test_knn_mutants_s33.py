@@ -6,6 +6,7 @@ guards: knn_consistency_guard, _fraction_verdict).
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from labelguard.tasks.detectors import _digest, _xy, feature_scaler, neighbourhood_disagreement
 from labelguard.tasks.guards import GuardContext, _fraction_verdict, knn_consistency_guard
@@ -63,3 +64,21 @@ def test_the_share_of_a_single_row_is_its_own_count():
     judged = _fraction_verdict("knn_consistency", ctx, np.array([True]), np.array([False, False]), "disagree")
     assert judged.detail.startswith("1 of 1 rows disagree (100.0% vs 0.0% on the reference; one-sided p=")
     assert judged.metrics["suspect_fraction"] == 1.0
+
+
+@pytest.mark.parametrize("ones", [(0, 1), (4, 5), (0, 11)])
+def test_distinct_points_tied_at_the_kth_distance_are_all_counted_whoever_the_search_returns_first(ones):
+    """Twelve distinct lattice points at distance 5 around a centre (more than the k + 1 = 11 the search returns), two of
+    them labelled 1: the centre's share is 2 of 12 wherever the two sit. Counting only the points the search returned
+    gave 0.1 or 0.2 by which two (mutation survivors 74, 84, 86 of neighbourhood_disagreement, twentieth session)."""
+    import numpy as np
+
+    from labelguard.tasks.detectors import neighbourhood_disagreement
+
+    ring = [(5, 0), (-5, 0), (0, 5), (0, -5), (3, 4), (4, 3), (-3, 4), (-4, 3), (3, -4), (4, -3), (-3, -4), (-4, -3)]
+    Z = np.array([(0, 0), *ring, (100, 100), (100, 100)], float)  # a duplicated pair: the tie-counting path
+    codes = np.zeros(len(Z), int)
+    codes[[1 + i for i in ones]] = 1
+    assert neighbourhood_disagreement(Z, codes, k=10)[0] == pytest.approx(2 / 12, abs=1e-12)
+    query = neighbourhood_disagreement(Z[1:], codes[1:], k=10, Z_query=np.zeros((1, 2)), codes_query=np.zeros(1, int))
+    assert query.tolist() == pytest.approx([2 / 12], abs=1e-12)
