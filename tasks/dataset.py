@@ -664,6 +664,10 @@ def signed_source_problem(source: str, verify_key: Ed25519PublicKey, *, endpoint
                 return None  # a signed dataset that does not claim the source (a file beside a single sealed file)
             rep = load_verified(store, verify_key, ledger=ledger)
             return None if rep.ok else (store.uri, rep)
+        if any(store.head(name) is not None for name in (ROWS_SIG_KEY, SEALED_PREFIX + ROWS_SIG_KEY)):
+            # the manifest deleted, the signed row sidecar left: a signed dataset or sealed lake that can no longer be
+            # vouched for (`missing-manifest`), not a folder nobody signed (a new user's report: the edit was re-signed)
+            return store.uri, load_verified(store, verify_key, ledger=ledger)
         parent = location.rsplit("/", 1)[0] if "/" in location.removeprefix("s3://") else ""
         if not parent or parent == location:
             return None

@@ -175,3 +175,22 @@ def test_a_source_under_a_manifest_of_another_key_cannot_be_vouched_for_listed_o
     assert signed_source_problem(str(tmp_path / "single" / "b.parquet"), load_verify_key(keys[1])) is None
     location, rep = signed_source_problem(str(tmp_path / "single" / "b.parquet"), load_verify_key(other_keys[1]))
     assert (location, rep.code) == (alone.uri, "unknown-key")
+
+
+def test_a_sealed_lake_whose_manifest_was_deleted_is_not_taken_as_an_unsealed_folder(tmp_path, keys):
+    """`rm lake/_manifest.json` after editing a part, the signed row sidecar left: the walk found no manifest and ingest
+    signed the edit as new data (exit 0; a new user's report, twentieth session); the sidecar says the folder was signed."""
+    store, frame = _sealed_lake(tmp_path, keys)
+    part = tmp_path / "lake" / "date=2026-01-02" / "part-0.parquet"
+    edited = frame.iloc[20:].reset_index(drop=True)
+    edited["label"] = 1 - edited["label"]
+    part.write_bytes(to_parquet_bytes(edited))
+    (tmp_path / "lake" / "_manifest.json").unlink()
+    verify = load_verify_key(keys[1])
+    for source in (part, tmp_path / "lake"):
+        location, rep = signed_source_problem(str(source), verify)
+        assert (location, rep.code) == (store.uri, "missing-manifest")
+        assert rep.detail == f"objects at {store.uri} but no manifest.json: the data cannot be vouched for"
+    unsigned = LocalStore(tmp_path / "plain")
+    unsigned.put("part-0.parquet", to_parquet_bytes(frame))
+    assert signed_source_problem(str(tmp_path / "plain" / "part-0.parquet"), verify) is None
