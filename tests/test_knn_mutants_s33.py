@@ -82,3 +82,13 @@ def test_distinct_points_tied_at_the_kth_distance_are_all_counted_whoever_the_se
     assert neighbourhood_disagreement(Z, codes, k=10)[0] == pytest.approx(2 / 12, abs=1e-12)
     query = neighbourhood_disagreement(Z[1:], codes[1:], k=10, Z_query=np.zeros((1, 2)), codes_query=np.zeros(1, int))
     assert query.tolist() == pytest.approx([2 / 12], abs=1e-12)
+
+
+def test_a_trusted_row_judged_by_its_single_nearest_candidate_point():
+    """k = 1 for trusted rows: the search returns one point a row, and the tie check reads that last column (mutants 133,
+    134 of the radius fix read another column and raise IndexError). The query at 1.4 is nearest to 1 (labelled 0 twice
+    and 1 once: a share of 1/3 away from its 0); the query at 0.5 is as near to 0 as to 1, so all four rows count."""
+    Z = np.array([[0.0], [1.0], [1.0], [1.0], [5.0]])
+    codes = np.array([1, 0, 0, 1, 1])
+    got = neighbourhood_disagreement(Z, codes, k=1, Z_query=np.array([[1.4], [0.5]]), codes_query=np.array([0, 0]))
+    assert got.tolist() == pytest.approx([1 / 3, 2 / 4], abs=1e-12)
