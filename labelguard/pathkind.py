@@ -69,6 +69,9 @@ def refuse_a_file_for_a_dataset(uri: str, command: str) -> None:
     expects = EXPECTS[command]
     if any((path.parent / name).is_file() for name in MANIFESTS):
         raise BadInput(f"{uri} is a file of the dataset at {folder}; {expects}", f"labelguard {command} {folder}")
+    for parent in path.parent.parents:  # a part of a lake sealed in place: `verify` it through the lake, never seal it again
+        if (parent / MANIFESTS[1]).is_file():  # (a new user followed the "seal it" fix and wrote a second manifest into the lake)
+            raise BadInput(f"{uri} is a file of the lake sealed at {parent} (signed by its {MANIFESTS[1]}); {expects}", f"labelguard {command} {parent}")
     ingest = f"labelguard ingest --source {uri} --dest DIR" + (" --partition date=YYYY-MM-DD" if command == "drift" else "")
     if kind == "csv":
         then = ", which signs what it writes" if command == "seal" else f" first, then labelguard {command} DIR"

@@ -67,3 +67,15 @@ def test_ingest_of_a_listed_part_deleted_with_its_folder_is_object_missing_and_a
     assert (res.exit_code, res.stderr) == (2, f"error: no such file: {typo} (fix: pass --source synthetic, an existing .csv/.parquet file, "
                                                "or an s3:// object, prefix or glob)\n")
     assert not (tmp_path / "ds").exists()
+
+
+def test_verify_of_one_part_of_a_sealed_lake_names_the_lake_not_a_second_seal(tmp_path, keys, monkeypatch):
+    """It said "sign it with labelguard seal …/part-0.parquet, then labelguard verify …/date=2026-01-01", which writes a
+    second manifest into the sealed lake (a new user followed it); a part is verified through its lake."""
+    lake = _lake(tmp_path, keys, monkeypatch)
+    part = lake / "date=2026-01-01" / "part-0.parquet"
+    res = invoke("verify", part, "--ledger", "none")
+    assert res.exit_code == 2
+    assert res.stderr.startswith(f"error: {part} is a file of the lake sealed at {lake} (signed by its _manifest.json); ")
+    assert res.stderr.endswith(f" (fix: labelguard verify {lake})\n")
+    assert sorted(p.name for p in lake.rglob("*manifest*")) == ["_manifest.json"]
