@@ -489,9 +489,12 @@ def holdout_size(cls, n: int, fraction: float) -> int:
     if k == 0 or k == n:
         side = "the trusted holdout" if k == 0 else "the training set"
         need = int(np.ceil(0.5 / min(fraction, 1 - fraction)))
+        # a class 'NA' or 'None' is nearly always a missing label as R or Python wrote it: say so first (a new user's report)
+        unlabelled = ("if its rows are unlabelled ('NA' is how R writes a missing value, 'None' how Python does), drop them; else "
+                      if str(to_py(cls)).strip().casefold() in ("na", "none") else "")
         raise BadInput(
             f"class {to_py(cls)!r} has {n} row(s): a holdout fraction of {fraction:g} leaves {side} without it",
-            f"give every class at least {need} rows, pass another --holdout-fraction, or --holdout-fraction 0 for no holdout",
+            f"{unlabelled}give every class at least {need} rows, pass another --holdout-fraction, or --holdout-fraction 0 for no holdout",
         )
     return k
 

@@ -79,3 +79,20 @@ def test_verify_of_one_part_of_a_sealed_lake_names_the_lake_not_a_second_seal(tm
     assert res.stderr.startswith(f"error: {part} is a file of the lake sealed at {lake} (signed by its _manifest.json); ")
     assert res.stderr.endswith(f" (fix: labelguard verify {lake})\n")
     assert sorted(p.name for p in lake.rglob("*manifest*")) == ["_manifest.json"]
+
+
+def test_a_class_too_small_for_the_holdout_named_na_or_none_is_said_to_be_maybe_unlabelled():
+    """A 2-row class 'None' was told only to get more rows; it is nearly always Python's missing value."""
+    import pytest
+
+    from labelguard.errors import BadInput
+    from labelguard.tasks.sources import holdout_size
+
+    with pytest.raises(BadInput) as exc:
+        holdout_size("None", 2, 0.2)
+    assert exc.value.problem == "class 'None' has 2 row(s): a holdout fraction of 0.2 leaves the trusted holdout without it"
+    assert exc.value.fix == ("if its rows are unlabelled ('NA' is how R writes a missing value, 'None' how Python does), drop them; else "
+                             "give every class at least 3 rows, pass another --holdout-fraction, or --holdout-fraction 0 for no holdout")
+    with pytest.raises(BadInput) as exc:
+        holdout_size("neutral", 2, 0.2)
+    assert exc.value.fix == "give every class at least 3 rows, pass another --holdout-fraction, or --holdout-fraction 0 for no holdout"
