@@ -453,13 +453,13 @@ def neighbourhood_disagreement(Z: np.ndarray, codes: np.ndarray, *, k: int = KNN
     else:
         dist, nbrs = search.kneighbors(Z_query, n_neighbors=min(k, len(uniq)))
         rows = mult[nbrs]
-    # rows gathered in distance order, a distinct point whole, until k rows are in; points the search returned as far
-    # as the last one taken are taken too (ties at the k-th distance). k + 1 points (k without the row itself) always
-    # hold k other rows, so the search returns enough.
+    # rows gathered in distance order, a distinct point whole, until k rows are in (k + 1 points, k without the row
+    # itself, always hold k other rows, so the search returns enough); every point as near as that one is taken
+    # (ties at the k-th distance; the search returns distances in order, so the points before it are among them)
     reach = np.argmax(np.cumsum(rows, axis=1) >= k, axis=1)
     far = dist[np.arange(len(dist)), reach]
     cut = far * (1 + 1e-9) + 1e-12  # as near as the k-th: a relative 1e-9 absorbs the rounding of two ways of computing one distance
-    taken = (np.arange(nbrs.shape[1])[None, :] <= reach[:, None]) | (dist <= cut[:, None])
+    taken = dist <= cut[:, None]
     agg = np.einsum("qj,qjc->qc", taken.astype(float), counts[nbrs])
     # distinct points as near as the k-th beyond the ones the search returned (a lattice of counts: many points at one
     # distance, more than k + 1 of them): every point within that distance is counted, found by a radius search

@@ -438,11 +438,12 @@ def knn_consistency_guard(ctx: GuardContext) -> GuardResult:
     # rows alone, a smaller pool, is not the candidate's clean rate (break-it r18 F1)
     from labelguard.tasks.detectors import KNN_ETA, _xy, feature_scaler, neighbourhood_disagreement
 
-    found = knn_consistency(ctx.frame, ctx.spec, memo=ctx.memo).suspect
     X, codes, _ = _xy(ctx.frame, ctx.spec)
     Xr, codes_r, _ = _xy(ctx.reference, ctx.spec)
     scaler = feature_scaler().fit(X)
-    ref = neighbourhood_disagreement(scaler.transform(X), codes, Z_query=scaler.transform(Xr), codes_query=codes_r) >= KNN_ETA
+    Z = scaler.transform(X)  # knn_consistency's own scaling of the candidate, made once for both sides
+    found = neighbourhood_disagreement(Z, codes, memo=ctx.memo) >= KNN_ETA
+    ref = neighbourhood_disagreement(Z, codes, Z_query=scaler.transform(Xr), codes_query=codes_r) >= KNN_ETA
     return _fraction_verdict("knn_consistency", ctx, found, ref, "disagree with their neighbourhood",
                              ref_what="of the trusted rows, each scored against these rows")
 
